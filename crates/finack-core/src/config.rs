@@ -1,0 +1,175 @@
+//! Tunables. Every value is a public field; [`Config::linux()`] (the default) mimics
+//! a current Linux kernel's defaults and [`Config::rfc9293()`] the values the RFCs
+//! recommend.
+
+use core::time::Duration;
+
+/// How the initial congestion window is chosen.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InitialWindow {
+    /// A fixed number of segments (Linux: 10, RFC 6928).
+    Segments(u32),
+    /// RFC 5681 §3.1: `min(4*SMSS, max(2*SMSS, 4380))` bytes.
+    Rfc5681,
+}
+
+/// Engine configuration. Construct with [`Config::linux()`] or
+/// [`Config::rfc9293()`] and adjust fields as needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Length of TIME-WAIT, i.e. 2*MSL (RFC 9293 MUST-13). Linux: 60 s (TCP_TIMEWAIT_LEN).
+    pub time_wait: Duration,
+    /// How long an orphaned connection (closed by the application) may stay in
+    /// FIN-WAIT-2 before it is dropped. Linux: `tcp_fin_timeout` = 60 s. `None`: forever.
+    pub fin_wait2_timeout: Option<Duration>,
+    /// Retransmission timeout before any RTT sample (RFC 6298 §2.1: 1 s).
+    pub rto_initial: Duration,
+    /// Lower bound of the RTO. Linux: 200 ms; RFC 6298 §2.4: 1 s.
+    pub rto_min: Duration,
+    /// Upper bound of the RTO. Linux: 120 s; RFC 6298 §2.5 allows >= 60 s.
+    pub rto_max: Duration,
+    /// Apply `rto_min` as Linux does, as a floor on the variance term
+    /// (`RTO = SRTT + max(4*RTTVAR, rto_min)`), instead of as a floor on the
+    /// whole RTO (RFC 6298 §2.4).
+    pub rto_min_on_variance: bool,
+    /// SYN retransmissions before `connect` fails with a timeout. Linux: `tcp_syn_retries` = 6.
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions before a half-open passive connection is dropped.
+    /// Linux: `tcp_synack_retries` = 5.
+    pub synack_retries: u32,
+    /// Data/FIN retransmissions before the connection is aborted (RFC 9293 R2,
+    /// MUST-20). Linux: `tcp_retries2` = 15.
+    pub retries2: u32,
+    /// Retransmissions before an orphaned connection (closed by the application,
+    /// FIN unacknowledged) is aborted. Linux: `tcp_orphan_retries` = 0, meaning 8.
+    pub orphan_retries: u32,
+    /// Default TCP_USER_TIMEOUT: the longest data may stay unacknowledged before
+    /// the connection is aborted (RFC 5482). `None` = off (Linux default).
+    pub user_timeout: Option<Duration>,
+    /// Link MTU used to derive the MSS we announce (RFC 9293 MUST-67: MSS from MMS_R).
+    pub mtu: u16,
+    /// Initial congestion window.
+    pub initial_window: InitialWindow,
+    /// Offer and accept the window scale option (RFC 7323).
+    pub window_scaling: bool,
+    /// The receive window shift we announce when window scaling is on. Linux derives
+    /// 7 from the default `tcp_rmem` maximum of 6 MiB.
+    pub window_scale: u8,
+    /// Offer and accept SACK-permitted (RFC 2018).
+    pub sack: bool,
+    /// Offer and accept timestamps (RFC 7323).
+    pub timestamps: bool,
+    /// Add a per-connection random offset to TSval (Linux since 4.10).
+    pub timestamp_offsets: bool,
+    /// Receive buffer size per connection, in bytes.
+    pub recv_buffer: usize,
+    /// Send buffer size per connection, in bytes.
+    pub send_buffer: usize,
+    /// Nagle's algorithm on by default (RFC 9293 SHLD-7); `set_nodelay` disables it
+    /// per connection (MUST-17).
+    pub nagle: bool,
+    /// Ephemeral port range for `connect` with port 0. Linux: 32768..=60999.
+    pub ephemeral_ports: (u16, u16),
+    /// Let `connect` reuse a 4-tuple still in TIME-WAIT when both ends use
+    /// timestamps and the entry is at least one second old (Linux `tcp_tw_reuse`).
+    pub tw_reuse: bool,
+    /// Ignore RST segments in TIME-WAIT instead of closing early (RFC 1337
+    /// "TIME-WAIT assassination"). Linux's `tcp_rfc1337` defaults to 0; finack
+    /// protects TIME-WAIT by default because that is what TIME-WAIT is for.
+    pub rfc1337: bool,
+    /// A SYN may reopen a connection whose 4-tuple is in TIME-WAIT when its sequence
+    /// number (or timestamp) is newer (RFC 9293 MAY-2, RFC 6191).
+    pub time_wait_syn_reuse: bool,
+    /// Least time between two challenge ACKs (RFC 5961 §7) or other replies to
+    /// out-of-window segments on one connection. Linux: `tcp_invalid_ratelimit` = 500 ms.
+    pub challenge_ack_interval: Duration,
+    /// IP TTL / hop limit of outgoing packets (RFC 9293 MUST-49).
+    pub ttl: u8,
+    /// Record every state change for [`crate::Endpoint::take_transitions`].
+    pub record_transitions: bool,
+    /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
+    pub max_backlog: usize,
+}
+
+impl Config {
+    /// Linux-like defaults (the default profile).
+    pub fn linux() -> Config {
+        Config {
+            time_wait: Duration::from_secs(60),
+            fin_wait2_timeout: Some(Duration::from_secs(60)),
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            rto_min_on_variance: true,
+            syn_retries: 6,
+            synack_retries: 5,
+            retries2: 15,
+            orphan_retries: 8,
+            user_timeout: None,
+            mtu: 1500,
+            initial_window: InitialWindow::Segments(10),
+            window_scaling: true,
+            window_scale: 7,
+            sack: true,
+            timestamps: true,
+            timestamp_offsets: true,
+            recv_buffer: 131_072,
+            send_buffer: 262_144,
+            nagle: true,
+            ephemeral_ports: (32768, 60999),
+            tw_reuse: false,
+            rfc1337: true,
+            time_wait_syn_reuse: true,
+            challenge_ack_interval: Duration::from_millis(500),
+            ttl: 64,
+            record_transitions: true,
+            max_backlog: 4096,
+        }
+    }
+
+    /// The values RFC 9293 and its companions recommend: MSL of 2 minutes (so
+    /// TIME-WAIT lasts 4), RTO minimum 1 s (RFC 6298), the RFC 5681 initial window,
+    /// R2 of at least 100 s for data and 3 minutes for SYNs (SHLD-11, MUST-23).
+    pub fn rfc9293() -> Config {
+        Config {
+            time_wait: Duration::from_secs(240),
+            fin_wait2_timeout: None,
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_secs(1),
+            rto_max: Duration::from_secs(60),
+            rto_min_on_variance: false,
+            // 1+2+4+...+64 s of waiting: well over the 3 minutes of MUST-23.
+            syn_retries: 7,
+            synack_retries: 7,
+            // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).
+            retries2: 7,
+            orphan_retries: 7,
+            user_timeout: None,
+            mtu: 1500,
+            initial_window: InitialWindow::Rfc5681,
+            window_scaling: true,
+            window_scale: 7,
+            sack: true,
+            timestamps: true,
+            timestamp_offsets: true,
+            recv_buffer: 131_072,
+            send_buffer: 262_144,
+            nagle: true,
+            // RFC 6335 §6: the dynamic port range.
+            ephemeral_ports: (49152, 65535),
+            tw_reuse: false,
+            rfc1337: true,
+            time_wait_syn_reuse: true,
+            challenge_ack_interval: Duration::from_millis(500),
+            ttl: 64,
+            record_transitions: true,
+            max_backlog: 4096,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::linux()
+    }
+}

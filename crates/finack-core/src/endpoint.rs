@@ -1,0 +1,1176 @@
+//! The endpoint: connection table, listeners, demultiplexing, timers and the
+//! sans-IO surface (`handle_packet`, `poll_transmit`, `poll_timeout`,
+//! `handle_timeout`, `poll_event`) plus the user calls.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use core::hash::BuildHasher;
+use core::net::{IpAddr, SocketAddr};
+
+use finack_wire::{SeqNumber, TcpRepr};
+use hashbrown::HashMap;
+use siphasher::sip::SipHasher13;
+
+use crate::buffer::RecvBuf;
+use crate::config::Config;
+use crate::isn::Secret;
+use crate::tcb::{emit_ctl, CtlSegment, Ctx, Tcb};
+use crate::time::Instant;
+use crate::timewait::{TimeWait, TwAction};
+use crate::types::{
+    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, PacketError, Shutdown, Socket,
+    State, Stats, TimerKind, Transition, UserCall,
+};
+
+/// Keyed SipHash for the demultiplexing tables, so that a remote host cannot
+/// choose 4-tuples that collide.
+#[derive(Clone)]
+struct SipBuild {
+    k0: u64,
+    k1: u64,
+}
+
+impl BuildHasher for SipBuild {
+    type Hasher = SipHasher13;
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.k0, self.k1)
+    }
+}
+
+type Tuple = (SocketAddr, SocketAddr);
+
+/// Received bytes kept for the application after its connection left the full
+/// TCB (TIME-WAIT or CLOSED) while it still held the handle.
+struct Leftover {
+    rx: RecvBuf,
+}
+
+enum SlotKind {
+    Free,
+    Active(Box<Tcb>),
+    TimeWait {
+        tw: TimeWait,
+        leftover: Option<Box<Leftover>>,
+        held: bool,
+    },
+    Closed {
+        reason: CloseReason,
+        leftover: Option<Box<Leftover>>,
+    },
+}
+
+struct Slot {
+    gen: u32,
+    sched: Option<Instant>,
+    queued: bool,
+    /// A passive connection the application has not accepted yet.
+    unaccepted: bool,
+    kind: SlotKind,
+}
+
+struct Listener {
+    local: SocketAddr,
+    backlog: usize,
+    syn_received: usize,
+    accept_queue: VecDeque<ConnId>,
+}
+
+struct ListenerSlot {
+    gen: u32,
+    listener: Option<Listener>,
+}
+
+/// A TCP endpoint: one host's connections and listeners. See the crate docs.
+pub struct Endpoint {
+    cfg: Config,
+    secret: Secret,
+    addrs: Vec<IpAddr>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    tuples: HashMap<Tuple, u32, SipBuild>,
+    listeners: Vec<ListenerSlot>,
+    listen_map: HashMap<SocketAddr, u32, SipBuild>,
+    timers: BTreeSet<(Instant, u32)>,
+    tx_queue: VecDeque<u32>,
+    ctl: VecDeque<CtlSegment>,
+    events: VecDeque<Event>,
+    transitions: Vec<Transition>,
+    stats: Stats,
+    last_now: Instant,
+    port_counter: u32,
+}
+
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified()),
+        IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unspecified()),
+    }
+}
+
+impl Endpoint {
+    /// A new endpoint. `secret` keys ISNs and the hash tables; use 16 random bytes.
+    pub fn new(config: Config, secret: [u8; 16]) -> Endpoint {
+        let s = Secret::new(secret);
+        let hasher = || SipBuild {
+            k0: s.hash_tuple(
+                2,
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+            ),
+            k1: s.hash_tuple(
+                3,
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+            ),
+        };
+        Endpoint {
+            tuples: HashMap::with_hasher(hasher()),
+            listen_map: HashMap::with_hasher(hasher()),
+            cfg: config,
+            secret: s,
+            addrs: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            listeners: Vec::new(),
+            timers: BTreeSet::new(),
+            tx_queue: VecDeque::new(),
+            ctl: VecDeque::new(),
+            events: VecDeque::new(),
+            transitions: Vec::new(),
+            stats: Stats::default(),
+            last_now: Instant::ZERO,
+            port_counter: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Add a local address: packets to it are ours, connections may use it.
+    pub fn add_address(&mut self, addr: IpAddr) {
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
+    }
+
+    /// The local addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    // ---- Slots ---------------------------------------------------------------
+
+    fn alloc_slot(&mut self) -> (u32, ConnId) {
+        if let Some(idx) = self.free.pop() {
+            let slot = &mut self.slots[idx as usize];
+            (
+                idx,
+                ConnId {
+                    index: idx,
+                    gen: slot.gen,
+                },
+            )
+        } else {
+            let idx = self.slots.len() as u32;
+            self.slots.push(Slot {
+                gen: 0,
+                sched: None,
+                queued: false,
+                unaccepted: false,
+                kind: SlotKind::Free,
+            });
+            (idx, ConnId { index: idx, gen: 0 })
+        }
+    }
+
+    fn free_slot(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        slot.kind = SlotKind::Free;
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.unaccepted = false;
+        if let Some(t) = slot.sched.take() {
+            self.timers.remove(&(t, idx));
+        }
+        self.free.push(idx);
+    }
+
+    fn slot_of(&self, c: ConnId) -> Option<u32> {
+        let slot = self.slots.get(c.index as usize)?;
+        (slot.gen == c.gen && !matches!(slot.kind, SlotKind::Free)).then_some(c.index)
+    }
+
+    fn conn_id(&self, idx: u32) -> ConnId {
+        ConnId {
+            index: idx,
+            gen: self.slots[idx as usize].gen,
+        }
+    }
+
+    fn record(&mut self, socket: Socket, from: State, to: State, cause: Cause) {
+        if self.cfg.record_transitions && from != to {
+            self.transitions.push(Transition {
+                time: self.last_now,
+                socket,
+                from,
+                to,
+                cause,
+            });
+        }
+    }
+
+    fn mark_tx(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        if !slot.queued && matches!(slot.kind, SlotKind::Active(_)) {
+            slot.queued = true;
+            self.tx_queue.push_back(idx);
+        }
+    }
+
+    fn reschedule(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        let want = match &slot.kind {
+            SlotKind::Active(tcb) => tcb.next_deadline(),
+            SlotKind::TimeWait { tw, .. } => Some(tw.deadline),
+            _ => None,
+        };
+        if slot.sched != want {
+            if let Some(t) = slot.sched.take() {
+                self.timers.remove(&(t, idx));
+            }
+            if let Some(t) = want {
+                self.timers.insert((t, idx));
+            }
+            slot.sched = want;
+        }
+    }
+
+    /// Run `f` on the TCB in slot `idx` with a fresh context, then settle the
+    /// consequences (transition record, queues, TIME-WAIT, CLOSED).
+    fn with_tcb<R>(
+        &mut self,
+        idx: u32,
+        now: Instant,
+        f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
+    ) -> Option<(R, State)> {
+        let accept_full = self.accept_queue_full(idx);
+        let Endpoint {
+            cfg,
+            slots,
+            events,
+            ctl,
+            stats,
+            ..
+        } = self;
+        let SlotKind::Active(tcb) = &mut slots[idx as usize].kind else {
+            return None;
+        };
+        let before = tcb.state;
+        let mut ctx = Ctx {
+            now,
+            cfg,
+            events,
+            ctl,
+            stats,
+            accept_queue_full: accept_full,
+        };
+        let r = f(tcb, &mut ctx);
+        Some((r, before))
+    }
+
+    fn accept_queue_full(&self, idx: u32) -> bool {
+        let SlotKind::Active(tcb) = &self.slots[idx as usize].kind else {
+            return false;
+        };
+        match tcb.listener {
+            Some(l) if tcb.state == State::SynReceived => self
+                .listener(l)
+                .is_some_and(|l| l.accept_queue.len() >= l.backlog),
+            _ => false,
+        }
+    }
+
+    fn listener(&self, l: ListenerId) -> Option<&Listener> {
+        let ls = self.listeners.get(l.index as usize)?;
+        if ls.gen != l.gen {
+            return None;
+        }
+        ls.listener.as_ref()
+    }
+
+    fn listener_mut(&mut self, l: ListenerId) -> Option<&mut Listener> {
+        let ls = self.listeners.get_mut(l.index as usize)?;
+        if ls.gen != l.gen {
+            return None;
+        }
+        ls.listener.as_mut()
+    }
+
+    /// After an event on an active connection: record the transition, move a
+    /// passive connection to its accept queue, compact TIME-WAIT, release CLOSED.
+    fn settle(&mut self, idx: u32, before: State, cause: Cause) {
+        let now = self.last_now;
+        let id = self.conn_id(idx);
+        let slot = &mut self.slots[idx as usize];
+        let unaccepted = slot.unaccepted;
+        let SlotKind::Active(tcb) = &mut slot.kind else {
+            return;
+        };
+        let after = tcb.state;
+        let back_to_listen = tcb.back_to_listen;
+        let listener = tcb.listener;
+        let held = !tcb.orphan && !unaccepted;
+        let tuple = (tcb.local, tcb.remote);
+        if back_to_listen {
+            self.record(Socket::Conn(id), before, State::Listen, cause);
+        } else {
+            self.record(Socket::Conn(id), before, after, cause);
+        }
+        // A passive connection finished its handshake: hand it to the accept queue.
+        if unaccepted && before == State::SynReceived && after != State::SynReceived {
+            if let Some(l) = listener.and_then(|l| self.listener_mut(l)) {
+                l.syn_received = l.syn_received.saturating_sub(1);
+                if after != State::Closed {
+                    let first = l.accept_queue.is_empty();
+                    l.accept_queue.push_back(id);
+                    if first {
+                        if let Some(lid) = listener {
+                            self.events.push_back(Event::Incoming(lid));
+                        }
+                    }
+                }
+            }
+        }
+        match after {
+            State::Closed => {
+                self.tuples.remove(&tuple);
+                let slot = &mut self.slots[idx as usize];
+                let SlotKind::Active(tcb) = &mut slot.kind else {
+                    return;
+                };
+                let reason = tcb.close_reason.unwrap_or(CloseReason::Normal);
+                if unaccepted && before != State::SynReceived {
+                    // Died in the accept queue.
+                    if let Some(l) = listener.and_then(|l| self.listener_mut(l)) {
+                        l.accept_queue.retain(|c| *c != id);
+                    }
+                }
+                if !back_to_listen && !unaccepted {
+                    self.events.push_back(Event::Closed { conn: id, reason });
+                }
+                if held {
+                    let slot = &mut self.slots[idx as usize];
+                    let SlotKind::Active(tcb) = core::mem::replace(&mut slot.kind, SlotKind::Free)
+                    else {
+                        return;
+                    };
+                    let leftover = leftover_of(*tcb);
+                    slot.kind = SlotKind::Closed { reason, leftover };
+                    if let Some(t) = slot.sched.take() {
+                        self.timers.remove(&(t, idx));
+                    }
+                } else {
+                    self.free_slot(idx);
+                }
+                return;
+            }
+            State::TimeWait => {
+                self.stats.time_wait_entered += 1;
+                let cfg = &self.cfg;
+                let slot = &mut self.slots[idx as usize];
+                let SlotKind::Active(tcb) = core::mem::replace(&mut slot.kind, SlotKind::Free)
+                else {
+                    return;
+                };
+                let tw = TimeWait::from_tcb(&tcb, now, cfg);
+                // Entered through the peer's FIN: the compact entry sends its ACK.
+                if tcb.ack_now {
+                    self.ctl.push_back(tw.ack(now));
+                }
+                let leftover = if held { leftover_of(*tcb) } else { None };
+                slot.kind = SlotKind::TimeWait { tw, leftover, held };
+            }
+            _ => {}
+        }
+        self.mark_tx(idx);
+        self.reschedule(idx);
+    }
+
+    // ---- Packets in ----------------------------------------------------------
+
+    /// Feed one inbound IPv4 or IPv6 packet. Malformed packets (bad checksum,
+    /// truncated, fragments, not TCP, ...) and packets for other hosts are rejected
+    /// with an error and change nothing.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
+        self.stats.packets_in += 1;
+        let (ip, seg) = match finack_wire::parse_tcp_packet(packet) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                if e == finack_wire::Error::BadChecksum {
+                    self.stats.bad_checksum += 1;
+                }
+                return Err(e.into());
+            }
+        };
+        // MUST-57 / MUST-63: nothing to or from broadcast/multicast addresses.
+        if !is_unicast(ip.dst) || !is_unicast(ip.src) || seg.src_port == 0 || seg.dst_port == 0 {
+            return Err(Error::Packet(PacketError::BadAddress));
+        }
+        if !self.addrs.contains(&ip.dst) {
+            self.stats.not_local += 1;
+            return Err(Error::Packet(PacketError::NotLocal));
+        }
+        let local = SocketAddr::new(ip.dst, seg.dst_port);
+        let remote = SocketAddr::new(ip.src, seg.src_port);
+        self.segment_arrives(now, local, remote, &seg);
+        Ok(())
+    }
+
+    fn segment_arrives(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) {
+        let cause = Cause::Segment(seg.flags);
+        let mut iss_override = None;
+        if let Some(&idx) = self.tuples.get(&(local, remote)) {
+            match &mut self.slots[idx as usize].kind {
+                SlotKind::Active(_) => {
+                    if let Some(((), before)) =
+                        self.with_tcb(idx, now, |tcb, ctx| tcb.on_segment(ctx, seg))
+                    {
+                        self.settle(idx, before, cause);
+                    }
+                    return;
+                }
+                SlotKind::TimeWait { tw, .. } => match tw.on_segment(now, &self.cfg, seg) {
+                    TwAction::Drop => return,
+                    TwAction::Ack(ack) => {
+                        self.ctl.push_back(ack);
+                        self.reschedule(idx);
+                        return;
+                    }
+                    TwAction::Kill => {
+                        self.end_time_wait(idx, cause);
+                        return;
+                    }
+                    TwAction::Reopen(iss) => {
+                        self.stats.time_wait_reused += 1;
+                        self.end_time_wait(idx, cause);
+                        iss_override = Some(iss);
+                    }
+                },
+                _ => {}
+            }
+        }
+        if let Some(lidx) = self.find_listener(&local) {
+            self.listen_segment(now, lidx, local, remote, seg, iss_override);
+            return;
+        }
+        self.reply_closed(local, remote, seg);
+    }
+
+    /// TIME-WAIT is over (2MSL passed, RST accepted or a new SYN took the tuple).
+    fn end_time_wait(&mut self, idx: u32, cause: Cause) {
+        let id = self.conn_id(idx);
+        let slot = &mut self.slots[idx as usize];
+        let SlotKind::TimeWait { tw, leftover, held } =
+            core::mem::replace(&mut slot.kind, SlotKind::Free)
+        else {
+            return;
+        };
+        self.tuples.remove(&(tw.local, tw.remote));
+        self.record(Socket::Conn(id), State::TimeWait, State::Closed, cause);
+        self.events.push_back(Event::Closed {
+            conn: id,
+            reason: CloseReason::Normal,
+        });
+        if held {
+            let slot = &mut self.slots[idx as usize];
+            slot.kind = SlotKind::Closed {
+                reason: CloseReason::Normal,
+                leftover,
+            };
+            if let Some(t) = slot.sched.take() {
+                self.timers.remove(&(t, idx));
+            }
+        } else {
+            self.free_slot(idx);
+        }
+    }
+
+    fn find_listener(&self, local: &SocketAddr) -> Option<u32> {
+        if let Some(&l) = self.listen_map.get(local) {
+            return Some(l);
+        }
+        let any = match local.ip() {
+            IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], local.port())),
+            IpAddr::V6(_) => SocketAddr::from(([0u16; 8], local.port())),
+        };
+        self.listen_map.get(&any).copied()
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (never in reply to
+    /// a RST): `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, otherwise
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    fn reply_closed(&mut self, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
+        if seg.flags.rst() {
+            return;
+        }
+        let (seq, ack) = if seg.flags.ack() {
+            (seg.ack, None)
+        } else {
+            (SeqNumber(0), Some(seg.seq + seg.segment_len()))
+        };
+        self.stats.rst_sent += 1;
+        self.ctl.push_back(CtlSegment {
+            local,
+            remote,
+            seq,
+            ack,
+            rst: true,
+            window: 0,
+            timestamps: None,
+        });
+    }
+
+    /// RFC 9293 §3.10.7.2 LISTEN.
+    fn listen_segment(
+        &mut self,
+        now: Instant,
+        lidx: u32,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        iss_override: Option<SeqNumber>,
+    ) {
+        let flags = seg.flags;
+        // First: "An incoming RST segment could not be valid ... It should be ignored."
+        if flags.rst() {
+            return;
+        }
+        // Second: "Any acknowledgment is bad if it arrives on a connection still in
+        // the LISTEN state. An acceptable reset segment should be formed for any
+        // arriving ACK-bearing segment: <SEQ=SEG.ACK><CTL=RST>".
+        if flags.ack() {
+            self.reply_closed(local, remote, seg);
+            return;
+        }
+        // Fourth, other text or control: drop.
+        if !flags.syn() {
+            return;
+        }
+        // Linux discards SYN+FIN on a listener (it has no meaning before the
+        // connection exists).
+        if flags.fin() {
+            return;
+        }
+        let lid = ListenerId {
+            index: lidx,
+            gen: self.listeners[lidx as usize].gen,
+        };
+        let Some(l) = self.listener(lid) else {
+            return;
+        };
+        // Backlog, like Linux: a full SYN queue or a full accept queue drops the SYN
+        // (the client retransmits it).
+        if l.syn_received >= l.backlog {
+            self.stats.syn_queue_overflow += 1;
+            return;
+        }
+        if l.accept_queue.len() >= l.backlog {
+            self.stats.accept_queue_overflow += 1;
+            return;
+        }
+        // Third: "If the SYN bit is set, check the security" (N/A), then create the
+        // connection in SYN-RECEIVED, choose an ISS and send <SEQ=ISS><ACK=RCV.NXT>
+        // <CTL=SYN,ACK>. Text in the SYN is not kept (no Fast Open): the peer
+        // retransmits it once the connection is established.
+        let iss = iss_override.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
+        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let (idx, id) = self.alloc_slot();
+        let tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, seg);
+        let slot = &mut self.slots[idx as usize];
+        slot.kind = SlotKind::Active(Box::new(tcb));
+        slot.unaccepted = true;
+        self.tuples.insert((local, remote), idx);
+        if let Some(l) = self.listener_mut(lid) {
+            l.syn_received += 1;
+        }
+        self.record(
+            Socket::Conn(id),
+            State::Listen,
+            State::SynReceived,
+            Cause::Segment(flags),
+        );
+        self.mark_tx(idx);
+        self.reschedule(idx);
+    }
+
+    // ---- Packets out and time ------------------------------------------------
+
+    /// Write the next outbound packet into `buf` (at least 100 bytes; MTU-sized to
+    /// send full segments) and return its length, or `None` when nothing is due.
+    /// Call until `None` after every other call.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.last_now = self.last_now.max(now);
+        if let Some(ctl) = self.ctl.pop_front() {
+            let n = emit_ctl(&ctl, &self.cfg, buf)?;
+            self.stats.packets_out += 1;
+            return Some(n);
+        }
+        while let Some(&idx) = self.tx_queue.front() {
+            let Endpoint {
+                cfg, slots, stats, ..
+            } = self;
+            let slot = &mut slots[idx as usize];
+            if let SlotKind::Active(tcb) = &mut slot.kind {
+                if let Some(n) = tcb.poll_output(now, cfg, stats, buf) {
+                    stats.packets_out += 1;
+                    self.reschedule(idx);
+                    return Some(n);
+                }
+            }
+            slot.queued = false;
+            self.tx_queue.pop_front();
+            self.reschedule(idx);
+        }
+        None
+    }
+
+    /// The earliest instant at which `handle_timeout` has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|&(t, _)| t)
+    }
+
+    /// Run the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        while let Some(&(t, idx)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.slots[idx as usize].sched = None;
+            match &self.slots[idx as usize].kind {
+                SlotKind::Active(_) => {
+                    if let Some((kind, before)) =
+                        self.with_tcb(idx, now, |tcb, ctx| tcb.on_timeout(ctx))
+                    {
+                        let cause = Cause::Timer(kind.unwrap_or(TimerKind::Retransmit));
+                        self.settle(idx, before, cause);
+                    }
+                }
+                SlotKind::TimeWait { tw, .. } => {
+                    if tw.deadline <= now {
+                        // "If the time-wait timeout expires on a connection, delete the
+                        // TCB, enter the CLOSED state, and return."
+                        self.end_time_wait(idx, Cause::Timer(TimerKind::TimeWait));
+                    } else {
+                        self.reschedule(idx);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// All state transitions recorded since the last call (when
+    /// `Config::record_transitions` is on).
+    pub fn take_transitions(&mut self) -> Vec<Transition> {
+        core::mem::take(&mut self.transitions)
+    }
+
+    // ---- User calls ----------------------------------------------------------
+
+    /// Passive OPEN (RFC 9293 §3.10.1): listen on `local` (its IP may be
+    /// unspecified for all local addresses) with room for `backlog` connections in
+    /// each of the SYN and accept queues.
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, Error> {
+        if local.port() == 0 {
+            return Err(Error::InvalidAddress);
+        }
+        if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
+            return Err(Error::AddrNotAvailable);
+        }
+        if self.listen_map.contains_key(&local) {
+            return Err(Error::AddrInUse);
+        }
+        let backlog = backlog.clamp(1, self.cfg.max_backlog);
+        let listener = Listener {
+            local,
+            backlog,
+            syn_received: 0,
+            accept_queue: VecDeque::new(),
+        };
+        let index = match self.listeners.iter().position(|l| l.listener.is_none()) {
+            Some(i) => i,
+            None => {
+                self.listeners.push(ListenerSlot {
+                    gen: 0,
+                    listener: None,
+                });
+                self.listeners.len() - 1
+            }
+        };
+        let slot = &mut self.listeners[index];
+        slot.listener = Some(listener);
+        let id = ListenerId {
+            index: index as u32,
+            gen: slot.gen,
+        };
+        self.listen_map.insert(local, index as u32);
+        self.record(
+            Socket::Listener(id),
+            State::Closed,
+            State::Listen,
+            Cause::User(UserCall::Listen),
+        );
+        Ok(id)
+    }
+
+    /// Take an established connection from a listener's accept queue.
+    pub fn accept(&mut self, l: ListenerId) -> Result<ConnId, Error> {
+        let listener = self.listener_mut(l).ok_or(Error::InvalidHandle)?;
+        let c = listener.accept_queue.pop_front().ok_or(Error::WouldBlock)?;
+        if let Some(idx) = self.slot_of(c) {
+            self.slots[idx as usize].unaccepted = false;
+        }
+        Ok(c)
+    }
+
+    /// Connections waiting in a listener's accept queue.
+    pub fn accept_queue_len(&self, l: ListenerId) -> usize {
+        self.listener(l).map_or(0, |l| l.accept_queue.len())
+    }
+
+    /// CLOSE of a listener (RFC 9293 §3.10.4 LISTEN: "any outstanding RECEIVEs are
+    /// returned with 'error: closing' responses. Delete TCB, enter CLOSED"). Like
+    /// Linux, connections not yet accepted are reset.
+    pub fn close_listener(&mut self, l: ListenerId) -> Result<(), Error> {
+        self.listener(l).ok_or(Error::InvalidHandle)?;
+        let ls = &mut self.listeners[l.index as usize];
+        let Some(listener) = ls.listener.take() else {
+            return Err(Error::InvalidHandle);
+        };
+        ls.gen = ls.gen.wrapping_add(1);
+        self.listen_map.remove(&listener.local);
+        self.record(
+            Socket::Listener(l),
+            State::Listen,
+            State::Closed,
+            Cause::User(UserCall::Close),
+        );
+        let children: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&i| {
+                let s = &self.slots[i as usize];
+                s.unaccepted && matches!(&s.kind, SlotKind::Active(t) if t.listener == Some(l))
+            })
+            .collect();
+        for idx in children {
+            let now = self.last_now;
+            if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.abort(ctx)) {
+                self.settle(idx, before, Cause::User(UserCall::Abort));
+            }
+        }
+        Ok(())
+    }
+
+    /// State of a listener: LISTEN while open, CLOSED after.
+    pub fn listener_state(&self, l: ListenerId) -> State {
+        if self.listener(l).is_some() {
+            State::Listen
+        } else {
+            State::Closed
+        }
+    }
+
+    /// SEND on a listening socket with a remote address (RFC 9293 §3.10.2, LISTEN
+    /// state): "change the connection from passive to active, select an ISS. Send a
+    /// SYN segment, set SND.UNA to ISS, SND.NXT to ISS+1. Enter SYN-SENT state."
+    /// The listener is consumed; its local address becomes the connection's.
+    pub fn connect_from_listener(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        remote: SocketAddr,
+    ) -> Result<ConnId, Error> {
+        let local = self.listener(l).ok_or(Error::InvalidHandle)?.local;
+        if local.ip().is_unspecified() {
+            // The passive OPEN did not name a local address; pick one (MUST-44).
+            self.pick_local_ip(remote)?;
+        }
+        self.check_remote(&local, &remote)?;
+        let ls = &mut self.listeners[l.index as usize];
+        ls.listener = None;
+        ls.gen = ls.gen.wrapping_add(1);
+        self.listen_map.remove(&local);
+        let local_ip = if local.ip().is_unspecified() {
+            self.pick_local_ip(remote)?
+        } else {
+            local.ip()
+        };
+        let local = SocketAddr::new(local_ip, local.port());
+        let c = self.open(now, local, remote, None);
+        self.record(
+            Socket::Conn(c),
+            State::Listen,
+            State::SynSent,
+            Cause::User(UserCall::SendFromListen),
+        );
+        Ok(c)
+    }
+
+    fn pick_local_ip(&self, remote: SocketAddr) -> Result<IpAddr, Error> {
+        // MUST-44/45: the source address comes from the local addresses of the
+        // remote's family.
+        self.addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == remote.is_ipv4())
+            .ok_or(Error::AddrNotAvailable)
+    }
+
+    fn check_remote(&self, local: &SocketAddr, remote: &SocketAddr) -> Result<(), Error> {
+        // MUST-46: no OPEN to broadcast/multicast (or unspecified) addresses.
+        if !is_unicast(remote.ip()) || remote.port() == 0 || local.is_ipv4() != remote.is_ipv4() {
+            return Err(Error::InvalidAddress);
+        }
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: Option<SeqNumber>,
+    ) -> ConnId {
+        let iss = iss.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
+        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let (idx, id) = self.alloc_slot();
+        let tcb = Tcb::connect(id, &self.cfg, now, local, remote, iss, ts_offset);
+        self.slots[idx as usize].kind = SlotKind::Active(Box::new(tcb));
+        self.tuples.insert((local, remote), idx);
+        self.mark_tx(idx);
+        self.reschedule(idx);
+        id
+    }
+
+    /// Active OPEN (RFC 9293 §3.10.1). `local` may leave the IP unspecified (the
+    /// first local address of the remote's family is used, MUST-44/45, MUST-43) and
+    /// the port 0 (an ephemeral port is chosen). The SYN goes out on the next
+    /// `poll_transmit`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnId, Error> {
+        self.last_now = self.last_now.max(now);
+        self.check_remote(&local, &remote)?;
+        let ip = if local.ip().is_unspecified() {
+            self.pick_local_ip(remote)?
+        } else if self.addrs.contains(&local.ip()) {
+            local.ip()
+        } else {
+            return Err(Error::AddrNotAvailable);
+        };
+        let (port, iss) = if local.port() == 0 {
+            self.ephemeral_port(now, ip, remote)?
+        } else {
+            let l = SocketAddr::new(ip, local.port());
+            match self.tuple_available(now, &(l, remote)) {
+                Some(reuse) => (local.port(), reuse),
+                None => return Err(Error::AddrInUse),
+            }
+        };
+        let local = SocketAddr::new(ip, port);
+        if let Some(&idx) = self.tuples.get(&(local, remote)) {
+            // A TIME-WAIT entry we may reuse (tcp_tw_reuse).
+            self.end_time_wait(idx, Cause::User(UserCall::Connect));
+        }
+        let c = self.open(now, local, remote, iss);
+        self.record(
+            Socket::Conn(c),
+            State::Closed,
+            State::SynSent,
+            Cause::User(UserCall::Connect),
+        );
+        Ok(c)
+    }
+
+    /// Is the 4-tuple free? `Some(iss)` if so (with the ISS to use when it reuses a
+    /// TIME-WAIT entry), `None` if taken.
+    fn tuple_available(&self, now: Instant, tuple: &Tuple) -> Option<Option<SeqNumber>> {
+        match self.tuples.get(tuple) {
+            None => Some(None),
+            Some(&idx) => match &self.slots[idx as usize].kind {
+                // Linux tcp_twsk_unique with tcp_tw_reuse: safe when timestamps (PAWS)
+                // protect the new incarnation and the entry is at least 1 s old.
+                SlotKind::TimeWait { tw, .. }
+                    if self.cfg.tw_reuse
+                        && tw.ts.is_some()
+                        && now - tw.entered >= core::time::Duration::from_secs(1) =>
+                {
+                    Some(Some(tw.snd_nxt + 65535 + 2))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// RFC 6056 §3.3.3 (algorithm 3): start at a keyed hash of the addresses plus a
+    /// counter, and walk the range for a free 4-tuple.
+    fn ephemeral_port(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<(u16, Option<SeqNumber>), Error> {
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        let (lo, hi) = (u32::from(lo.min(hi)), u32::from(lo.max(hi)));
+        let range = hi - lo + 1;
+        let offset = self.secret.hash_tuple(4, &SocketAddr::new(ip, 0), &remote) as u32;
+        for i in 0..range {
+            let port =
+                (lo + (offset.wrapping_add(self.port_counter).wrapping_add(i)) % range) as u16;
+            let local = SocketAddr::new(ip, port);
+            if self.find_listener(&local).is_some() {
+                continue;
+            }
+            if let Some(iss) = self.tuple_available(now, &(local, remote)) {
+                self.port_counter = self.port_counter.wrapping_add(i + 1);
+                return Ok((port, iss));
+            }
+        }
+        Err(Error::AddrNotAvailable)
+    }
+
+    /// Queue bytes for sending (RFC 9293 §3.10.2). Returns how many were taken;
+    /// `WouldBlock` if the send buffer is full (an `Event::Writable` follows).
+    pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                let r = tcb.send(data);
+                self.mark_tx(idx);
+                r
+            }
+            SlotKind::TimeWait { .. } => Err(Error::BrokenPipe),
+            SlotKind::Closed { reason, .. } => Err(reason.error().unwrap_or(Error::BrokenPipe)),
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Read received bytes (RFC 9293 §3.10.3). `Ok(0)` means end of stream (the
+    /// peer's FIN, or after `shutdown(Read)`); `WouldBlock` means nothing yet.
+    pub fn recv(&mut self, c: ConnId, out: &mut [u8]) -> Result<usize, Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                let (n, update) = tcb.recv(out)?;
+                if update {
+                    self.mark_tx(idx);
+                }
+                Ok(n)
+            }
+            SlotKind::TimeWait { leftover, .. } => {
+                Ok(leftover.as_mut().map_or(0, |l| l.rx.read(out)))
+            }
+            SlotKind::Closed { reason, leftover } => {
+                let n = leftover.as_mut().map_or(0, |l| l.rx.read(out));
+                if n > 0 {
+                    return Ok(n);
+                }
+                match reason.error() {
+                    Some(e) => Err(e),
+                    None => Ok(0),
+                }
+            }
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Half-close or stop reading (see [`Shutdown`]).
+    pub fn shutdown(&mut self, c: ConnId, how: Shutdown) -> Result<(), Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        let now = self.last_now;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(_) => {
+                let (r, before) = self
+                    .with_tcb(idx, now, |tcb, ctx| tcb.shutdown(ctx, how))
+                    .ok_or(Error::InvalidHandle)?;
+                self.settle(idx, before, Cause::User(UserCall::Close));
+                r
+            }
+            SlotKind::TimeWait { .. } => Ok(()),
+            SlotKind::Closed { .. } => Err(Error::NotConnected),
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// CLOSE (RFC 9293 §3.10.4) and release the handle: FIN after the queued data,
+    /// or RST if received data was left unread (RFC 2525 §2.17). The connection
+    /// finishes its close in the background.
+    pub fn close(&mut self, c: ConnId) -> Result<(), Error> {
+        self.release(c, false)
+    }
+
+    /// ABORT (RFC 9293 §3.10.5; `SO_LINGER` 0): send RST, drop everything, release
+    /// the handle.
+    pub fn abort(&mut self, c: ConnId) -> Result<(), Error> {
+        self.release(c, true)
+    }
+
+    fn release(&mut self, c: ConnId, abort: bool) -> Result<(), Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        let now = self.last_now;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(_) => {
+                if let Some((aborted, before)) = self.with_tcb(idx, now, |tcb, ctx| {
+                    if abort {
+                        tcb.abort(ctx);
+                    } else {
+                        tcb.close(ctx);
+                    }
+                    tcb.close_reason == Some(CloseReason::Aborted)
+                }) {
+                    let call = if aborted {
+                        UserCall::Abort
+                    } else {
+                        UserCall::Close
+                    };
+                    self.settle(idx, before, Cause::User(call));
+                }
+            }
+            SlotKind::TimeWait { leftover, held, .. } => {
+                *held = false;
+                *leftover = None;
+            }
+            SlotKind::Closed { .. } => self.free_slot(idx),
+            SlotKind::Free => return Err(Error::InvalidHandle),
+        }
+        Ok(())
+    }
+
+    /// Turn Nagle's algorithm off (`true`, TCP_NODELAY, MUST-17) or on.
+    pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.nodelay = nodelay)
+    }
+
+    /// Set this connection's user timeout (TCP_USER_TIMEOUT; RFC 9293 MUST-21 lets
+    /// the application set R2).
+    pub fn set_user_timeout(
+        &mut self,
+        c: ConnId,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.user_timeout = timeout)
+    }
+
+    fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                f(tcb);
+                self.mark_tx(idx);
+                self.reschedule(idx);
+                Ok(())
+            }
+            _ => Err(Error::NotConnected),
+        }
+    }
+
+    /// Urgent bytes signalled and not yet read past (RFC 9293 MUST-33).
+    pub fn urgent_pending(&self, c: ConnId) -> usize {
+        let Some(idx) = self.slot_of(c) else { return 0 };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => tcb.urgent_pending(),
+            _ => 0,
+        }
+    }
+
+    /// The connection's state; CLOSED for released or unknown handles.
+    pub fn state(&self, c: ConnId) -> State {
+        let Some(idx) = self.slot_of(c) else {
+            return State::Closed;
+        };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => tcb.state,
+            SlotKind::TimeWait { .. } => State::TimeWait,
+            _ => State::Closed,
+        }
+    }
+
+    /// How a closed connection ended, while the handle is held.
+    pub fn close_reason(&self, c: ConnId) -> Option<CloseReason> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Closed { reason, .. } => Some(*reason),
+            SlotKind::Active(tcb) => tcb.close_reason,
+            _ => None,
+        }
+    }
+
+    /// A snapshot of the connection (like `tcp_info`); `None` once CLOSED.
+    pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => Some(tcb.info(self.last_now, &self.cfg)),
+            SlotKind::TimeWait { tw, .. } => Some(tw.info(self.last_now)),
+            _ => None,
+        }
+    }
+
+    /// The local and remote addresses of a connection.
+    pub fn addrs(&self, c: ConnId) -> Option<(SocketAddr, SocketAddr)> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
+            SlotKind::TimeWait { tw, .. } => Some((tw.local, tw.remote)),
+            _ => None,
+        }
+    }
+
+    /// Number of connections per state (TIME-WAIT included), like `ss -s`.
+    pub fn count_by_state(&self) -> [(State, usize); 11] {
+        let mut out = State::ALL.map(|s| (s, 0usize));
+        for slot in &self.slots {
+            let st = match &slot.kind {
+                SlotKind::Active(tcb) => tcb.state,
+                SlotKind::TimeWait { .. } => State::TimeWait,
+                _ => continue,
+            };
+            if let Some(e) = out.iter_mut().find(|(s, _)| *s == st) {
+                e.1 += 1;
+            }
+        }
+        out
+    }
+
+    /// Connections in the demultiplexing table (live and TIME-WAIT).
+    pub fn connection_count(&self) -> usize {
+        self.tuples.len()
+    }
+}
+
+fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {
+    (tcb.rx.len() > 0).then(|| Box::new(Leftover { rx: tcb.rx }))
+}

@@ -1,0 +1,587 @@
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7.3 and §3.10.7.4), one function per step.
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use super::{Ctx, Tcb};
+use crate::types::{CloseReason, Event, State};
+
+/// The part of an arriving segment that survives trimming to the window.
+#[derive(Clone, Copy, Debug)]
+struct Trimmed<'a> {
+    seq: SeqNumber,
+    syn: bool,
+    fin: bool,
+    payload: &'a [u8],
+}
+
+/// Did step processing finish with the segment (drop / consumed)?
+enum Step {
+    Continue,
+    Done,
+}
+
+impl Tcb {
+    /// Process one segment addressed to this connection.
+    pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        match self.state {
+            State::SynSent => self.on_segment_syn_sent(ctx, seg),
+            State::Closed | State::Listen | State::TimeWait => {}
+            _ => self.on_segment_synchronized(ctx, seg),
+        }
+    }
+
+    // ---- §3.10.7.3 SYN-SENT --------------------------------------------------
+
+    fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        // First: check the ACK bit.
+        let mut ack_ok = false;
+        if flags.ack() {
+            // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST
+            // bit is set) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
+            if seg.ack.le(self.iss) || seg.ack.gt(self.snd_max) {
+                if !flags.rst() {
+                    self.queue_rst(ctx, seg.ack, None);
+                }
+                return;
+            }
+            // "If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable."
+            ack_ok = seg.ack.gt(self.snd_una);
+        }
+        // Second: check the RST bit.
+        if flags.rst() {
+            // RFC 5961 §3.2 / RFC 9293: a RST is valid in SYN-SENT only if its ACK
+            // acknowledges our SYN; then "error: connection reset" (refused).
+            if ack_ok {
+                self.enter_closed(ctx, CloseReason::Refused);
+            }
+            return;
+        }
+        // Third: security/compartment — not implemented (RFC 9293 §3.10.7.3 third;
+        // no IP security options are supported, see the conformance matrix).
+
+        // Fourth: check the SYN bit.
+        if !flags.syn() {
+            // Fifth: "If neither of the SYN or RST bits is set, then drop the segment."
+            return;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.last_ack_sent = self.rcv_nxt;
+        self.rcv_adv = self.rcv_nxt;
+        self.apply_syn_options(ctx.cfg, seg);
+        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_age = ctx.now;
+        }
+        // RFC 7323 §2.2: the window in a SYN is never scaled.
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        if ack_ok {
+            self.ack_advance(ctx, seg.ack, seg);
+        }
+        if self.snd_una.gt(self.iss) {
+            // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state
+            // to ESTABLISHED, form an ACK segment and send it."
+            self.set_state(ctx.now, State::Established);
+            self.ack_now = true;
+            ctx.events.push_back(Event::Connected(self.id));
+            if self.tx.free() > 0 {
+                ctx.events.push_back(Event::Writable(self.id));
+            }
+            // "Data or controls that were queued for transmission may be included"
+            // (our output does that); data and FIN in the SYN,ACK continue at the
+            // sixth step.
+            let rest = Trimmed {
+                seq: seg.seq + 1,
+                syn: false,
+                fin: flags.fin(),
+                payload: seg.payload,
+            };
+            let rest = self.trim_to_window(rest);
+            self.step_urg(ctx, seg, rest.seq);
+            self.step_text_and_fin(ctx, seg, rest);
+        } else {
+            // Simultaneous open (MUST-10): "enter SYN-RECEIVED, form a SYN,ACK
+            // segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our output
+            // resends the SYN, now with ACK, from SND.NXT = ISS.
+            self.set_state(ctx.now, State::SynReceived);
+            self.snd_nxt = self.iss;
+            self.t_rexmit = None;
+        }
+    }
+
+    // ---- §3.10.7.4 Other states ---------------------------------------------
+
+    fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        let mut cur = Trimmed {
+            seq: seg.seq,
+            syn: flags.syn(),
+            fin: flags.fin(),
+            payload: seg.payload,
+        };
+        if self.state == State::SynReceived && cur.syn && !flags.rst() && cur.seq == self.irs {
+            if !flags.ack() {
+                // A retransmitted SYN: our SYN,ACK was lost. Send it again (Linux
+                // tcp_check_req) rather than treating the copy as a new request.
+                if self.snd_max.gt(self.iss) {
+                    self.snd_nxt = self.iss;
+                }
+                return;
+            }
+            if seg.ack == self.snd_max {
+                // Simultaneous open: the peer's SYN,ACK repeats the SYN we already
+                // took in; its ACK is what completes our handshake (RFC 9293 Figure
+                // 8, line 6). Process it without the SYN.
+                cur.syn = false;
+                cur.seq += 1;
+            }
+        }
+        if let Step::Done = self.step_paws(ctx, seg) {
+            return;
+        }
+        let Some(cur) = self.step_sequence(ctx, seg, cur) else {
+            return;
+        };
+        if let Step::Done = self.step_rst(ctx, seg, cur) {
+            return;
+        }
+        // Third: security — no compartments are supported (N/A, see conformance).
+        if let Step::Done = self.step_syn(ctx, cur) {
+            return;
+        }
+        if let Step::Done = self.step_ack(ctx, seg, cur) {
+            return;
+        }
+        self.step_urg(ctx, seg, cur.seq);
+        self.step_text_and_fin(ctx, seg, cur);
+    }
+
+    /// RFC 7323 §5.3 PAWS, done before the sequence check: a segment whose TSval is
+    /// older than TS.Recent is an old duplicate. Acknowledge and drop it.
+    fn step_paws(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Step {
+        if !self.ts_ok || seg.flags.rst() {
+            return Step::Continue;
+        }
+        let Some(ts) = seg.options.timestamps else {
+            return Step::Continue;
+        };
+        // RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
+        let stale = ctx.now - self.ts_recent_age > core::time::Duration::from_secs(24 * 86400);
+        if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
+            ctx.stats.paws_rejected += 1;
+            self.rate_limited_ack(ctx);
+            return Step::Done;
+        }
+        Step::Continue
+    }
+
+    /// First: check the sequence number (§3.10.7.4 first, the four-case
+    /// acceptability table), then trim the segment to the window.
+    fn step_sequence<'a>(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        cur: Trimmed<'a>,
+    ) -> Option<Trimmed<'a>> {
+        let len = cur.payload.len() as u32 + u32::from(cur.syn) + u32::from(cur.fin);
+        let wnd = self.effective_rcv_wnd();
+        let lo = self.rcv_nxt;
+        let hi = self.rcv_nxt + wnd;
+        let acceptable = match (len, wnd) {
+            (0, 0) => cur.seq == lo,
+            (0, _) => cur.seq.in_range(lo, hi),
+            // MUST-66: with a zero window, still process ACK, URG and RST of a
+            // segment at RCV.NXT (its text is trimmed away below).
+            (_, 0) => cur.seq == lo,
+            (_, _) => cur.seq.in_range(lo, hi) || (cur.seq + (len - 1)).in_range(lo, hi),
+        };
+        if !acceptable {
+            ctx.stats.out_of_window += 1;
+            // "If an incoming segment is not acceptable, an acknowledgment should be
+            // sent in reply (unless the RST bit is set)".
+            if !seg.flags.rst() {
+                self.rate_limited_ack(ctx);
+            }
+            return None;
+        }
+        Some(self.trim_to_window(cur))
+    }
+
+    /// Keep only the part of a segment inside RCV.NXT .. RCV.NXT+RCV.WND ("only the
+    /// new parts are processed"; "segments with higher beginning sequence numbers
+    /// may be held for later processing").
+    fn trim_to_window<'a>(&self, mut cur: Trimmed<'a>) -> Trimmed<'a> {
+        let before = self.rcv_nxt - cur.seq;
+        if before > 0 {
+            let mut cut = before as u32;
+            if cur.syn {
+                cur.syn = false;
+                cut -= 1;
+                cur.seq += 1;
+            }
+            let data_cut = (cut as usize).min(cur.payload.len());
+            cur.payload = &cur.payload[data_cut..];
+            cur.seq += data_cut as u32;
+            if (cut as usize) > data_cut {
+                // The FIN itself lies before RCV.NXT: a duplicate.
+                cur.fin = false;
+            }
+        }
+        let wnd = self.effective_rcv_wnd();
+        let offset = (cur.seq - self.rcv_nxt).max(0) as u32;
+        let room = wnd.saturating_sub(offset) as usize;
+        if cur.payload.len() > room {
+            cur.payload = &cur.payload[..room];
+            cur.fin = false;
+        }
+        cur
+    }
+
+    /// Second: check the RST bit, with RFC 5961 §3.2: only a RST exactly at RCV.NXT
+    /// resets; one elsewhere in the window gets a challenge ACK.
+    fn step_rst(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, cur: Trimmed<'_>) -> Step {
+        if !seg.flags.rst() {
+            return Step::Continue;
+        }
+        if cur.seq != self.rcv_nxt {
+            self.challenge_ack(ctx);
+            return Step::Done;
+        }
+        match self.state {
+            State::SynReceived => {
+                if self.listener.is_some() {
+                    // "If this connection was initiated with a passive OPEN, then
+                    // return this connection to the LISTEN state" (MUST-11).
+                    self.back_to_listen = true;
+                    self.enter_closed(ctx, CloseReason::Reset);
+                } else {
+                    // Active OPEN: "the connection was refused".
+                    self.enter_closed(ctx, CloseReason::Refused);
+                }
+            }
+            // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "any outstanding RECEIVEs and
+            // SEND should receive 'reset' responses ... enter CLOSED".
+            // CLOSING, LAST-ACK: "enter the CLOSED state, delete the TCB".
+            _ => self.enter_closed(ctx, CloseReason::Reset),
+        }
+        Step::Done
+    }
+
+    /// Fourth: check the SYN bit. RFC 5961 §4 (RFC 9293 §3.10.7.4 fourth): a SYN in
+    /// a synchronized state gets a challenge ACK, whatever its sequence number.
+    fn step_syn(&mut self, ctx: &mut Ctx<'_>, cur: Trimmed<'_>) -> Step {
+        if !cur.syn {
+            return Step::Continue;
+        }
+        if self.state == State::SynReceived && self.listener.is_some() {
+            // "If the connection was initiated with a passive OPEN, then return this
+            // connection to the LISTEN state and return."
+            self.back_to_listen = true;
+            self.enter_closed(ctx, CloseReason::Reset);
+            return Step::Done;
+        }
+        self.challenge_ack(ctx);
+        Step::Done
+    }
+
+    /// Fifth: check the ACK field.
+    fn step_ack(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, cur: Trimmed<'_>) -> Step {
+        if !seg.flags.ack() {
+            // "if the ACK bit is off, drop the segment and return".
+            return Step::Done;
+        }
+        let ack = seg.ack;
+        if self.state == State::SynReceived {
+            // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and
+            // continue processing"; otherwise <SEQ=SEG.ACK><CTL=RST>.
+            if !(ack.gt(self.snd_una) && ack.le(self.snd_max)) {
+                self.queue_rst(ctx, ack, None);
+                return Step::Done;
+            }
+            if self.listener.is_some() && ctx.accept_queue_full {
+                // Linux (tcp_abort_on_overflow = 0): drop the handshake's ACK and stay
+                // in SYN-RECEIVED; the retransmitted SYN,ACK gives the peer another
+                // try once the application accepts.
+                ctx.stats.accept_queue_overflow += 1;
+                return Step::Done;
+            }
+            self.set_state(ctx.now, State::Established);
+            // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = cur.seq;
+            self.snd_wl2 = ack;
+            if self.listener.is_none() {
+                ctx.events.push_back(Event::Connected(self.id));
+            }
+        }
+        // ESTABLISHED processing (shared by FIN-WAIT-1/2, CLOSE-WAIT, CLOSING,
+        // LAST-ACK).
+        if ack.gt(self.snd_max) {
+            // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send
+            // an ACK, drop the segment, and return." RFC 5961 §5.2 makes it a
+            // challenge ACK (rate-limited).
+            self.challenge_ack(ctx);
+            return Step::Done;
+        }
+        // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
+        if ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
+            self.challenge_ack(ctx);
+            return Step::Done;
+        }
+        if ack.gt(self.snd_una) {
+            self.ack_advance(ctx, ack, seg);
+        }
+        // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
+        // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
+        // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+        if ack.ge(self.snd_una)
+            && (self.snd_wl1.lt(cur.seq) || (self.snd_wl1 == cur.seq && self.snd_wl2.le(ack)))
+        {
+            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = cur.seq;
+            self.snd_wl2 = ack;
+            if self.snd_wnd > 0 {
+                self.persist = false;
+            }
+        }
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
+                // continue processing in that state."
+                self.set_state(ctx.now, State::FinWait2);
+                self.arm_fin_wait2(ctx);
+            }
+            State::Closing => {
+                // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
+                // otherwise, ignore the segment."
+                if self.fin_acked() {
+                    self.set_state(ctx.now, State::TimeWait);
+                } else {
+                    return Step::Done;
+                }
+            }
+            State::LastAck => {
+                // "The only thing that can arrive in this state is an acknowledgment
+                // of our FIN. If our FIN is now acknowledged, delete the TCB, enter
+                // the CLOSED state, and return."
+                if self.fin_acked() {
+                    self.enter_closed(ctx, CloseReason::Normal);
+                }
+                return Step::Done;
+            }
+            _ => {}
+        }
+        Step::Continue
+    }
+
+    /// SND.UNA advances to `ack`: drop acknowledged data, take an RTT sample
+    /// (Karn, MUST-18), manage the retransmission timer and the congestion window.
+    pub(super) fn ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, seg: &TcpRepr<'_>) {
+        let acked = (ack - self.snd_una) as u32;
+        // Data bytes covered: between tx_seq and ack, bounded by what is queued.
+        let data_acked = (ack - self.tx_seq).clamp(0, self.tx.len() as i32) as usize;
+        self.tx.ack(data_acked);
+        self.tx_seq += data_acked as u32;
+        self.bytes_acked += data_acked as u64;
+        self.snd_una = ack;
+        if self.snd_nxt.lt(self.snd_una) {
+            self.snd_nxt = self.snd_una;
+        }
+        // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
+        // cleared whenever anything is retransmitted).
+        let sample = match (self.ts_ok, seg.options.timestamps) {
+            (true, Some(ts)) if ts.tsecr != 0 => {
+                let now_ts = self.ts_now(ctx.now);
+                let ms = now_ts.wrapping_sub(ts.tsecr);
+                (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))
+            }
+            _ => match self.rtt_probe {
+                Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
+                _ => None,
+            },
+        };
+        if let Some(r) = sample {
+            self.rtt.sample(r, ctx.cfg);
+        }
+        if self.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
+            self.rtt_probe = None;
+        }
+        self.backoff = 0;
+        // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart.
+        if self.snd_una == self.snd_max {
+            self.t_rexmit = None;
+            self.t_user = None;
+        } else {
+            self.t_rexmit = Some(ctx.now + self.rtt.rto);
+            self.t_user = self.user_timeout.map(|d| ctx.now + d);
+        }
+        // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
+        let mss = u32::from(self.snd_mss);
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+        } else {
+            self.cwnd = self
+                .cwnd
+                .saturating_add((mss * mss / self.cwnd.max(1)).max(1));
+        }
+        if self.tx_blocked && self.tx.free() > 0 && data_acked > 0 {
+            self.tx_blocked = false;
+            ctx.events.push_back(Event::Writable(self.id));
+        }
+    }
+
+    /// Sixth: check the URG bit (MUST-30, MUST-62: the pointer names the first
+    /// non-urgent octet; MUST-32: tell the application).
+    fn step_urg(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber) {
+        if !seg.flags.urg() {
+            return;
+        }
+        if matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            let up = seq + u32::from(seg.urgent);
+            let newer = self.rcv_up.is_none_or(|old| up.gt(old));
+            if newer {
+                self.rcv_up = Some(up);
+                ctx.events.push_back(Event::Urgent(self.id));
+            }
+        }
+    }
+
+    /// Seventh (segment text) and eighth (FIN).
+    fn step_text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, cur: Trimmed<'_>) {
+        if !cur.payload.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.read_shutdown
+                        && self.orphan
+                        && matches!(self.state, State::FinWait1 | State::FinWait2)
+                    {
+                        // RFC 9293 SHLD-3 / RFC 1122 §4.2.2.13: data arriving after
+                        // CLOSE is lost; say so with a RST (Linux TCPAbortOnData).
+                        self.queue_rst(ctx, self.snd_max, None);
+                        self.enter_closed(ctx, CloseReason::Aborted);
+                        return;
+                    }
+                    self.deliver(ctx, cur.seq, cur.payload);
+                }
+                // "This should not occur since a FIN has been received from the
+                // remote side. Ignore the segment text."
+                _ => {}
+            }
+        }
+        // Eighth: check the FIN bit.
+        if cur.fin {
+            let fin_seq = cur.seq + cur.payload.len() as u32;
+            if fin_seq == self.rcv_nxt {
+                self.on_fin(ctx, seg);
+            } else if fin_seq.gt(self.rcv_nxt) && !self.fin_received {
+                // Out of order: remember where the stream ends.
+                self.ooo_fin = Some(fin_seq);
+                self.ack_now = true;
+            }
+        }
+    }
+
+    /// Accept in-window text: in order into the receive buffer, otherwise into the
+    /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
+    /// with any data; MAY-13: ACK out-of-order segments at once).
+    fn deliver(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, payload: &[u8]) {
+        self.ack_now = true;
+        let offset = self.bytes_received as i64 + i64::from(seq - self.rcv_nxt);
+        if seq != self.rcv_nxt {
+            let limit = self.rx.cap();
+            self.ooo.insert(offset.max(0) as u64, payload, limit);
+            return;
+        }
+        self.rx.push(payload);
+        let mut next = self.bytes_received + payload.len() as u64;
+        // MUST-59: process everything queued before acknowledging.
+        let rx = &mut self.rx;
+        next = self.ooo.pop_contiguous(next, |bytes| rx.push(bytes));
+        let advanced = (next - self.bytes_received) as u32;
+        self.bytes_received = next;
+        self.rcv_nxt += advanced;
+        ctx.events.push_back(Event::Readable(self.id));
+        if let Some(fin) = self.ooo_fin {
+            if fin == self.rcv_nxt {
+                self.ooo_fin = None;
+                self.process_fin(ctx);
+            }
+        }
+    }
+
+    fn on_fin(&mut self, ctx: &mut Ctx<'_>, _seg: &TcpRepr<'_>) {
+        if self.fin_received {
+            return;
+        }
+        self.process_fin(ctx);
+    }
+
+    /// Eighth: "signal the user 'connection closing' ..., advance RCV.NXT over the
+    /// FIN, and send an acknowledgment for the FIN", then change state.
+    fn process_fin(&mut self, ctx: &mut Ctx<'_>) {
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        ctx.events.push_back(Event::PeerClosed(self.id));
+        ctx.events.push_back(Event::Readable(self.id));
+        match self.state {
+            State::SynReceived | State::Established => {
+                self.set_state(ctx.now, State::CloseWait);
+            }
+            State::FinWait1 => {
+                // "If our FIN has been ACKed (perhaps in this segment), then enter
+                // TIME-WAIT, start the time-wait timer, turn off the other timers;
+                // otherwise, enter the CLOSING state." (The ACK step already moved
+                // us to FIN-WAIT-2 when this segment acknowledged our FIN.)
+                if self.fin_acked() {
+                    self.set_state(ctx.now, State::TimeWait);
+                } else {
+                    self.set_state(ctx.now, State::Closing);
+                }
+            }
+            State::FinWait2 => {
+                // "Enter the TIME-WAIT state. Start the time-wait timer, turn off the
+                // other timers."
+                self.set_state(ctx.now, State::TimeWait);
+            }
+            // CLOSE-WAIT, CLOSING, LAST-ACK: remain.
+            _ => {}
+        }
+        if self.state == State::TimeWait {
+            self.t_rexmit = None;
+            self.t_fin_wait2 = None;
+            self.t_user = None;
+        }
+    }
+
+    /// RFC 5961 §7: challenge ACKs are rate-limited per connection.
+    pub(crate) fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if self.rate_limited_ack(ctx) {
+            ctx.stats.challenge_acks += 1;
+        } else {
+            ctx.stats.challenge_acks_suppressed += 1;
+        }
+    }
+
+    /// Request an ACK unless one was sent for an invalid segment within
+    /// `challenge_ack_interval` (Linux `tcp_oow_rate_limited`). True if sent.
+    fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let allowed = self
+            .last_challenge
+            .is_none_or(|t| ctx.now - t >= ctx.cfg.challenge_ack_interval);
+        if allowed {
+            self.last_challenge = Some(ctx.now);
+            self.ack_now = true;
+        }
+        allowed
+    }
+}

@@ -1,0 +1,598 @@
+//! The transmission control block: one connection's state and the RFC 9293 §3.10
+//! event processing for every state except LISTEN (see `endpoint`) and TIME-WAIT
+//! (see `timewait`, a compact form).
+//!
+//! - `input`: SEGMENT ARRIVES (§3.10.7.3 SYN-SENT, §3.10.7.4 other states);
+//! - `output`: deciding and forming the next segment to send;
+//! - `timer`: timeouts (§3.10.8);
+//! - this file: creation and the user calls (§3.10.1–§3.10.6).
+
+mod input;
+mod output;
+mod timer;
+
+pub(crate) use output::emit_ctl;
+
+use alloc::collections::VecDeque;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use finack_wire::{SeqNumber, Timestamps};
+
+use crate::buffer::{Assembler, RecvBuf, SendBuf};
+use crate::config::{Config, InitialWindow};
+use crate::rtt::RttEstimator;
+use crate::time::Instant;
+use crate::types::{
+    CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, Shutdown, State, Stats,
+};
+
+/// A segment the endpoint sends on a connection's behalf without a TCB (RST,
+/// TIME-WAIT ACKs, replies to segments for no connection).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CtlSegment {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) seq: SeqNumber,
+    /// `Some` sets the ACK flag.
+    pub(crate) ack: Option<SeqNumber>,
+    pub(crate) rst: bool,
+    pub(crate) window: u16,
+    pub(crate) timestamps: Option<Timestamps>,
+}
+
+/// What event processing needs from the endpoint.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) cfg: &'a Config,
+    pub(crate) events: &'a mut VecDeque<Event>,
+    pub(crate) ctl: &'a mut VecDeque<CtlSegment>,
+    pub(crate) stats: &'a mut Stats,
+    /// For a passive connection in SYN-RECEIVED: its listener's accept queue is full.
+    pub(crate) accept_queue_full: bool,
+}
+
+/// Default send MSS when the peer sends no MSS option (RFC 9293 MUST-15).
+pub(crate) fn default_mss(remote: &SocketAddr) -> u16 {
+    if remote.is_ipv4() {
+        536
+    } else {
+        1220
+    }
+}
+
+/// IP + TCP fixed header bytes for this address family.
+pub(crate) fn headers_len(remote: &SocketAddr) -> u16 {
+    if remote.is_ipv4() {
+        40
+    } else {
+        60
+    }
+}
+
+/// One connection.
+pub(crate) struct Tcb {
+    pub(crate) id: ConnId,
+    pub(crate) state: State,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    /// Set for connections created by a passive OPEN (RFC 9293 MUST-11: SYN-RECEIVED
+    /// remembers whether it came from LISTEN).
+    pub(crate) listener: Option<ListenerId>,
+    /// The application has released the handle (close or abort).
+    pub(crate) orphan: bool,
+    pub(crate) state_since: Instant,
+    /// Set when the connection reached CLOSED.
+    pub(crate) close_reason: Option<CloseReason>,
+    /// A passive connection in SYN-RECEIVED went back to LISTEN (RFC 9293 §3.10.7.4).
+    pub(crate) back_to_listen: bool,
+
+    // Send sequence space (RFC 9293 §3.3.1). `snd_nxt` is where output continues
+    // (pulled back to `snd_una` on a retransmission timeout); `snd_max` is the
+    // highest sequence number sent so far plus one.
+    pub(crate) iss: SeqNumber,
+    pub(crate) snd_una: SeqNumber,
+    pub(crate) snd_nxt: SeqNumber,
+    pub(crate) snd_max: SeqNumber,
+    pub(crate) snd_wnd: u32,
+    pub(crate) max_snd_wnd: u32,
+    pub(crate) snd_wl1: SeqNumber,
+    pub(crate) snd_wl2: SeqNumber,
+    pub(crate) snd_wscale: u8,
+    pub(crate) tx: SendBuf,
+    /// Sequence number of the first byte in `tx`.
+    pub(crate) tx_seq: SeqNumber,
+    /// The application closed its sending side: FIN follows the queued data.
+    pub(crate) fin_queued: bool,
+
+    // Receive sequence space.
+    pub(crate) irs: SeqNumber,
+    pub(crate) rcv_nxt: SeqNumber,
+    /// Right edge of the window we last advertised (never moves left, SHLD-14).
+    pub(crate) rcv_adv: SeqNumber,
+    pub(crate) rcv_wscale: u8,
+    pub(crate) rx: RecvBuf,
+    pub(crate) ooo: Assembler,
+    pub(crate) ooo_fin: Option<SeqNumber>,
+    pub(crate) fin_received: bool,
+    pub(crate) read_shutdown: bool,
+    pub(crate) bytes_received: u64,
+    pub(crate) rcv_up: Option<SeqNumber>,
+
+    // Options.
+    pub(crate) peer_mss: u16,
+    pub(crate) snd_mss: u16,
+    pub(crate) sack_ok: bool,
+    pub(crate) ts_ok: bool,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_age: Instant,
+    pub(crate) ts_offset: u32,
+    pub(crate) last_ack_sent: SeqNumber,
+
+    // RTT, retransmission and congestion.
+    pub(crate) rtt: RttEstimator,
+    pub(crate) rtt_probe: Option<(SeqNumber, Instant)>,
+    pub(crate) backoff: u32,
+    pub(crate) cwnd: u32,
+    pub(crate) ssthresh: u32,
+    pub(crate) total_retrans: u64,
+    pub(crate) bytes_acked: u64,
+
+    // Timers (deadlines).
+    pub(crate) t_rexmit: Option<Instant>,
+    pub(crate) t_fin_wait2: Option<Instant>,
+    pub(crate) t_user: Option<Instant>,
+    pub(crate) user_timeout: Option<Duration>,
+    /// A zero-window probe is due at the next retransmission-timer expiry.
+    pub(crate) persist: bool,
+    pub(crate) force_probe: bool,
+
+    // Output requests.
+    pub(crate) ack_now: bool,
+    pub(crate) last_challenge: Option<Instant>,
+    pub(crate) nodelay: bool,
+    pub(crate) tx_blocked: bool,
+}
+
+impl Tcb {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: ConnId,
+        cfg: &Config,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: SeqNumber,
+        ts_offset: u32,
+        state: State,
+    ) -> Tcb {
+        let peer_mss = default_mss(&remote);
+        Tcb {
+            id,
+            state,
+            local,
+            remote,
+            listener: None,
+            orphan: false,
+            state_since: now,
+            close_reason: None,
+            back_to_listen: false,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            snd_wscale: 0,
+            tx: SendBuf::new(cfg.send_buffer),
+            tx_seq: iss + 1,
+            fin_queued: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_wscale: 0,
+            rx: RecvBuf::new(cfg.recv_buffer),
+            ooo: Assembler::default(),
+            ooo_fin: None,
+            fin_received: false,
+            read_shutdown: false,
+            bytes_received: 0,
+            rcv_up: None,
+            peer_mss,
+            snd_mss: peer_mss,
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_age: now,
+            ts_offset: if cfg.timestamp_offsets { ts_offset } else { 0 },
+            last_ack_sent: SeqNumber(0),
+            rtt: RttEstimator::new(cfg),
+            rtt_probe: None,
+            backoff: 0,
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            total_retrans: 0,
+            bytes_acked: 0,
+            t_rexmit: None,
+            t_fin_wait2: None,
+            t_user: None,
+            user_timeout: cfg.user_timeout,
+            persist: false,
+            force_probe: false,
+            ack_now: false,
+            last_challenge: None,
+            nodelay: !cfg.nagle,
+            tx_blocked: false,
+        }
+    }
+
+    /// Active OPEN (RFC 9293 §3.10.1, CLOSED state): create the TCB, select an ISS
+    /// and enter SYN-SENT. The SYN goes out on the next `poll_transmit`.
+    pub(crate) fn connect(
+        id: ConnId,
+        cfg: &Config,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: SeqNumber,
+        ts_offset: u32,
+    ) -> Tcb {
+        Tcb::new(id, cfg, now, local, remote, iss, ts_offset, State::SynSent)
+    }
+
+    /// A SYN reached a listener (RFC 9293 §3.10.7.2, third): the new connection
+    /// starts in SYN-RECEIVED with RCV.NXT = SEG.SEQ + 1 and answers with SYN,ACK.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn accept_syn(
+        id: ConnId,
+        cfg: &Config,
+        now: Instant,
+        listener: ListenerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: SeqNumber,
+        ts_offset: u32,
+        syn: &finack_wire::TcpRepr<'_>,
+    ) -> Tcb {
+        let mut tcb = Tcb::new(
+            id,
+            cfg,
+            now,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            State::SynReceived,
+        );
+        tcb.listener = Some(listener);
+        tcb.irs = syn.seq;
+        tcb.rcv_nxt = syn.seq + 1;
+        tcb.apply_syn_options(cfg, syn);
+        // RFC 7323 §2.2: the window in a SYN is never scaled.
+        tcb.snd_wnd = u32::from(syn.window);
+        tcb.max_snd_wnd = tcb.snd_wnd;
+        tcb.snd_wl1 = syn.seq;
+        tcb.snd_wl2 = iss;
+        if let (true, Some(ts)) = (tcb.ts_ok, syn.options.timestamps) {
+            tcb.ts_recent = ts.tsval;
+            tcb.ts_recent_age = now;
+        }
+        tcb
+    }
+
+    /// Take in the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
+    pub(crate) fn apply_syn_options(&mut self, cfg: &Config, syn: &finack_wire::TcpRepr<'_>) {
+        let opts = &syn.options;
+        // MUST-15: without an MSS option assume 536 (IPv4) / 1220 (IPv6).
+        self.peer_mss = opts.mss.unwrap_or_else(|| default_mss(&self.remote));
+        // RFC 7323 §2.2: scaling is on only when both SYNs carry the option.
+        match (cfg.window_scaling, opts.window_scale) {
+            (true, Some(shift)) => {
+                self.snd_wscale = shift.min(14);
+                self.rcv_wscale = cfg.window_scale.min(14);
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = cfg.sack && opts.sack_permitted;
+        self.ts_ok = cfg.timestamps && opts.timestamps.is_some();
+        self.update_mss(cfg);
+        self.cwnd = self.initial_cwnd(cfg);
+    }
+
+    /// RFC 9293 §3.7.1 MUST-16: Eff.snd.MSS = min(SendMSS + 20, MMS_S) minus the TCP
+    /// header and IP options; the timestamp option rides on every segment, so it is
+    /// counted as part of the TCP header.
+    fn update_mss(&mut self, cfg: &Config) {
+        let mms_s = cfg.mtu.saturating_sub(headers_len(&self.remote));
+        let mut mss = self.peer_mss.min(mms_s);
+        if self.ts_ok {
+            mss = mss.saturating_sub(12);
+        }
+        self.snd_mss = mss.max(64);
+    }
+
+    fn initial_cwnd(&self, cfg: &Config) -> u32 {
+        let mss = u32::from(self.snd_mss);
+        match cfg.initial_window {
+            InitialWindow::Segments(n) => n.max(1) * mss,
+            // RFC 5681 §3.1.
+            InitialWindow::Rfc5681 => (4 * mss).min((2 * mss).max(4380)),
+        }
+    }
+
+    /// The MSS we announce in our SYN: RFC 9293 MUST-67, from the MTU (MMS_R).
+    pub(crate) fn our_mss(&self, cfg: &Config) -> u16 {
+        cfg.mtu.saturating_sub(headers_len(&self.remote))
+    }
+
+    pub(crate) fn set_state(&mut self, now: Instant, to: State) {
+        if self.state != to {
+            self.state = to;
+            self.state_since = now;
+        }
+    }
+
+    /// Enter CLOSED: delete the TCB's resources and remember why (MUST-12).
+    pub(crate) fn enter_closed(&mut self, ctx: &mut Ctx<'_>, reason: CloseReason) {
+        self.set_state(ctx.now, State::Closed);
+        self.close_reason = Some(reason);
+        match reason {
+            CloseReason::TimedOut => ctx.stats.timeouts += 1,
+            CloseReason::Reset => ctx.stats.resets_received += 1,
+            _ => {}
+        }
+        self.tx.clear();
+        self.ooo.clear();
+        self.t_rexmit = None;
+        self.t_fin_wait2 = None;
+        self.t_user = None;
+        self.ack_now = false;
+        self.fin_queued = false;
+    }
+
+    /// Queue a RST for this connection's 4-tuple.
+    pub(crate) fn queue_rst(&self, ctx: &mut Ctx<'_>, seq: SeqNumber, ack: Option<SeqNumber>) {
+        ctx.stats.rst_sent += 1;
+        ctx.ctl.push_back(CtlSegment {
+            local: self.local,
+            remote: self.remote,
+            seq,
+            ack,
+            rst: true,
+            window: 0,
+            timestamps: None,
+        });
+    }
+
+    /// Is our FIN sent and acknowledged?
+    pub(crate) fn fin_acked(&self) -> bool {
+        self.fin_queued && self.snd_una == self.fin_seq() + 1
+    }
+
+    /// Sequence number our FIN occupies (valid once `fin_queued`).
+    pub(crate) fn fin_seq(&self) -> SeqNumber {
+        self.tx_seq + self.tx.len() as u32
+    }
+
+    /// Current deadline of the earliest timer.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [self.t_rexmit, self.t_fin_wait2, self.t_user]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ---- User calls (RFC 9293 §3.10.2 – §3.10.6) -----------------------------
+
+    /// SEND (§3.10.2).
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        match self.state {
+            // Queued for transmission after entering ESTABLISHED.
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
+                if self.fin_queued {
+                    return Err(Error::BrokenPipe);
+                }
+                let n = self.tx.write(data);
+                if n < data.len() {
+                    self.tx_blocked = true;
+                }
+                if n == 0 && !data.is_empty() {
+                    return Err(Error::WouldBlock);
+                }
+                Ok(n)
+            }
+            // "error: connection closing".
+            State::FinWait1
+            | State::FinWait2
+            | State::Closing
+            | State::LastAck
+            | State::TimeWait => Err(Error::BrokenPipe),
+            State::Closed => Err(self
+                .close_reason
+                .and_then(CloseReason::error)
+                .unwrap_or(Error::NotConnected)),
+            State::Listen => Err(Error::NotConnected),
+        }
+    }
+
+    /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
+    pub(crate) fn recv(&mut self, out: &mut [u8]) -> Result<(usize, bool), Error> {
+        if self.rx.len() > 0 {
+            let before = self.rcv_window();
+            let n = self.rx.read(out);
+            // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39): announce the
+            // opened window once it grew by min(RCV.BUFF/2, Eff.snd.MSS).
+            let grown = self
+                .rcv_window()
+                .saturating_sub(before.max(self.adv_room()));
+            let threshold = (self.rx.cap() as u32 / 2).min(u32::from(self.snd_mss));
+            let update = self.state.is_synchronized() && !self.fin_received && grown >= threshold;
+            if update {
+                self.ack_now = true;
+            }
+            return Ok((n, update));
+        }
+        if self.fin_received || self.read_shutdown {
+            return Ok((0, false));
+        }
+        match self.state {
+            State::Closed => Err(self
+                .close_reason
+                .and_then(CloseReason::error)
+                .unwrap_or(Error::NotConnected)),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// CLOSE of the sending direction (§3.10.4), used by `close` and
+    /// `shutdown(Write)`.
+    pub(crate) fn close_send(&mut self, now: Instant) -> Result<(), Error> {
+        match self.state {
+            // §3.10.4 SYN-RECEIVED and ESTABLISHED: queue the FIN behind pending
+            // data and enter FIN-WAIT-1 (the FIN waits for ESTABLISHED if the
+            // handshake is not done: our output sends nothing but the SYN,ACK then).
+            State::SynReceived | State::Established => {
+                self.fin_queued = true;
+                self.set_state(now, State::FinWait1);
+                Ok(())
+            }
+            // §3.10.4 CLOSE-WAIT: queue the FIN, enter LAST-ACK.
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.set_state(now, State::LastAck);
+                Ok(())
+            }
+            // "error: connection closing" — already done, not an error for us.
+            State::FinWait1
+            | State::FinWait2
+            | State::Closing
+            | State::LastAck
+            | State::TimeWait => Ok(()),
+            State::SynSent | State::Closed | State::Listen => Err(Error::NotConnected),
+        }
+    }
+
+    /// CLOSE (§3.10.4) by the application, which also releases the handle.
+    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3).
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
+        self.orphan = true;
+        self.read_shutdown = true;
+        if self.rx.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
+            self.abort(ctx);
+            return;
+        }
+        match self.state {
+            // §3.10.4 SYN-SENT: delete the TCB.
+            State::SynSent => self.enter_closed(ctx, CloseReason::Aborted),
+            _ => {
+                let _ = self.close_send(ctx.now);
+                if self.state == State::FinWait2 {
+                    self.arm_fin_wait2(ctx);
+                }
+            }
+        }
+    }
+
+    /// ABORT (§3.10.5): RST in the synchronized states that have not yet seen both
+    /// FINs, then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) {
+        self.orphan = true;
+        match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => {
+                // <SEQ=SND.NXT><CTL=RST>
+                self.queue_rst(ctx, self.snd_max, None);
+                self.enter_closed(ctx, CloseReason::Aborted);
+            }
+            State::SynSent | State::Closing | State::LastAck | State::TimeWait => {
+                self.enter_closed(ctx, CloseReason::Aborted);
+            }
+            State::Closed | State::Listen => {}
+        }
+    }
+
+    /// `shutdown` (§3.10.4 half-close for `Write`).
+    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>, how: Shutdown) -> Result<(), Error> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.read_shutdown = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            if self.state == State::SynSent {
+                // Linux: shutdown(SHUT_WR) before the handshake finishes closes it.
+                self.enter_closed(ctx, CloseReason::Aborted);
+                return Ok(());
+            }
+            self.close_send(ctx.now)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn arm_fin_wait2(&mut self, ctx: &mut Ctx<'_>) {
+        if self.orphan {
+            self.t_fin_wait2 = ctx.cfg.fin_wait2_timeout.map(|d| ctx.now + d);
+        }
+    }
+
+    /// Bytes we could accept now (the receive window, unscaled).
+    pub(crate) fn rcv_window(&self) -> u32 {
+        let max = 65535u32 << self.rcv_wscale;
+        (self.rx.free() as u32).min(max)
+    }
+
+    /// Room left in the window we already advertised.
+    fn adv_room(&self) -> u32 {
+        let room = self.rcv_adv - self.rcv_nxt;
+        room.max(0) as u32
+    }
+
+    /// RCV.WND for the acceptability test: what we advertised, never shrunk.
+    pub(crate) fn effective_rcv_wnd(&self) -> u32 {
+        self.rcv_window().max(self.adv_room())
+    }
+
+    pub(crate) fn info(&self, now: Instant, cfg: &Config) -> ConnInfo {
+        let unacked = (self.snd_max - self.snd_una).max(0) as u32;
+        let sent_data = (self.snd_max - self.tx_seq).clamp(0, self.tx.len() as i32) as u32;
+        ConnInfo {
+            state: self.state,
+            local: self.local,
+            remote: self.remote,
+            state_age: now - self.state_since,
+            srtt: self.rtt.srtt,
+            rttvar: self.rtt.rttvar,
+            rto: self.rtt.backed_off(self.backoff, cfg),
+            cwnd: self.cwnd,
+            ssthresh: self.ssthresh,
+            snd_mss: self.snd_mss,
+            peer_mss: self.peer_mss,
+            snd_wscale: self.snd_wscale,
+            rcv_wscale: self.rcv_wscale,
+            timestamps: self.ts_ok,
+            sack: self.sack_ok,
+            backoff: self.backoff,
+            total_retransmits: self.total_retrans,
+            unacked,
+            unsent: self.tx.len() as u32 - sent_data,
+            readable: self.rx.len() as u32,
+            snd_wnd: self.snd_wnd,
+            bytes_acked: self.bytes_acked,
+            bytes_received: self.bytes_received,
+        }
+    }
+
+    /// Urgent bytes not yet read past (MUST-33).
+    pub(crate) fn urgent_pending(&self) -> usize {
+        let Some(up) = self.rcv_up else { return 0 };
+        // Bytes between the application's read position and the urgent pointer.
+        let read_pos = self.rcv_nxt - self.rx.len() as u32;
+        (up - read_pos).max(0) as usize
+    }
+}

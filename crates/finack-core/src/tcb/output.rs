@@ -1,0 +1,311 @@
+//! Deciding what to send next and forming the segment (RFC 9293 §3.10.2 SEND
+//! processing, §3.7.4 Nagle, §3.8.6 window management), in the manner of BSD's
+//! `tcp_output`: the segment is derived from the connection's variables, so a
+//! retransmission is simply output from a pulled-back SND.NXT.
+
+use core::net::SocketAddr;
+
+use finack_wire::{IpRepr, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+use super::{CtlSegment, Tcb};
+use crate::config::Config;
+use crate::time::Instant;
+use crate::types::{State, Stats};
+
+/// Smallest `poll_transmit` buffer that always fits a segment's headers.
+pub(crate) const MIN_BUFFER: usize = 40 + 20 + 40;
+
+impl Tcb {
+    /// Our timestamp clock: milliseconds plus the per-connection offset (RFC 7323 §5.4).
+    pub(crate) fn ts_now(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// The window field for a segment, and remember the advertised right edge.
+    fn window_field(&mut self, syn: bool) -> u16 {
+        let wnd = self.effective_rcv_wnd();
+        if syn {
+            // RFC 7323 §2.2: the window in a SYN segment is never scaled.
+            let field = wnd.min(65535) as u16;
+            self.rcv_adv = self.rcv_nxt + u32::from(field);
+            return field;
+        }
+        let field = (wnd >> self.rcv_wscale).min(65535);
+        let right = self.rcv_nxt + (field << self.rcv_wscale);
+        // SHLD-14: never move the right edge left.
+        self.rcv_adv = self.rcv_adv.max(right);
+        field as u16
+    }
+
+    fn timestamps(&self, now: Instant) -> Option<Timestamps> {
+        self.ts_ok.then(|| Timestamps {
+            tsval: self.ts_now(now),
+            tsecr: self.ts_recent,
+        })
+    }
+
+    /// Form the next segment into `buf`; `None` when nothing is due.
+    pub(crate) fn poll_output(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if buf.len() < MIN_BUFFER {
+            return None;
+        }
+        match self.state {
+            State::Closed | State::Listen | State::TimeWait => return None,
+            _ => {}
+        }
+        if self.snd_nxt == self.iss {
+            return Some(self.output_syn(now, cfg, stats, buf));
+        }
+        if self.state == State::SynSent {
+            // Nothing but the SYN can be sent before we know RCV.NXT.
+            return None;
+        }
+        if matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            if let Some(n) = self.output_data(now, cfg, stats, buf) {
+                return Some(n);
+            }
+        }
+        if self.ack_now {
+            let seq = self.snd_max;
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+        }
+        None
+    }
+
+    /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first copy or retransmission.
+    fn output_syn(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+    ) -> usize {
+        let active = self.state == State::SynSent;
+        let retransmission = self.snd_max.gt(self.iss);
+        let mut opts = TcpOptions {
+            // MUST-14/MUST-67: announce our MSS from the MTU; MSS only on SYNs (MUST-65).
+            mss: Some(self.our_mss(cfg)),
+            ..TcpOptions::default()
+        };
+        if active {
+            // Offer what the configuration enables.
+            opts.sack_permitted = cfg.sack;
+            opts.window_scale = cfg.window_scaling.then_some(cfg.window_scale.min(14));
+            opts.timestamps = cfg.timestamps.then(|| Timestamps {
+                tsval: self.ts_now(now),
+                tsecr: 0,
+            });
+        } else {
+            // Answer only what the peer offered and we accepted.
+            opts.sack_permitted = self.sack_ok;
+            if self.snd_wscale > 0 || self.rcv_wscale > 0 {
+                opts.window_scale = Some(self.rcv_wscale);
+            }
+            opts.timestamps = self.timestamps(now);
+        }
+        let flags = if active {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::SYN | TcpFlags::ACK
+        };
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if retransmission {
+            self.total_retrans += 1;
+            stats.retransmits += 1;
+        } else {
+            self.rtt_probe = Some((self.iss, now));
+        }
+        if self.t_rexmit.is_none() {
+            self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+        }
+        let window = self.window_field(true);
+        let ack = if active { SeqNumber(0) } else { self.rcv_nxt };
+        if !active {
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        self.ack_now = false;
+        let tcp = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: self.iss,
+            ack,
+            flags,
+            window,
+            urgent: 0,
+            options: opts,
+            payload: &[],
+        };
+        emit_packet(&self.local, &self.remote, cfg, &tcp, buf)
+    }
+
+    /// Data and/or FIN from SND.NXT, within the usable window.
+    fn output_data(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let off = (self.snd_nxt - self.tx_seq).max(0) as usize;
+        let queued = self.tx.len();
+        let avail = queued.saturating_sub(off);
+        let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
+        let room = (self.snd_una + wnd - self.snd_nxt).max(0) as usize;
+        let fits = buf.len() - MIN_BUFFER;
+        let mss = usize::from(self.snd_mss);
+        let mut len = avail.min(room).min(mss).min(fits);
+        let retransmitting = self.snd_nxt.lt(self.snd_max);
+        let mut probe = false;
+        if self.force_probe && avail > 0 && len == 0 {
+            // RFC 9293 §3.8.6.1 (MUST-36): probe a zero window with one byte.
+            len = 1;
+            probe = true;
+        }
+        self.force_probe = false;
+        if len > 0 && len < mss && !probe && !retransmitting {
+            // Nagle (§3.7.4, SHLD-7) and sender SWS avoidance (§3.8.6.2.1, MUST-38):
+            // send a short segment only if it empties the queue and either nothing
+            // is outstanding or Nagle is off, or it fills half the largest window.
+            let empties = off + len == queued;
+            let idle = self.snd_nxt == self.snd_una;
+            let half_window = len as u32 >= self.max_snd_wnd / 2 && self.max_snd_wnd > 0;
+            if !((empties && (idle || self.nodelay)) || half_window) {
+                len = 0;
+            }
+        }
+        let fin =
+            self.fin_queued && off + len == queued && self.snd_nxt + len as u32 == self.fin_seq();
+        if len == 0 && !fin {
+            if avail > 0
+                && self.snd_wnd == 0
+                && self.snd_una == self.snd_max
+                && self.t_rexmit.is_none()
+            {
+                // Zero window with data waiting: arm the persist timer (MUST-35).
+                self.persist = true;
+                self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+            }
+            return None;
+        }
+        let seq = self.snd_nxt;
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && off + len == queued {
+            // MUST-61 (and Linux): PSH on the segment that empties the send queue.
+            flags |= TcpFlags::PSH;
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        self.snd_nxt = self.snd_nxt + len as u32 + u32::from(fin);
+        if retransmitting {
+            self.total_retrans += 1;
+            stats.retransmits += 1;
+        } else if self.rtt_probe.is_none() && !self.ts_ok {
+            self.rtt_probe = Some((seq, now));
+        }
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.t_rexmit.is_none() || self.persist {
+            self.persist = false;
+            self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+        }
+        if self.t_user.is_none() {
+            self.t_user = self.user_timeout.map(|d| now + d);
+        }
+        Some(self.emit(now, cfg, buf, seq, flags, off, len))
+    }
+
+    /// Emit a non-SYN segment carrying `len` bytes of the send buffer from `off`.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        buf: &mut [u8],
+        seq: SeqNumber,
+        flags: TcpFlags,
+        off: usize,
+        len: usize,
+    ) -> usize {
+        let window = self.window_field(false);
+        self.last_ack_sent = self.rcv_nxt;
+        self.ack_now = false;
+        let options = TcpOptions {
+            timestamps: self.timestamps(now),
+            ..TcpOptions::default()
+        };
+        let (local, remote, ack) = (self.local, self.remote, self.rcv_nxt);
+        let tcp = TcpRepr {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq,
+            ack,
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload: self.tx.slice(off, len),
+        };
+        emit_packet(&local, &remote, cfg, &tcp, buf)
+    }
+}
+
+/// Emit a control segment (RST or bare ACK) without a TCB.
+pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
+    if buf.len() < MIN_BUFFER {
+        return None;
+    }
+    let mut flags = TcpFlags::empty();
+    if ctl.rst {
+        flags |= TcpFlags::RST;
+    }
+    if ctl.ack.is_some() {
+        flags |= TcpFlags::ACK;
+    }
+    let tcp = TcpRepr {
+        src_port: ctl.local.port(),
+        dst_port: ctl.remote.port(),
+        seq: ctl.seq,
+        ack: ctl.ack.unwrap_or(SeqNumber(0)),
+        flags,
+        window: ctl.window,
+        urgent: 0,
+        options: TcpOptions {
+            timestamps: ctl.timestamps,
+            ..TcpOptions::default()
+        },
+        payload: &[],
+    };
+    Some(emit_packet(&ctl.local, &ctl.remote, cfg, &tcp, buf))
+}
+
+fn emit_packet(
+    local: &SocketAddr,
+    remote: &SocketAddr,
+    cfg: &Config,
+    tcp: &TcpRepr<'_>,
+    buf: &mut [u8],
+) -> usize {
+    let ip = IpRepr {
+        src: local.ip(),
+        dst: remote.ip(),
+        ttl: cfg.ttl,
+        tos: 0,
+    };
+    // The buffer was checked against MIN_BUFFER and payloads are cut to fit, and
+    // addresses of a connection share a family, so emission cannot fail.
+    finack_wire::emit_tcp_packet(&ip, tcp, buf).unwrap_or(0)
+}

@@ -1,0 +1,77 @@
+//! Timeouts (RFC 9293 §3.10.8).
+
+use super::{Ctx, Tcb};
+use crate::types::{CloseReason, State, TimerKind};
+
+impl Tcb {
+    /// Run every timer due at `ctx.now`; returns the timer that changed the state,
+    /// if any (for the transition record).
+    pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
+        let now = ctx.now;
+        if self.t_user.is_some_and(|t| t <= now) {
+            // USER TIMEOUT: "flush all queues, signal the user 'error: connection
+            // aborted due to user timeout' ..., delete the TCB, enter CLOSED".
+            self.enter_closed(ctx, CloseReason::TimedOut);
+            return Some(TimerKind::User);
+        }
+        if self.t_fin_wait2.is_some_and(|t| t <= now) {
+            // Linux tcp_fin_timeout: an orphaned connection does not wait forever for
+            // the peer's FIN.
+            self.t_fin_wait2 = None;
+            if self.state == State::FinWait2 {
+                self.enter_closed(ctx, CloseReason::TimedOut);
+                return Some(TimerKind::FinWait2);
+            }
+        }
+        if self.t_rexmit.is_some_and(|t| t <= now) {
+            self.t_rexmit = None;
+            if self.persist {
+                // Zero-window probe (MUST-36; SHLD-29 first probe after an RTO,
+                // SHLD-30 exponential backoff). The peer keeps answering, so the
+                // window may stay closed forever (MUST-37): no retry limit here.
+                self.persist = false;
+                self.force_probe = true;
+                self.backoff = self.backoff.saturating_add(1);
+                return None;
+            }
+            return self.on_retransmit_timeout(ctx);
+        }
+        None
+    }
+
+    /// RETRANSMISSION TIMEOUT: "send the segment at the front of the retransmission
+    /// queue again, reinitialize the retransmission timer" with exponential backoff
+    /// (RFC 6298 §5.4–5.6), or give up after the retry limit (MUST-20, MUST-22/23).
+    fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
+        if self.snd_una == self.snd_max {
+            return None;
+        }
+        let limit = match self.state {
+            State::SynSent => ctx.cfg.syn_retries,
+            State::SynReceived if self.listener.is_some() => ctx.cfg.synack_retries,
+            _ if self.orphan => ctx.cfg.orphan_retries,
+            _ => ctx.cfg.retries2,
+        };
+        if self.backoff >= limit {
+            if self.state == State::SynReceived && self.listener.is_some() {
+                // A half-open passive connection whose SYN,ACK went unanswered goes
+                // away quietly (back to LISTEN, as Linux drops its request socket).
+                self.back_to_listen = true;
+            }
+            self.enter_closed(ctx, CloseReason::TimedOut);
+            return Some(TimerKind::Retransmit);
+        }
+        self.backoff += 1;
+        // Go back to the oldest unacknowledged octet; output resends from there.
+        self.snd_nxt = self.snd_una;
+        // Karn (MUST-18): no RTT sample from a retransmitted segment.
+        self.rtt_probe = None;
+        // RFC 5681 §3.1 eq. (4) and RFC 9293 MUST-19: after a loss, ssthresh is half
+        // the flight and the window restarts from one segment.
+        let mss = u32::from(self.snd_mss);
+        let flight = (self.snd_max - self.snd_una).max(0) as u32;
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = mss;
+        None
+    }
+}

@@ -1,0 +1,419 @@
+//! Public handle, state, event and error types.
+
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use finack_wire::TcpFlags;
+
+use crate::time::Instant;
+
+/// Handle of a connection. Stays valid until the connection is both CLOSED and
+/// released by the application (`close`/`abort`); after that every query answers
+/// as for a closed connection.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    pub(crate) index: u32,
+    pub(crate) gen: u32,
+}
+
+impl ConnId {
+    /// A small number identifying the connection slot (for display).
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+impl fmt::Debug for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}.{}", self.index, self.gen)
+    }
+}
+
+/// Handle of a listening socket (a passive OPEN).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId {
+    pub(crate) index: u32,
+    pub(crate) gen: u32,
+}
+
+impl fmt::Debug for ListenerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "listener#{}.{}", self.index, self.gen)
+    }
+}
+
+/// The subject of a state transition.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Socket {
+    /// A connection.
+    Conn(ConnId),
+    /// A listener (its CLOSED <-> LISTEN transitions).
+    Listener(ListenerId),
+}
+
+/// The eleven connection states of RFC 9293 §3.3.2.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a connection request.
+    Listen,
+    /// SYN sent, waiting for a matching SYN.
+    SynSent,
+    /// SYN received and sent, waiting for the ACK of our SYN.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We sent FIN; waiting for its ACK or the peer's FIN.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer sent FIN; waiting for the local application to close.
+    CloseWait,
+    /// Both sides sent FIN; waiting for the ACK of ours.
+    Closing,
+    /// The peer closed first, we sent our FIN; waiting for its ACK.
+    LastAck,
+    /// Both FINs are acknowledged; waiting 2MSL for stray segments to die.
+    TimeWait,
+}
+
+impl State {
+    /// All eleven states in RFC order.
+    pub const ALL: [State; 11] = [
+        State::Closed,
+        State::Listen,
+        State::SynSent,
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ];
+
+    /// The RFC's name, e.g. `FIN-WAIT-1`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// Synchronized states of RFC 9293 §3.5.2 (after the handshake).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// User calls of RFC 9293 §3.10.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UserCall {
+    /// Active OPEN (`connect`).
+    Connect,
+    /// Passive OPEN (`listen`).
+    Listen,
+    /// SEND on a listening socket with a remote address (RFC 9293 §3.10.2).
+    SendFromListen,
+    /// CLOSE (`close`, or `shutdown(Write)`).
+    Close,
+    /// ABORT (`abort`, or `close` with unread data).
+    Abort,
+}
+
+/// Timers of RFC 9293 §3.10.8 and their Linux companions.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// Retransmission timeout (including retry-limit exhaustion).
+    Retransmit,
+    /// The 2MSL TIME-WAIT timeout.
+    TimeWait,
+    /// FIN-WAIT-2 timeout of an orphaned connection.
+    FinWait2,
+    /// USER TIMEOUT (TCP_USER_TIMEOUT).
+    User,
+}
+
+/// What caused a state transition.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// An arriving segment with these flags.
+    Segment(TcpFlags),
+    /// A call from the application.
+    User(UserCall),
+    /// A timer.
+    Timer(TimerKind),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Segment(flags) => write!(f, "rcv {flags}"),
+            Cause::User(call) => write!(f, "user {call:?}"),
+            Cause::Timer(t) => write!(f, "timeout {t:?}"),
+        }
+    }
+}
+
+/// One recorded state change: `(socket, from, to, cause)` at a time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// When it happened.
+    pub time: Instant,
+    /// Which connection or listener.
+    pub socket: Socket,
+    /// State before.
+    pub from: State,
+    /// State after.
+    pub to: State,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// Why a connection reached CLOSED (RFC 9293 MUST-12, MUST-47: the application
+/// learns how a connection ended, and refused / reset / timed out are distinct).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// Orderly close: both FINs exchanged and acknowledged.
+    Normal,
+    /// A RST answered our SYN ("connection refused").
+    Refused,
+    /// The peer reset an established connection ("connection reset").
+    Reset,
+    /// Retransmissions or the user timeout ran out ("connection timed out").
+    TimedOut,
+    /// The local application aborted the connection (RST sent).
+    Aborted,
+}
+
+/// Events for the application, from [`crate::Endpoint::poll_event`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A listener has a connection ready for `accept`.
+    Incoming(ListenerId),
+    /// An active open completed (ESTABLISHED).
+    Connected(ConnId),
+    /// Data (or end of stream) can be read.
+    Readable(ConnId),
+    /// Send buffer space became available after a `send` was cut short.
+    Writable(ConnId),
+    /// The peer sent FIN: no more data will arrive after what is buffered.
+    PeerClosed(ConnId),
+    /// Urgent data was signalled (RFC 9293 MUST-32); [`crate::Endpoint::urgent_pending`]
+    /// tells how much (MUST-33).
+    Urgent(ConnId),
+    /// The connection reached CLOSED.
+    Closed {
+        /// Which connection.
+        conn: ConnId,
+        /// How it ended.
+        reason: CloseReason,
+    },
+}
+
+/// Direction(s) for [`crate::Endpoint::shutdown`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Stop reading: `recv` reports end of stream once the buffer is drained; data
+    /// that still arrives is acknowledged and queued (as Linux does).
+    Read,
+    /// Stop writing: send FIN after the queued data (half-close).
+    Write,
+    /// Both.
+    Both,
+}
+
+/// Errors of the engine's calls.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The handle does not name a live connection or listener.
+    InvalidHandle,
+    /// Nothing to read / no buffer space / nothing to accept right now.
+    WouldBlock,
+    /// The connection is not (yet) in a state that allows the call.
+    NotConnected,
+    /// The sending side was shut down or closed (EPIPE).
+    BrokenPipe,
+    /// The peer refused the connection (ECONNREFUSED).
+    ConnectionRefused,
+    /// The peer reset the connection (ECONNRESET).
+    ConnectionReset,
+    /// The connection timed out (ETIMEDOUT).
+    TimedOut,
+    /// The connection was aborted locally (ECONNABORTED).
+    ConnectionAborted,
+    /// The local address/port is taken (EADDRINUSE).
+    AddrInUse,
+    /// No free local port / no local address of this family (EADDRNOTAVAIL).
+    AddrNotAvailable,
+    /// An address is unusable: broadcast, multicast, unspecified remote, port 0 or
+    /// mixed IP families (RFC 9293 MUST-46).
+    InvalidAddress,
+    /// A malformed or unusable inbound packet.
+    Packet(PacketError),
+}
+
+/// Why an inbound packet was not processed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PacketError {
+    /// It failed to parse (see [`finack_wire::Error`]).
+    Malformed(finack_wire::Error),
+    /// Its destination is not one of this endpoint's addresses.
+    NotLocal,
+    /// Source or destination is broadcast/multicast/unspecified (MUST-57, MUST-63).
+    BadAddress,
+}
+
+impl From<finack_wire::Error> for Error {
+    fn from(e: finack_wire::Error) -> Error {
+        Error::Packet(PacketError::Malformed(e))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidHandle => f.write_str("invalid connection or listener handle"),
+            Error::WouldBlock => f.write_str("operation would block"),
+            Error::NotConnected => f.write_str("not connected"),
+            Error::BrokenPipe => f.write_str("sending side is shut down"),
+            Error::ConnectionRefused => f.write_str("connection refused"),
+            Error::ConnectionReset => f.write_str("connection reset by peer"),
+            Error::TimedOut => f.write_str("connection timed out"),
+            Error::ConnectionAborted => f.write_str("connection aborted"),
+            Error::AddrInUse => f.write_str("address in use"),
+            Error::AddrNotAvailable => f.write_str("address not available"),
+            Error::InvalidAddress => f.write_str("invalid address"),
+            Error::Packet(PacketError::Malformed(e)) => write!(f, "malformed packet: {e}"),
+            Error::Packet(PacketError::NotLocal) => f.write_str("packet not addressed to us"),
+            Error::Packet(PacketError::BadAddress) => {
+                f.write_str("packet from or to a broadcast/multicast address")
+            }
+        }
+    }
+}
+
+impl CloseReason {
+    /// The error later calls on a connection that ended this way return, if any.
+    pub fn error(self) -> Option<Error> {
+        match self {
+            CloseReason::Normal => None,
+            CloseReason::Refused => Some(Error::ConnectionRefused),
+            CloseReason::Reset => Some(Error::ConnectionReset),
+            CloseReason::TimedOut => Some(Error::TimedOut),
+            CloseReason::Aborted => Some(Error::ConnectionAborted),
+        }
+    }
+}
+
+/// A snapshot of one connection, like Linux's `tcp_info`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Current state.
+    pub state: State,
+    /// Local address and port.
+    pub local: SocketAddr,
+    /// Remote address and port.
+    pub remote: SocketAddr,
+    /// How long the connection has been in its current state (e.g. CLOSE-WAIT age).
+    pub state_age: Duration,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+    /// RTT variance.
+    pub rttvar: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: u32,
+    /// Slow-start threshold in bytes.
+    pub ssthresh: u32,
+    /// Effective send MSS (MUST-16).
+    pub snd_mss: u16,
+    /// MSS the peer announced (or the default 536/1220, MUST-15).
+    pub peer_mss: u16,
+    /// Window shift we apply to the peer's window (0 when not negotiated).
+    pub snd_wscale: u8,
+    /// Window shift the peer applies to ours (0 when not negotiated).
+    pub rcv_wscale: u8,
+    /// Timestamps negotiated.
+    pub timestamps: bool,
+    /// SACK-permitted negotiated.
+    pub sack: bool,
+    /// Consecutive retransmissions of the current segment (backoff count).
+    pub backoff: u32,
+    /// All retransmitted segments so far.
+    pub total_retransmits: u64,
+    /// Bytes sent but not acknowledged.
+    pub unacked: u32,
+    /// Bytes queued and not yet sent.
+    pub unsent: u32,
+    /// Bytes received and not yet read by the application.
+    pub readable: u32,
+    /// The peer's window in bytes.
+    pub snd_wnd: u32,
+    /// Bytes acknowledged by the peer so far.
+    pub bytes_acked: u64,
+    /// Bytes received in order so far.
+    pub bytes_received: u64,
+}
+
+/// Endpoint-wide counters (like `netstat -s`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets given to `handle_packet`.
+    pub packets_in: u64,
+    /// Packets produced by `poll_transmit`.
+    pub packets_out: u64,
+    /// Packets rejected as malformed (including bad checksums).
+    pub malformed: u64,
+    /// Packets with a bad checksum.
+    pub bad_checksum: u64,
+    /// Packets not addressed to this endpoint.
+    pub not_local: u64,
+    /// RST segments sent.
+    pub rst_sent: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Challenge ACKs suppressed by the rate limit.
+    pub challenge_acks_suppressed: u64,
+    /// SYNs dropped because a listener's SYN queue was full.
+    pub syn_queue_overflow: u64,
+    /// SYNs or handshake-completing ACKs dropped because the accept queue was full.
+    pub accept_queue_overflow: u64,
+    /// Segments that failed the sequence-number check.
+    pub out_of_window: u64,
+    /// Segments rejected by PAWS (RFC 7323 §5).
+    pub paws_rejected: u64,
+    /// Retransmitted segments.
+    pub retransmits: u64,
+    /// Connections that entered TIME-WAIT.
+    pub time_wait_entered: u64,
+    /// TIME-WAIT entries reopened by a new SYN (RFC 6191).
+    pub time_wait_reused: u64,
+    /// Connections that timed out.
+    pub timeouts: u64,
+    /// Connections reset by the peer.
+    pub resets_received: u64,
+}
