@@ -1047,10 +1047,10 @@ impl Endpoint {
                 if let Some((aborted, before)) = self.with_tcb(idx, now, |tcb, ctx| {
                     if abort {
                         tcb.abort(ctx);
+                        true
                     } else {
-                        tcb.close(ctx);
+                        tcb.close(ctx)
                     }
-                    tcb.close_reason == Some(CloseReason::Aborted)
                 }) {
                     let call = if aborted {
                         UserCall::Abort

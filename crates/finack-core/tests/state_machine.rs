@@ -124,3 +124,139 @@ dual!(transfer_1mib_each_way_fin_ack_merged, |f| {
 dual!(transfer_1mib_each_way_half_close, |f| {
     mib_half_close(f);
 });
+
+mod coverage {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use finack_core::{Cause, State, TimerKind, UserCall};
+
+    use super::*;
+    use State::*;
+
+    /// The event of a transition, as Figure 5 labels it.
+    fn event(cause: Cause) -> &'static str {
+        match cause {
+            Cause::Segment(f) if f.rst() => "rcv RST",
+            Cause::Segment(f) if f.syn() && f.ack() => "rcv SYN,ACK",
+            Cause::Segment(f) if f.syn() => "rcv SYN",
+            Cause::Segment(f) if f.fin() => "rcv FIN",
+            Cause::Segment(f) if f.ack() => "rcv ACK",
+            Cause::Segment(_) => "rcv segment",
+            Cause::User(UserCall::Connect) => "active OPEN",
+            Cause::User(UserCall::Listen) => "passive OPEN",
+            Cause::User(UserCall::SendFromListen) => "SEND",
+            Cause::User(UserCall::Close) => "CLOSE",
+            Cause::User(UserCall::Abort) => "ABORT",
+            Cause::Timer(TimerKind::TimeWait) => "timeout 2MSL",
+            Cause::Timer(TimerKind::Retransmit) => "timeout (retries exhausted)",
+            Cause::Timer(TimerKind::FinWait2) => "timeout FIN-WAIT-2",
+            Cause::Timer(TimerKind::User) => "timeout USER",
+        }
+    }
+
+    /// Every edge of RFC 9293 Figure 5 (plus note 2's FIN-WAIT-1 → TIME-WAIT).
+    const FIGURE_5: &[(State, &str, State)] = &[
+        (Closed, "passive OPEN", Listen),
+        (Closed, "active OPEN", SynSent),
+        (Listen, "CLOSE", Closed),
+        (Listen, "rcv SYN", SynReceived),
+        (Listen, "SEND", SynSent),
+        (SynSent, "rcv SYN", SynReceived),
+        (SynSent, "rcv SYN,ACK", Established),
+        (SynSent, "CLOSE", Closed),
+        (SynReceived, "rcv RST", Listen),
+        (SynReceived, "rcv ACK", Established),
+        (SynReceived, "CLOSE", FinWait1),
+        (Established, "CLOSE", FinWait1),
+        (Established, "rcv FIN", CloseWait),
+        (FinWait1, "rcv ACK", FinWait2),
+        (FinWait1, "rcv FIN", Closing),
+        (FinWait1, "rcv FIN", TimeWait),
+        (FinWait2, "rcv FIN", TimeWait),
+        (Closing, "rcv ACK", TimeWait),
+        (CloseWait, "CLOSE", LastAck),
+        (LastAck, "rcv ACK", Closed),
+        (TimeWait, "timeout 2MSL", Closed),
+    ];
+
+    type Edges = BTreeMap<(State, &'static str, State), BTreeSet<&'static str>>;
+
+    fn collect() -> Edges {
+        let mut edges = Edges::new();
+        for (name, run) in SCENARIOS {
+            for fam in [Family::V4, Family::V6] {
+                let net = run(fam);
+                for t in &net.transitions {
+                    edges
+                        .entry((t.from, event(t.cause), t.to))
+                        .or_default()
+                        .insert(name);
+                }
+            }
+        }
+        edges
+    }
+
+    fn row(e: &(State, &str, State), names: Option<&BTreeSet<&str>>) -> String {
+        let tests = match names {
+            Some(n) => {
+                let mut list: Vec<String> = n.iter().take(4).map(|n| format!("`{n}`")).collect();
+                if n.len() > 4 {
+                    list.push(format!("and {} more", n.len() - 4));
+                }
+                list.join(", ")
+            }
+            None => "**NOT COVERED**".to_string(),
+        };
+        format!("| {} | {} | {} | {} |\n", e.0, e.1, e.2, tests)
+    }
+
+    fn render(edges: &Edges) -> String {
+        let mut s = String::from(
+            "# RFC 9293 state transitions and the tests that exercise them\n\n\
+             Generated from the transition records `(connection, from, to, cause)` of the\n\
+             lifecycle scenarios in `crates/finack-core/tests/scenarios/mod.rs`, each run on\n\
+             IPv4 and IPv6. Kept current by the test `coverage::transition_table_is_current`\n\
+             in `crates/finack-core/tests/state_machine.rs`; regenerate with\n\
+             `FINACK_UPDATE_DOCS=1 cargo test -p finack-core --test state_machine coverage`.\n\n\
+             A transition is recorded once per event: when one segment moves a connection\n\
+             through several states (a FIN+ACK taking FIN-WAIT-1 through FIN-WAIT-2 to\n\
+             TIME-WAIT), the record goes from the state before the segment to the state\n\
+             after it.\n\n\
+             ## Figure 5 (and its note 2: FIN-WAIT-1 to TIME-WAIT on FIN+ACK)\n\n\
+             | from | event | to | scenarios |\n|---|---|---|---|\n",
+        );
+        for e in FIGURE_5 {
+            s += &row(e, edges.get(e));
+        }
+        s += "\n## Other transitions (RFC 9293 §3.10 text, RST, ABORT, timeouts)\n\n\
+              | from | event | to | scenarios |\n|---|---|---|---|\n";
+        for (e, names) in edges {
+            if !FIGURE_5.contains(e) {
+                s += &row(e, Some(names));
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn transition_table_is_current() {
+        let edges = collect();
+        let missing: Vec<_> = FIGURE_5.iter().filter(|e| !edges.contains_key(e)).collect();
+        assert!(
+            missing.is_empty(),
+            "Figure 5 edges not exercised: {missing:?}"
+        );
+        let doc = render(&edges);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/transitions.md");
+        if std::env::var_os("FINACK_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &doc).unwrap();
+        }
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            current == doc,
+            "docs/transitions.md is stale; regenerate with \
+             FINACK_UPDATE_DOCS=1 cargo test -p finack-core --test state_machine coverage"
+        );
+    }
+}

@@ -478,13 +478,14 @@ impl Tcb {
     }
 
     /// CLOSE (§3.10.4) by the application, which also releases the handle.
-    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3).
-    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
+    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3); returns
+    /// true when it did.
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> bool {
         self.orphan = true;
         self.read_shutdown = true;
         if self.rx.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
             self.abort(ctx);
-            return;
+            return true;
         }
         match self.state {
             // §3.10.4 SYN-SENT: delete the TCB.
@@ -496,6 +497,7 @@ impl Tcb {
                 }
             }
         }
+        false
     }
 
     /// ABORT (§3.10.5): RST in the synchronized states that have not yet seen both
