@@ -46,6 +46,15 @@ pub struct Config {
     /// Default TCP_USER_TIMEOUT: the longest data may stay unacknowledged before
     /// the connection is aborted (RFC 5482). `None` = off (Linux default).
     pub user_timeout: Option<Duration>,
+    /// Idle time before the first keep-alive probe (RFC 9293 MUST-28: at least two
+    /// hours by default). Linux: `tcp_keepalive_time` = 7200 s. Keep-alive itself is
+    /// off unless the application turns it on per connection (MUST-25).
+    pub keepalive_time: Duration,
+    /// Time between unanswered probes. Linux: `tcp_keepalive_intvl` = 75 s.
+    pub keepalive_interval: Duration,
+    /// Unanswered probes before the connection is declared dead. Linux:
+    /// `tcp_keepalive_probes` = 9.
+    pub keepalive_probes: u32,
     /// Link MTU used to derive the MSS we announce (RFC 9293 MUST-67: MSS from MMS_R).
     pub mtu: u16,
     /// Initial congestion window.
@@ -106,6 +115,9 @@ impl Config {
             retries2: 15,
             orphan_retries: 8,
             user_timeout: None,
+            keepalive_time: Duration::from_secs(7200),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
             mtu: 1500,
             initial_window: InitialWindow::Segments(10),
             window_scaling: true,
@@ -145,6 +157,9 @@ impl Config {
             retries2: 7,
             orphan_retries: 7,
             user_timeout: None,
+            keepalive_time: Duration::from_secs(7200),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
             mtu: 1500,
             initial_window: InitialWindow::Rfc5681,
             window_scaling: true,

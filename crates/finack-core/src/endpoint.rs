@@ -214,11 +214,13 @@ impl Endpoint {
         }
     }
 
-    fn record(&mut self, socket: Socket, from: State, to: State, cause: Cause) {
+    fn record(&mut self, socket: Socket, tuple: Tuple, from: State, to: State, cause: Cause) {
         if self.cfg.record_transitions && from != to {
             self.transitions.push(Transition {
                 time: self.last_now,
                 socket,
+                local: tuple.0,
+                remote: tuple.1,
                 from,
                 to,
                 cause,
@@ -329,9 +331,9 @@ impl Endpoint {
         let held = !tcb.orphan && !unaccepted;
         let tuple = (tcb.local, tcb.remote);
         if back_to_listen {
-            self.record(Socket::Conn(id), before, State::Listen, cause);
+            self.record(Socket::Conn(id), tuple, before, State::Listen, cause);
         } else {
-            self.record(Socket::Conn(id), before, after, cause);
+            self.record(Socket::Conn(id), tuple, before, after, cause);
         }
         // A passive connection finished its handshake: hand it to the accept queue.
         if unaccepted && before == State::SynReceived && after != State::SynReceived {
@@ -397,7 +399,14 @@ impl Endpoint {
                 let leftover = if held { leftover_of(*tcb) } else { None };
                 slot.kind = SlotKind::TimeWait { tw, leftover, held };
             }
-            _ => {}
+            _ => {
+                let cfg = &self.cfg;
+                if let SlotKind::Active(tcb) = &mut self.slots[idx as usize].kind {
+                    if tcb.keepalive && !tcb.ka_probe {
+                        tcb.arm_keepalive(cfg);
+                    }
+                }
+            }
         }
         self.mark_tx(idx);
         self.reschedule(idx);
@@ -491,7 +500,13 @@ impl Endpoint {
             return;
         };
         self.tuples.remove(&(tw.local, tw.remote));
-        self.record(Socket::Conn(id), State::TimeWait, State::Closed, cause);
+        self.record(
+            Socket::Conn(id),
+            (tw.local, tw.remote),
+            State::TimeWait,
+            State::Closed,
+            cause,
+        );
         self.events.push_back(Event::Closed {
             conn: id,
             reason: CloseReason::Normal,
@@ -610,6 +625,7 @@ impl Endpoint {
         }
         self.record(
             Socket::Conn(id),
+            (local, remote),
             State::Listen,
             State::SynReceived,
             Cause::Segment(flags),
@@ -736,8 +752,10 @@ impl Endpoint {
             gen: slot.gen,
         };
         self.listen_map.insert(local, index as u32);
+        let unspecified = unspecified_like(&local);
         self.record(
             Socket::Listener(id),
+            (local, unspecified),
             State::Closed,
             State::Listen,
             Cause::User(UserCall::Listen),
@@ -771,8 +789,10 @@ impl Endpoint {
         };
         ls.gen = ls.gen.wrapping_add(1);
         self.listen_map.remove(&listener.local);
+        let unspecified = unspecified_like(&listener.local);
         self.record(
             Socket::Listener(l),
+            (listener.local, unspecified),
             State::Listen,
             State::Closed,
             Cause::User(UserCall::Close),
@@ -830,6 +850,7 @@ impl Endpoint {
         let c = self.open(now, local, remote, None);
         self.record(
             Socket::Conn(c),
+            (local, remote),
             State::Listen,
             State::SynSent,
             Cause::User(UserCall::SendFromListen),
@@ -909,6 +930,7 @@ impl Endpoint {
         let c = self.open(now, local, remote, iss);
         self.record(
             Socket::Conn(c),
+            (local, remote),
             State::Closed,
             State::SynSent,
             Cause::User(UserCall::Connect),
@@ -1085,6 +1107,16 @@ impl Endpoint {
         self.with_active(c, |tcb| tcb.user_timeout = timeout)
     }
 
+    /// Turn keep-alive on or off for a connection (SO_KEEPALIVE; RFC 9293 MUST-24:
+    /// the application asks for it; MUST-25: off by default).
+    pub fn set_keepalive(&mut self, c: ConnId, on: bool) -> Result<(), Error> {
+        let cfg = self.cfg.clone();
+        self.with_active(c, |tcb| {
+            tcb.keepalive = on;
+            tcb.arm_keepalive(&cfg);
+        })
+    }
+
     fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
@@ -1173,4 +1205,12 @@ impl Endpoint {
 
 fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {
     (tcb.rx.len() > 0).then(|| Box::new(Leftover { rx: tcb.rx }))
+}
+
+/// The unspecified address of the same family, port 0.
+fn unspecified_like(a: &SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
 }

@@ -153,6 +153,8 @@ pub enum TimerKind {
     FinWait2,
     /// USER TIMEOUT (TCP_USER_TIMEOUT).
     User,
+    /// Keep-alive probes went unanswered.
+    Keepalive,
 }
 
 /// What caused a state transition.
@@ -183,6 +185,10 @@ pub struct Transition {
     pub time: Instant,
     /// Which connection or listener.
     pub socket: Socket,
+    /// Its local address.
+    pub local: SocketAddr,
+    /// Its remote address (unspecified for a listener).
+    pub remote: SocketAddr,
     /// State before.
     pub from: State,
     /// State after.

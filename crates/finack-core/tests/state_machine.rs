@@ -151,6 +151,7 @@ mod coverage {
             Cause::Timer(TimerKind::Retransmit) => "timeout (retries exhausted)",
             Cause::Timer(TimerKind::FinWait2) => "timeout FIN-WAIT-2",
             Cause::Timer(TimerKind::User) => "timeout USER",
+            Cause::Timer(TimerKind::Keepalive) => "timeout keep-alive",
         }
     }
 

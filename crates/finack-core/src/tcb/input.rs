@@ -23,6 +23,9 @@ enum Step {
 impl Tcb {
     /// Process one segment addressed to this connection.
     pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        // Anything from the peer shows it is alive (keep-alive, RFC 9293 §3.8.4).
+        self.last_rx = ctx.now;
+        self.probes_out = 0;
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             State::Closed | State::Listen | State::TimeWait => {}

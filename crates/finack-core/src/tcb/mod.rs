@@ -152,6 +152,13 @@ pub(crate) struct Tcb {
     pub(crate) last_challenge: Option<Instant>,
     pub(crate) nodelay: bool,
     pub(crate) tx_blocked: bool,
+
+    // Keep-alive (RFC 9293 §3.8.4).
+    pub(crate) keepalive: bool,
+    pub(crate) t_keepalive: Option<Instant>,
+    pub(crate) last_rx: Instant,
+    pub(crate) probes_out: u32,
+    pub(crate) ka_probe: bool,
 }
 
 impl Tcb {
@@ -225,6 +232,11 @@ impl Tcb {
             last_challenge: None,
             nodelay: !cfg.nagle,
             tx_blocked: false,
+            keepalive: false,
+            t_keepalive: None,
+            last_rx: now,
+            probes_out: 0,
+            ka_probe: false,
         }
     }
 
@@ -351,8 +363,26 @@ impl Tcb {
         self.t_rexmit = None;
         self.t_fin_wait2 = None;
         self.t_user = None;
+        self.t_keepalive = None;
         self.ack_now = false;
         self.fin_queued = false;
+    }
+
+    /// (Re)arm the keep-alive timer: MUST-26, probe only after the connection has
+    /// been idle for the configured time; then every interval while unanswered.
+    pub(crate) fn arm_keepalive(&mut self, cfg: &Config) {
+        let eligible = self.keepalive
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            );
+        self.t_keepalive = if !eligible {
+            None
+        } else if self.probes_out == 0 {
+            Some(self.last_rx + cfg.keepalive_time)
+        } else {
+            Some(self.last_rx + cfg.keepalive_time + cfg.keepalive_interval * self.probes_out)
+        };
     }
 
     /// Queue a RST for this connection's 4-tuple.
@@ -381,10 +411,15 @@ impl Tcb {
 
     /// Current deadline of the earliest timer.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [self.t_rexmit, self.t_fin_wait2, self.t_user]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.t_rexmit,
+            self.t_fin_wait2,
+            self.t_user,
+            self.t_keepalive,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- User calls (RFC 9293 §3.10.2 – §3.10.6) -----------------------------

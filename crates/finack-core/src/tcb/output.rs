@@ -78,6 +78,13 @@ impl Tcb {
                 return Some(n);
             }
         }
+        if self.ka_probe {
+            // RFC 9293 §3.8.4: a keep-alive is a segment with SEG.SEQ = SND.NXT-1 and
+            // no data (SHLD-12), which the peer must answer with an ACK.
+            self.ka_probe = false;
+            let seq = self.snd_una - 1;
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+        }
         if self.ack_now {
             let seq = self.snd_max;
             return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));

@@ -23,6 +23,21 @@ impl Tcb {
                 return Some(TimerKind::FinWait2);
             }
         }
+        if self.t_keepalive.is_some_and(|t| t <= now) {
+            self.t_keepalive = None;
+            if self.snd_una == self.snd_max {
+                if self.probes_out >= ctx.cfg.keepalive_probes {
+                    // MUST-29 tolerates lost ACKs: only after all probes went
+                    // unanswered is the peer declared dead (Linux then sends RST).
+                    self.queue_rst(ctx, self.snd_max, None);
+                    self.enter_closed(ctx, CloseReason::TimedOut);
+                    return Some(TimerKind::Keepalive);
+                }
+                self.probes_out += 1;
+                self.ka_probe = true;
+            }
+            self.arm_keepalive(ctx.cfg);
+        }
         if self.t_rexmit.is_some_and(|t| t <= now) {
             self.t_rexmit = None;
             if self.persist {
