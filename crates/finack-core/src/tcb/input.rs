@@ -149,6 +149,7 @@ impl Tcb {
         let Some(cur) = self.step_sequence(ctx, seg, cur) else {
             return;
         };
+        self.update_ts_recent(ctx, seg);
         if let Step::Done = self.step_rst(ctx, seg, cur) {
             return;
         }
@@ -182,6 +183,22 @@ impl Tcb {
         Step::Continue
     }
 
+    /// RFC 7323 §4.3: remember the peer's latest TSval for echoing and PAWS when
+    /// the segment is acceptable, not older than TS.Recent, and starts at or before
+    /// the last acknowledgment we sent (SEG.SEQ =< Last.ACK.sent).
+    fn update_ts_recent(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        if !self.ts_ok {
+            return;
+        }
+        if let Some(ts) = seg.options.timestamps {
+            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seg.seq.le(self.last_ack_sent)
+            {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_age = ctx.now;
+            }
+        }
+    }
+
     /// First: check the sequence number (§3.10.7.4 first, the four-case
     /// acceptability table), then trim the segment to the window.
     fn step_sequence<'a>(
@@ -205,13 +222,26 @@ impl Tcb {
         if !acceptable {
             ctx.stats.out_of_window += 1;
             // "If an incoming segment is not acceptable, an acknowledgment should be
-            // sent in reply (unless the RST bit is set)".
+            // sent in reply (unless the RST bit is set)". Like Linux, replies to bare
+            // ACKs are rate-limited (they could be one end of an ACK loop); a
+            // segment carrying data or FIN, such as a retransmitted FIN whose ACK
+            // was lost, is always answered.
             if !seg.flags.rst() {
-                self.rate_limited_ack(ctx);
+                if len > 0 && !cur.syn {
+                    self.ack_now = true;
+                } else {
+                    self.rate_limited_ack(ctx);
+                }
             }
             return None;
         }
-        Some(self.trim_to_window(cur))
+        let trimmed = self.trim_to_window(cur);
+        if trimmed.payload.len() < cur.payload.len() && trimmed.seq.ge(self.rcv_nxt) {
+            // Text beyond the window (a zero-window probe, or a sender ignoring
+            // the window) is not acceptable: acknowledge to restate the window.
+            self.ack_now = true;
+        }
+        Some(trimmed)
     }
 
     /// Keep only the part of a segment inside RCV.NXT .. RCV.NXT+RCV.WND ("only the
@@ -336,6 +366,8 @@ impl Tcb {
             self.challenge_ack(ctx);
             return Step::Done;
         }
+        // The peer answered: zero-window probing may go on (MUST-37).
+        self.probes_unanswered = 0;
         if ack.gt(self.snd_una) {
             self.ack_advance(ctx, ack, seg);
         }
@@ -345,12 +377,20 @@ impl Tcb {
         if ack.ge(self.snd_una)
             && (self.snd_wl1.lt(cur.seq) || (self.snd_wl1 == cur.seq && self.snd_wl2.le(ack)))
         {
+            let was_closed = self.snd_wnd == 0;
             self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = cur.seq;
             self.snd_wl2 = ack;
             if self.snd_wnd > 0 {
                 self.persist = false;
+                if was_closed && self.snd_una != self.snd_max {
+                    // The window reopened while a probe octet was outstanding, not
+                    // accepted: resend from SND.UNA now, with a fresh timer.
+                    self.snd_nxt = self.snd_una;
+                    self.backoff = 0;
+                    self.t_rexmit = None;
+                }
             }
         }
         match self.state {
@@ -399,7 +439,16 @@ impl Tcb {
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
         // cleared whenever anything is retransmitted).
         let sample = match (self.ts_ok, seg.options.timestamps) {
-            (true, Some(ts)) if ts.tsecr != 0 => {
+            // Karn's rule carried over to timestamps: an echo older than our last
+            // retransmission timeout belongs to an original transmission whose ACK
+            // was delayed or lost; it would inflate the estimate (RFC 7323 §4.2 lets
+            // the receiver echo such old values for duplicates).
+            (true, Some(ts))
+                if ts.tsecr != 0
+                    && self
+                        .ts_rto_mark
+                        .is_none_or(|m| (ts.tsecr.wrapping_sub(m) as i32) >= 0) =>
+            {
                 let now_ts = self.ts_now(ctx.now);
                 let ms = now_ts.wrapping_sub(ts.tsecr);
                 (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))

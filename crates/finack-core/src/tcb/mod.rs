@@ -132,6 +132,8 @@ pub(crate) struct Tcb {
     // RTT, retransmission and congestion.
     pub(crate) rtt: RttEstimator,
     pub(crate) rtt_probe: Option<(SeqNumber, Instant)>,
+    /// Our TSval when the retransmission timer last expired.
+    pub(crate) ts_rto_mark: Option<u32>,
     pub(crate) backoff: u32,
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
@@ -146,6 +148,8 @@ pub(crate) struct Tcb {
     /// A zero-window probe is due at the next retransmission-timer expiry.
     pub(crate) persist: bool,
     pub(crate) force_probe: bool,
+    /// Zero-window probes sent since the peer last answered.
+    pub(crate) probes_unanswered: u32,
 
     // Output requests.
     pub(crate) ack_now: bool,
@@ -217,6 +221,7 @@ impl Tcb {
             last_ack_sent: SeqNumber(0),
             rtt: RttEstimator::new(cfg),
             rtt_probe: None,
+            ts_rto_mark: None,
             backoff: 0,
             cwnd: 0,
             ssthresh: u32::MAX,
@@ -228,6 +233,7 @@ impl Tcb {
             user_timeout: cfg.user_timeout,
             persist: false,
             force_probe: false,
+            probes_unanswered: 0,
             ack_now: false,
             last_challenge: None,
             nodelay: !cfg.nagle,
@@ -281,6 +287,8 @@ impl Tcb {
         tcb.listener = Some(listener);
         tcb.irs = syn.seq;
         tcb.rcv_nxt = syn.seq + 1;
+        tcb.rcv_adv = tcb.rcv_nxt;
+        tcb.last_ack_sent = tcb.rcv_nxt;
         tcb.apply_syn_options(cfg, syn);
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         tcb.snd_wnd = u32::from(syn.window);
@@ -458,13 +466,11 @@ impl Tcb {
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
     pub(crate) fn recv(&mut self, out: &mut [u8]) -> Result<(usize, bool), Error> {
         if self.rx.len() > 0 {
-            let before = self.rcv_window();
             let n = self.rx.read(out);
             // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39): announce the
-            // opened window once it grew by min(RCV.BUFF/2, Eff.snd.MSS).
-            let grown = self
-                .rcv_window()
-                .saturating_sub(before.max(self.adv_room()));
+            // opened window once its right edge can move by min(RCV.BUFF/2,
+            // Eff.snd.MSS) beyond what we advertised.
+            let grown = self.rcv_window().saturating_sub(self.adv_room());
             let threshold = (self.rx.cap() as u32 / 2).min(u32::from(self.snd_mss));
             let update = self.state.is_synchronized() && !self.fin_received && grown >= threshold;
             if update {

@@ -176,11 +176,12 @@ impl Tcb {
         let mss = usize::from(self.snd_mss);
         let mut len = avail.min(room).min(mss).min(fits);
         let retransmitting = self.snd_nxt.lt(self.snd_max);
-        let mut probe = false;
-        if self.force_probe && avail > 0 && len == 0 {
-            // RFC 9293 §3.8.6.1 (MUST-36): probe a zero window with one byte.
+        // The persist timer fired: send what the window allows even if it is a
+        // small segment (RFC 9293 §3.8.6.2.1's override timeout), or one octet
+        // into a zero window (§3.8.6.1, MUST-36).
+        let probe = self.force_probe && avail > 0;
+        if probe && len == 0 {
             len = 1;
-            probe = true;
         }
         self.force_probe = false;
         if len > 0 && len < mss && !probe && !retransmitting {
@@ -197,12 +198,10 @@ impl Tcb {
         let fin =
             self.fin_queued && off + len == queued && self.snd_nxt + len as u32 == self.fin_seq();
         if len == 0 && !fin {
-            if avail > 0
-                && self.snd_wnd == 0
-                && self.snd_una == self.snd_max
-                && self.t_rexmit.is_none()
-            {
-                // Zero window with data waiting: arm the persist timer (MUST-35).
+            if avail > 0 && self.snd_una == self.snd_max && self.t_rexmit.is_none() {
+                // Data waits for the window (zero, or too small to be worth a
+                // segment) and nothing is in flight to bring an ACK: arm the
+                // persist timer (MUST-35; §3.8.6.2.1 override timeout).
                 self.persist = true;
                 self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
             }

@@ -67,6 +67,20 @@ impl Tcb {
             _ if self.orphan => ctx.cfg.orphan_retries,
             _ => ctx.cfg.retries2,
         };
+        if self.snd_wnd == 0 && self.state.is_synchronized() {
+            // The outstanding data is a probe into a zero window (MUST-36): probe
+            // again with backoff (SHLD-30). Give up only when probes go unanswered;
+            // a peer that keeps answering may hold its window shut forever (MUST-37).
+            if self.probes_unanswered >= ctx.cfg.retries2 {
+                self.enter_closed(ctx, CloseReason::TimedOut);
+                return Some(TimerKind::Retransmit);
+            }
+            self.probes_unanswered += 1;
+            self.backoff = self.backoff.saturating_add(1);
+            self.snd_nxt = self.snd_una;
+            self.force_probe = true;
+            return None;
+        }
         if self.backoff >= limit {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
@@ -81,6 +95,7 @@ impl Tcb {
         self.snd_nxt = self.snd_una;
         // Karn (MUST-18): no RTT sample from a retransmitted segment.
         self.rtt_probe = None;
+        self.ts_rto_mark = Some(self.ts_now(ctx.now));
         // RFC 5681 §3.1 eq. (4) and RFC 9293 MUST-19: after a loss, ssthresh is half
         // the flight and the window restarts from one segment.
         let mss = u32::from(self.snd_mss);

@@ -1,0 +1,1969 @@
+//! One test per RFC rule (RFC 9293 and its companions RFC 5961, 7323, 2018, 6298,
+//! 6528) and per Linux behaviour the engine copies, each run on IPv4 and IPv6.
+//! Every test checks something observable: segments on the wire (flags, numbers,
+//! raw option bytes), states, events, errors and counters.
+
+mod common;
+use common::*;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use finack_core::wire::{self, SeqNumber, TcpFlags, TcpOptions, Timestamps};
+use finack_core::{CloseReason, Config, ConnId, Endpoint, Error, Event, Instant, Shutdown, State};
+
+// ---- Helpers -----------------------------------------------------------------
+
+/// A hand-crafted segment.
+#[derive(Clone, Debug)]
+struct Raw {
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: TcpFlags,
+    window: u16,
+    urgent: u16,
+    options: TcpOptions,
+    payload: Vec<u8>,
+}
+
+fn raw(seq: SeqNumber, ack: SeqNumber, flags: TcpFlags) -> Raw {
+    Raw {
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: Vec::new(),
+    }
+}
+
+impl Raw {
+    fn data(mut self, payload: &[u8]) -> Raw {
+        self.payload = payload.to_vec();
+        self
+    }
+    fn opts(mut self, options: TcpOptions) -> Raw {
+        self.options = options;
+        self
+    }
+    fn urgent(mut self, urgent: u16) -> Raw {
+        self.urgent = urgent;
+        self
+    }
+    fn bytes(&self, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+        let ip = wire::IpRepr {
+            src: src.ip(),
+            dst: dst.ip(),
+            ttl: 64,
+            tos: 0,
+        };
+        let tcp = wire::TcpRepr {
+            src_port: src.port(),
+            dst_port: dst.port(),
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: self.urgent,
+            options: self.options,
+            payload: &self.payload,
+        };
+        let mut buf = vec![0u8; wire::tcp_packet_len(&ip, &tcp)];
+        let n = wire::emit_tcp_packet(&ip, &tcp, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+}
+
+/// Hand `seg` (from `src` to `dst`) to side `to`, let both applications react,
+/// and return what `to` sent in reply (logged and in flight, not yet delivered).
+fn send_to(net: &mut Net, to: Side, src: SocketAddr, dst: SocketAddr, seg: &Raw) -> Vec<Seg> {
+    let mark = net.log.len();
+    let bytes = seg.bytes(src, dst);
+    let now = net.now;
+    net.ep(to)
+        .handle_packet(now, &bytes)
+        .expect("valid crafted packet");
+    net.flush();
+    net.log[mark..]
+        .iter()
+        .filter(|s| s.from == to)
+        .cloned()
+        .collect()
+}
+
+/// Where one side of a quiet single connection stands, read off its last segment.
+#[derive(Copy, Clone, Debug)]
+struct View {
+    local: SocketAddr,
+    remote: SocketAddr,
+    snd_nxt: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// The window it last advertised, in bytes (scaled by `wscale`).
+    rcv_wnd: u32,
+}
+
+fn view(net: &Net, side: Side, wscale: u8) -> View {
+    let last = net
+        .log
+        .iter()
+        .rev()
+        .find(|s| s.from == side && !s.has(TcpFlags::RST))
+        .expect("the side has sent something");
+    let ctl = u32::from(last.has(TcpFlags::SYN)) + u32::from(last.has(TcpFlags::FIN));
+    View {
+        local: last.src,
+        remote: last.dst,
+        snd_nxt: last.seq + (last.len as u32 + ctl),
+        rcv_nxt: last.ack,
+        rcv_wnd: u32::from(last.window) << wscale,
+    }
+}
+
+/// The client's side of an established connection.
+fn client_view(net: &Net, c: ConnId) -> View {
+    let wscale = net.client.info(c).unwrap().rcv_wscale;
+    view(net, Side::Client, wscale)
+}
+
+/// The TSval of the last segment `side` sent.
+fn last_tsval(net: &Net, side: Side) -> u32 {
+    net.log
+        .iter()
+        .rev()
+        .find(|s| s.from == side)
+        .and_then(|s| s.options.timestamps)
+        .expect("timestamps in use")
+        .tsval
+}
+
+/// Exactly one reply, the ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+fn assert_single_ack(replies: &[Seg], v: View, what: &str) {
+    assert_eq!(
+        replies.len(),
+        1,
+        "{what}: one reply expected, got {replies:#?}"
+    );
+    let a = &replies[0];
+    assert_eq!(a.flags, TcpFlags::ACK, "{what}: a bare ACK");
+    assert_eq!(
+        (a.seq, a.ack, a.len),
+        (v.snd_nxt, v.rcv_nxt, 0),
+        "{what}: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
+    );
+}
+
+/// Data still flows client → server.
+fn assert_alive(net: &mut Net, c: ConnId, s: ConnId) {
+    assert_eq!(net.client.state(c), State::Established);
+    assert_eq!(net.server.state(s), State::Established);
+    let before = net.sapp.received.len();
+    net.client.send(c, b"still here").unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(
+        &net.sapp.received[before..],
+        b"still here",
+        "connection survives\n{}",
+        net.trace()
+    );
+}
+
+/// A handle naming no live connection on `ep`. Put into `App::conn`, it stops the
+/// test application from accepting on `Event::Incoming`.
+fn dead_handle(ep: &mut Endpoint, now: Instant, f: Family) -> ConnId {
+    let c = ep.connect(now, any_local(f), f.client(9)).unwrap();
+    ep.abort(c).unwrap();
+    assert_eq!(ep.state(c), State::Closed);
+    c
+}
+
+fn any_local(f: Family) -> SocketAddr {
+    match f {
+        Family::V4 => "0.0.0.0:0".parse().unwrap(),
+        Family::V6 => "[::]:0".parse().unwrap(),
+    }
+}
+
+/// The MSS a 1500-byte MTU gives (RFC 9293 MUST-67).
+fn mss_1500(f: Family) -> u16 {
+    match f {
+        Family::V4 => 1460,
+        Family::V6 => 1440,
+    }
+}
+
+/// The default send MSS without an MSS option (RFC 9293 MUST-15).
+fn default_mss(f: Family) -> u16 {
+    match f {
+        Family::V4 => 536,
+        Family::V6 => 1220,
+    }
+}
+
+fn mss_opt(mss: u16) -> TcpOptions {
+    TcpOptions {
+        mss: Some(mss),
+        ..TcpOptions::default()
+    }
+}
+
+fn ts_opt(tsval: u32, tsecr: u32) -> TcpOptions {
+    TcpOptions {
+        timestamps: Some(Timestamps { tsval, tsecr }),
+        ..TcpOptions::default()
+    }
+}
+
+fn count(events: &[Event], want: Event) -> usize {
+    events.iter().filter(|e| **e == want).count()
+}
+
+const CA_INTERVAL: Duration = Duration::from_millis(500);
+
+// ---- RFC 5961 §3.2: RST ---------------------------------------------------------
+
+dual!(rfc5961_3_2_rst_exactly_at_rcv_nxt_resets, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    let v = client_view(&net, c);
+    let r = send_to(
+        &mut net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(v.rcv_nxt, SeqNumber(0), TcpFlags::RST),
+    );
+    assert!(r.is_empty(), "a RST is never answered: {r:?}");
+    assert_eq!(net.client.state(c), State::Closed);
+    assert_eq!(net.client.close_reason(c), Some(CloseReason::Reset));
+    assert_eq!(net.client.stats().resets_received, 1);
+    assert_eq!(net.client.stats().challenge_acks, 0);
+    assert_eq!(
+        count(
+            &net.capp.events,
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::Reset
+            }
+        ),
+        1
+    );
+    assert_eq!(
+        net.client.recv(c, &mut [0u8; 8]),
+        Err(Error::ConnectionReset)
+    );
+});
+
+dual!(rfc5961_3_2_in_window_rst_gets_challenge_ack, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, s) = net.established();
+    let v = client_view(&net, c);
+    assert!(v.rcv_wnd > 1000);
+    // Just past RCV.NXT, and the last octet of the window.
+    for (i, off) in [1, v.rcv_wnd - 1].into_iter().enumerate() {
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt + off, SeqNumber(0), TcpFlags::RST),
+        );
+        assert_single_ack(&r, v, &format!("RST at RCV.NXT+{off}"));
+        assert_eq!(net.client.state(c), State::Established);
+        assert_eq!(net.client.stats().challenge_acks, i as u64 + 1);
+        net.run_for(CA_INTERVAL);
+    }
+    assert_eq!(net.client.stats().resets_received, 0);
+    assert_alive(&mut net, c, s);
+});
+
+dual!(
+    rfc5961_3_2_rst_outside_window_silently_dropped,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let v = client_view(&net, c);
+        let outside = [v.rcv_nxt - 1, v.rcv_nxt + v.rcv_wnd, v.rcv_nxt + 1_000_000];
+        for seq in outside {
+            let r = send_to(
+                &mut net,
+                Side::Client,
+                v.remote,
+                v.local,
+                &raw(seq, SeqNumber(0), TcpFlags::RST),
+            );
+            assert!(r.is_empty(), "RST at {seq} answered: {r:?}");
+            assert_eq!(net.client.state(c), State::Established);
+        }
+        let st = net.client.stats();
+        assert_eq!(st.out_of_window, 3);
+        assert_eq!(st.challenge_acks + st.challenge_acks_suppressed, 0);
+        assert_eq!(st.resets_received, 0);
+        assert_alive(&mut net, c, s);
+    }
+);
+
+// ---- RFC 5961 §4: SYN ----------------------------------------------------------
+
+dual!(
+    rfc5961_4_syn_in_established_gets_challenge_ack,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let v = client_view(&net, c);
+        // "irrespective of the sequence number": at RCV.NXT, inside the window, and an
+        // old copy of the peer's original SYN (just below RCV.NXT).
+        for seq in [v.rcv_nxt, v.rcv_nxt + 5000, v.rcv_nxt - 1] {
+            let r = send_to(
+                &mut net,
+                Side::Client,
+                v.remote,
+                v.local,
+                &raw(seq, SeqNumber(0), TcpFlags::SYN).opts(mss_opt(1460)),
+            );
+            assert_single_ack(&r, v, &format!("SYN at {seq}"));
+            assert_eq!(net.client.state(c), State::Established);
+            net.run_for(CA_INTERVAL);
+        }
+        assert_eq!(
+            net.client.stats().challenge_acks,
+            2,
+            "the in-window SYNs count as challenge ACKs"
+        );
+        assert_alive(&mut net, c, s);
+    }
+);
+
+// ---- RFC 5961 §5: ACK ----------------------------------------------------------
+
+dual!(
+    rfc5961_5_ack_above_snd_nxt_gets_challenge_ack_and_is_dropped,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let v = client_view(&net, c);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt + 1000, TcpFlags::ACK | TcpFlags::PSH).data(b"evil"),
+        );
+        assert_single_ack(&r, v, "ACK above SND.NXT");
+        assert_eq!(net.client.stats().challenge_acks, 1);
+        assert!(
+            net.capp.received.is_empty(),
+            "the segment's text is dropped"
+        );
+        assert_eq!(net.client.info(c).unwrap().bytes_received, 0);
+        assert_eq!(count(&net.capp.events, Event::Readable(c)), 0);
+        assert_eq!(net.client.state(c), State::Established);
+        // The same sequence number with a valid ACK is still new data.
+        net.run_for(CA_INTERVAL);
+        send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH).data(b"good"),
+        );
+        assert_eq!(net.capp.received, b"good");
+        assert_eq!(net.client.state(c), State::Established);
+        assert_eq!(net.server.state(s), State::Established);
+    }
+);
+
+dual!(
+    rfc5961_5_ack_older_than_max_snd_wnd_gets_challenge_ack,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let v = client_view(&net, c);
+        let snd_wscale = net.client.info(c).unwrap().snd_wscale;
+        // MAX.SND.WND: the largest window the server announced (the SYN's unscaled).
+        let max_wnd = net
+            .sent_by(Side::Server)
+            .iter()
+            .map(|s| {
+                let shift = if s.has(TcpFlags::SYN) { 0 } else { snd_wscale };
+                u32::from(s.window) << shift
+            })
+            .max()
+            .unwrap();
+        // SND.UNA == SND.NXT on the quiet connection.
+        let too_old = v.snd_nxt - (max_wnd + 1);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, too_old, TcpFlags::ACK | TcpFlags::PSH).data(b"old"),
+        );
+        assert_single_ack(&r, v, "ACK below SND.UNA - MAX.SND.WND");
+        assert_eq!(net.client.stats().challenge_acks, 1);
+        assert!(net.capp.received.is_empty(), "dropped with its text");
+        // An ACK only a little behind SND.UNA is acceptable: the data is taken.
+        net.run_for(CA_INTERVAL);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(
+                v.rcv_nxt,
+                v.snd_nxt - max_wnd,
+                TcpFlags::ACK | TcpFlags::PSH,
+            )
+            .data(b"fine"),
+        );
+        assert_eq!(net.capp.received, b"fine");
+        assert_eq!(net.client.stats().challenge_acks, 1);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].ack, v.rcv_nxt + 4, "the data is acknowledged");
+    }
+);
+
+// ---- RFC 5961 §7: rate limit ------------------------------------------------------
+
+dual!(
+    rfc5961_7_challenge_acks_rate_limited_per_connection,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let v = client_view(&net, c);
+        let rst = raw(v.rcv_nxt + 10, SeqNumber(0), TcpFlags::RST);
+        let r = send_to(&mut net, Side::Client, v.remote, v.local, &rst);
+        assert_single_ack(&r, v, "first challenge");
+        // A second one at once, and another just under 500 ms later: suppressed.
+        let r = send_to(&mut net, Side::Client, v.remote, v.local, &rst);
+        assert!(r.is_empty(), "suppressed: {r:?}");
+        net.run_for(CA_INTERVAL - Duration::from_millis(1));
+        let r = send_to(&mut net, Side::Client, v.remote, v.local, &rst);
+        assert!(r.is_empty(), "still within 500 ms: {r:?}");
+        let st = net.client.stats().clone();
+        assert_eq!((st.challenge_acks, st.challenge_acks_suppressed), (1, 2));
+        // 500 ms after the first: allowed again.
+        net.run_for(Duration::from_millis(1));
+        let r = send_to(&mut net, Side::Client, v.remote, v.local, &rst);
+        assert_single_ack(&r, v, "after 500 ms");
+        assert_eq!(net.client.stats().challenge_acks, 2);
+        // The limit is per connection: a second connection gets its challenge ACK at
+        // once although the first just sent one.
+        let c2 = net
+            .client
+            .connect(net.now, f.client(0), f.server(80))
+            .unwrap();
+        net.run_until(Duration::from_secs(1), |n| {
+            n.client.state(c2) == State::Established
+        });
+        net.run_for(Duration::from_millis(50));
+        let r = send_to(&mut net, Side::Client, v.remote, v.local, &rst);
+        assert!(r.is_empty(), "first connection still limited");
+        let v2 = client_view(&net, c2);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v2.remote,
+            v2.local,
+            &raw(v2.rcv_nxt + 10, SeqNumber(0), TcpFlags::RST),
+        );
+        assert_single_ack(&r, v2, "second connection");
+        assert_eq!(net.client.stats().challenge_acks, 3);
+        assert_eq!(net.client.state(c2), State::Established);
+        assert_alive(&mut net, c, s);
+    }
+);
+
+// ---- RFC 9293 §3.10.7.1: CLOSED -------------------------------------------------
+
+dual!(
+    rfc9293_3_10_7_1_ack_to_closed_port_gets_rst_seq_seg_ack,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (cli, srv) = (f.client(4000), f.server(81));
+        for flags in [
+            TcpFlags::ACK,
+            TcpFlags::ACK | TcpFlags::PSH,
+            TcpFlags::ACK | TcpFlags::FIN,
+            TcpFlags::SYN | TcpFlags::ACK,
+        ] {
+            let r = send_to(
+                &mut net,
+                Side::Server,
+                cli,
+                srv,
+                &raw(SeqNumber(1000), SeqNumber(5555), flags).data(b"hello"),
+            );
+            assert_eq!(r.len(), 1, "{flags}: {r:?}");
+            assert_eq!(r[0].flags, TcpFlags::RST, "{flags}: <CTL=RST> only");
+            assert_eq!(r[0].seq, SeqNumber(5555), "{flags}: <SEQ=SEG.ACK>");
+            assert_eq!((r[0].src, r[0].dst), (srv, cli));
+            assert_eq!(r[0].len, 0);
+        }
+        assert_eq!(net.server.stats().rst_sent, 4);
+    }
+);
+
+dual!(
+    rfc9293_3_10_7_1_no_ack_to_closed_port_gets_rst_ack_seq_plus_len,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (cli, srv) = (f.client(4000), f.server(81));
+        // SEG.LEN counts SYN, FIN and data.
+        let cases: [(TcpFlags, &[u8], u32); 6] = [
+            (TcpFlags::SYN, b"", 1),
+            (TcpFlags::SYN, b"abc", 4),
+            (TcpFlags::SYN | TcpFlags::FIN, b"0123456789", 12),
+            (TcpFlags::FIN, b"abcde", 6),
+            (TcpFlags::PSH, b"xyz", 3),
+            (TcpFlags::empty(), b"", 0),
+        ];
+        for (flags, data, len) in cases {
+            let seq = SeqNumber(0xffff_fff0); // wraps
+            let r = send_to(
+                &mut net,
+                Side::Server,
+                cli,
+                srv,
+                &raw(seq, SeqNumber(0), flags).data(data),
+            );
+            assert_eq!(r.len(), 1, "{flags}: {r:?}");
+            assert_eq!(r[0].flags, TcpFlags::RST | TcpFlags::ACK, "{flags}");
+            assert_eq!(r[0].seq, SeqNumber(0), "{flags}: <SEQ=0>");
+            assert_eq!(r[0].ack, seq + len, "{flags}: <ACK=SEG.SEQ+SEG.LEN>");
+        }
+    }
+);
+
+dual!(
+    rfc9293_3_10_7_1_rst_to_closed_port_not_answered,
+    |f: Family| {
+        let mut net = Net::new(f);
+        for flags in [TcpFlags::RST, TcpFlags::RST | TcpFlags::ACK] {
+            let r = send_to(
+                &mut net,
+                Side::Server,
+                f.client(4000),
+                f.server(81),
+                &raw(SeqNumber(1), SeqNumber(2), flags),
+            );
+            assert!(r.is_empty(), "{flags}: {r:?}");
+        }
+        assert_eq!(net.server.stats().rst_sent, 0);
+    }
+);
+
+// ---- RFC 9293 §3.10.7.2: LISTEN -------------------------------------------------
+
+dual!(rfc9293_3_10_7_2_listen_ignores_rst, |f: Family| {
+    let mut net = Net::new(f);
+    let l = net.server.listen(f.server(80), 4).unwrap();
+    for flags in [TcpFlags::RST, TcpFlags::RST | TcpFlags::ACK] {
+        let r = send_to(
+            &mut net,
+            Side::Server,
+            f.client(4000),
+            f.server(80),
+            &raw(SeqNumber(1), SeqNumber(2), flags),
+        );
+        assert!(r.is_empty(), "{flags}: {r:?}");
+    }
+    assert_eq!(net.server.connection_count(), 0);
+    assert_eq!(net.server.listener_state(l), State::Listen);
+});
+
+dual!(rfc9293_3_10_7_2_listen_answers_ack_with_rst, |f: Family| {
+    let mut net = Net::new(f);
+    let l = net.server.listen(f.server(80), 4).unwrap();
+    for flags in [
+        TcpFlags::ACK,
+        TcpFlags::SYN | TcpFlags::ACK,
+        TcpFlags::ACK | TcpFlags::FIN,
+    ] {
+        let r = send_to(
+            &mut net,
+            Side::Server,
+            f.client(4000),
+            f.server(80),
+            &raw(SeqNumber(100), SeqNumber(777), flags),
+        );
+        assert_eq!(r.len(), 1, "{flags}: {r:?}");
+        assert_eq!(r[0].flags, TcpFlags::RST, "{flags}");
+        assert_eq!(r[0].seq, SeqNumber(777), "{flags}: <SEQ=SEG.ACK><CTL=RST>");
+    }
+    assert_eq!(net.server.connection_count(), 0);
+    assert_eq!(net.server.listener_state(l), State::Listen);
+});
+
+dual!(linux_listen_drops_syn_fin, |f: Family| {
+    let mut net = Net::new(f);
+    let l = net.server.listen(f.server(80), 4).unwrap();
+    let r = send_to(
+        &mut net,
+        Side::Server,
+        f.client(4000),
+        f.server(80),
+        &raw(SeqNumber(100), SeqNumber(0), TcpFlags::SYN | TcpFlags::FIN).opts(mss_opt(1460)),
+    );
+    assert!(r.is_empty(), "SYN+FIN dropped: {r:?}");
+    assert_eq!(net.server.connection_count(), 0);
+    assert_eq!(net.server.accept(l), Err(Error::WouldBlock));
+    // A plain SYN from the same port is taken (the listener is fine).
+    let r = send_to(
+        &mut net,
+        Side::Server,
+        f.client(4000),
+        f.server(80),
+        &raw(SeqNumber(100), SeqNumber(0), TcpFlags::SYN).opts(mss_opt(1460)),
+    );
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(r[0].ack, SeqNumber(101));
+});
+
+dual!(
+    rfc9293_3_10_7_2_listen_drops_text_without_syn_or_ack,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let l = net.server.listen(f.server(80), 4).unwrap();
+        for flags in [
+            TcpFlags::PSH,
+            TcpFlags::empty(),
+            TcpFlags::FIN,
+            TcpFlags::URG,
+        ] {
+            let r = send_to(
+                &mut net,
+                Side::Server,
+                f.client(4000),
+                f.server(80),
+                &raw(SeqNumber(100), SeqNumber(0), flags).data(b"data"),
+            );
+            assert!(r.is_empty(), "{flags}: {r:?}");
+        }
+        assert_eq!(net.server.connection_count(), 0);
+        assert_eq!(net.server.stats().rst_sent, 0);
+        assert_eq!(net.server.accept(l), Err(Error::WouldBlock));
+    }
+);
+
+// ---- RFC 9293 §3.10.7.4 first: sequence number check -----------------------------
+
+dual!(
+    rfc9293_3_10_7_4_unacceptable_segment_acked_and_dropped,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let v = client_view(&net, c);
+        // Far beyond the window.
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(
+                v.rcv_nxt + 1_000_000,
+                v.snd_nxt,
+                TcpFlags::ACK | TcpFlags::PSH,
+            )
+            .data(b"future"),
+        );
+        assert_single_ack(&r, v, "segment beyond the window");
+        assert_eq!(net.client.stats().out_of_window, 1);
+        net.run_for(CA_INTERVAL);
+        // An old duplicate, entirely below RCV.NXT.
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt - 10, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH).data(b"old"),
+        );
+        assert_single_ack(&r, v, "old duplicate");
+        assert_eq!(net.client.stats().out_of_window, 2);
+        assert!(net.capp.received.is_empty(), "nothing delivered");
+        assert_eq!(net.client.info(c).unwrap().bytes_received, 0);
+        assert_eq!(count(&net.capp.events, Event::Readable(c)), 0);
+        assert_alive(&mut net, c, s);
+    }
+);
+
+dual!(
+    rfc9293_must_66_zero_window_still_processes_ack_urg_rst,
+    |f: Family| {
+        // The client's receive window is exactly three segments (unscaled, so the
+        // window closes exactly) and its application does not read.
+        let seg = usize::from(mss_1500(f) - 12);
+        let ccfg = Config {
+            recv_buffer: 3 * seg,
+            window_scaling: false,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, ccfg, Config::linux());
+        let (c, _s) = net.established();
+        net.capp.read = false;
+        net.sapp.to_send = pattern(10 * seg, 1).into_iter().collect();
+        assert!(net.run_until(Duration::from_secs(1), |n| {
+            n.client.info(c).unwrap().readable as usize == 3 * seg
+        }));
+        net.run_for(Duration::from_millis(20));
+        // From here on the server is silent; the client has data in flight.
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        net.client.send(c, b"abc").unwrap();
+        net.flush();
+        assert_eq!(net.client.info(c).unwrap().unacked, 3);
+        let v = client_view(&net, c);
+        assert_eq!(v.rcv_wnd, 0, "window closed\n{}", net.trace());
+        // A segment at RCV.NXT with text, URG and an ACK of the new data: the text
+        // cannot be taken, the ACK and the urgent pointer are processed.
+        send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::URG)
+                .urgent(1)
+                .data(b"Z"),
+        );
+        let info = net.client.info(c).unwrap();
+        assert_eq!(info.unacked, 0, "the ACK was processed");
+        assert_eq!(info.readable as usize, 3 * seg, "the text was not");
+        assert_eq!(info.bytes_received as usize, 3 * seg);
+        assert_eq!(
+            count(&net.capp.events, Event::Urgent(c)),
+            1,
+            "URG processed"
+        );
+        // And a RST at RCV.NXT resets.
+        send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, SeqNumber(0), TcpFlags::RST),
+        );
+        assert_eq!(net.client.state(c), State::Closed);
+        assert_eq!(net.client.close_reason(c), Some(CloseReason::Reset));
+    }
+);
+
+// ---- RFC 7323 §5: PAWS ----------------------------------------------------------
+
+dual!(
+    rfc7323_5_paws_drops_segment_with_old_timestamp,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        assert!(net.client.info(c).unwrap().timestamps);
+        let v = client_view(&net, c);
+        let recent = last_tsval(&net, Side::Server);
+        let echo = last_tsval(&net, Side::Client);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH)
+                .data(b"stale")
+                .opts(ts_opt(recent.wrapping_sub(1000), echo)),
+        );
+        assert_single_ack(&r, v, "PAWS reject");
+        assert!(r[0].options.timestamps.is_some());
+        assert_eq!(net.client.stats().paws_rejected, 1);
+        assert!(net.capp.received.is_empty(), "old duplicate not delivered");
+        assert_eq!(net.client.info(c).unwrap().bytes_received, 0);
+        // The same segment with a current timestamp is taken.
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH)
+                .data(b"fresh")
+                .opts(ts_opt(recent.wrapping_add(1), echo)),
+        );
+        assert_eq!(net.capp.received, b"fresh");
+        assert_eq!(r.last().unwrap().ack, v.rcv_nxt + 5);
+        assert_eq!(net.client.stats().paws_rejected, 1);
+        assert_eq!(net.client.state(c), State::Established);
+        assert_eq!(net.server.state(s), State::Established);
+    }
+);
+
+dual!(rfc7323_4_3_ts_recent_follows_latest_tsval, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, s) = net.established();
+    let synack_tsval = net.log[1].options.timestamps.unwrap().tsval;
+    net.run_for(Duration::from_secs(2));
+    net.server.send(s, b"later").unwrap();
+    let mark = net.log.len();
+    net.run_for(Duration::from_millis(100));
+    let data = net.log[mark..]
+        .iter()
+        .find(|x| x.from == Side::Server && x.len > 0)
+        .unwrap()
+        .clone();
+    let tsval = data.options.timestamps.unwrap().tsval;
+    assert!(tsval.wrapping_sub(synack_tsval) >= 2000, "2 s later");
+    // The ACK echoes the newest TSval, not the SYN-ACK's.
+    let ack = net.log[mark..]
+        .iter()
+        .find(|x| x.from == Side::Client && x.ack == data.seq + 5)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        ack.options.timestamps.unwrap().tsecr,
+        tsval,
+        "TSecr = TS.Recent"
+    );
+    // So PAWS now rejects a TSval between the SYN-ACK's and the newest.
+    let v = client_view(&net, c);
+    let r = send_to(
+        &mut net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH)
+            .data(b"stale")
+            .opts(ts_opt(synack_tsval.wrapping_add(1000), 0)),
+    );
+    assert_single_ack(&r, v, "PAWS");
+    assert_eq!(net.client.stats().paws_rejected, 1);
+    assert_eq!(net.capp.received, b"later");
+});
+
+// ---- Options: RFC 9293 MUST-4/14/15/65/67, RFC 7323, RFC 2018 ----------------------
+
+/// The client SYN's raw option bytes under `cfg`.
+fn client_syn(f: Family, cfg: Config) -> Seg {
+    let mut net = Net::with_configs(f, cfg, Config::linux());
+    net.drop = Some(Box::new(|_| true));
+    net.client
+        .connect(net.now, f.client(0), f.server(80))
+        .unwrap();
+    net.flush();
+    assert_eq!(net.log.len(), 1);
+    net.log[0].clone()
+}
+
+fn mss_bytes(f: Family) -> Vec<u8> {
+    let mut v = vec![2, 4];
+    v.extend(mss_1500(f).to_be_bytes());
+    v
+}
+
+dual!(rfc9293_must_14_syn_options_in_linux_layout, |f: Family| {
+    let syn = client_syn(f, Config::linux());
+    assert_eq!(syn.flags, TcpFlags::SYN);
+    let tsval = syn.options.timestamps.expect("TS offered").tsval;
+    // mss, sackOK, TS, nop, wscale: 02 04 MSS 04 02 08 0a TSval 00000000 01 03 03 07
+    let mut want = mss_bytes(f);
+    want.extend([4, 2, 8, 10]);
+    want.extend(tsval.to_be_bytes());
+    want.extend([0, 0, 0, 0, 1, 3, 3, 7]);
+    assert_eq!(syn.raw_options, want);
+    assert_eq!(syn.raw_options.len(), 20);
+    assert_eq!(syn.options.mss, Some(mss_1500(f)), "MUST-67: MTU 1500");
+    // RFC 7323 §2.2: the window of a SYN is not scaled.
+    assert_eq!(syn.window, 65535);
+});
+
+dual!(rfc7323_rfc2018_syn_layout_follows_config, |f: Family| {
+    let cfg = |sack: bool, timestamps: bool, window_scaling: bool| Config {
+        sack,
+        timestamps,
+        window_scaling,
+        ..Config::linux()
+    };
+    // No SACK, no timestamps: mss, nop, wscale.
+    let syn = client_syn(f, cfg(false, false, true));
+    let mut want = mss_bytes(f);
+    want.extend([1, 3, 3, 7]);
+    assert_eq!(syn.raw_options, want, "mss, nop, wscale");
+    // SACK only: mss, nop, nop, sackOK, nop, wscale.
+    let syn = client_syn(f, cfg(true, false, true));
+    let mut want = mss_bytes(f);
+    want.extend([1, 1, 4, 2, 1, 3, 3, 7]);
+    assert_eq!(syn.raw_options, want, "mss, nop, nop, sackOK, nop, wscale");
+    // Timestamps only: mss, nop, nop, TS, nop, wscale.
+    let syn = client_syn(f, cfg(false, true, true));
+    let tsval = syn.options.timestamps.unwrap().tsval;
+    let mut want = mss_bytes(f);
+    want.extend([1, 1, 8, 10]);
+    want.extend(tsval.to_be_bytes());
+    want.extend([0, 0, 0, 0, 1, 3, 3, 7]);
+    assert_eq!(syn.raw_options, want, "mss, nop, nop, TS, nop, wscale");
+    // No window scaling: mss, sackOK, TS.
+    let syn = client_syn(f, cfg(true, true, false));
+    let tsval = syn.options.timestamps.unwrap().tsval;
+    let mut want = mss_bytes(f);
+    want.extend([4, 2, 8, 10]);
+    want.extend(tsval.to_be_bytes());
+    want.extend([0, 0, 0, 0]);
+    assert_eq!(syn.raw_options, want, "mss, sackOK, TS");
+    // Nothing but MSS (MUST-14: always sent).
+    let syn = client_syn(f, cfg(false, false, false));
+    assert_eq!(syn.raw_options, mss_bytes(f), "mss only");
+});
+
+dual!(
+    rfc7323_rfc2018_syn_ack_answers_only_offered_options,
+    |f: Family| {
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        net.server.listen(f.server(80), 16).unwrap();
+        let peer_ts = Timestamps {
+            tsval: 0x1234_5678,
+            tsecr: 0,
+        };
+        let offers: [(TcpOptions, &str); 5] = [
+            (mss_opt(1000), "mss only"),
+            (
+                TcpOptions {
+                    sack_permitted: true,
+                    ..mss_opt(1000)
+                },
+                "mss + sackOK",
+            ),
+            (
+                TcpOptions {
+                    timestamps: Some(peer_ts),
+                    ..mss_opt(1000)
+                },
+                "mss + TS",
+            ),
+            (
+                TcpOptions {
+                    window_scale: Some(2),
+                    ..mss_opt(1000)
+                },
+                "mss + wscale",
+            ),
+            (
+                TcpOptions {
+                    sack_permitted: true,
+                    timestamps: Some(peer_ts),
+                    window_scale: Some(2),
+                    ..mss_opt(1000)
+                },
+                "everything",
+            ),
+        ];
+        for (i, (offer, what)) in offers.into_iter().enumerate() {
+            let r = send_to(
+                &mut net,
+                Side::Server,
+                f.client(4000 + i as u16),
+                f.server(80),
+                &raw(SeqNumber(100), SeqNumber(0), TcpFlags::SYN).opts(offer),
+            );
+            assert_eq!(r.len(), 1, "{what}");
+            let sa = &r[0];
+            assert_eq!(sa.flags, TcpFlags::SYN | TcpFlags::ACK);
+            assert_eq!(sa.options.mss, Some(mss_1500(f)), "{what}: MSS always");
+            assert_eq!(sa.options.sack_permitted, offer.sack_permitted, "{what}");
+            assert_eq!(
+                sa.options.window_scale,
+                offer.window_scale.map(|_| 7),
+                "{what}"
+            );
+            assert_eq!(
+                sa.options.timestamps.map(|t| t.tsecr),
+                offer.timestamps.map(|t| t.tsval),
+                "{what}: TS answered with TSecr = the SYN's TSval"
+            );
+            let mut want = mss_bytes(f);
+            match (offer.sack_permitted, sa.options.timestamps) {
+                (true, Some(ts)) => {
+                    want.extend([4, 2, 8, 10]);
+                    want.extend(ts.tsval.to_be_bytes());
+                    want.extend(ts.tsecr.to_be_bytes());
+                }
+                (false, Some(ts)) => {
+                    want.extend([1, 1, 8, 10]);
+                    want.extend(ts.tsval.to_be_bytes());
+                    want.extend(ts.tsecr.to_be_bytes());
+                }
+                (true, None) => want.extend([1, 1, 4, 2]),
+                (false, None) => {}
+            }
+            if offer.window_scale.is_some() {
+                want.extend([1, 3, 3, 7]);
+            }
+            assert_eq!(sa.raw_options, want, "{what}: Linux layout");
+        }
+    }
+);
+
+dual!(
+    rfc9293_must_15_default_send_mss_without_option,
+    |f: Family| {
+        // Passive side: the peer's SYN has no options at all.
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let l = net.server.listen(f.server(80), 4).unwrap();
+        net.sapp.listener = Some(l);
+        let cli = f.client(4000);
+        let r = send_to(
+            &mut net,
+            Side::Server,
+            cli,
+            f.server(80),
+            &raw(SeqNumber(100), SeqNumber(0), TcpFlags::SYN),
+        );
+        let synack = r[0].clone();
+        assert_eq!(synack.raw_options, mss_bytes(f), "SYN-ACK: our MSS only");
+        send_to(
+            &mut net,
+            Side::Server,
+            cli,
+            f.server(80),
+            &raw(SeqNumber(101), synack.seq + 1, TcpFlags::ACK),
+        );
+        let s = net.sapp.conn.expect("accepted");
+        let info = net.server.info(s).unwrap();
+        assert_eq!(info.peer_mss, default_mss(f));
+        assert_eq!(info.snd_mss, default_mss(f));
+        assert!(!info.timestamps && !info.sack);
+        assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
+        // The segments it sends respect that MSS.
+        net.server.send(s, &pattern(3000, 2)).unwrap();
+        net.flush();
+        let sizes: Vec<usize> = net
+            .sent_by(Side::Server)
+            .iter()
+            .filter(|s| s.len > 0)
+            .map(|s| s.len)
+            .collect();
+        assert!(!sizes.is_empty());
+        assert!(
+            sizes.iter().all(|&n| n <= usize::from(default_mss(f))),
+            "{sizes:?}"
+        );
+        assert_eq!(sizes[0], usize::from(default_mss(f)));
+
+        // Active side: a SYN-ACK without options.
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|_| true));
+        let c = net
+            .client
+            .connect(net.now, f.client(0), f.server(80))
+            .unwrap();
+        net.flush();
+        let syn = net.log[0].clone();
+        send_to(
+            &mut net,
+            Side::Client,
+            syn.dst,
+            syn.src,
+            &raw(SeqNumber(9000), syn.seq + 1, TcpFlags::SYN | TcpFlags::ACK),
+        );
+        assert_eq!(net.client.state(c), State::Established);
+        let info = net.client.info(c).unwrap();
+        assert_eq!(info.peer_mss, default_mss(f));
+        assert_eq!(info.snd_mss, default_mss(f));
+        assert!(!info.timestamps && !info.sack);
+        assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
+        let ack = net.sent_by(Side::Client).last().copied().unwrap().clone();
+        assert_eq!(ack.flags, TcpFlags::ACK);
+        assert!(
+            ack.raw_options.is_empty(),
+            "no timestamps when not negotiated"
+        );
+    }
+);
+
+dual!(
+    rfc9293_must_65_rfc7323_3_2_mss_only_on_syn_ts_on_every_segment,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let a = pattern(100 * 1024, 1);
+        let b = pattern(100 * 1024, 2);
+        net.capp.to_send = a.iter().copied().collect();
+        net.sapp.to_send = b.iter().copied().collect();
+        net.run_until(Duration::from_secs(30), |n| {
+            n.sapp.received.len() == a.len() && n.capp.received.len() == b.len()
+        });
+        assert!(net.sapp.received == a && net.capp.received == b);
+        net.client.close(c).unwrap();
+        net.server.close(s).unwrap();
+        net.run_to_quiet();
+        assert!(net.log.len() > 150, "a real transfer: {}", net.log.len());
+        for seg in &net.log {
+            if seg.has(TcpFlags::SYN) {
+                assert!(seg.options.mss.is_some());
+                continue;
+            }
+            assert_eq!(seg.options.mss, None, "MSS outside SYN: {seg:?}");
+            assert_eq!(seg.options.window_scale, None, "wscale outside SYN");
+            assert!(!seg.options.sack_permitted, "sackOK outside SYN");
+            assert!(
+                seg.has(TcpFlags::RST) || seg.options.timestamps.is_some(),
+                "no TS on {seg:?}"
+            );
+            if !seg.has(TcpFlags::RST) {
+                assert_eq!(&seg.raw_options[..4], &[1, 1, 8, 10], "nop, nop, TS");
+                assert_eq!(seg.raw_options.len(), 12);
+            }
+        }
+    }
+);
+
+dual!(
+    rfc7323_2_2_window_scale_only_when_both_syns_carry_it,
+    |f: Family| {
+        for (cws, sws) in [(true, true), (false, true), (true, false), (false, false)] {
+            let ccfg = Config {
+                window_scaling: cws,
+                ..Config::linux()
+            };
+            let scfg = Config {
+                window_scaling: sws,
+                ..Config::linux()
+            };
+            let mut net = Net::with_configs(f, ccfg, scfg);
+            let (c, s) = net.established();
+            let (syn, synack, ack) = (&net.log[0], &net.log[1], &net.log[2]);
+            let what = format!("client {cws}, server {sws}");
+            assert_eq!(syn.options.window_scale.is_some(), cws, "{what}");
+            assert_eq!(
+                synack.options.window_scale.is_some(),
+                cws && sws,
+                "{what}: the SYN-ACK carries wscale only in answer to one"
+            );
+            let shift = if cws && sws { 7 } else { 0 };
+            for info in [net.client.info(c).unwrap(), net.server.info(s).unwrap()] {
+                assert_eq!((info.snd_wscale, info.rcv_wscale), (shift, shift), "{what}");
+            }
+            // The client's first window after the handshake: 128 KiB, shifted or capped.
+            assert_eq!(
+                u32::from(ack.window),
+                (131_072u32 >> shift).min(65535),
+                "{what}"
+            );
+        }
+    }
+);
+
+// ---- Backlog (Linux-like) ----------------------------------------------------------
+
+fn syn_from(net: &mut Net, f: Family, port: u16, seq: u32) -> Vec<Seg> {
+    send_to(
+        net,
+        Side::Server,
+        f.client(port),
+        f.server(80),
+        &raw(SeqNumber(seq), SeqNumber(0), TcpFlags::SYN).opts(mss_opt(1460)),
+    )
+}
+
+fn ack_from(net: &mut Net, f: Family, port: u16, seq: u32, synack: &Seg) -> Vec<Seg> {
+    send_to(
+        net,
+        Side::Server,
+        f.client(port),
+        f.server(80),
+        &raw(SeqNumber(seq + 1), synack.seq + 1, TcpFlags::ACK),
+    )
+}
+
+fn n_in(ep: &Endpoint, st: State) -> usize {
+    ep.count_by_state()
+        .iter()
+        .find(|(s, _)| *s == st)
+        .map_or(0, |e| e.1)
+}
+
+dual!(linux_backlog_syn_queue_overflow_drops_syn, |f: Family| {
+    let mut net = Net::new(f);
+    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+    let l = net.server.listen(f.server(80), 2).unwrap();
+    net.sapp.listener = Some(l);
+    // A client that never completes its handshakes.
+    let r1 = syn_from(&mut net, f, 4001, 1000);
+    let r2 = syn_from(&mut net, f, 4002, 2000);
+    let r3 = syn_from(&mut net, f, 4003, 3000);
+    assert_eq!(r1.len(), 1);
+    assert_eq!(r2.len(), 1);
+    assert!(r3.is_empty(), "third SYN dropped silently: {r3:?}");
+    assert_eq!(net.server.stats().syn_queue_overflow, 1);
+    assert_eq!(n_in(&net.server, State::SynReceived), 2);
+    assert_eq!(net.server.connection_count(), 2);
+    // One handshake completes: the SYN queue has room again.
+    ack_from(&mut net, f, 4001, 1000, &r1[0]);
+    assert_eq!(n_in(&net.server, State::SynReceived), 1);
+    let r3 = syn_from(&mut net, f, 4003, 3000);
+    assert_eq!(r3.len(), 1, "the retried SYN is taken");
+    assert_eq!(r3[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(net.server.stats().syn_queue_overflow, 1);
+});
+
+dual!(
+    linux_backlog_accept_queue_full_drops_final_ack,
+    |f: Family| {
+        // Backlog 2, not 1: like Linux, a SYN that arrives while the accept queue is
+        // full is dropped, and the SYN queue holds `backlog` half-open connections,
+        // so a handshake can only be pending when the queue fills if the queues hold
+        // two. Order: SYN A, SYN B, ACK A, SYN C, ACK B (queue full), ACK C.
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        // The application does not accept.
+        let now = net.now;
+        net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
+        let l = net.server.listen(f.server(80), 2).unwrap();
+        net.sapp.listener = Some(l);
+        let sa_a = syn_from(&mut net, f, 4001, 1000)[0].clone();
+        let sa_b = syn_from(&mut net, f, 4002, 2000)[0].clone();
+        ack_from(&mut net, f, 4001, 1000, &sa_a);
+        assert_eq!(net.server.accept_queue_len(l), 1);
+        assert_eq!(count(&net.sapp.events, Event::Incoming(l)), 1);
+        let sa_c = syn_from(&mut net, f, 4003, 3000)[0].clone();
+        ack_from(&mut net, f, 4002, 2000, &sa_b);
+        assert_eq!(net.server.accept_queue_len(l), 2, "accept queue full");
+        // The third handshake's final ACK is dropped; the connection stays half-open.
+        let r = ack_from(&mut net, f, 4003, 3000, &sa_c);
+        assert!(r.is_empty(), "dropped silently: {r:?}");
+        assert_eq!(net.server.stats().accept_queue_overflow, 1);
+        assert_eq!(net.server.accept_queue_len(l), 2);
+        assert_eq!(n_in(&net.server, State::SynReceived), 1);
+        assert_eq!(n_in(&net.server, State::Established), 2);
+        // A new SYN while the accept queue is full is dropped too.
+        let r = syn_from(&mut net, f, 4004, 4000);
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(net.server.stats().accept_queue_overflow, 2);
+        // The application accepts one; the SYN-ACK to C is retransmitted and the
+        // client's ACK (answering it) now completes the handshake.
+        let a = net.server.accept(l).unwrap();
+        assert_eq!(net.server.addrs(a).unwrap().1, f.client(4001));
+        let synacks_to_c = |n: &Net| {
+            n.sent_by(Side::Server)
+                .iter()
+                .filter(|s| s.dst == f.client(4003) && s.flags == TcpFlags::SYN | TcpFlags::ACK)
+                .count()
+        };
+        assert!(net.run_until(Duration::from_secs(3), |n| synacks_to_c(n) == 2));
+        let again = net.sent_by(Side::Server).last().copied().unwrap().clone();
+        assert_eq!((again.seq, again.ack), (sa_c.seq, sa_c.ack));
+        ack_from(&mut net, f, 4003, 3000, &sa_c);
+        assert_eq!(n_in(&net.server, State::SynReceived), 0);
+        assert_eq!(net.server.accept_queue_len(l), 2);
+        let b = net.server.accept(l).unwrap();
+        let c = net.server.accept(l).unwrap();
+        assert_eq!(net.server.addrs(b).unwrap().1, f.client(4002));
+        assert_eq!(net.server.addrs(c).unwrap().1, f.client(4003));
+        assert_eq!(net.server.state(c), State::Established);
+        assert_eq!(net.server.stats().accept_queue_overflow, 2);
+    }
+);
+
+// ---- RFC 6528 / MUST-8: ISN --------------------------------------------------------
+
+dual!(
+    rfc6528_must_8_isn_clock_driven_and_keyed_by_tuple,
+    |f: Family| {
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|_| true));
+        let isn = |net: &mut Net, port: u16| {
+            let c = net
+                .client
+                .connect(net.now, f.client(port), f.server(80))
+                .unwrap();
+            net.flush();
+            let syn = net.log.last().unwrap().clone();
+            assert_eq!(syn.flags, TcpFlags::SYN);
+            assert_eq!(syn.src, f.client(port));
+            net.client.close(c).unwrap();
+            assert_eq!(net.client.state(c), State::Closed);
+            syn.seq
+        };
+        let a = isn(&mut net, 5000);
+        net.run_for(Duration::from_millis(4));
+        let b = isn(&mut net, 5000);
+        assert_eq!(b - a, 1000, "4 ms at one tick per 4 us");
+        // Another port at the same moment: unrelated.
+        let other = isn(&mut net, 5001);
+        let d = (other - b).unsigned_abs();
+        assert!(d > 1_000_000, "ISNs of different tuples too close: {d}");
+        // The same tuple later still follows the clock.
+        net.run_for(Duration::from_secs(1));
+        let later = isn(&mut net, 5000);
+        assert_eq!(later - b, 250_000);
+    }
+);
+
+// ---- RFC 6298 / MUST-18: retransmission -------------------------------------------
+
+dual!(rfc6298_2_1_initial_rto_is_one_second, |f: Family| {
+    let mut net = Net::new(f);
+    let mut dropped = false;
+    net.drop = Some(Box::new(move |s: &Seg| {
+        if !dropped && s.flags == TcpFlags::SYN {
+            dropped = true;
+            return true;
+        }
+        false
+    }));
+    let c = net.open();
+    assert!(net.run_until(Duration::from_secs(5), |n| n.sapp.conn.is_some()));
+    let syns: Vec<_> = net
+        .sent_by(Side::Client)
+        .into_iter()
+        .filter(|s| s.flags == TcpFlags::SYN)
+        .cloned()
+        .collect();
+    assert_eq!(syns.len(), 2);
+    assert_eq!(syns[1].time - syns[0].time, Duration::from_secs(1));
+    assert_eq!(syns[0].seq, syns[1].seq);
+    let info = net.client.info(c).unwrap();
+    assert_eq!(info.state, State::Established);
+    assert_eq!(info.total_retransmits, 1);
+    assert_eq!(net.client.stats().retransmits, 1);
+});
+
+dual!(
+    rfc6298_5_lost_segment_retransmitted_with_doubling_rto,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let info = net.client.info(c).unwrap();
+        assert!(info.srtt.is_some(), "RTT measured in the handshake");
+        let rto = info.rto;
+        assert!(rto >= Duration::from_millis(200) && rto < Duration::from_secs(1));
+        let mut drops = 3;
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if s.from == Side::Client && s.len > 0 && drops > 0 {
+                drops -= 1;
+                return true;
+            }
+            false
+        }));
+        let data = pattern(1000, 9);
+        net.client.send(c, &data).unwrap();
+        let data_tx = |n: &Net| {
+            n.sent_by(Side::Client)
+                .into_iter()
+                .filter(|s| s.len > 0)
+                .map(|s| s.time)
+                .collect::<Vec<_>>()
+        };
+        net.run_until(Duration::from_secs(10), |n| data_tx(n).len() == 3);
+        let info = net.client.info(c).unwrap();
+        assert_eq!(info.backoff, 2, "two timeouts so far");
+        assert_eq!(info.rto, rto * 4, "backed-off RTO");
+        assert_eq!(info.total_retransmits, 2);
+        net.run_until(Duration::from_secs(10), |n| n.sapp.received.len() == 1000);
+        assert_eq!(net.sapp.received, data, "data intact");
+        let tx = data_tx(&net);
+        assert_eq!(tx.len(), 4, "{}", net.trace());
+        assert_eq!(tx[1] - tx[0], rto, "first retransmission after one RTO");
+        assert_eq!(tx[2] - tx[1], rto * 2, "RTO doubled");
+        assert_eq!(tx[3] - tx[2], rto * 4, "and doubled again");
+        net.run_for(Duration::from_millis(100));
+        let info = net.client.info(c).unwrap();
+        assert_eq!(info.total_retransmits, 3);
+        assert_eq!(net.client.stats().retransmits, 3);
+        assert_eq!(info.backoff, 0, "backoff cleared by the ACK");
+        assert_eq!(info.unacked, 0);
+    }
+);
+
+dual!(
+    rfc9293_must_18_karn_no_rtt_sample_from_retransmission,
+    |f: Family| {
+        // Without timestamps the RTT comes from timing segments (Karn's algorithm).
+        let cfg = Config {
+            timestamps: false,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
+        let (c, _s) = net.established();
+        let before = net.client.info(c).unwrap();
+        assert_eq!(before.srtt, Some(Duration::from_millis(20)), "from the SYN");
+        let mut dropped = false;
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if !dropped && s.from == Side::Client && s.len > 0 {
+                dropped = true;
+                return true;
+            }
+            false
+        }));
+        net.client.send(c, &pattern(100, 1)).unwrap();
+        net.run_until(Duration::from_secs(5), |n| n.sapp.received.len() == 100);
+        net.run_for(Duration::from_millis(50));
+        let after = net.client.info(c).unwrap();
+        assert_eq!(after.total_retransmits, 1);
+        assert_eq!(after.unacked, 0);
+        assert_eq!(
+            (after.srtt, after.rttvar),
+            (before.srtt, before.rttvar),
+            "the ambiguous ACK gave no sample"
+        );
+        // Control: an unambiguous exchange does feed the estimator.
+        net.client.send(c, &pattern(100, 2)).unwrap();
+        net.run_for(Duration::from_millis(100));
+        let control = net.client.info(c).unwrap();
+        assert_ne!(control.rttvar, before.rttvar, "a clean ACK is sampled");
+    }
+);
+
+// ---- Out-of-order data ---------------------------------------------------------------
+
+dual!(
+    rfc9293_shld_31_may_13_out_of_order_queued_and_acked_at_once,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        let mut dropped = false;
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if !dropped && s.from == Side::Client && s.len > 0 {
+                dropped = true;
+                return true;
+            }
+            false
+        }));
+        let data = pattern(3 * mss, 7);
+        let mark = net.log.len();
+        net.client.send(c, &data).unwrap();
+        net.run_for(Duration::from_millis(50));
+        let sent: Vec<Seg> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .cloned()
+            .collect();
+        assert_eq!(sent.len(), 3);
+        assert!(sent[0].dropped && !sent[1].dropped && !sent[2].dropped);
+        let gap = sent[0].seq;
+        // Segments 2 and 3 arrived first: each answered at once with a duplicate ACK.
+        let acks: Vec<Seg> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Server)
+            .cloned()
+            .collect();
+        assert_eq!(acks.len(), 2, "{}", net.trace());
+        for (ack, seg) in acks.iter().zip(&sent[1..]) {
+            assert_eq!(ack.ack, gap, "duplicate ACK for RCV.NXT");
+            assert_eq!(ack.time, seg.time + net.latency, "sent immediately");
+        }
+        assert!(
+            net.sapp.received.is_empty(),
+            "nothing readable across the gap"
+        );
+        assert_eq!(net.server.info(s).unwrap().readable, 0);
+        assert_eq!(count(&net.sapp.events, Event::Readable(s)), 0);
+        // The retransmission fills the gap: everything is delivered, in order.
+        net.run_until(Duration::from_secs(5), |n| {
+            n.sapp.received.len() == data.len()
+        });
+        assert_eq!(net.sapp.received, data);
+        let last = net.sent_by(Side::Server).last().copied().unwrap().clone();
+        assert_eq!(last.ack, gap + (3 * mss) as u32, "one ACK covers all three");
+        assert_eq!(net.client.info(c).unwrap().total_retransmits, 1);
+    }
+);
+
+// ---- shutdown(Read) -----------------------------------------------------------------
+
+dual!(
+    linux_shutdown_read_keeps_acking_and_queueing,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        net.sapp.read = false;
+        let mark = net.log.len();
+        net.server.shutdown(s, Shutdown::Read).unwrap();
+        assert_eq!(net.server.recv(s, &mut [0u8; 16]), Ok(0), "end of stream");
+        net.client.send(c, b"after shutdown").unwrap();
+        net.run_for(Duration::from_millis(100));
+        assert_eq!(net.client.info(c).unwrap().unacked, 0, "data acknowledged");
+        assert!(
+            net.log[mark..]
+                .iter()
+                .all(|s| !s.has(TcpFlags::FIN) && !s.has(TcpFlags::RST)),
+            "shutdown(Read) sends nothing"
+        );
+        assert_eq!(net.server.state(s), State::Established);
+        let mut buf = [0u8; 64];
+        let n = net.server.recv(s, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"after shutdown", "queued data readable");
+        assert_eq!(net.server.recv(s, &mut buf), Ok(0), "then end of stream");
+    }
+);
+
+// ---- Events ---------------------------------------------------------------------------
+
+dual!(rfc9293_3_9_events_in_order, |f: Family| {
+    let mut net = Net::new(f);
+    let l = net.server.listen(f.server(80), 4).unwrap();
+    net.sapp.listener = Some(l);
+    net.sapp.read = true;
+    net.capp.read = true;
+    let c = net
+        .client
+        .connect(net.now, f.client(0), f.server(80))
+        .unwrap();
+    net.capp.conn = Some(c);
+    net.flush();
+    assert!(net.capp.events.is_empty(), "nothing before the SYN-ACK");
+    net.run_until(Duration::from_secs(1), |n| n.sapp.conn.is_some());
+    let s = net.sapp.conn.unwrap();
+    assert_eq!(net.capp.events.first(), Some(&Event::Connected(c)));
+    assert_eq!(net.sapp.events.first(), Some(&Event::Incoming(l)));
+    assert_eq!(count(&net.sapp.events, Event::Readable(s)), 0);
+    // Data: Readable on the server.
+    net.client.send(c, b"hello").unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert!(count(&net.sapp.events, Event::Readable(s)) >= 1);
+    assert_eq!(net.sapp.received, b"hello");
+    assert_eq!(count(&net.sapp.events, Event::PeerClosed(s)), 0);
+    // FIN: PeerClosed (and end of stream).
+    net.client.shutdown(c, Shutdown::Write).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(count(&net.sapp.events, Event::PeerClosed(s)), 1);
+    assert!(net.sapp.eof);
+    assert_eq!(net.server.state(s), State::CloseWait);
+    // Closes: the server's ends at the final ACK, the client's after TIME-WAIT.
+    net.server.shutdown(s, Shutdown::Write).unwrap();
+    net.run_until(Duration::from_secs(1), |n| {
+        n.server.state(s) == State::Closed
+    });
+    let normal = |conn| Event::Closed {
+        conn,
+        reason: CloseReason::Normal,
+    };
+    assert_eq!(net.sapp.events.last(), Some(&normal(s)));
+    assert_eq!(count(&net.capp.events, Event::PeerClosed(c)), 1);
+    assert_eq!(net.client.state(c), State::TimeWait);
+    assert_eq!(count(&net.capp.events, normal(c)), 0, "not before 2MSL");
+    net.run_to_quiet();
+    assert_eq!(net.capp.events.last(), Some(&normal(c)));
+    assert_eq!(count(&net.capp.events, normal(c)), 1);
+    assert_eq!(count(&net.sapp.events, normal(s)), 1);
+});
+
+dual!(rfc9293_must_12_refused_reported, |f: Family| {
+    let mut net = Net::new(f);
+    let c = net
+        .client
+        .connect(net.now, f.client(0), f.server(81))
+        .unwrap();
+    net.capp.conn = Some(c);
+    net.run_until(Duration::from_secs(1), |n| {
+        n.client.state(c) == State::Closed
+    });
+    assert_eq!(
+        net.capp.events,
+        [Event::Closed {
+            conn: c,
+            reason: CloseReason::Refused
+        }]
+    );
+    assert_eq!(
+        net.client.recv(c, &mut [0u8; 4]),
+        Err(Error::ConnectionRefused)
+    );
+    assert_eq!(net.client.send(c, b"x"), Err(Error::ConnectionRefused));
+});
+
+dual!(rfc9293_must_12_reset_reported, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, s) = net.established();
+    net.sapp.conn = None;
+    net.server.abort(s).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.client.state(c), State::Closed);
+    assert_eq!(
+        net.capp.events.last(),
+        Some(&Event::Closed {
+            conn: c,
+            reason: CloseReason::Reset
+        })
+    );
+    assert_eq!(
+        net.client.recv(c, &mut [0u8; 4]),
+        Err(Error::ConnectionReset)
+    );
+    assert_eq!(net.client.send(c, b"x"), Err(Error::ConnectionReset));
+});
+
+dual!(rfc9293_must_20_timed_out_reported, |f: Family| {
+    let cfg = Config {
+        syn_retries: 2,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, cfg, Config::linux());
+    net.drop = Some(Box::new(|_| true));
+    let c = net.open();
+    let t0 = net.now;
+    net.run_until(Duration::from_secs(60), |n| {
+        n.client.state(c) == State::Closed
+    });
+    assert_eq!(net.now - t0, Duration::from_secs(7), "1 + 2 + 4 s");
+    assert_eq!(net.log.len(), 3, "SYN + 2 retries");
+    assert_eq!(
+        net.capp.events,
+        [Event::Closed {
+            conn: c,
+            reason: CloseReason::TimedOut
+        }]
+    );
+    assert_eq!(net.client.recv(c, &mut [0u8; 4]), Err(Error::TimedOut));
+    assert_eq!(net.client.stats().timeouts, 1);
+});
+
+dual!(
+    rfc9293_3_10_2_send_after_shutdown_write_is_broken_pipe,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        net.client.shutdown(c, Shutdown::Write).unwrap();
+        assert_eq!(net.client.send(c, b"late"), Err(Error::BrokenPipe));
+        net.run_for(Duration::from_millis(100));
+        assert_eq!(net.client.state(c), State::FinWait2);
+        assert_eq!(net.client.send(c, b"late"), Err(Error::BrokenPipe));
+        assert!(
+            net.sent_by(Side::Client).iter().all(|s| s.len == 0),
+            "nothing of it sent"
+        );
+    }
+);
+
+// ---- Urgent data (MUST-30/32/33) -------------------------------------------------------
+
+dual!(
+    rfc9293_must_30_32_33_urgent_pointer_signalled,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        net.capp.read = false;
+        let v = client_view(&net, c);
+        assert_eq!(net.client.urgent_pending(c), 0);
+        send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(
+                v.rcv_nxt,
+                v.snd_nxt,
+                TcpFlags::ACK | TcpFlags::PSH | TcpFlags::URG,
+            )
+            .urgent(3)
+            .data(b"abcdef"),
+        );
+        assert_eq!(count(&net.capp.events, Event::Urgent(c)), 1);
+        assert_eq!(net.client.urgent_pending(c), 3, "octets up to the pointer");
+        let mut buf = [0u8; 2];
+        assert_eq!(net.client.recv(c, &mut buf), Ok(2));
+        assert_eq!(net.client.urgent_pending(c), 1);
+        let mut buf = [0u8; 8];
+        assert_eq!(net.client.recv(c, &mut buf), Ok(4));
+        assert_eq!(net.client.urgent_pending(c), 0, "read past the urgent data");
+    }
+);
+
+// ---- connect / listen argument checks -----------------------------------------------
+
+dual!(
+    rfc9293_must_46_connect_rejects_unusable_remote,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let bad: Vec<SocketAddr> = match f {
+            Family::V4 => [
+                "224.0.0.1:80",
+                "255.255.255.255:80",
+                "0.0.0.0:80",
+                "192.0.2.2:0",
+            ],
+            Family::V6 => ["[ff02::1]:80", "[ff0e::5]:80", "[::]:80", "[2001:db8::2]:0"],
+        }
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for remote in bad {
+            for local in [any_local(f), f.client(0), f.client(5000)] {
+                assert_eq!(
+                    net.client.connect(net.now, local, remote),
+                    Err(Error::InvalidAddress),
+                    "{local} -> {remote}"
+                );
+            }
+        }
+        // Mixed families.
+        let other: SocketAddr = match f {
+            Family::V4 => "[::]:0".parse().unwrap(),
+            Family::V6 => "0.0.0.0:0".parse().unwrap(),
+        };
+        assert_eq!(
+            net.client.connect(net.now, other, f.server(80)),
+            Err(Error::InvalidAddress)
+        );
+        net.flush();
+        assert!(net.log.is_empty(), "nothing sent");
+        assert_eq!(net.client.connection_count(), 0);
+    }
+);
+
+dual!(
+    rfc9293_must_44_connect_local_address_must_be_ours,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let not_ours: IpAddr = match f {
+            Family::V4 => "192.0.2.99".parse().unwrap(),
+            Family::V6 => "2001:db8::99".parse().unwrap(),
+        };
+        for port in [0, 5000] {
+            assert_eq!(
+                net.client
+                    .connect(net.now, SocketAddr::new(not_ours, port), f.server(80)),
+                Err(Error::AddrNotAvailable)
+            );
+        }
+        // No local address of the remote's family at all.
+        let (local, remote): (SocketAddr, SocketAddr) = match f {
+            Family::V4 => (
+                "[::]:0".parse().unwrap(),
+                "[2001:db8::2]:80".parse().unwrap(),
+            ),
+            Family::V6 => (
+                "0.0.0.0:0".parse().unwrap(),
+                "192.0.2.2:80".parse().unwrap(),
+            ),
+        };
+        assert_eq!(
+            net.client.connect(net.now, local, remote),
+            Err(Error::AddrNotAvailable)
+        );
+        net.flush();
+        assert!(net.log.is_empty());
+    }
+);
+
+dual!(linux_connect_same_tuple_twice_addr_in_use, |f: Family| {
+    let mut net = Net::new(f);
+    let c = net
+        .client
+        .connect(net.now, f.client(5000), f.server(80))
+        .unwrap();
+    assert_eq!(
+        net.client.connect(net.now, f.client(5000), f.server(80)),
+        Err(Error::AddrInUse)
+    );
+    assert_eq!(
+        net.client.connect(
+            net.now,
+            SocketAddr::new(any_local(f).ip(), 5000),
+            f.server(80)
+        ),
+        Err(Error::AddrInUse),
+        "unspecified local IP resolves to the same tuple"
+    );
+    // Another remote port from the same local port is fine.
+    let c2 = net
+        .client
+        .connect(net.now, f.client(5000), f.server(81))
+        .unwrap();
+    assert_ne!(c, c2);
+    assert_eq!(net.client.state(c), State::SynSent);
+});
+
+dual!(linux_listen_twice_addr_in_use, |f: Family| {
+    let mut net = Net::new(f);
+    let l = net.server.listen(f.server(80), 4).unwrap();
+    assert_eq!(net.server.listen(f.server(80), 4), Err(Error::AddrInUse));
+    assert_eq!(
+        net.server.listen(f.server(0), 4),
+        Err(Error::InvalidAddress)
+    );
+    assert_eq!(net.server.listener_state(l), State::Listen);
+    net.server.close_listener(l).unwrap();
+    assert!(net.server.listen(f.server(80), 4).is_ok(), "free again");
+});
+
+/// Client receiver with a window of exactly three segments, app not reading;
+/// the server sends `total` bytes until the client's window is closed.
+fn closed_window(f: Family, total: usize) -> (Net, ConnId, ConnId, usize) {
+    let seg = usize::from(mss_1500(f) - 12);
+    let ccfg = Config {
+        recv_buffer: 3 * seg,
+        window_scaling: false,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, ccfg, Config::linux());
+    let (c, s) = net.established();
+    net.capp.read = false;
+    net.sapp.to_send = pattern(total, 1).into_iter().collect();
+    assert!(net.run_until(Duration::from_secs(1), |n| {
+        n.client.info(c).unwrap().readable as usize == 3 * seg
+            && n.server.info(s).unwrap().snd_wnd == 0
+    }));
+    (net, c, s, seg)
+}
+
+dual!(rfc9293_3_10_7_4_zero_window_probe_is_acked, |f: Family| {
+    let (mut net, c, _s, _) = closed_window(f, 3 * 1448);
+    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+    let v = client_view(&net, c);
+    assert_eq!(v.rcv_wnd, 0);
+    let r = send_to(
+        &mut net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK).data(b"P"),
+    );
+    assert_single_ack(&r, v, "zero-window probe");
+    assert_eq!(r[0].window, 0);
+});
+
+dual!(
+    rfc9293_must_36_sender_keeps_probing_zero_window,
+    |f: Family| {
+        let (mut net, _c, s, _) = closed_window(f, 20_000);
+        let mark = net.log.len();
+        net.run_for(Duration::from_secs(600));
+        let probes = net.log[mark..]
+            .iter()
+            .filter(|x| x.from == Side::Server && x.len > 0)
+            .count();
+        assert!(
+            probes >= 5,
+            "{probes} probe(s) in 10 minutes; server timer: {:?}\n{}",
+            net.server.poll_timeout(),
+            net.trace()
+        );
+        assert_eq!(net.server.state(s), State::Established);
+    }
+);
+
+dual!(
+    rfc9293_must_36_37_zero_window_probed_never_aborted,
+    |f: Family| {
+        let (mut net, c, s, _) = closed_window(f, 20_000);
+        let data = pattern(20_000, 1);
+        let closed = net.now;
+        let mark = net.log.len();
+        net.run_for(Duration::from_secs(30 * 60));
+        assert_eq!(net.client.state(c), State::Established);
+        assert_eq!(net.server.state(s), State::Established);
+        let probes: Vec<Seg> = net.log[mark..]
+            .iter()
+            .filter(|x| x.from == Side::Server && x.len > 0)
+            .cloned()
+            .collect();
+        assert!(
+            probes.len() > 15,
+            "probing continues past retries2 (15): {} probe(s)\n{}",
+            probes.len(),
+            net.trace()
+        );
+        assert!(probes[0].time - closed <= Duration::from_secs(1));
+        let gaps: Vec<Duration> = probes.windows(2).map(|w| w[1].time - w[0].time).collect();
+        assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
+        assert!(gaps[1] >= gaps[0] * 2, "{gaps:?}");
+        assert!(
+            *gaps.last().unwrap() <= Duration::from_secs(120),
+            "{gaps:?}"
+        );
+        let answers = net.log[mark..]
+            .iter()
+            .filter(|x| x.from == Side::Client && x.window == 0)
+            .count();
+        assert!(
+            answers >= probes.len(),
+            "{answers} answers to {} probes",
+            probes.len()
+        );
+        net.capp.read = true;
+        assert!(
+            net.run_until(Duration::from_secs(600), |n| n.capp.received.len()
+                == data.len()),
+            "{}",
+            net.trace()
+        );
+        assert!(net.capp.received == data, "data intact");
+    }
+);
+
+dual!(
+    rfc9293_3_8_6_2_1_sender_sws_override_fills_small_window,
+    |f: Family| {
+        let ccfg = Config {
+            recv_buffer: 4096,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, ccfg, Config::linux());
+        let (c, s) = net.established();
+        net.capp.read = false;
+        net.sapp.to_send = pattern(20_000, 1).into_iter().collect();
+        net.run_for(Duration::from_secs(10));
+        let sinfo = net.server.info(s).unwrap();
+        let cinfo = net.client.info(c).unwrap();
+        assert!(
+            cinfo.readable > 2 * u32::from(sinfo.snd_mss) || net.server.poll_timeout().is_some(),
+            "sender stalled: client buffered {} of 4096, server has {} unsent with a {}-byte \
+         window, nothing in flight, no timer ({:?})\n{}",
+            cinfo.readable,
+            sinfo.unsent,
+            sinfo.snd_wnd,
+            net.server.poll_timeout(),
+            net.trace()
+        );
+    }
+);
+
+dual!(
+    rfc9293_3_8_6_passive_open_window_respects_recv_buffer,
+    |f: Family| {
+        for isn in [0x1000_0000u32, 0x9000_0000] {
+            let scfg = Config {
+                recv_buffer: 4096,
+                ..Config::linux()
+            };
+            let mut net = Net::with_configs(f, Config::linux(), scfg);
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+            let l = net.server.listen(f.server(80), 4).unwrap();
+            net.sapp.listener = Some(l);
+            let cli = f.client(4000);
+            let r = send_to(
+                &mut net,
+                Side::Server,
+                cli,
+                f.server(80),
+                &raw(SeqNumber(isn), SeqNumber(0), TcpFlags::SYN).opts(TcpOptions {
+                    mss: Some(1000),
+                    window_scale: Some(7),
+                    ..TcpOptions::default()
+                }),
+            );
+            let synack = r[0].clone();
+            assert_eq!(synack.window, 4096, "SYN-ACK window, peer ISN {isn:#x}");
+            send_to(
+                &mut net,
+                Side::Server,
+                cli,
+                f.server(80),
+                &raw(SeqNumber(isn + 1), synack.seq + 1, TcpFlags::ACK),
+            );
+            let s = net.sapp.conn.expect("accepted");
+            net.sapp.read = false;
+            for i in 0..8u32 {
+                send_to(
+                    &mut net,
+                    Side::Server,
+                    cli,
+                    f.server(80),
+                    &raw(SeqNumber(isn + 1 + i * 1000), synack.seq + 1, TcpFlags::ACK)
+                        .data(&[i as u8; 1000]),
+                );
+            }
+            let readable = net.server.info(s).unwrap().readable;
+            assert!(
+                readable <= 4096,
+                "peer ISN {isn:#x}: {readable} bytes buffered in a 4096-byte receive buffer"
+            );
+        }
+    }
+);
