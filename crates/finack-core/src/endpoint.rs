@@ -1197,6 +1197,24 @@ impl Endpoint {
         out
     }
 
+    /// Every connection still in the tables (live and TIME-WAIT), with its state
+    /// and addresses.
+    pub fn connections(
+        &self,
+    ) -> impl Iterator<Item = (ConnId, State, SocketAddr, SocketAddr)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, slot)| {
+            let id = ConnId {
+                index: i as u32,
+                gen: slot.gen,
+            };
+            match &slot.kind {
+                SlotKind::Active(tcb) => Some((id, tcb.state, tcb.local, tcb.remote)),
+                SlotKind::TimeWait { tw, .. } => Some((id, State::TimeWait, tw.local, tw.remote)),
+                _ => None,
+            }
+        })
+    }
+
     /// Connections in the demultiplexing table (live and TIME-WAIT).
     pub fn connection_count(&self) -> usize {
         self.tuples.len()

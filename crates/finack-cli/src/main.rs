@@ -1,0 +1,384 @@
+//! `finack`: simulate and inspect TCP connection lifecycles.
+//!
+//! ```text
+//! finack sim list
+//! finack sim run NAME [--seed N] [--svg FILE] [--pcap FILE] [--json FILE] [--color] [--max-events N]
+//! finack sim all [--seed N]
+//! finack sim fuzz [--seeds N] [--start S] | --seed S [--svg FILE] [--pcap FILE]
+//! ```
+//!
+//! Exit codes: 0 success, 1 a scenario check failed, 2 bad usage (such as an
+//! unknown scenario name), 3 an output file could not be written.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use finack_sim::render::{self, SvgOptions, TextOptions};
+use finack_sim::{catalog, find, ScenarioDef, ScenarioResult};
+
+/// A userspace TCP stack's command line: simulate the TCP connection
+/// lifecycle and draw it.
+#[derive(Parser, Debug)]
+#[command(name = "finack", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Deterministic simulations of the scenarios in the catalog.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+/// `finack sim ...`
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// List the scenarios with a one-line summary each.
+    List,
+    /// Run one scenario: draw its sequence diagram, show its checks, and
+    /// write the requested files.
+    #[command(after_help = "Exit codes: 0 all checks held, 1 a check failed, \
+                            2 unknown scenario or bad usage, 3 a file could not be written.")]
+    Run(RunArgs),
+    /// Run every scenario and show a pass/fail table.
+    #[command(after_help = "Exit codes: 0 every scenario passed, 1 at least one failed.")]
+    All(AllArgs),
+    /// The randomized fault suite: random transfers over random faults, each
+    /// seed checked for lost or corrupted bytes and for a clean close.
+    #[command(after_help = "Exit codes: 0 every seed passed, 1 at least one failed.")]
+    Fuzz(FuzzArgs),
+}
+
+/// Options of `finack sim fuzz`.
+#[derive(Args, Debug)]
+struct FuzzArgs {
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 1000)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Run just this seed, recording every packet, and draw it.
+    #[arg(long, conflicts_with_all = ["seeds", "start"])]
+    seed: Option<u64>,
+    /// With --seed: write the run as SVG to FILE.
+    #[arg(long, value_name = "FILE", requires = "seed")]
+    svg: Option<PathBuf>,
+    /// With --seed: write the packets as a pcap capture to FILE.
+    #[arg(long, value_name = "FILE", requires = "seed")]
+    pcap: Option<PathBuf>,
+}
+
+/// Options of `finack sim run`.
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Scenario name (see `finack sim list`).
+    name: String,
+    /// Seed of the run; the same seed gives the same run, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the sequence diagram as SVG to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Write the packets as a pcap capture to FILE (open it with Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Write the whole trace as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Colour the terminal diagram with ANSI escape sequences.
+    #[arg(long)]
+    color: bool,
+    /// Draw at most N events in the diagrams (text and SVG); longer traces
+    /// show their beginning and end.
+    #[arg(long, value_name = "N", default_value_t = render::DEFAULT_MAX_EVENTS)]
+    max_events: usize,
+}
+
+/// Options of `finack sim all`.
+#[derive(Args, Debug)]
+struct AllArgs {
+    /// Seed of every run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Why the command stopped early.
+enum Failure {
+    /// Bad usage; the message says what was wrong.
+    Usage(String),
+    /// A file could not be written.
+    Io(String),
+    /// Standard output went away (e.g. `| head`): stop quietly.
+    ClosedOutput,
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Failure::ClosedOutput
+        } else {
+            Failure::Io(format!("cannot write to standard output: {e}"))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(SimCommand::List) => list(),
+        Command::Sim(SimCommand::Run(args)) => run(&args),
+        Command::Sim(SimCommand::All(args)) => all(&args),
+        Command::Sim(SimCommand::Fuzz(args)) => fuzz(&args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Io(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(3)
+        }
+        Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
+    }
+}
+
+/// `finack sim list`.
+fn list() -> Result<bool, Failure> {
+    let scenarios = catalog();
+    let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut out = io::stdout().lock();
+    for s in scenarios {
+        writeln!(out, "{:<w$}  {}", s.name, s.summary)?;
+    }
+    out.flush()?;
+    Ok(true)
+}
+
+/// The scenario called `name`, or a usage error listing the valid names.
+fn lookup(name: &str) -> Result<&'static ScenarioDef, Failure> {
+    find(name).ok_or_else(|| {
+        let mut msg = format!("unknown scenario '{name}'; valid names are:");
+        for s in catalog() {
+            msg.push_str("\n  ");
+            msg.push_str(s.name);
+        }
+        Failure::Usage(msg)
+    })
+}
+
+/// Run a scenario, turning a panic inside it into an error message.
+fn execute(def: &ScenarioDef, seed: u64) -> Result<ScenarioResult, String> {
+    let run = def.run;
+    std::panic::catch_unwind(move || run(seed)).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        format!("scenario '{}' panicked: {what}", def.name)
+    })
+}
+
+/// Write `data` to `path`, with a message naming the file on failure.
+fn write_file(path: &Path, data: &[u8], what: &str) -> Result<(), Failure> {
+    std::fs::write(path, data)
+        .map_err(|e| Failure::Io(format!("cannot write {what} to {}: {e}", path.display())))
+}
+
+/// `finack sim run`.
+fn run(args: &RunArgs) -> Result<bool, Failure> {
+    let def = lookup(&args.name)?;
+    let result = execute(def, args.seed).map_err(Failure::Io)?;
+    let trace = &result.trace;
+    let mut out = io::stdout().lock();
+    let text = render::diagram_text_with(
+        trace,
+        &TextOptions {
+            max_events: args.max_events,
+            color: args.color,
+        },
+    );
+    out.write_all(text.as_bytes())?;
+    writeln!(out)?;
+    writeln!(out, "checks:")?;
+    for c in &result.checks {
+        let (mark, color) = if c.ok {
+            ("✓", "\x1b[32m")
+        } else {
+            ("✗", "\x1b[1;31m")
+        };
+        if args.color {
+            write!(out, "  {color}{mark}\x1b[0m {}", c.what)?;
+        } else {
+            write!(out, "  {mark} {}", c.what)?;
+        }
+        if !c.ok && !c.detail.is_empty() {
+            write!(out, ": {}", c.detail)?;
+        }
+        writeln!(out)?;
+    }
+    let failed = result.checks.iter().filter(|c| !c.ok).count();
+    writeln!(
+        out,
+        "{} of {} checks held",
+        result.checks.len() - failed,
+        result.checks.len()
+    )?;
+    out.flush()?;
+    if let Some(path) = &args.svg {
+        let svg = render::diagram_svg_with(
+            trace,
+            &SvgOptions {
+                max_events: args.max_events,
+            },
+        );
+        write_file(path, svg.as_bytes(), "the SVG diagram")?;
+        writeln!(out, "wrote SVG diagram to {}", path.display())?;
+    }
+    if let Some(path) = &args.pcap {
+        write_file(path, &render::to_pcap(trace), "the pcap capture")?;
+        writeln!(out, "wrote pcap capture to {}", path.display())?;
+    }
+    if let Some(path) = &args.json {
+        write_file(path, render::to_json(trace).as_bytes(), "the JSON trace")?;
+        writeln!(out, "wrote JSON trace to {}", path.display())?;
+    }
+    out.flush()?;
+    Ok(failed == 0)
+}
+
+/// How a scenario went in `finack sim all`: the number of checks that held
+/// and of all checks, or why it could not run.
+type Outcome = Result<(usize, usize), String>;
+
+/// `finack sim all`.
+fn all(args: &AllArgs) -> Result<bool, Failure> {
+    let scenarios = catalog();
+    let total = scenarios.len();
+    let mut rows: Vec<(&str, Outcome)> = Vec::with_capacity(total);
+    for (k, def) in scenarios.iter().enumerate() {
+        eprint!("[{}/{total}] {} ... ", k + 1, def.name);
+        let _ = io::stderr().flush();
+        let outcome = execute(def, args.seed).map(|r| {
+            let held = r.checks.iter().filter(|c| c.ok).count();
+            (held, r.checks.len())
+        });
+        match &outcome {
+            Ok((held, n)) if held == n => eprintln!("ok ({n} checks)"),
+            Ok((held, n)) => eprintln!("FAILED ({} of {n} checks failed)", n - held),
+            Err(msg) => eprintln!("FAILED ({msg})"),
+        }
+        rows.push((def.name, outcome));
+    }
+    let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(8);
+    let mut out = io::stdout().lock();
+    writeln!(out, "{:<w$}  result  checks", "scenario")?;
+    writeln!(out, "{:<w$}  ------  ------", "-".repeat(w))?;
+    let mut passed = 0;
+    for (name, outcome) in &rows {
+        match outcome {
+            Ok((held, n)) if held == n => {
+                passed += 1;
+                writeln!(out, "{name:<w$}  pass    {held}/{n}")?;
+            }
+            Ok((held, n)) => writeln!(out, "{name:<w$}  FAIL    {held}/{n}")?,
+            Err(_) => writeln!(out, "{name:<w$}  FAIL    panicked")?,
+        }
+    }
+    let failed = rows.len() - passed;
+    writeln!(out, "{passed} passed, {failed} failed")?;
+    out.flush()?;
+    Ok(failed == 0)
+}
+
+/// `finack sim fuzz`.
+fn fuzz(args: &FuzzArgs) -> Result<bool, Failure> {
+    if let Some(seed) = args.seed {
+        let (out, trace) = finack_sim::fuzz::run_traced(seed);
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{}", render::diagram_text(&trace))?;
+        writeln!(stdout, "case: {:?}", out.case)?;
+        if let Some(path) = &args.svg {
+            write_file(
+                path,
+                render::diagram_svg(&trace).as_bytes(),
+                "the SVG diagram",
+            )?;
+            writeln!(stdout, "wrote SVG diagram to {}", path.display())?;
+        }
+        if let Some(path) = &args.pcap {
+            write_file(path, &render::to_pcap(&trace), "the pcap")?;
+            writeln!(stdout, "wrote pcap to {}", path.display())?;
+        }
+        return Ok(match out.failure {
+            None => {
+                writeln!(
+                    stdout,
+                    "seed {seed}: ok ({} packets, {:?} virtual)",
+                    out.packets, out.elapsed
+                )?;
+                true
+            }
+            Some(why) => {
+                writeln!(stdout, "seed {seed}: FAILED: {why}")?;
+                false
+            }
+        });
+    }
+    let started = std::time::Instant::now();
+    let mut failed = Vec::new();
+    let mut packets = 0u64;
+    let end = args.start.saturating_add(args.seeds);
+    for (i, seed) in (args.start..end).enumerate() {
+        let out = finack_sim::fuzz::run(seed);
+        packets += out.packets;
+        if let Some(why) = out.failure {
+            eprintln!("\rseed {seed} FAILED: {why}");
+            eprintln!("  reproduce: finack sim fuzz --seed {seed}");
+            failed.push(seed);
+        }
+        let done = i as u64 + 1;
+        if done % 50 == 0 || done == args.seeds {
+            let pct = done * 100 / args.seeds.max(1);
+            let bar = "#".repeat((pct / 5) as usize);
+            eprint!(
+                "\r[{bar:<20}] {done}/{} seeds, {} failed, {:.0?}",
+                args.seeds,
+                failed.len(),
+                started.elapsed()
+            );
+        }
+    }
+    eprintln!();
+    let mut stdout = io::stdout().lock();
+    writeln!(
+        stdout,
+        "{} seeds ({}..{}), {packets} packets, {:.1?}",
+        args.seeds,
+        args.start,
+        end,
+        started.elapsed()
+    )?;
+    for seed in &failed {
+        writeln!(stdout, "failed: finack sim fuzz --seed {seed}")?;
+    }
+    writeln!(
+        stdout,
+        "{} passed, {} failed",
+        args.seeds - failed.len() as u64,
+        failed.len()
+    )?;
+    Ok(failed.is_empty())
+}
