@@ -103,6 +103,10 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.segs.is_empty()
+    }
+
     /// Remember `data` at stream offset `at`, unless that would hold more than
     /// `limit` bytes in total (RFC 9293 SHLD-31: queue out-of-order segments).
     pub(crate) fn insert(&mut self, at: u64, data: &[u8], limit: usize) {

@@ -74,6 +74,15 @@ pub struct Config {
     pub recv_buffer: usize,
     /// Send buffer size per connection, in bytes.
     pub send_buffer: usize,
+    /// Delayed acknowledgments (RFC 9293 SHLD-18; MUST-40: under 0.5 s): wait this
+    /// long for more data or a reply to carry the ACK, but ACK at least every
+    /// second full-sized segment (SHLD-19). Linux: 40 ms (TCP_DELACK_MIN). `None`
+    /// acknowledges every segment at once.
+    pub delayed_ack: Option<Duration>,
+    /// Segments acknowledged at once at the start of a connection and after
+    /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
+    /// peer's slow start is not held back by delayed ACKs.
+    pub quickacks: u32,
     /// Nagle's algorithm on by default (RFC 9293 SHLD-7); `set_nodelay` disables it
     /// per connection (MUST-17).
     pub nagle: bool,
@@ -127,6 +136,8 @@ impl Config {
             timestamp_offsets: true,
             recv_buffer: 131_072,
             send_buffer: 262_144,
+            delayed_ack: Some(Duration::from_millis(40)),
+            quickacks: 16,
             nagle: true,
             ephemeral_ports: (32768, 60999),
             tw_reuse: false,
@@ -169,6 +180,9 @@ impl Config {
             timestamp_offsets: true,
             recv_buffer: 131_072,
             send_buffer: 262_144,
+            // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
+            delayed_ack: Some(Duration::from_millis(200)),
+            quickacks: 0,
             nagle: true,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),

@@ -546,13 +546,20 @@ impl Tcb {
     /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
     /// with any data; MAY-13: ACK out-of-order segments at once).
     fn deliver(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, payload: &[u8]) {
-        self.ack_now = true;
         let offset = self.bytes_received as i64 + i64::from(seq - self.rcv_nxt);
         if seq != self.rcv_nxt {
+            // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK
+            // that drives the peer's fast retransmit), and like Linux we go back to
+            // quick ACKs until the hole is filled.
             let limit = self.rx.cap();
             self.ooo.insert(offset.max(0) as u64, payload, limit);
+            self.last_ooo = Some(offset.max(0) as u64);
+            self.ack_now = true;
+            self.quickacks = self.quickacks.max(ctx.cfg.quickacks);
             return;
         }
+        let filled_hole = !self.ooo.is_empty();
+        self.schedule_ack(ctx, payload.len() as u32, filled_hole);
         self.rx.push(payload);
         let mut next = self.bytes_received + payload.len() as u64;
         // MUST-59: process everything queued before acknowledging.
@@ -570,6 +577,24 @@ impl Tcb {
         }
     }
 
+    /// Acknowledge `len` in-order bytes now or a little later (RFC 9293 §3.8.6.3,
+    /// SHLD-18/19, MUST-40, MUST-58: one ACK for several segments).
+    fn schedule_ack(&mut self, ctx: &mut Ctx<'_>, len: u32, urgent: bool) {
+        self.rcv_mss = self.rcv_mss.max(len).min(65535);
+        self.unacked_rcv = self.unacked_rcv.saturating_add(len);
+        let Some(delay) = ctx.cfg.delayed_ack else {
+            self.ack_now = true;
+            return;
+        };
+        if urgent || self.quickacks > 0 || self.unacked_rcv >= 2 * self.rcv_mss {
+            // SHLD-19: at least every second full-sized segment.
+            self.quickacks = self.quickacks.saturating_sub(1);
+            self.ack_now = true;
+        } else if self.t_delack.is_none() {
+            self.t_delack = Some(ctx.now + delay);
+        }
+    }
+
     fn on_fin(&mut self, ctx: &mut Ctx<'_>, _seg: &TcpRepr<'_>) {
         if self.fin_received {
             return;
@@ -582,7 +607,20 @@ impl Tcb {
     fn process_fin(&mut self, ctx: &mut Ctx<'_>) {
         self.fin_received = true;
         self.rcv_nxt += 1;
-        self.ack_now = true;
+        // The FIN's ACK: at once, except when it only moves us to CLOSE-WAIT;
+        // then, like Linux, it waits the delayed-ACK time, which lets an
+        // application that closes right away send FIN and ACK in one segment.
+        let delay = ctx
+            .cfg
+            .delayed_ack
+            .filter(|_| matches!(self.state, State::Established | State::SynReceived));
+        match delay {
+            Some(d) => {
+                let at = ctx.now + d;
+                self.t_delack = Some(self.t_delack.map_or(at, |t| t.min(at)));
+            }
+            None => self.ack_now = true,
+        }
         ctx.events.push_back(Event::PeerClosed(self.id));
         ctx.events.push_back(Event::Readable(self.id));
         match self.state {

@@ -114,6 +114,8 @@ pub(crate) struct Tcb {
     pub(crate) rx: RecvBuf,
     pub(crate) ooo: Assembler,
     pub(crate) ooo_fin: Option<SeqNumber>,
+    /// Stream offset of the latest out-of-order arrival (first SACK block).
+    pub(crate) last_ooo: Option<u64>,
     pub(crate) fin_received: bool,
     pub(crate) read_shutdown: bool,
     pub(crate) bytes_received: u64,
@@ -153,6 +155,14 @@ pub(crate) struct Tcb {
 
     // Output requests.
     pub(crate) ack_now: bool,
+    /// Delayed-ACK deadline (an ACK is owed but may wait for company).
+    pub(crate) t_delack: Option<Instant>,
+    /// In-order bytes received since we last sent an ACK.
+    pub(crate) unacked_rcv: u32,
+    /// Largest segment seen from the peer (the "full-sized" yardstick).
+    pub(crate) rcv_mss: u32,
+    /// Quick ACKs left.
+    pub(crate) quickacks: u32,
     pub(crate) last_challenge: Option<Instant>,
     pub(crate) nodelay: bool,
     pub(crate) tx_blocked: bool,
@@ -207,6 +217,7 @@ impl Tcb {
             rx: RecvBuf::new(cfg.recv_buffer),
             ooo: Assembler::default(),
             ooo_fin: None,
+            last_ooo: None,
             fin_received: false,
             read_shutdown: false,
             bytes_received: 0,
@@ -235,6 +246,10 @@ impl Tcb {
             force_probe: false,
             probes_unanswered: 0,
             ack_now: false,
+            t_delack: None,
+            unacked_rcv: 0,
+            rcv_mss: 536,
+            quickacks: cfg.quickacks,
             last_challenge: None,
             nodelay: !cfg.nagle,
             tx_blocked: false,
@@ -372,6 +387,7 @@ impl Tcb {
         self.t_fin_wait2 = None;
         self.t_user = None;
         self.t_keepalive = None;
+        self.t_delack = None;
         self.ack_now = false;
         self.fin_queued = false;
     }
@@ -424,6 +440,7 @@ impl Tcb {
             self.t_fin_wait2,
             self.t_user,
             self.t_keepalive,
+            self.t_delack,
         ]
         .into_iter()
         .flatten()

@@ -249,6 +249,8 @@ impl Tcb {
         let window = self.window_field(false);
         self.last_ack_sent = self.rcv_nxt;
         self.ack_now = false;
+        self.t_delack = None;
+        self.unacked_rcv = 0;
         let options = TcpOptions {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()

@@ -23,6 +23,11 @@ impl Tcb {
                 return Some(TimerKind::FinWait2);
             }
         }
+        if self.t_delack.is_some_and(|t| t <= now) {
+            // The delayed ACK is due (MUST-40).
+            self.t_delack = None;
+            self.ack_now = true;
+        }
         if self.t_keepalive.is_some_and(|t| t <= now) {
             self.t_keepalive = None;
             if self.snd_una == self.snd_max {

@@ -458,6 +458,8 @@ pub fn simultaneous_open_then_close(f: Family) -> Net {
     net.client.shutdown(a, Shutdown::Write).unwrap();
     assert_eq!(net.client.state(a), FinWait1);
     net.run_until(Duration::from_secs(5), |n| n.server.state(b) == CloseWait);
+    // Let the delayed ACK of the FIN go out first (no FIN+ACK merge here).
+    net.run_for(Duration::from_millis(100));
     net.server.close(b).unwrap();
     net.run_to_quiet();
     assert_eq!(
@@ -869,8 +871,20 @@ pub fn ack_and_fin_complete_handshake(f: Family) -> Net {
     assert_eq!(net.server.accept(l), Err(Error::WouldBlock));
     assert_eq!(net.server.state(s), CloseWait);
     assert_eq!(states(&net.server_states), [Listen, SynReceived, CloseWait]);
+    // The FIN's ACK waits the delayed-ACK time (40 ms) in case the application
+    // closes at once; then it goes out alone.
+    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+    let before = net.sent_by(Side::Server).len();
+    net.run_for(Duration::from_millis(39));
+    assert_eq!(
+        net.sent_by(Side::Server).len(),
+        before,
+        "ACK of the FIN delayed"
+    );
+    net.run_for(Duration::from_millis(2));
     let ack = net.sent_by(Side::Server).last().copied().unwrap().clone();
     assert_eq!(ack.ack, SeqNumber(502), "the FIN is acknowledged");
+    assert_eq!(ack.flags, TcpFlags::ACK);
     net
 }
 
