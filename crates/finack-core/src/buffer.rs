@@ -150,10 +150,26 @@ impl Assembler {
         self.bytes = 0;
     }
 
-    /// Contiguous runs held, as (start offset, end offset), in order (for SACK).
-    #[allow(dead_code)]
+    /// Segments held, as (start offset, end offset), in order.
     pub(crate) fn runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.segs.iter().map(|(&at, d)| (at, at + d.len() as u64))
+    }
+
+    /// Contiguous blocks held (overlapping and adjacent segments merged), in
+    /// order: what SACK reports.
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut it = self.runs().peekable();
+        core::iter::from_fn(move || {
+            let (start, mut end) = it.next()?;
+            while let Some(&(s, e)) = it.peek() {
+                if s > end {
+                    break;
+                }
+                end = end.max(e);
+                it.next();
+            }
+            Some((start, end))
+        })
     }
 }
 

@@ -83,6 +83,9 @@ pub struct Config {
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
     pub quickacks: u32,
+    /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
+    /// `tcp_reordering` = 3).
+    pub dupthresh: u32,
     /// Nagle's algorithm on by default (RFC 9293 SHLD-7); `set_nodelay` disables it
     /// per connection (MUST-17).
     pub nagle: bool,
@@ -138,6 +141,7 @@ impl Config {
             send_buffer: 262_144,
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
+            dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
             tw_reuse: false,
@@ -183,6 +187,7 @@ impl Config {
             // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
+            dupthresh: 3,
             nagle: true,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),

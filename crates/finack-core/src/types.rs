@@ -414,6 +414,8 @@ pub struct Stats {
     pub paws_rejected: u64,
     /// Retransmitted segments.
     pub retransmits: u64,
+    /// Fast retransmits (three duplicate ACKs).
+    pub fast_retransmits: u64,
     /// Connections that entered TIME-WAIT.
     pub time_wait_entered: u64,
     /// TIME-WAIT entries reopened by a new SYN (RFC 6191).

@@ -1967,3 +1967,123 @@ dual!(
         }
     }
 );
+
+/// Drop the client's data segments whose relative sequence offsets are listed
+/// (once each), during a 100 kB upload. Returns the net after the transfer.
+fn upload_with_losses(f: Family, lose: &'static [usize]) -> Net {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    let isn = net.log[0].seq;
+    let mut done = vec![false; lose.len()];
+    net.drop = Some(Box::new(move |seg: &Seg| {
+        if seg.from != Side::Client || seg.len == 0 {
+            return false;
+        }
+        let rel = (seg.seq - (isn + 1)) as usize;
+        for (i, &at) in lose.iter().enumerate() {
+            if !done[i] && rel <= at && at < rel + seg.len {
+                done[i] = true;
+                return true;
+            }
+        }
+        false
+    }));
+    let data = pattern(100_000, 9);
+    net.capp.to_send = data.iter().copied().collect();
+    net.run_until(Duration::from_secs(30), |n| {
+        n.sapp.received.len() == data.len()
+    });
+    assert!(net.sapp.received == data, "data intact\n{}", net.trace());
+    assert_eq!(net.client.state(c), State::Established);
+    net
+}
+
+dual!(
+    rfc5681_3_2_three_duplicate_acks_trigger_fast_retransmit,
+    |f: Family| {
+        let net = upload_with_losses(f, &[30_000]);
+        assert_eq!(net.client.stats().fast_retransmits, 1, "{}", net.trace());
+        // The lost segment is resent after the duplicate ACKs, well before any RTO
+        // (initial 1 s, minimum 200 ms).
+        let lost = net.log.iter().find(|s| s.dropped).unwrap().clone();
+        let resent = net
+            .log
+            .iter()
+            .find(|s| {
+                !s.dropped && s.from == Side::Client && s.seq == lost.seq && s.time > lost.time
+            })
+            .unwrap();
+        assert!(
+            resent.time - lost.time < Duration::from_millis(100),
+            "{:?}",
+            resent.time - lost.time
+        );
+        assert_eq!(
+            net.client.stats().retransmits,
+            1,
+            "only the lost segment was resent"
+        );
+    }
+);
+
+dual!(
+    rfc6582_3_2_partial_ack_retransmits_next_hole,
+    |f: Family| {
+        let net = upload_with_losses(f, &[30_000, 40_000]);
+        assert_eq!(
+            net.client.stats().fast_retransmits,
+            1,
+            "one recovery episode\n{}",
+            net.trace()
+        );
+        assert_eq!(
+            net.client.stats().retransmits,
+            2,
+            "both holes resent, nothing else"
+        );
+        let first_loss = net.log.iter().find(|s| s.dropped).unwrap().time;
+        let last_resend = net
+            .log
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0 && !s.dropped)
+            .map(|s| s.time)
+            .max()
+            .unwrap();
+        assert!(
+            last_resend - first_loss < Duration::from_millis(200),
+            "no RTO needed"
+        );
+    }
+);
+
+dual!(
+    rfc2018_4_sack_blocks_report_out_of_order_data,
+    |f: Family| {
+        let net = upload_with_losses(f, &[30_000]);
+        let lost = net.log.iter().find(|s| s.dropped).unwrap().clone();
+        let hole_end = lost.seq + lost.len as u32;
+        // The server's duplicate ACKs point at the hole and SACK what lies beyond it,
+        // the block growing as segments keep arriving.
+        let sacks: Vec<(SeqNumber, SeqNumber)> = net
+            .log
+            .iter()
+            .filter(|s| s.from == Side::Server && s.ack == lost.seq)
+            .filter_map(|s| s.options.sack_blocks.iter().next())
+            .collect();
+        assert!(
+            sacks.len() >= 3,
+            "duplicate ACKs carry SACK blocks\n{}",
+            net.trace()
+        );
+        assert!(sacks.iter().all(|&(l, _)| l == hole_end), "{sacks:?}");
+        assert!(sacks.windows(2).all(|w| w[1].1.ge(w[0].1)), "{sacks:?}");
+        assert!(sacks.last().unwrap().1.gt(sacks[0].1));
+        // Once the hole is filled no more SACK blocks are sent.
+        let after: Vec<_> = net
+            .log
+            .iter()
+            .filter(|s| s.from == Side::Server && s.ack.gt(hole_end))
+            .collect();
+        assert!(after.iter().all(|s| s.options.sack_blocks.is_empty()));
+    }
+);

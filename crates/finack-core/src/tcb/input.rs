@@ -368,6 +368,19 @@ impl Tcb {
         }
         // The peer answered: zero-window probing may go on (MUST-37).
         self.probes_unanswered = 0;
+        // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
+        // SYN or FIN, leaves the window as it was, while data is outstanding.
+        let duplicate = ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && u32::from(seg.window) << self.snd_wscale == self.snd_wnd
+            && self.snd_una != self.snd_max
+            // Answers to zero-window probes are not signs of loss.
+            && self.snd_wnd > 0;
+        if duplicate {
+            self.on_duplicate_ack(ctx);
+        }
         if ack.gt(self.snd_una) {
             self.ack_advance(ctx, ack, seg);
         }
@@ -473,9 +486,28 @@ impl Tcb {
             self.t_rexmit = Some(ctx.now + self.rtt.rto);
             self.t_user = self.user_timeout.map(|d| ctx.now + d);
         }
-        // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
         let mss = u32::from(self.snd_mss);
-        if self.cwnd < self.ssthresh {
+        self.dupacks = 0;
+        if let Some(recover) = self.recover {
+            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+            if ack.ge(recover) {
+                // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
+                // and leave fast recovery.
+                self.cwnd = self.ssthresh.min(flight.max(mss) + mss);
+                self.recover = None;
+            } else {
+                // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
+                // next unacknowledged segment at once, deflate by what was
+                // acknowledged and add back one segment.
+                self.fast_rexmit = true;
+                self.cwnd = self.cwnd.saturating_sub(acked);
+                if acked >= mss {
+                    self.cwnd += mss;
+                }
+                self.cwnd = self.cwnd.max(mss);
+            }
+        } else if self.cwnd < self.ssthresh {
+            // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
             self.cwnd = self.cwnd.saturating_add(acked.min(mss));
         } else {
             self.cwnd = self
@@ -485,6 +517,32 @@ impl Tcb {
         if self.tx_blocked && self.tx.free() > 0 && data_acked > 0 {
             self.tx_blocked = false;
             ctx.events.push_back(Event::Writable(self.id));
+        }
+    }
+
+    /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
+    fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
+        let mss = u32::from(self.snd_mss);
+        self.dupacks += 1;
+        if self.recover.is_some() {
+            // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
+            // left the network; inflate the window by one segment.
+            self.cwnd = self.cwnd.saturating_add(mss);
+            return;
+        }
+        // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
+        // it do not start a new recovery.
+        let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        if self.dupacks == ctx.cfg.dupthresh && !after_rto {
+            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+            // RFC 5681 eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS).
+            self.ssthresh = (flight / 2).max(2 * mss);
+            self.recover = Some(self.snd_max);
+            self.cwnd = self.ssthresh + ctx.cfg.dupthresh * mss;
+            self.fast_rexmit = true;
+            // Karn: the retransmitted segment gives no RTT sample.
+            self.rtt_probe = None;
+            ctx.stats.fast_retransmits += 1;
         }
     }
 

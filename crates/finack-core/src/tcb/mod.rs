@@ -140,6 +140,14 @@ pub(crate) struct Tcb {
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
     pub(crate) total_retrans: u64,
+    /// Duplicate ACKs in a row.
+    pub(crate) dupacks: u32,
+    /// In fast recovery until SND.UNA reaches this (RFC 6582 "recover").
+    pub(crate) recover: Option<SeqNumber>,
+    /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
+    pub(crate) rto_recover: Option<SeqNumber>,
+    /// Retransmit the segment at SND.UNA now (fast retransmit).
+    pub(crate) fast_rexmit: bool,
     pub(crate) bytes_acked: u64,
 
     // Timers (deadlines).
@@ -237,6 +245,10 @@ impl Tcb {
             cwnd: 0,
             ssthresh: u32::MAX,
             total_retrans: 0,
+            dupacks: 0,
+            recover: None,
+            rto_recover: None,
+            fast_rexmit: false,
             bytes_acked: 0,
             t_rexmit: None,
             t_fin_wait2: None,

@@ -167,6 +167,12 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
+        if self.fast_rexmit {
+            self.fast_rexmit = false;
+            if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf) {
+                return Some(n);
+            }
+        }
         let off = (self.snd_nxt - self.tx_seq).max(0) as usize;
         let queued = self.tx.len();
         let avail = queued.saturating_sub(off);
@@ -234,6 +240,60 @@ impl Tcb {
         Some(self.emit(now, cfg, buf, seq, flags, off, len))
     }
 
+    /// Fast retransmit (RFC 5681 §3.2 step 2): resend the segment at SND.UNA
+    /// without moving SND.NXT.
+    fn output_head_retransmission(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if self.snd_una == self.snd_max {
+            return None;
+        }
+        let off = (self.snd_una - self.tx_seq).max(0) as usize;
+        let queued = self.tx.len();
+        let mss = usize::from(self.snd_mss);
+        let sent = ((self.snd_max - self.tx_seq).max(0) as usize).min(queued);
+        let len = sent
+            .saturating_sub(off)
+            .min(mss)
+            .min(buf.len() - MIN_BUFFER);
+        let fin = self.fin_queued
+            && off + len == queued
+            && self.snd_una + len as u32 == self.fin_seq()
+            && self.snd_max == self.fin_seq() + 1;
+        if len == 0 && !fin {
+            return None;
+        }
+        let mut flags = TcpFlags::ACK;
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        self.total_retrans += 1;
+        stats.retransmits += 1;
+        let seq = self.snd_una;
+        Some(self.emit(now, cfg, buf, seq, flags, off, len))
+    }
+
+    /// RFC 2018 §4: report the out-of-order blocks, the one holding the most
+    /// recently received segment first, then the others; as many as fit beside the
+    /// timestamp option (three).
+    fn fill_sack(&self, options: &mut TcpOptions) {
+        let to_seq = |off: u64| self.rcv_nxt + (off.wrapping_sub(self.bytes_received) as u32);
+        let room = if options.timestamps.is_some() { 3 } else { 4 };
+        let latest = self.last_ooo;
+        let first = self
+            .ooo
+            .blocks()
+            .find(|&(s, e)| latest.is_some_and(|l| l >= s && l < e));
+        let rest = self.ooo.blocks().filter(|b| Some(*b) != first);
+        for (s, e) in first.into_iter().chain(rest).take(room) {
+            options.sack_blocks.push(to_seq(s), to_seq(e));
+        }
+    }
+
     /// Emit a non-SYN segment carrying `len` bytes of the send buffer from `off`.
     #[allow(clippy::too_many_arguments)]
     fn emit(
@@ -251,10 +311,13 @@ impl Tcb {
         self.ack_now = false;
         self.t_delack = None;
         self.unacked_rcv = 0;
-        let options = TcpOptions {
+        let mut options = TcpOptions {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()
         };
+        if self.sack_ok && !self.ooo.is_empty() {
+            self.fill_sack(&mut options);
+        }
         let (local, remote, ack) = (self.local, self.remote, self.rcv_nxt);
         let tcp = TcpRepr {
             src_port: local.port(),

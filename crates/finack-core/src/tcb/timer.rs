@@ -107,6 +107,10 @@ impl Tcb {
         let flight = (self.snd_max - self.snd_una).max(0) as u32;
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = mss;
+        self.recover = None;
+        self.dupacks = 0;
+        self.fast_rexmit = false;
+        self.rto_recover = Some(self.snd_max);
         None
     }
 }
