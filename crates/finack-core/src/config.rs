@@ -4,6 +4,8 @@
 
 use core::time::Duration;
 
+use crate::cc::CongestionAlgorithm;
+
 /// How the initial congestion window is chosen.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum InitialWindow {
@@ -83,6 +85,8 @@ pub struct Config {
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
     pub quickacks: u32,
+    /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
+    pub congestion: CongestionAlgorithm,
     /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
     /// `tcp_reordering` = 3).
     pub dupthresh: u32,
@@ -141,6 +145,7 @@ impl Config {
             send_buffer: 262_144,
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
+            congestion: CongestionAlgorithm::Cubic,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -187,6 +192,7 @@ impl Config {
             // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
+            congestion: CongestionAlgorithm::NewReno,
             dupthresh: 3,
             nagle: true,
             // RFC 6335 §6: the dynamic port range.

@@ -46,6 +46,7 @@
 extern crate alloc;
 
 mod buffer;
+mod cc;
 mod config;
 mod endpoint;
 mod isn;
@@ -55,6 +56,7 @@ mod time;
 mod timewait;
 mod types;
 
+pub use cc::CongestionAlgorithm;
 pub use config::{Config, InitialWindow};
 pub use endpoint::Endpoint;
 pub use finack_wire as wire;

@@ -511,8 +511,8 @@ impl Tcb {
             self.cwnd = self.cwnd.saturating_add(acked.min(mss));
         } else {
             self.cwnd = self
-                .cwnd
-                .saturating_add((mss * mss / self.cwnd.max(1)).max(1));
+                .cc
+                .on_ack(self.cwnd, acked, mss, ctx.now, self.rtt.srtt);
         }
         if self.tx_blocked && self.tx.free() > 0 && data_acked > 0 {
             self.tx_blocked = false;
@@ -535,8 +535,8 @@ impl Tcb {
         let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
         if self.dupacks == ctx.cfg.dupthresh && !after_rto {
             let flight = (self.snd_max - self.snd_una).max(0) as u32;
-            // RFC 5681 eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS).
-            self.ssthresh = (flight / 2).max(2 * mss);
+            // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC.
+            self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
             self.recover = Some(self.snd_max);
             self.cwnd = self.ssthresh + ctx.cfg.dupthresh * mss;
             self.fast_rexmit = true;

@@ -138,6 +138,7 @@ pub(crate) struct Tcb {
     pub(crate) ts_rto_mark: Option<u32>,
     pub(crate) backoff: u32,
     pub(crate) cwnd: u32,
+    pub(crate) cc: alloc::boxed::Box<dyn crate::cc::CongestionOps>,
     pub(crate) ssthresh: u32,
     pub(crate) total_retrans: u64,
     /// Duplicate ACKs in a row.
@@ -243,6 +244,7 @@ impl Tcb {
             ts_rto_mark: None,
             backoff: 0,
             cwnd: 0,
+            cc: crate::cc::new(cfg.congestion),
             ssthresh: u32::MAX,
             total_retrans: 0,
             dupacks: 0,

@@ -101,11 +101,11 @@ impl Tcb {
         // Karn (MUST-18): no RTT sample from a retransmitted segment.
         self.rtt_probe = None;
         self.ts_rto_mark = Some(self.ts_now(ctx.now));
-        // RFC 5681 §3.1 eq. (4) and RFC 9293 MUST-19: after a loss, ssthresh is half
-        // the flight and the window restarts from one segment.
+        // RFC 5681 §3.1 and RFC 9293 MUST-19: after a timeout ssthresh drops (as
+        // the algorithm says) and the window restarts from one segment.
         let mss = u32::from(self.snd_mss);
         let flight = (self.snd_max - self.snd_una).max(0) as u32;
-        self.ssthresh = (flight / 2).max(2 * mss);
+        self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
         self.cwnd = mss;
         self.recover = None;
         self.dupacks = 0;

@@ -1,0 +1,232 @@
+//! Congestion control behind one trait: NewReno (RFC 5681 / RFC 6582) and CUBIC
+//! (RFC 9438). Slow start, fast recovery's window inflation and the RTO
+//! collapse are common to both and live in the TCB; an algorithm decides how the
+//! window grows in congestion avoidance and how far it shrinks after a loss.
+
+use core::fmt::Debug;
+use core::time::Duration;
+
+use crate::time::Instant;
+
+/// Which algorithm a connection uses.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CongestionAlgorithm {
+    /// RFC 5681 congestion avoidance with RFC 6582 recovery.
+    NewReno,
+    /// RFC 9438 (Linux's default).
+    Cubic,
+}
+
+/// The part of congestion control that differs between algorithms. Windows are
+/// in bytes.
+pub(crate) trait CongestionOps: Debug {
+    /// Congestion avoidance: `acked` new bytes were acknowledged with the window
+    /// at `cwnd` (at or above ssthresh). Returns the new window.
+    fn on_ack(
+        &mut self,
+        cwnd: u32,
+        acked: u32,
+        mss: u32,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) -> u32;
+    /// A loss was detected with the window at `cwnd` and `flight` bytes
+    /// outstanding. Returns the new ssthresh.
+    fn on_loss(&mut self, cwnd: u32, flight: u32, mss: u32, now: Instant) -> u32;
+}
+
+/// RFC 5681 §3.1.
+#[derive(Debug, Default)]
+pub(crate) struct NewReno;
+
+impl CongestionOps for NewReno {
+    fn on_ack(&mut self, cwnd: u32, _acked: u32, mss: u32, _: Instant, _: Option<Duration>) -> u32 {
+        // Eq. (3): cwnd += SMSS*SMSS/cwnd per ACK.
+        cwnd.saturating_add((mss * mss / cwnd.max(1)).max(1))
+    }
+
+    fn on_loss(&mut self, _cwnd: u32, flight: u32, mss: u32, _: Instant) -> u32 {
+        // Eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS).
+        (flight / 2).max(2 * mss)
+    }
+}
+
+/// RFC 9438 §5.
+#[derive(Debug, Default)]
+pub(crate) struct Cubic {
+    /// W_max in segments: the window just before the last reduction.
+    w_max: f64,
+    /// K in seconds: when the cubic curve regains W_max.
+    k: f64,
+    /// Start of the current congestion-avoidance epoch.
+    epoch: Option<Instant>,
+    /// The Reno-friendly estimate W_est, in segments (§4.3).
+    w_est: f64,
+}
+
+/// C of RFC 9438 §5.
+const C: f64 = 0.4;
+/// β_cubic of RFC 9438 §4.6.
+const BETA: f64 = 0.7;
+
+/// Cube root by Newton's method (no libm in `no_std`).
+fn cbrt(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let mut y = if x > 1.0 { x / 3.0 } else { 1.0 };
+    for _ in 0..64 {
+        let next = y - (y * y * y - x) / (3.0 * y * y);
+        if (next - y).abs() < 1e-12 * y.max(1.0) {
+            return next;
+        }
+        y = next;
+    }
+    y
+}
+
+impl Cubic {
+    /// W_cubic(t) of RFC 9438 eq. (1), in segments.
+    fn w_cubic(&self, t: f64) -> f64 {
+        let d = t - self.k;
+        C * d * d * d + self.w_max
+    }
+}
+
+impl CongestionOps for Cubic {
+    fn on_ack(
+        &mut self,
+        cwnd: u32,
+        acked: u32,
+        mss: u32,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) -> u32 {
+        let mss_f = f64::from(mss.max(1));
+        let cwnd_seg = f64::from(cwnd) / mss_f;
+        let epoch = match self.epoch {
+            Some(e) => e,
+            None => {
+                // §4.8: a new epoch starts with the first ACK in congestion
+                // avoidance; without a previous loss the curve starts here.
+                if self.w_max < cwnd_seg {
+                    self.w_max = cwnd_seg;
+                    self.k = 0.0;
+                }
+                self.w_est = cwnd_seg;
+                self.epoch = Some(now);
+                now
+            }
+        };
+        let rtt = srtt.unwrap_or(Duration::from_millis(100)).as_secs_f64();
+        let t = (now - epoch).as_secs_f64();
+        // §4.3: the Reno-friendly region, α_cubic = 3(1-β)/(1+β).
+        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
+        self.w_est += alpha * f64::from(acked) / f64::from(cwnd.max(1));
+        // §4.2: aim at W_cubic one RTT ahead, bounded to 1.5x the window.
+        let target = self.w_cubic(t + rtt).clamp(cwnd_seg, 1.5 * cwnd_seg);
+        let next = if self.w_cubic(t) < self.w_est {
+            // Reno-friendly: grow like Reno would.
+            self.w_est
+        } else {
+            // §4.4/§4.5: concave or convex region; grow by
+            // (target - cwnd)/cwnd segments per acknowledged segment.
+            cwnd_seg + (target - cwnd_seg) / cwnd_seg * (f64::from(acked) / mss_f)
+        };
+        let bytes = (next * mss_f) as u32;
+        bytes.max(cwnd)
+    }
+
+    fn on_loss(&mut self, cwnd: u32, _flight: u32, mss: u32, _now: Instant) -> u32 {
+        let mss_f = f64::from(mss.max(1));
+        let cwnd_seg = f64::from(cwnd) / mss_f;
+        // §4.7 fast convergence: release bandwidth when W_max keeps shrinking.
+        self.w_max = if cwnd_seg < self.w_max {
+            cwnd_seg * (1.0 + BETA) / 2.0
+        } else {
+            cwnd_seg
+        };
+        // §4.6: multiplicative decrease by β; eq. (2): K = cbrt(W_max (1-β) / C).
+        let reduced = cwnd_seg * BETA;
+        self.k = cbrt((self.w_max - reduced) / C);
+        self.epoch = None;
+        ((reduced * mss_f) as u32).max(2 * mss)
+    }
+}
+
+/// A boxed algorithm for a connection.
+pub(crate) fn new(alg: CongestionAlgorithm) -> alloc::boxed::Box<dyn CongestionOps> {
+    match alg {
+        CongestionAlgorithm::NewReno => alloc::boxed::Box::new(NewReno),
+        CongestionAlgorithm::Cubic => alloc::boxed::Box::new(Cubic::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: u32 = 1000;
+
+    #[test]
+    fn cube_root() {
+        for x in [0.001, 0.5, 1.0, 8.0, 27.0, 1e6] {
+            let r = cbrt(x);
+            assert!((r * r * r - x).abs() < 1e-6 * x.max(1.0), "{x}: {r}");
+        }
+    }
+
+    #[test]
+    fn rfc5681_newreno_halves_the_flight_and_grows_one_segment_per_rtt() {
+        let mut r = NewReno;
+        assert_eq!(r.on_loss(20 * MSS, 20 * MSS, MSS, Instant::ZERO), 10 * MSS);
+        assert_eq!(r.on_loss(3 * MSS, 3 * MSS, MSS, Instant::ZERO), 2 * MSS);
+        // One window's worth of ACKs adds about one segment.
+        let mut cwnd = 10 * MSS;
+        for _ in 0..10 {
+            cwnd = r.on_ack(cwnd, MSS, MSS, Instant::ZERO, None);
+        }
+        assert!((10 * MSS + 900..=11 * MSS).contains(&cwnd), "{cwnd}");
+    }
+
+    #[test]
+    fn rfc9438_4_6_cubic_reduces_by_beta_and_returns_to_w_max_at_k() {
+        let mut c = Cubic::default();
+        let ssthresh = c.on_loss(100 * MSS, 100 * MSS, MSS, Instant::ZERO);
+        assert_eq!(ssthresh, 70 * MSS, "β = 0.7");
+        // K = cbrt(100 * 0.3 / 0.4) = cbrt(75) ≈ 4.217 s.
+        assert!((c.k - 4.2172).abs() < 1e-3, "{}", c.k);
+        assert!((c.w_cubic(c.k) - 100.0).abs() < 1e-9);
+        // Growth after the loss: concave up to W_max around K, then convex.
+        let rtt = Some(Duration::from_millis(100));
+        let mut cwnd = ssthresh;
+        let mut now = Instant::ZERO;
+        let mut at_k = 0;
+        for step in 0..1000 {
+            now += Duration::from_millis(10);
+            // One window of ACKs per RTT: acked = cwnd / 10 per 10 ms.
+            cwnd = c.on_ack(cwnd, cwnd / 10, MSS, now, rtt);
+            if step == 420 {
+                at_k = cwnd;
+            }
+        }
+        let at_k = f64::from(at_k) / f64::from(MSS);
+        assert!((95.0..=106.0).contains(&at_k), "near W_max at K: {at_k}");
+        assert!(
+            f64::from(cwnd) / f64::from(MSS) > 110.0,
+            "convex growth beyond W_max"
+        );
+    }
+
+    #[test]
+    fn rfc9438_4_7_fast_convergence() {
+        let mut c = Cubic::default();
+        c.on_loss(100 * MSS, 100 * MSS, MSS, Instant::ZERO);
+        c.on_loss(80 * MSS, 80 * MSS, MSS, Instant::ZERO);
+        assert!(
+            (c.w_max - 68.0).abs() < 1e-9,
+            "80 * (1 + 0.7) / 2 = 68: {}",
+            c.w_max
+        );
+    }
+}
