@@ -432,6 +432,7 @@ impl Endpoint {
         };
         // MUST-57 / MUST-63: nothing to or from broadcast/multicast addresses.
         if !is_unicast(ip.dst) || !is_unicast(ip.src) || seg.src_port == 0 || seg.dst_port == 0 {
+            self.stats.bad_address += 1;
             return Err(Error::Packet(PacketError::BadAddress));
         }
         if !self.addrs.contains(&ip.dst) {

@@ -398,6 +398,8 @@ pub struct Stats {
     pub bad_checksum: u64,
     /// Packets not addressed to this endpoint.
     pub not_local: u64,
+    /// Packets from or to broadcast/multicast/unspecified addresses or port 0.
+    pub bad_address: u64,
     /// RST segments sent.
     pub rst_sent: u64,
     /// Challenge ACKs sent (RFC 5961).
