@@ -134,8 +134,8 @@ enum Counter {
     Malformed,
     BadChecksum,
     NotLocal,
-    /// Broadcast/multicast/unspecified addresses and port 0 have no counter.
-    None,
+    /// Broadcast/multicast/unspecified addresses and port 0.
+    BadAddress,
 }
 
 struct Case {
@@ -397,31 +397,31 @@ fn malformed_cases(
         "to multicast",
         seg(client, at(mcast, 80)),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     add(
         "to another multicast group",
         seg(client, at(mcast2, 80)),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     add(
         "from multicast",
         seg(at(mcast, client.port()), server),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     add(
         "from the unspecified address",
         seg(at(unspec, client.port()), server),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     add(
         "to the unspecified address",
         seg(client, at(unspec, 80)),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     if f == Family::V4 {
         let bcast: IpAddr = Ipv4Addr::BROADCAST.into();
@@ -429,26 +429,26 @@ fn malformed_cases(
             "to broadcast",
             seg(client, at(bcast, 80)),
             bad_addr,
-            Counter::None,
+            Counter::BadAddress,
         );
         add(
             "from broadcast",
             seg(at(bcast, client.port()), server),
             bad_addr,
-            Counter::None,
+            Counter::BadAddress,
         );
     }
     add(
         "from port 0",
         seg(at(cip, 0), server),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     add(
         "to port 0",
         seg(client, at(sip, 0)),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     // A SYN (which would otherwise open a connection) from broadcast / to port 0.
     let syn = |src, dst| {
@@ -467,13 +467,13 @@ fn malformed_cases(
         "SYN from multicast",
         syn(at(mcast, 5000), server),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     add(
         "SYN to port 0",
         syn(at(cip, 5000), at(sip, 0)),
         bad_addr,
-        Counter::None,
+        Counter::BadAddress,
     );
     cases
 }
@@ -533,7 +533,7 @@ fn malformed_packets_change_nothing(f: Family) {
                 expect.bad_checksum += 1;
             }
             Counter::NotLocal => expect.not_local += 1,
-            Counter::None => {}
+            Counter::BadAddress => expect.bad_address += 1,
         }
         assert_eq!(net.server.stats(), &expect, "counters after {}", case.name);
         // Nothing happened: no reply (in particular no RST), no event, no state change.
