@@ -5,6 +5,7 @@
 //! finack sim run NAME [--seed N] [--svg FILE] [--pcap FILE] [--json FILE] [--color] [--max-events N]
 //! finack sim all [--seed N]
 //! finack sim fuzz [--seeds N] [--start S] | --seed S [--svg FILE] [--pcap FILE]
+//! finack sim goodput
 //! ```
 //!
 //! Exit codes: 0 success, 1 a scenario check failed, 2 bad usage (such as an
@@ -55,6 +56,9 @@ enum SimCommand {
     /// seed checked for lost or corrupted bytes and for a clean close.
     #[command(after_help = "Exit codes: 0 every seed passed, 1 at least one failed.")]
     Fuzz(FuzzArgs),
+    /// Simulated goodput at 0/1/5/10% loss and 1/10/100 ms RTT next to the
+    /// window/RTT ceiling.
+    Goodput,
 }
 
 /// Options of `finack sim fuzz`.
@@ -138,6 +142,11 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Run(args)) => run(&args),
         Command::Sim(SimCommand::All(args)) => all(&args),
         Command::Sim(SimCommand::Fuzz(args)) => fuzz(&args),
+        Command::Sim(SimCommand::Goodput) => {
+            eprintln!("measuring 15 cells (2 MiB each) ...");
+            print!("{}", finack_sim::goodput::table());
+            Ok(true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod fuzz;
+pub mod goodput;
 pub mod render;
 pub mod rng;
 pub mod sim;
