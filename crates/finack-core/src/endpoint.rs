@@ -422,6 +422,9 @@ impl Endpoint {
         self.stats.packets_in += 1;
         let (ip, seg) = match finack_wire::parse_tcp_packet(packet) {
             Ok(p) => p,
+            Err(finack_wire::Error::WrongProtocol(
+                finack_wire::icmp::IP_PROTOCOL_ICMP | finack_wire::icmp::IP_PROTOCOL_ICMPV6,
+            )) => return self.icmp_arrives(now, packet),
             Err(e) => {
                 self.stats.malformed += 1;
                 if e == finack_wire::Error::BadChecksum {
@@ -442,6 +445,34 @@ impl Endpoint {
         let local = SocketAddr::new(ip.dst, seg.dst_port);
         let remote = SocketAddr::new(ip.src, seg.src_port);
         self.segment_arrives(now, local, remote, &seg);
+        Ok(())
+    }
+
+    /// RFC 9293 §3.9.2.2 (MUST-54): ICMP errors about our segments.
+    fn icmp_arrives(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        let e = match finack_wire::icmp::parse_icmp_error(packet) {
+            Ok(e) => e,
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(e.into());
+            }
+        };
+        self.stats.icmp_in += 1;
+        if !self.addrs.contains(&e.src) {
+            self.stats.not_local += 1;
+            return Err(Error::Packet(PacketError::NotLocal));
+        }
+        let local = SocketAddr::new(e.src, e.src_port);
+        let remote = SocketAddr::new(e.dst, e.dst_port);
+        let Some(&idx) = self.tuples.get(&(local, remote)) else {
+            self.stats.icmp_ignored += 1;
+            return Ok(());
+        };
+        if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.on_icmp(ctx, &e)) {
+            self.settle(idx, before, Cause::Icmp);
+        } else {
+            self.stats.icmp_ignored += 1;
+        }
         Ok(())
     }
 

@@ -150,6 +150,7 @@ impl TimeWait {
             snd_wnd: 0,
             bytes_acked: 0,
             bytes_received: 0,
+            soft_error: None,
         }
     }
 }

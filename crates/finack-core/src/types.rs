@@ -166,6 +166,8 @@ pub enum Cause {
     User(UserCall),
     /// A timer.
     Timer(TimerKind),
+    /// An ICMP error (RFC 9293 §3.9.2.2).
+    Icmp,
 }
 
 impl fmt::Display for Cause {
@@ -174,6 +176,7 @@ impl fmt::Display for Cause {
             Cause::Segment(flags) => write!(f, "rcv {flags}"),
             Cause::User(call) => write!(f, "user {call:?}"),
             Cause::Timer(t) => write!(f, "timeout {t:?}"),
+            Cause::Icmp => f.write_str("ICMP error"),
         }
     }
 }
@@ -383,6 +386,8 @@ pub struct ConnInfo {
     pub bytes_acked: u64,
     /// Bytes received in order so far.
     pub bytes_received: u64,
+    /// The last soft ICMP error about this connection (RFC 9293 SHLD-25).
+    pub soft_error: Option<finack_wire::icmp::IcmpKind>,
 }
 
 /// Endpoint-wide counters (like `netstat -s`).
@@ -426,4 +431,9 @@ pub struct Stats {
     pub timeouts: u64,
     /// Connections reset by the peer.
     pub resets_received: u64,
+    /// ICMP errors about TCP segments received.
+    pub icmp_in: u64,
+    /// ICMP errors ignored (no such connection, or a quoted sequence number
+    /// outside the send window: RFC 5927 §4.1).
+    pub icmp_ignored: u64,
 }

@@ -2087,3 +2087,181 @@ dual!(
         assert!(after.iter().all(|s| s.options.sack_blocks.is_empty()));
     }
 );
+
+/// An ICMP error about the last segment `from` sent, reported by `reporter`.
+fn icmp_about(net: &Net, from: Side, kind: wire::icmp::IcmpKind, reporter: IpAddr) -> Vec<u8> {
+    let seg = net.sent_by(from).last().copied().unwrap().clone();
+    let quoted = craft(
+        seg.src,
+        seg.dst,
+        seg.seq,
+        seg.ack,
+        seg.flags,
+        seg.window,
+        seg.options,
+        &seg.payload,
+    );
+    let mut buf = vec![0u8; 2000];
+    let n = wire::icmp::emit_icmp_error(kind, reporter, &quoted, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+fn router(f: Family) -> IpAddr {
+    match f {
+        Family::V4 => "198.51.100.1".parse().unwrap(),
+        Family::V6 => "2001:db8:ffff::1".parse().unwrap(),
+    }
+}
+
+dual!(
+    rfc9293_shld_26_port_unreachable_refuses_a_connect,
+    |f: Family| {
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|_| true));
+        let c = net
+            .client
+            .connect(net.now, f.client(0), f.server(80))
+            .unwrap();
+        net.flush();
+        let icmp = icmp_about(
+            &net,
+            Side::Client,
+            wire::icmp::IcmpKind::Refused,
+            f.server_ip(),
+        );
+        let now = net.now;
+        net.client.handle_packet(now, &icmp).unwrap();
+        assert_eq!(net.client.state(c), State::Closed);
+        assert_eq!(net.client.close_reason(c), Some(CloseReason::Refused));
+        assert_eq!(net.client.stats().icmp_in, 1);
+    }
+);
+
+dual!(
+    rfc9293_must_56_soft_icmp_errors_do_not_abort,
+    |f: Family| {
+        use wire::icmp::IcmpKind;
+        for kind in [
+            IcmpKind::Unreachable,
+            IcmpKind::TimeExceeded,
+            IcmpKind::ParameterProblem,
+            IcmpKind::Refused,
+        ] {
+            let mut net = Net::new(f);
+            let (c, _s) = net.established();
+            net.drop = Some(Box::new(|_| true));
+            net.client.send(c, b"hello").unwrap();
+            net.flush();
+            let icmp = icmp_about(&net, Side::Client, kind, router(f));
+            let now = net.now;
+            net.client.handle_packet(now, &icmp).unwrap();
+            assert_eq!(net.client.state(c), State::Established, "{kind:?}");
+            assert_eq!(
+                net.client.info(c).unwrap().soft_error,
+                Some(kind),
+                "SHLD-25: reported"
+            );
+        }
+    }
+);
+
+dual!(rfc9293_must_55_source_quench_ignored, |f: Family| {
+    if f == Family::V6 {
+        return; // ICMPv6 has no source quench.
+    }
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    net.drop = Some(Box::new(|_| true));
+    net.client.send(c, b"hello").unwrap();
+    net.flush();
+    let before = net.client.info(c).unwrap();
+    let icmp = icmp_about(
+        &net,
+        Side::Client,
+        wire::icmp::IcmpKind::SourceQuench,
+        router(f),
+    );
+    let now = net.now;
+    net.client.handle_packet(now, &icmp).unwrap();
+    let after = net.client.info(c).unwrap();
+    assert_eq!((after.cwnd, after.soft_error), (before.cwnd, None));
+});
+
+dual!(
+    rfc5927_4_1_icmp_with_stale_sequence_number_ignored,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        // Quote a segment whose data is already acknowledged: not in flight.
+        let icmp = icmp_about(
+            &net,
+            Side::Client,
+            wire::icmp::IcmpKind::Unreachable,
+            router(f),
+        );
+        let now = net.now;
+        net.client.handle_packet(now, &icmp).unwrap();
+        assert_eq!(net.client.info(c).unwrap().soft_error, None);
+        assert_eq!(net.client.stats().icmp_ignored, 1);
+    }
+);
+
+dual!(
+    rfc1191_rfc8201_packet_too_big_lowers_the_mss_and_resends,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mtu: u16 = match f {
+            Family::V4 => 1000,
+            Family::V6 => 1280,
+        };
+        net.drop = Some(Box::new(|_| true));
+        net.client.send(c, &pattern(20_000, 4)).unwrap();
+        net.flush();
+        let big = net.sent_by(Side::Client).last().copied().unwrap().len;
+        // The first dropped segment is the one that was too big.
+        let first = net
+            .sent_by(Side::Client)
+            .into_iter()
+            .find(|s| s.len > 0)
+            .unwrap()
+            .clone();
+        let quoted = craft(
+            first.src,
+            first.dst,
+            first.seq,
+            first.ack,
+            first.flags,
+            first.window,
+            first.options,
+            &first.payload,
+        );
+        let mut buf = vec![0u8; 2000];
+        let n = wire::icmp::emit_icmp_error(
+            wire::icmp::IcmpKind::PacketTooBig { mtu },
+            router(f),
+            &quoted,
+            &mut buf,
+        )
+        .unwrap();
+        let now = net.now;
+        net.client.handle_packet(now, &buf[..n]).unwrap();
+        let mss = net.client.info(c).unwrap().snd_mss;
+        let overhead = if f == Family::V4 { 52 } else { 72 };
+        assert_eq!(
+            mss,
+            mtu - overhead,
+            "MSS follows the reported MTU (was {big})"
+        );
+        // Everything is resent at once in the smaller size, and arrives.
+        net.drop = None;
+        let mark = net.log.len();
+        net.run_until(Duration::from_secs(5), |n| n.sapp.received.len() == 20_000);
+        assert!(net.sapp.received == pattern(20_000, 4));
+        assert!(net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client)
+            .all(|s| s.len <= mss as usize));
+    }
+);

@@ -152,6 +152,7 @@ mod coverage {
             Cause::Timer(TimerKind::FinWait2) => "timeout FIN-WAIT-2",
             Cause::Timer(TimerKind::User) => "timeout USER",
             Cause::Timer(TimerKind::Keepalive) => "timeout keep-alive",
+            Cause::Icmp => "ICMP error",
         }
     }
 

@@ -52,6 +52,7 @@
 extern crate std;
 
 pub mod checksum;
+pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod pcap;

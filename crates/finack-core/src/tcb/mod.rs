@@ -175,6 +175,7 @@ pub(crate) struct Tcb {
     pub(crate) last_challenge: Option<Instant>,
     pub(crate) nodelay: bool,
     pub(crate) tx_blocked: bool,
+    pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
 
     // Keep-alive (RFC 9293 §3.8.4).
     pub(crate) keepalive: bool,
@@ -267,6 +268,7 @@ impl Tcb {
             last_challenge: None,
             nodelay: !cfg.nagle,
             tx_blocked: false,
+            soft_error: None,
             keepalive: false,
             t_keepalive: None,
             last_rx: now,
@@ -659,6 +661,47 @@ impl Tcb {
             snd_wnd: self.snd_wnd,
             bytes_acked: self.bytes_acked,
             bytes_received: self.bytes_received,
+            soft_error: self.soft_error,
+        }
+    }
+
+    /// An ICMP error about one of our segments (RFC 9293 §3.9.2.2, RFC 5927).
+    pub(crate) fn on_icmp(&mut self, ctx: &mut Ctx<'_>, e: &finack_wire::icmp::IcmpError) {
+        use finack_wire::icmp::IcmpKind;
+        // RFC 5927 §4.1: only an error quoting a sequence number we have sent and
+        // not yet seen acknowledged can be genuine.
+        if !(e.seq.ge(self.snd_una) && e.seq.lt(self.snd_max)) {
+            ctx.stats.icmp_ignored += 1;
+            return;
+        }
+        match e.kind {
+            // MUST-55: source quench is silently discarded.
+            IcmpKind::SourceQuench => {}
+            IcmpKind::PacketTooBig { mtu } => {
+                // RFC 1191 / RFC 8201 path MTU discovery: shrink the segments and
+                // resend what was dropped (RFC 5927 §7 bounds the reduction).
+                let options = if self.ts_ok { 12 } else { 0 };
+                // Never below the minimum MTU of the family (576 / 1280 bytes).
+                let floor = default_mss(&self.remote) - options;
+                let overhead = headers_len(&self.remote) + options;
+                let mss = mtu.saturating_sub(overhead).max(floor);
+                if mss < self.snd_mss {
+                    self.snd_mss = mss;
+                    self.snd_nxt = self.snd_una;
+                    self.rtt_probe = None;
+                }
+            }
+            IcmpKind::Refused
+                if matches!(self.state, State::SynSent | State::SynReceived)
+                    && self.listener.is_none() =>
+            {
+                // A hard error while opening: the connection is refused (SHLD-26;
+                // Linux aborts only during the handshake).
+                self.enter_closed(ctx, CloseReason::Refused);
+            }
+            // MUST-56: soft errors never abort; SHLD-25: the application can
+            // learn of them.
+            kind => self.soft_error = Some(kind),
         }
     }
 

@@ -402,6 +402,7 @@ impl Sim {
                     Cause::Segment(f) => format!("rcv {f}"),
                     Cause::User(u) => format!("{u:?}").to_lowercase() + "()",
                     Cause::Timer(k) => format!("{k:?} timeout"),
+                    Cause::Icmp => "ICMP error".into(),
                 };
                 self.trace.events.push(TraceEvent::State {
                     time: t.time,
