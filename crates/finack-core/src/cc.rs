@@ -19,7 +19,7 @@ pub enum CongestionAlgorithm {
 
 /// The part of congestion control that differs between algorithms. Windows are
 /// in bytes.
-pub(crate) trait CongestionOps: Debug {
+pub(crate) trait CongestionOps: Debug + Send {
     /// Congestion avoidance: `acked` new bytes were acknowledged with the window
     /// at `cwnd` (at or above ssthresh). Returns the new window.
     fn on_ack(

@@ -66,3 +66,13 @@ pub use types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, PacketError, Shutdown, Socket,
     State, Stats, TimerKind, Transition, UserCall,
 };
+
+#[cfg(test)]
+mod send_check {
+    /// The engine can move to another thread (a tokio driver task owns it).
+    #[test]
+    fn endpoint_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::Endpoint>();
+    }
+}

@@ -1,0 +1,61 @@
+//! finack: tokio `TcpListener` / `TcpStream` on top of the finack engine.
+//!
+//! A [`Stack`] owns one [`finack_core::Endpoint`] inside a driver task. The driver
+//! feeds it inbound packets, runs its timers at [`finack_core::Endpoint::poll_timeout`]
+//! and sleeps otherwise; application calls (`read`, `write`, `connect`, ...) lock
+//! the endpoint, act on it and push out whatever packets that produced. Engine
+//! events wake the tasks waiting on a socket.
+//!
+//! Packets travel over a [`PacketLink`]: a pair of channels that leads to another
+//! in-memory stack ([`Stack::pair`]), to a TUN device ([`Stack::tun`], so the
+//! other side is the Linux kernel), or to anything else you connect to it. An
+//! [`Impairment`] (loss, delay, reordering, duplication; seeded) can sit on any
+//! packet path.
+//!
+//! ```
+//! use finack::{Stack, TcpListener, TcpStream};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let (client, server) = Stack::pair();
+//! let listener = TcpListener::bind(&server, "192.0.2.2:7".parse().unwrap())?;
+//! tokio::spawn(async move {
+//!     let (mut s, _) = listener.accept().await.unwrap();
+//!     let mut buf = [0u8; 64];
+//!     let n = s.read(&mut buf).await.unwrap();
+//!     s.write_all(&buf[..n]).await.unwrap();
+//! });
+//! let mut c = TcpStream::connect(&client, "192.0.2.2:7".parse().unwrap()).await?;
+//! c.write_all(b"hello").await?;
+//! let mut buf = [0u8; 5];
+//! c.read_exact(&mut buf).await?;
+//! assert_eq!(&buf, b"hello");
+//! # Ok(())
+//! # }
+//! ```
+
+// Unsafe code only in `engine` (a `Send` assertion for the engine; see there).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod impair;
+mod link;
+mod listener;
+pub mod serve;
+mod stack;
+mod stream;
+mod tun;
+
+pub use error::to_io_error;
+pub use finack_core::{CloseReason, Config, State};
+pub use impair::Impairment;
+pub use link::{LinkStats, PacketLink};
+pub use listener::{TcpListener, DEFAULT_BACKLOG};
+pub use stack::{ConnSummary, Stack};
+pub use stream::{OwnedReadHalf, OwnedWriteHalf, TcpStream};
+pub use tun::Tun;
+
+/// Re-export of the engine crate.
+pub use finack_core as core;

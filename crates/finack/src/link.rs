@@ -1,0 +1,146 @@
+//! Packet paths: a pair of channels carrying whole IP packets.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::impair::Impairment;
+
+/// One side of a packet path: `tx` carries the stack's outbound IP packets away,
+/// `rx` brings inbound IP packets to it. Each message is one whole IPv4 or IPv6
+/// packet.
+#[derive(Debug)]
+pub struct PacketLink {
+    /// Outbound packets (from the stack).
+    pub tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// Inbound packets (to the stack).
+    pub rx: mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+impl PacketLink {
+    /// Two links wired back to back, like the two ends of a cable: what one sends
+    /// the other receives.
+    pub fn pair() -> (PacketLink, PacketLink) {
+        let (a_tx, b_rx) = mpsc::unbounded_channel();
+        let (b_tx, a_rx) = mpsc::unbounded_channel();
+        (
+            PacketLink { tx: a_tx, rx: a_rx },
+            PacketLink { tx: b_tx, rx: b_rx },
+        )
+    }
+
+    /// Put `imp` on the inbound path. Must be called inside a tokio runtime (it
+    /// spawns the task that holds and releases packets).
+    pub fn impair_inbound(self, imp: Impairment) -> PacketLink {
+        let (tx, rx) = mpsc::unbounded_channel();
+        imp.spawn(self.rx, tx);
+        PacketLink { tx: self.tx, rx }
+    }
+
+    /// Put `imp` on the outbound path. Must be called inside a tokio runtime.
+    pub fn impair_outbound(self, imp: Impairment) -> PacketLink {
+        let (tx, rx) = mpsc::unbounded_channel();
+        imp.spawn(rx, self.tx);
+        PacketLink { tx, rx: self.rx }
+    }
+}
+
+/// Counters of the packets a stack's link delivered and of those it skipped
+/// before they reached the engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Packets received from the link.
+    pub packets_in: u64,
+    /// Packets sent to the link.
+    pub packets_out: u64,
+    /// Inbound packets that were not IPv4 or IPv6 (skipped).
+    pub skipped_not_ip: u64,
+    /// Inbound IP packets that were not TCP: UDP, ICMP, ICMPv6 router
+    /// solicitations, ... (skipped).
+    pub skipped_not_tcp: u64,
+    /// Inbound TCP packets the engine rejected: malformed, bad checksum, not for
+    /// one of our addresses (see [`finack_core::Stats`] for the breakdown).
+    pub rejected: u64,
+}
+
+#[derive(Default, Debug)]
+pub(crate) struct Counters {
+    pub packets_in: AtomicU64,
+    pub packets_out: AtomicU64,
+    pub skipped_not_ip: AtomicU64,
+    pub skipped_not_tcp: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> LinkStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        LinkStats {
+            packets_in: get(&self.packets_in),
+            packets_out: get(&self.packets_out),
+            skipped_not_ip: get(&self.skipped_not_ip),
+            skipped_not_tcp: get(&self.skipped_not_tcp),
+            rejected: get(&self.rejected),
+        }
+    }
+}
+
+/// What an inbound packet is, judged from its IP header alone.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Tcp,
+    NotIp,
+    NotTcp,
+}
+
+/// Classify a packet: IPv4 (RFC 791: version 4, protocol field at byte 9) or IPv6
+/// (RFC 8200: version 6, next header at byte 6) carrying TCP (protocol 6). IPv6
+/// extension headers are not walked: such packets count as not TCP, which is what
+/// the engine would make of them too.
+pub(crate) fn classify(p: &[u8]) -> Kind {
+    match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => {
+            if p[9] == 6 {
+                Kind::Tcp
+            } else {
+                Kind::NotTcp
+            }
+        }
+        Some(6) if p.len() >= 40 => {
+            if p[6] == 6 {
+                Kind::Tcp
+            } else {
+                Kind::NotTcp
+            }
+        }
+        _ => Kind::NotIp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_packets() {
+        let mut v4 = [0u8; 20];
+        v4[0] = 0x45;
+        v4[9] = 6;
+        assert_eq!(classify(&v4), Kind::Tcp);
+        v4[9] = 17;
+        assert_eq!(classify(&v4), Kind::NotTcp);
+        let mut v6 = [0u8; 40];
+        v6[0] = 0x60;
+        v6[6] = 58; // ICMPv6 (router solicitation)
+        assert_eq!(classify(&v6), Kind::NotTcp);
+        v6[6] = 6;
+        assert_eq!(classify(&v6), Kind::Tcp);
+        assert_eq!(classify(&[]), Kind::NotIp);
+        assert_eq!(classify(&[0x45, 0, 0]), Kind::NotIp);
+        assert_eq!(classify(&[0x00; 40]), Kind::NotIp);
+    }
+}

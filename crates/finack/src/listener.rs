@@ -1,0 +1,113 @@
+//! `TcpListener`.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use finack_core::{Error, ListenerId};
+
+use crate::error::to_io_error;
+use crate::stack::Stack;
+use crate::stream::TcpStream;
+
+/// Backlog of [`TcpListener::bind`] (each of the SYN and accept queues).
+pub const DEFAULT_BACKLOG: usize = 1024;
+
+/// A listening socket on a [`Stack`] (a passive OPEN, RFC 9293 §3.10.1), with the
+/// interface of tokio's `TcpListener`. Dropping it closes the listener; like
+/// Linux, connections still waiting in its accept queue are reset.
+pub struct TcpListener {
+    stack: Stack,
+    id: ListenerId,
+    local: SocketAddr,
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// Listen on `addr` (its IP may be unspecified for all of the stack's
+    /// addresses) with a backlog of 1024. Errors: `AddrInUse`,
+    /// `AddrNotAvailable` (not one of the stack's addresses), `InvalidInput`
+    /// (port 0).
+    pub fn bind(stack: &Stack, addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind_with_backlog(stack, addr, DEFAULT_BACKLOG)
+    }
+
+    /// Like [`TcpListener::bind`] with a backlog: the size of each of the SYN
+    /// and accept queues; SYNs beyond it are dropped (the client retries), as in
+    /// Linux.
+    pub fn bind_with_backlog(
+        stack: &Stack,
+        addr: SocketAddr,
+        backlog: usize,
+    ) -> io::Result<TcpListener> {
+        let id = stack
+            .shared
+            .op(|inner, _| {
+                let id = inner.ep.listen(addr, backlog)?;
+                inner.listeners.insert(id, None);
+                Ok(id)
+            })
+            .map_err(to_io_error)?;
+        Ok(TcpListener {
+            stack: stack.clone(),
+            id,
+            local: addr,
+        })
+    }
+
+    /// Wait for the next established connection and return it with the peer's
+    /// address. One task at a time should wait on a listener.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Poll for the next established connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let id = self.id;
+        let r = self.stack.shared.op(|inner, _| match inner.ep.accept(id) {
+            Ok(c) => Poll::Ready(Ok(c)),
+            Err(Error::WouldBlock) => {
+                inner.listeners.insert(id, Some(cx.waker().clone()));
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        });
+        match r {
+            Poll::Ready(Ok(c)) => {
+                let s = TcpStream::accepted(self.stack.clone(), c, self.local);
+                let peer = s.peer_addr()?;
+                Poll::Ready(Ok((s, peer)))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(to_io_error(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// The stack it listens on.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.stack.shared.op(|inner, _| {
+            inner.listeners.remove(&id);
+            let _ = inner.ep.close_listener(id);
+        });
+    }
+}

@@ -1,0 +1,565 @@
+//! finack over a TUN device against the real Linux TCP stack.
+//!
+//! Each test makes its own network namespace (`ip netns add finack-<pid>-<n>`),
+//! creates a TUN device inside it from a thread that entered it with setns(2),
+//! gives the kernel side 192.0.2.1/24 (RFC 5737 TEST-NET-1) and runs a finack
+//! stack answering for 192.0.2.2 on the other end of the device. Linux programs
+//! (python3, curl, ss) run inside the namespace with `ip netns exec`. The
+//! namespace is deleted when the test ends, also when it fails (a Drop guard).
+//!
+//! Needs root, /dev/net/tun and `ip`; without them each test prints a loud
+//! SKIPPED line and passes. Tests that need python3, curl or ss skip the same way
+//! when the tool is missing.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use finack::{Config, Stack, State, TcpListener, TcpStream, Tun};
+use nix::sched::{setns, CloneFlags};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const KERNEL: &str = "192.0.2.1";
+const FINACK: &str = "192.0.2.2";
+
+fn kernel_ip() -> IpAddr {
+    KERNEL.parse().unwrap()
+}
+
+fn finack_ip() -> IpAddr {
+    FINACK.parse().unwrap()
+}
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A SKIPPED line that shows even though the test harness captures output: it
+/// goes to the process's stderr directly rather than through `eprintln!`.
+fn skipped(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
+}
+
+/// Root, /dev/net/tun and `ip`, or a loud SKIPPED line.
+fn can_run(test: &str, tools: &[&str]) -> bool {
+    if !nix::unistd::Uid::effective().is_root()
+        || !std::path::Path::new("/dev/net/tun").exists()
+        || !have("ip")
+    {
+        skipped(&format!(
+            "{test}: needs root and /dev/net/tun (and iproute2's ip)"
+        ));
+        return false;
+    }
+    for t in tools {
+        if !have(t) {
+            skipped(&format!("{test}: needs `{t}` installed"));
+            return false;
+        }
+    }
+    true
+}
+
+/// A network namespace made for one test and deleted when dropped.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "finack-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip netns add")
+            .success();
+        assert!(ok, "ip netns add {name} failed");
+        let ns = Netns { name };
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &ns.name, "link", "set", "lo", "up"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "bringing up lo in {}", ns.name);
+        ns
+    }
+
+    /// Create TUN device `fin0` inside the namespace, kernel side 192.0.2.1/24,
+    /// up. The thread that creates it enters the namespace; the descriptor it
+    /// returns works from any thread.
+    fn tun(&self) -> Tun {
+        self.in_ns(|| Tun::create("fin0", kernel_ip(), 24).expect("create TUN in namespace"))
+    }
+
+    /// Run `f` on a thread that entered the namespace.
+    fn in_ns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let file = File::open(&path).expect("open netns file");
+            setns(&file, CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    }
+
+    /// Run `ip -n NS args...`.
+    fn ip(&self, args: &[&str]) {
+        let ok = std::process::Command::new("ip")
+            .arg("-n")
+            .arg(&self.name)
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip -n {} {args:?} failed", self.name);
+    }
+
+    /// A finack stack on a new TUN device in this namespace.
+    fn stack(&self) -> Stack {
+        Stack::from_tun(self.tun(), finack_ip(), Config::linux()).expect("stack on TUN")
+    }
+
+    /// A command run inside the namespace, killed if the test drops it.
+    fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, prog]);
+        c.kill_on_drop(true);
+        c
+    }
+
+    /// `ss -tan` inside the namespace.
+    async fn ss(&self) -> String {
+        let out = self.cmd("ss").arg("-tan").output().await.expect("run ss");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run `python3 -c script args...` inside the namespace; its stdout, or a
+    /// panic with its stderr.
+    async fn python(&self, script: &str, args: &[&str]) -> String {
+        let out = timeout(
+            LIMIT,
+            self.cmd("python3")
+                .arg("-c")
+                .arg(script)
+                .args(args)
+                .output(),
+        )
+        .await
+        .expect("python3 timed out")
+        .expect("run python3");
+        assert!(
+            out.status.success(),
+            "python3 failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Wait until something inside the namespace listens on `port` (a TCP connect
+/// from finack succeeds), bounded.
+async fn wait_listening(stack: &Stack, port: u16) {
+    let addr = SocketAddr::new(kernel_ip(), port);
+    for _ in 0..100 {
+        if let Ok(Ok(s)) = timeout(Duration::from_secs(2), TcpStream::connect(stack, addr)).await {
+            drop(s);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
+
+/// A finack echo server on 192.0.2.2:`port`; each connection's echoed byte count
+/// is sent on the returned channel.
+fn spawn_echo(stack: &Stack, port: u16) -> tokio::sync::mpsc::UnboundedReceiver<u64> {
+    let l = TcpListener::bind(stack, SocketAddr::new(stack.addresses()[0], port)).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.into_split();
+                let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
+                let _ = w.shutdown().await;
+                let _ = tx.send(n);
+            });
+        }
+    });
+    rx
+}
+
+const PY_ECHO_CLIENT: &str = r#"
+import socket, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = bytes((i * 7 + i // 251) % 256 for i in range(n))
+s = socket.create_connection((host, port), timeout=20)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+got = bytearray()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+s.close()
+assert bytes(got) == data, (len(got), n)
+print("OK", len(got))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linux_client_to_finack_echo() {
+    if !can_run("linux_client_to_finack_echo", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let mut done = spawn_echo(&stack, 7);
+        let out = ns.python(PY_ECHO_CLIENT, &[FINACK, "7", "1000000"]).await;
+        assert_eq!(out.trim(), "OK 1000000");
+        assert_eq!(done.recv().await, Some(1_000_000));
+        // The kernel's router solicitations etc. were skipped, not errors.
+        let ls = stack.link_stats();
+        assert!(ls.packets_in > 0 && ls.packets_out > 0, "{ls:?}");
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_to_finack_http() {
+    if !can_run("curl_to_finack_http", &["curl"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 8080)).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    // Read the request head, answer, close (HTTP/1.0 style).
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body = "hello from finack\n";
+                    let resp = format!(
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                    let _ = s.shutdown().await;
+                    let _ = s.read(&mut buf).await;
+                });
+            }
+        });
+        let out = timeout(
+            LIMIT,
+            ns.cmd("curl")
+                .args(["-sS", "--max-time", "20", "http://192.0.2.2:8080/"])
+                .output(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from finack\n");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// finack fetches a file from `python3 -m http.server`. The server closes first
+/// (HTTP/1.0), so the Linux side ends in TIME-WAIT, which `ss` shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finack_client_to_linux_http_server_linux_closes_first() {
+    if !can_run(
+        "finack_client_to_linux_http_server_linux_closes_first",
+        &["python3", "ss"],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(format!("finack-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("blob.bin"), &body).unwrap();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let _server = ns
+            .cmd("python3")
+            .args(["-m", "http.server", "8000", "--bind", KERNEL, "--directory"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        wait_listening(&stack, 8000).await;
+        let mut s = TcpStream::connect(&stack, SocketAddr::new(kernel_ip(), 8000))
+            .await
+            .unwrap();
+        s.write_all(b"GET /blob.bin HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).await.unwrap();
+        let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(resp.starts_with(b"HTTP/1.0 200"), "{:?}", &resp[..head_end]);
+        assert!(resp[head_end..] == body[..], "body differs");
+        // The server closed first: we are in CLOSE-WAIT; close our side.
+        assert_eq!(s.state(), State::CloseWait);
+        let local = s.local_addr().unwrap();
+        s.shutdown().await.unwrap();
+        drop(s);
+        // RFC 9293 §3.6: the side that closes first waits in TIME-WAIT.
+        let want = format!("{KERNEL}:8000");
+        let peer = local.to_string();
+        let mut ss = String::new();
+        for _ in 0..50 {
+            ss = ns.ss().await;
+            if ss
+                .lines()
+                .any(|l| l.starts_with("TIME-WAIT") && l.contains(&want) && l.contains(&peer))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            ss.lines()
+                .any(|l| l.starts_with("TIME-WAIT") && l.contains(&want) && l.contains(&peer)),
+            "no TIME-WAIT on the Linux side for {want} <-> {peer}:\n{ss}"
+        );
+        // And finack's side finished: no connection but the probes' TIME-WAITs
+        // from wait_listening (finack closed those first).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            stack
+                .connections()
+                .iter()
+                .all(|c| c.local != local || c.state == State::Closed),
+            "{:?}",
+            stack.connections()
+        );
+    })
+    .await
+    .expect("test timed out");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const PY_ECHO_SERVER: &str = r#"
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(8)
+print("listening", flush=True)
+l.settimeout(30)
+for _ in range(int(sys.argv[3])):
+    c, _ = l.accept()
+    c.settimeout(20)
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        c.sendall(b)
+    c.close()
+"#;
+
+/// finack closes first against a Linux echo server: finack ends in TIME-WAIT,
+/// Linux goes CLOSE-WAIT -> LAST-ACK -> CLOSED and keeps no TIME-WAIT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finack_closes_first_against_linux() {
+    if !can_run("finack_closes_first_against_linux", &["python3", "ss"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let mut server = ns
+            .cmd("python3")
+            .args(["-c", PY_ECHO_SERVER, KERNEL, "7007", "1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for "listening" (a probe connect would use up the one accept).
+        let mut out = server.stdout.take().unwrap();
+        let mut line = [0u8; 10];
+        out.read_exact(&mut line).await.unwrap();
+        assert_eq!(&line, b"listening\n");
+        let s = TcpStream::connect(&stack, SocketAddr::new(kernel_ip(), 7007))
+            .await
+            .unwrap();
+        let data = vec![0x5a; 200_000];
+        let (mut r, mut w) = s.into_split();
+        let writer = tokio::spawn(async move {
+            w.write_all(&data).await.unwrap();
+            w.shutdown().await.unwrap();
+            w
+        });
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        let w = writer.await.unwrap();
+        assert_eq!(got.len(), 200_000);
+        assert!(got.iter().all(|&b| b == 0x5a));
+        let local = w.local_addr().unwrap();
+        drop((r, w));
+        // Python saw our FIN first (CLOSE-WAIT), echoed the rest and closed; our
+        // side took the TIME-WAIT (RFC 9293 §3.6).
+        let status = server.wait().await.unwrap();
+        assert!(status.success(), "python3 echo server: {status}");
+        let mut ours = None;
+        for _ in 0..50 {
+            ours = stack.connections().into_iter().find(|c| c.local == local);
+            if ours.as_ref().is_some_and(|c| c.state == State::TimeWait) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(ours.map(|c| c.state), Some(State::TimeWait));
+        let ss = ns.ss().await;
+        let peer = local.to_string();
+        assert!(
+            !ss.lines().any(|l| l.contains(&peer)),
+            "Linux should hold no state for {peer}:\n{ss}"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Connection refused both ways: a RST answers a SYN to a closed port
+/// (RFC 9293 §3.10.7.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_both_ways() {
+    if !can_run("refused_both_ways", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let e = TcpStream::connect(&stack, SocketAddr::new(kernel_ip(), 9))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        let out = ns
+            .python(
+                r#"
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 9), timeout=10)
+    print("connected?!")
+except ConnectionRefusedError:
+    print("refused")
+"#,
+                &[FINACK],
+            )
+            .await;
+        assert_eq!(out.trim(), "refused");
+        assert!(stack.stats().rst_sent >= 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// UDP and ICMP from the kernel reach the device and are counted and skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_tcp_packets_are_skipped() {
+    if !can_run("non_tcp_packets_are_skipped", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        ns.python(
+            r#"
+import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(5):
+    u.sendto(b"not tcp", (sys.argv[1], 9))
+"#,
+            &[FINACK],
+        )
+        .await;
+        let mut ls = stack.link_stats();
+        for _ in 0..50 {
+            if ls.skipped_not_tcp >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ls = stack.link_stats();
+        }
+        assert!(ls.skipped_not_tcp >= 5, "{ls:?}");
+        // The stack still works afterwards.
+        let _l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 7)).unwrap();
+        let mut done = spawn_echo(&stack, 8);
+        let out = ns.python(PY_ECHO_CLIENT, &[FINACK, "8", "1000"]).await;
+        assert_eq!(out.trim(), "OK 1000");
+        assert_eq!(done.recv().await, Some(1000));
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// A TUN device made beforehand with `ip tuntap` (persistent, configured by
+/// `ip`, in 198.51.100.0/24, RFC 5737 TEST-NET-2) is taken as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_tun_device() {
+    if !can_run("existing_tun_device", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.ip(&["tuntap", "add", "dev", "fin1", "mode", "tun"]);
+    ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "fin1"]);
+    ns.ip(&["link", "set", "fin1", "up"]);
+    timeout(LIMIT, async {
+        let tun = ns.in_ns(|| Tun::open("fin1").expect("open existing TUN"));
+        assert_eq!(tun.name(), "fin1");
+        let stack = Stack::from_tun(tun, "198.51.100.2".parse().unwrap(), Config::linux()).unwrap();
+        let mut done = spawn_echo(&stack, 7);
+        let out = ns
+            .python(PY_ECHO_CLIENT, &["198.51.100.2", "7", "50000"])
+            .await;
+        assert_eq!(out.trim(), "OK 50000");
+        assert_eq!(done.recv().await, Some(50_000));
+    })
+    .await
+    .expect("test timed out");
+}

@@ -1,0 +1,339 @@
+//! The runtime over an in-memory pair of stacks: no root needed.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use finack::{Config, Impairment, Stack, State, TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A byte pattern that differs per stream and per position (a misplaced or
+/// duplicated segment shows up as a mismatch).
+fn pattern(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[i % 4] ^ seed)
+        .collect()
+}
+
+async fn echo_server(server: &Stack, port: u16) -> TcpListener {
+    TcpListener::bind(server, SocketAddr::new(Stack::PAIR_B, port)).unwrap()
+}
+
+fn spawn_echo(l: TcpListener) {
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.into_split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn echo_over_pair() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair();
+        spawn_echo(echo_server(&server, 7).await);
+        let mut c = TcpStream::connect(&client, addr("192.0.2.2:7"))
+            .await
+            .unwrap();
+        assert_eq!(c.peer_addr().unwrap(), addr("192.0.2.2:7"));
+        assert_eq!(c.local_addr().unwrap().ip(), Stack::PAIR_A);
+        assert_ne!(c.local_addr().unwrap().port(), 0);
+        assert_eq!(c.state(), State::Established);
+        c.write_all(b"hello, finack").await.unwrap();
+        c.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"hello, finack");
+        // The client closed first: it ends in TIME-WAIT (RFC 9293 §3.6).
+        drop(c);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let conns = client.connections();
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert_eq!(conns[0].state, State::TimeWait);
+        assert!(
+            server.connections().is_empty(),
+            "{:?}",
+            server.connections()
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_mib_both_ways() {
+    timeout(LIMIT, async {
+        const LEN: usize = 10 << 20;
+        let (client, server) = Stack::pair();
+        let l = TcpListener::bind(&server, addr("192.0.2.2:9000")).unwrap();
+        let srv = tokio::spawn(async move {
+            let (s, peer) = l.accept().await.unwrap();
+            assert_eq!(peer.ip(), Stack::PAIR_A);
+            let (mut r, mut w) = s.into_split();
+            let writer = tokio::spawn(async move {
+                w.write_all(&pattern(2, LEN)).await.unwrap();
+                w.shutdown().await.unwrap();
+                w
+            });
+            let mut got = Vec::with_capacity(LEN);
+            r.read_to_end(&mut got).await.unwrap();
+            let _w = writer.await.unwrap();
+            got
+        });
+        let c = TcpStream::connect(&client, addr("192.0.2.2:9000"))
+            .await
+            .unwrap();
+        let (mut r, mut w) = c.into_split();
+        let writer = tokio::spawn(async move {
+            w.write_all(&pattern(1, LEN)).await.unwrap();
+            w.shutdown().await.unwrap();
+            w
+        });
+        let mut got = Vec::with_capacity(LEN);
+        r.read_to_end(&mut got).await.unwrap();
+        let _w = writer.await.unwrap();
+        let server_got = srv.await.unwrap();
+        assert_eq!(got.len(), LEN);
+        assert!(got == pattern(2, LEN), "client received corrupted data");
+        assert_eq!(server_got.len(), LEN);
+        assert!(
+            server_got == pattern(1, LEN),
+            "server received corrupted data"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn half_close_client_first() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair();
+        let l = TcpListener::bind(&server, addr("192.0.2.2:80")).unwrap();
+        let srv = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            s.read_to_end(&mut req).await.unwrap();
+            // The client's FIN arrived: CLOSE-WAIT, and we can still send.
+            assert_eq!(s.state(), State::CloseWait);
+            s.write_all(b"response after your FIN").await.unwrap();
+            s.shutdown().await.unwrap();
+            req
+        });
+        let mut c = TcpStream::connect(&client, addr("192.0.2.2:80"))
+            .await
+            .unwrap();
+        c.write_all(b"request").await.unwrap();
+        c.shutdown().await.unwrap();
+        // Writing after shutdown(SHUT_WR) is EPIPE.
+        let e = c.write_all(b"more").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BrokenPipe);
+        let mut resp = Vec::new();
+        c.read_to_end(&mut resp).await.unwrap();
+        assert_eq!(resp, b"response after your FIN");
+        assert_eq!(srv.await.unwrap(), b"request");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn half_close_server_first() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair();
+        let l = TcpListener::bind(&server, addr("192.0.2.2:80")).unwrap();
+        let srv = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            s.write_all(b"banner").await.unwrap();
+            s.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).await.unwrap();
+            rest
+        });
+        let mut c = TcpStream::connect(&client, addr("192.0.2.2:80"))
+            .await
+            .unwrap();
+        let mut banner = Vec::new();
+        c.read_to_end(&mut banner).await.unwrap();
+        assert_eq!(banner, b"banner");
+        assert_eq!(c.state(), State::CloseWait);
+        c.write_all(b"late reply").await.unwrap();
+        c.shutdown().await.unwrap();
+        assert_eq!(srv.await.unwrap(), b"late reply");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn refused() {
+    timeout(LIMIT, async {
+        let (client, _server) = Stack::pair();
+        let e = TcpStream::connect(&client, addr("192.0.2.2:81"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        // The failed connect left nothing behind.
+        assert!(client.connections().is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn abort_resets_the_peer() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair();
+        let l = TcpListener::bind(&server, addr("192.0.2.2:80")).unwrap();
+        let c = TcpStream::connect(&client, addr("192.0.2.2:80"))
+            .await
+            .unwrap();
+        let (mut s, _) = l.accept().await.unwrap();
+        c.abort();
+        let mut buf = [0u8; 16];
+        let e = s.read(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        let e = s.write_all(b"x").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert!(client.connections().is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn connect_times_out() {
+    timeout(LIMIT, async {
+        let mut cfg = Config::linux();
+        cfg.syn_retries = 2;
+        cfg.rto_initial = Duration::from_millis(50);
+        // Everything from the client is lost.
+        let (client, _server) = Stack::pair_with(cfg, Some(Impairment::new(1).loss(1.0)), None);
+        let e = TcpStream::connect(&client, addr("192.0.2.2:80"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn bind_errors() {
+    let (client, _server) = Stack::pair();
+    let _l = TcpListener::bind(&client, addr("192.0.2.1:80")).unwrap();
+    let e = TcpListener::bind(&client, addr("192.0.2.1:80")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse);
+    let e = TcpListener::bind(&client, addr("192.0.2.9:80")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+    let e = TcpStream::connect(&client, addr("192.0.2.2:0"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_connections() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair();
+        spawn_echo(echo_server(&server, 7).await);
+        let mut tasks = Vec::new();
+        for i in 0..100u32 {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = TcpStream::connect(&client, addr("192.0.2.2:7"))
+                    .await
+                    .unwrap();
+                let msg = pattern(i as u8, 10_000 + i as usize * 37);
+                c.write_all(&msg).await.unwrap();
+                c.shutdown().await.unwrap();
+                let mut back = Vec::new();
+                c.read_to_end(&mut back).await.unwrap();
+                assert!(back == msg, "connection {i} echoed wrong bytes");
+                c.local_addr().unwrap().port()
+            }));
+        }
+        let mut ports = Vec::new();
+        for t in tasks {
+            ports.push(t.await.unwrap());
+        }
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), 100, "distinct ephemeral ports");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_under_loss_and_reordering() {
+    timeout(LIMIT, async {
+        const LEN: usize = 1 << 20;
+        let imp = |seed| {
+            Impairment::new(seed)
+                .loss(0.05)
+                .reorder(0.05, Duration::from_millis(3))
+                .duplicate(0.01)
+                .delay(Duration::from_millis(1), Duration::from_micros(500))
+        };
+        let (client, server) = Stack::pair_with(Config::linux(), Some(imp(11)), Some(imp(12)));
+        let l = TcpListener::bind(&server, addr("192.0.2.2:9000")).unwrap();
+        let srv = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            s.write_all(b"ok").await.unwrap();
+            s.shutdown().await.unwrap();
+            got
+        });
+        let mut c = TcpStream::connect(&client, addr("192.0.2.2:9000"))
+            .await
+            .unwrap();
+        c.write_all(&pattern(5, LEN)).await.unwrap();
+        c.shutdown().await.unwrap();
+        let mut ok = Vec::new();
+        c.read_to_end(&mut ok).await.unwrap();
+        assert_eq!(ok, b"ok");
+        let got = srv.await.unwrap();
+        assert_eq!(got.len(), LEN);
+        assert!(got == pattern(5, LEN), "corrupted under impairment");
+        let st = client.stats();
+        assert!(
+            st.retransmits > 0,
+            "loss should have caused retransmissions"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn dropping_the_stack_keeps_sockets_working() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair();
+        spawn_echo(echo_server(&server, 7).await);
+        drop(server);
+        let mut c = TcpStream::connect(&client, addr("192.0.2.2:7"))
+            .await
+            .unwrap();
+        drop(client);
+        c.write_all(b"still here").await.unwrap();
+        let mut buf = [0u8; 10];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"still here");
+    })
+    .await
+    .unwrap();
+}
