@@ -2265,3 +2265,63 @@ dual!(
             .all(|s| s.len <= mss as usize));
     }
 );
+
+dual!(
+    rfc9293_must_34_robust_against_a_shrinking_window,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        // The server's own ACKs are lost for a while; we speak for it instead.
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let data = pattern(40_000, 6);
+        net.client.send(c, &data).unwrap();
+        net.flush();
+        let sent: Vec<Seg> = net
+            .sent_by(Side::Client)
+            .into_iter()
+            .filter(|s| s.len > 0)
+            .cloned()
+            .collect();
+        assert!(sent.len() >= 5, "an initial window of data is in flight");
+        let first = &sent[0];
+        let v = client_view(&net, c);
+        let wscale = net.client.info(c).unwrap().snd_wscale;
+        // An ACK of the first segment whose window ends well before what was sent
+        // (SHLD-14 says a receiver should not do this; MUST-34: cope when it does).
+        let ack = first.seq + first.len as u32;
+        let shrunk = 2 * first.len as u32;
+        let mut seg = raw(v.rcv_nxt, ack, TcpFlags::ACK);
+        seg.window = (shrunk >> wscale) as u16;
+        let right_edge = ack + ((u32::from(seg.window)) << wscale);
+        send_to(&mut net, Side::Client, v.remote, v.local, &seg);
+        let mark = net.log.len();
+        net.run_for(Duration::from_secs(3));
+        assert_eq!(
+            net.client.state(c),
+            State::Established,
+            "SHLD-17: no timeout"
+        );
+        let highest = sent
+            .iter()
+            .map(|s| s.seq + s.len as u32)
+            .fold(ack, |a, b| a.max(b));
+        for s in net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+        {
+            let end = s.seq + s.len as u32;
+            // SHLD-15: no new data beyond the shrunk window; SHLD-16/MAY-7: old data
+            // may be retransmitted.
+            assert!(
+                end.le(right_edge) || end.le(highest),
+                "new data past the window: {s:?}"
+            );
+        }
+        // The real receiver comes back: everything arrives intact.
+        net.drop = None;
+        net.run_until(Duration::from_secs(120), |n| {
+            n.sapp.received.len() == data.len()
+        });
+        assert!(net.sapp.received == data, "data intact");
+    }
+);

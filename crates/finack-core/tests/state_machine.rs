@@ -91,6 +91,9 @@ dual!(rfc9293_must_20_data_retries_exhausted_times_out, |f| {
 dual!(rfc5482_user_timeout_aborts, |f| {
     user_timeout_aborts(f);
 });
+dual!(rfc9293_may_2_newer_sequence_reopens_time_wait, |f| {
+    time_wait_reopened_by_newer_sequence(f);
+});
 dual!(rfc6191_new_syn_reopens_time_wait, |f| {
     time_wait_reopened_by_new_syn(f);
 });

@@ -769,7 +769,21 @@ pub fn user_timeout_aborts(f: Family) -> Net {
 /// A new SYN with a newer timestamp reopens a 4-tuple in TIME-WAIT (MAY-2,
 /// RFC 6191) on the server side, which closed first.
 pub fn time_wait_reopened_by_new_syn(f: Family) -> Net {
-    let mut net = Net::new(f);
+    time_wait_reopened(f, true)
+}
+
+/// The same without timestamps: the new SYN's sequence number, from the
+/// client's clock-driven ISN, lies above the old RCV.NXT (RFC 9293 MAY-2).
+pub fn time_wait_reopened_by_newer_sequence(f: Family) -> Net {
+    time_wait_reopened(f, false)
+}
+
+fn time_wait_reopened(f: Family, timestamps: bool) -> Net {
+    let cfg = Config {
+        timestamps,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, cfg.clone(), cfg);
     let (c, s) = net.established();
     let cport = net.client.addrs(c).unwrap().0.port();
     net.server.close(s).unwrap();
