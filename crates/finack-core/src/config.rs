@@ -110,6 +110,9 @@ pub struct Config {
     pub challenge_ack_interval: Duration,
     /// IP TTL / hop limit of outgoing packets (RFC 9293 MUST-49).
     pub ttl: u8,
+    /// Default Diffserv field (IPv4 TOS / IPv6 Traffic Class) of outgoing packets
+    /// (RFC 9293 MUST-48); `Endpoint::set_tos` changes it per connection.
+    pub tos: u8,
     /// Record every state change for [`crate::Endpoint::take_transitions`].
     pub record_transitions: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
@@ -154,6 +157,7 @@ impl Config {
             time_wait_syn_reuse: true,
             challenge_ack_interval: Duration::from_millis(500),
             ttl: 64,
+            tos: 0,
             record_transitions: true,
             max_backlog: 4096,
         }
@@ -202,6 +206,7 @@ impl Config {
             time_wait_syn_reuse: true,
             challenge_ack_interval: Duration::from_millis(500),
             ttl: 64,
+            tos: 0,
             record_transitions: true,
             max_backlog: 4096,
         }

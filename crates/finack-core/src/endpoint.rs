@@ -1139,6 +1139,12 @@ impl Endpoint {
         self.with_active(c, |tcb| tcb.user_timeout = timeout)
     }
 
+    /// Set the Diffserv field (IPv4 TOS / IPv6 Traffic Class) of this
+    /// connection's packets (RFC 9293 MUST-48, SHLD-21: also mid-connection).
+    pub fn set_tos(&mut self, c: ConnId, tos: u8) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.tos = tos)
+    }
+
     /// Turn keep-alive on or off for a connection (SO_KEEPALIVE; RFC 9293 MUST-24:
     /// the application asks for it; MUST-25: off by default).
     pub fn set_keepalive(&mut self, c: ConnId, on: bool) -> Result<(), Error> {

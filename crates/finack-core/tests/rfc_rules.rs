@@ -2325,3 +2325,101 @@ dual!(
         assert!(net.sapp.received == data, "data intact");
     }
 );
+
+dual!(
+    rfc9293_must_39_receiver_moves_the_window_edge_in_big_steps,
+    |f: Family| {
+        let scfg = Config {
+            recv_buffer: 16 * 1024,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, Config::linux(), scfg);
+        let (_c, s) = net.established();
+        net.sapp.read = false;
+        net.capp.to_send = pattern(100_000, 2).into_iter().collect();
+        net.run_for(Duration::from_millis(500));
+        // The application now reads in dribbles of 100 bytes.
+        let wscale = net.server.info(s).unwrap().rcv_wscale;
+        let mss = u32::from(net.server.info(s).unwrap().snd_mss);
+        let step = (16 * 1024 / 2).min(mss);
+        let mut buf = [0u8; 100];
+        for _ in 0..400 {
+            let _ = net.server.recv(s, &mut buf);
+            net.run_for(Duration::from_millis(5));
+        }
+        let edges: Vec<SeqNumber> = net
+            .log
+            .iter()
+            .filter(|x| x.from == Side::Server && !x.has(TcpFlags::SYN))
+            .map(|x| x.ack + (u32::from(x.window) << wscale))
+            .collect();
+        assert!(edges.len() > 10, "the server kept advertising");
+        // With window scaling the field is rounded down to 2^wscale bytes, so an
+        // advertised edge may sit up to that much below the true one; beyond that,
+        // the edge advances only in steps of at least min(RCV.BUFF/2, MSS).
+        let grain = 1i32 << wscale;
+        let mut high = edges[0];
+        let mut steps = 0;
+        for &e in &edges[1..] {
+            assert!(
+                high - e < grain,
+                "the right edge never moves left (SHLD-14)"
+            );
+            let moved = e - high;
+            if moved >= grain {
+                assert!(
+                    moved + grain > step as i32,
+                    "edge moved by {moved} < {step}"
+                );
+                steps += 1;
+            }
+            high = high.max(e);
+        }
+        assert!(steps > 0, "the window did open as the application read");
+    }
+);
+
+#[test]
+fn rfc9293_must_23_rfc9293_profile_keeps_trying_a_syn_for_3_minutes() {
+    let mut net = Net::with_configs(Family::V4, Config::rfc9293(), Config::rfc9293());
+    net.drop = Some(Box::new(|_| true));
+    let start = net.now;
+    let c = net
+        .client
+        .connect(net.now, Family::V4.client(0), Family::V4.server(80))
+        .unwrap();
+    net.run_until(Duration::from_secs(3600), |n| {
+        n.client.state(c) == State::Closed
+    });
+    assert!(
+        net.now - start >= Duration::from_secs(180),
+        "{:?}",
+        net.now - start
+    );
+    assert_eq!(net.client.close_reason(c), Some(CloseReason::TimedOut));
+}
+
+dual!(
+    rfc9293_must_48_shld_21_diffserv_field_set_per_connection,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        assert!(net.log.iter().all(|x| x.tos == 0), "default 0");
+        net.client.set_tos(c, 0xb8).unwrap();
+        net.client.send(c, b"expedited").unwrap();
+        net.run_for(Duration::from_millis(100));
+        let last = net.sent_by(Side::Client).last().copied().unwrap().clone();
+        assert_eq!(last.tos, 0xb8, "SHLD-22: passed unchanged to IP");
+    }
+);
+
+dual!(rfc9293_must_49_ttl_is_configurable, |f: Family| {
+    let cfg = Config {
+        ttl: 7,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, cfg, Config::linux());
+    net.established();
+    assert!(net.sent_by(Side::Client).iter().all(|x| x.ttl == 7));
+    assert!(net.sent_by(Side::Server).iter().all(|x| x.ttl == 64));
+});

@@ -176,6 +176,8 @@ pub(crate) struct Tcb {
     pub(crate) nodelay: bool,
     pub(crate) tx_blocked: bool,
     pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
+    /// IPv4 TOS / IPv6 Traffic Class of our packets (MUST-48).
+    pub(crate) tos: u8,
 
     // Keep-alive (RFC 9293 §3.8.4).
     pub(crate) keepalive: bool,
@@ -269,6 +271,7 @@ impl Tcb {
             nodelay: !cfg.nagle,
             tx_blocked: false,
             soft_error: None,
+            tos: cfg.tos,
             keepalive: false,
             t_keepalive: None,
             last_rx: now,

@@ -30,7 +30,18 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + u32::from(field);
             return field;
         }
-        let field = (wnd >> self.rcv_wscale).min(65535);
+        let mut field = (wnd >> self.rcv_wscale).min(65535);
+        let right = self.rcv_nxt + (field << self.rcv_wscale);
+        // RFC 9293 §3.8.6.2.2 (MUST-39, receiver SWS avoidance): move the right
+        // edge only by at least min(RCV.BUFF/2, Eff.snd.MSS) at a time.
+        let step = (self.rx.cap() as u32 / 2)
+            .min(u32::from(self.snd_mss))
+            .max(1);
+        let grow = (right - self.rcv_adv).max(0) as u32;
+        if grow > 0 && grow < step && self.rcv_adv.ge(self.rcv_nxt) {
+            let room = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+            field = (room >> self.rcv_wscale).min(65535);
+        }
         let right = self.rcv_nxt + (field << self.rcv_wscale);
         // SHLD-14: never move the right edge left.
         self.rcv_adv = self.rcv_adv.max(right);
@@ -156,7 +167,7 @@ impl Tcb {
             options: opts,
             payload: &[],
         };
-        emit_packet(&self.local, &self.remote, cfg, &tcp, buf)
+        emit_packet(&self.local, &self.remote, cfg, self.tos, &tcp, buf)
     }
 
     /// Data and/or FIN from SND.NXT, within the usable window.
@@ -318,7 +329,7 @@ impl Tcb {
         if self.sack_ok && !self.ooo.is_empty() {
             self.fill_sack(&mut options);
         }
-        let (local, remote, ack) = (self.local, self.remote, self.rcv_nxt);
+        let (local, remote, ack, tos) = (self.local, self.remote, self.rcv_nxt, self.tos);
         let tcp = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),
@@ -330,7 +341,7 @@ impl Tcb {
             options,
             payload: self.tx.slice(off, len),
         };
-        emit_packet(&local, &remote, cfg, &tcp, buf)
+        emit_packet(&local, &remote, cfg, tos, &tcp, buf)
     }
 }
 
@@ -360,13 +371,21 @@ pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option
         },
         payload: &[],
     };
-    Some(emit_packet(&ctl.local, &ctl.remote, cfg, &tcp, buf))
+    Some(emit_packet(
+        &ctl.local,
+        &ctl.remote,
+        cfg,
+        cfg.tos,
+        &tcp,
+        buf,
+    ))
 }
 
 fn emit_packet(
     local: &SocketAddr,
     remote: &SocketAddr,
     cfg: &Config,
+    tos: u8,
     tcp: &TcpRepr<'_>,
     buf: &mut [u8],
 ) -> usize {
@@ -374,7 +393,8 @@ fn emit_packet(
         src: local.ip(),
         dst: remote.ip(),
         ttl: cfg.ttl,
-        tos: 0,
+        // MUST-48 / SHLD-22: the application's Diffserv field, passed unchanged.
+        tos,
     };
     // The buffer was checked against MIN_BUFFER and payloads are cut to fit, and
     // addresses of a connection share a family, so emission cannot fail.

@@ -73,6 +73,10 @@ pub struct Seg {
     pub dst: SocketAddr,
     /// Dropped by the network instead of delivered.
     pub dropped: bool,
+    /// IPv4 TOS / IPv6 Traffic Class.
+    pub tos: u8,
+    /// IPv4 TTL / IPv6 hop limit.
+    pub ttl: u8,
 }
 
 impl Seg {
@@ -97,6 +101,8 @@ impl Seg {
             src: SocketAddr::new(ip.src, tcp.src_port),
             dst: SocketAddr::new(ip.dst, tcp.dst_port),
             dropped: false,
+            tos: ip.tos,
+            ttl: ip.ttl,
         }
     }
 
