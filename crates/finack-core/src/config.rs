@@ -170,7 +170,6 @@ impl Config {
         Config {
             time_wait: Duration::from_secs(240),
             fin_wait2_timeout: None,
-            rto_initial: Duration::from_secs(1),
             rto_min: Duration::from_secs(1),
             rto_max: Duration::from_secs(60),
             rto_min_on_variance: false,
@@ -180,35 +179,16 @@ impl Config {
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).
             retries2: 7,
             orphan_retries: 7,
-            user_timeout: None,
-            keepalive_time: Duration::from_secs(7200),
-            keepalive_interval: Duration::from_secs(75),
-            keepalive_probes: 9,
-            mtu: 1500,
             initial_window: InitialWindow::Rfc5681,
-            window_scaling: true,
-            window_scale: 7,
-            sack: true,
-            timestamps: true,
-            timestamp_offsets: true,
-            recv_buffer: 131_072,
-            send_buffer: 262_144,
             // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
             congestion: CongestionAlgorithm::NewReno,
-            dupthresh: 3,
-            nagle: true,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
-            tw_reuse: false,
-            rfc1337: true,
-            time_wait_syn_reuse: true,
-            challenge_ack_interval: Duration::from_millis(500),
-            ttl: 64,
-            tos: 0,
-            record_transitions: true,
-            max_backlog: 4096,
+            // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
+            // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
+            ..Config::linux()
         }
     }
 }
