@@ -3,7 +3,8 @@
 //! Simple, bounded structures; the data-path work replaces them with ring buffers
 //! and a gap-list assembler.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+use alloc::vec;
 use alloc::vec::Vec;
 
 /// Bytes the application queued: from SND.UNA (first unacknowledged data byte)
@@ -55,18 +56,32 @@ impl SendBuf {
     }
 }
 
-/// In-order received bytes not yet read by the application.
+/// Most out-of-order ranges remembered at once; segments that would open more
+/// holes are dropped (the peer retransmits them).
+pub(crate) const MAX_OOO_RANGES: usize = 16;
+
+/// The receive buffer: a ring of `cap` bytes, allocated on first use, holding
+/// the in-order bytes the application has not read and, beyond them, the
+/// out-of-order bytes received so far (RFC 9293 SHLD-31), written in place.
+/// No allocation per segment.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
-    pub(crate) data: VecDeque<u8>,
+    buf: Vec<u8>,
     cap: usize,
+    /// Ring index of the first unread byte.
+    head: usize,
+    /// In-order bytes not yet read.
+    len: usize,
+    /// Out-of-order ranges `[start, end)`, as offsets from the end of the
+    /// in-order bytes: sorted, disjoint, not adjacent, never starting at 0.
+    ooo: Vec<(usize, usize)>,
 }
 
 impl RecvBuf {
     pub(crate) fn new(cap: usize) -> RecvBuf {
         RecvBuf {
-            data: VecDeque::new(),
             cap,
+            ..RecvBuf::default()
         }
     }
 
@@ -74,102 +89,104 @@ impl RecvBuf {
         self.cap
     }
 
+    /// In-order bytes waiting for the application.
     pub(crate) fn len(&self) -> usize {
-        self.data.len()
+        self.len
     }
 
+    /// Room after the in-order bytes: the receive window.
     pub(crate) fn free(&self) -> usize {
-        self.cap.saturating_sub(self.data.len())
+        self.cap - self.len
     }
 
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
-        self.data.extend(bytes);
-    }
-
-    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.data.len());
-        for (dst, src) in out.iter_mut().zip(self.data.drain(..n)) {
-            *dst = src;
+    fn write_at(&mut self, from_end: usize, data: &[u8]) {
+        if self.buf.len() < self.cap {
+            self.buf = vec![0; self.cap];
         }
-        n
-    }
-}
-
-/// Out-of-order segments keyed by stream offset (bytes since the peer's ISN + 1).
-#[derive(Debug, Default)]
-pub(crate) struct Assembler {
-    segs: BTreeMap<u64, Vec<u8>>,
-    bytes: usize,
-}
-
-impl Assembler {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.segs.is_empty()
+        let start = (self.head + self.len + from_end) % self.cap;
+        let first = data.len().min(self.cap - start);
+        self.buf[start..start + first].copy_from_slice(&data[..first]);
+        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
     }
 
-    /// Remember `data` at stream offset `at`, unless that would hold more than
-    /// `limit` bytes in total (RFC 9293 SHLD-31: queue out-of-order segments).
-    pub(crate) fn insert(&mut self, at: u64, data: &[u8], limit: usize) {
-        if data.is_empty() {
-            return;
+    /// Append in-order bytes (as many as fit); out-of-order ranges they reach
+    /// join the in-order bytes (MUST-59: everything queued is processed). Returns
+    /// how far the in-order end advanced.
+    pub(crate) fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n == 0 {
+            return 0;
         }
-        if let Some(old) = self.segs.get(&at) {
-            if old.len() >= data.len() {
-                return;
-            }
-        }
-        if self.bytes + data.len() > limit {
-            return;
-        }
-        if let Some(old) = self.segs.insert(at, data.to_vec()) {
-            self.bytes -= old.len();
-        }
-        self.bytes += data.len();
-    }
-
-    /// Take the bytes that continue the stream at offset `next`, in order.
-    pub(crate) fn pop_contiguous(&mut self, next: u64, mut sink: impl FnMut(&[u8])) -> u64 {
-        let mut next = next;
-        while let Some((&at, _)) = self.segs.first_key_value() {
-            if at > next {
-                break;
-            }
-            let (_, seg) = self.segs.pop_first().unwrap_or_default();
-            self.bytes -= seg.len();
-            let skip = (next - at) as usize;
-            if skip < seg.len() {
-                sink(&seg[skip..]);
-                next += (seg.len() - skip) as u64;
-            }
-        }
-        next
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.segs.clear();
-        self.bytes = 0;
-    }
-
-    /// Segments held, as (start offset, end offset), in order.
-    pub(crate) fn runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.segs.iter().map(|(&at, d)| (at, at + d.len() as u64))
-    }
-
-    /// Contiguous blocks held (overlapping and adjacent segments merged), in
-    /// order: what SACK reports.
-    pub(crate) fn blocks(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let mut it = self.runs().peekable();
-        core::iter::from_fn(move || {
-            let (start, mut end) = it.next()?;
-            while let Some(&(s, e)) = it.peek() {
-                if s > end {
-                    break;
+        self.write_at(0, &data[..n]);
+        self.len += n;
+        let mut shift = n;
+        let mut keep = 0;
+        for i in 0..self.ooo.len() {
+            let (s, e) = self.ooo[i];
+            if s <= shift {
+                // Reached: its bytes are already in place.
+                if e > shift {
+                    self.len += e - shift;
+                    shift = e;
                 }
-                end = end.max(e);
-                it.next();
+            } else {
+                self.ooo[keep] = (s - shift, e - shift);
+                keep += 1;
             }
-            Some((start, end))
-        })
+        }
+        self.ooo.truncate(keep);
+        shift
+    }
+
+    /// Store bytes that start `offset` (> 0) bytes past the in-order end. Bytes
+    /// beyond the buffer are cut off. False if nothing was kept.
+    pub(crate) fn insert_ooo(&mut self, offset: usize, data: &[u8]) -> bool {
+        let room = self.free();
+        if offset == 0 || offset >= room || data.is_empty() {
+            return false;
+        }
+        let end = offset + data.len().min(room - offset);
+        // Where the new range goes, and which existing ranges it touches.
+        let first = self.ooo.partition_point(|&(_, e)| e < offset);
+        let last = self.ooo.partition_point(|&(s, _)| s <= end);
+        if first == last && self.ooo.len() >= MAX_OOO_RANGES {
+            return false;
+        }
+        self.write_at(offset, &data[..end - offset]);
+        let (mut s, mut e) = (offset, end);
+        if first < last {
+            s = s.min(self.ooo[first].0);
+            e = e.max(self.ooo[last - 1].1);
+        }
+        self.ooo.splice(first..last, core::iter::once((s, e)));
+        true
+    }
+
+    /// Out-of-order ranges, as offsets from the in-order end (for SACK).
+    pub(crate) fn ooo_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.ooo.iter().copied()
+    }
+
+    pub(crate) fn has_ooo(&self) -> bool {
+        !self.ooo.is_empty()
+    }
+
+    pub(crate) fn clear_ooo(&mut self) {
+        self.ooo.clear();
+    }
+
+    /// Copy in-order bytes out for the application.
+    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.len);
+        if n == 0 {
+            return 0;
+        }
+        let first = n.min(self.cap - self.head);
+        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        self.head = (self.head + n) % self.cap;
+        self.len -= n;
+        n
     }
 }
 
@@ -178,26 +195,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn assembler_reorders_and_trims_overlaps() {
-        let mut a = Assembler::default();
-        a.insert(5, b"fghij", 100);
-        a.insert(3, b"de", 100);
-        a.insert(4, b"efg", 100); // overlaps both
-        let mut out = Vec::new();
-        assert_eq!(a.pop_contiguous(0, |b| out.extend_from_slice(b)), 0);
-        assert!(out.is_empty(), "gap at 0..3");
-        let next = a.pop_contiguous(3, |b| out.extend_from_slice(b));
-        assert_eq!(next, 10);
-        assert_eq!(&out, b"defghij");
-        assert_eq!(a.runs().count(), 0);
+    fn recv_ring_reorders_in_place_and_wraps() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.push(b"abcdefghij"), 10);
+        let mut out = [0u8; 8];
+        assert_eq!(r.read(&mut out), 8);
+        assert_eq!(&out, b"abcdefgh");
+        // Ring: 2 unread ("ij"), 14 free; "mn" arrives before "kl".
+        assert!(r.insert_ooo(2, b"mn"));
+        assert!(r.insert_ooo(6, b"qrst"));
+        assert_eq!(r.ooo_blocks().collect::<Vec<_>>(), [(2, 4), (6, 10)]);
+        assert_eq!(r.push(b"kl"), 4, "kl plus the queued mn");
+        assert_eq!(r.ooo_blocks().collect::<Vec<_>>(), [(2, 6)]);
+        assert!(r.insert_ooo(1, b"pqr"), "overlap merges");
+        assert_eq!(r.ooo_blocks().collect::<Vec<_>>(), [(1, 6)]);
+        assert_eq!(r.push(b"o"), 6, "o plus the queued pqrst");
+        let mut all = [0u8; 16];
+        let n = r.read(&mut all);
+        assert_eq!(&all[..n], b"ijklmnopqrst");
+        assert!(!r.has_ooo());
     }
 
     #[test]
-    fn assembler_is_bounded() {
-        let mut a = Assembler::default();
-        a.insert(10, &[1; 60], 100);
-        a.insert(100, &[2; 60], 100);
-        assert_eq!(a.runs().count(), 1, "second insert would exceed the bound");
+    fn recv_ring_is_bounded() {
+        let mut r = RecvBuf::new(8);
+        assert_eq!(r.push(b"0123456789"), 8, "cut to the buffer");
+        assert!(!r.insert_ooo(1, b"x"), "no room");
+        let mut out = [0u8; 4];
+        r.read(&mut out);
+        assert!(r.insert_ooo(2, b"abcdef"));
+        assert_eq!(
+            r.ooo_blocks().collect::<Vec<_>>(),
+            [(2, 4)],
+            "cut at the end of the ring"
+        );
+        let mut r = RecvBuf::new(1000);
+        for i in 0..MAX_OOO_RANGES {
+            assert!(r.insert_ooo(2 + 3 * i, b"x"));
+        }
+        assert!(!r.insert_ooo(900, b"y"), "too many holes");
+        assert!(r.insert_ooo(3, b"z"), "extending a range is fine");
     }
 
     #[test]

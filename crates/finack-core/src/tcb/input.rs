@@ -609,23 +609,20 @@ impl Tcb {
             // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK
             // that drives the peer's fast retransmit), and like Linux we go back to
             // quick ACKs until the hole is filled.
-            let limit = self.rx.cap();
-            self.ooo.insert(offset.max(0) as u64, payload, limit);
-            self.last_ooo = Some(offset.max(0) as u64);
+            let ahead = (seq - self.rcv_nxt).max(0) as usize;
+            if self.rx.insert_ooo(ahead, payload) {
+                self.last_ooo = Some(offset.max(0) as u64);
+            }
             self.ack_now = true;
             self.quickacks = self.quickacks.max(ctx.cfg.quickacks);
             return;
         }
-        let filled_hole = !self.ooo.is_empty();
+        let filled_hole = self.rx.has_ooo();
         self.schedule_ack(ctx, payload.len() as u32, filled_hole);
-        self.rx.push(payload);
-        let mut next = self.bytes_received + payload.len() as u64;
-        // MUST-59: process everything queued before acknowledging.
-        let rx = &mut self.rx;
-        next = self.ooo.pop_contiguous(next, |bytes| rx.push(bytes));
-        let advanced = (next - self.bytes_received) as u32;
-        self.bytes_received = next;
-        self.rcv_nxt += advanced;
+        // MUST-59: out-of-order bytes this reaches join the stream at once.
+        let advanced = self.rx.push(payload);
+        self.bytes_received += advanced as u64;
+        self.rcv_nxt += advanced as u32;
         ctx.events.push_back(Event::Readable(self.id));
         if let Some(fin) = self.ooo_fin {
             if fin == self.rcv_nxt {

@@ -19,7 +19,7 @@ use core::time::Duration;
 
 use finack_wire::{SeqNumber, Timestamps};
 
-use crate::buffer::{Assembler, RecvBuf, SendBuf};
+use crate::buffer::{RecvBuf, SendBuf};
 use crate::config::{Config, InitialWindow};
 use crate::rtt::RttEstimator;
 use crate::time::Instant;
@@ -112,7 +112,6 @@ pub(crate) struct Tcb {
     pub(crate) rcv_adv: SeqNumber,
     pub(crate) rcv_wscale: u8,
     pub(crate) rx: RecvBuf,
-    pub(crate) ooo: Assembler,
     pub(crate) ooo_fin: Option<SeqNumber>,
     /// Stream offset of the latest out-of-order arrival (first SACK block).
     pub(crate) last_ooo: Option<u64>,
@@ -227,7 +226,6 @@ impl Tcb {
             rcv_adv: SeqNumber(0),
             rcv_wscale: 0,
             rx: RecvBuf::new(cfg.recv_buffer),
-            ooo: Assembler::default(),
             ooo_fin: None,
             last_ooo: None,
             fin_received: false,
@@ -401,7 +399,7 @@ impl Tcb {
             _ => {}
         }
         self.tx.clear();
-        self.ooo.clear();
+        self.rx.clear_ooo();
         self.t_rexmit = None;
         self.t_fin_wait2 = None;
         self.t_user = None;

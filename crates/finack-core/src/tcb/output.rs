@@ -292,14 +292,18 @@ impl Tcb {
     /// recently received segment first, then the others; as many as fit beside the
     /// timestamp option (three).
     fn fill_sack(&self, options: &mut TcpOptions) {
-        let to_seq = |off: u64| self.rcv_nxt + (off.wrapping_sub(self.bytes_received) as u32);
+        let to_seq = |off: usize| self.rcv_nxt + off as u32;
         let room = if options.timestamps.is_some() { 3 } else { 4 };
-        let latest = self.last_ooo;
+        // The latest arrival, as an offset from RCV.NXT.
+        let latest = self
+            .last_ooo
+            .and_then(|l| l.checked_sub(self.bytes_received))
+            .map(|l| l as usize);
         let first = self
-            .ooo
-            .blocks()
+            .rx
+            .ooo_blocks()
             .find(|&(s, e)| latest.is_some_and(|l| l >= s && l < e));
-        let rest = self.ooo.blocks().filter(|b| Some(*b) != first);
+        let rest = self.rx.ooo_blocks().filter(|b| Some(*b) != first);
         for (s, e) in first.into_iter().chain(rest).take(room) {
             options.sack_blocks.push(to_seq(s), to_seq(e));
         }
@@ -326,7 +330,7 @@ impl Tcb {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()
         };
-        if self.sack_ok && !self.ooo.is_empty() {
+        if self.sack_ok && self.rx.has_ooo() {
             self.fill_sack(&mut options);
         }
         let (local, remote, ack, tos) = (self.local, self.remote, self.rcv_nxt, self.tos);
