@@ -2423,3 +2423,74 @@ dual!(rfc9293_must_49_ttl_is_configurable, |f: Family| {
     assert!(net.sent_by(Side::Client).iter().all(|x| x.ttl == 7));
     assert!(net.sent_by(Side::Server).iter().all(|x| x.ttl == 64));
 });
+
+/// Lose three segments of one window; return the times of the retransmissions.
+fn three_holes(f: Family, sack: bool) -> (Net, Vec<Instant>) {
+    let cfg = Config {
+        sack,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, cfg.clone(), cfg);
+    let (c, _s) = net.established();
+    let isn = net.log[0].seq;
+    let lose = [30_000usize, 40_000, 50_000];
+    let mut done = [false; 3];
+    net.drop = Some(Box::new(move |seg: &Seg| {
+        if seg.from != Side::Client || seg.len == 0 {
+            return false;
+        }
+        let rel = (seg.seq - (isn + 1)) as usize;
+        for (i, &at) in lose.iter().enumerate() {
+            if !done[i] && rel <= at && at < rel + seg.len {
+                done[i] = true;
+                return true;
+            }
+        }
+        false
+    }));
+    let data = pattern(100_000, 3);
+    net.capp.to_send = data.iter().copied().collect();
+    net.run_until(Duration::from_secs(30), |n| {
+        n.sapp.received.len() == data.len()
+    });
+    assert!(net.sapp.received == data, "data intact");
+    assert_eq!(net.client.state(c), State::Established);
+    let lost: Vec<SeqNumber> = net
+        .log
+        .iter()
+        .filter(|s| s.dropped)
+        .map(|s| s.seq)
+        .collect();
+    let times = net
+        .log
+        .iter()
+        .filter(|s| !s.dropped && s.from == Side::Client && lost.contains(&s.seq))
+        .map(|s| s.time)
+        .collect();
+    (net, times)
+}
+
+dual!(
+    rfc6675_sack_recovery_repairs_several_holes_in_one_round_trip,
+    |f: Family| {
+        let (net, times) = three_holes(f, true);
+        assert_eq!(times.len(), 3, "each hole resent once\n{}", net.trace());
+        assert_eq!(net.client.stats().fast_retransmits, 1);
+        let rtt = net.latency * 2;
+        let spread = *times.last().unwrap() - times[0];
+        // Holes reported together are resent together, not one per round trip.
+        assert_eq!(
+            times[0], times[1],
+            "two holes of one flight resent at once: {times:?}"
+        );
+        // Without SACK, NewReno learns of one hole per round trip (RFC 6582).
+        let (net2, times2) = three_holes(f, false);
+        assert_eq!(times2.len(), 3, "{}", net2.trace());
+        let spread2 = *times2.last().unwrap() - times2[0];
+        assert!(spread2 >= rtt * 2, "{times2:?}");
+        assert!(
+            spread + rtt <= spread2,
+            "SACK saves at least a round trip: {times:?} vs {times2:?}"
+        );
+    }
+);

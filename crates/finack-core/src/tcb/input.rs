@@ -368,6 +368,9 @@ impl Tcb {
         }
         // The peer answered: zero-window probing may go on (MUST-37).
         self.probes_unanswered = 0;
+        if self.sack_ok && !seg.options.sack_blocks.is_empty() {
+            self.update_scoreboard(&seg.options.sack_blocks);
+        }
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
         // SYN or FIN, leaves the window as it was, while data is outstanding.
         let duplicate = ack == self.snd_una
@@ -449,6 +452,7 @@ impl Tcb {
         if self.snd_nxt.lt(self.snd_una) {
             self.snd_nxt = self.snd_una;
         }
+        self.prune_scoreboard();
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
         // cleared whenever anything is retransmitted).
         let sample = match (self.ts_ok, seg.options.timestamps) {
@@ -498,8 +502,12 @@ impl Tcb {
             } else {
                 // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
                 // next unacknowledged segment at once, deflate by what was
-                // acknowledged and add back one segment.
+                // acknowledged and add back one segment. Without SACK the next
+                // hole is presumed to start at SND.UNA.
                 self.fast_rexmit = true;
+                if self.sacked.is_empty() {
+                    self.rtx_next = self.snd_una;
+                }
                 self.cwnd = self.cwnd.saturating_sub(acked);
                 if acked >= mss {
                     self.cwnd += mss;
@@ -526,8 +534,12 @@ impl Tcb {
         self.dupacks += 1;
         if self.recover.is_some() {
             // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
-            // left the network; inflate the window by one segment.
+            // left the network; inflate the window by one segment. With SACK,
+            // spend it on the next hole the peer reports (RFC 6675 §5 step C).
             self.cwnd = self.cwnd.saturating_add(mss);
+            if !self.sacked.is_empty() && self.next_hole().is_some() {
+                self.fast_rexmit = true;
+            }
             return;
         }
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
@@ -540,6 +552,7 @@ impl Tcb {
             self.recover = Some(self.snd_max);
             self.cwnd = self.ssthresh + ctx.cfg.dupthresh * mss;
             self.fast_rexmit = true;
+            self.rtx_next = self.snd_una;
             // Karn: the retransmitted segment gives no RTT sample.
             self.rtt_probe = None;
             ctx.stats.fast_retransmits += 1;

@@ -146,8 +146,13 @@ pub(crate) struct Tcb {
     pub(crate) recover: Option<SeqNumber>,
     /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
     pub(crate) rto_recover: Option<SeqNumber>,
-    /// Retransmit the segment at SND.UNA now (fast retransmit).
+    /// Retransmit the next hole now (fast retransmit / recovery).
     pub(crate) fast_rexmit: bool,
+    /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
+    /// sorted and disjoint.
+    pub(crate) sacked: alloc::vec::Vec<(SeqNumber, SeqNumber)>,
+    /// Recovery retransmits holes from here on (RFC 6675 HighRxt).
+    pub(crate) rtx_next: SeqNumber,
     pub(crate) bytes_acked: u64,
 
     // Timers (deadlines).
@@ -252,6 +257,8 @@ impl Tcb {
             recover: None,
             rto_recover: None,
             fast_rexmit: false,
+            sacked: alloc::vec::Vec::new(),
+            rtx_next: iss,
             bytes_acked: 0,
             t_rexmit: None,
             t_fin_wait2: None,
@@ -704,6 +711,57 @@ impl Tcb {
             // learn of them.
             kind => self.soft_error = Some(kind),
         }
+    }
+
+    /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
+    /// only blocks inside SND.UNA..SND.MAX count; at most 16 ranges are kept.
+    pub(crate) fn update_scoreboard(&mut self, blocks: &finack_wire::SackBlocks) {
+        for (l, r) in blocks.iter() {
+            if !(l.lt(r) && l.ge(self.snd_una) && r.le(self.snd_max)) {
+                continue;
+            }
+            let (mut l, mut r) = (l, r);
+            self.sacked.retain(|&(a, b)| {
+                let touches = a.le(r) && l.le(b);
+                if touches {
+                    l = l.min(a);
+                    r = r.max(b);
+                }
+                !touches
+            });
+            let at = self.sacked.partition_point(|&(a, _)| a.lt(l));
+            if self.sacked.len() < 16 {
+                self.sacked.insert(at, (l, r));
+            }
+        }
+    }
+
+    /// Forget what SND.UNA has passed.
+    pub(crate) fn prune_scoreboard(&mut self) {
+        let una = self.snd_una;
+        self.sacked.retain(|&(_, b)| b.gt(una));
+        for r in &mut self.sacked {
+            r.0 = r.0.max(una);
+        }
+    }
+
+    /// RFC 6675 NextSeg, simplified: the first octet at or after `rtx_next` that
+    /// the peer has not SACKed and that lies below a SACKed range (so it is
+    /// presumed lost), with the length of that hole. Without SACK information,
+    /// the segment at SND.UNA once.
+    pub(crate) fn next_hole(&self) -> Option<(SeqNumber, u32)> {
+        let mut at = self.rtx_next.max(self.snd_una);
+        if self.sacked.is_empty() {
+            return (at == self.snd_una && self.snd_una.lt(self.snd_max))
+                .then(|| (at, (self.snd_max - at) as u32));
+        }
+        for &(l, r) in &self.sacked {
+            if at.lt(l) {
+                return Some((at, (l - at) as u32));
+            }
+            at = at.max(r);
+        }
+        None
     }
 
     /// Urgent bytes not yet read past (MUST-33).

@@ -260,20 +260,19 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
-        if self.snd_una == self.snd_max {
-            return None;
-        }
-        let off = (self.snd_una - self.tx_seq).max(0) as usize;
+        let (seq, hole) = self.next_hole()?;
+        let off = (seq - self.tx_seq).max(0) as usize;
         let queued = self.tx.len();
         let mss = usize::from(self.snd_mss);
         let sent = ((self.snd_max - self.tx_seq).max(0) as usize).min(queued);
         let len = sent
             .saturating_sub(off)
             .min(mss)
+            .min(hole as usize)
             .min(buf.len() - MIN_BUFFER);
         let fin = self.fin_queued
             && off + len == queued
-            && self.snd_una + len as u32 == self.fin_seq()
+            && seq + len as u32 == self.fin_seq()
             && self.snd_max == self.fin_seq() + 1;
         if len == 0 && !fin {
             return None;
@@ -284,7 +283,7 @@ impl Tcb {
         }
         self.total_retrans += 1;
         stats.retransmits += 1;
-        let seq = self.snd_una;
+        self.rtx_next = seq + len as u32 + u32::from(fin);
         Some(self.emit(now, cfg, buf, seq, flags, off, len))
     }
 

@@ -110,6 +110,9 @@ impl Tcb {
         self.recover = None;
         self.dupacks = 0;
         self.fast_rexmit = false;
+        // RFC 6675 §5.1 lets the scoreboard survive an RTO; go-back-N resends
+        // everything anyway, so start afresh.
+        self.sacked.clear();
         self.rto_recover = Some(self.snd_max);
         None
     }
