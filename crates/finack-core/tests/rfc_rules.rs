@@ -2494,3 +2494,33 @@ dual!(
         );
     }
 );
+
+dual!(
+    linux_fin_after_data_is_acked_after_the_delayed_ack_time,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        net.client.send(c, b"request").unwrap();
+        net.run_for(Duration::from_millis(100));
+        net.client.close(c).unwrap();
+        net.run_until(Duration::from_secs(1), |n| {
+            n.server.state(s) == State::CloseWait
+        });
+        let fin_arrival = net.now;
+        let mark = net.sent_by(Side::Server).len();
+        net.run_for(Duration::from_millis(39));
+        assert_eq!(
+            net.sent_by(Side::Server).len(),
+            mark,
+            "ACK of the FIN held back"
+        );
+        net.run_for(Duration::from_millis(2));
+        let ack = net.sent_by(Side::Server).last().copied().unwrap().clone();
+        assert_eq!(ack.flags, TcpFlags::ACK);
+        assert_eq!(
+            ack.time - fin_arrival,
+            Duration::from_millis(40),
+            "RFC 9293 MUST-40: < 500 ms"
+        );
+    }
+);

@@ -675,13 +675,14 @@ impl Tcb {
     fn process_fin(&mut self, ctx: &mut Ctx<'_>) {
         self.fin_received = true;
         self.rcv_nxt += 1;
-        // The FIN's ACK: at once, except when it only moves us to CLOSE-WAIT;
-        // then, like Linux, it waits the delayed-ACK time, which lets an
-        // application that closes right away send FIN and ACK in one segment.
-        let delay = ctx
-            .cfg
-            .delayed_ack
-            .filter(|_| matches!(self.state, State::Established | State::SynReceived));
+        // The FIN's ACK: at once, except when it only moves us to CLOSE-WAIT on
+        // a connection that has carried data; then, like Linux (whose delayed-ACK
+        // timeout starts at zero until data arrives), it waits the delayed-ACK
+        // time, which lets an application that closes right away send FIN and
+        // ACK in one segment.
+        let delay = ctx.cfg.delayed_ack.filter(|_| {
+            self.bytes_received > 0 && matches!(self.state, State::Established | State::SynReceived)
+        });
         match delay {
             Some(d) => {
                 let at = ctx.now + d;
