@@ -1,4 +1,5 @@
-//! `finack`: simulate and inspect TCP connection lifecycles.
+//! `finack`: simulate and inspect TCP connection lifecycles, and run finack on a
+//! TUN device against the Linux kernel.
 //!
 //! ```text
 //! finack sim list
@@ -6,10 +7,21 @@
 //! finack sim all [--seed N]
 //! finack sim fuzz [--seeds N] [--start S] | --seed S [--svg FILE] [--pcap FILE]
 //! finack sim goodput
+//! finack serve --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] [--port P] [--max-connections N] {echo|discard|http}
+//! finack connect --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] HOST:PORT [--send FILE|-]
+//! finack bench tun [--bytes N] [--timeout SECS]
 //! ```
 //!
+//! `serve`, `connect` and `bench` need root (CAP_NET_ADMIN) for the TUN device.
+//! `serve` runs until Ctrl-C or until `--max-connections` connections are done;
+//! `connect` prints what it receives and half-closes after sending `--send`'s
+//! data; `bench tun` compares Linux → finack over TUN with Linux → Linux over a
+//! veth pair in namespaces of its own.
+//!
 //! Exit codes: 0 success, 1 a scenario check failed, 2 bad usage (such as an
-//! unknown scenario name), 3 an output file could not be written.
+//! unknown scenario name or an invalid address), 3 an output file could not be
+//! written or a runtime failure (not root, the TUN device could not be created,
+//! the connection failed).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +33,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use finack_sim::render::{self, SvgOptions, TextOptions};
 use finack_sim::{catalog, find, ScenarioDef, ScenarioResult};
+
+mod net;
 
 /// A userspace TCP stack's command line: simulate the TCP connection
 /// lifecycle and draw it.
@@ -37,6 +51,18 @@ enum Command {
     /// Deterministic simulations of the scenarios in the catalog.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Serve echo, discard or HTTP with finack on a new TUN device (needs root).
+    #[command(after_help = "Exit codes: 0 done (or Ctrl-C), 2 bad usage, \
+                            3 runtime failure (not root, TUN device not created, ...).")]
+    Serve(net::ServeArgs),
+    /// Connect with finack over a new TUN device to HOST:PORT on the kernel
+    /// side, send --send's data, half-close, print what comes back (needs root).
+    #[command(after_help = "Exit codes: 0 done, 2 bad usage, \
+                            3 runtime failure (not root, refused, reset, ...).")]
+    Connect(net::ConnectArgs),
+    /// Benchmarks (not timed tests).
+    #[command(subcommand)]
+    Bench(net::BenchCommand),
 }
 
 /// `finack sim ...`
@@ -142,6 +168,9 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Run(args)) => run(&args),
         Command::Sim(SimCommand::All(args)) => all(&args),
         Command::Sim(SimCommand::Fuzz(args)) => fuzz(&args),
+        Command::Serve(args) => net::serve_cmd(&args),
+        Command::Connect(args) => net::connect_cmd(&args),
+        Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
         Command::Sim(SimCommand::Goodput) => {
             eprintln!("measuring 15 cells (2 MiB each) ...");
             print!("{}", finack_sim::goodput::table());

@@ -182,3 +182,260 @@ fn bad_usage_exits_2() {
         Some(2)
     );
 }
+
+// ---- finack serve / connect on a TUN device ----
+
+/// A SKIPPED line that shows even though the test harness captures output.
+fn skipped(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
+}
+
+#[test]
+fn serve_with_an_invalid_address_fails_clearly() {
+    let o = finack(&["serve", "--tun", "x", "--addr", "nonsense", "http"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("invalid value 'nonsense'"), "{err}");
+    assert!(err.contains("--addr"), "{err}");
+    assert!(err.contains("such as 192.0.2.2/24"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for bad in ["192.0.2.300/24", "192.0.2.2/33", "192.0.2.0/24"] {
+        let o = finack(&["serve", "--tun", "x", "--addr", bad, "echo"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    let o = finack(&[
+        "serve",
+        "--tun",
+        "x",
+        "--addr",
+        "192.0.2.2/24",
+        "--kernel-addr",
+        "198.51.100.1",
+        "echo",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--kernel-addr 198.51.100.1 is not in 192.0.2.2/24"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Without root, creating the TUN device fails with exit code 3 and a hint.
+/// Runs as root too, by dropping to `nobody` with setpriv.
+#[test]
+fn serve_without_root_says_so() {
+    let is_root = is_root();
+    let o = if is_root {
+        if !finack::netns::have("setpriv") {
+            skipped("serve_without_root_says_so: running as root and setpriv is missing");
+            return;
+        }
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_finack"))
+            .args(["serve", "--tun", "finx0", "--addr", "192.0.2.2/24", "http"])
+            .output()
+            .expect("run setpriv")
+    } else {
+        finack(&["serve", "--tun", "finx0", "--addr", "192.0.2.2/24", "http"])
+    };
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cannot create TUN device 'finx0'"), "{err}");
+    assert!(err.contains("root"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Kills the child when dropped (a failed test leaves no server behind).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `finack serve ... http` inside a namespace of its own answers curl, run in
+/// the same namespace: the page and a 1 MB body, byte for byte.
+#[test]
+fn serve_http_answers_curl_in_a_namespace() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    if !finack::netns::can_make() {
+        skipped("serve_http_answers_curl_in_a_namespace: needs root, /dev/net/tun and ip");
+        return;
+    }
+    if !finack::netns::have("curl") {
+        skipped("serve_http_answers_curl_in_a_namespace: needs curl");
+        return;
+    }
+    let ns = finack::netns::Netns::new("finack-cli").expect("make a namespace");
+    let mut child = ns.command(env!("CARGO_BIN_EXE_finack"));
+    child
+        .args([
+            "serve",
+            "--tun",
+            "fin0",
+            "--addr",
+            "192.0.2.2/24",
+            "--port",
+            "8080",
+            "--max-connections",
+            "2",
+            "http",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut server = KillOnDrop(child.spawn().expect("start finack serve"));
+    let mut out = BufReader::new(server.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("read the banner");
+    assert!(
+        first.starts_with("finack: serving http on 192.0.2.2:8080"),
+        "{first:?}"
+    );
+    let curl = |path: &str| {
+        let o = ns
+            .command("curl")
+            .args(["-sS", "--fail", "--max-time", "30"])
+            .arg(format!("http://192.0.2.2:8080{path}"))
+            .output()
+            .expect("run curl");
+        assert!(
+            o.status.success(),
+            "curl {path}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    let page = curl("/");
+    assert_eq!(page, finack::serve::INDEX_PAGE.as_bytes());
+    let body = curl("/bytes/1000000");
+    assert_eq!(body.len(), 1_000_000);
+    assert!(body == finack::serve::pattern(1_000_000), "body differs");
+    // Two connections served: the server ends by itself, bounded.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = server.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "finack serve did not stop after --max-connections 2"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("read stdout");
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains(": 1000000 bytes"), "{rest}");
+    assert!(rest.contains("served 2 connections"), "{rest}");
+}
+
+/// `finack connect` talks to a Linux `nc -l` in a namespace of its own: it
+/// sends a file and half-closes, nc sends its own file back and closes; both
+/// directions arrive byte for byte.
+#[test]
+fn connect_exchanges_files_with_linux_nc() {
+    if !finack::netns::can_make() {
+        skipped("connect_exchanges_files_with_linux_nc: needs root, /dev/net/tun and ip");
+        return;
+    }
+    if !finack::netns::have("nc") {
+        skipped("connect_exchanges_files_with_linux_nc: needs nc (netcat-openbsd)");
+        return;
+    }
+    let dir = temp_dir("nc");
+    let up: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let down: Vec<u8> = (0..2_000_000u32).map(|i| (i * 13 % 241) as u8).collect();
+    std::fs::write(dir.join("up"), &up).unwrap();
+    std::fs::write(dir.join("down"), &down).unwrap();
+    let ns = finack::netns::Netns::new("finack-nc").expect("make a namespace");
+    // nc listens on every address of the namespace, so it is ready before the
+    // TUN device that `finack connect` makes exists. -N: shut down writing
+    // when its input ends (after sending `down`), so finack sees the FIN.
+    let nc = ns
+        .command("nc")
+        .args(["-N", "-l", "9000"])
+        .stdin(std::fs::File::open(dir.join("down")).unwrap())
+        .stdout(std::fs::File::create(dir.join("got-up")).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nc -l");
+    let mut nc = KillOnDrop(nc);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = ns
+        .command(env!("CARGO_BIN_EXE_finack"))
+        .args([
+            "connect",
+            "--tun",
+            "fin0",
+            "--addr",
+            "192.0.2.2/24",
+            "--connect-timeout",
+            "10",
+            "192.0.2.1:9000",
+            "--send",
+        ])
+        .arg(dir.join("up"))
+        .output()
+        .expect("run finack connect");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout == down, "finack received {} bytes", o.stdout.len());
+    assert!(
+        stderr(&o).contains("sent 3000000 bytes, received 2000000 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    let started = std::time::Instant::now();
+    while nc.0.try_wait().expect("wait").is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "nc did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let got = std::fs::read(dir.join("got-up")).unwrap();
+    assert!(got == up, "nc received {} bytes", got.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `finack connect` to a port where nothing listens reports the refusal.
+#[test]
+fn connect_refused_is_reported() {
+    if !finack::netns::can_make() {
+        skipped("connect_refused_is_reported: needs root, /dev/net/tun and ip");
+        return;
+    }
+    let ns = finack::netns::Netns::new("finack-ref").expect("make a namespace");
+    let o = ns
+        .command(env!("CARGO_BIN_EXE_finack"))
+        .args([
+            "connect",
+            "--tun",
+            "fin0",
+            "--addr",
+            "192.0.2.2/24",
+            "192.0.2.1:9",
+        ])
+        .output()
+        .expect("run finack connect");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot connect to 192.0.2.1:9") && stderr(&o).contains("refused"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -43,6 +43,7 @@ mod error;
 mod impair;
 mod link;
 mod listener;
+pub mod netns;
 pub mod serve;
 mod stack;
 mod stream;

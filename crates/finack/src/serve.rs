@@ -1,5 +1,6 @@
-//! Ready-made servers for the command line and for tests: echo (RFC 862) and
-//! discard (RFC 863), over any [`TcpListener`].
+//! Ready-made servers for the command line and for tests: echo (RFC 862),
+//! discard (RFC 863) and a small HTTP/1.1 server (hyper), over any
+//! [`TcpListener`].
 //!
 //! ```
 //! use finack::{serve, Stack, TcpListener, TcpStream};
@@ -22,9 +23,17 @@
 //! # }
 //! ```
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
@@ -80,10 +89,157 @@ pub async fn discard(listener: TcpListener, count: Option<usize>) -> io::Result<
     serve(listener, count, Kind::Discard).await
 }
 
+/// Serve HTTP/1.1 on `listener` (see [`http_one`] for what it answers); see
+/// [`echo`] for `count`. [`Served::bytes`] counts the response body bytes sent.
+pub async fn http(listener: TcpListener, count: Option<usize>) -> io::Result<Vec<Served>> {
+    serve(listener, count, Kind::Http).await
+}
+
+/// The page `GET /` answers with.
+pub const INDEX_PAGE: &str = "<!doctype html>\n<title>finack</title>\n\
+<h1>hello from finack</h1>\n\
+<p>This page came over a userspace TCP stack. \
+<a href=\"/bytes/1000000\">/bytes/N</a> streams N bytes.</p>\n";
+
+/// Byte `i` of every `/bytes/N` body: `i mod 251` (a prime, so the pattern
+/// does not line up with segment or buffer sizes).
+pub fn pattern_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+/// The first `n` bytes of the `/bytes/N` pattern.
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n as u64).map(pattern_byte).collect()
+}
+
+/// Serve HTTP/1.1 (keep-alive) on one connection with hyper: `GET /` answers
+/// [`INDEX_PAGE`], `GET /bytes/N` streams N bytes of [`pattern`] in 64 KiB
+/// chunks, anything else is 404. Returns the response body bytes sent.
+pub async fn http_one(stream: TcpStream) -> io::Result<u64> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let counter = counter.clone();
+        async move { Ok::<_, Infallible>(respond(&req, counter)) }
+    });
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+        .map_err(|e| {
+            let kind = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<io::Error>())
+                .map_or(io::ErrorKind::Other, io::Error::kind);
+            io::Error::new(kind, e)
+        })?;
+    Ok(sent.load(Ordering::Relaxed))
+}
+
+fn respond(req: &Request<hyper::body::Incoming>, sent: Arc<AtomicU64>) -> Response<HttpBody> {
+    let path = req.uri().path();
+    let (status, ctype, body) = if path == "/" {
+        (
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            HttpBody::fixed(INDEX_PAGE.as_bytes(), sent),
+        )
+    } else if let Some(n) = path
+        .strip_prefix("/bytes/")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        (
+            StatusCode::OK,
+            "application/octet-stream",
+            HttpBody::pattern(n, sent),
+        )
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            HttpBody::fixed(b"not found\n", sent),
+        )
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, ctype.parse().expect("header"));
+    resp
+}
+
+/// A response body: fixed bytes, or `len` bytes of [`pattern`] produced as
+/// they are sent (so a large body never sits in memory).
+pub struct HttpBody {
+    fixed: Option<Bytes>,
+    pos: u64,
+    end: u64,
+    sent: Arc<AtomicU64>,
+}
+
+/// Size of the chunks a pattern body is sent in.
+const CHUNK: u64 = 64 * 1024;
+
+impl HttpBody {
+    fn fixed(b: &'static [u8], sent: Arc<AtomicU64>) -> HttpBody {
+        HttpBody {
+            fixed: Some(Bytes::from_static(b)),
+            pos: 0,
+            end: b.len() as u64,
+            sent,
+        }
+    }
+
+    fn pattern(len: u64, sent: Arc<AtomicU64>) -> HttpBody {
+        HttpBody {
+            fixed: None,
+            pos: 0,
+            end: len,
+            sent,
+        }
+    }
+}
+
+impl Body for HttpBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if this.pos >= this.end {
+            return Poll::Ready(None);
+        }
+        let chunk = match this.fixed.take() {
+            Some(b) => b,
+            None => {
+                let n = (this.end - this.pos).min(CHUNK);
+                Bytes::from(
+                    (this.pos..this.pos + n)
+                        .map(pattern_byte)
+                        .collect::<Vec<u8>>(),
+                )
+            }
+        };
+        this.pos += chunk.len() as u64;
+        this.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.end - self.pos)
+    }
+}
+
 #[derive(Copy, Clone)]
 enum Kind {
     Echo,
     Discard,
+    Http,
 }
 
 async fn serve(listener: TcpListener, count: Option<usize>, kind: Kind) -> io::Result<Vec<Served>> {
@@ -99,6 +255,7 @@ async fn serve(listener: TcpListener, count: Option<usize>, kind: Kind) -> io::R
                     let r = match kind {
                         Kind::Echo => echo_one(stream).await,
                         Kind::Discard => discard_one(stream).await,
+                        Kind::Http => http_one(stream).await,
                     };
                     match r {
                         Ok(bytes) => Served { peer, bytes, result: Ok(()) },
@@ -121,6 +278,29 @@ async fn serve(listener: TcpListener, count: Option<usize>, kind: Kind) -> io::R
 mod tests {
     use super::*;
     use crate::Stack;
+
+    #[tokio::test]
+    async fn http_page_and_bytes() {
+        let (client, server) = Stack::pair();
+        let l = TcpListener::bind(&server, "192.0.2.2:80".parse().unwrap()).unwrap();
+        let served = tokio::spawn(http(l, Some(1)));
+        let mut c = TcpStream::connect(&client, "192.0.2.2:80".parse().unwrap())
+            .await
+            .unwrap();
+        c.write_all(b"GET /bytes/300000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut resp = Vec::new();
+        c.read_to_end(&mut resp).await.unwrap();
+        let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&resp[..head_end]).to_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains("content-length: 300000"), "{head}");
+        assert!(resp[head_end..] == pattern(300_000)[..]);
+        let report = served.await.unwrap().unwrap();
+        assert_eq!(report[0].bytes, 300_000);
+        assert!(report[0].result.is_ok(), "{:?}", report[0].result);
+    }
 
     #[tokio::test]
     async fn discard_counts_and_closes() {

@@ -18,7 +18,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use finack::{Config, Stack, State, TcpListener, TcpStream, Tun};
+use finack::{Config, Impairment, Stack, State, TcpListener, TcpStream, Tun};
 use nix::sched::{setns, CloneFlags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
@@ -559,6 +559,554 @@ async fn existing_tun_device() {
             .await;
         assert_eq!(out.trim(), "OK 50000");
         assert_eq!(done.recv().await, Some(50_000));
+    })
+    .await
+    .expect("test timed out");
+}
+
+// ---- bulk transfers, half-close, reset, concurrency, impairment, capture ----
+
+/// A file of `n` bytes of finack's `/bytes/N` pattern in the temp directory,
+/// removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn pattern(tag: &str, n: usize) -> TempFile {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "finack-interop-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&p, finack::serve::pattern(n)).unwrap();
+        TempFile(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Netns {
+    /// A finack stack on a new TUN device with an impairment on both
+    /// directions.
+    fn stack_impaired(&self, inbound: Impairment, outbound: Impairment) -> Stack {
+        self.tun()
+            .into_stack(
+                Config::linux(),
+                &[finack_ip()],
+                Some((Some(inbound), Some(outbound))),
+            )
+            .expect("stack on TUN")
+    }
+
+    /// curl `http://192.0.2.2:PORT/PATH` inside the namespace: the body.
+    async fn curl(&self, port: u16, path: &str) -> Vec<u8> {
+        let out = timeout(
+            LIMIT,
+            self.cmd("curl")
+                .args(["-sS", "--fail", "--max-time", "50"])
+                .arg(format!("http://{FINACK}:{port}{path}"))
+                .output(),
+        )
+        .await
+        .expect("curl timed out")
+        .expect("run curl");
+        assert!(
+            out.status.success(),
+            "curl {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Send `file` to 192.0.2.2:`port` from Linux, half-close, and return what
+    /// came back before the server closed: with socat when it is installed,
+    /// else with python3.
+    async fn send_file(&self, file: &TempFile, port: u16) -> Vec<u8> {
+        let out = if have("socat") {
+            timeout(
+                LIMIT,
+                self.cmd("socat")
+                    .args(["-t", "50", "-T", "50", "-b", "65536", "-"])
+                    .arg(format!("TCP:{FINACK}:{port}"))
+                    .stdin(File::open(&file.0).unwrap())
+                    .output(),
+            )
+            .await
+        } else {
+            timeout(
+                LIMIT,
+                self.cmd("python3")
+                    .args(["-c", PY_SEND_FILE, FINACK, &port.to_string(), file.path()])
+                    .output(),
+            )
+            .await
+        }
+        .expect("sender timed out")
+        .expect("run the sender");
+        assert!(
+            out.status.success(),
+            "sender: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+}
+
+/// python3's stand-in for socat: send a file, half-close, copy the answer to
+/// stdout.
+const PY_SEND_FILE: &str = r#"
+import socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=50)
+def send():
+    with open(sys.argv[3], "rb") as f:
+        while True:
+            b = f.read(1 << 16)
+            if not b:
+                break
+            s.sendall(b)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+out = sys.stdout.buffer
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    out.write(b)
+t.join()
+s.close()
+"#;
+
+/// Serve HTTP with hyper on 192.0.2.2:`port` until the stack goes away.
+fn spawn_http(stack: &Stack, port: u16) {
+    let l = TcpListener::bind(stack, SocketAddr::new(finack_ip(), port)).unwrap();
+    tokio::spawn(finack::serve::http(l, None));
+}
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_fetches_page_and_20mib_from_hyper() {
+    if !can_run("curl_fetches_page_and_20mib_from_hyper", &["curl"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        spawn_http(&stack, 80);
+        assert_eq!(ns.curl(80, "/").await, finack::serve::INDEX_PAGE.as_bytes());
+        let body = ns.curl(80, &format!("/bytes/{}", 20 * MIB)).await;
+        assert_eq!(body.len(), 20 * MIB);
+        assert!(body == finack::serve::pattern(20 * MIB), "body differs");
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linux_sends_50mib_to_discard_and_echo() {
+    if !can_run("linux_sends_50mib_to_discard_and_echo", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    let file = TempFile::pattern("50mib", 50 * MIB);
+    timeout(LIMIT * 2, async {
+        let stack = ns.stack();
+        let l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 9)).unwrap();
+        let discard = tokio::spawn(finack::serve::discard(l, Some(1)));
+        let back = ns.send_file(&file, 9).await;
+        assert!(back.is_empty());
+        let served = discard.await.unwrap().unwrap();
+        assert_eq!(served[0].bytes, 50 * MIB as u64);
+        assert!(served[0].result.is_ok(), "{:?}", served[0].result);
+
+        let mut echoed = spawn_echo(&stack, 7);
+        let back = ns.send_file(&file, 7).await;
+        assert_eq!(back.len(), 50 * MIB);
+        assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
+        assert_eq!(echoed.recv().await, Some(50 * MIB as u64));
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Linux half-closes first; finack keeps sending 1 MB after it read the FIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_linux_first_finack_keeps_sending() {
+    if !can_run("half_close_linux_first_finack_keeps_sending", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 5000)).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            s.read_to_end(&mut req).await.unwrap();
+            // Linux's FIN arrived: we are in CLOSE-WAIT and can still send.
+            assert_eq!(s.state(), State::CloseWait);
+            s.write_all(&finack::serve::pattern(1_000_000))
+                .await
+                .unwrap();
+            s.shutdown().await.unwrap();
+            req
+        });
+        let out = ns
+            .python(
+                r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5000), timeout=20)
+s.sendall(b"hello, then FIN")
+s.shutdown(socket.SHUT_WR)
+got = bytearray()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+assert bytes(got) == bytes(i % 251 for i in range(1000000)), len(got)
+print("OK", len(got))
+"#,
+                &[FINACK],
+            )
+            .await;
+        assert_eq!(out.trim(), "OK 1000000");
+        assert_eq!(server.await.unwrap(), b"hello, then FIN");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// finack half-closes first; Linux keeps sending 1 MB after it read the FIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_finack_first_linux_keeps_sending() {
+    if !can_run("half_close_finack_first_linux_keeps_sending", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let mut server = ns
+            .cmd("python3")
+            .args([
+                "-c",
+                r#"
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 5001))
+l.listen(1)
+print("listening", flush=True)
+l.settimeout(20)
+c, _ = l.accept()
+c.settimeout(20)
+req = bytearray()
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    req += b
+assert bytes(req) == b"hello, then FIN", req
+c.sendall(bytes(i % 251 for i in range(1000000)))
+c.close()
+print("sent", flush=True)
+"#,
+                KERNEL,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = server.stdout.take().unwrap();
+        let mut line = [0u8; 10];
+        out.read_exact(&mut line).await.unwrap();
+        assert_eq!(&line, b"listening\n");
+        let mut s = TcpStream::connect(&stack, SocketAddr::new(kernel_ip(), 5001))
+            .await
+            .unwrap();
+        s.write_all(b"hello, then FIN").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), 1_000_000);
+        assert!(got == finack::serve::pattern(1_000_000), "data differs");
+        let status = server.wait().await.unwrap();
+        assert!(status.success(), "python3 server: {status}");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Linux aborts (SO_LINGER 0, then close: a RST) while finack is sending and
+/// reading: finack's read fails with ConnectionReset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linux_rst_mid_transfer_is_connection_reset() {
+    if !can_run("linux_rst_mid_transfer_is_connection_reset", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 5002)).unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let (mut r, mut w) = s.into_split();
+            // Keep sending while Linux reads a little and then aborts.
+            let writer = tokio::spawn(async move {
+                let chunk = vec![0xa5u8; 64 * 1024];
+                loop {
+                    if let Err(e) = w.write_all(&chunk).await {
+                        return e.kind();
+                    }
+                }
+            });
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 65536];
+            let err = loop {
+                match r.read(&mut buf).await {
+                    Ok(0) => panic!("EOF instead of a reset after {total} bytes"),
+                    Ok(n) => total += n,
+                    Err(e) => break e,
+                }
+            };
+            let wkind = timeout(Duration::from_secs(10), writer)
+                .await
+                .expect("writer still blocked after the reset")
+                .unwrap();
+            (total, err.kind(), wkind)
+        });
+        let out = ns
+            .python(
+                r#"
+import socket, struct, sys
+s = socket.create_connection((sys.argv[1], 5002), timeout=20)
+s.sendall(b"x" * 100000)
+got = 0
+while got < 200000:
+    got += len(s.recv(65536))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print("aborted", got >= 200000)
+"#,
+                &[FINACK],
+            )
+            .await;
+        assert_eq!(out.trim(), "aborted True");
+        let (total, kind, wkind) = server.await.unwrap();
+        assert_eq!(kind, ErrorKind::ConnectionReset, "after {total} bytes");
+        assert_eq!(total, 100_000);
+        assert!(
+            matches!(wkind, ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+            "writer: {wkind:?}"
+        );
+        assert!(stack.stats().resets_received >= 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// 200 connections from Linux at once (python3 threads) to one finack echo
+/// listener; every one gets its own bytes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_linux_clients() {
+    if !can_run("two_hundred_concurrent_linux_clients", &["python3"]) {
+        return;
+    }
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let mut echoed = spawn_echo(&stack, 7);
+        let out = ns
+            .python(
+                r#"
+import socket, sys, threading
+host, n = sys.argv[1], int(sys.argv[2])
+start = threading.Barrier(n)
+ok = []
+errors = []
+def client(k):
+    try:
+        data = bytes((k * 31 + i) % 256 for i in range(20000))
+        start.wait(timeout=20)
+        s = socket.create_connection((host, 7), timeout=30)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        s.close()
+        if bytes(got) == data:
+            ok.append(k)
+        else:
+            errors.append((k, len(got)))
+    except Exception as e:
+        errors.append((k, repr(e)))
+ts = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("ok", len(ok), "errors", errors[:5])
+"#,
+                &[FINACK, "200"],
+            )
+            .await;
+        assert_eq!(out.trim(), "ok 200 errors []");
+        for _ in 0..200 {
+            assert_eq!(echoed.recv().await, Some(20_000));
+        }
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// 5% loss plus reordering on both directions of the TUN path (seeded).
+fn lossy(seed: u64) -> Impairment {
+    Impairment::new(seed)
+        .loss(0.05)
+        .reorder(0.05, Duration::from_millis(3))
+}
+
+/// The transfers again over 5% loss and reordering each way: curl fetches a
+/// page and 1 MiB from hyper, Linux sends 1 MiB to echo and to discard, and
+/// finack fetches from a Linux server after half-closing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_over_loss_and_reordering() {
+    if !can_run("transfers_over_loss_and_reordering", &["python3", "curl"]) {
+        return;
+    }
+    let ns = Netns::new();
+    let file = TempFile::pattern("1mib", MIB);
+    timeout(LIMIT * 2, async {
+        let stack = ns.stack_impaired(lossy(1), lossy(2));
+        spawn_http(&stack, 80);
+        assert_eq!(ns.curl(80, "/").await, finack::serve::INDEX_PAGE.as_bytes());
+        let body = ns.curl(80, &format!("/bytes/{}", MIB)).await;
+        assert!(body == finack::serve::pattern(MIB), "body differs");
+
+        let mut echoed = spawn_echo(&stack, 7);
+        let back = ns.send_file(&file, 7).await;
+        assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
+        assert_eq!(echoed.recv().await, Some(MIB as u64));
+
+        let l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 9)).unwrap();
+        let discard = tokio::spawn(finack::serve::discard(l, Some(1)));
+        assert!(ns.send_file(&file, 9).await.is_empty());
+        let served = discard.await.unwrap().unwrap();
+        assert_eq!(served[0].bytes, MIB as u64);
+
+        let out = ns.python(PY_ECHO_CLIENT, &[FINACK, "7", "1000000"]).await;
+        assert_eq!(out.trim(), "OK 1000000");
+        // The impairment really dropped packets, and the engine recovered.
+        let st = stack.stats();
+        assert!(st.retransmits > 0, "{st:?}");
+        eprintln!("engine stats after the lossy transfers: {st:?}");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// One echo and one HTTP transfer captured with tshark on the TUN device
+/// inside the namespace: tshark finds no malformed packet and no bad IPv4 or
+/// TCP checksum among finack's packets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tshark_capture_has_no_malformed_packets_or_bad_checksums() {
+    if !can_run(
+        "tshark_capture_has_no_malformed_packets_or_bad_checksums",
+        &["tshark", "python3", "curl"],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let pcap = TempFile(std::env::temp_dir().join(format!(
+        "finack-interop-{}-capture.pcapng",
+        std::process::id()
+    )));
+    timeout(LIMIT, async {
+        let stack = ns.stack();
+        let mut cap = ns
+            .cmd("tshark")
+            .args(["-q", "-i", "fin0", "-w", pcap.path()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tshark");
+        // tshark says "Capturing on 'fin0'" once it captures.
+        let mut err = tokio::io::BufReader::new(cap.stderr.take().unwrap());
+        let mut said = String::new();
+        loop {
+            let mut line = String::new();
+            use tokio::io::AsyncBufReadExt;
+            let n = err.read_line(&mut line).await.unwrap();
+            assert!(n > 0, "tshark ended: {said}");
+            said.push_str(&line);
+            if line.contains("Capturing on") {
+                break;
+            }
+        }
+        let mut done = spawn_echo(&stack, 7);
+        let out = ns.python(PY_ECHO_CLIENT, &[FINACK, "7", "300000"]).await;
+        assert_eq!(out.trim(), "OK 300000");
+        assert_eq!(done.recv().await, Some(300_000));
+        spawn_http(&stack, 80);
+        let body = ns.curl(80, "/bytes/300000").await;
+        assert_eq!(body.len(), 300_000);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // SIGINT lets tshark (and its dumpcap) finish the file.
+        let pid = cap.id().expect("tshark pid").to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status();
+        timeout(Duration::from_secs(10), cap.wait())
+            .await
+            .expect("tshark did not stop")
+            .unwrap();
+        let read = |filter: &str| {
+            let out = std::process::Command::new("tshark")
+                .args([
+                    "-n",
+                    "-r",
+                    pcap.path(),
+                    "-o",
+                    "tcp.check_checksum:TRUE",
+                    "-o",
+                    "ip.check_checksum:TRUE",
+                    "-Y",
+                    filter,
+                ])
+                .output()
+                .expect("run tshark -r");
+            assert!(
+                out.status.success(),
+                "tshark -r: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let ours = read(&format!("ip.src == {FINACK} && tcp"));
+        assert!(
+            ours.lines().count() > 100,
+            "too few packets captured:\n{ours}"
+        );
+        let all = read("tcp");
+        assert!(all.lines().count() > ours.lines().count());
+        let malformed = read("_ws.malformed || _ws.expert.severity == error");
+        assert!(malformed.is_empty(), "malformed packets:\n{malformed}");
+        let bad = read(&format!(
+            "ip.src == {FINACK} && (tcp.checksum.status == 0 || ip.checksum.status == 0)"
+        ));
+        assert!(bad.is_empty(), "bad checksums:\n{bad}");
     })
     .await
     .expect("test timed out");

@@ -1,0 +1,496 @@
+//! `finack serve`, `finack connect` and `finack bench tun`: finack on a real TUN
+//! device, talking to the Linux kernel.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand, ValueEnum};
+use finack::netns::{self, Netns};
+use finack::{serve, Config, Stack, TcpListener, TcpStream, Tun};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+use crate::Failure;
+
+/// An IPv4 address with a prefix length, as `192.0.2.2/24`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// The prefix length, 1..=30.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    fn contains(&self, a: Ipv4Addr) -> bool {
+        let mask = u32::MAX << (32 - u32::from(self.prefix));
+        u32::from(a) & mask == u32::from(self.addr) & mask
+    }
+
+    /// The first host address of the prefix that is not `addr` (the default
+    /// kernel-side address).
+    fn other_host(&self) -> Ipv4Addr {
+        let mask = u32::MAX << (32 - u32::from(self.prefix));
+        let net = u32::from(self.addr) & mask;
+        let first = Ipv4Addr::from(net + 1);
+        if first == self.addr {
+            Ipv4Addr::from(net + 2)
+        } else {
+            first
+        }
+    }
+}
+
+/// clap's parser for `--addr`.
+fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    const HINT: &str = "expected an IPv4 address with a prefix length, such as 192.0.2.2/24";
+    let (a, p) = s
+        .split_once('/')
+        .ok_or_else(|| format!("no prefix length; {HINT}"))?;
+    let addr: Ipv4Addr = a
+        .parse()
+        .map_err(|_| format!("'{a}' is not an IPv4 address; {HINT}"))?;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| (1..=30).contains(p))
+        .ok_or_else(|| format!("prefix length '{p}' is not in 1..=30; {HINT}"))?;
+    let c = Cidr { addr, prefix };
+    let host = u32::from(addr) & !(u32::MAX << (32 - u32::from(prefix)));
+    if host == 0 || host == !(u32::MAX << (32 - u32::from(prefix))) {
+        return Err(format!(
+            "{s} is the network or broadcast address of its prefix; {HINT}"
+        ));
+    }
+    Ok(c)
+}
+
+/// Where finack sits: the TUN device and the addresses on it.
+#[derive(Args, Debug)]
+pub struct TunArgs {
+    /// Name of the TUN device to create (or attach to, if an unused one of that
+    /// name exists).
+    #[arg(long, value_name = "NAME")]
+    tun: String,
+    /// finack's own address and the prefix of the link, e.g. 192.0.2.2/24.
+    #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr)]
+    addr: Cidr,
+    /// The kernel side's address on the TUN device (default: the first other
+    /// host address of the prefix, e.g. 192.0.2.1).
+    #[arg(long, value_name = "ADDR")]
+    kernel_addr: Option<Ipv4Addr>,
+}
+
+/// What `finack serve` serves.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Service {
+    /// Send back everything received (RFC 862); close after the client does.
+    Echo,
+    /// Read and drop everything (RFC 863).
+    Discard,
+    /// HTTP/1.1 (hyper): a page at `/`, N bytes at `/bytes/N`.
+    Http,
+}
+
+/// Options of `finack serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    tun: TunArgs,
+    /// Port to listen on (default: 7 for echo, 9 for discard, 80 for http).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Stop after serving N connections (default: serve until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// What to serve.
+    service: Service,
+}
+
+/// Options of `finack connect`.
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    tun: TunArgs,
+    /// Where to connect, e.g. 192.0.2.1:8000.
+    #[arg(value_name = "HOST:PORT")]
+    target: SocketAddr,
+    /// Send FILE (`-`: standard input), then half-close. Without it nothing is
+    /// sent and the connection stays open until the peer closes.
+    #[arg(long, value_name = "FILE")]
+    send: Option<PathBuf>,
+    /// Give up connecting after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    connect_timeout: u64,
+}
+
+/// `finack bench ...`
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Linux → finack over a TUN device against Linux → Linux over a veth pair,
+    /// same bytes, one run each; prints Gbit/s and the ratio. Needs root,
+    /// iproute2 and python3; uses its own network namespaces.
+    Tun(BenchTunArgs),
+}
+
+/// Options of `finack bench tun`.
+#[derive(Args, Debug)]
+pub struct BenchTunArgs {
+    /// Bytes to send in each run.
+    #[arg(long, default_value_t = 200 * 1024 * 1024)]
+    bytes: u64,
+    /// Give up on a run after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    timeout: u64,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Io(format!("cannot start the async runtime: {e}")))
+}
+
+/// Why opening a TUN device failed, in words a user can act on.
+fn tun_error(name: &str, e: &io::Error) -> Failure {
+    let hint = match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            " (creating a TUN device needs root or CAP_NET_ADMIN; try sudo)"
+        }
+        io::ErrorKind::NotFound => " (is /dev/net/tun there? try `modprobe tun`)",
+        _ if e.raw_os_error() == Some(1) => {
+            " (creating a TUN device needs root or CAP_NET_ADMIN; try sudo)"
+        }
+        _ => "",
+    };
+    Failure::Io(format!("cannot create TUN device '{name}': {e}{hint}"))
+}
+
+impl TunArgs {
+    /// Check the addresses (usage errors), then create the device and a stack
+    /// on it (runtime errors). Call inside the runtime.
+    fn stack(&self) -> Result<(Stack, Ipv4Addr), Failure> {
+        let kernel = self.kernel_addr.unwrap_or_else(|| self.addr.other_host());
+        if kernel == self.addr.addr {
+            return Err(Failure::Usage(format!(
+                "--kernel-addr {kernel} is finack's own address; give the kernel side another one"
+            )));
+        }
+        if !self.addr.contains(kernel) {
+            return Err(Failure::Usage(format!(
+                "--kernel-addr {kernel} is not in {}/{}",
+                self.addr.addr, self.addr.prefix
+            )));
+        }
+        if self.tun.is_empty() || self.tun.len() > 15 || self.tun.contains(['/', ' ']) {
+            return Err(Failure::Usage(format!(
+                "'{}' is not a valid interface name (1 to 15 characters, no '/' or spaces)",
+                self.tun
+            )));
+        }
+        let tun = Tun::create(&self.tun, IpAddr::V4(kernel), self.addr.prefix)
+            .map_err(|e| tun_error(&self.tun, &e))?;
+        let stack = Stack::from_tun(tun, IpAddr::V4(self.addr.addr), Config::linux())
+            .map_err(|e| tun_error(&self.tun, &e))?;
+        Ok((stack, kernel))
+    }
+}
+
+/// `finack serve`.
+pub fn serve_cmd(args: &ServeArgs) -> Result<bool, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let (stack, kernel) = args.tun.stack()?;
+        let port = args.port.unwrap_or(match args.service {
+            Service::Echo => 7,
+            Service::Discard => 9,
+            Service::Http => 80,
+        });
+        let local = SocketAddr::new(IpAddr::V4(args.tun.addr.addr), port);
+        let listener = TcpListener::bind(&stack, local)
+            .map_err(|e| Failure::Io(format!("cannot listen on {local}: {e}")))?;
+        let what = format!("{:?}", args.service).to_lowercase();
+        println!(
+            "finack: serving {what} on {local} over TUN {} (kernel side {kernel}/{}); Ctrl-C stops",
+            args.tun.tun, args.tun.addr.prefix
+        );
+        let _ = io::stdout().flush();
+        let count = args.max_connections;
+        let serving = async {
+            match args.service {
+                Service::Echo => serve::echo(listener, count).await,
+                Service::Discard => serve::discard(listener, count).await,
+                Service::Http => serve::http(listener, count).await,
+            }
+        };
+        let served = tokio::select! {
+            r = serving => r,
+            _ = tokio::signal::ctrl_c() => {
+                println!("finack: interrupted, stopping");
+                return Ok(true);
+            }
+        };
+        let served = served.map_err(|e| Failure::Io(format!("accepting failed: {e}")))?;
+        let mut out = io::stdout().lock();
+        for s in &served {
+            match &s.result {
+                Ok(()) => writeln!(out, "{}: {} bytes", s.peer, s.bytes)?,
+                Err(e) => writeln!(out, "{}: {} bytes, then error: {e}", s.peer, s.bytes)?,
+            }
+        }
+        writeln!(out, "served {} connections", served.len())?;
+        Ok(true)
+    })
+}
+
+/// `finack connect`.
+pub fn connect_cmd(args: &ConnectArgs) -> Result<bool, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let (stack, _) = args.tun.stack()?;
+        let input: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = match &args.send {
+            None => None,
+            Some(p) if p.as_os_str() == "-" => Some(Box::new(tokio::io::stdin())),
+            Some(p) => Some(Box::new(tokio::fs::File::open(p).await.map_err(|e| {
+                Failure::Usage(format!("cannot read {}: {e}", p.display()))
+            })?)),
+        };
+        let stream = tokio::time::timeout(
+            Duration::from_secs(args.connect_timeout),
+            TcpStream::connect(&stack, args.target),
+        )
+        .await
+        .map_err(|_| {
+            Failure::Io(format!(
+                "connecting to {} timed out after {} s",
+                args.target, args.connect_timeout
+            ))
+        })?
+        .map_err(|e| Failure::Io(format!("cannot connect to {}: {e}", args.target)))?;
+        let (mut r, mut w) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            if let Some(mut input) = input {
+                let n = tokio::io::copy(&mut input, &mut w).await?;
+                w.shutdown().await?;
+                Ok::<_, io::Error>((n, Some(w)))
+            } else {
+                Ok((0, Some(w)))
+            }
+        });
+        let mut stdout = tokio::io::stdout();
+        let received = tokio::io::copy(&mut r, &mut stdout)
+            .await
+            .map_err(|e| Failure::Io(format!("receiving from {}: {e}", args.target)))?;
+        stdout.flush().await?;
+        let (sent, _w) = writer
+            .await
+            .map_err(|e| Failure::Io(format!("sender task failed: {e}")))?
+            .map_err(|e| Failure::Io(format!("sending to {}: {e}", args.target)))?;
+        eprintln!("finack: sent {sent} bytes, received {received} bytes");
+        Ok(true)
+    })
+}
+
+/// The sender of `finack bench tun`, run by python3 inside a namespace: connect,
+/// send N bytes, half-close, wait for the server's FIN (so every byte arrived),
+/// print the seconds that took.
+const PY_SENDER: &str = r#"
+import socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+chunk = memoryview(bytes(1 << 20))
+s = socket.create_connection((host, port), timeout=30)
+t0 = time.monotonic()
+left = n
+while left > 0:
+    k = min(left, len(chunk))
+    s.sendall(chunk[:k])
+    left -= k
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+print(time.monotonic() - t0)
+"#;
+
+/// The Linux receiver on the veth pair: accept one connection, count the bytes
+/// until EOF, close, print the count.
+const PY_RECEIVER: &str = r#"
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(1)
+print("listening", flush=True)
+l.settimeout(30)
+c, _ = l.accept()
+total = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    total += len(b)
+c.close()
+print(total, flush=True)
+"#;
+
+fn bench_err(what: &str) -> impl Fn(io::Error) -> Failure + '_ {
+    move |e| Failure::Io(format!("{what}: {e}"))
+}
+
+/// Run the python3 sender in `ns` against `host:port`; the seconds it took.
+async fn send_from(ns: &Netns, host: &str, port: u16, bytes: u64) -> Result<f64, Failure> {
+    let out = ns
+        .tokio_command("python3")
+        .args(["-c", PY_SENDER, host, &port.to_string(), &bytes.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(bench_err("cannot run python3"))?;
+    if !out.status.success() {
+        return Err(Failure::Io(format!(
+            "the Linux sender failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| Failure::Io(format!("the Linux sender printed no time: {e}")))
+}
+
+/// Linux → finack over TUN: seconds.
+async fn bench_tun_once(bytes: u64) -> Result<f64, Failure> {
+    let ns = Netns::new("finack-bench").map_err(bench_err("cannot make a namespace"))?;
+    let tun = ns
+        .tun("fin0", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 24)
+        .map_err(|e| tun_error("fin0", &e))?;
+    let stack = Stack::from_tun(
+        tun,
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        Config::linux(),
+    )
+    .map_err(|e| tun_error("fin0", &e))?;
+    let l = TcpListener::bind(&stack, "192.0.2.2:9".parse().expect("addr"))
+        .map_err(bench_err("cannot listen"))?;
+    let server = tokio::spawn(serve::discard(l, Some(1)));
+    let secs = send_from(&ns, "192.0.2.2", 9, bytes).await?;
+    let served = server
+        .await
+        .map_err(|e| Failure::Io(format!("discard server failed: {e}")))?
+        .map_err(bench_err("discard server"))?;
+    let got = served.first().map_or(0, |s| s.bytes);
+    if got != bytes {
+        return Err(Failure::Io(format!(
+            "finack received {got} bytes, not {bytes}"
+        )));
+    }
+    Ok(secs)
+}
+
+/// Linux → Linux over a veth pair between two namespaces: seconds.
+async fn bench_veth_once(bytes: u64) -> Result<f64, Failure> {
+    let a = Netns::new("finack-bench-a").map_err(bench_err("cannot make a namespace"))?;
+    let b = Netns::new("finack-bench-b").map_err(bench_err("cannot make a namespace"))?;
+    let mk = bench_err("cannot set up the veth pair");
+    a.ip(&[
+        "link",
+        "add",
+        "veth-a",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "veth-b",
+        "netns",
+        b.name(),
+    ])
+    .map_err(&mk)?;
+    a.ip(&["addr", "add", "198.51.100.1/24", "dev", "veth-a"])
+        .map_err(&mk)?;
+    b.ip(&["addr", "add", "198.51.100.2/24", "dev", "veth-b"])
+        .map_err(&mk)?;
+    a.ip(&["link", "set", "veth-a", "up"]).map_err(&mk)?;
+    b.ip(&["link", "set", "veth-b", "up"]).map_err(&mk)?;
+    let mut rx = b
+        .tokio_command("python3")
+        .args(["-c", PY_RECEIVER, "198.51.100.2", "9"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(bench_err("cannot run python3"))?;
+    let mut lines = tokio::io::BufReader::new(rx.stdout.take().expect("piped")).lines();
+    let first = lines.next_line().await.map_err(bench_err("receiver"))?;
+    if first.as_deref() != Some("listening") {
+        return Err(Failure::Io("the Linux receiver did not start".into()));
+    }
+    let secs = send_from(&a, "198.51.100.2", 9, bytes).await?;
+    let count = lines.next_line().await.map_err(bench_err("receiver"))?;
+    let got: u64 = count.and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+    let _ = rx.wait().await;
+    if got != bytes {
+        return Err(Failure::Io(format!(
+            "the Linux receiver got {got} bytes, not {bytes}"
+        )));
+    }
+    Ok(secs)
+}
+
+/// `finack bench tun`.
+pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
+    if !netns::can_make() {
+        return Err(Failure::Io(
+            "finack bench tun needs root, /dev/net/tun and iproute2's `ip` \
+             (it makes its own network namespaces)"
+                .into(),
+        ));
+    }
+    if !netns::have("python3") {
+        return Err(Failure::Io(
+            "finack bench tun needs python3 (the Linux sender)".into(),
+        ));
+    }
+    if args.bytes == 0 {
+        return Err(Failure::Usage("--bytes must be at least 1".into()));
+    }
+    let rt = runtime()?;
+    let limit = Duration::from_secs(args.timeout);
+    let bytes = args.bytes;
+    rt.block_on(async {
+        let timed = |what: &'static str| {
+            move |_| Failure::Io(format!("{what} took longer than {} s", limit.as_secs()))
+        };
+        let mib = bytes as f64 / (1024.0 * 1024.0);
+        eprintln!("Linux -> finack over TUN, {mib:.1} MiB ...");
+        let started = Instant::now();
+        let tun = tokio::time::timeout(limit, bench_tun_once(bytes))
+            .await
+            .map_err(timed("the TUN run"))??;
+        eprintln!("  done in {:.1?}", started.elapsed());
+        eprintln!("Linux -> Linux over veth, {mib:.1} MiB ...");
+        let veth = tokio::time::timeout(limit, bench_veth_once(bytes))
+            .await
+            .map_err(timed("the veth run"))??;
+        let gbit = |secs: f64| bytes as f64 * 8.0 / secs / 1e9;
+        let mut out = io::stdout().lock();
+        writeln!(out, "bytes per run: {bytes} ({mib:.1} MiB), one run each")?;
+        writeln!(
+            out,
+            "Linux -> finack (TUN):  {:8.3} Gbit/s  ({tun:.3} s)",
+            gbit(tun)
+        )?;
+        writeln!(
+            out,
+            "Linux -> Linux  (veth): {:8.3} Gbit/s  ({veth:.3} s)",
+            gbit(veth)
+        )?;
+        writeln!(
+            out,
+            "ratio finack/Linux:     {:8.3}",
+            gbit(tun) / gbit(veth)
+        )?;
+        Ok(true)
+    })
+}
