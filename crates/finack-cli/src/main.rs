@@ -378,10 +378,13 @@ fn fuzz(args: &FuzzArgs) -> Result<bool, Failure> {
     let started = std::time::Instant::now();
     let mut failed = Vec::new();
     let mut packets = 0u64;
+    let mut peak = finack_sim::fuzz::PeakMemory::default();
     let end = args.start.saturating_add(args.seeds);
     for (i, seed) in (args.start..end).enumerate() {
         let out = finack_sim::fuzz::run(seed);
         packets += out.packets;
+        peak.connection = peak.connection.max(out.peak_memory.connection);
+        peak.tables = peak.tables.max(out.peak_memory.tables);
         if let Some(why) = out.failure {
             eprintln!("\rseed {seed} FAILED: {why}");
             eprintln!("  reproduce: finack sim fuzz --seed {seed}");
@@ -408,6 +411,13 @@ fn fuzz(args: &FuzzArgs) -> Result<bool, Failure> {
         args.start,
         end,
         started.elapsed()
+    )?;
+    writeln!(
+        stdout,
+        "peak memory: {} bytes in one connection (limit {}), {} bytes of endpoint tables",
+        peak.connection,
+        finack_core::Config::linux().connection_memory_limit(),
+        peak.tables
     )?;
     for seed in &failed {
         writeln!(stdout, "failed: finack sim fuzz --seed {seed}")?;

@@ -54,6 +54,11 @@ impl SendBuf {
     pub(crate) fn clear(&mut self) {
         self.data = VecDeque::new();
     }
+
+    /// Heap bytes this buffer holds (its allocation, used or not).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.data.capacity()
+    }
 }
 
 /// Most out-of-order ranges remembered at once; segments that would open more
@@ -87,6 +92,11 @@ impl RecvBuf {
 
     pub(crate) fn cap(&self) -> usize {
         self.cap
+    }
+
+    /// Heap bytes this buffer holds: the ring and the out-of-order list.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
     }
 
     /// In-order bytes waiting for the application.

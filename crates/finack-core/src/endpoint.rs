@@ -19,8 +19,8 @@ use crate::tcb::{emit_ctl, CtlSegment, Ctx, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TwAction};
 use crate::types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, PacketError, Shutdown, Socket,
-    State, Stats, TimerKind, Transition, UserCall,
+    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
+    Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
 };
 
 /// Keyed SipHash for the demultiplexing tables, so that a remote host cannot
@@ -1256,6 +1256,41 @@ impl Endpoint {
     /// Connections in the demultiplexing table (live and TIME-WAIT).
     pub fn connection_count(&self) -> usize {
         self.tuples.len()
+    }
+
+    /// The memory this endpoint holds, per connection and for its tables. Each
+    /// connection stays within [`Config::connection_memory_limit`] whatever
+    /// the peer sends (the randomized fault suite checks it).
+    pub fn memory_usage(&self) -> MemoryUsage {
+        use core::mem::size_of;
+        let leftover = |l: &Option<Box<Leftover>>| {
+            l.as_ref()
+                .map_or(0, |l| size_of::<Leftover>() + l.rx.heap_bytes())
+        };
+        let mut m = MemoryUsage::default();
+        for slot in &self.slots {
+            let bytes = match &slot.kind {
+                SlotKind::Free => continue,
+                SlotKind::Active(tcb) => tcb.heap_bytes(),
+                SlotKind::TimeWait { leftover: l, .. } => leftover(l),
+                SlotKind::Closed { leftover: l, .. } => leftover(l),
+            };
+            m.connections += 1;
+            m.connection_bytes += bytes;
+            m.max_connection_bytes = m.max_connection_bytes.max(bytes);
+        }
+        // The TIME-WAIT entries live inside the slots, counted below.
+        m.table_bytes = self.slots.capacity() * size_of::<Slot>()
+            + self.free.capacity() * size_of::<u32>()
+            + self.tuples.capacity() * (size_of::<Tuple>() + size_of::<u32>())
+            + self.listeners.capacity() * size_of::<ListenerSlot>()
+            + self.listen_map.capacity() * (size_of::<SocketAddr>() + size_of::<u32>())
+            + self.timers.len() * size_of::<(Instant, u32)>()
+            + self.tx_queue.capacity() * size_of::<u32>()
+            + self.ctl.capacity() * size_of::<CtlSegment>()
+            + self.events.capacity() * size_of::<Event>()
+            + self.transitions.capacity() * size_of::<Transition>();
+        m
     }
 }
 

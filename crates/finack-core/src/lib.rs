@@ -63,8 +63,8 @@ pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;
 pub use time::Instant;
 pub use types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, PacketError, Shutdown, Socket,
-    State, Stats, TimerKind, Transition, UserCall,
+    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
+    Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
 };
 
 #[cfg(test)]

@@ -390,6 +390,25 @@ pub struct ConnInfo {
     pub soft_error: Option<finack_wire::icmp::IcmpKind>,
 }
 
+/// Memory an [`Endpoint`](crate::Endpoint) holds, from
+/// [`Endpoint::memory_usage`](crate::Endpoint::memory_usage): allocations
+/// counted by capacity (what is reserved, not only what is used).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Connection slots in use (live, TIME-WAIT, or closed but still held by
+    /// the application).
+    pub connections: usize,
+    /// Bytes held by all connections: TCBs, send and receive buffers,
+    /// out-of-order lists, SACK scoreboards, TIME-WAIT entries, unread data of
+    /// closed connections.
+    pub connection_bytes: usize,
+    /// The most any one connection holds.
+    pub max_connection_bytes: usize,
+    /// Bytes of the endpoint's own tables and queues (slots, 4-tuple hash,
+    /// timers, pending events and transition records).
+    pub table_bytes: usize,
+}
+
 /// Endpoint-wide counters (like `netstat -s`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use finack_core::{CloseReason, Config, Instant, State};
+use finack_core::{CloseReason, Config, Instant, MemoryUsage, State};
 
 use crate::rng::Rng;
 use crate::sim::{CloseMode, Sim};
@@ -47,6 +47,32 @@ pub struct FuzzOutcome {
     pub elapsed: Duration,
     /// Packets sent.
     pub packets: u64,
+    /// The most memory one connection held at any step (either host), and the
+    /// most either endpoint's tables held.
+    pub peak_memory: PeakMemory,
+}
+
+/// Memory high-water marks of a run, sampled after every simulator step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeakMemory {
+    /// Largest [`MemoryUsage::max_connection_bytes`] seen.
+    pub connection: usize,
+    /// Largest [`MemoryUsage::table_bytes`] seen.
+    pub tables: usize,
+}
+
+/// The bound on an endpoint's own tables in a run with one connection each
+/// way: a handful of slots, hash entries, timers and queued events.
+pub const TABLE_BYTES_LIMIT: usize = 64 * 1024;
+
+impl PeakMemory {
+    fn sample(&mut self, sim: &Sim) {
+        for h in &sim.hosts {
+            let m: MemoryUsage = h.ep.memory_usage();
+            self.connection = self.connection.max(m.max_connection_bytes);
+            self.tables = self.tables.max(m.table_bytes);
+        }
+    }
 }
 
 fn size(rng: &mut Rng) -> usize {
@@ -127,6 +153,7 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
     cfg.syn_retries = 30;
     cfg.synack_retries = 30;
     cfg.retries2 = 40;
+    let mem_limit = cfg.connection_memory_limit();
     let mut sim = Sim::new("fuzz", seed, ["client", "server"], [cfg.clone(), cfg]);
     sim.record_packets = record;
     sim.max_events = 3_000_000;
@@ -143,23 +170,28 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
     }
     let up = pattern(case.up, seed ^ 1);
     let down = pattern(case.down, seed ^ 2);
-    let fail = |sim: Sim, why: String| {
+    let mut peak = PeakMemory::default();
+    let fail = |sim: Sim, why: String, peak: PeakMemory| {
         let out = FuzzOutcome {
             case: case.clone(),
             failure: Some(why),
             elapsed: sim.now - Instant::ZERO,
             packets: sim.packets_sent,
+            peak_memory: peak,
         };
         (out, sim)
     };
     sim.listen(1, 80, 8);
     let c = match sim.connect(0, 0, 80) {
         Ok(c) => c,
-        Err(e) => return fail(sim, format!("connect: {e}")),
+        Err(e) => return fail(sim, format!("connect: {e}"), peak),
     };
-    if !sim.run_until(Duration::from_secs(3600), |s| s.conn(1, 0).is_some()) {
+    if !sim.run_until(Duration::from_secs(3600), |s| {
+        peak.sample(s);
+        s.conn(1, 0).is_some()
+    }) {
         let why = format!("handshake did not complete (client {})", sim.state(0, c));
-        return fail(sim, why);
+        return fail(sim, why, peak);
     }
     let s = sim.conn(1, 0).expect("accepted");
     sim.send(0, c, &up);
@@ -168,6 +200,7 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
     sim.close_when_sent(1, s, CloseMode::Shutdown);
     let done = |sm: &Sim, h: usize, x| sm.conn_app(h, x).is_some_and(|a| a.eof);
     if !sim.run_until(Duration::from_secs(24 * 3600), |sm| {
+        peak.sample(sm);
         done(sm, 0, c) && done(sm, 1, s)
     }) {
         let why = format!(
@@ -181,18 +214,20 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
             up.len(),
             done(&sim, 1, s)
         );
-        return fail(sim, why);
+        return fail(sim, why, peak);
     }
     if sim.conn_app(1, s).map(|a| &a.received) != Some(&up) {
         return fail(
             sim,
             "server received different bytes than the client sent".into(),
+            peak,
         );
     }
     if sim.conn_app(0, c).map(|a| &a.received) != Some(&down) {
         return fail(
             sim,
             "client received different bytes than the server sent".into(),
+            peak,
         );
     }
     // Everything read: release both handles.
@@ -200,6 +235,7 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
     sim.close(1, s);
     let limit = Duration::from_secs(3600);
     if !sim.run_until(limit, |sm| {
+        peak.sample(sm);
         sm.state(0, c) == State::Closed && sm.state(1, s) == State::Closed
     }) {
         let why = format!(
@@ -207,7 +243,7 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
             sim.state(0, c),
             sim.state(1, s)
         );
-        return fail(sim, why);
+        return fail(sim, why, peak);
     }
     // The orderly close leaves no state behind, and whoever closed first passed
     // through TIME-WAIT.
@@ -217,22 +253,38 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
     for (h, x) in [(0, c), (1, s)] {
         if let Some(r) = sim.hosts[h].ep.close_reason(x) {
             if r != CloseReason::Normal {
-                return fail(sim, format!("host {h} ended with {r:?}"));
+                return fail(sim, format!("host {h} ended with {r:?}"), peak);
             }
         }
     }
     if !tw {
-        return fail(sim, "nobody passed through TIME-WAIT".into());
+        return fail(sim, "nobody passed through TIME-WAIT".into(), peak);
     }
     let left = sim.hosts[0].ep.connection_count() + sim.hosts[1].ep.connection_count();
     if left != 0 {
-        return fail(sim, format!("{left} connections left in the tables"));
+        return fail(sim, format!("{left} connections left in the tables"), peak);
+    }
+    // Memory stayed bounded throughout, whatever the faults did.
+    if peak.connection > mem_limit {
+        let why = format!(
+            "a connection held {} bytes, over the limit of {mem_limit}",
+            peak.connection
+        );
+        return fail(sim, why, peak);
+    }
+    if peak.tables > TABLE_BYTES_LIMIT {
+        let why = format!(
+            "an endpoint's tables held {} bytes, over {TABLE_BYTES_LIMIT}",
+            peak.tables
+        );
+        return fail(sim, why, peak);
     }
     let out = FuzzOutcome {
         case,
         failure: None,
         elapsed: sim.now - Instant::ZERO,
         packets: sim.packets_sent,
+        peak_memory: peak,
     };
     (out, sim)
 }

@@ -192,6 +192,16 @@ pub(crate) struct Tcb {
 }
 
 impl Tcb {
+    /// Memory this connection holds: the TCB itself, its buffers' allocations,
+    /// the SACK scoreboard and the congestion-control state.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        core::mem::size_of::<Tcb>()
+            + self.tx.heap_bytes()
+            + self.rx.heap_bytes()
+            + self.sacked.capacity() * core::mem::size_of::<(SeqNumber, SeqNumber)>()
+            + core::mem::size_of_val(&*self.cc)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: ConnId,
