@@ -108,8 +108,19 @@ impl Netns {
     /// Create TUN device `dev` inside the namespace, its kernel side
     /// `kernel_addr / prefix`, up (see [`Tun::create`]).
     pub fn tun(&self, dev: &str, kernel_addr: IpAddr, prefix: u8) -> io::Result<Tun> {
+        self.tun_with(dev, kernel_addr, prefix, true)
+    }
+
+    /// [`Netns::tun`] choosing whether to use offloads (see [`Tun::create_with`]).
+    pub fn tun_with(
+        &self,
+        dev: &str,
+        kernel_addr: IpAddr,
+        prefix: u8,
+        offload: bool,
+    ) -> io::Result<Tun> {
         let dev = dev.to_string();
-        self.in_ns(move || Tun::create(&dev, kernel_addr, prefix))
+        self.in_ns(move || Tun::create_with(&dev, kernel_addr, prefix, offload))
     }
 }
 

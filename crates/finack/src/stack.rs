@@ -324,6 +324,29 @@ impl Stack {
             .collect()
     }
 
+    /// Wait up to `limit` until no connection still has its FIN, and the data
+    /// queued before it, unacknowledged: none in FIN-WAIT-1, CLOSING or
+    /// LAST-ACK. Returns whether that happened in time. The kernel keeps
+    /// delivering a closed socket's data after its process exits; a finack
+    /// stack ends with its process, so a program that closes its sockets and
+    /// exits calls this first.
+    pub async fn flush_closing(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let busy = self
+                .connections()
+                .iter()
+                .any(|c| matches!(c.state, State::FinWait1 | State::Closing | State::LastAck));
+            if !busy {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// State transitions recorded since the last call (when the configuration's
     /// `record_transitions` is on; at most the last 16384 are kept).
     pub fn take_transitions(&self) -> Vec<Transition> {

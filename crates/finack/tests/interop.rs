@@ -108,6 +108,13 @@ impl Netns {
         self.in_ns(|| Tun::create("fin0", kernel_ip(), 24).expect("create TUN in namespace"))
     }
 
+    /// A TUN device without offloads: every packet on it is a whole one.
+    fn tun_plain(&self) -> Tun {
+        self.in_ns(|| {
+            Tun::create_with("fin0", kernel_ip(), 24, false).expect("create TUN in namespace")
+        })
+    }
+
     /// Run `f` on a thread that entered the namespace.
     fn in_ns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         let path = format!("/run/netns/{}", self.name);
@@ -1017,9 +1024,9 @@ async fn transfers_over_loss_and_reordering() {
     .expect("test timed out");
 }
 
-/// One echo and one HTTP transfer captured with tshark on the TUN device
-/// inside the namespace: tshark finds no malformed packet and no bad IPv4 or
-/// TCP checksum among finack's packets.
+/// One echo and one HTTP transfer captured with tshark on a TUN device without
+/// offloads inside the namespace: tshark finds no malformed packet and no bad
+/// IPv4 or TCP checksum, from either side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tshark_capture_has_no_malformed_packets_or_bad_checksums() {
     if !can_run(
@@ -1028,13 +1035,32 @@ async fn tshark_capture_has_no_malformed_packets_or_bad_checksums() {
     ) {
         return;
     }
+    capture_and_check(false).await;
+}
+
+/// The same with offloads on (the default): the kernel's segments are
+/// captured before segmentation (larger than the MTU, partial checksums, as
+/// with any TSO NIC), but every packet finack writes is whole and checksummed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tshark_capture_with_offload_finack_packets_are_whole() {
+    if !can_run(
+        "tshark_capture_with_offload_finack_packets_are_whole",
+        &["tshark", "python3", "curl"],
+    ) {
+        return;
+    }
+    capture_and_check(true).await;
+}
+
+async fn capture_and_check(offload: bool) {
     let ns = Netns::new();
     let pcap = TempFile(std::env::temp_dir().join(format!(
-        "finack-interop-{}-capture.pcapng",
+        "finack-interop-{}-{offload}-capture.pcapng",
         std::process::id()
     )));
     timeout(LIMIT, async {
-        let stack = ns.stack();
+        let tun = if offload { ns.tun() } else { ns.tun_plain() };
+        let stack = Stack::from_tun(tun, finack_ip(), Config::linux()).expect("stack on TUN");
         let mut cap = ns
             .cmd("tshark")
             .args(["-q", "-i", "fin0", "-w", pcap.path()])
@@ -1101,7 +1127,18 @@ async fn tshark_capture_has_no_malformed_packets_or_bad_checksums() {
         );
         let all = read("tcp");
         assert!(all.lines().count() > ours.lines().count());
-        let malformed = read("_ws.malformed || _ws.expert.severity == error");
+        let scope = if offload {
+            // The kernel's side carries GSO segments: check ours only, and
+            // that offload was really on.
+            let big = read(&format!("ip.src == {KERNEL} && ip.len > 1500"));
+            assert!(!big.is_empty(), "no GSO segment from the kernel captured");
+            format!("ip.src == {FINACK} && ")
+        } else {
+            String::new()
+        };
+        let malformed = read(&format!(
+            "{scope}(_ws.malformed || _ws.expert.severity == error)"
+        ));
         assert!(malformed.is_empty(), "malformed packets:\n{malformed}");
         let bad = read(&format!(
             "ip.src == {FINACK} && (tcp.checksum.status == 0 || ip.checksum.status == 0)"

@@ -337,3 +337,43 @@ async fn dropping_the_stack_keeps_sockets_working() {
     .await
     .unwrap();
 }
+
+/// `flush_closing` waits until a closed connection's queued data and FIN are
+/// acknowledged: right after `shutdown` the client is still in FIN-WAIT-1
+/// with data in flight; once it returns, the server has every byte.
+#[tokio::test]
+async fn flush_closing_waits_for_the_fin_to_be_acked() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::pair_with(
+            Config::linux(),
+            Some(Impairment::new(3).delay(Duration::from_millis(20), Duration::ZERO)),
+            None,
+        );
+        let l = TcpListener::bind(&server, addr("192.0.2.2:9")).unwrap();
+        let got = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        let mut c = TcpStream::connect(&client, addr("192.0.2.2:9"))
+            .await
+            .unwrap();
+        let data = pattern(9, 200_000);
+        c.write_all(&data).await.unwrap();
+        c.shutdown().await.unwrap();
+        drop(c);
+        assert!(client
+            .connections()
+            .iter()
+            .any(|c| c.state == State::FinWait1));
+        assert!(client.flush_closing(Duration::from_secs(20)).await);
+        assert!(client
+            .connections()
+            .iter()
+            .all(|c| !matches!(c.state, State::FinWait1 | State::Closing | State::LastAck)));
+        assert!(got.await.unwrap() == data);
+    })
+    .await
+    .expect("test timed out");
+}
