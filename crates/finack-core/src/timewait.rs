@@ -149,6 +149,7 @@ impl TimeWait {
             readable: 0,
             snd_wnd: 0,
             bytes_acked: 0,
+            in_recovery: false,
             bytes_received: 0,
             soft_error: None,
         }

@@ -384,6 +384,9 @@ pub struct ConnInfo {
     pub snd_wnd: u32,
     /// Bytes acknowledged by the peer so far.
     pub bytes_acked: u64,
+    /// In fast recovery (RFC 6675 with SACK, RFC 6582 without; Linux's
+    /// `tcpi_ca_state` TCP_CA_Recovery).
+    pub in_recovery: bool,
     /// Bytes received in order so far.
     pub bytes_received: u64,
     /// The last soft ICMP error about this connection (RFC 9293 SHLD-25).

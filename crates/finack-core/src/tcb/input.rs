@@ -499,6 +499,15 @@ impl Tcb {
                 // and leave fast recovery.
                 self.cwnd = self.ssthresh.min(flight.max(mss) + mss);
                 self.recover = None;
+            } else if self.sack_ok {
+                // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
+                // output sends what cwnd - pipe allows. If the peer reports
+                // nothing above SND.UNA, the segment there is presumed lost as
+                // in NewReno (RFC 6582 §3.2 step 4).
+                if self.sacked.is_empty() {
+                    self.fast_rexmit = true;
+                    self.rtx_next = self.snd_una;
+                }
             } else {
                 // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
                 // next unacknowledged segment at once, deflate by what was
@@ -533,24 +542,42 @@ impl Tcb {
         let mss = u32::from(self.snd_mss);
         self.dupacks += 1;
         if self.recover.is_some() {
-            // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
-            // left the network; inflate the window by one segment. With SACK,
-            // spend it on the next hole the peer reports (RFC 6675 §5 step C).
-            self.cwnd = self.cwnd.saturating_add(mss);
-            if !self.sacked.is_empty() && self.next_hole().is_some() {
-                self.fast_rexmit = true;
+            if self.sack_ok {
+                // RFC 6675 §5 (B): the scoreboard took the new SACK blocks;
+                // output sends what cwnd - pipe allows. No window inflation.
+                return;
             }
+            // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
+            // left the network; inflate the window by one segment.
+            self.cwnd = self.cwnd.saturating_add(mss);
             return;
         }
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
         // it do not start a new recovery.
         let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
-        if self.dupacks == ctx.cfg.dupthresh && !after_rto {
+        // RFC 6675 §5 step (3): with SACK, recovery also starts once the
+        // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
+        // DupThresh-th duplicate ACK.
+        let una = self.snd_una;
+        let lost_at_una = self.sack_ok
+            && self
+                .holes(ctx.cfg.dupthresh)
+                .next()
+                .is_some_and(|(a, _, lost)| a == una && lost);
+        if (self.dupacks == ctx.cfg.dupthresh || (lost_at_una && self.dupacks < ctx.cfg.dupthresh))
+            && !after_rto
+        {
             let flight = (self.snd_max - self.snd_una).max(0) as u32;
             // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC.
             self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
             self.recover = Some(self.snd_max);
-            self.cwnd = self.ssthresh + ctx.cfg.dupthresh * mss;
+            // RFC 6675 §5 (4.2): cwnd = ssthresh; NewReno (RFC 6582 §3.2 step
+            // 2) adds DupThresh segments that left the network.
+            self.cwnd = if self.sack_ok {
+                self.ssthresh
+            } else {
+                self.ssthresh + ctx.cfg.dupthresh * mss
+            };
             self.fast_rexmit = true;
             self.rtx_next = self.snd_una;
             // Karn: the retransmitted segment gives no RTT sample.

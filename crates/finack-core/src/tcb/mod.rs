@@ -678,6 +678,7 @@ impl Tcb {
             readable: self.rx.len() as u32,
             snd_wnd: self.snd_wnd,
             bytes_acked: self.bytes_acked,
+            in_recovery: self.recover.is_some(),
             bytes_received: self.bytes_received,
             soft_error: self.soft_error,
         }
@@ -772,6 +773,79 @@ impl Tcb {
             at = at.max(r);
         }
         None
+    }
+
+    /// Whether loss recovery follows RFC 6675 (the peer sends SACKs) rather
+    /// than RFC 6582 NewReno.
+    pub(crate) fn sack_recovery(&self) -> bool {
+        self.sack_ok && self.recover.is_some()
+    }
+
+    /// The holes of the scoreboard, in order: `(start, end, lost)` for every
+    /// un-SACKed range between SND.UNA and the highest SACKed octet. RFC 6675
+    /// §4 IsLost: an octet is lost when DupThresh discontiguous SACKed ranges,
+    /// or more than (DupThresh - 1) * SMSS SACKed octets, lie above it; every
+    /// octet of a hole has the same SACKed ranges above it, so a hole is lost
+    /// or not as a whole.
+    fn holes(&self, dupthresh: u32) -> impl Iterator<Item = (SeqNumber, SeqNumber, bool)> + '_ {
+        let mss = u32::from(self.snd_mss);
+        let mut at = self.snd_una;
+        let mut above: u32 = self.sacked.iter().map(|&(l, r)| (r - l) as u32).sum();
+        self.sacked
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, &(l, r))| {
+                let ranges_above = (self.sacked.len() - i) as u32;
+                let lost = ranges_above >= dupthresh || above > dupthresh.saturating_sub(1) * mss;
+                let hole = at.lt(l).then_some((at, l, lost));
+                above -= (r - l) as u32;
+                at = at.max(r);
+                hole
+            })
+    }
+
+    /// RFC 6675 §4 SetPipe: the octets presumed in the network. Every octet
+    /// between SND.UNA and SND.MAX that is neither SACKed nor lost counts once,
+    /// and once more if it was retransmitted (it is below HighRxt, our
+    /// `rtx_next`), since the retransmission is in flight too.
+    pub(crate) fn pipe(&self, dupthresh: u32) -> u32 {
+        let high_rxt = self.rtx_next.max(self.snd_una);
+        let retransmitted = |a: SeqNumber, b: SeqNumber| -> u32 {
+            let end = if high_rxt.lt(b) { high_rxt } else { b };
+            (end - a).max(0) as u32
+        };
+        let mut pipe = 0u32;
+        let mut top = self.snd_una;
+        for (a, b, lost) in self.holes(dupthresh) {
+            if !lost {
+                pipe += (b - a) as u32;
+            }
+            pipe += retransmitted(a, b);
+        }
+        if let Some(&(_, r)) = self.sacked.last() {
+            top = top.max(r);
+        }
+        // Above the highest SACKed octet nothing is judged lost.
+        if top.lt(self.snd_max) {
+            pipe += (self.snd_max - top) as u32 + retransmitted(top, self.snd_max);
+        }
+        pipe
+    }
+
+    /// RFC 6675 §4 NextSeg rules (1) and (3): the first un-SACKed octet above
+    /// HighRxt and below the highest SACKed octet that is lost (rule 1) or, with
+    /// `lost_only` false, any such octet (rule 3); with the length of the
+    /// stretch to retransmit from it.
+    pub(crate) fn next_seg_rexmit(
+        &self,
+        dupthresh: u32,
+        lost_only: bool,
+    ) -> Option<(SeqNumber, u32)> {
+        let high_rxt = self.rtx_next.max(self.snd_una);
+        self.holes(dupthresh).find_map(|(a, b, lost)| {
+            let from = a.max(high_rxt);
+            (from.lt(b) && (lost || !lost_only)).then(|| (from, (b - from) as u32))
+        })
     }
 
     /// Urgent bytes not yet read past (MUST-33).

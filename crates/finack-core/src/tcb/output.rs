@@ -184,11 +184,33 @@ impl Tcb {
                 return Some(n);
             }
         }
+        // RFC 6675 §5 (C): in SACK-based recovery, send only while
+        // cwnd - pipe >= 1 SMSS, choosing by NextSeg: a lost hole first (rule
+        // 1), then new data (rule 2), then any hole not yet resent (rule 3).
+        let mut recovery_room = None;
+        if self.sack_recovery() {
+            let pipe = self.pipe(cfg.dupthresh);
+            if self.cwnd < pipe.saturating_add(u32::from(self.snd_mss)) {
+                return None;
+            }
+            if let Some((seq, hole)) = self.next_seg_rexmit(cfg.dupthresh, true) {
+                if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole) {
+                    return Some(n);
+                }
+            }
+            recovery_room = Some((self.cwnd - pipe) as usize);
+        }
         let off = (self.snd_nxt - self.tx_seq).max(0) as usize;
         let queued = self.tx.len();
         let avail = queued.saturating_sub(off);
         let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
-        let room = (self.snd_una + wnd - self.snd_nxt).max(0) as usize;
+        let mut room = (self.snd_una + wnd - self.snd_nxt).max(0) as usize;
+        if let Some(r) = recovery_room {
+            // New data in recovery: what the peer's window and cwnd - pipe allow.
+            room = (self.snd_una + self.snd_wnd - self.snd_nxt)
+                .max(0)
+                .min(r as i32) as usize;
+        }
         let fits = buf.len() - MIN_BUFFER;
         let mss = usize::from(self.snd_mss);
         let mut len = avail.min(room).min(mss).min(fits);
@@ -214,6 +236,13 @@ impl Tcb {
         }
         let fin =
             self.fin_queued && off + len == queued && self.snd_nxt + len as u32 == self.fin_seq();
+        if len == 0 && !fin && recovery_room.is_some() {
+            // NextSeg rule (3): no new data can go; resend a hole not yet
+            // judged lost.
+            if let Some((seq, hole)) = self.next_seg_rexmit(cfg.dupthresh, false) {
+                return self.output_rexmit_at(now, cfg, stats, buf, seq, hole);
+            }
+        }
         if len == 0 && !fin {
             if avail > 0 && self.snd_una == self.snd_max && self.t_rexmit.is_none() {
                 // Data waits for the window (zero, or too small to be worth a
@@ -261,6 +290,21 @@ impl Tcb {
         buf: &mut [u8],
     ) -> Option<usize> {
         let (seq, hole) = self.next_hole()?;
+        self.output_rexmit_at(now, cfg, stats, buf, seq, hole)
+    }
+
+    /// Resend up to one segment of the `hole` octets from `seq` (already sent,
+    /// not acknowledged), without moving SND.NXT; HighRxt (`rtx_next`) moves
+    /// past it (RFC 6675 §5 C.2).
+    fn output_rexmit_at(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+        seq: SeqNumber,
+        hole: u32,
+    ) -> Option<usize> {
         let off = (seq - self.tx_seq).max(0) as usize;
         let queued = self.tx.len();
         let mss = usize::from(self.snd_mss);
