@@ -10,6 +10,7 @@
 //! finack serve --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] [--port P] [--max-connections N] {echo|discard|http}
 //! finack connect --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] HOST:PORT [--send FILE|-]
 //! finack bench tun [--bytes N] [--timeout SECS]
+//! finack bench compare [--bytes N] [--connections N] [--no-linux]
 //! ```
 //!
 //! `serve`, `connect` and `bench` need root (CAP_NET_ADMIN) for the TUN device.
@@ -171,6 +172,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => net::serve_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
+        Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
         Command::Sim(SimCommand::Goodput) => {
             eprintln!("measuring 15 cells (2 MiB each) ...");
             print!("{}", finack_sim::goodput::table());

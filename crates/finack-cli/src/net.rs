@@ -133,6 +133,53 @@ pub enum BenchCommand {
     /// same bytes, one run each; prints Gbit/s and the ratio. Needs root,
     /// iproute2 and python3; uses its own network namespaces.
     Tun(BenchTunArgs),
+    /// finack against smoltcp (same in-memory harness, MTU and buffers) and
+    /// the Linux kernel on loopback, measured side by side in one run: bulk
+    /// throughput, connection churn, memory per connection and per TIME-WAIT
+    /// entry. No root needed.
+    Compare(BenchCompareArgs),
+}
+
+/// Options of `finack bench compare`.
+#[derive(Args, Debug)]
+pub struct BenchCompareArgs {
+    /// Bytes moved in the bulk test.
+    #[arg(long, default_value_t = 256 << 20)]
+    bytes: usize,
+    /// Connections in the churn test.
+    #[arg(long, default_value_t = 5000)]
+    connections: usize,
+    /// Leave out the Linux loopback column.
+    #[arg(long)]
+    no_linux: bool,
+}
+
+/// `finack bench compare`.
+pub fn bench_compare(args: &BenchCompareArgs) -> Result<bool, Failure> {
+    if args.bytes == 0 || args.connections == 0 {
+        return Err(Failure::Usage(
+            "--bytes and --connections must be at least 1".into(),
+        ));
+    }
+    let opts = finack_bench::Options {
+        bulk_bytes: args.bytes,
+        churn: args.connections,
+        linux: !args.no_linux,
+    };
+    let rows =
+        finack_bench::run(&opts, |what| eprintln!("running {what} ...")).map_err(Failure::Io)?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "bulk {} MiB, churn {} connections, MTU {}, buffers {} KiB send / {} KiB receive; one run each",
+        args.bytes >> 20,
+        args.connections,
+        finack_bench::MTU,
+        finack_bench::SEND_BUFFER >> 10,
+        finack_bench::RECV_BUFFER >> 10
+    )?;
+    write!(out, "{}", finack_bench::render(&rows))?;
+    Ok(true)
 }
 
 /// Options of `finack bench tun`.

@@ -439,3 +439,28 @@ fn connect_refused_is_reported() {
         stderr(&o)
     );
 }
+
+/// `finack bench compare` prints the side-by-side table (small sizes).
+#[test]
+fn bench_compare_prints_the_table() {
+    let o = finack(&[
+        "bench",
+        "compare",
+        "--bytes",
+        "1048576",
+        "--connections",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for row in [
+        "| bulk transfer | Gbit/s |",
+        "| connection churn | conn/s |",
+        "| memory per idle connection | bytes |",
+        "| memory per TIME-WAIT entry | bytes |",
+    ] {
+        assert!(out.contains(row), "{out}");
+    }
+    let o = finack(&["bench", "compare", "--bytes", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}
