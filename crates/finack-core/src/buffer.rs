@@ -13,6 +13,8 @@ use alloc::vec::Vec;
 pub(crate) struct SendBuf {
     data: VecDeque<u8>,
     cap: usize,
+    /// A segment that straddles the ring's wrap point, made contiguous.
+    scratch: Vec<u8>,
 }
 
 impl SendBuf {
@@ -20,6 +22,7 @@ impl SendBuf {
         SendBuf {
             data: VecDeque::new(),
             cap,
+            scratch: Vec::new(),
         }
     }
 
@@ -44,11 +47,24 @@ impl SendBuf {
         self.data.drain(..n);
     }
 
-    /// `len` bytes starting `offset` bytes after the front, contiguous.
+    /// `len` bytes starting `offset` bytes after the front, contiguous. The
+    /// ring is never rearranged: a range lying within one of its two parts is
+    /// returned in place, and only one that straddles the wrap point (one
+    /// segment per trip around the ring) is copied into a scratch buffer.
     pub(crate) fn slice(&mut self, offset: usize, len: usize) -> &[u8] {
-        let s = self.data.make_contiguous();
-        let end = (offset + len).min(s.len());
-        &s[offset.min(end)..end]
+        let end = (offset + len).min(self.data.len());
+        let start = offset.min(end);
+        let (a, b) = self.data.as_slices();
+        if end <= a.len() {
+            &a[start..end]
+        } else if start >= a.len() {
+            &b[start - a.len()..end - a.len()]
+        } else {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&a[start..]);
+            self.scratch.extend_from_slice(&b[..end - a.len()]);
+            &self.scratch
+        }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -57,7 +73,7 @@ impl SendBuf {
 
     /// Heap bytes this buffer holds (its allocation, used or not).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.capacity()
+        self.data.capacity() + self.scratch.capacity()
     }
 }
 
@@ -245,6 +261,30 @@ mod tests {
         }
         assert!(!r.insert_ooo(900, b"y"), "too many holes");
         assert!(r.insert_ooo(3, b"z"), "extending a range is fine");
+    }
+
+    #[test]
+    fn send_slices_across_the_wrap_point_are_whole() {
+        let mut s = SendBuf::new(8);
+        let mut all: Vec<u8> = Vec::new();
+        let mut next = 0u8;
+        // Go around the ring many times, reading every window of 3 bytes.
+        for _ in 0..40 {
+            let fresh: Vec<u8> = (0..s.free())
+                .map(|_| {
+                    next = next.wrapping_add(1);
+                    next
+                })
+                .collect();
+            assert_eq!(s.write(&fresh), fresh.len());
+            all.extend_from_slice(&fresh);
+            for off in 0..s.len() {
+                let want = &all[off..(off + 3).min(s.len())];
+                assert_eq!(s.slice(off, 3), want, "offset {off}");
+            }
+            s.ack(3);
+            all.drain(..3);
+        }
     }
 
     #[test]

@@ -195,12 +195,17 @@ impl Config {
     /// The most memory one connection may hold under this configuration,
     /// whatever the peer sends: its TCB, a send buffer that may have grown to
     /// twice `send_buffer` (the ring doubles as it fills), the receive ring of
-    /// `recv_buffer` bytes with out-of-order data stored in place, and small
-    /// bounded lists (at most 16 out-of-order ranges and 16 SACK blocks) plus
-    /// congestion-control state, 2 KiB in all. See
+    /// `recv_buffer` bytes with out-of-order data stored in place, scratch
+    /// space for one segment (at most the MTU), and small bounded lists (at
+    /// most 16 out-of-order ranges and 16 SACK blocks) plus congestion-control
+    /// state, 2 KiB in all. See
     /// [`Endpoint::memory_usage`](crate::Endpoint::memory_usage).
     pub fn connection_memory_limit(&self) -> usize {
-        core::mem::size_of::<crate::tcb::Tcb>() + 2 * self.send_buffer + self.recv_buffer + 2048
+        core::mem::size_of::<crate::tcb::Tcb>()
+            + 2 * self.send_buffer
+            + self.recv_buffer
+            + usize::from(self.mtu)
+            + 2048
     }
 }
 

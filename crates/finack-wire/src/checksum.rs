@@ -16,20 +16,30 @@ use core::net::IpAddr;
 /// chunks separately is only equivalent to summing their concatenation when
 /// the first chunk has an even length.
 pub fn ones_complement_sum(data: &[u8], initial: u32) -> u32 {
-    // A u64 accumulator cannot overflow here: even 2^47 words of 0xffff fit.
-    let mut acc = u64::from(initial);
-    let mut words = data.chunks_exact(2);
+    // RFC 1071 §2 (B) and (C): the sum may be taken over wider words with the
+    // carries deferred (2^16 = 1 modulo 2^16 - 1, so a 32-bit word adds the
+    // same as its two 16-bit halves), and in the machine's byte order, the
+    // result then swapped into network order. Each 8-byte step adds less
+    // than 2^33, so no slice shorter than 16 GiB overflows the accumulator.
+    let mut acc = u64::from(u16::from_ne_bytes(fold(initial).to_be_bytes()));
+    let mut quads = data.chunks_exact(8);
+    for q in &mut quads {
+        let x = u64::from_ne_bytes([q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]]);
+        acc += (x & 0xffff_ffff) + (x >> 32);
+    }
+    let mut words = quads.remainder().chunks_exact(2);
     for w in &mut words {
-        acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
+        acc += u64::from(u16::from_ne_bytes([w[0], w[1]]));
     }
     if let [last] = words.remainder() {
-        acc += u64::from(u16::from_be_bytes([*last, 0]));
+        // Padded with a zero byte after it (network order).
+        acc += u64::from(u16::from_ne_bytes([*last, 0]));
     }
     while acc > 0xffff {
         acc = (acc & 0xffff) + (acc >> 16);
     }
-    // The loop leaves acc <= 0xffff.
-    acc as u32
+    // The loop leaves acc <= 0xffff; back to network order.
+    u32::from(u16::from_be_bytes((acc as u16).to_ne_bytes()))
 }
 
 /// Fold the carries of a ones' complement accumulator into 16 bits.
@@ -103,6 +113,47 @@ pub fn tcp_checksum(src: IpAddr, dst: IpAddr, segment: &[u8]) -> u16 {
 mod tests {
     use super::*;
     use core::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The plain RFC 1071 loop: one 16-bit word at a time.
+    fn reference_sum(data: &[u8], initial: u32) -> u32 {
+        let mut acc = u64::from(initial);
+        for w in data.chunks(2) {
+            acc += u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u32
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wide_sum_equals_the_word_by_word_sum(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            initial in 0u32..=0xffff,
+        ) {
+            proptest::prop_assert_eq!(
+                ones_complement_sum(&data, initial),
+                reference_sum(&data, initial)
+            );
+        }
+    }
+
+    #[test]
+    fn wide_sum_of_all_ones_and_all_zeros() {
+        for len in 0..40 {
+            let ones = [0xffu8; 40];
+            let zeros = [0u8; 40];
+            assert_eq!(
+                ones_complement_sum(&ones[..len], 0),
+                reference_sum(&ones[..len], 0)
+            );
+            assert_eq!(
+                ones_complement_sum(&zeros[..len], 7),
+                reference_sum(&zeros[..len], 7)
+            );
+        }
+    }
 
     #[test]
     fn rfc1071_example_sum() {
