@@ -26,6 +26,7 @@ impl Tcb {
         // Anything from the peer shows it is alive (keep-alive, RFC 9293 §3.8.4).
         self.last_rx = ctx.now;
         self.probes_out = 0;
+        self.burst_segs = 0;
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             State::Closed | State::Listen | State::TimeWait => {}
@@ -149,7 +150,6 @@ impl Tcb {
         let Some(cur) = self.step_sequence(ctx, seg, cur) else {
             return;
         };
-        self.update_ts_recent(ctx, seg);
         if let Step::Done = self.step_rst(ctx, seg, cur) {
             return;
         }
@@ -366,6 +366,13 @@ impl Tcb {
             self.challenge_ack(ctx);
             return Step::Done;
         }
+        // Only now is the segment known to be acceptable: an ACK outside
+        // SND.UNA-MAX.SND.WND .. SND.NXT is discarded (RFC 5961 §5.2), so its
+        // TSval must not become TS.Recent (RFC 7323 §4.3 takes TS.Recent from
+        // acceptable segments; Linux updates it in tcp_ack after the same
+        // checks). Otherwise one forged segment could make PAWS reject the
+        // peer's genuine ones.
+        self.update_ts_recent(ctx, seg);
         // The peer answered: zero-window probing may go on (MUST-37).
         self.probes_unanswered = 0;
         if self.sack_ok && !seg.options.sack_blocks.is_empty() {
@@ -490,6 +497,7 @@ impl Tcb {
             self.t_rexmit = Some(ctx.now + self.rtt.rto);
             self.t_user = self.user_timeout.map(|d| ctx.now + d);
         }
+        self.on_tlp_ack(ctx, ack);
         let mss = u32::from(self.snd_mss);
         self.dupacks = 0;
         if let Some(recover) = self.recover {
@@ -526,6 +534,34 @@ impl Tcb {
             self.tx_blocked = false;
             ctx.events.push_back(Event::Writable(self.id));
         }
+        // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
+        // RTO alone when probing is not allowed now).
+        if self.snd_una == self.snd_max {
+            self.t_tlp = None;
+        } else {
+            self.schedule_tlp(ctx.now, ctx.cfg);
+        }
+    }
+
+    /// RFC 8985 §7.4: the ACK that covers TLP.end_seq ends the probe episode.
+    /// When the probe was a retransmission and the ACK goes beyond it, the
+    /// probe repaired a loss (Linux `tcp_process_tlp_ack`, without DSACK
+    /// evidence of a spurious probe): "the sender MUST invoke congestion
+    /// control" — the window is reduced as for a loss.
+    fn on_tlp_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+        let Some((end, retransmitted)) = self.tlp_high else {
+            return;
+        };
+        if ack.lt(end) {
+            return;
+        }
+        self.tlp_high = None;
+        if retransmitted && ack.gt(end) && self.recover.is_none() {
+            let mss = u32::from(self.snd_mss);
+            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+            self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
+            self.cwnd = self.ssthresh.max(mss);
+        }
     }
 
     /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
@@ -555,6 +591,8 @@ impl Tcb {
             self.rtx_next = self.snd_una;
             // Karn: the retransmitted segment gives no RTT sample.
             self.rtt_probe = None;
+            // RFC 8985 §7.2: no loss probes during recovery.
+            self.t_tlp = None;
             ctx.stats.fast_retransmits += 1;
         }
     }

@@ -154,6 +154,18 @@ pub(crate) struct Tcb {
     /// Recovery retransmits holes from here on (RFC 6675 HighRxt).
     pub(crate) rtx_next: SeqNumber,
     pub(crate) bytes_acked: u64,
+    /// RFC 8985 §7: the probe timeout (PTO) deadline, earlier than `t_rexmit`.
+    pub(crate) t_tlp: Option<Instant>,
+    /// The PTO expired: output sends a loss probe.
+    pub(crate) tlp_due: bool,
+    /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
+    /// one probe per tail loss episode), and whether it was a retransmission.
+    pub(crate) tlp_high: Option<(SeqNumber, bool)>,
+    /// Our FIN went out in a segment of its own (a tail probe resends it alone).
+    pub(crate) fin_alone: bool,
+    /// New-data segments sent back to back since the last input, timer or user
+    /// call (for `Config::gso_segs_min` grouping).
+    pub(crate) burst_segs: u32,
 
     // Timers (deadlines).
     pub(crate) t_rexmit: Option<Instant>,
@@ -270,6 +282,11 @@ impl Tcb {
             sacked: alloc::vec::Vec::new(),
             rtx_next: iss,
             bytes_acked: 0,
+            t_tlp: None,
+            tlp_due: false,
+            tlp_high: None,
+            fin_alone: false,
+            burst_segs: 0,
             t_rexmit: None,
             t_fin_wait2: None,
             t_user: None,
@@ -418,6 +435,8 @@ impl Tcb {
         self.tx.clear();
         self.rx.clear_ooo();
         self.t_rexmit = None;
+        self.t_tlp = None;
+        self.tlp_due = false;
         self.t_fin_wait2 = None;
         self.t_user = None;
         self.t_keepalive = None;
@@ -471,6 +490,7 @@ impl Tcb {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         [
             self.t_rexmit,
+            self.t_tlp,
             self.t_fin_wait2,
             self.t_user,
             self.t_keepalive,
@@ -485,6 +505,7 @@ impl Tcb {
 
     /// SEND (§3.10.2).
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.burst_segs = 0;
         match self.state {
             // Queued for transmission after entering ESTABLISHED.
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
