@@ -127,6 +127,16 @@ pub struct Config {
     /// that with groups of at least `n` segments; `None` sets PSH only on the
     /// segment that empties the send queue (which both profiles do, MUST-61).
     pub gso_segs_min: Option<u32>,
+    /// Answer a segment that acknowledges data never sent (SEG.ACK > SND.NXT)
+    /// with an ACK before dropping it (RFC 9293 §3.10.7.4 fifth step; RFC 5961
+    /// §5.2 makes it a rate-limited challenge ACK). Linux drops such a segment
+    /// without a reply (`tcp_ack`): off in the Linux profile.
+    pub ack_unsent_data_reply: bool,
+    /// Resets the stack sends on its own initiative (ABORT, close with unread
+    /// data or `SO_LINGER` 0, a dead keep-alive peer) also carry ACK = RCV.NXT,
+    /// as Linux's `tcp_send_active_reset` does. Off: `<SEQ=SND.NXT><CTL=RST>`
+    /// exactly as RFC 9293 §3.10.5 shows.
+    pub active_rst_ack: bool,
     /// Record every state change for [`crate::Endpoint::take_transitions`].
     pub record_transitions: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
@@ -174,6 +184,8 @@ impl Config {
             tos: 0,
             tail_loss_probe: true,
             gso_segs_min: Some(2),
+            ack_unsent_data_reply: false,
+            active_rst_ack: true,
             record_transitions: true,
             max_backlog: 4096,
         }
@@ -206,6 +218,8 @@ impl Config {
             // base RFC 9293 behaviour; PSH only where MUST-61 needs it.
             tail_loss_probe: false,
             gso_segs_min: None,
+            ack_unsent_data_reply: true,
+            active_rst_ack: false,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()

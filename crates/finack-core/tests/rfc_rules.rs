@@ -340,7 +340,8 @@ dual!(
 dual!(
     rfc5961_5_ack_above_snd_nxt_gets_challenge_ack_and_is_dropped,
     |f: Family| {
-        let mut net = Net::new(f);
+        // The RFC profile answers; Linux's drops silently (next test).
+        let mut net = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
         let (c, s) = net.established();
         let v = client_view(&net, c);
         let r = send_to(
@@ -371,6 +372,28 @@ dual!(
         assert_eq!(net.capp.received, b"good");
         assert_eq!(net.client.state(c), State::Established);
         assert_eq!(net.server.state(s), State::Established);
+    }
+);
+
+dual!(
+    linux_ack_above_snd_nxt_dropped_without_reply,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let v = client_view(&net, c);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt + 1000, TcpFlags::ACK | TcpFlags::PSH).data(b"evil"),
+        );
+        assert!(
+            r.is_empty(),
+            "Linux's tcp_ack drops it without a reply: {r:?}"
+        );
+        assert!(net.capp.received.is_empty(), "the text is dropped");
+        assert_eq!(net.client.state(c), State::Established);
     }
 );
 
@@ -2548,7 +2571,8 @@ dual!(
         let recent = last_tsval(&net, Side::Server);
         let echo = last_tsval(&net, Side::Client);
         // A FIN whose ACK covers data never sent, with a TSval far ahead: RFC
-        // 5961 §5.2 discards it (challenge ACK), so its TSval is not remembered.
+        // 5961 §5.2 discards it (Linux without a reply), so its TSval is not
+        // remembered.
         let r = send_to(
             &mut net,
             Side::Client,
@@ -2557,12 +2581,10 @@ dual!(
             &raw(v.rcv_nxt, v.snd_nxt + 9999, TcpFlags::ACK | TcpFlags::FIN)
                 .opts(ts_opt(recent.wrapping_add(200_000), echo)),
         );
-        assert_eq!(r.len(), 1, "a challenge ACK");
-        assert_eq!(r[0].options.timestamps.unwrap().tsecr, recent);
+        assert!(r.is_empty(), "{r:?}");
         assert_eq!(net.client.state(c), State::Established, "FIN not taken");
         // The peer's next genuine segment, with a TSval just above the real
         // TS.Recent, passes PAWS and is acknowledged with that TSval echoed.
-        net.run_for(Duration::from_millis(600));
         let r = send_to(
             &mut net,
             Side::Client,
@@ -2692,5 +2714,72 @@ dual!(
             .map(|s| s.has(TcpFlags::PSH))
             .collect();
         assert_eq!(psh, [false, false, true]);
+    }
+);
+
+// ---- RFC 3042 limited transmit; Linux active resets ------------------------------
+
+dual!(
+    rfc3042_first_two_duplicate_acks_each_release_a_new_segment,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        let mut first = true;
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if first && s.from == Side::Client && s.len > 0 {
+                first = false;
+                return true;
+            }
+            false
+        }));
+        let mark = net.log.len();
+        net.client.send(c, &pattern(14 * mss, 5)).unwrap();
+        net.run_until(Duration::from_secs(5), |n| {
+            n.sapp.received.len() == 14 * mss
+        });
+        let data: Vec<Seg> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .cloned()
+            .collect();
+        let start = data[0].seq;
+        // Ten segments (IW10), then one new segment per duplicate ACK for the
+        // first two, then the fast retransmit of the hole on the third.
+        let offsets: Vec<usize> = data[..13]
+            .iter()
+            .map(|s| (s.seq - start) as usize / mss)
+            .collect();
+        assert_eq!(
+            offsets,
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0],
+            "{}",
+            net.trace()
+        );
+        assert_eq!(net.client.stats().fast_retransmits, 1);
+    }
+);
+
+dual!(
+    linux_active_reset_carries_ack_rfc_profile_does_not,
+    |f: Family| {
+        for (cfg, with_ack) in [(Config::linux(), true), (Config::rfc9293(), false)] {
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let v = client_view(&net, c);
+            let mark = net.log.len();
+            net.client.abort(c).unwrap();
+            net.flush();
+            let rst = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.has(TcpFlags::RST))
+                .expect("a RST")
+                .clone();
+            assert_eq!(rst.seq, v.snd_nxt, "<SEQ=SND.NXT>");
+            assert_eq!(rst.has(TcpFlags::ACK), with_ack);
+            if with_ack {
+                assert_eq!(rst.ack, v.rcv_nxt);
+            }
+        }
     }
 );

@@ -357,8 +357,11 @@ impl Tcb {
         if ack.gt(self.snd_max) {
             // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send
             // an ACK, drop the segment, and return." RFC 5961 §5.2 makes it a
-            // challenge ACK (rate-limited).
-            self.challenge_ack(ctx);
+            // challenge ACK (rate-limited). Linux only drops it
+            // (`Config::ack_unsent_data_reply`).
+            if ctx.cfg.ack_unsent_data_reply {
+                self.challenge_ack(ctx);
+            }
             return Step::Done;
         }
         // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
@@ -500,6 +503,7 @@ impl Tcb {
         self.on_tlp_ack(ctx, ack);
         let mss = u32::from(self.snd_mss);
         self.dupacks = 0;
+        self.lt_allow = 0;
         if let Some(recover) = self.recover {
             let flight = (self.snd_max - self.snd_una).max(0) as u32;
             if ack.ge(recover) {
@@ -581,7 +585,14 @@ impl Tcb {
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
         // it do not start a new recovery.
         let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        if self.dupacks < ctx.cfg.dupthresh && self.dupacks <= 2 && !after_rto {
+            // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
+            // duplicate ACKs lets one new segment out, cwnd unchanged, so that
+            // a small window can still produce the dupthresh-th duplicate ACK.
+            self.lt_allow = self.dupacks * mss;
+        }
         if self.dupacks == ctx.cfg.dupthresh && !after_rto {
+            self.lt_allow = 0;
             let flight = (self.snd_max - self.snd_una).max(0) as u32;
             // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC.
             self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);

@@ -142,6 +142,9 @@ pub(crate) struct Tcb {
     pub(crate) total_retrans: u64,
     /// Duplicate ACKs in a row.
     pub(crate) dupacks: u32,
+    /// RFC 3042 limited transmit: bytes beyond cwnd that the first duplicate
+    /// ACKs allow to be sent as new data.
+    pub(crate) lt_allow: u32,
     /// In fast recovery until SND.UNA reaches this (RFC 6582 "recover").
     pub(crate) recover: Option<SeqNumber>,
     /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
@@ -276,6 +279,7 @@ impl Tcb {
             ssthresh: u32::MAX,
             total_retrans: 0,
             dupacks: 0,
+            lt_allow: 0,
             recover: None,
             rto_recover: None,
             fast_rexmit: false,
@@ -623,8 +627,9 @@ impl Tcb {
             | State::FinWait1
             | State::FinWait2
             | State::CloseWait => {
-                // <SEQ=SND.NXT><CTL=RST>
-                self.queue_rst(ctx, self.snd_max, None);
+                // <SEQ=SND.NXT><CTL=RST> (with ACK = RCV.NXT in the Linux profile).
+                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv_nxt);
+                self.queue_rst(ctx, self.snd_max, ack);
                 self.enter_closed(ctx, CloseReason::Aborted);
             }
             State::SynSent | State::Closing | State::LastAck | State::TimeWait => {

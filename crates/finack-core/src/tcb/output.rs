@@ -193,7 +193,10 @@ impl Tcb {
         let off = (self.snd_nxt - self.tx_seq).max(0) as usize;
         let queued = self.tx.len();
         let avail = queued.saturating_sub(off);
-        let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
+        // RFC 3042 §2: limited transmit lets up to two segments beyond cwnd go
+        // out on the first two duplicate ACKs (never beyond the peer's window).
+        let cwnd = self.cwnd.max(u32::from(self.snd_mss)) + self.lt_allow;
+        let wnd = self.snd_wnd.min(cwnd);
         let room = (self.snd_una + wnd - self.snd_nxt).max(0) as usize;
         let fits = buf.len() - MIN_BUFFER;
         let mss = usize::from(self.snd_mss);

@@ -35,7 +35,8 @@ impl Tcb {
                 if self.probes_out >= ctx.cfg.keepalive_probes {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
-                    self.queue_rst(ctx, self.snd_max, None);
+                    let ack = ctx.cfg.active_rst_ack.then_some(self.rcv_nxt);
+                    self.queue_rst(ctx, self.snd_max, ack);
                     self.enter_closed(ctx, CloseReason::TimedOut);
                     return Some(TimerKind::Keepalive);
                 }
@@ -124,6 +125,7 @@ impl Tcb {
         self.cwnd = mss;
         self.recover = None;
         self.dupacks = 0;
+        self.lt_allow = 0;
         self.fast_rexmit = false;
         // RFC 8985 §7: the RTO takes over; a new episode may probe again later.
         self.t_tlp = None;

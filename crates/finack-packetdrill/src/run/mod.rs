@@ -94,6 +94,33 @@ struct Fd {
     sock: Sock,
     nonblocking: bool,
     linger_zero: bool,
+    opts: SockOpts,
+}
+
+/// Socket options set before there is a connection to apply them to; a
+/// connection made by `connect` or returned by `accept` takes its socket's (an
+/// accepted one its listener's, as Linux children inherit them).
+#[derive(Clone, Debug, Default)]
+struct SockOpts {
+    nodelay: Option<bool>,
+    /// SO_SNDBUF as reported by getsockopt: twice the value set (Linux doubles
+    /// it to leave room for its bookkeeping).
+    sndbuf: Option<usize>,
+    /// SO_RCVBUF as reported, doubled the same way.
+    rcvbuf: Option<usize>,
+    keepalive: Option<bool>,
+    user_timeout: Option<core::time::Duration>,
+}
+
+impl Fd {
+    fn new(sock: Sock, opts: SockOpts) -> Fd {
+        Fd {
+            sock,
+            nonblocking: false,
+            linger_zero: false,
+            opts,
+        }
+    }
 }
 
 /// A blocking call waiting to complete.
@@ -116,7 +143,14 @@ struct Runner {
     /// Live TSval minus the script's TSval, learned from the first outbound TS option.
     ts_map: Option<u32>,
     tolerance: i64,
+    /// `--tcp_ts_tick_usecs`: outbound TSvals are checked against the script,
+    /// in ticks of this many microseconds (packetdrill checks them only then).
+    ts_tick: Option<u32>,
     pending: Option<Pending>,
+    /// When a blocked poll() gives up.
+    poll_deadline: Option<Instant>,
+    /// Descriptors whose pending SO_ERROR has been read.
+    error_read: Vec<i64>,
     deferred: Option<Failure>,
     unsupported: Vec<String>,
     last_time: i64,
@@ -146,7 +180,10 @@ impl Runner {
             local_isn: None,
             ts_map: None,
             tolerance,
+            ts_tick: None,
             pending: None,
+            poll_deadline: None,
+            error_read: Vec::new(),
             deferred: None,
             unsupported: Vec::new(),
             last_time: 0,
@@ -330,9 +367,17 @@ impl Runner {
                     }
                 }
             }
-            Action::Command(c) => self
-                .unsupported
-                .push(format!("line {line}: command not run: {}", c.text.trim())),
+            Action::Command(c) => {
+                let text = c.text.trim();
+                // packetdrill's set_sysctls.py writes a script that restores the
+                // machine's sysctls after the test; the runner's endpoint is
+                // thrown away after the script, so there is nothing to restore.
+                let restore = text.starts_with("/tmp/sysctl_restore_") && text.ends_with(".sh");
+                if !restore {
+                    self.unsupported
+                        .push(format!("line {line}: command not run: {text}"));
+                }
+            }
             Action::Code(c) => self.unsupported.push(format!(
                 "line {line}: %{{}}% block not evaluated (uses {})",
                 c.tcpi_names.join(", ")
@@ -347,10 +392,14 @@ impl Runner {
 pub fn run(script: &Script) -> Report {
     let (cfg, mut unsupported) = config_for(script);
     let mut tolerance = DEFAULT_TOLERANCE_US;
+    let mut ts_tick: Option<u32> = None;
     for o in &script.options {
         match (o.name.as_str(), o.value.as_deref()) {
             ("tolerance_usecs", Some(v)) if v.parse::<i64>().is_ok() => {
                 tolerance = v.parse().unwrap_or(tolerance)
+            }
+            ("tcp_ts_tick_usecs", Some(v)) if v.parse::<u32>().is_ok_and(|t| t > 0) => {
+                ts_tick = v.parse().ok()
             }
             ("ip_version", Some("ipv4")) => {}
             ("local_ip", Some("192.168.0.1")) | ("remote_ip", Some("192.0.2.1")) => {}
@@ -361,6 +410,7 @@ pub fn run(script: &Script) -> Report {
         }
     }
     let mut r = Runner::new(cfg, tolerance);
+    r.ts_tick = ts_tick;
     let mut events_run = 0;
     let mut outcome = Ok(());
     for ev in &script.events {

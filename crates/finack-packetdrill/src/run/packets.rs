@@ -359,17 +359,15 @@ impl Runner {
             }
         }
         if let Some(want) = &seg.options {
+            // Kinds in order and every value, except the TSval, which is the
+            // stack's clock; TSecr echoes the script side's TSval, injected
+            // unchanged, so it must match exactly.
             let same_shape = want.len() == p.options.len()
                 && want.iter().zip(&p.options).all(|(w, g)| match (w, g) {
                     (
                         TcpOption::Timestamp { ecr: we, .. },
-                        TcpOption::Timestamp { ecr: ge, val },
-                    ) => {
-                        let _ = val;
-                        *we == 0 && *ge == 0
-                            || self.ts_map.is_none_or(|m| we.wrapping_add(m) == *ge)
-                            || *we == *ge
-                    }
+                        TcpOption::Timestamp { ecr: ge, .. },
+                    ) => we == ge,
                     _ => w == g,
                 });
             if !same_shape {
@@ -379,14 +377,25 @@ impl Runner {
                     options_text(&p.options)
                 ));
             }
-            if self.ts_map.is_none() {
-                for (w, g) in want.iter().zip(&p.options) {
-                    if let (
-                        TcpOption::Timestamp { val: wv, .. },
-                        TcpOption::Timestamp { val: gv, .. },
-                    ) = (w, g)
-                    {
-                        self.ts_map = Some(gv.wrapping_sub(*wv));
+            for (w, g) in want.iter().zip(&p.options) {
+                let (TcpOption::Timestamp { val: wv, .. }, TcpOption::Timestamp { val: gv, .. }) =
+                    (w, g)
+                else {
+                    continue;
+                };
+                // The first outbound TSval ties the live clock to the
+                // script's; later ones are compared in script space, and (as
+                // in packetdrill) only when the script gives the clock's tick.
+                let map = *self.ts_map.get_or_insert(gv.wrapping_sub(*wv));
+                if let Some(tick) = self.ts_tick {
+                    let in_script = gv.wrapping_sub(map);
+                    let off = i64::from(in_script.wrapping_sub(*wv) as i32).abs();
+                    if off * i64::from(tick) > self.tolerance {
+                        return mismatch(format!(
+                            "bad outbound TCP timestamp value: expected TS val {wv} got {in_script} \
+                             (tick {tick} us, tolerance {} us)",
+                            self.tolerance
+                        ));
                     }
                 }
             }
