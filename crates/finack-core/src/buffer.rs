@@ -34,6 +34,12 @@ impl SendBuf {
         self.cap.saturating_sub(self.data.len())
     }
 
+    /// Change the limit (SO_SNDBUF). Bytes already queued stay; writes wait
+    /// until the queue is below the new limit.
+    pub(crate) fn set_cap(&mut self, cap: usize) {
+        self.cap = cap;
+    }
+
     /// Queue as much of `bytes` as fits; returns how much.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.free());
@@ -108,6 +114,18 @@ impl RecvBuf {
 
     pub(crate) fn cap(&self) -> usize {
         self.cap
+    }
+
+    /// Change the size (SO_RCVBUF) while nothing is buffered; the ring is
+    /// allocated again on first use. False if data is held.
+    pub(crate) fn set_cap(&mut self, cap: usize) -> bool {
+        if self.len > 0 || !self.ooo.is_empty() {
+            return false;
+        }
+        self.cap = cap.max(1);
+        self.head = 0;
+        self.buf = Vec::new();
+        true
     }
 
     /// Heap bytes this buffer holds: the ring and the out-of-order list.

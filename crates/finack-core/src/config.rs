@@ -63,8 +63,10 @@ pub struct Config {
     pub initial_window: InitialWindow,
     /// Offer and accept the window scale option (RFC 7323).
     pub window_scaling: bool,
-    /// The receive window shift we announce when window scaling is on. Linux derives
-    /// 7 from the default `tcp_rmem` maximum of 6 MiB.
+    /// The receive window shift we announce when window scaling is on. Linux
+    /// derives it from the largest receive buffer a connection may grow to (the
+    /// `tcp_rmem` maximum): see [`Config::window_scale_for`]. The default
+    /// maximum of 6 MiB gives 7.
     pub window_scale: u8,
     /// Offer and accept SACK-permitted (RFC 2018).
     pub sack: bool,
@@ -113,6 +115,28 @@ pub struct Config {
     /// Default Diffserv field (IPv4 TOS / IPv6 Traffic Class) of outgoing packets
     /// (RFC 9293 MUST-48); `Endpoint::set_tos` changes it per connection.
     pub tos: u8,
+    /// Tail loss probe (RFC 8985 §7): when the last segments of a flight may be
+    /// lost and no ACK would arrive to reveal it, send a probe after about two
+    /// round-trip times instead of waiting for the retransmission timeout. Linux:
+    /// on (`tcp_early_retrans` = 3); off in the RFC 9293 profile.
+    pub tail_loss_probe: bool,
+    /// Group new data as Linux's segmentation offload does and mark the groups
+    /// with PSH. Linux hands bursts of new data to the device as GSO packets of
+    /// at least `tcp_min_tso_segs` (2) segments, more at high pacing rates; the
+    /// last segment of each multi-segment packet carries PSH. `Some(n)` models
+    /// that with groups of at least `n` segments; `None` sets PSH only on the
+    /// segment that empties the send queue (which both profiles do, MUST-61).
+    pub gso_segs_min: Option<u32>,
+    /// Answer a segment that acknowledges data never sent (SEG.ACK > SND.NXT)
+    /// with an ACK before dropping it (RFC 9293 §3.10.7.4 fifth step; RFC 5961
+    /// §5.2 makes it a rate-limited challenge ACK). Linux drops such a segment
+    /// without a reply (`tcp_ack`): off in the Linux profile.
+    pub ack_unsent_data_reply: bool,
+    /// Resets the stack sends on its own initiative (ABORT, close with unread
+    /// data or `SO_LINGER` 0, a dead keep-alive peer) also carry ACK = RCV.NXT,
+    /// as Linux's `tcp_send_active_reset` does. Off: `<SEQ=SND.NXT><CTL=RST>`
+    /// exactly as RFC 9293 §3.10.5 shows.
+    pub active_rst_ack: bool,
     /// Record every state change for [`crate::Endpoint::take_transitions`].
     pub record_transitions: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
@@ -140,7 +164,7 @@ impl Config {
             mtu: 1500,
             initial_window: InitialWindow::Segments(10),
             window_scaling: true,
-            window_scale: 7,
+            window_scale: Config::window_scale_for(6 * 1024 * 1024),
             sack: true,
             timestamps: true,
             timestamp_offsets: true,
@@ -158,6 +182,10 @@ impl Config {
             challenge_ack_interval: Duration::from_millis(500),
             ttl: 64,
             tos: 0,
+            tail_loss_probe: true,
+            gso_segs_min: Some(2),
+            ack_unsent_data_reply: false,
+            active_rst_ack: true,
             record_transitions: true,
             max_backlog: 4096,
         }
@@ -186,10 +214,31 @@ impl Config {
             congestion: CongestionAlgorithm::NewReno,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
+            // RFC 8985 TLP is an experimental-track addition, not part of the
+            // base RFC 9293 behaviour; PSH only where MUST-61 needs it.
+            tail_loss_probe: false,
+            gso_segs_min: None,
+            ack_unsent_data_reply: true,
+            active_rst_ack: false,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()
         }
+    }
+
+    /// The window scale Linux announces for a receive buffer that may grow to
+    /// `max_buffer` bytes (`tcp_select_initial_window`): the smallest shift that
+    /// lets a 16-bit window field cover the buffer, at most 14 (RFC 7323 §2.3).
+    /// 6 MiB (today's default `tcp_rmem` maximum) gives 7; the 15 MiB of
+    /// packetdrill's `defaults.sh` gives 8.
+    pub const fn window_scale_for(max_buffer: usize) -> u8 {
+        let mut shift = 0u8;
+        let mut space = max_buffer;
+        while space > 65535 && shift < 14 {
+            space >>= 1;
+            shift += 1;
+        }
+        shift
     }
 
     /// The most memory one connection may hold under this configuration,

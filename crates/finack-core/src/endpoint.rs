@@ -1129,6 +1129,26 @@ impl Endpoint {
         self.with_active(c, |tcb| tcb.nodelay = nodelay)
     }
 
+    /// Limit this connection's send buffer to `bytes` of queued data
+    /// (SO_SNDBUF). Data already queued stays.
+    pub fn set_send_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.tx.set_cap(bytes))
+    }
+
+    /// Size this connection's receive buffer, and so its receive window, to
+    /// `bytes` (SO_RCVBUF). Only while no data is buffered: `Error::WouldBlock`
+    /// otherwise. The window already advertised is never withdrawn (RFC 9293
+    /// SHLD-14).
+    pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
+        let mut ok = true;
+        self.with_active(c, |tcb| ok = tcb.rx.set_cap(bytes))?;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::WouldBlock)
+        }
+    }
+
     /// Set this connection's user timeout (TCP_USER_TIMEOUT; RFC 9293 MUST-21 lets
     /// the application set R2).
     pub fn set_user_timeout(

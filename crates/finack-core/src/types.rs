@@ -445,6 +445,8 @@ pub struct Stats {
     pub retransmits: u64,
     /// Fast retransmits (three duplicate ACKs).
     pub fast_retransmits: u64,
+    /// Tail loss probes that resent data or a FIN (RFC 8985 §7.3).
+    pub loss_probes: u64,
     /// Connections that entered TIME-WAIT.
     pub time_wait_entered: u64,
     /// TIME-WAIT entries reopened by a new SYN (RFC 6191).

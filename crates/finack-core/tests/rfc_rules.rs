@@ -340,7 +340,8 @@ dual!(
 dual!(
     rfc5961_5_ack_above_snd_nxt_gets_challenge_ack_and_is_dropped,
     |f: Family| {
-        let mut net = Net::new(f);
+        // The RFC profile answers; Linux's drops silently (next test).
+        let mut net = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
         let (c, s) = net.established();
         let v = client_view(&net, c);
         let r = send_to(
@@ -371,6 +372,28 @@ dual!(
         assert_eq!(net.capp.received, b"good");
         assert_eq!(net.client.state(c), State::Established);
         assert_eq!(net.server.state(s), State::Established);
+    }
+);
+
+dual!(
+    linux_ack_above_snd_nxt_dropped_without_reply,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let v = client_view(&net, c);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt + 1000, TcpFlags::ACK | TcpFlags::PSH).data(b"evil"),
+        );
+        assert!(
+            r.is_empty(),
+            "Linux's tcp_ack drops it without a reply: {r:?}"
+        );
+        assert!(net.capp.received.is_empty(), "the text is dropped");
+        assert_eq!(net.client.state(c), State::Established);
     }
 );
 
@@ -1325,7 +1348,13 @@ dual!(rfc6298_2_1_initial_rto_is_one_second, |f: Family| {
 dual!(
     rfc6298_5_lost_segment_retransmitted_with_doubling_rto,
     |f: Family| {
-        let mut net = Net::new(f);
+        // Without a tail loss probe, which would take the first timeout's place
+        // (see the RFC 8985 tests).
+        let cfg = Config {
+            tail_loss_probe: false,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, cfg, Config::linux());
         let (c, _s) = net.established();
         let info = net.client.info(c).unwrap();
         assert!(info.srtt.is_some(), "RTT measured in the handshake");
@@ -1413,7 +1442,13 @@ dual!(
 dual!(
     rfc9293_shld_31_may_13_out_of_order_queued_and_acked_at_once,
     |f: Family| {
-        let mut net = Net::new(f);
+        // The sender's tail loss probe would resend the last segment within
+        // the 50 ms looked at; this test is about the receiver.
+        let ccfg = Config {
+            tail_loss_probe: false,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, ccfg, Config::linux());
         let (c, s) = net.established();
         let mss = usize::from(net.client.info(c).unwrap().snd_mss);
         let mut dropped = false;
@@ -2584,5 +2619,229 @@ dual!(
         // (The duplicate ACKs of one flight arrive in one step of the harness,
         // so the first sample already holds the further inflation.)
         assert!(cwnd > ssthresh + 3 * u32::from(mss), "inflation: {seen:?}");
+    }
+);
+
+// ---- RFC 7323 §4.3 with RFC 5961 §5.2: TS.Recent from acceptable ACKs only -----
+
+dual!(
+    rfc7323_4_3_ts_recent_not_taken_from_segment_with_unacceptable_ack,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let v = client_view(&net, c);
+        let recent = last_tsval(&net, Side::Server);
+        let echo = last_tsval(&net, Side::Client);
+        // A FIN whose ACK covers data never sent, with a TSval far ahead: RFC
+        // 5961 §5.2 discards it (Linux without a reply), so its TSval is not
+        // remembered.
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt + 9999, TcpFlags::ACK | TcpFlags::FIN)
+                .opts(ts_opt(recent.wrapping_add(200_000), echo)),
+        );
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(net.client.state(c), State::Established, "FIN not taken");
+        // The peer's next genuine segment, with a TSval just above the real
+        // TS.Recent, passes PAWS and is acknowledged with that TSval echoed.
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH)
+                .data(b"genuine")
+                .opts(ts_opt(recent.wrapping_add(1), echo)),
+        );
+        assert_eq!(net.capp.received, b"genuine");
+        assert_eq!(net.client.stats().paws_rejected, 0);
+        let last = r.last().expect("an ACK");
+        assert_eq!(last.ack, v.rcv_nxt + 7);
+        assert_eq!(
+            last.options.timestamps.unwrap().tsecr,
+            recent.wrapping_add(1)
+        );
+    }
+);
+
+// ---- RFC 8985 §7: tail loss probe ----------------------------------------------
+
+/// Sends `n` full segments from the client with the last `lost` of them
+/// dropped once; returns the network and every data segment the client sent.
+fn lose_tail(f: Family, ccfg: Config, n: usize, lost: usize) -> (Net, Vec<Seg>) {
+    let mut net = Net::with_configs(f, ccfg, Config::linux());
+    let (c, _s) = net.established();
+    let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+    let mut seen = 0;
+    net.drop = Some(Box::new(move |s: &Seg| {
+        if s.from == Side::Client && s.len > 0 {
+            seen += 1;
+            return seen > n - lost && seen <= n;
+        }
+        false
+    }));
+    let mark = net.log.len();
+    net.client.send(c, &pattern(n * mss, 3)).unwrap();
+    net.run_until(Duration::from_secs(5), |net| {
+        net.sapp.received.len() == n * mss
+    });
+    assert_eq!(net.sapp.received, pattern(n * mss, 3), "all delivered");
+    let data = net.log[mark..]
+        .iter()
+        .filter(|s| s.from == Side::Client && s.len > 0)
+        .cloned()
+        .collect();
+    (net, data)
+}
+
+dual!(
+    rfc8985_7_3_tail_loss_probe_resends_last_segment_after_two_rtt,
+    |f: Family| {
+        let (net, data) = lose_tail(f, Config::linux(), 4, 2);
+        assert!(data[2].dropped && data[3].dropped, "{}", net.trace());
+        // The ACK of the first two segments (one RTT, 20 ms, after the burst)
+        // re-arms the PTO: 2*SRTT + 2 ms later the last segment goes again.
+        let probe = &data[4];
+        assert_eq!((probe.seq, probe.len), (data[3].seq, data[3].len));
+        assert_eq!(probe.time - data[3].time, Duration::from_millis(20 + 42));
+        assert!(probe.has(TcpFlags::PSH), "the tail of the write");
+        assert!(!probe.dropped);
+        assert_eq!(net.client.stats().loss_probes, 1);
+    }
+);
+
+dual!(
+    rfc8985_7_2_no_probe_in_rfc9293_profile_rto_repairs_the_tail,
+    |f: Family| {
+        let (net, data) = lose_tail(f, Config::rfc9293(), 4, 2);
+        // Without TLP only the retransmission timeout (at least 1 s in this
+        // profile) resends the lost tail, starting with the first hole.
+        assert_eq!(data[4].seq, data[2].seq, "{}", net.trace());
+        assert!(data[4].time - data[3].time >= Duration::from_secs(1));
+        assert_eq!(net.client.stats().loss_probes, 0);
+    }
+);
+
+dual!(
+    rfc8985_7_2_probe_waits_for_delayed_ack_with_one_segment_in_flight,
+    |f: Family| {
+        let cfg = Config {
+            rto_min: Duration::from_secs(1),
+            ..Config::linux()
+        };
+        let (net, data) = lose_tail(f, cfg, 1, 1);
+        // One segment in flight: PTO = 2*SRTT + the worst-case delayed ACK
+        // (Linux: the minimum RTO, here 1 s), capped by the RTO (1.02 s): the
+        // probe, not the RTO, resends it, and not before a delayed ACK could
+        // have come.
+        assert_eq!(data.len(), 2, "{}", net.trace());
+        assert_eq!(data[1].time - data[0].time, Duration::from_millis(1020));
+        assert_eq!(net.client.stats().loss_probes, 1);
+        assert_eq!(net.client.stats().retransmits, 1);
+    }
+);
+
+// ---- Linux PSH placement (Config::gso_segs_min) ---------------------------------
+
+dual!(
+    linux_psh_closes_each_two_segment_group_and_the_write,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        let mark = net.log.len();
+        net.client.send(c, &pattern(5 * mss, 4)).unwrap();
+        net.flush();
+        let psh: Vec<bool> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .map(|s| s.has(TcpFlags::PSH))
+            .collect();
+        // Groups of two (Linux's GSO packets at a low pacing rate) end with PSH,
+        // and so does the segment that empties the send queue.
+        assert_eq!(psh, [false, true, false, true, true]);
+
+        // The RFC profile marks only the end of the queued data (MUST-61).
+        let mut net = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
+        let (c, _s) = net.established();
+        let mark = net.log.len();
+        net.client.send(c, &pattern(3 * mss, 4)).unwrap();
+        net.flush();
+        let psh: Vec<bool> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .map(|s| s.has(TcpFlags::PSH))
+            .collect();
+        assert_eq!(psh, [false, false, true]);
+    }
+);
+
+// ---- RFC 3042 limited transmit; Linux active resets ------------------------------
+
+dual!(
+    rfc3042_first_two_duplicate_acks_each_release_a_new_segment,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        let mut first = true;
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if first && s.from == Side::Client && s.len > 0 {
+                first = false;
+                return true;
+            }
+            false
+        }));
+        let mark = net.log.len();
+        net.client.send(c, &pattern(14 * mss, 5)).unwrap();
+        net.run_until(Duration::from_secs(5), |n| {
+            n.sapp.received.len() == 14 * mss
+        });
+        let data: Vec<Seg> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .cloned()
+            .collect();
+        let start = data[0].seq;
+        // Ten segments (IW10), then one new segment per duplicate ACK for the
+        // first two, then the fast retransmit of the hole on the third.
+        let offsets: Vec<usize> = data[..13]
+            .iter()
+            .map(|s| (s.seq - start) as usize / mss)
+            .collect();
+        assert_eq!(
+            offsets,
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0],
+            "{}",
+            net.trace()
+        );
+        assert_eq!(net.client.stats().fast_retransmits, 1);
+    }
+);
+
+dual!(
+    linux_active_reset_carries_ack_rfc_profile_does_not,
+    |f: Family| {
+        for (cfg, with_ack) in [(Config::linux(), true), (Config::rfc9293(), false)] {
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let v = client_view(&net, c);
+            let mark = net.log.len();
+            net.client.abort(c).unwrap();
+            net.flush();
+            let rst = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.has(TcpFlags::RST))
+                .expect("a RST")
+                .clone();
+            assert_eq!(rst.seq, v.snd_nxt, "<SEQ=SND.NXT>");
+            assert_eq!(rst.has(TcpFlags::ACK), with_ack);
+            if with_ack {
+                assert_eq!(rst.ack, v.rcv_nxt);
+            }
+        }
     }
 );

@@ -61,13 +61,26 @@ fn all_scripts_table() {
 
 /// Scripts the interpreter runs to the end with nothing left unchecked.
 const PASSING: &[&str] = &[
+    "linux-3.11/linux/close/close-read-data-fin.pkt",
+    "linux-3.11/linux/close/close-so-linger-onoff-1-linger-0-rst.pkt",
+    "linux-3.11/linux/initial_window/iw10-base-case.pkt",
+    "linux-3.11/linux/listen/listen-incoming-ack.pkt",
+    "linux-3.11/linux/listen/listen-incoming-no-tcp-flags.pkt",
+    "linux-3.11/linux/listen/listen-incoming-rst.pkt",
+    "linux-3.11/linux/mss/mss-getsockopt-tcp_maxseg-client.pkt",
     "master/tcp/blocking/blocking-accept.pkt",
     "master/tcp/close/close-local-close-then-remote-fin.pkt",
     "master/tcp/close/close-remote-fin-then-close.pkt",
+    "master/tcp/fast_retransmit/fr-4pkt-fack-last-byte.pkt",
     "master/tcp/fast_retransmit/fr-4pkt.pkt",
     "master/tcp/ioctl/ioctl-siocinq-fin.pkt",
+    "master/tcp/limited_transmit/limited-transmit-no-sack.pkt",
+    "master/tcp/nagle/https_client.pkt",
     "master/tcp/shutdown/shutdown-rd-close.pkt",
     "master/tcp/shutdown/shutdown-rdwr-close.pkt",
+    "master/tcp/shutdown/shutdown-rdwr-write-queue-close.pkt",
+    "master/tcp/ts_recent/fin_tsval.pkt",
+    "master/tcp/ts_recent/invalid_ack.pkt",
 ];
 
 #[test]

@@ -26,6 +26,7 @@ impl Tcb {
         // Anything from the peer shows it is alive (keep-alive, RFC 9293 §3.8.4).
         self.last_rx = ctx.now;
         self.probes_out = 0;
+        self.burst_segs = 0;
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             State::Closed | State::Listen | State::TimeWait => {}
@@ -149,7 +150,6 @@ impl Tcb {
         let Some(cur) = self.step_sequence(ctx, seg, cur) else {
             return;
         };
-        self.update_ts_recent(ctx, seg);
         if let Step::Done = self.step_rst(ctx, seg, cur) {
             return;
         }
@@ -357,8 +357,11 @@ impl Tcb {
         if ack.gt(self.snd_max) {
             // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send
             // an ACK, drop the segment, and return." RFC 5961 §5.2 makes it a
-            // challenge ACK (rate-limited).
-            self.challenge_ack(ctx);
+            // challenge ACK (rate-limited). Linux only drops it
+            // (`Config::ack_unsent_data_reply`).
+            if ctx.cfg.ack_unsent_data_reply {
+                self.challenge_ack(ctx);
+            }
             return Step::Done;
         }
         // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
@@ -366,18 +369,28 @@ impl Tcb {
             self.challenge_ack(ctx);
             return Step::Done;
         }
+        // Only now is the segment known to be acceptable: an ACK outside
+        // SND.UNA-MAX.SND.WND .. SND.NXT is discarded (RFC 5961 §5.2), so its
+        // TSval must not become TS.Recent (RFC 7323 §4.3 takes TS.Recent from
+        // acceptable segments; Linux updates it in tcp_ack after the same
+        // checks). Otherwise one forged segment could make PAWS reject the
+        // peer's genuine ones.
+        self.update_ts_recent(ctx, seg);
         // The peer answered: zero-window probing may go on (MUST-37).
         self.probes_unanswered = 0;
-        if self.sack_ok && !seg.options.sack_blocks.is_empty() {
-            self.update_scoreboard(&seg.options.sack_blocks);
-        }
+        let new_sack = self.sack_ok
+            && !seg.options.sack_blocks.is_empty()
+            && self.update_scoreboard(&seg.options.sack_blocks);
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
         // SYN or FIN, leaves the window as it was, while data is outstanding.
+        // RFC 6675 §2 drops the window condition for an ACK that brings new
+        // SACK information (so the ACK that first scales the peer's window
+        // counts too).
         let duplicate = ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.flags.syn()
             && !seg.flags.fin()
-            && u32::from(seg.window) << self.snd_wscale == self.snd_wnd
+            && (new_sack || u32::from(seg.window) << self.snd_wscale == self.snd_wnd)
             && self.snd_una != self.snd_max
             // Answers to zero-window probes are not signs of loss.
             && self.snd_wnd > 0;
@@ -490,8 +503,10 @@ impl Tcb {
             self.t_rexmit = Some(ctx.now + self.rtt.rto);
             self.t_user = self.user_timeout.map(|d| ctx.now + d);
         }
+        self.on_tlp_ack(ctx, ack);
         let mss = u32::from(self.snd_mss);
         self.dupacks = 0;
+        self.lt_allow = 0;
         if let Some(recover) = self.recover {
             let flight = (self.snd_max - self.snd_una).max(0) as u32;
             if ack.ge(recover) {
@@ -535,6 +550,34 @@ impl Tcb {
             self.tx_blocked = false;
             ctx.events.push_back(Event::Writable(self.id));
         }
+        // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
+        // RTO alone when probing is not allowed now).
+        if self.snd_una == self.snd_max {
+            self.t_tlp = None;
+        } else {
+            self.schedule_tlp(ctx.now, ctx.cfg);
+        }
+    }
+
+    /// RFC 8985 §7.4: the ACK that covers TLP.end_seq ends the probe episode.
+    /// When the probe was a retransmission and the ACK goes beyond it, the
+    /// probe repaired a loss (Linux `tcp_process_tlp_ack`, without DSACK
+    /// evidence of a spurious probe): "the sender MUST invoke congestion
+    /// control" — the window is reduced as for a loss.
+    fn on_tlp_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+        let Some((end, retransmitted)) = self.tlp_high else {
+            return;
+        };
+        if ack.lt(end) {
+            return;
+        }
+        self.tlp_high = None;
+        if retransmitted && ack.gt(end) && self.recover.is_none() {
+            let mss = u32::from(self.snd_mss);
+            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+            self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
+            self.cwnd = self.ssthresh.max(mss);
+        }
     }
 
     /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
@@ -555,6 +598,12 @@ impl Tcb {
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
         // it do not start a new recovery.
         let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        if self.dupacks < ctx.cfg.dupthresh && self.dupacks <= 2 && !after_rto {
+            // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
+            // duplicate ACKs lets one new segment out, cwnd unchanged, so that
+            // a small window can still produce the dupthresh-th duplicate ACK.
+            self.lt_allow = self.dupacks * mss;
+        }
         // RFC 6675 §5 step (3): with SACK, recovery also starts once the
         // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
         // DupThresh-th duplicate ACK.
@@ -567,6 +616,7 @@ impl Tcb {
         if (self.dupacks == ctx.cfg.dupthresh || (lost_at_una && self.dupacks < ctx.cfg.dupthresh))
             && !after_rto
         {
+            self.lt_allow = 0;
             let flight = (self.snd_max - self.snd_una).max(0) as u32;
             // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC.
             self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
@@ -582,6 +632,8 @@ impl Tcb {
             self.rtx_next = self.snd_una;
             // Karn: the retransmitted segment gives no RTT sample.
             self.rtt_probe = None;
+            // RFC 8985 §7.2: no loss probes during recovery.
+            self.t_tlp = None;
             ctx.stats.fast_retransmits += 1;
         }
     }

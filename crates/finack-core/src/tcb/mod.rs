@@ -142,6 +142,9 @@ pub(crate) struct Tcb {
     pub(crate) total_retrans: u64,
     /// Duplicate ACKs in a row.
     pub(crate) dupacks: u32,
+    /// RFC 3042 limited transmit: bytes beyond cwnd that the first duplicate
+    /// ACKs allow to be sent as new data.
+    pub(crate) lt_allow: u32,
     /// In fast recovery until SND.UNA reaches this (RFC 6582 "recover").
     pub(crate) recover: Option<SeqNumber>,
     /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
@@ -154,6 +157,18 @@ pub(crate) struct Tcb {
     /// Recovery retransmits holes from here on (RFC 6675 HighRxt).
     pub(crate) rtx_next: SeqNumber,
     pub(crate) bytes_acked: u64,
+    /// RFC 8985 §7: the probe timeout (PTO) deadline, earlier than `t_rexmit`.
+    pub(crate) t_tlp: Option<Instant>,
+    /// The PTO expired: output sends a loss probe.
+    pub(crate) tlp_due: bool,
+    /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
+    /// one probe per tail loss episode), and whether it was a retransmission.
+    pub(crate) tlp_high: Option<(SeqNumber, bool)>,
+    /// Our FIN went out in a segment of its own (a tail probe resends it alone).
+    pub(crate) fin_alone: bool,
+    /// New-data segments sent back to back since the last input, timer or user
+    /// call (for `Config::gso_segs_min` grouping).
+    pub(crate) burst_segs: u32,
 
     // Timers (deadlines).
     pub(crate) t_rexmit: Option<Instant>,
@@ -264,12 +279,18 @@ impl Tcb {
             ssthresh: u32::MAX,
             total_retrans: 0,
             dupacks: 0,
+            lt_allow: 0,
             recover: None,
             rto_recover: None,
             fast_rexmit: false,
             sacked: alloc::vec::Vec::new(),
             rtx_next: iss,
             bytes_acked: 0,
+            t_tlp: None,
+            tlp_due: false,
+            tlp_high: None,
+            fin_alone: false,
+            burst_segs: 0,
             t_rexmit: None,
             t_fin_wait2: None,
             t_user: None,
@@ -418,6 +439,8 @@ impl Tcb {
         self.tx.clear();
         self.rx.clear_ooo();
         self.t_rexmit = None;
+        self.t_tlp = None;
+        self.tlp_due = false;
         self.t_fin_wait2 = None;
         self.t_user = None;
         self.t_keepalive = None;
@@ -471,6 +494,7 @@ impl Tcb {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         [
             self.t_rexmit,
+            self.t_tlp,
             self.t_fin_wait2,
             self.t_user,
             self.t_keepalive,
@@ -485,6 +509,7 @@ impl Tcb {
 
     /// SEND (§3.10.2).
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.burst_segs = 0;
         match self.state {
             // Queued for transmission after entering ESTABLISHED.
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
@@ -602,8 +627,9 @@ impl Tcb {
             | State::FinWait1
             | State::FinWait2
             | State::CloseWait => {
-                // <SEQ=SND.NXT><CTL=RST>
-                self.queue_rst(ctx, self.snd_max, None);
+                // <SEQ=SND.NXT><CTL=RST> (with ACK = RCV.NXT in the Linux profile).
+                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv_nxt);
+                self.queue_rst(ctx, self.snd_max, ack);
                 self.enter_closed(ctx, CloseReason::Aborted);
             }
             State::SynSent | State::Closing | State::LastAck | State::TimeWait => {
@@ -726,7 +752,13 @@ impl Tcb {
 
     /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
     /// only blocks inside SND.UNA..SND.MAX count; at most 16 ranges are kept.
-    pub(crate) fn update_scoreboard(&mut self, blocks: &finack_wire::SackBlocks) {
+    /// Returns whether they told something new (more octets SACKed; RFC 6675
+    /// §2 "new SACK information").
+    pub(crate) fn update_scoreboard(&mut self, blocks: &finack_wire::SackBlocks) -> bool {
+        let covered = |v: &[(SeqNumber, SeqNumber)]| -> u64 {
+            v.iter().map(|&(l, r)| u64::from((r - l) as u32)).sum()
+        };
+        let before = covered(&self.sacked);
         for (l, r) in blocks.iter() {
             if !(l.lt(r) && l.ge(self.snd_una) && r.le(self.snd_max)) {
                 continue;
@@ -745,6 +777,7 @@ impl Tcb {
                 self.sacked.insert(at, (l, r));
             }
         }
+        covered(&self.sacked) > before
     }
 
     /// Forget what SND.UNA has passed.

@@ -184,6 +184,12 @@ impl Tcb {
                 return Some(n);
             }
         }
+        if self.tlp_due {
+            self.tlp_due = false;
+            if let Some(n) = self.output_loss_probe(now, cfg, stats, buf) {
+                return Some(n);
+            }
+        }
         // RFC 6675 §5 (C): in SACK-based recovery, send only while
         // cwnd - pipe >= 1 SMSS, choosing by NextSeg: a lost hole first (rule
         // 1), then new data (rule 2), then any hole not yet resent (rule 3).
@@ -203,7 +209,10 @@ impl Tcb {
         let off = (self.snd_nxt - self.tx_seq).max(0) as usize;
         let queued = self.tx.len();
         let avail = queued.saturating_sub(off);
-        let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
+        // RFC 3042 §2: limited transmit lets up to two segments beyond cwnd go
+        // out on the first two duplicate ACKs (never beyond the peer's window).
+        let cwnd = self.cwnd.max(u32::from(self.snd_mss)) + self.lt_allow;
+        let wnd = self.snd_wnd.min(cwnd);
         let mut room = (self.snd_una + wnd - self.snd_nxt).max(0) as usize;
         if let Some(r) = recovery_room {
             // New data in recovery: what the peer's window and cwnd - pipe allow.
@@ -259,8 +268,21 @@ impl Tcb {
             // MUST-61 (and Linux): PSH on the segment that empties the send queue.
             flags |= TcpFlags::PSH;
         }
+        if len > 0 && !retransmitting {
+            if let Some(min) = cfg.gso_segs_min {
+                // Linux sends a burst of new data as GSO packets of `group`
+                // segments, each ending with PSH (see `Config::gso_segs_min`).
+                self.burst_segs += 1;
+                if self.burst_segs % self.gso_group(min) == 0 {
+                    flags |= TcpFlags::PSH;
+                }
+            }
+        }
         if fin {
             flags |= TcpFlags::FIN;
+            if !retransmitting {
+                self.fin_alone = len == 0;
+            }
         }
         self.snd_nxt = self.snd_nxt + len as u32 + u32::from(fin);
         if retransmitting {
@@ -277,7 +299,98 @@ impl Tcb {
         if self.t_user.is_none() {
             self.t_user = self.user_timeout.map(|d| now + d);
         }
+        if !retransmitting {
+            // RFC 8985 §7.2: (re)schedule the probe after sending new data.
+            self.schedule_tlp(now, cfg);
+        }
         Some(self.emit(now, cfg, buf, seq, flags, off, len))
+    }
+
+    /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
+    /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
+    /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
+    fn gso_group(&self, min: u32) -> u32 {
+        let mss = u64::from(self.snd_mss.max(1));
+        let by_rate = match self.rtt.srtt {
+            Some(srtt) if srtt.as_micros() > 0 => {
+                let factor = if self.cwnd < self.ssthresh / 2 {
+                    20
+                } else {
+                    12
+                };
+                let rate = u64::from(self.cwnd) * factor * 100_000 / srtt.as_micros() as u64;
+                (rate >> 10) / mss
+            }
+            _ => 0,
+        };
+        (by_rate.min(65_536 / mss) as u32).max(min).max(1)
+    }
+
+    /// RFC 8985 §7.3 "Sending a loss probe": new data if the peer's window
+    /// allows it (cwnd does not limit the probe), otherwise the last segment
+    /// sent again. Afterwards only the RTO is armed, from now (Linux
+    /// `tcp_send_loss_probe`).
+    fn output_loss_probe(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let mss = usize::from(self.snd_mss);
+        let queued = self.tx.len();
+        let sent_data = ((self.snd_max - self.tx_seq).max(0) as usize).min(queued);
+        let fin_sent = self.fin_queued && self.snd_max == self.fin_seq() + 1;
+        let room = (self.snd_una + self.snd_wnd - self.snd_max).max(0) as usize;
+        let fits = buf.len() - MIN_BUFFER;
+        let n = if !fin_sent && queued > sent_data && room > 0 && self.snd_nxt == self.snd_max {
+            // New data: one segment.
+            let len = (queued - sent_data).min(mss).min(room).min(fits);
+            let off = sent_data;
+            let seq = self.snd_max;
+            let fin = self.fin_queued && off + len == queued;
+            let mut flags = TcpFlags::ACK;
+            if off + len == queued {
+                flags |= TcpFlags::PSH;
+            }
+            if fin {
+                flags |= TcpFlags::FIN;
+            }
+            self.snd_nxt = seq + len as u32 + u32::from(fin);
+            self.snd_max = self.snd_nxt;
+            self.tlp_high = Some((self.snd_max, false));
+            self.emit(now, cfg, buf, seq, flags, off, len)
+        } else {
+            // The tail: the FIN alone if it went out alone, else the last
+            // segment's worth of data (with the FIN if it rode on it).
+            let len = if fin_sent && self.fin_alone {
+                0
+            } else {
+                sent_data.min(mss).min(fits)
+            };
+            let off = sent_data - len;
+            let seq = self.tx_seq + off as u32;
+            if len == 0 && !fin_sent {
+                return None;
+            }
+            let mut flags = TcpFlags::ACK;
+            if len > 0 && off + len == queued {
+                flags |= TcpFlags::PSH;
+            }
+            if fin_sent {
+                flags |= TcpFlags::FIN;
+            }
+            self.total_retrans += 1;
+            stats.retransmits += 1;
+            stats.loss_probes += 1;
+            self.tlp_high = Some((self.snd_max, true));
+            // Karn (MUST-18): no RTT sample across a retransmission.
+            self.rtt_probe = None;
+            self.emit(now, cfg, buf, seq, flags, off, len)
+        };
+        self.t_tlp = None;
+        self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+        Some(n)
     }
 
     /// Fast retransmit (RFC 5681 §3.2 step 2): resend the segment at SND.UNA

@@ -8,6 +8,7 @@ impl Tcb {
     /// if any (for the transition record).
     pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         let now = ctx.now;
+        self.burst_segs = 0;
         if self.t_user.is_some_and(|t| t <= now) {
             // USER TIMEOUT: "flush all queues, signal the user 'error: connection
             // aborted due to user timeout' ..., delete the TCB, enter CLOSED".
@@ -34,7 +35,8 @@ impl Tcb {
                 if self.probes_out >= ctx.cfg.keepalive_probes {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
-                    self.queue_rst(ctx, self.snd_max, None);
+                    let ack = ctx.cfg.active_rst_ack.then_some(self.rcv_nxt);
+                    self.queue_rst(ctx, self.snd_max, ack);
                     self.enter_closed(ctx, CloseReason::TimedOut);
                     return Some(TimerKind::Keepalive);
                 }
@@ -42,6 +44,20 @@ impl Tcb {
                 self.ka_probe = true;
             }
             self.arm_keepalive(ctx.cfg);
+        }
+        if self.t_tlp.is_some_and(|t| t <= now) {
+            // RFC 8985 §7.3: the PTO expired; output sends the probe. At most
+            // one probe is outstanding per tail loss episode (Linux
+            // tcp_send_loss_probe: otherwise only the RTO is re-armed).
+            self.t_tlp = None;
+            if self.tlp_high.is_none() && self.tlp_allowed(ctx.cfg) {
+                // The probe takes the place of a retransmission timeout due at
+                // the same moment (Linux runs both on one timer); the RTO is
+                // re-armed from now (RFC 8985 §7.3).
+                self.tlp_due = true;
+                self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, ctx.cfg));
+                return None;
+            }
         }
         if self.t_rexmit.is_some_and(|t| t <= now) {
             self.t_rexmit = None;
@@ -109,11 +125,69 @@ impl Tcb {
         self.cwnd = mss;
         self.recover = None;
         self.dupacks = 0;
+        self.lt_allow = 0;
         self.fast_rexmit = false;
+        // RFC 8985 §7: the RTO takes over; a new episode may probe again later.
+        self.t_tlp = None;
+        self.tlp_due = false;
+        self.tlp_high = None;
         // RFC 6675 §5.1 lets the scoreboard survive an RTO; go-back-N resends
         // everything anyway, so start afresh.
         self.sacked.clear();
         self.rto_recover = Some(self.snd_max);
         None
+    }
+}
+
+impl Tcb {
+    /// RFC 8985 §7.2: a probe may be scheduled when TLP is enabled, SACK is in
+    /// use, the connection is not in loss recovery (fast recovery or after an
+    /// RTO) and data or a FIN is outstanding into an open window.
+    pub(crate) fn tlp_allowed(&self, cfg: &crate::config::Config) -> bool {
+        let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        cfg.tail_loss_probe
+            && self.sack_ok
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            )
+            && self.recover.is_none()
+            && !after_rto
+            && !self.persist
+            && self.snd_wnd > 0
+            && self.snd_una.lt(self.snd_max)
+    }
+
+    /// RFC 8985 §7.2 "Scheduling a loss probe", with Linux's timing
+    /// (`tcp_schedule_loss_probe`): PTO = 2*SRTT, plus the worst-case delayed
+    /// ACK time (Linux: the minimum RTO, 200 ms) when a single segment is in
+    /// flight, else plus 2 ms; 1 s before any RTT sample (RFC 8985 §7.2). The
+    /// probe never fires after the RTO would.
+    pub(crate) fn schedule_tlp(&mut self, now: crate::time::Instant, cfg: &crate::config::Config) {
+        if !self.tlp_allowed(cfg) {
+            self.t_tlp = None;
+            return;
+        }
+        let flight = (self.snd_max - self.snd_una).max(0) as u32;
+        let pto = match self.rtt.srtt {
+            Some(srtt) => {
+                let extra = if flight <= u32::from(self.snd_mss) + 1 {
+                    cfg.rto_min
+                } else {
+                    core::time::Duration::from_millis(2)
+                };
+                srtt * 2 + extra
+            }
+            None => core::time::Duration::from_secs(1),
+        };
+        let at = now + pto;
+        self.t_tlp = Some(match self.t_rexmit {
+            Some(rto) => at.min(rto),
+            None => at,
+        });
     }
 }

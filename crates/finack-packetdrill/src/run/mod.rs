@@ -1,0 +1,442 @@
+//! The interpreter: runs a parsed script in virtual time against one
+//! [`finack_core::Endpoint`].
+//!
+//! Addressing follows packetdrill's conventions, inside the runner only: the
+//! stack under test is 192.168.0.1, the script side 192.0.2.1, the server port
+//! 8080. Inbound sequence numbers are offset by a fixed remote ISN; outbound ones
+//! are made relative to the stack's ISN, learned from its first SYN.
+//!
+//! This is the first part of the interpreter: the socket calls of the teardown
+//! scripts, packet injection, outbound matching (flags, relative seq/ack, length
+//! with aggregation, window, options) and timing tolerance. Anything it does not
+//! know is reported as unsupported, never silently passed.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use finack_core::wire::{emit_tcp_packet, parse_tcp_packet, IpRepr, TcpFlags, TcpOptions, TcpRepr};
+use finack_core::wire::{SackBlocks, Timestamps};
+use finack_core::{
+    Config, ConnId, Endpoint, Error, Instant, ListenerId, SeqNumber, Shutdown, State,
+};
+
+use crate::ast::*;
+
+mod config;
+mod packets;
+mod syscalls;
+
+pub use config::config_for;
+use packets::{decode_options, raw_options, Seen};
+use syscalls::CallResult;
+
+/// The stack under test's address in the runner.
+pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
+/// The script side's address in the runner.
+pub const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The server port scripts use.
+pub const SERVER_PORT: u16 = 8080;
+/// The script side's port when the stack is the server.
+const REMOTE_EPHEMERAL_PORT: u16 = 47_000;
+/// The script side's ISN: inbound sequence number 0 maps to this.
+const REMOTE_ISN: u32 = 1_000_000;
+/// packetdrill's default timing tolerance.
+const DEFAULT_TOLERANCE_US: i64 = 4_000;
+
+/// Why a script failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The script line of the failing event (0 for the whole script).
+    pub line: u32,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// The result of running a script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// `Ok` if every event matched.
+    pub outcome: Result<(), Failure>,
+    /// Things the runner could not check (sysctls it cannot map, code blocks, ...).
+    pub unsupported: Vec<String>,
+    /// Events executed before the outcome was decided.
+    pub events_run: usize,
+}
+
+impl Report {
+    /// True when the script passed and nothing was left unchecked.
+    pub fn passed(&self) -> bool {
+        self.outcome.is_ok() && self.unsupported.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Unbound {
+    bound: Option<u16>,
+}
+
+#[derive(Clone, Debug)]
+enum Sock {
+    Fresh(Unbound),
+    Listener(ListenerId),
+    Conn(ConnId),
+}
+
+#[derive(Clone, Debug)]
+struct Fd {
+    sock: Sock,
+    nonblocking: bool,
+    linger_zero: bool,
+    opts: SockOpts,
+}
+
+/// Socket options set before there is a connection to apply them to; a
+/// connection made by `connect` or returned by `accept` takes its socket's (an
+/// accepted one its listener's, as Linux children inherit them).
+#[derive(Clone, Debug, Default)]
+struct SockOpts {
+    nodelay: Option<bool>,
+    /// SO_SNDBUF as reported by getsockopt: twice the value set (Linux doubles
+    /// it to leave room for its bookkeeping).
+    sndbuf: Option<usize>,
+    /// SO_RCVBUF as reported, doubled the same way.
+    rcvbuf: Option<usize>,
+    keepalive: Option<bool>,
+    user_timeout: Option<core::time::Duration>,
+}
+
+impl Fd {
+    fn new(sock: Sock, opts: SockOpts) -> Fd {
+        Fd {
+            sock,
+            nonblocking: false,
+            linger_zero: false,
+            opts,
+        }
+    }
+}
+
+/// A blocking call waiting to complete.
+#[derive(Clone, Debug)]
+struct Pending {
+    line: u32,
+    call: Syscall,
+    start: Instant,
+}
+
+struct Runner {
+    ep: Endpoint,
+    now: Instant,
+    fds: HashMap<i64, Fd>,
+    next_fd: i64,
+    out: VecDeque<Seen>,
+    local_port: Option<u16>,
+    remote_port: u16,
+    local_isn: Option<u32>,
+    /// Live TSval minus the script's TSval, learned from the first outbound TS option.
+    ts_map: Option<u32>,
+    tolerance: i64,
+    /// `--tcp_ts_tick_usecs`: outbound TSvals are checked against the script,
+    /// in ticks of this many microseconds (packetdrill checks them only then).
+    ts_tick: Option<u32>,
+    pending: Option<Pending>,
+    /// When a blocked poll() gives up.
+    poll_deadline: Option<Instant>,
+    /// Descriptors whose pending SO_ERROR has been read.
+    error_read: Vec<i64>,
+    deferred: Option<Failure>,
+    unsupported: Vec<String>,
+    last_time: i64,
+}
+
+type Res<T> = Result<T, Failure>;
+
+fn fail<T>(line: u32, message: impl Into<String>) -> Res<T> {
+    Err(Failure {
+        line,
+        message: message.into(),
+    })
+}
+
+impl Runner {
+    fn new(cfg: Config, tolerance: i64) -> Runner {
+        let mut ep = Endpoint::new(cfg, [7; 16]);
+        ep.add_address(IpAddr::V4(LOCAL_IP));
+        Runner {
+            ep,
+            now: Instant::ZERO,
+            fds: HashMap::new(),
+            next_fd: 3,
+            out: VecDeque::new(),
+            local_port: None,
+            remote_port: REMOTE_EPHEMERAL_PORT,
+            local_isn: None,
+            ts_map: None,
+            tolerance,
+            ts_tick: None,
+            pending: None,
+            poll_deadline: None,
+            error_read: Vec::new(),
+            deferred: None,
+            unsupported: Vec::new(),
+            last_time: 0,
+        }
+    }
+
+    /// A new descriptor: the number the script expects (packetdrill maps script
+    /// descriptors to live ones), else the lowest free one from 3.
+    fn new_fd(&mut self, call: &Syscall) -> i64 {
+        if let Some(want) = call.result.as_int().filter(|v| *v >= 0) {
+            if !self.fds.contains_key(&want) {
+                return want;
+            }
+        }
+        while self.fds.contains_key(&self.next_fd) {
+            self.next_fd += 1;
+        }
+        self.next_fd
+    }
+
+    /// Collects everything the engine wants to send now.
+    fn drain(&mut self) {
+        let mut buf = [0u8; 70_000];
+        while let Some(n) = self.ep.poll_transmit(self.now, &mut buf) {
+            let Ok((ip, tcp)) = parse_tcp_packet(&buf[..n]) else {
+                self.unsupported
+                    .push("the engine sent a packet the runner cannot parse".into());
+                continue;
+            };
+            if ip.dst != IpAddr::V4(REMOTE_IP) {
+                continue;
+            }
+            if tcp.flags.syn() && self.local_isn.is_none() {
+                self.local_isn = Some(tcp.seq.0);
+                self.local_port = Some(tcp.src_port);
+                if !tcp.flags.ack() {
+                    self.remote_port = tcp.dst_port;
+                }
+            }
+            let isn = self.local_isn.unwrap_or(0);
+            let options = decode_options(raw_options(&buf[..n]));
+            self.out.push_back(Seen {
+                at: self.now,
+                flags: tcp.flags,
+                seq: tcp.seq.0.wrapping_sub(isn),
+                len: tcp.payload.len() as u32,
+                ack: tcp.ack.0.wrapping_sub(REMOTE_ISN),
+                win: tcp.window,
+                options,
+            });
+        }
+        while self.ep.poll_event().is_some() {}
+    }
+
+    /// Runs timers up to `t`, collecting output and completing a blocked call.
+    fn advance(&mut self, t: Instant) -> Res<()> {
+        loop {
+            self.drain();
+            self.try_pending()?;
+            match self.ep.poll_timeout() {
+                Some(due) if due <= t => {
+                    self.now = self.now.max(due);
+                    self.ep.handle_timeout(self.now);
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(t);
+        self.drain();
+        self.try_pending()
+    }
+
+    /// Completes a blocked call if it can. A failure is kept for the end of the
+    /// current event, so that a packet the script waits for is reported first (as
+    /// packetdrill's main thread does).
+    fn try_pending(&mut self) -> Res<()> {
+        if self.deferred.is_none() {
+            if let Err(f) = self.try_pending_now() {
+                self.deferred = Some(f);
+            }
+        }
+        Ok(())
+    }
+
+    fn try_pending_now(&mut self) -> Res<()> {
+        let Some(p) = self.pending.clone() else {
+            return Ok(());
+        };
+        match self.exec(p.line, &p.call, true)? {
+            CallResult::Blocked => Ok(()),
+            CallResult::Done(v, errno) => {
+                self.pending = None;
+                let end = p.call.end.unwrap_or(0);
+                let now = self.now.as_micros() as i64;
+                if (now - end).abs() > self.tolerance {
+                    return fail(
+                        p.line,
+                        format!(
+                            "blocking system call {} returned at {} but was expected to return at {}",
+                            p.call.name,
+                            self.now,
+                            Instant::from_micros(end.max(0) as u64)
+                        ),
+                    );
+                }
+                let _ = p.start;
+                self.check_result(p.line, &p.call, v, errno)
+            }
+        }
+    }
+}
+
+impl Runner {
+    fn event(&mut self, ev: &Event) -> Res<()> {
+        let line = ev.pos.line;
+        let base = self.last_time;
+        let (lo, hi) = match ev.time {
+            EventTime::Absolute(t) => (t, Some(t)),
+            EventTime::Relative(t) => (base + t, Some(base + t)),
+            EventTime::Any => (base, None),
+            EventTime::AbsoluteRange(a, b) => (a, Some(b)),
+            EventTime::RelativeRange(a, b) => (base + a, Some(base + b)),
+        };
+        let at = Instant::from_micros(lo.max(0) as u64);
+        match &ev.action {
+            Action::Packet(Packet {
+                direction: Direction::Outbound,
+                body: PacketBody::Tcp(seg),
+                ..
+            }) => return self.expect_outbound(line, seg, lo, hi),
+            Action::Packet(Packet {
+                direction: Direction::Inbound,
+                body: PacketBody::Tcp(seg),
+                ip,
+            }) => {
+                self.advance(at)?;
+                self.inject(line, seg, ip)?;
+            }
+            Action::Packet(_) => return fail(line, "ICMP and UDP packets are not supported yet"),
+            Action::Syscall(call) => {
+                self.advance(at)?;
+                if self.pending.is_some() {
+                    return fail(line, "a blocking system call is still in progress");
+                }
+                let mut call = call.clone();
+                if let (EventTime::Relative(_), Some(end)) = (ev.time, call.end) {
+                    call.end = Some(base + end);
+                }
+                match self.exec(line, &call, false)? {
+                    CallResult::Blocked if call.end.is_some() => {
+                        self.pending = Some(Pending {
+                            line,
+                            call,
+                            start: at,
+                        });
+                    }
+                    CallResult::Blocked => {
+                        return fail(
+                            line,
+                            format!(
+                                "{} would block, but the script gives no start...end time",
+                                call.name
+                            ),
+                        )
+                    }
+                    CallResult::Done(v, errno) => {
+                        if let Some(end) = call.end {
+                            let tol = self.tolerance;
+                            if (lo - end).abs() > tol {
+                                return fail(
+                                    line,
+                                    format!(
+                                        "blocking system call {} returned at once, expected to block until {:.6} s",
+                                        call.name,
+                                        end as f64 / 1e6
+                                    ),
+                                );
+                            }
+                        }
+                        self.check_result(line, &call, v, errno)?;
+                    }
+                }
+            }
+            Action::Command(c) => {
+                let text = c.text.trim();
+                // packetdrill's set_sysctls.py writes a script that restores the
+                // machine's sysctls after the test; the runner's endpoint is
+                // thrown away after the script, so there is nothing to restore.
+                let restore = text.starts_with("/tmp/sysctl_restore_") && text.ends_with(".sh");
+                if !restore {
+                    self.unsupported
+                        .push(format!("line {line}: command not run: {text}"));
+                }
+            }
+            Action::Code(c) => self.unsupported.push(format!(
+                "line {line}: %{{}}% block not evaluated (uses {})",
+                c.tcpi_names.join(", ")
+            )),
+        }
+        self.last_time = lo;
+        Ok(())
+    }
+}
+
+/// Runs a parsed script against a fresh endpoint configured by [`config_for`].
+pub fn run(script: &Script) -> Report {
+    let (cfg, mut unsupported) = config_for(script);
+    let mut tolerance = DEFAULT_TOLERANCE_US;
+    let mut ts_tick: Option<u32> = None;
+    for o in &script.options {
+        match (o.name.as_str(), o.value.as_deref()) {
+            ("tolerance_usecs", Some(v)) if v.parse::<i64>().is_ok() => {
+                tolerance = v.parse().unwrap_or(tolerance)
+            }
+            ("tcp_ts_tick_usecs", Some(v)) if v.parse::<u32>().is_ok_and(|t| t > 0) => {
+                ts_tick = v.parse().ok()
+            }
+            ("ip_version", Some("ipv4")) => {}
+            ("local_ip", Some("192.168.0.1")) | ("remote_ip", Some("192.0.2.1")) => {}
+            (n, v) => unsupported.push(format!(
+                "option --{n}{} not supported",
+                v.map(|v| format!("={v}")).unwrap_or_default()
+            )),
+        }
+    }
+    let mut r = Runner::new(cfg, tolerance);
+    r.ts_tick = ts_tick;
+    let mut events_run = 0;
+    let mut outcome = Ok(());
+    for ev in &script.events {
+        let res = r.event(ev);
+        if let Err(f) = res.and_then(|()| r.deferred.take().map_or(Ok(()), Err)) {
+            outcome = Err(f);
+            break;
+        }
+        events_run += 1;
+    }
+    if outcome.is_ok() {
+        if let Some(p) = r.pending.clone() {
+            let end = Instant::from_micros(p.call.end.unwrap_or(0).max(0) as u64);
+            let until = end + core::time::Duration::from_micros(r.tolerance as u64);
+            outcome = r
+                .advance(until)
+                .and_then(|()| r.deferred.take().map_or(Ok(()), Err));
+            if outcome.is_ok() && r.pending.is_some() {
+                outcome = fail(p.line, format!("blocking {} never returned", p.call.name));
+            }
+        }
+    }
+    unsupported.append(&mut r.unsupported);
+    Report {
+        outcome,
+        unsupported,
+        events_run,
+    }
+}
