@@ -11,6 +11,7 @@
 //! finack connect --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] HOST:PORT [--send FILE|-]
 //! finack bench tun [--bytes N] [--timeout SECS]
 //! finack bench compare [--bytes N] [--connections N] [--no-linux]
+//! finack fsm [--scenario NAME] [--seed N] [--dot FILE]
 //! ```
 //!
 //! `serve`, `connect` and `bench` need root (CAP_NET_ADMIN) for the TUN device.
@@ -35,6 +36,7 @@ use clap::{Args, Parser, Subcommand};
 use finack_sim::render::{self, SvgOptions, TextOptions};
 use finack_sim::{catalog, find, ScenarioDef, ScenarioResult};
 
+mod fsm;
 mod net;
 
 /// A userspace TCP stack's command line: simulate the TCP connection
@@ -64,6 +66,10 @@ enum Command {
     /// Benchmarks (not timed tests).
     #[command(subcommand)]
     Bench(net::BenchCommand),
+    /// The TCP state machine as finack walked it: every transition the engine
+    /// took in the catalog scenarios, state by state, with the scenarios that
+    /// show it (`--dot FILE` for Graphviz).
+    Fsm(fsm::FsmArgs),
 }
 
 /// `finack sim ...`
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
+        Command::Fsm(args) => fsm::fsm(&args),
         Command::Sim(SimCommand::Goodput) => {
             eprintln!("measuring 15 cells (2 MiB each) ...");
             print!("{}", finack_sim::goodput::table());

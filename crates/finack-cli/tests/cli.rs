@@ -464,3 +464,49 @@ fn bench_compare_prints_the_table() {
     let o = finack(&["bench", "compare", "--bytes", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `finack fsm` prints the state machine the engine walked in the catalog:
+/// all eleven states, the teardown edges of the seed articles among them.
+#[test]
+fn fsm_prints_the_walked_state_machine() {
+    let dir = temp_dir("fsm");
+    let dot = dir.join("fsm.dot");
+    let o = finack(&["fsm", "--dot", dot.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("11 of 11 states reached"), "{out}");
+    let edge = |from: &str, cause: &str, to: &str| {
+        // The edge line under its state's heading.
+        let block = out
+            .split("\n\n")
+            .find(|b| b.starts_with(from) || b.starts_with(&format!("\n{from}")))
+            .unwrap_or_else(|| panic!("no {from} block in\n{out}"));
+        assert!(
+            block
+                .lines()
+                .any(|l| l.contains(&format!("--{cause}-")) && l.contains(&format!("> {to} "))),
+            "no {from} --{cause}--> {to} in\n{block}"
+        );
+    };
+    edge("FIN-WAIT-1", "rcv FIN|ACK", "TIME-WAIT"); // FIN+ACK merged
+    edge("FIN-WAIT-1", "rcv FIN|ACK", "CLOSING"); // simultaneous close
+    edge("CLOSING", "rcv ACK", "TIME-WAIT");
+    edge("TIME-WAIT", "TimeWait timeout", "CLOSED");
+    edge("FIN-WAIT-2", "FinWait2 timeout", "CLOSED");
+    edge("SYN-SENT", "rcv RST|ACK", "CLOSED"); // refused
+    let graph = std::fs::read_to_string(&dot).unwrap();
+    assert!(graph.starts_with("digraph tcp {") && graph.trim_end().ends_with('}'));
+    assert_eq!(
+        graph.matches(" [label=\"").count() - 11,
+        out.matches("  --").count()
+    );
+
+    let o = finack(&["fsm", "--scenario", "refused"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("in 1 scenario run(s)"));
+    assert!(stdout(&o).contains("2 of 11 states reached"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("\nTIME-WAIT\n"), "{}", stdout(&o));
+    let o = finack(&["fsm", "--scenario", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
