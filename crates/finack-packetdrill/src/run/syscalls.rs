@@ -205,6 +205,7 @@ impl Runner {
                         let nfd = self.new_fd(call);
                         self.fds.insert(nfd, Fd::new(Sock::Conn(c), opts.clone()));
                         self.apply_opts(c, &opts);
+                        self.last_conn = Some(c);
                         CallResult::Done(nfd, None)
                     }
                     Err(Error::WouldBlock) if !nonblocking => CallResult::Blocked,
@@ -224,6 +225,7 @@ impl Runner {
                             Ok(c) => {
                                 self.fds.get_mut(&fd).expect("fd").sock = Sock::Conn(c);
                                 self.apply_opts(c, &f.opts);
+                                self.last_conn = Some(c);
                                 self.drain();
                                 if f.nonblocking {
                                     CallResult::Done(-1, Some("EINPROGRESS"))
