@@ -151,6 +151,8 @@ struct Runner {
     /// The socket under test for `%{ }%` blocks: the last connection made by
     /// connect or accept (packetdrill's socket_under_test).
     last_conn: Option<ConnId>,
+    /// Bytes a blocked write() has queued so far.
+    write_done: usize,
     /// When a blocked poll() gives up.
     poll_deadline: Option<Instant>,
     /// Descriptors whose pending SO_ERROR has been read.
@@ -187,6 +189,7 @@ impl Runner {
             ts_tick: None,
             pending: None,
             last_conn: None,
+            write_done: 0,
             poll_deadline: None,
             error_read: Vec::new(),
             deferred: None,
