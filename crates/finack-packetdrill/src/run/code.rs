@@ -434,6 +434,7 @@ mod tests {
             bytes_acked: 0,
             bytes_received: 0,
             soft_error: None,
+            in_recovery: false,
         }
     }
 
