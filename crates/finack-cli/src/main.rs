@@ -38,6 +38,7 @@ use finack_sim::{catalog, find, ScenarioDef, ScenarioResult};
 
 mod fsm;
 mod net;
+mod packetdrill;
 
 /// A userspace TCP stack's command line: simulate the TCP connection
 /// lifecycle and draw it.
@@ -54,6 +55,8 @@ enum Command {
     /// Deterministic simulations of the scenarios in the catalog.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Run packetdrill scripts (files or directories) against finack-core.
+    Packetdrill(packetdrill::PacketdrillArgs),
     /// Serve echo, discard or HTTP with finack on a new TUN device (needs root).
     #[command(after_help = "Exit codes: 0 done (or Ctrl-C), 2 bad usage, \
                             3 runtime failure (not root, TUN device not created, ...).")]
@@ -175,6 +178,7 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Run(args)) => run(&args),
         Command::Sim(SimCommand::All(args)) => all(&args),
         Command::Sim(SimCommand::Fuzz(args)) => fuzz(&args),
+        Command::Packetdrill(args) => packetdrill::run(&args).map_err(Failure::Usage),
         Command::Serve(args) => net::serve_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),

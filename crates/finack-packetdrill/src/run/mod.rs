@@ -23,6 +23,7 @@ use finack_core::{
 
 use crate::ast::*;
 
+mod code;
 mod config;
 mod packets;
 mod syscalls;
@@ -147,6 +148,11 @@ struct Runner {
     /// in ticks of this many microseconds (packetdrill checks them only then).
     ts_tick: Option<u32>,
     pending: Option<Pending>,
+    /// The socket under test for `%{ }%` blocks: the last connection made by
+    /// connect or accept (packetdrill's socket_under_test).
+    last_conn: Option<ConnId>,
+    /// Bytes a blocked write() has queued so far.
+    write_done: usize,
     /// When a blocked poll() gives up.
     poll_deadline: Option<Instant>,
     /// Descriptors whose pending SO_ERROR has been read.
@@ -182,6 +188,8 @@ impl Runner {
             tolerance,
             ts_tick: None,
             pending: None,
+            last_conn: None,
+            write_done: 0,
             poll_deadline: None,
             error_read: Vec::new(),
             deferred: None,
@@ -378,10 +386,16 @@ impl Runner {
                         .push(format!("line {line}: command not run: {text}"));
                 }
             }
-            Action::Code(c) => self.unsupported.push(format!(
-                "line {line}: %{{}}% block not evaluated (uses {})",
-                c.tcpi_names.join(", ")
-            )),
+            Action::Code(c) => {
+                let info = self.last_conn.and_then(|c| self.ep.info(c));
+                match code::evaluate(&c.text, info.as_ref()) {
+                    code::CodeOutcome::Held => {}
+                    code::CodeOutcome::Failed(why) => return fail(line, format!("%{{}}% {why}")),
+                    code::CodeOutcome::Unsupported(why) => self
+                        .unsupported
+                        .push(format!("line {line}: %{{}}% block not evaluated: {why}")),
+                }
+            }
         }
         self.last_time = lo;
         Ok(())

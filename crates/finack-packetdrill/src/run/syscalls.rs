@@ -205,6 +205,7 @@ impl Runner {
                         let nfd = self.new_fd(call);
                         self.fds.insert(nfd, Fd::new(Sock::Conn(c), opts.clone()));
                         self.apply_opts(c, &opts);
+                        self.last_conn = Some(c);
                         CallResult::Done(nfd, None)
                     }
                     Err(Error::WouldBlock) if !nonblocking => CallResult::Blocked,
@@ -224,6 +225,7 @@ impl Runner {
                             Ok(c) => {
                                 self.fds.get_mut(&fd).expect("fd").sock = Sock::Conn(c);
                                 self.apply_opts(c, &f.opts);
+                                self.last_conn = Some(c);
                                 self.drain();
                                 if f.nonblocking {
                                     CallResult::Done(-1, Some("EINPROGRESS"))
@@ -254,8 +256,29 @@ impl Runner {
                 let Some(len) = arg(2).and_then(Expr::as_int) else {
                     return fail(line, format!("{name}: length must be an integer"));
                 };
-                let data = vec![0u8; len.max(0) as usize];
-                let r = Self::done(self.ep.send(c, &data));
+                let len = len.max(0) as usize;
+                let fd = self.fd_arg(line, call)?;
+                let nonblocking = self.fds.get(&fd).is_some_and(|f| f.nonblocking);
+                // A blocking write returns only when all of it is queued (or an
+                // error ends it); a non-blocking one returns what fit.
+                let before = if retry { self.write_done } else { 0 };
+                let data = vec![0u8; len - before.min(len)];
+                let r = match self.ep.send(c, &data) {
+                    Ok(n) if before + n < len && !nonblocking => {
+                        self.write_done = before + n;
+                        CallResult::Blocked
+                    }
+                    Ok(n) => CallResult::Done((before + n) as i64, None),
+                    Err(Error::WouldBlock) if !nonblocking => {
+                        self.write_done = before;
+                        CallResult::Blocked
+                    }
+                    Err(_) if before > 0 => CallResult::Done(before as i64, None),
+                    Err(e) => Self::done(Err(e)),
+                };
+                if matches!(r, CallResult::Done(..)) {
+                    self.write_done = 0;
+                }
                 self.drain();
                 r
             }

@@ -1,0 +1,483 @@
+//! `%{ ... }%` blocks. packetdrill runs them as Python with the socket's
+//! `tcp_info` fields bound to `tcpi_*` names. The runner evaluates the part of
+//! that language the scripts use for checks: `assert EXPR[, ...]` statements
+//! over integers, with `tcpi_*` names answered from `Endpoint::info` and the
+//! `TCPI_OPT_*` / `TCP_*` state constants. A block using anything else, or a
+//! `tcpi_*` field finack cannot answer, is reported unsupported, never passed.
+
+use finack_core::ConnInfo;
+
+use super::*;
+
+/// What evaluating a block gave.
+pub(super) enum CodeOutcome {
+    /// Every assertion held.
+    Held,
+    /// An assertion failed: the message.
+    Failed(String),
+    /// Not evaluated: why.
+    Unsupported(String),
+}
+
+/// Evaluates `text` against `info` (the socket under test's connection).
+pub(super) fn evaluate(text: &str, info: Option<&ConnInfo>) -> CodeOutcome {
+    let mut statements = Vec::new();
+    for stmt in text
+        .split(['\n', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !s.starts_with('#'))
+    {
+        let Some(rest) = stmt.strip_prefix("assert ") else {
+            return CodeOutcome::Unsupported(format!("statement '{stmt}' is not an assert"));
+        };
+        // `assert cond, message`: the message is only for the report.
+        let cond = split_top_comma(rest);
+        statements.push(cond.trim().to_string());
+    }
+    for cond in statements {
+        let tokens = match tokenize(&cond) {
+            Ok(t) => t,
+            Err(e) => return CodeOutcome::Unsupported(e),
+        };
+        let mut p = Parser {
+            toks: &tokens,
+            at: 0,
+            info,
+        };
+        let v = match p.or() {
+            Ok(v) if p.at == tokens.len() => v,
+            Ok(_) => return CodeOutcome::Unsupported(format!("cannot read '{cond}'")),
+            Err(e) => return CodeOutcome::Unsupported(e),
+        };
+        if v == 0 {
+            return CodeOutcome::Failed(format!("assertion failed: {cond}"));
+        }
+    }
+    CodeOutcome::Held
+}
+
+/// Everything before the first comma outside parentheses.
+fn split_top_comma(s: &str) -> &str {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => return &s[..i],
+            _ => {}
+        }
+    }
+    s
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Num(i64),
+    Name(String),
+    Op(&'static str),
+}
+
+fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
+    const OPS: &[&str] = &[
+        "==", "!=", "<=", ">=", "<<", ">>", "<", ">", "(", ")", "&", "|", "^", "+", "-", "*", "//",
+        "/", "%", "~",
+    ];
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric()) {
+                i += 1;
+            }
+            let t = &s[start..i];
+            let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(h) => i64::from_str_radix(h, 16),
+                None => t.parse(),
+            }
+            .map_err(|_| format!("bad number '{t}'"))?;
+            out.push(Tok::Num(v));
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            out.push(Tok::Name(s[start..i].to_string()));
+        } else if let Some(op) = OPS.iter().find(|op| s[i..].starts_with(**op)) {
+            out.push(Tok::Op(op));
+            i += op.len();
+        } else {
+            return Err(format!("cannot read '{}' in '{s}'", &s[i..]));
+        }
+    }
+    Ok(out)
+}
+
+struct Parser<'a> {
+    toks: &'a [Tok],
+    at: usize,
+    info: Option<&'a ConnInfo>,
+}
+
+type Val = Result<i64, String>;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at)
+    }
+
+    fn eat_op(&mut self, op: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Op(o)) if *o == op) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_word(&mut self, w: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Name(n)) if n == w) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or(&mut self) -> Val {
+        let mut v = self.and()?;
+        while self.eat_word("or") {
+            let r = self.and()?;
+            v = i64::from(v != 0 || r != 0);
+        }
+        Ok(v)
+    }
+
+    fn and(&mut self) -> Val {
+        let mut v = self.not()?;
+        while self.eat_word("and") {
+            let r = self.not()?;
+            v = i64::from(v != 0 && r != 0);
+        }
+        Ok(v)
+    }
+
+    fn not(&mut self) -> Val {
+        if self.eat_word("not") {
+            return Ok(i64::from(self.not()? == 0));
+        }
+        self.cmp()
+    }
+
+    /// Comparisons chain as in Python: `a < b < c`.
+    fn cmp(&mut self) -> Val {
+        let mut left = self.bitor()?;
+        let mut result = true;
+        let mut any = false;
+        loop {
+            let op = ["==", "!=", "<=", ">=", "<", ">"]
+                .into_iter()
+                .find(|op| self.eat_op(op));
+            let Some(op) = op else { break };
+            let right = self.bitor()?;
+            result &= match op {
+                "==" => left == right,
+                "!=" => left != right,
+                "<=" => left <= right,
+                ">=" => left >= right,
+                "<" => left < right,
+                _ => left > right,
+            };
+            any = true;
+            left = right;
+        }
+        Ok(if any { i64::from(result) } else { left })
+    }
+
+    fn bitor(&mut self) -> Val {
+        let mut v = self.bitxor()?;
+        while self.eat_op("|") {
+            v |= self.bitxor()?;
+        }
+        Ok(v)
+    }
+
+    fn bitxor(&mut self) -> Val {
+        let mut v = self.bitand()?;
+        while self.eat_op("^") {
+            v ^= self.bitand()?;
+        }
+        Ok(v)
+    }
+
+    fn bitand(&mut self) -> Val {
+        let mut v = self.shift()?;
+        while self.eat_op("&") {
+            v &= self.shift()?;
+        }
+        Ok(v)
+    }
+
+    fn shift(&mut self) -> Val {
+        let mut v = self.sum()?;
+        loop {
+            if self.eat_op("<<") {
+                v = v.checked_shl(self.sum()?.clamp(0, 63) as u32).unwrap_or(0);
+            } else if self.eat_op(">>") {
+                v >>= self.sum()?.clamp(0, 63);
+            } else {
+                return Ok(v);
+            }
+        }
+    }
+
+    fn sum(&mut self) -> Val {
+        let mut v = self.product()?;
+        loop {
+            if self.eat_op("+") {
+                v = v.wrapping_add(self.product()?);
+            } else if self.eat_op("-") {
+                v = v.wrapping_sub(self.product()?);
+            } else {
+                return Ok(v);
+            }
+        }
+    }
+
+    fn product(&mut self) -> Val {
+        let mut v = self.unary()?;
+        loop {
+            if self.eat_op("*") {
+                v = v.wrapping_mul(self.unary()?);
+            } else if self.eat_op("//") || self.eat_op("/") {
+                let d = self.unary()?;
+                v = v.checked_div_euclid(d).ok_or("division by zero")?;
+            } else if self.eat_op("%") {
+                let d = self.unary()?;
+                v = v.checked_rem_euclid(d).ok_or("division by zero")?;
+            } else {
+                return Ok(v);
+            }
+        }
+    }
+
+    fn unary(&mut self) -> Val {
+        if self.eat_op("-") {
+            return Ok(self.unary()?.wrapping_neg());
+        }
+        if self.eat_op("~") {
+            return Ok(!self.unary()?);
+        }
+        self.atom()
+    }
+
+    fn atom(&mut self) -> Val {
+        match self.peek().cloned() {
+            Some(Tok::Num(v)) => {
+                self.at += 1;
+                Ok(v)
+            }
+            Some(Tok::Op("(")) => {
+                self.at += 1;
+                let v = self.or()?;
+                if !self.eat_op(")") {
+                    return Err("missing ')'".into());
+                }
+                Ok(v)
+            }
+            Some(Tok::Name(n)) => {
+                self.at += 1;
+                self.name(&n)
+            }
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+
+    fn name(&self, n: &str) -> Val {
+        if let Some(v) = constant(n) {
+            return Ok(v);
+        }
+        if n.starts_with("tcpi_") {
+            let Some(i) = self.info else {
+                return Err(format!("{n}: no connection to ask"));
+            };
+            return tcpi(n, i).ok_or_else(|| format!("{n} is not answered by Endpoint::info"));
+        }
+        Err(format!("unknown name {n}"))
+    }
+}
+
+/// Linux's numbering of TCP states (include/net/tcp_states.h).
+fn linux_state(s: State) -> i64 {
+    match s {
+        State::Established => 1,
+        State::SynSent => 2,
+        State::SynReceived => 3,
+        State::FinWait1 => 4,
+        State::FinWait2 => 5,
+        State::TimeWait => 6,
+        State::Closed => 7,
+        State::CloseWait => 8,
+        State::LastAck => 9,
+        State::Listen => 10,
+        State::Closing => 11,
+    }
+}
+
+const TCPI_OPT_TIMESTAMPS: i64 = 1;
+const TCPI_OPT_SACK: i64 = 2;
+const TCPI_OPT_WSCALE: i64 = 4;
+const TCPI_OPT_ECN: i64 = 8;
+const TCPI_OPT_ECN_SEEN: i64 = 16;
+const TCPI_OPT_SYN_DATA: i64 = 32;
+
+fn constant(n: &str) -> Option<i64> {
+    Some(match n {
+        "TCPI_OPT_TIMESTAMPS" => TCPI_OPT_TIMESTAMPS,
+        "TCPI_OPT_SACK" => TCPI_OPT_SACK,
+        "TCPI_OPT_WSCALE" => TCPI_OPT_WSCALE,
+        "TCPI_OPT_ECN" => TCPI_OPT_ECN,
+        "TCPI_OPT_ECN_SEEN" => TCPI_OPT_ECN_SEEN,
+        "TCPI_OPT_SYN_DATA" => TCPI_OPT_SYN_DATA,
+        "TCP_ESTABLISHED" => 1,
+        "TCP_SYN_SENT" => 2,
+        "TCP_SYN_RECV" => 3,
+        "TCP_FIN_WAIT1" => 4,
+        "TCP_FIN_WAIT2" => 5,
+        "TCP_TIME_WAIT" => 6,
+        "TCP_CLOSE" => 7,
+        "TCP_CLOSE_WAIT" => 8,
+        "TCP_LAST_ACK" => 9,
+        "TCP_LISTEN" => 10,
+        "TCP_CLOSING" => 11,
+        "True" => 1,
+        "False" => 0,
+        _ => return None,
+    })
+}
+
+/// The `tcp_info` fields `Endpoint::info` answers exactly, in Linux's units.
+fn tcpi(n: &str, i: &ConnInfo) -> Option<i64> {
+    let mss = i64::from(i.snd_mss.max(1));
+    Some(match n {
+        "tcpi_state" => linux_state(i.state),
+        "tcpi_options" => {
+            // finack sends no ECN and has no Fast Open: those bits stay clear.
+            let mut o = 0;
+            if i.timestamps {
+                o |= TCPI_OPT_TIMESTAMPS;
+            }
+            if i.sack {
+                o |= TCPI_OPT_SACK;
+            }
+            if i.snd_wscale > 0 || i.rcv_wscale > 0 {
+                o |= TCPI_OPT_WSCALE;
+            }
+            o
+        }
+        "tcpi_snd_wscale" => i64::from(i.snd_wscale),
+        "tcpi_rcv_wscale" => i64::from(i.rcv_wscale),
+        "tcpi_rto" => i.rto.as_micros() as i64,
+        "tcpi_rtt" => i.srtt.map_or(0, |d| d.as_micros() as i64),
+        "tcpi_rttvar" => i.rttvar.as_micros() as i64,
+        "tcpi_snd_mss" => mss,
+        "tcpi_backoff" => i64::from(i.backoff),
+        "tcpi_total_retrans" => i.total_retransmits as i64,
+        "tcpi_bytes_acked" => i.bytes_acked as i64,
+        "tcpi_bytes_received" => i.bytes_received as i64,
+        // Linux counts the window in segments.
+        "tcpi_snd_cwnd" => i64::from(i.cwnd) / mss,
+        "tcpi_snd_ssthresh" => {
+            if i.ssthresh >= u32::MAX / 2 {
+                // TCP_INFINITE_SSTHRESH.
+                0x7fff_ffff
+            } else {
+                i64::from(i.ssthresh) / mss
+            }
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ConnInfo {
+        let a: SocketAddr = "192.168.0.1:8080".parse().unwrap();
+        ConnInfo {
+            state: State::Established,
+            local: a,
+            remote: a,
+            state_age: core::time::Duration::ZERO,
+            srtt: Some(core::time::Duration::from_millis(100)),
+            rttvar: core::time::Duration::from_millis(50),
+            rto: core::time::Duration::from_millis(300),
+            cwnd: 10_000,
+            ssthresh: u32::MAX,
+            snd_mss: 1000,
+            peer_mss: 1000,
+            snd_wscale: 7,
+            rcv_wscale: 8,
+            timestamps: false,
+            sack: true,
+            backoff: 0,
+            total_retransmits: 2,
+            unacked: 0,
+            unsent: 0,
+            readable: 0,
+            snd_wnd: 0,
+            bytes_acked: 0,
+            bytes_received: 0,
+            soft_error: None,
+            in_recovery: false,
+        }
+    }
+
+    fn held(text: &str) -> bool {
+        match evaluate(text, Some(&info())) {
+            CodeOutcome::Held => true,
+            CodeOutcome::Failed(_) => false,
+            CodeOutcome::Unsupported(e) => panic!("unsupported: {e}"),
+        }
+    }
+
+    #[test]
+    fn assertions_over_tcp_info() {
+        assert!(held("assert tcpi_snd_cwnd == 10"));
+        assert!(held("assert tcpi_rto == 300000, tcpi_rto"));
+        assert!(held(
+            "assert (tcpi_options & TCPI_OPT_SACK) != 0\nassert tcpi_state == TCP_ESTABLISHED"
+        ));
+        assert!(held(
+            "assert 190000 < tcpi_rtt // 1 + 1000 <= 101000 or tcpi_total_retrans == 2"
+        ));
+        assert!(!held(
+            "assert (tcpi_options & TCPI_OPT_SYN_DATA) != 0, tcpi_options"
+        ));
+        assert!(!held("assert tcpi_snd_wscale == 8"));
+    }
+
+    #[test]
+    fn what_cannot_be_answered_is_unsupported() {
+        for text in [
+            "assert tcpi_unacked == 1",
+            "print(tcpi_rtt)",
+            "assert tcpi_rtt == @",
+            "import os",
+        ] {
+            assert!(
+                matches!(evaluate(text, Some(&info())), CodeOutcome::Unsupported(_)),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            evaluate("assert tcpi_rtt > 0", None),
+            CodeOutcome::Unsupported(_)
+        ));
+    }
+}
