@@ -504,7 +504,11 @@ fn fsm_prints_the_walked_state_machine() {
     let o = finack(&["fsm", "--scenario", "refused"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("in 1 scenario run(s)"));
-    assert!(stdout(&o).contains("2 of 11 states reached"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("2 of 11 states reached"),
+        "{}",
+        stdout(&o)
+    );
     assert!(!stdout(&o).contains("\nTIME-WAIT\n"), "{}", stdout(&o));
     let o = finack(&["fsm", "--scenario", "nope"]);
     assert_eq!(o.status.code(), Some(2));
