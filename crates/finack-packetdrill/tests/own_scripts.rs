@@ -33,6 +33,7 @@ fn every_own_script_passes() {
             "backlog-overflow.pkt",
             "challenge-ack.pkt",
             "fin-wait-2-timeout.pkt",
+            "icmp-frag-needed.pkt",
             "rst-in-time-wait.pkt",
             "simultaneous-close.pkt",
             "syn-reuses-time-wait.pkt",
@@ -60,4 +61,31 @@ fn own_scripts_fail_when_their_timing_claims_are_wrong() {
         .outcome
         .unwrap_err();
     assert!(f.message.contains("expected . got R"), "{f}");
+}
+
+/// The ICMP script's claims hold: the out-of-window message really is ignored
+/// (quoting the segment in flight instead makes the resend come early), and
+/// without the in-window one nothing is resent.
+#[test]
+fn icmp_script_fails_when_its_claims_are_wrong() {
+    let text = std::fs::read_to_string(scripts_dir().join("icmp-frag-needed.pkt")).unwrap();
+    let early = text.replacen(
+        "+.01 < icmp unreachable frag_needed mtu 1000\n",
+        "+.01 < icmp unreachable frag_needed mtu 1000 [1:1461(1460)]\n",
+        1,
+    );
+    assert_ne!(early, text);
+    let f = run_text("early", &early).outcome.unwrap_err();
+    assert!(f.message.contains("timing error"), "{f}");
+    let none = text.replace(
+        "+.01 < icmp unreachable frag_needed mtu 1000 [1:1461(1460)]\n",
+        "",
+    );
+    assert_ne!(none, text);
+    let f = run_text("none", &none).outcome.unwrap_err();
+    // Only the RTO resends, at full size.
+    assert!(
+        f.message.contains("next outbound packet: P. 1:1461(1460)"),
+        "{f}"
+    );
 }

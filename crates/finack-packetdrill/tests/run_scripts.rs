@@ -63,6 +63,7 @@ fn all_scripts_table() {
 const PASSING: &[&str] = &[
     "linux-3.11/linux/close/close-read-data-fin.pkt",
     "linux-3.11/linux/close/close-so-linger-onoff-1-linger-0-rst.pkt",
+    "linux-3.11/linux/icmp/icmp-all-types.pkt",
     "linux-3.11/linux/initial_window/iw10-base-case.pkt",
     "linux-3.11/linux/listen/listen-incoming-ack.pkt",
     "linux-3.11/linux/listen/listen-incoming-no-tcp-flags.pkt",

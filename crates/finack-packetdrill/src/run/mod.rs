@@ -25,6 +25,7 @@ use crate::ast::*;
 
 mod code;
 mod config;
+mod icmp;
 mod packets;
 mod syscalls;
 
@@ -330,7 +331,17 @@ impl Runner {
                 self.advance(at)?;
                 self.inject(line, seg, ip)?;
             }
-            Action::Packet(_) => return fail(line, "ICMP and UDP packets are not supported yet"),
+            Action::Packet(Packet {
+                direction: Direction::Inbound,
+                body: PacketBody::Icmp(icmp),
+                ..
+            }) => {
+                self.advance(at)?;
+                self.inject_icmp(line, icmp)?;
+            }
+            Action::Packet(_) => {
+                return fail(line, "outbound ICMP and UDP packets are not supported yet")
+            }
             Action::Syscall(call) => {
                 self.advance(at)?;
                 if self.pending.is_some() {
