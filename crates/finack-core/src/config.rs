@@ -141,6 +141,14 @@ pub struct Config {
     pub record_transitions: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
     pub max_backlog: usize,
+    /// SYN cookies (RFC 4987 §3.6, Linux `tcp_syncookies = 1`): when a
+    /// listener's SYN queue is full, answer a SYN with a SYN,ACK whose ISN
+    /// encodes the connection (a keyed hash of the 4-tuple and the peer's
+    /// ISN, a 64-second counter and the MSS) instead of keeping state, and
+    /// open the connection when the ACK returns a valid cookie. Such a
+    /// connection has no window scaling, SACK or timestamps (the cookie has
+    /// no room for them).
+    pub syn_cookies: bool,
 }
 
 impl Config {
@@ -188,6 +196,7 @@ impl Config {
             active_rst_ack: true,
             record_transitions: true,
             max_backlog: 4096,
+            syn_cookies: true,
         }
     }
 
@@ -220,6 +229,9 @@ impl Config {
             gso_segs_min: None,
             ack_unsent_data_reply: true,
             active_rst_ack: false,
+            // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
+            // mitigation.
+            syn_cookies: false,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()

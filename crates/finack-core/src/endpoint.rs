@@ -7,15 +7,17 @@ use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::hash::BuildHasher;
 use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
 
-use finack_wire::{SeqNumber, TcpRepr};
+use finack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 use hashbrown::HashMap;
 use siphasher::sip::SipHasher13;
 
 use crate::buffer::RecvBuf;
 use crate::config::Config;
+use crate::cookie;
 use crate::isn::Secret;
-use crate::tcb::{emit_ctl, CtlSegment, Ctx, Tcb};
+use crate::tcb::{default_mss, emit_ctl, headers_len, CtlSegment, Ctx, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TwAction};
 use crate::types::{
@@ -74,6 +76,8 @@ struct Listener {
     backlog: usize,
     syn_received: usize,
     accept_queue: VecDeque<ConnId>,
+    /// When this listener last answered a SYN with a cookie.
+    last_cookie: Option<Instant>,
 }
 
 struct ListenerSlot {
@@ -589,6 +593,7 @@ impl Endpoint {
             rst: true,
             window: 0,
             timestamps: None,
+            syn_mss: None,
         });
     }
 
@@ -611,6 +616,10 @@ impl Endpoint {
         // the LISTEN state. An acceptable reset segment should be formed for any
         // arriving ACK-bearing segment: <SEQ=SEG.ACK><CTL=RST>".
         if flags.ack() {
+            // Unless it returns a SYN cookie (RFC 4987 §3.6).
+            if !flags.syn() && self.cookie_ack(now, lidx, local, remote, seg) {
+                return;
+            }
             self.reply_closed(local, remote, seg);
             return;
         }
@@ -631,9 +640,14 @@ impl Endpoint {
             return;
         };
         // Backlog, like Linux: a full SYN queue or a full accept queue drops the SYN
-        // (the client retransmits it).
+        // (the client retransmits it); with SYN cookies on, a full SYN queue
+        // answers with a cookie instead while the accept queue has room.
         if l.syn_received >= l.backlog {
-            self.stats.syn_queue_overflow += 1;
+            if self.cfg.syn_cookies && l.accept_queue.len() < l.backlog {
+                self.send_cookie(now, lid, local, remote, seg);
+            } else {
+                self.stats.syn_queue_overflow += 1;
+            }
             return;
         }
         if l.accept_queue.len() >= l.backlog {
@@ -664,6 +678,116 @@ impl Endpoint {
         );
         self.mark_tx(idx);
         self.reschedule(idx);
+    }
+
+    /// RFC 4987 §3.6: answer a SYN with a SYN,ACK whose ISS is a cookie, and
+    /// keep nothing. Only the MSS survives in the cookie, so the SYN,ACK
+    /// offers no window scaling, SACK or timestamps.
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        lid: ListenerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) {
+        let peer_mss = seg.options.mss.unwrap_or_else(|| default_mss(&remote));
+        let (iss, _) = cookie::encode(&self.secret, now, &local, &remote, seg.seq, peer_mss);
+        let our_mss = self.cfg.mtu.saturating_sub(headers_len(&remote));
+        self.ctl.push_back(CtlSegment {
+            local,
+            remote,
+            seq: iss,
+            ack: Some(seg.seq + 1),
+            rst: false,
+            window: self.cfg.recv_buffer.min(65535) as u16,
+            timestamps: None,
+            syn_mss: Some(our_mss),
+        });
+        self.stats.syn_cookies_sent += 1;
+        if let Some(l) = self.listener_mut(lid) {
+            l.last_cookie = Some(now);
+        }
+    }
+
+    /// An ACK reached a listener that has sent cookies lately: if it returns
+    /// a valid one, open the connection as if it had waited in SYN-RECEIVED
+    /// with the MSS the cookie recorded, and let the ACK complete the
+    /// handshake. Returns whether the ACK was taken (or dropped because the
+    /// accept queue is full); `false` leaves it to the RST of §3.10.7.2.
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        lidx: u32,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) -> bool {
+        let lid = ListenerId {
+            index: lidx,
+            gen: self.listeners[lidx as usize].gen,
+        };
+        let Some(l) = self.listener(lid) else {
+            return false;
+        };
+        let recent = l.last_cookie.is_some_and(|t| {
+            now.saturating_duration_since(t) <= Duration::from_millis(cookie::CHECK_FOR_MS)
+        });
+        if !self.cfg.syn_cookies || !recent {
+            return false;
+        }
+        let full = l.accept_queue.len() >= l.backlog;
+        let peer_isn = seg.seq - 1;
+        let Some(mss) = cookie::decode(&self.secret, now, &local, &remote, peer_isn, seg.ack - 1)
+        else {
+            self.stats.syn_cookies_failed += 1;
+            return false;
+        };
+        if full {
+            self.stats.accept_queue_overflow += 1;
+            return true;
+        }
+        // The SYN as the cookie remembers it: its sequence number and MSS.
+        let syn = TcpRepr {
+            src_port: remote.port(),
+            dst_port: local.port(),
+            seq: peer_isn,
+            flags: TcpFlags::SYN,
+            window: seg.window,
+            options: TcpOptions {
+                mss: Some(mss),
+                ..TcpOptions::default()
+            },
+            ..TcpRepr::default()
+        };
+        let iss = seg.ack - 1;
+        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let (idx, id) = self.alloc_slot();
+        let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
+        // Our SYN,ACK went out already (statelessly).
+        tcb.snd_nxt = iss + 1;
+        tcb.snd_max = iss + 1;
+        let slot = &mut self.slots[idx as usize];
+        slot.kind = SlotKind::Active(Box::new(tcb));
+        slot.unaccepted = true;
+        self.tuples.insert((local, remote), idx);
+        if let Some(l) = self.listener_mut(lid) {
+            l.syn_received += 1;
+        }
+        self.stats.syn_cookies_accepted += 1;
+        self.record(
+            Socket::Conn(id),
+            (local, remote),
+            State::Listen,
+            State::SynReceived,
+            Cause::Segment(seg.flags),
+        );
+        if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.on_segment(ctx, seg)) {
+            self.settle(idx, before, Cause::Segment(seg.flags));
+        }
+        self.mark_tx(idx);
+        self.reschedule(idx);
+        true
     }
 
     // ---- Packets out and time ------------------------------------------------
@@ -765,6 +889,7 @@ impl Endpoint {
             local,
             backlog,
             syn_received: 0,
+            last_cookie: None,
             accept_queue: VecDeque::new(),
         };
         let index = match self.listeners.iter().position(|l| l.listener.is_none()) {

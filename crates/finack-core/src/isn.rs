@@ -58,6 +58,27 @@ impl Secret {
     pub(crate) fn ts_offset(&self, local: &SocketAddr, remote: &SocketAddr) -> u32 {
         self.hash_tuple(1, local, remote) as u32
     }
+
+    /// The keyed hash in a SYN cookie (RFC 4987 §3.6): of the 4-tuple, the
+    /// peer's ISN, the cookie's counter and MSS index, so that none of them can
+    /// be changed or guessed without the secret.
+    pub(crate) fn cookie_hash(
+        &self,
+        local: &SocketAddr,
+        remote: &SocketAddr,
+        peer_isn: u32,
+        counter: u64,
+        mss_index: u8,
+    ) -> u32 {
+        let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
+        h.write_u8(2);
+        feed_addr(&mut h, local);
+        feed_addr(&mut h, remote);
+        h.write_u32(peer_isn);
+        h.write_u64(counter);
+        h.write_u8(mss_index);
+        h.finish() as u32
+    }
 }
 
 #[cfg(test)]

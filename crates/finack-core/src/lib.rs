@@ -48,6 +48,7 @@ extern crate alloc;
 mod buffer;
 mod cc;
 mod config;
+mod cookie;
 mod endpoint;
 mod isn;
 mod rtt;

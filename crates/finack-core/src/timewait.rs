@@ -71,6 +71,7 @@ impl TimeWait {
                 tsval: (now.as_millis() as u32).wrapping_add(offset),
                 tsecr: recent,
             }),
+            syn_mss: None,
         }
     }
 

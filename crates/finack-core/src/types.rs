@@ -437,6 +437,12 @@ pub struct Stats {
     pub syn_queue_overflow: u64,
     /// SYNs or handshake-completing ACKs dropped because the accept queue was full.
     pub accept_queue_overflow: u64,
+    /// SYN,ACKs sent as SYN cookies (SYN queue full, RFC 4987 §3.6).
+    pub syn_cookies_sent: u64,
+    /// Connections opened by an ACK that returned a valid SYN cookie.
+    pub syn_cookies_accepted: u64,
+    /// ACKs to a listener whose cookie did not check out (answered with RST).
+    pub syn_cookies_failed: u64,
     /// Segments that failed the sequence-number check.
     pub out_of_window: u64,
     /// Segments rejected by PAWS (RFC 7323 §5).

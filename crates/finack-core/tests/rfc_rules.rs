@@ -1200,7 +1200,12 @@ fn n_in(ep: &Endpoint, st: State) -> usize {
 }
 
 dual!(linux_backlog_syn_queue_overflow_drops_syn, |f: Family| {
-    let mut net = Net::new(f);
+    // Linux with tcp_syncookies = 0 (with cookies, see the RFC 4987 test).
+    let server = Config {
+        syn_cookies: false,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, Config::linux(), server);
     net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
     let l = net.server.listen(f.server(80), 2).unwrap();
     net.sapp.listener = Some(l);
@@ -2843,5 +2848,108 @@ dual!(
                 assert_eq!(rst.ack, v.rcv_nxt);
             }
         }
+    }
+);
+
+// ---- RFC 4987 §3.6: SYN cookies ---------------------------------------------------
+
+dual!(
+    rfc4987_syn_cookies_when_the_syn_queue_is_full,
+    |f: Family| {
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let l = net.server.listen(f.server(80), 2).unwrap();
+        net.sapp.listener = Some(l);
+        // Two handshakes left open fill the SYN queue.
+        let r1 = syn_from(&mut net, f, 4001, 1000);
+        let r2 = syn_from(&mut net, f, 4002, 2000);
+        assert_eq!((r1.len(), r2.len()), (1, 1));
+        // The third SYN gets a SYN,ACK all the same, but no state is kept.
+        let r3 = syn_from(&mut net, f, 4003, 3000);
+        assert_eq!(r3.len(), 1, "{r3:?}");
+        let cookie = &r3[0];
+        assert_eq!(cookie.flags, TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!(cookie.ack, SeqNumber(3001));
+        assert_eq!(
+            net.server.connection_count(),
+            2,
+            "nothing kept for the cookie"
+        );
+        assert_eq!(net.server.stats().syn_cookies_sent, 1);
+        assert_eq!(net.server.stats().syn_queue_overflow, 0);
+        // Only the MSS fits in a cookie: no window scaling, SACK or timestamps.
+        let opts = &cookie.options;
+        assert!(opts.mss.is_some());
+        assert!(opts.window_scale.is_none() && !opts.sack_permitted && opts.timestamps.is_none());
+
+        // A forged ACK (wrong cookie) gets the RST of §3.10.7.2 and opens nothing.
+        let bad = send_to(
+            &mut net,
+            Side::Server,
+            f.client(4003),
+            f.server(80),
+            &raw(SeqNumber(3001), cookie.seq + 2, TcpFlags::ACK),
+        );
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].has(TcpFlags::RST));
+        assert_eq!(net.server.stats().syn_cookies_failed, 1);
+        assert_eq!(net.server.connection_count(), 2);
+        // The right ACK opens the connection straight into ESTABLISHED, ready
+        // to accept, with the MSS the cookie kept.
+        let ok = ack_from(&mut net, f, 4003, 3000, cookie);
+        assert!(ok.iter().all(|s| !s.has(TcpFlags::RST)), "{ok:?}");
+        assert_eq!(net.server.stats().syn_cookies_accepted, 1);
+        assert_eq!(n_in(&net.server, State::Established), 1);
+        let c = net.sapp.conn.expect("the cookie connection is accepted");
+        let info = net.server.info(c).unwrap();
+        assert_eq!(info.state, State::Established);
+        assert_eq!(info.peer_mss, 1460);
+        assert!(!info.sack && !info.timestamps && info.snd_wscale == 0);
+        // And it carries data.
+        let data = send_to(
+            &mut net,
+            Side::Server,
+            f.client(4003),
+            f.server(80),
+            &raw(
+                SeqNumber(3001),
+                cookie.seq + 1,
+                TcpFlags::ACK | TcpFlags::PSH,
+            )
+            .data(b"hello"),
+        );
+        assert!(data.iter().all(|s| !s.has(TcpFlags::RST)), "{data:?}");
+        let mut buf = [0u8; 16];
+        assert_eq!(net.server.recv(c, &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+    }
+);
+
+dual!(
+    rfc4987_cookie_acks_are_checked_only_after_cookies_were_sent,
+    |f: Family| {
+        let mut net = Net::new(f);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let l = net.server.listen(f.server(80), 2).unwrap();
+        net.sapp.listener = Some(l);
+        // No cookie sent yet: a bare ACK is answered with RST, not checked.
+        let r = send_to(
+            &mut net,
+            Side::Server,
+            f.client(4009),
+            f.server(80),
+            &raw(SeqNumber(9001), SeqNumber(12345), TcpFlags::ACK),
+        );
+        assert!(r.len() == 1 && r[0].has(TcpFlags::RST));
+        assert_eq!(net.server.stats().syn_cookies_failed, 0);
+        // The RFC profile never sends cookies: a full SYN queue drops the SYN.
+        let mut net = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let l = net.server.listen(f.server(80), 1).unwrap();
+        net.sapp.listener = Some(l);
+        assert_eq!(syn_from(&mut net, f, 4001, 1000).len(), 1);
+        assert!(syn_from(&mut net, f, 4002, 2000).is_empty());
+        assert_eq!(net.server.stats().syn_queue_overflow, 1);
+        assert_eq!(net.server.stats().syn_cookies_sent, 0);
     }
 );

@@ -36,6 +36,7 @@ fn every_own_script_passes() {
             "icmp-frag-needed.pkt",
             "rst-in-time-wait.pkt",
             "simultaneous-close.pkt",
+            "syn-cookies.pkt",
             "syn-reuses-time-wait.pkt",
             "time-wait-restart.pkt",
         ]
@@ -88,4 +89,18 @@ fn icmp_script_fails_when_its_claims_are_wrong() {
         f.message.contains("next outbound packet: P. 1:1461(1460)"),
         "{f}"
     );
+}
+
+/// The cookie script checks what it claims: an ACK one off the cookie opens
+/// nothing (the listener answers with a RST and accept() finds no connection).
+#[test]
+fn syn_cookie_script_fails_with_a_wrong_cookie() {
+    let text = std::fs::read_to_string(scripts_dir().join("syn-cookies.pkt")).unwrap();
+    let wrong = text.replace(
+        "+.01 < 47001>8080 . 1:1(0) ack 1 win 65535",
+        "+.01 < 47001>8080 . 1:1(0) ack 2 win 65535",
+    );
+    assert_ne!(wrong, text);
+    let f = run_text("wrong", &wrong).outcome.unwrap_err();
+    assert!(f.message.contains("accept would block"), "{f}");
 }

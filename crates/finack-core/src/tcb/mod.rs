@@ -39,6 +39,9 @@ pub(crate) struct CtlSegment {
     pub(crate) rst: bool,
     pub(crate) window: u16,
     pub(crate) timestamps: Option<Timestamps>,
+    /// `Some(mss)`: a stateless SYN,ACK carrying this MSS option (a SYN
+    /// cookie, RFC 4987 §3.6).
+    pub(crate) syn_mss: Option<u16>,
 }
 
 /// What event processing needs from the endpoint.
@@ -477,6 +480,7 @@ impl Tcb {
             rst: true,
             window: 0,
             timestamps: None,
+            syn_mss: None,
         });
     }
 

@@ -517,6 +517,9 @@ pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option
     if ctl.ack.is_some() {
         flags |= TcpFlags::ACK;
     }
+    if ctl.syn_mss.is_some() {
+        flags |= TcpFlags::SYN;
+    }
     let tcp = TcpRepr {
         src_port: ctl.local.port(),
         dst_port: ctl.remote.port(),
@@ -527,6 +530,7 @@ pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option
         urgent: 0,
         options: TcpOptions {
             timestamps: ctl.timestamps,
+            mss: ctl.syn_mss,
             ..TcpOptions::default()
         },
         payload: &[],

@@ -56,10 +56,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "Fast Open is not implemented; scripts using it fail on its options",
     ),
     ("tcp_fastopen_key", "Fast Open is not implemented"),
-    (
-        "tcp_syncookies",
-        "1 (cookies only on SYN-queue overflow) is finack's behaviour",
-    ),
 ];
 
 /// The base configuration: `Config::linux()`, except that scripts which do
@@ -104,6 +100,17 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
             cfg.fin_wait2_timeout = Some(core::time::Duration::from_secs(num(value)?))
         }
         "tcp_min_tso_segs" => cfg.gso_segs_min = Some(num(value)?.max(1) as u32),
+        // 0: never; 1: when the SYN queue overflows (Config::syn_cookies);
+        // 2 (always) has no counterpart.
+        "tcp_syncookies" => match num(value)? {
+            0 => cfg.syn_cookies = false,
+            1 => cfg.syn_cookies = true,
+            v => {
+                return Err(format!(
+                    "tcp_syncookies={v} (cookies always) is not supported"
+                ))
+            }
+        },
         // min, default, max: the window scale follows the maximum (Linux
         // tcp_select_initial_window); the default is where buffers start.
         "tcp_rmem" => {
