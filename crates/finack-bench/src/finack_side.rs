@@ -14,6 +14,9 @@ fn config() -> Config {
         send_buffer: crate::SEND_BUFFER,
         recv_buffer: crate::RECV_BUFFER,
         mtu: crate::MTU as u16,
+        // The transition log is a debugging aid smoltcp has no counterpart
+        // of; left on it would be counted in the table bytes.
+        record_transitions: false,
         ..Config::linux()
     }
 }

@@ -5,13 +5,11 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
-use core::hash::BuildHasher;
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 use finack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
 use hashbrown::HashMap;
-use siphasher::sip::SipHasher13;
 
 use crate::buffer::RecvBuf;
 use crate::config::Config;
@@ -25,22 +23,11 @@ use crate::types::{
     Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
 };
 
-/// Keyed SipHash for the demultiplexing tables, so that a remote host cannot
-/// choose 4-tuples that collide.
-#[derive(Clone)]
-struct SipBuild {
-    k0: u64,
-    k1: u64,
-}
+use crate::demux::{ConnTable, SipBuild, Tuple};
 
-impl BuildHasher for SipBuild {
-    type Hasher = SipHasher13;
-    fn build_hasher(&self) -> SipHasher13 {
-        SipHasher13::new_with_keys(self.k0, self.k1)
-    }
-}
-
-type Tuple = (SocketAddr, SocketAddr);
+/// Most transition records kept between two [`Endpoint::take_transitions`]
+/// calls; older ones are dropped first.
+pub const MAX_TRANSITIONS: usize = 16_384;
 
 /// Received bytes kept for the application after its connection left the full
 /// TCB (TIME-WAIT or CLOSED) while it still held the handle.
@@ -92,14 +79,14 @@ pub struct Endpoint {
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    tuples: HashMap<Tuple, u32, SipBuild>,
+    tuples: ConnTable,
     listeners: Vec<ListenerSlot>,
     listen_map: HashMap<SocketAddr, u32, SipBuild>,
     timers: BTreeSet<(Instant, u32)>,
     tx_queue: VecDeque<u32>,
     ctl: VecDeque<CtlSegment>,
     events: VecDeque<Event>,
-    transitions: Vec<Transition>,
+    transitions: VecDeque<Transition>,
     stats: Stats,
     last_now: Instant,
     port_counter: u32,
@@ -129,7 +116,7 @@ impl Endpoint {
             ),
         };
         Endpoint {
-            tuples: HashMap::with_hasher(hasher()),
+            tuples: ConnTable::new(hasher()),
             listen_map: HashMap::with_hasher(hasher()),
             cfg: config,
             secret: s,
@@ -141,7 +128,7 @@ impl Endpoint {
             tx_queue: VecDeque::new(),
             ctl: VecDeque::new(),
             events: VecDeque::new(),
-            transitions: Vec::new(),
+            transitions: VecDeque::new(),
             stats: Stats::default(),
             last_now: Instant::ZERO,
             port_counter: 0,
@@ -220,7 +207,12 @@ impl Endpoint {
 
     fn record(&mut self, socket: Socket, tuple: Tuple, from: State, to: State, cause: Cause) {
         if self.cfg.record_transitions && from != to {
-            self.transitions.push(Transition {
+            // A bounded log: an application that never reads it loses the
+            // oldest records, not memory.
+            if self.transitions.len() >= MAX_TRANSITIONS {
+                self.transitions.pop_front();
+            }
+            self.transitions.push_back(Transition {
                 time: self.last_now,
                 socket,
                 local: tuple.0,
@@ -356,7 +348,7 @@ impl Endpoint {
         }
         match after {
             State::Closed => {
-                self.tuples.remove(&tuple);
+                self.tuples.remove(&tuple, idx);
                 let slot = &mut self.slots[idx as usize];
                 let SlotKind::Active(tcb) = &mut slot.kind else {
                     return;
@@ -468,7 +460,10 @@ impl Endpoint {
         }
         let local = SocketAddr::new(e.src, e.src_port);
         let remote = SocketAddr::new(e.dst, e.dst_port);
-        let Some(&idx) = self.tuples.get(&(local, remote)) else {
+        let Some(idx) = self
+            .tuples
+            .get(&(local, remote), |i| tuple_of(&self.slots, i))
+        else {
             self.stats.icmp_ignored += 1;
             return Ok(());
         };
@@ -489,7 +484,10 @@ impl Endpoint {
     ) {
         let cause = Cause::Segment(seg.flags);
         let mut iss_override = None;
-        if let Some(&idx) = self.tuples.get(&(local, remote)) {
+        if let Some(idx) = self
+            .tuples
+            .get(&(local, remote), |i| tuple_of(&self.slots, i))
+        {
             match &mut self.slots[idx as usize].kind {
                 SlotKind::Active(_) => {
                     if let Some(((), before)) =
@@ -535,7 +533,7 @@ impl Endpoint {
         else {
             return;
         };
-        self.tuples.remove(&(tw.local, tw.remote));
+        self.tuples.remove(&(tw.local, tw.remote), idx);
         self.record(
             Socket::Conn(id),
             (tw.local, tw.remote),
@@ -665,7 +663,9 @@ impl Endpoint {
         let slot = &mut self.slots[idx as usize];
         slot.kind = SlotKind::Active(Box::new(tcb));
         slot.unaccepted = true;
-        self.tuples.insert((local, remote), idx);
+        let slots = &self.slots;
+        self.tuples
+            .insert(&(local, remote), idx, |i| tuple_of(slots, i));
         if let Some(l) = self.listener_mut(lid) {
             l.syn_received += 1;
         }
@@ -770,7 +770,9 @@ impl Endpoint {
         let slot = &mut self.slots[idx as usize];
         slot.kind = SlotKind::Active(Box::new(tcb));
         slot.unaccepted = true;
-        self.tuples.insert((local, remote), idx);
+        let slots = &self.slots;
+        self.tuples
+            .insert(&(local, remote), idx, |i| tuple_of(slots, i));
         if let Some(l) = self.listener_mut(lid) {
             l.syn_received += 1;
         }
@@ -864,9 +866,10 @@ impl Endpoint {
     }
 
     /// All state transitions recorded since the last call (when
-    /// `Config::record_transitions` is on).
+    /// `Config::record_transitions` is on): at most [`MAX_TRANSITIONS`], the
+    /// newest.
     pub fn take_transitions(&mut self) -> Vec<Transition> {
-        core::mem::take(&mut self.transitions)
+        core::mem::take(&mut self.transitions).into()
     }
 
     // ---- User calls ----------------------------------------------------------
@@ -1045,7 +1048,9 @@ impl Endpoint {
         let (idx, id) = self.alloc_slot();
         let tcb = Tcb::connect(id, &self.cfg, now, local, remote, iss, ts_offset);
         self.slots[idx as usize].kind = SlotKind::Active(Box::new(tcb));
-        self.tuples.insert((local, remote), idx);
+        let slots = &self.slots;
+        self.tuples
+            .insert(&(local, remote), idx, |i| tuple_of(slots, i));
         self.mark_tx(idx);
         self.reschedule(idx);
         id
@@ -1080,7 +1085,10 @@ impl Endpoint {
             }
         };
         let local = SocketAddr::new(ip, port);
-        if let Some(&idx) = self.tuples.get(&(local, remote)) {
+        if let Some(idx) = self
+            .tuples
+            .get(&(local, remote), |i| tuple_of(&self.slots, i))
+        {
             // A TIME-WAIT entry we may reuse (tcp_tw_reuse).
             self.end_time_wait(idx, Cause::User(UserCall::Connect));
         }
@@ -1098,9 +1106,9 @@ impl Endpoint {
     /// Is the 4-tuple free? `Some(iss)` if so (with the ISS to use when it reuses a
     /// TIME-WAIT entry), `None` if taken.
     fn tuple_available(&self, now: Instant, tuple: &Tuple) -> Option<Option<SeqNumber>> {
-        match self.tuples.get(tuple) {
+        match self.tuples.get(tuple, |i| tuple_of(&self.slots, i)) {
             None => Some(None),
-            Some(&idx) => match &self.slots[idx as usize].kind {
+            Some(idx) => match &self.slots[idx as usize].kind {
                 // Linux tcp_twsk_unique with tcp_tw_reuse: safe when timestamps (PAWS)
                 // protect the new incarnation and the entry is at least 1 s old.
                 SlotKind::TimeWait { tw, .. }
@@ -1427,7 +1435,7 @@ impl Endpoint {
         // The TIME-WAIT entries live inside the slots, counted below.
         m.table_bytes = self.slots.capacity() * size_of::<Slot>()
             + self.free.capacity() * size_of::<u32>()
-            + self.tuples.capacity() * (size_of::<Tuple>() + size_of::<u32>())
+            + self.tuples.heap_bytes()
             + self.listeners.capacity() * size_of::<ListenerSlot>()
             + self.listen_map.capacity() * (size_of::<SocketAddr>() + size_of::<u32>())
             + self.timers.len() * size_of::<(Instant, u32)>()
@@ -1436,6 +1444,15 @@ impl Endpoint {
             + self.events.capacity() * size_of::<Event>()
             + self.transitions.capacity() * size_of::<Transition>();
         m
+    }
+}
+
+/// The 4-tuple slot `idx` holds, if any (for the connection table).
+fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
+    match &slots.get(idx as usize)?.kind {
+        SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
+        SlotKind::TimeWait { tw, .. } => Some((tw.local, tw.remote)),
+        SlotKind::Free | SlotKind::Closed { .. } => None,
     }
 }
 
@@ -1448,5 +1465,31 @@ fn unspecified_like(a: &SocketAddr) -> SocketAddr {
     match a {
         SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
         SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transition_log_is_bounded_and_keeps_the_newest() {
+        let mut ep = Endpoint::new(Config::linux(), [1; 16]);
+        let a: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        let id = ConnId { index: 0, gen: 0 };
+        for i in 0..MAX_TRANSITIONS + 100 {
+            ep.last_now = Instant::ZERO + Duration::from_millis(i as u64);
+            ep.record(
+                Socket::Conn(id),
+                (a, a),
+                State::Closed,
+                State::SynSent,
+                Cause::Icmp,
+            );
+        }
+        let log = ep.take_transitions();
+        assert_eq!(log.len(), MAX_TRANSITIONS);
+        assert_eq!(log[0].time, Instant::ZERO + Duration::from_millis(100));
+        assert!(ep.take_transitions().is_empty());
     }
 }

@@ -49,6 +49,7 @@ mod buffer;
 mod cc;
 mod config;
 mod cookie;
+mod demux;
 mod endpoint;
 mod isn;
 mod rtt;
@@ -59,7 +60,7 @@ mod types;
 
 pub use cc::CongestionAlgorithm;
 pub use config::{Config, InitialWindow};
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, MAX_TRANSITIONS};
 pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;
 pub use time::Instant;
