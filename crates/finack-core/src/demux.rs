@@ -5,8 +5,9 @@
 //! saves 64 bytes per connection over a map keyed by the tuple, which matters
 //! most for the many small TIME-WAIT entries.
 
+use alloc::boxed::Box;
 use core::hash::BuildHasher;
-use core::net::SocketAddr;
+use core::net::{SocketAddr, SocketAddrV4};
 
 use hashbrown::HashTable;
 use siphasher::sip::SipHasher13;
@@ -84,5 +85,67 @@ impl ConnTable {
     /// Bytes the table holds: one slot index and one control byte per bucket.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.table.capacity() * (core::mem::size_of::<u32>() + 1)
+    }
+}
+
+/// A 4-tuple in 16 bytes, for the compact TIME-WAIT entries: IPv4 addresses
+/// and ports inline, an IPv6 pair boxed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CompactTuple {
+    /// Local and remote IPv4 address and port.
+    V4 {
+        local: [u8; 4],
+        remote: [u8; 4],
+        local_port: u16,
+        remote_port: u16,
+    },
+    /// Anything else, as it was.
+    Other(Box<Tuple>),
+}
+
+impl CompactTuple {
+    pub(crate) fn new(t: Tuple) -> CompactTuple {
+        match t {
+            (SocketAddr::V4(l), SocketAddr::V4(r)) => CompactTuple::V4 {
+                local: l.ip().octets(),
+                remote: r.ip().octets(),
+                local_port: l.port(),
+                remote_port: r.port(),
+            },
+            other => CompactTuple::Other(Box::new(other)),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Tuple {
+        match self {
+            CompactTuple::V4 {
+                local,
+                remote,
+                local_port,
+                remote_port,
+            } => (
+                SocketAddr::V4(SocketAddrV4::new((*local).into(), *local_port)),
+                SocketAddr::V4(SocketAddrV4::new((*remote).into(), *remote_port)),
+            ),
+            CompactTuple::Other(t) => **t,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_tuples_round_trip_and_stay_small() {
+        for (l, r) in [
+            ("192.0.2.1:80", "198.51.100.7:40000"),
+            ("[2001:db8::1]:80", "[2001:db8::2]:40000"),
+            ("[fe80::1%3]:80", "[fe80::2%3]:1"),
+        ] {
+            let t: Tuple = (l.parse().unwrap(), r.parse().unwrap());
+            assert_eq!(CompactTuple::new(t).get(), t);
+        }
+        assert_eq!(core::mem::size_of::<CompactTuple>(), 16);
     }
 }

@@ -533,10 +533,10 @@ impl Endpoint {
         else {
             return;
         };
-        self.tuples.remove(&(tw.local, tw.remote), idx);
+        self.tuples.remove(&tw.tuple(), idx);
         self.record(
             Socket::Conn(id),
-            (tw.local, tw.remote),
+            tw.tuple(),
             State::TimeWait,
             State::Closed,
             cause,
@@ -1367,7 +1367,7 @@ impl Endpoint {
         let idx = self.slot_of(c)?;
         match &self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
-            SlotKind::TimeWait { tw, .. } => Some((tw.local, tw.remote)),
+            SlotKind::TimeWait { tw, .. } => Some(tw.tuple()),
             _ => None,
         }
     }
@@ -1400,7 +1400,9 @@ impl Endpoint {
             };
             match &slot.kind {
                 SlotKind::Active(tcb) => Some((id, tcb.state, tcb.local, tcb.remote)),
-                SlotKind::TimeWait { tw, .. } => Some((id, State::TimeWait, tw.local, tw.remote)),
+                SlotKind::TimeWait { tw, .. } => {
+                    Some((id, State::TimeWait, tw.local(), tw.remote()))
+                }
                 _ => None,
             }
         })
@@ -1451,7 +1453,7 @@ impl Endpoint {
 fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
     match &slots.get(idx as usize)?.kind {
         SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
-        SlotKind::TimeWait { tw, .. } => Some((tw.local, tw.remote)),
+        SlotKind::TimeWait { tw, .. } => Some(tw.tuple()),
         SlotKind::Free | SlotKind::Closed { .. } => None,
     }
 }

@@ -10,6 +10,7 @@ use core::net::SocketAddr;
 use finack_wire::{SeqNumber, TcpRepr, Timestamps};
 
 use crate::config::Config;
+use crate::demux::CompactTuple;
 use crate::tcb::{CtlSegment, Tcb};
 use crate::time::Instant;
 use crate::types::{ConnInfo, State};
@@ -17,8 +18,8 @@ use crate::types::{ConnInfo, State};
 /// One connection in TIME-WAIT.
 #[derive(Clone, Debug)]
 pub(crate) struct TimeWait {
-    pub(crate) local: SocketAddr,
-    pub(crate) remote: SocketAddr,
+    /// The 4-tuple, compactly (an IPv4 entry keeps no address on the heap).
+    tuple: CompactTuple,
     /// Our next sequence number (after our FIN).
     pub(crate) snd_nxt: SeqNumber,
     /// The peer's next sequence number (after its FIN).
@@ -47,8 +48,7 @@ impl TimeWait {
     pub(crate) fn from_tcb(tcb: &Tcb, now: Instant, cfg: &Config) -> TimeWait {
         let field = (tcb.effective_rcv_wnd() >> tcb.rcv_wscale).min(65535) as u16;
         TimeWait {
-            local: tcb.local,
-            remote: tcb.remote,
+            tuple: CompactTuple::new((tcb.local, tcb.remote)),
             snd_nxt: tcb.snd_max,
             rcv_nxt: tcb.rcv_nxt,
             ts: tcb.ts_ok.then_some((tcb.ts_recent, tcb.ts_offset)),
@@ -58,11 +58,24 @@ impl TimeWait {
         }
     }
 
+    /// (local, remote).
+    pub(crate) fn tuple(&self) -> (SocketAddr, SocketAddr) {
+        self.tuple.get()
+    }
+
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.tuple().0
+    }
+
+    pub(crate) fn remote(&self) -> SocketAddr {
+        self.tuple().1
+    }
+
     /// The ACK this entry sends: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
     pub(crate) fn ack(&self, now: Instant) -> CtlSegment {
         CtlSegment {
-            local: self.local,
-            remote: self.remote,
+            local: self.local(),
+            remote: self.remote(),
             seq: self.snd_nxt,
             ack: Some(self.rcv_nxt),
             rst: false,
@@ -129,8 +142,8 @@ impl TimeWait {
     pub(crate) fn info(&self, now: Instant) -> ConnInfo {
         ConnInfo {
             state: State::TimeWait,
-            local: self.local,
-            remote: self.remote,
+            local: self.local(),
+            remote: self.remote(),
             state_age: now - self.entered,
             srtt: None,
             rttvar: core::time::Duration::ZERO,
