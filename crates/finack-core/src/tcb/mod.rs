@@ -793,23 +793,17 @@ impl Tcb {
         }
     }
 
-    /// RFC 6675 NextSeg, simplified: the first octet at or after `rtx_next` that
-    /// the peer has not SACKed and that lies below a SACKed range (so it is
-    /// presumed lost), with the length of that hole. Without SACK information,
-    /// the segment at SND.UNA once.
+    /// What a fast retransmission resends: with a scoreboard, the first hole
+    /// not yet resent (NextSeg rule 3's choice); without SACK information,
+    /// the segment at SND.UNA, once.
     pub(crate) fn next_hole(&self) -> Option<(SeqNumber, u32)> {
-        let mut at = self.rtx_next.max(self.snd_una);
         if self.sacked.is_empty() {
+            let at = self.rtx_next.max(self.snd_una);
             return (at == self.snd_una && self.snd_una.lt(self.snd_max))
                 .then(|| (at, (self.snd_max - at) as u32));
         }
-        for &(l, r) in &self.sacked {
-            if at.lt(l) {
-                return Some((at, (l - at) as u32));
-            }
-            at = at.max(r);
-        }
-        None
+        // `lost_only` is false, so the loss threshold does not matter.
+        self.next_seg_rexmit(0, false)
     }
 
     /// Whether loss recovery follows RFC 6675 (the peer sends SACKs) rather
