@@ -392,9 +392,19 @@ fn fuzz(args: &FuzzArgs) -> Result<bool, Failure> {
     let mut failed = Vec::new();
     let mut packets = 0u64;
     let mut peak = finack_sim::fuzz::PeakMemory::default();
+    // FNV-1a over each seed's packet count, virtual duration and verdict: two
+    // builds that print the same digest behaved the same on the wire.
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
     let end = args.start.saturating_add(args.seeds);
     for (i, seed) in (args.start..end).enumerate() {
         let out = finack_sim::fuzz::run(seed);
+        let micros = out.elapsed.as_micros() as u64;
+        let verdict = u64::from(out.failure.is_some());
+        for word in [seed, out.packets, micros, verdict] {
+            for b in word.to_le_bytes() {
+                digest = (digest ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
         packets += out.packets;
         peak.connection = peak.connection.max(out.peak_memory.connection);
         peak.tables = peak.tables.max(out.peak_memory.tables);
@@ -425,6 +435,7 @@ fn fuzz(args: &FuzzArgs) -> Result<bool, Failure> {
         end,
         started.elapsed()
     )?;
+    writeln!(stdout, "behaviour digest: {digest:016x}")?;
     writeln!(
         stdout,
         "peak memory: {} bytes in one connection (limit {}), {} bytes of endpoint tables",
