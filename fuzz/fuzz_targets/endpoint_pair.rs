@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = listener;
             if let Some(c) = s.conn {
                 let mut out = [0u8; 4096];
-                while let Ok(n) = s.ep.recv(c, &mut out) {
+                while let Ok(n) = s.ep.recv(now, c, &mut out) {
                     if n == 0 {
                         break;
                     }
@@ -116,18 +116,18 @@ fuzz_target!(|data: &[u8]| {
                                 (counter.wrapping_mul(2_654_435_761) >> 13) as u8
                             })
                             .collect();
-                        if let Ok(n) = s.ep.send(c, &chunk) {
+                        if let Ok(n) = s.ep.send(now, c, &chunk) {
                             s.sent.extend_from_slice(&chunk[..n]);
                         }
                     }
                     3 => {
-                        let _ = s.ep.shutdown(c, Shutdown::Write);
+                        let _ = s.ep.shutdown(now, c, Shutdown::Write);
                     }
                     4 => {
-                        let _ = s.ep.close(c);
+                        let _ = s.ep.close(now, c);
                     }
                     _ => {
-                        let _ = s.ep.abort(c);
+                        let _ = s.ep.abort(now, c);
                     }
                 }
             }

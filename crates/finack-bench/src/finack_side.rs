@@ -122,11 +122,11 @@ pub fn bulk(bytes: usize) -> Result<Duration, String> {
     while got < bytes {
         if sent < bytes {
             let n = (bytes - sent).min(chunk.len());
-            sent += p.ep[0].send(c, &chunk[..n]).unwrap_or(0);
+            sent += p.ep[0].send(p.now, c, &chunk[..n]).unwrap_or(0);
         }
         let moved = p.pump();
         p.events();
-        while let Ok(n) = p.ep[1].recv(s, &mut out) {
+        while let Ok(n) = p.ep[1].recv(p.now, s, &mut out) {
             if n == 0 {
                 break;
             }
@@ -157,22 +157,22 @@ pub fn churn(n: usize) -> Result<Churn, String> {
     let started = WallClock::now();
     for i in 0..n {
         let (c, s) = p.connect()?;
-        p.ep[0].send(c, &msg).map_err(|e| e.to_string())?;
+        p.ep[0].send(p.now, c, &msg).map_err(|e| e.to_string())?;
         let mut phase = 0;
         for _ in 0..10_000 {
             let moved = p.pump();
             p.events();
             match phase {
-                0 if p.ep[1].recv(s, &mut buf).unwrap_or(0) == 100 => {
-                    p.ep[1].send(s, &msg).map_err(|e| e.to_string())?;
+                0 if p.ep[1].recv(p.now, s, &mut buf).unwrap_or(0) == 100 => {
+                    p.ep[1].send(p.now, s, &msg).map_err(|e| e.to_string())?;
                     phase = 1;
                 }
-                1 if p.ep[0].recv(c, &mut buf).unwrap_or(0) == 100 => {
-                    p.ep[0].close(c).map_err(|e| e.to_string())?;
+                1 if p.ep[0].recv(p.now, c, &mut buf).unwrap_or(0) == 100 => {
+                    p.ep[0].close(p.now, c).map_err(|e| e.to_string())?;
                     phase = 2;
                 }
-                2 if p.ep[1].recv(s, &mut buf) == Ok(0) => {
-                    p.ep[1].close(s).map_err(|e| e.to_string())?;
+                2 if p.ep[1].recv(p.now, s, &mut buf) == Ok(0) => {
+                    p.ep[1].close(p.now, s).map_err(|e| e.to_string())?;
                     phase = 3;
                 }
                 3 if p.ep[1].state(s) == State::Closed && p.ep[0].state(c) == State::TimeWait => {
@@ -212,13 +212,13 @@ pub fn idle_connection_bytes() -> Result<usize, String> {
     let (c, s) = p.connect()?;
     let msg = [1u8; 100];
     let mut buf = [0u8; 512];
-    p.ep[0].send(c, &msg).map_err(|e| e.to_string())?;
-    p.ep[1].send(s, &msg).map_err(|e| e.to_string())?;
+    p.ep[0].send(p.now, c, &msg).map_err(|e| e.to_string())?;
+    p.ep[1].send(p.now, s, &msg).map_err(|e| e.to_string())?;
     for _ in 0..100 {
         p.pump();
         p.events();
-        let _ = p.ep[0].recv(c, &mut buf);
-        let _ = p.ep[1].recv(s, &mut buf);
+        let _ = p.ep[0].recv(p.now, c, &mut buf);
+        let _ = p.ep[1].recv(p.now, s, &mut buf);
     }
     // Let the delayed ACKs go.
     p.now += Duration::from_millis(500);

@@ -65,7 +65,7 @@ fn main() {
                 }
                 if let (Event::Readable(conn), true) = (ev, is_server) {
                     let mut b = [0u8; 64];
-                    while let Ok(n) = host.ep.recv(conn, &mut b) {
+                    while let Ok(n) = host.ep.recv(now, conn, &mut b) {
                         if n == 0 {
                             break;
                         }
@@ -74,7 +74,7 @@ fn main() {
             }
         }
         if script == 0 && client.ep.state(c) == State::Established && s.is_some() {
-            client.ep.send(c, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            client.ep.send(now, c, b"GET / HTTP/1.0\r\n\r\n").unwrap();
             script = 1;
         } else if script == 1
             && client
@@ -82,7 +82,7 @@ fn main() {
                 .info(c)
                 .is_some_and(|i| i.unacked == 0 && i.unsent == 0)
         {
-            client.ep.close(c).unwrap();
+            client.ep.close(now, c).unwrap();
             script = 2;
         } else if script == 2 && s.is_some_and(|s| server.ep.state(s) == State::CloseWait) {
             // The server application finishes its work 20 ms later, then closes:
@@ -90,7 +90,7 @@ fn main() {
             close_at = Some(now + Duration::from_millis(20));
             script = 3;
         } else if script == 3 && close_at.is_some_and(|t| now >= t) {
-            server.ep.close(s.unwrap()).unwrap();
+            server.ep.close(now, s.unwrap()).unwrap();
             close_at = None;
             script = 4;
         }

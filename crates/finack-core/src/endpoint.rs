@@ -19,8 +19,8 @@ use crate::tcb::{default_mss, emit_ctl, headers_len, CtlSegment, Ctx, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TwAction};
 use crate::types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
-    Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
+    Cause, CloseReason, ConnId, ConnInfo, Error, Event, EventQueue, ListenerId, MemoryUsage,
+    PacketError, Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
 };
 
 use crate::demux::{ConnTable, SipBuild, Tuple};
@@ -85,7 +85,7 @@ pub struct Endpoint {
     timers: BTreeSet<(Instant, u32)>,
     tx_queue: VecDeque<u32>,
     ctl: VecDeque<CtlSegment>,
-    events: VecDeque<Event>,
+    events: EventQueue,
     transitions: VecDeque<Transition>,
     stats: Stats,
     last_now: Instant,
@@ -127,7 +127,7 @@ impl Endpoint {
             timers: BTreeSet::new(),
             tx_queue: VecDeque::new(),
             ctl: VecDeque::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             transitions: VecDeque::new(),
             stats: Stats::default(),
             last_now: Instant::ZERO,
@@ -141,8 +141,11 @@ impl Endpoint {
     }
 
     /// Endpoint-wide counters.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    pub fn stats(&self) -> Stats {
+        Stats {
+            events_dropped: self.events.dropped,
+            ..self.stats.clone()
+        }
     }
 
     /// Add a local address: packets to it are ours, connections may use it.
@@ -340,7 +343,7 @@ impl Endpoint {
                     l.accept_queue.push_back(id);
                     if first {
                         if let Some(lid) = listener {
-                            self.events.push_back(Event::Incoming(lid));
+                            self.events.push(Event::Incoming(lid));
                         }
                     }
                 }
@@ -361,7 +364,7 @@ impl Endpoint {
                     }
                 }
                 if !back_to_listen && !unaccepted {
-                    self.events.push_back(Event::Closed { conn: id, reason });
+                    self.events.push(Event::Closed { conn: id, reason });
                 }
                 if held {
                     let slot = &mut self.slots[idx as usize];
@@ -541,7 +544,7 @@ impl Endpoint {
             State::Closed,
             cause,
         );
-        self.events.push_back(Event::Closed {
+        self.events.push(Event::Closed {
             conn: id,
             reason: CloseReason::Normal,
         });
@@ -799,8 +802,11 @@ impl Endpoint {
     /// Call until `None` after every other call.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.last_now = self.last_now.max(now);
-        if let Some(ctl) = self.ctl.pop_front() {
-            let n = emit_ctl(&ctl, &self.cfg, buf)?;
+        if let Some(ctl) = self.ctl.front() {
+            // Taken off the queue only once it is written: a buffer too small
+            // for it leaves it queued for the next call.
+            let n = emit_ctl(ctl, &self.cfg, buf)?;
+            self.ctl.pop_front();
             self.stats.packets_out += 1;
             return Some(n);
         }
@@ -862,7 +868,7 @@ impl Endpoint {
 
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// All state transitions recorded since the last call (when
@@ -941,7 +947,8 @@ impl Endpoint {
     /// CLOSE of a listener (RFC 9293 §3.10.4 LISTEN: "any outstanding RECEIVEs are
     /// returned with 'error: closing' responses. Delete TCB, enter CLOSED"). Like
     /// Linux, connections not yet accepted are reset.
-    pub fn close_listener(&mut self, l: ListenerId) -> Result<(), Error> {
+    pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
         self.listener(l).ok_or(Error::InvalidHandle)?;
         let ls = &mut self.listeners[l.index as usize];
         let Some(listener) = ls.listener.take() else {
@@ -964,7 +971,6 @@ impl Endpoint {
             })
             .collect();
         for idx in children {
-            let now = self.last_now;
             if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.abort(ctx)) {
                 self.settle(idx, before, Cause::User(UserCall::Abort));
             }
@@ -1152,7 +1158,8 @@ impl Endpoint {
 
     /// Queue bytes for sending (RFC 9293 §3.10.2). Returns how many were taken;
     /// `WouldBlock` if the send buffer is full (an `Event::Writable` follows).
-    pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, Error> {
+    pub fn send(&mut self, now: Instant, c: ConnId, data: &[u8]) -> Result<usize, Error> {
+        self.last_now = self.last_now.max(now);
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
@@ -1168,7 +1175,8 @@ impl Endpoint {
 
     /// Read received bytes (RFC 9293 §3.10.3). `Ok(0)` means end of stream (the
     /// peer's FIN, or after `shutdown(Read)`); `WouldBlock` means nothing yet.
-    pub fn recv(&mut self, c: ConnId, out: &mut [u8]) -> Result<usize, Error> {
+    pub fn recv(&mut self, now: Instant, c: ConnId, out: &mut [u8]) -> Result<usize, Error> {
+        self.last_now = self.last_now.max(now);
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
@@ -1196,15 +1204,15 @@ impl Endpoint {
     }
 
     /// Half-close or stop reading (see [`Shutdown`]).
-    pub fn shutdown(&mut self, c: ConnId, how: Shutdown) -> Result<(), Error> {
+    pub fn shutdown(&mut self, now: Instant, c: ConnId, how: Shutdown) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
-        let now = self.last_now;
         match &self.slots[idx as usize].kind {
             SlotKind::Active(_) => {
                 let (r, before) = self
                     .with_tcb(idx, now, |tcb, ctx| tcb.shutdown(ctx, how))
                     .ok_or(Error::InvalidHandle)?;
-                self.settle(idx, before, Cause::User(UserCall::Close));
+                self.settle(idx, before, Cause::User(UserCall::Shutdown(how)));
                 r
             }
             SlotKind::TimeWait { .. } => Ok(()),
@@ -1216,19 +1224,19 @@ impl Endpoint {
     /// CLOSE (RFC 9293 §3.10.4) and release the handle: FIN after the queued data,
     /// or RST if received data was left unread (RFC 2525 §2.17). The connection
     /// finishes its close in the background.
-    pub fn close(&mut self, c: ConnId) -> Result<(), Error> {
-        self.release(c, false)
+    pub fn close(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
+        self.release(now, c, false)
     }
 
     /// ABORT (RFC 9293 §3.10.5; `SO_LINGER` 0): send RST, drop everything, release
     /// the handle.
-    pub fn abort(&mut self, c: ConnId) -> Result<(), Error> {
-        self.release(c, true)
+    pub fn abort(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
+        self.release(now, c, true)
     }
 
-    fn release(&mut self, c: ConnId, abort: bool) -> Result<(), Error> {
+    fn release(&mut self, now: Instant, c: ConnId, abort: bool) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
-        let now = self.last_now;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(_) => {
                 if let Some((aborted, before)) = self.with_tcb(idx, now, |tcb, ctx| {
@@ -1443,7 +1451,7 @@ impl Endpoint {
             + self.timers.len() * size_of::<(Instant, u32)>()
             + self.tx_queue.capacity() * size_of::<u32>()
             + self.ctl.capacity() * size_of::<CtlSegment>()
-            + self.events.capacity() * size_of::<Event>()
+            + self.events.heap_bytes()
             + self.transitions.capacity() * size_of::<Transition>();
         m
     }

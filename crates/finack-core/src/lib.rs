@@ -64,6 +64,7 @@ pub use endpoint::{Endpoint, MAX_TRANSITIONS};
 pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;
 pub use time::Instant;
+pub use types::MAX_EVENTS;
 pub use types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
     Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,

@@ -136,10 +136,28 @@ pub enum UserCall {
     Listen,
     /// SEND on a listening socket with a remote address (RFC 9293 §3.10.2).
     SendFromListen,
-    /// CLOSE (`close`, or `shutdown(Write)`).
+    /// CLOSE (`close()`), which also releases the handle.
     Close,
-    /// ABORT (`abort`, or `close` with unread data).
+    /// `shutdown()`: CLOSE of the sending direction for `Write` and `Both`
+    /// (RFC 9293 §3.10.4 half-close).
+    Shutdown(Shutdown),
+    /// ABORT (`abort()`, or `close()` with unread data).
     Abort,
+}
+
+impl fmt::Display for UserCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UserCall::Connect => "connect()",
+            UserCall::Listen => "listen()",
+            UserCall::SendFromListen => "send() on a listener",
+            UserCall::Close => "close()",
+            UserCall::Shutdown(Shutdown::Read) => "shutdown(SHUT_RD)",
+            UserCall::Shutdown(Shutdown::Write) => "shutdown(SHUT_WR)",
+            UserCall::Shutdown(Shutdown::Both) => "shutdown(SHUT_RDWR)",
+            UserCall::Abort => "abort()",
+        })
+    }
 }
 
 /// Timers of RFC 9293 §3.10.8 and their Linux companions.
@@ -174,7 +192,7 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::Segment(flags) => write!(f, "rcv {flags}"),
-            Cause::User(call) => write!(f, "user {call:?}"),
+            Cause::User(call) => write!(f, "user {call}"),
             Cause::Timer(t) => write!(f, "timeout {t:?}"),
             Cause::Icmp => f.write_str("ICMP error"),
         }
@@ -242,7 +260,7 @@ pub enum Event {
 }
 
 /// Direction(s) for [`crate::Endpoint::shutdown`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Shutdown {
     /// Stop reading: `recv` reports end of stream once the buffer is drained; data
     /// that still arrives is acknowledged and queued (as Linux does).
@@ -315,11 +333,37 @@ impl fmt::Display for Error {
             Error::AddrInUse => f.write_str("address in use"),
             Error::AddrNotAvailable => f.write_str("address not available"),
             Error::InvalidAddress => f.write_str("invalid address"),
-            Error::Packet(PacketError::Malformed(e)) => write!(f, "malformed packet: {e}"),
-            Error::Packet(PacketError::NotLocal) => f.write_str("packet not addressed to us"),
-            Error::Packet(PacketError::BadAddress) => {
+            Error::Packet(p) => fmt::Display::fmt(p, f),
+        }
+    }
+}
+
+impl fmt::Display for PacketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PacketError::Malformed(e) => write!(f, "malformed packet: {e}"),
+            PacketError::NotLocal => f.write_str("packet not addressed to us"),
+            PacketError::BadAddress => {
                 f.write_str("packet from or to a broadcast/multicast address")
             }
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Packet(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for PacketError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            PacketError::Malformed(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -415,6 +459,9 @@ pub struct MemoryUsage {
 /// Endpoint-wide counters (like `netstat -s`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Events dropped, oldest first, because the application let more than
+    /// [`crate::MAX_EVENTS`] pile up without calling `poll_event`.
+    pub events_dropped: u64,
     /// Packets given to `handle_packet`.
     pub packets_in: u64,
     /// Packets produced by `poll_transmit`.
@@ -466,4 +513,35 @@ pub struct Stats {
     /// ICMP errors ignored (no such connection, or a quoted sequence number
     /// outside the send window: RFC 5927 §4.1).
     pub icmp_ignored: u64,
+}
+
+/// Most events kept for the application between two `poll_event` calls; past
+/// that the oldest is dropped (and counted in [`Stats::events_dropped`]), so an
+/// application that never polls costs bounded memory.
+pub const MAX_EVENTS: usize = 65_536;
+
+/// The endpoint's bounded queue of application events.
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    q: alloc::collections::VecDeque<Event>,
+    pub(crate) dropped: u64,
+}
+
+impl EventQueue {
+    /// Queue `e`, dropping the oldest event when [`MAX_EVENTS`] are waiting.
+    pub(crate) fn push(&mut self, e: Event) {
+        if self.q.len() >= MAX_EVENTS {
+            self.q.pop_front();
+            self.dropped += 1;
+        }
+        self.q.push_back(e);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        self.q.pop_front()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.q.capacity() * core::mem::size_of::<Event>()
+    }
 }

@@ -159,7 +159,7 @@ fn assert_alive(net: &mut Net, c: ConnId, s: ConnId) {
     assert_eq!(net.client.state(c), State::Established);
     assert_eq!(net.server.state(s), State::Established);
     let before = net.sapp.received.len();
-    net.client.send(c, b"still here").unwrap();
+    net.client.send(net.now, c, b"still here").unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(
         &net.sapp.received[before..],
@@ -173,7 +173,7 @@ fn assert_alive(net: &mut Net, c: ConnId, s: ConnId) {
 /// test application from accepting on `Event::Incoming`.
 fn dead_handle(ep: &mut Endpoint, now: Instant, f: Family) -> ConnId {
     let c = ep.connect(now, any_local(f), f.client(9)).unwrap();
-    ep.abort(c).unwrap();
+    ep.abort(now, c).unwrap();
     assert_eq!(ep.state(c), State::Closed);
     c
 }
@@ -250,7 +250,7 @@ dual!(rfc5961_3_2_rst_exactly_at_rcv_nxt_resets, |f: Family| {
         1
     );
     assert_eq!(
-        net.client.recv(c, &mut [0u8; 8]),
+        net.client.recv(net.now, c, &mut [0u8; 8]),
         Err(Error::ConnectionReset)
     );
 });
@@ -733,7 +733,7 @@ dual!(
         net.run_for(Duration::from_millis(20));
         // From here on the server is silent; the client has data in flight.
         net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-        net.client.send(c, b"abc").unwrap();
+        net.client.send(net.now, c, b"abc").unwrap();
         net.flush();
         assert_eq!(net.client.info(c).unwrap().unacked, 3);
         let v = client_view(&net, c);
@@ -819,7 +819,7 @@ dual!(rfc7323_4_3_ts_recent_follows_latest_tsval, |f: Family| {
     let (c, s) = net.established();
     let synack_tsval = net.log[1].options.timestamps.unwrap().tsval;
     net.run_for(Duration::from_secs(2));
-    net.server.send(s, b"later").unwrap();
+    net.server.send(net.now, s, b"later").unwrap();
     let mark = net.log.len();
     net.run_for(Duration::from_millis(100));
     let data = net.log[mark..]
@@ -1051,7 +1051,7 @@ dual!(
         assert!(!info.timestamps && !info.sack);
         assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
         // The segments it sends respect that MSS.
-        net.server.send(s, &pattern(3000, 2)).unwrap();
+        net.server.send(net.now, s, &pattern(3000, 2)).unwrap();
         net.flush();
         let sizes: Vec<usize> = net
             .sent_by(Side::Server)
@@ -1110,8 +1110,8 @@ dual!(
             n.sapp.received.len() == a.len() && n.capp.received.len() == b.len()
         });
         assert!(net.sapp.received == a && net.capp.received == b);
-        net.client.close(c).unwrap();
-        net.server.close(s).unwrap();
+        net.client.close(net.now, c).unwrap();
+        net.server.close(net.now, s).unwrap();
         net.run_to_quiet();
         assert!(net.log.len() > 150, "a real transfer: {}", net.log.len());
         for seg in &net.log {
@@ -1302,7 +1302,7 @@ dual!(
             let syn = net.log.last().unwrap().clone();
             assert_eq!(syn.flags, TcpFlags::SYN);
             assert_eq!(syn.src, f.client(port));
-            net.client.close(c).unwrap();
+            net.client.close(net.now, c).unwrap();
             assert_eq!(net.client.state(c), State::Closed);
             syn.seq
         };
@@ -1374,7 +1374,7 @@ dual!(
             false
         }));
         let data = pattern(1000, 9);
-        net.client.send(c, &data).unwrap();
+        net.client.send(net.now, c, &data).unwrap();
         let data_tx = |n: &Net| {
             n.sent_by(Side::Client)
                 .into_iter()
@@ -1423,7 +1423,7 @@ dual!(
             }
             false
         }));
-        net.client.send(c, &pattern(100, 1)).unwrap();
+        net.client.send(net.now, c, &pattern(100, 1)).unwrap();
         net.run_until(Duration::from_secs(5), |n| n.sapp.received.len() == 100);
         net.run_for(Duration::from_millis(50));
         let after = net.client.info(c).unwrap();
@@ -1435,7 +1435,7 @@ dual!(
             "the ambiguous ACK gave no sample"
         );
         // Control: an unambiguous exchange does feed the estimator.
-        net.client.send(c, &pattern(100, 2)).unwrap();
+        net.client.send(net.now, c, &pattern(100, 2)).unwrap();
         net.run_for(Duration::from_millis(100));
         let control = net.client.info(c).unwrap();
         assert_ne!(control.rttvar, before.rttvar, "a clean ACK is sampled");
@@ -1466,7 +1466,7 @@ dual!(
         }));
         let data = pattern(3 * mss, 7);
         let mark = net.log.len();
-        net.client.send(c, &data).unwrap();
+        net.client.send(net.now, c, &data).unwrap();
         net.run_for(Duration::from_millis(50));
         let sent: Vec<Seg> = net.log[mark..]
             .iter()
@@ -1513,9 +1513,13 @@ dual!(
         let (c, s) = net.established();
         net.sapp.read = false;
         let mark = net.log.len();
-        net.server.shutdown(s, Shutdown::Read).unwrap();
-        assert_eq!(net.server.recv(s, &mut [0u8; 16]), Ok(0), "end of stream");
-        net.client.send(c, b"after shutdown").unwrap();
+        net.server.shutdown(net.now, s, Shutdown::Read).unwrap();
+        assert_eq!(
+            net.server.recv(net.now, s, &mut [0u8; 16]),
+            Ok(0),
+            "end of stream"
+        );
+        net.client.send(net.now, c, b"after shutdown").unwrap();
         net.run_for(Duration::from_millis(100));
         assert_eq!(net.client.info(c).unwrap().unacked, 0, "data acknowledged");
         assert!(
@@ -1526,9 +1530,13 @@ dual!(
         );
         assert_eq!(net.server.state(s), State::Established);
         let mut buf = [0u8; 64];
-        let n = net.server.recv(s, &mut buf).unwrap();
+        let n = net.server.recv(net.now, s, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"after shutdown", "queued data readable");
-        assert_eq!(net.server.recv(s, &mut buf), Ok(0), "then end of stream");
+        assert_eq!(
+            net.server.recv(net.now, s, &mut buf),
+            Ok(0),
+            "then end of stream"
+        );
     }
 );
 
@@ -1553,19 +1561,19 @@ dual!(rfc9293_3_9_events_in_order, |f: Family| {
     assert_eq!(net.sapp.events.first(), Some(&Event::Incoming(l)));
     assert_eq!(count(&net.sapp.events, Event::Readable(s)), 0);
     // Data: Readable on the server.
-    net.client.send(c, b"hello").unwrap();
+    net.client.send(net.now, c, b"hello").unwrap();
     net.run_for(Duration::from_millis(100));
     assert!(count(&net.sapp.events, Event::Readable(s)) >= 1);
     assert_eq!(net.sapp.received, b"hello");
     assert_eq!(count(&net.sapp.events, Event::PeerClosed(s)), 0);
     // FIN: PeerClosed (and end of stream).
-    net.client.shutdown(c, Shutdown::Write).unwrap();
+    net.client.shutdown(net.now, c, Shutdown::Write).unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(count(&net.sapp.events, Event::PeerClosed(s)), 1);
     assert!(net.sapp.eof);
     assert_eq!(net.server.state(s), State::CloseWait);
     // Closes: the server's ends at the final ACK, the client's after TIME-WAIT.
-    net.server.shutdown(s, Shutdown::Write).unwrap();
+    net.server.shutdown(net.now, s, Shutdown::Write).unwrap();
     net.run_until(Duration::from_secs(1), |n| {
         n.server.state(s) == State::Closed
     });
@@ -1601,17 +1609,20 @@ dual!(rfc9293_must_12_refused_reported, |f: Family| {
         }]
     );
     assert_eq!(
-        net.client.recv(c, &mut [0u8; 4]),
+        net.client.recv(net.now, c, &mut [0u8; 4]),
         Err(Error::ConnectionRefused)
     );
-    assert_eq!(net.client.send(c, b"x"), Err(Error::ConnectionRefused));
+    assert_eq!(
+        net.client.send(net.now, c, b"x"),
+        Err(Error::ConnectionRefused)
+    );
 });
 
 dual!(rfc9293_must_12_reset_reported, |f: Family| {
     let mut net = Net::new(f);
     let (c, s) = net.established();
     net.sapp.conn = None;
-    net.server.abort(s).unwrap();
+    net.server.abort(net.now, s).unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.client.state(c), State::Closed);
     assert_eq!(
@@ -1622,10 +1633,13 @@ dual!(rfc9293_must_12_reset_reported, |f: Family| {
         })
     );
     assert_eq!(
-        net.client.recv(c, &mut [0u8; 4]),
+        net.client.recv(net.now, c, &mut [0u8; 4]),
         Err(Error::ConnectionReset)
     );
-    assert_eq!(net.client.send(c, b"x"), Err(Error::ConnectionReset));
+    assert_eq!(
+        net.client.send(net.now, c, b"x"),
+        Err(Error::ConnectionReset)
+    );
 });
 
 dual!(rfc9293_must_20_timed_out_reported, |f: Family| {
@@ -1649,7 +1663,10 @@ dual!(rfc9293_must_20_timed_out_reported, |f: Family| {
             reason: CloseReason::TimedOut
         }]
     );
-    assert_eq!(net.client.recv(c, &mut [0u8; 4]), Err(Error::TimedOut));
+    assert_eq!(
+        net.client.recv(net.now, c, &mut [0u8; 4]),
+        Err(Error::TimedOut)
+    );
     assert_eq!(net.client.stats().timeouts, 1);
 });
 
@@ -1658,11 +1675,11 @@ dual!(
     |f: Family| {
         let mut net = Net::new(f);
         let (c, _s) = net.established();
-        net.client.shutdown(c, Shutdown::Write).unwrap();
-        assert_eq!(net.client.send(c, b"late"), Err(Error::BrokenPipe));
+        net.client.shutdown(net.now, c, Shutdown::Write).unwrap();
+        assert_eq!(net.client.send(net.now, c, b"late"), Err(Error::BrokenPipe));
         net.run_for(Duration::from_millis(100));
         assert_eq!(net.client.state(c), State::FinWait2);
-        assert_eq!(net.client.send(c, b"late"), Err(Error::BrokenPipe));
+        assert_eq!(net.client.send(net.now, c, b"late"), Err(Error::BrokenPipe));
         assert!(
             net.sent_by(Side::Client).iter().all(|s| s.len == 0),
             "nothing of it sent"
@@ -1696,10 +1713,10 @@ dual!(
         assert_eq!(count(&net.capp.events, Event::Urgent(c)), 1);
         assert_eq!(net.client.urgent_pending(c), 3, "octets up to the pointer");
         let mut buf = [0u8; 2];
-        assert_eq!(net.client.recv(c, &mut buf), Ok(2));
+        assert_eq!(net.client.recv(net.now, c, &mut buf), Ok(2));
         assert_eq!(net.client.urgent_pending(c), 1);
         let mut buf = [0u8; 8];
-        assert_eq!(net.client.recv(c, &mut buf), Ok(4));
+        assert_eq!(net.client.recv(net.now, c, &mut buf), Ok(4));
         assert_eq!(net.client.urgent_pending(c), 0, "read past the urgent data");
     }
 );
@@ -1818,7 +1835,7 @@ dual!(linux_listen_twice_addr_in_use, |f: Family| {
         Err(Error::InvalidAddress)
     );
     assert_eq!(net.server.listener_state(l), State::Listen);
-    net.server.close_listener(l).unwrap();
+    net.server.close_listener(net.now, l).unwrap();
     assert!(net.server.listen(f.server(80), 4).is_ok(), "free again");
 });
 
@@ -2191,7 +2208,7 @@ dual!(
             let mut net = Net::new(f);
             let (c, _s) = net.established();
             net.drop = Some(Box::new(|_| true));
-            net.client.send(c, b"hello").unwrap();
+            net.client.send(net.now, c, b"hello").unwrap();
             net.flush();
             let icmp = icmp_about(&net, Side::Client, kind, router(f));
             let now = net.now;
@@ -2213,7 +2230,7 @@ dual!(rfc9293_must_55_source_quench_ignored, |f: Family| {
     let mut net = Net::new(f);
     let (c, _s) = net.established();
     net.drop = Some(Box::new(|_| true));
-    net.client.send(c, b"hello").unwrap();
+    net.client.send(net.now, c, b"hello").unwrap();
     net.flush();
     let before = net.client.info(c).unwrap();
     let icmp = icmp_about(
@@ -2257,7 +2274,7 @@ dual!(
             Family::V6 => 1280,
         };
         net.drop = Some(Box::new(|_| true));
-        net.client.send(c, &pattern(20_000, 4)).unwrap();
+        net.client.send(net.now, c, &pattern(20_000, 4)).unwrap();
         net.flush();
         let big = net.sent_by(Side::Client).last().copied().unwrap().len;
         // The first dropped segment is the one that was too big.
@@ -2314,7 +2331,7 @@ dual!(
         // The server's own ACKs are lost for a while; we speak for it instead.
         net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
         let data = pattern(40_000, 6);
-        net.client.send(c, &data).unwrap();
+        net.client.send(net.now, c, &data).unwrap();
         net.flush();
         let sent: Vec<Seg> = net
             .sent_by(Side::Client)
@@ -2384,7 +2401,7 @@ dual!(
         let step = (16 * 1024 / 2).min(mss);
         let mut buf = [0u8; 100];
         for _ in 0..400 {
-            let _ = net.server.recv(s, &mut buf);
+            let _ = net.server.recv(net.now, s, &mut buf);
             net.run_for(Duration::from_millis(5));
         }
         let edges: Vec<SeqNumber> = net
@@ -2446,7 +2463,7 @@ dual!(
         let (c, _s) = net.established();
         assert!(net.log.iter().all(|x| x.tos == 0), "default 0");
         net.client.set_tos(c, 0xb8).unwrap();
-        net.client.send(c, b"expedited").unwrap();
+        net.client.send(net.now, c, b"expedited").unwrap();
         net.run_for(Duration::from_millis(100));
         let last = net.sent_by(Side::Client).last().copied().unwrap().clone();
         assert_eq!(last.tos, 0xb8, "SHLD-22: passed unchanged to IP");
@@ -2544,9 +2561,9 @@ dual!(
     |f: Family| {
         let mut net = Net::new(f);
         let (c, s) = net.established();
-        net.client.send(c, b"request").unwrap();
+        net.client.send(net.now, c, b"request").unwrap();
         net.run_for(Duration::from_millis(100));
-        net.client.close(c).unwrap();
+        net.client.close(net.now, c).unwrap();
         net.run_until(Duration::from_secs(1), |n| {
             n.server.state(s) == State::CloseWait
         });
@@ -2689,7 +2706,7 @@ fn lose_tail(f: Family, ccfg: Config, n: usize, lost: usize) -> (Net, Vec<Seg>) 
         false
     }));
     let mark = net.log.len();
-    net.client.send(c, &pattern(n * mss, 3)).unwrap();
+    net.client.send(net.now, c, &pattern(n * mss, 3)).unwrap();
     net.run_until(Duration::from_secs(5), |net| {
         net.sapp.received.len() == n * mss
     });
@@ -2758,7 +2775,7 @@ dual!(
         let (c, _s) = net.established();
         let mss = usize::from(net.client.info(c).unwrap().snd_mss);
         let mark = net.log.len();
-        net.client.send(c, &pattern(5 * mss, 4)).unwrap();
+        net.client.send(net.now, c, &pattern(5 * mss, 4)).unwrap();
         net.flush();
         let psh: Vec<bool> = net.log[mark..]
             .iter()
@@ -2773,7 +2790,7 @@ dual!(
         let mut net = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
         let (c, _s) = net.established();
         let mark = net.log.len();
-        net.client.send(c, &pattern(3 * mss, 4)).unwrap();
+        net.client.send(net.now, c, &pattern(3 * mss, 4)).unwrap();
         net.flush();
         let psh: Vec<bool> = net.log[mark..]
             .iter()
@@ -2801,7 +2818,7 @@ dual!(
             false
         }));
         let mark = net.log.len();
-        net.client.send(c, &pattern(14 * mss, 5)).unwrap();
+        net.client.send(net.now, c, &pattern(14 * mss, 5)).unwrap();
         net.run_until(Duration::from_secs(5), |n| {
             n.sapp.received.len() == 14 * mss
         });
@@ -2835,7 +2852,7 @@ dual!(
             let (c, _s) = net.established();
             let v = client_view(&net, c);
             let mark = net.log.len();
-            net.client.abort(c).unwrap();
+            net.client.abort(net.now, c).unwrap();
             net.flush();
             let rst = net.log[mark..]
                 .iter()
@@ -2920,7 +2937,7 @@ dual!(
         );
         assert!(data.iter().all(|s| !s.has(TcpFlags::RST)), "{data:?}");
         let mut buf = [0u8; 16];
-        assert_eq!(net.server.recv(c, &mut buf).unwrap(), 5);
+        assert_eq!(net.server.recv(net.now, c, &mut buf).unwrap(), 5);
         assert_eq!(&buf[..5], b"hello");
     }
 );

@@ -535,7 +535,7 @@ fn malformed_packets_change_nothing(f: Family) {
             Counter::NotLocal => expect.not_local += 1,
             Counter::BadAddress => expect.bad_address += 1,
         }
-        assert_eq!(net.server.stats(), &expect, "counters after {}", case.name);
+        assert_eq!(net.server.stats(), expect, "counters after {}", case.name);
         // Nothing happened: no reply (in particular no RST), no event, no state change.
         assert_eq!(
             net.server.poll_transmit(now, &mut buf),
@@ -774,7 +774,7 @@ impl Sim {
                 if room == 0 {
                     break;
                 }
-                match ep.recv(c, &mut buf[..room]) {
+                match ep.recv(self.now, c, &mut buf[..room]) {
                     Ok(0) => {
                         app.eof = true;
                         break;
@@ -785,7 +785,7 @@ impl Sim {
             }
         }
         while app.queued < app.data.len() {
-            match ep.send(c, &app.data[app.queued..]) {
+            match ep.send(self.now, c, &app.data[app.queued..]) {
                 Ok(n) if n > 0 => app.queued += n,
                 _ => break,
             }
@@ -799,14 +799,15 @@ impl Sim {
             && matches!(st, State::Established | State::CloseWait)
         {
             app.shut = true;
-            ep.shutdown(c, Shutdown::Write).expect("shutdown(Write)");
+            ep.shutdown(self.now, c, Shutdown::Write)
+                .expect("shutdown(Write)");
         }
         let done = app.eof && app.shut && matches!(st, State::TimeWait | State::Closed);
         let failed =
             st == State::Closed && ep.close_reason(c).is_some_and(|r| r != CloseReason::Normal);
         if done || failed {
             app.released = true;
-            ep.close(c).expect("close");
+            ep.close(self.now, c).expect("close");
         }
     }
 
@@ -1881,7 +1882,7 @@ fn forged_run(
             let app = &mut sim.app[side];
             if let (Some(c), false) = (app.conn, app.released) {
                 app.released = true;
-                sim.ep[side].close(c).expect("close");
+                sim.ep[side].close(sim.now, c).expect("close");
             }
         }
         sim.run_until(Duration::from_secs(30 * 60), |s| s.finished());

@@ -149,6 +149,7 @@ mod coverage {
             Cause::User(UserCall::Listen) => "passive OPEN",
             Cause::User(UserCall::SendFromListen) => "SEND",
             Cause::User(UserCall::Close) => "CLOSE",
+            Cause::User(UserCall::Shutdown(_)) => "CLOSE",
             Cause::User(UserCall::Abort) => "ABORT",
             Cause::Timer(TimerKind::TimeWait) => "timeout 2MSL",
             Cause::Timer(TimerKind::Retransmit) => "timeout (retries exhausted)",

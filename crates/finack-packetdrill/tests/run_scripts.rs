@@ -55,7 +55,14 @@ fn all_scripts_table() {
     }
     files.sort();
     for f in files {
-        let _ = run(&f);
+        // Scripts the parser cannot read yet are listed (see parse_scripts.rs),
+        // not run.
+        match finack_packetdrill::parse_file(&dir.join(&f)) {
+            Ok(_) => {
+                let _ = run(&f);
+            }
+            Err(e) => eprintln!("{f}: does not parse: {e}"),
+        }
     }
 }
 

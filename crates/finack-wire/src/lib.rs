@@ -105,6 +105,8 @@ pub enum Error {
 /// Result type of this crate.
 pub type Result<T> = core::result::Result<T, Error>;
 
+impl core::error::Error for Error {}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -105,9 +105,9 @@ impl TcpListener {
 impl Drop for TcpListener {
     fn drop(&mut self) {
         let id = self.id;
-        self.stack.shared.op(|inner, _| {
+        self.stack.shared.op(|inner, now| {
             inner.listeners.remove(&id);
-            let _ = inner.ep.close_listener(id);
+            let _ = inner.ep.close_listener(now, id);
         });
     }
 }

@@ -28,9 +28,9 @@ struct Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         let id = self.id;
-        self.stack.shared.op(|inner, _| {
+        self.stack.shared.op(|inner, now| {
             inner.conns.remove(&id);
-            let _ = inner.ep.close(id);
+            let _ = inner.ep.close(now, id);
         });
     }
 }
@@ -59,7 +59,7 @@ impl Conn {
         }
         let id = self.id;
         self.stack.shared.op(
-            |inner, _| match inner.ep.recv(id, buf.initialize_unfilled()) {
+            |inner, now| match inner.ep.recv(now, id, buf.initialize_unfilled()) {
                 Ok(n) => {
                     buf.advance(n);
                     Poll::Ready(Ok(()))
@@ -84,7 +84,7 @@ impl Conn {
         let id = self.id;
         self.stack
             .shared
-            .op(|inner, _| match inner.ep.send(id, data) {
+            .op(|inner, now| match inner.ep.send(now, id, data) {
                 Ok(n) => Poll::Ready(Ok(n)),
                 Err(Error::WouldBlock) => {
                     inner.conns.entry(id).or_default().write = Some(cx.waker().clone());
@@ -104,14 +104,14 @@ impl Conn {
         let r = self
             .stack
             .shared
-            .op(|inner, _| inner.ep.shutdown(id, Shutdown::Write));
+            .op(|inner, now| inner.ep.shutdown(now, id, Shutdown::Write));
         Poll::Ready(r.map_err(to_io_error))
     }
 
     fn abort(&self) {
         let id = self.id;
-        self.stack.shared.op(|inner, _| {
-            let _ = inner.ep.abort(id);
+        self.stack.shared.op(|inner, now| {
+            let _ = inner.ep.abort(now, id);
             inner.conns.remove(&id);
         });
     }
@@ -152,9 +152,9 @@ struct ConnectGuard<'a> {
 impl Drop for ConnectGuard<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            self.stack.shared.op(|inner, _| {
+            self.stack.shared.op(|inner, now| {
                 inner.conns.remove(&id);
-                let _ = inner.ep.abort(id);
+                let _ = inner.ep.abort(now, id);
             });
         }
     }

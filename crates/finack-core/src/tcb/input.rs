@@ -91,9 +91,9 @@ impl Tcb {
             // to ESTABLISHED, form an ACK segment and send it."
             self.set_state(ctx.now, State::Established);
             self.ack_now = true;
-            ctx.events.push_back(Event::Connected(self.id));
+            ctx.events.push(Event::Connected(self.id));
             if self.tx.free() > 0 {
-                ctx.events.push_back(Event::Writable(self.id));
+                ctx.events.push(Event::Writable(self.id));
             }
             // "Data or controls that were queued for transmission may be included"
             // (our output does that); data and FIN in the SYN,ACK continue at the
@@ -349,7 +349,7 @@ impl Tcb {
             self.snd_wl1 = cur.seq;
             self.snd_wl2 = ack;
             if self.listener.is_none() {
-                ctx.events.push_back(Event::Connected(self.id));
+                ctx.events.push(Event::Connected(self.id));
             }
         }
         // ESTABLISHED processing (shared by FIN-WAIT-1/2, CLOSE-WAIT, CLOSING,
@@ -548,7 +548,7 @@ impl Tcb {
         }
         if self.tx_blocked && self.tx.free() > 0 && data_acked > 0 {
             self.tx_blocked = false;
-            ctx.events.push_back(Event::Writable(self.id));
+            ctx.events.push(Event::Writable(self.id));
         }
         // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
         // RTO alone when probing is not allowed now).
@@ -652,7 +652,7 @@ impl Tcb {
             let newer = self.rcv_up.is_none_or(|old| up.gt(old));
             if newer {
                 self.rcv_up = Some(up);
-                ctx.events.push_back(Event::Urgent(self.id));
+                ctx.events.push(Event::Urgent(self.id));
             }
         }
     }
@@ -715,7 +715,7 @@ impl Tcb {
         let advanced = self.rx.push(payload);
         self.bytes_received += advanced as u64;
         self.rcv_nxt += advanced as u32;
-        ctx.events.push_back(Event::Readable(self.id));
+        ctx.events.push(Event::Readable(self.id));
         if let Some(fin) = self.ooo_fin {
             if fin == self.rcv_nxt {
                 self.ooo_fin = None;
@@ -769,8 +769,8 @@ impl Tcb {
             }
             None => self.ack_now = true,
         }
-        ctx.events.push_back(Event::PeerClosed(self.id));
-        ctx.events.push_back(Event::Readable(self.id));
+        ctx.events.push(Event::PeerClosed(self.id));
+        ctx.events.push(Event::Readable(self.id));
         match self.state {
             State::SynReceived | State::Established => {
                 self.set_state(ctx.now, State::CloseWait);

@@ -23,9 +23,7 @@ use crate::buffer::{RecvBuf, SendBuf};
 use crate::config::{Config, InitialWindow};
 use crate::rtt::RttEstimator;
 use crate::time::Instant;
-use crate::types::{
-    CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, Shutdown, State, Stats,
-};
+use crate::types::{CloseReason, ConnId, ConnInfo, Error, ListenerId, Shutdown, State, Stats};
 
 /// A segment the endpoint sends on a connection's behalf without a TCB (RST,
 /// TIME-WAIT ACKs, replies to segments for no connection).
@@ -48,7 +46,7 @@ pub(crate) struct CtlSegment {
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
     pub(crate) cfg: &'a Config,
-    pub(crate) events: &'a mut VecDeque<Event>,
+    pub(crate) events: &'a mut crate::types::EventQueue,
     pub(crate) ctl: &'a mut VecDeque<CtlSegment>,
     pub(crate) stats: &'a mut Stats,
     /// For a passive connection in SYN-RECEIVED: its listener's accept queue is full.

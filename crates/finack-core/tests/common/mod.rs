@@ -255,7 +255,7 @@ impl Net {
             if let (Event::PeerClosed(c), true) = (ev, app.close_on_peer_fin) {
                 if Some(c) == app.conn && !app.done_closing {
                     app.done_closing = true;
-                    let _ = ep.close(c);
+                    let _ = ep.close(now, c);
                 }
             }
         }
@@ -264,7 +264,7 @@ impl Net {
         if app.read && !app.eof {
             let mut buf = [0u8; 65536];
             loop {
-                match ep.recv(c, &mut buf) {
+                match ep.recv(now, c, &mut buf) {
                     Ok(0) => {
                         app.eof = true;
                         break;
@@ -276,7 +276,7 @@ impl Net {
         }
         while !app.to_send.is_empty() {
             let (a, _) = app.to_send.as_slices();
-            match ep.send(c, a) {
+            match ep.send(now, c, a) {
                 Ok(n) if n > 0 => {
                     app.to_send.drain(..n);
                 }
@@ -287,9 +287,9 @@ impl Net {
             if let Some(full) = app.close_when_sent {
                 app.done_closing = true;
                 if full {
-                    ep.close(c).unwrap();
+                    ep.close(now, c).unwrap();
                 } else {
-                    ep.shutdown(c, Shutdown::Write).unwrap();
+                    ep.shutdown(now, c, Shutdown::Write).unwrap();
                 }
             }
         }

@@ -117,12 +117,12 @@ pub fn handshake(f: Family) -> Net {
 pub fn client_close(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.server.state(s) == CloseWait);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.client.state(c), FinWait2);
     assert_eq!(net.server.state(s), CloseWait);
-    net.server.close(s).unwrap();
+    net.server.close(net.now, s).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == TimeWait);
     let entered = net.now;
     net.run_until(Duration::from_secs(1), |n| n.server.state(s) == Closed);
@@ -164,10 +164,10 @@ pub fn client_close(f: Family) -> Net {
 pub fn server_close(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.server.close(s).unwrap();
+    net.server.close(net.now, s).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == CloseWait);
     net.run_for(Duration::from_millis(100));
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == Closed);
     assert_eq!(net.server.state(s), TimeWait);
     net.run_to_quiet();
@@ -192,8 +192,8 @@ pub fn server_close(f: Family) -> Net {
 pub fn simultaneous_close(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.close(c).unwrap();
-    net.server.close(s).unwrap();
+    net.client.close(net.now, c).unwrap();
+    net.server.close(net.now, s).unwrap();
     net.run_until(Duration::from_secs(1), |n| {
         n.client.state(c) == TimeWait && n.server.state(s) == TimeWait
     });
@@ -230,7 +230,7 @@ pub fn fin_ack_merged(f: Family) -> Net {
     let (c, _s) = net.established();
     net.sapp.close_on_peer_fin = true;
     let before = net.log.len();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_to_quiet();
     let close: Vec<_> = net.log[before..]
         .iter()
@@ -259,8 +259,8 @@ pub fn fin_with_data(f: Family) -> Net {
     let (c, s) = net.established();
     let data = pattern(100, 1);
     net.client.set_nodelay(c, true).unwrap();
-    assert_eq!(net.client.send(c, &data).unwrap(), 100);
-    net.client.close(c).unwrap();
+    assert_eq!(net.client.send(net.now, c, &data).unwrap(), 100);
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.server.state(s) == CloseWait);
     let syn = net.log[0].seq;
     let fin = net
@@ -284,7 +284,7 @@ pub fn fin_with_data(f: Family) -> Net {
     net.run_for(Duration::from_millis(50));
     assert_eq!(net.sapp.received, data);
     assert!(net.sapp.eof);
-    net.server.close(s).unwrap();
+    net.server.close(net.now, s).unwrap();
     net.run_to_quiet();
     net
 }
@@ -294,7 +294,7 @@ pub fn fin_with_data(f: Family) -> Net {
 pub fn half_close(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.shutdown(c, Shutdown::Write).unwrap();
+    net.client.shutdown(net.now, c, Shutdown::Write).unwrap();
     net.run_until(Duration::from_secs(1), |n| {
         n.client.state(c) == FinWait2 && n.server.state(s) == CloseWait
     });
@@ -327,7 +327,7 @@ pub fn half_close(f: Family) -> Net {
 pub fn lost_last_ack(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == FinWait2);
     let mut dropped = false;
     net.drop = Some(Box::new(move |seg: &Seg| {
@@ -337,7 +337,7 @@ pub fn lost_last_ack(f: Family) -> Net {
         }
         false
     }));
-    net.server.close(s).unwrap();
+    net.server.close(net.now, s).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == TimeWait);
     let first_fin_time = net.now;
     // The server retransmits the FIN; TIME-WAIT re-ACKs it.
@@ -388,7 +388,7 @@ pub fn no_time_wait_gets_rst(f: Family) -> Net {
     ccfg.time_wait = Duration::from_millis(1);
     let mut net = Net::with_configs(f, ccfg, Config::linux());
     let (c, s) = net.established();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == FinWait2);
     let mut dropped = false;
     net.drop = Some(Box::new(move |seg: &Seg| {
@@ -399,7 +399,7 @@ pub fn no_time_wait_gets_rst(f: Family) -> Net {
         false
     }));
     net.sapp.conn = None; // keep the handle ourselves, watch its end
-    net.server.shutdown(s, Shutdown::Write).unwrap();
+    net.server.shutdown(net.now, s, Shutdown::Write).unwrap();
     net.run_until(Duration::from_secs(5), |n| n.server.state(s) == Closed);
     assert_eq!(net.server.close_reason(s), Some(CloseReason::Reset));
     let rst = net
@@ -432,13 +432,13 @@ pub fn simultaneous_open(f: Family) -> Net {
     assert_eq!(states(&net.client_states), both, "{}", net.trace());
     assert_eq!(states(&net.server_states), both);
     // Data flows both ways afterwards.
-    net.client.send(a, b"hello").unwrap();
-    net.server.send(b, b"world").unwrap();
+    net.client.send(net.now, a, b"hello").unwrap();
+    net.server.send(net.now, b, b"world").unwrap();
     net.run_for(Duration::from_millis(100));
     let mut buf = [0u8; 16];
-    assert_eq!(net.server.recv(b, &mut buf).unwrap(), 5);
+    assert_eq!(net.server.recv(net.now, b, &mut buf).unwrap(), 5);
     assert_eq!(&buf[..5], b"hello");
-    assert_eq!(net.client.recv(a, &mut buf).unwrap(), 5);
+    assert_eq!(net.client.recv(net.now, a, &mut buf).unwrap(), 5);
     net
 }
 
@@ -455,12 +455,12 @@ pub fn simultaneous_open_then_close(f: Family) -> Net {
         .unwrap();
     // Deliver both SYNs (one latency), so both are in SYN-RECEIVED.
     net.run_until(Duration::from_secs(1), |n| n.client.state(a) == SynReceived);
-    net.client.shutdown(a, Shutdown::Write).unwrap();
+    net.client.shutdown(net.now, a, Shutdown::Write).unwrap();
     assert_eq!(net.client.state(a), FinWait1);
     net.run_until(Duration::from_secs(5), |n| n.server.state(b) == CloseWait);
     // Let the delayed ACK of the FIN go out first (no FIN+ACK merge here).
     net.run_for(Duration::from_millis(100));
-    net.server.close(b).unwrap();
+    net.server.close(net.now, b).unwrap();
     net.run_to_quiet();
     assert_eq!(
         states(&net.client_states),
@@ -495,8 +495,14 @@ pub fn refused(f: Family) -> Net {
     assert_eq!(rst.ack, syn.seq + 1);
     assert_eq!(net.client.close_reason(c), Some(CloseReason::Refused));
     let mut buf = [0u8; 4];
-    assert_eq!(net.client.recv(c, &mut buf), Err(Error::ConnectionRefused));
-    assert_eq!(net.client.send(c, b"x"), Err(Error::ConnectionRefused));
+    assert_eq!(
+        net.client.recv(net.now, c, &mut buf),
+        Err(Error::ConnectionRefused)
+    );
+    assert_eq!(
+        net.client.send(net.now, c, b"x"),
+        Err(Error::ConnectionRefused)
+    );
     assert!(net.capp.events.contains(&Event::Closed {
         conn: c,
         reason: CloseReason::Refused
@@ -526,7 +532,10 @@ pub fn rst_aborts_established(f: Family) -> Net {
     assert_eq!(net.client.state(c), Closed);
     assert_eq!(net.client.close_reason(c), Some(CloseReason::Reset));
     let mut buf = [0u8; 4];
-    assert_eq!(net.client.recv(c, &mut buf), Err(Error::ConnectionReset));
+    assert_eq!(
+        net.client.recv(net.now, c, &mut buf),
+        Err(Error::ConnectionReset)
+    );
     net
 }
 
@@ -535,10 +544,10 @@ pub fn close_with_unread_data_sends_rst(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
     net.sapp.read = false;
-    net.client.send(c, b"unread").unwrap();
+    net.client.send(net.now, c, b"unread").unwrap();
     net.run_for(Duration::from_millis(100));
     net.sapp.conn = None;
-    net.server.close(s).unwrap();
+    net.server.close(net.now, s).unwrap();
     assert_eq!(net.server.state(s), Closed);
     net.run_for(Duration::from_millis(100));
     assert!(net.sent_by(Side::Server).last().unwrap().has(TcpFlags::RST));
@@ -551,11 +560,11 @@ pub fn close_with_unread_data_sends_rst(f: Family) -> Net {
 pub fn abort_sends_rst(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.abort(c).unwrap();
+    net.client.abort(net.now, c).unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.server.state(s), Closed);
     assert_eq!(net.server.close_reason(s), Some(CloseReason::Reset));
-    assert!(net.server.recv(s, &mut [0u8; 4]) == Err(Error::ConnectionReset));
+    assert!(net.server.recv(net.now, s, &mut [0u8; 4]) == Err(Error::ConnectionReset));
     assert_states(
         &net,
         &[Closed, SynSent, Established, Closed],
@@ -569,7 +578,7 @@ pub fn abort_sends_rst(f: Family) -> Net {
 pub fn fin_wait_2_timeout(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == FinWait2);
     let t0 = net.now;
     net.run_until(Duration::from_secs(120), |n| n.client.state(c) == Closed);
@@ -582,7 +591,7 @@ pub fn fin_wait_2_timeout(f: Family) -> Net {
     // A held, half-closed connection is not timed out.
     let mut net2 = Net::new(f);
     let (c2, _) = net2.established();
-    net2.client.shutdown(c2, Shutdown::Write).unwrap();
+    net2.client.shutdown(net2.now, c2, Shutdown::Write).unwrap();
     net2.run_for(Duration::from_secs(300));
     assert_eq!(net2.client.state(c2), FinWait2);
     net
@@ -607,7 +616,10 @@ pub fn syn_retries_time_out(f: Family) -> Net {
     );
     assert_eq!(net.now - start, Duration::from_secs(127));
     assert_eq!(net.client.close_reason(c), Some(CloseReason::TimedOut));
-    assert_eq!(net.client.recv(c, &mut [0u8; 1]), Err(Error::TimedOut));
+    assert_eq!(
+        net.client.recv(net.now, c, &mut [0u8; 1]),
+        Err(Error::TimedOut)
+    );
     net
 }
 
@@ -686,7 +698,7 @@ pub fn close_in_syn_sent(f: Family) -> Net {
         .client
         .connect(net.now, f.client(0), f.server(80))
         .unwrap();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     assert_eq!(net.client.state(c), Closed);
     net.flush();
     assert!(net.log.is_empty(), "nothing sent");
@@ -699,7 +711,7 @@ pub fn close_listener(f: Family) -> Net {
     let mut net = Net::new(f);
     let l = net.server.listen(f.server(80), 4).unwrap();
     assert_eq!(net.server.listener_state(l), Listen);
-    net.server.close_listener(l).unwrap();
+    net.server.close_listener(net.now, l).unwrap();
     assert_eq!(net.server.listener_state(l), Closed);
     net.flush();
     let ts: Vec<_> = net.transitions.iter().map(|t| (t.from, t.to)).collect();
@@ -736,7 +748,7 @@ pub fn data_retries_time_out(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, _s) = net.established();
     net.drop = Some(Box::new(|_| true));
-    net.client.send(c, b"into the void").unwrap();
+    net.client.send(net.now, c, b"into the void").unwrap();
     let t0 = net.now;
     net.run_until(Duration::from_secs(3600), |n| n.client.state(c) == Closed);
     assert_eq!(net.client.close_reason(c), Some(CloseReason::TimedOut));
@@ -761,7 +773,7 @@ pub fn user_timeout_aborts(f: Family) -> Net {
         .set_user_timeout(c, Some(Duration::from_secs(5)))
         .unwrap();
     net.drop = Some(Box::new(|_| true));
-    net.client.send(c, b"x").unwrap();
+    net.client.send(net.now, c, b"x").unwrap();
     let t0 = net.now;
     net.run_until(Duration::from_secs(60), |n| n.client.state(c) == Closed);
     assert_eq!(net.now - t0, Duration::from_secs(5));
@@ -789,7 +801,7 @@ fn time_wait_reopened(f: Family, timestamps: bool) -> Net {
     let mut net = Net::with_configs(f, cfg.clone(), cfg);
     let (c, s) = net.established();
     let cport = net.client.addrs(c).unwrap().0.port();
-    net.server.close(s).unwrap();
+    net.server.close(net.now, s).unwrap();
     net.capp.close_on_peer_fin = true;
     net.run_until(Duration::from_secs(2), |n| {
         n.server.state(s) == TimeWait && n.client.state(c) == Closed
@@ -832,7 +844,7 @@ pub fn rst_in_time_wait_without_rfc1337(f: Family) -> Net {
         let mut net = Net::with_configs(f, ccfg, Config::linux());
         let (c, s) = net.established();
         net.sapp.close_on_peer_fin = true;
-        net.client.close(c).unwrap();
+        net.client.close(net.now, c).unwrap();
         net.run_until(Duration::from_secs(1), |n| n.server.state(s) == Closed);
         assert_eq!(net.client.state(c), TimeWait);
         let last = net.sent_by(Side::Server).last().copied().unwrap().clone();
@@ -899,9 +911,9 @@ pub fn ack_and_fin_complete_handshake(f: Family) -> Net {
 pub fn rst_in_close_wait(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.shutdown(c, Shutdown::Write).unwrap();
+    net.client.shutdown(net.now, c, Shutdown::Write).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.server.state(s) == CloseWait);
-    net.client.abort(c).unwrap();
+    net.client.abort(net.now, c).unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.server.state(s), Closed);
     assert_eq!(net.server.close_reason(s), Some(CloseReason::Reset));
@@ -912,12 +924,12 @@ pub fn rst_in_close_wait(f: Family) -> Net {
 pub fn rst_in_last_ack(f: Family) -> Net {
     let mut net = Net::new(f);
     let (c, s) = net.established();
-    net.client.close(c).unwrap();
+    net.client.close(net.now, c).unwrap();
     net.run_until(Duration::from_secs(1), |n| n.client.state(c) == FinWait2);
     // The client's handle is gone; drop everything it sends from now on.
     net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client));
     net.sapp.conn = None;
-    net.server.shutdown(s, Shutdown::Write).unwrap();
+    net.server.shutdown(net.now, s, Shutdown::Write).unwrap();
     assert_eq!(net.server.state(s), LastAck);
     net.flush();
     let fin = net.sent_by(Side::Server).last().copied().unwrap().clone();
@@ -974,24 +986,24 @@ pub fn transfer_then_close(f: Family, path: ClosePath) -> Net {
         });
         match path {
             ClosePath::ClientFirst => {
-                net.client.close(c).unwrap();
+                net.client.close(net.now, c).unwrap();
                 net.run_until(Duration::from_secs(5), |n| n.server.state(s) == CloseWait);
                 net.run_for(Duration::from_millis(100));
-                net.server.close(s).unwrap();
+                net.server.close(net.now, s).unwrap();
             }
             ClosePath::ServerFirst => {
-                net.server.close(s).unwrap();
+                net.server.close(net.now, s).unwrap();
                 net.run_until(Duration::from_secs(5), |n| n.client.state(c) == CloseWait);
                 net.run_for(Duration::from_millis(100));
-                net.client.close(c).unwrap();
+                net.client.close(net.now, c).unwrap();
             }
             ClosePath::Simultaneous => {
-                net.client.close(c).unwrap();
-                net.server.close(s).unwrap();
+                net.client.close(net.now, c).unwrap();
+                net.server.close(net.now, s).unwrap();
             }
             ClosePath::FinAckMerged => {
                 net.sapp.close_on_peer_fin = true;
-                net.client.close(c).unwrap();
+                net.client.close(net.now, c).unwrap();
             }
             ClosePath::HalfClose => unreachable!(),
         }

@@ -263,7 +263,7 @@ impl Runner {
                 // error ends it); a non-blocking one returns what fit.
                 let before = if retry { self.write_done } else { 0 };
                 let data = vec![0u8; len - before.min(len)];
-                let r = match self.ep.send(c, &data) {
+                let r = match self.ep.send(self.now, c, &data) {
                     Ok(n) if before + n < len && !nonblocking => {
                         self.write_done = before + n;
                         CallResult::Blocked
@@ -288,7 +288,7 @@ impl Runner {
                     return fail(line, format!("{name}: length must be an integer"));
                 };
                 let mut data = vec![0u8; len.max(0) as usize];
-                let r = Self::done(self.ep.recv(c, &mut data));
+                let r = Self::done(self.ep.recv(self.now, c, &mut data));
                 self.drain();
                 r
             }
@@ -300,7 +300,7 @@ impl Runner {
                     Some("SHUT_RDWR") => Shutdown::Both,
                     _ => return fail(line, "shutdown: expected SHUT_RD, SHUT_WR or SHUT_RDWR"),
                 };
-                let r = match self.ep.shutdown(c, how) {
+                let r = match self.ep.shutdown(self.now, c, how) {
                     Ok(()) => CallResult::Done(0, None),
                     Err(e) => CallResult::Done(-1, Some(errno_of(e))),
                 };
@@ -314,9 +314,9 @@ impl Runner {
                 };
                 let r = match f.sock {
                     Sock::Fresh(_) => Ok(()),
-                    Sock::Listener(l) => self.ep.close_listener(l),
-                    Sock::Conn(c) if f.linger_zero => self.ep.abort(c),
-                    Sock::Conn(c) => self.ep.close(c),
+                    Sock::Listener(l) => self.ep.close_listener(self.now, l),
+                    Sock::Conn(c) if f.linger_zero => self.ep.abort(self.now, c),
+                    Sock::Conn(c) => self.ep.close(self.now, c),
                 };
                 self.drain();
                 match r {

@@ -318,20 +318,20 @@ impl Sim {
 
     /// `close()` now.
     pub fn close(&mut self, host: HostId, c: ConnId) {
-        let _ = self.hosts[host].ep.close(c);
+        let _ = self.hosts[host].ep.close(self.now, c);
         self.hosts[host].app.state.entry(c).or_default().released = true;
         self.collect();
     }
 
     /// `shutdown()` now.
     pub fn shutdown(&mut self, host: HostId, c: ConnId, how: Shutdown) {
-        let _ = self.hosts[host].ep.shutdown(c, how);
+        let _ = self.hosts[host].ep.shutdown(self.now, c, how);
         self.collect();
     }
 
     /// `abort()` now (RST).
     pub fn abort(&mut self, host: HostId, c: ConnId) {
-        let _ = self.hosts[host].ep.abort(c);
+        let _ = self.hosts[host].ep.abort(self.now, c);
         self.hosts[host].app.state.entry(c).or_default().released = true;
         self.collect();
     }
@@ -400,7 +400,7 @@ impl Sim {
                 }
                 let cause = match t.cause {
                     Cause::Segment(f) => format!("rcv {f}"),
-                    Cause::User(u) => format!("{u:?}").to_lowercase() + "()",
+                    Cause::User(u) => u.to_string(),
                     Cause::Timer(k) => format!("{k:?} timeout"),
                     Cause::Icmp => "ICMP error".into(),
                 };
@@ -448,7 +448,7 @@ impl Sim {
         for (&c, st) in app.state.iter_mut() {
             if app.reading && !st.eof && st.error.is_none() && !st.released {
                 loop {
-                    match ep.recv(c, &mut buf) {
+                    match ep.recv(now, c, &mut buf) {
                         Ok(0) => {
                             st.eof = true;
                             break;
@@ -471,12 +471,12 @@ impl Sim {
             if peer_closed.contains(&c) && st.to_send.is_empty() {
                 // Everything is read: answer the peer's FIN with ours at once.
                 st.released = true;
-                let _ = ep.close(c);
+                let _ = ep.close(now, c);
                 continue;
             }
             while !st.to_send.is_empty() {
                 let (a, _) = st.to_send.as_slices();
-                match ep.send(c, a) {
+                match ep.send(now, c, a) {
                     Ok(n) if n > 0 => {
                         st.to_send.drain(..n);
                         st.last_active = now;
@@ -487,18 +487,18 @@ impl Sim {
             if let Some(idle) = app.idle_close {
                 if now >= st.last_active + idle && ep.state(c) == State::Established {
                     st.released = true;
-                    let _ = ep.close(c);
+                    let _ = ep.close(now, c);
                     continue;
                 }
             }
             if st.to_send.is_empty() {
                 match st.close_when_sent.take() {
                     Some(CloseMode::Shutdown) => {
-                        let _ = ep.shutdown(c, Shutdown::Write);
+                        let _ = ep.shutdown(now, c, Shutdown::Write);
                     }
                     Some(CloseMode::Close) => {
                         st.released = true;
-                        let _ = ep.close(c);
+                        let _ = ep.close(now, c);
                     }
                     None => {}
                 }

@@ -314,7 +314,7 @@ fn fin_with_data(seed: u64) -> ScenarioResult {
         "the client writes its last 100 bytes and closes at once",
     );
     let _ = sim.hosts[CLIENT].ep.set_nodelay(c, true);
-    let _ = sim.hosts[CLIENT].ep.send(c, &data);
+    let _ = sim.hosts[CLIENT].ep.send(sim.now, c, &data);
     sim.close(CLIENT, c);
     sim.run_until(Duration::from_secs(1), |sm| {
         sm.state(SERVER, s) == CloseWait
@@ -1127,7 +1127,7 @@ fn refused(seed: u64) -> ScenarioResult {
     sim.run_until(Duration::from_secs(2), |s| s.state(CLIENT, c) == Closed);
     let reason = sim.hosts[CLIENT].ep.close_reason(c);
     let mut buf = [0u8; 1];
-    let err = sim.hosts[CLIENT].ep.recv(c, &mut buf).err();
+    let err = sim.hosts[CLIENT].ep.recv(sim.now, c, &mut buf).err();
     let rst = sim.trace.packets_from(SERVER).next().map(|p| *p.0);
     let syn = sim.trace.packets_from(CLIENT).next().map(|p| *p.0);
     let checks = vec![
