@@ -35,6 +35,30 @@ pub(crate) trait CongestionOps: Debug + Send {
     fn on_loss(&mut self, cwnd: u32, flight: u32, mss: u32, now: Instant) -> u32;
 }
 
+/// A connection's congestion control: the window and threshold it owns, and
+/// the algorithm that moves them.
+#[derive(Debug)]
+pub(crate) struct Congestion {
+    pub(crate) cwnd: u32,
+    pub(crate) ssthresh: u32,
+    pub(crate) ops: alloc::boxed::Box<dyn CongestionOps>,
+}
+
+impl Congestion {
+    pub(crate) fn new(algo: CongestionAlgorithm) -> Congestion {
+        Congestion {
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            ops: new(algo),
+        }
+    }
+
+    /// Heap bytes the algorithm's state holds.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        core::mem::size_of_val(&*self.ops)
+    }
+}
+
 /// RFC 5681 §3.1.
 #[derive(Debug, Default)]
 pub(crate) struct NewReno;

@@ -392,7 +392,7 @@ impl Endpoint {
                 };
                 let tw = TimeWait::from_tcb(&tcb, now, cfg);
                 // Entered through the peer's FIN: the compact entry sends its ACK.
-                if tcb.ack_now {
+                if tcb.rcv.ack_now {
                     self.ctl.push_back(tw.ack(now));
                 }
                 let leftover = if held { leftover_of(*tcb) } else { None };
@@ -401,7 +401,7 @@ impl Endpoint {
             _ => {
                 let cfg = &self.cfg;
                 if let SlotKind::Active(tcb) = &mut self.slots[idx as usize].kind {
-                    if tcb.keepalive && !tcb.ka_probe {
+                    if tcb.ka.on && !tcb.ka.probe_due {
                         tcb.arm_keepalive(cfg);
                     }
                 }
@@ -768,8 +768,8 @@ impl Endpoint {
         let (idx, id) = self.alloc_slot();
         let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
         // Our SYN,ACK went out already (statelessly).
-        tcb.snd_nxt = iss + 1;
-        tcb.snd_max = iss + 1;
+        tcb.snd.nxt = iss + 1;
+        tcb.snd.max = iss + 1;
         let slot = &mut self.slots[idx as usize];
         slot.kind = SlotKind::Active(Box::new(tcb));
         slot.unaccepted = true;
@@ -1267,13 +1267,13 @@ impl Endpoint {
 
     /// Turn Nagle's algorithm off (`true`, TCP_NODELAY, MUST-17) or on.
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
-        self.with_active(c, |tcb| tcb.nodelay = nodelay)
+        self.with_active(c, |tcb| tcb.snd.nodelay = nodelay)
     }
 
     /// Limit this connection's send buffer to `bytes` of queued data
     /// (SO_SNDBUF). Data already queued stays.
     pub fn set_send_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
-        self.with_active(c, |tcb| tcb.tx.set_cap(bytes))
+        self.with_active(c, |tcb| tcb.snd.buf.set_cap(bytes))
     }
 
     /// Size this connection's receive buffer, and so its receive window, to
@@ -1282,7 +1282,7 @@ impl Endpoint {
     /// SHLD-14).
     pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
         let mut ok = true;
-        self.with_active(c, |tcb| ok = tcb.rx.set_cap(bytes))?;
+        self.with_active(c, |tcb| ok = tcb.rcv.buf.set_cap(bytes))?;
         if ok {
             Ok(())
         } else {
@@ -1297,7 +1297,7 @@ impl Endpoint {
         c: ConnId,
         timeout: Option<core::time::Duration>,
     ) -> Result<(), Error> {
-        self.with_active(c, |tcb| tcb.user_timeout = timeout)
+        self.with_active(c, |tcb| tcb.snd.user_timeout = timeout)
     }
 
     /// Set the Diffserv field (IPv4 TOS / IPv6 Traffic Class) of this
@@ -1311,7 +1311,7 @@ impl Endpoint {
     pub fn set_keepalive(&mut self, c: ConnId, on: bool) -> Result<(), Error> {
         let cfg = self.cfg.clone();
         self.with_active(c, |tcb| {
-            tcb.keepalive = on;
+            tcb.ka.on = on;
             tcb.arm_keepalive(&cfg);
         })
     }
@@ -1467,7 +1467,7 @@ fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
 }
 
 fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {
-    (tcb.rx.len() > 0).then(|| Box::new(Leftover { rx: tcb.rx }))
+    (tcb.rcv.buf.len() > 0).then(|| Box::new(Leftover { rx: tcb.rcv.buf }))
 }
 
 /// The unspecified address of the same family, port 0.

@@ -46,12 +46,12 @@ pub(crate) enum TwAction {
 
 impl TimeWait {
     pub(crate) fn from_tcb(tcb: &Tcb, now: Instant, cfg: &Config) -> TimeWait {
-        let field = (tcb.effective_rcv_wnd() >> tcb.rcv_wscale).min(65535) as u16;
+        let field = (tcb.effective_rcv_wnd() >> tcb.rcv.wscale).min(65535) as u16;
         TimeWait {
             tuple: CompactTuple::new((tcb.local, tcb.remote)),
-            snd_nxt: tcb.snd_max,
-            rcv_nxt: tcb.rcv_nxt,
-            ts: tcb.ts_ok.then_some((tcb.ts_recent, tcb.ts_offset)),
+            snd_nxt: tcb.snd.max,
+            rcv_nxt: tcb.rcv.nxt,
+            ts: tcb.ts_ok.then_some((tcb.rcv.ts_recent, tcb.ts_offset)),
             window: field,
             deadline: now + cfg.time_wait,
             entered: now,

@@ -160,10 +160,12 @@ impl fmt::Display for UserCall {
     }
 }
 
-/// Timers of RFC 9293 §3.10.8 and their Linux companions.
+/// Timers of RFC 9293 §3.10.8 and their Linux companions: every timer a
+/// connection has, by name.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerKind {
-    /// Retransmission timeout (including retry-limit exhaustion).
+    /// Retransmission timeout (RFC 6298), including the SYN and SYN,ACK
+    /// retries of the handshake and retry-limit exhaustion.
     Retransmit,
     /// The 2MSL TIME-WAIT timeout.
     TimeWait,
@@ -173,6 +175,17 @@ pub enum TimerKind {
     User,
     /// Keep-alive probes went unanswered.
     Keepalive,
+    /// The persist timer: a zero-window probe is due (MUST-35, MUST-36).
+    Persist,
+    /// A delayed acknowledgment is due (MUST-40).
+    DelayedAck,
+    /// The tail loss probe timeout (RFC 8985 §7).
+    LossProbe,
+}
+
+impl TimerKind {
+    /// How many kinds there are.
+    pub const COUNT: usize = 8;
 }
 
 /// What caused a state transition.

@@ -156,6 +156,10 @@ mod coverage {
             Cause::Timer(TimerKind::FinWait2) => "timeout FIN-WAIT-2",
             Cause::Timer(TimerKind::User) => "timeout USER",
             Cause::Timer(TimerKind::Keepalive) => "timeout keep-alive",
+            // These timers only make the connection send; they change no state.
+            Cause::Timer(TimerKind::Persist | TimerKind::DelayedAck | TimerKind::LossProbe) => {
+                panic!("{cause:?} changed a state")
+            }
             Cause::Icmp => "ICMP error",
         }
     }

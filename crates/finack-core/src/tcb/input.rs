@@ -3,7 +3,7 @@
 use finack_wire::{SeqNumber, TcpRepr};
 
 use super::{Ctx, Tcb};
-use crate::types::{CloseReason, Event, State};
+use crate::types::{CloseReason, Event, State, TimerKind};
 
 /// The part of an arriving segment that survives trimming to the window.
 #[derive(Clone, Copy, Debug)]
@@ -24,9 +24,9 @@ impl Tcb {
     /// Process one segment addressed to this connection.
     pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
         // Anything from the peer shows it is alive (keep-alive, RFC 9293 §3.8.4).
-        self.last_rx = ctx.now;
-        self.probes_out = 0;
-        self.burst_segs = 0;
+        self.ka.last_rx = ctx.now;
+        self.ka.probes_out = 0;
+        self.snd.burst_segs = 0;
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             State::Closed | State::Listen | State::TimeWait => {}
@@ -43,14 +43,14 @@ impl Tcb {
         if flags.ack() {
             // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST
             // bit is set) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
-            if seg.ack.le(self.iss) || seg.ack.gt(self.snd_max) {
+            if seg.ack.le(self.snd.iss) || seg.ack.gt(self.snd.max) {
                 if !flags.rst() {
                     self.queue_rst(ctx, seg.ack, None);
                 }
                 return;
             }
             // "If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable."
-            ack_ok = seg.ack.gt(self.snd_una);
+            ack_ok = seg.ack.gt(self.snd.una);
         }
         // Second: check the RST bit.
         if flags.rst() {
@@ -69,30 +69,30 @@ impl Tcb {
             // Fifth: "If neither of the SYN or RST bits is set, then drop the segment."
             return;
         }
-        self.irs = seg.seq;
-        self.rcv_nxt = seg.seq + 1;
-        self.last_ack_sent = self.rcv_nxt;
-        self.rcv_adv = self.rcv_nxt;
+        self.rcv.irs = seg.seq;
+        self.rcv.nxt = seg.seq + 1;
+        self.rcv.last_ack_sent = self.rcv.nxt;
+        self.rcv.adv = self.rcv.nxt;
         self.apply_syn_options(ctx.cfg, seg);
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
-            self.ts_recent = ts.tsval;
-            self.ts_recent_age = ctx.now;
+            self.rcv.ts_recent = ts.tsval;
+            self.rcv.ts_recent_age = ctx.now;
         }
         // RFC 7323 §2.2: the window in a SYN is never scaled.
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
+        self.snd.wnd = u32::from(seg.window);
+        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+        self.snd.wl1 = seg.seq;
+        self.snd.wl2 = seg.ack;
         if ack_ok {
             self.ack_advance(ctx, seg.ack, seg);
         }
-        if self.snd_una.gt(self.iss) {
+        if self.snd.una.gt(self.snd.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state
             // to ESTABLISHED, form an ACK segment and send it."
             self.set_state(ctx.now, State::Established);
-            self.ack_now = true;
+            self.rcv.ack_now = true;
             ctx.events.push(Event::Connected(self.id));
-            if self.tx.free() > 0 {
+            if self.snd.buf.free() > 0 {
                 ctx.events.push(Event::Writable(self.id));
             }
             // "Data or controls that were queued for transmission may be included"
@@ -112,8 +112,8 @@ impl Tcb {
             // segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our output
             // resends the SYN, now with ACK, from SND.NXT = ISS.
             self.set_state(ctx.now, State::SynReceived);
-            self.snd_nxt = self.iss;
-            self.t_rexmit = None;
+            self.snd.nxt = self.snd.iss;
+            self.timers.set(TimerKind::Retransmit, None);
         }
     }
 
@@ -127,16 +127,16 @@ impl Tcb {
             fin: flags.fin(),
             payload: seg.payload,
         };
-        if self.state == State::SynReceived && cur.syn && !flags.rst() && cur.seq == self.irs {
+        if self.state == State::SynReceived && cur.syn && !flags.rst() && cur.seq == self.rcv.irs {
             if !flags.ack() {
                 // A retransmitted SYN: our SYN,ACK was lost. Send it again (Linux
                 // tcp_check_req) rather than treating the copy as a new request.
-                if self.snd_max.gt(self.iss) {
-                    self.snd_nxt = self.iss;
+                if self.snd.max.gt(self.snd.iss) {
+                    self.snd.nxt = self.snd.iss;
                 }
                 return;
             }
-            if seg.ack == self.snd_max {
+            if seg.ack == self.snd.max {
                 // Simultaneous open: the peer's SYN,ACK repeats the SYN we already
                 // took in; its ACK is what completes our handshake (RFC 9293 Figure
                 // 8, line 6). Process it without the SYN.
@@ -174,8 +174,8 @@ impl Tcb {
             return Step::Continue;
         };
         // RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
-        let stale = ctx.now - self.ts_recent_age > core::time::Duration::from_secs(24 * 86400);
-        if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
+        let stale = ctx.now - self.rcv.ts_recent_age > core::time::Duration::from_secs(24 * 86400);
+        if (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 && !stale {
             ctx.stats.paws_rejected += 1;
             self.rate_limited_ack(ctx);
             return Step::Done;
@@ -191,10 +191,11 @@ impl Tcb {
             return;
         }
         if let Some(ts) = seg.options.timestamps {
-            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seg.seq.le(self.last_ack_sent)
+            if (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0
+                && seg.seq.le(self.rcv.last_ack_sent)
             {
-                self.ts_recent = ts.tsval;
-                self.ts_recent_age = ctx.now;
+                self.rcv.ts_recent = ts.tsval;
+                self.rcv.ts_recent_age = ctx.now;
             }
         }
     }
@@ -209,8 +210,8 @@ impl Tcb {
     ) -> Option<Trimmed<'a>> {
         let len = cur.payload.len() as u32 + u32::from(cur.syn) + u32::from(cur.fin);
         let wnd = self.effective_rcv_wnd();
-        let lo = self.rcv_nxt;
-        let hi = self.rcv_nxt + wnd;
+        let lo = self.rcv.nxt;
+        let hi = self.rcv.nxt + wnd;
         let acceptable = match (len, wnd) {
             (0, 0) => cur.seq == lo,
             (0, _) => cur.seq.in_range(lo, hi),
@@ -228,7 +229,7 @@ impl Tcb {
             // was lost, is always answered.
             if !seg.flags.rst() {
                 if len > 0 && !cur.syn {
-                    self.ack_now = true;
+                    self.rcv.ack_now = true;
                 } else {
                     self.rate_limited_ack(ctx);
                 }
@@ -236,10 +237,10 @@ impl Tcb {
             return None;
         }
         let trimmed = self.trim_to_window(cur);
-        if trimmed.payload.len() < cur.payload.len() && trimmed.seq.ge(self.rcv_nxt) {
+        if trimmed.payload.len() < cur.payload.len() && trimmed.seq.ge(self.rcv.nxt) {
             // Text beyond the window (a zero-window probe, or a sender ignoring
             // the window) is not acceptable: acknowledge to restate the window.
-            self.ack_now = true;
+            self.rcv.ack_now = true;
         }
         Some(trimmed)
     }
@@ -248,7 +249,7 @@ impl Tcb {
     /// new parts are processed"; "segments with higher beginning sequence numbers
     /// may be held for later processing").
     fn trim_to_window<'a>(&self, mut cur: Trimmed<'a>) -> Trimmed<'a> {
-        let before = self.rcv_nxt - cur.seq;
+        let before = self.rcv.nxt - cur.seq;
         if before > 0 {
             let mut cut = before as u32;
             if cur.syn {
@@ -265,7 +266,7 @@ impl Tcb {
             }
         }
         let wnd = self.effective_rcv_wnd();
-        let offset = (cur.seq - self.rcv_nxt).max(0) as u32;
+        let offset = (cur.seq - self.rcv.nxt).max(0) as u32;
         let room = wnd.saturating_sub(offset) as usize;
         if cur.payload.len() > room {
             cur.payload = &cur.payload[..room];
@@ -280,7 +281,7 @@ impl Tcb {
         if !seg.flags.rst() {
             return Step::Continue;
         }
-        if cur.seq != self.rcv_nxt {
+        if cur.seq != self.rcv.nxt {
             self.challenge_ack(ctx);
             return Step::Done;
         }
@@ -331,7 +332,7 @@ impl Tcb {
         if self.state == State::SynReceived {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and
             // continue processing"; otherwise <SEQ=SEG.ACK><CTL=RST>.
-            if !(ack.gt(self.snd_una) && ack.le(self.snd_max)) {
+            if !(ack.gt(self.snd.una) && ack.le(self.snd.max)) {
                 self.queue_rst(ctx, ack, None);
                 return Step::Done;
             }
@@ -344,17 +345,17 @@ impl Tcb {
             }
             self.set_state(ctx.now, State::Established);
             // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
-            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            self.snd_wl1 = cur.seq;
-            self.snd_wl2 = ack;
+            self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.snd.wl1 = cur.seq;
+            self.snd.wl2 = ack;
             if self.listener.is_none() {
                 ctx.events.push(Event::Connected(self.id));
             }
         }
         // ESTABLISHED processing (shared by FIN-WAIT-1/2, CLOSE-WAIT, CLOSING,
         // LAST-ACK).
-        if ack.gt(self.snd_max) {
+        if ack.gt(self.snd.max) {
             // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send
             // an ACK, drop the segment, and return." RFC 5961 §5.2 makes it a
             // challenge ACK (rate-limited). Linux only drops it
@@ -365,7 +366,7 @@ impl Tcb {
             return Step::Done;
         }
         // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
-        if ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
+        if ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
             self.challenge_ack(ctx);
             return Step::Done;
         }
@@ -377,7 +378,7 @@ impl Tcb {
         // peer's genuine ones.
         self.update_ts_recent(ctx, seg);
         // The peer answered: zero-window probing may go on (MUST-37).
-        self.probes_unanswered = 0;
+        self.snd.probes_unanswered = 0;
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self.update_scoreboard(&seg.options.sack_blocks);
@@ -386,39 +387,43 @@ impl Tcb {
         // RFC 6675 §2 drops the window condition for an ACK that brings new
         // SACK information (so the ACK that first scales the peer's window
         // counts too).
-        let duplicate = ack == self.snd_una
+        let duplicate = ack == self.snd.una
             && seg.payload.is_empty()
             && !seg.flags.syn()
             && !seg.flags.fin()
-            && (new_sack || u32::from(seg.window) << self.snd_wscale == self.snd_wnd)
-            && self.snd_una != self.snd_max
+            && (new_sack || u32::from(seg.window) << self.snd.wscale == self.snd.wnd)
+            && self.snd.una != self.snd.max
             // Answers to zero-window probes are not signs of loss.
-            && self.snd_wnd > 0;
+            && self.snd.wnd > 0;
         if duplicate {
             self.on_duplicate_ack(ctx);
         }
-        if ack.gt(self.snd_una) {
+        if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
         }
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
         // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
-        if ack.ge(self.snd_una)
-            && (self.snd_wl1.lt(cur.seq) || (self.snd_wl1 == cur.seq && self.snd_wl2.le(ack)))
+        if ack.ge(self.snd.una)
+            && (self.snd.wl1.lt(cur.seq) || (self.snd.wl1 == cur.seq && self.snd.wl2.le(ack)))
         {
-            let was_closed = self.snd_wnd == 0;
-            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            self.snd_wl1 = cur.seq;
-            self.snd_wl2 = ack;
-            if self.snd_wnd > 0 {
-                self.persist = false;
-                if was_closed && self.snd_una != self.snd_max {
+            let was_closed = self.snd.wnd == 0;
+            self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.snd.wl1 = cur.seq;
+            self.snd.wl2 = ack;
+            if self.snd.wnd > 0 {
+                // The window is open: a pending persist deadline carries on as
+                // an ordinary retransmission deadline.
+                if let Some(t) = self.timers.take(TimerKind::Persist) {
+                    self.timers.set(TimerKind::Retransmit, Some(t));
+                }
+                if was_closed && self.snd.una != self.snd.max {
                     // The window reopened while a probe octet was outstanding, not
                     // accepted: resend from SND.UNA now, with a fresh timer.
-                    self.snd_nxt = self.snd_una;
-                    self.backoff = 0;
-                    self.t_rexmit = None;
+                    self.snd.nxt = self.snd.una;
+                    self.snd.backoff = 0;
+                    self.timers.set(TimerKind::Retransmit, None);
                 }
             }
         }
@@ -455,15 +460,15 @@ impl Tcb {
     /// SND.UNA advances to `ack`: drop acknowledged data, take an RTT sample
     /// (Karn, MUST-18), manage the retransmission timer and the congestion window.
     pub(super) fn ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, seg: &TcpRepr<'_>) {
-        let acked = (ack - self.snd_una) as u32;
+        let acked = (ack - self.snd.una) as u32;
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
-        let data_acked = (ack - self.tx_seq).clamp(0, self.tx.len() as i32) as usize;
-        self.tx.ack(data_acked);
-        self.tx_seq += data_acked as u32;
-        self.bytes_acked += data_acked as u64;
-        self.snd_una = ack;
-        if self.snd_nxt.lt(self.snd_una) {
-            self.snd_nxt = self.snd_una;
+        let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
+        self.snd.buf.ack(data_acked);
+        self.snd.buf_seq += data_acked as u32;
+        self.snd.bytes_acked += data_acked as u64;
+        self.snd.una = ack;
+        if self.snd.nxt.lt(self.snd.una) {
+            self.snd.nxt = self.snd.una;
         }
         self.prune_scoreboard();
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
@@ -476,6 +481,7 @@ impl Tcb {
             (true, Some(ts))
                 if ts.tsecr != 0
                     && self
+                        .snd
                         .ts_rto_mark
                         .is_none_or(|m| (ts.tsecr.wrapping_sub(m) as i32) >= 0) =>
             {
@@ -483,77 +489,80 @@ impl Tcb {
                 let ms = now_ts.wrapping_sub(ts.tsecr);
                 (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))
             }
-            _ => match self.rtt_probe {
+            _ => match self.snd.rtt_probe {
                 Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
                 _ => None,
             },
         };
         if let Some(r) = sample {
-            self.rtt.sample(r, ctx.cfg);
+            self.snd.rtt.sample(r, ctx.cfg);
         }
-        if self.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
-            self.rtt_probe = None;
+        if self.snd.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
+            self.snd.rtt_probe = None;
         }
-        self.backoff = 0;
+        self.snd.backoff = 0;
         // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart.
-        if self.snd_una == self.snd_max {
-            self.t_rexmit = None;
-            self.t_user = None;
+        if self.snd.una == self.snd.max {
+            self.timers.set(TimerKind::Retransmit, None);
+            self.timers.set(TimerKind::User, None);
         } else {
-            self.t_rexmit = Some(ctx.now + self.rtt.rto);
-            self.t_user = self.user_timeout.map(|d| ctx.now + d);
+            self.timers
+                .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto));
+            self.timers
+                .set(TimerKind::User, self.snd.user_timeout.map(|d| ctx.now + d));
         }
         self.on_tlp_ack(ctx, ack);
-        let mss = u32::from(self.snd_mss);
-        self.dupacks = 0;
-        self.lt_allow = 0;
-        if let Some(recover) = self.recover {
-            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+        let mss = u32::from(self.snd.mss);
+        self.rec.dupacks = 0;
+        self.rec.lt_allow = 0;
+        if let Some(recover) = self.rec.recover {
+            let flight = self.snd.in_flight();
             if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
                 // and leave fast recovery.
-                self.cwnd = self.ssthresh.min(flight.max(mss) + mss);
-                self.recover = None;
+                self.cc.cwnd = self.cc.ssthresh.min(flight.max(mss) + mss);
+                self.rec.recover = None;
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
                 // output sends what cwnd - pipe allows. If the peer reports
                 // nothing above SND.UNA, the segment there is presumed lost as
                 // in NewReno (RFC 6582 §3.2 step 4).
-                if self.sacked.is_empty() {
-                    self.fast_rexmit = true;
-                    self.rtx_next = self.snd_una;
+                if self.rec.sacked.is_empty() {
+                    self.rec.fast_rexmit = true;
+                    self.rec.rtx_next = self.snd.una;
                 }
             } else {
                 // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
                 // next unacknowledged segment at once, deflate by what was
                 // acknowledged and add back one segment. Without SACK the next
                 // hole is presumed to start at SND.UNA.
-                self.fast_rexmit = true;
-                if self.sacked.is_empty() {
-                    self.rtx_next = self.snd_una;
+                self.rec.fast_rexmit = true;
+                if self.rec.sacked.is_empty() {
+                    self.rec.rtx_next = self.snd.una;
                 }
-                self.cwnd = self.cwnd.saturating_sub(acked);
+                self.cc.cwnd = self.cc.cwnd.saturating_sub(acked);
                 if acked >= mss {
-                    self.cwnd += mss;
+                    self.cc.cwnd += mss;
                 }
-                self.cwnd = self.cwnd.max(mss);
+                self.cc.cwnd = self.cc.cwnd.max(mss);
             }
-        } else if self.cwnd < self.ssthresh {
+        } else if self.cc.cwnd < self.cc.ssthresh {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+            self.cc.cwnd = self.cc.cwnd.saturating_add(acked.min(mss));
         } else {
-            self.cwnd = self
+            self.cc.cwnd = self
                 .cc
-                .on_ack(self.cwnd, acked, mss, ctx.now, self.rtt.srtt);
+                .ops
+                .on_ack(self.cc.cwnd, acked, mss, ctx.now, self.snd.rtt.srtt);
         }
-        if self.tx_blocked && self.tx.free() > 0 && data_acked > 0 {
-            self.tx_blocked = false;
+        if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
+            self.snd.blocked = false;
             ctx.events.push(Event::Writable(self.id));
         }
         // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
         // RTO alone when probing is not allowed now).
-        if self.snd_una == self.snd_max {
-            self.t_tlp = None;
+        if self.snd.una == self.snd.max {
+            self.timers.set(TimerKind::LossProbe, None);
         } else {
             self.schedule_tlp(ctx.now, ctx.cfg);
         }
@@ -565,26 +574,26 @@ impl Tcb {
     /// evidence of a spurious probe): "the sender MUST invoke congestion
     /// control" — the window is reduced as for a loss.
     fn on_tlp_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
-        let Some((end, retransmitted)) = self.tlp_high else {
+        let Some((end, retransmitted)) = self.rec.tlp_high else {
             return;
         };
         if ack.lt(end) {
             return;
         }
-        self.tlp_high = None;
-        if retransmitted && ack.gt(end) && self.recover.is_none() {
-            let mss = u32::from(self.snd_mss);
-            let flight = (self.snd_max - self.snd_una).max(0) as u32;
-            self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
-            self.cwnd = self.ssthresh.max(mss);
+        self.rec.tlp_high = None;
+        if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
+            let mss = u32::from(self.snd.mss);
+            let flight = self.snd.in_flight();
+            self.cc.ssthresh = self.cc.ops.on_loss(self.cc.cwnd, flight, mss, ctx.now);
+            self.cc.cwnd = self.cc.ssthresh.max(mss);
         }
     }
 
     /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
     fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
-        let mss = u32::from(self.snd_mss);
-        self.dupacks += 1;
-        if self.recover.is_some() {
+        let mss = u32::from(self.snd.mss);
+        self.rec.dupacks += 1;
+        if self.rec.recover.is_some() {
             if self.sack_ok {
                 // RFC 6675 §5 (B): the scoreboard took the new SACK blocks;
                 // output sends what cwnd - pipe allows. No window inflation.
@@ -592,48 +601,49 @@ impl Tcb {
             }
             // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
             // left the network; inflate the window by one segment.
-            self.cwnd = self.cwnd.saturating_add(mss);
+            self.cc.cwnd = self.cc.cwnd.saturating_add(mss);
             return;
         }
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
         // it do not start a new recovery.
-        let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
-        if self.dupacks < ctx.cfg.dupthresh && self.dupacks <= 2 && !after_rto {
+        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
+        if self.rec.dupacks < ctx.cfg.dupthresh && self.rec.dupacks <= 2 && !after_rto {
             // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
             // duplicate ACKs lets one new segment out, cwnd unchanged, so that
             // a small window can still produce the dupthresh-th duplicate ACK.
-            self.lt_allow = self.dupacks * mss;
+            self.rec.lt_allow = self.rec.dupacks * mss;
         }
         // RFC 6675 §5 step (3): with SACK, recovery also starts once the
         // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
         // DupThresh-th duplicate ACK.
-        let una = self.snd_una;
+        let una = self.snd.una;
         let lost_at_una = self.sack_ok
             && self
                 .holes(ctx.cfg.dupthresh)
                 .next()
                 .is_some_and(|(a, _, lost)| a == una && lost);
-        if (self.dupacks == ctx.cfg.dupthresh || (lost_at_una && self.dupacks < ctx.cfg.dupthresh))
+        if (self.rec.dupacks == ctx.cfg.dupthresh
+            || (lost_at_una && self.rec.dupacks < ctx.cfg.dupthresh))
             && !after_rto
         {
-            self.lt_allow = 0;
-            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+            self.rec.lt_allow = 0;
+            let flight = self.snd.in_flight();
             // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC.
-            self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
-            self.recover = Some(self.snd_max);
+            self.cc.ssthresh = self.cc.ops.on_loss(self.cc.cwnd, flight, mss, ctx.now);
+            self.rec.recover = Some(self.snd.max);
             // RFC 6675 §5 (4.2): cwnd = ssthresh; NewReno (RFC 6582 §3.2 step
             // 2) adds DupThresh segments that left the network.
-            self.cwnd = if self.sack_ok {
-                self.ssthresh
+            self.cc.cwnd = if self.sack_ok {
+                self.cc.ssthresh
             } else {
-                self.ssthresh + ctx.cfg.dupthresh * mss
+                self.cc.ssthresh + ctx.cfg.dupthresh * mss
             };
-            self.fast_rexmit = true;
-            self.rtx_next = self.snd_una;
+            self.rec.fast_rexmit = true;
+            self.rec.rtx_next = self.snd.una;
             // Karn: the retransmitted segment gives no RTT sample.
-            self.rtt_probe = None;
+            self.snd.rtt_probe = None;
             // RFC 8985 §7.2: no loss probes during recovery.
-            self.t_tlp = None;
+            self.timers.set(TimerKind::LossProbe, None);
             ctx.stats.fast_retransmits += 1;
         }
     }
@@ -649,9 +659,9 @@ impl Tcb {
             State::Established | State::FinWait1 | State::FinWait2
         ) {
             let up = seq + u32::from(seg.urgent);
-            let newer = self.rcv_up.is_none_or(|old| up.gt(old));
+            let newer = self.rcv.up.is_none_or(|old| up.gt(old));
             if newer {
-                self.rcv_up = Some(up);
+                self.rcv.up = Some(up);
                 ctx.events.push(Event::Urgent(self.id));
             }
         }
@@ -662,13 +672,13 @@ impl Tcb {
         if !cur.payload.is_empty() {
             match self.state {
                 State::Established | State::FinWait1 | State::FinWait2 => {
-                    if self.read_shutdown
+                    if self.rcv.read_shutdown
                         && self.orphan
                         && matches!(self.state, State::FinWait1 | State::FinWait2)
                     {
                         // RFC 9293 SHLD-3 / RFC 1122 §4.2.2.13: data arriving after
                         // CLOSE is lost; say so with a RST (Linux TCPAbortOnData).
-                        self.queue_rst(ctx, self.snd_max, None);
+                        self.queue_rst(ctx, self.snd.max, None);
                         self.enter_closed(ctx, CloseReason::Aborted);
                         return;
                     }
@@ -682,12 +692,12 @@ impl Tcb {
         // Eighth: check the FIN bit.
         if cur.fin {
             let fin_seq = cur.seq + cur.payload.len() as u32;
-            if fin_seq == self.rcv_nxt {
+            if fin_seq == self.rcv.nxt {
                 self.on_fin(ctx, seg);
-            } else if fin_seq.gt(self.rcv_nxt) && !self.fin_received {
+            } else if fin_seq.gt(self.rcv.nxt) && !self.rcv.fin_received {
                 // Out of order: remember where the stream ends.
-                self.ooo_fin = Some(fin_seq);
-                self.ack_now = true;
+                self.rcv.ooo_fin = Some(fin_seq);
+                self.rcv.ack_now = true;
             }
         }
     }
@@ -696,29 +706,29 @@ impl Tcb {
     /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
     /// with any data; MAY-13: ACK out-of-order segments at once).
     fn deliver(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, payload: &[u8]) {
-        let offset = self.bytes_received as i64 + i64::from(seq - self.rcv_nxt);
-        if seq != self.rcv_nxt {
+        let offset = self.rcv.bytes_received as i64 + i64::from(seq - self.rcv.nxt);
+        if seq != self.rcv.nxt {
             // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK
             // that drives the peer's fast retransmit), and like Linux we go back to
             // quick ACKs until the hole is filled.
-            let ahead = (seq - self.rcv_nxt).max(0) as usize;
-            if self.rx.insert_ooo(ahead, payload) {
-                self.last_ooo = Some(offset.max(0) as u64);
+            let ahead = (seq - self.rcv.nxt).max(0) as usize;
+            if self.rcv.buf.insert_ooo(ahead, payload) {
+                self.rcv.last_ooo = Some(offset.max(0) as u64);
             }
-            self.ack_now = true;
-            self.quickacks = self.quickacks.max(ctx.cfg.quickacks);
+            self.rcv.ack_now = true;
+            self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
             return;
         }
-        let filled_hole = self.rx.has_ooo();
+        let filled_hole = self.rcv.buf.has_ooo();
         self.schedule_ack(ctx, payload.len() as u32, filled_hole);
         // MUST-59: out-of-order bytes this reaches join the stream at once.
-        let advanced = self.rx.push(payload);
-        self.bytes_received += advanced as u64;
-        self.rcv_nxt += advanced as u32;
+        let advanced = self.rcv.buf.push(payload);
+        self.rcv.bytes_received += advanced as u64;
+        self.rcv.nxt += advanced as u32;
         ctx.events.push(Event::Readable(self.id));
-        if let Some(fin) = self.ooo_fin {
-            if fin == self.rcv_nxt {
-                self.ooo_fin = None;
+        if let Some(fin) = self.rcv.ooo_fin {
+            if fin == self.rcv.nxt {
+                self.rcv.ooo_fin = None;
                 self.process_fin(ctx);
             }
         }
@@ -727,23 +737,24 @@ impl Tcb {
     /// Acknowledge `len` in-order bytes now or a little later (RFC 9293 §3.8.6.3,
     /// SHLD-18/19, MUST-40, MUST-58: one ACK for several segments).
     fn schedule_ack(&mut self, ctx: &mut Ctx<'_>, len: u32, urgent: bool) {
-        self.rcv_mss = self.rcv_mss.max(len).min(65535);
-        self.unacked_rcv = self.unacked_rcv.saturating_add(len);
+        self.rcv.seg_max = self.rcv.seg_max.max(len).min(65535);
+        self.rcv.unacked = self.rcv.unacked.saturating_add(len);
         let Some(delay) = ctx.cfg.delayed_ack else {
-            self.ack_now = true;
+            self.rcv.ack_now = true;
             return;
         };
-        if urgent || self.quickacks > 0 || self.unacked_rcv >= 2 * self.rcv_mss {
+        if urgent || self.rcv.quickacks > 0 || self.rcv.unacked >= 2 * self.rcv.seg_max {
             // SHLD-19: at least every second full-sized segment.
-            self.quickacks = self.quickacks.saturating_sub(1);
-            self.ack_now = true;
-        } else if self.t_delack.is_none() {
-            self.t_delack = Some(ctx.now + delay);
+            self.rcv.quickacks = self.rcv.quickacks.saturating_sub(1);
+            self.rcv.ack_now = true;
+        } else if self.timers.get(TimerKind::DelayedAck).is_none() {
+            self.timers
+                .set(TimerKind::DelayedAck, Some(ctx.now + delay));
         }
     }
 
     fn on_fin(&mut self, ctx: &mut Ctx<'_>, _seg: &TcpRepr<'_>) {
-        if self.fin_received {
+        if self.rcv.fin_received {
             return;
         }
         self.process_fin(ctx);
@@ -752,22 +763,30 @@ impl Tcb {
     /// Eighth: "signal the user 'connection closing' ..., advance RCV.NXT over the
     /// FIN, and send an acknowledgment for the FIN", then change state.
     fn process_fin(&mut self, ctx: &mut Ctx<'_>) {
-        self.fin_received = true;
-        self.rcv_nxt += 1;
+        self.rcv.fin_received = true;
+        self.rcv.nxt += 1;
         // The FIN's ACK: at once, except when it only moves us to CLOSE-WAIT on
         // a connection that has carried data; then, like Linux (whose delayed-ACK
         // timeout starts at zero until data arrives), it waits the delayed-ACK
         // time, which lets an application that closes right away send FIN and
         // ACK in one segment.
         let delay = ctx.cfg.delayed_ack.filter(|_| {
-            self.bytes_received > 0 && matches!(self.state, State::Established | State::SynReceived)
+            self.rcv.bytes_received > 0
+                && matches!(self.state, State::Established | State::SynReceived)
         });
         match delay {
             Some(d) => {
                 let at = ctx.now + d;
-                self.t_delack = Some(self.t_delack.map_or(at, |t| t.min(at)));
+                self.timers.set(
+                    TimerKind::DelayedAck,
+                    Some(
+                        self.timers
+                            .get(TimerKind::DelayedAck)
+                            .map_or(at, |t| t.min(at)),
+                    ),
+                );
             }
-            None => self.ack_now = true,
+            None => self.rcv.ack_now = true,
         }
         ctx.events.push(Event::PeerClosed(self.id));
         ctx.events.push(Event::Readable(self.id));
@@ -795,9 +814,9 @@ impl Tcb {
             _ => {}
         }
         if self.state == State::TimeWait {
-            self.t_rexmit = None;
-            self.t_fin_wait2 = None;
-            self.t_user = None;
+            self.timers.set(TimerKind::Retransmit, None);
+            self.timers.set(TimerKind::FinWait2, None);
+            self.timers.set(TimerKind::User, None);
         }
     }
 
@@ -814,11 +833,12 @@ impl Tcb {
     /// `challenge_ack_interval` (Linux `tcp_oow_rate_limited`). True if sent.
     fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let allowed = self
+            .rcv
             .last_challenge
             .is_none_or(|t| ctx.now - t >= ctx.cfg.challenge_ack_interval);
         if allowed {
-            self.last_challenge = Some(ctx.now);
-            self.ack_now = true;
+            self.rcv.last_challenge = Some(ctx.now);
+            self.rcv.ack_now = true;
         }
         allowed
     }

@@ -9,21 +9,29 @@
 
 mod input;
 mod output;
+mod recovery;
+mod recv;
+mod send;
 mod timer;
+
+pub(crate) use recovery::Recovery;
+pub(crate) use recv::RecvSide;
+pub(crate) use send::SendSide;
+pub(crate) use timer::{Keepalive, Timers};
 
 pub(crate) use output::emit_ctl;
 
 use alloc::collections::VecDeque;
 use core::net::SocketAddr;
-use core::time::Duration;
 
 use finack_wire::{SeqNumber, Timestamps};
 
-use crate::buffer::{RecvBuf, SendBuf};
+use crate::cc::Congestion;
 use crate::config::{Config, InitialWindow};
-use crate::rtt::RttEstimator;
 use crate::time::Instant;
-use crate::types::{CloseReason, ConnId, ConnInfo, Error, ListenerId, Shutdown, State, Stats};
+use crate::types::{
+    CloseReason, ConnId, ConnInfo, Error, ListenerId, Shutdown, State, Stats, TimerKind,
+};
 
 /// A segment the endpoint sends on a connection's behalf without a TCB (RST,
 /// TIME-WAIT ACKs, replies to segments for no connection).
@@ -71,7 +79,10 @@ pub(crate) fn headers_len(remote: &SocketAddr) -> u16 {
     }
 }
 
-/// One connection.
+/// One connection: identity and state, with each part of its data in the part
+/// that owns it. A TCB exists from SYN-SENT / SYN-RECEIVED until CLOSED or
+/// TIME-WAIT (which moves to the compact entry of `timewait`); LISTEN lives in
+/// `listener`.
 pub(crate) struct Tcb {
     pub(crate) id: ConnId,
     pub(crate) state: State,
@@ -85,126 +96,29 @@ pub(crate) struct Tcb {
     pub(crate) state_since: Instant,
     /// Set when the connection reached CLOSED.
     pub(crate) close_reason: Option<CloseReason>,
-    /// A passive connection in SYN-RECEIVED went back to LISTEN (RFC 9293 §3.10.7.4).
-    pub(crate) back_to_listen: bool,
 
-    // Send sequence space (RFC 9293 §3.3.1). `snd_nxt` is where output continues
-    // (pulled back to `snd_una` on a retransmission timeout); `snd_max` is the
-    // highest sequence number sent so far plus one.
-    pub(crate) iss: SeqNumber,
-    pub(crate) snd_una: SeqNumber,
-    pub(crate) snd_nxt: SeqNumber,
-    pub(crate) snd_max: SeqNumber,
-    pub(crate) snd_wnd: u32,
-    pub(crate) max_snd_wnd: u32,
-    pub(crate) snd_wl1: SeqNumber,
-    pub(crate) snd_wl2: SeqNumber,
-    pub(crate) snd_wscale: u8,
-    pub(crate) tx: SendBuf,
-    /// Sequence number of the first byte in `tx`.
-    pub(crate) tx_seq: SeqNumber,
-    /// The application closed its sending side: FIN follows the queued data.
-    pub(crate) fin_queued: bool,
+    /// Send sequence space, the send ring, RTT and RTO.
+    pub(crate) snd: SendSide,
+    /// Receive sequence space, the receive ring, ACK scheduling.
+    pub(crate) rcv: RecvSide,
+    /// Loss recovery: duplicate ACKs, SACK scoreboard, recovery point, TLP.
+    pub(crate) rec: Recovery,
+    /// Congestion control: owns cwnd and ssthresh.
+    pub(crate) cc: Congestion,
+    /// Every timer of the connection, keyed by [`TimerKind`].
+    pub(crate) timers: Timers,
+    /// Keep-alive (RFC 9293 §3.8.4).
+    pub(crate) ka: Keepalive,
 
-    // Receive sequence space.
-    pub(crate) irs: SeqNumber,
-    pub(crate) rcv_nxt: SeqNumber,
-    /// Right edge of the window we last advertised (never moves left, SHLD-14).
-    pub(crate) rcv_adv: SeqNumber,
-    pub(crate) rcv_wscale: u8,
-    pub(crate) rx: RecvBuf,
-    pub(crate) ooo_fin: Option<SeqNumber>,
-    /// Stream offset of the latest out-of-order arrival (first SACK block).
-    pub(crate) last_ooo: Option<u64>,
-    pub(crate) fin_received: bool,
-    pub(crate) read_shutdown: bool,
-    pub(crate) bytes_received: u64,
-    pub(crate) rcv_up: Option<SeqNumber>,
-
-    // Options.
-    pub(crate) peer_mss: u16,
-    pub(crate) snd_mss: u16,
+    // Options agreed in the handshake.
     pub(crate) sack_ok: bool,
     pub(crate) ts_ok: bool,
-    pub(crate) ts_recent: u32,
-    pub(crate) ts_recent_age: Instant,
     pub(crate) ts_offset: u32,
-    pub(crate) last_ack_sent: SeqNumber,
-
-    // RTT, retransmission and congestion.
-    pub(crate) rtt: RttEstimator,
-    pub(crate) rtt_probe: Option<(SeqNumber, Instant)>,
-    /// Our TSval when the retransmission timer last expired.
-    pub(crate) ts_rto_mark: Option<u32>,
-    pub(crate) backoff: u32,
-    pub(crate) cwnd: u32,
-    pub(crate) cc: alloc::boxed::Box<dyn crate::cc::CongestionOps>,
-    pub(crate) ssthresh: u32,
-    pub(crate) total_retrans: u64,
-    /// Duplicate ACKs in a row.
-    pub(crate) dupacks: u32,
-    /// RFC 3042 limited transmit: bytes beyond cwnd that the first duplicate
-    /// ACKs allow to be sent as new data.
-    pub(crate) lt_allow: u32,
-    /// In fast recovery until SND.UNA reaches this (RFC 6582 "recover").
-    pub(crate) recover: Option<SeqNumber>,
-    /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
-    pub(crate) rto_recover: Option<SeqNumber>,
-    /// Retransmit the next hole now (fast retransmit / recovery).
-    pub(crate) fast_rexmit: bool,
-    /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
-    /// sorted and disjoint.
-    pub(crate) sacked: alloc::vec::Vec<(SeqNumber, SeqNumber)>,
-    /// Recovery retransmits holes from here on (RFC 6675 HighRxt).
-    pub(crate) rtx_next: SeqNumber,
-    pub(crate) bytes_acked: u64,
-    /// RFC 8985 §7: the probe timeout (PTO) deadline, earlier than `t_rexmit`.
-    pub(crate) t_tlp: Option<Instant>,
-    /// The PTO expired: output sends a loss probe.
-    pub(crate) tlp_due: bool,
-    /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
-    /// one probe per tail loss episode), and whether it was a retransmission.
-    pub(crate) tlp_high: Option<(SeqNumber, bool)>,
-    /// Our FIN went out in a segment of its own (a tail probe resends it alone).
-    pub(crate) fin_alone: bool,
-    /// New-data segments sent back to back since the last input, timer or user
-    /// call (for `Config::gso_segs_min` grouping).
-    pub(crate) burst_segs: u32,
-
-    // Timers (deadlines).
-    pub(crate) t_rexmit: Option<Instant>,
-    pub(crate) t_fin_wait2: Option<Instant>,
-    pub(crate) t_user: Option<Instant>,
-    pub(crate) user_timeout: Option<Duration>,
-    /// A zero-window probe is due at the next retransmission-timer expiry.
-    pub(crate) persist: bool,
-    pub(crate) force_probe: bool,
-    /// Zero-window probes sent since the peer last answered.
-    pub(crate) probes_unanswered: u32,
-
-    // Output requests.
-    pub(crate) ack_now: bool,
-    /// Delayed-ACK deadline (an ACK is owed but may wait for company).
-    pub(crate) t_delack: Option<Instant>,
-    /// In-order bytes received since we last sent an ACK.
-    pub(crate) unacked_rcv: u32,
-    /// Largest segment seen from the peer (the "full-sized" yardstick).
-    pub(crate) rcv_mss: u32,
-    /// Quick ACKs left.
-    pub(crate) quickacks: u32,
-    pub(crate) last_challenge: Option<Instant>,
-    pub(crate) nodelay: bool,
-    pub(crate) tx_blocked: bool,
-    pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
     /// IPv4 TOS / IPv6 Traffic Class of our packets (MUST-48).
     pub(crate) tos: u8,
-
-    // Keep-alive (RFC 9293 §3.8.4).
-    pub(crate) keepalive: bool,
-    pub(crate) t_keepalive: Option<Instant>,
-    pub(crate) last_rx: Instant,
-    pub(crate) probes_out: u32,
-    pub(crate) ka_probe: bool,
+    pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
+    /// A passive connection in SYN-RECEIVED went back to LISTEN (RFC 9293 §3.10.7.4).
+    pub(crate) back_to_listen: bool,
 }
 
 impl Tcb {
@@ -212,10 +126,10 @@ impl Tcb {
     /// the SACK scoreboard and the congestion-control state.
     pub(crate) fn heap_bytes(&self) -> usize {
         core::mem::size_of::<Tcb>()
-            + self.tx.heap_bytes()
-            + self.rx.heap_bytes()
-            + self.sacked.capacity() * core::mem::size_of::<(SeqNumber, SeqNumber)>()
-            + core::mem::size_of_val(&*self.cc)
+            + self.snd.buf.heap_bytes()
+            + self.rcv.buf.heap_bytes()
+            + self.rec.sacked.capacity() * core::mem::size_of::<(SeqNumber, SeqNumber)>()
+            + self.cc.heap_bytes()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -239,81 +153,18 @@ impl Tcb {
             orphan: false,
             state_since: now,
             close_reason: None,
-            back_to_listen: false,
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            max_snd_wnd: 0,
-            snd_wl1: SeqNumber(0),
-            snd_wl2: iss,
-            snd_wscale: 0,
-            tx: SendBuf::new(cfg.send_buffer),
-            tx_seq: iss + 1,
-            fin_queued: false,
-            irs: SeqNumber(0),
-            rcv_nxt: SeqNumber(0),
-            rcv_adv: SeqNumber(0),
-            rcv_wscale: 0,
-            rx: RecvBuf::new(cfg.recv_buffer),
-            ooo_fin: None,
-            last_ooo: None,
-            fin_received: false,
-            read_shutdown: false,
-            bytes_received: 0,
-            rcv_up: None,
-            peer_mss,
-            snd_mss: peer_mss,
+            snd: SendSide::new(cfg, iss, peer_mss),
+            rcv: RecvSide::new(cfg, now),
+            rec: Recovery::new(iss),
+            cc: Congestion::new(cfg.congestion),
+            timers: Timers::default(),
+            ka: Keepalive::new(now),
             sack_ok: false,
             ts_ok: false,
-            ts_recent: 0,
-            ts_recent_age: now,
             ts_offset: if cfg.timestamp_offsets { ts_offset } else { 0 },
-            last_ack_sent: SeqNumber(0),
-            rtt: RttEstimator::new(cfg),
-            rtt_probe: None,
-            ts_rto_mark: None,
-            backoff: 0,
-            cwnd: 0,
-            cc: crate::cc::new(cfg.congestion),
-            ssthresh: u32::MAX,
-            total_retrans: 0,
-            dupacks: 0,
-            lt_allow: 0,
-            recover: None,
-            rto_recover: None,
-            fast_rexmit: false,
-            sacked: alloc::vec::Vec::new(),
-            rtx_next: iss,
-            bytes_acked: 0,
-            t_tlp: None,
-            tlp_due: false,
-            tlp_high: None,
-            fin_alone: false,
-            burst_segs: 0,
-            t_rexmit: None,
-            t_fin_wait2: None,
-            t_user: None,
-            user_timeout: cfg.user_timeout,
-            persist: false,
-            force_probe: false,
-            probes_unanswered: 0,
-            ack_now: false,
-            t_delack: None,
-            unacked_rcv: 0,
-            rcv_mss: 536,
-            quickacks: cfg.quickacks,
-            last_challenge: None,
-            nodelay: !cfg.nagle,
-            tx_blocked: false,
-            soft_error: None,
             tos: cfg.tos,
-            keepalive: false,
-            t_keepalive: None,
-            last_rx: now,
-            probes_out: 0,
-            ka_probe: false,
+            soft_error: None,
+            back_to_listen: false,
         }
     }
 
@@ -356,19 +207,19 @@ impl Tcb {
             State::SynReceived,
         );
         tcb.listener = Some(listener);
-        tcb.irs = syn.seq;
-        tcb.rcv_nxt = syn.seq + 1;
-        tcb.rcv_adv = tcb.rcv_nxt;
-        tcb.last_ack_sent = tcb.rcv_nxt;
+        tcb.rcv.irs = syn.seq;
+        tcb.rcv.nxt = syn.seq + 1;
+        tcb.rcv.adv = tcb.rcv.nxt;
+        tcb.rcv.last_ack_sent = tcb.rcv.nxt;
         tcb.apply_syn_options(cfg, syn);
         // RFC 7323 §2.2: the window in a SYN is never scaled.
-        tcb.snd_wnd = u32::from(syn.window);
-        tcb.max_snd_wnd = tcb.snd_wnd;
-        tcb.snd_wl1 = syn.seq;
-        tcb.snd_wl2 = iss;
+        tcb.snd.wnd = u32::from(syn.window);
+        tcb.snd.max_wnd = tcb.snd.wnd;
+        tcb.snd.wl1 = syn.seq;
+        tcb.snd.wl2 = iss;
         if let (true, Some(ts)) = (tcb.ts_ok, syn.options.timestamps) {
-            tcb.ts_recent = ts.tsval;
-            tcb.ts_recent_age = now;
+            tcb.rcv.ts_recent = ts.tsval;
+            tcb.rcv.ts_recent_age = now;
         }
         tcb
     }
@@ -377,22 +228,22 @@ impl Tcb {
     pub(crate) fn apply_syn_options(&mut self, cfg: &Config, syn: &finack_wire::TcpRepr<'_>) {
         let opts = &syn.options;
         // MUST-15: without an MSS option assume 536 (IPv4) / 1220 (IPv6).
-        self.peer_mss = opts.mss.unwrap_or_else(|| default_mss(&self.remote));
+        self.snd.peer_mss = opts.mss.unwrap_or_else(|| default_mss(&self.remote));
         // RFC 7323 §2.2: scaling is on only when both SYNs carry the option.
         match (cfg.window_scaling, opts.window_scale) {
             (true, Some(shift)) => {
-                self.snd_wscale = shift.min(14);
-                self.rcv_wscale = cfg.window_scale.min(14);
+                self.snd.wscale = shift.min(14);
+                self.rcv.wscale = cfg.window_scale.min(14);
             }
             _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.snd.wscale = 0;
+                self.rcv.wscale = 0;
             }
         }
         self.sack_ok = cfg.sack && opts.sack_permitted;
         self.ts_ok = cfg.timestamps && opts.timestamps.is_some();
         self.update_mss(cfg);
-        self.cwnd = self.initial_cwnd(cfg);
+        self.cc.cwnd = self.initial_cwnd(cfg);
     }
 
     /// RFC 9293 §3.7.1 MUST-16: Eff.snd.MSS = min(SendMSS + 20, MMS_S) minus the TCP
@@ -400,15 +251,15 @@ impl Tcb {
     /// counted as part of the TCP header.
     fn update_mss(&mut self, cfg: &Config) {
         let mms_s = cfg.mtu.saturating_sub(headers_len(&self.remote));
-        let mut mss = self.peer_mss.min(mms_s);
+        let mut mss = self.snd.peer_mss.min(mms_s);
         if self.ts_ok {
             mss = mss.saturating_sub(12);
         }
-        self.snd_mss = mss.max(64);
+        self.snd.mss = mss.max(64);
     }
 
     fn initial_cwnd(&self, cfg: &Config) -> u32 {
-        let mss = u32::from(self.snd_mss);
+        let mss = u32::from(self.snd.mss);
         match cfg.initial_window {
             InitialWindow::Segments(n) => n.max(1) * mss,
             // RFC 5681 §3.1.
@@ -437,34 +288,36 @@ impl Tcb {
             CloseReason::Reset => ctx.stats.resets_received += 1,
             _ => {}
         }
-        self.tx.clear();
-        self.rx.clear_ooo();
-        self.t_rexmit = None;
-        self.t_tlp = None;
-        self.tlp_due = false;
-        self.t_fin_wait2 = None;
-        self.t_user = None;
-        self.t_keepalive = None;
-        self.t_delack = None;
-        self.ack_now = false;
-        self.fin_queued = false;
+        self.snd.buf.clear();
+        self.rcv.buf.clear_ooo();
+        self.timers.clear();
+        self.rec.tlp_due = false;
+        self.rcv.ack_now = false;
+        self.snd.fin_queued = false;
     }
 
     /// (Re)arm the keep-alive timer: MUST-26, probe only after the connection has
     /// been idle for the configured time; then every interval while unanswered.
     pub(crate) fn arm_keepalive(&mut self, cfg: &Config) {
-        let eligible = self.keepalive
+        let eligible = self.ka.on
             && matches!(
                 self.state,
                 State::Established | State::CloseWait | State::FinWait2
             );
-        self.t_keepalive = if !eligible {
-            None
-        } else if self.probes_out == 0 {
-            Some(self.last_rx + cfg.keepalive_time)
-        } else {
-            Some(self.last_rx + cfg.keepalive_time + cfg.keepalive_interval * self.probes_out)
-        };
+        self.timers.set(
+            TimerKind::Keepalive,
+            if !eligible {
+                None
+            } else if self.ka.probes_out == 0 {
+                Some(self.ka.last_rx + cfg.keepalive_time)
+            } else {
+                Some(
+                    self.ka.last_rx
+                        + cfg.keepalive_time
+                        + cfg.keepalive_interval * self.ka.probes_out,
+                )
+            },
+        );
     }
 
     /// Queue a RST for this connection's 4-tuple.
@@ -484,43 +337,33 @@ impl Tcb {
 
     /// Is our FIN sent and acknowledged?
     pub(crate) fn fin_acked(&self) -> bool {
-        self.fin_queued && self.snd_una == self.fin_seq() + 1
+        self.snd.fin_queued && self.snd.una == self.fin_seq() + 1
     }
 
     /// Sequence number our FIN occupies (valid once `fin_queued`).
     pub(crate) fn fin_seq(&self) -> SeqNumber {
-        self.tx_seq + self.tx.len() as u32
+        self.snd.buf_seq + self.snd.buf.len() as u32
     }
 
     /// Current deadline of the earliest timer.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.t_rexmit,
-            self.t_tlp,
-            self.t_fin_wait2,
-            self.t_user,
-            self.t_keepalive,
-            self.t_delack,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.timers.earliest()
     }
 
     // ---- User calls (RFC 9293 §3.10.2 – §3.10.6) -----------------------------
 
     /// SEND (§3.10.2).
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
-        self.burst_segs = 0;
+        self.snd.burst_segs = 0;
         match self.state {
             // Queued for transmission after entering ESTABLISHED.
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
-                if self.fin_queued {
+                if self.snd.fin_queued {
                     return Err(Error::BrokenPipe);
                 }
-                let n = self.tx.write(data);
+                let n = self.snd.buf.write(data);
                 if n < data.len() {
-                    self.tx_blocked = true;
+                    self.snd.blocked = true;
                 }
                 if n == 0 && !data.is_empty() {
                     return Err(Error::WouldBlock);
@@ -543,20 +386,21 @@ impl Tcb {
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
     pub(crate) fn recv(&mut self, out: &mut [u8]) -> Result<(usize, bool), Error> {
-        if self.rx.len() > 0 {
-            let n = self.rx.read(out);
+        if self.rcv.buf.len() > 0 {
+            let n = self.rcv.buf.read(out);
             // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39): announce the
             // opened window once its right edge can move by min(RCV.BUFF/2,
             // Eff.snd.MSS) beyond what we advertised.
             let grown = self.rcv_window().saturating_sub(self.adv_room());
-            let threshold = (self.rx.cap() as u32 / 2).min(u32::from(self.snd_mss));
-            let update = self.state.is_synchronized() && !self.fin_received && grown >= threshold;
+            let threshold = (self.rcv.buf.cap() as u32 / 2).min(u32::from(self.snd.mss));
+            let update =
+                self.state.is_synchronized() && !self.rcv.fin_received && grown >= threshold;
             if update {
-                self.ack_now = true;
+                self.rcv.ack_now = true;
             }
             return Ok((n, update));
         }
-        if self.fin_received || self.read_shutdown {
+        if self.rcv.fin_received || self.rcv.read_shutdown {
             return Ok((0, false));
         }
         match self.state {
@@ -576,13 +420,13 @@ impl Tcb {
             // data and enter FIN-WAIT-1 (the FIN waits for ESTABLISHED if the
             // handshake is not done: our output sends nothing but the SYN,ACK then).
             State::SynReceived | State::Established => {
-                self.fin_queued = true;
+                self.snd.fin_queued = true;
                 self.set_state(now, State::FinWait1);
                 Ok(())
             }
             // §3.10.4 CLOSE-WAIT: queue the FIN, enter LAST-ACK.
             State::CloseWait => {
-                self.fin_queued = true;
+                self.snd.fin_queued = true;
                 self.set_state(now, State::LastAck);
                 Ok(())
             }
@@ -601,8 +445,8 @@ impl Tcb {
     /// true when it did.
     pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> bool {
         self.orphan = true;
-        self.read_shutdown = true;
-        if self.rx.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
+        self.rcv.read_shutdown = true;
+        if self.rcv.buf.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
             self.abort(ctx);
             return true;
         }
@@ -630,8 +474,8 @@ impl Tcb {
             | State::FinWait2
             | State::CloseWait => {
                 // <SEQ=SND.NXT><CTL=RST> (with ACK = RCV.NXT in the Linux profile).
-                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv_nxt);
-                self.queue_rst(ctx, self.snd_max, ack);
+                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
+                self.queue_rst(ctx, self.snd.max, ack);
                 self.enter_closed(ctx, CloseReason::Aborted);
             }
             State::SynSent | State::Closing | State::LastAck | State::TimeWait => {
@@ -644,7 +488,7 @@ impl Tcb {
     /// `shutdown` (§3.10.4 half-close for `Write`).
     pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>, how: Shutdown) -> Result<(), Error> {
         if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.read_shutdown = true;
+            self.rcv.read_shutdown = true;
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             if self.state == State::SynSent {
@@ -659,19 +503,22 @@ impl Tcb {
 
     pub(crate) fn arm_fin_wait2(&mut self, ctx: &mut Ctx<'_>) {
         if self.orphan {
-            self.t_fin_wait2 = ctx.cfg.fin_wait2_timeout.map(|d| ctx.now + d);
+            self.timers.set(
+                TimerKind::FinWait2,
+                ctx.cfg.fin_wait2_timeout.map(|d| ctx.now + d),
+            );
         }
     }
 
     /// Bytes we could accept now (the receive window, unscaled).
     pub(crate) fn rcv_window(&self) -> u32 {
-        let max = 65535u32 << self.rcv_wscale;
-        (self.rx.free() as u32).min(max)
+        let max = 65535u32 << self.rcv.wscale;
+        (self.rcv.buf.free() as u32).min(max)
     }
 
     /// Room left in the window we already advertised.
     fn adv_room(&self) -> u32 {
-        let room = self.rcv_adv - self.rcv_nxt;
+        let room = self.rcv.adv - self.rcv.nxt;
         room.max(0) as u32
     }
 
@@ -681,33 +528,34 @@ impl Tcb {
     }
 
     pub(crate) fn info(&self, now: Instant, cfg: &Config) -> ConnInfo {
-        let unacked = (self.snd_max - self.snd_una).max(0) as u32;
-        let sent_data = (self.snd_max - self.tx_seq).clamp(0, self.tx.len() as i32) as u32;
+        let unacked = self.snd.in_flight();
+        let sent_data =
+            (self.snd.max - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as u32;
         ConnInfo {
             state: self.state,
             local: self.local,
             remote: self.remote,
             state_age: now - self.state_since,
-            srtt: self.rtt.srtt,
-            rttvar: self.rtt.rttvar,
-            rto: self.rtt.backed_off(self.backoff, cfg),
-            cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
-            snd_mss: self.snd_mss,
-            peer_mss: self.peer_mss,
-            snd_wscale: self.snd_wscale,
-            rcv_wscale: self.rcv_wscale,
+            srtt: self.snd.rtt.srtt,
+            rttvar: self.snd.rtt.rttvar,
+            rto: self.snd.rtt.backed_off(self.snd.backoff, cfg),
+            cwnd: self.cc.cwnd,
+            ssthresh: self.cc.ssthresh,
+            snd_mss: self.snd.mss,
+            peer_mss: self.snd.peer_mss,
+            snd_wscale: self.snd.wscale,
+            rcv_wscale: self.rcv.wscale,
             timestamps: self.ts_ok,
             sack: self.sack_ok,
-            backoff: self.backoff,
-            total_retransmits: self.total_retrans,
+            backoff: self.snd.backoff,
+            total_retransmits: self.snd.total_retrans,
             unacked,
-            unsent: self.tx.len() as u32 - sent_data,
-            readable: self.rx.len() as u32,
-            snd_wnd: self.snd_wnd,
-            bytes_acked: self.bytes_acked,
-            in_recovery: self.recover.is_some(),
-            bytes_received: self.bytes_received,
+            unsent: self.snd.buf.len() as u32 - sent_data,
+            readable: self.rcv.buf.len() as u32,
+            snd_wnd: self.snd.wnd,
+            bytes_acked: self.snd.bytes_acked,
+            in_recovery: self.rec.recover.is_some(),
+            bytes_received: self.rcv.bytes_received,
             soft_error: self.soft_error,
         }
     }
@@ -717,7 +565,7 @@ impl Tcb {
         use finack_wire::icmp::IcmpKind;
         // RFC 5927 §4.1: only an error quoting a sequence number we have sent and
         // not yet seen acknowledged can be genuine.
-        if !(e.seq.ge(self.snd_una) && e.seq.lt(self.snd_max)) {
+        if !(e.seq.ge(self.snd.una) && e.seq.lt(self.snd.max)) {
             ctx.stats.icmp_ignored += 1;
             return;
         }
@@ -732,10 +580,10 @@ impl Tcb {
                 let floor = default_mss(&self.remote) - options;
                 let overhead = headers_len(&self.remote) + options;
                 let mss = mtu.saturating_sub(overhead).max(floor);
-                if mss < self.snd_mss {
-                    self.snd_mss = mss;
-                    self.snd_nxt = self.snd_una;
-                    self.rtt_probe = None;
+                if mss < self.snd.mss {
+                    self.snd.mss = mss;
+                    self.snd.nxt = self.snd.una;
+                    self.snd.rtt_probe = None;
                 }
             }
             IcmpKind::Refused
@@ -760,13 +608,13 @@ impl Tcb {
         let covered = |v: &[(SeqNumber, SeqNumber)]| -> u64 {
             v.iter().map(|&(l, r)| u64::from((r - l) as u32)).sum()
         };
-        let before = covered(&self.sacked);
+        let before = covered(&self.rec.sacked);
         for (l, r) in blocks.iter() {
-            if !(l.lt(r) && l.ge(self.snd_una) && r.le(self.snd_max)) {
+            if !(l.lt(r) && l.ge(self.snd.una) && r.le(self.snd.max)) {
                 continue;
             }
             let (mut l, mut r) = (l, r);
-            self.sacked.retain(|&(a, b)| {
+            self.rec.sacked.retain(|&(a, b)| {
                 let touches = a.le(r) && l.le(b);
                 if touches {
                     l = l.min(a);
@@ -774,19 +622,19 @@ impl Tcb {
                 }
                 !touches
             });
-            let at = self.sacked.partition_point(|&(a, _)| a.lt(l));
-            if self.sacked.len() < 16 {
-                self.sacked.insert(at, (l, r));
+            let at = self.rec.sacked.partition_point(|&(a, _)| a.lt(l));
+            if self.rec.sacked.len() < 16 {
+                self.rec.sacked.insert(at, (l, r));
             }
         }
-        covered(&self.sacked) > before
+        covered(&self.rec.sacked) > before
     }
 
     /// Forget what SND.UNA has passed.
     pub(crate) fn prune_scoreboard(&mut self) {
-        let una = self.snd_una;
-        self.sacked.retain(|&(_, b)| b.gt(una));
-        for r in &mut self.sacked {
+        let una = self.snd.una;
+        self.rec.sacked.retain(|&(_, b)| b.gt(una));
+        for r in &mut self.rec.sacked {
             r.0 = r.0.max(una);
         }
     }
@@ -795,10 +643,10 @@ impl Tcb {
     /// not yet resent (NextSeg rule 3's choice); without SACK information,
     /// the segment at SND.UNA, once.
     pub(crate) fn next_hole(&self) -> Option<(SeqNumber, u32)> {
-        if self.sacked.is_empty() {
-            let at = self.rtx_next.max(self.snd_una);
-            return (at == self.snd_una && self.snd_una.lt(self.snd_max))
-                .then(|| (at, (self.snd_max - at) as u32));
+        if self.rec.sacked.is_empty() {
+            let at = self.rec.rtx_next.max(self.snd.una);
+            return (at == self.snd.una && self.snd.una.lt(self.snd.max))
+                .then(|| (at, (self.snd.max - at) as u32));
         }
         // `lost_only` is false, so the loss threshold does not matter.
         self.next_seg_rexmit(0, false)
@@ -807,7 +655,7 @@ impl Tcb {
     /// Whether loss recovery follows RFC 6675 (the peer sends SACKs) rather
     /// than RFC 6582 NewReno.
     pub(crate) fn sack_recovery(&self) -> bool {
-        self.sack_ok && self.recover.is_some()
+        self.sack_ok && self.rec.recover.is_some()
     }
 
     /// The holes of the scoreboard, in order: `(start, end, lost)` for every
@@ -817,14 +665,15 @@ impl Tcb {
     /// octet of a hole has the same SACKed ranges above it, so a hole is lost
     /// or not as a whole.
     fn holes(&self, dupthresh: u32) -> impl Iterator<Item = (SeqNumber, SeqNumber, bool)> + '_ {
-        let mss = u32::from(self.snd_mss);
-        let mut at = self.snd_una;
-        let mut above: u32 = self.sacked.iter().map(|&(l, r)| (r - l) as u32).sum();
-        self.sacked
+        let mss = u32::from(self.snd.mss);
+        let mut at = self.snd.una;
+        let mut above: u32 = self.rec.sacked.iter().map(|&(l, r)| (r - l) as u32).sum();
+        self.rec
+            .sacked
             .iter()
             .enumerate()
             .filter_map(move |(i, &(l, r))| {
-                let ranges_above = (self.sacked.len() - i) as u32;
+                let ranges_above = (self.rec.sacked.len() - i) as u32;
                 let lost = ranges_above >= dupthresh || above > dupthresh.saturating_sub(1) * mss;
                 let hole = at.lt(l).then_some((at, l, lost));
                 above -= (r - l) as u32;
@@ -838,25 +687,25 @@ impl Tcb {
     /// and once more if it was retransmitted (it is below HighRxt, our
     /// `rtx_next`), since the retransmission is in flight too.
     pub(crate) fn pipe(&self, dupthresh: u32) -> u32 {
-        let high_rxt = self.rtx_next.max(self.snd_una);
+        let high_rxt = self.rec.rtx_next.max(self.snd.una);
         let retransmitted = |a: SeqNumber, b: SeqNumber| -> u32 {
             let end = if high_rxt.lt(b) { high_rxt } else { b };
             (end - a).max(0) as u32
         };
         let mut pipe = 0u32;
-        let mut top = self.snd_una;
+        let mut top = self.snd.una;
         for (a, b, lost) in self.holes(dupthresh) {
             if !lost {
                 pipe += (b - a) as u32;
             }
             pipe += retransmitted(a, b);
         }
-        if let Some(&(_, r)) = self.sacked.last() {
+        if let Some(&(_, r)) = self.rec.sacked.last() {
             top = top.max(r);
         }
         // Above the highest SACKed octet nothing is judged lost.
-        if top.lt(self.snd_max) {
-            pipe += (self.snd_max - top) as u32 + retransmitted(top, self.snd_max);
+        if top.lt(self.snd.max) {
+            pipe += (self.snd.max - top) as u32 + retransmitted(top, self.snd.max);
         }
         pipe
     }
@@ -870,7 +719,7 @@ impl Tcb {
         dupthresh: u32,
         lost_only: bool,
     ) -> Option<(SeqNumber, u32)> {
-        let high_rxt = self.rtx_next.max(self.snd_una);
+        let high_rxt = self.rec.rtx_next.max(self.snd.una);
         self.holes(dupthresh).find_map(|(a, b, lost)| {
             let from = a.max(high_rxt);
             (from.lt(b) && (lost || !lost_only)).then(|| (from, (b - from) as u32))
@@ -879,9 +728,9 @@ impl Tcb {
 
     /// Urgent bytes not yet read past (MUST-33).
     pub(crate) fn urgent_pending(&self) -> usize {
-        let Some(up) = self.rcv_up else { return 0 };
+        let Some(up) = self.rcv.up else { return 0 };
         // Bytes between the application's read position and the urgent pointer.
-        let read_pos = self.rcv_nxt - self.rx.len() as u32;
+        let read_pos = self.rcv.nxt - self.rcv.buf.len() as u32;
         (up - read_pos).max(0) as usize
     }
 }

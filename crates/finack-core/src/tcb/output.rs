@@ -10,7 +10,7 @@ use finack_wire::{IpRepr, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 use super::{CtlSegment, Tcb};
 use crate::config::Config;
 use crate::time::Instant;
-use crate::types::{State, Stats};
+use crate::types::{State, Stats, TimerKind};
 
 /// Smallest `poll_transmit` buffer that always fits a segment's headers.
 pub(crate) const MIN_BUFFER: usize = 40 + 20 + 40;
@@ -27,31 +27,31 @@ impl Tcb {
         if syn {
             // RFC 7323 §2.2: the window in a SYN segment is never scaled.
             let field = wnd.min(65535) as u16;
-            self.rcv_adv = self.rcv_nxt + u32::from(field);
+            self.rcv.adv = self.rcv.nxt + u32::from(field);
             return field;
         }
-        let mut field = (wnd >> self.rcv_wscale).min(65535);
-        let right = self.rcv_nxt + (field << self.rcv_wscale);
+        let mut field = (wnd >> self.rcv.wscale).min(65535);
+        let right = self.rcv.nxt + (field << self.rcv.wscale);
         // RFC 9293 §3.8.6.2.2 (MUST-39, receiver SWS avoidance): move the right
         // edge only by at least min(RCV.BUFF/2, Eff.snd.MSS) at a time.
-        let step = (self.rx.cap() as u32 / 2)
-            .min(u32::from(self.snd_mss))
+        let step = (self.rcv.buf.cap() as u32 / 2)
+            .min(u32::from(self.snd.mss))
             .max(1);
-        let grow = (right - self.rcv_adv).max(0) as u32;
-        if grow > 0 && grow < step && self.rcv_adv.ge(self.rcv_nxt) {
-            let room = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
-            field = (room >> self.rcv_wscale).min(65535);
+        let grow = (right - self.rcv.adv).max(0) as u32;
+        if grow > 0 && grow < step && self.rcv.adv.ge(self.rcv.nxt) {
+            let room = (self.rcv.adv - self.rcv.nxt).max(0) as u32;
+            field = (room >> self.rcv.wscale).min(65535);
         }
-        let right = self.rcv_nxt + (field << self.rcv_wscale);
+        let right = self.rcv.nxt + (field << self.rcv.wscale);
         // SHLD-14: never move the right edge left.
-        self.rcv_adv = self.rcv_adv.max(right);
+        self.rcv.adv = self.rcv.adv.max(right);
         field as u16
     }
 
     fn timestamps(&self, now: Instant) -> Option<Timestamps> {
         self.ts_ok.then(|| Timestamps {
             tsval: self.ts_now(now),
-            tsecr: self.ts_recent,
+            tsecr: self.rcv.ts_recent,
         })
     }
 
@@ -70,7 +70,7 @@ impl Tcb {
             State::Closed | State::Listen | State::TimeWait => return None,
             _ => {}
         }
-        if self.snd_nxt == self.iss {
+        if self.snd.nxt == self.snd.iss {
             return Some(self.output_syn(now, cfg, stats, buf));
         }
         if self.state == State::SynSent {
@@ -89,15 +89,15 @@ impl Tcb {
                 return Some(n);
             }
         }
-        if self.ka_probe {
+        if self.ka.probe_due {
             // RFC 9293 §3.8.4: a keep-alive is a segment with SEG.SEQ = SND.NXT-1 and
             // no data (SHLD-12), which the peer must answer with an ACK.
-            self.ka_probe = false;
-            let seq = self.snd_una - 1;
+            self.ka.probe_due = false;
+            let seq = self.snd.una - 1;
             return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
         }
-        if self.ack_now {
-            let seq = self.snd_max;
+        if self.rcv.ack_now {
+            let seq = self.snd.max;
             return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
         }
         None
@@ -112,7 +112,7 @@ impl Tcb {
         buf: &mut [u8],
     ) -> usize {
         let active = self.state == State::SynSent;
-        let retransmission = self.snd_max.gt(self.iss);
+        let retransmission = self.snd.max.gt(self.snd.iss);
         let mut opts = TcpOptions {
             // MUST-14/MUST-67: announce our MSS from the MTU; MSS only on SYNs (MUST-65).
             mss: Some(self.our_mss(cfg)),
@@ -129,8 +129,8 @@ impl Tcb {
         } else {
             // Answer only what the peer offered and we accepted.
             opts.sack_permitted = self.sack_ok;
-            if self.snd_wscale > 0 || self.rcv_wscale > 0 {
-                opts.window_scale = Some(self.rcv_wscale);
+            if self.snd.wscale > 0 || self.rcv.wscale > 0 {
+                opts.window_scale = Some(self.rcv.wscale);
             }
             opts.timestamps = self.timestamps(now);
         }
@@ -139,27 +139,30 @@ impl Tcb {
         } else {
             TcpFlags::SYN | TcpFlags::ACK
         };
-        self.snd_nxt = self.iss + 1;
-        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.snd.nxt = self.snd.iss + 1;
+        self.snd.max = self.snd.max.max(self.snd.nxt);
         if retransmission {
-            self.total_retrans += 1;
+            self.snd.total_retrans += 1;
             stats.retransmits += 1;
         } else {
-            self.rtt_probe = Some((self.iss, now));
+            self.snd.rtt_probe = Some((self.snd.iss, now));
         }
-        if self.t_rexmit.is_none() {
-            self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+        if self.timers.get(TimerKind::Retransmit).is_none() {
+            self.timers.set(
+                TimerKind::Retransmit,
+                Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
+            );
         }
         let window = self.window_field(true);
-        let ack = if active { SeqNumber(0) } else { self.rcv_nxt };
+        let ack = if active { SeqNumber(0) } else { self.rcv.nxt };
         if !active {
-            self.last_ack_sent = self.rcv_nxt;
+            self.rcv.last_ack_sent = self.rcv.nxt;
         }
-        self.ack_now = false;
+        self.rcv.ack_now = false;
         let tcp = TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
-            seq: self.iss,
+            seq: self.snd.iss,
             ack,
             flags,
             window,
@@ -178,14 +181,14 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
-        if self.fast_rexmit {
-            self.fast_rexmit = false;
+        if self.rec.fast_rexmit {
+            self.rec.fast_rexmit = false;
             if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf) {
                 return Some(n);
             }
         }
-        if self.tlp_due {
-            self.tlp_due = false;
+        if self.rec.tlp_due {
+            self.rec.tlp_due = false;
             if let Some(n) = self.output_loss_probe(now, cfg, stats, buf) {
                 return Some(n);
             }
@@ -196,7 +199,7 @@ impl Tcb {
         let mut recovery_room = None;
         if self.sack_recovery() {
             let pipe = self.pipe(cfg.dupthresh);
-            if self.cwnd < pipe.saturating_add(u32::from(self.snd_mss)) {
+            if self.cc.cwnd < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
             }
             if let Some((seq, hole)) = self.next_seg_rexmit(cfg.dupthresh, true) {
@@ -204,47 +207,48 @@ impl Tcb {
                     return Some(n);
                 }
             }
-            recovery_room = Some((self.cwnd - pipe) as usize);
+            recovery_room = Some((self.cc.cwnd - pipe) as usize);
         }
-        let off = (self.snd_nxt - self.tx_seq).max(0) as usize;
-        let queued = self.tx.len();
+        let off = (self.snd.nxt - self.snd.buf_seq).max(0) as usize;
+        let queued = self.snd.buf.len();
         let avail = queued.saturating_sub(off);
         // RFC 3042 §2: limited transmit lets up to two segments beyond cwnd go
         // out on the first two duplicate ACKs (never beyond the peer's window).
-        let cwnd = self.cwnd.max(u32::from(self.snd_mss)) + self.lt_allow;
-        let wnd = self.snd_wnd.min(cwnd);
-        let mut room = (self.snd_una + wnd - self.snd_nxt).max(0) as usize;
+        let cwnd = self.cc.cwnd.max(u32::from(self.snd.mss)) + self.rec.lt_allow;
+        let wnd = self.snd.wnd.min(cwnd);
+        let mut room = (self.snd.una + wnd - self.snd.nxt).max(0) as usize;
         if let Some(r) = recovery_room {
             // New data in recovery: what the peer's window and cwnd - pipe allow.
-            room = (self.snd_una + self.snd_wnd - self.snd_nxt)
+            room = (self.snd.una + self.snd.wnd - self.snd.nxt)
                 .max(0)
                 .min(r as i32) as usize;
         }
         let fits = buf.len() - MIN_BUFFER;
-        let mss = usize::from(self.snd_mss);
+        let mss = usize::from(self.snd.mss);
         let mut len = avail.min(room).min(mss).min(fits);
-        let retransmitting = self.snd_nxt.lt(self.snd_max);
+        let retransmitting = self.snd.nxt.lt(self.snd.max);
         // The persist timer fired: send what the window allows even if it is a
         // small segment (RFC 9293 §3.8.6.2.1's override timeout), or one octet
         // into a zero window (§3.8.6.1, MUST-36).
-        let probe = self.force_probe && avail > 0;
+        let probe = self.snd.force_probe && avail > 0;
         if probe && len == 0 {
             len = 1;
         }
-        self.force_probe = false;
+        self.snd.force_probe = false;
         if len > 0 && len < mss && !probe && !retransmitting {
             // Nagle (§3.7.4, SHLD-7) and sender SWS avoidance (§3.8.6.2.1, MUST-38):
             // send a short segment only if it empties the queue and either nothing
             // is outstanding or Nagle is off, or it fills half the largest window.
             let empties = off + len == queued;
-            let idle = self.snd_nxt == self.snd_una;
-            let half_window = len as u32 >= self.max_snd_wnd / 2 && self.max_snd_wnd > 0;
-            if !((empties && (idle || self.nodelay)) || half_window) {
+            let idle = self.snd.nxt == self.snd.una;
+            let half_window = len as u32 >= self.snd.max_wnd / 2 && self.snd.max_wnd > 0;
+            if !((empties && (idle || self.snd.nodelay)) || half_window) {
                 len = 0;
             }
         }
-        let fin =
-            self.fin_queued && off + len == queued && self.snd_nxt + len as u32 == self.fin_seq();
+        let fin = self.snd.fin_queued
+            && off + len == queued
+            && self.snd.nxt + len as u32 == self.fin_seq();
         if len == 0 && !fin && recovery_room.is_some() {
             // NextSeg rule (3): no new data can go; resend a hole not yet
             // judged lost.
@@ -253,16 +257,22 @@ impl Tcb {
             }
         }
         if len == 0 && !fin {
-            if avail > 0 && self.snd_una == self.snd_max && self.t_rexmit.is_none() {
+            if avail > 0
+                && self.snd.una == self.snd.max
+                && self.timers.get(TimerKind::Retransmit).is_none()
+                && self.timers.get(TimerKind::Persist).is_none()
+            {
                 // Data waits for the window (zero, or too small to be worth a
                 // segment) and nothing is in flight to bring an ACK: arm the
                 // persist timer (MUST-35; §3.8.6.2.1 override timeout).
-                self.persist = true;
-                self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+                self.timers.set(
+                    TimerKind::Persist,
+                    Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
+                );
             }
             return None;
         }
-        let seq = self.snd_nxt;
+        let seq = self.snd.nxt;
         let mut flags = TcpFlags::ACK;
         if len > 0 && off + len == queued {
             // MUST-61 (and Linux): PSH on the segment that empties the send queue.
@@ -272,8 +282,8 @@ impl Tcb {
             if let Some(min) = cfg.gso_segs_min {
                 // Linux sends a burst of new data as GSO packets of `group`
                 // segments, each ending with PSH (see `Config::gso_segs_min`).
-                self.burst_segs += 1;
-                if self.burst_segs % self.gso_group(min) == 0 {
+                self.snd.burst_segs += 1;
+                if self.snd.burst_segs % self.gso_group(min) == 0 {
                     flags |= TcpFlags::PSH;
                 }
             }
@@ -281,23 +291,28 @@ impl Tcb {
         if fin {
             flags |= TcpFlags::FIN;
             if !retransmitting {
-                self.fin_alone = len == 0;
+                self.snd.fin_alone = len == 0;
             }
         }
-        self.snd_nxt = self.snd_nxt + len as u32 + u32::from(fin);
+        self.snd.nxt = self.snd.nxt + len as u32 + u32::from(fin);
         if retransmitting {
-            self.total_retrans += 1;
+            self.snd.total_retrans += 1;
             stats.retransmits += 1;
-        } else if self.rtt_probe.is_none() && !self.ts_ok {
-            self.rtt_probe = Some((seq, now));
+        } else if self.snd.rtt_probe.is_none() && !self.ts_ok {
+            self.snd.rtt_probe = Some((seq, now));
         }
-        self.snd_max = self.snd_max.max(self.snd_nxt);
-        if self.t_rexmit.is_none() || self.persist {
-            self.persist = false;
-            self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+        self.snd.max = self.snd.max.max(self.snd.nxt);
+        if self.timers.get(TimerKind::Retransmit).is_none()
+            || self.timers.take(TimerKind::Persist).is_some()
+        {
+            self.timers.set(
+                TimerKind::Retransmit,
+                Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
+            );
         }
-        if self.t_user.is_none() {
-            self.t_user = self.user_timeout.map(|d| now + d);
+        if self.timers.get(TimerKind::User).is_none() {
+            self.timers
+                .set(TimerKind::User, self.snd.user_timeout.map(|d| now + d));
         }
         if !retransmitting {
             // RFC 8985 §7.2: (re)schedule the probe after sending new data.
@@ -310,15 +325,15 @@ impl Tcb {
     /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
     /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
     fn gso_group(&self, min: u32) -> u32 {
-        let mss = u64::from(self.snd_mss.max(1));
-        let by_rate = match self.rtt.srtt {
+        let mss = u64::from(self.snd.mss.max(1));
+        let by_rate = match self.snd.rtt.srtt {
             Some(srtt) if srtt.as_micros() > 0 => {
-                let factor = if self.cwnd < self.ssthresh / 2 {
+                let factor = if self.cc.cwnd < self.cc.ssthresh / 2 {
                     20
                 } else {
                     12
                 };
-                let rate = u64::from(self.cwnd) * factor * 100_000 / srtt.as_micros() as u64;
+                let rate = u64::from(self.cc.cwnd) * factor * 100_000 / srtt.as_micros() as u64;
                 (rate >> 10) / mss
             }
             _ => 0,
@@ -337,18 +352,18 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
-        let mss = usize::from(self.snd_mss);
-        let queued = self.tx.len();
-        let sent_data = ((self.snd_max - self.tx_seq).max(0) as usize).min(queued);
-        let fin_sent = self.fin_queued && self.snd_max == self.fin_seq() + 1;
-        let room = (self.snd_una + self.snd_wnd - self.snd_max).max(0) as usize;
+        let mss = usize::from(self.snd.mss);
+        let queued = self.snd.buf.len();
+        let sent_data = ((self.snd.max - self.snd.buf_seq).max(0) as usize).min(queued);
+        let fin_sent = self.snd.fin_queued && self.snd.max == self.fin_seq() + 1;
+        let room = (self.snd.una + self.snd.wnd - self.snd.max).max(0) as usize;
         let fits = buf.len() - MIN_BUFFER;
-        let n = if !fin_sent && queued > sent_data && room > 0 && self.snd_nxt == self.snd_max {
+        let n = if !fin_sent && queued > sent_data && room > 0 && self.snd.nxt == self.snd.max {
             // New data: one segment.
             let len = (queued - sent_data).min(mss).min(room).min(fits);
             let off = sent_data;
-            let seq = self.snd_max;
-            let fin = self.fin_queued && off + len == queued;
+            let seq = self.snd.max;
+            let fin = self.snd.fin_queued && off + len == queued;
             let mut flags = TcpFlags::ACK;
             if off + len == queued {
                 flags |= TcpFlags::PSH;
@@ -356,20 +371,20 @@ impl Tcb {
             if fin {
                 flags |= TcpFlags::FIN;
             }
-            self.snd_nxt = seq + len as u32 + u32::from(fin);
-            self.snd_max = self.snd_nxt;
-            self.tlp_high = Some((self.snd_max, false));
+            self.snd.nxt = seq + len as u32 + u32::from(fin);
+            self.snd.max = self.snd.nxt;
+            self.rec.tlp_high = Some((self.snd.max, false));
             self.emit(now, cfg, buf, seq, flags, off, len)
         } else {
             // The tail: the FIN alone if it went out alone, else the last
             // segment's worth of data (with the FIN if it rode on it).
-            let len = if fin_sent && self.fin_alone {
+            let len = if fin_sent && self.snd.fin_alone {
                 0
             } else {
                 sent_data.min(mss).min(fits)
             };
             let off = sent_data - len;
-            let seq = self.tx_seq + off as u32;
+            let seq = self.snd.buf_seq + off as u32;
             if len == 0 && !fin_sent {
                 return None;
             }
@@ -380,16 +395,19 @@ impl Tcb {
             if fin_sent {
                 flags |= TcpFlags::FIN;
             }
-            self.total_retrans += 1;
+            self.snd.total_retrans += 1;
             stats.retransmits += 1;
             stats.loss_probes += 1;
-            self.tlp_high = Some((self.snd_max, true));
+            self.rec.tlp_high = Some((self.snd.max, true));
             // Karn (MUST-18): no RTT sample across a retransmission.
-            self.rtt_probe = None;
+            self.snd.rtt_probe = None;
             self.emit(now, cfg, buf, seq, flags, off, len)
         };
-        self.t_tlp = None;
-        self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, cfg));
+        self.timers.set(TimerKind::LossProbe, None);
+        self.timers.set(
+            TimerKind::Retransmit,
+            Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
+        );
         Some(n)
     }
 
@@ -418,19 +436,19 @@ impl Tcb {
         seq: SeqNumber,
         hole: u32,
     ) -> Option<usize> {
-        let off = (seq - self.tx_seq).max(0) as usize;
-        let queued = self.tx.len();
-        let mss = usize::from(self.snd_mss);
-        let sent = ((self.snd_max - self.tx_seq).max(0) as usize).min(queued);
+        let off = (seq - self.snd.buf_seq).max(0) as usize;
+        let queued = self.snd.buf.len();
+        let mss = usize::from(self.snd.mss);
+        let sent = ((self.snd.max - self.snd.buf_seq).max(0) as usize).min(queued);
         let len = sent
             .saturating_sub(off)
             .min(mss)
             .min(hole as usize)
             .min(buf.len() - MIN_BUFFER);
-        let fin = self.fin_queued
+        let fin = self.snd.fin_queued
             && off + len == queued
             && seq + len as u32 == self.fin_seq()
-            && self.snd_max == self.fin_seq() + 1;
+            && self.snd.max == self.fin_seq() + 1;
         if len == 0 && !fin {
             return None;
         }
@@ -438,9 +456,9 @@ impl Tcb {
         if fin {
             flags |= TcpFlags::FIN;
         }
-        self.total_retrans += 1;
+        self.snd.total_retrans += 1;
         stats.retransmits += 1;
-        self.rtx_next = seq + len as u32 + u32::from(fin);
+        self.rec.rtx_next = seq + len as u32 + u32::from(fin);
         Some(self.emit(now, cfg, buf, seq, flags, off, len))
     }
 
@@ -448,18 +466,20 @@ impl Tcb {
     /// recently received segment first, then the others; as many as fit beside the
     /// timestamp option (three).
     fn fill_sack(&self, options: &mut TcpOptions) {
-        let to_seq = |off: usize| self.rcv_nxt + off as u32;
+        let to_seq = |off: usize| self.rcv.nxt + off as u32;
         let room = if options.timestamps.is_some() { 3 } else { 4 };
         // The latest arrival, as an offset from RCV.NXT.
         let latest = self
+            .rcv
             .last_ooo
-            .and_then(|l| l.checked_sub(self.bytes_received))
+            .and_then(|l| l.checked_sub(self.rcv.bytes_received))
             .map(|l| l as usize);
         let first = self
-            .rx
+            .rcv
+            .buf
             .ooo_blocks()
             .find(|&(s, e)| latest.is_some_and(|l| l >= s && l < e));
-        let rest = self.rx.ooo_blocks().filter(|b| Some(*b) != first);
+        let rest = self.rcv.buf.ooo_blocks().filter(|b| Some(*b) != first);
         for (s, e) in first.into_iter().chain(rest).take(room) {
             options.sack_blocks.push(to_seq(s), to_seq(e));
         }
@@ -478,18 +498,18 @@ impl Tcb {
         len: usize,
     ) -> usize {
         let window = self.window_field(false);
-        self.last_ack_sent = self.rcv_nxt;
-        self.ack_now = false;
-        self.t_delack = None;
-        self.unacked_rcv = 0;
+        self.rcv.last_ack_sent = self.rcv.nxt;
+        self.rcv.ack_now = false;
+        self.timers.set(TimerKind::DelayedAck, None);
+        self.rcv.unacked = 0;
         let mut options = TcpOptions {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()
         };
-        if self.sack_ok && self.rx.has_ooo() {
+        if self.sack_ok && self.rcv.buf.has_ooo() {
             self.fill_sack(&mut options);
         }
-        let (local, remote, ack, tos) = (self.local, self.remote, self.rcv_nxt, self.tos);
+        let (local, remote, ack, tos) = (self.local, self.remote, self.rcv.nxt, self.tos);
         let tcp = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),
@@ -499,7 +519,7 @@ impl Tcb {
             window,
             urgent: 0,
             options,
-            payload: self.tx.slice(off, len),
+            payload: self.snd.buf.slice(off, len),
         };
         emit_packet(&local, &remote, cfg, tos, &tcp, buf)
     }

@@ -1,75 +1,158 @@
 //! Timeouts (RFC 9293 §3.10.8).
 
 use super::{Ctx, Tcb};
+use crate::time::Instant;
 use crate::types::{CloseReason, State, TimerKind};
+
+/// A connection's timers: one deadline per [`TimerKind`], `None` when the
+/// timer is off. Arming, cancelling and reading are O(1); the endpoint keeps
+/// the earliest deadline in its own timer structure.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Timers {
+    at: [Option<Instant>; TimerKind::COUNT],
+}
+
+impl Timers {
+    pub(crate) fn get(&self, kind: TimerKind) -> Option<Instant> {
+        self.at[kind as usize]
+    }
+
+    pub(crate) fn set(&mut self, kind: TimerKind, at: Option<Instant>) {
+        self.at[kind as usize] = at;
+    }
+
+    pub(crate) fn take(&mut self, kind: TimerKind) -> Option<Instant> {
+        self.at[kind as usize].take()
+    }
+
+    /// The earliest armed deadline.
+    pub(crate) fn earliest(&self) -> Option<Instant> {
+        self.at.iter().flatten().min().copied()
+    }
+
+    /// Turn every timer off.
+    pub(crate) fn clear(&mut self) {
+        self.at = [None; TimerKind::COUNT];
+    }
+}
+
+/// Keep-alive (RFC 9293 §3.8.4): on only when the application asks (MUST-24,
+/// MUST-25).
+pub(crate) struct Keepalive {
+    pub(crate) on: bool,
+    /// When the peer was last heard from.
+    pub(crate) last_rx: Instant,
+    /// Probes sent since then.
+    pub(crate) probes_out: u32,
+    /// Output sends a probe.
+    pub(crate) probe_due: bool,
+}
+
+impl Keepalive {
+    pub(crate) fn new(now: Instant) -> Keepalive {
+        Keepalive {
+            on: false,
+            last_rx: now,
+            probes_out: 0,
+            probe_due: false,
+        }
+    }
+}
 
 impl Tcb {
     /// Run every timer due at `ctx.now`; returns the timer that changed the state,
     /// if any (for the transition record).
     pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         let now = ctx.now;
-        self.burst_segs = 0;
-        if self.t_user.is_some_and(|t| t <= now) {
+        self.snd.burst_segs = 0;
+        if self.timers.get(TimerKind::User).is_some_and(|t| t <= now) {
             // USER TIMEOUT: "flush all queues, signal the user 'error: connection
             // aborted due to user timeout' ..., delete the TCB, enter CLOSED".
             self.enter_closed(ctx, CloseReason::TimedOut);
             return Some(TimerKind::User);
         }
-        if self.t_fin_wait2.is_some_and(|t| t <= now) {
+        if self
+            .timers
+            .get(TimerKind::FinWait2)
+            .is_some_and(|t| t <= now)
+        {
             // Linux tcp_fin_timeout: an orphaned connection does not wait forever for
             // the peer's FIN.
-            self.t_fin_wait2 = None;
+            self.timers.set(TimerKind::FinWait2, None);
             if self.state == State::FinWait2 {
                 self.enter_closed(ctx, CloseReason::TimedOut);
                 return Some(TimerKind::FinWait2);
             }
         }
-        if self.t_delack.is_some_and(|t| t <= now) {
+        if self
+            .timers
+            .get(TimerKind::DelayedAck)
+            .is_some_and(|t| t <= now)
+        {
             // The delayed ACK is due (MUST-40).
-            self.t_delack = None;
-            self.ack_now = true;
+            self.timers.set(TimerKind::DelayedAck, None);
+            self.rcv.ack_now = true;
         }
-        if self.t_keepalive.is_some_and(|t| t <= now) {
-            self.t_keepalive = None;
-            if self.snd_una == self.snd_max {
-                if self.probes_out >= ctx.cfg.keepalive_probes {
+        if self
+            .timers
+            .get(TimerKind::Keepalive)
+            .is_some_and(|t| t <= now)
+        {
+            self.timers.set(TimerKind::Keepalive, None);
+            if self.snd.una == self.snd.max {
+                if self.ka.probes_out >= ctx.cfg.keepalive_probes {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
-                    let ack = ctx.cfg.active_rst_ack.then_some(self.rcv_nxt);
-                    self.queue_rst(ctx, self.snd_max, ack);
+                    let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
+                    self.queue_rst(ctx, self.snd.max, ack);
                     self.enter_closed(ctx, CloseReason::TimedOut);
                     return Some(TimerKind::Keepalive);
                 }
-                self.probes_out += 1;
-                self.ka_probe = true;
+                self.ka.probes_out += 1;
+                self.ka.probe_due = true;
             }
             self.arm_keepalive(ctx.cfg);
         }
-        if self.t_tlp.is_some_and(|t| t <= now) {
+        if self
+            .timers
+            .get(TimerKind::LossProbe)
+            .is_some_and(|t| t <= now)
+        {
             // RFC 8985 §7.3: the PTO expired; output sends the probe. At most
             // one probe is outstanding per tail loss episode (Linux
             // tcp_send_loss_probe: otherwise only the RTO is re-armed).
-            self.t_tlp = None;
-            if self.tlp_high.is_none() && self.tlp_allowed(ctx.cfg) {
+            self.timers.set(TimerKind::LossProbe, None);
+            if self.rec.tlp_high.is_none() && self.tlp_allowed(ctx.cfg) {
                 // The probe takes the place of a retransmission timeout due at
                 // the same moment (Linux runs both on one timer); the RTO is
                 // re-armed from now (RFC 8985 §7.3).
-                self.tlp_due = true;
-                self.t_rexmit = Some(now + self.rtt.backed_off(self.backoff, ctx.cfg));
+                self.rec.tlp_due = true;
+                self.timers.set(
+                    TimerKind::Retransmit,
+                    Some(now + self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg)),
+                );
                 return None;
             }
         }
-        if self.t_rexmit.is_some_and(|t| t <= now) {
-            self.t_rexmit = None;
-            if self.persist {
-                // Zero-window probe (MUST-36; SHLD-29 first probe after an RTO,
-                // SHLD-30 exponential backoff). The peer keeps answering, so the
-                // window may stay closed forever (MUST-37): no retry limit here.
-                self.persist = false;
-                self.force_probe = true;
-                self.backoff = self.backoff.saturating_add(1);
-                return None;
-            }
+        if self
+            .timers
+            .get(TimerKind::Persist)
+            .is_some_and(|t| t <= now)
+        {
+            // Zero-window probe (MUST-36; SHLD-29 first probe after an RTO,
+            // SHLD-30 exponential backoff). The peer keeps answering, so the
+            // window may stay closed forever (MUST-37): no retry limit here.
+            self.timers.set(TimerKind::Persist, None);
+            self.snd.force_probe = true;
+            self.snd.backoff = self.snd.backoff.saturating_add(1);
+            return None;
+        }
+        if self
+            .timers
+            .get(TimerKind::Retransmit)
+            .is_some_and(|t| t <= now)
+        {
+            self.timers.set(TimerKind::Retransmit, None);
             return self.on_retransmit_timeout(ctx);
         }
         None
@@ -79,7 +162,7 @@ impl Tcb {
     /// queue again, reinitialize the retransmission timer" with exponential backoff
     /// (RFC 6298 §5.4–5.6), or give up after the retry limit (MUST-20, MUST-22/23).
     fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
-        if self.snd_una == self.snd_max {
+        if self.snd.una == self.snd.max {
             return None;
         }
         let limit = match self.state {
@@ -88,21 +171,21 @@ impl Tcb {
             _ if self.orphan => ctx.cfg.orphan_retries,
             _ => ctx.cfg.retries2,
         };
-        if self.snd_wnd == 0 && self.state.is_synchronized() {
+        if self.snd.wnd == 0 && self.state.is_synchronized() {
             // The outstanding data is a probe into a zero window (MUST-36): probe
             // again with backoff (SHLD-30). Give up only when probes go unanswered;
             // a peer that keeps answering may hold its window shut forever (MUST-37).
-            if self.probes_unanswered >= ctx.cfg.retries2 {
+            if self.snd.probes_unanswered >= ctx.cfg.retries2 {
                 self.enter_closed(ctx, CloseReason::TimedOut);
                 return Some(TimerKind::Retransmit);
             }
-            self.probes_unanswered += 1;
-            self.backoff = self.backoff.saturating_add(1);
-            self.snd_nxt = self.snd_una;
-            self.force_probe = true;
+            self.snd.probes_unanswered += 1;
+            self.snd.backoff = self.snd.backoff.saturating_add(1);
+            self.snd.nxt = self.snd.una;
+            self.snd.force_probe = true;
             return None;
         }
-        if self.backoff >= limit {
+        if self.snd.backoff >= limit {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
                 // away quietly (back to LISTEN, as Linux drops its request socket).
@@ -111,30 +194,30 @@ impl Tcb {
             self.enter_closed(ctx, CloseReason::TimedOut);
             return Some(TimerKind::Retransmit);
         }
-        self.backoff += 1;
+        self.snd.backoff += 1;
         // Go back to the oldest unacknowledged octet; output resends from there.
-        self.snd_nxt = self.snd_una;
+        self.snd.nxt = self.snd.una;
         // Karn (MUST-18): no RTT sample from a retransmitted segment.
-        self.rtt_probe = None;
-        self.ts_rto_mark = Some(self.ts_now(ctx.now));
+        self.snd.rtt_probe = None;
+        self.snd.ts_rto_mark = Some(self.ts_now(ctx.now));
         // RFC 5681 §3.1 and RFC 9293 MUST-19: after a timeout ssthresh drops (as
         // the algorithm says) and the window restarts from one segment.
-        let mss = u32::from(self.snd_mss);
-        let flight = (self.snd_max - self.snd_una).max(0) as u32;
-        self.ssthresh = self.cc.on_loss(self.cwnd, flight, mss, ctx.now);
-        self.cwnd = mss;
-        self.recover = None;
-        self.dupacks = 0;
-        self.lt_allow = 0;
-        self.fast_rexmit = false;
+        let mss = u32::from(self.snd.mss);
+        let flight = self.snd.in_flight();
+        self.cc.ssthresh = self.cc.ops.on_loss(self.cc.cwnd, flight, mss, ctx.now);
+        self.cc.cwnd = mss;
+        self.rec.recover = None;
+        self.rec.dupacks = 0;
+        self.rec.lt_allow = 0;
+        self.rec.fast_rexmit = false;
         // RFC 8985 §7: the RTO takes over; a new episode may probe again later.
-        self.t_tlp = None;
-        self.tlp_due = false;
-        self.tlp_high = None;
+        self.timers.set(TimerKind::LossProbe, None);
+        self.rec.tlp_due = false;
+        self.rec.tlp_high = None;
         // RFC 6675 §5.1 lets the scoreboard survive an RTO; go-back-N resends
         // everything anyway, so start afresh.
-        self.sacked.clear();
-        self.rto_recover = Some(self.snd_max);
+        self.rec.sacked.clear();
+        self.rec.rto_recover = Some(self.snd.max);
         None
     }
 }
@@ -144,7 +227,7 @@ impl Tcb {
     /// use, the connection is not in loss recovery (fast recovery or after an
     /// RTO) and data or a FIN is outstanding into an open window.
     pub(crate) fn tlp_allowed(&self, cfg: &crate::config::Config) -> bool {
-        let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
         cfg.tail_loss_probe
             && self.sack_ok
             && matches!(
@@ -155,11 +238,11 @@ impl Tcb {
                     | State::Closing
                     | State::LastAck
             )
-            && self.recover.is_none()
+            && self.rec.recover.is_none()
             && !after_rto
-            && !self.persist
-            && self.snd_wnd > 0
-            && self.snd_una.lt(self.snd_max)
+            && self.timers.get(TimerKind::Persist).is_none()
+            && self.snd.wnd > 0
+            && self.snd.una.lt(self.snd.max)
     }
 
     /// RFC 8985 §7.2 "Scheduling a loss probe", with Linux's timing
@@ -169,13 +252,13 @@ impl Tcb {
     /// probe never fires after the RTO would.
     pub(crate) fn schedule_tlp(&mut self, now: crate::time::Instant, cfg: &crate::config::Config) {
         if !self.tlp_allowed(cfg) {
-            self.t_tlp = None;
+            self.timers.set(TimerKind::LossProbe, None);
             return;
         }
-        let flight = (self.snd_max - self.snd_una).max(0) as u32;
-        let pto = match self.rtt.srtt {
+        let flight = self.snd.in_flight();
+        let pto = match self.snd.rtt.srtt {
             Some(srtt) => {
-                let extra = if flight <= u32::from(self.snd_mss) + 1 {
+                let extra = if flight <= u32::from(self.snd.mss) + 1 {
                     cfg.rto_min
                 } else {
                     core::time::Duration::from_millis(2)
@@ -185,9 +268,12 @@ impl Tcb {
             None => core::time::Duration::from_secs(1),
         };
         let at = now + pto;
-        self.t_tlp = Some(match self.t_rexmit {
-            Some(rto) => at.min(rto),
-            None => at,
-        });
+        self.timers.set(
+            TimerKind::LossProbe,
+            Some(match self.timers.get(TimerKind::Retransmit) {
+                Some(rto) => at.min(rto),
+                None => at,
+            }),
+        );
     }
 }

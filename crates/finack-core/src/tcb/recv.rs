@@ -1,0 +1,72 @@
+//! The receive side of a connection: the receive sequence space (RFC 9293
+//! §3.3.1), the receive ring with its out-of-order ranges, and when to
+//! acknowledge (delayed and quick ACKs, RFC 9293 §3.8.6.3).
+
+use finack_wire::SeqNumber;
+
+use crate::buffer::RecvBuf;
+use crate::config::Config;
+use crate::time::Instant;
+
+/// What a connection knows about the bytes it receives.
+pub(crate) struct RecvSide {
+    pub(crate) irs: SeqNumber,
+    /// RCV.NXT.
+    pub(crate) nxt: SeqNumber,
+    /// Right edge of the window we last advertised (never moves left, SHLD-14).
+    pub(crate) adv: SeqNumber,
+    /// Our window scale shift (RFC 7323).
+    pub(crate) wscale: u8,
+    /// In-order bytes the application has not read, and out-of-order ranges.
+    pub(crate) buf: RecvBuf,
+    /// A FIN that arrived beyond RCV.NXT: where the stream ends.
+    pub(crate) ooo_fin: Option<SeqNumber>,
+    /// Stream offset of the latest out-of-order arrival (first SACK block).
+    pub(crate) last_ooo: Option<u64>,
+    pub(crate) fin_received: bool,
+    /// The application will read no more (`shutdown(Read)` or `close()`).
+    pub(crate) read_shutdown: bool,
+    pub(crate) bytes_received: u64,
+    /// The urgent pointer (MUST-30).
+    pub(crate) up: Option<SeqNumber>,
+    /// Last.ACK.sent and TS.Recent (RFC 7323 §4.3) with its age (§5.5).
+    pub(crate) last_ack_sent: SeqNumber,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_age: Instant,
+    /// An ACK is owed now.
+    pub(crate) ack_now: bool,
+    /// In-order bytes received since we last sent an ACK.
+    pub(crate) unacked: u32,
+    /// Largest segment seen from the peer (the "full-sized" yardstick).
+    pub(crate) seg_max: u32,
+    /// Quick ACKs left.
+    pub(crate) quickacks: u32,
+    /// When an ACK last answered an invalid segment (RFC 5961 §7 rate limit).
+    pub(crate) last_challenge: Option<Instant>,
+}
+
+impl RecvSide {
+    pub(crate) fn new(cfg: &Config, now: Instant) -> RecvSide {
+        RecvSide {
+            irs: SeqNumber(0),
+            nxt: SeqNumber(0),
+            adv: SeqNumber(0),
+            wscale: 0,
+            buf: RecvBuf::new(cfg.recv_buffer),
+            ooo_fin: None,
+            last_ooo: None,
+            fin_received: false,
+            read_shutdown: false,
+            bytes_received: 0,
+            up: None,
+            last_ack_sent: SeqNumber(0),
+            ts_recent: 0,
+            ts_recent_age: now,
+            ack_now: false,
+            unacked: 0,
+            seg_max: 536,
+            quickacks: cfg.quickacks,
+            last_challenge: None,
+        }
+    }
+}
