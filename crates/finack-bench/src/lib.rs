@@ -8,6 +8,10 @@
 //! - **memory**: bytes one idle connection holds after that exchange, and
 //!   bytes per TIME-WAIT entry.
 //!
+//! [`scale`] is the other benchmark: many concurrent connections (up to a
+//! million) between two in-memory endpoints, with memory and per-packet
+//! cost measured as the count grows.
+//!
 //! Both userspace stacks run in one thread with packets handed over in
 //! memory (no latency, no loss); time is virtual and jumps to the next timer
 //! when nothing else is left to do, so wall-clock time measures the stacks'
@@ -21,6 +25,7 @@ use std::time::Duration;
 
 mod finack_side;
 mod linux;
+pub mod scale;
 mod smol;
 
 /// Send buffer size both userspace stacks use.

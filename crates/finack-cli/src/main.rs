@@ -11,10 +11,11 @@
 //! finack connect --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] HOST:PORT [--send FILE|-]
 //! finack bench tun [--bytes N] [--timeout SECS]
 //! finack bench compare [--bytes N] [--connections N] [--no-linux]
+//! finack bench scale [--connections N] [--checkpoints LIST] [--max-memory SIZE] | --open N --only-packets K
 //! finack fsm [--scenario NAME] [--seed N] [--dot FILE]
 //! ```
 //!
-//! `serve`, `connect` and `bench` need root (CAP_NET_ADMIN) for the TUN device.
+//! `serve`, `connect` and `bench tun` need root (CAP_NET_ADMIN) for the TUN device.
 //! `serve` runs until Ctrl-C or until `--max-connections` connections are done;
 //! `connect` prints what it receives and half-closes after sending `--send`'s
 //! data; `bench tun` compares Linux → finack over TUN with Linux → Linux over a
@@ -36,6 +37,7 @@ use clap::{Args, Parser, Subcommand};
 use finack_sim::render::{self, SvgOptions, TextOptions};
 use finack_sim::{catalog, find, ScenarioDef, ScenarioResult};
 
+mod bench_scale;
 mod fsm;
 mod net;
 mod packetdrill;
@@ -183,6 +185,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
+        Command::Bench(net::BenchCommand::Scale(args)) => bench_scale::bench_scale(&args),
         Command::Fsm(args) => fsm::fsm(&args),
         Command::Sim(SimCommand::Goodput) => {
             eprintln!("measuring 15 cells (2 MiB each) ...");

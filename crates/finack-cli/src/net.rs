@@ -138,6 +138,12 @@ pub enum BenchCommand {
     /// throughput, connection churn, memory per connection and per TIME-WAIT
     /// entry. No root needed.
     Compare(BenchCompareArgs),
+    /// Many concurrent connections (default 1,000,000) between two
+    /// in-memory endpoints: time to open them, memory per connection and
+    /// per-packet cost at 1, 1,000, 100,000 and 1,000,000 open, then the
+    /// TIME-WAIT table after closing them all; targets with reached/missed.
+    /// Stops cleanly at a memory budget. No root needed.
+    Scale(crate::bench_scale::BenchScaleArgs),
 }
 
 /// Options of `finack bench compare`.

@@ -465,6 +465,55 @@ fn bench_compare_prints_the_table() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `finack bench scale` at a small size prints its figures and the targets;
+/// the callgrind mode runs its fixed workload; bad arguments exit 2.
+#[test]
+fn bench_scale_prints_figures_and_targets() {
+    let o = finack(&[
+        "bench",
+        "scale",
+        "--connections",
+        "300",
+        "--checkpoints",
+        "1,100",
+        "--packets",
+        "500",
+        "--reps",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "opened 300 connections: 300 ESTABLISHED on both sides, 300 with their data intact",
+        "with 1 connection open:",
+        "with 100 connections open:",
+        "with 300 connections open:",
+        "300 in TIME-WAIT on the client",
+        "target: 1,000,000 idle established connections",
+        "target: per-packet cost at 1,000,000 connections",
+        "target: the whole run in under 10 minutes",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    let o = finack(&["bench", "scale", "--open", "10", "--only-packets", "100"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("opened 10 connections; sent 100 data segments: 200 packets"),
+        "{}",
+        stdout(&o)
+    );
+    for bad in [
+        &["bench", "scale", "--connections", "0"][..],
+        &["bench", "scale", "--max-memory", "lots"],
+        &["bench", "scale", "--only-packets", "5"],
+        &["bench", "scale", "--open", "0", "--only-packets", "5"],
+    ] {
+        let o = finack(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+}
+
 /// `finack fsm` prints the state machine the engine walked in the catalog:
 /// all eleven states, the teardown edges of the seed articles among them.
 #[test]
