@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant as WallClock};
 
-use finack_core::{Config, ConnId, Endpoint, Error, Instant, ListenerId, MemoryUsage, State};
+use finack_core::{Config, ConnId, Endpoint, Instant, ListenerId, MemoryUsage, State};
 
 /// Connections opened from one client address (the default ephemeral range
 /// has 28,232 ports; staying well below keeps the port search short).
@@ -57,16 +57,10 @@ pub const TARGET_PACKET_RATIO: f64 = 1.5;
 /// Target: the whole run in under this long.
 pub const TARGET_RUN_TIME: Duration = Duration::from_secs(600);
 
-/// The TCP control block's size (`size_of` of the core's per-connection
-/// struct), when `finack_core` exposes it.
-///
-/// It does not yet: the size is only used inside
-/// `Config::connection_memory_limit`. This is the hook to fill in once the
-/// core makes it public; until then the report shows what
-/// [`Endpoint::memory_usage`] gives for one connection right after its
-/// handshake (the control block and congestion state, no buffers yet).
-pub fn control_block_size() -> Option<usize> {
-    None
+/// The TCP control block's size: `size_of` of the core's per-connection
+/// struct, without its buffers and the parts allocated on demand.
+pub fn control_block_size() -> usize {
+    finack_core::CONTROL_BLOCK_BYTES
 }
 
 /// What to run.
@@ -288,27 +282,6 @@ pub struct PacketsOnly {
     pub time: Duration,
 }
 
-// ---- The user calls, one helper each ----------------------------------------
-//
-// The engine's send/recv/close calls are about to take `now` as their first
-// argument; these helpers already receive it so that the change is one line
-// each.
-
-fn send(ep: &mut Endpoint, now: Instant, c: ConnId, data: &[u8]) -> Result<usize, Error> {
-    let _ = now;
-    ep.send(c, data)
-}
-
-fn recv(ep: &mut Endpoint, now: Instant, c: ConnId, out: &mut [u8]) -> Result<usize, Error> {
-    let _ = now;
-    ep.recv(c, out)
-}
-
-fn close(ep: &mut Endpoint, now: Instant, c: ConnId) -> Result<(), Error> {
-    let _ = now;
-    ep.close(c)
-}
-
 // ---- The two endpoints ------------------------------------------------------
 
 /// Most pump rounds (each moves every pending packet both ways) per call.
@@ -494,17 +467,17 @@ impl Net {
         let mut got = [0u8; 2 * MESSAGE];
         let mut ok = vec![true; conns.len()];
         for (i, &(c, _)) in conns.iter().enumerate() {
-            ok[i] = send(&mut self.client, self.now, c, &ping) == Ok(MESSAGE);
+            ok[i] = self.client.send(self.now, c, &ping) == Ok(MESSAGE);
         }
         self.pump();
         for (i, &(_, s)) in conns.iter().enumerate() {
-            let n = recv(&mut self.server, self.now, s, &mut got).unwrap_or(0);
+            let n = self.server.recv(self.now, s, &mut got).unwrap_or(0);
             ok[i] &= n == MESSAGE && got[..n] == ping;
-            ok[i] &= send(&mut self.server, self.now, s, &pong) == Ok(MESSAGE);
+            ok[i] &= self.server.send(self.now, s, &pong) == Ok(MESSAGE);
         }
         self.pump();
         for (i, &(c, _)) in conns.iter().enumerate() {
-            let n = recv(&mut self.client, self.now, c, &mut got).unwrap_or(0);
+            let n = self.client.recv(self.now, c, &mut got).unwrap_or(0);
             ok[i] &= n == MESSAGE && got[..n] == pong;
         }
         self.pump();
@@ -515,16 +488,20 @@ impl Net {
     /// TIME-WAIT), then the server once it has read the end of stream.
     fn close_batch(&mut self, conns: &[(ConnId, ConnId)]) -> Result<(), String> {
         for &(c, _) in conns {
-            close(&mut self.client, self.now, c).map_err(|e| format!("client close: {e}"))?;
+            self.client
+                .close(self.now, c)
+                .map_err(|e| format!("client close: {e}"))?;
         }
         self.pump();
         let mut buf = [0u8; 64];
         for &(_, s) in conns {
-            match recv(&mut self.server, self.now, s, &mut buf) {
+            match self.server.recv(self.now, s, &mut buf) {
                 Ok(0) => {}
                 other => return Err(format!("server expected end of stream, got {other:?}")),
             }
-            close(&mut self.server, self.now, s).map_err(|e| format!("server close: {e}"))?;
+            self.server
+                .close(self.now, s)
+                .map_err(|e| format!("server close: {e}"))?;
         }
         self.pump();
         Ok(())
@@ -578,7 +555,7 @@ fn packet_loop(
         // Ten microseconds of virtual time per segment: timestamps move,
         // no timer comes due (every segment is acknowledged at once).
         net.now += Duration::from_micros(10);
-        if send(&mut net.client, net.now, c, &payload) != Ok(MESSAGE) {
+        if net.client.send(net.now, c, &payload) != Ok(MESSAGE) {
             errors += 1;
         }
         // The segment to the server, which reads it before its ACK leaves
@@ -586,7 +563,7 @@ fn packet_loop(
         // follows): two packets per segment.
         let (now, buf) = (net.now, &mut net.buf);
         transfer(&mut net.client, &mut net.server, now, buf, &mut net.errors);
-        let n = recv(&mut net.server, net.now, s, &mut got).unwrap_or(0);
+        let n = net.server.recv(net.now, s, &mut got).unwrap_or(0);
         if n != MESSAGE || got[..n] != payload {
             errors += 1;
         }
@@ -1097,22 +1074,11 @@ pub fn render(r: &Report) -> String {
         group(r.data_ok as u64),
         r.packet_errors
     );
-    match control_block_size() {
-        Some(n) => {
-            let _ = writeln!(
-                out,
-                "control block (TCB): {} bytes (size_of)",
-                group(n as u64)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "control block (TCB): size not exposed by finack_core (hook: \
-                 finack_bench::scale::control_block_size)"
-            );
-        }
-    }
+    let _ = writeln!(
+        out,
+        "control block (TCB): {} bytes (size_of; target <= 512)",
+        group(control_block_size() as u64)
+    );
     if let Some(b) = r.handshake_bytes {
         let _ = writeln!(
             out,

@@ -65,6 +65,11 @@ pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;
 pub use time::Instant;
 pub use types::MAX_EVENTS;
+
+/// Bytes of one connection's control block (`size_of` of the TCB), without
+/// its send and receive rings and the parts it allocates only when needed
+/// (SACK scoreboard, congestion-control state).
+pub const CONTROL_BLOCK_BYTES: usize = core::mem::size_of::<tcb::Tcb>();
 pub use types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
     Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
