@@ -17,8 +17,10 @@ pub enum CongestionAlgorithm {
     Cubic,
 }
 
-/// The part of congestion control that differs between algorithms. Windows are
-/// in bytes.
+/// A congestion-control algorithm. Windows are in bytes. `on_ack` and
+/// `on_loss` are what algorithms differ in; the other hooks have the RFC 5681 /
+/// RFC 6582 / RFC 6675 behaviour as their default, so a new algorithm is one
+/// implementation of this trait in one file, overriding what it changes.
 pub(crate) trait CongestionOps: Debug + Send {
     /// Congestion avoidance: `acked` new bytes were acknowledged with the window
     /// at `cwnd` (at or above ssthresh). Returns the new window.
@@ -33,24 +35,165 @@ pub(crate) trait CongestionOps: Debug + Send {
     /// A loss was detected with the window at `cwnd` and `flight` bytes
     /// outstanding. Returns the new ssthresh.
     fn on_loss(&mut self, cwnd: u32, flight: u32, mss: u32, now: Instant) -> u32;
+
+    /// New data acknowledged outside loss recovery: slow start below ssthresh
+    /// (RFC 5681 §3.1, one segment per ACK at most), `on_ack` above it.
+    fn on_new_ack(
+        &mut self,
+        w: &mut Window,
+        acked: u32,
+        mss: u32,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) {
+        if w.cwnd < w.ssthresh {
+            w.cwnd = w.cwnd.saturating_add(acked.min(mss));
+        } else {
+            w.cwnd = self.on_ack(w.cwnd, acked, mss, now, srtt);
+        }
+    }
+
+    /// Fast retransmit starts recovery (RFC 5681 §3.2 step 2): ssthresh from
+    /// `on_loss`; cwnd = ssthresh with SACK (RFC 6675 §5 (4.2)), plus the
+    /// DupThresh segments that left the network for NewReno (RFC 6582 §3.2).
+    fn on_enter_recovery(
+        &mut self,
+        w: &mut Window,
+        flight: u32,
+        mss: u32,
+        now: Instant,
+        sack: bool,
+        dupthresh: u32,
+    ) {
+        w.ssthresh = self.on_loss(w.cwnd, flight, mss, now);
+        w.cwnd = if sack {
+            w.ssthresh
+        } else {
+            w.ssthresh + dupthresh * mss
+        };
+    }
+
+    /// A further duplicate ACK in NewReno recovery: a segment left the
+    /// network, inflate by one (RFC 5681 §3.2 step 4).
+    fn on_recovery_dupack(&mut self, w: &mut Window, mss: u32) {
+        w.cwnd = w.cwnd.saturating_add(mss);
+    }
+
+    /// A partial ACK in NewReno recovery (RFC 6582 §3.2 step 4): deflate by
+    /// what was acknowledged, add back one segment if it was at least one.
+    fn on_partial_ack(&mut self, w: &mut Window, acked: u32, mss: u32) {
+        w.cwnd = w.cwnd.saturating_sub(acked);
+        if acked >= mss {
+            w.cwnd += mss;
+        }
+        w.cwnd = w.cwnd.max(mss);
+    }
+
+    /// The ACK that ends recovery (RFC 6582 §3.2 step 3): deflate to
+    /// min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    fn on_full_ack(&mut self, w: &mut Window, flight: u32, mss: u32) {
+        w.cwnd = w.ssthresh.min(flight.max(mss) + mss);
+    }
+
+    /// A retransmission timeout (RFC 5681 §3.1, RFC 9293 MUST-19): ssthresh
+    /// from `on_loss`, the window back to one segment.
+    fn on_rto(&mut self, w: &mut Window, flight: u32, mss: u32, now: Instant) {
+        w.ssthresh = self.on_loss(w.cwnd, flight, mss, now);
+        w.cwnd = mss;
+    }
+
+    /// A tail loss probe repaired a loss (RFC 8985 §7.4): "invoke congestion
+    /// control" as for a loss, without going below one segment.
+    fn on_probe_repaired_loss(&mut self, w: &mut Window, flight: u32, mss: u32, now: Instant) {
+        w.ssthresh = self.on_loss(w.cwnd, flight, mss, now);
+        w.cwnd = w.ssthresh.max(mss);
+    }
+}
+
+/// The two numbers congestion control owns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// Congestion window, bytes.
+    pub(crate) cwnd: u32,
+    /// Slow-start threshold, bytes.
+    pub(crate) ssthresh: u32,
 }
 
 /// A connection's congestion control: the window and threshold it owns, and
 /// the algorithm that moves them.
+/// The rest of the engine reads the window here and changes it only through
+/// these hooks.
 #[derive(Debug)]
 pub(crate) struct Congestion {
-    pub(crate) cwnd: u32,
-    pub(crate) ssthresh: u32,
-    pub(crate) ops: alloc::boxed::Box<dyn CongestionOps>,
+    w: Window,
+    ops: alloc::boxed::Box<dyn CongestionOps>,
 }
 
 impl Congestion {
     pub(crate) fn new(algo: CongestionAlgorithm) -> Congestion {
         Congestion {
-            cwnd: 0,
-            ssthresh: u32::MAX,
+            w: Window {
+                cwnd: 0,
+                ssthresh: u32::MAX,
+            },
             ops: new(algo),
         }
+    }
+
+    pub(crate) fn cwnd(&self) -> u32 {
+        self.w.cwnd
+    }
+
+    pub(crate) fn ssthresh(&self) -> u32 {
+        self.w.ssthresh
+    }
+
+    /// The initial window, once the MSS is known (RFC 5681 §3.1, RFC 6928).
+    pub(crate) fn set_initial(&mut self, cwnd: u32) {
+        self.w.cwnd = cwnd;
+    }
+
+    pub(crate) fn on_new_ack(
+        &mut self,
+        acked: u32,
+        mss: u32,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) {
+        self.ops.on_new_ack(&mut self.w, acked, mss, now, srtt);
+    }
+
+    pub(crate) fn on_enter_recovery(
+        &mut self,
+        flight: u32,
+        mss: u32,
+        now: Instant,
+        sack: bool,
+        dupthresh: u32,
+    ) {
+        self.ops
+            .on_enter_recovery(&mut self.w, flight, mss, now, sack, dupthresh);
+    }
+
+    pub(crate) fn on_recovery_dupack(&mut self, mss: u32) {
+        self.ops.on_recovery_dupack(&mut self.w, mss);
+    }
+
+    pub(crate) fn on_partial_ack(&mut self, acked: u32, mss: u32) {
+        self.ops.on_partial_ack(&mut self.w, acked, mss);
+    }
+
+    pub(crate) fn on_full_ack(&mut self, flight: u32, mss: u32) {
+        self.ops.on_full_ack(&mut self.w, flight, mss);
+    }
+
+    pub(crate) fn on_rto(&mut self, flight: u32, mss: u32, now: Instant) {
+        self.ops.on_rto(&mut self.w, flight, mss, now);
+    }
+
+    pub(crate) fn on_probe_repaired_loss(&mut self, flight: u32, mss: u32, now: Instant) {
+        self.ops
+            .on_probe_repaired_loss(&mut self.w, flight, mss, now);
     }
 
     /// Heap bytes the algorithm's state holds.

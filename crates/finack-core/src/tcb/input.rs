@@ -381,7 +381,9 @@ impl Tcb {
         self.snd.probes_unanswered = 0;
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
-            && self.update_scoreboard(&seg.options.sack_blocks);
+            && self
+                .rec
+                .update_scoreboard(&self.snd, &seg.options.sack_blocks);
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
         // SYN or FIN, leaves the window as it was, while data is outstanding.
         // RFC 6675 §2 drops the window condition for an ACK that brings new
@@ -470,7 +472,7 @@ impl Tcb {
         if self.snd.nxt.lt(self.snd.una) {
             self.snd.nxt = self.snd.una;
         }
-        self.prune_scoreboard();
+        self.rec.prune_scoreboard(&self.snd);
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
         // cleared whenever anything is retransmitted).
         let sample = match (self.ts_ok, seg.options.timestamps) {
@@ -520,7 +522,7 @@ impl Tcb {
             if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
                 // and leave fast recovery.
-                self.cc.cwnd = self.cc.ssthresh.min(flight.max(mss) + mss);
+                self.cc.on_full_ack(flight, mss);
                 self.rec.recover = None;
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
@@ -540,20 +542,11 @@ impl Tcb {
                 if self.rec.sacked.is_empty() {
                     self.rec.rtx_next = self.snd.una;
                 }
-                self.cc.cwnd = self.cc.cwnd.saturating_sub(acked);
-                if acked >= mss {
-                    self.cc.cwnd += mss;
-                }
-                self.cc.cwnd = self.cc.cwnd.max(mss);
+                self.cc.on_partial_ack(acked, mss);
             }
-        } else if self.cc.cwnd < self.cc.ssthresh {
-            // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-            self.cc.cwnd = self.cc.cwnd.saturating_add(acked.min(mss));
         } else {
-            self.cc.cwnd = self
-                .cc
-                .ops
-                .on_ack(self.cc.cwnd, acked, mss, ctx.now, self.snd.rtt.srtt);
+            // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
+            self.cc.on_new_ack(acked, mss, ctx.now, self.snd.rtt.srtt);
         }
         if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
             self.snd.blocked = false;
@@ -584,8 +577,7 @@ impl Tcb {
         if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
             let mss = u32::from(self.snd.mss);
             let flight = self.snd.in_flight();
-            self.cc.ssthresh = self.cc.ops.on_loss(self.cc.cwnd, flight, mss, ctx.now);
-            self.cc.cwnd = self.cc.ssthresh.max(mss);
+            self.cc.on_probe_repaired_loss(flight, mss, ctx.now);
         }
     }
 
@@ -601,7 +593,7 @@ impl Tcb {
             }
             // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
             // left the network; inflate the window by one segment.
-            self.cc.cwnd = self.cc.cwnd.saturating_add(mss);
+            self.cc.on_recovery_dupack(mss);
             return;
         }
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
@@ -619,7 +611,8 @@ impl Tcb {
         let una = self.snd.una;
         let lost_at_una = self.sack_ok
             && self
-                .holes(ctx.cfg.dupthresh)
+                .rec
+                .holes(&self.snd, ctx.cfg.dupthresh)
                 .next()
                 .is_some_and(|(a, _, lost)| a == una && lost);
         if (self.rec.dupacks == ctx.cfg.dupthresh
@@ -628,16 +621,11 @@ impl Tcb {
         {
             self.rec.lt_allow = 0;
             let flight = self.snd.in_flight();
-            // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC.
-            self.cc.ssthresh = self.cc.ops.on_loss(self.cc.cwnd, flight, mss, ctx.now);
+            // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
+            // (4.2) or RFC 6582 §3.2 step 2 for the window.
+            self.cc
+                .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
             self.rec.recover = Some(self.snd.max);
-            // RFC 6675 §5 (4.2): cwnd = ssthresh; NewReno (RFC 6582 §3.2 step
-            // 2) adds DupThresh segments that left the network.
-            self.cc.cwnd = if self.sack_ok {
-                self.cc.ssthresh
-            } else {
-                self.cc.ssthresh + ctx.cfg.dupthresh * mss
-            };
             self.rec.fast_rexmit = true;
             self.rec.rtx_next = self.snd.una;
             // Karn: the retransmitted segment gives no RTT sample.

@@ -243,7 +243,7 @@ impl Tcb {
         self.sack_ok = cfg.sack && opts.sack_permitted;
         self.ts_ok = cfg.timestamps && opts.timestamps.is_some();
         self.update_mss(cfg);
-        self.cc.cwnd = self.initial_cwnd(cfg);
+        self.cc.set_initial(self.initial_cwnd(cfg));
     }
 
     /// RFC 9293 §3.7.1 MUST-16: Eff.snd.MSS = min(SendMSS + 20, MMS_S) minus the TCP
@@ -539,8 +539,8 @@ impl Tcb {
             srtt: self.snd.rtt.srtt,
             rttvar: self.snd.rtt.rttvar,
             rto: self.snd.rtt.backed_off(self.snd.backoff, cfg),
-            cwnd: self.cc.cwnd,
-            ssthresh: self.cc.ssthresh,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
             snd_mss: self.snd.mss,
             peer_mss: self.snd.peer_mss,
             snd_wscale: self.snd.wscale,
@@ -600,130 +600,10 @@ impl Tcb {
         }
     }
 
-    /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
-    /// only blocks inside SND.UNA..SND.MAX count; at most 16 ranges are kept.
-    /// Returns whether they told something new (more octets SACKed; RFC 6675
-    /// §2 "new SACK information").
-    pub(crate) fn update_scoreboard(&mut self, blocks: &finack_wire::SackBlocks) -> bool {
-        let covered = |v: &[(SeqNumber, SeqNumber)]| -> u64 {
-            v.iter().map(|&(l, r)| u64::from((r - l) as u32)).sum()
-        };
-        let before = covered(&self.rec.sacked);
-        for (l, r) in blocks.iter() {
-            if !(l.lt(r) && l.ge(self.snd.una) && r.le(self.snd.max)) {
-                continue;
-            }
-            let (mut l, mut r) = (l, r);
-            self.rec.sacked.retain(|&(a, b)| {
-                let touches = a.le(r) && l.le(b);
-                if touches {
-                    l = l.min(a);
-                    r = r.max(b);
-                }
-                !touches
-            });
-            let at = self.rec.sacked.partition_point(|&(a, _)| a.lt(l));
-            if self.rec.sacked.len() < 16 {
-                self.rec.sacked.insert(at, (l, r));
-            }
-        }
-        covered(&self.rec.sacked) > before
-    }
-
-    /// Forget what SND.UNA has passed.
-    pub(crate) fn prune_scoreboard(&mut self) {
-        let una = self.snd.una;
-        self.rec.sacked.retain(|&(_, b)| b.gt(una));
-        for r in &mut self.rec.sacked {
-            r.0 = r.0.max(una);
-        }
-    }
-
-    /// What a fast retransmission resends: with a scoreboard, the first hole
-    /// not yet resent (NextSeg rule 3's choice); without SACK information,
-    /// the segment at SND.UNA, once.
-    pub(crate) fn next_hole(&self) -> Option<(SeqNumber, u32)> {
-        if self.rec.sacked.is_empty() {
-            let at = self.rec.rtx_next.max(self.snd.una);
-            return (at == self.snd.una && self.snd.una.lt(self.snd.max))
-                .then(|| (at, (self.snd.max - at) as u32));
-        }
-        // `lost_only` is false, so the loss threshold does not matter.
-        self.next_seg_rexmit(0, false)
-    }
-
     /// Whether loss recovery follows RFC 6675 (the peer sends SACKs) rather
     /// than RFC 6582 NewReno.
     pub(crate) fn sack_recovery(&self) -> bool {
         self.sack_ok && self.rec.recover.is_some()
-    }
-
-    /// The holes of the scoreboard, in order: `(start, end, lost)` for every
-    /// un-SACKed range between SND.UNA and the highest SACKed octet. RFC 6675
-    /// §4 IsLost: an octet is lost when DupThresh discontiguous SACKed ranges,
-    /// or more than (DupThresh - 1) * SMSS SACKed octets, lie above it; every
-    /// octet of a hole has the same SACKed ranges above it, so a hole is lost
-    /// or not as a whole.
-    fn holes(&self, dupthresh: u32) -> impl Iterator<Item = (SeqNumber, SeqNumber, bool)> + '_ {
-        let mss = u32::from(self.snd.mss);
-        let mut at = self.snd.una;
-        let mut above: u32 = self.rec.sacked.iter().map(|&(l, r)| (r - l) as u32).sum();
-        self.rec
-            .sacked
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, &(l, r))| {
-                let ranges_above = (self.rec.sacked.len() - i) as u32;
-                let lost = ranges_above >= dupthresh || above > dupthresh.saturating_sub(1) * mss;
-                let hole = at.lt(l).then_some((at, l, lost));
-                above -= (r - l) as u32;
-                at = at.max(r);
-                hole
-            })
-    }
-
-    /// RFC 6675 §4 SetPipe: the octets presumed in the network. Every octet
-    /// between SND.UNA and SND.MAX that is neither SACKed nor lost counts once,
-    /// and once more if it was retransmitted (it is below HighRxt, our
-    /// `rtx_next`), since the retransmission is in flight too.
-    pub(crate) fn pipe(&self, dupthresh: u32) -> u32 {
-        let high_rxt = self.rec.rtx_next.max(self.snd.una);
-        let retransmitted = |a: SeqNumber, b: SeqNumber| -> u32 {
-            let end = if high_rxt.lt(b) { high_rxt } else { b };
-            (end - a).max(0) as u32
-        };
-        let mut pipe = 0u32;
-        let mut top = self.snd.una;
-        for (a, b, lost) in self.holes(dupthresh) {
-            if !lost {
-                pipe += (b - a) as u32;
-            }
-            pipe += retransmitted(a, b);
-        }
-        if let Some(&(_, r)) = self.rec.sacked.last() {
-            top = top.max(r);
-        }
-        // Above the highest SACKed octet nothing is judged lost.
-        if top.lt(self.snd.max) {
-            pipe += (self.snd.max - top) as u32 + retransmitted(top, self.snd.max);
-        }
-        pipe
-    }
-
-    /// RFC 6675 §4 NextSeg rules (1) and (3): the first un-SACKed octet above
-    /// HighRxt and below the highest SACKed octet that is lost (rule 1) or, with
-    /// `lost_only` false, any such octet (rule 3); with the length of the
-    /// stretch to retransmit from it.
-    pub(crate) fn next_seg_rexmit(
-        &self,
-        dupthresh: u32,
-        lost_only: bool,
-    ) -> Option<(SeqNumber, u32)> {
-        let high_rxt = self.rec.rtx_next.max(self.snd.una);
-        self.holes(dupthresh).find_map(|(a, b, lost)| {
-            let from = a.max(high_rxt);
-            (from.lt(b) && (lost || !lost_only)).then(|| (from, (b - from) as u32))
-        })
     }
 
     /// Urgent bytes not yet read past (MUST-33).

@@ -198,23 +198,23 @@ impl Tcb {
         // 1), then new data (rule 2), then any hole not yet resent (rule 3).
         let mut recovery_room = None;
         if self.sack_recovery() {
-            let pipe = self.pipe(cfg.dupthresh);
-            if self.cc.cwnd < pipe.saturating_add(u32::from(self.snd.mss)) {
+            let pipe = self.rec.pipe(&self.snd, cfg.dupthresh);
+            if self.cc.cwnd() < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
             }
-            if let Some((seq, hole)) = self.next_seg_rexmit(cfg.dupthresh, true) {
+            if let Some((seq, hole)) = self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, true) {
                 if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole) {
                     return Some(n);
                 }
             }
-            recovery_room = Some((self.cc.cwnd - pipe) as usize);
+            recovery_room = Some((self.cc.cwnd() - pipe) as usize);
         }
         let off = (self.snd.nxt - self.snd.buf_seq).max(0) as usize;
         let queued = self.snd.buf.len();
         let avail = queued.saturating_sub(off);
         // RFC 3042 §2: limited transmit lets up to two segments beyond cwnd go
         // out on the first two duplicate ACKs (never beyond the peer's window).
-        let cwnd = self.cc.cwnd.max(u32::from(self.snd.mss)) + self.rec.lt_allow;
+        let cwnd = self.cc.cwnd().max(u32::from(self.snd.mss)) + self.rec.lt_allow;
         let wnd = self.snd.wnd.min(cwnd);
         let mut room = (self.snd.una + wnd - self.snd.nxt).max(0) as usize;
         if let Some(r) = recovery_room {
@@ -252,7 +252,7 @@ impl Tcb {
         if len == 0 && !fin && recovery_room.is_some() {
             // NextSeg rule (3): no new data can go; resend a hole not yet
             // judged lost.
-            if let Some((seq, hole)) = self.next_seg_rexmit(cfg.dupthresh, false) {
+            if let Some((seq, hole)) = self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, false) {
                 return self.output_rexmit_at(now, cfg, stats, buf, seq, hole);
             }
         }
@@ -328,12 +328,12 @@ impl Tcb {
         let mss = u64::from(self.snd.mss.max(1));
         let by_rate = match self.snd.rtt.srtt {
             Some(srtt) if srtt.as_micros() > 0 => {
-                let factor = if self.cc.cwnd < self.cc.ssthresh / 2 {
+                let factor = if self.cc.cwnd() < self.cc.ssthresh() / 2 {
                     20
                 } else {
                     12
                 };
-                let rate = u64::from(self.cc.cwnd) * factor * 100_000 / srtt.as_micros() as u64;
+                let rate = u64::from(self.cc.cwnd()) * factor * 100_000 / srtt.as_micros() as u64;
                 (rate >> 10) / mss
             }
             _ => 0,
@@ -420,7 +420,7 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
-        let (seq, hole) = self.next_hole()?;
+        let (seq, hole) = self.rec.next_hole(&self.snd)?;
         self.output_rexmit_at(now, cfg, stats, buf, seq, hole)
     }
 

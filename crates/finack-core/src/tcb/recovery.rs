@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 
 use finack_wire::SeqNumber;
 
+use super::SendSide;
+
 /// What a connection knows about losses of the bytes it sent.
 pub(crate) struct Recovery {
     /// Duplicate ACKs in a row.
@@ -44,5 +46,132 @@ impl Recovery {
             tlp_due: false,
             tlp_high: None,
         }
+    }
+
+    /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
+    /// only blocks inside SND.UNA..SND.MAX count; at most 16 ranges are kept.
+    /// Returns whether they told something new (more octets SACKed; RFC 6675
+    /// §2 "new SACK information").
+    pub(crate) fn update_scoreboard(
+        &mut self,
+        snd: &SendSide,
+        blocks: &finack_wire::SackBlocks,
+    ) -> bool {
+        let covered = |v: &[(SeqNumber, SeqNumber)]| -> u64 {
+            v.iter().map(|&(l, r)| u64::from((r - l) as u32)).sum()
+        };
+        let before = covered(&self.sacked);
+        for (l, r) in blocks.iter() {
+            if !(l.lt(r) && l.ge(snd.una) && r.le(snd.max)) {
+                continue;
+            }
+            let (mut l, mut r) = (l, r);
+            self.sacked.retain(|&(a, b)| {
+                let touches = a.le(r) && l.le(b);
+                if touches {
+                    l = l.min(a);
+                    r = r.max(b);
+                }
+                !touches
+            });
+            let at = self.sacked.partition_point(|&(a, _)| a.lt(l));
+            if self.sacked.len() < 16 {
+                self.sacked.insert(at, (l, r));
+            }
+        }
+        covered(&self.sacked) > before
+    }
+
+    /// Forget what SND.UNA has passed.
+    pub(crate) fn prune_scoreboard(&mut self, snd: &SendSide) {
+        let una = snd.una;
+        self.sacked.retain(|&(_, b)| b.gt(una));
+        for r in &mut self.sacked {
+            r.0 = r.0.max(una);
+        }
+    }
+
+    /// What a fast retransmission resends: with a scoreboard, the first hole
+    /// not yet resent (NextSeg rule 3's choice); without SACK information,
+    /// the segment at SND.UNA, once.
+    pub(crate) fn next_hole(&self, snd: &SendSide) -> Option<(SeqNumber, u32)> {
+        if self.sacked.is_empty() {
+            let at = self.rtx_next.max(snd.una);
+            return (at == snd.una && snd.una.lt(snd.max)).then(|| (at, (snd.max - at) as u32));
+        }
+        // `lost_only` is false, so the loss threshold does not matter.
+        self.next_seg_rexmit(snd, 0, false)
+    }
+
+    /// The holes of the scoreboard, in order: `(start, end, lost)` for every
+    /// un-SACKed range between SND.UNA and the highest SACKed octet. RFC 6675
+    /// §4 IsLost: an octet is lost when DupThresh discontiguous SACKed ranges,
+    /// or more than (DupThresh - 1) * SMSS SACKed octets, lie above it; every
+    /// octet of a hole has the same SACKed ranges above it, so a hole is lost
+    /// or not as a whole.
+    pub(crate) fn holes<'a>(
+        &'a self,
+        snd: &'a SendSide,
+        dupthresh: u32,
+    ) -> impl Iterator<Item = (SeqNumber, SeqNumber, bool)> + 'a {
+        let mss = u32::from(snd.mss);
+        let mut at = snd.una;
+        let mut above: u32 = self.sacked.iter().map(|&(l, r)| (r - l) as u32).sum();
+        self.sacked
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, &(l, r))| {
+                let ranges_above = (self.sacked.len() - i) as u32;
+                let lost = ranges_above >= dupthresh || above > dupthresh.saturating_sub(1) * mss;
+                let hole = at.lt(l).then_some((at, l, lost));
+                above -= (r - l) as u32;
+                at = at.max(r);
+                hole
+            })
+    }
+
+    /// RFC 6675 §4 SetPipe: the octets presumed in the network. Every octet
+    /// between SND.UNA and SND.MAX that is neither SACKed nor lost counts once,
+    /// and once more if it was retransmitted (it is below HighRxt, our
+    /// `rtx_next`), since the retransmission is in flight too.
+    pub(crate) fn pipe(&self, snd: &SendSide, dupthresh: u32) -> u32 {
+        let high_rxt = self.rtx_next.max(snd.una);
+        let retransmitted = |a: SeqNumber, b: SeqNumber| -> u32 {
+            let end = if high_rxt.lt(b) { high_rxt } else { b };
+            (end - a).max(0) as u32
+        };
+        let mut pipe = 0u32;
+        let mut top = snd.una;
+        for (a, b, lost) in self.holes(snd, dupthresh) {
+            if !lost {
+                pipe += (b - a) as u32;
+            }
+            pipe += retransmitted(a, b);
+        }
+        if let Some(&(_, r)) = self.sacked.last() {
+            top = top.max(r);
+        }
+        // Above the highest SACKed octet nothing is judged lost.
+        if top.lt(snd.max) {
+            pipe += (snd.max - top) as u32 + retransmitted(top, snd.max);
+        }
+        pipe
+    }
+
+    /// RFC 6675 §4 NextSeg rules (1) and (3): the first un-SACKed octet above
+    /// HighRxt and below the highest SACKed octet that is lost (rule 1) or, with
+    /// `lost_only` false, any such octet (rule 3); with the length of the
+    /// stretch to retransmit from it.
+    pub(crate) fn next_seg_rexmit(
+        &self,
+        snd: &SendSide,
+        dupthresh: u32,
+        lost_only: bool,
+    ) -> Option<(SeqNumber, u32)> {
+        let high_rxt = self.rtx_next.max(snd.una);
+        self.holes(snd, dupthresh).find_map(|(a, b, lost)| {
+            let from = a.max(high_rxt);
+            (from.lt(b) && (lost || !lost_only)).then(|| (from, (b - from) as u32))
+        })
     }
 }

@@ -204,8 +204,7 @@ impl Tcb {
         // the algorithm says) and the window restarts from one segment.
         let mss = u32::from(self.snd.mss);
         let flight = self.snd.in_flight();
-        self.cc.ssthresh = self.cc.ops.on_loss(self.cc.cwnd, flight, mss, ctx.now);
-        self.cc.cwnd = mss;
+        self.cc.on_rto(flight, mss, ctx.now);
         self.rec.recover = None;
         self.rec.dupacks = 0;
         self.rec.lt_allow = 0;
