@@ -15,7 +15,7 @@ use crate::buffer::RecvBuf;
 use crate::config::Config;
 use crate::cookie;
 use crate::isn::Secret;
-use crate::tcb::{default_mss, emit_ctl, headers_len, CtlSegment, Ctx, Tcb};
+use crate::tcb::{default_mss, emit_ctl, headers_len, CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TwAction};
 use crate::types::{
@@ -253,20 +253,22 @@ impl Endpoint {
         }
     }
 
-    /// Run `f` on the TCB in slot `idx` with a fresh context, then settle the
-    /// consequences (transition record, queues, TIME-WAIT, CLOSED).
-    fn with_tcb<R>(
+    /// Run one event `f` on the TCB in slot `idx` and apply its outcome
+    /// (`apply`). `cause` names the event for the transition record (a timer
+    /// that changed the state names itself in the outcome). `None` if the slot
+    /// holds no TCB.
+    fn run<R>(
         &mut self,
         idx: u32,
         now: Instant,
+        cause: Cause,
         f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
-    ) -> Option<(R, State)> {
+    ) -> Option<R> {
         let accept_full = self.accept_queue_full(idx);
         let Endpoint {
             cfg,
             slots,
             events,
-            ctl,
             stats,
             ..
         } = self;
@@ -278,12 +280,14 @@ impl Endpoint {
             now,
             cfg,
             events,
-            ctl,
             stats,
             accept_queue_full: accept_full,
+            out: Outcome::default(),
         };
         let r = f(tcb, &mut ctx);
-        Some((r, before))
+        let out = ctx.out;
+        self.apply(idx, before, out, cause);
+        Some(r)
     }
 
     fn accept_queue_full(&self, idx: u32) -> bool {
@@ -314,21 +318,31 @@ impl Endpoint {
         ls.listener.as_mut()
     }
 
-    /// After an event on an active connection: record the transition, move a
-    /// passive connection to its accept queue, compact TIME-WAIT, release CLOSED.
-    fn settle(&mut self, idx: u32, before: State, cause: Cause) {
+    /// The one place an event's outcome takes effect: record the transition
+    /// with its cause, send the RST owed, move a passive connection to its
+    /// accept queue, compact TIME-WAIT, release CLOSED, re-arm the timers.
+    fn apply(&mut self, idx: u32, before: State, out: Outcome, cause: Cause) {
         let now = self.last_now;
         let id = self.conn_id(idx);
+        let cause = out.timer.map_or(cause, Cause::Timer);
         let slot = &mut self.slots[idx as usize];
         let unaccepted = slot.unaccepted;
         let SlotKind::Active(tcb) = &mut slot.kind else {
             return;
         };
         let after = tcb.state;
-        let back_to_listen = tcb.back_to_listen;
+        let back_to_listen = out.back_to_listen;
         let listener = tcb.listener;
         let held = !tcb.orphan && !unaccepted;
         let tuple = (tcb.local, tcb.remote);
+        if let Some((seq, ack)) = out.rst {
+            self.queue_rst(tuple, seq, ack);
+        }
+        match out.closed {
+            Some(CloseReason::TimedOut) => self.stats.timeouts += 1,
+            Some(CloseReason::Reset) => self.stats.resets_received += 1,
+            _ => {}
+        }
         if back_to_listen {
             self.record(Socket::Conn(id), tuple, before, State::Listen, cause);
         } else {
@@ -352,11 +366,7 @@ impl Endpoint {
         match after {
             State::Closed => {
                 self.tuples.remove(&tuple, idx);
-                let slot = &mut self.slots[idx as usize];
-                let SlotKind::Active(tcb) = &mut slot.kind else {
-                    return;
-                };
-                let reason = tcb.close_reason.unwrap_or(CloseReason::Normal);
+                let reason = out.closed.unwrap_or(CloseReason::Normal);
                 if unaccepted && before != State::SynReceived {
                     // Died in the accept queue.
                     if let Some(l) = listener.and_then(|l| self.listener_mut(l)) {
@@ -470,9 +480,10 @@ impl Endpoint {
             self.stats.icmp_ignored += 1;
             return Ok(());
         };
-        if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.on_icmp(ctx, &e)) {
-            self.settle(idx, before, Cause::Icmp);
-        } else {
+        if self
+            .run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e))
+            .is_none()
+        {
             self.stats.icmp_ignored += 1;
         }
         Ok(())
@@ -493,11 +504,7 @@ impl Endpoint {
         {
             match &mut self.slots[idx as usize].kind {
                 SlotKind::Active(_) => {
-                    if let Some(((), before)) =
-                        self.with_tcb(idx, now, |tcb, ctx| tcb.on_segment(ctx, seg))
-                    {
-                        self.settle(idx, before, cause);
-                    }
+                    self.run(idx, now, cause, |tcb, ctx| tcb.on_segment(ctx, seg));
                     return;
                 }
                 SlotKind::TimeWait { tw, .. } => match tw.on_segment(now, &self.cfg, seg) {
@@ -585,6 +592,12 @@ impl Endpoint {
         } else {
             (SeqNumber(0), Some(seg.seq + seg.segment_len()))
         };
+        self.queue_rst((local, remote), seq, ack);
+    }
+
+    /// Queue `<SEQ=seq><CTL=RST>` (with `<ACK=ack>` and the ACK flag when
+    /// `ack` is set) on a 4-tuple: every RST the endpoint sends is built here.
+    fn queue_rst(&mut self, (local, remote): Tuple, seq: SeqNumber, ack: Option<SeqNumber>) {
         self.stats.rst_sent += 1;
         self.ctl.push_back(CtlSegment {
             local,
@@ -787,9 +800,9 @@ impl Endpoint {
             State::SynReceived,
             Cause::Segment(seg.flags),
         );
-        if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.on_segment(ctx, seg)) {
-            self.settle(idx, before, Cause::Segment(seg.flags));
-        }
+        self.run(idx, now, Cause::Segment(seg.flags), |tcb, ctx| {
+            tcb.on_segment(ctx, seg)
+        });
         self.mark_tx(idx);
         self.reschedule(idx);
         true
@@ -845,12 +858,10 @@ impl Endpoint {
             self.slots[idx as usize].sched = None;
             match &self.slots[idx as usize].kind {
                 SlotKind::Active(_) => {
-                    if let Some((kind, before)) =
-                        self.with_tcb(idx, now, |tcb, ctx| tcb.on_timeout(ctx))
-                    {
-                        let cause = Cause::Timer(kind.unwrap_or(TimerKind::Retransmit));
-                        self.settle(idx, before, cause);
-                    }
+                    // The outcome names the timer that changed the state; a
+                    // timer that only made the connection send changes none.
+                    let cause = Cause::Timer(TimerKind::Retransmit);
+                    self.run(idx, now, cause, |tcb, ctx| tcb.on_timeout(ctx));
                 }
                 SlotKind::TimeWait { tw, .. } => {
                     if tw.deadline <= now {
@@ -971,9 +982,10 @@ impl Endpoint {
             })
             .collect();
         for idx in children {
-            if let Some(((), before)) = self.with_tcb(idx, now, |tcb, ctx| tcb.abort(ctx)) {
-                self.settle(idx, before, Cause::User(UserCall::Abort));
-            }
+            // Like Linux, closing a listener resets what waits in its queues.
+            self.run(idx, now, Cause::User(UserCall::Close), |tcb, ctx| {
+                tcb.abort(ctx)
+            });
         }
         Ok(())
     }
@@ -1209,11 +1221,9 @@ impl Endpoint {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &self.slots[idx as usize].kind {
             SlotKind::Active(_) => {
-                let (r, before) = self
-                    .with_tcb(idx, now, |tcb, ctx| tcb.shutdown(ctx, how))
-                    .ok_or(Error::InvalidHandle)?;
-                self.settle(idx, before, Cause::User(UserCall::Shutdown(how)));
-                r
+                let cause = Cause::User(UserCall::Shutdown(how));
+                self.run(idx, now, cause, |tcb, ctx| tcb.shutdown(ctx, how))
+                    .ok_or(Error::InvalidHandle)?
             }
             SlotKind::TimeWait { .. } => Ok(()),
             SlotKind::Closed { .. } => Err(Error::NotConnected),
@@ -1239,21 +1249,20 @@ impl Endpoint {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(_) => {
-                if let Some((aborted, before)) = self.with_tcb(idx, now, |tcb, ctx| {
+                // The record names the call the application made: close()
+                // with unread data resets the connection, but it is close().
+                let call = if abort {
+                    UserCall::Abort
+                } else {
+                    UserCall::Close
+                };
+                self.run(idx, now, Cause::User(call), |tcb, ctx| {
                     if abort {
                         tcb.abort(ctx);
-                        true
                     } else {
-                        tcb.close(ctx)
+                        tcb.close(ctx);
                     }
-                }) {
-                    let call = if aborted {
-                        UserCall::Abort
-                    } else {
-                        UserCall::Close
-                    };
-                    self.settle(idx, before, Cause::User(call));
-                }
+                });
             }
             SlotKind::TimeWait { leftover, held, .. } => {
                 *held = false;
@@ -1355,7 +1364,7 @@ impl Endpoint {
         let idx = self.slot_of(c)?;
         match &self.slots[idx as usize].kind {
             SlotKind::Closed { reason, .. } => Some(*reason),
-            SlotKind::Active(tcb) => tcb.close_reason,
+            SlotKind::Active(_) => None,
             _ => None,
         }
     }

@@ -89,7 +89,7 @@ impl Tcb {
         if self.snd.una.gt(self.snd.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state
             // to ESTABLISHED, form an ACK segment and send it."
-            self.set_state(ctx.now, State::Established);
+            self.goto(ctx.now, State::Established);
             self.rcv.ack_now = true;
             ctx.events.push(Event::Connected(self.id));
             if self.snd.buf.free() > 0 {
@@ -111,7 +111,7 @@ impl Tcb {
             // Simultaneous open (MUST-10): "enter SYN-RECEIVED, form a SYN,ACK
             // segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our output
             // resends the SYN, now with ACK, from SND.NXT = ISS.
-            self.set_state(ctx.now, State::SynReceived);
+            self.goto(ctx.now, State::SynReceived);
             self.snd.nxt = self.snd.iss;
             self.timers.set(TimerKind::Retransmit, None);
         }
@@ -290,7 +290,7 @@ impl Tcb {
                 if self.listener.is_some() {
                     // "If this connection was initiated with a passive OPEN, then
                     // return this connection to the LISTEN state" (MUST-11).
-                    self.back_to_listen = true;
+                    ctx.out.back_to_listen = true;
                     self.enter_closed(ctx, CloseReason::Reset);
                 } else {
                     // Active OPEN: "the connection was refused".
@@ -314,7 +314,7 @@ impl Tcb {
         if self.state == State::SynReceived && self.listener.is_some() {
             // "If the connection was initiated with a passive OPEN, then return this
             // connection to the LISTEN state and return."
-            self.back_to_listen = true;
+            ctx.out.back_to_listen = true;
             self.enter_closed(ctx, CloseReason::Reset);
             return Step::Done;
         }
@@ -343,7 +343,7 @@ impl Tcb {
                 ctx.stats.accept_queue_overflow += 1;
                 return Step::Done;
             }
-            self.set_state(ctx.now, State::Established);
+            self.goto(ctx.now, State::Established);
             // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
@@ -433,14 +433,14 @@ impl Tcb {
             State::FinWait1 if self.fin_acked() => {
                 // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
                 // continue processing in that state."
-                self.set_state(ctx.now, State::FinWait2);
+                self.goto(ctx.now, State::FinWait2);
                 self.arm_fin_wait2(ctx);
             }
             State::Closing => {
                 // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
                 // otherwise, ignore the segment."
                 if self.fin_acked() {
-                    self.set_state(ctx.now, State::TimeWait);
+                    self.goto(ctx.now, State::TimeWait);
                 } else {
                     return Step::Done;
                 }
@@ -780,7 +780,7 @@ impl Tcb {
         ctx.events.push(Event::Readable(self.id));
         match self.state {
             State::SynReceived | State::Established => {
-                self.set_state(ctx.now, State::CloseWait);
+                self.goto(ctx.now, State::CloseWait);
             }
             State::FinWait1 => {
                 // "If our FIN has been ACKed (perhaps in this segment), then enter
@@ -788,15 +788,15 @@ impl Tcb {
                 // otherwise, enter the CLOSING state." (The ACK step already moved
                 // us to FIN-WAIT-2 when this segment acknowledged our FIN.)
                 if self.fin_acked() {
-                    self.set_state(ctx.now, State::TimeWait);
+                    self.goto(ctx.now, State::TimeWait);
                 } else {
-                    self.set_state(ctx.now, State::Closing);
+                    self.goto(ctx.now, State::Closing);
                 }
             }
             State::FinWait2 => {
                 // "Enter the TIME-WAIT state. Start the time-wait timer, turn off the
                 // other timers."
-                self.set_state(ctx.now, State::TimeWait);
+                self.goto(ctx.now, State::TimeWait);
             }
             // CLOSE-WAIT, CLOSING, LAST-ACK: remain.
             _ => {}

@@ -21,7 +21,6 @@ pub(crate) use timer::{Keepalive, Timers};
 
 pub(crate) use output::emit_ctl;
 
-use alloc::collections::VecDeque;
 use core::net::SocketAddr;
 
 use finack_wire::{SeqNumber, Timestamps};
@@ -50,15 +49,37 @@ pub(crate) struct CtlSegment {
     pub(crate) syn_mss: Option<u16>,
 }
 
-/// What event processing needs from the endpoint.
+/// What event processing needs from the endpoint, and the outcome it hands
+/// back.
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
     pub(crate) cfg: &'a Config,
     pub(crate) events: &'a mut crate::types::EventQueue,
-    pub(crate) ctl: &'a mut VecDeque<CtlSegment>,
     pub(crate) stats: &'a mut Stats,
     /// For a passive connection in SYN-RECEIVED: its listener's accept queue is full.
     pub(crate) accept_queue_full: bool,
+    /// What the event did, for `Endpoint::apply`.
+    pub(crate) out: Outcome,
+}
+
+/// What one event (a segment, a timeout, a user call, an ICMP error) did to a
+/// connection: a value the endpoint applies in one place
+/// (`Endpoint::apply`), which records the transition with its cause, sends
+/// what is owed, hands the connection to its listener's accept queue, moves
+/// it to TIME-WAIT's compact table or releases it in CLOSED, and re-arms its
+/// timers.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// The connection reached CLOSED, for this reason (MUST-12).
+    pub(crate) closed: Option<CloseReason>,
+    /// A passive connection in SYN-RECEIVED went back to LISTEN (RFC 9293
+    /// §3.10.7.4, MUST-11): it vanishes without telling the application.
+    pub(crate) back_to_listen: bool,
+    /// A RST owed to the peer: `<SEQ=seq><CTL=RST>`, with `<ACK=ack>` and the
+    /// ACK flag when `ack` is set.
+    pub(crate) rst: Option<(SeqNumber, Option<SeqNumber>)>,
+    /// The timer whose expiry changed the state (the transition's cause).
+    pub(crate) timer: Option<TimerKind>,
 }
 
 /// Default send MSS when the peer sends no MSS option (RFC 9293 MUST-15).
@@ -94,8 +115,6 @@ pub(crate) struct Tcb {
     /// The application has released the handle (close or abort).
     pub(crate) orphan: bool,
     pub(crate) state_since: Instant,
-    /// Set when the connection reached CLOSED.
-    pub(crate) close_reason: Option<CloseReason>,
 
     /// Send sequence space, the send ring, RTT and RTO.
     pub(crate) snd: SendSide,
@@ -117,8 +136,6 @@ pub(crate) struct Tcb {
     /// IPv4 TOS / IPv6 Traffic Class of our packets (MUST-48).
     pub(crate) tos: u8,
     pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
-    /// A passive connection in SYN-RECEIVED went back to LISTEN (RFC 9293 §3.10.7.4).
-    pub(crate) back_to_listen: bool,
 }
 
 impl Tcb {
@@ -152,7 +169,6 @@ impl Tcb {
             listener: None,
             orphan: false,
             state_since: now,
-            close_reason: None,
             snd: SendSide::new(cfg, iss, peer_mss),
             rcv: RecvSide::new(cfg, now),
             rec: Recovery::new(iss),
@@ -164,7 +180,6 @@ impl Tcb {
             ts_offset: if cfg.timestamp_offsets { ts_offset } else { 0 },
             tos: cfg.tos,
             soft_error: None,
-            back_to_listen: false,
         }
     }
 
@@ -272,22 +287,20 @@ impl Tcb {
         cfg.mtu.saturating_sub(headers_len(&self.remote))
     }
 
-    pub(crate) fn set_state(&mut self, now: Instant, to: State) {
+    /// Move to state `to`. Event processing sees the new state at once (later
+    /// steps of the same segment depend on it); what else follows from the
+    /// change is done by `Endpoint::apply` when the event is over.
+    pub(crate) fn goto(&mut self, now: Instant, to: State) {
         if self.state != to {
             self.state = to;
             self.state_since = now;
         }
     }
 
-    /// Enter CLOSED: delete the TCB's resources and remember why (MUST-12).
+    /// Enter CLOSED: delete the TCB's resources and say why (MUST-12).
     pub(crate) fn enter_closed(&mut self, ctx: &mut Ctx<'_>, reason: CloseReason) {
-        self.set_state(ctx.now, State::Closed);
-        self.close_reason = Some(reason);
-        match reason {
-            CloseReason::TimedOut => ctx.stats.timeouts += 1,
-            CloseReason::Reset => ctx.stats.resets_received += 1,
-            _ => {}
-        }
+        self.goto(ctx.now, State::Closed);
+        ctx.out.closed = Some(reason);
         self.snd.buf.clear();
         self.rcv.buf.clear_ooo();
         self.timers.clear();
@@ -320,19 +333,9 @@ impl Tcb {
         );
     }
 
-    /// Queue a RST for this connection's 4-tuple.
+    /// Owe the peer a RST on this connection's 4-tuple.
     pub(crate) fn queue_rst(&self, ctx: &mut Ctx<'_>, seq: SeqNumber, ack: Option<SeqNumber>) {
-        ctx.stats.rst_sent += 1;
-        ctx.ctl.push_back(CtlSegment {
-            local: self.local,
-            remote: self.remote,
-            seq,
-            ack,
-            rst: true,
-            window: 0,
-            timestamps: None,
-            syn_mss: None,
-        });
+        ctx.out.rst = Some((seq, ack));
     }
 
     /// Is our FIN sent and acknowledged?
@@ -376,10 +379,7 @@ impl Tcb {
             | State::Closing
             | State::LastAck
             | State::TimeWait => Err(Error::BrokenPipe),
-            State::Closed => Err(self
-                .close_reason
-                .and_then(CloseReason::error)
-                .unwrap_or(Error::NotConnected)),
+            State::Closed => Err(Error::NotConnected),
             State::Listen => Err(Error::NotConnected),
         }
     }
@@ -404,10 +404,7 @@ impl Tcb {
             return Ok((0, false));
         }
         match self.state {
-            State::Closed => Err(self
-                .close_reason
-                .and_then(CloseReason::error)
-                .unwrap_or(Error::NotConnected)),
+            State::Closed => Err(Error::NotConnected),
             _ => Err(Error::WouldBlock),
         }
     }
@@ -421,13 +418,13 @@ impl Tcb {
             // handshake is not done: our output sends nothing but the SYN,ACK then).
             State::SynReceived | State::Established => {
                 self.snd.fin_queued = true;
-                self.set_state(now, State::FinWait1);
+                self.goto(now, State::FinWait1);
                 Ok(())
             }
             // §3.10.4 CLOSE-WAIT: queue the FIN, enter LAST-ACK.
             State::CloseWait => {
                 self.snd.fin_queued = true;
-                self.set_state(now, State::LastAck);
+                self.goto(now, State::LastAck);
                 Ok(())
             }
             // "error: connection closing" — already done, not an error for us.
@@ -441,14 +438,13 @@ impl Tcb {
     }
 
     /// CLOSE (§3.10.4) by the application, which also releases the handle.
-    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3); returns
-    /// true when it did.
-    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> bool {
+    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3).
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
         self.orphan = true;
         self.rcv.read_shutdown = true;
         if self.rcv.buf.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
             self.abort(ctx);
-            return true;
+            return;
         }
         match self.state {
             // §3.10.4 SYN-SENT: delete the TCB.
@@ -460,7 +456,6 @@ impl Tcb {
                 }
             }
         }
-        false
     }
 
     /// ABORT (§3.10.5): RST in the synchronized states that have not yet seen both

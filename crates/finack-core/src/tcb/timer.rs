@@ -60,9 +60,13 @@ impl Keepalive {
 }
 
 impl Tcb {
-    /// Run every timer due at `ctx.now`; returns the timer that changed the state,
-    /// if any (for the transition record).
-    pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
+    /// Run every timer due at `ctx.now`; the timer that changed the state, if
+    /// any, goes into the outcome (the transition's cause).
+    pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.out.timer = self.expire(ctx);
+    }
+
+    fn expire(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         let now = ctx.now;
         self.snd.burst_segs = 0;
         if self.timers.get(TimerKind::User).is_some_and(|t| t <= now) {
@@ -189,7 +193,7 @@ impl Tcb {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
                 // away quietly (back to LISTEN, as Linux drops its request socket).
-                self.back_to_listen = true;
+                ctx.out.back_to_listen = true;
             }
             self.enter_closed(ctx, CloseReason::TimedOut);
             return Some(TimerKind::Retransmit);
