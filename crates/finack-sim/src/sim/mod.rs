@@ -12,6 +12,8 @@ use finack_core::{
     Cause, Config, ConnId, Endpoint, Error, Event, Instant, ListenerId, Shutdown, Socket, State,
 };
 
+use finack_fault::{Lost, Partitions};
+
 use crate::rng::Rng;
 use crate::trace::{Fate, HostId, HostInfo, SegmentSummary, Trace, TraceEvent};
 
@@ -36,22 +38,7 @@ impl Default for LinkConfig {
     }
 }
 
-/// Random faults, each a probability per packet.
-#[derive(Clone, Debug, Default)]
-pub struct Faults {
-    /// Drop the packet.
-    pub loss: f64,
-    /// Deliver it twice.
-    pub duplicate: f64,
-    /// Delay it by `reorder_delay` extra, so later packets overtake it.
-    pub reorder: f64,
-    /// Extra delay of a reordered packet.
-    pub reorder_delay: Duration,
-    /// Flip a bit in it (the receiver's checksum must catch that).
-    pub corrupt: f64,
-    /// Uniform extra delay in `0..jitter`.
-    pub jitter: Duration,
-}
+pub use finack_fault::Faults;
 
 /// What a rule decides for one packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +148,7 @@ pub struct Sim {
     /// Random faults.
     pub faults: Faults,
     rules: Vec<Rule>,
-    partitions: Vec<(Instant, Instant)>,
+    partitions: Partitions<Instant>,
     rng: Rng,
     queue: Vec<InFlight>,
     link_free: [Instant; 2],
@@ -230,7 +217,7 @@ impl Sim {
             link: LinkConfig::default(),
             faults: Faults::default(),
             rules: Vec::new(),
-            partitions: Vec::new(),
+            partitions: Partitions::default(),
             rng: Rng::new(seed),
             queue: Vec::new(),
             link_free: [Instant::ZERO; 2],
@@ -250,7 +237,7 @@ impl Sim {
 
     /// Cut the link both ways from `from` to `to`.
     pub fn partition(&mut self, from: Instant, to: Instant) {
-        self.partitions.push((from, to));
+        self.partitions.add(from, to);
     }
 
     /// Write a narrative note into the trace.
@@ -506,10 +493,6 @@ impl Sim {
         }
     }
 
-    fn partitioned(&self, t: Instant) -> bool {
-        self.partitions.iter().any(|&(a, b)| t >= a && t < b)
-    }
-
     /// Put every packet the hosts want to send on the link.
     fn transmit(&mut self) {
         // State changes come first in the trace: they happened when the segment
@@ -567,40 +550,38 @@ impl Sim {
             Some(Verdict::Delay(d)) => extra = d,
             None => {}
         }
-        if fate.is_none() && self.partitioned(now) {
+        if fate.is_none() && self.partitions.cut(&now) {
             fate = Some(Fate::Dropped("partition".into()));
         }
-        if fate.is_none() && self.rng.chance(self.faults.loss) {
-            fate = Some(Fate::Dropped("random loss".into()));
+        // The random faults, and the queue limit between loss and the rest.
+        let (queue, latency, limit) = (&self.queue, self.link.latency, self.link.queue_limit);
+        let decision = self
+            .faults
+            .decide(&mut self.rng, bytes.len(), fate.is_some(), || {
+                let waiting = queue
+                    .iter()
+                    .filter(|p| p.to == to && p.at > now + latency)
+                    .count();
+                waiting >= limit
+            });
+        match decision.lost {
+            Some(Lost::Random) => fate = Some(Fate::Dropped("random loss".into())),
+            Some(Lost::Queue) => fate = Some(Fate::Dropped("queue overflow".into())),
+            None => {}
         }
-        // Serialization on the link (bandwidth) and the queue limit.
+        // Serialization on the link (bandwidth).
         let dir = from.min(1);
         let start = self.link_free[dir].max(now);
-        if fate.is_none() {
-            let waiting = self
-                .queue
-                .iter()
-                .filter(|p| p.to == to && p.at > now + self.link.latency)
-                .count();
-            if waiting >= self.link.queue_limit {
-                fate = Some(Fate::Dropped("queue overflow".into()));
-            }
-        }
         let tx = self.link.bandwidth.map_or(Duration::ZERO, |bps| {
             Duration::from_nanos(bytes.len() as u64 * 8 * 1_000_000_000 / bps.max(1))
         });
         if fate.is_none() {
             self.link_free[dir] = start + tx;
         }
-        if self.rng.chance(self.faults.reorder) {
-            extra += self.faults.reorder_delay;
-        }
-        if !self.faults.jitter.is_zero() {
-            extra += Duration::from_micros(self.rng.below(self.faults.jitter.as_micros() as u64));
-        }
+        extra += decision.delay;
         let at = start + tx + self.link.latency + extra;
-        let corrupt = fate.is_none() && self.rng.chance(self.faults.corrupt);
-        let duplicate = fate.is_none() && self.rng.chance(self.faults.duplicate);
+        let corrupt = decision.corrupt_bit.is_some();
+        let duplicate = decision.duplicate;
         self.packets_sent += 1;
         let trace_idx = if self.record_packets {
             self.trace.events.push(TraceEvent::Packet {
@@ -623,13 +604,11 @@ impl Sim {
             return;
         }
         let mut wire = bytes;
-        if corrupt {
-            let bit = self.rng.below(wire.len() as u64 * 8) as usize;
-            wire[bit / 8] ^= 1 << (bit % 8);
-        }
+        decision.corrupt(&mut wire);
         if duplicate {
             self.order += 1;
             self.queue.push(InFlight {
+                // Right after the original (which has the later order).
                 at: at + Duration::from_micros(1),
                 order: self.order,
                 to,
