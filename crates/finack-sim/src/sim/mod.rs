@@ -10,12 +10,36 @@ use std::time::Duration;
 use finack_core::wire::{parse_tcp_packet, TcpFlags};
 use finack_core::{
     Cause, Config, ConnId, Endpoint, Error, Event, Instant, ListenerId, Shutdown, Socket, State,
+    Transition,
 };
 
 use finack_fault::{Lost, Partitions};
 
 use crate::rng::Rng;
 use crate::trace::{Fate, HostId, HostInfo, SegmentSummary, Trace, TraceEvent};
+
+/// The address family of a run: which addresses the two hosts get.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Family {
+    /// 192.0.2.1 and 192.0.2.2 (the default; what `finack sim` shows).
+    #[default]
+    V4,
+    /// 2001:db8::1 and 2001:db8::2.
+    V6,
+}
+
+impl Family {
+    /// The addresses of host 0 and host 1.
+    pub fn addresses(self) -> [IpAddr; 2] {
+        match self {
+            Family::V4 => ["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+            Family::V6 => [
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+            ],
+        }
+    }
+}
 
 /// The link between the two hosts (the same both ways).
 #[derive(Clone, Debug)]
@@ -162,6 +186,9 @@ pub struct Sim {
     pub record_packets: bool,
     /// Packets sent so far.
     pub packets_sent: u64,
+    /// Every transition record of both endpoints (listeners included), in the
+    /// order they were collected, with the host it happened on.
+    transitions: Vec<(HostId, Transition)>,
 }
 
 fn secret(seed: u64, host: usize, boot: u8) -> [u8; 16] {
@@ -176,7 +203,18 @@ impl Sim {
     /// Two hosts named `names` with addresses 192.0.2.1 and 192.0.2.2 and the
     /// given configurations. Time starts at zero.
     pub fn new(scenario: &str, seed: u64, names: [&str; 2], configs: [Config; 2]) -> Sim {
-        let ips: [IpAddr; 2] = ["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()];
+        Sim::with_family(scenario, seed, Family::V4, names, configs)
+    }
+
+    /// The same with the addresses of `family`.
+    pub fn with_family(
+        scenario: &str,
+        seed: u64,
+        family: Family,
+        names: [&str; 2],
+        configs: [Config; 2],
+    ) -> Sim {
+        let ips = family.addresses();
         let [c0, c1] = configs;
         let hosts: Vec<Host> = [(names[0], ips[0], c0), (names[1], ips[1], c1)]
             .into_iter()
@@ -227,6 +265,7 @@ impl Sim {
             events: 0,
             record_packets: true,
             packets_sent: 0,
+            transitions: Vec::new(),
         }
     }
 
@@ -382,6 +421,7 @@ impl Sim {
     fn collect(&mut self) {
         for (i, h) in self.hosts.iter_mut().enumerate() {
             for t in h.ep.take_transitions() {
+                self.transitions.push((i, t));
                 if let Socket::Listener(_) = t.socket {
                     continue;
                 }
@@ -728,7 +768,14 @@ impl Sim {
 
     /// End the run: packets still on the link never arrive (they are marked so),
     /// and the trace is handed over.
-    pub fn into_trace(mut self) -> Trace {
+    pub fn into_trace(self) -> Trace {
+        self.finish().0
+    }
+
+    /// End the run like [`Sim::into_trace`], and hand over the engines' own
+    /// transition records too (with causes as the engine gives them, and the
+    /// listeners' transitions, which the trace leaves out).
+    pub fn finish(mut self) -> (Trace, Vec<(HostId, Transition)>) {
         self.collect();
         for p in std::mem::take(&mut self.queue) {
             if let Some(TraceEvent::Packet { fate, .. }) = self.trace.events.get_mut(p.trace_idx) {
@@ -739,7 +786,7 @@ impl Sim {
                 };
             }
         }
-        self.trace
+        (self.trace, self.transitions)
     }
 
     /// Was a packet with these flags sent by `host`?
