@@ -35,7 +35,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use finack_sim::render::{self, SvgOptions, TextOptions};
-use finack_sim::{catalog, find, ScenarioDef, ScenarioResult};
+use finack_sim::{catalog, find, Family, ScenarioDef, ScenarioResult};
 
 mod bench_scale;
 mod fsm;
@@ -235,7 +235,7 @@ fn lookup(name: &str) -> Result<&'static ScenarioDef, Failure> {
 /// Run a scenario, turning a panic inside it into an error message.
 fn execute(def: &ScenarioDef, seed: u64) -> Result<ScenarioResult, String> {
     let run = def.run;
-    std::panic::catch_unwind(move || run(seed)).map_err(|payload| {
+    std::panic::catch_unwind(move || run(seed, Family::V4)).map_err(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())

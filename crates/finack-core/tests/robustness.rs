@@ -27,6 +27,7 @@ use finack_core::{
     CloseReason, Config, ConnId, Endpoint, Error, Event, Instant, ListenerId, PacketError,
     Shutdown, State, Transition,
 };
+use finack_fault::Rng;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -605,31 +606,10 @@ dual!(malformed_packets_get_typed_errors_and_change_nothing, |f| {
 const CLIENT: usize = 0;
 const SERVER: usize = 1;
 
-/// SplitMix64: a tiny deterministic generator seeded from proptest.
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next_u64() % n
-        }
-    }
-
-    /// True with probability `per_mille` / 1000.
-    fn chance(&mut self, per_mille: u32) -> bool {
-        self.below(1000) < u64::from(per_mille)
-    }
+/// True with probability `per_mille` / 1000 (one draw of the shared generator;
+/// the fixed cases of `segment_soup_regressions` replay these exact draws).
+fn per_mille(rng: &mut Rng, per_mille: u32) -> bool {
+    rng.below(1000) < u64::from(per_mille)
 }
 
 /// What the link does to each packet.
@@ -710,7 +690,7 @@ impl Sim {
             order: 0,
             latency: Duration::from_millis(10),
             impair: Impair::default(),
-            rng: Rng(seed),
+            rng: Rng::from_state(seed),
             log: Vec::new(),
             transitions: Vec::new(),
         }
@@ -817,8 +797,10 @@ impl Sim {
         let (ip, _) = wire::parse_tcp_packet(&bytes).expect("the engine emitted a bad packet");
         let to = 1 - from;
         let mut order = None;
-        if self.ep[to].addresses().contains(&ip.dst) && !self.rng.chance(self.impair.loss_pm) {
-            let copies = if self.rng.chance(self.impair.dup_pm) {
+        if self.ep[to].addresses().contains(&ip.dst)
+            && !per_mille(&mut self.rng, self.impair.loss_pm)
+        {
+            let copies = if per_mille(&mut self.rng, self.impair.dup_pm) {
                 2
             } else {
                 1

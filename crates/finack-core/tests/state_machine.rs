@@ -1,5 +1,6 @@
 //! The RFC 9293 connection state machine, path by path, on IPv4 and IPv6, and the
-//! transition-coverage table (docs/transitions.md).
+//! transition-coverage table (docs/transitions.md). The paths the simulator's
+//! catalog shows run there (see `scenarios::catalog_run`).
 
 mod common;
 mod scenarios;
@@ -204,6 +205,17 @@ mod coverage {
                 }
             }
         }
+        for def in finack_sim::catalog() {
+            for fam in [Family::V4, Family::V6] {
+                let r = catalog_run(def.name, fam);
+                for (_, t) in &r.transitions {
+                    edges
+                        .entry((t.from, event(t.cause), t.to))
+                        .or_default()
+                        .insert(def.name);
+                }
+            }
+        }
         edges
     }
 
@@ -225,8 +237,10 @@ mod coverage {
         let mut s = String::from(
             "# RFC 9293 state transitions and the tests that exercise them\n\n\
              Generated from the transition records `(connection, from, to, cause)` of the\n\
-             lifecycle scenarios in `crates/finack-core/tests/scenarios/mod.rs`, each run on\n\
-             IPv4 and IPv6. Kept current by the test `coverage::transition_table_is_current`\n\
+             lifecycle scenarios, each run on IPv4 and IPv6: those of the simulator's catalog\n\
+             (`crates/finack-sim/src/sim/scenarios.rs`, names with hyphens) and those of\n\
+             `crates/finack-core/tests/scenarios/mod.rs` (names with underscores). Kept\n\
+             current by the test `coverage::transition_table_is_current`\n\
              in `crates/finack-core/tests/state_machine.rs`; regenerate with\n\
              `FINACK_UPDATE_DOCS=1 cargo test -p finack-core --test state_machine coverage`.\n\n\
              A transition is recorded once per event: when one segment moves a connection\n\

@@ -1,6 +1,9 @@
 //! The scenario catalog.
 
-use crate::trace::Trace;
+use finack_core::Transition;
+
+use crate::sim::Family;
+use crate::trace::{HostId, Trace};
 
 /// One assertion a scenario makes about its run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +21,11 @@ pub struct Check {
 pub struct ScenarioResult {
     /// Everything that happened.
     pub trace: Trace,
+    /// The engines' own transition records behind the trace's state changes
+    /// (listeners included), with the host each happened on. A scenario made of
+    /// two runs has the second run's records after the first's, their times
+    /// shifted as in the trace.
+    pub transitions: Vec<(HostId, Transition)>,
     /// The scenario's assertions.
     pub checks: Vec<Check>,
 }
@@ -35,8 +43,8 @@ pub struct ScenarioDef {
     pub name: &'static str,
     /// One line describing what it shows.
     pub summary: &'static str,
-    /// Run it with a seed.
-    pub run: fn(seed: u64) -> ScenarioResult,
+    /// Run it with a seed, on IPv4 (what `finack sim` shows) or IPv6.
+    pub run: fn(seed: u64, family: Family) -> ScenarioResult,
 }
 
 /// All scenarios, in teaching order.

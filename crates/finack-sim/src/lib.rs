@@ -22,5 +22,5 @@ pub mod sim;
 pub mod trace;
 
 pub use catalog::{catalog, find, Check, ScenarioDef, ScenarioResult};
-pub use sim::{Faults, LinkConfig, Sim};
+pub use sim::{Family, Faults, LinkConfig, Sim};
 pub use trace::{Fate, HostId, HostInfo, SegmentSummary, Trace, TraceEvent};

@@ -1,6 +1,6 @@
 //! Every scenario of the catalog runs and its checks hold; runs are deterministic.
 
-use finack_sim::{catalog, find, ScenarioResult};
+use finack_sim::{catalog, find, Family, ScenarioResult};
 
 fn failures(r: &ScenarioResult) -> String {
     r.checks
@@ -44,12 +44,16 @@ macro_rules! scenario_tests {
         #[test]
         fn $test() {
             let def = find($name).expect("in the catalog");
-            let r = (def.run)(1);
+            let r = (def.run)(1, Family::V4);
             assert!(!r.checks.is_empty(), "a scenario asserts something");
             assert!(r.passed(), "{} failed:\n{}", $name, failures(&r));
             // Same seed, same run (byte-identical packets, same events).
-            let again = (def.run)(1);
+            let again = (def.run)(1, Family::V4);
             assert!(again.trace == r.trace, "{} is not deterministic", $name);
+            // The same story holds on IPv6.
+            let v6 = (def.run)(1, Family::V6);
+            assert_eq!(v6.trace.hosts[0].addr, "2001:db8::1");
+            assert!(v6.passed(), "{} failed on IPv6:\n{}", $name, failures(&v6));
         }
     )*};
 }
@@ -79,7 +83,7 @@ scenario_tests! {
 /// (regenerate with `FINACK_UPDATE_DOCS=1 cargo test -p finack-sim --test catalog`).
 #[test]
 fn readme_diagram_is_current() {
-    let r = (find("lost-last-ack").unwrap().run)(1);
+    let r = (find("lost-last-ack").unwrap().run)(1, Family::V4);
     let svg = finack_sim::render::diagram_svg(&r.trace);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/lost-last-ack.svg");
     if std::env::var_os("FINACK_UPDATE_DOCS").is_some() {

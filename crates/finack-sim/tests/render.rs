@@ -13,7 +13,7 @@ use finack_sim::render::{
     diagram_svg, diagram_svg_with, diagram_text, diagram_text_with, to_json, to_pcap, SvgOptions,
     TextOptions,
 };
-use finack_sim::{catalog, find, Fate, HostInfo, SegmentSummary, Trace, TraceEvent};
+use finack_sim::{catalog, find, Family, Fate, HostInfo, SegmentSummary, Trace, TraceEvent};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -941,7 +941,7 @@ fn tshark_reads_the_hand_made_capture() {
 
 fn run(name: &str, seed: u64) -> Trace {
     let def = find(name).unwrap_or_else(|| panic!("scenario {name} in the catalog"));
-    (def.run)(seed).trace
+    (def.run)(seed, Family::V4).trace
 }
 
 #[test]
@@ -1011,8 +1011,8 @@ fn lost_last_ack_draws_the_loss() {
 #[test]
 fn every_scenario_renders_and_is_deterministic() {
     for def in catalog() {
-        let a = (def.run)(3).trace;
-        let b = (def.run)(3).trace;
+        let a = (def.run)(3, Family::V4).trace;
+        let b = (def.run)(3, Family::V4).trace;
         let name = def.name;
         let text = diagram_text(&a);
         assert_eq!(text, diagram_text(&b), "{name}: text differs between runs");
@@ -1043,6 +1043,6 @@ fn every_scenario_renders_and_is_deterministic() {
 #[test]
 fn every_scenario_capture_reads_back_in_tshark() {
     for def in catalog() {
-        check_with_tshark(&(def.run)(1).trace, def.name);
+        check_with_tshark(&(def.run)(1, Family::V4).trace, def.name);
     }
 }

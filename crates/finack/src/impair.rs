@@ -1,33 +1,34 @@
 //! A seeded impairment stage for packet paths: loss, delay with jitter,
-//! reordering and duplication (the kernel here has no netem).
+//! reordering, duplication, corruption and partitions (the kernel here has no
+//! netem). What happens to each packet is decided by `finack-fault`, the same
+//! generator and fault model the simulator uses; this stage only applies the
+//! decision in tokio time.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
+use finack_fault::{Faults, Partitions, Rng};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// What to do to packets passing through: each packet is dropped with
-/// probability `loss`; a kept one is delayed by `delay` plus up to `jitter`, held
-/// back a further `reorder_delay` with probability `reorder` (so later packets
-/// overtake it), and delivered twice with probability `duplicate`. All choices
-/// come from a PRNG seeded with `seed`, so a run's decisions are reproducible
-/// (their timing still depends on the scheduler).
+/// What to do to packets passing through: the random `faults` of
+/// [`finack_fault::Faults`] (each packet is dropped with probability `loss`; a
+/// kept one is held back a further `reorder_delay` with probability `reorder`
+/// (so later packets overtake it) and up to `jitter` more, has a bit flipped with
+/// probability `corrupt` and is delivered twice with probability `duplicate`),
+/// a fixed `delay` on top, and `partitions` during which everything is dropped.
+/// All choices come from a PRNG seeded with `seed`, so a run's decisions are
+/// reproducible (their timing still depends on the scheduler).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Impairment {
-    /// Probability of dropping a packet, 0.0..=1.0.
-    pub loss: f64,
-    /// Probability of delivering a packet twice.
-    pub duplicate: f64,
-    /// Probability of holding a packet back by `reorder_delay`.
-    pub reorder: f64,
-    /// Extra hold time of a reordered packet.
-    pub reorder_delay: Duration,
+    /// The random faults, each a probability per packet.
+    pub faults: Faults,
     /// Fixed one-way delay.
     pub delay: Duration,
-    /// Uniformly random extra delay in `0..jitter`.
-    pub jitter: Duration,
+    /// Windows during which every packet is dropped, measured from the moment
+    /// the stage starts.
+    pub partitions: Partitions<Duration>,
     /// PRNG seed.
     pub seed: u64,
 }
@@ -36,39 +37,51 @@ impl Impairment {
     /// No impairment at all (add some with the builder methods).
     pub fn new(seed: u64) -> Impairment {
         Impairment {
-            loss: 0.0,
-            duplicate: 0.0,
-            reorder: 0.0,
-            reorder_delay: Duration::from_millis(5),
+            faults: Faults {
+                reorder_delay: Duration::from_millis(5),
+                ..Faults::default()
+            },
             delay: Duration::ZERO,
-            jitter: Duration::ZERO,
+            partitions: Partitions::default(),
             seed,
         }
     }
 
     /// Set the loss probability.
     pub fn loss(mut self, p: f64) -> Impairment {
-        self.loss = p;
+        self.faults.loss = p;
         self
     }
 
     /// Set the duplication probability.
     pub fn duplicate(mut self, p: f64) -> Impairment {
-        self.duplicate = p;
+        self.faults.duplicate = p;
         self
     }
 
     /// Set the reordering probability and how long a reordered packet is held.
     pub fn reorder(mut self, p: f64, hold: Duration) -> Impairment {
-        self.reorder = p;
-        self.reorder_delay = hold;
+        self.faults.reorder = p;
+        self.faults.reorder_delay = hold;
+        self
+    }
+
+    /// Set the corruption probability (one flipped bit per corrupted packet).
+    pub fn corrupt(mut self, p: f64) -> Impairment {
+        self.faults.corrupt = p;
         self
     }
 
     /// Set the fixed delay and the jitter.
     pub fn delay(mut self, delay: Duration, jitter: Duration) -> Impairment {
         self.delay = delay;
-        self.jitter = jitter;
+        self.faults.jitter = jitter;
+        self
+    }
+
+    /// Drop every packet from `from` to `to` after the stage starts.
+    pub fn partition(mut self, from: Duration, to: Duration) -> Impairment {
+        self.partitions.add(from, to);
         self
     }
 
@@ -88,7 +101,8 @@ impl Impairment {
         mut input: mpsc::UnboundedReceiver<Vec<u8>>,
         output: mpsc::UnboundedSender<Vec<u8>>,
     ) {
-        let mut rng = SplitMix64(self.seed);
+        let mut rng = Rng::new(self.seed);
+        let started = Instant::now();
         // (release time, arrival order) -> packet; the order keeps equal release
         // times first-in first-out.
         let mut held: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>> = BinaryHeap::new();
@@ -113,26 +127,24 @@ impl Impairment {
             let next = held.peek().map(|Reverse((t, _, _))| *t);
             tokio::select! {
                 p = input.recv(), if open => {
-                    let Some(pkt) = p else {
+                    let Some(mut pkt) = p else {
                         open = false;
                         continue;
                     };
-                    if rng.chance(self.loss) {
+                    let now = Instant::now();
+                    let cut = self.partitions.cut(&(now - started));
+                    let d = self.faults.decide(&mut rng, pkt.len(), cut, || false);
+                    if cut || d.lost.is_some() {
                         continue;
                     }
-                    let mut at = Instant::now() + self.delay;
-                    if !self.jitter.is_zero() {
-                        at += self.jitter.mul_f64(rng.unit());
-                    }
-                    if rng.chance(self.reorder) {
-                        at += self.reorder_delay;
-                    }
-                    if rng.chance(self.duplicate) {
+                    d.corrupt(&mut pkt);
+                    let at = now + self.delay + d.delay;
+                    // A copy, if any, goes right after the original.
+                    let copy = d.duplicate.then(|| pkt.clone());
+                    for p in std::iter::once(pkt).chain(copy) {
                         order += 1;
-                        held.push(Reverse((at, order, pkt.clone())));
+                        held.push(Reverse((at, order, p)));
                     }
-                    order += 1;
-                    held.push(Reverse((at, order, pkt)));
                 }
                 _ = sleep_until_opt(next) => {}
             }
@@ -144,29 +156,6 @@ async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, good enough for test
-/// decisions.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.unit() < p
     }
 }
 
@@ -218,5 +207,45 @@ mod tests {
         assert!(got.windows(2).any(|w| w[0] > w[1]), "some reordering");
         got.sort();
         assert_eq!(got, (0..100u8).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn corruption_flips_one_bit_per_packet() {
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        Impairment::new(5).corrupt(1.0).spawn(in_rx, out_tx);
+        for i in 0..50u8 {
+            in_tx.send(vec![i; 8]).unwrap();
+        }
+        drop(in_tx);
+        let mut n = 0u8;
+        while let Some(p) = out_rx.recv().await {
+            let flipped: u32 = p.iter().map(|b| (b ^ n).count_ones()).sum();
+            assert_eq!(flipped, 1, "packet {n}: {p:?}");
+            n += 1;
+        }
+        assert_eq!(n, 50);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn partition_drops_everything_while_it_lasts() {
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        Impairment::new(1)
+            .partition(Duration::ZERO, Duration::from_millis(200))
+            .spawn(in_rx, out_tx);
+        for i in 0..10u8 {
+            in_tx.send(vec![i]).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 10..20u8 {
+            in_tx.send(vec![i]).unwrap();
+        }
+        drop(in_tx);
+        let mut got = Vec::new();
+        while let Some(p) = out_rx.recv().await {
+            got.push(p[0]);
+        }
+        assert_eq!(got, (10..20u8).collect::<Vec<_>>());
     }
 }

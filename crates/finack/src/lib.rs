@@ -9,7 +9,8 @@
 //! Packets travel over a [`PacketLink`]: a pair of channels that leads to another
 //! in-memory stack ([`Stack::pair`]), to a TUN device ([`Stack::tun`], so the
 //! other side is the Linux kernel), or to anything else you connect to it. An
-//! [`Impairment`] (loss, delay, reordering, duplication; seeded) can sit on any
+//! [`Impairment`] (loss, delay, reordering, duplication, corruption, partitions;
+//! seeded, decided by `finack-fault` like the simulator's faults) can sit on any
 //! packet path.
 //!
 //! ```

@@ -224,18 +224,26 @@ fn spawn_echo(stack: &Stack, port: u16) -> tokio::sync::mpsc::UnboundedReceiver<
 }
 
 const PY_ECHO_CLIENT: &str = r#"
-import socket, sys
+import socket, sys, threading
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = bytes((i * 7 + i // 251) % 256 for i in range(n))
 s = socket.create_connection((host, port), timeout=20)
-s.sendall(data)
-s.shutdown(socket.SHUT_WR)
+# Send from a thread while this one reads: an echo peer stops reading once
+# its replies fill our receive buffer, so a client that only reads after
+# sending everything can deadlock (more likely under loss, where the
+# kernel grows its buffers less).
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
 got = bytearray()
 while True:
     b = s.recv(65536)
     if not b:
         break
     got += b
+t.join()
 s.close()
 assert bytes(got) == data, (len(got), n)
 print("OK", len(got))

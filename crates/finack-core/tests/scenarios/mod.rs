@@ -1,40 +1,32 @@
 //! Connection-lifecycle scenarios shared by the state-machine tests and the
-//! transition-coverage test. Each runs two endpoints over the test network,
-//! asserts what it shows, and returns the network (with its transition records).
+//! transition-coverage test. Those the simulator's catalog has
+//! (`crates/finack-sim/src/sim/scenarios.rs`) run there, through
+//! [`catalog_run`], with the catalog's own checks and a few more on its trace;
+//! the rest run two endpoints over the test network, assert what they show, and
+//! return the network (with its transition records). Both kinds run on IPv4 and
+//! IPv6.
 
 #![allow(dead_code)]
 
 use std::time::Duration;
 
 use finack_core::wire::{SeqNumber, TcpFlags, TcpOptions, Timestamps};
-use finack_core::{CloseReason, Config, Error, Event, Instant, Shutdown, State};
+use finack_core::{CloseReason, Config, Error, Instant, Shutdown, State};
+use finack_sim::{Fate, HostId, ScenarioResult, SegmentSummary, TraceEvent};
 
 use crate::common::*;
 
 use State::*;
 
-/// A scenario: runs and asserts, returns the network for inspection.
+/// A scenario on the test network: runs and asserts, returns the network for
+/// inspection.
 pub type Scenario = fn(Family) -> Net;
 
-/// Every scenario, by name.
+/// Every scenario on the test network, by name (the catalog's are in
+/// `finack_sim::catalog()`).
 pub const SCENARIOS: &[(&str, Scenario)] = &[
-    ("handshake", handshake),
-    ("client_close", client_close),
-    ("server_close", server_close),
-    ("simultaneous_close", simultaneous_close),
-    ("fin_ack_merged", fin_ack_merged),
-    ("fin_with_data", fin_with_data),
-    ("half_close", half_close),
-    ("lost_last_ack", lost_last_ack),
-    ("no_time_wait_gets_rst", no_time_wait_gets_rst),
-    ("simultaneous_open", simultaneous_open),
     ("simultaneous_open_then_close", simultaneous_open_then_close),
-    ("refused", refused),
     ("rst_aborts_established", rst_aborts_established),
-    (
-        "close_with_unread_data_sends_rst",
-        close_with_unread_data_sends_rst,
-    ),
     ("abort_sends_rst", abort_sends_rst),
     ("fin_wait_2_timeout", fin_wait_2_timeout),
     ("syn_retries_time_out", syn_retries_time_out),
@@ -87,359 +79,181 @@ fn assert_states(net: &Net, client: &[State], server: &[State]) {
     );
 }
 
-/// Three-way handshake: CLOSED→SYN-SENT→ESTABLISHED; LISTEN→SYN-RECEIVED→ESTABLISHED.
-pub fn handshake(f: Family) -> Net {
-    let mut net = Net::new(f);
-    net.established();
-    let flags: Vec<_> = net.log.iter().map(|s| (s.from, s.flags)).collect();
+/// The simulator's address family for a test family.
+fn sim_family(f: Family) -> finack_sim::Family {
+    match f {
+        Family::V4 => finack_sim::Family::V4,
+        Family::V6 => finack_sim::Family::V6,
+    }
+}
+
+/// Run the simulator catalog's scenario `name` (seed 1) on `f`: it asserts
+/// something, and every check it makes holds.
+pub fn catalog_run(name: &str, f: Family) -> ScenarioResult {
+    let def = finack_sim::find(name)
+        .unwrap_or_else(|| panic!("{name} is not in the simulator's catalog"));
+    let r = (def.run)(1, sim_family(f));
+    let failed: String = r
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("  ✗ {}: {}\n", c.what, c.detail))
+        .collect();
+    assert!(!r.checks.is_empty(), "{name} checks nothing");
+    assert!(
+        failed.is_empty(),
+        "{name} ({f:?}) failed:\n{failed}{}",
+        finack_sim::render::diagram_text(&r.trace)
+    );
+    r
+}
+
+/// The segments of a catalog run, in the order they were sent, with the sender.
+fn segments(r: &ScenarioResult) -> Vec<(HostId, SegmentSummary)> {
+    r.trace
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Packet { from, seg, .. } => Some((*from, *seg)),
+            _ => None,
+        })
+        .collect()
+}
+
+const CLIENT: HostId = 0;
+const SERVER: HostId = 1;
+
+/// Three-way handshake (catalog `handshake`): CLOSED→SYN-SENT→ESTABLISHED;
+/// LISTEN→SYN-RECEIVED→ESTABLISHED; and in that order SYN, SYN,ACK acknowledging
+/// ISS+1, ACK.
+pub fn handshake(f: Family) -> ScenarioResult {
+    let r = catalog_run("handshake", f);
+    let segs = segments(&r);
+    let flags: Vec<_> = segs.iter().map(|(h, s)| (*h, s.flags)).collect();
     assert_eq!(
         flags,
-        vec![
-            (Side::Client, TcpFlags::SYN),
-            (Side::Server, TcpFlags::SYN | TcpFlags::ACK),
-            (Side::Client, TcpFlags::ACK),
+        [
+            (CLIENT, TcpFlags::SYN),
+            (SERVER, TcpFlags::SYN | TcpFlags::ACK),
+            (CLIENT, TcpFlags::ACK),
         ]
     );
-    let (syn, synack, ack) = (&net.log[0], &net.log[1], &net.log[2]);
+    let (syn, synack, ack) = (segs[0].1, segs[1].1, segs[2].1);
     assert_eq!(synack.ack, syn.seq + 1, "SYN,ACK acknowledges ISS+1");
     assert_eq!(ack.seq, syn.seq + 1);
     assert_eq!(ack.ack, synack.seq + 1);
-    assert_states(
-        &net,
-        &[Closed, SynSent, Established],
-        &[Listen, SynReceived, Established],
-    );
-    net
+    r
 }
 
-/// Four-way close, client first: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT (2MSL), CLOSED;
-/// server CLOSE-WAIT, LAST-ACK, CLOSED.
-pub fn client_close(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    net.client.close(net.now, c).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.server.state(s) == CloseWait);
-    net.run_for(Duration::from_millis(100));
-    assert_eq!(net.client.state(c), FinWait2);
-    assert_eq!(net.server.state(s), CloseWait);
-    net.server.close(net.now, s).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == TimeWait);
-    let entered = net.now;
-    net.run_until(Duration::from_secs(1), |n| n.server.state(s) == Closed);
-    assert_eq!(net.client.state(c), TimeWait);
-    net.run_until(Duration::from_secs(120), |n| n.client.state(c) == Closed);
-    let waited = net.now - entered;
-    assert!(
-        waited >= Duration::from_secs(60) && waited < Duration::from_millis(60_100),
-        "TIME-WAIT lasts 2MSL = 60 s in the Linux profile, was {waited:?}"
-    );
-    assert_states(
-        &net,
-        &[
-            Closed,
-            SynSent,
-            Established,
-            FinWait1,
-            FinWait2,
-            TimeWait,
-            Closed,
-        ],
-        &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-    );
-    // Four segments: FIN, ACK, FIN, ACK.
-    let close: Vec<_> = net.log[3..].iter().map(|s| (s.from, s.flags)).collect();
-    assert_eq!(
-        close,
-        vec![
-            (Side::Client, TcpFlags::FIN | TcpFlags::ACK),
-            (Side::Server, TcpFlags::ACK),
-            (Side::Server, TcpFlags::FIN | TcpFlags::ACK),
-            (Side::Client, TcpFlags::ACK),
-        ]
-    );
-    net
-}
-
-/// The same with the server closing first.
-pub fn server_close(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    net.server.close(net.now, s).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == CloseWait);
-    net.run_for(Duration::from_millis(100));
-    net.client.close(net.now, c).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == Closed);
-    assert_eq!(net.server.state(s), TimeWait);
-    net.run_to_quiet();
-    assert_eq!(net.server.state(s), Closed);
-    assert_states(
-        &net,
-        &[Closed, SynSent, Established, CloseWait, LastAck, Closed],
-        &[
-            Listen,
-            SynReceived,
-            Established,
-            FinWait1,
-            FinWait2,
-            TimeWait,
-            Closed,
-        ],
-    );
-    net
-}
-
-/// Both close at once: FIN-WAIT-1 → CLOSING → TIME-WAIT on both sides.
-pub fn simultaneous_close(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    net.client.close(net.now, c).unwrap();
-    net.server.close(net.now, s).unwrap();
-    net.run_until(Duration::from_secs(1), |n| {
-        n.client.state(c) == TimeWait && n.server.state(s) == TimeWait
-    });
-    net.run_to_quiet();
-    let both = [
-        Closed,
-        SynSent,
-        Established,
-        FinWait1,
-        Closing,
-        TimeWait,
-        Closed,
-    ];
-    assert_eq!(states(&net.client_states), both, "{}", net.trace());
-    assert_eq!(
-        states(&net.server_states),
-        [
-            Listen,
-            SynReceived,
-            Established,
-            FinWait1,
-            Closing,
-            TimeWait,
-            Closed
-        ]
-    );
-    net
-}
-
-/// The passive side answers the FIN with FIN+ACK: FIN-WAIT-1 → TIME-WAIT directly,
-/// a three-segment close.
-pub fn fin_ack_merged(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, _s) = net.established();
-    net.sapp.close_on_peer_fin = true;
-    let before = net.log.len();
-    net.client.close(net.now, c).unwrap();
-    net.run_to_quiet();
-    let close: Vec<_> = net.log[before..]
+/// The four segments of an unmerged four-way close started by `closer`: FIN,
+/// ACK, FIN, ACK.
+fn assert_four_segment_close(r: &ScenarioResult, closer: HostId) {
+    let segs = segments(r);
+    let first_fin = segs.iter().position(|(_, s)| s.flags.fin()).expect("a FIN");
+    let close: Vec<_> = segs[first_fin..]
         .iter()
-        .map(|s| (s.from, s.flags))
+        .map(|(h, s)| (*h, s.flags))
         .collect();
+    let other = 1 - closer;
     assert_eq!(
         close,
-        vec![
-            (Side::Client, TcpFlags::FIN | TcpFlags::ACK),
-            (Side::Server, TcpFlags::FIN | TcpFlags::ACK),
-            (Side::Client, TcpFlags::ACK),
-        ],
-        "three-way close"
+        [
+            (closer, TcpFlags::FIN | TcpFlags::ACK),
+            (other, TcpFlags::ACK),
+            (other, TcpFlags::FIN | TcpFlags::ACK),
+            (closer, TcpFlags::ACK),
+        ]
     );
-    assert_states(
-        &net,
-        &[Closed, SynSent, Established, FinWait1, TimeWait, Closed],
-        &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-    );
-    net
 }
 
-/// The last data rides on the FIN; sequence numbers count the data and the FIN.
-pub fn fin_with_data(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    let data = pattern(100, 1);
-    net.client.set_nodelay(c, true).unwrap();
-    assert_eq!(net.client.send(net.now, c, &data).unwrap(), 100);
-    net.client.close(net.now, c).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.server.state(s) == CloseWait);
-    let syn = net.log[0].seq;
-    let fin = net
-        .sent_by(Side::Client)
-        .into_iter()
-        .find(|s| s.has(TcpFlags::FIN))
-        .unwrap()
-        .clone();
-    assert_eq!(fin.len, 100, "the FIN segment carries the data");
-    assert_eq!(fin.seq, syn + 1);
-    let ack = net
-        .sent_by(Side::Server)
-        .into_iter()
-        .find(|s| s.ack == syn + 1 + 100 + 1)
-        .cloned();
-    assert!(
-        ack.is_some(),
-        "server acknowledges 100 data bytes + FIN\n{}",
-        net.trace()
-    );
-    net.run_for(Duration::from_millis(50));
-    assert_eq!(net.sapp.received, data);
-    assert!(net.sapp.eof);
-    net.server.close(net.now, s).unwrap();
-    net.run_to_quiet();
-    net
+/// Four-way close, client first (catalog `client-close`): FIN-WAIT-1,
+/// FIN-WAIT-2, TIME-WAIT (2MSL), CLOSED; server CLOSE-WAIT, LAST-ACK, CLOSED.
+pub fn client_close(f: Family) -> ScenarioResult {
+    let r = catalog_run("client-close", f);
+    assert_four_segment_close(&r, CLIENT);
+    r
 }
 
-/// Half-close: the passive side keeps sending in CLOSE-WAIT; the active side keeps
-/// receiving in FIN-WAIT-2.
-pub fn half_close(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    net.client.shutdown(net.now, c, Shutdown::Write).unwrap();
-    net.run_until(Duration::from_secs(1), |n| {
-        n.client.state(c) == FinWait2 && n.server.state(s) == CloseWait
-    });
-    let data = pattern(200_000, 7);
-    net.sapp.to_send = data.iter().copied().collect();
-    net.sapp.close_when_sent = Some(true);
-    net.run_until(Duration::from_secs(30), |n| n.client.state(c) == TimeWait);
-    assert_eq!(net.capp.received.len(), data.len());
-    assert!(net.capp.received == data, "data intact");
-    assert!(net.capp.eof);
-    net.run_to_quiet();
-    assert_states(
-        &net,
-        &[
-            Closed,
-            SynSent,
-            Established,
-            FinWait1,
-            FinWait2,
-            TimeWait,
-            Closed,
-        ],
-        &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-    );
-    net
+/// The same with the server closing first (catalog `server-close`).
+pub fn server_close(f: Family) -> ScenarioResult {
+    let r = catalog_run("server-close", f);
+    assert_four_segment_close(&r, SERVER);
+    r
 }
 
-/// The final ACK is lost: the server retransmits its FIN after an RTO, TIME-WAIT
-/// answers it and restarts its 2MSL timer, and both close cleanly.
-pub fn lost_last_ack(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    net.client.close(net.now, c).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == FinWait2);
-    let mut dropped = false;
-    net.drop = Some(Box::new(move |seg: &Seg| {
-        if !dropped && seg.from == Side::Client && seg.flags == TcpFlags::ACK {
-            dropped = true;
-            return true;
-        }
-        false
-    }));
-    net.server.close(net.now, s).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == TimeWait);
-    let first_fin_time = net.now;
-    // The server retransmits the FIN; TIME-WAIT re-ACKs it.
-    net.run_until(Duration::from_secs(5), |n| n.server.state(s) == Closed);
-    assert_eq!(net.server.close_reason(s), None, "released handle is gone");
-    let fins: Vec<_> = net
-        .sent_by(Side::Server)
-        .into_iter()
-        .filter(|s| s.has(TcpFlags::FIN))
-        .cloned()
+/// Both close at once: FIN-WAIT-1 → CLOSING → TIME-WAIT on both sides (catalog
+/// `simultaneous-close`).
+pub fn simultaneous_close(f: Family) -> ScenarioResult {
+    catalog_run("simultaneous-close", f)
+}
+
+/// The passive side answers the FIN with FIN+ACK: FIN-WAIT-1 → TIME-WAIT
+/// directly, a three-segment close (catalog `fin-ack-merged`).
+pub fn fin_ack_merged(f: Family) -> ScenarioResult {
+    catalog_run("fin-ack-merged", f)
+}
+
+/// The last data rides on the FIN; sequence numbers count the data and the FIN
+/// (catalog `fin-with-data`).
+pub fn fin_with_data(f: Family) -> ScenarioResult {
+    catalog_run("fin-with-data", f)
+}
+
+/// Half-close: the passive side keeps sending in CLOSE-WAIT; the active side
+/// keeps receiving in FIN-WAIT-2 (catalog `half-close`).
+pub fn half_close(f: Family) -> ScenarioResult {
+    catalog_run("half-close", f)
+}
+
+/// The final ACK is lost: the server retransmits its FIN (the same sequence
+/// number) after an RTO, TIME-WAIT answers it and restarts its 2MSL timer, and
+/// both close cleanly (catalog `lost-last-ack`).
+pub fn lost_last_ack(f: Family) -> ScenarioResult {
+    let r = catalog_run("lost-last-ack", f);
+    let fins: Vec<SeqNumber> = r
+        .trace
+        .packets_from(SERVER)
+        .filter(|p| p.0.flags.fin())
+        .map(|p| p.0.seq)
         .collect();
-    assert_eq!(fins.len(), 2, "FIN retransmitted once\n{}", net.trace());
-    assert_eq!(fins[0].seq, fins[1].seq);
-    let refin_time = fins[1].time + net.latency;
-    assert!(refin_time > first_fin_time);
-    // TIME-WAIT restarted at the retransmitted FIN: it ends 60 s after it.
-    net.run_until(Duration::from_secs(120), |n| n.client.state(c) == Closed);
-    let end = net.now;
-    assert!(
-        end >= refin_time + Duration::from_secs(60)
-            && end < refin_time + Duration::from_millis(60_100),
-        "2MSL restarted by the retransmitted FIN: ended {end:?}, FIN arrived {refin_time:?}"
-    );
-    assert!(
-        net.log.iter().all(|s| !s.has(TcpFlags::RST)),
-        "no RST: clean close"
-    );
-    assert_states(
-        &net,
-        &[
-            Closed,
-            SynSent,
-            Established,
-            FinWait1,
-            FinWait2,
-            TimeWait,
-            Closed,
-        ],
-        &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-    );
-    net
+    assert_eq!(fins.len(), 2, "FIN retransmitted once");
+    assert_eq!(fins[0], fins[1], "the retransmission repeats the FIN");
+    r
 }
 
 /// Counterfactual: TIME-WAIT far too short. The retransmitted FIN meets CLOSED
-/// and gets a RST; the server's close ends in a reset instead of cleanly.
-pub fn no_time_wait_gets_rst(f: Family) -> Net {
-    let mut ccfg = Config::linux();
-    ccfg.time_wait = Duration::from_millis(1);
-    let mut net = Net::with_configs(f, ccfg, Config::linux());
-    let (c, s) = net.established();
-    net.client.close(net.now, c).unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == FinWait2);
-    let mut dropped = false;
-    net.drop = Some(Box::new(move |seg: &Seg| {
-        if !dropped && seg.from == Side::Client && seg.flags == TcpFlags::ACK {
-            dropped = true;
-            return true;
-        }
-        false
-    }));
-    net.sapp.conn = None; // keep the handle ourselves, watch its end
-    net.server.shutdown(net.now, s, Shutdown::Write).unwrap();
-    net.run_until(Duration::from_secs(5), |n| n.server.state(s) == Closed);
-    assert_eq!(net.server.close_reason(s), Some(CloseReason::Reset));
-    let rst = net
-        .sent_by(Side::Client)
-        .into_iter()
-        .any(|s| s.has(TcpFlags::RST));
-    assert!(
-        rst,
-        "the retransmitted FIN is answered with RST\n{}",
-        net.trace()
-    );
-    net
+/// and gets a RST; the server's close ends in a reset instead of cleanly
+/// (catalog `no-time-wait`).
+pub fn no_time_wait_gets_rst(f: Family) -> ScenarioResult {
+    catalog_run("no-time-wait", f)
 }
 
-/// Simultaneous open (MUST-10): both SYN-SENT → SYN-RECEIVED → ESTABLISHED.
-pub fn simultaneous_open(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let a = net
-        .client
-        .connect(net.now, f.client(5000), f.server(6000))
-        .unwrap();
-    let b = net
-        .server
-        .connect(net.now, f.server(6000), f.client(5000))
-        .unwrap();
-    net.run_until(Duration::from_secs(5), |n| {
-        n.client.state(a) == Established && n.server.state(b) == Established
-    });
-    let both = [Closed, SynSent, SynReceived, Established];
-    assert_eq!(states(&net.client_states), both, "{}", net.trace());
-    assert_eq!(states(&net.server_states), both);
-    // Data flows both ways afterwards.
-    net.client.send(net.now, a, b"hello").unwrap();
-    net.server.send(net.now, b, b"world").unwrap();
-    net.run_for(Duration::from_millis(100));
-    let mut buf = [0u8; 16];
-    assert_eq!(net.server.recv(net.now, b, &mut buf).unwrap(), 5);
-    assert_eq!(&buf[..5], b"hello");
-    assert_eq!(net.client.recv(net.now, a, &mut buf).unwrap(), 5);
-    net
+/// Simultaneous open (MUST-10): both SYN-SENT → SYN-RECEIVED → ESTABLISHED, and
+/// data flows both ways afterwards (catalog `simultaneous-open`).
+pub fn simultaneous_open(f: Family) -> ScenarioResult {
+    let r = catalog_run("simultaneous-open", f);
+    for host in [0, 1] {
+        let data = r
+            .trace
+            .packets_from(host)
+            .any(|(s, fate, _)| s.len == 12 && matches!(fate, Fate::Delivered(_)));
+        assert!(data, "peer {host} got its 12 bytes across");
+    }
+    r
+}
+
+/// SYN to a closed port gets RST,ACK; connect fails as refused; the server
+/// never had a connection (catalog `refused`).
+pub fn refused(f: Family) -> ScenarioResult {
+    let r = catalog_run("refused", f);
+    assert_eq!(r.trace.states_of(SERVER), []);
+    r
+}
+
+/// Close with unread data sends RST (RFC 2525 §2.17): the peer sees a reset
+/// (catalog `rst-abort`).
+pub fn close_with_unread_data_sends_rst(f: Family) -> ScenarioResult {
+    catalog_run("rst-abort", f)
 }
 
 /// Close while in SYN-RECEIVED (reached by simultaneous open): FIN-WAIT-1.
@@ -479,38 +293,6 @@ pub fn simultaneous_open_then_close(f: Family) -> Net {
     net
 }
 
-/// SYN to a closed port gets RST,ACK; connect fails as refused.
-pub fn refused(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let c = net
-        .client
-        .connect(net.now, f.client(0), f.server(81))
-        .unwrap();
-    net.run_until(Duration::from_secs(1), |n| n.client.state(c) == Closed);
-    let rst = &net.sent_by(Side::Server)[0].clone();
-    let syn = &net.log[0];
-    // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-    assert_eq!(rst.flags, TcpFlags::RST | TcpFlags::ACK);
-    assert_eq!(rst.seq, SeqNumber(0));
-    assert_eq!(rst.ack, syn.seq + 1);
-    assert_eq!(net.client.close_reason(c), Some(CloseReason::Refused));
-    let mut buf = [0u8; 4];
-    assert_eq!(
-        net.client.recv(net.now, c, &mut buf),
-        Err(Error::ConnectionRefused)
-    );
-    assert_eq!(
-        net.client.send(net.now, c, b"x"),
-        Err(Error::ConnectionRefused)
-    );
-    assert!(net.capp.events.contains(&Event::Closed {
-        conn: c,
-        reason: CloseReason::Refused
-    }));
-    assert_states(&net, &[Closed, SynSent, Closed], &[]);
-    net
-}
-
 /// An in-sequence RST resets an established connection (MUST-12: reported).
 pub fn rst_aborts_established(f: Family) -> Net {
     let mut net = Net::new(f);
@@ -536,23 +318,6 @@ pub fn rst_aborts_established(f: Family) -> Net {
         net.client.recv(net.now, c, &mut buf),
         Err(Error::ConnectionReset)
     );
-    net
-}
-
-/// Close with unread data sends RST (RFC 2525 §2.17): the peer sees a reset.
-pub fn close_with_unread_data_sends_rst(f: Family) -> Net {
-    let mut net = Net::new(f);
-    let (c, s) = net.established();
-    net.sapp.read = false;
-    net.client.send(net.now, c, b"unread").unwrap();
-    net.run_for(Duration::from_millis(100));
-    net.sapp.conn = None;
-    net.server.close(net.now, s).unwrap();
-    assert_eq!(net.server.state(s), Closed);
-    net.run_for(Duration::from_millis(100));
-    assert!(net.sent_by(Side::Server).last().unwrap().has(TcpFlags::RST));
-    assert_eq!(net.client.state(c), Closed);
-    assert_eq!(net.client.close_reason(c), Some(CloseReason::Reset));
     net
 }
 

@@ -10,10 +10,36 @@ use std::time::Duration;
 use finack_core::wire::{parse_tcp_packet, TcpFlags};
 use finack_core::{
     Cause, Config, ConnId, Endpoint, Error, Event, Instant, ListenerId, Shutdown, Socket, State,
+    Transition,
 };
+
+use finack_fault::{Lost, Partitions};
 
 use crate::rng::Rng;
 use crate::trace::{Fate, HostId, HostInfo, SegmentSummary, Trace, TraceEvent};
+
+/// The address family of a run: which addresses the two hosts get.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Family {
+    /// 192.0.2.1 and 192.0.2.2 (the default; what `finack sim` shows).
+    #[default]
+    V4,
+    /// 2001:db8::1 and 2001:db8::2.
+    V6,
+}
+
+impl Family {
+    /// The addresses of host 0 and host 1.
+    pub fn addresses(self) -> [IpAddr; 2] {
+        match self {
+            Family::V4 => ["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+            Family::V6 => [
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+            ],
+        }
+    }
+}
 
 /// The link between the two hosts (the same both ways).
 #[derive(Clone, Debug)]
@@ -36,22 +62,7 @@ impl Default for LinkConfig {
     }
 }
 
-/// Random faults, each a probability per packet.
-#[derive(Clone, Debug, Default)]
-pub struct Faults {
-    /// Drop the packet.
-    pub loss: f64,
-    /// Deliver it twice.
-    pub duplicate: f64,
-    /// Delay it by `reorder_delay` extra, so later packets overtake it.
-    pub reorder: f64,
-    /// Extra delay of a reordered packet.
-    pub reorder_delay: Duration,
-    /// Flip a bit in it (the receiver's checksum must catch that).
-    pub corrupt: f64,
-    /// Uniform extra delay in `0..jitter`.
-    pub jitter: Duration,
-}
+pub use finack_fault::Faults;
 
 /// What a rule decides for one packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +172,7 @@ pub struct Sim {
     /// Random faults.
     pub faults: Faults,
     rules: Vec<Rule>,
-    partitions: Vec<(Instant, Instant)>,
+    partitions: Partitions<Instant>,
     rng: Rng,
     queue: Vec<InFlight>,
     link_free: [Instant; 2],
@@ -175,6 +186,9 @@ pub struct Sim {
     pub record_packets: bool,
     /// Packets sent so far.
     pub packets_sent: u64,
+    /// Every transition record of both endpoints (listeners included), in the
+    /// order they were collected, with the host it happened on.
+    transitions: Vec<(HostId, Transition)>,
 }
 
 fn secret(seed: u64, host: usize, boot: u8) -> [u8; 16] {
@@ -189,7 +203,18 @@ impl Sim {
     /// Two hosts named `names` with addresses 192.0.2.1 and 192.0.2.2 and the
     /// given configurations. Time starts at zero.
     pub fn new(scenario: &str, seed: u64, names: [&str; 2], configs: [Config; 2]) -> Sim {
-        let ips: [IpAddr; 2] = ["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()];
+        Sim::with_family(scenario, seed, Family::V4, names, configs)
+    }
+
+    /// The same with the addresses of `family`.
+    pub fn with_family(
+        scenario: &str,
+        seed: u64,
+        family: Family,
+        names: [&str; 2],
+        configs: [Config; 2],
+    ) -> Sim {
+        let ips = family.addresses();
         let [c0, c1] = configs;
         let hosts: Vec<Host> = [(names[0], ips[0], c0), (names[1], ips[1], c1)]
             .into_iter()
@@ -230,7 +255,7 @@ impl Sim {
             link: LinkConfig::default(),
             faults: Faults::default(),
             rules: Vec::new(),
-            partitions: Vec::new(),
+            partitions: Partitions::default(),
             rng: Rng::new(seed),
             queue: Vec::new(),
             link_free: [Instant::ZERO; 2],
@@ -240,6 +265,7 @@ impl Sim {
             events: 0,
             record_packets: true,
             packets_sent: 0,
+            transitions: Vec::new(),
         }
     }
 
@@ -250,7 +276,7 @@ impl Sim {
 
     /// Cut the link both ways from `from` to `to`.
     pub fn partition(&mut self, from: Instant, to: Instant) {
-        self.partitions.push((from, to));
+        self.partitions.add(from, to);
     }
 
     /// Write a narrative note into the trace.
@@ -395,6 +421,7 @@ impl Sim {
     fn collect(&mut self) {
         for (i, h) in self.hosts.iter_mut().enumerate() {
             for t in h.ep.take_transitions() {
+                self.transitions.push((i, t));
                 if let Socket::Listener(_) = t.socket {
                     continue;
                 }
@@ -506,10 +533,6 @@ impl Sim {
         }
     }
 
-    fn partitioned(&self, t: Instant) -> bool {
-        self.partitions.iter().any(|&(a, b)| t >= a && t < b)
-    }
-
     /// Put every packet the hosts want to send on the link.
     fn transmit(&mut self) {
         // State changes come first in the trace: they happened when the segment
@@ -567,40 +590,38 @@ impl Sim {
             Some(Verdict::Delay(d)) => extra = d,
             None => {}
         }
-        if fate.is_none() && self.partitioned(now) {
+        if fate.is_none() && self.partitions.cut(&now) {
             fate = Some(Fate::Dropped("partition".into()));
         }
-        if fate.is_none() && self.rng.chance(self.faults.loss) {
-            fate = Some(Fate::Dropped("random loss".into()));
+        // The random faults, and the queue limit between loss and the rest.
+        let (queue, latency, limit) = (&self.queue, self.link.latency, self.link.queue_limit);
+        let decision = self
+            .faults
+            .decide(&mut self.rng, bytes.len(), fate.is_some(), || {
+                let waiting = queue
+                    .iter()
+                    .filter(|p| p.to == to && p.at > now + latency)
+                    .count();
+                waiting >= limit
+            });
+        match decision.lost {
+            Some(Lost::Random) => fate = Some(Fate::Dropped("random loss".into())),
+            Some(Lost::Queue) => fate = Some(Fate::Dropped("queue overflow".into())),
+            None => {}
         }
-        // Serialization on the link (bandwidth) and the queue limit.
+        // Serialization on the link (bandwidth).
         let dir = from.min(1);
         let start = self.link_free[dir].max(now);
-        if fate.is_none() {
-            let waiting = self
-                .queue
-                .iter()
-                .filter(|p| p.to == to && p.at > now + self.link.latency)
-                .count();
-            if waiting >= self.link.queue_limit {
-                fate = Some(Fate::Dropped("queue overflow".into()));
-            }
-        }
         let tx = self.link.bandwidth.map_or(Duration::ZERO, |bps| {
             Duration::from_nanos(bytes.len() as u64 * 8 * 1_000_000_000 / bps.max(1))
         });
         if fate.is_none() {
             self.link_free[dir] = start + tx;
         }
-        if self.rng.chance(self.faults.reorder) {
-            extra += self.faults.reorder_delay;
-        }
-        if !self.faults.jitter.is_zero() {
-            extra += Duration::from_micros(self.rng.below(self.faults.jitter.as_micros() as u64));
-        }
+        extra += decision.delay;
         let at = start + tx + self.link.latency + extra;
-        let corrupt = fate.is_none() && self.rng.chance(self.faults.corrupt);
-        let duplicate = fate.is_none() && self.rng.chance(self.faults.duplicate);
+        let corrupt = decision.corrupt_bit.is_some();
+        let duplicate = decision.duplicate;
         self.packets_sent += 1;
         let trace_idx = if self.record_packets {
             self.trace.events.push(TraceEvent::Packet {
@@ -623,13 +644,11 @@ impl Sim {
             return;
         }
         let mut wire = bytes;
-        if corrupt {
-            let bit = self.rng.below(wire.len() as u64 * 8) as usize;
-            wire[bit / 8] ^= 1 << (bit % 8);
-        }
+        decision.corrupt(&mut wire);
         if duplicate {
             self.order += 1;
             self.queue.push(InFlight {
+                // Right after the original (which has the later order).
                 at: at + Duration::from_micros(1),
                 order: self.order,
                 to,
@@ -749,7 +768,14 @@ impl Sim {
 
     /// End the run: packets still on the link never arrive (they are marked so),
     /// and the trace is handed over.
-    pub fn into_trace(mut self) -> Trace {
+    pub fn into_trace(self) -> Trace {
+        self.finish().0
+    }
+
+    /// End the run like [`Sim::into_trace`], and hand over the engines' own
+    /// transition records too (with causes as the engine gives them, and the
+    /// listeners' transitions, which the trace leaves out).
+    pub fn finish(mut self) -> (Trace, Vec<(HostId, Transition)>) {
         self.collect();
         for p in std::mem::take(&mut self.queue) {
             if let Some(TraceEvent::Packet { fate, .. }) = self.trace.events.get_mut(p.trace_idx) {
@@ -760,7 +786,7 @@ impl Sim {
                 };
             }
         }
-        self.trace
+        (self.trace, self.transitions)
     }
 
     /// Was a packet with these flags sent by `host`?

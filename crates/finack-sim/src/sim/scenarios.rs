@@ -6,7 +6,7 @@ use std::time::Duration;
 use finack_core::wire::{SeqNumber, TcpFlags};
 use finack_core::{CloseReason, Config, Error, Instant, Shutdown, State};
 
-use super::{CloseMode, Sim, Verdict};
+use super::{CloseMode, Family, Sim, Verdict};
 use crate::catalog::{Check, ScenarioDef, ScenarioResult};
 use crate::trace::{Fate, Trace, TraceEvent};
 
@@ -81,8 +81,8 @@ fn pattern(len: usize, salt: u8) -> Vec<u8> {
 }
 
 /// A client and a server listening on port 80.
-fn pair(name: &str, seed: u64, ccfg: Config, scfg: Config) -> Sim {
-    let mut sim = Sim::new(name, seed, ["client", "server"], [ccfg, scfg]);
+fn pair(name: &str, seed: u64, family: Family, ccfg: Config, scfg: Config) -> Sim {
+    let mut sim = Sim::with_family(name, seed, family, ["client", "server"], [ccfg, scfg]);
     sim.listen(SERVER, 80, 128);
     sim
 }
@@ -96,14 +96,16 @@ fn established(sim: &mut Sim) -> (finack_core::ConnId, finack_core::ConnId) {
 }
 
 fn result(sim: Sim, checks: Vec<Check>) -> ScenarioResult {
+    let (trace, transitions) = sim.finish();
     ScenarioResult {
-        trace: sim.into_trace(),
+        trace,
+        transitions,
         checks,
     }
 }
 
-fn handshake(seed: u64) -> ScenarioResult {
-    let mut sim = pair("handshake", seed, Config::linux(), Config::linux());
+fn handshake(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair("handshake", seed, family, Config::linux(), Config::linux());
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
     let flags: Vec<TcpFlags> = sim
@@ -143,8 +145,8 @@ fn handshake(seed: u64) -> ScenarioResult {
 }
 
 /// Request, response, then the four-way close started by `closer`.
-fn four_way(name: &str, seed: u64, closer: usize) -> ScenarioResult {
-    let mut sim = pair(name, seed, Config::linux(), Config::linux());
+fn four_way(name: &str, seed: u64, family: Family, closer: usize) -> ScenarioResult {
+    let mut sim = pair(name, seed, family, Config::linux(), Config::linux());
     let (c, s) = established(&mut sim);
     let conns = [c, s];
     sim.send(CLIENT, c, b"GET / HTTP/1.0\r\n\r\n");
@@ -215,16 +217,22 @@ fn four_way(name: &str, seed: u64, closer: usize) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn client_close(seed: u64) -> ScenarioResult {
-    four_way("client-close", seed, CLIENT)
+fn client_close(seed: u64, family: Family) -> ScenarioResult {
+    four_way("client-close", seed, family, CLIENT)
 }
 
-fn server_close(seed: u64) -> ScenarioResult {
-    four_way("server-close", seed, SERVER)
+fn server_close(seed: u64, family: Family) -> ScenarioResult {
+    four_way("server-close", seed, family, SERVER)
 }
 
-fn simultaneous_close(seed: u64) -> ScenarioResult {
-    let mut sim = pair("simultaneous-close", seed, Config::linux(), Config::linux());
+fn simultaneous_close(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair(
+        "simultaneous-close",
+        seed,
+        family,
+        Config::linux(),
+        Config::linux(),
+    );
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
     sim.note(None, "both applications call close() at the same moment");
@@ -252,8 +260,14 @@ fn simultaneous_close(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn fin_ack_merged(seed: u64) -> ScenarioResult {
-    let mut sim = pair("fin-ack-merged", seed, Config::linux(), Config::linux());
+fn fin_ack_merged(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair(
+        "fin-ack-merged",
+        seed,
+        family,
+        Config::linux(),
+        Config::linux(),
+    );
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
     sim.hosts[SERVER].app.close_on_peer_fin = true;
@@ -304,8 +318,14 @@ fn fin_ack_merged(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn fin_with_data(seed: u64) -> ScenarioResult {
-    let mut sim = pair("fin-with-data", seed, Config::linux(), Config::linux());
+fn fin_with_data(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair(
+        "fin-with-data",
+        seed,
+        family,
+        Config::linux(),
+        Config::linux(),
+    );
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
     let data = pattern(100, 9);
@@ -383,8 +403,8 @@ fn fin_with_data(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn half_close(seed: u64) -> ScenarioResult {
-    let mut sim = pair("half-close", seed, Config::linux(), Config::linux());
+fn half_close(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair("half-close", seed, family, Config::linux(), Config::linux());
     let (c, s) = established(&mut sim);
     sim.send(CLIENT, c, b"upload done, send me the result");
     sim.note(
@@ -470,8 +490,14 @@ fn drop_last_ack(sim: &mut Sim) {
     });
 }
 
-fn lost_last_ack(seed: u64) -> ScenarioResult {
-    let mut sim = pair("lost-last-ack", seed, Config::linux(), Config::linux());
+fn lost_last_ack(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair(
+        "lost-last-ack",
+        seed,
+        family,
+        Config::linux(),
+        Config::linux(),
+    );
     drop_last_ack(&mut sim);
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
@@ -532,10 +558,17 @@ fn lost_last_ack(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-/// Append `b`'s events after `a`'s, separated by a note, and return the merge.
-fn concat(mut a: Trace, b: Trace, gap_note: &str) -> Trace {
+/// End two runs and append `b`'s events (and transition records) after `a`'s,
+/// separated by a note: one result with `checks`.
+fn concat(a: Sim, b: Sim, gap_note: &str, checks: Vec<Check>) -> ScenarioResult {
+    let (mut a, mut transitions) = a.finish();
+    let (b, b_transitions) = b.finish();
     let offset = a.events.last().map_or(Instant::ZERO, |e| e.time()) + Duration::from_secs(1);
     let shift = |t: Instant| Instant::from_micros(t.as_micros() + offset.as_micros());
+    transitions.extend(b_transitions.into_iter().map(|(host, mut t)| {
+        t.time = shift(t.time);
+        (host, t)
+    }));
     a.events.push(TraceEvent::Note {
         time: offset,
         host: None,
@@ -587,13 +620,22 @@ fn concat(mut a: Trace, b: Trace, gap_note: &str) -> Trace {
             },
         });
     }
-    a
+    ScenarioResult {
+        trace: a,
+        transitions,
+        checks,
+    }
 }
 
-fn lost_ack_run(name: &str, seed: u64, time_wait: Duration) -> (Sim, finack_core::ConnId) {
+fn lost_ack_run(
+    name: &str,
+    seed: u64,
+    family: Family,
+    time_wait: Duration,
+) -> (Sim, finack_core::ConnId) {
     let mut ccfg = Config::linux();
     ccfg.time_wait = time_wait;
-    let mut sim = pair(name, seed, ccfg, Config::linux());
+    let mut sim = pair(name, seed, family, ccfg, Config::linux());
     drop_last_ack(&mut sim);
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
@@ -610,9 +652,9 @@ fn lost_ack_run(name: &str, seed: u64, time_wait: Duration) -> (Sim, finack_core
     (sim, s)
 }
 
-fn no_time_wait(seed: u64) -> ScenarioResult {
-    let (bad, bs) = lost_ack_run("no-time-wait", seed, Duration::from_millis(1));
-    let (good, gs) = lost_ack_run("no-time-wait", seed, Duration::from_secs(60));
+fn no_time_wait(seed: u64, family: Family) -> ScenarioResult {
+    let (bad, bs) = lost_ack_run("no-time-wait", seed, family, Duration::from_millis(1));
+    let (good, gs) = lost_ack_run("no-time-wait", seed, family, Duration::from_secs(60));
     let bad_reason = bad.hosts[SERVER].ep.close_reason(bs);
     let good_reason = good.hosts[SERVER].ep.close_reason(gs);
     let client_rst = bad.sent(CLIENT, TcpFlags::RST);
@@ -639,12 +681,12 @@ fn no_time_wait(seed: u64) -> ScenarioResult {
             &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
         ),
     ];
-    let trace = concat(
-        bad.into_trace(),
-        good.into_trace(),
+    concat(
+        bad,
+        good,
         "the same again, now with TIME-WAIT = 2MSL = 60 s",
-    );
-    ScenarioResult { trace, checks }
+        checks,
+    )
 }
 
 /// The article's old-duplicate hazard. The server's reply segment that covers
@@ -656,13 +698,18 @@ fn no_time_wait(seed: u64) -> ScenarioResult {
 /// would reject the old segment too). Without TIME-WAIT the client accepts it as
 /// new data; with TIME-WAIT the reconnect must wait 2MSL, and the old segment dies
 /// meanwhile.
-fn old_dup_run(name: &str, seed: u64, time_wait: Duration) -> (Sim, Vec<u8>, Vec<u8>, bool) {
+fn old_dup_run(
+    name: &str,
+    seed: u64,
+    family: Family,
+    time_wait: Duration,
+) -> (Sim, Vec<u8>, Vec<u8>, bool) {
     let mut ccfg = Config::linux();
     ccfg.time_wait = time_wait;
     ccfg.timestamps = false;
     let mut scfg = Config::linux();
     scfg.timestamps = false;
-    let mut sim = pair(name, seed, ccfg, scfg);
+    let mut sim = pair(name, seed, family, ccfg, scfg);
     let reconnect_after = Duration::from_millis(500);
     // 250,000 ISN ticks per second (RFC 6528's 4 µs clock).
     let k = (reconnect_after.as_micros() / 4) as u32;
@@ -742,11 +789,11 @@ fn old_dup_run(name: &str, seed: u64, time_wait: Duration) -> (Sim, Vec<u8>, Vec
     (sim, got, greeting, refused)
 }
 
-fn old_duplicate(seed: u64) -> ScenarioResult {
+fn old_duplicate(seed: u64, family: Family) -> ScenarioResult {
     let (bad, bad_got, greeting, bad_refused) =
-        old_dup_run("old-duplicate", seed, Duration::from_millis(1));
+        old_dup_run("old-duplicate", seed, family, Duration::from_millis(1));
     let (good, good_got, _, good_refused) =
-        old_dup_run("old-duplicate", seed, Duration::from_secs(60));
+        old_dup_run("old-duplicate", seed, family, Duration::from_secs(60));
     let old_stream = pattern(200_000, 2);
     let k = 125_000usize;
     let corrupted_prefix = bad_got.len() >= 100 && bad_got[..100] == old_stream[k..k + 100];
@@ -775,18 +822,19 @@ fn old_duplicate(seed: u64) -> ScenarioResult {
             format!("{} bytes", good_got.len()),
         ),
     ];
-    let trace = concat(
-        bad.into_trace(),
-        good.into_trace(),
+    concat(
+        bad,
+        good,
         "the same again, now with TIME-WAIT = 2MSL = 60 s",
-    );
-    ScenarioResult { trace, checks }
+        checks,
+    )
 }
 
-fn simultaneous_open(seed: u64) -> ScenarioResult {
-    let mut sim = Sim::new(
+fn simultaneous_open(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = Sim::with_family(
         "simultaneous-open",
         seed,
+        family,
         ["peer-a", "peer-b"],
         [Config::linux(), Config::linux()],
     );
@@ -819,8 +867,8 @@ fn simultaneous_open(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn half_open(seed: u64) -> ScenarioResult {
-    let mut sim = pair("half-open", seed, Config::linux(), Config::linux());
+fn half_open(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair("half-open", seed, family, Config::linux(), Config::linux());
     let (c, _s) = established(&mut sim);
     sim.send(CLIENT, c, b"first request");
     sim.run_for(Duration::from_secs(1));
@@ -844,7 +892,7 @@ fn half_open(seed: u64) -> ScenarioResult {
     cfg.keepalive_interval = Duration::from_secs(10);
     cfg.keepalive_probes = 3;
     sim.note(None, "a second connection, with keep-alive on (60 s idle, 3 probes 10 s apart, shortened for the demo)");
-    let mut sim2 = pair("half-open", seed, cfg, Config::linux());
+    let mut sim2 = pair("half-open", seed, family, cfg, Config::linux());
     let (c2, _) = established(&mut sim2);
     let _ = sim2.hosts[CLIENT].ep.set_keepalive(c2, true);
     sim2.run_for(Duration::from_secs(1));
@@ -874,16 +922,22 @@ fn half_open(seed: u64) -> ScenarioResult {
         ),
         check("three keep-alive probes were sent", probes >= 3, format!("{probes}")),
     ];
-    let trace = concat(
-        sim.into_trace(),
-        sim2.into_trace(),
+    concat(
+        sim,
+        sim2,
         "keep-alive against a peer that died silently",
-    );
-    ScenarioResult { trace, checks }
+        checks,
+    )
 }
 
-fn idle_attacker(seed: u64) -> ScenarioResult {
-    let mut sim = pair("idle-attacker", seed, Config::linux(), Config::linux());
+fn idle_attacker(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair(
+        "idle-attacker",
+        seed,
+        family,
+        Config::linux(),
+        Config::linux(),
+    );
     sim.hosts[SERVER].app.idle_close = Some(Duration::from_secs(5));
     sim.note(
         Some(SERVER),
@@ -949,8 +1003,14 @@ fn idle_attacker(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn close_wait_leak(seed: u64) -> ScenarioResult {
-    let mut sim = pair("close-wait-leak", seed, Config::linux(), Config::linux());
+fn close_wait_leak(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair(
+        "close-wait-leak",
+        seed,
+        family,
+        Config::linux(),
+        Config::linux(),
+    );
     let (c, s) = established(&mut sim);
     sim.run_for(Duration::from_millis(50));
     sim.note(
@@ -1031,11 +1091,17 @@ fn churn(sim: &mut Sim, n: usize) -> (usize, Option<Error>) {
     (done, None)
 }
 
-fn time_wait_exhaustion(seed: u64) -> ScenarioResult {
+fn time_wait_exhaustion(seed: u64, family: Family) -> ScenarioResult {
     let mut cfg = Config::linux();
     // A small port range keeps the demonstration short: 50 ephemeral ports.
     cfg.ephemeral_ports = (50000, 50049);
-    let mut sim = pair("time-wait-exhaustion", seed, cfg.clone(), Config::linux());
+    let mut sim = pair(
+        "time-wait-exhaustion",
+        seed,
+        family,
+        cfg.clone(),
+        Config::linux(),
+    );
     sim.note(
         Some(CLIENT),
         "the client's ephemeral port range: 50000-50049",
@@ -1050,7 +1116,7 @@ fn time_wait_exhaustion(seed: u64) -> ScenarioResult {
 
     let mut cfg2 = cfg;
     cfg2.tw_reuse = true;
-    let mut sim2 = pair("time-wait-exhaustion", seed, cfg2, Config::linux());
+    let mut sim2 = pair("time-wait-exhaustion", seed, family, cfg2, Config::linux());
     sim2.note(Some(CLIENT), "now with tcp_tw_reuse: TIME-WAIT ports may be reused after 1 s when timestamps protect them");
     let (done2, err2) = churn(&mut sim2, 150);
     let checks = vec![
@@ -1074,8 +1140,8 @@ fn time_wait_exhaustion(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn rst_abort(seed: u64) -> ScenarioResult {
-    let mut sim = pair("rst-abort", seed, Config::linux(), Config::linux());
+fn rst_abort(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = pair("rst-abort", seed, family, Config::linux(), Config::linux());
     let (c, s) = established(&mut sim);
     sim.hosts[SERVER].app.reading = false;
     sim.send(CLIENT, c, b"a request the server never reads");
@@ -1115,10 +1181,11 @@ fn rst_abort(seed: u64) -> ScenarioResult {
     result(sim, checks)
 }
 
-fn refused(seed: u64) -> ScenarioResult {
-    let mut sim = Sim::new(
+fn refused(seed: u64, family: Family) -> ScenarioResult {
+    let mut sim = Sim::with_family(
         "refused",
         seed,
+        family,
         ["client", "server"],
         [Config::linux(), Config::linux()],
     );
