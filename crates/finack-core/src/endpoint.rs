@@ -6,16 +6,14 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
-use core::time::Duration;
 
-use finack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
-use hashbrown::HashMap;
+use finack_wire::{SeqNumber, TcpRepr};
 
 use crate::buffer::RecvBuf;
 use crate::config::Config;
-use crate::cookie;
 use crate::isn::Secret;
-use crate::tcb::{default_mss, emit_ctl, headers_len, CtlSegment, Ctx, Outcome, Tcb};
+use crate::listener::{self, ListenAction, Listeners};
+use crate::tcb::{emit_ctl, CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TwAction};
 use crate::types::{
@@ -58,20 +56,6 @@ struct Slot {
     kind: SlotKind,
 }
 
-struct Listener {
-    local: SocketAddr,
-    backlog: usize,
-    syn_received: usize,
-    accept_queue: VecDeque<ConnId>,
-    /// When this listener last answered a SYN with a cookie.
-    last_cookie: Option<Instant>,
-}
-
-struct ListenerSlot {
-    gen: u32,
-    listener: Option<Listener>,
-}
-
 /// A TCP endpoint: one host's connections and listeners. See the crate docs.
 pub struct Endpoint {
     cfg: Config,
@@ -80,8 +64,7 @@ pub struct Endpoint {
     slots: Vec<Slot>,
     free: Vec<u32>,
     tuples: ConnTable,
-    listeners: Vec<ListenerSlot>,
-    listen_map: HashMap<SocketAddr, u32, SipBuild>,
+    listeners: Listeners,
     timers: BTreeSet<(Instant, u32)>,
     tx_queue: VecDeque<u32>,
     ctl: VecDeque<CtlSegment>,
@@ -115,15 +98,15 @@ impl Endpoint {
                 &SocketAddr::from(([0, 0, 0, 0], 0)),
             ),
         };
+        let (tuples, listeners) = (ConnTable::new(hasher()), Listeners::new(hasher()));
         Endpoint {
-            tuples: ConnTable::new(hasher()),
-            listen_map: HashMap::with_hasher(hasher()),
+            tuples,
+            listeners,
             cfg: config,
             secret: s,
             addrs: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            listeners: Vec::new(),
             timers: BTreeSet::new(),
             tx_queue: VecDeque::new(),
             ctl: VecDeque::new(),
@@ -290,32 +273,18 @@ impl Endpoint {
         Some(r)
     }
 
+    /// For a passive connection in SYN-RECEIVED: is its listener's accept
+    /// queue full (the handshake's ACK must wait)?
     fn accept_queue_full(&self, idx: u32) -> bool {
         let SlotKind::Active(tcb) = &self.slots[idx as usize].kind else {
             return false;
         };
         match tcb.listener {
-            Some(l) if tcb.state == State::SynReceived => self
-                .listener(l)
-                .is_some_and(|l| l.accept_queue.len() >= l.backlog),
+            Some(l) if tcb.state == State::SynReceived => {
+                self.listeners.get(l).is_some_and(|l| l.accept_queue_full())
+            }
             _ => false,
         }
-    }
-
-    fn listener(&self, l: ListenerId) -> Option<&Listener> {
-        let ls = self.listeners.get(l.index as usize)?;
-        if ls.gen != l.gen {
-            return None;
-        }
-        ls.listener.as_ref()
-    }
-
-    fn listener_mut(&mut self, l: ListenerId) -> Option<&mut Listener> {
-        let ls = self.listeners.get_mut(l.index as usize)?;
-        if ls.gen != l.gen {
-            return None;
-        }
-        ls.listener.as_mut()
     }
 
     /// The one place an event's outcome takes effect: record the transition
@@ -350,16 +319,9 @@ impl Endpoint {
         }
         // A passive connection finished its handshake: hand it to the accept queue.
         if unaccepted && before == State::SynReceived && after != State::SynReceived {
-            if let Some(l) = listener.and_then(|l| self.listener_mut(l)) {
-                l.syn_received = l.syn_received.saturating_sub(1);
-                if after != State::Closed {
-                    let first = l.accept_queue.is_empty();
-                    l.accept_queue.push_back(id);
-                    if first {
-                        if let Some(lid) = listener {
-                            self.events.push(Event::Incoming(lid));
-                        }
-                    }
+            if let Some(l) = listener {
+                if self.listeners.handshake_done(l, id, after != State::Closed) {
+                    self.events.push(Event::Incoming(l));
                 }
             }
         }
@@ -369,8 +331,8 @@ impl Endpoint {
                 let reason = out.closed.unwrap_or(CloseReason::Normal);
                 if unaccepted && before != State::SynReceived {
                     // Died in the accept queue.
-                    if let Some(l) = listener.and_then(|l| self.listener_mut(l)) {
-                        l.accept_queue.retain(|c| *c != id);
+                    if let Some(l) = listener {
+                        self.listeners.forget(l, id);
                     }
                 }
                 if !back_to_listen && !unaccepted {
@@ -527,8 +489,18 @@ impl Endpoint {
                 _ => {}
             }
         }
-        if let Some(lidx) = self.find_listener(&local) {
-            self.listen_segment(now, lidx, local, remote, seg, iss_override);
+        if let Some(l) = self.listeners.find(&local) {
+            let action = self.listeners.on_segment(
+                now,
+                &self.cfg,
+                &self.secret,
+                &mut self.stats,
+                l,
+                local,
+                remote,
+                seg,
+            );
+            self.listen_action(now, action, local, remote, seg, iss_override);
             return;
         }
         self.reply_closed(local, remote, seg);
@@ -569,17 +541,6 @@ impl Endpoint {
         }
     }
 
-    fn find_listener(&self, local: &SocketAddr) -> Option<u32> {
-        if let Some(&l) = self.listen_map.get(local) {
-            return Some(l);
-        }
-        let any = match local.ip() {
-            IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], local.port())),
-            IpAddr::V6(_) => SocketAddr::from(([0u16; 8], local.port())),
-        };
-        self.listen_map.get(&any).copied()
-    }
-
     /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (never in reply to
     /// a RST): `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, otherwise
     /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
@@ -611,188 +572,45 @@ impl Endpoint {
         });
     }
 
-    /// RFC 9293 §3.10.7.2 LISTEN.
-    fn listen_segment(
+    /// Carry out what a listener decided about a segment (RFC 9293 §3.10.7.2).
+    fn listen_action(
         &mut self,
         now: Instant,
-        lidx: u32,
+        action: ListenAction,
         local: SocketAddr,
         remote: SocketAddr,
         seg: &TcpRepr<'_>,
         iss_override: Option<SeqNumber>,
     ) {
-        let flags = seg.flags;
-        // First: "An incoming RST segment could not be valid ... It should be ignored."
-        if flags.rst() {
-            return;
-        }
-        // Second: "Any acknowledgment is bad if it arrives on a connection still in
-        // the LISTEN state. An acceptable reset segment should be formed for any
-        // arriving ACK-bearing segment: <SEQ=SEG.ACK><CTL=RST>".
-        if flags.ack() {
-            // Unless it returns a SYN cookie (RFC 4987 §3.6).
-            if !flags.syn() && self.cookie_ack(now, lidx, local, remote, seg) {
-                return;
+        let from_cookie = matches!(action, ListenAction::OpenFromCookie(..));
+        let (lid, syn, iss) = match action {
+            ListenAction::Drop => return,
+            ListenAction::Reset => return self.reply_closed(local, remote, seg),
+            ListenAction::Send(ctl) => return self.ctl.push_back(ctl),
+            ListenAction::Open(lid) => {
+                let iss = iss_override.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
+                (lid, *seg, iss)
             }
-            self.reply_closed(local, remote, seg);
-            return;
-        }
-        // Fourth, other text or control: drop.
-        if !flags.syn() {
-            return;
-        }
-        // Linux discards SYN+FIN on a listener (it has no meaning before the
-        // connection exists).
-        if flags.fin() {
-            return;
-        }
-        let lid = ListenerId {
-            index: lidx,
-            gen: self.listeners[lidx as usize].gen,
+            ListenAction::OpenFromCookie(lid, mss) => (
+                lid,
+                listener::syn_from_cookie(seg, mss),
+                listener::cookie_iss(seg),
+            ),
         };
-        let Some(l) = self.listener(lid) else {
-            return;
-        };
-        // Backlog, like Linux: a full SYN queue or a full accept queue drops the SYN
-        // (the client retransmits it); with SYN cookies on, a full SYN queue
-        // answers with a cookie instead while the accept queue has room.
-        if l.syn_received >= l.backlog {
-            if self.cfg.syn_cookies && l.accept_queue.len() < l.backlog {
-                self.send_cookie(now, lid, local, remote, seg);
-            } else {
-                self.stats.syn_queue_overflow += 1;
-            }
-            return;
-        }
-        if l.accept_queue.len() >= l.backlog {
-            self.stats.accept_queue_overflow += 1;
-            return;
-        }
-        // Third: "If the SYN bit is set, check the security" (N/A), then create the
-        // connection in SYN-RECEIVED, choose an ISS and send <SEQ=ISS><ACK=RCV.NXT>
-        // <CTL=SYN,ACK>. Text in the SYN is not kept (no Fast Open): the peer
-        // retransmits it once the connection is established.
-        let iss = iss_override.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
-        let ts_offset = self.secret.ts_offset(&local, &remote);
-        let (idx, id) = self.alloc_slot();
-        let tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, seg);
-        let slot = &mut self.slots[idx as usize];
-        slot.kind = SlotKind::Active(Box::new(tcb));
-        slot.unaccepted = true;
-        let slots = &self.slots;
-        self.tuples
-            .insert(&(local, remote), idx, |i| tuple_of(slots, i));
-        if let Some(l) = self.listener_mut(lid) {
-            l.syn_received += 1;
-        }
-        self.record(
-            Socket::Conn(id),
-            (local, remote),
-            State::Listen,
-            State::SynReceived,
-            Cause::Segment(flags),
-        );
-        self.mark_tx(idx);
-        self.reschedule(idx);
-    }
-
-    /// RFC 4987 §3.6: answer a SYN with a SYN,ACK whose ISS is a cookie, and
-    /// keep nothing. Only the MSS survives in the cookie, so the SYN,ACK
-    /// offers no window scaling, SACK or timestamps.
-    fn send_cookie(
-        &mut self,
-        now: Instant,
-        lid: ListenerId,
-        local: SocketAddr,
-        remote: SocketAddr,
-        seg: &TcpRepr<'_>,
-    ) {
-        let peer_mss = seg.options.mss.unwrap_or_else(|| default_mss(&remote));
-        let (iss, _) = cookie::encode(&self.secret, now, &local, &remote, seg.seq, peer_mss);
-        let our_mss = self.cfg.mtu.saturating_sub(headers_len(&remote));
-        self.ctl.push_back(CtlSegment {
-            local,
-            remote,
-            seq: iss,
-            ack: Some(seg.seq + 1),
-            rst: false,
-            window: self.cfg.recv_buffer.min(65535) as u16,
-            timestamps: None,
-            syn_mss: Some(our_mss),
-        });
-        self.stats.syn_cookies_sent += 1;
-        if let Some(l) = self.listener_mut(lid) {
-            l.last_cookie = Some(now);
-        }
-    }
-
-    /// An ACK reached a listener that has sent cookies lately: if it returns
-    /// a valid one, open the connection as if it had waited in SYN-RECEIVED
-    /// with the MSS the cookie recorded, and let the ACK complete the
-    /// handshake. Returns whether the ACK was taken (or dropped because the
-    /// accept queue is full); `false` leaves it to the RST of §3.10.7.2.
-    fn cookie_ack(
-        &mut self,
-        now: Instant,
-        lidx: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
-        seg: &TcpRepr<'_>,
-    ) -> bool {
-        let lid = ListenerId {
-            index: lidx,
-            gen: self.listeners[lidx as usize].gen,
-        };
-        let Some(l) = self.listener(lid) else {
-            return false;
-        };
-        let recent = l.last_cookie.is_some_and(|t| {
-            now.saturating_duration_since(t) <= Duration::from_millis(cookie::CHECK_FOR_MS)
-        });
-        if !self.cfg.syn_cookies || !recent {
-            return false;
-        }
-        let full = l.accept_queue.len() >= l.backlog;
-        let peer_isn = seg.seq - 1;
-        let Some(mss) = cookie::decode(&self.secret, now, &local, &remote, peer_isn, seg.ack - 1)
-        else {
-            self.stats.syn_cookies_failed += 1;
-            return false;
-        };
-        if full {
-            self.stats.accept_queue_overflow += 1;
-            return true;
-        }
-        // The SYN as the cookie remembers it: its sequence number and MSS.
-        let syn = TcpRepr {
-            src_port: remote.port(),
-            dst_port: local.port(),
-            seq: peer_isn,
-            flags: TcpFlags::SYN,
-            window: seg.window,
-            options: TcpOptions {
-                mss: Some(mss),
-                ..TcpOptions::default()
-            },
-            ..TcpRepr::default()
-        };
-        let iss = seg.ack - 1;
         let ts_offset = self.secret.ts_offset(&local, &remote);
         let (idx, id) = self.alloc_slot();
         let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
-        // Our SYN,ACK went out already (statelessly).
-        tcb.snd.nxt = iss + 1;
-        tcb.snd.max = iss + 1;
+        if from_cookie {
+            // Our SYN,ACK went out already (statelessly).
+            tcb.snd.nxt = iss + 1;
+            tcb.snd.max = iss + 1;
+        }
         let slot = &mut self.slots[idx as usize];
         slot.kind = SlotKind::Active(Box::new(tcb));
         slot.unaccepted = true;
         let slots = &self.slots;
         self.tuples
             .insert(&(local, remote), idx, |i| tuple_of(slots, i));
-        if let Some(l) = self.listener_mut(lid) {
-            l.syn_received += 1;
-        }
-        self.stats.syn_cookies_accepted += 1;
         self.record(
             Socket::Conn(id),
             (local, remote),
@@ -800,12 +618,14 @@ impl Endpoint {
             State::SynReceived,
             Cause::Segment(seg.flags),
         );
-        self.run(idx, now, Cause::Segment(seg.flags), |tcb, ctx| {
-            tcb.on_segment(ctx, seg)
-        });
+        if from_cookie {
+            // The ACK that returned the cookie completes the handshake.
+            self.run(idx, now, Cause::Segment(seg.flags), |tcb, ctx| {
+                tcb.on_segment(ctx, seg)
+            });
+        }
         self.mark_tx(idx);
         self.reschedule(idx);
-        true
     }
 
     // ---- Packets out and time ------------------------------------------------
@@ -901,34 +721,11 @@ impl Endpoint {
         if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
             return Err(Error::AddrNotAvailable);
         }
-        if self.listen_map.contains_key(&local) {
+        if self.listeners.bound(&local) {
             return Err(Error::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.max_backlog);
-        let listener = Listener {
-            local,
-            backlog,
-            syn_received: 0,
-            last_cookie: None,
-            accept_queue: VecDeque::new(),
-        };
-        let index = match self.listeners.iter().position(|l| l.listener.is_none()) {
-            Some(i) => i,
-            None => {
-                self.listeners.push(ListenerSlot {
-                    gen: 0,
-                    listener: None,
-                });
-                self.listeners.len() - 1
-            }
-        };
-        let slot = &mut self.listeners[index];
-        slot.listener = Some(listener);
-        let id = ListenerId {
-            index: index as u32,
-            gen: slot.gen,
-        };
-        self.listen_map.insert(local, index as u32);
+        let id = self.listeners.add(local, backlog);
         let unspecified = unspecified_like(&local);
         self.record(
             Socket::Listener(id),
@@ -942,7 +739,7 @@ impl Endpoint {
 
     /// Take an established connection from a listener's accept queue.
     pub fn accept(&mut self, l: ListenerId) -> Result<ConnId, Error> {
-        let listener = self.listener_mut(l).ok_or(Error::InvalidHandle)?;
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
         let c = listener.accept_queue.pop_front().ok_or(Error::WouldBlock)?;
         if let Some(idx) = self.slot_of(c) {
             self.slots[idx as usize].unaccepted = false;
@@ -952,7 +749,7 @@ impl Endpoint {
 
     /// Connections waiting in a listener's accept queue.
     pub fn accept_queue_len(&self, l: ListenerId) -> usize {
-        self.listener(l).map_or(0, |l| l.accept_queue.len())
+        self.listeners.get(l).map_or(0, |l| l.accept_queue.len())
     }
 
     /// CLOSE of a listener (RFC 9293 §3.10.4 LISTEN: "any outstanding RECEIVEs are
@@ -960,13 +757,7 @@ impl Endpoint {
     /// Linux, connections not yet accepted are reset.
     pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
         self.last_now = self.last_now.max(now);
-        self.listener(l).ok_or(Error::InvalidHandle)?;
-        let ls = &mut self.listeners[l.index as usize];
-        let Some(listener) = ls.listener.take() else {
-            return Err(Error::InvalidHandle);
-        };
-        ls.gen = ls.gen.wrapping_add(1);
-        self.listen_map.remove(&listener.local);
+        let listener = self.listeners.remove(l).ok_or(Error::InvalidHandle)?;
         let unspecified = unspecified_like(&listener.local);
         self.record(
             Socket::Listener(l),
@@ -992,7 +783,7 @@ impl Endpoint {
 
     /// State of a listener: LISTEN while open, CLOSED after.
     pub fn listener_state(&self, l: ListenerId) -> State {
-        if self.listener(l).is_some() {
+        if self.listeners.get(l).is_some() {
             State::Listen
         } else {
             State::Closed
@@ -1009,16 +800,13 @@ impl Endpoint {
         l: ListenerId,
         remote: SocketAddr,
     ) -> Result<ConnId, Error> {
-        let local = self.listener(l).ok_or(Error::InvalidHandle)?.local;
+        let local = self.listeners.get(l).ok_or(Error::InvalidHandle)?.local;
         if local.ip().is_unspecified() {
             // The passive OPEN did not name a local address; pick one (MUST-44).
             self.pick_local_ip(remote)?;
         }
         self.check_remote(&local, &remote)?;
-        let ls = &mut self.listeners[l.index as usize];
-        ls.listener = None;
-        ls.gen = ls.gen.wrapping_add(1);
-        self.listen_map.remove(&local);
+        self.listeners.remove(l);
         let local_ip = if local.ip().is_unspecified() {
             self.pick_local_ip(remote)?
         } else {
@@ -1157,7 +945,7 @@ impl Endpoint {
             let port =
                 (lo + (offset.wrapping_add(self.port_counter).wrapping_add(i)) % range) as u16;
             let local = SocketAddr::new(ip, port);
-            if self.find_listener(&local).is_some() {
+            if self.listeners.find(&local).is_some() {
                 continue;
             }
             if let Some(iss) = self.tuple_available(now, &(local, remote)) {
@@ -1455,8 +1243,7 @@ impl Endpoint {
         m.table_bytes = self.slots.capacity() * size_of::<Slot>()
             + self.free.capacity() * size_of::<u32>()
             + self.tuples.heap_bytes()
-            + self.listeners.capacity() * size_of::<ListenerSlot>()
-            + self.listen_map.capacity() * (size_of::<SocketAddr>() + size_of::<u32>())
+            + self.listeners.heap_bytes()
             + self.timers.len() * size_of::<(Instant, u32)>()
             + self.tx_queue.capacity() * size_of::<u32>()
             + self.ctl.capacity() * size_of::<CtlSegment>()
@@ -1490,6 +1277,7 @@ fn unspecified_like(a: &SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::time::Duration;
 
     #[test]
     fn the_transition_log_is_bounded_and_keeps_the_newest() {

@@ -52,6 +52,7 @@ mod cookie;
 mod demux;
 mod endpoint;
 mod isn;
+mod listener;
 mod rtt;
 mod tcb;
 mod time;

@@ -1,0 +1,342 @@
+//! Listeners: the LISTEN state (RFC 9293 §3.10.7.2) with a real backlog, a
+//! SYN queue and an accept queue like Linux's, and SYN cookies (RFC 4987 §3.6)
+//! when the SYN queue is full.
+//!
+//! A listener decides what a segment addressed to it means and returns a
+//! [`ListenAction`]; the endpoint carries it out (creating the connection,
+//! sending the reply), the way TIME-WAIT returns a `TwAction`.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
+
+use finack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
+use hashbrown::HashMap;
+
+use crate::config::Config;
+use crate::cookie;
+use crate::demux::SipBuild;
+use crate::isn::Secret;
+use crate::tcb::{default_mss, headers_len, CtlSegment};
+use crate::time::Instant;
+use crate::types::{ConnId, ListenerId, Stats};
+
+/// One listening socket.
+pub(crate) struct Listener {
+    pub(crate) local: SocketAddr,
+    /// Most connections in each of the SYN queue and the accept queue.
+    pub(crate) backlog: usize,
+    /// Connections in SYN-RECEIVED that came from this listener (the SYN queue).
+    pub(crate) syn_received: usize,
+    /// Established connections the application has not accepted yet.
+    pub(crate) accept_queue: VecDeque<ConnId>,
+    /// When this listener last answered a SYN with a cookie.
+    last_cookie: Option<Instant>,
+}
+
+impl Listener {
+    /// Linux `sk_acceptq_is_full`: no room for one more established connection.
+    pub(crate) fn accept_queue_full(&self) -> bool {
+        self.accept_queue.len() >= self.backlog
+    }
+}
+
+struct ListenerSlot {
+    gen: u32,
+    listener: Option<Listener>,
+}
+
+/// What the endpoint does with a segment that reached a listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ListenAction {
+    /// Nothing: the segment is dropped (and counted where Linux counts it).
+    Drop,
+    /// `<SEQ=SEG.ACK><CTL=RST>`, as for a segment to a closed port
+    /// (RFC 9293 §3.10.7.2, second).
+    Reset,
+    /// Send this stateless SYN,ACK carrying a cookie; keep nothing.
+    Send(CtlSegment),
+    /// Open a connection in SYN-RECEIVED for this SYN (§3.10.7.2, third).
+    Open(ListenerId),
+    /// The ACK returns a valid cookie: open the connection as if its SYN had
+    /// waited in the SYN queue with this MSS, then let the ACK complete the
+    /// handshake.
+    OpenFromCookie(ListenerId, u16),
+}
+
+/// Every listener of an endpoint, by handle and by local address.
+pub(crate) struct Listeners {
+    slots: Vec<ListenerSlot>,
+    by_addr: HashMap<SocketAddr, u32, SipBuild>,
+}
+
+impl Listeners {
+    pub(crate) fn new(hasher: SipBuild) -> Listeners {
+        Listeners {
+            slots: Vec::new(),
+            by_addr: HashMap::with_hasher(hasher),
+        }
+    }
+
+    /// The listener for a handle, if it is still open.
+    pub(crate) fn get(&self, l: ListenerId) -> Option<&Listener> {
+        let slot = self.slots.get(l.index as usize)?;
+        (slot.gen == l.gen).then_some(())?;
+        slot.listener.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, l: ListenerId) -> Option<&mut Listener> {
+        let slot = self.slots.get_mut(l.index as usize)?;
+        (slot.gen == l.gen).then_some(())?;
+        slot.listener.as_mut()
+    }
+
+    /// The listener a segment to `local` reaches: one bound to that address,
+    /// else one bound to the unspecified address of its family and port.
+    pub(crate) fn find(&self, local: &SocketAddr) -> Option<ListenerId> {
+        let index = match self.by_addr.get(local) {
+            Some(&i) => i,
+            None => {
+                let any = match local.ip() {
+                    IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], local.port())),
+                    IpAddr::V6(_) => SocketAddr::from(([0u16; 8], local.port())),
+                };
+                *self.by_addr.get(&any)?
+            }
+        };
+        Some(ListenerId {
+            index,
+            gen: self.slots[index as usize].gen,
+        })
+    }
+
+    /// Is `local` taken by a listener (exactly that address)?
+    pub(crate) fn bound(&self, local: &SocketAddr) -> bool {
+        self.by_addr.contains_key(local)
+    }
+
+    /// Passive OPEN: a new listener on `local` with this backlog.
+    pub(crate) fn add(&mut self, local: SocketAddr, backlog: usize) -> ListenerId {
+        let listener = Listener {
+            local,
+            backlog,
+            syn_received: 0,
+            last_cookie: None,
+            accept_queue: VecDeque::new(),
+        };
+        let index = match self.slots.iter().position(|l| l.listener.is_none()) {
+            Some(i) => i,
+            None => {
+                self.slots.push(ListenerSlot {
+                    gen: 0,
+                    listener: None,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.listener = Some(listener);
+        self.by_addr.insert(local, index as u32);
+        ListenerId {
+            index: index as u32,
+            gen: slot.gen,
+        }
+    }
+
+    /// Close a listener; its handle goes stale.
+    pub(crate) fn remove(&mut self, l: ListenerId) -> Option<Listener> {
+        self.get(l)?;
+        let slot = &mut self.slots[l.index as usize];
+        let listener = slot.listener.take()?;
+        slot.gen = slot.gen.wrapping_add(1);
+        self.by_addr.remove(&listener.local);
+        Some(listener)
+    }
+
+    /// A connection from `l` left SYN-RECEIVED: out of the SYN queue, and into
+    /// the accept queue when `established`. True when the accept queue was
+    /// empty before (the application is told of the first one).
+    pub(crate) fn handshake_done(&mut self, l: ListenerId, c: ConnId, established: bool) -> bool {
+        let Some(listener) = self.get_mut(l) else {
+            return false;
+        };
+        listener.syn_received = listener.syn_received.saturating_sub(1);
+        if !established {
+            return false;
+        }
+        let first = listener.accept_queue.is_empty();
+        listener.accept_queue.push_back(c);
+        first
+    }
+
+    /// A connection died while waiting in the accept queue.
+    pub(crate) fn forget(&mut self, l: ListenerId, c: ConnId) {
+        if let Some(listener) = self.get_mut(l) {
+            listener.accept_queue.retain(|x| *x != c);
+        }
+    }
+
+    /// Heap bytes of the table (slots, index, accept queues).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<ListenerSlot>()
+            + self.by_addr.capacity() * core::mem::size_of::<(SocketAddr, u32)>()
+            + self
+                .slots
+                .iter()
+                .filter_map(|s| s.listener.as_ref())
+                .map(|l| l.accept_queue.capacity() * core::mem::size_of::<ConnId>())
+                .sum::<usize>()
+    }
+
+    /// RFC 9293 §3.10.7.2: what a segment that reached listener `l` means.
+    /// `reused` is set when the SYN takes over a TIME-WAIT 4-tuple (its ISS is
+    /// chosen there).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_segment(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        secret: &Secret,
+        stats: &mut Stats,
+        l: ListenerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) -> ListenAction {
+        let flags = seg.flags;
+        // First: "An incoming RST segment could not be valid ... It should be
+        // ignored."
+        if flags.rst() {
+            return ListenAction::Drop;
+        }
+        let Some(listener) = self.get_mut(l) else {
+            return ListenAction::Reset;
+        };
+        // Second: "Any acknowledgment is bad if it arrives on a connection still
+        // in the LISTEN state. An acceptable reset segment should be formed for
+        // any arriving ACK-bearing segment: <SEQ=SEG.ACK><CTL=RST>", unless it
+        // returns a SYN cookie (RFC 4987 §3.6).
+        if flags.ack() {
+            if flags.syn() {
+                return ListenAction::Reset;
+            }
+            return listener.cookie_ack(now, cfg, secret, stats, l, local, remote, seg);
+        }
+        // Fourth, other text or control: drop. Linux also discards SYN+FIN on a
+        // listener (it has no meaning before the connection exists).
+        if !flags.syn() || flags.fin() {
+            return ListenAction::Drop;
+        }
+        // Backlog, like Linux: a full SYN queue or a full accept queue drops the
+        // SYN (the client retransmits it); with SYN cookies on, a full SYN queue
+        // answers with a cookie instead while the accept queue has room.
+        if listener.syn_received >= listener.backlog {
+            if cfg.syn_cookies && !listener.accept_queue_full() {
+                return ListenAction::Send(
+                    listener.cookie_syn_ack(now, cfg, secret, stats, local, remote, seg),
+                );
+            }
+            stats.syn_queue_overflow += 1;
+            return ListenAction::Drop;
+        }
+        if listener.accept_queue_full() {
+            stats.accept_queue_overflow += 1;
+            return ListenAction::Drop;
+        }
+        // Third: "If the SYN bit is set, check the security" (N/A), then create
+        // the connection in SYN-RECEIVED; the endpoint chooses the ISS and its
+        // output sends <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. Text in the SYN is
+        // not kept (no Fast Open): the peer retransmits it once established.
+        listener.syn_received += 1;
+        ListenAction::Open(l)
+    }
+}
+
+impl Listener {
+    /// RFC 4987 §3.6: a SYN,ACK whose ISS is a cookie. Only the MSS survives in
+    /// the cookie, so it offers no window scaling, SACK or timestamps.
+    #[allow(clippy::too_many_arguments)]
+    fn cookie_syn_ack(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        secret: &Secret,
+        stats: &mut Stats,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) -> CtlSegment {
+        let peer_mss = seg.options.mss.unwrap_or_else(|| default_mss(&remote));
+        let (iss, _) = cookie::encode(secret, now, &local, &remote, seg.seq, peer_mss);
+        stats.syn_cookies_sent += 1;
+        self.last_cookie = Some(now);
+        CtlSegment {
+            local,
+            remote,
+            seq: iss,
+            ack: Some(seg.seq + 1),
+            rst: false,
+            window: cfg.recv_buffer.min(65535) as u16,
+            timestamps: None,
+            syn_mss: Some(cfg.mtu.saturating_sub(headers_len(&remote))),
+        }
+    }
+
+    /// An ACK reached a listener: if the listener sent cookies lately and the
+    /// ACK returns a valid one, the connection opens (or, with the accept queue
+    /// full, the ACK is dropped); otherwise it gets the RST of §3.10.7.2.
+    #[allow(clippy::too_many_arguments)]
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        secret: &Secret,
+        stats: &mut Stats,
+        l: ListenerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) -> ListenAction {
+        let recent = self.last_cookie.is_some_and(|t| {
+            now.saturating_duration_since(t) <= Duration::from_millis(cookie::CHECK_FOR_MS)
+        });
+        if !cfg.syn_cookies || !recent {
+            return ListenAction::Reset;
+        }
+        let Some(mss) = cookie::decode(secret, now, &local, &remote, seg.seq - 1, seg.ack - 1)
+        else {
+            stats.syn_cookies_failed += 1;
+            return ListenAction::Reset;
+        };
+        if self.accept_queue_full() {
+            stats.accept_queue_overflow += 1;
+            return ListenAction::Drop;
+        }
+        stats.syn_cookies_accepted += 1;
+        self.syn_received += 1;
+        ListenAction::OpenFromCookie(l, mss)
+    }
+}
+
+/// The SYN a valid cookie stands for: the peer's ISN (one before the ACK's
+/// sequence number) and the MSS the cookie recorded.
+pub(crate) fn syn_from_cookie<'a>(ack: &TcpRepr<'a>, mss: u16) -> TcpRepr<'a> {
+    TcpRepr {
+        src_port: ack.src_port,
+        dst_port: ack.dst_port,
+        seq: ack.seq - 1,
+        flags: TcpFlags::SYN,
+        window: ack.window,
+        options: TcpOptions {
+            mss: Some(mss),
+            ..TcpOptions::default()
+        },
+        ..TcpRepr::default()
+    }
+}
+
+/// Our ISS when a cookie opens the connection: the cookie itself.
+pub(crate) fn cookie_iss(ack: &TcpRepr<'_>) -> SeqNumber {
+    ack.ack - 1
+}
