@@ -1,0 +1,570 @@
+//! The application's calls (RFC 9293 §3.10.1 – §3.10.6): opening, listening,
+//! sending, receiving, closing, and what the application can ask about its
+//! connections.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+
+use finack_wire::SeqNumber;
+
+use super::slots::{tuple_of, Leftover, Slot, SlotKind};
+use super::{is_unicast, Endpoint};
+use crate::demux::Tuple;
+use crate::tcb::{CtlSegment, Tcb};
+use crate::time::Instant;
+use crate::types::{
+    Cause, CloseReason, ConnId, ConnInfo, Error, ListenerId, MemoryUsage, Shutdown, Socket, State,
+    Transition, UserCall,
+};
+
+impl Endpoint {
+    /// Passive OPEN (RFC 9293 §3.10.1): listen on `local` (its IP may be
+    /// unspecified for all local addresses) with room for `backlog` connections in
+    /// each of the SYN and accept queues.
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, Error> {
+        if local.port() == 0 {
+            return Err(Error::InvalidAddress);
+        }
+        if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
+            return Err(Error::AddrNotAvailable);
+        }
+        if self.listeners.bound(&local) {
+            return Err(Error::AddrInUse);
+        }
+        let backlog = backlog.clamp(1, self.cfg.max_backlog);
+        let id = self.listeners.add(local, backlog);
+        let unspecified = unspecified_like(&local);
+        self.record(
+            Socket::Listener(id),
+            (local, unspecified),
+            State::Closed,
+            State::Listen,
+            Cause::User(UserCall::Listen),
+        );
+        Ok(id)
+    }
+
+    /// Take an established connection from a listener's accept queue.
+    pub fn accept(&mut self, l: ListenerId) -> Result<ConnId, Error> {
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        let c = listener.accept_queue.pop_front().ok_or(Error::WouldBlock)?;
+        if let Some(idx) = self.slot_of(c) {
+            self.slots[idx as usize].unaccepted = false;
+        }
+        Ok(c)
+    }
+
+    /// Connections waiting in a listener's accept queue.
+    pub fn accept_queue_len(&self, l: ListenerId) -> usize {
+        self.listeners.get(l).map_or(0, |l| l.accept_queue.len())
+    }
+
+    /// CLOSE of a listener (RFC 9293 §3.10.4 LISTEN: "any outstanding RECEIVEs are
+    /// returned with 'error: closing' responses. Delete TCB, enter CLOSED"). Like
+    /// Linux, connections not yet accepted are reset.
+    pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
+        let listener = self.listeners.remove(l).ok_or(Error::InvalidHandle)?;
+        let unspecified = unspecified_like(&listener.local);
+        self.record(
+            Socket::Listener(l),
+            (listener.local, unspecified),
+            State::Listen,
+            State::Closed,
+            Cause::User(UserCall::Close),
+        );
+        let children: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&i| {
+                let s = &self.slots[i as usize];
+                s.unaccepted && matches!(&s.kind, SlotKind::Active(t) if t.listener == Some(l))
+            })
+            .collect();
+        for idx in children {
+            // Like Linux, closing a listener resets what waits in its queues.
+            self.run(idx, now, Cause::User(UserCall::Close), |tcb, ctx| {
+                tcb.abort(ctx)
+            });
+        }
+        Ok(())
+    }
+
+    /// State of a listener: LISTEN while open, CLOSED after.
+    pub fn listener_state(&self, l: ListenerId) -> State {
+        if self.listeners.get(l).is_some() {
+            State::Listen
+        } else {
+            State::Closed
+        }
+    }
+
+    /// SEND on a listening socket with a remote address (RFC 9293 §3.10.2, LISTEN
+    /// state): "change the connection from passive to active, select an ISS. Send a
+    /// SYN segment, set SND.UNA to ISS, SND.NXT to ISS+1. Enter SYN-SENT state."
+    /// The listener is consumed; its local address becomes the connection's.
+    pub fn connect_from_listener(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        remote: SocketAddr,
+    ) -> Result<ConnId, Error> {
+        let local = self.listeners.get(l).ok_or(Error::InvalidHandle)?.local;
+        if local.ip().is_unspecified() {
+            // The passive OPEN did not name a local address; pick one (MUST-44).
+            self.pick_local_ip(remote)?;
+        }
+        self.check_remote(&local, &remote)?;
+        self.listeners.remove(l);
+        let local_ip = if local.ip().is_unspecified() {
+            self.pick_local_ip(remote)?
+        } else {
+            local.ip()
+        };
+        let local = SocketAddr::new(local_ip, local.port());
+        let c = self.open(now, local, remote, None);
+        self.record(
+            Socket::Conn(c),
+            (local, remote),
+            State::Listen,
+            State::SynSent,
+            Cause::User(UserCall::SendFromListen),
+        );
+        Ok(c)
+    }
+
+    fn pick_local_ip(&self, remote: SocketAddr) -> Result<IpAddr, Error> {
+        // MUST-44/45: the source address comes from the local addresses of the
+        // remote's family.
+        self.addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == remote.is_ipv4())
+            .ok_or(Error::AddrNotAvailable)
+    }
+
+    fn check_remote(&self, local: &SocketAddr, remote: &SocketAddr) -> Result<(), Error> {
+        // MUST-46: no OPEN to broadcast/multicast (or unspecified) addresses.
+        if !is_unicast(remote.ip()) || remote.port() == 0 || local.is_ipv4() != remote.is_ipv4() {
+            return Err(Error::InvalidAddress);
+        }
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: Option<SeqNumber>,
+    ) -> ConnId {
+        let iss = iss.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
+        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let (idx, id) = self.alloc_slot();
+        let tcb = Tcb::connect(id, &self.cfg, now, local, remote, iss, ts_offset);
+        self.slots[idx as usize].kind = SlotKind::Active(Box::new(tcb));
+        let slots = &self.slots;
+        self.tuples
+            .insert(&(local, remote), idx, |i| tuple_of(slots, i));
+        self.mark_tx(idx);
+        self.reschedule(idx);
+        id
+    }
+
+    /// Active OPEN (RFC 9293 §3.10.1). `local` may leave the IP unspecified (the
+    /// first local address of the remote's family is used, MUST-44/45, MUST-43) and
+    /// the port 0 (an ephemeral port is chosen). The SYN goes out on the next
+    /// `poll_transmit`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnId, Error> {
+        self.last_now = self.last_now.max(now);
+        self.check_remote(&local, &remote)?;
+        let ip = if local.ip().is_unspecified() {
+            self.pick_local_ip(remote)?
+        } else if self.addrs.contains(&local.ip()) {
+            local.ip()
+        } else {
+            return Err(Error::AddrNotAvailable);
+        };
+        let (port, iss) = if local.port() == 0 {
+            self.ephemeral_port(now, ip, remote)?
+        } else {
+            let l = SocketAddr::new(ip, local.port());
+            match self.tuple_available(now, &(l, remote)) {
+                Some(reuse) => (local.port(), reuse),
+                None => return Err(Error::AddrInUse),
+            }
+        };
+        let local = SocketAddr::new(ip, port);
+        if let Some(idx) = self
+            .tuples
+            .get(&(local, remote), |i| tuple_of(&self.slots, i))
+        {
+            // A TIME-WAIT entry we may reuse (tcp_tw_reuse).
+            self.end_time_wait(idx, Cause::User(UserCall::Connect));
+        }
+        let c = self.open(now, local, remote, iss);
+        self.record(
+            Socket::Conn(c),
+            (local, remote),
+            State::Closed,
+            State::SynSent,
+            Cause::User(UserCall::Connect),
+        );
+        Ok(c)
+    }
+
+    /// Is the 4-tuple free? `Some(iss)` if so (with the ISS to use when it reuses a
+    /// TIME-WAIT entry), `None` if taken.
+    fn tuple_available(&self, now: Instant, tuple: &Tuple) -> Option<Option<SeqNumber>> {
+        match self.tuples.get(tuple, |i| tuple_of(&self.slots, i)) {
+            None => Some(None),
+            Some(idx) => match &self.slots[idx as usize].kind {
+                // Linux tcp_twsk_unique with tcp_tw_reuse: safe when timestamps (PAWS)
+                // protect the new incarnation and the entry is at least 1 s old.
+                SlotKind::TimeWait { tw, .. }
+                    if self.cfg.tw_reuse
+                        && tw.ts.is_some()
+                        && now - tw.entered >= core::time::Duration::from_secs(1) =>
+                {
+                    Some(Some(tw.snd_nxt + 65535 + 2))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// RFC 6056 §3.3.3 (algorithm 3): start at a keyed hash of the addresses plus a
+    /// counter, and walk the range for a free 4-tuple.
+    fn ephemeral_port(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<(u16, Option<SeqNumber>), Error> {
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        let (lo, hi) = (u32::from(lo.min(hi)), u32::from(lo.max(hi)));
+        let range = hi - lo + 1;
+        let offset = self.secret.hash_tuple(4, &SocketAddr::new(ip, 0), &remote) as u32;
+        for i in 0..range {
+            let port =
+                (lo + (offset.wrapping_add(self.port_counter).wrapping_add(i)) % range) as u16;
+            let local = SocketAddr::new(ip, port);
+            if self.listeners.find(&local).is_some() {
+                continue;
+            }
+            if let Some(iss) = self.tuple_available(now, &(local, remote)) {
+                self.port_counter = self.port_counter.wrapping_add(i + 1);
+                return Ok((port, iss));
+            }
+        }
+        Err(Error::AddrNotAvailable)
+    }
+
+    /// Queue bytes for sending (RFC 9293 §3.10.2). Returns how many were taken;
+    /// `WouldBlock` if the send buffer is full (an `Event::Writable` follows).
+    pub fn send(&mut self, now: Instant, c: ConnId, data: &[u8]) -> Result<usize, Error> {
+        self.last_now = self.last_now.max(now);
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                let r = tcb.send(data);
+                self.mark_tx(idx);
+                r
+            }
+            SlotKind::TimeWait { .. } => Err(Error::BrokenPipe),
+            SlotKind::Closed { reason, .. } => Err(reason.error().unwrap_or(Error::BrokenPipe)),
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Read received bytes (RFC 9293 §3.10.3). `Ok(0)` means end of stream (the
+    /// peer's FIN, or after `shutdown(Read)`); `WouldBlock` means nothing yet.
+    pub fn recv(&mut self, now: Instant, c: ConnId, out: &mut [u8]) -> Result<usize, Error> {
+        self.last_now = self.last_now.max(now);
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                let (n, update) = tcb.recv(out)?;
+                if update {
+                    self.mark_tx(idx);
+                }
+                Ok(n)
+            }
+            SlotKind::TimeWait { leftover, .. } => {
+                Ok(leftover.as_mut().map_or(0, |l| l.rx.read(out)))
+            }
+            SlotKind::Closed { reason, leftover } => {
+                let n = leftover.as_mut().map_or(0, |l| l.rx.read(out));
+                if n > 0 {
+                    return Ok(n);
+                }
+                match reason.error() {
+                    Some(e) => Err(e),
+                    None => Ok(0),
+                }
+            }
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Half-close or stop reading (see [`Shutdown`]).
+    pub fn shutdown(&mut self, now: Instant, c: ConnId, how: Shutdown) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(_) => {
+                let cause = Cause::User(UserCall::Shutdown(how));
+                self.run(idx, now, cause, |tcb, ctx| tcb.shutdown(ctx, how))
+                    .ok_or(Error::InvalidHandle)?
+            }
+            SlotKind::TimeWait { .. } => Ok(()),
+            SlotKind::Closed { .. } => Err(Error::NotConnected),
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// CLOSE (RFC 9293 §3.10.4) and release the handle: FIN after the queued data,
+    /// or RST if received data was left unread (RFC 2525 §2.17). The connection
+    /// finishes its close in the background.
+    pub fn close(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
+        self.release(now, c, false)
+    }
+
+    /// ABORT (RFC 9293 §3.10.5; `SO_LINGER` 0): send RST, drop everything, release
+    /// the handle.
+    pub fn abort(&mut self, now: Instant, c: ConnId) -> Result<(), Error> {
+        self.release(now, c, true)
+    }
+
+    fn release(&mut self, now: Instant, c: ConnId, abort: bool) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(_) => {
+                // The record names the call the application made: close()
+                // with unread data resets the connection, but it is close().
+                let call = if abort {
+                    UserCall::Abort
+                } else {
+                    UserCall::Close
+                };
+                self.run(idx, now, Cause::User(call), |tcb, ctx| {
+                    if abort {
+                        tcb.abort(ctx);
+                    } else {
+                        tcb.close(ctx);
+                    }
+                });
+            }
+            SlotKind::TimeWait { leftover, held, .. } => {
+                *held = false;
+                *leftover = None;
+            }
+            SlotKind::Closed { .. } => self.free_slot(idx),
+            SlotKind::Free => return Err(Error::InvalidHandle),
+        }
+        Ok(())
+    }
+
+    /// Turn Nagle's algorithm off (`true`, TCP_NODELAY, MUST-17) or on.
+    pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.snd.nodelay = nodelay)
+    }
+
+    /// Limit this connection's send buffer to `bytes` of queued data
+    /// (SO_SNDBUF). Data already queued stays.
+    pub fn set_send_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.snd.buf.set_cap(bytes))
+    }
+
+    /// Size this connection's receive buffer, and so its receive window, to
+    /// `bytes` (SO_RCVBUF). Only while no data is buffered: `Error::WouldBlock`
+    /// otherwise. The window already advertised is never withdrawn (RFC 9293
+    /// SHLD-14).
+    pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
+        let mut ok = true;
+        self.with_active(c, |tcb| ok = tcb.rcv.buf.set_cap(bytes))?;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::WouldBlock)
+        }
+    }
+
+    /// Set this connection's user timeout (TCP_USER_TIMEOUT; RFC 9293 MUST-21 lets
+    /// the application set R2).
+    pub fn set_user_timeout(
+        &mut self,
+        c: ConnId,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.snd.user_timeout = timeout)
+    }
+
+    /// Set the Diffserv field (IPv4 TOS / IPv6 Traffic Class) of this
+    /// connection's packets (RFC 9293 MUST-48, SHLD-21: also mid-connection).
+    pub fn set_tos(&mut self, c: ConnId, tos: u8) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.tos = tos)
+    }
+
+    /// Turn keep-alive on or off for a connection (SO_KEEPALIVE; RFC 9293 MUST-24:
+    /// the application asks for it; MUST-25: off by default).
+    pub fn set_keepalive(&mut self, c: ConnId, on: bool) -> Result<(), Error> {
+        let cfg = self.cfg.clone();
+        self.with_active(c, |tcb| {
+            tcb.ka.on = on;
+            tcb.arm_keepalive(&cfg);
+        })
+    }
+
+    fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                f(tcb);
+                self.mark_tx(idx);
+                self.reschedule(idx);
+                Ok(())
+            }
+            _ => Err(Error::NotConnected),
+        }
+    }
+
+    /// Urgent bytes signalled and not yet read past (RFC 9293 MUST-33).
+    pub fn urgent_pending(&self, c: ConnId) -> usize {
+        let Some(idx) = self.slot_of(c) else { return 0 };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => tcb.urgent_pending(),
+            _ => 0,
+        }
+    }
+
+    /// The connection's state; CLOSED for released or unknown handles.
+    pub fn state(&self, c: ConnId) -> State {
+        let Some(idx) = self.slot_of(c) else {
+            return State::Closed;
+        };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => tcb.state,
+            SlotKind::TimeWait { .. } => State::TimeWait,
+            _ => State::Closed,
+        }
+    }
+
+    /// How a closed connection ended, while the handle is held.
+    pub fn close_reason(&self, c: ConnId) -> Option<CloseReason> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Closed { reason, .. } => Some(*reason),
+            SlotKind::Active(_) => None,
+            _ => None,
+        }
+    }
+
+    /// A snapshot of the connection (like `tcp_info`); `None` once CLOSED.
+    pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => Some(tcb.info(self.last_now, &self.cfg)),
+            SlotKind::TimeWait { tw, .. } => Some(tw.info(self.last_now)),
+            _ => None,
+        }
+    }
+
+    /// The local and remote addresses of a connection.
+    pub fn addrs(&self, c: ConnId) -> Option<(SocketAddr, SocketAddr)> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
+            SlotKind::TimeWait { tw, .. } => Some(tw.tuple()),
+            _ => None,
+        }
+    }
+
+    /// Number of connections per state (TIME-WAIT included), like `ss -s`.
+    pub fn count_by_state(&self) -> [(State, usize); 11] {
+        let mut out = State::ALL.map(|s| (s, 0usize));
+        for slot in &self.slots {
+            let st = match &slot.kind {
+                SlotKind::Active(tcb) => tcb.state,
+                SlotKind::TimeWait { .. } => State::TimeWait,
+                _ => continue,
+            };
+            if let Some(e) = out.iter_mut().find(|(s, _)| *s == st) {
+                e.1 += 1;
+            }
+        }
+        out
+    }
+
+    /// Every connection still in the tables (live and TIME-WAIT), with its state
+    /// and addresses.
+    pub fn connections(
+        &self,
+    ) -> impl Iterator<Item = (ConnId, State, SocketAddr, SocketAddr)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, slot)| {
+            let id = ConnId {
+                index: i as u32,
+                gen: slot.gen,
+            };
+            match &slot.kind {
+                SlotKind::Active(tcb) => Some((id, tcb.state, tcb.local, tcb.remote)),
+                SlotKind::TimeWait { tw, .. } => {
+                    Some((id, State::TimeWait, tw.local(), tw.remote()))
+                }
+                _ => None,
+            }
+        })
+    }
+
+    /// Connections in the demultiplexing table (live and TIME-WAIT).
+    pub fn connection_count(&self) -> usize {
+        self.tuples.len()
+    }
+
+    /// The memory this endpoint holds, per connection and for its tables. Each
+    /// connection stays within [`Config::connection_memory_limit`] whatever
+    /// the peer sends (the randomized fault suite checks it).
+    pub fn memory_usage(&self) -> MemoryUsage {
+        use core::mem::size_of;
+        let leftover = |l: &Option<Box<Leftover>>| {
+            l.as_ref()
+                .map_or(0, |l| size_of::<Leftover>() + l.rx.heap_bytes())
+        };
+        let mut m = MemoryUsage::default();
+        for slot in &self.slots {
+            let bytes = match &slot.kind {
+                SlotKind::Free => continue,
+                SlotKind::Active(tcb) => tcb.heap_bytes(),
+                SlotKind::TimeWait { leftover: l, .. } => leftover(l),
+                SlotKind::Closed { leftover: l, .. } => leftover(l),
+            };
+            m.connections += 1;
+            m.connection_bytes += bytes;
+            m.max_connection_bytes = m.max_connection_bytes.max(bytes);
+        }
+        // The TIME-WAIT entries live inside the slots, counted below.
+        m.table_bytes = self.slots.capacity() * size_of::<Slot>()
+            + self.free.capacity() * size_of::<u32>()
+            + self.tuples.heap_bytes()
+            + self.listeners.heap_bytes()
+            + self.timers.len() * size_of::<(Instant, u32)>()
+            + self.tx_queue.capacity() * size_of::<u32>()
+            + self.ctl.capacity() * size_of::<CtlSegment>()
+            + self.events.heap_bytes()
+            + self.transitions.capacity() * size_of::<Transition>();
+        m
+    }
+}
+
+/// The unspecified address of the same family, port 0.
+fn unspecified_like(a: &SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
+}

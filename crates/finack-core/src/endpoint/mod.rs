@@ -1,0 +1,641 @@
+//! The endpoint: demultiplexing and the sans-IO surface (packets, time,
+//! events), and the one place where an event's outcome takes effect
+//! (`Endpoint::apply`). Listeners live in `crate::listener`, the slots and
+//! their scheduling in `slots`, the application's calls in `calls`.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use crate::config::Config;
+use crate::isn::Secret;
+use crate::listener::{self, ListenAction, Listeners};
+use crate::tcb::{emit_ctl, CtlSegment, Ctx, Outcome, Tcb};
+use crate::time::Instant;
+use crate::timewait::{TimeWait, TwAction};
+use crate::types::{
+    Cause, CloseReason, Error, Event, EventQueue, PacketError, Socket, State, Stats, TimerKind,
+    Transition,
+};
+
+use crate::demux::{ConnTable, SipBuild, Tuple};
+
+mod calls;
+mod slots;
+
+use slots::{leftover_of, tuple_of, Slot, SlotKind};
+
+/// Most transition records kept between two [`Endpoint::take_transitions`]
+/// calls; older ones are dropped first.
+pub const MAX_TRANSITIONS: usize = 16_384;
+
+/// A TCP endpoint: one host's connections and listeners. See the crate docs.
+pub struct Endpoint {
+    cfg: Config,
+    secret: Secret,
+    addrs: Vec<IpAddr>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    tuples: ConnTable,
+    listeners: Listeners,
+    timers: BTreeSet<(Instant, u32)>,
+    tx_queue: VecDeque<u32>,
+    ctl: VecDeque<CtlSegment>,
+    events: EventQueue,
+    transitions: VecDeque<Transition>,
+    stats: Stats,
+    last_now: Instant,
+    port_counter: u32,
+}
+
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified()),
+        IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unspecified()),
+    }
+}
+
+impl Endpoint {
+    /// A new endpoint. `secret` keys ISNs and the hash tables; use 16 random bytes.
+    pub fn new(config: Config, secret: [u8; 16]) -> Endpoint {
+        let s = Secret::new(secret);
+        let hasher = || SipBuild {
+            k0: s.hash_tuple(
+                2,
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+            ),
+            k1: s.hash_tuple(
+                3,
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+                &SocketAddr::from(([0, 0, 0, 0], 0)),
+            ),
+        };
+        let (tuples, listeners) = (ConnTable::new(hasher()), Listeners::new(hasher()));
+        Endpoint {
+            tuples,
+            listeners,
+            cfg: config,
+            secret: s,
+            addrs: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            timers: BTreeSet::new(),
+            tx_queue: VecDeque::new(),
+            ctl: VecDeque::new(),
+            events: EventQueue::default(),
+            transitions: VecDeque::new(),
+            stats: Stats::default(),
+            last_now: Instant::ZERO,
+            port_counter: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            events_dropped: self.events.dropped,
+            ..self.stats.clone()
+        }
+    }
+
+    /// Add a local address: packets to it are ours, connections may use it.
+    pub fn add_address(&mut self, addr: IpAddr) {
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
+    }
+
+    /// The local addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    fn record(&mut self, socket: Socket, tuple: Tuple, from: State, to: State, cause: Cause) {
+        if self.cfg.record_transitions && from != to {
+            // A bounded log: an application that never reads it loses the
+            // oldest records, not memory.
+            if self.transitions.len() >= MAX_TRANSITIONS {
+                self.transitions.pop_front();
+            }
+            self.transitions.push_back(Transition {
+                time: self.last_now,
+                socket,
+                local: tuple.0,
+                remote: tuple.1,
+                from,
+                to,
+                cause,
+            });
+        }
+    }
+
+    /// Run one event `f` on the TCB in slot `idx` and apply its outcome
+    /// (`apply`). `cause` names the event for the transition record (a timer
+    /// that changed the state names itself in the outcome). `None` if the slot
+    /// holds no TCB.
+    fn run<R>(
+        &mut self,
+        idx: u32,
+        now: Instant,
+        cause: Cause,
+        f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let accept_full = self.accept_queue_full(idx);
+        let Endpoint {
+            cfg,
+            slots,
+            events,
+            stats,
+            ..
+        } = self;
+        let SlotKind::Active(tcb) = &mut slots[idx as usize].kind else {
+            return None;
+        };
+        let before = tcb.state;
+        let mut ctx = Ctx {
+            now,
+            cfg,
+            events,
+            stats,
+            accept_queue_full: accept_full,
+            out: Outcome::default(),
+        };
+        let r = f(tcb, &mut ctx);
+        let out = ctx.out;
+        self.apply(idx, before, out, cause);
+        Some(r)
+    }
+
+    /// For a passive connection in SYN-RECEIVED: is its listener's accept
+    /// queue full (the handshake's ACK must wait)?
+    fn accept_queue_full(&self, idx: u32) -> bool {
+        let SlotKind::Active(tcb) = &self.slots[idx as usize].kind else {
+            return false;
+        };
+        match tcb.listener {
+            Some(l) if tcb.state == State::SynReceived => {
+                self.listeners.get(l).is_some_and(|l| l.accept_queue_full())
+            }
+            _ => false,
+        }
+    }
+
+    /// The one place an event's outcome takes effect: record the transition
+    /// with its cause, send the RST owed, move a passive connection to its
+    /// accept queue, compact TIME-WAIT, release CLOSED, re-arm the timers.
+    fn apply(&mut self, idx: u32, before: State, out: Outcome, cause: Cause) {
+        let now = self.last_now;
+        let id = self.conn_id(idx);
+        let cause = out.timer.map_or(cause, Cause::Timer);
+        let slot = &mut self.slots[idx as usize];
+        let unaccepted = slot.unaccepted;
+        let SlotKind::Active(tcb) = &mut slot.kind else {
+            return;
+        };
+        let after = tcb.state;
+        let back_to_listen = out.back_to_listen;
+        let listener = tcb.listener;
+        let held = !tcb.orphan && !unaccepted;
+        let tuple = (tcb.local, tcb.remote);
+        if let Some((seq, ack)) = out.rst {
+            self.queue_rst(tuple, seq, ack);
+        }
+        match out.closed {
+            Some(CloseReason::TimedOut) => self.stats.timeouts += 1,
+            Some(CloseReason::Reset) => self.stats.resets_received += 1,
+            _ => {}
+        }
+        if back_to_listen {
+            self.record(Socket::Conn(id), tuple, before, State::Listen, cause);
+        } else {
+            self.record(Socket::Conn(id), tuple, before, after, cause);
+        }
+        // A passive connection finished its handshake: hand it to the accept queue.
+        if unaccepted && before == State::SynReceived && after != State::SynReceived {
+            if let Some(l) = listener {
+                if self.listeners.handshake_done(l, id, after != State::Closed) {
+                    self.events.push(Event::Incoming(l));
+                }
+            }
+        }
+        match after {
+            State::Closed => {
+                self.tuples.remove(&tuple, idx);
+                let reason = out.closed.unwrap_or(CloseReason::Normal);
+                if unaccepted && before != State::SynReceived {
+                    // Died in the accept queue.
+                    if let Some(l) = listener {
+                        self.listeners.forget(l, id);
+                    }
+                }
+                if !back_to_listen && !unaccepted {
+                    self.events.push(Event::Closed { conn: id, reason });
+                }
+                if held {
+                    let slot = &mut self.slots[idx as usize];
+                    let SlotKind::Active(tcb) = core::mem::replace(&mut slot.kind, SlotKind::Free)
+                    else {
+                        return;
+                    };
+                    let leftover = leftover_of(*tcb);
+                    slot.kind = SlotKind::Closed { reason, leftover };
+                    if let Some(t) = slot.sched.take() {
+                        self.timers.remove(&(t, idx));
+                    }
+                } else {
+                    self.free_slot(idx);
+                }
+                return;
+            }
+            State::TimeWait => {
+                self.stats.time_wait_entered += 1;
+                let cfg = &self.cfg;
+                let slot = &mut self.slots[idx as usize];
+                let SlotKind::Active(tcb) = core::mem::replace(&mut slot.kind, SlotKind::Free)
+                else {
+                    return;
+                };
+                let tw = TimeWait::from_tcb(&tcb, now, cfg);
+                // Entered through the peer's FIN: the compact entry sends its ACK.
+                if tcb.rcv.ack_now {
+                    self.ctl.push_back(tw.ack(now));
+                }
+                let leftover = if held { leftover_of(*tcb) } else { None };
+                slot.kind = SlotKind::TimeWait { tw, leftover, held };
+            }
+            _ => {
+                let cfg = &self.cfg;
+                if let SlotKind::Active(tcb) = &mut self.slots[idx as usize].kind {
+                    if tcb.ka.on && !tcb.ka.probe_due {
+                        tcb.arm_keepalive(cfg);
+                    }
+                }
+            }
+        }
+        self.mark_tx(idx);
+        self.reschedule(idx);
+    }
+
+    // ---- Packets in ----------------------------------------------------------
+
+    /// Feed one inbound IPv4 or IPv6 packet. Malformed packets (bad checksum,
+    /// truncated, fragments, not TCP, ...) and packets for other hosts are rejected
+    /// with an error and change nothing.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
+        self.stats.packets_in += 1;
+        let (ip, seg) = match finack_wire::parse_tcp_packet(packet) {
+            Ok(p) => p,
+            Err(finack_wire::Error::WrongProtocol(
+                finack_wire::icmp::IP_PROTOCOL_ICMP | finack_wire::icmp::IP_PROTOCOL_ICMPV6,
+            )) => return self.icmp_arrives(now, packet),
+            Err(e) => {
+                self.stats.malformed += 1;
+                if e == finack_wire::Error::BadChecksum {
+                    self.stats.bad_checksum += 1;
+                }
+                return Err(e.into());
+            }
+        };
+        // MUST-57 / MUST-63: nothing to or from broadcast/multicast addresses.
+        if !is_unicast(ip.dst) || !is_unicast(ip.src) || seg.src_port == 0 || seg.dst_port == 0 {
+            self.stats.bad_address += 1;
+            return Err(Error::Packet(PacketError::BadAddress));
+        }
+        if !self.addrs.contains(&ip.dst) {
+            self.stats.not_local += 1;
+            return Err(Error::Packet(PacketError::NotLocal));
+        }
+        let local = SocketAddr::new(ip.dst, seg.dst_port);
+        let remote = SocketAddr::new(ip.src, seg.src_port);
+        self.segment_arrives(now, local, remote, &seg);
+        Ok(())
+    }
+
+    /// RFC 9293 §3.9.2.2 (MUST-54): ICMP errors about our segments.
+    fn icmp_arrives(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        let e = match finack_wire::icmp::parse_icmp_error(packet) {
+            Ok(e) => e,
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(e.into());
+            }
+        };
+        self.stats.icmp_in += 1;
+        if !self.addrs.contains(&e.src) {
+            self.stats.not_local += 1;
+            return Err(Error::Packet(PacketError::NotLocal));
+        }
+        let local = SocketAddr::new(e.src, e.src_port);
+        let remote = SocketAddr::new(e.dst, e.dst_port);
+        let Some(idx) = self
+            .tuples
+            .get(&(local, remote), |i| tuple_of(&self.slots, i))
+        else {
+            self.stats.icmp_ignored += 1;
+            return Ok(());
+        };
+        if self
+            .run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e))
+            .is_none()
+        {
+            self.stats.icmp_ignored += 1;
+        }
+        Ok(())
+    }
+
+    fn segment_arrives(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+    ) {
+        let cause = Cause::Segment(seg.flags);
+        let mut iss_override = None;
+        if let Some(idx) = self
+            .tuples
+            .get(&(local, remote), |i| tuple_of(&self.slots, i))
+        {
+            match &mut self.slots[idx as usize].kind {
+                SlotKind::Active(_) => {
+                    self.run(idx, now, cause, |tcb, ctx| tcb.on_segment(ctx, seg));
+                    return;
+                }
+                SlotKind::TimeWait { tw, .. } => match tw.on_segment(now, &self.cfg, seg) {
+                    TwAction::Drop => return,
+                    TwAction::Ack(ack) => {
+                        self.ctl.push_back(ack);
+                        self.reschedule(idx);
+                        return;
+                    }
+                    TwAction::Kill => {
+                        self.end_time_wait(idx, cause);
+                        return;
+                    }
+                    TwAction::Reopen(iss) => {
+                        self.stats.time_wait_reused += 1;
+                        self.end_time_wait(idx, cause);
+                        iss_override = Some(iss);
+                    }
+                },
+                _ => {}
+            }
+        }
+        if let Some(l) = self.listeners.find(&local) {
+            let action = self.listeners.on_segment(
+                now,
+                &self.cfg,
+                &self.secret,
+                &mut self.stats,
+                l,
+                local,
+                remote,
+                seg,
+            );
+            self.listen_action(now, action, local, remote, seg, iss_override);
+            return;
+        }
+        self.reply_closed(local, remote, seg);
+    }
+
+    /// TIME-WAIT is over (2MSL passed, RST accepted or a new SYN took the tuple).
+    fn end_time_wait(&mut self, idx: u32, cause: Cause) {
+        let id = self.conn_id(idx);
+        let slot = &mut self.slots[idx as usize];
+        let SlotKind::TimeWait { tw, leftover, held } =
+            core::mem::replace(&mut slot.kind, SlotKind::Free)
+        else {
+            return;
+        };
+        self.tuples.remove(&tw.tuple(), idx);
+        self.record(
+            Socket::Conn(id),
+            tw.tuple(),
+            State::TimeWait,
+            State::Closed,
+            cause,
+        );
+        self.events.push(Event::Closed {
+            conn: id,
+            reason: CloseReason::Normal,
+        });
+        if held {
+            let slot = &mut self.slots[idx as usize];
+            slot.kind = SlotKind::Closed {
+                reason: CloseReason::Normal,
+                leftover,
+            };
+            if let Some(t) = slot.sched.take() {
+                self.timers.remove(&(t, idx));
+            }
+        } else {
+            self.free_slot(idx);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (never in reply to
+    /// a RST): `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, otherwise
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    fn reply_closed(&mut self, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
+        if seg.flags.rst() {
+            return;
+        }
+        let (seq, ack) = if seg.flags.ack() {
+            (seg.ack, None)
+        } else {
+            (SeqNumber(0), Some(seg.seq + seg.segment_len()))
+        };
+        self.queue_rst((local, remote), seq, ack);
+    }
+
+    /// Queue `<SEQ=seq><CTL=RST>` (with `<ACK=ack>` and the ACK flag when
+    /// `ack` is set) on a 4-tuple: every RST the endpoint sends is built here.
+    fn queue_rst(&mut self, (local, remote): Tuple, seq: SeqNumber, ack: Option<SeqNumber>) {
+        self.stats.rst_sent += 1;
+        self.ctl.push_back(CtlSegment {
+            local,
+            remote,
+            seq,
+            ack,
+            rst: true,
+            window: 0,
+            timestamps: None,
+            syn_mss: None,
+        });
+    }
+
+    /// Carry out what a listener decided about a segment (RFC 9293 §3.10.7.2).
+    fn listen_action(
+        &mut self,
+        now: Instant,
+        action: ListenAction,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        iss_override: Option<SeqNumber>,
+    ) {
+        let from_cookie = matches!(action, ListenAction::OpenFromCookie(..));
+        let (lid, syn, iss) = match action {
+            ListenAction::Drop => return,
+            ListenAction::Reset => return self.reply_closed(local, remote, seg),
+            ListenAction::Send(ctl) => return self.ctl.push_back(ctl),
+            ListenAction::Open(lid) => {
+                let iss = iss_override.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
+                (lid, *seg, iss)
+            }
+            ListenAction::OpenFromCookie(lid, mss) => (
+                lid,
+                listener::syn_from_cookie(seg, mss),
+                listener::cookie_iss(seg),
+            ),
+        };
+        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let (idx, id) = self.alloc_slot();
+        let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
+        if from_cookie {
+            // Our SYN,ACK went out already (statelessly).
+            tcb.snd.nxt = iss + 1;
+            tcb.snd.max = iss + 1;
+        }
+        let slot = &mut self.slots[idx as usize];
+        slot.kind = SlotKind::Active(Box::new(tcb));
+        slot.unaccepted = true;
+        let slots = &self.slots;
+        self.tuples
+            .insert(&(local, remote), idx, |i| tuple_of(slots, i));
+        self.record(
+            Socket::Conn(id),
+            (local, remote),
+            State::Listen,
+            State::SynReceived,
+            Cause::Segment(seg.flags),
+        );
+        if from_cookie {
+            // The ACK that returned the cookie completes the handshake.
+            self.run(idx, now, Cause::Segment(seg.flags), |tcb, ctx| {
+                tcb.on_segment(ctx, seg)
+            });
+        }
+        self.mark_tx(idx);
+        self.reschedule(idx);
+    }
+
+    // ---- Packets out and time ------------------------------------------------
+
+    /// Write the next outbound packet into `buf` (at least 100 bytes; MTU-sized to
+    /// send full segments) and return its length, or `None` when nothing is due.
+    /// Call until `None` after every other call.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.last_now = self.last_now.max(now);
+        if let Some(ctl) = self.ctl.front() {
+            // Taken off the queue only once it is written: a buffer too small
+            // for it leaves it queued for the next call.
+            let n = emit_ctl(ctl, &self.cfg, buf)?;
+            self.ctl.pop_front();
+            self.stats.packets_out += 1;
+            return Some(n);
+        }
+        while let Some(&idx) = self.tx_queue.front() {
+            let Endpoint {
+                cfg, slots, stats, ..
+            } = self;
+            let slot = &mut slots[idx as usize];
+            if let SlotKind::Active(tcb) = &mut slot.kind {
+                if let Some(n) = tcb.poll_output(now, cfg, stats, buf) {
+                    stats.packets_out += 1;
+                    self.reschedule(idx);
+                    return Some(n);
+                }
+            }
+            slot.queued = false;
+            self.tx_queue.pop_front();
+            self.reschedule(idx);
+        }
+        None
+    }
+
+    /// The earliest instant at which `handle_timeout` has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|&(t, _)| t)
+    }
+
+    /// Run the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        while let Some(&(t, idx)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.slots[idx as usize].sched = None;
+            match &self.slots[idx as usize].kind {
+                SlotKind::Active(_) => {
+                    // The outcome names the timer that changed the state; a
+                    // timer that only made the connection send changes none.
+                    let cause = Cause::Timer(TimerKind::Retransmit);
+                    self.run(idx, now, cause, |tcb, ctx| tcb.on_timeout(ctx));
+                }
+                SlotKind::TimeWait { tw, .. } => {
+                    if tw.deadline <= now {
+                        // "If the time-wait timeout expires on a connection, delete the
+                        // TCB, enter the CLOSED state, and return."
+                        self.end_time_wait(idx, Cause::Timer(TimerKind::TimeWait));
+                    } else {
+                        self.reschedule(idx);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// All state transitions recorded since the last call (when
+    /// `Config::record_transitions` is on): at most [`MAX_TRANSITIONS`], the
+    /// newest.
+    pub fn take_transitions(&mut self) -> Vec<Transition> {
+        core::mem::take(&mut self.transitions).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ConnId;
+    use core::time::Duration;
+
+    #[test]
+    fn the_transition_log_is_bounded_and_keeps_the_newest() {
+        let mut ep = Endpoint::new(Config::linux(), [1; 16]);
+        let a: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        let id = ConnId { index: 0, gen: 0 };
+        for i in 0..MAX_TRANSITIONS + 100 {
+            ep.last_now = Instant::ZERO + Duration::from_millis(i as u64);
+            ep.record(
+                Socket::Conn(id),
+                (a, a),
+                State::Closed,
+                State::SynSent,
+                Cause::Icmp,
+            );
+        }
+        let log = ep.take_transitions();
+        assert_eq!(log.len(), MAX_TRANSITIONS);
+        assert_eq!(log[0].time, Instant::ZERO + Duration::from_millis(100));
+        assert!(ep.take_transitions().is_empty());
+    }
+}

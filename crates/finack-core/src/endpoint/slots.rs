@@ -1,0 +1,130 @@
+//! Connection slots: a generation-checked handle per connection, what the slot
+//! holds in each phase of the connection's life (a full TCB, a TIME-WAIT
+//! entry, or a CLOSED stub the application still holds), and the per-slot
+//! scheduling of output and timers.
+
+use alloc::boxed::Box;
+
+use super::Endpoint;
+use crate::buffer::RecvBuf;
+use crate::demux::Tuple;
+use crate::tcb::Tcb;
+use crate::time::Instant;
+use crate::timewait::TimeWait;
+use crate::types::{CloseReason, ConnId};
+
+/// Received bytes kept for the application after its connection left the full
+/// TCB (TIME-WAIT or CLOSED) while it still held the handle.
+pub(super) struct Leftover {
+    pub(super) rx: RecvBuf,
+}
+
+pub(super) enum SlotKind {
+    Free,
+    Active(Box<Tcb>),
+    TimeWait {
+        tw: TimeWait,
+        leftover: Option<Box<Leftover>>,
+        held: bool,
+    },
+    Closed {
+        reason: CloseReason,
+        leftover: Option<Box<Leftover>>,
+    },
+}
+
+pub(super) struct Slot {
+    pub(super) gen: u32,
+    pub(super) sched: Option<Instant>,
+    pub(super) queued: bool,
+    /// A passive connection the application has not accepted yet.
+    pub(super) unaccepted: bool,
+    pub(super) kind: SlotKind,
+}
+
+impl Endpoint {
+    pub(super) fn alloc_slot(&mut self) -> (u32, ConnId) {
+        if let Some(idx) = self.free.pop() {
+            let slot = &mut self.slots[idx as usize];
+            (
+                idx,
+                ConnId {
+                    index: idx,
+                    gen: slot.gen,
+                },
+            )
+        } else {
+            let idx = self.slots.len() as u32;
+            self.slots.push(Slot {
+                gen: 0,
+                sched: None,
+                queued: false,
+                unaccepted: false,
+                kind: SlotKind::Free,
+            });
+            (idx, ConnId { index: idx, gen: 0 })
+        }
+    }
+
+    pub(super) fn free_slot(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        slot.kind = SlotKind::Free;
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.unaccepted = false;
+        if let Some(t) = slot.sched.take() {
+            self.timers.remove(&(t, idx));
+        }
+        self.free.push(idx);
+    }
+
+    pub(super) fn slot_of(&self, c: ConnId) -> Option<u32> {
+        let slot = self.slots.get(c.index as usize)?;
+        (slot.gen == c.gen && !matches!(slot.kind, SlotKind::Free)).then_some(c.index)
+    }
+
+    pub(super) fn conn_id(&self, idx: u32) -> ConnId {
+        ConnId {
+            index: idx,
+            gen: self.slots[idx as usize].gen,
+        }
+    }
+
+    pub(super) fn mark_tx(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        if !slot.queued && matches!(slot.kind, SlotKind::Active(_)) {
+            slot.queued = true;
+            self.tx_queue.push_back(idx);
+        }
+    }
+
+    pub(super) fn reschedule(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        let want = match &slot.kind {
+            SlotKind::Active(tcb) => tcb.next_deadline(),
+            SlotKind::TimeWait { tw, .. } => Some(tw.deadline),
+            _ => None,
+        };
+        if slot.sched != want {
+            if let Some(t) = slot.sched.take() {
+                self.timers.remove(&(t, idx));
+            }
+            if let Some(t) = want {
+                self.timers.insert((t, idx));
+            }
+            slot.sched = want;
+        }
+    }
+}
+
+/// The 4-tuple slot `idx` holds, if any (for the connection table).
+pub(super) fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
+    match &slots.get(idx as usize)?.kind {
+        SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
+        SlotKind::TimeWait { tw, .. } => Some(tw.tuple()),
+        SlotKind::Free | SlotKind::Closed { .. } => None,
+    }
+}
+
+pub(super) fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {
+    (tcb.rcv.buf.len() > 0).then(|| Box::new(Leftover { rx: tcb.rcv.buf }))
+}
