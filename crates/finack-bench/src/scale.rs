@@ -1171,13 +1171,22 @@ pub fn render(r: &Report) -> String {
             group(c.client_other as u64),
             group(c.server_left as u64)
         );
-        let tw = total(&c.memory.client);
+        let tw = c.memory.client.time_wait_bytes as u64;
         let _ = writeln!(
             out,
-            "TIME-WAIT table (client endpoint): {} ({} bytes), {} bytes per entry",
+            "TIME-WAIT table (client endpoint): {} ({} bytes), {} bytes per entry \
+             (entries, 4-tuple index, expiry queue; target <= 64)",
             bytes(tw),
             group(tw),
             group(per(tw, c.time_wait))
+        );
+        let all = total(&c.memory.client);
+        let _ = writeln!(
+            out,
+            "client endpoint after close: {} ({} bytes per TIME-WAIT entry; its slot \
+             array keeps the capacity of the open connections)",
+            bytes(all),
+            group(per(all, c.time_wait))
         );
         let _ = writeln!(
             out,

@@ -465,8 +465,12 @@ pub struct MemoryUsage {
     /// The most any one connection holds.
     pub max_connection_bytes: usize,
     /// Bytes of the endpoint's own tables and queues (slots, 4-tuple hash,
-    /// timers, pending events and transition records).
+    /// timers, pending events and transition records), the TIME-WAIT table
+    /// included.
     pub table_bytes: usize,
+    /// Of `table_bytes`, the TIME-WAIT table's: its entries (48 bytes each),
+    /// its 4-tuple index and its expiry queue.
+    pub time_wait_bytes: usize,
 }
 
 /// Endpoint-wide counters (like `netstat -s`).

@@ -8,7 +8,7 @@ use core::net::{IpAddr, SocketAddr};
 
 use finack_wire::SeqNumber;
 
-use super::slots::{tuple_of, Leftover, Slot, SlotKind};
+use super::slots::{tuple_of, HeldTimeWait, Leftover, Slot, SlotKind};
 use super::{is_unicast, Endpoint};
 use crate::demux::Tuple;
 use crate::tcb::{CtlSegment, Tcb};
@@ -199,12 +199,9 @@ impl Endpoint {
             }
         };
         let local = SocketAddr::new(ip, port);
-        if let Some(idx) = self
-            .tuples
-            .get(&(local, remote), |i| tuple_of(&self.slots, i))
-        {
+        if let Some(pos) = self.tw.find(&(local, remote)) {
             // A TIME-WAIT entry we may reuse (tcp_tw_reuse).
-            self.end_time_wait(idx, Cause::User(UserCall::Connect));
+            self.end_time_wait(pos, Cause::User(UserCall::Connect));
         }
         let c = self.open(now, local, remote, iss);
         self.record(
@@ -220,21 +217,21 @@ impl Endpoint {
     /// Is the 4-tuple free? `Some(iss)` if so (with the ISS to use when it reuses a
     /// TIME-WAIT entry), `None` if taken.
     fn tuple_available(&self, now: Instant, tuple: &Tuple) -> Option<Option<SeqNumber>> {
-        match self.tuples.get(tuple, |i| tuple_of(&self.slots, i)) {
-            None => Some(None),
-            Some(idx) => match &self.slots[idx as usize].kind {
-                // Linux tcp_twsk_unique with tcp_tw_reuse: safe when timestamps (PAWS)
-                // protect the new incarnation and the entry is at least 1 s old.
-                SlotKind::TimeWait { tw, .. }
-                    if self.cfg.tw_reuse
-                        && tw.ts.is_some()
-                        && now - tw.entered >= core::time::Duration::from_secs(1) =>
-                {
-                    Some(Some(tw.snd_nxt + 65535 + 2))
-                }
-                _ => None,
-            },
+        if self
+            .tuples
+            .get(tuple, |i| tuple_of(&self.slots, i))
+            .is_some()
+        {
+            return None;
         }
+        let Some(tw) = self.tw.find(tuple).and_then(|pos| self.tw.get(pos)) else {
+            return Some(None);
+        };
+        // Linux tcp_twsk_unique with tcp_tw_reuse: safe when timestamps (PAWS)
+        // protect the new incarnation and the entry is at least 1 s old.
+        let age = now.saturating_duration_since(tw.entered(&self.cfg));
+        (self.cfg.tw_reuse && tw.ts_recent().is_some() && age >= core::time::Duration::from_secs(1))
+            .then_some(Some(tw.snd_nxt + 65535 + 2))
     }
 
     /// RFC 6056 §3.3.3 (algorithm 3): start at a keyed hash of the addresses plus a
@@ -275,7 +272,7 @@ impl Endpoint {
                 self.mark_tx(idx);
                 r
             }
-            SlotKind::TimeWait { .. } => Err(Error::BrokenPipe),
+            SlotKind::TimeWait(_) => Err(Error::BrokenPipe),
             SlotKind::Closed { reason, .. } => Err(reason.error().unwrap_or(Error::BrokenPipe)),
             SlotKind::Free => Err(Error::InvalidHandle),
         }
@@ -294,9 +291,7 @@ impl Endpoint {
                 }
                 Ok(n)
             }
-            SlotKind::TimeWait { leftover, .. } => {
-                Ok(leftover.as_mut().map_or(0, |l| l.rx.read(out)))
-            }
+            SlotKind::TimeWait(held) => Ok(held.leftover.as_mut().map_or(0, |l| l.rx.read(out))),
             SlotKind::Closed { reason, leftover } => {
                 let n = leftover.as_mut().map_or(0, |l| l.rx.read(out));
                 if n > 0 {
@@ -321,7 +316,7 @@ impl Endpoint {
                 self.run(idx, now, cause, |tcb, ctx| tcb.shutdown(ctx, how))
                     .ok_or(Error::InvalidHandle)?
             }
-            SlotKind::TimeWait { .. } => Ok(()),
+            SlotKind::TimeWait(_) => Ok(()),
             SlotKind::Closed { .. } => Err(Error::NotConnected),
             SlotKind::Free => Err(Error::InvalidHandle),
         }
@@ -360,9 +355,14 @@ impl Endpoint {
                     }
                 });
             }
-            SlotKind::TimeWait { leftover, held, .. } => {
-                *held = false;
-                *leftover = None;
+            SlotKind::TimeWait(held) => {
+                // The entry finishes TIME-WAIT on its own; the handle goes.
+                if let Some(pos) = self.tw.find(&held.tuple) {
+                    if let Some(e) = self.tw.get_mut(pos) {
+                        e.release();
+                    }
+                }
+                self.free_slot(idx);
             }
             SlotKind::Closed { .. } => self.free_slot(idx),
             SlotKind::Free => return Err(Error::InvalidHandle),
@@ -443,14 +443,18 @@ impl Endpoint {
         }
     }
 
-    /// The connection's state; CLOSED for released or unknown handles.
+    /// The connection's state, also after the application released the
+    /// handle (until the connection is gone); CLOSED for unknown handles.
     pub fn state(&self, c: ConnId) -> State {
         let Some(idx) = self.slot_of(c) else {
-            return State::Closed;
+            return match self.released_time_wait(c) {
+                Some(_) => State::TimeWait,
+                None => State::Closed,
+            };
         };
         match &self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => tcb.state,
-            SlotKind::TimeWait { .. } => State::TimeWait,
+            SlotKind::TimeWait(_) => State::TimeWait,
             _ => State::Closed,
         }
     }
@@ -467,36 +471,53 @@ impl Endpoint {
 
     /// A snapshot of the connection (like `tcp_info`); `None` once CLOSED.
     pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
-        let idx = self.slot_of(c)?;
+        let Some(idx) = self.slot_of(c) else {
+            let tw = self.released_time_wait(c)?;
+            return Some(tw.info(self.last_now, &self.cfg));
+        };
         match &self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => Some(tcb.info(self.last_now, &self.cfg)),
-            SlotKind::TimeWait { tw, .. } => Some(tw.info(self.last_now)),
+            SlotKind::TimeWait(held) => self
+                .tw
+                .find(&held.tuple)
+                .and_then(|pos| self.tw.get(pos))
+                .map(|tw| tw.info(self.last_now, &self.cfg)),
             _ => None,
         }
     }
 
     /// The local and remote addresses of a connection.
     pub fn addrs(&self, c: ConnId) -> Option<(SocketAddr, SocketAddr)> {
-        let idx = self.slot_of(c)?;
+        let Some(idx) = self.slot_of(c) else {
+            return self.released_time_wait(c).map(|tw| tw.tuple());
+        };
         match &self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
-            SlotKind::TimeWait { tw, .. } => Some(tw.tuple()),
+            SlotKind::TimeWait(held) => Some(held.tuple),
             _ => None,
         }
+    }
+
+    /// The TIME-WAIT entry of a connection whose handle the application
+    /// released. The table keeps no slot for it, so this walks the TIME-WAIT
+    /// entries: it costs O(entries), and only calls on released handles pay.
+    fn released_time_wait(&self, c: ConnId) -> Option<&crate::timewait::TimeWait> {
+        self.tw.iter().find(|e| e.conn == c)
     }
 
     /// Number of connections per state (TIME-WAIT included), like `ss -s`.
     pub fn count_by_state(&self) -> [(State, usize); 11] {
         let mut out = State::ALL.map(|s| (s, 0usize));
         for slot in &self.slots {
-            let st = match &slot.kind {
-                SlotKind::Active(tcb) => tcb.state,
-                SlotKind::TimeWait { .. } => State::TimeWait,
-                _ => continue,
+            let SlotKind::Active(tcb) = &slot.kind else {
+                continue;
             };
-            if let Some(e) = out.iter_mut().find(|(s, _)| *s == st) {
+            if let Some(e) = out.iter_mut().find(|(s, _)| *s == tcb.state) {
                 e.1 += 1;
             }
+        }
+        if let Some(e) = out.iter_mut().find(|(s, _)| *s == State::TimeWait) {
+            e.1 += self.tw.len();
         }
         out
     }
@@ -506,24 +527,26 @@ impl Endpoint {
     pub fn connections(
         &self,
     ) -> impl Iterator<Item = (ConnId, State, SocketAddr, SocketAddr)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, slot)| {
+        let active = self.slots.iter().enumerate().filter_map(|(i, slot)| {
             let id = ConnId {
                 index: i as u32,
                 gen: slot.gen,
             };
             match &slot.kind {
                 SlotKind::Active(tcb) => Some((id, tcb.state, tcb.local, tcb.remote)),
-                SlotKind::TimeWait { tw, .. } => {
-                    Some((id, State::TimeWait, tw.local(), tw.remote()))
-                }
                 _ => None,
             }
-        })
+        });
+        let time_wait = self.tw.iter().map(|e| {
+            let (local, remote) = e.tuple();
+            (e.conn, State::TimeWait, local, remote)
+        });
+        active.chain(time_wait)
     }
 
     /// Connections in the demultiplexing table (live and TIME-WAIT).
     pub fn connection_count(&self) -> usize {
-        self.tuples.len()
+        self.tuples.len() + self.tw.len()
     }
 
     /// The memory this endpoint holds, per connection and for its tables. Each
@@ -540,15 +563,19 @@ impl Endpoint {
             let bytes = match &slot.kind {
                 SlotKind::Free => continue,
                 SlotKind::Active(tcb) => tcb.heap_bytes(),
-                SlotKind::TimeWait { leftover: l, .. } => leftover(l),
+                SlotKind::TimeWait(held) => size_of::<HeldTimeWait>() + leftover(&held.leftover),
                 SlotKind::Closed { leftover: l, .. } => leftover(l),
             };
             m.connections += 1;
             m.connection_bytes += bytes;
             m.max_connection_bytes = m.max_connection_bytes.max(bytes);
         }
-        // The TIME-WAIT entries live inside the slots, counted below.
+        // TIME-WAIT entries are counted with the tables: the TIME-WAIT
+        // table, its index and its queue.
+        m.connections += self.tw.len();
+        m.time_wait_bytes = self.tw.heap_bytes();
         m.table_bytes = self.slots.capacity() * size_of::<Slot>()
+            + self.tw.heap_bytes()
             + self.free.capacity() * size_of::<u32>()
             + self.tuples.heap_bytes()
             + self.listeners.heap_bytes()

@@ -15,7 +15,7 @@ use crate::isn::Secret;
 use crate::listener::{self, ListenAction, Listeners};
 use crate::tcb::{emit_ctl, CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
-use crate::timewait::{TimeWait, TwAction};
+use crate::timewait::{TimeWait, TimeWaitTable, TwAction};
 use crate::types::{
     Cause, CloseReason, Error, Event, EventQueue, PacketError, Socket, State, Stats, TimerKind,
     Transition,
@@ -26,7 +26,7 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 mod calls;
 mod slots;
 
-use slots::{leftover_of, tuple_of, Slot, SlotKind};
+use slots::{leftover_of, tuple_of, HeldTimeWait, Slot, SlotKind};
 
 /// Most transition records kept between two [`Endpoint::take_transitions`]
 /// calls; older ones are dropped first.
@@ -40,6 +40,8 @@ pub struct Endpoint {
     slots: Vec<Slot>,
     free: Vec<u32>,
     tuples: ConnTable,
+    /// Connections in TIME-WAIT, apart from the slots.
+    tw: TimeWaitTable,
     listeners: Listeners,
     timers: BTreeSet<(Instant, u32)>,
     tx_queue: VecDeque<u32>,
@@ -75,8 +77,10 @@ impl Endpoint {
             ),
         };
         let (tuples, listeners) = (ConnTable::new(hasher()), Listeners::new(hasher()));
+        let tw = TimeWaitTable::new(hasher());
         Endpoint {
             tuples,
+            tw,
             listeners,
             cfg: config,
             secret: s,
@@ -257,20 +261,31 @@ impl Endpoint {
                 return;
             }
             State::TimeWait => {
+                // The connection moves to the TIME-WAIT table; its slot stays
+                // only while the application holds the handle.
                 self.stats.time_wait_entered += 1;
-                let cfg = &self.cfg;
+                self.tuples.remove(&tuple, idx);
                 let slot = &mut self.slots[idx as usize];
                 let SlotKind::Active(tcb) = core::mem::replace(&mut slot.kind, SlotKind::Free)
                 else {
                     return;
                 };
-                let tw = TimeWait::from_tcb(&tcb, now, cfg);
+                let entry = TimeWait::from_tcb(&tcb, now, &self.cfg, held);
                 // Entered through the peer's FIN: the compact entry sends its ACK.
                 if tcb.rcv.ack_now {
-                    self.ctl.push_back(tw.ack(now));
+                    self.ctl.push_back(entry.ack(now, tcb.ts_offset));
                 }
-                let leftover = if held { leftover_of(*tcb) } else { None };
-                slot.kind = SlotKind::TimeWait { tw, leftover, held };
+                self.tw.insert(entry);
+                if held {
+                    let leftover = leftover_of(*tcb);
+                    slot.kind = SlotKind::TimeWait(Box::new(HeldTimeWait { tuple, leftover }));
+                    if let Some(t) = slot.sched.take() {
+                        self.timers.remove(&(t, idx));
+                    }
+                } else {
+                    self.free_slot(idx);
+                }
+                return;
             }
             _ => {
                 let cfg = &self.cfg;
@@ -362,33 +377,28 @@ impl Endpoint {
     ) {
         let cause = Cause::Segment(seg.flags);
         let mut iss_override = None;
-        if let Some(idx) = self
-            .tuples
-            .get(&(local, remote), |i| tuple_of(&self.slots, i))
-        {
-            match &mut self.slots[idx as usize].kind {
-                SlotKind::Active(_) => {
-                    self.run(idx, now, cause, |tcb, ctx| tcb.on_segment(ctx, seg));
+        let tuple = (local, remote);
+        if let Some(idx) = self.tuples.get(&tuple, |i| tuple_of(&self.slots, i)) {
+            self.run(idx, now, cause, |tcb, ctx| tcb.on_segment(ctx, seg));
+            return;
+        }
+        if let Some(pos) = self.tw.find(&tuple) {
+            let ts_offset = self.ts_offset(&tuple);
+            match self.tw.on_segment(pos, now, &self.cfg, ts_offset, seg) {
+                TwAction::Drop => return,
+                TwAction::Ack(ack) => {
+                    self.ctl.push_back(ack);
                     return;
                 }
-                SlotKind::TimeWait { tw, .. } => match tw.on_segment(now, &self.cfg, seg) {
-                    TwAction::Drop => return,
-                    TwAction::Ack(ack) => {
-                        self.ctl.push_back(ack);
-                        self.reschedule(idx);
-                        return;
-                    }
-                    TwAction::Kill => {
-                        self.end_time_wait(idx, cause);
-                        return;
-                    }
-                    TwAction::Reopen(iss) => {
-                        self.stats.time_wait_reused += 1;
-                        self.end_time_wait(idx, cause);
-                        iss_override = Some(iss);
-                    }
-                },
-                _ => {}
+                TwAction::Kill => {
+                    self.end_time_wait(pos, cause);
+                    return;
+                }
+                TwAction::Reopen(iss) => {
+                    self.stats.time_wait_reused += 1;
+                    self.end_time_wait(pos, cause);
+                    iss_override = Some(iss);
+                }
             }
         }
         if let Some(l) = self.listeners.find(&local) {
@@ -408,19 +418,17 @@ impl Endpoint {
         self.reply_closed(local, remote, seg);
     }
 
-    /// TIME-WAIT is over (2MSL passed, RST accepted or a new SYN took the tuple).
-    fn end_time_wait(&mut self, idx: u32, cause: Cause) {
-        let id = self.conn_id(idx);
-        let slot = &mut self.slots[idx as usize];
-        let SlotKind::TimeWait { tw, leftover, held } =
-            core::mem::replace(&mut slot.kind, SlotKind::Free)
-        else {
+    /// TIME-WAIT is over (2MSL passed, RST accepted or a new SYN took the
+    /// tuple): the entry at `pos` leaves the table; an application that still
+    /// holds the handle finds it CLOSED with its unread bytes.
+    fn end_time_wait(&mut self, pos: u32, cause: Cause) {
+        let Some(entry) = self.tw.remove(pos) else {
             return;
         };
-        self.tuples.remove(&tw.tuple(), idx);
+        let id = entry.conn;
         self.record(
             Socket::Conn(id),
-            tw.tuple(),
+            entry.tuple(),
             State::TimeWait,
             State::Closed,
             cause,
@@ -429,17 +437,27 @@ impl Endpoint {
             conn: id,
             reason: CloseReason::Normal,
         });
-        if held {
+        if !entry.held() {
+            return;
+        }
+        if let Some(idx) = self.slot_of(id) {
             let slot = &mut self.slots[idx as usize];
-            slot.kind = SlotKind::Closed {
-                reason: CloseReason::Normal,
-                leftover,
-            };
-            if let Some(t) = slot.sched.take() {
-                self.timers.remove(&(t, idx));
+            if let SlotKind::TimeWait(held) = core::mem::replace(&mut slot.kind, SlotKind::Free) {
+                slot.kind = SlotKind::Closed {
+                    reason: CloseReason::Normal,
+                    leftover: held.leftover,
+                };
             }
+        }
+    }
+
+    /// The timestamp offset of a 4-tuple (RFC 7323 §5.4): a keyed hash, so a
+    /// TIME-WAIT entry need not store it.
+    fn ts_offset(&self, (local, remote): &Tuple) -> u32 {
+        if self.cfg.timestamp_offsets {
+            self.secret.ts_offset(local, remote)
         } else {
-            self.free_slot(idx);
+            0
         }
     }
 
@@ -566,35 +584,37 @@ impl Endpoint {
 
     /// The earliest instant at which `handle_timeout` has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|&(t, _)| t)
+        let conns = self.timers.first().map(|&(t, _)| t);
+        match (conns, self.tw.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Run the timers due at `now`.
+    /// Run the timers due at `now`, earliest first (a connection's timers
+    /// before a TIME-WAIT expiry due at the same instant).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
-        while let Some(&(t, idx)) = self.timers.first() {
-            if t > now {
-                break;
-            }
-            self.timers.pop_first();
-            self.slots[idx as usize].sched = None;
-            match &self.slots[idx as usize].kind {
-                SlotKind::Active(_) => {
+        loop {
+            let conn = self.timers.first().copied().filter(|&(t, _)| t <= now);
+            let tw = self.tw.next_deadline().filter(|&t| t <= now);
+            match (conn, tw) {
+                (Some((t, idx)), tw) if tw.is_none_or(|w| t <= w) => {
+                    self.timers.pop_first();
+                    self.slots[idx as usize].sched = None;
                     // The outcome names the timer that changed the state; a
                     // timer that only made the connection send changes none.
                     let cause = Cause::Timer(TimerKind::Retransmit);
                     self.run(idx, now, cause, |tcb, ctx| tcb.on_timeout(ctx));
                 }
-                SlotKind::TimeWait { tw, .. } => {
-                    if tw.deadline <= now {
-                        // "If the time-wait timeout expires on a connection, delete the
-                        // TCB, enter the CLOSED state, and return."
-                        self.end_time_wait(idx, Cause::Timer(TimerKind::TimeWait));
-                    } else {
-                        self.reschedule(idx);
+                (_, Some(_)) => {
+                    if let Some(pos) = self.tw.due(now) {
+                        // "If the time-wait timeout expires on a connection,
+                        // delete the TCB, enter the CLOSED state, and return."
+                        self.end_time_wait(pos, Cause::Timer(TimerKind::TimeWait));
                     }
                 }
-                _ => {}
+                _ => break,
             }
         }
     }

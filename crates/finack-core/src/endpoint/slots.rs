@@ -10,7 +10,6 @@ use crate::buffer::RecvBuf;
 use crate::demux::Tuple;
 use crate::tcb::Tcb;
 use crate::time::Instant;
-use crate::timewait::TimeWait;
 use crate::types::{CloseReason, ConnId};
 
 /// Received bytes kept for the application after its connection left the full
@@ -19,14 +18,20 @@ pub(super) struct Leftover {
     pub(super) rx: RecvBuf,
 }
 
+/// What a slot keeps for a connection in TIME-WAIT whose handle the
+/// application still holds: the 4-tuple that finds its entry, and the bytes
+/// it has not read.
+pub(super) struct HeldTimeWait {
+    pub(super) tuple: Tuple,
+    pub(super) leftover: Option<Box<Leftover>>,
+}
+
 pub(super) enum SlotKind {
     Free,
     Active(Box<Tcb>),
-    TimeWait {
-        tw: TimeWait,
-        leftover: Option<Box<Leftover>>,
-        held: bool,
-    },
+    /// In TIME-WAIT (the entry itself is in the endpoint's TIME-WAIT table)
+    /// while the application still holds the handle.
+    TimeWait(Box<HeldTimeWait>),
     Closed {
         reason: CloseReason,
         leftover: Option<Box<Leftover>>,
@@ -101,7 +106,6 @@ impl Endpoint {
         let slot = &mut self.slots[idx as usize];
         let want = match &slot.kind {
             SlotKind::Active(tcb) => tcb.next_deadline(),
-            SlotKind::TimeWait { tw, .. } => Some(tw.deadline),
             _ => None,
         };
         if slot.sched != want {
@@ -120,8 +124,7 @@ impl Endpoint {
 pub(super) fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
     match &slots.get(idx as usize)?.kind {
         SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
-        SlotKind::TimeWait { tw, .. } => Some(tw.tuple()),
-        SlotKind::Free | SlotKind::Closed { .. } => None,
+        SlotKind::Free | SlotKind::TimeWait(_) | SlotKind::Closed { .. } => None,
     }
 }
 
