@@ -1,4 +1,5 @@
-//! TIME-WAIT as a compact table entry: no buffers, no timers but one deadline.
+//! TIME-WAIT in a table of its own: 48-byte entries with no buffers and no
+//! timer but their place in the table's expiry queue.
 //!
 //! RFC 9293 §3.6.1 (MUST-13): the side that closes first waits 2MSL before the
 //! 4-tuple can be reused, so that (1) a lost final ACK can be repeated when the peer

@@ -36,7 +36,6 @@
 //! # }
 //! ```
 
-// Unsafe code only in `engine` (a `Send` assertion for the engine; see there).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
