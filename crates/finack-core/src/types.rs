@@ -562,3 +562,31 @@ impl EventQueue {
         self.q.capacity() * core::mem::size_of::<Event>()
     }
 }
+
+#[cfg(test)]
+mod event_queue_tests {
+    use super::*;
+
+    #[test]
+    fn the_event_queue_is_bounded_and_drops_the_oldest() {
+        let mut q = EventQueue::default();
+        let conn = |i: usize| ConnId {
+            index: i as u32,
+            gen: 0,
+        };
+        for i in 0..MAX_EVENTS + 10 {
+            q.push(Event::Readable(conn(i)));
+        }
+        assert_eq!(q.dropped, 10);
+        assert_eq!(
+            q.pop(),
+            Some(Event::Readable(conn(10))),
+            "oldest went first"
+        );
+        let mut n = 1;
+        while q.pop().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, MAX_EVENTS);
+    }
+}
