@@ -3,35 +3,41 @@
 //! Simple, bounded structures; the data-path work replaces them with ring buffers
 //! and a gap-list assembler.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
 /// Bytes the application queued: from SND.UNA (first unacknowledged data byte)
 /// to the end of what was written.
+///
+/// The ring and its bookkeeping live in one allocation made when the first
+/// byte is queued, so a connection that sends nothing holds a null pointer
+/// and the limit here, not the ring's state.
 #[derive(Debug, Default)]
 pub(crate) struct SendBuf {
-    data: VecDeque<u8>,
+    ring: Option<Box<SendRing>>,
     cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct SendRing {
+    data: VecDeque<u8>,
     /// A segment that straddles the ring's wrap point, made contiguous.
     scratch: Vec<u8>,
 }
 
 impl SendBuf {
     pub(crate) fn new(cap: usize) -> SendBuf {
-        SendBuf {
-            data: VecDeque::new(),
-            cap,
-            scratch: Vec::new(),
-        }
+        SendBuf { ring: None, cap }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.data.len()
+        self.ring.as_ref().map_or(0, |r| r.data.len())
     }
 
     pub(crate) fn free(&self) -> usize {
-        self.cap.saturating_sub(self.data.len())
+        self.cap.saturating_sub(self.len())
     }
 
     /// Change the limit (SO_SNDBUF). Bytes already queued stay; writes wait
@@ -43,14 +49,19 @@ impl SendBuf {
     /// Queue as much of `bytes` as fits; returns how much.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.free());
-        self.data.extend(&bytes[..n]);
+        if n > 0 {
+            let ring = self.ring.get_or_insert_with(Box::default);
+            ring.data.extend(&bytes[..n]);
+        }
         n
     }
 
     /// Drop `n` acknowledged bytes from the front.
     pub(crate) fn ack(&mut self, n: usize) {
-        let n = n.min(self.data.len());
-        self.data.drain(..n);
+        if let Some(ring) = &mut self.ring {
+            let n = n.min(ring.data.len());
+            ring.data.drain(..n);
+        }
     }
 
     /// `len` bytes starting `offset` bytes after the front, contiguous. The
@@ -58,28 +69,34 @@ impl SendBuf {
     /// returned in place, and only one that straddles the wrap point (one
     /// segment per trip around the ring) is copied into a scratch buffer.
     pub(crate) fn slice(&mut self, offset: usize, len: usize) -> &[u8] {
-        let end = (offset + len).min(self.data.len());
+        let Some(ring) = &mut self.ring else {
+            return &[];
+        };
+        let end = (offset + len).min(ring.data.len());
         let start = offset.min(end);
-        let (a, b) = self.data.as_slices();
+        let (a, b) = ring.data.as_slices();
         if end <= a.len() {
             &a[start..end]
         } else if start >= a.len() {
             &b[start - a.len()..end - a.len()]
         } else {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(&a[start..]);
-            self.scratch.extend_from_slice(&b[..end - a.len()]);
-            &self.scratch
+            ring.scratch.clear();
+            ring.scratch.extend_from_slice(&a[start..]);
+            ring.scratch.extend_from_slice(&b[..end - a.len()]);
+            &ring.scratch
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.data = VecDeque::new();
+        self.ring = None;
     }
 
-    /// Heap bytes this buffer holds (its allocation, used or not).
+    /// Heap bytes this buffer holds: the ring's allocation, used or not, its
+    /// scratch buffer and bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.capacity() + self.scratch.capacity()
+        self.ring.as_ref().map_or(0, |r| {
+            core::mem::size_of::<SendRing>() + r.data.capacity() + r.scratch.capacity()
+        })
     }
 }
 
@@ -91,10 +108,18 @@ pub(crate) const MAX_OOO_RANGES: usize = 16;
 /// the in-order bytes the application has not read and, beyond them, the
 /// out-of-order bytes received so far (RFC 9293 SHLD-31), written in place.
 /// No allocation per segment.
+///
+/// The ring and its bookkeeping live in one allocation, so a connection that
+/// has received nothing holds a null pointer and the size here.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
-    buf: Vec<u8>,
+    ring: Option<Box<RecvRing>>,
     cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct RecvRing {
+    buf: Vec<u8>,
     /// Ring index of the first unread byte.
     head: usize,
     /// In-order bytes not yet read.
@@ -104,12 +129,21 @@ pub(crate) struct RecvBuf {
     ooo: Vec<(usize, usize)>,
 }
 
+/// What an unallocated receive ring reads as.
+static EMPTY: RecvRing = RecvRing {
+    buf: Vec::new(),
+    head: 0,
+    len: 0,
+    ooo: Vec::new(),
+};
+
 impl RecvBuf {
     pub(crate) fn new(cap: usize) -> RecvBuf {
-        RecvBuf {
-            cap,
-            ..RecvBuf::default()
-        }
+        RecvBuf { ring: None, cap }
+    }
+
+    fn ring(&self) -> &RecvRing {
+        self.ring.as_deref().unwrap_or(&EMPTY)
     }
 
     pub(crate) fn cap(&self) -> usize {
@@ -119,38 +153,44 @@ impl RecvBuf {
     /// Change the size (SO_RCVBUF) while nothing is buffered; the ring is
     /// allocated again on first use. False if data is held.
     pub(crate) fn set_cap(&mut self, cap: usize) -> bool {
-        if self.len > 0 || !self.ooo.is_empty() {
+        if self.len() > 0 || self.has_ooo() {
             return false;
         }
         self.cap = cap.max(1);
-        self.head = 0;
-        self.buf = Vec::new();
+        self.ring = None;
         true
     }
 
-    /// Heap bytes this buffer holds: the ring and the out-of-order list.
+    /// Heap bytes this buffer holds: the ring, the out-of-order list and their
+    /// bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
+        self.ring.as_ref().map_or(0, |r| {
+            core::mem::size_of::<RecvRing>()
+                + r.buf.capacity()
+                + r.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
+        })
     }
 
     /// In-order bytes waiting for the application.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.ring().len
     }
 
     /// Room after the in-order bytes: the receive window.
     pub(crate) fn free(&self) -> usize {
-        self.cap - self.len
+        self.cap - self.len()
     }
 
     fn write_at(&mut self, from_end: usize, data: &[u8]) {
-        if self.buf.len() < self.cap {
-            self.buf = vec![0; self.cap];
+        let cap = self.cap;
+        let r = self.ring.get_or_insert_with(Box::default);
+        if r.buf.len() < cap {
+            r.buf = vec![0; cap];
         }
-        let start = (self.head + self.len + from_end) % self.cap;
-        let first = data.len().min(self.cap - start);
-        self.buf[start..start + first].copy_from_slice(&data[..first]);
-        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        let start = (r.head + r.len + from_end) % cap;
+        let first = data.len().min(cap - start);
+        r.buf[start..start + first].copy_from_slice(&data[..first]);
+        r.buf[..data.len() - first].copy_from_slice(&data[first..]);
     }
 
     /// Append in-order bytes (as many as fit); out-of-order ranges they reach
@@ -162,23 +202,26 @@ impl RecvBuf {
             return 0;
         }
         self.write_at(0, &data[..n]);
-        self.len += n;
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        r.len += n;
         let mut shift = n;
         let mut keep = 0;
-        for i in 0..self.ooo.len() {
-            let (s, e) = self.ooo[i];
+        for i in 0..r.ooo.len() {
+            let (s, e) = r.ooo[i];
             if s <= shift {
                 // Reached: its bytes are already in place.
                 if e > shift {
-                    self.len += e - shift;
+                    r.len += e - shift;
                     shift = e;
                 }
             } else {
-                self.ooo[keep] = (s - shift, e - shift);
+                r.ooo[keep] = (s - shift, e - shift);
                 keep += 1;
             }
         }
-        self.ooo.truncate(keep);
+        r.ooo.truncate(keep);
         shift
     }
 
@@ -191,45 +234,55 @@ impl RecvBuf {
         }
         let end = offset + data.len().min(room - offset);
         // Where the new range goes, and which existing ranges it touches.
-        let first = self.ooo.partition_point(|&(_, e)| e < offset);
-        let last = self.ooo.partition_point(|&(s, _)| s <= end);
-        if first == last && self.ooo.len() >= MAX_OOO_RANGES {
+        let ooo = &self.ring().ooo;
+        let first = ooo.partition_point(|&(_, e)| e < offset);
+        let last = ooo.partition_point(|&(s, _)| s <= end);
+        if first == last && ooo.len() >= MAX_OOO_RANGES {
             return false;
         }
         self.write_at(offset, &data[..end - offset]);
+        let Some(r) = self.ring.as_deref_mut() else {
+            return false;
+        };
         let (mut s, mut e) = (offset, end);
         if first < last {
-            s = s.min(self.ooo[first].0);
-            e = e.max(self.ooo[last - 1].1);
+            s = s.min(r.ooo[first].0);
+            e = e.max(r.ooo[last - 1].1);
         }
-        self.ooo.splice(first..last, core::iter::once((s, e)));
+        r.ooo.splice(first..last, core::iter::once((s, e)));
         true
     }
 
     /// Out-of-order ranges, as offsets from the in-order end (for SACK).
     pub(crate) fn ooo_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.ooo.iter().copied()
+        self.ring().ooo.iter().copied()
     }
 
     pub(crate) fn has_ooo(&self) -> bool {
-        !self.ooo.is_empty()
+        !self.ring().ooo.is_empty()
     }
 
     pub(crate) fn clear_ooo(&mut self) {
-        self.ooo.clear();
+        if let Some(r) = &mut self.ring {
+            r.ooo.clear();
+        }
     }
 
     /// Copy in-order bytes out for the application.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.len);
+        let cap = self.cap;
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        let n = out.len().min(r.len);
         if n == 0 {
             return 0;
         }
-        let first = n.min(self.cap - self.head);
-        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
-        out[first..n].copy_from_slice(&self.buf[..n - first]);
-        self.head = (self.head + n) % self.cap;
-        self.len -= n;
+        let first = n.min(cap - r.head);
+        out[..first].copy_from_slice(&r.buf[r.head..r.head + first]);
+        out[first..n].copy_from_slice(&r.buf[..n - first]);
+        r.head = (r.head + n) % cap;
+        r.len -= n;
         n
     }
 }
