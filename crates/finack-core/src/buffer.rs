@@ -5,15 +5,16 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
 /// Bytes the application queued: from SND.UNA (first unacknowledged data byte)
 /// to the end of what was written.
 ///
-/// The ring and its bookkeeping live in one allocation made when the first
-/// byte is queued, so a connection that sends nothing holds a null pointer
-/// and the limit here, not the ring's state.
+/// The ring and its bookkeeping live in one allocation made when a byte is
+/// queued and released when the peer has acknowledged every queued byte, so
+/// a connection with nothing in flight holds a null pointer and the limit
+/// here, not the ring's state (issue 11: an idle connection holds little
+/// memory).
 #[derive(Debug, Default)]
 pub(crate) struct SendBuf {
     ring: Option<Box<SendRing>>,
@@ -56,11 +57,15 @@ impl SendBuf {
         n
     }
 
-    /// Drop `n` acknowledged bytes from the front.
+    /// Drop `n` acknowledged bytes from the front; when none are left, the
+    /// ring is released (the next write takes a new one).
     pub(crate) fn ack(&mut self, n: usize) {
         if let Some(ring) = &mut self.ring {
             let n = n.min(ring.data.len());
             ring.data.drain(..n);
+            if ring.data.is_empty() {
+                self.ring = None;
+            }
         }
     }
 
@@ -104,13 +109,19 @@ impl SendBuf {
 /// holes are dropped (the peer retransmits them).
 pub(crate) const MAX_OOO_RANGES: usize = 16;
 
-/// The receive buffer: a ring of `cap` bytes, allocated on first use, holding
-/// the in-order bytes the application has not read and, beyond them, the
-/// out-of-order bytes received so far (RFC 9293 SHLD-31), written in place.
-/// No allocation per segment.
+/// The receive buffer: a ring of `cap` bytes holding the in-order bytes the
+/// application has not read and, beyond them, the out-of-order bytes
+/// received so far (RFC 9293 SHLD-31), written in place.
 ///
-/// The ring and its bookkeeping live in one allocation, so a connection that
-/// has received nothing holds a null pointer and the size here.
+/// The ring and its bookkeeping live in one allocation, taken when data
+/// arrives and released when a read leaves nothing buffered (no unread
+/// bytes, no out-of-order ranges), so an idle connection holds a null
+/// pointer and the size here. The ring's storage grows with what it holds,
+/// doubling up to `cap` and never zeroed in advance, so a small message
+/// costs a small allocation and a bulk transfer allocates a handful of times
+/// per emptying of the ring, not per segment. The window advertised is
+/// computed from `cap` and the bytes held (`free`), never from the
+/// allocation, so taking and releasing the ring does not change it.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
     ring: Option<Box<RecvRing>>,
@@ -119,6 +130,8 @@ pub(crate) struct RecvBuf {
 
 #[derive(Debug, Default)]
 struct RecvRing {
+    /// Ring storage, indexed modulo `cap`; its length is how far it has been
+    /// written (at most `cap`), its capacity what is allocated.
     buf: Vec<u8>,
     /// Ring index of the first unread byte.
     head: usize,
@@ -127,6 +140,37 @@ struct RecvRing {
     /// Out-of-order ranges `[start, end)`, as offsets from the end of the
     /// in-order bytes: sorted, disjoint, not adjacent, never starting at 0.
     ooo: Vec<(usize, usize)>,
+}
+
+/// Smallest storage a receive ring allocates.
+const MIN_RING: usize = 1024;
+
+impl RecvRing {
+    /// Write `data` at ring index `at` (`at + data.len() <= cap`), growing
+    /// the storage when it does not reach that far yet: to twice its size, or
+    /// what is needed if more, but never beyond `cap`. Bytes skipped over
+    /// (a gap before out-of-order data) are zeroed; the in-order data that
+    /// fills the gap later overwrites them.
+    fn put(&mut self, at: usize, data: &[u8], cap: usize) {
+        if data.is_empty() {
+            return;
+        }
+        let end = at + data.len();
+        if end > self.buf.capacity() {
+            let want = end
+                .max(2 * self.buf.capacity())
+                .max(MIN_RING)
+                .min(cap)
+                .max(end);
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+        if at > self.buf.len() {
+            self.buf.resize(at, 0);
+        }
+        let inside = (self.buf.len() - at).min(data.len());
+        self.buf[at..at + inside].copy_from_slice(&data[..inside]);
+        self.buf.extend_from_slice(&data[inside..]);
+    }
 }
 
 /// What an unallocated receive ring reads as.
@@ -184,13 +228,23 @@ impl RecvBuf {
     fn write_at(&mut self, from_end: usize, data: &[u8]) {
         let cap = self.cap;
         let r = self.ring.get_or_insert_with(Box::default);
-        if r.buf.len() < cap {
-            r.buf = vec![0; cap];
-        }
         let start = (r.head + r.len + from_end) % cap;
         let first = data.len().min(cap - start);
-        r.buf[start..start + first].copy_from_slice(&data[..first]);
-        r.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        r.put(start, &data[..first], cap);
+        // What does not fit before the end of the ring goes to its start; the
+        // part before it reached `cap`, so the storage is written that far.
+        r.put(0, &data[first..], cap);
+    }
+
+    /// Release the ring if it holds nothing.
+    fn release_if_empty(&mut self) {
+        if self
+            .ring
+            .as_ref()
+            .is_some_and(|r| r.len == 0 && r.ooo.is_empty())
+        {
+            self.ring = None;
+        }
     }
 
     /// Append in-order bytes (as many as fit); out-of-order ranges they reach
@@ -266,9 +320,11 @@ impl RecvBuf {
         if let Some(r) = &mut self.ring {
             r.ooo.clear();
         }
+        self.release_if_empty();
     }
 
-    /// Copy in-order bytes out for the application.
+    /// Copy in-order bytes out for the application; a read that leaves
+    /// nothing buffered releases the ring.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let cap = self.cap;
         let Some(r) = self.ring.as_deref_mut() else {
@@ -283,6 +339,7 @@ impl RecvBuf {
         out[first..n].copy_from_slice(&r.buf[..n - first]);
         r.head = (r.head + n) % cap;
         r.len -= n;
+        self.release_if_empty();
         n
     }
 }
@@ -366,5 +423,105 @@ mod tests {
         s.ack(2);
         assert_eq!(s.len(), 2);
         assert_eq!(s.free(), 2);
+    }
+
+    #[test]
+    fn recv_ring_is_released_when_read_empty_and_taken_again_across_the_wrap() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.heap_bytes(), 0, "nothing received, nothing held");
+        assert_eq!(r.push(b"abcdefghij"), 10);
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out[..8]), 8);
+        assert!(r.heap_bytes() > 0, "2 bytes unread: the ring stays");
+        // 2 unread at ring index 8; 12 more run past the end and wrap to 0.
+        assert_eq!(r.push(b"klmnopqrstuv"), 12);
+        assert_eq!(r.free(), 2, "the window counts bytes held, not storage");
+        assert_eq!(r.read(&mut out), 14);
+        assert_eq!(&out[..14], b"ijklmnopqrstuv");
+        assert_eq!(r.heap_bytes(), 0, "read empty: released");
+        assert_eq!(r.free(), 16, "the window is the whole buffer again");
+        // Taken again: starts at index 0 and wraps the same way.
+        for round in 0..3u8 {
+            let data: Vec<u8> = (0..11).map(|i| round * 16 + i).collect();
+            assert_eq!(r.push(&data), 11);
+            assert_eq!(r.read(&mut out[..7]), 7);
+            assert_eq!(r.push(&data), 11);
+            let n = r.read(&mut out);
+            assert_eq!(n, 15);
+            assert_eq!(&out[..4], &data[7..]);
+            assert_eq!(&out[4..15], &data[..]);
+            assert_eq!(r.heap_bytes(), 0, "round {round}");
+        }
+    }
+
+    #[test]
+    fn recv_ring_is_kept_while_out_of_order_data_waits() {
+        let mut r = RecvBuf::new(16);
+        assert!(r.insert_ooo(4, b"efgh"), "a gap before the first bytes");
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out), 0);
+        assert!(r.heap_bytes() > 0, "out-of-order bytes are held");
+        assert_eq!(r.push(b"ab"), 2);
+        assert_eq!(r.read(&mut out), 2);
+        assert!(r.heap_bytes() > 0, "still waiting for cd");
+        assert_eq!(r.free(), 16);
+        assert_eq!(r.push(b"cd"), 6, "cd joins efgh");
+        assert_eq!(r.read(&mut out), 6);
+        assert_eq!(&out[..6], b"cdefgh");
+        assert_eq!(r.heap_bytes(), 0);
+        // Out-of-order data across the wrap of a ring taken at index 0 after
+        // partial reads.
+        assert_eq!(r.push(b"0123456789"), 10);
+        assert_eq!(r.read(&mut out[..9]), 9);
+        assert!(
+            r.insert_ooo(3, b"wxyz0123"),
+            "lands on both sides of the wrap"
+        );
+        assert_eq!(r.push(b"ABC"), 11);
+        assert_eq!(r.read(&mut out), 12);
+        assert_eq!(&out[..12], b"9ABCwxyz0123");
+        assert_eq!(r.heap_bytes(), 0);
+        // Closing drops the out-of-order ranges, and with them the ring.
+        assert!(r.insert_ooo(2, b"zz"));
+        r.clear_ooo();
+        assert_eq!(r.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn recv_ring_storage_grows_with_what_it_holds() {
+        let cap = 128 * 1024;
+        let mut r = RecvBuf::new(cap);
+        assert_eq!(r.push(&[1; 100]), 100);
+        let small = r.heap_bytes();
+        assert!(small < 2048, "100 bytes take a small ring: {small}");
+        let mut held = 100;
+        while held < cap {
+            held += r.push(&[2; 1448]);
+        }
+        assert!(
+            r.heap_bytes() <= cap + 1024,
+            "never beyond cap: {}",
+            r.heap_bytes()
+        );
+        assert_eq!(r.free(), 0);
+    }
+
+    #[test]
+    fn send_ring_is_released_when_all_is_acknowledged() {
+        let mut s = SendBuf::new(8);
+        assert_eq!(s.heap_bytes(), 0);
+        for round in 0..4u8 {
+            let data: Vec<u8> = (0..6).map(|i| round * 8 + i).collect();
+            assert_eq!(s.write(&data), 6);
+            s.ack(4);
+            assert!(s.heap_bytes() > 0, "2 bytes unacknowledged");
+            // Past the end of an 8-byte ring when it is reused in place.
+            assert_eq!(s.write(&data), 6);
+            assert_eq!(s.slice(0, 8), [&data[4..], &data[..]].concat());
+            s.ack(8);
+            assert_eq!(s.len(), 0);
+            assert_eq!(s.heap_bytes(), 0, "round {round}: all acknowledged");
+            assert_eq!(s.free(), 8);
+        }
     }
 }

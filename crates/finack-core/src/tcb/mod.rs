@@ -7,6 +7,8 @@
 //! - `timer`: timeouts (§3.10.8);
 //! - this file: creation and the user calls (§3.10.1–§3.10.6).
 
+#[cfg(test)]
+mod idle_memory;
 mod input;
 mod output;
 mod recovery;
