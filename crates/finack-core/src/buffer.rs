@@ -3,35 +3,42 @@
 //! Simple, bounded structures; the data-path work replaces them with ring buffers
 //! and a gap-list assembler.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
 /// Bytes the application queued: from SND.UNA (first unacknowledged data byte)
 /// to the end of what was written.
+///
+/// The ring and its bookkeeping live in one allocation made when a byte is
+/// queued and released when the peer has acknowledged every queued byte, so
+/// a connection with nothing in flight holds a null pointer and the limit
+/// here, not the ring's state (issue 11: an idle connection holds little
+/// memory).
 #[derive(Debug, Default)]
 pub(crate) struct SendBuf {
-    data: VecDeque<u8>,
+    ring: Option<Box<SendRing>>,
     cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct SendRing {
+    data: VecDeque<u8>,
     /// A segment that straddles the ring's wrap point, made contiguous.
     scratch: Vec<u8>,
 }
 
 impl SendBuf {
     pub(crate) fn new(cap: usize) -> SendBuf {
-        SendBuf {
-            data: VecDeque::new(),
-            cap,
-            scratch: Vec::new(),
-        }
+        SendBuf { ring: None, cap }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.data.len()
+        self.ring.as_ref().map_or(0, |r| r.data.len())
     }
 
     pub(crate) fn free(&self) -> usize {
-        self.cap.saturating_sub(self.data.len())
+        self.cap.saturating_sub(self.len())
     }
 
     /// Change the limit (SO_SNDBUF). Bytes already queued stay; writes wait
@@ -43,14 +50,23 @@ impl SendBuf {
     /// Queue as much of `bytes` as fits; returns how much.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.free());
-        self.data.extend(&bytes[..n]);
+        if n > 0 {
+            let ring = self.ring.get_or_insert_with(Box::default);
+            ring.data.extend(&bytes[..n]);
+        }
         n
     }
 
-    /// Drop `n` acknowledged bytes from the front.
+    /// Drop `n` acknowledged bytes from the front; when none are left, the
+    /// ring is released (the next write takes a new one).
     pub(crate) fn ack(&mut self, n: usize) {
-        let n = n.min(self.data.len());
-        self.data.drain(..n);
+        if let Some(ring) = &mut self.ring {
+            let n = n.min(ring.data.len());
+            ring.data.drain(..n);
+            if ring.data.is_empty() {
+                self.ring = None;
+            }
+        }
     }
 
     /// `len` bytes starting `offset` bytes after the front, contiguous. The
@@ -58,28 +74,34 @@ impl SendBuf {
     /// returned in place, and only one that straddles the wrap point (one
     /// segment per trip around the ring) is copied into a scratch buffer.
     pub(crate) fn slice(&mut self, offset: usize, len: usize) -> &[u8] {
-        let end = (offset + len).min(self.data.len());
+        let Some(ring) = &mut self.ring else {
+            return &[];
+        };
+        let end = (offset + len).min(ring.data.len());
         let start = offset.min(end);
-        let (a, b) = self.data.as_slices();
+        let (a, b) = ring.data.as_slices();
         if end <= a.len() {
             &a[start..end]
         } else if start >= a.len() {
             &b[start - a.len()..end - a.len()]
         } else {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(&a[start..]);
-            self.scratch.extend_from_slice(&b[..end - a.len()]);
-            &self.scratch
+            ring.scratch.clear();
+            ring.scratch.extend_from_slice(&a[start..]);
+            ring.scratch.extend_from_slice(&b[..end - a.len()]);
+            &ring.scratch
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.data = VecDeque::new();
+        self.ring = None;
     }
 
-    /// Heap bytes this buffer holds (its allocation, used or not).
+    /// Heap bytes this buffer holds: the ring's allocation, used or not, its
+    /// scratch buffer and bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.capacity() + self.scratch.capacity()
+        self.ring.as_ref().map_or(0, |r| {
+            core::mem::size_of::<SendRing>() + r.data.capacity() + r.scratch.capacity()
+        })
     }
 }
 
@@ -87,14 +109,30 @@ impl SendBuf {
 /// holes are dropped (the peer retransmits them).
 pub(crate) const MAX_OOO_RANGES: usize = 16;
 
-/// The receive buffer: a ring of `cap` bytes, allocated on first use, holding
-/// the in-order bytes the application has not read and, beyond them, the
-/// out-of-order bytes received so far (RFC 9293 SHLD-31), written in place.
-/// No allocation per segment.
+/// The receive buffer: a ring of `cap` bytes holding the in-order bytes the
+/// application has not read and, beyond them, the out-of-order bytes
+/// received so far (RFC 9293 SHLD-31), written in place.
+///
+/// The ring and its bookkeeping live in one allocation, taken when data
+/// arrives and released when a read leaves nothing buffered (no unread
+/// bytes, no out-of-order ranges), so an idle connection holds a null
+/// pointer and the size here. The ring's storage grows with what it holds,
+/// doubling up to `cap` and never zeroed in advance, so a small message
+/// costs a small allocation and a bulk transfer allocates a handful of times
+/// per emptying of the ring, not per segment. The window advertised is
+/// computed from `cap` and the bytes held (`free`), never from the
+/// allocation, so taking and releasing the ring does not change it.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
-    buf: Vec<u8>,
+    ring: Option<Box<RecvRing>>,
     cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct RecvRing {
+    /// Ring storage, indexed modulo `cap`; its length is how far it has been
+    /// written (at most `cap`), its capacity what is allocated.
+    buf: Vec<u8>,
     /// Ring index of the first unread byte.
     head: usize,
     /// In-order bytes not yet read.
@@ -104,12 +142,52 @@ pub(crate) struct RecvBuf {
     ooo: Vec<(usize, usize)>,
 }
 
+/// Smallest storage a receive ring allocates.
+const MIN_RING: usize = 1024;
+
+impl RecvRing {
+    /// Write `data` at ring index `at` (`at + data.len() <= cap`), growing
+    /// the storage when it does not reach that far yet: to twice its size, or
+    /// what is needed if more, but never beyond `cap`. Bytes skipped over
+    /// (a gap before out-of-order data) are zeroed; the in-order data that
+    /// fills the gap later overwrites them.
+    fn put(&mut self, at: usize, data: &[u8], cap: usize) {
+        if data.is_empty() {
+            return;
+        }
+        let end = at + data.len();
+        if end > self.buf.capacity() {
+            let want = end
+                .max(2 * self.buf.capacity())
+                .max(MIN_RING)
+                .min(cap)
+                .max(end);
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+        if at > self.buf.len() {
+            self.buf.resize(at, 0);
+        }
+        let inside = (self.buf.len() - at).min(data.len());
+        self.buf[at..at + inside].copy_from_slice(&data[..inside]);
+        self.buf.extend_from_slice(&data[inside..]);
+    }
+}
+
+/// What an unallocated receive ring reads as.
+static EMPTY: RecvRing = RecvRing {
+    buf: Vec::new(),
+    head: 0,
+    len: 0,
+    ooo: Vec::new(),
+};
+
 impl RecvBuf {
     pub(crate) fn new(cap: usize) -> RecvBuf {
-        RecvBuf {
-            cap,
-            ..RecvBuf::default()
-        }
+        RecvBuf { ring: None, cap }
+    }
+
+    fn ring(&self) -> &RecvRing {
+        self.ring.as_deref().unwrap_or(&EMPTY)
     }
 
     pub(crate) fn cap(&self) -> usize {
@@ -119,38 +197,54 @@ impl RecvBuf {
     /// Change the size (SO_RCVBUF) while nothing is buffered; the ring is
     /// allocated again on first use. False if data is held.
     pub(crate) fn set_cap(&mut self, cap: usize) -> bool {
-        if self.len > 0 || !self.ooo.is_empty() {
+        if self.len() > 0 || self.has_ooo() {
             return false;
         }
         self.cap = cap.max(1);
-        self.head = 0;
-        self.buf = Vec::new();
+        self.ring = None;
         true
     }
 
-    /// Heap bytes this buffer holds: the ring and the out-of-order list.
+    /// Heap bytes this buffer holds: the ring, the out-of-order list and their
+    /// bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
+        self.ring.as_ref().map_or(0, |r| {
+            core::mem::size_of::<RecvRing>()
+                + r.buf.capacity()
+                + r.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
+        })
     }
 
     /// In-order bytes waiting for the application.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.ring().len
     }
 
     /// Room after the in-order bytes: the receive window.
     pub(crate) fn free(&self) -> usize {
-        self.cap - self.len
+        self.cap - self.len()
     }
 
     fn write_at(&mut self, from_end: usize, data: &[u8]) {
-        if self.buf.len() < self.cap {
-            self.buf = vec![0; self.cap];
+        let cap = self.cap;
+        let r = self.ring.get_or_insert_with(Box::default);
+        let start = (r.head + r.len + from_end) % cap;
+        let first = data.len().min(cap - start);
+        r.put(start, &data[..first], cap);
+        // What does not fit before the end of the ring goes to its start; the
+        // part before it reached `cap`, so the storage is written that far.
+        r.put(0, &data[first..], cap);
+    }
+
+    /// Release the ring if it holds nothing.
+    fn release_if_empty(&mut self) {
+        if self
+            .ring
+            .as_ref()
+            .is_some_and(|r| r.len == 0 && r.ooo.is_empty())
+        {
+            self.ring = None;
         }
-        let start = (self.head + self.len + from_end) % self.cap;
-        let first = data.len().min(self.cap - start);
-        self.buf[start..start + first].copy_from_slice(&data[..first]);
-        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
     }
 
     /// Append in-order bytes (as many as fit); out-of-order ranges they reach
@@ -162,23 +256,26 @@ impl RecvBuf {
             return 0;
         }
         self.write_at(0, &data[..n]);
-        self.len += n;
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        r.len += n;
         let mut shift = n;
         let mut keep = 0;
-        for i in 0..self.ooo.len() {
-            let (s, e) = self.ooo[i];
+        for i in 0..r.ooo.len() {
+            let (s, e) = r.ooo[i];
             if s <= shift {
                 // Reached: its bytes are already in place.
                 if e > shift {
-                    self.len += e - shift;
+                    r.len += e - shift;
                     shift = e;
                 }
             } else {
-                self.ooo[keep] = (s - shift, e - shift);
+                r.ooo[keep] = (s - shift, e - shift);
                 keep += 1;
             }
         }
-        self.ooo.truncate(keep);
+        r.ooo.truncate(keep);
         shift
     }
 
@@ -191,45 +288,58 @@ impl RecvBuf {
         }
         let end = offset + data.len().min(room - offset);
         // Where the new range goes, and which existing ranges it touches.
-        let first = self.ooo.partition_point(|&(_, e)| e < offset);
-        let last = self.ooo.partition_point(|&(s, _)| s <= end);
-        if first == last && self.ooo.len() >= MAX_OOO_RANGES {
+        let ooo = &self.ring().ooo;
+        let first = ooo.partition_point(|&(_, e)| e < offset);
+        let last = ooo.partition_point(|&(s, _)| s <= end);
+        if first == last && ooo.len() >= MAX_OOO_RANGES {
             return false;
         }
         self.write_at(offset, &data[..end - offset]);
+        let Some(r) = self.ring.as_deref_mut() else {
+            return false;
+        };
         let (mut s, mut e) = (offset, end);
         if first < last {
-            s = s.min(self.ooo[first].0);
-            e = e.max(self.ooo[last - 1].1);
+            s = s.min(r.ooo[first].0);
+            e = e.max(r.ooo[last - 1].1);
         }
-        self.ooo.splice(first..last, core::iter::once((s, e)));
+        r.ooo.splice(first..last, core::iter::once((s, e)));
         true
     }
 
     /// Out-of-order ranges, as offsets from the in-order end (for SACK).
     pub(crate) fn ooo_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.ooo.iter().copied()
+        self.ring().ooo.iter().copied()
     }
 
     pub(crate) fn has_ooo(&self) -> bool {
-        !self.ooo.is_empty()
+        !self.ring().ooo.is_empty()
     }
 
     pub(crate) fn clear_ooo(&mut self) {
-        self.ooo.clear();
+        if let Some(r) = &mut self.ring {
+            r.ooo.clear();
+        }
+        self.release_if_empty();
     }
 
-    /// Copy in-order bytes out for the application.
+    /// Copy in-order bytes out for the application; a read that leaves
+    /// nothing buffered releases the ring.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.len);
+        let cap = self.cap;
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        let n = out.len().min(r.len);
         if n == 0 {
             return 0;
         }
-        let first = n.min(self.cap - self.head);
-        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
-        out[first..n].copy_from_slice(&self.buf[..n - first]);
-        self.head = (self.head + n) % self.cap;
-        self.len -= n;
+        let first = n.min(cap - r.head);
+        out[..first].copy_from_slice(&r.buf[r.head..r.head + first]);
+        out[first..n].copy_from_slice(&r.buf[..n - first]);
+        r.head = (r.head + n) % cap;
+        r.len -= n;
+        self.release_if_empty();
         n
     }
 }
@@ -313,5 +423,105 @@ mod tests {
         s.ack(2);
         assert_eq!(s.len(), 2);
         assert_eq!(s.free(), 2);
+    }
+
+    #[test]
+    fn recv_ring_is_released_when_read_empty_and_taken_again_across_the_wrap() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.heap_bytes(), 0, "nothing received, nothing held");
+        assert_eq!(r.push(b"abcdefghij"), 10);
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out[..8]), 8);
+        assert!(r.heap_bytes() > 0, "2 bytes unread: the ring stays");
+        // 2 unread at ring index 8; 12 more run past the end and wrap to 0.
+        assert_eq!(r.push(b"klmnopqrstuv"), 12);
+        assert_eq!(r.free(), 2, "the window counts bytes held, not storage");
+        assert_eq!(r.read(&mut out), 14);
+        assert_eq!(&out[..14], b"ijklmnopqrstuv");
+        assert_eq!(r.heap_bytes(), 0, "read empty: released");
+        assert_eq!(r.free(), 16, "the window is the whole buffer again");
+        // Taken again: starts at index 0 and wraps the same way.
+        for round in 0..3u8 {
+            let data: Vec<u8> = (0..11).map(|i| round * 16 + i).collect();
+            assert_eq!(r.push(&data), 11);
+            assert_eq!(r.read(&mut out[..7]), 7);
+            assert_eq!(r.push(&data), 11);
+            let n = r.read(&mut out);
+            assert_eq!(n, 15);
+            assert_eq!(&out[..4], &data[7..]);
+            assert_eq!(&out[4..15], &data[..]);
+            assert_eq!(r.heap_bytes(), 0, "round {round}");
+        }
+    }
+
+    #[test]
+    fn recv_ring_is_kept_while_out_of_order_data_waits() {
+        let mut r = RecvBuf::new(16);
+        assert!(r.insert_ooo(4, b"efgh"), "a gap before the first bytes");
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out), 0);
+        assert!(r.heap_bytes() > 0, "out-of-order bytes are held");
+        assert_eq!(r.push(b"ab"), 2);
+        assert_eq!(r.read(&mut out), 2);
+        assert!(r.heap_bytes() > 0, "still waiting for cd");
+        assert_eq!(r.free(), 16);
+        assert_eq!(r.push(b"cd"), 6, "cd joins efgh");
+        assert_eq!(r.read(&mut out), 6);
+        assert_eq!(&out[..6], b"cdefgh");
+        assert_eq!(r.heap_bytes(), 0);
+        // Out-of-order data across the wrap of a ring taken at index 0 after
+        // partial reads.
+        assert_eq!(r.push(b"0123456789"), 10);
+        assert_eq!(r.read(&mut out[..9]), 9);
+        assert!(
+            r.insert_ooo(3, b"wxyz0123"),
+            "lands on both sides of the wrap"
+        );
+        assert_eq!(r.push(b"ABC"), 11);
+        assert_eq!(r.read(&mut out), 12);
+        assert_eq!(&out[..12], b"9ABCwxyz0123");
+        assert_eq!(r.heap_bytes(), 0);
+        // Closing drops the out-of-order ranges, and with them the ring.
+        assert!(r.insert_ooo(2, b"zz"));
+        r.clear_ooo();
+        assert_eq!(r.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn recv_ring_storage_grows_with_what_it_holds() {
+        let cap = 128 * 1024;
+        let mut r = RecvBuf::new(cap);
+        assert_eq!(r.push(&[1; 100]), 100);
+        let small = r.heap_bytes();
+        assert!(small < 2048, "100 bytes take a small ring: {small}");
+        let mut held = 100;
+        while held < cap {
+            held += r.push(&[2; 1448]);
+        }
+        assert!(
+            r.heap_bytes() <= cap + 1024,
+            "never beyond cap: {}",
+            r.heap_bytes()
+        );
+        assert_eq!(r.free(), 0);
+    }
+
+    #[test]
+    fn send_ring_is_released_when_all_is_acknowledged() {
+        let mut s = SendBuf::new(8);
+        assert_eq!(s.heap_bytes(), 0);
+        for round in 0..4u8 {
+            let data: Vec<u8> = (0..6).map(|i| round * 8 + i).collect();
+            assert_eq!(s.write(&data), 6);
+            s.ack(4);
+            assert!(s.heap_bytes() > 0, "2 bytes unacknowledged");
+            // Past the end of an 8-byte ring when it is reused in place.
+            assert_eq!(s.write(&data), 6);
+            assert_eq!(s.slice(0, 8), [&data[4..], &data[..]].concat());
+            s.ack(8);
+            assert_eq!(s.len(), 0);
+            assert_eq!(s.heap_bytes(), 0, "round {round}: all acknowledged");
+            assert_eq!(s.free(), 8);
+        }
     }
 }

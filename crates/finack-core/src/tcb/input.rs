@@ -383,6 +383,7 @@ impl Tcb {
             && !seg.options.sack_blocks.is_empty()
             && self
                 .rec
+                .get_mut()
                 .update_scoreboard(&self.snd, &seg.options.sack_blocks);
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
         // SYN or FIN, leaves the window as it was, while data is outstanding.
@@ -472,7 +473,9 @@ impl Tcb {
         if self.snd.nxt.lt(self.snd.una) {
             self.snd.nxt = self.snd.una;
         }
-        self.rec.prune_scoreboard(&self.snd);
+        if let Some(rec) = self.rec.allocated() {
+            rec.prune_scoreboard(&self.snd);
+        }
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
         // cleared whenever anything is retransmitted).
         let sample = match (self.ts_ok, seg.options.timestamps) {
@@ -509,44 +512,46 @@ impl Tcb {
             self.timers.set(TimerKind::User, None);
         } else {
             self.timers
-                .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto));
+                .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto()));
             self.timers
                 .set(TimerKind::User, self.snd.user_timeout.map(|d| ctx.now + d));
         }
         self.on_tlp_ack(ctx, ack);
         let mss = u32::from(self.snd.mss);
-        self.rec.dupacks = 0;
-        self.rec.lt_allow = 0;
+        if let Some(rec) = self.rec.allocated() {
+            rec.dupacks = 0;
+            rec.lt_allow = 0;
+        }
         if let Some(recover) = self.rec.recover {
             let flight = self.snd.in_flight();
             if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
                 // and leave fast recovery.
                 self.cc.on_full_ack(flight, mss);
-                self.rec.recover = None;
+                self.rec.get_mut().recover = None;
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
                 // output sends what cwnd - pipe allows. If the peer reports
                 // nothing above SND.UNA, the segment there is presumed lost as
                 // in NewReno (RFC 6582 §3.2 step 4).
                 if self.rec.sacked.is_empty() {
-                    self.rec.fast_rexmit = true;
-                    self.rec.rtx_next = self.snd.una;
+                    self.rec.get_mut().fast_rexmit = true;
+                    self.snd.rtx_next = self.snd.una;
                 }
             } else {
                 // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
                 // next unacknowledged segment at once, deflate by what was
                 // acknowledged and add back one segment. Without SACK the next
                 // hole is presumed to start at SND.UNA.
-                self.rec.fast_rexmit = true;
+                self.rec.get_mut().fast_rexmit = true;
                 if self.rec.sacked.is_empty() {
-                    self.rec.rtx_next = self.snd.una;
+                    self.snd.rtx_next = self.snd.una;
                 }
                 self.cc.on_partial_ack(acked, mss);
             }
         } else {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-            self.cc.on_new_ack(acked, mss, ctx.now, self.snd.rtt.srtt);
+            self.cc.on_new_ack(acked, mss, ctx.now, self.snd.rtt.srtt());
         }
         if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
             self.snd.blocked = false;
@@ -573,7 +578,7 @@ impl Tcb {
         if ack.lt(end) {
             return;
         }
-        self.rec.tlp_high = None;
+        self.rec.get_mut().tlp_high = None;
         if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
             let mss = u32::from(self.snd.mss);
             let flight = self.snd.in_flight();
@@ -584,7 +589,7 @@ impl Tcb {
     /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
     fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
         let mss = u32::from(self.snd.mss);
-        self.rec.dupacks += 1;
+        self.rec.get_mut().dupacks += 1;
         if self.rec.recover.is_some() {
             if self.sack_ok {
                 // RFC 6675 §5 (B): the scoreboard took the new SACK blocks;
@@ -603,7 +608,8 @@ impl Tcb {
             // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
             // duplicate ACKs lets one new segment out, cwnd unchanged, so that
             // a small window can still produce the dupthresh-th duplicate ACK.
-            self.rec.lt_allow = self.rec.dupacks * mss;
+            let rec = self.rec.get_mut();
+            rec.lt_allow = rec.dupacks * mss;
         }
         // RFC 6675 §5 step (3): with SACK, recovery also starts once the
         // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
@@ -619,15 +625,16 @@ impl Tcb {
             || (lost_at_una && self.rec.dupacks < ctx.cfg.dupthresh))
             && !after_rto
         {
-            self.rec.lt_allow = 0;
+            self.rec.get_mut().lt_allow = 0;
             let flight = self.snd.in_flight();
             // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
             // (4.2) or RFC 6582 §3.2 step 2 for the window.
             self.cc
                 .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
-            self.rec.recover = Some(self.snd.max);
-            self.rec.fast_rexmit = true;
-            self.rec.rtx_next = self.snd.una;
+            let rec = self.rec.get_mut();
+            rec.recover = Some(self.snd.max);
+            rec.fast_rexmit = true;
+            self.snd.rtx_next = self.snd.una;
             // Karn: the retransmitted segment gives no RTT sample.
             self.snd.rtt_probe = None;
             // RFC 8985 §7.2: no loss probes during recovery.
@@ -701,7 +708,7 @@ impl Tcb {
             // quick ACKs until the hole is filled.
             let ahead = (seq - self.rcv.nxt).max(0) as usize;
             if self.rcv.buf.insert_ooo(ahead, payload) {
-                self.rcv.last_ooo = Some(offset.max(0) as u64);
+                self.rcv.last_ooo = offset.max(0) as u64;
             }
             self.rcv.ack_now = true;
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);

@@ -7,6 +7,8 @@
 //! - `timer`: timeouts (§3.10.8);
 //! - this file: creation and the user calls (§3.10.1–§3.10.6).
 
+#[cfg(test)]
+mod idle_memory;
 mod input;
 mod output;
 mod recovery;
@@ -14,7 +16,7 @@ mod recv;
 mod send;
 mod timer;
 
-pub(crate) use recovery::Recovery;
+pub(crate) use recovery::LazyRecovery;
 pub(crate) use recv::RecvSide;
 pub(crate) use send::SendSide;
 pub(crate) use timer::{Keepalive, Timers};
@@ -120,8 +122,9 @@ pub(crate) struct Tcb {
     pub(crate) snd: SendSide,
     /// Receive sequence space, the receive ring, ACK scheduling.
     pub(crate) rcv: RecvSide,
-    /// Loss recovery: duplicate ACKs, SACK scoreboard, recovery point, TLP.
-    pub(crate) rec: Recovery,
+    /// Loss recovery: duplicate ACKs, SACK scoreboard, recovery point, TLP
+    /// (allocated on first use).
+    pub(crate) rec: LazyRecovery,
     /// Congestion control: owns cwnd and ssthresh.
     pub(crate) cc: Congestion,
     /// Every timer of the connection, keyed by [`TimerKind`].
@@ -145,7 +148,7 @@ impl Tcb {
         core::mem::size_of::<Tcb>()
             + self.snd.buf.heap_bytes()
             + self.rcv.buf.heap_bytes()
-            + self.rec.sacked.capacity() * core::mem::size_of::<(SeqNumber, SeqNumber)>()
+            + self.rec.heap_bytes()
             + self.cc.heap_bytes()
     }
 
@@ -171,7 +174,7 @@ impl Tcb {
             state_since: now,
             snd: SendSide::new(cfg, iss, peer_mss),
             rcv: RecvSide::new(cfg, now),
-            rec: Recovery::new(iss),
+            rec: LazyRecovery::default(),
             cc: Congestion::new(cfg.congestion),
             timers: Timers::default(),
             ka: Keepalive::new(now),
@@ -304,7 +307,9 @@ impl Tcb {
         self.snd.buf.clear();
         self.rcv.buf.clear_ooo();
         self.timers.clear();
-        self.rec.tlp_due = false;
+        if let Some(rec) = self.rec.allocated() {
+            rec.tlp_due = false;
+        }
         self.rcv.ack_now = false;
         self.snd.fin_queued = false;
     }
@@ -531,8 +536,8 @@ impl Tcb {
             local: self.local,
             remote: self.remote,
             state_age: now - self.state_since,
-            srtt: self.snd.rtt.srtt,
-            rttvar: self.snd.rtt.rttvar,
+            srtt: self.snd.rtt.srtt(),
+            rttvar: self.snd.rtt.rttvar(),
             rto: self.snd.rtt.backed_off(self.snd.backoff, cfg),
             cwnd: self.cc.cwnd(),
             ssthresh: self.cc.ssthresh(),
@@ -607,5 +612,33 @@ impl Tcb {
         // Bytes between the application's read position and the urgent pointer.
         let read_pos = self.rcv.nxt - self.rcv.buf.len() as u32;
         (up - read_pos).max(0) as usize
+    }
+}
+
+#[cfg(test)]
+mod size {
+    use core::mem::size_of;
+
+    /// Issue 11: the control block of an established connection, without its
+    /// data buffers, fits in 512 bytes. The rings (with their bookkeeping),
+    /// loss-recovery state and the congestion-control algorithm's state are
+    /// allocated apart, when used.
+    #[test]
+    #[allow(clippy::assertions_on_constants)]
+    fn control_block_is_at_most_512_bytes() {
+        extern crate std;
+        std::println!(
+            "Tcb {} = snd {} + rcv {} + timers {} + cc {} + rec {} + ka {} + addresses {} + the rest",
+            crate::CONTROL_BLOCK_BYTES,
+            size_of::<super::SendSide>(),
+            size_of::<super::RecvSide>(),
+            size_of::<super::Timers>(),
+            size_of::<crate::cc::Congestion>(),
+            size_of::<super::LazyRecovery>(),
+            size_of::<super::Keepalive>(),
+            2 * size_of::<core::net::SocketAddr>(),
+        );
+        assert_eq!(crate::CONTROL_BLOCK_BYTES, size_of::<super::Tcb>());
+        assert!(crate::CONTROL_BLOCK_BYTES <= 512);
     }
 }

@@ -182,13 +182,13 @@ impl Tcb {
         buf: &mut [u8],
     ) -> Option<usize> {
         if self.rec.fast_rexmit {
-            self.rec.fast_rexmit = false;
+            self.rec.get_mut().fast_rexmit = false;
             if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf) {
                 return Some(n);
             }
         }
         if self.rec.tlp_due {
-            self.rec.tlp_due = false;
+            self.rec.get_mut().tlp_due = false;
             if let Some(n) = self.output_loss_probe(now, cfg, stats, buf) {
                 return Some(n);
             }
@@ -326,7 +326,7 @@ impl Tcb {
     /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
     fn gso_group(&self, min: u32) -> u32 {
         let mss = u64::from(self.snd.mss.max(1));
-        let by_rate = match self.snd.rtt.srtt {
+        let by_rate = match self.snd.rtt.srtt() {
             Some(srtt) if srtt.as_micros() > 0 => {
                 let factor = if self.cc.cwnd() < self.cc.ssthresh() / 2 {
                     20
@@ -373,7 +373,7 @@ impl Tcb {
             }
             self.snd.nxt = seq + len as u32 + u32::from(fin);
             self.snd.max = self.snd.nxt;
-            self.rec.tlp_high = Some((self.snd.max, false));
+            self.rec.get_mut().tlp_high = Some((self.snd.max, false));
             self.emit(now, cfg, buf, seq, flags, off, len)
         } else {
             // The tail: the FIN alone if it went out alone, else the last
@@ -398,7 +398,7 @@ impl Tcb {
             self.snd.total_retrans += 1;
             stats.retransmits += 1;
             stats.loss_probes += 1;
-            self.rec.tlp_high = Some((self.snd.max, true));
+            self.rec.get_mut().tlp_high = Some((self.snd.max, true));
             // Karn (MUST-18): no RTT sample across a retransmission.
             self.snd.rtt_probe = None;
             self.emit(now, cfg, buf, seq, flags, off, len)
@@ -458,7 +458,7 @@ impl Tcb {
         }
         self.snd.total_retrans += 1;
         stats.retransmits += 1;
-        self.rec.rtx_next = seq + len as u32 + u32::from(fin);
+        self.snd.rtx_next = seq + len as u32 + u32::from(fin);
         Some(self.emit(now, cfg, buf, seq, flags, off, len))
     }
 
@@ -469,10 +469,9 @@ impl Tcb {
         let to_seq = |off: usize| self.rcv.nxt + off as u32;
         let room = if options.timestamps.is_some() { 3 } else { 4 };
         // The latest arrival, as an offset from RCV.NXT.
-        let latest = self
-            .rcv
-            .last_ooo
-            .and_then(|l| l.checked_sub(self.rcv.bytes_received))
+        let latest = (self.rcv.last_ooo != super::recv::NO_OOO)
+            .then(|| self.rcv.last_ooo.checked_sub(self.rcv.bytes_received))
+            .flatten()
             .map(|l| l as usize);
         let first = self
             .rcv

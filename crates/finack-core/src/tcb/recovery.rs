@@ -2,6 +2,7 @@
 //! (RFC 6582) and SACK-based recovery (RFC 6675) with its scoreboard, and the
 //! tail loss probe (RFC 8985 §7).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use finack_wire::SeqNumber;
@@ -24,8 +25,6 @@ pub(crate) struct Recovery {
     /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
     /// sorted and disjoint. Allocated when the first SACK block arrives.
     pub(crate) sacked: Vec<(SeqNumber, SeqNumber)>,
-    /// Recovery retransmits holes from here on (RFC 6675 HighRxt).
-    pub(crate) rtx_next: SeqNumber,
     /// The probe timeout expired: output sends a loss probe.
     pub(crate) tlp_due: bool,
     /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
@@ -33,20 +32,59 @@ pub(crate) struct Recovery {
     pub(crate) tlp_high: Option<(SeqNumber, bool)>,
 }
 
-impl Recovery {
-    pub(crate) fn new(iss: SeqNumber) -> Recovery {
-        Recovery {
-            dupacks: 0,
-            lt_allow: 0,
-            recover: None,
-            rto_recover: None,
-            fast_rexmit: false,
-            sacked: Vec::new(),
-            rtx_next: iss,
-            tlp_due: false,
-            tlp_high: None,
-        }
+/// A connection's [`Recovery`], allocated when it is first written: most
+/// connections never lose a segment, never see a duplicate ACK or a SACK
+/// block and never fire a loss probe, and for them the control block holds a
+/// null pointer instead of the whole state. Reads of an unallocated state see
+/// [`Recovery::UNUSED`], which is what a fresh state holds, so behaviour does
+/// not depend on whether it was allocated.
+#[derive(Default)]
+pub(crate) struct LazyRecovery(Option<Box<Recovery>>);
+
+impl core::ops::Deref for LazyRecovery {
+    type Target = Recovery;
+    fn deref(&self) -> &Recovery {
+        self.0.as_deref().unwrap_or(&UNUSED)
     }
+}
+
+impl LazyRecovery {
+    /// The state, for writing: allocated now if it was not.
+    pub(crate) fn get_mut(&mut self) -> &mut Recovery {
+        self.0.get_or_insert_with(|| Box::new(Recovery::UNUSED))
+    }
+
+    /// The state if it was allocated: for writes that would only store what
+    /// an unallocated state already reads (resetting a counter to 0).
+    pub(crate) fn allocated(&mut self) -> Option<&mut Recovery> {
+        self.0.as_deref_mut()
+    }
+
+    /// Heap bytes: the state and its scoreboard, once allocated.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |r| {
+            core::mem::size_of::<Recovery>()
+                + r.sacked.capacity() * core::mem::size_of::<(SeqNumber, SeqNumber)>()
+        })
+    }
+}
+
+/// The state of a connection that has seen no loss, no duplicate ACK, no
+/// SACK block and no probe timeout (what [`LazyRecovery`] reads when nothing
+/// was allocated).
+static UNUSED: Recovery = Recovery::UNUSED;
+
+impl Recovery {
+    const UNUSED: Recovery = Recovery {
+        dupacks: 0,
+        lt_allow: 0,
+        recover: None,
+        rto_recover: None,
+        fast_rexmit: false,
+        sacked: Vec::new(),
+        tlp_due: false,
+        tlp_high: None,
+    };
 
     /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
     /// only blocks inside SND.UNA..SND.MAX count; at most 16 ranges are kept.
@@ -96,7 +134,7 @@ impl Recovery {
     /// the segment at SND.UNA, once.
     pub(crate) fn next_hole(&self, snd: &SendSide) -> Option<(SeqNumber, u32)> {
         if self.sacked.is_empty() {
-            let at = self.rtx_next.max(snd.una);
+            let at = snd.rtx_next.max(snd.una);
             return (at == snd.una && snd.una.lt(snd.max)).then(|| (at, (snd.max - at) as u32));
         }
         // `lost_only` is false, so the loss threshold does not matter.
@@ -135,7 +173,7 @@ impl Recovery {
     /// and once more if it was retransmitted (it is below HighRxt, our
     /// `rtx_next`), since the retransmission is in flight too.
     pub(crate) fn pipe(&self, snd: &SendSide, dupthresh: u32) -> u32 {
-        let high_rxt = self.rtx_next.max(snd.una);
+        let high_rxt = snd.rtx_next.max(snd.una);
         let retransmitted = |a: SeqNumber, b: SeqNumber| -> u32 {
             let end = if high_rxt.lt(b) { high_rxt } else { b };
             (end - a).max(0) as u32
@@ -168,7 +206,7 @@ impl Recovery {
         dupthresh: u32,
         lost_only: bool,
     ) -> Option<(SeqNumber, u32)> {
-        let high_rxt = self.rtx_next.max(snd.una);
+        let high_rxt = snd.rtx_next.max(snd.una);
         self.holes(snd, dupthresh).find_map(|(a, b, lost)| {
             let from = a.max(high_rxt);
             (from.lt(b) && (lost || !lost_only)).then(|| (from, (b - from) as u32))

@@ -21,6 +21,10 @@ pub(crate) struct SendSide {
     pub(crate) nxt: SeqNumber,
     /// The highest sequence number sent so far plus one.
     pub(crate) max: SeqNumber,
+    /// Recovery retransmits holes from here on (RFC 6675 HighRxt; a sequence
+    /// number of the send space, so kept here rather than with the rest of
+    /// loss recovery, which is allocated only when needed).
+    pub(crate) rtx_next: SeqNumber,
     /// SND.WND, scaled.
     pub(crate) wnd: u32,
     /// The largest window the peer has offered.
@@ -73,6 +77,7 @@ impl SendSide {
             una: iss,
             nxt: iss,
             max: iss,
+            rtx_next: iss,
             wnd: 0,
             max_wnd: 0,
             wl1: SeqNumber(0),

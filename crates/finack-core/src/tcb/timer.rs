@@ -4,35 +4,60 @@ use super::{Ctx, Tcb};
 use crate::time::Instant;
 use crate::types::{CloseReason, State, TimerKind};
 
-/// A connection's timers: one deadline per [`TimerKind`], `None` when the
-/// timer is off. Arming, cancelling and reading are O(1); the endpoint keeps
-/// the earliest deadline in its own timer structure.
-#[derive(Clone, Debug, Default)]
+/// A connection's timers: one deadline per [`TimerKind`], off or armed.
+/// Arming, cancelling and reading are O(1); the endpoint keeps the earliest
+/// deadline in its own timer structure.
+///
+/// Each deadline is kept as its microsecond count, with [`Timers::OFF`] for
+/// a timer that is off: 8 bytes a timer instead of the 16 of an
+/// `Option<Instant>`. The one instant that collides with the marker, the
+/// very end of time (about 584 000 years after the origin, which only a
+/// saturating addition of an unbounded duration reaches), is kept one
+/// microsecond earlier; a timer that far away never fires either way.
+#[derive(Clone, Debug)]
 pub(crate) struct Timers {
-    at: [Option<Instant>; TimerKind::COUNT],
+    at: [u64; TimerKind::COUNT],
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            at: [Timers::OFF; TimerKind::COUNT],
+        }
+    }
 }
 
 impl Timers {
+    /// The marker of a timer that is off.
+    const OFF: u64 = u64::MAX;
+
+    fn decode(at: u64) -> Option<Instant> {
+        (at != Timers::OFF).then_some(Instant::from_micros(at))
+    }
+
     pub(crate) fn get(&self, kind: TimerKind) -> Option<Instant> {
-        self.at[kind as usize]
+        Timers::decode(self.at[kind as usize])
     }
 
     pub(crate) fn set(&mut self, kind: TimerKind, at: Option<Instant>) {
-        self.at[kind as usize] = at;
+        self.at[kind as usize] = match at {
+            Some(t) => t.as_micros().min(Timers::OFF - 1),
+            None => Timers::OFF,
+        };
     }
 
     pub(crate) fn take(&mut self, kind: TimerKind) -> Option<Instant> {
-        self.at[kind as usize].take()
+        Timers::decode(core::mem::replace(&mut self.at[kind as usize], Timers::OFF))
     }
 
-    /// The earliest armed deadline.
+    /// The earliest armed deadline (`OFF` is above every armed one).
     pub(crate) fn earliest(&self) -> Option<Instant> {
-        self.at.iter().flatten().min().copied()
+        self.at.iter().copied().min().and_then(Timers::decode)
     }
 
     /// Turn every timer off.
     pub(crate) fn clear(&mut self) {
-        self.at = [None; TimerKind::COUNT];
+        self.at = [Timers::OFF; TimerKind::COUNT];
     }
 }
 
@@ -130,7 +155,7 @@ impl Tcb {
                 // The probe takes the place of a retransmission timeout due at
                 // the same moment (Linux runs both on one timer); the RTO is
                 // re-armed from now (RFC 8985 §7.3).
-                self.rec.tlp_due = true;
+                self.rec.get_mut().tlp_due = true;
                 self.timers.set(
                     TimerKind::Retransmit,
                     Some(now + self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg)),
@@ -209,18 +234,19 @@ impl Tcb {
         let mss = u32::from(self.snd.mss);
         let flight = self.snd.in_flight();
         self.cc.on_rto(flight, mss, ctx.now);
-        self.rec.recover = None;
-        self.rec.dupacks = 0;
-        self.rec.lt_allow = 0;
-        self.rec.fast_rexmit = false;
+        let rec = self.rec.get_mut();
+        rec.recover = None;
+        rec.dupacks = 0;
+        rec.lt_allow = 0;
+        rec.fast_rexmit = false;
         // RFC 8985 §7: the RTO takes over; a new episode may probe again later.
         self.timers.set(TimerKind::LossProbe, None);
-        self.rec.tlp_due = false;
-        self.rec.tlp_high = None;
+        rec.tlp_due = false;
+        rec.tlp_high = None;
         // RFC 6675 §5.1 lets the scoreboard survive an RTO; go-back-N resends
         // everything anyway, so start afresh.
-        self.rec.sacked.clear();
-        self.rec.rto_recover = Some(self.snd.max);
+        rec.sacked.clear();
+        rec.rto_recover = Some(self.snd.max);
         None
     }
 }
@@ -259,7 +285,7 @@ impl Tcb {
             return;
         }
         let flight = self.snd.in_flight();
-        let pto = match self.snd.rtt.srtt {
+        let pto = match self.snd.rtt.srtt() {
             Some(srtt) => {
                 let extra = if flight <= u32::from(self.snd.mss) + 1 {
                     cfg.rto_min
