@@ -220,9 +220,11 @@ pub fn idle_connection_bytes() -> Result<usize, String> {
         let _ = p.ep[0].recv(p.now, c, &mut buf);
         let _ = p.ep[1].recv(p.now, s, &mut buf);
     }
-    // Let the delayed ACKs go.
-    p.now += Duration::from_millis(500);
-    p.wait();
-    p.pump();
+    // Let the delayed ACKs go, and the emptied rings stay empty long enough
+    // to be released (`Config::buffer_release_delay`).
+    let until = p.now + Duration::from_millis(500) + Config::linux().buffer_release_delay;
+    while p.now < until && p.wait() {
+        p.pump();
+    }
     Ok(p.ep[0].memory_usage().max_connection_bytes)
 }

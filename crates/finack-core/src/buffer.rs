@@ -57,15 +57,25 @@ impl SendBuf {
         n
     }
 
-    /// Drop `n` acknowledged bytes from the front; when none are left, the
-    /// ring is released (the next write takes a new one).
+    /// Drop `n` acknowledged bytes from the front. An emptied ring stays
+    /// until `release_if_empty` (the connection releases it once it has been
+    /// idle a while, so a busy one does not allocate it again and again).
     pub(crate) fn ack(&mut self, n: usize) {
         if let Some(ring) = &mut self.ring {
             let n = n.min(ring.data.len());
             ring.data.drain(..n);
-            if ring.data.is_empty() {
-                self.ring = None;
-            }
+        }
+    }
+
+    /// Is a ring allocated that holds nothing?
+    pub(crate) fn holds_empty_ring(&self) -> bool {
+        self.ring.as_ref().is_some_and(|r| r.data.is_empty())
+    }
+
+    /// Release the ring if it holds nothing (the next write takes a new one).
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.holds_empty_ring() {
+            self.ring = None;
         }
     }
 
@@ -236,13 +246,18 @@ impl RecvBuf {
         r.put(0, &data[first..], cap);
     }
 
-    /// Release the ring if it holds nothing.
-    fn release_if_empty(&mut self) {
-        if self
-            .ring
+    /// Is a ring allocated that holds nothing (no unread bytes, no
+    /// out-of-order ranges)?
+    pub(crate) fn holds_empty_ring(&self) -> bool {
+        self.ring
             .as_ref()
             .is_some_and(|r| r.len == 0 && r.ooo.is_empty())
-        {
+    }
+
+    /// Release the ring if it holds nothing; the next arrival takes a new one.
+    /// The window advertised does not depend on it.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.holds_empty_ring() {
             self.ring = None;
         }
     }
@@ -323,8 +338,8 @@ impl RecvBuf {
         self.release_if_empty();
     }
 
-    /// Copy in-order bytes out for the application; a read that leaves
-    /// nothing buffered releases the ring.
+    /// Copy in-order bytes out for the application. An emptied ring stays
+    /// until `release_if_empty`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let cap = self.cap;
         let Some(r) = self.ring.as_deref_mut() else {
@@ -339,7 +354,6 @@ impl RecvBuf {
         out[first..n].copy_from_slice(&r.buf[..n - first]);
         r.head = (r.head + n) % cap;
         r.len -= n;
-        self.release_if_empty();
         n
     }
 }
@@ -438,7 +452,9 @@ mod tests {
         assert_eq!(r.free(), 2, "the window counts bytes held, not storage");
         assert_eq!(r.read(&mut out), 14);
         assert_eq!(&out[..14], b"ijklmnopqrstuv");
-        assert_eq!(r.heap_bytes(), 0, "read empty: released");
+        assert!(r.holds_empty_ring(), "read empty: kept until released");
+        r.release_if_empty();
+        assert_eq!(r.heap_bytes(), 0, "released");
         assert_eq!(r.free(), 16, "the window is the whole buffer again");
         // Taken again: starts at index 0 and wraps the same way.
         for round in 0..3u8 {
@@ -450,6 +466,7 @@ mod tests {
             assert_eq!(n, 15);
             assert_eq!(&out[..4], &data[7..]);
             assert_eq!(&out[4..15], &data[..]);
+            r.release_if_empty();
             assert_eq!(r.heap_bytes(), 0, "round {round}");
         }
     }
@@ -463,11 +480,13 @@ mod tests {
         assert!(r.heap_bytes() > 0, "out-of-order bytes are held");
         assert_eq!(r.push(b"ab"), 2);
         assert_eq!(r.read(&mut out), 2);
-        assert!(r.heap_bytes() > 0, "still waiting for cd");
+        r.release_if_empty();
+        assert!(r.heap_bytes() > 0, "still waiting for cd: not released");
         assert_eq!(r.free(), 16);
         assert_eq!(r.push(b"cd"), 6, "cd joins efgh");
         assert_eq!(r.read(&mut out), 6);
         assert_eq!(&out[..6], b"cdefgh");
+        r.release_if_empty();
         assert_eq!(r.heap_bytes(), 0);
         // Out-of-order data across the wrap of a ring taken at index 0 after
         // partial reads.
@@ -480,6 +499,7 @@ mod tests {
         assert_eq!(r.push(b"ABC"), 11);
         assert_eq!(r.read(&mut out), 12);
         assert_eq!(&out[..12], b"9ABCwxyz0123");
+        r.release_if_empty();
         assert_eq!(r.heap_bytes(), 0);
         // Closing drops the out-of-order ranges, and with them the ring.
         assert!(r.insert_ooo(2, b"zz"));
@@ -520,6 +540,8 @@ mod tests {
             assert_eq!(s.slice(0, 8), [&data[4..], &data[..]].concat());
             s.ack(8);
             assert_eq!(s.len(), 0);
+            assert!(s.holds_empty_ring(), "kept until released");
+            s.release_if_empty();
             assert_eq!(s.heap_bytes(), 0, "round {round}: all acknowledged");
             assert_eq!(s.free(), 8);
         }

@@ -149,6 +149,12 @@ pub struct Config {
     /// connection has no window scaling, SACK or timestamps (the cookie has
     /// no room for them).
     pub syn_cookies: bool,
+    /// A connection's send or receive ring that has stayed empty this long is
+    /// released (and taken again when data comes), so an idle connection
+    /// holds well under 1 KiB while a busy one keeps its ring. Linux frees
+    /// socket buffers as they empty (`sk_mem_reclaim`); a whole ring is dearer
+    /// to take again than an skb, hence the delay.
+    pub buffer_release_delay: Duration,
 }
 
 impl Config {
@@ -156,6 +162,7 @@ impl Config {
     pub fn linux() -> Config {
         Config {
             time_wait: Duration::from_secs(60),
+            buffer_release_delay: Duration::from_secs(1),
             fin_wait2_timeout: Some(Duration::from_secs(60)),
             rto_initial: Duration::from_secs(1),
             rto_min: Duration::from_millis(200),

@@ -181,11 +181,14 @@ pub enum TimerKind {
     DelayedAck,
     /// The tail loss probe timeout (RFC 8985 §7).
     LossProbe,
+    /// Send or receive rings that stayed empty for
+    /// `Config::buffer_release_delay` are released.
+    BufferRelease,
 }
 
 impl TimerKind {
     /// How many kinds there are.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 }
 
 /// What caused a state transition.

@@ -158,7 +158,12 @@ mod coverage {
             Cause::Timer(TimerKind::User) => "timeout USER",
             Cause::Timer(TimerKind::Keepalive) => "timeout keep-alive",
             // These timers only make the connection send; they change no state.
-            Cause::Timer(TimerKind::Persist | TimerKind::DelayedAck | TimerKind::LossProbe) => {
+            Cause::Timer(
+                TimerKind::Persist
+                | TimerKind::DelayedAck
+                | TimerKind::LossProbe
+                | TimerKind::BufferRelease,
+            ) => {
                 panic!("{cause:?} changed a state")
             }
             Cause::Icmp => "ICMP error",

@@ -286,9 +286,11 @@ impl Endpoint {
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
                 let (n, update) = tcb.recv(out)?;
+                tcb.arm_buffer_release(now, &self.cfg);
                 if update {
                     self.mark_tx(idx);
                 }
+                self.reschedule(idx);
                 Ok(n)
             }
             SlotKind::TimeWait(held) => Ok(held.leftover.as_mut().map_or(0, |l| l.rx.read(out))),

@@ -293,6 +293,7 @@ impl Endpoint {
                     if tcb.ka.on && !tcb.ka.probe_due {
                         tcb.arm_keepalive(cfg);
                     }
+                    tcb.arm_buffer_release(now, cfg);
                 }
             }
         }

@@ -314,6 +314,18 @@ impl Tcb {
         self.snd.fin_queued = false;
     }
 
+    /// Arm the release of rings that hold nothing, unless it is armed: they
+    /// go once they have stayed empty for `Config::buffer_release_delay`.
+    pub(crate) fn arm_buffer_release(&mut self, now: Instant, cfg: &Config) {
+        let idle = self.snd.buf.holds_empty_ring() || self.rcv.buf.holds_empty_ring();
+        if idle && self.timers.get(TimerKind::BufferRelease).is_none() {
+            self.timers.set(
+                TimerKind::BufferRelease,
+                Some(now + cfg.buffer_release_delay),
+            );
+        }
+    }
+
     /// (Re)arm the keep-alive timer: MUST-26, probe only after the connection has
     /// been idle for the configured time; then every interval while unanswered.
     pub(crate) fn arm_keepalive(&mut self, cfg: &Config) {

@@ -93,6 +93,19 @@ impl Tcb {
 
     fn expire(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         let now = ctx.now;
+        if self
+            .timers
+            .get(TimerKind::BufferRelease)
+            .is_some_and(|t| t <= now)
+        {
+            // Rings that stayed empty go; nothing is sent for it.
+            self.timers.set(TimerKind::BufferRelease, None);
+            self.snd.buf.release_if_empty();
+            self.rcv.buf.release_if_empty();
+            if self.timers.earliest().is_none_or(|t| t > now) {
+                return None;
+            }
+        }
         self.snd.burst_segs = 0;
         if self.timers.get(TimerKind::User).is_some_and(|t| t <= now) {
             // USER TIMEOUT: "flush all queues, signal the user 'error: connection
