@@ -382,6 +382,14 @@ impl Net {
         moved
     }
 
+    /// Let the connections sit idle long enough for their emptied rings to be
+    /// released (`Config::buffer_release_delay`): "idle" memory is measured
+    /// after that, as an idle server would hold it.
+    fn idle(&mut self) {
+        self.now += self.client.config().buffer_release_delay;
+        self.pump();
+    }
+
     /// Nothing moves: jump the clock to the next timer. False if none.
     fn wait(&mut self) -> bool {
         let next = [self.client.poll_timeout(), self.server.poll_timeout()]
@@ -800,6 +808,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Str
             opts.reps,
             group(opts.packets as u64)
         ));
+        net.idle();
         let memory = net.memory(harness_bytes(&conns, &pending));
         let cost = measure_packets(&mut net, &conns, opts, &mut rng, end);
         report.checkpoints.push(Checkpoint {
@@ -827,6 +836,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Str
             opts.reps,
             group(opts.packets as u64)
         ));
+        net.idle();
         let memory = net.memory(harness_bytes(&conns, &pending));
         let cost = measure_packets(&mut net, &conns, opts, &mut rng, end);
         report.checkpoints.push(Checkpoint {
