@@ -1,7 +1,6 @@
-//! Send and receive buffers and the out-of-order queue.
-//!
-//! Simple, bounded structures; the data-path work replaces them with ring buffers
-//! and a gap-list assembler.
+//! Send and receive buffers: rings taken when data comes and released after
+//! they stayed empty a while, the receive ring holding out-of-order ranges
+//! in place (at most `MAX_OOO_RANGES`).
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;

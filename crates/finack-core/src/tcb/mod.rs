@@ -1,12 +1,20 @@
-//! The transmission control block: one connection's state and the RFC 9293 §3.10
-//! event processing for every state except LISTEN (see `endpoint`) and TIME-WAIT
-//! (see `timewait`, a compact form).
+//! The transmission control block: one connection from SYN-SENT or
+//! SYN-RECEIVED until CLOSED or TIME-WAIT, and the RFC 9293 §3.10 event
+//! processing of those states. LISTEN lives in `crate::listener`, TIME-WAIT in
+//! `crate::timewait` (a 48-byte entry, no TCB).
 //!
-//! - `input`: SEGMENT ARRIVES (§3.10.7.3 SYN-SENT, §3.10.7.4 other states);
+//! Each part of the connection's data lives with its owner:
+//! - `send`: the send sequence space, send ring, RTT/RTO (`SendSide`);
+//! - `recv`: the receive sequence space, receive ring, ACK scheduling (`RecvSide`);
+//! - `recovery`: duplicate ACKs, recovery point, SACK scoreboard, TLP (`Recovery`);
+//! - `crate::cc`: congestion control, owner of cwnd and ssthresh (`Congestion`);
+//! - `timer`: one deadline per `TimerKind` (`Timers`), keep-alive, timeouts (§3.10.8);
+//! - `input` and `ack`: SEGMENT ARRIVES (§3.10.7.3 SYN-SENT, §3.10.7.4 other states);
 //! - `output`: deciding and forming the next segment to send;
-//! - `timer`: timeouts (§3.10.8);
-//! - this file: creation and the user calls (§3.10.1–§3.10.6).
+//! - this file: creation, the user calls (§3.10.1–§3.10.6) and the `Outcome` an
+//!   event hands to `Endpoint::apply`.
 
+mod ack;
 #[cfg(test)]
 mod idle_memory;
 mod input;

@@ -1,0 +1,338 @@
+//! SEGMENT ARRIVES, fifth step: the ACK field (RFC 9293 §3.10.7.4 fifth),
+//! with what an acceptable ACK drives: RTT samples and the retransmission
+//! timer (RFC 6298), duplicate ACKs, fast retransmit and recovery (RFC 5681,
+//! RFC 6582, RFC 6675, RFC 3042) and the tail loss probe's end (RFC 8985).
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use super::input::{Step, Trimmed};
+use super::{Ctx, Tcb};
+use crate::types::{CloseReason, Event, State, TimerKind};
+
+impl Tcb {
+    /// Fifth: check the ACK field.
+    pub(super) fn step_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        cur: Trimmed<'_>,
+    ) -> Step {
+        if !seg.flags.ack() {
+            // "if the ACK bit is off, drop the segment and return".
+            return Step::Done;
+        }
+        let ack = seg.ack;
+        if self.state == State::SynReceived {
+            // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and
+            // continue processing"; otherwise <SEQ=SEG.ACK><CTL=RST>.
+            if !(ack.gt(self.snd.una) && ack.le(self.snd.max)) {
+                self.queue_rst(ctx, ack, None);
+                return Step::Done;
+            }
+            if self.listener.is_some() && ctx.accept_queue_full {
+                // Linux (tcp_abort_on_overflow = 0): drop the handshake's ACK and stay
+                // in SYN-RECEIVED; the retransmitted SYN,ACK gives the peer another
+                // try once the application accepts.
+                ctx.stats.accept_queue_overflow += 1;
+                return Step::Done;
+            }
+            self.goto(ctx.now, State::Established);
+            // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+            self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.snd.wl1 = cur.seq;
+            self.snd.wl2 = ack;
+            if self.listener.is_none() {
+                ctx.events.push(Event::Connected(self.id));
+            }
+        }
+        // ESTABLISHED processing (shared by FIN-WAIT-1/2, CLOSE-WAIT, CLOSING,
+        // LAST-ACK).
+        if ack.gt(self.snd.max) {
+            // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send
+            // an ACK, drop the segment, and return." RFC 5961 §5.2 makes it a
+            // challenge ACK (rate-limited). Linux only drops it
+            // (`Config::ack_unsent_data_reply`).
+            if ctx.cfg.ack_unsent_data_reply {
+                self.challenge_ack(ctx);
+            }
+            return Step::Done;
+        }
+        // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
+        if ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
+            self.challenge_ack(ctx);
+            return Step::Done;
+        }
+        // Only now is the segment known to be acceptable: an ACK outside
+        // SND.UNA-MAX.SND.WND .. SND.NXT is discarded (RFC 5961 §5.2), so its
+        // TSval must not become TS.Recent (RFC 7323 §4.3 takes TS.Recent from
+        // acceptable segments; Linux updates it in tcp_ack after the same
+        // checks). Otherwise one forged segment could make PAWS reject the
+        // peer's genuine ones.
+        self.update_ts_recent(ctx, seg);
+        // The peer answered: zero-window probing may go on (MUST-37).
+        self.snd.probes_unanswered = 0;
+        let new_sack = self.sack_ok
+            && !seg.options.sack_blocks.is_empty()
+            && self
+                .rec
+                .get_mut()
+                .update_scoreboard(&self.snd, &seg.options.sack_blocks);
+        // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
+        // SYN or FIN, leaves the window as it was, while data is outstanding.
+        // RFC 6675 §2 drops the window condition for an ACK that brings new
+        // SACK information (so the ACK that first scales the peer's window
+        // counts too).
+        let duplicate = ack == self.snd.una
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && (new_sack || u32::from(seg.window) << self.snd.wscale == self.snd.wnd)
+            && self.snd.una != self.snd.max
+            // Answers to zero-window probes are not signs of loss.
+            && self.snd.wnd > 0;
+        if duplicate {
+            self.on_duplicate_ack(ctx);
+        }
+        if ack.gt(self.snd.una) {
+            self.ack_advance(ctx, ack, seg);
+        }
+        // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
+        // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
+        // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+        if ack.ge(self.snd.una)
+            && (self.snd.wl1.lt(cur.seq) || (self.snd.wl1 == cur.seq && self.snd.wl2.le(ack)))
+        {
+            let was_closed = self.snd.wnd == 0;
+            self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.snd.wl1 = cur.seq;
+            self.snd.wl2 = ack;
+            if self.snd.wnd > 0 {
+                // The window is open: a pending persist deadline carries on as
+                // an ordinary retransmission deadline.
+                if let Some(t) = self.timers.take(TimerKind::Persist) {
+                    self.timers.set(TimerKind::Retransmit, Some(t));
+                }
+                if was_closed && self.snd.una != self.snd.max {
+                    // The window reopened while a probe octet was outstanding, not
+                    // accepted: resend from SND.UNA now, with a fresh timer.
+                    self.snd.nxt = self.snd.una;
+                    self.snd.backoff = 0;
+                    self.timers.set(TimerKind::Retransmit, None);
+                }
+            }
+        }
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
+                // continue processing in that state."
+                self.goto(ctx.now, State::FinWait2);
+                self.arm_fin_wait2(ctx);
+            }
+            State::Closing => {
+                // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
+                // otherwise, ignore the segment."
+                if self.fin_acked() {
+                    self.goto(ctx.now, State::TimeWait);
+                } else {
+                    return Step::Done;
+                }
+            }
+            State::LastAck => {
+                // "The only thing that can arrive in this state is an acknowledgment
+                // of our FIN. If our FIN is now acknowledged, delete the TCB, enter
+                // the CLOSED state, and return."
+                if self.fin_acked() {
+                    self.enter_closed(ctx, CloseReason::Normal);
+                }
+                return Step::Done;
+            }
+            _ => {}
+        }
+        Step::Continue
+    }
+
+    /// SND.UNA advances to `ack`: drop acknowledged data, take an RTT sample
+    /// (Karn, MUST-18), manage the retransmission timer and the congestion window.
+    pub(super) fn ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, seg: &TcpRepr<'_>) {
+        let acked = (ack - self.snd.una) as u32;
+        // Data bytes covered: between tx_seq and ack, bounded by what is queued.
+        let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
+        self.snd.buf.ack(data_acked);
+        self.snd.buf_seq += data_acked as u32;
+        self.snd.bytes_acked += data_acked as u64;
+        self.snd.una = ack;
+        if self.snd.nxt.lt(self.snd.una) {
+            self.snd.nxt = self.snd.una;
+        }
+        if let Some(rec) = self.rec.allocated() {
+            rec.prune_scoreboard(&self.snd);
+        }
+        // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
+        // cleared whenever anything is retransmitted).
+        let sample = match (self.ts_ok, seg.options.timestamps) {
+            // Karn's rule carried over to timestamps: an echo older than our last
+            // retransmission timeout belongs to an original transmission whose ACK
+            // was delayed or lost; it would inflate the estimate (RFC 7323 §4.2 lets
+            // the receiver echo such old values for duplicates).
+            (true, Some(ts))
+                if ts.tsecr != 0
+                    && self
+                        .snd
+                        .ts_rto_mark
+                        .is_none_or(|m| (ts.tsecr.wrapping_sub(m) as i32) >= 0) =>
+            {
+                let now_ts = self.ts_now(ctx.now);
+                let ms = now_ts.wrapping_sub(ts.tsecr);
+                (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))
+            }
+            _ => match self.snd.rtt_probe {
+                Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
+                _ => None,
+            },
+        };
+        if let Some(r) = sample {
+            self.snd.rtt.sample(r, ctx.cfg);
+        }
+        if self.snd.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
+            self.snd.rtt_probe = None;
+        }
+        self.snd.backoff = 0;
+        // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart.
+        if self.snd.una == self.snd.max {
+            self.timers.set(TimerKind::Retransmit, None);
+            self.timers.set(TimerKind::User, None);
+        } else {
+            self.timers
+                .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto()));
+            self.timers
+                .set(TimerKind::User, self.snd.user_timeout.map(|d| ctx.now + d));
+        }
+        self.on_tlp_ack(ctx, ack);
+        let mss = u32::from(self.snd.mss);
+        if let Some(rec) = self.rec.allocated() {
+            rec.dupacks = 0;
+            rec.lt_allow = 0;
+        }
+        if let Some(recover) = self.rec.recover {
+            let flight = self.snd.in_flight();
+            if ack.ge(recover) {
+                // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
+                // and leave fast recovery.
+                self.cc.on_full_ack(flight, mss);
+                self.rec.get_mut().recover = None;
+            } else if self.sack_ok {
+                // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
+                // output sends what cwnd - pipe allows. If the peer reports
+                // nothing above SND.UNA, the segment there is presumed lost as
+                // in NewReno (RFC 6582 §3.2 step 4).
+                if self.rec.sacked.is_empty() {
+                    self.rec.get_mut().fast_rexmit = true;
+                    self.snd.rtx_next = self.snd.una;
+                }
+            } else {
+                // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
+                // next unacknowledged segment at once, deflate by what was
+                // acknowledged and add back one segment. Without SACK the next
+                // hole is presumed to start at SND.UNA.
+                self.rec.get_mut().fast_rexmit = true;
+                if self.rec.sacked.is_empty() {
+                    self.snd.rtx_next = self.snd.una;
+                }
+                self.cc.on_partial_ack(acked, mss);
+            }
+        } else {
+            // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
+            self.cc.on_new_ack(acked, mss, ctx.now, self.snd.rtt.srtt());
+        }
+        if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
+            self.snd.blocked = false;
+            ctx.events.push(Event::Writable(self.id));
+        }
+        // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
+        // RTO alone when probing is not allowed now).
+        if self.snd.una == self.snd.max {
+            self.timers.set(TimerKind::LossProbe, None);
+        } else {
+            self.schedule_tlp(ctx.now, ctx.cfg);
+        }
+    }
+
+    /// RFC 8985 §7.4: the ACK that covers TLP.end_seq ends the probe episode.
+    /// When the probe was a retransmission and the ACK goes beyond it, the
+    /// probe repaired a loss (Linux `tcp_process_tlp_ack`, without DSACK
+    /// evidence of a spurious probe): "the sender MUST invoke congestion
+    /// control" — the window is reduced as for a loss.
+    fn on_tlp_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+        let Some((end, retransmitted)) = self.rec.tlp_high else {
+            return;
+        };
+        if ack.lt(end) {
+            return;
+        }
+        self.rec.get_mut().tlp_high = None;
+        if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
+            let mss = u32::from(self.snd.mss);
+            let flight = self.snd.in_flight();
+            self.cc.on_probe_repaired_loss(flight, mss, ctx.now);
+        }
+    }
+
+    /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
+    fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
+        let mss = u32::from(self.snd.mss);
+        self.rec.get_mut().dupacks += 1;
+        if self.rec.recover.is_some() {
+            if self.sack_ok {
+                // RFC 6675 §5 (B): the scoreboard took the new SACK blocks;
+                // output sends what cwnd - pipe allows. No window inflation.
+                return;
+            }
+            // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
+            // left the network; inflate the window by one segment.
+            self.cc.on_recovery_dupack(mss);
+            return;
+        }
+        // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
+        // it do not start a new recovery.
+        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
+        if self.rec.dupacks < ctx.cfg.dupthresh && self.rec.dupacks <= 2 && !after_rto {
+            // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
+            // duplicate ACKs lets one new segment out, cwnd unchanged, so that
+            // a small window can still produce the dupthresh-th duplicate ACK.
+            let rec = self.rec.get_mut();
+            rec.lt_allow = rec.dupacks * mss;
+        }
+        // RFC 6675 §5 step (3): with SACK, recovery also starts once the
+        // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
+        // DupThresh-th duplicate ACK.
+        let una = self.snd.una;
+        let lost_at_una = self.sack_ok
+            && self
+                .rec
+                .holes(&self.snd, ctx.cfg.dupthresh)
+                .next()
+                .is_some_and(|(a, _, lost)| a == una && lost);
+        if (self.rec.dupacks == ctx.cfg.dupthresh
+            || (lost_at_una && self.rec.dupacks < ctx.cfg.dupthresh))
+            && !after_rto
+        {
+            self.rec.get_mut().lt_allow = 0;
+            let flight = self.snd.in_flight();
+            // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
+            // (4.2) or RFC 6582 §3.2 step 2 for the window.
+            self.cc
+                .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
+            let rec = self.rec.get_mut();
+            rec.recover = Some(self.snd.max);
+            rec.fast_rexmit = true;
+            self.snd.rtx_next = self.snd.una;
+            // Karn: the retransmitted segment gives no RTT sample.
+            self.snd.rtt_probe = None;
+            // RFC 8985 §7.2: no loss probes during recovery.
+            self.timers.set(TimerKind::LossProbe, None);
+            ctx.stats.fast_retransmits += 1;
+        }
+    }
+}
