@@ -458,8 +458,8 @@ pub struct ConnInfo {
 /// counted by capacity (what is reserved, not only what is used).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryUsage {
-    /// Connection slots in use (live, TIME-WAIT, or closed but still held by
-    /// the application).
+    /// Connections the endpoint holds: live ones, those in TIME-WAIT, and
+    /// closed ones whose handle the application still holds.
     pub connections: usize,
     /// Bytes held by all connections: TCBs, send and receive buffers,
     /// out-of-order lists, SACK scoreboards, TIME-WAIT entries, unread data of

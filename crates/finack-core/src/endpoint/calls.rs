@@ -568,7 +568,10 @@ impl Endpoint {
                 SlotKind::TimeWait(held) => size_of::<HeldTimeWait>() + leftover(&held.leftover),
                 SlotKind::Closed { leftover: l, .. } => leftover(l),
             };
-            m.connections += 1;
+            // A held TIME-WAIT connection is counted once, with its entry.
+            if !matches!(slot.kind, SlotKind::TimeWait(_)) {
+                m.connections += 1;
+            }
             m.connection_bytes += bytes;
             m.max_connection_bytes = m.max_connection_bytes.max(bytes);
         }
