@@ -462,8 +462,8 @@ pub struct MemoryUsage {
     /// closed ones whose handle the application still holds.
     pub connections: usize,
     /// Bytes held by all connections: TCBs, send and receive buffers,
-    /// out-of-order lists, SACK scoreboards, TIME-WAIT entries, unread data of
-    /// closed connections.
+    /// out-of-order lists, SACK scoreboards, unread data of closed
+    /// connections (TIME-WAIT entries are in `time_wait_bytes`).
     pub connection_bytes: usize,
     /// The most any one connection holds.
     pub max_connection_bytes: usize,
