@@ -136,7 +136,9 @@ pub enum BenchCommand {
     /// finack against smoltcp (same in-memory harness, MTU and buffers) and
     /// the Linux kernel on loopback, measured side by side in one run: bulk
     /// throughput, connection churn, memory per connection and per TIME-WAIT
-    /// entry. No root needed.
+    /// entry. Bulk and churn run each side --runs times (at least
+    /// --min-seconds each), interleaved; min / median / max and the median of
+    /// the per-run ratios. No root needed.
     Compare(BenchCompareArgs),
     /// Many concurrent connections (default 1,000,000) between two
     /// in-memory endpoints: time to open them, memory per connection and
@@ -149,40 +151,63 @@ pub enum BenchCommand {
 /// Options of `finack bench compare`.
 #[derive(Args, Debug)]
 pub struct BenchCompareArgs {
-    /// Bytes moved in the bulk test.
+    /// Bytes moved in one bulk transfer (a run repeats it until
+    /// --min-seconds have passed).
     #[arg(long, default_value_t = 256 << 20)]
     bytes: usize,
-    /// Connections in the churn test.
+    /// Connections in one churn loop (a run repeats it until --min-seconds
+    /// have passed).
     #[arg(long, default_value_t = 5000)]
     connections: usize,
     /// Leave out the Linux loopback column.
     #[arg(long)]
     no_linux: bool,
+    /// Runs of each side for bulk and churn, interleaved (finack, smoltcp,
+    /// Linux, finack, ...); the table gives min / median / max and the
+    /// median of the per-run ratios.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    runs: usize,
+    /// Each bulk or churn run lasts at least this long (its timed parts);
+    /// 0 makes one transfer or churn loop per run.
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    min_seconds: f64,
 }
 
 /// `finack bench compare`.
 pub fn bench_compare(args: &BenchCompareArgs) -> Result<bool, Failure> {
-    if args.bytes == 0 || args.connections == 0 {
+    if args.bytes == 0 || args.connections == 0 || args.runs == 0 {
         return Err(Failure::Usage(
-            "--bytes and --connections must be at least 1".into(),
+            "--bytes, --connections and --runs must be at least 1".into(),
+        ));
+    }
+    if !(args.min_seconds.is_finite() && (0.0..=86_400.0).contains(&args.min_seconds)) {
+        return Err(Failure::Usage(
+            "--min-seconds must be between 0 and 86400".into(),
         ));
     }
     let opts = finack_bench::Options {
         bulk_bytes: args.bytes,
         churn: args.connections,
         linux: !args.no_linux,
+        runs: args.runs,
+        min_time: std::time::Duration::from_secs_f64(args.min_seconds),
     };
     let rows =
         finack_bench::run(&opts, |what| eprintln!("running {what} ...")).map_err(Failure::Io)?;
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "bulk {} MiB, churn {} connections, MTU {}, buffers {} KiB send / {} KiB receive; one run each",
+        "bulk {} MiB, churn {} connections, MTU {}, buffers {} KiB send / {} KiB receive; \
+         {} interleaved run{} of each side, each at least {} s (transfer / churn loop repeated); \
+         min / median / max, ratios the median of the per-run ratios",
         args.bytes >> 20,
         args.connections,
         finack_bench::MTU,
         finack_bench::SEND_BUFFER >> 10,
-        finack_bench::RECV_BUFFER >> 10
+        finack_bench::RECV_BUFFER >> 10,
+        args.runs,
+        if args.runs == 1 { "" } else { "s" },
+        args.min_seconds,
     )?;
     write!(out, "{}", finack_bench::render(&rows))?;
     Ok(true)

@@ -440,7 +440,8 @@ fn connect_refused_is_reported() {
     );
 }
 
-/// `finack bench compare` prints the side-by-side table (small sizes).
+/// `finack bench compare` prints the side-by-side table (small sizes, two
+/// short runs: no figure is checked against a speed).
 #[test]
 fn bench_compare_prints_the_table() {
     let o = finack(&[
@@ -450,6 +451,10 @@ fn bench_compare_prints_the_table() {
         "1048576",
         "--connections",
         "20",
+        "--runs",
+        "2",
+        "--min-seconds",
+        "0",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -461,8 +466,17 @@ fn bench_compare_prints_the_table() {
     ] {
         assert!(out.contains(row), "{out}");
     }
-    let o = finack(&["bench", "compare", "--bytes", "0"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert!(out.contains("2 interleaved runs"), "{out}");
+    assert!(out.contains("finack vs smoltcp (median of pairs)"), "{out}");
+    for bad in [
+        &["--bytes", "0"][..],
+        &["--runs", "0"],
+        &["--min-seconds", "-1"],
+        &["--min-seconds", "NaN"],
+    ] {
+        let o = finack(&[&["bench", "compare"][..], bad].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
 }
 
 /// `finack bench scale` at a small size prints its figures and the targets;
