@@ -584,7 +584,7 @@ impl Endpoint {
             + self.free.capacity() * size_of::<u32>()
             + self.tuples.heap_bytes()
             + self.listeners.heap_bytes()
-            + self.timers.len() * size_of::<(Instant, u32)>()
+            + self.timers.heap_bytes()
             + self.tx_queue.capacity() * size_of::<u32>()
             + self.ctl.capacity() * size_of::<CtlSegment>()
             + self.events.heap_bytes()

@@ -4,7 +4,7 @@
 //! their scheduling in `slots`, the application's calls in `calls`.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
@@ -25,6 +25,9 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
 mod slots;
+mod wheel;
+
+use wheel::TimerWheel;
 
 use slots::{leftover_of, tuple_of, HeldTimeWait, Slot, SlotKind};
 
@@ -43,7 +46,8 @@ pub struct Endpoint {
     /// Connections in TIME-WAIT, apart from the slots.
     tw: TimeWaitTable,
     listeners: Listeners,
-    timers: BTreeSet<(Instant, u32)>,
+    /// The connections' timers (one entry per slot: its earliest deadline).
+    timers: TimerWheel,
     tx_queue: VecDeque<u32>,
     ctl: VecDeque<CtlSegment>,
     events: EventQueue,
@@ -87,7 +91,7 @@ impl Endpoint {
             addrs: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            timers: BTreeSet::new(),
+            timers: TimerWheel::default(),
             tx_queue: VecDeque::new(),
             ctl: VecDeque::new(),
             events: EventQueue::default(),
@@ -253,7 +257,7 @@ impl Endpoint {
                     let leftover = leftover_of(*tcb);
                     slot.kind = SlotKind::Closed { reason, leftover };
                     if let Some(t) = slot.sched.take() {
-                        self.timers.remove(&(t, idx));
+                        self.timers.remove(t, idx);
                     }
                 } else {
                     self.free_slot(idx);
@@ -280,7 +284,7 @@ impl Endpoint {
                     let leftover = leftover_of(*tcb);
                     slot.kind = SlotKind::TimeWait(Box::new(HeldTimeWait { tuple, leftover }));
                     if let Some(t) = slot.sched.take() {
-                        self.timers.remove(&(t, idx));
+                        self.timers.remove(t, idx);
                     }
                 } else {
                     self.free_slot(idx);
@@ -585,7 +589,7 @@ impl Endpoint {
 
     /// The earliest instant at which `handle_timeout` has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let conns = self.timers.first().map(|&(t, _)| t);
+        let conns = self.timers.first().map(|(t, _)| t);
         match (conns, self.tw.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -597,7 +601,7 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
         loop {
-            let conn = self.timers.first().copied().filter(|&(t, _)| t <= now);
+            let conn = self.timers.first().filter(|&(t, _)| t <= now);
             let tw = self.tw.next_deadline().filter(|&t| t <= now);
             match (conn, tw) {
                 (Some((t, idx)), tw) if tw.is_none_or(|w| t <= w) => {

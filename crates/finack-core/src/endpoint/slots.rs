@@ -77,7 +77,7 @@ impl Endpoint {
         slot.gen = slot.gen.wrapping_add(1);
         slot.unaccepted = false;
         if let Some(t) = slot.sched.take() {
-            self.timers.remove(&(t, idx));
+            self.timers.remove(t, idx);
         }
         self.free.push(idx);
     }
@@ -110,10 +110,10 @@ impl Endpoint {
         };
         if slot.sched != want {
             if let Some(t) = slot.sched.take() {
-                self.timers.remove(&(t, idx));
+                self.timers.remove(t, idx);
             }
             if let Some(t) = want {
-                self.timers.insert((t, idx));
+                self.timers.insert(t, idx);
             }
             slot.sched = want;
         }
