@@ -275,6 +275,13 @@ impl TimeWaitTable {
     pub(crate) fn insert(&mut self, entry: TimeWait) {
         let tuple = entry.tuple();
         let pos = self.head.wrapping_add(self.queue.len() as u32);
+        if self.queue.len() == self.queue.capacity() {
+            // Grow by a sixteenth, not by doubling: the queue is most of an
+            // entry's cost, and 48 bytes plus at most 3 of slack and the
+            // index's share stays within 64 (issue 11).
+            let more = (self.queue.capacity() / 16).max(64);
+            self.queue.reserve_exact(more);
+        }
         self.queue.push_back(entry);
         self.live += 1;
         let h = self.hasher.hash_one(tuple);
