@@ -620,6 +620,17 @@ fn rss() -> Option<u64> {
     proc_status("VmRSS")
 }
 
+/// Memory with the connections idle: after the ring-release delay, as an
+/// idle server holds them.
+fn idle_memory(
+    net: &mut Net,
+    conns: &Vec<(ConnId, ConnId)>,
+    pending: &HashMap<SocketAddr, ConnId>,
+) -> Memory {
+    net.idle();
+    net.memory(harness_bytes(conns, pending))
+}
+
 fn harness_bytes(conns: &Vec<(ConnId, ConnId)>, pending: &HashMap<SocketAddr, ConnId>) -> u64 {
     (conns.capacity() * std::mem::size_of::<(ConnId, ConnId)>()
         + pending.capacity() * (std::mem::size_of::<(SocketAddr, ConnId)>() + 1)) as u64
@@ -808,8 +819,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Str
             opts.reps,
             group(opts.packets as u64)
         ));
-        net.idle();
-        let memory = net.memory(harness_bytes(&conns, &pending));
+        let memory = idle_memory(&mut net, &conns, &pending);
         let cost = measure_packets(&mut net, &conns, opts, &mut rng, end);
         report.checkpoints.push(Checkpoint {
             connections: target,
@@ -836,8 +846,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Str
             opts.reps,
             group(opts.packets as u64)
         ));
-        net.idle();
-        let memory = net.memory(harness_bytes(&conns, &pending));
+        let memory = idle_memory(&mut net, &conns, &pending);
         let cost = measure_packets(&mut net, &conns, opts, &mut rng, end);
         report.checkpoints.push(Checkpoint {
             connections: conns.len(),

@@ -158,7 +158,7 @@ impl Endpoint {
         iss: Option<SeqNumber>,
     ) -> ConnId {
         let iss = iss.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
-        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
         let tcb = Tcb::connect(id, &self.cfg, now, local, remote, iss, ts_offset);
         self.slots[idx as usize].kind = SlotKind::Active(Box::new(tcb));

@@ -456,9 +456,10 @@ impl Endpoint {
         }
     }
 
-    /// The timestamp offset of a 4-tuple (RFC 7323 §5.4): a keyed hash, so a
-    /// TIME-WAIT entry need not store it.
-    fn ts_offset(&self, (local, remote): &Tuple) -> u32 {
+    /// The timestamp offset of a 4-tuple (RFC 7323 §5.4; 0 unless
+    /// `Config::timestamp_offsets`): a keyed hash, so a TIME-WAIT entry need
+    /// not store it. Every connection takes its offset from here.
+    pub(super) fn ts_offset(&self, (local, remote): &Tuple) -> u32 {
         if self.cfg.timestamp_offsets {
             self.secret.ts_offset(local, remote)
         } else {
@@ -522,7 +523,7 @@ impl Endpoint {
                 listener::cookie_iss(seg),
             ),
         };
-        let ts_offset = self.secret.ts_offset(&local, &remote);
+        let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
         let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
         if from_cookie {

@@ -188,7 +188,7 @@ impl Tcb {
             ka: Keepalive::new(now),
             sack_ok: false,
             ts_ok: false,
-            ts_offset: if cfg.timestamp_offsets { ts_offset } else { 0 },
+            ts_offset,
             tos: cfg.tos,
             soft_error: None,
         }
