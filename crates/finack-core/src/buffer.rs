@@ -25,6 +25,48 @@ struct SendRing {
     data: VecDeque<u8>,
     /// A segment that straddles the ring's wrap point, made contiguous.
     scratch: Vec<u8>,
+    /// Bytes acknowledged since the ring was taken: a mark's position minus
+    /// this is its offset from the front.
+    acked: u64,
+    /// Where the queued bytes divide into the units Linux calls skbs, in
+    /// order (see [`SkbEnd`]).
+    marks: VecDeque<Mark>,
+    /// Where the last push mark was set (Linux `pushed_seq`), counted like
+    /// a mark's position.
+    pushed: u64,
+    /// End of the last segment shorter than the MSS that was sent (Linux
+    /// `snd_sml`), counted the same way.
+    short_end: u64,
+}
+
+/// The end of one unit of queued data (an skb in Linux's write queue): a
+/// segment never runs past it, and its flags say what the unit ends with.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SkbEnd {
+    /// Offset of the unit's end from the front of the queue.
+    pub(crate) end: usize,
+    /// The unit was pushed: the segment that carries its last byte has PSH.
+    pub(crate) psh: bool,
+    /// Written with MSG_EOR: later writes never join this unit.
+    pub(crate) eor: bool,
+}
+
+/// A unit end as stored: its position counted from the ring's first byte.
+#[derive(Copy, Clone, Debug)]
+struct Mark {
+    end: u64,
+    psh: bool,
+    eor: bool,
+}
+
+impl SendRing {
+    fn offset(&self, m: &Mark) -> SkbEnd {
+        SkbEnd {
+            end: (m.end - self.acked) as usize,
+            psh: m.psh,
+            eor: m.eor,
+        }
+    }
 }
 
 impl SendBuf {
@@ -63,7 +105,86 @@ impl SendBuf {
         if let Some(ring) = &mut self.ring {
             let n = n.min(ring.data.len());
             ring.data.drain(..n);
+            ring.acked += n as u64;
+            while ring.marks.front().is_some_and(|m| m.end <= ring.acked) {
+                ring.marks.pop_front();
+            }
         }
+    }
+
+    /// The last unit end, if any, as an offset from the front.
+    pub(crate) fn last_mark(&self) -> Option<SkbEnd> {
+        let ring = self.ring.as_ref()?;
+        ring.marks.back().map(|m| ring.offset(m))
+    }
+
+    /// Forget the last unit end (the next write joins that unit).
+    pub(crate) fn pop_mark(&mut self) {
+        if let Some(ring) = &mut self.ring {
+            ring.marks.pop_back();
+        }
+    }
+
+    /// A unit ends `end` bytes after the front (at most the queue's length;
+    /// ends must be added in order).
+    pub(crate) fn push_mark(&mut self, mark: SkbEnd) {
+        if let Some(ring) = &mut self.ring {
+            let end = ring.acked + mark.end.min(ring.data.len()) as u64;
+            if ring.marks.back().is_some_and(|m| m.end >= end) || end == ring.acked {
+                return;
+            }
+            ring.marks.push_back(Mark {
+                end,
+                psh: mark.psh,
+                eor: mark.eor,
+            });
+        }
+    }
+
+    /// Bytes from the last push mark to offset `end` (all of them if none).
+    pub(crate) fn unpushed(&self, end: usize) -> usize {
+        self.ring.as_ref().map_or(end, |r| {
+            (r.acked + end as u64).saturating_sub(r.pushed) as usize
+        })
+    }
+
+    /// A push mark was set at offset `end`.
+    pub(crate) fn set_pushed(&mut self, end: usize) {
+        if let Some(r) = &mut self.ring {
+            r.pushed = r.acked + end as u64;
+        }
+    }
+
+    /// Offset of the end of the last short segment sent, if it lies beyond
+    /// the front (not yet acknowledged).
+    pub(crate) fn short_sent_end(&self) -> Option<usize> {
+        let r = self.ring.as_ref()?;
+        (r.short_end > r.acked).then(|| (r.short_end - r.acked) as usize)
+    }
+
+    /// A segment shorter than the MSS ending at offset `end` was sent.
+    pub(crate) fn set_short_sent_end(&mut self, end: usize) {
+        if let Some(r) = &mut self.ring {
+            r.short_end = r.acked + end as u64;
+        }
+    }
+
+    /// The last unit end lying before offset `off`.
+    pub(crate) fn last_mark_before(&self, off: usize) -> Option<SkbEnd> {
+        let ring = self.ring.as_ref()?;
+        let abs = ring.acked + off as u64;
+        let i = ring.marks.partition_point(|m| m.end < abs);
+        i.checked_sub(1)
+            .and_then(|i| ring.marks.get(i))
+            .map(|m| ring.offset(m))
+    }
+
+    /// The first unit end lying beyond offset `off`.
+    pub(crate) fn next_mark_after(&self, off: usize) -> Option<SkbEnd> {
+        let ring = self.ring.as_ref()?;
+        let abs = ring.acked + off as u64;
+        let i = ring.marks.partition_point(|m| m.end <= abs);
+        ring.marks.get(i).map(|m| ring.offset(m))
     }
 
     /// Is a ring allocated that holds nothing?
@@ -109,7 +230,10 @@ impl SendBuf {
     /// scratch buffer and bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.ring.as_ref().map_or(0, |r| {
-            core::mem::size_of::<SendRing>() + r.data.capacity() + r.scratch.capacity()
+            core::mem::size_of::<SendRing>()
+                + r.data.capacity()
+                + r.scratch.capacity()
+                + r.marks.capacity() * core::mem::size_of::<Mark>()
         })
     }
 }

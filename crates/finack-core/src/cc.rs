@@ -37,17 +37,23 @@ pub(crate) trait CongestionOps: Debug + Send {
     fn on_loss(&mut self, cwnd: u32, flight: u32, mss: u32, now: Instant) -> u32;
 
     /// New data acknowledged outside loss recovery: slow start below ssthresh
-    /// (RFC 5681 §3.1, one segment per ACK at most), `on_ack` above it.
+    /// (RFC 5681 §3.1, growing by at most `abc` segments per ACK, RFC 3465;
+    /// `None`: by all that was acknowledged, up to ssthresh, as Linux's
+    /// tcp_cong.c: tcp_slow_start() does), `on_ack` above it.
     fn on_new_ack(
         &mut self,
         w: &mut Window,
         acked: u32,
         mss: u32,
+        abc: Option<u32>,
         now: Instant,
         srtt: Option<Duration>,
     ) {
         if w.cwnd < w.ssthresh {
-            w.cwnd = w.cwnd.saturating_add(acked.min(mss));
+            w.cwnd = match abc {
+                Some(l) => w.cwnd.saturating_add(acked.min(l.saturating_mul(mss))),
+                None => w.cwnd.saturating_add(acked).min(w.ssthresh),
+            };
         } else {
             w.cwnd = self.on_ack(w.cwnd, acked, mss, now, srtt);
         }
@@ -157,10 +163,11 @@ impl Congestion {
         &mut self,
         acked: u32,
         mss: u32,
+        abc: Option<u32>,
         now: Instant,
         srtt: Option<Duration>,
     ) {
-        self.ops.on_new_ack(&mut self.w, acked, mss, now, srtt);
+        self.ops.on_new_ack(&mut self.w, acked, mss, abc, now, srtt);
     }
 
     pub(crate) fn on_enter_recovery(

@@ -87,6 +87,10 @@ pub struct Config {
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
     pub quickacks: u32,
+    /// Most segments one ACK may grow the window by in slow start (RFC 3465's
+    /// L; RFC 5681 §3.1: one). `None`: by every segment it acknowledges, as
+    /// Linux does (`tcp_slow_start`), never past ssthresh.
+    pub slow_start_abc: Option<u32>,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
     pub congestion: CongestionAlgorithm,
     /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
@@ -120,13 +124,21 @@ pub struct Config {
     /// round-trip times instead of waiting for the retransmission timeout. Linux:
     /// on (`tcp_early_retrans` = 3); off in the RFC 9293 profile.
     pub tail_loss_probe: bool,
-    /// Group new data as Linux's segmentation offload does and mark the groups
-    /// with PSH. Linux hands bursts of new data to the device as GSO packets of
-    /// at least `tcp_min_tso_segs` (2) segments, more at high pacing rates; the
-    /// last segment of each multi-segment packet carries PSH. `Some(n)` models
-    /// that with groups of at least `n` segments; `None` sets PSH only on the
-    /// segment that empties the send queue (which both profiles do, MUST-61).
+    /// Least segments per GSO packet (Linux `tcp_min_tso_segs`, 2) when
+    /// `linux_push` divides new data into packets as Linux's segmentation
+    /// offload does (more at high pacing rates, `tcp_tso_autosize`); PSH
+    /// shows on each packet of several segments cut from a pushed unit.
+    /// `None`: one segment.
     pub gso_segs_min: Option<u32>,
+    /// Divide queued data and set PSH as Linux's `tcp_sendmsg` does: writes
+    /// build units (skbs) of at most one GSO packet or half the peer's
+    /// largest window, the last unit of each write is pushed (PSH on the
+    /// segment carrying its last byte) unless MSG_MORE says more follows, a
+    /// write joins the previous one's unit while it is unsent, Nagle follows
+    /// Minshall's variant, and a segment sent by the persist timer carries
+    /// PSH (`tcp_write_wakeup`). Off: PSH on the segment that empties the
+    /// send queue (MUST-61), classic Nagle.
+    pub linux_push: bool,
     /// Answer a segment that acknowledges data never sent (SEG.ACK > SND.NXT)
     /// with an ACK before dropping it (RFC 9293 §3.10.7.4 fifth step; RFC 5961
     /// §5.2 makes it a rate-limited challenge ACK). Linux drops such a segment
@@ -188,6 +200,7 @@ impl Config {
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
             congestion: CongestionAlgorithm::Cubic,
+            slow_start_abc: None,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -199,6 +212,7 @@ impl Config {
             tos: 0,
             tail_loss_probe: true,
             gso_segs_min: Some(2),
+            linux_push: true,
             ack_unsent_data_reply: false,
             active_rst_ack: true,
             record_transitions: true,
@@ -228,12 +242,14 @@ impl Config {
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
             congestion: CongestionAlgorithm::NewReno,
+            slow_start_abc: Some(1),
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
             // RFC 8985 TLP is an experimental-track addition, not part of the
             // base RFC 9293 behaviour; PSH only where MUST-61 needs it.
             tail_loss_probe: false,
             gso_segs_min: None,
+            linux_push: false,
             ack_unsent_data_reply: true,
             active_rst_ack: false,
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's

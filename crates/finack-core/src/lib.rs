@@ -73,7 +73,7 @@ pub use types::MAX_EVENTS;
 pub const CONTROL_BLOCK_BYTES: usize = core::mem::size_of::<tcb::Tcb>();
 pub use types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
-    Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
+    SendFlags, Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
 };
 
 #[cfg(test)]

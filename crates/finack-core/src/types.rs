@@ -593,3 +593,14 @@ mod event_queue_tests {
         assert_eq!(n, MAX_EVENTS);
     }
 }
+
+/// Flags of a send call, as `send(2)` takes them (`Endpoint::send_with`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendFlags {
+    /// MSG_MORE: more data follows soon; do not push this write (no PSH, and
+    /// a partial last segment waits for the next write or event).
+    pub more: bool,
+    /// MSG_EOR: this write ends a record; later writes never share a
+    /// segment with it.
+    pub eor: bool,
+}

@@ -14,8 +14,8 @@ use crate::demux::Tuple;
 use crate::tcb::{CtlSegment, Tcb};
 use crate::time::Instant;
 use crate::types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, ListenerId, MemoryUsage, Shutdown, Socket, State,
-    Transition, UserCall,
+    Cause, CloseReason, ConnId, ConnInfo, Error, ListenerId, MemoryUsage, SendFlags, Shutdown,
+    Socket, State, Transition, UserCall,
 };
 
 impl Endpoint {
@@ -264,11 +264,24 @@ impl Endpoint {
     /// Queue bytes for sending (RFC 9293 §3.10.2). Returns how many were taken;
     /// `WouldBlock` if the send buffer is full (an `Event::Writable` follows).
     pub fn send(&mut self, now: Instant, c: ConnId, data: &[u8]) -> Result<usize, Error> {
+        self.send_with(now, c, data, SendFlags::default())
+    }
+
+    /// [`send`](Self::send) with `send(2)`'s flags: MSG_MORE (`more`: do not
+    /// push this write yet) and MSG_EOR (`eor`: later writes never share a
+    /// segment with it).
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        c: ConnId,
+        data: &[u8],
+        flags: SendFlags,
+    ) -> Result<usize, Error> {
         self.last_now = self.last_now.max(now);
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
-                let r = tcb.send(data);
+                let r = tcb.send(data, flags, &self.cfg);
                 self.mark_tx(idx);
                 r
             }
@@ -374,7 +387,24 @@ impl Endpoint {
 
     /// Turn Nagle's algorithm off (`true`, TCP_NODELAY, MUST-17) or on.
     pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), Error> {
-        self.with_active(c, |tcb| tcb.snd.nodelay = nodelay)
+        self.with_active(c, |tcb| {
+            tcb.snd.nodelay = nodelay;
+            // Linux tcp.c: __tcp_sock_set_nodelay(): turning Nagle off pushes
+            // what is queued at once, a cork notwithstanding.
+            tcb.snd.push_once |= nodelay;
+        })
+    }
+
+    /// Cork the connection (`true`, TCP_CORK): a partial last segment waits
+    /// until the cork is removed (or the persist timer sends it); removing it
+    /// sends what is queued at once (Linux `__tcp_sock_set_cork`).
+    pub fn set_cork(&mut self, c: ConnId, cork: bool) -> Result<(), Error> {
+        self.with_active(c, |tcb| {
+            if tcb.snd.cork && !cork {
+                tcb.snd.push_once = true;
+            }
+            tcb.snd.cork = cork;
+        })
     }
 
     /// Limit this connection's send buffer to `bytes` of queued data

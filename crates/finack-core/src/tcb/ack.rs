@@ -211,7 +211,23 @@ impl Tcb {
         }
         self.on_tlp_ack(ctx, ack);
         let mss = u32::from(self.snd.mss);
+        // Linux tcp_input.c: tcp_remove_reno_sacks(): without SACK each
+        // duplicate ACK already counted one segment as delivered, so the
+        // ACK that fills the hole delivers what is left, at least one
+        // segment; slow start grows by deliveries (tcp_cong_control()).
+        let linux_growth = ctx.cfg.slow_start_abc.is_none();
+        // Linux counts delivered segments: the SYN and FIN are not data.
+        let mut delivered = if linux_growth {
+            data_acked as u32
+        } else {
+            acked
+        };
         if let Some(rec) = self.rec.allocated() {
+            if !self.sack_ok && linux_growth {
+                delivered = delivered
+                    .saturating_sub(rec.dupacks.saturating_mul(mss))
+                    .max((data_acked as u32).min(mss));
+            }
             rec.dupacks = 0;
             rec.lt_allow = 0;
         }
@@ -244,7 +260,13 @@ impl Tcb {
             }
         } else {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-            self.cc.on_new_ack(acked, mss, ctx.now, self.snd.rtt.srtt());
+            self.cc.on_new_ack(
+                delivered,
+                mss,
+                ctx.cfg.slow_start_abc,
+                ctx.now,
+                self.snd.rtt.srtt(),
+            );
         }
         if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
             self.snd.blocked = false;

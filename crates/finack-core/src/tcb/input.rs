@@ -27,7 +27,9 @@ impl Tcb {
         // Anything from the peer shows it is alive (keep-alive, RFC 9293 §3.8.4).
         self.ka.last_rx = ctx.now;
         self.ka.probes_out = 0;
-        self.snd.burst_segs = 0;
+        self.snd.piece_left = 0;
+        // MSG_MORE held its write back for the push of that call only.
+        self.snd.more = false;
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             State::Closed | State::Listen | State::TimeWait => {}

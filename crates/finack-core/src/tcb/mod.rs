@@ -39,7 +39,7 @@ use crate::cc::Congestion;
 use crate::config::{Config, InitialWindow};
 use crate::time::Instant;
 use crate::types::{
-    CloseReason, ConnId, ConnInfo, Error, ListenerId, Shutdown, State, Stats, TimerKind,
+    CloseReason, ConnId, ConnInfo, Error, ListenerId, SendFlags, Shutdown, State, Stats, TimerKind,
 };
 
 /// A segment the endpoint sends on a connection's behalf without a TCB (RST,
@@ -381,15 +381,28 @@ impl Tcb {
     // ---- User calls (RFC 9293 §3.10.2 – §3.10.6) -----------------------------
 
     /// SEND (§3.10.2).
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
-        self.snd.burst_segs = 0;
+    pub(crate) fn send(
+        &mut self,
+        data: &[u8],
+        flags: SendFlags,
+        cfg: &Config,
+    ) -> Result<usize, Error> {
+        // A push asked for earlier (uncorking, TCP_NODELAY) applied to what
+        // was queued then; this write is pushed on its own terms.
+        self.snd.push_once = false;
+        self.snd.piece_left = 0;
         match self.state {
             // Queued for transmission after entering ESTABLISHED.
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
                 if self.snd.fin_queued {
                     return Err(Error::BrokenPipe);
                 }
-                let n = self.snd.buf.write(data);
+                let n = self.snd.queue(data, flags, cfg.linux_push);
+                if n > 0 {
+                    // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
+                    // with TCP_NAGLE_CORK.
+                    self.snd.more = flags.more;
+                }
                 if n < data.len() {
                     self.snd.blocked = true;
                 }

@@ -226,6 +226,13 @@ impl Tcb {
         let fits = buf.len() - MIN_BUFFER;
         let mss = usize::from(self.snd.mss);
         let mut len = avail.min(room).min(mss).min(fits);
+        // A segment never runs past the end of a unit of queued data (an
+        // skb: Linux builds each packet from one skb, and MSG_EOR keeps
+        // records apart).
+        let unit = self.snd.buf.next_mark_after(off);
+        if let Some(u) = unit {
+            len = len.min(u.end - off);
+        }
         let retransmitting = self.snd.nxt.lt(self.snd.max);
         // The persist timer fired: send what the window allows even if it is a
         // small segment (RFC 9293 §3.8.6.2.1's override timeout), or one octet
@@ -235,14 +242,39 @@ impl Tcb {
             len = 1;
         }
         self.snd.force_probe = false;
+        let push_once = core::mem::take(&mut self.snd.push_once);
         if len > 0 && len < mss && !probe && !retransmitting {
-            // Nagle (§3.7.4, SHLD-7) and sender SWS avoidance (§3.8.6.2.1, MUST-38):
-            // send a short segment only if it empties the queue and either nothing
-            // is outstanding or Nagle is off, or it fills half the largest window.
             let empties = off + len == queued;
-            let idle = self.snd.nxt == self.snd.una;
-            let half_window = len as u32 >= self.snd.max_wnd / 2 && self.snd.max_wnd > 0;
-            if !((empties && (idle || self.snd.nodelay)) || half_window) {
+            // What the unit has for this segment, the windows aside.
+            let natural = avail.min(mss).min(unit.map_or(usize::MAX, |u| u.end - off));
+            let hold = if cfg.linux_push && len < natural.min(fits) {
+                // Linux counts cwnd in whole segments and sends only when
+                // the first segment fits the peer's window
+                // (tcp_output.c: tcp_cwnd_test(), tcp_snd_wnd_test()): no
+                // segment is cut short by either; the persist timer probes.
+                true
+            } else if cfg.linux_push {
+                // Linux tcp_output.c: tcp_nagle_test(): a unit in the middle
+                // of the queue goes at once; the last one, if short, waits
+                // while corked (TCP_CORK, or the push of a MSG_MORE write)
+                // or, Nagle on, while a short segment already sent is
+                // unacknowledged (tcp_nagle_check() with Minshall's
+                // tcp_minshall_check()). TCP_NAGLE_PUSH overrides both.
+                let mid_queue = unit.is_some_and(|u| off + len == u.end && u.end < queued);
+                let short_out = self.snd.buf.short_sent_end().is_some_and(|e| e <= off);
+                !mid_queue
+                    && !push_once
+                    && (self.snd.cork || self.snd.more || (!self.snd.nodelay && short_out))
+            } else {
+                // Nagle (§3.7.4, SHLD-7) and sender SWS avoidance
+                // (§3.8.6.2.1, MUST-38): send a short segment only if it
+                // empties the queue and either nothing is outstanding or
+                // Nagle is off, or it fills half the largest window.
+                let idle = self.snd.nxt == self.snd.una;
+                let half_window = len as u32 >= self.snd.max_wnd / 2 && self.snd.max_wnd > 0;
+                !((empties && (idle || self.snd.nodelay)) || half_window)
+            };
+            if hold {
                 len = 0;
             }
         }
@@ -274,19 +306,46 @@ impl Tcb {
         }
         let seq = self.snd.nxt;
         let mut flags = TcpFlags::ACK;
-        if len > 0 && off + len == queued {
-            // MUST-61 (and Linux): PSH on the segment that empties the send queue.
+        let ends_unit = unit.is_some_and(|u| off + len == u.end);
+        if !cfg.linux_push {
+            // MUST-61: PSH on the segment that empties the send queue.
+            if len > 0 && off + len == queued {
+                flags |= TcpFlags::PSH;
+            }
+        } else if len > 0 && !retransmitting && !probe {
+            if self.snd.piece_left == 0 {
+                // Linux tcp_output.c: tcp_write_xmit() sends a unit in GSO
+                // packets of at most tcp_tso_segs() segments (see
+                // `gso_group`) and what tcp_cwnd_test() allows: half the
+                // congestion window, no more than is free of it.
+                let m = mss as u32;
+                let quota = (cwnd / m).max(1) / 2;
+                let quota = quota.max(1).min((room as u32 / m).max(1));
+                let to_unit = unit.map_or(avail, |u| u.end - off).div_ceil(mss) as u32;
+                let goal = self.gso_group(cfg.gso_segs_min.unwrap_or(1));
+                let n = quota.min(goal).min(to_unit).clamp(1, u32::from(u16::MAX));
+                self.snd.piece_left = n as u16;
+                self.snd.piece_multi = n >= 2;
+            }
+            self.snd.piece_left -= 1;
+            if ends_unit {
+                self.snd.piece_left = 0;
+            }
+            // Linux tcp.c: tcp_mark_push() set PSH on a pushed unit, and the
+            // kernel shows it on each packet of several segments cut from
+            // that unit and on the packet that ends it, never on a lone
+            // segment cut from its middle (limited transmit shows these).
+            let pushed = unit.is_some_and(|u| u.psh);
+            if self.snd.piece_left == 0 && pushed && (self.snd.piece_multi || ends_unit) {
+                flags |= TcpFlags::PSH;
+            }
+        } else if len > 0 && (probe || unit.is_some_and(|u| u.psh && ends_unit)) {
+            // Linux tcp_output.c: tcp_write_wakeup() sets PSH on what the
+            // persist timer sends; a retransmission keeps its unit's PSH.
             flags |= TcpFlags::PSH;
         }
-        if len > 0 && !retransmitting {
-            if let Some(min) = cfg.gso_segs_min {
-                // Linux sends a burst of new data as GSO packets of `group`
-                // segments, each ending with PSH (see `Config::gso_segs_min`).
-                self.snd.burst_segs += 1;
-                if self.snd.burst_segs % self.gso_group(min) == 0 {
-                    flags |= TcpFlags::PSH;
-                }
-            }
+        if len > 0 && len < mss && !retransmitting {
+            self.snd.buf.set_short_sent_end(off + len);
         }
         if fin {
             flags |= TcpFlags::FIN;

@@ -6,10 +6,11 @@ use core::time::Duration;
 
 use finack_wire::SeqNumber;
 
-use crate::buffer::SendBuf;
+use crate::buffer::{SendBuf, SkbEnd};
 use crate::config::Config;
 use crate::rtt::RttEstimator;
 use crate::time::Instant;
+use crate::types::SendFlags;
 
 /// What a connection knows about the bytes it sends.
 pub(crate) struct SendSide {
@@ -48,9 +49,18 @@ pub(crate) struct SendSide {
     pub(crate) nodelay: bool,
     /// A write found the buffer full: tell the application when room opens.
     pub(crate) blocked: bool,
-    /// New-data segments sent back to back since the last input, timer or user
-    /// call (for `Config::gso_segs_min` grouping).
-    pub(crate) burst_segs: u32,
+    /// TCP_CORK: hold a partial last segment until uncorked.
+    pub(crate) cork: bool,
+    /// The last write said MSG_MORE: hold its partial segment until the
+    /// next event (Linux pushes that write with TCP_NAGLE_CORK).
+    pub(crate) more: bool,
+    /// Send what is queued once, Nagle and cork aside (Linux
+    /// TCP_NAGLE_PUSH: uncorking, setting TCP_NODELAY).
+    pub(crate) push_once: bool,
+    /// Segments left in the GSO packet being sent (0: none under way), and
+    /// whether that packet has more than one segment.
+    pub(crate) piece_left: u16,
+    pub(crate) piece_multi: bool,
     /// Smoothed RTT, variation and RTO (RFC 6298).
     pub(crate) rtt: RttEstimator,
     /// A segment being timed without timestamps (Karn: never a retransmission).
@@ -91,7 +101,11 @@ impl SendSide {
             mss: peer_mss,
             nodelay: !cfg.nagle,
             blocked: false,
-            burst_segs: 0,
+            cork: false,
+            more: false,
+            push_once: false,
+            piece_left: 0,
+            piece_multi: false,
             rtt: RttEstimator::new(cfg),
             rtt_probe: None,
             ts_rto_mark: None,
@@ -102,6 +116,115 @@ impl SendSide {
             total_retrans: 0,
             bytes_acked: 0,
         }
+    }
+
+    /// Queue `data` as Linux's `tcp_sendmsg_locked` does, in units (skbs) of
+    /// at most `size_goal` bytes: a write joins the last unit while that one
+    /// is unsent, not full and not ended with MSG_EOR; a full unit is pushed
+    /// if more than half the peer's largest window went unpushed
+    /// (`forced_push`); the write's last unit is pushed (`tcp_push` →
+    /// `tcp_mark_push`) unless MSG_MORE asks to wait. With `linux` off only
+    /// MSG_EOR boundaries are kept. Returns how many bytes were taken.
+    pub(crate) fn queue(&mut self, data: &[u8], flags: SendFlags, linux: bool) -> usize {
+        let start = self.buf.len();
+        let n = self.buf.write(data);
+        if n == 0 {
+            return 0;
+        }
+        let end = start + n;
+        if !linux {
+            if flags.eor && n == data.len() {
+                self.buf.push_mark(SkbEnd {
+                    end,
+                    psh: true,
+                    eor: true,
+                });
+            }
+            return n;
+        }
+        // The unsent part of the queue starts here.
+        let sent = ((self.max - self.buf_seq).max(0) as usize).min(start);
+        let size_goal = self.size_goal();
+        // Linux tcp.c: tcp_sendmsg_locked(): the tail skb takes more data
+        // only while it is still in the write queue (unsent), has room and
+        // is not marked end-of-record (`tcp_skb_can_collapse_to`); joining
+        // it clears its PSH, which the write's own push sets again.
+        let mut tail_start = match self.buf.last_mark() {
+            Some(m) if m.end == start => {
+                let unit_start = self.buf.last_mark_before(start).map_or(0, |p| p.end);
+                if !m.eor && sent < start && start - unit_start < size_goal {
+                    self.buf.pop_mark();
+                    unit_start
+                } else {
+                    start
+                }
+            }
+            Some(m) => {
+                if sent >= start {
+                    self.close_unit(start, false);
+                    start
+                } else {
+                    m.end
+                }
+            }
+            None if start > 0 && sent >= start => {
+                self.close_unit(start, false);
+                start
+            }
+            None => 0,
+        };
+        // Full units along the way.
+        while end - tail_start > size_goal {
+            let unit_end = tail_start + size_goal;
+            // Linux tcp.c: a unit that reaches size_goal is sent at once
+            // (tcp_push_one(), or marked and pushed by forced_push()); the
+            // kernels the public packetdrill scripts record show PSH on
+            // every full unit, so a full unit counts as pushed.
+            self.close_unit(unit_end, true);
+            tail_start = unit_end;
+        }
+        // Linux tcp.c: tcp_push(): mark the tail unless MSG_MORE (or forced).
+        let psh = !flags.more || self.forced_push(end);
+        if psh || (flags.eor && n == data.len()) {
+            self.buf.push_mark(SkbEnd {
+                end,
+                psh,
+                eor: flags.eor && n == data.len(),
+            });
+            if psh {
+                self.buf.set_pushed(end);
+            }
+        }
+        n
+    }
+
+    fn close_unit(&mut self, end: usize, psh: bool) {
+        self.buf.push_mark(SkbEnd {
+            end,
+            psh,
+            eor: false,
+        });
+        if psh {
+            self.buf.set_pushed(end);
+        }
+    }
+
+    fn forced_push(&self, end: usize) -> bool {
+        self.buf.unpushed(end) > (self.max_wnd / 2) as usize
+    }
+
+    /// Linux tcp.c: tcp_xmit_size_goal(): the largest unit a write builds,
+    /// what one 64 KiB GSO packet carries, at most half the peer's largest
+    /// window (`tcp_bound_to_half_wnd`), in whole segments.
+    pub(crate) fn size_goal(&self) -> usize {
+        let mss = usize::from(self.mss.max(1));
+        let mut goal = 65_536usize;
+        if self.max_wnd > 536 {
+            goal = goal.min(self.max_wnd as usize / 2);
+        } else if self.max_wnd > 0 {
+            goal = goal.min(self.max_wnd as usize);
+        }
+        (goal / mss * mss).max(mss)
     }
 
     /// Bytes sent and not yet acknowledged.

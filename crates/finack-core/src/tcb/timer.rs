@@ -106,7 +106,9 @@ impl Tcb {
                 return None;
             }
         }
-        self.snd.burst_segs = 0;
+        self.snd.piece_left = 0;
+        // MSG_MORE held its write back for the push of that call only.
+        self.snd.more = false;
         if self.timers.get(TimerKind::User).is_some_and(|t| t <= now) {
             // USER TIMEOUT: "flush all queues, signal the user 'error: connection
             // aborted due to user timeout' ..., delete the TCB, enter CLOSED".

@@ -1,0 +1,176 @@
+//! How `Config::linux()` divides queued data into segments and where it sets
+//! PSH, as Linux's `tcp_sendmsg` / `tcp_push` / `tcp_write_xmit` do: a write
+//! ends with a push, a write joins the previous one while that one is unsent,
+//! MSG_EOR keeps records apart, MSG_MORE and TCP_CORK hold a partial segment,
+//! Nagle follows Minshall's variant, slow start grows by what was delivered.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+use finack_core::wire::TcpFlags;
+use finack_core::SendFlags;
+
+/// Data segments the client sent after the handshake: (length, PSH).
+fn data_segs(net: &Net) -> Vec<(usize, bool)> {
+    net.sent_by(Side::Client)
+        .into_iter()
+        .filter(|s| s.len > 0)
+        .map(|s| (s.len, s.has(TcpFlags::PSH)))
+        .collect()
+}
+
+fn sent_now(net: &mut Net) -> Vec<(usize, bool)> {
+    let before = data_segs(net).len();
+    net.flush();
+    data_segs(net)[before..].to_vec()
+}
+
+dual!(
+    a_write_that_joins_an_unsent_one_moves_the_push_to_its_own_end,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let now = net.now;
+        // Two writes before anything goes out: Linux appends the second to
+        // the first's skb (tcp_skb_can_collapse_to) and clears its PSH, so
+        // only the segment carrying the last byte of the second has PSH.
+        net.client.send(now, c, &[1u8; 1000]).unwrap();
+        net.client.send(now, c, &[2u8; 500]).unwrap();
+        let segs = sent_now(&mut net);
+        assert_eq!(segs.iter().map(|s| s.0).sum::<usize>(), 1500, "{segs:?}");
+        assert_eq!(
+            segs.iter().filter(|s| s.1).count(),
+            1,
+            "one push, at the end: {segs:?}"
+        );
+        assert!(segs.last().unwrap().1, "{segs:?}");
+    }
+);
+
+dual!(
+    msg_eor_keeps_records_in_segments_of_their_own,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        // Nagle would hold the third write behind the two short records.
+        net.client.set_nodelay(c, true).unwrap();
+        let now = net.now;
+        let eor = SendFlags {
+            eor: true,
+            ..SendFlags::default()
+        };
+        net.client.send_with(now, c, &[1u8; 400], eor).unwrap();
+        net.client.send_with(now, c, &[2u8; 400], eor).unwrap();
+        net.client.send(now, c, &[3u8; 300]).unwrap();
+        let segs = sent_now(&mut net);
+        // Without MSG_EOR the three writes would share one 1100-byte segment.
+        assert_eq!(segs, vec![(400, true), (400, true), (300, true)]);
+    }
+);
+
+dual!(
+    msg_more_holds_a_short_write_and_sends_no_push,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        net.client.set_nodelay(c, true).unwrap();
+        let now = net.now;
+        let more = SendFlags {
+            more: true,
+            ..SendFlags::default()
+        };
+        net.client.send_with(now, c, &[1u8; 40], more).unwrap();
+        assert!(sent_now(&mut net).is_empty(), "MSG_MORE corks the push");
+        net.client.send_with(now, c, &[2u8; 60], more).unwrap();
+        assert!(sent_now(&mut net).is_empty());
+        // A write without MSG_MORE pushes all of it, PSH at its end.
+        net.client.send(now, c, &[3u8; 5]).unwrap();
+        assert_eq!(sent_now(&mut net), vec![(105, true)]);
+    }
+);
+
+dual!(
+    data_held_by_msg_more_goes_with_the_persist_timer_and_psh,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        net.client.set_nodelay(c, true).unwrap();
+        let start = net.now;
+        let more = SendFlags {
+            more: true,
+            ..SendFlags::default()
+        };
+        net.client.send_with(start, c, &[1u8; 40], more).unwrap();
+        net.run_for(Duration::from_secs(1));
+        let segs = net.sent_by(Side::Client);
+        let seg = segs.iter().find(|s| s.len > 0).expect("sent at last");
+        // Linux tcp_write_wakeup(): the probe timer sends it, with PSH.
+        assert_eq!(seg.len, 40);
+        assert!(seg.has(TcpFlags::PSH));
+        assert!(
+            seg.time - start >= Duration::from_millis(200),
+            "{:?}",
+            seg.time
+        );
+    }
+);
+
+dual!(a_cork_holds_writes_until_it_is_removed, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    net.client.set_cork(c, true).unwrap();
+    let now = net.now;
+    net.client.send(now, c, &[1u8; 40]).unwrap();
+    assert!(sent_now(&mut net).is_empty(), "corked");
+    net.client.send(now, c, &[2u8; 40]).unwrap();
+    assert!(sent_now(&mut net).is_empty(), "still corked");
+    net.client.set_cork(c, false).unwrap();
+    assert_eq!(sent_now(&mut net), vec![(80, true)]);
+});
+
+dual!(
+    minshall_nagle_holds_a_short_segment_only_behind_another_short_one,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as usize;
+        let now = net.now;
+        // A full segment and a short one go at once (nothing short was out).
+        net.client.send(now, c, &vec![1u8; mss + 100]).unwrap();
+        assert_eq!(
+            sent_now(&mut net).iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![mss, 100]
+        );
+        // Another short write waits: a short segment is unacknowledged.
+        net.client.send(now, c, &[2u8; 10]).unwrap();
+        assert!(sent_now(&mut net).is_empty(), "Nagle holds it");
+        // Once that is acknowledged it goes.
+        net.run_until(Duration::from_secs(1), |n| {
+            n.sent_by(Side::Client).iter().any(|s| s.len == 10)
+        });
+        assert!(net.sent_by(Side::Client).iter().any(|s| s.len == 10));
+    }
+);
+
+dual!(
+    linux_slow_start_grows_by_every_segment_acknowledged,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        let cwnd0 = net.client.info(c).unwrap().cwnd;
+        assert_eq!(cwnd0, 10 * mss);
+        // The server acknowledges the initial window; Linux's tcp_slow_start()
+        // adds every segment acknowledged (RFC 5681 would add one per ACK).
+        let now = net.now;
+        net.client
+            .send(now, c, &vec![0u8; 10 * mss as usize])
+            .unwrap();
+        net.run_until(Duration::from_secs(2), |n| {
+            n.client.info(c).unwrap().bytes_acked >= u64::from(10 * mss)
+        });
+        assert_eq!(net.client.info(c).unwrap().cwnd, 20 * mss);
+    }
+);
