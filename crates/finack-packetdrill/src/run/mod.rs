@@ -26,14 +26,18 @@ use crate::ast::*;
 mod code;
 mod config;
 mod icmp;
+mod options;
 mod packets;
 mod syscalls;
 
 pub use config::config_for;
+use options::Settings;
+pub use options::{ksft_modes, IpMode, RunOptions};
 use packets::{decode_options, raw_options, Seen};
 use syscalls::CallResult;
 
-/// The stack under test's address in the runner.
+/// The stack under test's address in the runner (IPv4; see [`RunOptions`]
+/// for the others).
 pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
 /// The script side's address in the runner.
 pub const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -161,6 +165,14 @@ struct Runner {
     deferred: Option<Failure>,
     unsupported: Vec<String>,
     last_time: i64,
+    /// The IP flavour, and the two addresses on the wire.
+    mode: IpMode,
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+    /// `--strict_segments`: no aggregation of outbound packets.
+    strict_segments: bool,
+    /// `-D NAME=value` definitions.
+    defines: Vec<(String, String)>,
 }
 
 type Res<T> = Result<T, Failure>;
@@ -173,9 +185,9 @@ fn fail<T>(line: u32, message: impl Into<String>) -> Res<T> {
 }
 
 impl Runner {
-    fn new(cfg: Config, tolerance: i64) -> Runner {
+    fn new(cfg: Config, s: &Settings) -> Runner {
         let mut ep = Endpoint::new(cfg, [7; 16]);
-        ep.add_address(IpAddr::V4(LOCAL_IP));
+        ep.add_address(s.local);
         Runner {
             ep,
             now: Instant::ZERO,
@@ -186,8 +198,8 @@ impl Runner {
             remote_port: REMOTE_EPHEMERAL_PORT,
             local_isn: None,
             ts_map: None,
-            tolerance,
-            ts_tick: None,
+            tolerance: s.tolerance_us,
+            ts_tick: s.ts_tick,
             pending: None,
             last_conn: None,
             write_done: 0,
@@ -196,6 +208,11 @@ impl Runner {
             deferred: None,
             unsupported: Vec::new(),
             last_time: 0,
+            mode: s.mode,
+            local_ip: s.local,
+            remote_ip: s.remote,
+            strict_segments: s.strict_segments,
+            defines: s.defines.clone(),
         }
     }
 
@@ -222,7 +239,7 @@ impl Runner {
                     .push("the engine sent a packet the runner cannot parse".into());
                 continue;
             };
-            if ip.dst != IpAddr::V4(REMOTE_IP) {
+            if ip.dst != self.remote_ip {
                 continue;
             }
             if tcp.flags.syn() && self.local_isn.is_none() {
@@ -348,6 +365,13 @@ impl Runner {
                     return fail(line, "a blocking system call is still in progress");
                 }
                 let mut call = call.clone();
+                if !self.defines.is_empty() {
+                    call.args = call
+                        .args
+                        .iter()
+                        .map(|a| options::substitute(a, &self.defines))
+                        .collect();
+                }
                 if let (EventTime::Relative(_), Some(end)) = (ev.time, call.end) {
                     call.end = Some(base + end);
                 }
@@ -413,29 +437,22 @@ impl Runner {
     }
 }
 
-/// Runs a parsed script against a fresh endpoint configured by [`config_for`].
+/// Runs a parsed script against a fresh endpoint configured by [`config_for`],
+/// with the script's own options only.
 pub fn run(script: &Script) -> Report {
-    let (cfg, mut unsupported) = config_for(script);
-    let mut tolerance = DEFAULT_TOLERANCE_US;
-    let mut ts_tick: Option<u32> = None;
-    for o in &script.options {
-        match (o.name.as_str(), o.value.as_deref()) {
-            ("tolerance_usecs", Some(v)) if v.parse::<i64>().is_ok() => {
-                tolerance = v.parse().unwrap_or(tolerance)
-            }
-            ("tcp_ts_tick_usecs", Some(v)) if v.parse::<u32>().is_ok_and(|t| t > 0) => {
-                ts_tick = v.parse().ok()
-            }
-            ("ip_version", Some("ipv4")) => {}
-            ("local_ip", Some("192.168.0.1")) | ("remote_ip", Some("192.0.2.1")) => {}
-            (n, v) => unsupported.push(format!(
-                "option --{n}{} not supported",
-                v.map(|v| format!("={v}")).unwrap_or_default()
-            )),
-        }
+    run_with(script, &RunOptions::new())
+}
+
+/// Runs a parsed script with the caller's options applied after the
+/// script's own (as packetdrill's command line overrides the script).
+pub fn run_with(script: &Script, opts: &RunOptions) -> Report {
+    let (mut cfg, mut unsupported) = config_for(script);
+    let (settings, mut unchecked) = options::settings(script, opts);
+    unsupported.append(&mut unchecked);
+    if let Some(mtu) = settings.mtu {
+        cfg.mtu = mtu;
     }
-    let mut r = Runner::new(cfg, tolerance);
-    r.ts_tick = ts_tick;
+    let mut r = Runner::new(cfg, &settings);
     let mut events_run = 0;
     let mut outcome = Ok(());
     for ev in &script.events {

@@ -156,8 +156,8 @@ impl Runner {
             payload: &payload,
         };
         let ipr = IpRepr {
-            src: IpAddr::V4(REMOTE_IP),
-            dst: IpAddr::V4(LOCAL_IP),
+            src: self.remote_ip,
+            dst: self.local_ip,
             ttl: ip.ttl.unwrap_or(64),
             tos: 0,
         };
@@ -172,9 +172,14 @@ impl Runner {
     }
 }
 
-/// The raw TCP options area of an IPv4 packet.
+/// The raw TCP options area of an IPv4 or IPv6 packet (finack sends no IPv6
+/// extension headers).
 pub(super) fn raw_options(packet: &[u8]) -> Vec<u8> {
-    let ihl = usize::from(packet.first().map_or(0, |b| b & 0x0f)) * 4;
+    let ihl = match packet.first() {
+        Some(b) if b >> 4 == 6 => 40,
+        Some(b) => usize::from(b & 0x0f) * 4,
+        None => 0,
+    };
     let Some(tcp) = packet.get(ihl..) else {
         return Vec::new();
     };
@@ -278,7 +283,12 @@ impl Runner {
         };
         // Aggregate consecutive segments sent at the same time up to the expected
         // length, as packetdrill sees TSO/GSO super-packets.
-        while p.len < u32::from(seg.len) && !p.flags.syn() && !p.flags.rst() && !p.flags.fin() {
+        while p.len < u32::from(seg.len)
+            && !self.strict_segments
+            && !p.flags.syn()
+            && !p.flags.rst()
+            && !p.flags.fin()
+        {
             match self.out.front() {
                 Some(q) if q.at == p.at && q.seq == p.seq.wrapping_add(p.len) && !q.flags.syn() => {
                     let q = self.out.pop_front().expect("front");

@@ -118,7 +118,7 @@ impl Runner {
     }
 
     pub(super) fn local_addr(&self, port: u16) -> SocketAddr {
-        SocketAddr::new(IpAddr::V4(LOCAL_IP), port)
+        SocketAddr::new(self.local_ip, port)
     }
 
     pub(super) fn conn_of(&self, line: u32, call: &Syscall) -> Res<ConnId> {
@@ -220,7 +220,7 @@ impl Runner {
                 match f.sock {
                     Sock::Fresh(u) if !retry => {
                         let local = self.local_addr(u.bound.unwrap_or(0));
-                        let remote = SocketAddr::new(IpAddr::V4(REMOTE_IP), SERVER_PORT);
+                        let remote = SocketAddr::new(self.remote_ip, SERVER_PORT);
                         match self.ep.connect(self.now, local, remote) {
                             Ok(c) => {
                                 self.fds.get_mut(&fd).expect("fd").sock = Sock::Conn(c);
