@@ -435,6 +435,7 @@ mod tests {
             bytes_received: 0,
             soft_error: None,
             in_recovery: false,
+            ca_state: 0,
         }
     }
 
