@@ -18,16 +18,23 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use finack_core::wire::{emit_tcp_packet, parse_tcp_packet, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 use finack_core::wire::{SackBlocks, Timestamps};
 use finack_core::{
-    Config, ConnId, Endpoint, Error, Instant, ListenerId, SeqNumber, Shutdown, State,
+    Config, CongestionAlgorithm, ConnId, Endpoint, Error, InitialWindow, Instant, ListenerId,
+    SeqNumber, Shutdown, State,
 };
 
 use crate::ast::*;
 
 mod code;
 mod config;
+mod epoll;
+mod files;
 mod icmp;
 mod options;
 mod packets;
+mod readiness;
+mod shell;
+mod sockopt;
+mod ss;
 mod syscalls;
 
 pub use config::config_for;
@@ -93,6 +100,19 @@ enum Sock {
     Fresh(Unbound),
     Listener(ListenerId),
     Conn(ConnId),
+    /// An epoll instance and its items.
+    Epoll(Vec<epoll::EpollItem>),
+    /// A file opened from the runner's files (see `Runner::files`), with its
+    /// size and the descriptor's offset.
+    File {
+        size: usize,
+        offset: usize,
+    },
+    /// One end of a pipe: the index into `Runner::pipes`.
+    Pipe {
+        pipe: usize,
+        write_end: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +136,10 @@ struct SockOpts {
     rcvbuf: Option<usize>,
     keepalive: Option<bool>,
     user_timeout: Option<core::time::Duration>,
+    /// TCP_INQ: recvmsg would carry the bytes left to read (TCP_CM_INQ).
+    inq: bool,
+    /// The SO_TIMESTAMPING flags set.
+    timestamping: Option<i64>,
 }
 
 impl Fd {
@@ -173,6 +197,19 @@ struct Runner {
     strict_segments: bool,
     /// `-D NAME=value` definitions.
     defines: Vec<(String, String)>,
+    /// Wakeups of each connection's and listener's waiters so far (epoll).
+    conn_wakes: HashMap<ConnId, u64>,
+    listener_wakes: HashMap<ListenerId, u64>,
+    /// Connections a write ran out of send space on (Linux SOCK_NOSPACE):
+    /// they wake their waiters once when they become writable again.
+    nospace: Vec<ConnId>,
+    /// The files the script's shell commands made: path and size (their
+    /// bytes are zeroes, as packetdrill expects payloads to be).
+    files: HashMap<String, usize>,
+    /// Bytes held by each pipe.
+    pipes: Vec<usize>,
+    /// True while a packet, call or check follows the current event.
+    later_checks: bool,
 }
 
 type Res<T> = Result<T, Failure>;
@@ -213,6 +250,12 @@ impl Runner {
             remote_ip: s.remote,
             strict_segments: s.strict_segments,
             defines: s.defines.clone(),
+            conn_wakes: HashMap::new(),
+            listener_wakes: HashMap::new(),
+            nospace: Vec::new(),
+            files: HashMap::new(),
+            pipes: Vec::new(),
+            later_checks: true,
         }
     }
 
@@ -261,7 +304,42 @@ impl Runner {
                 options,
             });
         }
-        while self.ep.poll_event().is_some() {}
+        while let Some(ev) = self.ep.poll_event() {
+            self.note_event(ev);
+        }
+        // Linux sk_stream_write_space: a socket a write ran out of space on
+        // wakes its waiters when it is writable again, once.
+        let mut i = 0;
+        while i < self.nospace.len() {
+            let c = self.nospace[i];
+            let fd = self
+                .fds
+                .iter()
+                .find(|(_, f)| matches!(f.sock, Sock::Conn(x) if x == c))
+                .map(|(fd, _)| *fd);
+            if fd.is_none_or(|fd| self.poll_events(fd) & epoll::EPOLLOUT != 0) {
+                self.nospace.swap_remove(i);
+                *self.conn_wakes.entry(c).or_default() += 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Counts the wakeups an engine event stands for: data or a FIN arrived
+    /// (Linux sk_data_ready), urgent data, the connection's state changed
+    /// (sk_state_change), a connection waits for accept (the listener's
+    /// sk_data_ready). Send space is handled through `nospace`.
+    fn note_event(&mut self, ev: finack_core::Event) {
+        use finack_core::Event as E;
+        match ev {
+            E::Readable(c) | E::PeerClosed(c) | E::Urgent(c) | E::Connected(c) => {
+                *self.conn_wakes.entry(c).or_default() += 1
+            }
+            E::Closed { conn, .. } => *self.conn_wakes.entry(conn).or_default() += 1,
+            E::Incoming(l) => *self.listener_wakes.entry(l).or_default() += 1,
+            E::Writable(_) => {}
+        }
     }
 
     /// Runs timers up to `t`, collecting output and completing a blocked call.
@@ -411,15 +489,8 @@ impl Runner {
                 }
             }
             Action::Command(c) => {
-                let text = c.text.trim();
-                // packetdrill's set_sysctls.py writes a script that restores the
-                // machine's sysctls after the test; the runner's endpoint is
-                // thrown away after the script, so there is nothing to restore.
-                let restore = text.starts_with("/tmp/sysctl_restore_") && text.ends_with(".sh");
-                if !restore {
-                    self.unsupported
-                        .push(format!("line {line}: command not run: {text}"));
-                }
+                let later = self.later_checks;
+                self.command(line, &c.text, later)?;
             }
             Action::Code(c) => {
                 let info = self.last_conn.and_then(|c| self.ep.info(c));
@@ -446,16 +517,27 @@ pub fn run(script: &Script) -> Report {
 /// Runs a parsed script with the caller's options applied after the
 /// script's own (as packetdrill's command line overrides the script).
 pub fn run_with(script: &Script, opts: &RunOptions) -> Report {
-    let (mut cfg, mut unsupported) = config_for(script);
     let (settings, mut unchecked) = options::settings(script, opts);
+    let (mut cfg, mut unsupported) =
+        config::config_for_mode(script, settings.mode, Some(settings.remote));
     unsupported.append(&mut unchecked);
     if let Some(mtu) = settings.mtu {
         cfg.mtu = mtu;
     }
     let mut r = Runner::new(cfg, &settings);
+    if let Some(init) = &script.init_command {
+        for cmd in shell::commands(&init.text) {
+            if let Some(fc) = files::file_command(&cmd) {
+                r.file_command(fc);
+            }
+        }
+    }
     let mut events_run = 0;
     let mut outcome = Ok(());
-    for ev in &script.events {
+    for (i, ev) in script.events.iter().enumerate() {
+        r.later_checks = script.events[i + 1..]
+            .iter()
+            .any(|e| !matches!(e.action, Action::Command(_)));
         let res = r.event(ev);
         if let Err(f) = res.and_then(|()| r.deferred.take().map_or(Ok(()), Err)) {
             outcome = Err(f);
