@@ -494,7 +494,13 @@ impl Runner {
             }
             Action::Code(c) => {
                 let info = self.last_conn.and_then(|c| self.ep.info(c));
-                match code::evaluate(&c.text, info.as_ref()) {
+                let cfg = self.ep.config();
+                let headers = if self.mode.wire_v6() { 60 } else { 40 };
+                let from_cfg = code::FromConfig {
+                    reordering: cfg.dupthresh,
+                    advmss: u32::from(cfg.mtu.saturating_sub(headers)),
+                };
+                match code::evaluate(&c.text, info.as_ref(), from_cfg) {
                     code::CodeOutcome::Held => {}
                     code::CodeOutcome::Failed(why) => return fail(line, format!("%{{}}% {why}")),
                     code::CodeOutcome::Unsupported(why) => self
