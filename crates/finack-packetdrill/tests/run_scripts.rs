@@ -1,6 +1,11 @@
-//! Runs the packetdrill scripts through the interpreter and prints a table.
+//! Runs every packetdrill script through the interpreter: prints a table,
+//! keeps docs/conformance-linux.md current, and fails when a script that
+//! passed (as that file lists) regresses.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use finack_packetdrill::suite::{self, ScriptResult, Verdict};
 
 fn script_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("FINACK_PACKETDRILL_DIR")
@@ -22,84 +27,108 @@ fn script_dir() -> Option<PathBuf> {
     }
 }
 
-fn run(rel: &str) -> finack_packetdrill::run::Report {
-    let dir = script_dir().expect("checked by the caller");
-    let script = finack_packetdrill::parse_file(&dir.join(rel)).unwrap_or_else(|e| panic!("{e}"));
-    let report = finack_packetdrill::run::run(&script);
-    eprintln!(
-        "{rel}: {:?}",
-        report.outcome.as_ref().map_err(ToString::to_string)
-    );
-    for u in &report.unsupported {
-        eprintln!("    unsupported: {u}");
-    }
-    report
+/// Every script under the script folder, run once per test binary (the
+/// kernel selftests in both modes), shared by the tests below.
+fn results() -> Option<&'static [ScriptResult]> {
+    static RESULTS: OnceLock<Vec<ScriptResult>> = OnceLock::new();
+    let dir = script_dir()?;
+    Some(RESULTS.get_or_init(|| suite::run_dir(&dir).expect("the script folder can be read")))
 }
+
+const CONFORMANCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/conformance-linux.md"
+);
+
+const REGENERATE: &str = "regenerate it with \
+    `FINACK_UPDATE_CONFORMANCE=1 cargo test -p finack-packetdrill --test run_scripts conformance_linux_doc_is_current` \
+    (or `cargo run --release -q -p finack-cli -- packetdrill --markdown ../shared/packetdrill > docs/conformance-linux.md`)";
 
 #[test]
 fn all_scripts_table() {
-    let Some(dir) = script_dir() else {
+    let Some(results) = results() else {
         return;
     };
-    let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pkt") {
-                files.push(p.strip_prefix(&dir).unwrap().display().to_string());
-            }
+    for r in results {
+        eprintln!("{:<11} {}", r.verdict.label(), r.rel);
+        if let Some(c) = r.cause() {
+            eprintln!("    {c}");
         }
     }
-    files.sort();
-    for f in files {
-        // Scripts the parser cannot read yet are listed (see parse_scripts.rs),
-        // not run.
-        match finack_packetdrill::parse_file(&dir.join(&f)) {
-            Ok(_) => {
-                let _ = run(&f);
-            }
-            Err(e) => eprintln!("{f}: does not parse: {e}"),
-        }
+    eprintln!("\n{}", suite::summary_text(results));
+}
+
+/// docs/conformance-linux.md is what the runner makes of the scripts today.
+#[test]
+fn conformance_linux_doc_is_current() {
+    let Some(results) = results() else {
+        return;
+    };
+    let fresh = suite::conformance_markdown(results);
+    if std::env::var_os("FINACK_UPDATE_CONFORMANCE").is_some() {
+        std::fs::write(CONFORMANCE, &fresh).expect("write docs/conformance-linux.md");
+        eprintln!("wrote {CONFORMANCE}");
+        return;
+    }
+    let committed = std::fs::read_to_string(CONFORMANCE).unwrap_or_default();
+    if committed != fresh {
+        let first = committed
+            .lines()
+            .zip(fresh.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(committed.lines().count().min(fresh.lines().count()));
+        panic!(
+            "docs/conformance-linux.md is stale (first difference at line {}:\n  committed: {:?}\n  now:       {:?});\n{REGENERATE}",
+            first + 1,
+            committed.lines().nth(first).unwrap_or(""),
+            fresh.lines().nth(first).unwrap_or("")
+        );
     }
 }
 
-/// Scripts the interpreter runs to the end with nothing left unchecked.
-const PASSING: &[&str] = &[
-    "linux-3.11/linux/close/close-read-data-fin.pkt",
-    "linux-3.11/linux/close/close-so-linger-onoff-1-linger-0-rst.pkt",
-    "linux-3.11/linux/icmp/icmp-all-types.pkt",
-    "linux-3.11/linux/initial_window/iw10-base-case.pkt",
-    "linux-3.11/linux/listen/listen-incoming-ack.pkt",
-    "linux-3.11/linux/listen/listen-incoming-no-tcp-flags.pkt",
-    "linux-3.11/linux/listen/listen-incoming-rst.pkt",
-    "linux-3.11/linux/mss/mss-getsockopt-tcp_maxseg-client.pkt",
-    "master/tcp/blocking/blocking-accept.pkt",
-    "master/tcp/close/close-local-close-then-remote-fin.pkt",
-    "master/tcp/close/close-remote-fin-then-close.pkt",
-    "master/tcp/fast_retransmit/fr-4pkt-fack-last-byte.pkt",
-    "master/tcp/fast_retransmit/fr-4pkt.pkt",
-    "master/tcp/ioctl/ioctl-siocinq-fin.pkt",
-    "master/tcp/limited_transmit/limited-transmit-no-sack.pkt",
-    "master/tcp/nagle/https_client.pkt",
-    "master/tcp/shutdown/shutdown-rd-close.pkt",
-    "master/tcp/shutdown/shutdown-rdwr-close.pkt",
-    "master/tcp/shutdown/shutdown-rdwr-write-queue-close.pkt",
-    "master/tcp/ts_recent/fin_tsval.pkt",
-    "master/tcp/ts_recent/invalid_ack.pkt",
-];
-
+/// The ratchet: every in-scope script the committed
+/// docs/conformance-linux.md lists as passing still passes. Scripts that
+/// pass now and are not listed are printed (the list is then regenerated);
+/// they do not fail this test.
 #[test]
-fn known_passing_scripts_pass() {
-    if script_dir().is_none() {
+fn no_passing_script_regresses() {
+    let Some(results) = results() else {
         return;
+    };
+    let committed = std::fs::read_to_string(CONFORMANCE).expect("docs/conformance-linux.md");
+    let listed = suite::passing_in_markdown(&committed);
+    assert!(
+        !listed.is_empty(),
+        "docs/conformance-linux.md lists no passing script"
+    );
+    let mut regressed = Vec::new();
+    for rel in &listed {
+        match results.iter().find(|r| &r.rel == rel) {
+            Some(r) if r.verdict == Verdict::Pass => {}
+            Some(r) => regressed.push(format!(
+                "{rel}: {} ({})",
+                r.verdict.label(),
+                r.cause().unwrap_or_default()
+            )),
+            None => regressed.push(format!("{rel}: no longer found")),
+        }
     }
-    for rel in PASSING {
-        let r = run(rel);
-        assert!(r.passed(), "{rel}: {:?} {:?}", r.outcome, r.unsupported);
+    let newly: Vec<&str> = results
+        .iter()
+        .filter(|r| r.in_scope && r.verdict == Verdict::Pass && !listed.contains(&r.rel))
+        .map(|r| r.rel.as_str())
+        .collect();
+    if !newly.is_empty() {
+        eprintln!(
+            "newly passing (not yet in docs/conformance-linux.md; {REGENERATE}):\n  {}",
+            newly.join("\n  ")
+        );
     }
+    assert!(
+        regressed.is_empty(),
+        "scripts that passed no longer do:\n  {}",
+        regressed.join("\n  ")
+    );
 }
 
 /// The self-test scripts must fail with the message of their `// Failure:` comment.

@@ -351,12 +351,13 @@ impl Runner {
     }
 }
 
-/// Commands that only change settings (sysctls, qdiscs, routes).
+/// Commands that only change settings (sysctls, qdiscs, routes, module
+/// parameters).
 fn is_setting(cmd: &str) -> bool {
     sysctl_settings(cmd).is_some()
         || cmd.starts_with("tc ")
         || cmd.starts_with("ip ")
-        || cmd.starts_with("echo ")
+        || (cmd.starts_with("echo ") && (cmd.contains(" /proc/sys/") || cmd.contains(" /sys/")))
 }
 
 #[cfg(test)]
