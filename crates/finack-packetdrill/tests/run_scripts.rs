@@ -193,3 +193,23 @@ fn own_script_passes_and_a_wrong_expectation_is_reported() {
     assert_eq!(f.line, 13);
     assert!(f.message.contains("timing error"), "{f}");
 }
+
+/// An inbound ACK line without `ack N` acknowledges script sequence 0 (our
+/// ISN), as packetdrill fills it: the data it carries is taken and ACKed.
+#[test]
+fn inbound_ack_without_number_acks_our_isn() {
+    let text = "`../common/defaults.sh`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
++0 < . 1:1(0) ack 1 win 320
++0 accept(3, ..., ...) = 4
++0 < . 1:3001(3000) win 320
++0 > . 1:1(0) ack 3001
+";
+    let s = finack_packetdrill::parse("noack.pkt", text).unwrap();
+    let r = finack_packetdrill::run::run(&s);
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+}

@@ -148,7 +148,14 @@ impl Runner {
             src_port: sport,
             dst_port: dport,
             seq: SeqNumber(REMOTE_ISN.wrapping_add(seg.seq)),
-            ack: SeqNumber(seg.ack.map_or(0, |a| a.wrapping_add(isn))),
+            // An ACK-flagged line without `ack N` acknowledges script
+            // sequence 0 (packetdrill parser.y leaves the field 0 and
+            // run_packet.c maps it like any other: our ISN).
+            ack: SeqNumber(match (seg.ack, seg.flags.ack) {
+                (Some(a), _) => a.wrapping_add(isn),
+                (None, true) => isn,
+                (None, false) => 0,
+            }),
             flags: script_flags_to_wire(&seg.flags),
             window: seg.win.unwrap_or(0),
             urgent: seg.urg.unwrap_or(0),
