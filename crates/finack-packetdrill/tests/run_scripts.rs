@@ -213,3 +213,135 @@ fn inbound_ack_without_number_acks_our_isn() {
     let r = finack_packetdrill::run::run(&s);
     assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
 }
+
+const ACCEPTED: &str = "`../common/defaults.sh`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
++0 < . 1:1(0) ack 1 win 320
++0 accept(3, ..., ...) = 4
+";
+
+fn run_text(body: &str) -> finack_packetdrill::run::Report {
+    let s = finack_packetdrill::parse("own.pkt", &format!("{ACCEPTED}{body}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    finack_packetdrill::run::run(&s)
+}
+
+/// Level-triggered epoll reports a readable socket at every wait; the
+/// fcntl flags read back as Linux's O_RDWR | O_NONBLOCK.
+#[test]
+fn epoll_level_triggered_and_fcntl_flags() {
+    let r = run_text(
+        "+0 fcntl(4, F_GETFL) = 0x2
++0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 fcntl(4, F_GETFL) = 0x802
++0 epoll_create(1) = 5
++0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = 0
++0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = -1 EEXIST (File exists)
++0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0
++0 < P. 1:101(100) ack 1 win 320
++0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1
++0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1
++0 read(4, ..., 100) = 100
++0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0
++0 epoll_ctl(5, EPOLL_CTL_DEL, 4, {events=0, fd=4}) = 0
++0 epoll_ctl(5, EPOLL_CTL_MOD, 4, {events=EPOLLIN, fd=4}) = -1 ENOENT (No such file or directory)
+",
+    );
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+
+    let r = run_text(
+        "+0 epoll_create1(0) = 5
++0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = 0
++0 < P. 1:101(100) ack 1 win 320
++0 epoll_wait(5, {events=EPOLLIN|EPOLLOUT, fd=4}, 1, 0) = 1
+",
+    );
+    let f = r.outcome.unwrap_err();
+    assert!(
+        f.message
+            .contains("epoll_wait: expected events EPOLLIN|EPOLLOUT but got EPOLLIN"),
+        "{f}"
+    );
+}
+
+/// sendmsg writes its iovecs' summed length; MSG_MORE has no engine API, so
+/// the script is left incomplete with the reason; sendfile writes the bytes
+/// of a file the script's dd made; NULL buffers fault.
+#[test]
+fn sendmsg_sendfile_and_bad_buffers() {
+    let r = run_text(
+        "+0 sendmsg(4, {msg_name(...)=..., msg_iov(3)=[{..., 10}, {..., 0}, {..., 30}], msg_flags=0}, 0) = 40
++0 > P. 1:41(40) ack 1
++0 write(4, NULL, 10) = -1 EFAULT (Bad address)
+",
+    );
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+
+    let r = run_text(
+        "+0 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 40}], msg_flags=0}, MSG_MORE) = 40
+",
+    );
+    assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+    assert!(
+        r.unsupported
+            .iter()
+            .any(|u| u.contains("MSG_MORE needs engine support")),
+        "{:?}",
+        r.unsupported
+    );
+
+    let text = ACCEPTED.replace(
+        "`../common/defaults.sh`",
+        "`../common/defaults.sh\n/bin/rm -f /tmp/f\n/bin/dd bs=1 count=7 if=/dev/zero of=/tmp/f status=none\n`",
+    ) + "+0 open(\"/tmp/f\", O_RDONLY) = 5
++0 sendfile(4, 5, [0], 100) = 7
++0 > P. 1:8(7) ack 1
++0 open(\"/tmp/missing\", O_RDONLY) = -1 ENOENT (No such file or directory)
+";
+    let s = finack_packetdrill::parse("own.pkt", &text).unwrap();
+    let r = finack_packetdrill::run::run(&s);
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+}
+
+/// ss answers from the engine's connections; a grep that matches nothing
+/// fails the script as the shell command would.
+#[test]
+fn ss_lines_are_answered_from_the_connections() {
+    let r = run_text(
+        "+0 `ss -4 -n state ESTAB | grep 192.168.0.1:8080 > /dev/null`\n+0 close(4) = 0\n",
+    );
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    let r = run_text(
+        "+0 `ss -4 -n state SYN-RECV | grep 192.168.0.1:8080 > /dev/null`\n+0 close(4) = 0\n",
+    );
+    let f = r.outcome.unwrap_err();
+    assert!(f.message.contains("command failed"), "{f}");
+    let r = run_text("+0 `ss -6 -n | grep :8080`\n+0 close(4) = 0\n");
+    assert!(r.outcome.is_err(), "no IPv6 sockets in an IPv4 run");
+}
+
+/// The same script in the three IP modes: IPv6 on the wire announces the MSS
+/// of the MTU less 60 bytes of headers, so the kernel selftests' --mtu=1520
+/// gives Linux's 1460.
+#[test]
+fn ip_modes() {
+    use finack_packetdrill::run::{run_with, RunOptions};
+    let s = finack_packetdrill::parse("own.pkt", OWN_SCRIPT).unwrap();
+    for opts in [
+        RunOptions::new().option("ip_version", "ipv4"),
+        RunOptions::new().option("ip_version", "ipv4-mapped-ipv6"),
+        RunOptions::new()
+            .option("ip_version", "ipv6")
+            .option("mtu", "1520"),
+    ] {
+        let r = run_with(&s, &opts);
+        assert!(r.passed(), "{opts:?}: {:?} {:?}", r.outcome, r.unsupported);
+    }
+    let r = run_with(&s, &RunOptions::new().option("ip_version", "ipv6"));
+    let f = r.outcome.unwrap_err();
+    assert!(f.message.contains("got <mss 1440,nop,wscale 8>"), "{f}");
+}
