@@ -109,3 +109,90 @@ fn missing_path_is_a_usage_error() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no such file or directory"), "{out}");
 }
+
+/// A selftest folder (it holds ksft_runner.sh) runs each script in IPv4 and
+/// IPv6; here the IPv6 flags lack --mtu=1520, so the SYN,ACK announces
+/// 1500 - 60 = 1440 and only the IPv4 run passes.
+#[test]
+fn selftests_run_in_both_modes_and_show_both_results_when_they_differ() {
+    let d = dir("ksft");
+    std::fs::write(
+        d.join("ksft_runner.sh"),
+        "readonly ipv4_args=('--ip_version=ipv4 ')\nreadonly ipv6_args=('--ip_version=ipv6 ')\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("t.pkt"), GOOD).unwrap();
+    let (code, out) = finack(&[d.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAIL"), "{out}");
+    assert!(out.contains("    ipv4: PASS"), "{out}");
+    assert!(out.contains("    ipv6: FAIL"), "{out}");
+    assert!(
+        out.contains("TCP options: expected <mss 1460,nop,wscale 8> got <mss 1440,nop,wscale 8>"),
+        "{out}"
+    );
+
+    // Options on the command line apply to every script, in one run.
+    let (code, out) = finack(&["--ip-version", "ipv6", "--mtu", "1520", d.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = finack(&["--ip-version", "ipv5", d.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("option --ip_version=ipv5: expected ipv4, ipv6 or ipv4-mapped-ipv6"),
+        "{out}"
+    );
+    let (code, out) = finack(&["-D", "nonsense", d.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("bad definition"), "{out}");
+}
+
+/// --summary: pass/total per top-level folder over the scripts in scope,
+/// the out-of-scope ones counted apart, the others grouped by cause.
+#[test]
+fn summary_counts_per_folder_and_groups_causes() {
+    let d = dir("summary");
+    for sub in ["master/tcp", "master/tcp/fastopen", "other"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::write(d.join("master/tcp/good.pkt"), GOOD).unwrap();
+    let bad = GOOD.replace("> P. 1:301(300)", "> . 1:301(300)");
+    std::fs::write(d.join("master/tcp/bad.pkt"), bad).unwrap();
+    std::fs::write(d.join("master/tcp/fastopen/fo.pkt"), GOOD).unwrap();
+    std::fs::write(
+        d.join("other/call.pkt"),
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 frobnicate(3) = 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("other/selftest.pkt"),
+        "// Failure: runtime error in socket call: Expected non-negative result but got -1 with errno 93 \\(Protocol not supported\\)\n0 socket(..., SOCK_STREAM, IPPROTO_UDP) = 3\n",
+    )
+    .unwrap();
+    let (code, out) = finack(&["--summary", d.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}:\n{out}"))
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("master"), vec!["2", "1"], "{out}");
+    assert_eq!(row("other"), vec!["2", "1"], "{out}");
+    assert!(
+        out.contains("not counted: Fast Open / zerocopy / AccECN: 1 scripts"),
+        "{out}"
+    );
+    assert!(out.contains("   1  flags: expected . got P."), "{out}");
+    assert!(
+        out.contains("   1  unsupported syscall frobnicate"),
+        "{out}"
+    );
+    assert!(out.contains("master/tcp/bad.pkt (FAIL)"), "{out}");
+    assert!(
+        !out.contains("selftest.pkt"),
+        "a self-test failing as it should passes:\n{out}"
+    );
+}

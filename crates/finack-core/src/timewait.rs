@@ -215,6 +215,7 @@ impl TimeWait {
             snd_wnd: 0,
             bytes_acked: 0,
             in_recovery: false,
+            ca_state: 0,
             bytes_received: 0,
             soft_error: None,
         }

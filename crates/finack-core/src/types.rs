@@ -447,6 +447,12 @@ pub struct ConnInfo {
     /// In fast recovery (RFC 6675 with SACK, RFC 6582 without; Linux's
     /// `tcpi_ca_state` TCP_CA_Recovery).
     pub in_recovery: bool,
+    /// The loss-recovery state in Linux's numbering (`tcpi_ca_state`,
+    /// include/net/tcp.h tcp_ca_state): 0 Open, 1 Disorder (duplicate ACKs
+    /// or SACKed data, not yet recovering), 3 Recovery (fast recovery), 4 Loss
+    /// (after a retransmission timeout, until what was outstanding then is
+    /// acknowledged). finack has no ECN, so never 2 (CWR).
+    pub ca_state: u8,
     /// Bytes received in order so far.
     pub bytes_received: u64,
     /// The last soft ICMP error about this connection (RFC 9293 SHLD-25).

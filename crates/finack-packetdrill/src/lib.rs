@@ -23,6 +23,7 @@ mod error;
 mod lexer;
 mod parser;
 pub mod run;
+pub mod suite;
 
 pub use ast::Script;
 pub use error::ParseError;

@@ -277,6 +277,19 @@ impl Parser<'_> {
             Tok::Punct('<') => Direction::Inbound,
             _ => Direction::Outbound,
         };
+        // The grammar of packetdrill's first releases (the linux-3.11
+        // scripts) put an ICMP message's echoed segment first:
+        // `< [1:1461(1460)] icmp unreachable frag_needed mtu 1200`.
+        let mut old_echoed = None;
+        if is_punct(&self.peek().tok, '[') && matches!(self.peek_tok(1), Tok::Int(_)) {
+            self.next();
+            let (seq, len) = self.seq()?;
+            self.expect_punct(']', "']' after the echoed packet")?;
+            if self.peek_word() != Some("icmp") {
+                return Err(self.expected("icmp after an echoed packet"));
+            }
+            old_echoed = Some(IcmpEchoed::Tcp { seq, len });
+        }
         let ip = if is_punct(&self.peek().tok, '[') || is_punct(&self.peek().tok, '(') {
             self.ip_info()?
         } else {
@@ -286,7 +299,11 @@ impl Parser<'_> {
         let body = match self.peek_word() {
             Some("icmp") => {
                 self.next();
-                PacketBody::Icmp(self.icmp()?)
+                let mut icmp = self.icmp()?;
+                if let Some(e) = old_echoed {
+                    icmp.echoed = e;
+                }
+                PacketBody::Icmp(icmp)
             }
             Some("udp") => {
                 self.next();

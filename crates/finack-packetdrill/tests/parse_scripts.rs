@@ -60,16 +60,7 @@ fn all_scripts() -> Vec<(PathBuf, String)> {
 
 /// Scripts the parser does not read yet, each with the reason. A listed script
 /// that starts to parse fails the test, so the list only shrinks.
-const KNOWN_PARSE_FAILURES: &[(&str, &str)] = &[
-    (
-        "linux-3.11/linux/pmtu_discovery/pmtud-10pkt-1460-to-1160.pkt",
-        "inbound ICMP with a bare integer IP detail (`[1]`-style) the grammar lacks",
-    ),
-    (
-        "linux-3.11/linux/pmtu_discovery/pmtud-1pkt-1460-to-1160.pkt",
-        "inbound ICMP with a bare integer IP detail (`[1]`-style) the grammar lacks",
-    ),
-];
+const KNOWN_PARSE_FAILURES: &[(&str, &str)] = &[];
 
 /// AccECN scripts (RFC 9768 options, `ECN` option and AE flag syntax) are out
 /// of scope until AccECN is implemented; they are counted, not parsed.

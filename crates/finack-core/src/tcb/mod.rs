@@ -588,6 +588,15 @@ impl Tcb {
             snd_wnd: self.snd.wnd,
             bytes_acked: self.snd.bytes_acked,
             in_recovery: self.rec.recover.is_some(),
+            ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
+                4
+            } else if self.rec.recover.is_some() {
+                3
+            } else if self.rec.dupacks > 0 || !self.rec.sacked.is_empty() {
+                1
+            } else {
+                0
+            },
             bytes_received: self.rcv.bytes_received,
             soft_error: self.soft_error,
         }

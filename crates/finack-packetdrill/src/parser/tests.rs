@@ -297,6 +297,13 @@ fn icmp_lines() {
     assert_eq!(i.echoed, IcmpEchoed::Tcp { seq: 1, len: 1000 });
     let i = icmp("+0 < icmp unreachable port_unreachable [udp (10)]");
     assert_eq!(i.echoed, IcmpEchoed::Udp(10));
+    // The first releases' order: the echoed segment before `icmp`.
+    let i = icmp("0.250 < [1:1461(1460)] icmp unreachable frag_needed mtu 1200");
+    assert_eq!(i.echoed, IcmpEchoed::Tcp { seq: 1, len: 1460 });
+    assert_eq!(i.mtu, Some(1200));
+    assert!(err("0 < [1:2(1)] S 0:0(0)")
+        .message
+        .contains("icmp after an echoed packet"));
 }
 
 #[test]

@@ -19,14 +19,33 @@ pub(super) enum CodeOutcome {
     Unsupported(String),
 }
 
+/// `tcp_info` fields the runner answers from the engine's configuration,
+/// for one connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FromConfig {
+    /// `tcpi_reordering`: Linux starts tp->reordering at the
+    /// tcp_reordering sysctl and raises it when it detects reordering;
+    /// finack's duplicate-ACK threshold is Config::dupthresh and never
+    /// adapts, so the value is the configured one.
+    pub(super) reordering: u32,
+    /// `tcpi_advmss`: the MSS finack announces, Config::mtu less the IP and
+    /// TCP headers (Linux tp->advmss from the route MTU, the same way).
+    pub(super) advmss: u32,
+}
+
 /// Evaluates `text` against `info` (the socket under test's connection).
-pub(super) fn evaluate(text: &str, info: Option<&ConnInfo>) -> CodeOutcome {
+pub(super) fn evaluate(text: &str, info: Option<&ConnInfo>, cfg: FromConfig) -> CodeOutcome {
     let mut statements = Vec::new();
     for stmt in text
         .split(['\n', ';'])
-        .map(str::trim)
+        .map(|s| s.trim().trim_end_matches('\\').trim())
         .filter(|s| !s.is_empty() && !s.starts_with('#'))
     {
+        // print() only writes to packetdrill's output: it checks nothing (every
+        // tcpi_* name is bound, so it cannot fail either).
+        if stmt.starts_with("print(") && stmt.ends_with(')') {
+            continue;
+        }
         let Some(rest) = stmt.strip_prefix("assert ") else {
             return CodeOutcome::Unsupported(format!("statement '{stmt}' is not an assert"));
         };
@@ -43,6 +62,7 @@ pub(super) fn evaluate(text: &str, info: Option<&ConnInfo>) -> CodeOutcome {
             toks: &tokens,
             at: 0,
             info,
+            cfg,
         };
         let v = match p.or() {
             Ok(v) if p.at == tokens.len() => v,
@@ -121,6 +141,7 @@ struct Parser<'a> {
     toks: &'a [Tok],
     at: usize,
     info: Option<&'a ConnInfo>,
+    cfg: FromConfig,
 }
 
 type Val = Result<i64, String>;
@@ -305,7 +326,8 @@ impl Parser<'_> {
             let Some(i) = self.info else {
                 return Err(format!("{n}: no connection to ask"));
             };
-            return tcpi(n, i).ok_or_else(|| format!("{n} is not answered by Endpoint::info"));
+            return tcpi(n, i, self.cfg)
+                .ok_or_else(|| format!("{n} is not answered by Endpoint::info"));
         }
         Err(format!("unknown name {n}"))
     }
@@ -354,6 +376,12 @@ fn constant(n: &str) -> Option<i64> {
         "TCP_LAST_ACK" => 9,
         "TCP_LISTEN" => 10,
         "TCP_CLOSING" => 11,
+        // include/net/tcp.h enum tcp_ca_state.
+        "TCP_CA_Open" => 0,
+        "TCP_CA_Disorder" => 1,
+        "TCP_CA_CWR" => 2,
+        "TCP_CA_Recovery" => 3,
+        "TCP_CA_Loss" => 4,
         "True" => 1,
         "False" => 0,
         _ => return None,
@@ -361,7 +389,7 @@ fn constant(n: &str) -> Option<i64> {
 }
 
 /// The `tcp_info` fields `Endpoint::info` answers exactly, in Linux's units.
-fn tcpi(n: &str, i: &ConnInfo) -> Option<i64> {
+fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
     let mss = i64::from(i.snd_mss.max(1));
     Some(match n {
         "tcpi_state" => linux_state(i.state),
@@ -380,6 +408,9 @@ fn tcpi(n: &str, i: &ConnInfo) -> Option<i64> {
             o
         }
         "tcpi_snd_wscale" => i64::from(i.snd_wscale),
+        "tcpi_ca_state" => i64::from(i.ca_state),
+        "tcpi_reordering" => i64::from(cfg.reordering),
+        "tcpi_advmss" => i64::from(cfg.advmss),
         "tcpi_rcv_wscale" => i64::from(i.rcv_wscale),
         "tcpi_rto" => i.rto.as_micros() as i64,
         "tcpi_rtt" => i.srtt.map_or(0, |d| d.as_micros() as i64),
@@ -435,11 +466,12 @@ mod tests {
             bytes_received: 0,
             soft_error: None,
             in_recovery: false,
+            ca_state: 0,
         }
     }
 
     fn held(text: &str) -> bool {
-        match evaluate(text, Some(&info())) {
+        match evaluate(text, Some(&info()), FromConfig::default()) {
             CodeOutcome::Held => true,
             CodeOutcome::Failed(_) => false,
             CodeOutcome::Unsupported(e) => panic!("unsupported: {e}"),
@@ -460,23 +492,40 @@ mod tests {
             "assert (tcpi_options & TCPI_OPT_SYN_DATA) != 0, tcpi_options"
         ));
         assert!(!held("assert tcpi_snd_wscale == 8"));
+        assert!(held(
+            "print(tcpi_snd_cwnd)\nassert tcpi_ca_state == TCP_CA_Open"
+        ));
+        let cfg = FromConfig {
+            reordering: 3,
+            advmss: 1460,
+        };
+        assert!(matches!(
+            evaluate(
+                "assert tcpi_reordering == 3, tcpi_reordering; \\\n assert tcpi_advmss == 1460",
+                Some(&info()),
+                cfg
+            ),
+            CodeOutcome::Held
+        ));
     }
 
     #[test]
     fn what_cannot_be_answered_is_unsupported() {
         for text in [
             "assert tcpi_unacked == 1",
-            "print(tcpi_rtt)",
             "assert tcpi_rtt == @",
             "import os",
         ] {
             assert!(
-                matches!(evaluate(text, Some(&info())), CodeOutcome::Unsupported(_)),
+                matches!(
+                    evaluate(text, Some(&info()), FromConfig::default()),
+                    CodeOutcome::Unsupported(_)
+                ),
                 "{text}"
             );
         }
         assert!(matches!(
-            evaluate("assert tcpi_rtt > 0", None),
+            evaluate("assert tcpi_rtt > 0", None, FromConfig::default()),
             CodeOutcome::Unsupported(_)
         ));
     }

@@ -15,47 +15,58 @@ use super::*;
 pub const LINUX_3_11_TCP_RMEM_MAX: usize = 2 * 1024 * 1024;
 
 /// Sysctls of `defaults.sh` (and `set_sysctls.py` lines) that change nothing
-/// finack does, with the reason. Everything else must map to a field.
-const NO_EFFECT: &[(&str, &str)] = &[
+/// finack does at the value given (`None`: at any value), with the reason.
+/// Everything else must map to a field or is reported unchecked.
+const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
     (
         "tcp_frto",
+        None,
         "finack has no F-RTO; spurious-RTO undo is not modelled either way",
     ),
     (
         "tcp_dsack",
-        "finack neither sends nor uses D-SACK in either setting",
+        Some("1"),
+        "finack neither sends nor uses D-SACK; scripts expecting D-SACK fail on it",
     ),
     (
         "tcp_fack",
+        Some("0"),
         "FACK is off (0) in defaults.sh, which is finack's behaviour",
     ),
     (
-        "tcp_congestion_control",
-        "cubic, already Config::linux()'s algorithm",
-    ),
-    (
         "tcp_slow_start_after_idle",
-        "0: finack never restarts slow start after idle",
-    ),
-    (
-        "tcp_early_retrans",
-        "TLP is Config::tail_loss_probe, already on in Config::linux()",
+        Some("0"),
+        "finack never restarts slow start after idle",
     ),
     (
         "tcp_recovery",
+        Some("1"),
         "RACK: finack's loss detection is dupthresh + SACK + TLP",
     ),
-    ("tcp_tso_win_divisor", "no TSO deferral in finack"),
-    ("tcp_ecn", "0: no ECN, as finack"),
-    ("tcp_ecn_option", "AccECN option: finack sends no ECN"),
-    ("tcp_pacing_ss_ratio", "finack does not pace"),
-    ("tcp_pacing_ca_ratio", "finack does not pace"),
-    ("tcp_notsent_lowat", "4294967295: no limit, as finack"),
+    (
+        "tcp_tso_win_divisor",
+        None,
+        "no TSO deferral in finack (it sends what the window allows at once)",
+    ),
+    ("tcp_ecn", Some("0"), "no ECN, as finack"),
+    (
+        "tcp_ecn_option",
+        None,
+        "the AccECN option: finack sends no ECN",
+    ),
+    ("tcp_pacing_ss_ratio", None, "finack does not pace"),
+    ("tcp_pacing_ca_ratio", None, "finack does not pace"),
+    (
+        "tcp_notsent_lowat",
+        Some("4294967295"),
+        "no limit, as finack",
+    ),
     (
         "tcp_fastopen",
+        None,
         "Fast Open is not implemented; scripts using it fail on its options",
     ),
-    ("tcp_fastopen_key", "Fast Open is not implemented"),
+    ("tcp_fastopen_key", None, "Fast Open is not implemented"),
 ];
 
 /// The base configuration: `Config::linux()`, except that scripts which do
@@ -122,9 +133,28 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
             let [_, default, _] = triple(value)?;
             cfg.send_buffer = default as usize;
         }
+        "tcp_congestion_control" => match value.trim() {
+            "cubic" => cfg.congestion = CongestionAlgorithm::Cubic,
+            "reno" => cfg.congestion = CongestionAlgorithm::NewReno,
+            other => return Err(format!("tcp_congestion_control={other} is not implemented")),
+        },
+        // Linux 4.10+: 3 and 4 turn the tail loss probe on, 0 turns early
+        // retransmit and TLP off; 1 and 2 ask for RFC 5827 early retransmit
+        // (delayed in 2), which finack does not implement.
+        "tcp_early_retrans" => match num(value)? {
+            0 => cfg.tail_loss_probe = false,
+            3 | 4 => cfg.tail_loss_probe = true,
+            v => {
+                return Err(format!(
+                    "tcp_early_retrans={v}: RFC 5827 early retransmit is not implemented"
+                ))
+            }
+        },
         _ => {
-            if let Some((_, why)) = NO_EFFECT.iter().find(|(n, _)| *n == name) {
-                let _ = why;
+            let quiet = NO_EFFECT
+                .iter()
+                .any(|(n, v, _)| *n == name && v.is_none_or(|v| v == value.trim()));
+            if quiet {
                 return Ok(());
             }
             return Err(format!("sysctl {name}={value} has no Config field"));
@@ -161,57 +191,33 @@ pub const DEFAULTS_SH: &[(&str, &str)] = &[
 ];
 
 /// Builds the engine configuration a script asks for: the base configuration
-/// (see [`LINUX_3_11_TCP_RMEM_MAX`]) plus the sysctls of packetdrill's
-/// `defaults.sh` and any `set_sysctls.py` lines in the init command. Lines it
-/// cannot map are returned.
+/// (see [`LINUX_3_11_TCP_RMEM_MAX`]) plus what the init command's lines set
+/// (packetdrill's `defaults.sh`, `sysctl` and `set_sysctls.py`, `ip route`,
+/// see [`super::shell`]). Lines it cannot honour are returned.
 pub fn config_for(script: &Script) -> (Config, Vec<String>) {
+    config_for_mode(script, IpMode::Ipv4, None)
+}
+
+/// [`config_for`] for a run in `mode`, with the script side at `remote`.
+pub(super) fn config_for_mode(
+    script: &Script,
+    mode: IpMode,
+    remote: Option<IpAddr>,
+) -> (Config, Vec<String>) {
     let mut cfg = base_config(script);
     let mut unsupported = Vec::new();
     let Some(init) = &script.init_command else {
         return (cfg, unsupported);
     };
-    for line in init.lines() {
-        if line.ends_with("defaults.sh") {
-            for (name, value) in DEFAULTS_SH {
-                if let Err(e) = apply_sysctl(&mut cfg, name, value) {
-                    unsupported.push(format!("init: defaults.sh: {e}"));
-                }
-            }
-            // defaults.sh also flushes cached TCP metrics and installs a pfifo
-            // qdisc on the tun device: finack keeps no metrics and has no qdisc.
-            continue;
+    let ctx = shell::Ctx {
+        mode,
+        remote,
+        live: false,
+    };
+    for cmd in shell::commands(&init.text) {
+        if let shell::Outcome::Unchecked(why) = shell::config_command(&mut cfg, &cmd, &ctx) {
+            unsupported.push(format!("init: {why}"));
         }
-        if line.contains("set_sysctls.py") {
-            for arg in line.split_whitespace().skip(1) {
-                let Some((key, value)) = arg.split_once('=') else {
-                    unsupported.push(format!("init: cannot read sysctl '{arg}'"));
-                    continue;
-                };
-                let name = key.rsplit('/').next().unwrap_or(key);
-                if let Err(e) = apply_sysctl(&mut cfg, name, value) {
-                    unsupported.push(format!("init: {e}"));
-                }
-            }
-            continue;
-        }
-        if is_offload_off(line) {
-            // `ethtool -K tun0 tso off gso off`: finack never builds TSO/GSO
-            // super-packets for the device; it emits one segment per packet
-            // already, which is what turning the offloads off asks for.
-            continue;
-        }
-        unsupported.push(format!("init: command not supported: {line}"));
     }
     (cfg, unsupported)
-}
-
-/// `ethtool -K <dev> tso off gso off` (in any order, nothing else).
-fn is_offload_off(line: &str) -> bool {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    if words.len() < 5 || words[0] != "ethtool" || words[1] != "-K" {
-        return false;
-    }
-    words[3..]
-        .chunks(2)
-        .all(|p| p.len() == 2 && matches!(p[0], "tso" | "gso") && p[1] == "off")
 }

@@ -18,22 +18,33 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use finack_core::wire::{emit_tcp_packet, parse_tcp_packet, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 use finack_core::wire::{SackBlocks, Timestamps};
 use finack_core::{
-    Config, ConnId, Endpoint, Error, Instant, ListenerId, SeqNumber, Shutdown, State,
+    Config, CongestionAlgorithm, ConnId, Endpoint, Error, InitialWindow, Instant, ListenerId,
+    SendFlags, SeqNumber, Shutdown, State,
 };
 
 use crate::ast::*;
 
 mod code;
 mod config;
+mod epoll;
+mod files;
 mod icmp;
+mod options;
 mod packets;
+mod readiness;
+mod shell;
+mod sockopt;
+mod ss;
 mod syscalls;
 
 pub use config::config_for;
+use options::Settings;
+pub use options::{ksft_modes, IpMode, RunOptions};
 use packets::{decode_options, raw_options, Seen};
 use syscalls::CallResult;
 
-/// The stack under test's address in the runner.
+/// The stack under test's address in the runner (IPv4; see [`RunOptions`]
+/// for the others).
 pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
 /// The script side's address in the runner.
 pub const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -89,6 +100,19 @@ enum Sock {
     Fresh(Unbound),
     Listener(ListenerId),
     Conn(ConnId),
+    /// An epoll instance and its items.
+    Epoll(Vec<epoll::EpollItem>),
+    /// A file opened from the runner's files (see `Runner::files`), with its
+    /// size and the descriptor's offset.
+    File {
+        size: usize,
+        offset: usize,
+    },
+    /// One end of a pipe: the index into `Runner::pipes`.
+    Pipe {
+        pipe: usize,
+        write_end: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +136,12 @@ struct SockOpts {
     rcvbuf: Option<usize>,
     keepalive: Option<bool>,
     user_timeout: Option<core::time::Duration>,
+    /// TCP_INQ: recvmsg would carry the bytes left to read (TCP_CM_INQ).
+    inq: bool,
+    /// The SO_TIMESTAMPING flags set.
+    timestamping: Option<i64>,
+    /// TCP_CORK.
+    cork: Option<bool>,
 }
 
 impl Fd {
@@ -161,6 +191,27 @@ struct Runner {
     deferred: Option<Failure>,
     unsupported: Vec<String>,
     last_time: i64,
+    /// The IP flavour, and the two addresses on the wire.
+    mode: IpMode,
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+    /// `--strict_segments`: no aggregation of outbound packets.
+    strict_segments: bool,
+    /// `-D NAME=value` definitions.
+    defines: Vec<(String, String)>,
+    /// Wakeups of each connection's and listener's waiters so far (epoll).
+    conn_wakes: HashMap<ConnId, u64>,
+    listener_wakes: HashMap<ListenerId, u64>,
+    /// Connections a write ran out of send space on (Linux SOCK_NOSPACE):
+    /// they wake their waiters once when they become writable again.
+    nospace: Vec<ConnId>,
+    /// The files the script's shell commands made: path and size (their
+    /// bytes are zeroes, as packetdrill expects payloads to be).
+    files: HashMap<String, usize>,
+    /// Bytes held by each pipe.
+    pipes: Vec<usize>,
+    /// True while a packet, call or check follows the current event.
+    later_checks: bool,
 }
 
 type Res<T> = Result<T, Failure>;
@@ -173,9 +224,9 @@ fn fail<T>(line: u32, message: impl Into<String>) -> Res<T> {
 }
 
 impl Runner {
-    fn new(cfg: Config, tolerance: i64) -> Runner {
+    fn new(cfg: Config, s: &Settings) -> Runner {
         let mut ep = Endpoint::new(cfg, [7; 16]);
-        ep.add_address(IpAddr::V4(LOCAL_IP));
+        ep.add_address(s.local);
         Runner {
             ep,
             now: Instant::ZERO,
@@ -186,8 +237,8 @@ impl Runner {
             remote_port: REMOTE_EPHEMERAL_PORT,
             local_isn: None,
             ts_map: None,
-            tolerance,
-            ts_tick: None,
+            tolerance: s.tolerance_us,
+            ts_tick: s.ts_tick,
             pending: None,
             last_conn: None,
             write_done: 0,
@@ -196,6 +247,17 @@ impl Runner {
             deferred: None,
             unsupported: Vec::new(),
             last_time: 0,
+            mode: s.mode,
+            local_ip: s.local,
+            remote_ip: s.remote,
+            strict_segments: s.strict_segments,
+            defines: s.defines.clone(),
+            conn_wakes: HashMap::new(),
+            listener_wakes: HashMap::new(),
+            nospace: Vec::new(),
+            files: HashMap::new(),
+            pipes: Vec::new(),
+            later_checks: true,
         }
     }
 
@@ -222,7 +284,7 @@ impl Runner {
                     .push("the engine sent a packet the runner cannot parse".into());
                 continue;
             };
-            if ip.dst != IpAddr::V4(REMOTE_IP) {
+            if ip.dst != self.remote_ip {
                 continue;
             }
             if tcp.flags.syn() && self.local_isn.is_none() {
@@ -244,7 +306,42 @@ impl Runner {
                 options,
             });
         }
-        while self.ep.poll_event().is_some() {}
+        while let Some(ev) = self.ep.poll_event() {
+            self.note_event(ev);
+        }
+        // Linux sk_stream_write_space: a socket a write ran out of space on
+        // wakes its waiters when it is writable again, once.
+        let mut i = 0;
+        while i < self.nospace.len() {
+            let c = self.nospace[i];
+            let fd = self
+                .fds
+                .iter()
+                .find(|(_, f)| matches!(f.sock, Sock::Conn(x) if x == c))
+                .map(|(fd, _)| *fd);
+            if fd.is_none_or(|fd| self.poll_events(fd) & epoll::EPOLLOUT != 0) {
+                self.nospace.swap_remove(i);
+                *self.conn_wakes.entry(c).or_default() += 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Counts the wakeups an engine event stands for: data or a FIN arrived
+    /// (Linux sk_data_ready), urgent data, the connection's state changed
+    /// (sk_state_change), a connection waits for accept (the listener's
+    /// sk_data_ready). Send space is handled through `nospace`.
+    fn note_event(&mut self, ev: finack_core::Event) {
+        use finack_core::Event as E;
+        match ev {
+            E::Readable(c) | E::PeerClosed(c) | E::Urgent(c) | E::Connected(c) => {
+                *self.conn_wakes.entry(c).or_default() += 1
+            }
+            E::Closed { conn, .. } => *self.conn_wakes.entry(conn).or_default() += 1,
+            E::Incoming(l) => *self.listener_wakes.entry(l).or_default() += 1,
+            E::Writable(_) => {}
+        }
     }
 
     /// Runs timers up to `t`, collecting output and completing a blocked call.
@@ -348,6 +445,13 @@ impl Runner {
                     return fail(line, "a blocking system call is still in progress");
                 }
                 let mut call = call.clone();
+                if !self.defines.is_empty() {
+                    call.args = call
+                        .args
+                        .iter()
+                        .map(|a| options::substitute(a, &self.defines))
+                        .collect();
+                }
                 if let (EventTime::Relative(_), Some(end)) = (ev.time, call.end) {
                     call.end = Some(base + end);
                 }
@@ -387,19 +491,18 @@ impl Runner {
                 }
             }
             Action::Command(c) => {
-                let text = c.text.trim();
-                // packetdrill's set_sysctls.py writes a script that restores the
-                // machine's sysctls after the test; the runner's endpoint is
-                // thrown away after the script, so there is nothing to restore.
-                let restore = text.starts_with("/tmp/sysctl_restore_") && text.ends_with(".sh");
-                if !restore {
-                    self.unsupported
-                        .push(format!("line {line}: command not run: {text}"));
-                }
+                let later = self.later_checks;
+                self.command(line, &c.text, later)?;
             }
             Action::Code(c) => {
                 let info = self.last_conn.and_then(|c| self.ep.info(c));
-                match code::evaluate(&c.text, info.as_ref()) {
+                let cfg = self.ep.config();
+                let headers = if self.mode.wire_v6() { 60 } else { 40 };
+                let from_cfg = code::FromConfig {
+                    reordering: cfg.dupthresh,
+                    advmss: u32::from(cfg.mtu.saturating_sub(headers)),
+                };
+                match code::evaluate(&c.text, info.as_ref(), from_cfg) {
                     code::CodeOutcome::Held => {}
                     code::CodeOutcome::Failed(why) => return fail(line, format!("%{{}}% {why}")),
                     code::CodeOutcome::Unsupported(why) => self
@@ -413,32 +516,36 @@ impl Runner {
     }
 }
 
-/// Runs a parsed script against a fresh endpoint configured by [`config_for`].
+/// Runs a parsed script against a fresh endpoint configured by [`config_for`],
+/// with the script's own options only.
 pub fn run(script: &Script) -> Report {
-    let (cfg, mut unsupported) = config_for(script);
-    let mut tolerance = DEFAULT_TOLERANCE_US;
-    let mut ts_tick: Option<u32> = None;
-    for o in &script.options {
-        match (o.name.as_str(), o.value.as_deref()) {
-            ("tolerance_usecs", Some(v)) if v.parse::<i64>().is_ok() => {
-                tolerance = v.parse().unwrap_or(tolerance)
+    run_with(script, &RunOptions::new())
+}
+
+/// Runs a parsed script with the caller's options applied after the
+/// script's own (as packetdrill's command line overrides the script).
+pub fn run_with(script: &Script, opts: &RunOptions) -> Report {
+    let (settings, mut unchecked) = options::settings(script, opts);
+    let (mut cfg, mut unsupported) =
+        config::config_for_mode(script, settings.mode, Some(settings.remote));
+    unsupported.append(&mut unchecked);
+    if let Some(mtu) = settings.mtu {
+        cfg.mtu = mtu;
+    }
+    let mut r = Runner::new(cfg, &settings);
+    if let Some(init) = &script.init_command {
+        for cmd in shell::commands(&init.text) {
+            if let Some(fc) = files::file_command(&cmd) {
+                r.file_command(fc);
             }
-            ("tcp_ts_tick_usecs", Some(v)) if v.parse::<u32>().is_ok_and(|t| t > 0) => {
-                ts_tick = v.parse().ok()
-            }
-            ("ip_version", Some("ipv4")) => {}
-            ("local_ip", Some("192.168.0.1")) | ("remote_ip", Some("192.0.2.1")) => {}
-            (n, v) => unsupported.push(format!(
-                "option --{n}{} not supported",
-                v.map(|v| format!("={v}")).unwrap_or_default()
-            )),
         }
     }
-    let mut r = Runner::new(cfg, tolerance);
-    r.ts_tick = ts_tick;
     let mut events_run = 0;
     let mut outcome = Ok(());
-    for ev in &script.events {
+    for (i, ev) in script.events.iter().enumerate() {
+        r.later_checks = script.events[i + 1..]
+            .iter()
+            .any(|e| !matches!(e.action, Action::Command(_)));
         let res = r.event(ev);
         if let Err(f) = res.and_then(|()| r.deferred.take().map_or(Ok(()), Err)) {
             outcome = Err(f);

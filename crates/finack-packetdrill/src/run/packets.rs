@@ -148,7 +148,14 @@ impl Runner {
             src_port: sport,
             dst_port: dport,
             seq: SeqNumber(REMOTE_ISN.wrapping_add(seg.seq)),
-            ack: SeqNumber(seg.ack.map_or(0, |a| a.wrapping_add(isn))),
+            // An ACK-flagged line without `ack N` acknowledges script
+            // sequence 0 (packetdrill parser.y leaves the field 0 and
+            // run_packet.c maps it like any other: our ISN).
+            ack: SeqNumber(match (seg.ack, seg.flags.ack) {
+                (Some(a), _) => a.wrapping_add(isn),
+                (None, true) => isn,
+                (None, false) => 0,
+            }),
             flags: script_flags_to_wire(&seg.flags),
             window: seg.win.unwrap_or(0),
             urgent: seg.urg.unwrap_or(0),
@@ -156,8 +163,8 @@ impl Runner {
             payload: &payload,
         };
         let ipr = IpRepr {
-            src: IpAddr::V4(REMOTE_IP),
-            dst: IpAddr::V4(LOCAL_IP),
+            src: self.remote_ip,
+            dst: self.local_ip,
             ttl: ip.ttl.unwrap_or(64),
             tos: 0,
         };
@@ -172,9 +179,14 @@ impl Runner {
     }
 }
 
-/// The raw TCP options area of an IPv4 packet.
+/// The raw TCP options area of an IPv4 or IPv6 packet (finack sends no IPv6
+/// extension headers).
 pub(super) fn raw_options(packet: &[u8]) -> Vec<u8> {
-    let ihl = usize::from(packet.first().map_or(0, |b| b & 0x0f)) * 4;
+    let ihl = match packet.first() {
+        Some(b) if b >> 4 == 6 => 40,
+        Some(b) => usize::from(b & 0x0f) * 4,
+        None => 0,
+    };
     let Some(tcp) = packet.get(ihl..) else {
         return Vec::new();
     };
@@ -278,7 +290,12 @@ impl Runner {
         };
         // Aggregate consecutive segments sent at the same time up to the expected
         // length, as packetdrill sees TSO/GSO super-packets.
-        while p.len < u32::from(seg.len) && !p.flags.syn() && !p.flags.rst() && !p.flags.fin() {
+        while p.len < u32::from(seg.len)
+            && !self.strict_segments
+            && !p.flags.syn()
+            && !p.flags.rst()
+            && !p.flags.fin()
+        {
             match self.out.front() {
                 Some(q) if q.at == p.at && q.seq == p.seq.wrapping_add(p.len) && !q.flags.syn() => {
                     let q = self.out.pop_front().expect("front");

@@ -20,9 +20,44 @@ pub(super) fn errno_info(name: &str) -> (i32, &'static str) {
         "EPROTONOSUPPORT" => (93, "Protocol not supported"),
         "ENOPROTOOPT" => (92, "Protocol not available"),
         "EISCONN" => (106, "Transport endpoint is already connected"),
+        "EFAULT" => (14, "Bad address"),
+        "EEXIST" => (17, "File exists"),
+        "ENOENT" => (2, "No such file or directory"),
+        "EALREADY" => (114, "Operation already in progress"),
+        "EOPNOTSUPP" => (95, "Operation not supported"),
+        "ENOMSG" => (42, "No message of desired type"),
         _ => (0, "Unknown error"),
     }
 }
+
+/// The static name of an errno the runner knows.
+pub(super) fn errno_static(name: &str) -> Option<&'static str> {
+    ERRNO_NAMES.iter().copied().find(|n| *n == name)
+}
+
+const ERRNO_NAMES: &[&str] = &[
+    "EPIPE",
+    "EAGAIN",
+    "EINVAL",
+    "EBADF",
+    "ENOTCONN",
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "ECONNABORTED",
+    "EADDRINUSE",
+    "EADDRNOTAVAIL",
+    "EINPROGRESS",
+    "EPROTONOSUPPORT",
+    "ENOPROTOOPT",
+    "EISCONN",
+    "EFAULT",
+    "EEXIST",
+    "ENOENT",
+    "EALREADY",
+    "EOPNOTSUPP",
+    "ENOMSG",
+];
 
 pub(super) fn errno_of(e: Error) -> &'static str {
     match e {
@@ -118,7 +153,7 @@ impl Runner {
     }
 
     pub(super) fn local_addr(&self, port: u16) -> SocketAddr {
-        SocketAddr::new(IpAddr::V4(LOCAL_IP), port)
+        SocketAddr::new(self.local_ip, port)
     }
 
     pub(super) fn conn_of(&self, line: u32, call: &Syscall) -> Res<ConnId> {
@@ -220,7 +255,7 @@ impl Runner {
                 match f.sock {
                     Sock::Fresh(u) if !retry => {
                         let local = self.local_addr(u.bound.unwrap_or(0));
-                        let remote = SocketAddr::new(IpAddr::V4(REMOTE_IP), SERVER_PORT);
+                        let remote = SocketAddr::new(self.remote_ip, SERVER_PORT);
                         match self.ep.connect(self.now, local, remote) {
                             Ok(c) => {
                                 self.fds.get_mut(&fd).expect("fd").sock = Sock::Conn(c);
@@ -251,42 +286,36 @@ impl Runner {
                     _ => CallResult::Done(-1, Some("EINVAL")),
                 }
             }
-            "write" | "send" => {
-                let c = self.conn_of(line, call)?;
+            // write(fd, buf, len), send(fd, buf, len, flags) and
+            // sendto(fd, buf, len, flags, addr, addrlen): packetdrill sends
+            // `len` zero bytes; a NULL buffer faults (Linux copies from user
+            // memory first: EFAULT).
+            "write" | "send" | "sendto" => {
                 let Some(len) = arg(2).and_then(Expr::as_int) else {
                     return fail(line, format!("{name}: length must be an integer"));
                 };
-                let len = len.max(0) as usize;
-                let fd = self.fd_arg(line, call)?;
-                let nonblocking = self.fds.get(&fd).is_some_and(|f| f.nonblocking);
-                // A blocking write returns only when all of it is queued (or an
-                // error ends it); a non-blocking one returns what fit.
-                let before = if retry { self.write_done } else { 0 };
-                let data = vec![0u8; len - before.min(len)];
-                let r = match self.ep.send(self.now, c, &data) {
-                    Ok(n) if before + n < len && !nonblocking => {
-                        self.write_done = before + n;
-                        CallResult::Blocked
-                    }
-                    Ok(n) => CallResult::Done((before + n) as i64, None),
-                    Err(Error::WouldBlock) if !nonblocking => {
-                        self.write_done = before;
-                        CallResult::Blocked
-                    }
-                    Err(_) if before > 0 => CallResult::Done(before as i64, None),
-                    Err(e) => Self::done(Err(e)),
-                };
-                if matches!(r, CallResult::Done(..)) {
-                    self.write_done = 0;
+                if is_null(arg(1)) && len > 0 {
+                    return Ok(CallResult::Done(-1, Some("EFAULT")));
                 }
-                self.drain();
-                r
+                let flags = if name != "write" {
+                    let names = arg(3).map(flag_names).unwrap_or_default();
+                    self.send_flags(line, &names)?
+                } else {
+                    SendFlags::default()
+                };
+                let fd = self.fd_arg(line, call)?;
+                self.write_bytes(line, call, fd, len.max(0) as usize, flags, retry)?
             }
-            "read" | "recv" => {
+            "sendmsg" => self.sendmsg(line, call, retry)?,
+            "read" | "recv" | "recvfrom" => {
                 let c = self.conn_of(line, call)?;
                 let Some(len) = arg(2).and_then(Expr::as_int) else {
                     return fail(line, format!("{name}: length must be an integer"));
                 };
+                let readable = self.ep.info(c).is_some_and(|i| i.readable > 0);
+                if is_null(arg(1)) && len > 0 && readable {
+                    return Ok(CallResult::Done(-1, Some("EFAULT")));
+                }
                 let mut data = vec![0u8; len.max(0) as usize];
                 let r = Self::done(self.ep.recv(self.now, c, &mut data));
                 self.drain();
@@ -313,7 +342,8 @@ impl Runner {
                     return Ok(CallResult::Done(-1, Some("EBADF")));
                 };
                 let r = match f.sock {
-                    Sock::Fresh(_) => Ok(()),
+                    Sock::Fresh(_) | Sock::File { .. } | Sock::Pipe { .. } => Ok(()),
+                    Sock::Epoll(_) => Ok(()),
                     Sock::Listener(l) => self.ep.close_listener(self.now, l),
                     Sock::Conn(c) if f.linger_zero => self.ep.abort(self.now, c),
                     Sock::Conn(c) => self.ep.close(self.now, c),
@@ -325,378 +355,251 @@ impl Runner {
                 }
             }
             "setsockopt" => self.setsockopt(line, call)?,
-            "fcntl" => {
-                let fd = self.fd_arg(line, call)?;
-                let cmd = arg(1).and_then(Expr::as_word);
-                let Some(f) = self.fds.get_mut(&fd) else {
-                    return Ok(CallResult::Done(-1, Some("EBADF")));
-                };
-                match cmd {
-                    Some("F_SETFL") => {
-                        f.nonblocking =
-                            arg(2).is_some_and(|e| e.to_string().contains("O_NONBLOCK"));
-                        CallResult::Done(0, None)
-                    }
-                    _ => return fail(line, format!("fcntl: unsupported command {:?}", cmd)),
-                }
-            }
+            "fcntl" => self.fcntl(line, call)?,
             "getsockopt" => self.getsockopt(line, call)?,
             "poll" => self.poll(line, call, retry)?,
-            "ioctl" => {
-                let c = self.conn_of(line, call)?;
-                match arg(1).and_then(Expr::as_word) {
-                    Some("SIOCINQ") | Some("FIONREAD") => {
-                        let have = self.ep.info(c).map_or(0, |i| i64::from(i.readable));
-                        let want = arg(2).and_then(Expr::single).and_then(Expr::as_int);
-                        if want.is_some_and(|w| w != have) {
-                            return fail(
-                                line,
-                                format!(
-                                    "ioctl SIOCINQ: expected {} but got {have}",
-                                    want.unwrap_or(0)
-                                ),
-                            );
-                        }
-                        CallResult::Done(0, None)
-                    }
-                    other => return fail(line, format!("ioctl: unsupported request {other:?}")),
-                }
-            }
+            "ioctl" => self.ioctl(line, call)?,
+            "epoll_create" | "epoll_create1" => self.epoll_create(call),
+            "epoll_ctl" => self.epoll_ctl(line, call)?,
+            "epoll_wait" => self.epoll_wait(line, call, retry)?,
+            "open" => self.open(line, call)?,
+            "sendfile" => self.sendfile(line, call, retry)?,
+            "pipe" => self.pipe(line, call)?,
+            "splice" => self.splice(line, call, retry)?,
+            "recvmsg" => self.recvmsg(line, call)?,
             _ => return fail(line, format!("unsupported system call {name}")),
         };
         Ok(r)
     }
 
-    /// Applies options set on a socket before its connection existed.
-    pub(super) fn apply_opts(&mut self, c: ConnId, o: &SockOpts) {
-        if let Some(on) = o.nodelay {
-            let _ = self.ep.set_nodelay(c, on);
-        }
-        if let Some(b) = o.sndbuf {
-            let _ = self.ep.set_send_buffer(c, b / 2);
-        }
-        if let Some(b) = o.rcvbuf {
-            let _ = self.ep.set_recv_buffer(c, b / 2);
-        }
-        if let Some(on) = o.keepalive {
-            let _ = self.ep.set_keepalive(c, on);
-        }
-        if o.user_timeout.is_some() {
-            let _ = self.ep.set_user_timeout(c, o.user_timeout);
-        }
-    }
-
-    pub(super) fn setsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
-        let fd = self.fd_arg(line, call)?;
-        let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
-        let value = call.args.get(3);
-        let int = value.and_then(Expr::single).and_then(Expr::as_int);
-        let Some(f) = self.fds.get(&fd).cloned() else {
-            return Ok(CallResult::Done(-1, Some("EBADF")));
-        };
-        let conn = match f.sock {
-            Sock::Conn(c) => Some(c),
-            _ => None,
-        };
-        let mut opts = f.opts.clone();
-        match opt {
-            // finack's listeners and connects never refuse a local address
-            // for being in TIME-WAIT, so SO_REUSEADDR changes nothing here.
-            "SO_REUSEADDR" => {}
-            "SO_LINGER" => {
-                let v = value.ok_or_else(|| Failure {
+    /// Queues `len` bytes on the connection of `fd` as write() does: a
+    /// blocking write returns only when all of it is queued (or an error
+    /// ends it), a non-blocking one returns what fit. A write that runs out
+    /// of send space marks the connection (Linux SOCK_NOSPACE) so that it
+    /// wakes its waiters when space comes back.
+    pub(super) fn write_bytes(
+        &mut self,
+        line: u32,
+        call: &Syscall,
+        fd: i64,
+        len: usize,
+        flags: SendFlags,
+        retry: bool,
+    ) -> Res<CallResult> {
+        let c = match self.fds.get(&fd).map(|f| &f.sock) {
+            Some(Sock::Conn(c)) => *c,
+            None => return Ok(CallResult::Done(-1, Some("EBADF"))),
+            _ => {
+                return fail(
                     line,
-                    message: "SO_LINGER needs {onoff=..., linger=...}".into(),
-                })?;
-                let on = v.field("onoff").and_then(Expr::as_int).unwrap_or(0);
-                let secs = v.field("linger").and_then(Expr::as_int).unwrap_or(0);
-                if on != 0 && secs != 0 {
-                    return fail(
-                        line,
-                        "SO_LINGER with a non-zero linger time is not supported",
-                    );
-                }
-                self.fds.get_mut(&fd).expect("fd").linger_zero = on != 0;
-                return Ok(CallResult::Done(0, None));
+                    format!("{}: fd {fd} is not a connected socket", call.name),
+                )
             }
-            "TCP_NODELAY" => opts.nodelay = Some(int.unwrap_or(0) != 0),
-            "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
-            // Linux doubles the value (man 7 socket: room for bookkeeping) and
-            // reports the doubled value; finack's buffers count payload bytes
-            // only, so the value asked for becomes the payload limit.
-            "SO_SNDBUF" | "SO_RCVBUF" => {
-                let Some(v) = int.filter(|v| *v >= 0) else {
-                    return Ok(CallResult::Done(-1, Some("EINVAL")));
-                };
-                // Linux's floors: SOCK_MIN_SNDBUF 4608, SOCK_MIN_RCVBUF 2304.
-                let floor = if opt == "SO_SNDBUF" { 4608 } else { 2304 };
-                let doubled = (v as usize * 2).max(floor);
-                if opt == "SO_SNDBUF" {
-                    opts.sndbuf = Some(doubled);
-                } else {
-                    opts.rcvbuf = Some(doubled);
-                }
+        };
+        let nonblocking = self.fds.get(&fd).is_some_and(|f| f.nonblocking);
+        let before = if retry { self.write_done } else { 0 };
+        let data = vec![0u8; len - before.min(len)];
+        let r = match self.ep.send_with(self.now, c, &data, flags) {
+            Ok(n) if before + n < len && !nonblocking => {
+                self.write_done = before + n;
+                CallResult::Blocked
             }
-            "TCP_USER_TIMEOUT" => {
-                opts.user_timeout = int
-                    .filter(|v| *v > 0)
-                    .map(|ms| core::time::Duration::from_millis(ms as u64))
+            Ok(n) => CallResult::Done((before + n) as i64, None),
+            Err(Error::WouldBlock) if !nonblocking => {
+                self.write_done = before;
+                CallResult::Blocked
             }
-            other => return fail(line, format!("setsockopt: unsupported option {other}")),
+            Err(_) if before > 0 => CallResult::Done(before as i64, None),
+            Err(e) => Self::done(Err(e)),
+        };
+        let short = match r {
+            CallResult::Blocked => true,
+            CallResult::Done(n, _) => n >= 0 && (n as usize) < len,
+        } || matches!(r, CallResult::Done(-1, Some("EAGAIN")));
+        if short && !self.nospace.contains(&c) {
+            self.nospace.push(c);
         }
-        if let Some(c) = conn {
-            let mut only = SockOpts::default();
-            match opt {
-                "TCP_NODELAY" => only.nodelay = opts.nodelay,
-                "SO_KEEPALIVE" => only.keepalive = opts.keepalive,
-                "SO_SNDBUF" => only.sndbuf = opts.sndbuf,
-                "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
-                _ => only.user_timeout = opts.user_timeout,
-            }
-            if opt == "TCP_USER_TIMEOUT" {
-                let _ = self.ep.set_user_timeout(c, opts.user_timeout);
-            } else {
-                self.apply_opts(c, &only);
-            }
+        if matches!(r, CallResult::Done(..)) {
+            self.write_done = 0;
         }
-        self.fds.get_mut(&fd).expect("fd").opts = opts;
-        Ok(CallResult::Done(0, None))
+        self.drain();
+        Ok(r)
     }
 
-    /// getsockopt: the value the stack reports, compared with the script's.
-    pub(super) fn getsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
+    /// fcntl(fd, F_GETFL) and fcntl(fd, F_SETFL, flags): sockets are opened
+    /// O_RDWR, and F_SETFL changes only O_NONBLOCK here (packetdrill
+    /// run_system_call.c: syscall_fcntl() passes the call through; Linux
+    /// fs/fcntl.c setfl() takes O_APPEND, O_NONBLOCK, O_NDELAY, O_DIRECT and
+    /// O_NOATIME and ignores the access mode).
+    fn fcntl(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
         let fd = self.fd_arg(line, call)?;
-        let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
-        let Some(f) = self.fds.get(&fd).cloned() else {
+        let cmd = call.args.get(1).and_then(Expr::as_word);
+        let flags = call.args.get(2);
+        let Some(f) = self.fds.get_mut(&fd) else {
             return Ok(CallResult::Done(-1, Some("EBADF")));
         };
-        let conn = match f.sock {
-            Sock::Conn(c) => Some(c),
-            _ => None,
-        };
-        let info = conn.and_then(|c| self.ep.info(c));
-        let cfg = self.ep.config().clone();
-        let value: i64 = match opt {
-            "TCP_MAXSEG" => match &info {
-                Some(i) => i64::from(i.snd_mss),
-                // Before a connection Linux reports the default MSS (536).
-                None => 536,
-            },
-            "SO_SNDBUF" => f.opts.sndbuf.unwrap_or(cfg.send_buffer) as i64,
-            "SO_RCVBUF" => f.opts.rcvbuf.unwrap_or(cfg.recv_buffer) as i64,
-            "TCP_NODELAY" => i64::from(f.opts.nodelay.unwrap_or(!cfg.nagle)),
-            "SO_KEEPALIVE" => i64::from(f.opts.keepalive.unwrap_or(false)),
-            "SO_ERROR" => {
-                // The pending error, cleared by reading it (as in Linux).
-                let err = conn.and_then(|c| {
-                    (self.ep.state(c) == State::Closed)
-                        .then(|| self.ep.close_reason(c).and_then(|r| r.error()))
-                        .flatten()
-                });
-                match err {
-                    Some(e) if !self.error_read.contains(&fd) => {
-                        self.error_read.push(fd);
-                        i64::from(errno_info(errno_of(e)).0)
-                    }
-                    _ => 0,
-                }
+        let r = match cmd {
+            Some("F_GETFL") => {
+                let mode = match f.sock {
+                    Sock::File { .. } => 0,
+                    Sock::Pipe { write_end, .. } => i64::from(write_end),
+                    _ => O_RDWR,
+                };
+                CallResult::Done(mode | if f.nonblocking { O_NONBLOCK } else { 0 }, None)
             }
-            other => return fail(line, format!("getsockopt: unsupported option {other}")),
+            Some("F_SETFL") => {
+                let Some(v) = flags.and_then(|e| flag_value(e, OPEN_FLAGS)) else {
+                    return fail(line, "fcntl F_SETFL: cannot read the flags");
+                };
+                f.nonblocking = v & O_NONBLOCK != 0;
+                CallResult::Done(0, None)
+            }
+            other => return fail(line, format!("fcntl: unsupported command {other:?}")),
+        };
+        Ok(r)
+    }
+
+    /// ioctl SIOCINQ (FIONREAD): bytes ready to read; SIOCOUTQ (TIOCOUTQ):
+    /// bytes not yet acknowledged, sent or not; SIOCOUTQNSD: bytes not yet
+    /// sent (Linux tcp_ioctl(): rcv_nxt - copied_seq, write_seq - snd_una,
+    /// write_seq - snd_nxt). On a listener they fail with EINVAL.
+    fn ioctl(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
+        let fd = self.fd_arg(line, call)?;
+        let req = call.args.get(1).and_then(Expr::as_word);
+        let c = match self.fds.get(&fd).map(|f| &f.sock) {
+            Some(Sock::Conn(c)) => *c,
+            Some(Sock::Listener(_)) => return Ok(CallResult::Done(-1, Some("EINVAL"))),
+            None => return Ok(CallResult::Done(-1, Some("EBADF"))),
+            _ => return fail(line, format!("ioctl: fd {fd} is not a socket")),
+        };
+        let info = self.ep.info(c);
+        let have = match req {
+            Some("SIOCINQ") | Some("FIONREAD") => info.map_or(0, |i| i64::from(i.readable)),
+            Some("SIOCOUTQ") | Some("TIOCOUTQ") => {
+                info.map_or(0, |i| i64::from(i.unacked) + i64::from(i.unsent))
+            }
+            Some("SIOCOUTQNSD") => info.map_or(0, |i| i64::from(i.unsent)),
+            other => return fail(line, format!("ioctl: unsupported request {other:?}")),
         };
         let want = call
             .args
-            .get(3)
+            .get(2)
             .and_then(Expr::single)
             .and_then(Expr::as_int);
-        if want.is_some_and(|w| w != value) {
+        if let Some(w) = want.filter(|w| *w != have) {
             return fail(
                 line,
-                format!(
-                    "getsockopt {opt}: expected {} but got {value}",
-                    want.unwrap_or(0)
-                ),
+                format!("ioctl {}: expected {w} but got {have}", req.unwrap_or("")),
             );
         }
         Ok(CallResult::Done(0, None))
     }
 
-    /// poll: each `{fd=..., events=..., revents=...}` entry gets the events
-    /// that hold now (Linux's tcp_poll, in outline); blocks until one does or
-    /// the timeout (milliseconds, -1 for none) passes.
-    pub(super) fn poll(&mut self, line: u32, call: &Syscall, retry: bool) -> Res<CallResult> {
-        let Some(Expr::List(entries)) = call.args.first() else {
-            return fail(
-                line,
-                "poll: first argument must be [{fd=..., events=...}, ...]",
-            );
+    /// sendmsg(fd, {msg_iov(N)=[{..., len}, ...], ...}, flags): a write of
+    /// the iovecs' summed length (zero-length ones are skipped, as Linux's
+    /// iov_iter does).
+    fn sendmsg(&mut self, line: u32, call: &Syscall, retry: bool) -> Res<CallResult> {
+        let fd = self.fd_arg(line, call)?;
+        let Some(msg) = call.args.get(1) else {
+            return fail(line, "sendmsg: missing msghdr");
         };
-        let timeout = call.args.get(2).and_then(Expr::as_int).unwrap_or(-1);
-        let mut ready = 0i64;
-        let mut mismatch = None;
-        for e in entries {
-            let Some(fd) = e.field("fd").and_then(Expr::as_int) else {
-                return fail(line, "poll: an entry without fd=");
-            };
-            let asked = e
-                .field("events")
-                .map(poll_bits)
-                .transpose()
-                .map_err(|w| Failure {
-                    line,
-                    message: format!("poll: unknown event {w}"),
-                })?;
-            let asked = asked.unwrap_or(0);
-            // POLLERR, POLLHUP and POLLNVAL are reported whether asked or not.
-            let got = self.poll_events(fd) & (asked | POLLERR | POLLHUP | POLLNVAL);
-            if got != 0 {
-                ready += 1;
-            }
-            if let Some(want) = e.field("revents") {
-                let want = poll_bits(want).map_err(|w| Failure {
-                    line,
-                    message: format!("poll: unknown event {w}"),
-                })?;
-                if want != got && mismatch.is_none() {
-                    mismatch = Some((fd, want, got));
-                }
-            }
-        }
-        if ready == 0 && timeout != 0 {
-            let now = self.now;
-            let deadline = match (retry, self.poll_deadline) {
-                (true, Some(d)) => d,
-                _ => {
-                    let d = (timeout > 0)
-                        .then(|| now + core::time::Duration::from_millis(timeout as u64));
-                    self.poll_deadline = d;
-                    match d {
-                        Some(d) => d,
-                        None => return Ok(CallResult::Blocked),
-                    }
-                }
-            };
-            if now < deadline {
-                return Ok(CallResult::Blocked);
-            }
-        }
-        self.poll_deadline = None;
-        if let Some((fd, want, got)) = mismatch {
-            return fail(
-                line,
-                format!(
-                    "poll: fd {fd}: expected revents {} but got {}",
-                    poll_names(want),
-                    poll_names(got)
-                ),
-            );
-        }
-        Ok(CallResult::Done(ready, None))
+        let Some(len) = iov_total(msg) else {
+            return fail(line, "sendmsg: cannot read msg_iov lengths");
+        };
+        let names = call.args.get(2).map(flag_names).unwrap_or_default();
+        let flags = self.send_flags(line, &names)?;
+        self.write_bytes(line, call, fd, len, flags, retry)
     }
 
-    fn poll_events(&self, fd: i64) -> u32 {
-        let Some(f) = self.fds.get(&fd) else {
-            return POLLNVAL;
-        };
-        match &f.sock {
-            Sock::Fresh(_) => POLLOUT | POLLHUP,
-            Sock::Listener(l) => {
-                if self.ep.accept_queue_len(*l) > 0 {
-                    POLLIN | POLLRDNORM
-                } else {
-                    0
-                }
-            }
-            Sock::Conn(c) => {
-                let state = self.ep.state(*c);
-                let info = self.ep.info(*c);
-                let mut ev = 0;
-                let reset = state == State::Closed
-                    && self.ep.close_reason(*c).and_then(|r| r.error()).is_some();
-                if reset {
-                    ev |= POLLERR;
-                }
-                let peer_fin = matches!(
-                    state,
-                    State::CloseWait | State::LastAck | State::Closing | State::TimeWait
-                ) || state == State::Closed;
-                if info.as_ref().is_some_and(|i| i.readable > 0) || peer_fin {
-                    ev |= POLLIN | POLLRDNORM;
-                }
-                if peer_fin {
-                    ev |= POLLRDHUP;
-                }
-                if state == State::Closed || (peer_fin && !can_send(state)) {
-                    ev |= POLLHUP;
-                }
-                if can_send(state) {
-                    // Linux sk_stream_is_writeable: free space at least half
-                    // of what is queued.
-                    let queued = info.as_ref().map_or(0, |i| (i.unacked + i.unsent) as usize);
-                    let cap = f
-                        .opts
-                        .sndbuf
-                        .map_or(self.ep.config().send_buffer, |b| b / 2);
-                    if cap.saturating_sub(queued) >= queued / 2 && cap > queued {
-                        ev |= POLLOUT | POLLWRNORM;
-                    }
-                }
-                ev
+    /// send(2)'s flags: 0, MSG_NOSIGNAL and MSG_DONTWAIT write as write()
+    /// does; MSG_MORE (do not push yet: no PSH, a partial segment waits) and
+    /// MSG_EOR (later data never joins this record) go to the engine
+    /// (`Endpoint::send_with`). Other flags fail the call.
+    fn send_flags(&mut self, line: u32, flags: &[String]) -> Res<SendFlags> {
+        let mut out = SendFlags::default();
+        for f in flags {
+            match f.as_str() {
+                "0" | "MSG_NOSIGNAL" | "MSG_DONTWAIT" => {}
+                "MSG_MORE" => out.more = true,
+                "MSG_EOR" => out.eor = true,
+                // Urgent data changes the segments themselves (URG flag and
+                // pointer): there is no plain write to fall back on.
+                "MSG_OOB" => return fail(line, "send flag MSG_OOB needs engine support"),
+                other => return fail(line, format!("send flag {other} is not supported")),
             }
         }
+        Ok(out)
     }
 }
 
-const POLLIN: u32 = 0x001;
-const POLLPRI: u32 = 0x002;
-const POLLOUT: u32 = 0x004;
-const POLLERR: u32 = 0x008;
-const POLLHUP: u32 = 0x010;
-const POLLNVAL: u32 = 0x020;
-const POLLRDNORM: u32 = 0x040;
-const POLLWRNORM: u32 = 0x100;
-const POLLRDHUP: u32 = 0x2000;
+/// Linux's O_RDWR and O_NONBLOCK (asm-generic/fcntl.h).
+pub(super) const O_RDWR: i64 = 0o2;
+pub(super) const O_NONBLOCK: i64 = 0o4000;
 
-const POLL_NAMES: &[(&str, u32)] = &[
-    ("POLLIN", POLLIN),
-    ("POLLPRI", POLLPRI),
-    ("POLLOUT", POLLOUT),
-    ("POLLERR", POLLERR),
-    ("POLLHUP", POLLHUP),
-    ("POLLNVAL", POLLNVAL),
-    ("POLLRDNORM", POLLRDNORM),
-    ("POLLWRNORM", POLLWRNORM),
-    ("POLLRDHUP", POLLRDHUP),
+/// open(2) / fcntl(2) flag names.
+pub(super) const OPEN_FLAGS: &[(&str, i64)] = &[
+    ("O_RDONLY", 0),
+    ("O_WRONLY", 0o1),
+    ("O_RDWR", O_RDWR),
+    ("O_CREAT", 0o100),
+    ("O_EXCL", 0o200),
+    ("O_TRUNC", 0o1000),
+    ("O_APPEND", 0o2000),
+    ("O_NONBLOCK", O_NONBLOCK),
+    ("O_NDELAY", O_NONBLOCK),
 ];
 
-/// The bits of `POLLIN|POLLOUT`-style expressions (or a number); `Err` names
-/// an unknown word.
-fn poll_bits(e: &Expr) -> Result<u32, String> {
+/// The value of a flags expression (`O_RDWR|O_NONBLOCK`, a number).
+pub(super) fn flag_value(e: &Expr, names: &[(&str, i64)]) -> Option<i64> {
     match e {
-        Expr::Int(v) => Ok(*v as u32),
-        Expr::Word(w) => POLL_NAMES
-            .iter()
-            .find(|(n, _)| n == w)
-            .map(|(_, b)| *b)
-            .ok_or_else(|| w.clone()),
-        Expr::Or(a, b) => Ok(poll_bits(a)? | poll_bits(b)?),
-        other => Err(other.to_string()),
+        Expr::Int(v) => Some(*v),
+        Expr::Word(w) => names.iter().find(|(n, _)| n == w).map(|(_, v)| *v),
+        Expr::Or(a, b) => Some(flag_value(a, names)? | flag_value(b, names)?),
+        _ => None,
     }
 }
 
-fn poll_names(bits: u32) -> String {
-    let names: Vec<&str> = POLL_NAMES
-        .iter()
-        .filter(|(_, b)| bits & b != 0)
-        .map(|(n, _)| *n)
-        .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
+/// The words of a flags expression (`MSG_MORE|MSG_EOR`; `0` for 0).
+fn flag_names(e: &Expr) -> Vec<String> {
+    match e {
+        Expr::Int(0) => Vec::new(),
+        Expr::Or(a, b) => {
+            let mut v = flag_names(a);
+            v.extend(flag_names(b));
+            v
+        }
+        other => vec![other.to_string()],
     }
 }
 
-/// States in which the application may still send.
-fn can_send(s: State) -> bool {
-    matches!(s, State::Established | State::CloseWait)
+/// A NULL pointer argument.
+pub(super) fn is_null(e: Option<&Expr>) -> bool {
+    matches!(e, Some(Expr::Word(w)) if w == "NULL") || matches!(e, Some(Expr::Int(0)))
+}
+
+/// The summed iov_len of a msghdr's `msg_iov(N)=[{..., len}, ...]`.
+pub(super) fn iov_total(msg: &Expr) -> Option<usize> {
+    let Expr::Struct(fields) = msg else {
+        return None;
+    };
+    let iov = fields.iter().find_map(|f| match f {
+        Expr::Assign(k, v) if matches!(&**k, Expr::Call(n, _) if n == "msg_iov") => Some(&**v),
+        Expr::Assign(k, v) if k.as_word() == Some("msg_iov") => Some(&**v),
+        _ => None,
+    })?;
+    let Expr::List(items) = iov else {
+        return None;
+    };
+    let mut total = 0usize;
+    for it in items {
+        let len = it
+            .field("iov_len")
+            .and_then(Expr::as_int)
+            .or_else(|| match it {
+                Expr::Struct(v) if v.len() == 2 => v[1].as_int(),
+                _ => None,
+            })?;
+        total += usize::try_from(len).ok()?;
+    }
+    Some(total)
 }

@@ -1,0 +1,208 @@
+//! setsockopt and getsockopt.
+
+use super::syscalls::{errno_info, errno_of, CallResult};
+use super::*;
+
+impl Runner {
+    /// Applies options set on a socket before its connection existed.
+    pub(super) fn apply_opts(&mut self, c: ConnId, o: &SockOpts) {
+        if let Some(on) = o.nodelay {
+            let _ = self.ep.set_nodelay(c, on);
+        }
+        if let Some(b) = o.sndbuf {
+            let _ = self.ep.set_send_buffer(c, b / 2);
+        }
+        if let Some(b) = o.rcvbuf {
+            let _ = self.ep.set_recv_buffer(c, b / 2);
+        }
+        if let Some(on) = o.keepalive {
+            let _ = self.ep.set_keepalive(c, on);
+        }
+        if o.user_timeout.is_some() {
+            let _ = self.ep.set_user_timeout(c, o.user_timeout);
+        }
+        if let Some(on) = o.cork {
+            let _ = self.ep.set_cork(c, on);
+        }
+    }
+
+    pub(super) fn setsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
+        let fd = self.fd_arg(line, call)?;
+        let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
+        let value = call.args.get(3);
+        let int = value.and_then(Expr::single).and_then(Expr::as_int);
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(CallResult::Done(-1, Some("EBADF")));
+        };
+        let conn = match f.sock {
+            Sock::Conn(c) => Some(c),
+            _ => None,
+        };
+        let mut opts = f.opts.clone();
+        match opt {
+            // finack's listeners and connects never refuse a local address
+            // for being in TIME-WAIT, so SO_REUSEADDR changes nothing here.
+            "SO_REUSEADDR" => {}
+            // IP_FREEBIND lets a socket bind an address the host does not (yet)
+            // have; the runner's bind always takes the local address the
+            // endpoint owns, so it changes nothing for TCP here.
+            "IP_FREEBIND" | "IPV6_FREEBIND" => {}
+            // SO_TIMESTAMPING asks for transmit/receive timestamps, reported
+            // through the error queue and control messages; setting it changes
+            // nothing on the wire. recvmsg reports reading them as unchecked.
+            "SO_TIMESTAMPING" => {
+                let v = value
+                    .and_then(Expr::single)
+                    .and_then(|e| syscalls::flag_value(e, SOF_FLAGS));
+                opts.timestamping = Some(v.unwrap_or(1));
+            }
+            // TCP_INQ (Linux 4.18): recvmsg then carries a TCP_CM_INQ control
+            // message; the option itself is a flag getsockopt reads back.
+            "TCP_INQ" => opts.inq = int.unwrap_or(0) != 0,
+            "TCP_CORK" => opts.cork = Some(int.unwrap_or(0) != 0),
+            "TCP_MAXSEG" | "TCP_NOTSENT_LOWAT" => {
+                return fail(line, format!("setsockopt {opt} needs engine support"))
+            }
+            "SO_LINGER" => {
+                let v = value.ok_or_else(|| Failure {
+                    line,
+                    message: "SO_LINGER needs {onoff=..., linger=...}".into(),
+                })?;
+                let on = v.field("onoff").and_then(Expr::as_int).unwrap_or(0);
+                let secs = v.field("linger").and_then(Expr::as_int).unwrap_or(0);
+                if on != 0 && secs != 0 {
+                    return fail(
+                        line,
+                        "SO_LINGER with a non-zero linger time is not supported",
+                    );
+                }
+                self.fds.get_mut(&fd).expect("fd").linger_zero = on != 0;
+                return Ok(CallResult::Done(0, None));
+            }
+            "TCP_NODELAY" => opts.nodelay = Some(int.unwrap_or(0) != 0),
+            "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
+            // Linux doubles the value (man 7 socket: room for bookkeeping) and
+            // reports the doubled value; finack's buffers count payload bytes
+            // only, so the value asked for becomes the payload limit.
+            "SO_SNDBUF" | "SO_RCVBUF" => {
+                let Some(v) = int.filter(|v| *v >= 0) else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                // Linux's floors: SOCK_MIN_SNDBUF 4608, SOCK_MIN_RCVBUF 2304.
+                let floor = if opt == "SO_SNDBUF" { 4608 } else { 2304 };
+                let doubled = (v as usize * 2).max(floor);
+                if opt == "SO_SNDBUF" {
+                    opts.sndbuf = Some(doubled);
+                } else {
+                    opts.rcvbuf = Some(doubled);
+                }
+            }
+            "TCP_USER_TIMEOUT" => {
+                opts.user_timeout = int
+                    .filter(|v| *v > 0)
+                    .map(|ms| core::time::Duration::from_millis(ms as u64))
+            }
+            other => return fail(line, format!("setsockopt: unsupported option {other}")),
+        }
+        if let Some(c) = conn {
+            let mut only = SockOpts::default();
+            match opt {
+                "TCP_NODELAY" => only.nodelay = opts.nodelay,
+                "TCP_CORK" => only.cork = opts.cork,
+                "SO_KEEPALIVE" => only.keepalive = opts.keepalive,
+                "SO_SNDBUF" => only.sndbuf = opts.sndbuf,
+                "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
+                _ => only.user_timeout = opts.user_timeout,
+            }
+            if opt == "TCP_USER_TIMEOUT" {
+                let _ = self.ep.set_user_timeout(c, opts.user_timeout);
+            } else {
+                self.apply_opts(c, &only);
+            }
+        }
+        self.fds.get_mut(&fd).expect("fd").opts = opts;
+        Ok(CallResult::Done(0, None))
+    }
+
+    /// getsockopt: the value the stack reports, compared with the script's.
+    pub(super) fn getsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
+        let fd = self.fd_arg(line, call)?;
+        let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(CallResult::Done(-1, Some("EBADF")));
+        };
+        let conn = match f.sock {
+            Sock::Conn(c) => Some(c),
+            _ => None,
+        };
+        let info = conn.and_then(|c| self.ep.info(c));
+        let cfg = self.ep.config().clone();
+        let value: i64 = match opt {
+            "TCP_MAXSEG" => match &info {
+                Some(i) => i64::from(i.snd_mss),
+                // Before a connection Linux reports the default MSS (536).
+                None => 536,
+            },
+            "SO_SNDBUF" => f.opts.sndbuf.unwrap_or(cfg.send_buffer) as i64,
+            "SO_RCVBUF" => f.opts.rcvbuf.unwrap_or(cfg.recv_buffer) as i64,
+            "TCP_NODELAY" => i64::from(f.opts.nodelay.unwrap_or(!cfg.nagle)),
+            "SO_KEEPALIVE" => i64::from(f.opts.keepalive.unwrap_or(false)),
+            "SO_ERROR" => {
+                // The pending error, cleared by reading it (as in Linux).
+                let err = conn.and_then(|c| {
+                    (self.ep.state(c) == State::Closed)
+                        .then(|| self.ep.close_reason(c).and_then(|r| r.error()))
+                        .flatten()
+                });
+                match err {
+                    Some(e) if !self.error_read.contains(&fd) => {
+                        self.error_read.push(fd);
+                        i64::from(errno_info(errno_of(e)).0)
+                    }
+                    _ => 0,
+                }
+            }
+            "TCP_INQ" => i64::from(f.opts.inq),
+            "SO_TIMESTAMPING" => f.opts.timestamping.unwrap_or(0),
+            "TCP_CORK" => i64::from(f.opts.cork.unwrap_or(false)),
+            "TCP_NOTSENT_LOWAT" => {
+                return fail(line, format!("getsockopt {opt} needs engine support"))
+            }
+            other => return fail(line, format!("getsockopt: unsupported option {other}")),
+        };
+        let want = call
+            .args
+            .get(3)
+            .and_then(Expr::single)
+            .and_then(Expr::as_int);
+        if want.is_some_and(|w| w != value) {
+            return fail(
+                line,
+                format!(
+                    "getsockopt {opt}: expected {} but got {value}",
+                    want.unwrap_or(0)
+                ),
+            );
+        }
+        Ok(CallResult::Done(0, None))
+    }
+}
+
+/// SO_TIMESTAMPING flags (include/uapi/linux/net_tstamp.h).
+const SOF_FLAGS: &[(&str, i64)] = &[
+    ("SOF_TIMESTAMPING_TX_HARDWARE", 1 << 0),
+    ("SOF_TIMESTAMPING_TX_SOFTWARE", 1 << 1),
+    ("SOF_TIMESTAMPING_RX_HARDWARE", 1 << 2),
+    ("SOF_TIMESTAMPING_RX_SOFTWARE", 1 << 3),
+    ("SOF_TIMESTAMPING_SOFTWARE", 1 << 4),
+    ("SOF_TIMESTAMPING_SYS_HARDWARE", 1 << 5),
+    ("SOF_TIMESTAMPING_RAW_HARDWARE", 1 << 6),
+    ("SOF_TIMESTAMPING_OPT_ID", 1 << 7),
+    ("SOF_TIMESTAMPING_TX_SCHED", 1 << 8),
+    ("SOF_TIMESTAMPING_TX_ACK", 1 << 9),
+    ("SOF_TIMESTAMPING_OPT_CMSG", 1 << 10),
+    ("SOF_TIMESTAMPING_OPT_TSONLY", 1 << 11),
+    ("SOF_TIMESTAMPING_OPT_STATS", 1 << 12),
+    ("SOF_TIMESTAMPING_OPT_PKTINFO", 1 << 13),
+    ("SOF_TIMESTAMPING_OPT_TX_SWHW", 1 << 14),
+];
