@@ -37,6 +37,20 @@ struct SendRing {
     /// End of the last segment shorter than the MSS that was sent (Linux
     /// `snd_sml`), counted the same way.
     short_end: u64,
+    /// How fully the congestion window was used (Linux `tcp_cwnd_validate`).
+    usage: CwndUsage,
+}
+
+/// How fully the sender used its congestion window over the last window of
+/// data (Linux `is_cwnd_limited`, `max_packets_out`, `cwnd_usage_seq`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CwndUsage {
+    /// The window was full (nothing more could be sent for it).
+    pub(crate) limited: bool,
+    /// Most segments outstanding at once.
+    pub(crate) max_out: u32,
+    /// Until this offset is acknowledged, the figures above hold.
+    until: u64,
 }
 
 /// The end of one unit of queued data (an skb in Linux's write queue): a
@@ -166,6 +180,29 @@ impl SendBuf {
     pub(crate) fn set_short_sent_end(&mut self, end: usize) {
         if let Some(r) = &mut self.ring {
             r.short_end = r.acked + end as u64;
+        }
+    }
+
+    /// How fully the congestion window was used (all zero without a ring:
+    /// nothing is outstanding then).
+    pub(crate) fn cwnd_usage(&self) -> CwndUsage {
+        self.ring
+            .as_ref()
+            .map_or_else(CwndUsage::default, |r| r.usage)
+    }
+
+    /// Linux tcp_output.c: tcp_cwnd_validate(): after sending, with
+    /// `out` segments outstanding up to offset `sent_end`: start a new
+    /// record once the last one's data is acknowledged, when the window is
+    /// full, or when more is outstanding than ever while it was not full.
+    pub(crate) fn record_cwnd_usage(&mut self, out: u32, sent_end: usize, limited: bool) {
+        if let Some(r) = &mut self.ring {
+            let u = &mut r.usage;
+            if r.acked >= u.until || limited || (!u.limited && out > u.max_out) {
+                u.limited = limited;
+                u.max_out = out;
+                u.until = r.acked + sent_end as u64;
+            }
         }
     }
 

@@ -91,6 +91,11 @@ pub struct Config {
     /// L; RFC 5681 §3.1: one). `None`: by every segment it acknowledges, as
     /// Linux does (`tcp_slow_start`), never past ssthresh.
     pub slow_start_abc: Option<u32>,
+    /// Grow the congestion window only while the sender uses it: it was
+    /// full, or (in slow start) is under twice the most segments outstanding
+    /// (Linux `tcp_is_cwnd_limited`; RFC 7661 §4 in spirit). Off: every ACK
+    /// of new data grows it (RFC 5681).
+    pub cwnd_limited_growth: bool,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
     pub congestion: CongestionAlgorithm,
     /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
@@ -201,6 +206,7 @@ impl Config {
             quickacks: 16,
             congestion: CongestionAlgorithm::Cubic,
             slow_start_abc: None,
+            cwnd_limited_growth: true,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -243,6 +249,7 @@ impl Config {
             quickacks: 0,
             congestion: CongestionAlgorithm::NewReno,
             slow_start_abc: Some(1),
+            cwnd_limited_growth: false,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
             // RFC 8985 TLP is an experimental-track addition, not part of the

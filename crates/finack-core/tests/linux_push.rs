@@ -10,7 +10,7 @@ use common::*;
 use std::time::Duration;
 
 use finack_core::wire::TcpFlags;
-use finack_core::SendFlags;
+use finack_core::{Config, SendFlags};
 
 /// Data segments the client sent after the handshake: (length, PSH).
 fn data_segs(net: &Net) -> Vec<(usize, bool)> {
@@ -172,5 +172,36 @@ dual!(
             n.client.info(c).unwrap().bytes_acked >= u64::from(10 * mss)
         });
         assert_eq!(net.client.info(c).unwrap().cwnd, 20 * mss);
+    }
+);
+
+dual!(
+    an_application_limited_sender_stops_growing_its_window,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        // Six segments in flight with a window of ten: Linux's
+        // tcp_is_cwnd_limited() lets slow start grow the window only to
+        // twice the most segments outstanding (12), not with every ACK.
+        let now = net.now;
+        net.client
+            .send(now, c, &vec![0u8; 6 * mss as usize])
+            .unwrap();
+        net.run_until(Duration::from_secs(2), |n| {
+            n.client.info(c).unwrap().bytes_acked >= u64::from(6 * mss)
+        });
+        assert_eq!(net.client.info(c).unwrap().cwnd, 12 * mss);
+        // The RFC 5681 profile grows by one segment per ACK regardless.
+        let mut rfc = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
+        let (c, _s) = rfc.established();
+        let mss = rfc.client.info(c).unwrap().snd_mss as u32;
+        let cwnd0 = rfc.client.info(c).unwrap().cwnd;
+        let now = rfc.now;
+        rfc.client.send(now, c, &vec![0u8; mss as usize]).unwrap();
+        rfc.run_until(Duration::from_secs(5), |n| {
+            n.client.info(c).unwrap().bytes_acked >= u64::from(mss)
+        });
+        assert_eq!(rfc.client.info(c).unwrap().cwnd, cwnd0 + mss);
     }
 );

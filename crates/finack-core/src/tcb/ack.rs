@@ -258,7 +258,7 @@ impl Tcb {
                 }
                 self.cc.on_partial_ack(acked, mss);
             }
-        } else {
+        } else if !ctx.cfg.cwnd_limited_growth || self.cwnd_limited() {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
             self.cc.on_new_ack(
                 delivered,
@@ -356,5 +356,18 @@ impl Tcb {
             self.timers.set(TimerKind::LossProbe, None);
             ctx.stats.fast_retransmits += 1;
         }
+    }
+
+    /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in
+    /// slow start, is less than twice the most segments outstanding at once
+    /// (so an application-limited sender's window stops growing).
+    fn cwnd_limited(&self) -> bool {
+        let usage = self.snd.buf.cwnd_usage();
+        if usage.limited {
+            return true;
+        }
+        let mss = u32::from(self.snd.mss.max(1));
+        let cwnd = self.cc.cwnd();
+        cwnd < self.cc.ssthresh() && cwnd / mss < 2 * usage.max_out
     }
 }

@@ -289,6 +289,10 @@ impl Tcb {
             }
         }
         if len == 0 && !fin {
+            if avail > 0 && room < mss.min(avail) {
+                // Held back by the windows: note whether cwnd was what held it.
+                self.record_cwnd_usage(cwnd);
+            }
             if avail > 0
                 && self.snd.una == self.snd.max
                 && self.timers.get(TimerKind::Retransmit).is_none()
@@ -361,6 +365,9 @@ impl Tcb {
             self.snd.rtt_probe = Some((seq, now));
         }
         self.snd.max = self.snd.max.max(self.snd.nxt);
+        if !retransmitting && len > 0 {
+            self.record_cwnd_usage(cwnd);
+        }
         if self.timers.get(TimerKind::Retransmit).is_none()
             || self.timers.take(TimerKind::Persist).is_some()
         {
@@ -378,6 +385,16 @@ impl Tcb {
             self.schedule_tlp(now, cfg);
         }
         Some(self.emit(now, cfg, buf, seq, flags, off, len))
+    }
+
+    /// Linux tcp_output.c: tcp_cwnd_validate() after a transmission: the
+    /// window counts as used up when the segments in flight fill it.
+    fn record_cwnd_usage(&mut self, cwnd: u32) {
+        let mss = u32::from(self.snd.mss.max(1));
+        let out = self.snd.in_flight().div_ceil(mss);
+        let limited = out >= cwnd / mss;
+        let sent_end = (self.snd.max - self.snd.buf_seq).max(0) as usize;
+        self.snd.buf.record_cwnd_usage(out, sent_end, limited);
     }
 
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
