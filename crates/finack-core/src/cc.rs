@@ -154,6 +154,36 @@ impl Congestion {
         self.w.ssthresh
     }
 
+    /// Sending again after `idle` without data in flight (RFC 5681 §4.1;
+    /// Linux tcp_output.c: tcp_cwnd_restart()).
+    pub(crate) fn restart_after_idle(
+        &mut self,
+        how: crate::config::IdleRestart,
+        idle: Duration,
+        rto: Duration,
+        iw: u32,
+    ) {
+        use crate::config::IdleRestart;
+        if idle <= rto || how == IdleRestart::Keep {
+            return;
+        }
+        let restart = iw.min(self.w.cwnd);
+        if how == IdleRestart::Rfc5681 {
+            self.w.cwnd = restart;
+            return;
+        }
+        // tcp_current_ssthresh(): at least three quarters of the window.
+        let cwnd = self.w.cwnd;
+        self.w.ssthresh = self.w.ssthresh.max((cwnd >> 1) + (cwnd >> 2));
+        let mut left = idle.saturating_sub(rto);
+        let mut w = cwnd;
+        while !left.is_zero() && w > restart && !rto.is_zero() {
+            w >>= 1;
+            left = left.saturating_sub(rto);
+        }
+        self.w.cwnd = w.max(restart);
+    }
+
     /// The initial window, once the MSS is known (RFC 5681 §3.1, RFC 6928).
     pub(crate) fn set_initial(&mut self, cwnd: u32) {
         self.w.cwnd = cwnd;

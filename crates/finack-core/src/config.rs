@@ -15,6 +15,20 @@ pub enum InitialWindow {
     Rfc5681,
 }
 
+/// What the congestion window does when a connection sends again after
+/// sending nothing for longer than the retransmission timeout.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IdleRestart {
+    /// Keep it (Linux with `tcp_slow_start_after_idle` = 0).
+    Keep,
+    /// RFC 5681 §4.1: restart from RW = min(IW, cwnd).
+    Rfc5681,
+    /// Linux `tcp_cwnd_restart()` (`tcp_slow_start_after_idle` = 1, the
+    /// kernel's default): halve it once per RTO of idleness, not below
+    /// min(IW, cwnd), keeping ssthresh at least 3/4 of the old window.
+    Linux,
+}
+
 /// Engine configuration. Construct with [`Config::linux()`] or
 /// [`Config::rfc9293()`] and adjust fields as needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +110,12 @@ pub struct Config {
     /// (Linux `tcp_is_cwnd_limited`; RFC 7661 §4 in spirit). Off: every ACK
     /// of new data grows it (RFC 5681).
     pub cwnd_limited_growth: bool,
+    /// Probe a zero window with one octet of data (RFC 9293 §3.8.6.1,
+    /// MUST-36). Off: with a bare ACK carrying SND.UNA - 1, as Linux's
+    /// `tcp_xmit_probe_skb` does, sending data only once the window opens.
+    pub zero_window_probe_data: bool,
+    /// Slow start after idle (Linux `tcp_slow_start_after_idle`).
+    pub idle_restart: IdleRestart,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
     pub congestion: CongestionAlgorithm,
     /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
@@ -207,6 +227,8 @@ impl Config {
             congestion: CongestionAlgorithm::Cubic,
             slow_start_abc: None,
             cwnd_limited_growth: true,
+            idle_restart: IdleRestart::Linux,
+            zero_window_probe_data: false,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -250,6 +272,8 @@ impl Config {
             congestion: CongestionAlgorithm::NewReno,
             slow_start_abc: Some(1),
             cwnd_limited_growth: false,
+            idle_restart: IdleRestart::Rfc5681,
+            zero_window_probe_data: true,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
             // RFC 8985 TLP is an experimental-track addition, not part of the

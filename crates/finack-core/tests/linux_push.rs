@@ -205,3 +205,73 @@ dual!(
         assert_eq!(rfc.client.info(c).unwrap().cwnd, cwnd0 + mss);
     }
 );
+
+dual!(
+    sending_after_idle_restarts_the_window_as_configured,
+    |f: Family| {
+        use finack_core::IdleRestart;
+        for (how, want_segs) in [
+            // Linux halves once per RTO of idleness, never below min(IW, cwnd).
+            (IdleRestart::Linux, 10),
+            (IdleRestart::Rfc5681, 10),
+            (IdleRestart::Keep, 20),
+        ] {
+            let cfg = Config {
+                idle_restart: how,
+                ..Config::linux()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = net.client.info(c).unwrap().snd_mss as u32;
+            let now = net.now;
+            net.client
+                .send(now, c, &vec![0u8; 10 * mss as usize])
+                .unwrap();
+            net.run_until(Duration::from_secs(2), |n| {
+                n.client.info(c).unwrap().bytes_acked >= u64::from(10 * mss)
+            });
+            assert_eq!(net.client.info(c).unwrap().cwnd, 20 * mss, "{how:?}");
+            // Ten seconds of silence, far beyond the RTO; then a write.
+            net.run_for(Duration::from_secs(10));
+            let now = net.now;
+            net.client.send(now, c, &[1u8; 100]).unwrap();
+            assert_eq!(net.client.info(c).unwrap().cwnd, want_segs * mss, "{how:?}");
+        }
+    }
+);
+
+dual!(
+    linux_probes_a_shut_window_with_a_bare_ack_below_snd_una,
+    |f: Family| {
+        let ccfg = Config {
+            recv_buffer: 4000,
+            window_scaling: false,
+            ..Config::linux()
+        };
+        for (scfg, data_probe) in [(Config::linux(), false), (Config::rfc9293(), true)] {
+            let mut net = Net::with_configs(f, ccfg.clone(), scfg);
+            let (c, s) = net.established();
+            net.capp.read = false;
+            net.sapp.to_send = vec![7u8; 20_000].into_iter().collect();
+            assert!(net.run_until(Duration::from_secs(2), |n| {
+                n.server.info(s).unwrap().snd_wnd == 0 && n.client.info(c).unwrap().readable > 0
+            }));
+            let una = net.server.info(s).unwrap().bytes_acked;
+            let mark = net.log.len();
+            net.run_for(Duration::from_secs(3));
+            let probes: Vec<&Seg> = net.log[mark..]
+                .iter()
+                .filter(|x| x.from == Side::Server)
+                .collect();
+            assert!(probes.len() >= 2, "{}", net.trace());
+            for p in probes {
+                if data_probe {
+                    assert_eq!(p.len, 1, "RFC 9293 §3.8.6.1: one octet");
+                } else {
+                    assert_eq!(p.len, 0, "tcp_xmit_probe_skb: no data");
+                }
+            }
+            assert_eq!(net.server.info(s).unwrap().bytes_acked, una);
+        }
+    }
+);

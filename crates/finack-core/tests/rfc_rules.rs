@@ -1881,9 +1881,12 @@ dual!(
         let (mut net, _c, s, _) = closed_window(f, 20_000);
         let mark = net.log.len();
         net.run_for(Duration::from_secs(600));
+        // A probe is one octet (RFC 9293 §3.8.6.1) or, in the Linux
+        // profile, a bare ACK below SND.UNA (tcp_xmit_probe_skb): the
+        // server sends nothing else while the window stays shut.
         let probes = net.log[mark..]
             .iter()
-            .filter(|x| x.from == Side::Server && x.len > 0)
+            .filter(|x| x.from == Side::Server)
             .count();
         assert!(
             probes >= 5,
@@ -1907,7 +1910,8 @@ dual!(
         assert_eq!(net.server.state(s), State::Established);
         let probes: Vec<Seg> = net.log[mark..]
             .iter()
-            .filter(|x| x.from == Side::Server && x.len > 0)
+            // Answered by now: sent at least a round trip before the end.
+            .filter(|x| x.from == Side::Server && x.time + net.latency * 2 <= net.now)
             .cloned()
             .collect();
         assert!(
@@ -1928,8 +1932,12 @@ dual!(
             .iter()
             .filter(|x| x.from == Side::Client && x.window == 0)
             .count();
+        // Every probe is answered, except that a bare-ACK probe (Linux
+        // profile) below the window is an out-of-window segment whose reply
+        // is rate-limited (RFC 5961 §7, `tcp_invalid_ratelimit`): the first
+        // two probes, 200 ms apart, get one answer.
         assert!(
-            answers >= probes.len(),
+            answers + 1 >= probes.len(),
             "{answers} answers to {} probes",
             probes.len()
         );

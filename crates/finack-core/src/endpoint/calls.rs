@@ -281,7 +281,7 @@ impl Endpoint {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
-                let r = tcb.send(data, flags, &self.cfg);
+                let r = tcb.send(now, data, flags, &self.cfg);
                 self.mark_tx(idx);
                 r
             }
@@ -434,7 +434,7 @@ impl Endpoint {
         c: ConnId,
         timeout: Option<core::time::Duration>,
     ) -> Result<(), Error> {
-        self.with_active(c, |tcb| tcb.snd.user_timeout = timeout)
+        self.with_active(c, |tcb| tcb.snd.set_user_timeout(timeout))
     }
 
     /// Set the Diffserv field (IPv4 TOS / IPv6 Traffic Class) of this

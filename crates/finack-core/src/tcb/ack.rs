@@ -113,6 +113,11 @@ impl Tcb {
                 // an ordinary retransmission deadline.
                 if let Some(t) = self.timers.take(TimerKind::Persist) {
                     self.timers.set(TimerKind::Retransmit, Some(t));
+                    if self.snd.una == self.snd.max {
+                        // Linux tcp_input.c: tcp_ack_probe(): the window takes
+                        // data again; the probe backoff ends.
+                        self.snd.backoff = 0;
+                    }
                 }
                 if was_closed && self.snd.una != self.snd.max {
                     // The window reopened while a probe octet was outstanding, not
@@ -206,8 +211,10 @@ impl Tcb {
         } else {
             self.timers
                 .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto()));
-            self.timers
-                .set(TimerKind::User, self.snd.user_timeout.map(|d| ctx.now + d));
+            self.timers.set(
+                TimerKind::User,
+                self.snd.user_timeout().map(|d| ctx.now + d),
+            );
         }
         self.on_tlp_ack(ctx, ack);
         let mss = u32::from(self.snd.mss);

@@ -303,6 +303,11 @@ impl Tcb {
     /// change is done by `Endpoint::apply` when the event is over.
     pub(crate) fn goto(&mut self, now: Instant, to: State) {
         if self.state != to {
+            if to == State::Established {
+                // Linux tcp_input.c: tcp_rcv_state_process() stamps lsndtime
+                // at the handshake so the first write is not "after idle".
+                self.snd.last_data_sent = now;
+            }
             self.state = to;
             self.state_since = now;
         }
@@ -383,6 +388,7 @@ impl Tcb {
     /// SEND (§3.10.2).
     pub(crate) fn send(
         &mut self,
+        now: Instant,
         data: &[u8],
         flags: SendFlags,
         cfg: &Config,
@@ -397,7 +403,18 @@ impl Tcb {
                 if self.snd.fin_queued {
                     return Err(Error::BrokenPipe);
                 }
+                let idle = self.snd.una == self.snd.max && self.state.is_synchronized();
                 let n = self.snd.queue(data, flags, cfg.linux_push);
+                if n > 0 && idle {
+                    // Linux tcp.c: tcp_skb_entail() -> tcp_slow_start_after_idle_check():
+                    // a write that finds nothing in flight restarts the window
+                    // if nothing was sent for longer than the RTO.
+                    let iw = self.initial_cwnd(cfg);
+                    let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
+                    let rto = self.snd.rtt.rto();
+                    self.cc
+                        .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
+                }
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
                     // with TCP_NAGLE_CORK.

@@ -239,6 +239,19 @@ impl Tcb {
         // into a zero window (§3.8.6.1, MUST-36).
         let probe = self.snd.force_probe && avail > 0;
         if probe && len == 0 {
+            if !cfg.zero_window_probe_data {
+                // Linux tcp_output.c: tcp_write_wakeup() -> tcp_xmit_probe_skb():
+                // into a closed window Linux probes with a bare ACK carrying
+                // SND.UNA - 1, which the peer must answer, and re-arms the
+                // probe timer with backoff (tcp_probe_timer()).
+                self.snd.force_probe = false;
+                self.timers.set(
+                    TimerKind::Persist,
+                    Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
+                );
+                let seq = self.snd.una - 1;
+                return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+            }
             len = 1;
         }
         self.snd.force_probe = false;
@@ -365,6 +378,10 @@ impl Tcb {
             self.snd.rtt_probe = Some((seq, now));
         }
         self.snd.max = self.snd.max.max(self.snd.nxt);
+        if len > 0 {
+            // Linux tcp_output.c: tcp_event_data_sent() stamps lsndtime.
+            self.snd.last_data_sent = now;
+        }
         if !retransmitting && len > 0 {
             self.record_cwnd_usage(cwnd);
         }
@@ -378,7 +395,7 @@ impl Tcb {
         }
         if self.timers.get(TimerKind::User).is_none() {
             self.timers
-                .set(TimerKind::User, self.snd.user_timeout.map(|d| now + d));
+                .set(TimerKind::User, self.snd.user_timeout().map(|d| now + d));
         }
         if !retransmitting {
             // RFC 8985 §7.2: (re)schedule the probe after sending new data.

@@ -2,6 +2,7 @@
 //! the bytes the application queued, and the round-trip and retransmission
 //! timing that belongs to them (RFC 6298).
 
+use core::num::NonZeroU32;
 use core::time::Duration;
 
 use finack_wire::SeqNumber;
@@ -74,7 +75,9 @@ pub(crate) struct SendSide {
     pub(crate) force_probe: bool,
     pub(crate) probes_unanswered: u32,
     /// TCP_USER_TIMEOUT (RFC 9293 MUST-21 lets the application set R2).
-    pub(crate) user_timeout: Option<Duration>,
+    pub(crate) user_timeout: Option<NonZeroU32>,
+    /// When data (new or resent) last left (Linux `lsndtime`).
+    pub(crate) last_data_sent: Instant,
     /// Segments retransmitted and data bytes acknowledged, for `info()`.
     pub(crate) total_retrans: u64,
     pub(crate) bytes_acked: u64,
@@ -82,7 +85,7 @@ pub(crate) struct SendSide {
 
 impl SendSide {
     pub(crate) fn new(cfg: &Config, iss: SeqNumber, peer_mss: u16) -> SendSide {
-        SendSide {
+        let mut snd = SendSide {
             iss,
             una: iss,
             nxt: iss,
@@ -112,10 +115,13 @@ impl SendSide {
             backoff: 0,
             force_probe: false,
             probes_unanswered: 0,
-            user_timeout: cfg.user_timeout,
+            user_timeout: None,
+            last_data_sent: Instant::ZERO,
             total_retrans: 0,
             bytes_acked: 0,
-        }
+        };
+        snd.set_user_timeout(cfg.user_timeout);
+        snd
     }
 
     /// Queue `data` as Linux's `tcp_sendmsg_locked` does, in units (skbs) of
@@ -225,6 +231,21 @@ impl SendSide {
             goal = goal.min(self.max_wnd as usize);
         }
         (goal / mss * mss).max(mss)
+    }
+
+    /// TCP_USER_TIMEOUT, kept in whole milliseconds as Linux keeps it.
+    pub(crate) fn user_timeout(&self) -> Option<Duration> {
+        self.user_timeout
+            .map(|ms| Duration::from_millis(u64::from(ms.get())))
+    }
+
+    /// Set TCP_USER_TIMEOUT (`None` or zero: off; at least 1 ms otherwise,
+    /// at most u32::MAX ms).
+    pub(crate) fn set_user_timeout(&mut self, t: Option<Duration>) {
+        self.user_timeout = t.and_then(|d| {
+            let ms = d.as_micros().div_ceil(1000).min(u128::from(u32::MAX)) as u32;
+            NonZeroU32::new(ms)
+        });
     }
 
     /// Bytes sent and not yet acknowledged.

@@ -34,11 +34,6 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         "FACK is off (0) in defaults.sh, which is finack's behaviour",
     ),
     (
-        "tcp_slow_start_after_idle",
-        Some("0"),
-        "finack never restarts slow start after idle",
-    ),
-    (
         "tcp_recovery",
         Some("1"),
         "RACK: finack's loss detection is dupthresh + SACK + TLP",
@@ -111,6 +106,14 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
             cfg.fin_wait2_timeout = Some(core::time::Duration::from_secs(num(value)?))
         }
         "tcp_min_tso_segs" => cfg.gso_segs_min = Some(num(value)?.max(1) as u32),
+        // Linux tcp_cwnd_restart() after idle, or keep the window.
+        "tcp_slow_start_after_idle" => {
+            cfg.idle_restart = if num(value)? != 0 {
+                IdleRestart::Linux
+            } else {
+                IdleRestart::Keep
+            }
+        }
         // 0: never; 1: when the SYN queue overflows (Config::syn_cookies);
         // 2 (always) has no counterpart.
         "tcp_syncookies" => match num(value)? {
