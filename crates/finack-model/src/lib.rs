@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 mod hist;
 mod model;
 mod net;
@@ -195,7 +196,9 @@ pub fn check_with(
         unique_states: checker.unique_state_count(),
         max_depth: checker.max_depth(),
         elapsed,
-        complete: checker.is_done(),
+        // The checker also calls itself done when it stopped at the target
+        // state count.
+        complete: checker.is_done() && max_states.is_none_or(|n| checker.state_count() < n),
         properties,
     }
 }
