@@ -493,7 +493,7 @@ impl TcpModel {
                 |_, s| s.seen & seen::CLOSE_WAIT_DATA != 0,
             ));
         }
-        if b.losses > 0 {
+        if b.losses > 0 && (b.client_bytes > 0 || b.server_bytes > 0) {
             v.push(Property::<TcpModel>::sometimes(
                 "reached: a packet lost and every byte still delivered",
                 |_, s| s.seen & seen::RECOVERED != 0,
@@ -507,6 +507,10 @@ impl TcpModel {
             v.push(Property::<TcpModel>::sometimes(
                 "reached: an old incarnation's segment rejected by a newer connection",
                 |_, s| s.seen & seen::OLD_REJECTED != 0,
+            ));
+            v.push(Property::<TcpModel>::sometimes(
+                "reached: a SYN reopened the 4-tuple from TIME-WAIT (RFC 6191)",
+                |_, s| s.seen & seen::TW_REOPENED != 0,
             ));
         }
         if b.crashes > 0 {
