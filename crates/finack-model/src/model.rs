@@ -438,7 +438,8 @@ impl TcpModel {
         }
     }
 
-    /// With nothing left to do, a connection is not CLOSED: the offending
+    /// With nothing left to do (no packet, timer or application call; a
+    /// crash does not count), a connection is not CLOSED: the offending
     /// states, or `None`.
     pub fn stuck(&self, st: &ModelState) -> Option<String> {
         if st.violation.is_some() {
@@ -446,7 +447,9 @@ impl TcpModel {
         }
         let mut acts = Vec::new();
         self.enabled(st, &mut acts);
-        if !acts.is_empty() {
+        // A crash the bound still allows is no way out: without it the
+        // connection would stay as it is forever.
+        if acts.iter().any(|a| !matches!(a, Action::Crash(_))) {
             return None;
         }
         if st.client.app.live.is_empty() && st.server.app.live.is_empty() {
