@@ -13,6 +13,7 @@
 //! finack bench compare [--bytes N] [--connections N] [--no-linux]
 //! finack bench scale [--connections N] [--checkpoints LIST] [--max-memory SIZE] | --open N --only-packets K
 //! finack fsm [--scenario NAME] [--seed N] [--dot FILE]
+//! finack model [--losses N] [--dups N] [--reorders N] [--delays N] [--crashes N] [--incarnations N] ...
 //! ```
 //!
 //! `serve`, `connect` and `bench tun` need root (CAP_NET_ADMIN) for the TUN device.
@@ -39,6 +40,7 @@ use finack_sim::{catalog, find, Family, ScenarioDef, ScenarioResult};
 
 mod bench_scale;
 mod fsm;
+mod model;
 mod net;
 mod packetdrill;
 
@@ -75,6 +77,14 @@ enum Command {
     /// took in the catalog scenarios, state by state, with the scenarios that
     /// show it (`--dot FILE` for Graphviz).
     Fsm(fsm::FsmArgs),
+    /// Model-check two engines over a network that loses, duplicates,
+    /// reorders and delays a bounded number of packets, with the
+    /// applications' calls and a crash as actions.
+    #[command(
+        after_help = "Exit codes: 0 every property holds over every state within \
+                            the bound, 1 a property failed or --max-states stopped the run."
+    )]
+    Model(finack_model::cli::ModelArgs),
 }
 
 /// `finack sim ...`
@@ -187,6 +197,7 @@ fn main() -> ExitCode {
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
         Command::Bench(net::BenchCommand::Scale(args)) => bench_scale::bench_scale(&args),
         Command::Fsm(args) => fsm::fsm(&args),
+        Command::Model(args) => model::model(&args),
         Command::Sim(SimCommand::Goodput) => {
             eprintln!("measuring 15 cells (2 MiB each) ...");
             print!("{}", finack_sim::goodput::table());

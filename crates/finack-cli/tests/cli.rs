@@ -577,3 +577,41 @@ fn fsm_prints_the_walked_state_machine() {
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn model_checks_a_small_bound_and_reports_the_states_explored() {
+    let o = finack(&[
+        "model",
+        "--losses",
+        "0",
+        "--delays",
+        "0",
+        "--no-abort",
+        "--no-shutdown",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("bound: profile=Linux losses=0 dups=0"),
+        "{out}"
+    );
+    assert!(out.contains("states explored: "), "{out}");
+    assert!(
+        out.contains(
+            "[holds] always: nothing stuck: with nothing left to do, both sides are CLOSED"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("[example found] sometimes: reached: TIME-WAIT"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("VIOLATED") && !out.contains("INCOMPLETE"),
+        "{out}"
+    );
+    // Stopped early: incomplete, exit 1.
+    let o = finack(&["model", "--max-states", "50"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(INCOMPLETE)"), "{}", stdout(&o));
+}
