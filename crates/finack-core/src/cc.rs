@@ -184,6 +184,55 @@ impl Congestion {
         self.w.cwnd = w.max(restart);
     }
 
+    /// Proportional Rate Reduction (RFC 6937 §3; Linux tcp_input.c:
+    /// tcp_cwnd_reduction()): during recovery the window becomes what is in
+    /// flight (`pipe`) plus what may be sent for this ACK. `delivered` is
+    /// the total delivered since recovery began, `out` what was sent since,
+    /// `newly` what this ACK delivered, `prior` the window when recovery
+    /// began; `una_advanced` and `newly_lost` shape the slow-start
+    /// reduction bound (PRR-SSRB). Bytes throughout.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn prr(
+        &mut self,
+        pipe: u32,
+        delivered: u32,
+        out: u32,
+        newly: u32,
+        prior: u32,
+        mss: u32,
+        una_advanced: bool,
+    ) {
+        let ssthresh = self.w.ssthresh;
+        let sndcnt = if pipe > ssthresh {
+            // Proportional: ceil(prr_delivered * ssthresh / RecoverFS) - prr_out.
+            let target =
+                (u64::from(delivered) * u64::from(ssthresh)).div_ceil(u64::from(prior.max(1)));
+            (target as u32).saturating_sub(out)
+        } else {
+            // Slow start back to ssthresh, one segment more when SND.UNA
+            // advanced (Linux: FLAG_SND_UNA_ADVANCED without new losses).
+            let mut n = delivered.saturating_sub(out).max(newly);
+            if una_advanced {
+                n += mss;
+            }
+            n.min(ssthresh - pipe)
+        };
+        // Force the fast retransmit upon entering recovery.
+        let sndcnt = if out == 0 { sndcnt.max(mss) } else { sndcnt };
+        self.w.cwnd = pipe + sndcnt;
+    }
+
+    /// Recovery is over: continue from ssthresh (Linux tcp_end_cwnd_reduction()).
+    pub(crate) fn end_reduction(&mut self) {
+        self.w.cwnd = self.w.ssthresh;
+    }
+
+    /// Start of a reduction under PRR: ssthresh as the algorithm says; the
+    /// window is left to PRR (RFC 6937 §3 "on entering recovery").
+    pub(crate) fn begin_reduction(&mut self, flight: u32, mss: u32, now: Instant) {
+        self.w.ssthresh = self.ops.on_loss(self.w.cwnd, flight, mss, now);
+    }
+
     /// The initial window, once the MSS is known (RFC 5681 §3.1, RFC 6928).
     pub(crate) fn set_initial(&mut self, cwnd: u32) {
         self.w.cwnd = cwnd;

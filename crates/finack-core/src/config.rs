@@ -114,6 +114,10 @@ pub struct Config {
     /// MUST-36). Off: with a bare ACK carrying SND.UNA - 1, as Linux's
     /// `tcp_xmit_probe_skb` does, sending data only once the window opens.
     pub zero_window_probe_data: bool,
+    /// Proportional Rate Reduction in SACK-based recovery (RFC 6937, Linux's
+    /// `tcp_cwnd_reduction`): the window steps down to ssthresh as ACKs
+    /// arrive instead of dropping to it at once (RFC 6675 §5).
+    pub prr: bool,
     /// Slow start after idle (Linux `tcp_slow_start_after_idle`).
     pub idle_restart: IdleRestart,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
@@ -229,6 +233,7 @@ impl Config {
             cwnd_limited_growth: true,
             idle_restart: IdleRestart::Linux,
             zero_window_probe_data: false,
+            prr: true,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -274,6 +279,7 @@ impl Config {
             cwnd_limited_growth: false,
             idle_restart: IdleRestart::Rfc5681,
             zero_window_probe_data: true,
+            prr: false,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
             // RFC 8985 TLP is an experimental-track addition, not part of the

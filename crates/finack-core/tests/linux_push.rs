@@ -275,3 +275,47 @@ dual!(
         }
     }
 );
+
+dual!(
+    prr_steps_the_window_down_to_ssthresh_during_recovery,
+    |f: Family| {
+        // One segment lost in a bulk transfer with SACK: RFC 6937 (Linux
+        // tcp_cwnd_reduction()) sets cwnd to pipe plus what each ACK lets out,
+        // so it is not pinned at ssthresh during recovery (RFC 6675 §5 would),
+        // and it is ssthresh once recovery ends (tcp_end_cwnd_reduction()).
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let isn = net.log[0].seq;
+        let mut done = false;
+        net.drop = Some(Box::new(move |seg: &Seg| {
+            let rel = (seg.seq - (isn + 1)) as usize;
+            let hit = !done && seg.from == Side::Client && seg.len > 0 && rel >= 30_000;
+            done |= hit;
+            hit
+        }));
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        net.capp.to_send = data.iter().copied().collect();
+        let mut during = Vec::new();
+        let mut after = None;
+        net.run_until(Duration::from_secs(30), |n| {
+            let i = n.client.info(c).unwrap();
+            if i.in_recovery {
+                during.push((i.cwnd, i.ssthresh));
+            } else if !during.is_empty() && after.is_none() {
+                after = Some((i.cwnd, i.ssthresh));
+            }
+            n.sapp.received.len() == data.len()
+        });
+        assert!(net.sapp.received == data, "data intact");
+        assert!(!during.is_empty());
+        assert!(during.iter().any(|w| w.0 != w.1), "{during:?}");
+        // From ssthresh on (congestion avoidance may add a little with the
+        // ACKs of the same step).
+        let (cwnd, ssthresh) = after.expect("recovery ended");
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        assert!(
+            cwnd >= ssthresh && cwnd < ssthresh + mss,
+            "{cwnd} vs {ssthresh}"
+        );
+    }
+);

@@ -2598,8 +2598,11 @@ dual!(
 /// fast retransmit until the loss is repaired: `(cwnd, ssthresh, mss)` at each
 /// step of the recovery.
 fn recovery_windows(f: Family, sack: bool) -> Vec<(u32, u32, u16)> {
+    // The RFC 6675 / RFC 6582 windows (the Linux profile's PRR is tested in
+    // tests/linux_push.rs).
     let cfg = Config {
         sack,
+        prr: false,
         ..Config::linux()
     };
     let mut net = Net::with_configs(f, cfg.clone(), cfg);

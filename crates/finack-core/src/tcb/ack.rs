@@ -72,12 +72,15 @@ impl Tcb {
         self.update_ts_recent(ctx, seg);
         // The peer answered: zero-window probing may go on (MUST-37).
         self.snd.probes_unanswered = 0;
+        let sacked_before = self.rec.sacked_bytes();
+        let una_before = self.snd.una;
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
                 .rec
                 .get_mut()
                 .update_scoreboard(&self.snd, &seg.options.sack_blocks);
+        let sacked_now = self.rec.sacked_bytes();
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
         // SYN or FIN, leaves the window as it was, while data is outstanding.
         // RFC 6675 §2 drops the window condition for an ACK that brings new
@@ -96,6 +99,15 @@ impl Tcb {
         }
         if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
+        }
+        if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
+            // RFC 6937: what this ACK delivered: octets newly SACKed, and
+            // octets cumulatively acknowledged that were not SACKed before.
+            let acked = (self.snd.una - una_before).max(0) as u32;
+            let was_sacked_below = sacked_now.saturating_sub(self.rec.sacked_bytes());
+            let newly =
+                sacked_now.saturating_sub(sacked_before) + acked.saturating_sub(was_sacked_below);
+            self.prr_on_ack(ctx, newly, self.snd.una != una_before);
         }
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
@@ -242,8 +254,13 @@ impl Tcb {
             let flight = self.snd.in_flight();
             if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
-                // and leave fast recovery.
-                self.cc.on_full_ack(flight, mss);
+                // and leave fast recovery; after PRR, continue from ssthresh
+                // (Linux tcp_end_cwnd_reduction()).
+                if ctx.cfg.prr && self.sack_ok {
+                    self.cc.end_reduction();
+                } else {
+                    self.cc.on_full_ack(flight, mss);
+                }
                 self.rec.get_mut().recover = None;
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
@@ -351,8 +368,19 @@ impl Tcb {
             let flight = self.snd.in_flight();
             // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
             // (4.2) or RFC 6582 §3.2 step 2 for the window.
-            self.cc
-                .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
+            if ctx.cfg.prr && self.sack_ok {
+                // RFC 6937 §3: on entering recovery, ssthresh from the
+                // algorithm, RecoverFS = the window then; PRR sets cwnd.
+                let prior = self.cc.cwnd();
+                self.cc.begin_reduction(flight, mss, ctx.now);
+                let rec = self.rec.get_mut();
+                rec.prr_prior = prior.max(mss);
+                rec.prr_delivered = 0;
+                rec.prr_out = 0;
+            } else {
+                self.cc
+                    .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
+            }
             let rec = self.rec.get_mut();
             rec.recover = Some(self.snd.max);
             rec.fast_rexmit = true;
@@ -376,5 +404,20 @@ impl Tcb {
         let mss = u32::from(self.snd.mss.max(1));
         let cwnd = self.cc.cwnd();
         cwnd < self.cc.ssthresh() && cwnd / mss < 2 * usage.max_out
+    }
+
+    /// RFC 6937 §3 "on every ACK during recovery": count what was delivered
+    /// and let PRR set the window from the pipe.
+    fn prr_on_ack(&mut self, ctx: &mut Ctx<'_>, newly: u32, una_advanced: bool) {
+        let mss = u32::from(self.snd.mss.max(1));
+        let pipe = self.rec.pipe(&self.snd, ctx.cfg.dupthresh);
+        let rec = self.rec.get_mut();
+        rec.prr_delivered = rec.prr_delivered.saturating_add(newly);
+        let (delivered, out, prior) = (rec.prr_delivered, rec.prr_out, rec.prr_prior);
+        if newly == 0 && out > 0 {
+            return;
+        }
+        self.cc
+            .prr(pipe, delivered, out, newly, prior, mss, una_advanced);
     }
 }

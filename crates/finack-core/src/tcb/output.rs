@@ -589,6 +589,11 @@ impl Tcb {
         off: usize,
         len: usize,
     ) -> usize {
+        if len > 0 && cfg.prr && self.rec.recover.is_some() {
+            // RFC 6937: prr_out counts what is sent during recovery.
+            let rec = self.rec.get_mut();
+            rec.prr_out = rec.prr_out.saturating_add(len as u32);
+        }
         let window = self.window_field(false);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;

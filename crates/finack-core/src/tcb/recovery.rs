@@ -27,6 +27,11 @@ pub(crate) struct Recovery {
     pub(crate) sacked: Vec<(SeqNumber, SeqNumber)>,
     /// The probe timeout expired: output sends a loss probe.
     pub(crate) tlp_due: bool,
+    /// RFC 6937 PRR: cwnd when recovery began (RecoverFS), bytes delivered
+    /// to the peer and bytes sent since.
+    pub(crate) prr_prior: u32,
+    pub(crate) prr_delivered: u32,
+    pub(crate) prr_out: u32,
     /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
     /// one probe per tail loss episode), and whether it was a retransmission.
     pub(crate) tlp_high: Option<(SeqNumber, bool)>,
@@ -84,7 +89,15 @@ impl Recovery {
         sacked: Vec::new(),
         tlp_due: false,
         tlp_high: None,
+        prr_prior: 0,
+        prr_delivered: 0,
+        prr_out: 0,
     };
+
+    /// Octets the scoreboard holds.
+    pub(crate) fn sacked_bytes(&self) -> u32 {
+        self.sacked.iter().map(|&(l, r)| (r - l) as u32).sum()
+    }
 
     /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
     /// only blocks inside SND.UNA..SND.MAX count; at most 16 ranges are kept.
