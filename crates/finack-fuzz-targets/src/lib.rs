@@ -5,6 +5,7 @@
 //! one call each into this crate, so a stable `cargo test` runs exactly the
 //! same logic: `tests/regressions.rs` replays every file of
 //! `fuzz/regressions/<target>/`, the inputs that once made a target fail.
+//! [`seeds`] builds the seed corpora (`fuzz-seeds` writes them to disk).
 //!
 //! Every function panics when its invariant breaks, as a fuzz target must.
 
@@ -12,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod pair;
+pub mod seeds;
 
 pub use pair::{endpoint_pair, PairOutcome};
 
