@@ -171,6 +171,49 @@ fn all_prints_progress_a_table_and_a_total() {
     assert_eq!(o.status.code(), Some(if failed == 0 { 0 } else { 1 }));
 }
 
+/// `sim fuzz --jobs N` shares the seeds out over N threads and prints the same
+/// report, digest included, whatever N is; run from a pipe (as in a CI log) it
+/// draws no progress bar, only the wall-time line.
+#[test]
+fn fuzz_report_is_the_same_on_one_thread_and_on_two() {
+    let run = |jobs: &str| {
+        finack(&[
+            "sim", "fuzz", "--seeds", "200", "--start", "500", "--jobs", jobs,
+        ])
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(two.status.code(), Some(0), "{}", stderr(&two));
+    let out = stdout(&one);
+    assert_eq!(out, stdout(&two));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("200 seeds (500..700), "), "{out}");
+    let digest = lines[1]
+        .strip_prefix("behaviour digest: ")
+        .expect("digest line");
+    assert!(
+        digest.len() == 16 && u64::from_str_radix(digest, 16).is_ok(),
+        "{out}"
+    );
+    assert_eq!(lines.last(), Some(&"200 passed, 0 failed"), "{out}");
+    for (o, threads) in [(&one, "1 thread,"), (&two, "2 threads,")] {
+        let err = stderr(o);
+        assert!(
+            !err.contains('\r'),
+            "progress bar drawn into a pipe: {err:?}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(threads) && err.ends_with(" seeds/s\n"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        finack(&["sim", "fuzz", "--jobs", "0"]).status.code(),
+        Some(2)
+    );
+}
+
 #[test]
 fn bad_usage_exits_2() {
     assert_eq!(finack(&["sim", "run"]).status.code(), Some(2));

@@ -11,8 +11,11 @@ use finack_core::{CloseReason, Config, Instant, MemoryUsage, State};
 use crate::rng::Rng;
 use crate::sim::{CloseMode, Sim};
 
+mod suite;
+pub use suite::{run_seeds, SuiteReport};
+
 /// The parameters a seed chose (printed with failures).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FuzzCase {
     /// The seed.
     pub seed: u64,
@@ -37,7 +40,7 @@ pub struct FuzzCase {
 }
 
 /// The outcome of one seed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FuzzOutcome {
     /// What was run.
     pub case: FuzzCase,

@@ -9,25 +9,68 @@ fn seeds() -> u64 {
         .unwrap_or(2000)
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[test]
 fn randomized_faults_lose_nothing_and_close_cleanly() {
     let n = seeds();
-    let mut failures = Vec::new();
-    for seed in 0..n {
-        let out = fuzz::run(seed);
-        if let Some(why) = &out.failure {
-            failures.push(format!(
-                "seed {seed}: {why}\n  {:?}\n  reproduce: cargo run -p finack-cli -- sim fuzz --seed {seed}",
-                out.case
-            ));
-        }
-    }
+    let report = fuzz::run_seeds(0, n, cores(), |_| {});
+    assert_eq!(report.seeds, n);
+    let failures: Vec<String> = report
+        .failures
+        .iter()
+        .map(|out| {
+            format!(
+                "seed {}: {}\n  {:?}\n  reproduce: cargo run -p finack-cli -- sim fuzz --seed {}",
+                out.case.seed,
+                out.failure.as_deref().unwrap_or(""),
+                out.case,
+                out.case.seed
+            )
+        })
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {n} seeds failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Seeds shared out over threads give the report one thread gives, and its
+/// digest is the FNV-1a hash over the seeds' outcomes taken one by one in
+/// seed order; the caller sees the outcomes in seed order too.
+#[test]
+fn threads_do_not_change_the_report_or_its_digest() {
+    let (start, n) = (1000, 300);
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut packets = 0;
+    let mut outcomes = Vec::new();
+    for seed in start..start + n {
+        let out = fuzz::run(seed);
+        let micros = out.elapsed.as_micros() as u64;
+        for word in [seed, out.packets, micros, u64::from(out.failure.is_some())] {
+            for b in word.to_le_bytes() {
+                digest = (digest ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        packets += out.packets;
+        outcomes.push(out);
+    }
+    for jobs in [1, 2, 3] {
+        let mut seen = Vec::new();
+        let report = fuzz::run_seeds(start, n, jobs, |out| seen.push(out.clone()));
+        assert_eq!(report.digest, digest, "jobs {jobs}");
+        assert_eq!(report.packets, packets, "jobs {jobs}");
+        assert_eq!((report.start, report.seeds), (start, n), "jobs {jobs}");
+        assert_eq!(seen, outcomes, "jobs {jobs}: outcomes out of seed order");
+    }
+    // No seeds: the FNV offset basis, nothing else.
+    let empty = fuzz::run_seeds(7, 0, 2, |_| panic!("no outcome expected"));
+    assert_eq!((empty.seeds, empty.packets), (0, 0));
+    assert_eq!(empty.digest, 0xcbf2_9ce4_8422_2325);
 }
 
 /// The memory invariant measures something real: in runs that move data the

@@ -1,0 +1,74 @@
+//! finack-fuzz-targets: what each cargo-fuzz target in `fuzz/` does with its
+//! input, as plain functions.
+//!
+//! The targets in `fuzz/fuzz_targets/` (built with `cargo +nightly fuzz`) are
+//! one call each into this crate, so a stable `cargo test` runs exactly the
+//! same logic: `tests/regressions.rs` replays every file of
+//! `fuzz/regressions/<target>/`, the inputs that once made a target fail.
+//! [`seeds`] builds the seed corpora (`fuzz-seeds` writes them to disk).
+//!
+//! Every function panics when its invariant breaks, as a fuzz target must.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod pair;
+pub mod seeds;
+
+pub use pair::{endpoint_pair, PairOutcome};
+
+/// The names of the cargo-fuzz targets, as in `fuzz/Cargo.toml`.
+pub const TARGETS: [&str; 3] = ["wire_parse", "endpoint_pair", "packetdrill_parse"];
+
+/// Runs target `name` on `data`; `None` for an unknown name.
+pub fn run_target(name: &str, data: &[u8]) -> Option<()> {
+    match name {
+        "wire_parse" => wire_parse(data),
+        "endpoint_pair" => {
+            endpoint_pair(data);
+        }
+        "packetdrill_parse" => packetdrill_parse(data),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// `wire_parse`: arbitrary bytes into the packet parsers. Never a panic, and
+/// whatever parses re-emits to a packet that parses to the same
+/// representation.
+pub fn wire_parse(data: &[u8]) {
+    if let Ok((ip, tcp)) = finack_wire::parse_tcp_packet(data) {
+        let mut buf = vec![0u8; finack_wire::tcp_packet_len(&ip, &tcp)];
+        let n = finack_wire::emit_tcp_packet(&ip, &tcp, &mut buf).expect("re-emit what parsed");
+        let (ip2, tcp2) =
+            finack_wire::parse_tcp_packet(&buf[..n]).expect("re-parse what we emitted");
+        assert_eq!(ip, ip2);
+        assert_eq!(tcp, tcp2);
+    }
+    let _ = finack_wire::icmp::parse_icmp_error(data);
+}
+
+/// `packetdrill_parse`: arbitrary bytes, as text (invalid UTF-8 replaced by
+/// U+FFFD), into the packetdrill script parser. Never a panic: a script
+/// either parses or gives an error with a position and a message; the tree,
+/// the system calls' expressions and the error all format.
+pub fn packetdrill_parse(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match finack_packetdrill::parse("fuzz.pkt", &text) {
+        Ok(script) => {
+            let _ = format!("{script:?}");
+            for e in &script.events {
+                if let finack_packetdrill::ast::Action::Syscall(call) = &e.action {
+                    for arg in call.args.iter().chain([&call.result]) {
+                        let _ = arg.to_string();
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.is_empty(), "an empty parse error");
+        }
+    }
+    let _ = finack_packetdrill::tcpi_names(&text);
+}
