@@ -203,6 +203,25 @@ impl Congestion {
             .on_probe_repaired_loss(&mut self.w, flight, mss, now);
     }
 
+    /// An ECN echo starts a window reduction (RFC 3168 §6.1.2; Linux
+    /// tcp_input.c: tcp_init_cwnd_reduction()): ssthresh as after a loss;
+    /// the window itself comes down step by step ([`Congestion::set_reduced`]).
+    pub(crate) fn on_ecn_echo(&mut self, flight: u32, mss: u32, now: Instant) {
+        self.w.ssthresh = self.ops.on_loss(self.w.cwnd, flight, mss, now);
+    }
+
+    /// One step of a proportional rate reduction (RFC 6937) that the caller
+    /// computed: the window becomes `cwnd`.
+    pub(crate) fn set_reduced(&mut self, cwnd: u32) {
+        self.w.cwnd = cwnd;
+    }
+
+    /// The reduction is over (Linux tcp_input.c: tcp_end_cwnd_reduction()):
+    /// the window settles at ssthresh.
+    pub(crate) fn end_reduction(&mut self) {
+        self.w.cwnd = self.w.ssthresh;
+    }
+
     /// Heap bytes the algorithm's state holds.
     pub(crate) fn heap_bytes(&self) -> usize {
         core::mem::size_of_val(&*self.ops)

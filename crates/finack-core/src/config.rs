@@ -15,6 +15,44 @@ pub enum InitialWindow {
     Rfc5681,
 }
 
+/// Whether a connection uses classic Explicit Congestion Notification
+/// (RFC 3168), in the terms of Linux's `net.ipv4.tcp_ecn` sysctl.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EcnMode {
+    /// `tcp_ecn = 0`: never. SYNs do not ask for ECN and a SYN that asks is
+    /// answered without ECE.
+    Off,
+    /// `tcp_ecn = 1`: ask for ECN in our SYNs (ECE and CWR set) and accept it
+    /// when a peer's SYN asks.
+    On,
+    /// `tcp_ecn = 2`, Linux's default: accept ECN when a peer's SYN asks
+    /// (SYN,ACK with ECE), never ask for it.
+    Passive,
+}
+
+impl EcnMode {
+    /// The mode a `tcp_ecn` sysctl value names; `None` for 3 and above
+    /// (Accurate ECN, which finack does not implement) and unknown values.
+    pub fn from_sysctl(v: u64) -> Option<EcnMode> {
+        match v {
+            0 => Some(EcnMode::Off),
+            1 => Some(EcnMode::On),
+            2 => Some(EcnMode::Passive),
+            _ => None,
+        }
+    }
+
+    /// Do we set ECE and CWR in our SYNs?
+    pub fn requests(self) -> bool {
+        self == EcnMode::On
+    }
+
+    /// Do we agree when a peer's SYN asks?
+    pub fn accepts(self) -> bool {
+        self != EcnMode::Off
+    }
+}
+
 /// Engine configuration. Construct with [`Config::linux()`] or
 /// [`Config::rfc9293()`] and adjust fields as needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +205,15 @@ pub struct Config {
     /// socket buffers as they empty (`sk_mem_reclaim`); a whole ring is dearer
     /// to take again than an skb, hence the delay.
     pub buffer_release_delay: Duration,
+    /// Classic ECN (RFC 3168): once both SYNs agreed, new data goes out as
+    /// ECT(0), a CE mark on arriving data is echoed with ECE until the peer
+    /// answers with CWR, and an ECE reduces the congestion window once per
+    /// window of data. Linux: `tcp_ecn` = 2 ([`EcnMode::Passive`]).
+    pub ecn: EcnMode,
+    /// RFC 3168 §6.1.1.1: a retransmitted SYN no longer asks for ECN (ECE and
+    /// CWR clear), in case a middlebox dropped the first one for its ECN
+    /// bits. Linux: `tcp_ecn_fallback` = 1.
+    pub ecn_fallback: bool,
 }
 
 impl Config {
@@ -218,6 +265,8 @@ impl Config {
             record_transitions: true,
             max_backlog: 4096,
             syn_cookies: true,
+            ecn: EcnMode::Passive,
+            ecn_fallback: true,
         }
     }
 
@@ -255,6 +304,12 @@ impl Config {
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.
             syn_cookies: false,
+            // ECN is RFC 3168's, an optional extension RFC 9293 only names
+            // (its header figure and §3.1 point there); a stack built to the
+            // base specification neither asks for it nor accepts it. Paths
+            // that bleach or drop ECT packets exist, and with ECN off there is
+            // no fallback to get wrong.
+            ecn: EcnMode::Off,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()

@@ -72,6 +72,7 @@ impl Tcb {
         self.update_ts_recent(ctx, seg);
         // The peer answered: zero-window probing may go on (MUST-37).
         self.snd.probes_unanswered = 0;
+        let ecn = self.ecn_ack_begin(ctx, seg);
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
@@ -97,6 +98,7 @@ impl Tcb {
         if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
         }
+        self.ecn_ack_end(ecn);
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
         // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -258,7 +260,7 @@ impl Tcb {
                 }
                 self.cc.on_partial_ack(acked, mss);
             }
-        } else {
+        } else if !self.in_cwr() {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
             self.cc.on_new_ack(
                 delivered,

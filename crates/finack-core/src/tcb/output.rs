@@ -94,11 +94,11 @@ impl Tcb {
             // no data (SHLD-12), which the peer must answer with an ACK.
             self.ka.probe_due = false;
             let seq = self.snd.una - 1;
-            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
         }
         if self.rcv.ack_now {
             let seq = self.snd.max;
-            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
         }
         None
     }
@@ -138,7 +138,7 @@ impl Tcb {
             TcpFlags::SYN
         } else {
             TcpFlags::SYN | TcpFlags::ACK
-        };
+        } | self.ecn_syn_flags(cfg, active, retransmission);
         self.snd.nxt = self.snd.iss + 1;
         self.snd.max = self.snd.max.max(self.snd.nxt);
         if retransmission {
@@ -377,7 +377,7 @@ impl Tcb {
             // RFC 8985 §7.2: (re)schedule the probe after sending new data.
             self.schedule_tlp(now, cfg);
         }
-        Some(self.emit(now, cfg, buf, seq, flags, off, len))
+        Some(self.emit(now, cfg, buf, seq, flags, off, len, !retransmitting))
     }
 
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
@@ -433,7 +433,7 @@ impl Tcb {
             self.snd.nxt = seq + len as u32 + u32::from(fin);
             self.snd.max = self.snd.nxt;
             self.rec.get_mut().tlp_high = Some((self.snd.max, false));
-            self.emit(now, cfg, buf, seq, flags, off, len)
+            self.emit(now, cfg, buf, seq, flags, off, len, true)
         } else {
             // The tail: the FIN alone if it went out alone, else the last
             // segment's worth of data (with the FIN if it rode on it).
@@ -460,7 +460,7 @@ impl Tcb {
             self.rec.get_mut().tlp_high = Some((self.snd.max, true));
             // Karn (MUST-18): no RTT sample across a retransmission.
             self.snd.rtt_probe = None;
-            self.emit(now, cfg, buf, seq, flags, off, len)
+            self.emit(now, cfg, buf, seq, flags, off, len, false)
         };
         self.timers.set(TimerKind::LossProbe, None);
         self.timers.set(
@@ -518,7 +518,7 @@ impl Tcb {
         self.snd.total_retrans += 1;
         stats.retransmits += 1;
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
-        Some(self.emit(now, cfg, buf, seq, flags, off, len))
+        Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }
 
     /// RFC 2018 §4: report the out-of-order blocks, the one holding the most
@@ -543,7 +543,8 @@ impl Tcb {
         }
     }
 
-    /// Emit a non-SYN segment carrying `len` bytes of the send buffer from `off`.
+    /// Emit a non-SYN segment carrying `len` bytes of the send buffer from
+    /// `off`; `new_data`: the bytes were never sent before.
     #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
@@ -551,10 +552,12 @@ impl Tcb {
         cfg: &Config,
         buf: &mut [u8],
         seq: SeqNumber,
-        flags: TcpFlags,
+        mut flags: TcpFlags,
         off: usize,
         len: usize,
+        new_data: bool,
     ) -> usize {
+        let tos = self.ecn_mark(&mut flags, len, new_data);
         let window = self.window_field(false);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
@@ -567,7 +570,7 @@ impl Tcb {
         if self.sack_ok && self.rcv.buf.has_ooo() {
             self.fill_sack(&mut options);
         }
-        let (local, remote, ack, tos) = (self.local, self.remote, self.rcv.nxt, self.tos);
+        let (local, remote, ack) = (self.local, self.remote, self.rcv.nxt);
         let tcp = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),

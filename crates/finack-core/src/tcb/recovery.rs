@@ -30,6 +30,8 @@ pub(crate) struct Recovery {
     /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
     /// one probe per tail loss episode), and whether it was a retransmission.
     pub(crate) tlp_high: Option<(SeqNumber, bool)>,
+    /// The window reduction an ECN echo started, while it runs (`ecn`).
+    pub(crate) cwr: Option<super::ecn::Cwr>,
 }
 
 /// A connection's [`Recovery`], allocated when it is first written: most
@@ -84,6 +86,7 @@ impl Recovery {
         sacked: Vec::new(),
         tlp_due: false,
         tlp_high: None,
+        cwr: None,
     };
 
     /// Fold the SACK blocks of an arriving ACK into the scoreboard (RFC 2018 §5):
