@@ -40,9 +40,12 @@ pub(crate) struct Cwr {
     high_seq: SeqNumber,
     /// The window then (Linux `prior_cwnd`), bytes.
     prior_cwnd: u32,
-    /// Bytes delivered (acknowledged or SACKed) since (Linux `prr_delivered`).
+    /// Segments delivered (acknowledged or SACKed) since (Linux
+    /// `prr_delivered`). Linux counts these in packets, and so does the
+    /// reduction: in bytes its proportions would let out less than a
+    /// segment at a time.
     delivered: u32,
-    /// Data bytes sent since (Linux `prr_out`).
+    /// Data segments sent since (Linux `prr_out`).
     sent: u32,
 }
 
@@ -111,12 +114,14 @@ impl Tcb {
     /// tcp_output.c: tcp_ecn_send()): new data (`new_data`: payload above
     /// everything sent before) goes out as ECT(0) and the first one after a
     /// reduction carries CWR; ACKs and retransmissions go out as Not-ECT.
-    /// Every segment echoes ECE while the peer owes a CWR. `len` data bytes
-    /// count as sent for the reduction (Linux counts `prr_out` in
+    /// Every segment echoes ECE while the peer owes a CWR. A data segment
+    /// counts as sent for the reduction (Linux counts `prr_out` in
     /// tcp_write_xmit() and tcp_retransmit_skb()).
     pub(super) fn ecn_mark(&mut self, flags: &mut TcpFlags, len: usize, new_data: bool) -> u8 {
-        if let Some(c) = self.rec.allocated().and_then(|r| r.cwr.as_mut()) {
-            c.sent = c.sent.saturating_add(len as u32);
+        if len > 0 {
+            if let Some(c) = self.rec.allocated().and_then(|r| r.cwr.as_mut()) {
+                c.sent = c.sent.saturating_add(1);
+            }
         }
         if self.ecn & ECN_OK == 0 {
             return self.tos;
@@ -262,32 +267,34 @@ impl Tcb {
         let advanced = self.snd.una.gt(before.una);
         let newly =
             (self.snd.una - before.una).max(0) as u32 + sacked.saturating_sub(before.sacked);
-        let flight = self.snd.in_flight().saturating_sub(sacked);
-        let ssthresh = self.cc.ssthresh();
-        let mss = i64::from(self.snd.mss);
+        let mss = u32::from(self.snd.mss).max(1);
+        let segs = |bytes: u32| i64::from(bytes.div_ceil(mss));
+        let flight = segs(self.snd.in_flight().saturating_sub(sacked));
+        let ssthresh = i64::from(self.cc.ssthresh() / mss);
         let Some(c) = self.rec.allocated().and_then(|r| r.cwr.as_mut()) else {
             return;
         };
-        if newly == 0 || c.prior_cwnd == 0 {
+        if newly == 0 {
             return;
         }
-        c.delivered = c.delivered.saturating_add(newly);
+        let newly = segs(newly);
+        c.delivered = c.delivered.saturating_add(newly as u32);
         let (delivered, sent) = (i64::from(c.delivered), i64::from(c.sent));
-        let delta = i64::from(ssthresh) - i64::from(flight);
+        let delta = ssthresh - flight;
         let mut sndcnt = if delta < 0 {
-            let prior = i64::from(c.prior_cwnd);
-            (i64::from(ssthresh) * delivered + prior - 1) / prior - sent
+            let prior = i64::from(c.prior_cwnd / mss).max(1);
+            (ssthresh * delivered + prior - 1) / prior - sent
         } else {
-            let mut n = (delivered - sent).max(i64::from(newly));
+            let mut n = (delivered - sent).max(newly);
             if advanced {
-                n += mss;
+                n += 1;
             }
             n.min(delta)
         };
         if sent == 0 {
-            sndcnt = sndcnt.max(mss);
+            sndcnt = sndcnt.max(1);
         }
-        let cwnd = (i64::from(flight) + sndcnt.max(0)).clamp(0, i64::from(u32::MAX));
+        let cwnd = ((flight + sndcnt.max(0)) * i64::from(mss)).clamp(0, i64::from(u32::MAX));
         self.cc.set_reduced(cwnd as u32);
     }
 }
