@@ -208,7 +208,8 @@ pub struct Config {
     /// Classic ECN (RFC 3168): once both SYNs agreed, new data goes out as
     /// ECT(0), a CE mark on arriving data is echoed with ECE until the peer
     /// answers with CWR, and an ECE reduces the congestion window once per
-    /// window of data. Linux: `tcp_ecn` = 2 ([`EcnMode::Passive`]).
+    /// window of data. Linux: `tcp_ecn` = 2 ([`EcnMode::Passive`]); the
+    /// RFC 9293 profile accepts too (SHLD-8, see [`Config::rfc9293`]).
     pub ecn: EcnMode,
     /// RFC 3168 §6.1.1.1: a retransmitted SYN no longer asks for ECN (ECE and
     /// CWR clear), in case a middlebox dropped the first one for its ECN
@@ -273,6 +274,13 @@ impl Config {
     /// The values RFC 9293 and its companions recommend: MSL of 2 minutes (so
     /// TIME-WAIT lasts 4), RTO minimum 1 s (RFC 6298), the RFC 5681 initial window,
     /// R2 of at least 100 s for data and 3 minutes for SYNs (SHLD-11, MUST-23).
+    ///
+    /// ECN is accepted when a peer's SYN asks and never asked for
+    /// ([`EcnMode::Passive`]): RFC 9293 §3.8.2 says a TCP implementation
+    /// SHOULD support ECN (SHLD-8) without saying every connection should
+    /// request it, and requesting carries the risk of paths that drop or
+    /// bleach ECT packets (RFC 3168 §6.1.1.1), which a peer that asks has
+    /// taken on itself.
     pub fn rfc9293() -> Config {
         Config {
             time_wait: Duration::from_secs(240),
@@ -304,12 +312,13 @@ impl Config {
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.
             syn_cookies: false,
-            // ECN is RFC 3168's, an optional extension RFC 9293 only names
-            // (its header figure and §3.1 point there); a stack built to the
-            // base specification neither asks for it nor accepts it. Paths
-            // that bleach or drop ECT packets exist, and with ECN off there is
-            // no fallback to get wrong.
-            ecn: EcnMode::Off,
+            // RFC 9293 §3.8.2: a TCP implementation SHOULD support ECN
+            // (SHLD-8, RFC 3168). Support here means accepting it when the
+            // peer's SYN asks: RFC 9293 does not say that every connection
+            // should ask, and an initiator carries the risk of paths that drop
+            // or bleach ECT packets (RFC 3168 §6.1.1.1), which the peer that
+            // asked has taken on. So the passive mode, as Linux's default.
+            ecn: EcnMode::Passive,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()

@@ -189,10 +189,11 @@ fn ecn_cfg(mode: EcnMode) -> Config {
 const ECE_CWR: TcpFlags = TcpFlags::ECE.union(TcpFlags::CWR);
 
 #[test]
-fn profiles_default_to_linux_tcp_ecn_2_and_rfc9293_off() {
+fn profiles_accept_ecn_but_do_not_ask_for_it() {
+    // Linux tcp_ecn = 2; RFC 9293 SHLD-8 asks to support ECN.
     assert_eq!(Config::linux().ecn, EcnMode::Passive);
     assert!(Config::linux().ecn_fallback);
-    assert_eq!(Config::rfc9293().ecn, EcnMode::Off);
+    assert_eq!(Config::rfc9293().ecn, EcnMode::Passive);
     assert_eq!(EcnMode::from_sysctl(0), Some(EcnMode::Off));
     assert_eq!(EcnMode::from_sysctl(1), Some(EcnMode::On));
     assert_eq!(EcnMode::from_sysctl(2), Some(EcnMode::Passive));
