@@ -185,12 +185,14 @@ impl Congestion {
     }
 
     /// Proportional Rate Reduction (RFC 6937 §3; Linux tcp_input.c:
-    /// tcp_cwnd_reduction()): during recovery the window becomes what is in
-    /// flight (`pipe`) plus what may be sent for this ACK. `delivered` is
-    /// the total delivered since recovery began, `out` what was sent since,
-    /// `newly` what this ACK delivered, `prior` the window when recovery
-    /// began; `una_advanced` and `newly_lost` shape the slow-start
-    /// reduction bound (PRR-SSRB). Bytes throughout.
+    /// tcp_cwnd_reduction()), counted in segments as Linux counts them:
+    /// during a reduction the window becomes what is in flight (`pipe`)
+    /// plus what may be sent for this ACK. `delivered` is the total
+    /// delivered since the reduction began, `out` what was sent since,
+    /// `newly` what this ACK delivered, `prior` the window when it began;
+    /// with no more in flight than ssthresh it grows back by what was
+    /// delivered, one segment more when SND.UNA advanced (PRR-SSRB as
+    /// Linux 5.10 and later do it).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn prr(
         &mut self,
@@ -199,27 +201,34 @@ impl Congestion {
         out: u32,
         newly: u32,
         prior: u32,
-        mss: u32,
         una_advanced: bool,
+        mss: u32,
     ) {
-        let ssthresh = self.w.ssthresh;
-        let sndcnt = if pipe > ssthresh {
-            // Proportional: ceil(prr_delivered * ssthresh / RecoverFS) - prr_out.
-            let target =
-                (u64::from(delivered) * u64::from(ssthresh)).div_ceil(u64::from(prior.max(1)));
-            (target as u32).saturating_sub(out)
+        let ssthresh = i64::from(self.w.ssthresh / mss.max(1));
+        let (pipe, delivered, out, newly) = (
+            i64::from(pipe),
+            i64::from(delivered),
+            i64::from(out),
+            i64::from(newly),
+        );
+        let delta = ssthresh - pipe;
+        let mut sndcnt = if delta < 0 {
+            // ceil(prr_delivered * ssthresh / RecoverFS) - prr_out.
+            let prior = i64::from(prior.max(1));
+            (ssthresh * delivered + prior - 1) / prior - out
         } else {
-            // Slow start back to ssthresh, one segment more when SND.UNA
-            // advanced (Linux: FLAG_SND_UNA_ADVANCED without new losses).
-            let mut n = delivered.saturating_sub(out).max(newly);
+            let mut n = (delivered - out).max(newly);
             if una_advanced {
-                n += mss;
+                n += 1;
             }
-            n.min(ssthresh - pipe)
+            n.min(delta)
         };
         // Force the fast retransmit upon entering recovery.
-        let sndcnt = if out == 0 { sndcnt.max(mss) } else { sndcnt };
-        self.w.cwnd = pipe + sndcnt;
+        if out == 0 {
+            sndcnt = sndcnt.max(1);
+        }
+        let cwnd = (pipe + sndcnt.max(0)) * i64::from(mss);
+        self.w.cwnd = cwnd.clamp(i64::from(mss), i64::from(u32::MAX)) as u32;
     }
 
     /// Recovery is over: continue from ssthresh (Linux tcp_end_cwnd_reduction()).

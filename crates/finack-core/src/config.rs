@@ -29,6 +29,44 @@ pub enum IdleRestart {
     Linux,
 }
 
+/// Whether a connection uses classic Explicit Congestion Notification
+/// (RFC 3168), in the terms of Linux's `net.ipv4.tcp_ecn` sysctl.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EcnMode {
+    /// `tcp_ecn = 0`: never. SYNs do not ask for ECN and a SYN that asks is
+    /// answered without ECE.
+    Off,
+    /// `tcp_ecn = 1`: ask for ECN in our SYNs (ECE and CWR set) and accept it
+    /// when a peer's SYN asks.
+    On,
+    /// `tcp_ecn = 2`, Linux's default: accept ECN when a peer's SYN asks
+    /// (SYN,ACK with ECE), never ask for it.
+    Passive,
+}
+
+impl EcnMode {
+    /// The mode a `tcp_ecn` sysctl value names; `None` for 3 and above
+    /// (Accurate ECN, which finack does not implement) and unknown values.
+    pub fn from_sysctl(v: u64) -> Option<EcnMode> {
+        match v {
+            0 => Some(EcnMode::Off),
+            1 => Some(EcnMode::On),
+            2 => Some(EcnMode::Passive),
+            _ => None,
+        }
+    }
+
+    /// Do we set ECE and CWR in our SYNs?
+    pub fn requests(self) -> bool {
+        self == EcnMode::On
+    }
+
+    /// Do we agree when a peer's SYN asks?
+    pub fn accepts(self) -> bool {
+        self != EcnMode::Off
+    }
+}
+
 /// Engine configuration. Construct with [`Config::linux()`] or
 /// [`Config::rfc9293()`] and adjust fields as needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +234,16 @@ pub struct Config {
     /// socket buffers as they empty (`sk_mem_reclaim`); a whole ring is dearer
     /// to take again than an skb, hence the delay.
     pub buffer_release_delay: Duration,
+    /// Classic ECN (RFC 3168): once both SYNs agreed, new data goes out as
+    /// ECT(0), a CE mark on arriving data is echoed with ECE until the peer
+    /// answers with CWR, and an ECE reduces the congestion window once per
+    /// window of data. Linux: `tcp_ecn` = 2 ([`EcnMode::Passive`]); the
+    /// RFC 9293 profile accepts too (SHLD-8, see [`Config::rfc9293`]).
+    pub ecn: EcnMode,
+    /// RFC 3168 §6.1.1.1: a retransmitted SYN no longer asks for ECN (ECE and
+    /// CWR clear), in case a middlebox dropped the first one for its ECN
+    /// bits. Linux: `tcp_ecn_fallback` = 1.
+    pub ecn_fallback: bool,
 }
 
 impl Config {
@@ -251,12 +299,21 @@ impl Config {
             record_transitions: true,
             max_backlog: 4096,
             syn_cookies: true,
+            ecn: EcnMode::Passive,
+            ecn_fallback: true,
         }
     }
 
     /// The values RFC 9293 and its companions recommend: MSL of 2 minutes (so
     /// TIME-WAIT lasts 4), RTO minimum 1 s (RFC 6298), the RFC 5681 initial window,
     /// R2 of at least 100 s for data and 3 minutes for SYNs (SHLD-11, MUST-23).
+    ///
+    /// ECN is accepted when a peer's SYN asks and never asked for
+    /// ([`EcnMode::Passive`]): RFC 9293 §3.8.2 says a TCP implementation
+    /// SHOULD support ECN (SHLD-8) without saying every connection should
+    /// request it, and requesting carries the risk of paths that drop or
+    /// bleach ECT packets (RFC 3168 §6.1.1.1), which a peer that asks has
+    /// taken on itself.
     pub fn rfc9293() -> Config {
         Config {
             time_wait: Duration::from_secs(240),
@@ -292,6 +349,13 @@ impl Config {
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.
             syn_cookies: false,
+            // RFC 9293 §3.8.2: a TCP implementation SHOULD support ECN
+            // (SHLD-8, RFC 3168). Support here means accepting it when the
+            // peer's SYN asks: RFC 9293 does not say that every connection
+            // should ask, and an initiator carries the risk of paths that drop
+            // or bleach ECT packets (RFC 3168 §6.1.1.1), which the peer that
+            // asked has taken on. So the passive mode, as Linux's default.
+            ecn: EcnMode::Passive,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()

@@ -449,9 +449,10 @@ pub struct ConnInfo {
     pub in_recovery: bool,
     /// The loss-recovery state in Linux's numbering (`tcpi_ca_state`,
     /// include/net/tcp.h tcp_ca_state): 0 Open, 1 Disorder (duplicate ACKs
-    /// or SACKed data, not yet recovering), 3 Recovery (fast recovery), 4 Loss
-    /// (after a retransmission timeout, until what was outstanding then is
-    /// acknowledged). finack has no ECN, so never 2 (CWR).
+    /// or SACKed data, not yet recovering), 2 CWR (reducing the window after
+    /// an ECN echo), 3 Recovery (fast recovery), 4 Loss (after a
+    /// retransmission timeout, until what was outstanding then is
+    /// acknowledged).
     pub ca_state: u8,
     /// Bytes received in order so far.
     pub bytes_received: u64,

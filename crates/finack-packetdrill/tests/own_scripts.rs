@@ -32,6 +32,10 @@ fn every_own_script_passes() {
         [
             "backlog-overflow.pkt",
             "challenge-ack.pkt",
+            "ecn-negotiation.pkt",
+            "ecn-receiver.pkt",
+            "ecn-sender.pkt",
+            "ecn-syn-fallback.pkt",
             "fin-wait-2-timeout.pkt",
             "icmp-frag-needed.pkt",
             "rst-in-time-wait.pkt",
@@ -103,4 +107,71 @@ fn syn_cookie_script_fails_with_a_wrong_cookie() {
     assert_ne!(wrong, text);
     let f = run_text("wrong", &wrong).outcome.unwrap_err();
     assert!(f.message.contains("accept would block"), "{f}");
+}
+
+/// The ECN scripts check what they claim: the IP ECN field and the ECE / CWR
+/// flags are compared, so a wrong codepoint or a missing flag fails.
+#[test]
+fn ecn_scripts_fail_when_their_claims_are_wrong() {
+    let read = |n: &str| std::fs::read_to_string(scripts_dir().join(n)).unwrap();
+    let fails = |name: &str, text: String, from: &str, to: &str, says: &str| {
+        let wrong = text.replacen(from, to, 1);
+        assert_ne!(wrong, text, "{name}: {from}");
+        let f = run_text(name, &wrong).outcome.unwrap_err();
+        assert!(f.message.contains(says), "{name}: {f}");
+    };
+    let rx = read("ecn-receiver.pkt");
+    // The ACK of CE-marked data is Not-ECT and carries ECE.
+    fails(
+        "ce-ack-ect",
+        rx.clone(),
+        "+0 > [noecn] E. 1:1(0) ack 2001",
+        "+0 > [ect0] E. 1:1(0) ack 2001",
+        "IP ECN field: expected ect0 got noecn",
+    );
+    // The echo goes on until CWR.
+    fails(
+        "echo-stops-early",
+        rx.clone(),
+        "+0 > [noecn] E. 1:1(0) ack 3001",
+        "+0 > [noecn] . 1:1(0) ack 3001",
+        "flags: expected . got E.",
+    );
+    // And stops after it.
+    fails(
+        "echo-goes-on",
+        rx,
+        "+0 > [noecn] . 101:101(0) ack 4001",
+        "+0 > [noecn] E. 101:101(0) ack 4001",
+        "flags: expected E. got .",
+    );
+    let tx = read("ecn-sender.pkt");
+    fails(
+        "no-cwr",
+        tx.clone(),
+        "PW. 4001:5001",
+        "P. 4001:5001",
+        "flags: expected P. got PW.",
+    );
+    fails(
+        "rexmit-ect",
+        tx,
+        "* > [noecn]",
+        "* > [ect0]",
+        "IP ECN field: expected ect0 got noecn",
+    );
+    fails(
+        "ect-syn-accepted",
+        read("ecn-negotiation.pkt"),
+        "+0 > S. 0:0(0) ack 1 <mss 1460>",
+        "+0 > SE. 0:0(0) ack 1 <mss 1460>",
+        "flags: expected SE. got S.",
+    );
+    fails(
+        "no-fallback",
+        read("ecn-syn-fallback.pkt"),
+        "+1 > S 0:0(0)",
+        "+1 > SEW 0:0(0)",
+        "flags: expected SEW got S",
+    );
 }

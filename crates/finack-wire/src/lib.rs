@@ -138,6 +138,50 @@ pub struct IpRepr {
     pub tos: u8,
 }
 
+impl IpRepr {
+    /// The ECN codepoint of the packet (RFC 3168 §5: the low two bits of the
+    /// TOS byte or Traffic Class).
+    pub fn ecn(&self) -> Ecn {
+        Ecn::of_tos(self.tos)
+    }
+}
+
+/// The ECN field of the IP header (RFC 3168 §5), the two low-order bits of
+/// the IPv4 TOS byte and of the IPv6 Traffic Class; the six bits above are
+/// the Diffserv codepoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ecn {
+    /// `00`: the sender does not use ECN.
+    NotEct = 0,
+    /// `01`: ECN-capable transport, ECT(1).
+    Ect1 = 1,
+    /// `10`: ECN-capable transport, ECT(0), what classic ECN senders use.
+    Ect0 = 2,
+    /// `11`: a router marked the packet: congestion experienced.
+    Ce = 3,
+}
+
+impl Ecn {
+    /// The bits of the TOS byte / Traffic Class that hold the ECN field.
+    pub const MASK: u8 = 0b11;
+
+    /// The ECN codepoint of a TOS byte or Traffic Class.
+    pub const fn of_tos(tos: u8) -> Ecn {
+        match tos & Ecn::MASK {
+            0 => Ecn::NotEct,
+            1 => Ecn::Ect1,
+            2 => Ecn::Ect0,
+            _ => Ecn::Ce,
+        }
+    }
+
+    /// `tos` with its ECN field replaced by this codepoint (the Diffserv
+    /// bits kept).
+    pub const fn in_tos(self, tos: u8) -> u8 {
+        (tos & !Ecn::MASK) | self as u8
+    }
+}
+
 /// `Err(AddressMismatch)` unless both addresses are of the same family.
 pub(crate) fn same_family(src: IpAddr, dst: IpAddr) -> Result<()> {
     match (src, dst) {

@@ -350,3 +350,25 @@ fn error_display_is_lowercase() {
         "ip payload is protocol 17, not tcp"
     );
 }
+
+#[test]
+fn rfc3168_ecn_field_is_the_low_two_bits_of_tos_and_traffic_class() {
+    for ip in [ip4(), ip6()] {
+        for ecn in [Ecn::NotEct, Ecn::Ect1, Ecn::Ect0, Ecn::Ce] {
+            let ip = IpRepr {
+                tos: ecn.in_tos(0xb8),
+                ..ip
+            };
+            let payload = [7u8; 10];
+            let seg = segment(&payload);
+            let mut buf = [0u8; 128];
+            let n = emit_tcp_packet(&ip, &seg, &mut buf).unwrap();
+            let (got, _) = parse_tcp_packet(&buf[..n]).unwrap();
+            assert_eq!(got.ecn(), ecn);
+            assert_eq!(got.tos & !Ecn::MASK, 0xb8, "Diffserv bits kept");
+        }
+    }
+    assert_eq!(Ecn::of_tos(0x02), Ecn::Ect0);
+    assert_eq!(Ecn::of_tos(0x03), Ecn::Ce);
+    assert_eq!(Ecn::Ect0.in_tos(0x03), 0x02);
+}

@@ -55,6 +55,8 @@ pub struct Endpoint {
     stats: Stats,
     last_now: Instant,
     port_counter: u32,
+    /// The ECN field of the packet being handled (`NotEct` between packets).
+    rx_ecn: finack_wire::Ecn,
 }
 
 fn is_unicast(ip: IpAddr) -> bool {
@@ -98,6 +100,7 @@ impl Endpoint {
             transitions: VecDeque::new(),
             stats: Stats::default(),
             last_now: Instant::ZERO,
+            rx_ecn: finack_wire::Ecn::NotEct,
             port_counter: 0,
         }
     }
@@ -175,6 +178,7 @@ impl Endpoint {
             events,
             stats,
             accept_queue_full: accept_full,
+            ecn: self.rx_ecn,
             out: Outcome::default(),
         };
         let r = f(tcb, &mut ctx);
@@ -337,7 +341,9 @@ impl Endpoint {
         }
         let local = SocketAddr::new(ip.dst, seg.dst_port);
         let remote = SocketAddr::new(ip.src, seg.src_port);
+        self.rx_ecn = ip.ecn();
         self.segment_arrives(now, local, remote, &seg);
+        self.rx_ecn = finack_wire::Ecn::NotEct;
         Ok(())
     }
 
@@ -526,6 +532,12 @@ impl Endpoint {
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
         let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
+        if !from_cookie {
+            // A cookie keeps no room for ECN (Linux keeps it in the
+            // timestamp, which finack's cookies do not use): a connection a
+            // cookie opens goes without.
+            tcb.ecn_accept_syn(&self.cfg, &syn, self.rx_ecn);
+        }
         if from_cookie {
             // Our SYN,ACK went out already (statelessly).
             tcb.snd.nxt = iss + 1;

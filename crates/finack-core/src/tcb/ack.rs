@@ -74,6 +74,7 @@ impl Tcb {
         self.snd.probes_unanswered = 0;
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
+        let ecn = self.ecn_ack_begin(ctx, seg);
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
@@ -109,6 +110,7 @@ impl Tcb {
                 sacked_now.saturating_sub(sacked_before) + acked.saturating_sub(was_sacked_below);
             self.prr_on_ack(ctx, newly, self.snd.una != una_before);
         }
+        self.ecn_ack_end(ecn);
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
         // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -282,7 +284,7 @@ impl Tcb {
                 }
                 self.cc.on_partial_ack(acked, mss);
             }
-        } else if !ctx.cfg.cwnd_limited_growth || self.cwnd_limited() {
+        } else if !self.in_cwr() && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited()) {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
             self.cc.on_new_ack(
                 delivered,
@@ -410,14 +412,16 @@ impl Tcb {
     /// and let PRR set the window from the pipe.
     fn prr_on_ack(&mut self, ctx: &mut Ctx<'_>, newly: u32, una_advanced: bool) {
         let mss = u32::from(self.snd.mss.max(1));
-        let pipe = self.rec.pipe(&self.snd, ctx.cfg.dupthresh);
+        let pipe = self.rec.pipe(&self.snd, ctx.cfg.dupthresh).div_ceil(mss);
+        let newly = newly.div_ceil(mss);
         let rec = self.rec.get_mut();
         rec.prr_delivered = rec.prr_delivered.saturating_add(newly);
-        let (delivered, out, prior) = (rec.prr_delivered, rec.prr_out, rec.prr_prior);
-        if newly == 0 && out > 0 {
+        let (delivered, out, prior) = (rec.prr_delivered, rec.prr_out, rec.prr_prior / mss);
+        if newly == 0 {
+            // Linux: an ACK that delivers nothing changes nothing.
             return;
         }
         self.cc
-            .prr(pipe, delivered, out, newly, prior, mss, una_advanced);
+            .prr(pipe, delivered, out, newly, prior, una_advanced, mss);
     }
 }

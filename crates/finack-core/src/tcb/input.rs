@@ -77,6 +77,7 @@ impl Tcb {
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.adv = self.rcv.nxt;
         self.apply_syn_options(ctx.cfg, seg);
+        self.ecn_rcv_syn(seg, flags.ack());
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
             self.rcv.ts_recent = ts.tsval;
             self.rcv.ts_recent_age = ctx.now;
@@ -383,6 +384,7 @@ impl Tcb {
     /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
     /// with any data; MAY-13: ACK out-of-order segments at once).
     fn deliver(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, payload: &[u8]) {
+        self.ecn_check_ce(ctx);
         let offset = self.rcv.bytes_received as i64 + i64::from(seq - self.rcv.nxt);
         if seq != self.rcv.nxt {
             // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK

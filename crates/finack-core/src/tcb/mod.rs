@@ -15,6 +15,7 @@
 //!   event hands to `Endpoint::apply`.
 
 mod ack;
+mod ecn;
 #[cfg(test)]
 mod idle_memory;
 mod input;
@@ -68,6 +69,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) stats: &'a mut Stats,
     /// For a passive connection in SYN-RECEIVED: its listener's accept queue is full.
     pub(crate) accept_queue_full: bool,
+    /// The ECN field of the IP packet that brought the segment being
+    /// processed (`NotEct` for other events).
+    pub(crate) ecn: finack_wire::Ecn,
     /// What the event did, for `Endpoint::apply`.
     pub(crate) out: Outcome,
 }
@@ -146,6 +150,8 @@ pub(crate) struct Tcb {
     pub(crate) ts_offset: u32,
     /// IPv4 TOS / IPv6 Traffic Class of our packets (MUST-48).
     pub(crate) tos: u8,
+    /// ECN state bits (`ecn::ECN_*`, Linux `tp->ecn_flags`).
+    pub(crate) ecn: u8,
     pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
 }
 
@@ -190,6 +196,7 @@ impl Tcb {
             ts_ok: false,
             ts_offset,
             tos: cfg.tos,
+            ecn: 0,
             soft_error: None,
         }
     }
@@ -205,7 +212,9 @@ impl Tcb {
         iss: SeqNumber,
         ts_offset: u32,
     ) -> Tcb {
-        Tcb::new(id, cfg, now, local, remote, iss, ts_offset, State::SynSent)
+        let mut tcb = Tcb::new(id, cfg, now, local, remote, iss, ts_offset, State::SynSent);
+        tcb.ecn_connect(cfg);
+        tcb
     }
 
     /// A SYN reached a listener (RFC 9293 §3.10.7.2, third): the new connection
@@ -609,6 +618,8 @@ impl Tcb {
                 4
             } else if self.rec.recover.is_some() {
                 3
+            } else if self.in_cwr() {
+                2
             } else if self.rec.dupacks > 0 || !self.rec.sacked.is_empty() {
                 1
             } else {

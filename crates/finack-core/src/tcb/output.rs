@@ -94,11 +94,11 @@ impl Tcb {
             // no data (SHLD-12), which the peer must answer with an ACK.
             self.ka.probe_due = false;
             let seq = self.snd.una - 1;
-            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
         }
         if self.rcv.ack_now {
             let seq = self.snd.max;
-            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
         }
         None
     }
@@ -138,7 +138,7 @@ impl Tcb {
             TcpFlags::SYN
         } else {
             TcpFlags::SYN | TcpFlags::ACK
-        };
+        } | self.ecn_syn_flags(cfg, active, retransmission);
         self.snd.nxt = self.snd.iss + 1;
         self.snd.max = self.snd.max.max(self.snd.nxt);
         if retransmission {
@@ -250,7 +250,7 @@ impl Tcb {
                     Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
                 );
                 let seq = self.snd.una - 1;
-                return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0));
+                return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
             }
             len = 1;
         }
@@ -401,7 +401,7 @@ impl Tcb {
             // RFC 8985 §7.2: (re)schedule the probe after sending new data.
             self.schedule_tlp(now, cfg);
         }
-        Some(self.emit(now, cfg, buf, seq, flags, off, len))
+        Some(self.emit(now, cfg, buf, seq, flags, off, len, !retransmitting))
     }
 
     /// Linux tcp_output.c: tcp_cwnd_validate() after a transmission: the
@@ -467,7 +467,7 @@ impl Tcb {
             self.snd.nxt = seq + len as u32 + u32::from(fin);
             self.snd.max = self.snd.nxt;
             self.rec.get_mut().tlp_high = Some((self.snd.max, false));
-            self.emit(now, cfg, buf, seq, flags, off, len)
+            self.emit(now, cfg, buf, seq, flags, off, len, true)
         } else {
             // The tail: the FIN alone if it went out alone, else the last
             // segment's worth of data (with the FIN if it rode on it).
@@ -494,7 +494,7 @@ impl Tcb {
             self.rec.get_mut().tlp_high = Some((self.snd.max, true));
             // Karn (MUST-18): no RTT sample across a retransmission.
             self.snd.rtt_probe = None;
-            self.emit(now, cfg, buf, seq, flags, off, len)
+            self.emit(now, cfg, buf, seq, flags, off, len, false)
         };
         self.timers.set(TimerKind::LossProbe, None);
         self.timers.set(
@@ -552,7 +552,7 @@ impl Tcb {
         self.snd.total_retrans += 1;
         stats.retransmits += 1;
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
-        Some(self.emit(now, cfg, buf, seq, flags, off, len))
+        Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }
 
     /// RFC 2018 §4: report the out-of-order blocks, the one holding the most
@@ -577,7 +577,8 @@ impl Tcb {
         }
     }
 
-    /// Emit a non-SYN segment carrying `len` bytes of the send buffer from `off`.
+    /// Emit a non-SYN segment carrying `len` bytes of the send buffer from
+    /// `off`; `new_data`: the bytes were never sent before.
     #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
@@ -585,15 +586,17 @@ impl Tcb {
         cfg: &Config,
         buf: &mut [u8],
         seq: SeqNumber,
-        flags: TcpFlags,
+        mut flags: TcpFlags,
         off: usize,
         len: usize,
+        new_data: bool,
     ) -> usize {
         if len > 0 && cfg.prr && self.rec.recover.is_some() {
-            // RFC 6937: prr_out counts what is sent during recovery.
+            // RFC 6937: prr_out counts the segments sent during recovery.
             let rec = self.rec.get_mut();
-            rec.prr_out = rec.prr_out.saturating_add(len as u32);
+            rec.prr_out = rec.prr_out.saturating_add(1);
         }
+        let tos = self.ecn_mark(&mut flags, len, new_data);
         let window = self.window_field(false);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
@@ -606,7 +609,7 @@ impl Tcb {
         if self.sack_ok && self.rcv.buf.has_ooo() {
             self.fill_sack(&mut options);
         }
-        let (local, remote, ack, tos) = (self.local, self.remote, self.rcv.nxt, self.tos);
+        let (local, remote, ack) = (self.local, self.remote, self.rcv.nxt);
         let tcp = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),

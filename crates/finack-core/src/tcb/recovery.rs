@@ -27,14 +27,16 @@ pub(crate) struct Recovery {
     pub(crate) sacked: Vec<(SeqNumber, SeqNumber)>,
     /// The probe timeout expired: output sends a loss probe.
     pub(crate) tlp_due: bool,
-    /// RFC 6937 PRR: cwnd when recovery began (RecoverFS), bytes delivered
-    /// to the peer and bytes sent since.
+    /// RFC 6937 PRR: cwnd when recovery began (RecoverFS, bytes), segments
+    /// delivered to the peer and segments sent since.
     pub(crate) prr_prior: u32,
     pub(crate) prr_delivered: u32,
     pub(crate) prr_out: u32,
     /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
     /// one probe per tail loss episode), and whether it was a retransmission.
     pub(crate) tlp_high: Option<(SeqNumber, bool)>,
+    /// The window reduction an ECN echo started, while it runs (`ecn`).
+    pub(crate) cwr: Option<super::ecn::Cwr>,
 }
 
 /// A connection's [`Recovery`], allocated when it is first written: most
@@ -92,6 +94,7 @@ impl Recovery {
         prr_prior: 0,
         prr_delivered: 0,
         prr_out: 0,
+        cwr: None,
     };
 
     /// Octets the scoreboard holds.

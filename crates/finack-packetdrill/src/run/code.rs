@@ -394,7 +394,9 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
     Some(match n {
         "tcpi_state" => linux_state(i.state),
         "tcpi_options" => {
-            // finack sends no ECN and has no Fast Open: those bits stay clear.
+            // finack has no Fast Open; the ECN bits (TCPI_OPT_ECN,
+            // TCPI_OPT_ECN_SEEN) are not answered by Endpoint::info yet and
+            // stay clear.
             let mut o = 0;
             if i.timestamps {
                 o |= TCPI_OPT_TIMESTAMPS;

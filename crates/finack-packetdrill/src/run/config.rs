@@ -43,11 +43,10 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         None,
         "no TSO deferral in finack (it sends what the window allows at once)",
     ),
-    ("tcp_ecn", Some("0"), "no ECN, as finack"),
     (
         "tcp_ecn_option",
         None,
-        "the AccECN option: finack sends no ECN",
+        "the AccECN option, used only with tcp_ecn 3 and above (AccECN, not implemented)",
     ),
     ("tcp_pacing_ss_ratio", None, "finack does not pace"),
     ("tcp_pacing_ca_ratio", None, "finack does not pace"),
@@ -141,6 +140,14 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
             "reno" => cfg.congestion = CongestionAlgorithm::NewReno,
             other => return Err(format!("tcp_congestion_control={other} is not implemented")),
         },
+        // 0 off, 1 ask and accept, 2 accept only (Config::ecn); 3 and above
+        // negotiate Accurate ECN, which finack does not implement.
+        "tcp_ecn" => {
+            let v = num(value)?;
+            cfg.ecn = EcnMode::from_sysctl(v)
+                .ok_or_else(|| format!("tcp_ecn={v}: Accurate ECN (AccECN) is not implemented"))?;
+        }
+        "tcp_ecn_fallback" => cfg.ecn_fallback = num(value)? != 0,
         // Linux 4.10+: 3 and 4 turn the tail loss probe on, 0 turns early
         // retransmit and TLP off; 1 and 2 ask for RFC 5827 early retransmit
         // (delayed in 2), which finack does not implement.
@@ -223,4 +230,38 @@ pub(super) fn config_for_mode(
         }
     }
     (cfg, unsupported)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_ecn_maps_to_the_ecn_mode() {
+        let mut cfg = Config::linux();
+        assert_eq!(cfg.ecn, EcnMode::Passive, "Linux's default is 2");
+        for (v, mode) in [
+            ("0", EcnMode::Off),
+            ("1", EcnMode::On),
+            ("2", EcnMode::Passive),
+        ] {
+            apply_sysctl(&mut cfg, "tcp_ecn", v).unwrap();
+            assert_eq!(cfg.ecn, mode, "tcp_ecn={v}");
+        }
+        // Accurate ECN is reported, not ignored.
+        for v in ["3", "4", "5"] {
+            let e = apply_sysctl(&mut cfg, "tcp_ecn", v).unwrap_err();
+            assert!(e.contains("AccECN"), "{e}");
+        }
+        apply_sysctl(&mut cfg, "tcp_ecn_fallback", "0").unwrap();
+        assert!(!cfg.ecn_fallback);
+        apply_sysctl(&mut cfg, "tcp_ecn_fallback", "1").unwrap();
+        assert!(cfg.ecn_fallback);
+        // defaults.sh turns ECN off.
+        let mut d = Config::linux();
+        for (n, v) in DEFAULTS_SH {
+            apply_sysctl(&mut d, n, v).unwrap();
+        }
+        assert_eq!(d.ecn, EcnMode::Off);
+    }
 }

@@ -18,8 +18,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use finack_core::wire::{emit_tcp_packet, parse_tcp_packet, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 use finack_core::wire::{SackBlocks, Timestamps};
 use finack_core::{
-    Config, CongestionAlgorithm, ConnId, Endpoint, Error, IdleRestart, InitialWindow, Instant,
-    ListenerId, SendFlags, SeqNumber, Shutdown, State,
+    Config, CongestionAlgorithm, ConnId, EcnMode, Endpoint, Error, IdleRestart, InitialWindow,
+    Instant, ListenerId, SendFlags, SeqNumber, Shutdown, State,
 };
 
 use crate::ast::*;
@@ -304,6 +304,7 @@ impl Runner {
                 ack: tcp.ack.0.wrapping_sub(REMOTE_ISN),
                 win: tcp.window,
                 options,
+                tos: ip.tos,
             });
         }
         while let Some(ev) = self.ep.poll_event() {
@@ -418,8 +419,8 @@ impl Runner {
             Action::Packet(Packet {
                 direction: Direction::Outbound,
                 body: PacketBody::Tcp(seg),
-                ..
-            }) => return self.expect_outbound(line, seg, lo, hi),
+                ip,
+            }) => return self.expect_outbound(line, seg, ip, lo, hi),
             Action::Packet(Packet {
                 direction: Direction::Inbound,
                 body: PacketBody::Tcp(seg),

@@ -12,10 +12,81 @@ pub(super) struct Seen {
     pub(super) ack: u32,
     pub(super) win: u16,
     pub(super) options: Vec<TcpOption>,
+    /// The IP TOS byte / Traffic Class, ECN field included.
+    pub(super) tos: u8,
+}
+
+/// The ECN codepoint as packetdrill's scripts write it.
+pub(super) fn ecn_text(tos: u8) -> &'static str {
+    match tos & ECN_MASK {
+        0 => "noecn",
+        1 => "ect1",
+        2 => "ect0",
+        _ => "ce",
+    }
+}
+
+/// The ECN field of the TOS byte (RFC 3168 §5).
+const ECN_MASK: u8 = 0b11;
+
+/// The TOS byte an inbound packet carries for the script's `[...]`
+/// annotation (packetdrill parser.y ip_ecn / tos_spec; without one,
+/// packetdrill sends 0). `Err` for `ect01`, which names no single codepoint
+/// (packetdrill allows it on outbound packets only).
+pub(super) fn inbound_tos(spec: Option<TosSpec>) -> Result<u8, String> {
+    Ok(match spec {
+        None | Some(TosSpec::NoEcn) => 0,
+        Some(TosSpec::Ect1) => 1,
+        Some(TosSpec::Ect0) => 2,
+        Some(TosSpec::Ce) => 3,
+        Some(TosSpec::Tos(v)) => v,
+        Some(TosSpec::Ect01) => return Err("ect01 is for outbound packets only".into()),
+    })
+}
+
+/// Checks an outbound packet's TOS byte against the script's annotation as
+/// packetdrill's run_packet.c: verify_outbound_live_tos() does: the ECN
+/// field alone for `noecn`/`ect0`/`ect1`/`ce`, either ECT codepoint for
+/// `ect01`, the whole byte for `tos 0x..`, nothing without an annotation.
+pub(super) fn check_tos(spec: Option<TosSpec>, tos: u8) -> Result<(), String> {
+    let ecn = tos & ECN_MASK;
+    let want = match spec {
+        None => return Ok(()),
+        Some(TosSpec::Ect01) => {
+            return if ecn == 1 || ecn == 2 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "IP ECN field: expected ect0 or ect1 got {}",
+                    ecn_text(tos)
+                ))
+            };
+        }
+        Some(TosSpec::Tos(v)) => {
+            return if v == tos {
+                Ok(())
+            } else {
+                Err(format!("IP TOS: expected {v:#04x} got {tos:#04x}"))
+            };
+        }
+        Some(other) => inbound_tos(Some(other))?,
+    };
+    if ecn == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "IP ECN field: expected {} got {}",
+            ecn_text(want),
+            ecn_text(tos)
+        ))
+    }
 }
 
 impl fmt::Display for Seen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tos & ECN_MASK != 0 {
+            write!(f, "[{}] ", ecn_text(self.tos))?;
+        }
         write!(
             f,
             "{} {}:{}({})",
@@ -162,11 +233,12 @@ impl Runner {
             options,
             payload: &payload,
         };
+        let tos = inbound_tos(ip.tos).map_err(|e| Failure { line, message: e })?;
         let ipr = IpRepr {
             src: self.remote_ip,
             dst: self.local_ip,
             ttl: ip.ttl.unwrap_or(64),
-            tos: 0,
+            tos,
         };
         let mut buf = vec![0u8; 128 + payload.len()];
         let n = emit_tcp_packet(&ipr, &tcp, &mut buf).map_err(|e| Failure {
@@ -269,6 +341,7 @@ impl Runner {
         &mut self,
         line: u32,
         seg: &TcpSegment,
+        ip: &IpInfo,
         lo: i64,
         hi: Option<i64>,
     ) -> Res<()> {
@@ -316,7 +389,13 @@ impl Runner {
         }
         let at = p.at.as_micros() as i64;
         let expected = format!(
-            "{} {}:{}({}){}{}{}",
+            "{}{} {}:{}({}){}{}{}",
+            match ip.tos {
+                Some(TosSpec::Tos(v)) => format!("[tos {v:#04x}] "),
+                Some(TosSpec::Ect01) => "[ect01] ".to_string(),
+                Some(t) => format!("[{}] ", ecn_text(inbound_tos(Some(t)).unwrap_or(0))),
+                None => String::new(),
+            },
             seg.flags,
             seg.seq,
             seg.seq.wrapping_add(u32::from(seg.len)),
@@ -344,6 +423,9 @@ impl Runner {
                     at as f64 / 1e6
                 ));
             }
+        }
+        if let Err(what) = check_tos(ip.tos, p.tos) {
+            return mismatch(what);
         }
         let want_flags = script_flags_to_wire(&seg.flags);
         if p.flags != want_flags {
@@ -419,5 +501,42 @@ impl Runner {
         }
         self.last_time = at;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_annotations_become_the_tos_byte() {
+        assert_eq!(inbound_tos(None), Ok(0));
+        assert_eq!(inbound_tos(Some(TosSpec::NoEcn)), Ok(0));
+        assert_eq!(inbound_tos(Some(TosSpec::Ect1)), Ok(1));
+        assert_eq!(inbound_tos(Some(TosSpec::Ect0)), Ok(2));
+        assert_eq!(inbound_tos(Some(TosSpec::Ce)), Ok(3));
+        assert_eq!(inbound_tos(Some(TosSpec::Tos(0xb9))), Ok(0xb9));
+        assert!(inbound_tos(Some(TosSpec::Ect01)).is_err());
+    }
+
+    #[test]
+    fn outbound_tos_is_checked_as_packetdrill_does() {
+        // No annotation: anything goes.
+        assert!(check_tos(None, 0x03).is_ok());
+        // An ECN codepoint: the two low bits only, Diffserv ignored.
+        assert!(check_tos(Some(TosSpec::Ect0), 0xb8 | 2).is_ok());
+        let e = check_tos(Some(TosSpec::Ect0), 0).unwrap_err();
+        assert_eq!(e, "IP ECN field: expected ect0 got noecn");
+        assert!(check_tos(Some(TosSpec::NoEcn), 0xb8).is_ok());
+        assert!(check_tos(Some(TosSpec::NoEcn), 1).is_err());
+        assert!(check_tos(Some(TosSpec::Ce), 3).is_ok());
+        // ect01: either ECT codepoint.
+        assert!(check_tos(Some(TosSpec::Ect01), 1).is_ok());
+        assert!(check_tos(Some(TosSpec::Ect01), 2).is_ok());
+        assert!(check_tos(Some(TosSpec::Ect01), 3).is_err());
+        assert!(check_tos(Some(TosSpec::Ect01), 0).is_err());
+        // tos 0x..: the whole byte.
+        assert!(check_tos(Some(TosSpec::Tos(0xb8)), 0xb8).is_ok());
+        assert!(check_tos(Some(TosSpec::Tos(0xb8)), 0xba).is_err());
     }
 }
