@@ -525,7 +525,10 @@ impl Endpoint {
         };
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
-        let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
+        let user_mss = self.listeners.get(lid).map_or(0, |l| l.user_mss);
+        let mut tcb = Tcb::accept_syn(
+            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss,
+        );
         if from_cookie {
             // Our SYN,ACK went out already (statelessly).
             tcb.snd.nxt = iss + 1;
