@@ -220,6 +220,7 @@ impl TimeWait {
             soft_error: None,
             adv_mss: 0,
             unacked_segments: 0,
+            sacked_segments: 0,
             last_data_recv: core::time::Duration::ZERO,
             notsent_lowat: cfg.notsent_lowat,
         }

@@ -469,6 +469,9 @@ pub struct ConnInfo {
     /// flight counts one per MSS or part of one; a SYN or a FIN sent alone
     /// counts one.
     pub unacked_segments: u32,
+    /// Of those, the segments the peer acknowledged selectively (Linux
+    /// `tcpi_sacked`, sacked_out), counted the same way.
+    pub sacked_segments: u32,
     /// Time since in-order data last arrived, or since the connection was
     /// established if none has (Linux `tcpi_last_data_recv`, from
     /// `icsk_ack.lrcvtime`), in whole milliseconds; zero in TIME-WAIT,

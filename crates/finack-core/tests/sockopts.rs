@@ -225,3 +225,27 @@ dual!(
         assert!(age >= Duration::from_millis(300), "{age:?}");
     }
 );
+
+dual!(tcpi_sacked_counts_segments_the_peer_sacked, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+    // The first data segment is lost once; the four after it are SACKed.
+    let mut dropped = false;
+    net.drop = Some(Box::new(move |s: &Seg| {
+        let first = s.from == Side::Client && s.len > 0 && !dropped;
+        dropped |= first;
+        first
+    }));
+    net.client.set_nodelay(c, true).unwrap();
+    let now = net.now;
+    net.client.send(now, c, &vec![1u8; 5 * mss]).unwrap();
+    let seen = net.run_until(Duration::from_secs(1), |n| {
+        n.client.info(c).is_some_and(|i| i.sacked_segments == 4)
+    });
+    assert!(seen, "{}", net.trace());
+    assert_eq!(net.client.info(c).unwrap().unacked_segments, 5);
+    net.run_to_quiet();
+    let i = net.client.info(c).unwrap();
+    assert_eq!((i.unacked_segments, i.sacked_segments), (0, 0));
+});

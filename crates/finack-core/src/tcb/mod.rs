@@ -656,6 +656,7 @@ impl Tcb {
             soft_error: self.soft_error,
             adv_mss: self.our_mss(cfg),
             unacked_segments: self.snd.packets_out(),
+            sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
             // Linux tcp.c: tcp_get_info(): now - icsk_ack.lrcvtime.
             last_data_recv: core::time::Duration::from_millis(u64::from(
                 self.rcv.buf.ms_since_data(now.as_millis()),

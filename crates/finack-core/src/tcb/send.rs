@@ -304,18 +304,8 @@ impl SendSide {
     /// part of one (tcp_set_skb_tso_segs()), the units of queued data
     /// standing for skbs; a SYN, or a FIN in a segment of its own, is one.
     pub(crate) fn packets_out(&self) -> u32 {
-        let mss = usize::from(self.mss.max(1));
         let sent = ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len());
-        let mut segs = 0usize;
-        let mut off = 0;
-        while off < sent {
-            let end = self
-                .buf
-                .next_mark_after(off)
-                .map_or(sent, |m| m.end.min(sent));
-            segs += (end - off).div_ceil(mss);
-            off = end;
-        }
+        let mut segs = self.segments_between(0, sent) as usize;
         let syn_out = self.una == self.iss && self.max.gt(self.iss);
         let fin_seq = self.buf_seq + self.buf.len() as u32;
         let fin_out = self.fin_queued && self.max.gt(fin_seq) && !self.una.gt(fin_seq);
@@ -323,6 +313,35 @@ impl SendSide {
             segs += 1;
         }
         u32::try_from(segs).unwrap_or(u32::MAX)
+    }
+
+    /// Segments between queue offsets `from` and `to`, Linux's way
+    /// (tcp_skb_pcount()): each unit's share counts one per MSS or part of
+    /// one.
+    fn segments_between(&self, from: usize, to: usize) -> u32 {
+        let mss = usize::from(self.mss.max(1));
+        let mut segs = 0usize;
+        let mut off = from;
+        while off < to {
+            let end = self.buf.next_mark_after(off).map_or(to, |m| m.end.min(to));
+            segs += (end - off).div_ceil(mss);
+            off = end;
+        }
+        u32::try_from(segs).unwrap_or(u32::MAX)
+    }
+
+    /// Segments the peer has selectively acknowledged, as Linux's
+    /// sacked_out counts them: tcp_sacktag_write_queue() marks whole skbs,
+    /// cutting a partly covered one at MSS multiples, so each SACKed piece
+    /// of a unit counts one per MSS or part of one. `sacked` are the SACKed
+    /// sequence ranges above SND.UNA.
+    pub(crate) fn sacked_segments(&self, sacked: &[(SeqNumber, SeqNumber)]) -> u32 {
+        let sent = ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len());
+        let offset = |s: SeqNumber| ((s - self.buf_seq).max(0) as usize).min(sent);
+        sacked
+            .iter()
+            .map(|&(l, r)| self.segments_between(offset(l), offset(r)))
+            .fold(0u32, u32::saturating_add)
     }
 
     /// Unsent bytes: Linux `write_seq - snd_nxt`.
