@@ -125,9 +125,19 @@ impl SendBuf {
     /// Queue all of `bytes`, even past the limit (Linux fills the unit it
     /// started up to its size goal whatever the buffer holds; the caller
     /// bounds what it passes).
+    ///
+    /// Past the limit the ring grows once, to the limit plus one 64 KiB
+    /// unit (the most a unit can hold), rather than doubling: the memory a
+    /// connection holds stays within `Config::connection_memory_limit`.
     pub(crate) fn write_past_limit(&mut self, bytes: &[u8]) -> usize {
         if !bytes.is_empty() {
+            let cap = self.cap();
             let ring = self.ring.get_or_insert_with(Box::default);
+            let need = ring.data.len() + bytes.len();
+            if need > cap && need > ring.data.capacity() {
+                let target = need.max(cap.saturating_add(MAX_UNIT));
+                ring.data.reserve_exact(target - ring.data.len());
+            }
             ring.data.extend(bytes);
         }
         bytes.len()
@@ -272,6 +282,10 @@ impl SendBuf {
         })
     }
 }
+
+/// The largest unit a write builds (one 64 KiB GSO packet, Linux
+/// tcp_xmit_size_goal()): how far a Linux-style write passes the limit.
+const MAX_UNIT: usize = 65_536;
 
 /// A byte count as the 32 bits the buffers keep (larger limits saturate).
 fn clamp_u32(n: usize) -> u32 {

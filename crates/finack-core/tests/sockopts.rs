@@ -249,3 +249,22 @@ dual!(tcpi_sacked_counts_segments_the_peer_sacked, |f: Family| {
     let i = net.client.info(c).unwrap();
     assert_eq!((i.unacked_segments, i.sacked_segments), (0, 0));
 });
+
+dual!(
+    a_write_past_the_limit_keeps_memory_within_bounds,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let cfg = Config::linux();
+        let now = net.now;
+        let n = net.client.send(now, c, &vec![1u8; 1 << 20]).unwrap();
+        // The last unit started below the limit was filled past it...
+        assert!(n > cfg.send_buffer && n <= cfg.send_buffer + 65_536, "{n}");
+        // ...and the ring grew to hold it without doubling.
+        let m = net.client.memory_usage();
+        assert!(
+            m.max_connection_bytes <= cfg.connection_memory_limit(),
+            "{m:?}"
+        );
+    }
+);
