@@ -17,7 +17,13 @@ use alloc::vec::Vec;
 #[derive(Debug, Default)]
 pub(crate) struct SendBuf {
     ring: Option<Box<SendRing>>,
-    cap: usize,
+    /// The limit on queued bytes (SO_SNDBUF); 32 bits, like Linux's
+    /// `sk_sndbuf`, so that the low-water mark fits beside it.
+    cap: u32,
+    /// TCP_NOTSENT_LOWAT set on this connection (Linux `tp->notsent_lowat`):
+    /// 0 when unset, the endpoint's default applies then. Kept here, beside
+    /// the limit it refines, so that the control block does not grow.
+    notsent_lowat: u32,
 }
 
 #[derive(Debug, Default)]
@@ -85,7 +91,25 @@ impl SendRing {
 
 impl SendBuf {
     pub(crate) fn new(cap: usize) -> SendBuf {
-        SendBuf { ring: None, cap }
+        SendBuf {
+            ring: None,
+            cap: clamp_u32(cap),
+            notsent_lowat: 0,
+        }
+    }
+
+    /// The limit on queued bytes.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap as usize
+    }
+
+    /// TCP_NOTSENT_LOWAT of this connection, 0 when unset.
+    pub(crate) fn notsent_lowat(&self) -> u32 {
+        self.notsent_lowat
+    }
+
+    pub(crate) fn set_notsent_lowat(&mut self, lowat: u32) {
+        self.notsent_lowat = lowat;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -93,13 +117,13 @@ impl SendBuf {
     }
 
     pub(crate) fn free(&self) -> usize {
-        self.cap.saturating_sub(self.len())
+        self.cap().saturating_sub(self.len())
     }
 
     /// Change the limit (SO_SNDBUF). Bytes already queued stay; writes wait
     /// until the queue is below the new limit.
     pub(crate) fn set_cap(&mut self, cap: usize) {
-        self.cap = cap;
+        self.cap = clamp_u32(cap);
     }
 
     /// Queue as much of `bytes` as fits; returns how much.
@@ -110,6 +134,27 @@ impl SendBuf {
             ring.data.extend(&bytes[..n]);
         }
         n
+    }
+
+    /// Queue all of `bytes`, even past the limit (Linux fills the unit it
+    /// started up to its size goal whatever the buffer holds; the caller
+    /// bounds what it passes).
+    ///
+    /// Past the limit the ring grows once, to the limit plus one 64 KiB
+    /// unit (the most a unit can hold), rather than doubling: the memory a
+    /// connection holds stays within `Config::connection_memory_limit`.
+    pub(crate) fn write_past_limit(&mut self, bytes: &[u8]) -> usize {
+        if !bytes.is_empty() {
+            let cap = self.cap();
+            let ring = self.ring.get_or_insert_with(Box::default);
+            let need = ring.data.len() + bytes.len();
+            if need > cap && need > ring.data.capacity() {
+                let target = need.max(cap.saturating_add(MAX_UNIT));
+                ring.data.reserve_exact(target - ring.data.len());
+            }
+            ring.data.extend(bytes);
+        }
+        bytes.len()
     }
 
     /// Drop `n` acknowledged bytes from the front. An emptied ring stays
@@ -275,6 +320,15 @@ impl SendBuf {
     }
 }
 
+/// The largest unit a write builds (one 64 KiB GSO packet, Linux
+/// tcp_xmit_size_goal()): how far a Linux-style write passes the limit.
+const MAX_UNIT: usize = 65_536;
+
+/// A byte count as the 32 bits the buffers keep (larger limits saturate).
+fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// Most out-of-order ranges remembered at once; segments that would open more
 /// holes are dropped (the peer retransmits them).
 pub(crate) const MAX_OOO_RANGES: usize = 16;
@@ -295,7 +349,12 @@ pub(crate) const MAX_OOO_RANGES: usize = 16;
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
     ring: Option<Box<RecvRing>>,
-    cap: usize,
+    /// The ring's size (SO_RCVBUF), 32 bits like Linux's `sk_rcvbuf`.
+    cap: u32,
+    /// When in-order data last arrived, in milliseconds modulo 2^32 (Linux
+    /// `icsk_ack.lrcvtime`, a 32-bit jiffies stamp); kept beside the limit so
+    /// that the control block does not grow.
+    data_rcvd_ms: u32,
 }
 
 #[derive(Debug, Default)]
@@ -353,7 +412,22 @@ static EMPTY: RecvRing = RecvRing {
 
 impl RecvBuf {
     pub(crate) fn new(cap: usize) -> RecvBuf {
-        RecvBuf { ring: None, cap }
+        RecvBuf {
+            ring: None,
+            cap: clamp_u32(cap),
+            data_rcvd_ms: 0,
+        }
+    }
+
+    /// Note that data arrived at `now_ms` (milliseconds, any origin).
+    pub(crate) fn note_data(&mut self, now_ms: u64) {
+        self.data_rcvd_ms = now_ms as u32;
+    }
+
+    /// Milliseconds from the last [`note_data`](Self::note_data) to `now_ms`
+    /// (wrapping after 49 days, as Linux's 32-bit stamp does).
+    pub(crate) fn ms_since_data(&self, now_ms: u64) -> u32 {
+        (now_ms as u32).wrapping_sub(self.data_rcvd_ms)
     }
 
     fn ring(&self) -> &RecvRing {
@@ -361,7 +435,7 @@ impl RecvBuf {
     }
 
     pub(crate) fn cap(&self) -> usize {
-        self.cap
+        self.cap as usize
     }
 
     /// Change the size (SO_RCVBUF) while nothing is buffered; the ring is
@@ -370,7 +444,7 @@ impl RecvBuf {
         if self.len() > 0 || self.has_ooo() {
             return false;
         }
-        self.cap = cap.max(1);
+        self.cap = clamp_u32(cap.max(1));
         self.ring = None;
         true
     }
@@ -392,11 +466,11 @@ impl RecvBuf {
 
     /// Room after the in-order bytes: the receive window.
     pub(crate) fn free(&self) -> usize {
-        self.cap - self.len()
+        self.cap() - self.len()
     }
 
     fn write_at(&mut self, from_end: usize, data: &[u8]) {
-        let cap = self.cap;
+        let cap = self.cap();
         let r = self.ring.get_or_insert_with(Box::default);
         let start = (r.head + r.len + from_end) % cap;
         let first = data.len().min(cap - start);
@@ -501,7 +575,7 @@ impl RecvBuf {
     /// Copy in-order bytes out for the application. An emptied ring stays
     /// until `release_if_empty`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
-        let cap = self.cap;
+        let cap = self.cap();
         let Some(r) = self.ring.as_deref_mut() else {
             return 0;
         };

@@ -206,6 +206,19 @@ pub struct Config {
     /// PSH (`tcp_write_wakeup`). Off: PSH on the segment that empties the
     /// send queue (MUST-61), classic Nagle.
     pub linux_push: bool,
+    /// Default TCP_NOTSENT_LOWAT (Linux sysctl `tcp_notsent_lowat`,
+    /// `u32::MAX`: no limit): a write takes a new unit of data, and the
+    /// connection counts as writable, only while fewer bytes than this are
+    /// queued and not yet sent. `Endpoint::set_notsent_lowat` overrides it
+    /// per connection.
+    pub notsent_lowat: u32,
+    /// When a connection a write ran out of room on counts as writable
+    /// again: Linux's rule (`sk_stream_is_writeable`) asks for free space of
+    /// at least half of what is queued, that is for the queue to drop to two
+    /// thirds of the buffer, and for the unsent bytes to be below half the
+    /// low-water mark (`tcp_stream_memory_free` with `wake`). Off: as soon as
+    /// one byte fits and the unsent bytes are below the low-water mark.
+    pub linux_write_space: bool,
     /// Answer a segment that acknowledges data never sent (SEG.ACK > SND.NXT)
     /// with an ACK before dropping it (RFC 9293 §3.10.7.4 fifth step; RFC 5961
     /// §5.2 makes it a rate-limited challenge ACK). Linux drops such a segment
@@ -294,6 +307,8 @@ impl Config {
             tail_loss_probe: true,
             gso_segs_min: Some(2),
             linux_push: true,
+            notsent_lowat: u32::MAX,
+            linux_write_space: true,
             ack_unsent_data_reply: false,
             active_rst_ack: true,
             record_transitions: true,
@@ -344,6 +359,7 @@ impl Config {
             tail_loss_probe: false,
             gso_segs_min: None,
             linux_push: false,
+            linux_write_space: false,
             ack_unsent_data_reply: true,
             active_rst_ack: false,
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::cookie;
 use crate::demux::SipBuild;
 use crate::isn::Secret;
-use crate::tcb::{default_mss, headers_len, CtlSegment};
+use crate::tcb::{advertised_mss, default_mss, CtlSegment};
 use crate::time::Instant;
 use crate::types::{ConnId, ListenerId, Stats};
 
@@ -33,6 +33,9 @@ pub(crate) struct Listener {
     pub(crate) accept_queue: VecDeque<ConnId>,
     /// When this listener last answered a SYN with a cookie.
     last_cookie: Option<Instant>,
+    /// TCP_MAXSEG set on the listener (0: unset); its connections inherit
+    /// it (Linux tcp_conn_request() copies `rx_opt.user_mss`).
+    pub(crate) user_mss: u16,
 }
 
 impl Listener {
@@ -123,6 +126,7 @@ impl Listeners {
             backlog,
             syn_received: 0,
             last_cookie: None,
+            user_mss: 0,
             accept_queue: VecDeque::new(),
         };
         let index = match self.slots.iter().position(|l| l.listener.is_none()) {
@@ -279,7 +283,8 @@ impl Listener {
             rst: false,
             window: cfg.recv_buffer.min(65535) as u16,
             timestamps: None,
-            syn_mss: Some(cfg.mtu.saturating_sub(headers_len(&remote))),
+            // Linux tcp_output.c: tcp_make_synack() clamps by user_mss.
+            syn_mss: Some(advertised_mss(cfg, &remote, self.user_mss)),
         }
     }
 

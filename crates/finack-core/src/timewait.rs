@@ -218,6 +218,11 @@ impl TimeWait {
             ca_state: 0,
             bytes_received: 0,
             soft_error: None,
+            adv_mss: 0,
+            unacked_segments: 0,
+            sacked_segments: 0,
+            last_data_recv: core::time::Duration::ZERO,
+            notsent_lowat: cfg.notsent_lowat,
         }
     }
 }

@@ -314,6 +314,9 @@ pub enum Error {
     /// An address is unusable: broadcast, multicast, unspecified remote, port 0 or
     /// mixed IP families (RFC 9293 MUST-46).
     InvalidAddress,
+    /// An option value out of its range (EINVAL), e.g. a TCP_MAXSEG below
+    /// 88 or above 32767.
+    InvalidArgument,
     /// A malformed or unusable inbound packet.
     Packet(PacketError),
 }
@@ -349,6 +352,7 @@ impl fmt::Display for Error {
             Error::AddrInUse => f.write_str("address in use"),
             Error::AddrNotAvailable => f.write_str("address not available"),
             Error::InvalidAddress => f.write_str("invalid address"),
+            Error::InvalidArgument => f.write_str("invalid argument"),
             Error::Packet(p) => fmt::Display::fmt(p, f),
         }
     }
@@ -458,6 +462,25 @@ pub struct ConnInfo {
     pub bytes_received: u64,
     /// The last soft ICMP error about this connection (RFC 9293 SHLD-25).
     pub soft_error: Option<finack_wire::icmp::IcmpKind>,
+    /// The MSS we announced (Linux `tcpi_advmss`): the MTU less the IP and
+    /// TCP headers, lowered to TCP_MAXSEG when that is set.
+    pub adv_mss: u16,
+    /// Segments sent and not yet acknowledged, as Linux counts them
+    /// (`tcpi_unacked`, packets_out): each unit of queued data (skb) in
+    /// flight counts one per MSS or part of one; a SYN or a FIN sent alone
+    /// counts one.
+    pub unacked_segments: u32,
+    /// Of those, the segments the peer acknowledged selectively (Linux
+    /// `tcpi_sacked`, sacked_out), counted the same way.
+    pub sacked_segments: u32,
+    /// Time since in-order data last arrived, or since the connection was
+    /// established if none has (Linux `tcpi_last_data_recv`, from
+    /// `icsk_ack.lrcvtime`), in whole milliseconds; zero in TIME-WAIT,
+    /// whose compact entry does not keep it.
+    pub last_data_recv: Duration,
+    /// The connection's low-water mark of unsent bytes (TCP_NOTSENT_LOWAT;
+    /// `u32::MAX` for none).
+    pub notsent_lowat: u32,
 }
 
 /// Memory an [`Endpoint`](crate::Endpoint) holds, from

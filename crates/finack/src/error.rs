@@ -21,6 +21,7 @@ pub fn to_io_error(e: Error) -> io::Error {
         Error::AddrInUse => io::ErrorKind::AddrInUse,
         Error::AddrNotAvailable => io::ErrorKind::AddrNotAvailable,
         Error::InvalidAddress => io::ErrorKind::InvalidInput,
+        Error::InvalidArgument => io::ErrorKind::InvalidInput,
         // A closed connection whose handle was already released.
         Error::InvalidHandle => io::ErrorKind::NotConnected,
         Error::Packet(PacketError::Malformed(_)) => io::ErrorKind::InvalidData,

@@ -427,6 +427,80 @@ impl Endpoint {
         }
     }
 
+    /// Set TCP_MAXSEG on a connection (`mss` 0 unsets it). Set before the
+    /// handshake, it lowers the MSS announced in our SYN and the MSS we send
+    /// with (the peer's MSS is clamped to it); on a connection whose
+    /// handshake is done it is recorded and changes nothing, as in Linux.
+    /// `InvalidArgument` outside 88..=32767 (Linux tcp.c:
+    /// do_tcp_setsockopt() TCP_MAXSEG: TCP_MIN_MSS to MAX_TCP_WINDOW).
+    pub fn set_user_mss(&mut self, c: ConnId, mss: u16) -> Result<(), Error> {
+        Self::check_user_mss(mss)?;
+        self.with_active(c, |tcb| tcb.set_user_mss(mss))
+    }
+
+    /// Is `mss` a TCP_MAXSEG value the set calls take? 0 (unset) or a value
+    /// from TCP_MIN_MSS (88) to MAX_TCP_WINDOW (32767), `InvalidArgument`
+    /// otherwise (Linux tcp.c: do_tcp_setsockopt() TCP_MAXSEG).
+    pub fn check_user_mss(mss: u16) -> Result<(), Error> {
+        if mss != 0 && !(88..=32_767).contains(&mss) {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(())
+    }
+
+    /// Set TCP_MAXSEG on a listener (`mss` 0 unsets it): its SYN,ACKs announce
+    /// at most `mss` and the connections it makes inherit it (Linux
+    /// tcp_make_synack() and tcp_conn_request()).
+    pub fn set_listener_user_mss(&mut self, l: ListenerId, mss: u16) -> Result<(), Error> {
+        Self::check_user_mss(mss)?;
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        listener.user_mss = mss;
+        Ok(())
+    }
+
+    /// Set TCP_NOTSENT_LOWAT on a connection: a write takes a new unit of
+    /// data, and the connection counts as writable, only while fewer bytes
+    /// than this are queued and unsent (Linux tcp.c: do_tcp_setsockopt()
+    /// TCP_NOTSENT_LOWAT, tcp_stream_memory_free()). 0 returns to the
+    /// endpoint's default, `Config::notsent_lowat`. A connection that
+    /// becomes writable by it is announced by `Event::Writable` (Linux
+    /// calls sk_write_space() on setting it).
+    pub fn set_notsent_lowat(&mut self, c: ConnId, lowat: u32) -> Result<(), Error> {
+        let cfg = self.cfg.clone();
+        let mut wake = false;
+        self.with_active(c, |tcb| {
+            tcb.snd.buf.set_notsent_lowat(lowat);
+            if tcb.snd.blocked && tcb.snd.writable(&cfg) {
+                tcb.snd.blocked = false;
+                wake = true;
+            }
+        })?;
+        if wake {
+            self.events.push(crate::types::Event::Writable(c));
+        }
+        Ok(())
+    }
+
+    /// Would a write find room now, and does poll() report POLLOUT? Linux
+    /// tcp.c: tcp_poll() asks __sk_stream_is_writeable(sk, 1): the queue
+    /// below the send buffer, free space at least half of what is queued
+    /// (`Config::linux_write_space`) and twice the unsent bytes below the
+    /// low-water mark (TCP_NOTSENT_LOWAT). False for a connection that
+    /// cannot send (not yet or no longer open for writing) or is unknown.
+    pub fn writable(&self, c: ConnId) -> bool {
+        let Some(idx) = self.slot_of(c) else {
+            return false;
+        };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                matches!(tcb.state, State::Established | State::CloseWait)
+                    && !tcb.snd.fin_queued
+                    && tcb.snd.writable(&self.cfg)
+            }
+            _ => false,
+        }
+    }
+
     /// Set this connection's user timeout (TCP_USER_TIMEOUT; RFC 9293 MUST-21 lets
     /// the application set R2).
     pub fn set_user_timeout(

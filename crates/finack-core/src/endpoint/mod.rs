@@ -531,7 +531,10 @@ impl Endpoint {
         };
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
-        let mut tcb = Tcb::accept_syn(id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn);
+        let user_mss = self.listeners.get(lid).map_or(0, |l| l.user_mss);
+        let mut tcb = Tcb::accept_syn(
+            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss,
+        );
         if !from_cookie {
             // A cookie keeps no room for ECN (Linux keeps it in the
             // timestamp, which finack's cookies do not use): a connection a

@@ -402,6 +402,8 @@ impl Tcb {
         self.schedule_ack(ctx, payload.len() as u32, filled_hole);
         // MUST-59: out-of-order bytes this reaches join the stream at once.
         let advanced = self.rcv.buf.push(payload);
+        // Linux tcp_input.c: tcp_event_data_recv() stamps lrcvtime.
+        self.rcv.buf.note_data(ctx.now.as_millis());
         self.rcv.bytes_received += advanced as u64;
         self.rcv.nxt += advanced as u32;
         ctx.events.push(Event::Readable(self.id));

@@ -105,6 +105,22 @@ pub(crate) fn default_mss(remote: &SocketAddr) -> u16 {
     }
 }
 
+/// Linux tcp_output.c: tcp_mss_clamp(): TCP_MAXSEG (`user_mss`, 0 when
+/// unset) lowers an MSS, never raises it.
+pub(crate) fn clamp_user_mss(user_mss: u16, mss: u16) -> u16 {
+    if user_mss != 0 && user_mss < mss {
+        user_mss
+    } else {
+        mss
+    }
+}
+
+/// The MSS option of our SYN or SYN,ACK towards `remote`: the MTU less the
+/// IP and TCP headers (RFC 9293 MUST-67), clamped by TCP_MAXSEG.
+pub(crate) fn advertised_mss(cfg: &Config, remote: &SocketAddr, user_mss: u16) -> u16 {
+    clamp_user_mss(user_mss, cfg.mtu.saturating_sub(headers_len(remote)))
+}
+
 /// IP + TCP fixed header bytes for this address family.
 pub(crate) fn headers_len(remote: &SocketAddr) -> u16 {
     if remote.is_ipv4() {
@@ -230,6 +246,7 @@ impl Tcb {
         iss: SeqNumber,
         ts_offset: u32,
         syn: &finack_wire::TcpRepr<'_>,
+        user_mss: u16,
     ) -> Tcb {
         let mut tcb = Tcb::new(
             id,
@@ -242,6 +259,9 @@ impl Tcb {
             State::SynReceived,
         );
         tcb.listener = Some(listener);
+        // Linux tcp_input.c: tcp_conn_request() copies the listener's
+        // user_mss before parsing the SYN's options.
+        tcb.rcv.user_mss = user_mss;
         tcb.rcv.irs = syn.seq;
         tcb.rcv.nxt = syn.seq + 1;
         tcb.rcv.adv = tcb.rcv.nxt;
@@ -284,9 +304,12 @@ impl Tcb {
     /// RFC 9293 §3.7.1 MUST-16: Eff.snd.MSS = min(SendMSS + 20, MMS_S) minus the TCP
     /// header and IP options; the timestamp option rides on every segment, so it is
     /// counted as part of the TCP header.
+    ///
+    /// TCP_MAXSEG clamps the peer's MSS first (Linux tcp_input.c:
+    /// tcp_parse_options() lowers `mss_clamp` to `user_mss`).
     fn update_mss(&mut self, cfg: &Config) {
         let mms_s = cfg.mtu.saturating_sub(headers_len(&self.remote));
-        let mut mss = self.snd.peer_mss.min(mms_s);
+        let mut mss = clamp_user_mss(self.rcv.user_mss, self.snd.peer_mss).min(mms_s);
         if self.ts_ok {
             mss = mss.saturating_sub(12);
         }
@@ -302,9 +325,21 @@ impl Tcb {
         }
     }
 
-    /// The MSS we announce in our SYN: RFC 9293 MUST-67, from the MTU (MMS_R).
+    /// The MSS we announce in our SYN: RFC 9293 MUST-67, from the MTU (MMS_R),
+    /// lowered to TCP_MAXSEG when that is set (Linux tcp_output.c:
+    /// tcp_mss_clamp(), applied to `advmss` in tcp_connect_init() and to
+    /// the SYN,ACK's MSS in tcp_make_synack()).
     pub(crate) fn our_mss(&self, cfg: &Config) -> u16 {
-        cfg.mtu.saturating_sub(headers_len(&self.remote))
+        advertised_mss(cfg, &self.remote, self.rcv.user_mss)
+    }
+
+    /// Set TCP_MAXSEG (0: unset). Linux lets it shape a connection only
+    /// before its handshake: the SYN's MSS and the clamp on the peer's MSS.
+    /// Later it is recorded and changes nothing on the wire (the send MSS
+    /// stays what the handshake gave, as in Linux, where `mss_clamp` was
+    /// set then).
+    pub(crate) fn set_user_mss(&mut self, mss: u16) {
+        self.rcv.user_mss = mss;
     }
 
     /// Move to state `to`. Event processing sees the new state at once (later
@@ -312,7 +347,11 @@ impl Tcb {
     /// change is done by `Endpoint::apply` when the event is over.
     pub(crate) fn goto(&mut self, now: Instant, to: State) {
         if self.state != to {
-            if to == State::Established {
+            if to == State::Established && matches!(self.state, State::SynSent | State::SynReceived)
+            {
+                // Linux starts icsk_ack.lrcvtime when the connection is
+                // made (tcp_finish_connect(), tcp_create_openreq_child()).
+                self.rcv.buf.note_data(now.as_millis());
                 // Linux tcp_input.c: tcp_rcv_state_process() stamps lsndtime
                 // at the handshake so the first write is not "after idle".
                 self.snd.last_data_sent = now;
@@ -413,7 +452,11 @@ impl Tcb {
                     return Err(Error::BrokenPipe);
                 }
                 let idle = self.snd.una == self.snd.max && self.state.is_synchronized();
-                let n = self.snd.queue(data, flags, cfg.linux_push);
+                let room = send::WriteRoom {
+                    lowat: self.snd.notsent_lowat(cfg),
+                    sendable: self.sendable_now(),
+                };
+                let n = self.snd.queue(data, flags, cfg.linux_push, room);
                 if n > 0 && idle {
                     // Linux tcp.c: tcp_skb_entail() -> tcp_slow_start_after_idle_check():
                     // a write that finds nothing in flight restarts the window
@@ -446,6 +489,16 @@ impl Tcb {
             State::Closed => Err(Error::NotConnected),
             State::Listen => Err(Error::NotConnected),
         }
+    }
+
+    /// Bytes beyond those sent that the congestion window and the peer's
+    /// window let out now (none before the handshake is done).
+    fn sendable_now(&self) -> usize {
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return 0;
+        }
+        let limit = self.cc.cwnd().min(self.snd.wnd);
+        limit.saturating_sub(self.snd.in_flight()) as usize
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
@@ -627,6 +680,14 @@ impl Tcb {
             },
             bytes_received: self.rcv.bytes_received,
             soft_error: self.soft_error,
+            adv_mss: self.our_mss(cfg),
+            unacked_segments: self.snd.packets_out(),
+            sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
+            // Linux tcp.c: tcp_get_info(): now - icsk_ack.lrcvtime.
+            last_data_recv: core::time::Duration::from_millis(u64::from(
+                self.rcv.buf.ms_since_data(now.as_millis()),
+            )),
+            notsent_lowat: self.snd.notsent_lowat(cfg),
         }
     }
 

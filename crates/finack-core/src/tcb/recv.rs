@@ -48,6 +48,9 @@ pub(crate) struct RecvSide {
     pub(crate) quickacks: u32,
     /// When an ACK last answered an invalid segment (RFC 5961 §7 rate limit).
     pub(crate) last_challenge: Option<Instant>,
+    /// TCP_MAXSEG (Linux `rx_opt.user_mss`), 0 when unset: the most we
+    /// announce in our MSS option and the most we send in a segment.
+    pub(crate) user_mss: u16,
 }
 
 impl RecvSide {
@@ -72,6 +75,7 @@ impl RecvSide {
             seg_max: 536,
             quickacks: cfg.quickacks,
             last_challenge: None,
+            user_mss: 0,
         }
     }
 }

@@ -13,6 +13,16 @@ use crate::rtt::RttEstimator;
 use crate::time::Instant;
 use crate::types::SendFlags;
 
+/// What limits a write besides the send buffer.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct WriteRoom {
+    /// The low-water mark of unsent bytes (TCP_NOTSENT_LOWAT).
+    pub(crate) lowat: u32,
+    /// Bytes beyond those sent that the congestion and send windows let out
+    /// at once.
+    pub(crate) sendable: usize,
+}
+
 /// What a connection knows about the bytes it sends.
 pub(crate) struct SendSide {
     pub(crate) iss: SeqNumber,
@@ -131,9 +141,34 @@ impl SendSide {
     /// (`forced_push`); the write's last unit is pushed (`tcp_push` →
     /// `tcp_mark_push`) unless MSG_MORE asks to wait. With `linux` off only
     /// MSG_EOR boundaries are kept. Returns how many bytes were taken.
-    pub(crate) fn queue(&mut self, data: &[u8], flags: SendFlags, linux: bool) -> usize {
+    ///
+    /// `room` says what limits the write besides the buffer: the low-water
+    /// mark of unsent bytes and what the windows let out at once.
+    pub(crate) fn queue(
+        &mut self,
+        data: &[u8],
+        flags: SendFlags,
+        linux: bool,
+        room: WriteRoom,
+    ) -> usize {
         let start = self.buf.len();
-        let n = self.buf.write(data);
+        let (take, split) = if linux {
+            self.linux_take(data.len(), room)
+        } else if self.notsent() >= room.lowat as usize {
+            // Without Linux's units: nothing more while the unsent bytes
+            // reach the low-water mark.
+            (0, None)
+        } else {
+            (data.len(), None)
+        };
+        // Linux checks the buffer only before a new unit, which then fills
+        // up to size_goal (see `linux_take`): the queue may pass the limit
+        // by less than a unit. Otherwise the limit holds byte by byte.
+        let n = if linux {
+            self.buf.write_past_limit(&data[..take])
+        } else {
+            self.buf.write(&data[..take])
+        };
         if n == 0 {
             return 0;
         }
@@ -179,9 +214,19 @@ impl SendSide {
             }
             None => 0,
         };
-        // Full units along the way.
-        while end - tail_start > size_goal {
-            let unit_end = tail_start + size_goal;
+        // Full units along the way, and the cut where the windows' share of
+        // a full unit went out at once (see `linux_take`).
+        let mut split = split.filter(|&s| s > tail_start && s < end);
+        loop {
+            let full = tail_start + size_goal;
+            let unit_end = match split {
+                Some(s) if s <= full => {
+                    split = None;
+                    s
+                }
+                _ if end > full => full,
+                _ => break,
+            };
             // Linux tcp.c: a unit that reaches size_goal is sent at once
             // (tcp_push_one(), or marked and pushed by forced_push()); the
             // kernels the public packetdrill scripts record show PSH on
@@ -202,6 +247,146 @@ impl SendSide {
             }
         }
         n
+    }
+
+    /// How many of `len` new bytes a write takes in Linux. tcp.c:
+    /// tcp_sendmsg_locked() fills the tail unit (skb) up to size_goal
+    /// without asking; a new unit needs sk_stream_memory_free(): the queue
+    /// below the buffer limit and, tcp_stream_memory_free(), the unsent
+    /// bytes (write_seq - snd_nxt) below tcp_notsent_lowat(). A unit that
+    /// reaches size_goal while it is the first unsent one goes out at once
+    /// as far as the windows allow (tcp_push_one(), or forced_push()), and
+    /// the part left over is a unit of its own that takes more data
+    /// (tso_fragment()); so the bytes the windows let out count as sent.
+    ///
+    /// Also returns where such a cut fell, if one did.
+    fn linux_take(&self, len: usize, room: WriteRoom) -> (usize, Option<usize>) {
+        let start = self.buf.len();
+        let goal = self.size_goal();
+        let mut sent = ((self.max - self.buf_seq).max(0) as usize).min(start);
+        let allowed_end = sent.saturating_add(room.sendable);
+        // The unit being filled: the tail unit if a write may still join it.
+        let mut unit = match self.buf.last_mark() {
+            Some(m) if m.end == start => {
+                let unit_start = self.buf.last_mark_before(start).map_or(0, |p| p.end);
+                (!m.eor && sent < start && start - unit_start < goal).then_some(unit_start)
+            }
+            Some(m) if sent < start => Some(m.end),
+            Some(_) => None,
+            None if start > 0 && sent < start => Some(0),
+            None => None,
+        };
+        let mut end = start;
+        let mut cut = None;
+        while end - start < len {
+            let unit_start = match unit {
+                Some(u) if end - u < goal => u,
+                _ => {
+                    // Linux sock.h: sk_stream_memory_free() before a new skb.
+                    let lowat_ok = ((end - sent) as u64) < u64::from(room.lowat);
+                    if end >= self.buf.cap() || !lowat_ok {
+                        break;
+                    }
+                    unit = Some(end);
+                    end
+                }
+            };
+            end += (goal - (end - unit_start)).min(len - (end - start));
+            if end - unit_start == goal && sent >= unit_start {
+                // Full and first unsent: out it goes as far as allowed.
+                let out = sent.max(allowed_end.min(end));
+                if out > sent && out < end && out > unit_start {
+                    cut = cut.or(Some(out));
+                }
+                sent = out;
+                unit = (sent < end).then_some(sent);
+            }
+        }
+        (end - start, cut)
+    }
+
+    /// Segments sent and not yet acknowledged, as Linux's packets_out
+    /// counts them: tcp_skb_pcount() of each skb in flight, one per MSS or
+    /// part of one (tcp_set_skb_tso_segs()), the units of queued data
+    /// standing for skbs; a SYN, or a FIN in a segment of its own, is one.
+    pub(crate) fn packets_out(&self) -> u32 {
+        let sent = ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len());
+        let mut segs = self.segments_between(0, sent) as usize;
+        let syn_out = self.una == self.iss && self.max.gt(self.iss);
+        let fin_seq = self.buf_seq + self.buf.len() as u32;
+        let fin_out = self.fin_queued && self.max.gt(fin_seq) && !self.una.gt(fin_seq);
+        if syn_out || (fin_out && (self.fin_alone || sent == 0)) {
+            segs += 1;
+        }
+        u32::try_from(segs).unwrap_or(u32::MAX)
+    }
+
+    /// Segments between queue offsets `from` and `to`, Linux's way
+    /// (tcp_skb_pcount()): each unit's share counts one per MSS or part of
+    /// one.
+    fn segments_between(&self, from: usize, to: usize) -> u32 {
+        let mss = usize::from(self.mss.max(1));
+        let mut segs = 0usize;
+        let mut off = from;
+        while off < to {
+            let end = self.buf.next_mark_after(off).map_or(to, |m| m.end.min(to));
+            segs += (end - off).div_ceil(mss);
+            off = end;
+        }
+        u32::try_from(segs).unwrap_or(u32::MAX)
+    }
+
+    /// Segments the peer has selectively acknowledged, as Linux's
+    /// sacked_out counts them: tcp_sacktag_write_queue() marks whole skbs,
+    /// cutting a partly covered one at MSS multiples, so each SACKed piece
+    /// of a unit counts one per MSS or part of one. `sacked` are the SACKed
+    /// sequence ranges above SND.UNA.
+    pub(crate) fn sacked_segments(&self, sacked: &[(SeqNumber, SeqNumber)]) -> u32 {
+        let sent = ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len());
+        let offset = |s: SeqNumber| ((s - self.buf_seq).max(0) as usize).min(sent);
+        sacked
+            .iter()
+            .map(|&(l, r)| self.segments_between(offset(l), offset(r)))
+            .fold(0u32, u32::saturating_add)
+    }
+
+    /// Unsent bytes: Linux `write_seq - snd_nxt`.
+    pub(crate) fn notsent(&self) -> usize {
+        let sent = ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len());
+        self.buf.len() - sent
+    }
+
+    /// The low-water mark of unsent bytes: this connection's
+    /// TCP_NOTSENT_LOWAT, else the endpoint's default (Linux tcp.h:
+    /// tcp_notsent_lowat()).
+    pub(crate) fn notsent_lowat(&self, cfg: &Config) -> u32 {
+        match self.buf.notsent_lowat() {
+            0 => cfg.notsent_lowat,
+            v => v,
+        }
+    }
+
+    /// May the application write again (poll's POLLOUT, a writer's wakeup)?
+    /// Linux sock.h: __sk_stream_is_writeable(sk, wake = 1): the queue below
+    /// the limit (__sk_stream_memory_free), free space at least half of what
+    /// is queued (sk_stream_wspace() >= sk_stream_min_wspace()), and twice the
+    /// unsent bytes below the low-water mark (tcp.c: tcp_stream_memory_free()
+    /// with `wake`, so that a woken writer finds room for a while). Without
+    /// `Config::linux_write_space`: one free byte and fewer unsent bytes than
+    /// the mark.
+    pub(crate) fn writable(&self, cfg: &Config) -> bool {
+        let queued = self.buf.len();
+        let cap = self.buf.cap();
+        let notsent = self.notsent() as u64;
+        let lowat = u64::from(self.notsent_lowat(cfg));
+        if queued >= cap {
+            return false;
+        }
+        if cfg.linux_write_space {
+            cap - queued >= queued / 2 && (notsent << 1) < lowat
+        } else {
+            notsent < lowat
+        }
     }
 
     fn close_unit(&mut self, end: usize, psh: bool) {

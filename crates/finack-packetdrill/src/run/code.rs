@@ -28,9 +28,6 @@ pub(super) struct FromConfig {
     /// finack's duplicate-ACK threshold is Config::dupthresh and never
     /// adapts, so the value is the configured one.
     pub(super) reordering: u32,
-    /// `tcpi_advmss`: the MSS finack announces, Config::mtu less the IP and
-    /// TCP headers (Linux tp->advmss from the route MTU, the same way).
-    pub(super) advmss: u32,
 }
 
 /// Evaluates `text` against `info` (the socket under test's connection).
@@ -412,7 +409,15 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_snd_wscale" => i64::from(i.snd_wscale),
         "tcpi_ca_state" => i64::from(i.ca_state),
         "tcpi_reordering" => i64::from(cfg.reordering),
-        "tcpi_advmss" => i64::from(cfg.advmss),
+        // The MSS announced: the MTU's, lowered to TCP_MAXSEG (Linux
+        // tp->advmss, tcp_mss_clamp() of the route's advmss).
+        "tcpi_advmss" => i64::from(i.adv_mss),
+        // Linux packets_out: segments sent and not yet acknowledged.
+        "tcpi_unacked" => i64::from(i.unacked_segments),
+        // Linux sacked_out: segments SACKed.
+        "tcpi_sacked" => i64::from(i.sacked_segments),
+        // Milliseconds since data last arrived (icsk_ack.lrcvtime).
+        "tcpi_last_data_recv" => i.last_data_recv.as_millis() as i64,
         "tcpi_rcv_wscale" => i64::from(i.rcv_wscale),
         "tcpi_rto" => i.rto.as_micros() as i64,
         "tcpi_rtt" => i.srtt.map_or(0, |d| d.as_micros() as i64),
@@ -469,6 +474,11 @@ mod tests {
             soft_error: None,
             in_recovery: false,
             ca_state: 0,
+            adv_mss: 1460,
+            unacked_segments: 2,
+            sacked_segments: 1,
+            last_data_recv: core::time::Duration::from_millis(1_234),
+            notsent_lowat: u32::MAX,
         }
     }
 
@@ -497,10 +507,10 @@ mod tests {
         assert!(held(
             "print(tcpi_snd_cwnd)\nassert tcpi_ca_state == TCP_CA_Open"
         ));
-        let cfg = FromConfig {
-            reordering: 3,
-            advmss: 1460,
-        };
+        assert!(held(
+            "assert tcpi_unacked == 2; assert tcpi_sacked == 1; assert 1230 <= tcpi_last_data_recv <= 1240"
+        ));
+        let cfg = FromConfig { reordering: 3 };
         assert!(matches!(
             evaluate(
                 "assert tcpi_reordering == 3, tcpi_reordering; \\\n assert tcpi_advmss == 1460",
@@ -513,11 +523,7 @@ mod tests {
 
     #[test]
     fn what_cannot_be_answered_is_unsupported() {
-        for text in [
-            "assert tcpi_unacked == 1",
-            "assert tcpi_rtt == @",
-            "import os",
-        ] {
+        for text in ["assert tcpi_lost == 1", "assert tcpi_rtt == @", "import os"] {
             assert!(
                 matches!(
                     evaluate(text, Some(&info()), FromConfig::default()),

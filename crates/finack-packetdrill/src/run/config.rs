@@ -51,11 +51,6 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
     ("tcp_pacing_ss_ratio", None, "finack does not pace"),
     ("tcp_pacing_ca_ratio", None, "finack does not pace"),
     (
-        "tcp_notsent_lowat",
-        Some("4294967295"),
-        "no limit, as finack",
-    ),
-    (
         "tcp_fastopen",
         None,
         "Fast Open is not implemented; scripts using it fail on its options",
@@ -68,14 +63,19 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
 /// receive buffer and so its window scale.
 fn base_config(script: &Script) -> Config {
     let mut cfg = Config::linux();
-    let loads_defaults = script
-        .init_command
-        .as_ref()
-        .is_some_and(|c| c.lines().any(|l| l.ends_with("defaults.sh")));
-    if !loads_defaults {
+    if written_for_linux_3_11(script) {
         cfg.window_scale = Config::window_scale_for(LINUX_3_11_TCP_RMEM_MAX);
     }
     cfg
+}
+
+/// True for scripts written for the Linux 3.11 machines of the `linux-3.11/`
+/// folder: those that do not load `defaults.sh`.
+pub(super) fn written_for_linux_3_11(script: &Script) -> bool {
+    !script
+        .init_command
+        .as_ref()
+        .is_some_and(|c| c.lines().any(|l| l.ends_with("defaults.sh")))
 }
 
 /// Applies one sysctl (`name` as in /proc/sys/net/ipv4) to `cfg`; `Err` says
@@ -130,6 +130,10 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
             let [_, default, max] = triple(value)?;
             cfg.window_scale = Config::window_scale_for(max as usize);
             cfg.recv_buffer = default.min(max) as usize;
+        }
+        "tcp_notsent_lowat" => {
+            cfg.notsent_lowat =
+                u32::try_from(num(value)?).map_err(|_| format!("{name}: bad value '{value}'"))?
         }
         "tcp_wmem" => {
             let [_, default, _] = triple(value)?;

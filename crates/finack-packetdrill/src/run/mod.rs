@@ -142,6 +142,10 @@ struct SockOpts {
     timestamping: Option<i64>,
     /// TCP_CORK.
     cork: Option<bool>,
+    /// TCP_MAXSEG (0: unset).
+    user_mss: Option<u16>,
+    /// TCP_NOTSENT_LOWAT as set (0: the sysctl's default).
+    notsent_lowat: Option<u32>,
 }
 
 impl Fd {
@@ -212,6 +216,10 @@ struct Runner {
     pipes: Vec<usize>,
     /// True while a packet, call or check follows the current event.
     later_checks: bool,
+    /// The script was written for Linux 3.11 (see
+    /// `config::written_for_linux_3_11`), whose getsockopt(TCP_MAXSEG)
+    /// differs before a connection.
+    linux_3_11: bool,
 }
 
 type Res<T> = Result<T, Failure>;
@@ -258,6 +266,7 @@ impl Runner {
             files: HashMap::new(),
             pipes: Vec::new(),
             later_checks: true,
+            linux_3_11: false,
         }
     }
 
@@ -359,6 +368,9 @@ impl Runner {
             }
         }
         self.now = self.now.max(t);
+        // Tell the engine the time even when no timer is due, so that what
+        // it reports (tcp_info's ages) is of now.
+        self.ep.handle_timeout(self.now);
         self.drain();
         self.try_pending()
     }
@@ -496,12 +508,11 @@ impl Runner {
                 self.command(line, &c.text, later)?;
             }
             Action::Code(c) => {
+                self.advance(at)?;
                 let info = self.last_conn.and_then(|c| self.ep.info(c));
                 let cfg = self.ep.config();
-                let headers = if self.mode.wire_v6() { 60 } else { 40 };
                 let from_cfg = code::FromConfig {
                     reordering: cfg.dupthresh,
-                    advmss: u32::from(cfg.mtu.saturating_sub(headers)),
                 };
                 match code::evaluate(&c.text, info.as_ref(), from_cfg) {
                     code::CodeOutcome::Held => {}
@@ -534,6 +545,7 @@ pub fn run_with(script: &Script, opts: &RunOptions) -> Report {
         cfg.mtu = mtu;
     }
     let mut r = Runner::new(cfg, &settings);
+    r.linux_3_11 = config::written_for_linux_3_11(script);
     if let Some(init) = &script.init_command {
         for cmd in shell::commands(&init.text) {
             if let Some(fc) = files::file_command(&cmd) {

@@ -125,17 +125,10 @@ impl Runner {
                 if state == State::Closed || (peer_fin && !can_send(state)) {
                     ev |= POLLHUP;
                 }
-                if can_send(state) {
-                    // Linux sk_stream_is_writeable: free space at least half
-                    // of what is queued.
-                    let queued = info.as_ref().map_or(0, |i| (i.unacked + i.unsent) as usize);
-                    let cap = f
-                        .opts
-                        .sndbuf
-                        .map_or(self.ep.config().send_buffer, |b| b / 2);
-                    if cap.saturating_sub(queued) >= queued / 2 && cap > queued {
-                        ev |= POLLOUT | POLLWRNORM;
-                    }
+                // Linux tcp_poll(): POLLOUT when __sk_stream_is_writeable(sk, 1),
+                // which the engine answers (send buffer and TCP_NOTSENT_LOWAT).
+                if can_send(state) && self.ep.writable(*c) {
+                    ev |= POLLOUT | POLLWRNORM;
                 }
                 ev
             }

@@ -10,7 +10,8 @@ impl Runner {
             let _ = self.ep.set_nodelay(c, on);
         }
         if let Some(b) = o.sndbuf {
-            let _ = self.ep.set_send_buffer(c, b / 2);
+            // Linux's sk_sndbuf, the doubled value (see setsockopt).
+            let _ = self.ep.set_send_buffer(c, b);
         }
         if let Some(b) = o.rcvbuf {
             let _ = self.ep.set_recv_buffer(c, b / 2);
@@ -23,6 +24,12 @@ impl Runner {
         }
         if let Some(on) = o.cork {
             let _ = self.ep.set_cork(c, on);
+        }
+        if let Some(mss) = o.user_mss {
+            let _ = self.ep.set_user_mss(c, mss);
+        }
+        if let Some(lowat) = o.notsent_lowat {
+            let _ = self.ep.set_notsent_lowat(c, lowat);
         }
     }
 
@@ -60,8 +67,29 @@ impl Runner {
             // message; the option itself is a flag getsockopt reads back.
             "TCP_INQ" => opts.inq = int.unwrap_or(0) != 0,
             "TCP_CORK" => opts.cork = Some(int.unwrap_or(0) != 0),
-            "TCP_MAXSEG" | "TCP_NOTSENT_LOWAT" => {
-                return fail(line, format!("setsockopt {opt} needs engine support"))
+            // Linux tcp.c: do_tcp_setsockopt() TCP_MAXSEG: 0 or 88..=32767
+            // (the engine checks the range, EINVAL outside it).
+            "TCP_MAXSEG" => {
+                let Some(mss) = int
+                    .and_then(|v| u16::try_from(v).ok())
+                    .filter(|m| Endpoint::check_user_mss(*m).is_ok())
+                else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                opts.user_mss = Some(mss);
+                if let Sock::Listener(l) = f.sock {
+                    if let Err(e) = self.ep.set_listener_user_mss(l, mss) {
+                        return Ok(CallResult::Done(-1, Some(errno_of(e))));
+                    }
+                }
+            }
+            // Linux tcp.c: do_tcp_setsockopt() TCP_NOTSENT_LOWAT takes any
+            // 32-bit value (0xffffffff is none, 0 the sysctl's default).
+            "TCP_NOTSENT_LOWAT" => {
+                let Some(v) = int.and_then(|v| u32::try_from(v).ok()) else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                opts.notsent_lowat = Some(v);
             }
             "SO_LINGER" => {
                 let v = value.ok_or_else(|| Failure {
@@ -82,8 +110,13 @@ impl Runner {
             "TCP_NODELAY" => opts.nodelay = Some(int.unwrap_or(0) != 0),
             "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
             // Linux doubles the value (man 7 socket: room for bookkeeping) and
-            // reports the doubled value; finack's buffers count payload bytes
-            // only, so the value asked for becomes the payload limit.
+            // reports the doubled value. The receive buffer keeps the value
+            // asked for as its payload size (finack's window is the free
+            // payload room). The send buffer takes the doubled value, Linux's
+            // sk_sndbuf, as tcp_wmem's is taken: Linux fills a unit it
+            // started past the limit and wakes a writer by the share of the
+            // limit that is free (sk_stream_write_space), and the scripts'
+            // timing follows that limit (blocking-write.pkt).
             "SO_SNDBUF" | "SO_RCVBUF" => {
                 let Some(v) = int.filter(|v| *v >= 0) else {
                     return Ok(CallResult::Done(-1, Some("EINVAL")));
@@ -112,6 +145,8 @@ impl Runner {
                 "SO_KEEPALIVE" => only.keepalive = opts.keepalive,
                 "SO_SNDBUF" => only.sndbuf = opts.sndbuf,
                 "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
+                "TCP_MAXSEG" => only.user_mss = opts.user_mss,
+                "TCP_NOTSENT_LOWAT" => only.notsent_lowat = opts.notsent_lowat,
                 _ => only.user_timeout = opts.user_timeout,
             }
             if opt == "TCP_USER_TIMEOUT" {
@@ -138,10 +173,16 @@ impl Runner {
         let info = conn.and_then(|c| self.ep.info(c));
         let cfg = self.ep.config().clone();
         let value: i64 = match opt {
-            "TCP_MAXSEG" => match &info {
-                Some(i) => i64::from(i.snd_mss),
-                // Before a connection Linux reports the default MSS (536).
-                None => 536,
+            // Linux tcp.c: do_tcp_getsockopt() TCP_MAXSEG: the current MSS
+            // (mss_cache, 536 before a connection); in CLOSE and LISTEN the
+            // TCP_MAXSEG set, if any, since "tcp: Return user_mss for
+            // TCP_MAXSEG in CLOSE/LISTEN state if user_mss set" (2020).
+            // Linux 3.11 reported the user's value only while mss_cache was
+            // 0, which it never is there: 536.
+            "TCP_MAXSEG" => match (&info, f.opts.user_mss.filter(|m| *m != 0)) {
+                (Some(i), _) => i64::from(i.snd_mss),
+                (None, Some(mss)) if !self.linux_3_11 => i64::from(mss),
+                (None, _) => 536,
             },
             "SO_SNDBUF" => f.opts.sndbuf.unwrap_or(cfg.send_buffer) as i64,
             "SO_RCVBUF" => f.opts.rcvbuf.unwrap_or(cfg.recv_buffer) as i64,
@@ -165,9 +206,10 @@ impl Runner {
             "TCP_INQ" => i64::from(f.opts.inq),
             "SO_TIMESTAMPING" => f.opts.timestamping.unwrap_or(0),
             "TCP_CORK" => i64::from(f.opts.cork.unwrap_or(false)),
-            "TCP_NOTSENT_LOWAT" => {
-                return fail(line, format!("getsockopt {opt} needs engine support"))
-            }
+            // Linux tcp.c: do_tcp_getsockopt() TCP_NOTSENT_LOWAT returns
+            // the socket's own value, 0 when unset (the sysctl is not
+            // reported).
+            "TCP_NOTSENT_LOWAT" => i64::from(f.opts.notsent_lowat.unwrap_or(0)),
             other => return fail(line, format!("getsockopt: unsupported option {other}")),
         };
         let want = call

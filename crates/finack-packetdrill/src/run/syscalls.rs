@@ -217,6 +217,9 @@ impl Runner {
                 let port = u.bound.unwrap_or(SERVER_PORT);
                 match self.ep.listen(self.local_addr(port), backlog) {
                     Ok(l) => {
+                        if let Some(mss) = f.opts.user_mss {
+                            let _ = self.ep.set_listener_user_mss(l, mss);
+                        }
                         self.local_port = Some(port);
                         self.fds.get_mut(&fd).expect("fd").sock = Sock::Listener(l);
                         CallResult::Done(0, None)
@@ -397,6 +400,13 @@ impl Runner {
             }
         };
         let nonblocking = self.fds.get(&fd).is_some_and(|f| f.nonblocking);
+        // Linux stream.c: sk_stream_wait_memory(): a blocked writer sleeps
+        // until sk_stream_write_space() wakes it, which it does only once
+        // the socket is writable (the engine's answer); errors end the wait.
+        let open = matches!(self.ep.state(c), State::Established | State::CloseWait);
+        if retry && open && !self.ep.writable(c) {
+            return Ok(CallResult::Blocked);
+        }
         let before = if retry { self.write_done } else { 0 };
         let data = vec![0u8; len - before.min(len)];
         let r = match self.ep.send_with(self.now, c, &data, flags) {
@@ -410,6 +420,8 @@ impl Runner {
                 CallResult::Blocked
             }
             Err(_) if before > 0 => CallResult::Done(before as i64, None),
+            // A non-blocking write that finds no room fails at once.
+            Err(Error::WouldBlock) => CallResult::Done(-1, Some("EAGAIN")),
             Err(e) => Self::done(Err(e)),
         };
         let short = match r {

@@ -1,0 +1,270 @@
+//! Per-socket options and what the application can ask of a connection, as
+//! Linux answers them: TCP_MAXSEG (`set_user_mss`), TCP_NOTSENT_LOWAT and
+//! writability (`set_notsent_lowat`, `writable`), and the `tcp_info` fields
+//! `tcpi_advmss`, `tcpi_unacked` and `tcpi_last_data_recv`.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+use finack_core::wire::TcpFlags;
+use finack_core::{Config, Error};
+
+/// The MSS option of the first segment `side` sent with these flags.
+fn mss_option(net: &Net, side: Side, flags: TcpFlags) -> Option<u16> {
+    net.sent_by(side)
+        .into_iter()
+        .find(|s| s.flags == flags)
+        .and_then(|s| s.options.mss)
+}
+
+dual!(
+    tcp_maxseg_before_connect_clamps_the_syn_and_the_send_mss,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let c = net.open();
+        // The SYN goes out on the next poll_transmit: the option still shapes it.
+        net.client.set_user_mss(c, 1100).unwrap();
+        net.run_until(Duration::from_secs(5), |n| n.sapp.conn.is_some());
+        assert_eq!(mss_option(&net, Side::Client, TcpFlags::SYN), Some(1100));
+        let i = net.client.info(c).unwrap();
+        assert_eq!(i.adv_mss, 1100);
+        // The server offered its full MSS; ours is clamped to 1100, less the
+        // timestamp option that rides on every segment.
+        assert!(i.peer_mss > 1100, "{}", i.peer_mss);
+        assert_eq!(i.snd_mss, 1100 - 12);
+        let now = net.now;
+        net.client.send(now, c, &[7u8; 20_000]).unwrap();
+        net.run_to_quiet();
+        let biggest = net.sent_by(Side::Client).iter().map(|s| s.len).max();
+        assert_eq!(biggest, Some(1088));
+    }
+);
+
+dual!(
+    tcp_maxseg_on_a_listener_clamps_its_syn_ack_and_children,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let _c = net.open();
+        let l = net.sapp.listener.unwrap();
+        net.server.set_listener_user_mss(l, 1000).unwrap();
+        net.run_until(Duration::from_secs(5), |n| n.sapp.conn.is_some());
+        let s = net.sapp.conn.unwrap();
+        assert_eq!(
+            mss_option(&net, Side::Server, TcpFlags::SYN | TcpFlags::ACK),
+            Some(1000)
+        );
+        let i = net.server.info(s).unwrap();
+        assert_eq!((i.adv_mss, i.snd_mss), (1000, 1000 - 12));
+    }
+);
+
+dual!(
+    tcp_maxseg_after_the_handshake_changes_nothing,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let before = net.client.info(c).unwrap().snd_mss;
+        net.client.set_user_mss(c, 500).unwrap();
+        assert_eq!(net.client.info(c).unwrap().snd_mss, before);
+    }
+);
+
+#[test]
+fn tcp_maxseg_out_of_range_is_an_error_not_a_panic() {
+    let mut net = Net::new(Family::V4);
+    let c = net.open();
+    let l = net.sapp.listener.unwrap();
+    for bad in [1u16, 87, 32_768, u16::MAX] {
+        assert_eq!(net.client.set_user_mss(c, bad), Err(Error::InvalidArgument));
+        assert_eq!(
+            net.server.set_listener_user_mss(l, bad),
+            Err(Error::InvalidArgument)
+        );
+    }
+    for good in [0u16, 88, 32_767] {
+        assert_eq!(net.client.set_user_mss(c, good), Ok(()));
+    }
+    net.server.close_listener(net.now, l).unwrap();
+    assert_eq!(
+        net.server.set_listener_user_mss(l, 1000),
+        Err(Error::InvalidHandle)
+    );
+}
+
+dual!(notsent_lowat_limits_a_write_and_writability, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    net.client.set_notsent_lowat(c, 4000).unwrap();
+    assert_eq!(net.client.info(c).unwrap().notsent_lowat, 4000);
+    let now = net.now;
+    // Linux fills the unit it starts and sends what the initial window
+    // allows at once; a new unit needs fewer than 4000 unsent bytes.
+    let n = net.client.send(now, c, &vec![1u8; 200_000]).unwrap();
+    assert!(n < 100_000, "{n}");
+    let i = net.client.info(c).unwrap();
+    assert!(i.unsent >= 4000, "{}", i.unsent);
+    assert!(!net.client.writable(c));
+    // A second write takes nothing while the mark is reached.
+    assert_eq!(
+        net.client.send(now, c, &[1u8; 1000]),
+        Err(Error::WouldBlock)
+    );
+    // Once the peer acknowledges and the unsent bytes drain below half
+    // the mark, the connection is writable again (and says so).
+    let ok = net.run_until(Duration::from_secs(5), |n| n.client.writable(c));
+    assert!(ok);
+    assert!(net.client.info(c).unwrap().unsent < 2000);
+    assert!(net.capp.events.contains(&finack_core::Event::Writable(c)));
+});
+
+dual!(
+    the_notsent_lowat_default_comes_from_the_config,
+    |f: Family| {
+        let cfg = Config {
+            notsent_lowat: 3000,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
+        let (c, _s) = net.established();
+        assert_eq!(net.client.info(c).unwrap().notsent_lowat, 3000);
+        let now = net.now;
+        let n = net.client.send(now, c, &vec![1u8; 200_000]).unwrap();
+        assert!(n < 100_000, "{n}");
+        // 0 returns to the default; u32::MAX lifts the limit.
+        net.client.set_notsent_lowat(c, u32::MAX).unwrap();
+        assert!(net.client.writable(c));
+        net.client.set_notsent_lowat(c, 0).unwrap();
+        assert_eq!(net.client.info(c).unwrap().notsent_lowat, 3000);
+        assert!(!net.client.writable(c));
+    }
+);
+
+dual!(
+    linux_wakes_a_writer_when_a_third_of_the_buffer_is_free,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        net.client.set_send_buffer(c, 30_000).unwrap();
+        let now = net.now;
+        let n = net.client.send(now, c, &vec![1u8; 100_000]).unwrap();
+        // The last unit started below the limit fills up past it.
+        assert!(n >= 30_000, "{n}");
+        assert!(!net.client.writable(c));
+        // Writable again only once the queue is down to two thirds of the limit.
+        let ok = net.run_until(Duration::from_secs(5), |n| n.client.writable(c));
+        assert!(ok);
+        let i = net.client.info(c).unwrap();
+        let queued = (i.unacked + i.unsent) as usize;
+        assert!(queued <= 20_000, "{queued}");
+    }
+);
+
+dual!(
+    rfc_profile_keeps_the_buffer_limit_and_writes_at_one_free_byte,
+    |f: Family| {
+        let cfg = Config::rfc9293();
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
+        let (c, _s) = net.established();
+        net.client.set_send_buffer(c, 30_000).unwrap();
+        let now = net.now;
+        assert_eq!(net.client.send(now, c, &vec![1u8; 100_000]), Ok(30_000));
+        assert!(!net.client.writable(c));
+        let ok = net.run_until(Duration::from_secs(5), |n| {
+            n.client
+                .info(c)
+                .is_some_and(|i| i.unacked + i.unsent < 30_000)
+        });
+        assert!(ok);
+        assert!(net.client.writable(c));
+    }
+);
+
+dual!(tcpi_unacked_counts_segments_in_flight, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+    let now = net.now;
+    net.client.send(now, c, &vec![1u8; 3 * mss + 10]).unwrap();
+    net.flush();
+    let i = net.client.info(c).unwrap();
+    assert_eq!(i.unacked as usize, 3 * mss + 10);
+    assert_eq!(i.unacked_segments, 4);
+    net.run_to_quiet();
+    assert_eq!(net.client.info(c).unwrap().unacked_segments, 0);
+    // A SYN in flight is one.
+    let mut net = Net::new(f);
+    let c = net.open();
+    net.flush();
+    assert_eq!(net.client.info(c).unwrap().unacked_segments, 1);
+});
+
+dual!(
+    tcpi_last_data_recv_ages_from_the_handshake_and_the_last_data,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        net.run_for(Duration::from_millis(1000));
+        let age = net.client.info(c).unwrap().last_data_recv;
+        assert!(
+            (Duration::from_millis(990)..=Duration::from_millis(1020)).contains(&age),
+            "{age:?}"
+        );
+        let now = net.now;
+        net.server.send(now, s, &[5u8; 100]).unwrap();
+        net.run_until(Duration::from_secs(1), |n| n.capp.received.len() == 100);
+        let age = net.client.info(c).unwrap().last_data_recv;
+        assert!(age <= Duration::from_millis(1), "{age:?}");
+        // Pure ACKs do not count as data.
+        net.run_for(Duration::from_millis(300));
+        let now = net.now;
+        net.client.send(now, c, &[5u8; 100]).unwrap();
+        net.run_to_quiet();
+        let age = net.client.info(c).unwrap().last_data_recv;
+        assert!(age >= Duration::from_millis(300), "{age:?}");
+    }
+);
+
+dual!(tcpi_sacked_counts_segments_the_peer_sacked, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+    // The first data segment is lost once; the four after it are SACKed.
+    let mut dropped = false;
+    net.drop = Some(Box::new(move |s: &Seg| {
+        let first = s.from == Side::Client && s.len > 0 && !dropped;
+        dropped |= first;
+        first
+    }));
+    net.client.set_nodelay(c, true).unwrap();
+    let now = net.now;
+    net.client.send(now, c, &vec![1u8; 5 * mss]).unwrap();
+    let seen = net.run_until(Duration::from_secs(1), |n| {
+        n.client.info(c).is_some_and(|i| i.sacked_segments == 4)
+    });
+    assert!(seen, "{}", net.trace());
+    assert_eq!(net.client.info(c).unwrap().unacked_segments, 5);
+    net.run_to_quiet();
+    let i = net.client.info(c).unwrap();
+    assert_eq!((i.unacked_segments, i.sacked_segments), (0, 0));
+});
+
+dual!(
+    a_write_past_the_limit_keeps_memory_within_bounds,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let cfg = Config::linux();
+        let now = net.now;
+        let n = net.client.send(now, c, &vec![1u8; 1 << 20]).unwrap();
+        // The last unit started below the limit was filled past it...
+        assert!(n > cfg.send_buffer && n <= cfg.send_buffer + 65_536, "{n}");
+        // ...and the ring grew to hold it without doubling.
+        let m = net.client.memory_usage();
+        assert!(
+            m.max_connection_bytes <= cfg.connection_memory_limit(),
+            "{m:?}"
+        );
+    }
+);
