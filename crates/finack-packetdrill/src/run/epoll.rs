@@ -72,29 +72,11 @@ pub(super) struct EpollItem {
 
 /// The bits of `EPOLLIN|EPOLLET`-style expressions (or numbers).
 fn epoll_bits(e: &Expr) -> Result<u32, String> {
-    match e {
-        Expr::Int(v) => Ok(*v as u32),
-        Expr::Word(w) => EPOLL_NAMES
-            .iter()
-            .find(|(n, _)| n == w)
-            .map(|(_, b)| *b)
-            .ok_or_else(|| w.clone()),
-        Expr::Or(a, b) => Ok(epoll_bits(a)? | epoll_bits(b)?),
-        other => Err(other.to_string()),
-    }
+    super::readiness::named_bits(e, EPOLL_NAMES)
 }
 
 fn epoll_names(bits: u32) -> String {
-    let names: Vec<&str> = EPOLL_NAMES
-        .iter()
-        .filter(|(_, b)| bits & b != 0)
-        .map(|(n, _)| *n)
-        .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
-    }
+    super::readiness::bit_names(bits, EPOLL_NAMES)
 }
 
 /// `{events=..., fd=N}` (or `ptr=`, `u32=`, `u64=`): the events and data.

@@ -158,23 +158,24 @@ const POLL_NAMES: &[(&str, u32)] = &[
     ("POLLRDHUP", POLLRDHUP),
 ];
 
-/// The bits of `POLLIN|POLLOUT`-style expressions (or a number); `Err` names
-/// an unknown word.
-fn poll_bits(e: &Expr) -> Result<u32, String> {
+/// The bits of a flags expression (`POLLIN|POLLOUT`, `EPOLLIN|EPOLLET`, a
+/// number) under the names of `table`; `Err` names an unknown word.
+pub(super) fn named_bits(e: &Expr, table: &[(&str, u32)]) -> Result<u32, String> {
     match e {
         Expr::Int(v) => Ok(*v as u32),
-        Expr::Word(w) => POLL_NAMES
+        Expr::Word(w) => table
             .iter()
             .find(|(n, _)| n == w)
             .map(|(_, b)| *b)
             .ok_or_else(|| w.clone()),
-        Expr::Or(a, b) => Ok(poll_bits(a)? | poll_bits(b)?),
+        Expr::Or(a, b) => Ok(named_bits(a, table)? | named_bits(b, table)?),
         other => Err(other.to_string()),
     }
 }
 
-fn poll_names(bits: u32) -> String {
-    let names: Vec<&str> = POLL_NAMES
+/// `bits` as `A|B` under the names of `table` (`0` for none).
+pub(super) fn bit_names(bits: u32, table: &[(&str, u32)]) -> String {
+    let names: Vec<&str> = table
         .iter()
         .filter(|(_, b)| bits & b != 0)
         .map(|(n, _)| *n)
@@ -184,6 +185,14 @@ fn poll_names(bits: u32) -> String {
     } else {
         names.join("|")
     }
+}
+
+fn poll_bits(e: &Expr) -> Result<u32, String> {
+    named_bits(e, POLL_NAMES)
+}
+
+fn poll_names(bits: u32) -> String {
+    bit_names(bits, POLL_NAMES)
 }
 
 /// States in which the application may still send.
