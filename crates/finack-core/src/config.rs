@@ -156,6 +156,12 @@ pub struct Config {
     /// `tcp_cwnd_reduction`): the window steps down to ssthresh as ACKs
     /// arrive instead of dropping to it at once (RFC 6675 §5).
     pub prr: bool,
+    /// Announce a window opened by the application's reads as Linux's
+    /// `tcp_cleanup_rbuf` does (when the open part of the advertised window
+    /// is at most half the largest and the window has at least doubled).
+    /// Off: RFC 9293 §3.8.6.2.2, once the right edge can move by
+    /// min(RCV.BUFF/2, Eff.snd.MSS).
+    pub linux_window_update: bool,
     /// Slow start after idle (Linux `tcp_slow_start_after_idle`).
     pub idle_restart: IdleRestart,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
@@ -295,6 +301,7 @@ impl Config {
             idle_restart: IdleRestart::Linux,
             zero_window_probe_data: false,
             prr: true,
+            linux_window_update: true,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -352,6 +359,7 @@ impl Config {
             idle_restart: IdleRestart::Rfc5681,
             zero_window_probe_data: true,
             prr: false,
+            linux_window_update: false,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
             // RFC 8985 TLP is an experimental-track addition, not part of the

@@ -319,3 +319,46 @@ dual!(
         );
     }
 );
+
+dual!(
+    linux_announces_a_window_opened_by_reads_as_tcp_cleanup_rbuf,
+    |f: Family| {
+        // (receiver config, bytes the peer sends, bytes read, ACK expected)
+        let linux = Config {
+            recv_buffer: 8000,
+            window_scaling: false,
+            ..Config::linux()
+        };
+        let rfc = Config {
+            linux_window_update: false,
+            ..linux.clone()
+        };
+        for (cfg, sent, read, want) in [
+            // Most of the window still open: a read changes nothing.
+            (linux.clone(), 2000, 2000, false),
+            // At most half still open and the read doubles it: announce.
+            (linux.clone(), 7000, 1000, true),
+            // RFC 9293 §3.8.6.2.2: the right edge moves by an MSS: announce.
+            (rfc, 2000, 2000, true),
+        ] {
+            let mut net = Net::with_configs(f, cfg, Config::linux());
+            let (c, _s) = net.established();
+            net.capp.read = false;
+            net.sapp.to_send = vec![9u8; sent].into_iter().collect();
+            assert!(net.run_until(Duration::from_secs(2), |n| {
+                n.client.info(c).unwrap().readable as usize == sent
+            }));
+            net.run_for(Duration::from_millis(500));
+            let mark = net.log.len();
+            let now = net.now;
+            let mut buf = vec![0u8; read];
+            assert_eq!(net.client.recv(now, c, &mut buf).unwrap(), read);
+            net.flush();
+            let acks = net.log[mark..]
+                .iter()
+                .filter(|x| x.from == Side::Client)
+                .count();
+            assert_eq!(acks > 0, want, "sent {sent} read {read}\n{}", net.trace());
+        }
+    }
+);

@@ -298,7 +298,7 @@ impl Endpoint {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
-                let (n, update) = tcb.recv(out)?;
+                let (n, update) = tcb.recv(out, &self.cfg)?;
                 tcb.arm_buffer_release(now, &self.cfg);
                 if update {
                     self.mark_tx(idx);

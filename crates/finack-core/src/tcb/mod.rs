@@ -502,16 +502,28 @@ impl Tcb {
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
-    pub(crate) fn recv(&mut self, out: &mut [u8]) -> Result<(usize, bool), Error> {
+    pub(crate) fn recv(&mut self, out: &mut [u8], cfg: &Config) -> Result<(usize, bool), Error> {
         if self.rcv.buf.len() > 0 {
             let n = self.rcv.buf.read(out);
-            // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39): announce the
-            // opened window once its right edge can move by min(RCV.BUFF/2,
-            // Eff.snd.MSS) beyond what we advertised.
-            let grown = self.rcv_window().saturating_sub(self.adv_room());
-            let threshold = (self.rcv.buf.cap() as u32 / 2).min(u32::from(self.snd.mss));
-            let update =
-                self.state.is_synchronized() && !self.rcv.fin_received && grown >= threshold;
+            let open = if cfg.linux_window_update {
+                // Linux tcp.c: tcp_cleanup_rbuf(): a read announces the window
+                // only when what is still open of the advertised one is at most
+                // half the largest window, and the window now is at least twice
+                // that.
+                let room = self.adv_room();
+                let now_wnd = self.rcv_window();
+                2 * u64::from(room) <= self.rcv.buf.cap() as u64
+                    && now_wnd > 0
+                    && u64::from(now_wnd) >= 2 * u64::from(room)
+            } else {
+                // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39):
+                // announce the opened window once its right edge can move by
+                // min(RCV.BUFF/2, Eff.snd.MSS) beyond what we advertised.
+                let grown = self.rcv_window().saturating_sub(self.adv_room());
+                let threshold = (self.rcv.buf.cap() as u32 / 2).min(u32::from(self.snd.mss));
+                grown >= threshold
+            };
+            let update = self.state.is_synchronized() && !self.rcv.fin_received && open;
             if update {
                 self.rcv.ack_now = true;
             }
