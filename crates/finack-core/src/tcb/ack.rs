@@ -101,16 +101,18 @@ impl Tcb {
         if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
         }
+        // RFC 6937: what this ACK delivered: octets newly SACKed, and octets
+        // cumulatively acknowledged that were not SACKed before.
+        let acked = (self.snd.una - una_before).max(0) as u32;
+        let was_sacked_below = sacked_now.saturating_sub(self.rec.sacked_bytes());
+        let newly =
+            sacked_now.saturating_sub(sacked_before) + acked.saturating_sub(was_sacked_below);
+        let una_advanced = self.snd.una != una_before;
         if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
-            // RFC 6937: what this ACK delivered: octets newly SACKed, and
-            // octets cumulatively acknowledged that were not SACKed before.
-            let acked = (self.snd.una - una_before).max(0) as u32;
-            let was_sacked_below = sacked_now.saturating_sub(self.rec.sacked_bytes());
-            let newly =
-                sacked_now.saturating_sub(sacked_before) + acked.saturating_sub(was_sacked_below);
-            self.prr_on_ack(ctx, newly, self.snd.una != una_before);
+            let pipe = self.rec.pipe(&self.snd, ctx.cfg.dupthresh);
+            self.prr_step(pipe, newly, una_advanced);
         }
-        self.ecn_ack_end(ecn);
+        self.ecn_ack_end(ecn, newly, una_advanced);
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
         // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -375,10 +377,7 @@ impl Tcb {
                 // algorithm, RecoverFS = the window then; PRR sets cwnd.
                 let prior = self.cc.cwnd();
                 self.cc.begin_reduction(flight, mss, ctx.now);
-                let rec = self.rec.get_mut();
-                rec.prr_prior = prior.max(mss);
-                rec.prr_delivered = 0;
-                rec.prr_out = 0;
+                self.rec.get_mut().prr = super::recovery::Prr::start(prior.max(mss));
             } else {
                 self.cc
                     .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
@@ -408,20 +407,27 @@ impl Tcb {
         cwnd < self.cc.ssthresh() && cwnd / mss < 2 * usage.max_out
     }
 
-    /// RFC 6937 §3 "on every ACK during recovery": count what was delivered
-    /// and let PRR set the window from the pipe.
-    fn prr_on_ack(&mut self, ctx: &mut Ctx<'_>, newly: u32, una_advanced: bool) {
+    /// RFC 6937 §3 "on every ACK during recovery" (and Linux's CWR state):
+    /// count the `newly` delivered octets and let PRR set the window from
+    /// `pipe`, both in segments as Linux counts them.
+    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, una_advanced: bool) {
         let mss = u32::from(self.snd.mss.max(1));
-        let pipe = self.rec.pipe(&self.snd, ctx.cfg.dupthresh).div_ceil(mss);
         let newly = newly.div_ceil(mss);
-        let rec = self.rec.get_mut();
-        rec.prr_delivered = rec.prr_delivered.saturating_add(newly);
-        let (delivered, out, prior) = (rec.prr_delivered, rec.prr_out, rec.prr_prior / mss);
         if newly == 0 {
             // Linux: an ACK that delivers nothing changes nothing.
             return;
         }
-        self.cc
-            .prr(pipe, delivered, out, newly, prior, una_advanced, mss);
+        let rec = self.rec.get_mut();
+        rec.prr.delivered = rec.prr.delivered.saturating_add(newly);
+        let p = rec.prr;
+        self.cc.prr(
+            pipe.div_ceil(mss),
+            p.delivered,
+            p.out,
+            newly,
+            p.prior_cwnd / mss,
+            una_advanced,
+            mss,
+        );
     }
 }

@@ -32,28 +32,13 @@ pub(crate) const ECN_DEMAND_CWR: u8 = 4;
 /// Data arrived marked ECT or CE at least once (Linux `TCP_ECN_SEEN`).
 pub(crate) const ECN_SEEN: u8 = 8;
 
-/// A window reduction after an ECN echo (Linux's `TCP_CA_CWR` state with its
-/// PRR counters), until an ACK goes past what was sent when it began.
+/// A window reduction after an ECN echo (Linux's `TCP_CA_CWR` state), until
+/// an ACK goes past what was sent when it began; its PRR counters are
+/// `Recovery::prr`, shared with fast recovery as in Linux.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cwr {
     /// SND.MAX when the reduction began (Linux `high_seq`).
     high_seq: SeqNumber,
-    /// The window then (Linux `prior_cwnd`), bytes.
-    prior_cwnd: u32,
-    /// Segments delivered (acknowledged or SACKed) since (Linux
-    /// `prr_delivered`). Linux counts these in packets, and so does the
-    /// reduction: in bytes its proportions would let out less than a
-    /// segment at a time.
-    delivered: u32,
-    /// Data segments sent since (Linux `prr_out`).
-    sent: u32,
-}
-
-/// What an ACK's processing needs to remember for the reduction step at its
-/// end: where SND.UNA and the SACKed bytes stood before.
-pub(crate) struct EcnAck {
-    una: SeqNumber,
-    sacked: u32,
 }
 
 impl Tcb {
@@ -114,15 +99,8 @@ impl Tcb {
     /// tcp_output.c: tcp_ecn_send()): new data (`new_data`: payload above
     /// everything sent before) goes out as ECT(0) and the first one after a
     /// reduction carries CWR; ACKs and retransmissions go out as Not-ECT.
-    /// Every segment echoes ECE while the peer owes a CWR. A data segment
-    /// counts as sent for the reduction (Linux counts `prr_out` in
-    /// tcp_write_xmit() and tcp_retransmit_skb()).
+    /// Every segment echoes ECE while the peer owes a CWR.
     pub(super) fn ecn_mark(&mut self, flags: &mut TcpFlags, len: usize, new_data: bool) -> u8 {
-        if len > 0 {
-            if let Some(c) = self.rec.allocated().and_then(|r| r.cwr.as_mut()) {
-                c.sent = c.sent.saturating_add(1);
-            }
-        }
         if self.ecn & ECN_OK == 0 {
             return self.tos;
         }
@@ -193,10 +171,6 @@ impl Tcb {
         }
     }
 
-    fn sacked_bytes(&self) -> u32 {
-        self.rec.sacked.iter().map(|&(l, r)| (r - l) as u32).sum()
-    }
-
     /// An acceptable ACK arrived (SND.UNA =< SEG.ACK =< SND.MAX; called before
     /// SND.UNA moves). In Linux's order (tcp_input.c: tcp_ack()):
     /// - CWR from the peer ends our echo (tcp_ecn_accept_cwr(); Linux takes
@@ -208,10 +182,10 @@ impl Tcb {
     ///   tcp_init_cwnd_reduction()): ssthresh as after a loss, and CWR on the
     ///   next new data.
     ///
-    /// Returns what the reduction step after the ACK needs, when one runs.
-    pub(super) fn ecn_ack_begin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Option<EcnAck> {
+    /// Returns whether a reduction step follows the ACK.
+    pub(super) fn ecn_ack_begin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> bool {
         if self.ecn & ECN_OK == 0 || seg.ack.lt(self.snd.una) {
-            return None;
+            return false;
         }
         if seg.flags.cwr() {
             self.ecn &= !ECN_DEMAND_CWR;
@@ -237,18 +211,14 @@ impl Tcb {
             let mss = u32::from(self.snd.mss);
             let prior_cwnd = self.cc.cwnd();
             self.cc.begin_reduction(self.snd.in_flight(), mss, ctx.now);
-            self.rec.get_mut().cwr = Some(Cwr {
+            let rec = self.rec.get_mut();
+            rec.cwr = Some(Cwr {
                 high_seq: self.snd.max,
-                prior_cwnd,
-                delivered: 0,
-                sent: 0,
             });
+            rec.prr = super::recovery::Prr::start(prior_cwnd);
             self.ecn |= ECN_QUEUE_CWR;
         }
-        self.rec.cwr.map(|_| EcnAck {
-            una: self.snd.una,
-            sacked: self.sacked_bytes(),
-        })
+        self.rec.cwr.is_some()
     }
 
     /// After the ACK: one step of the reduction (Linux tcp_input.c:
@@ -257,29 +227,18 @@ impl Tcb {
     /// was delivered (PRR, RFC 6937); otherwise it lets out what was
     /// delivered, and one segment more when SND.UNA advanced (Linux 5.10 and
     /// later); at least one segment goes out if none went yet.
-    pub(super) fn ecn_ack_end(&mut self, before: Option<EcnAck>) {
-        let Some(before) = before else { return };
+    pub(super) fn ecn_ack_end(&mut self, reducing: bool, newly: u32, una_advanced: bool) {
+        if !reducing {
+            return;
+        }
         if self.ecn_superseded() {
             self.end_cwr();
             return;
         }
-        let sacked = self.sacked_bytes();
-        let advanced = self.snd.una.gt(before.una);
-        let newly =
-            (self.snd.una - before.una).max(0) as u32 + sacked.saturating_sub(before.sacked);
-        let mss = u32::from(self.snd.mss).max(1);
-        let segs = |bytes: u32| i64::from(bytes.div_ceil(mss));
-        let flight = segs(self.snd.in_flight().saturating_sub(sacked));
-        let Some(c) = self.rec.allocated().and_then(|r| r.cwr.as_mut()) else {
-            return;
-        };
-        if newly == 0 {
+        if self.rec.cwr.is_none() {
             return;
         }
-        let newly = segs(newly) as u32;
-        c.delivered = c.delivered.saturating_add(newly);
-        let (delivered, sent, prior) = (c.delivered, c.sent, c.prior_cwnd / mss);
-        self.cc
-            .prr(flight as u32, delivered, sent, newly, prior, advanced, mss);
+        let pipe = self.snd.in_flight().saturating_sub(self.rec.sacked_bytes());
+        self.prr_step(pipe, newly, una_advanced);
     }
 }

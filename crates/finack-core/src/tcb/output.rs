@@ -257,7 +257,6 @@ impl Tcb {
         self.snd.force_probe = false;
         let push_once = core::mem::take(&mut self.snd.push_once);
         if len > 0 && len < mss && !probe && !retransmitting {
-            let empties = off + len == queued;
             // What the unit has for this segment, the windows aside.
             let natural = avail.min(mss).min(unit.map_or(usize::MAX, |u| u.end - off));
             let hold = if cfg.linux_push && len < natural.min(fits) {
@@ -283,6 +282,7 @@ impl Tcb {
                 // (§3.8.6.2.1, MUST-38): send a short segment only if it
                 // empties the queue and either nothing is outstanding or
                 // Nagle is off, or it fills half the largest window.
+                let empties = off + len == queued;
                 let idle = self.snd.nxt == self.snd.una;
                 let half_window = len as u32 >= self.snd.max_wnd / 2 && self.snd.max_wnd > 0;
                 !((empties && (idle || self.snd.nodelay)) || half_window)
@@ -591,10 +591,11 @@ impl Tcb {
         len: usize,
         new_data: bool,
     ) -> usize {
-        if len > 0 && cfg.prr && self.rec.recover.is_some() {
-            // RFC 6937: prr_out counts the segments sent during recovery.
+        if len > 0 && ((cfg.prr && self.rec.recover.is_some()) || self.rec.cwr.is_some()) {
+            // RFC 6937: prr_out counts the data segments sent during a
+            // reduction (Linux tcp_write_xmit(), tcp_retransmit_skb()).
             let rec = self.rec.get_mut();
-            rec.prr_out = rec.prr_out.saturating_add(1);
+            rec.prr.out = rec.prr.out.saturating_add(1);
         }
         let tos = self.ecn_mark(&mut flags, len, new_data);
         let window = self.window_field(false);

@@ -27,16 +27,36 @@ pub(crate) struct Recovery {
     pub(crate) sacked: Vec<(SeqNumber, SeqNumber)>,
     /// The probe timeout expired: output sends a loss probe.
     pub(crate) tlp_due: bool,
-    /// RFC 6937 PRR: cwnd when recovery began (RecoverFS, bytes), segments
-    /// delivered to the peer and segments sent since.
-    pub(crate) prr_prior: u32,
-    pub(crate) prr_delivered: u32,
-    pub(crate) prr_out: u32,
+    /// The counters of the window reduction under way, in fast recovery or
+    /// after an ECN echo (Linux keeps one set for both).
+    pub(crate) prr: Prr,
     /// RFC 8985 §7.3 TLP.end_seq: SND.NXT after the outstanding probe (at most
     /// one probe per tail loss episode), and whether it was a retransmission.
     pub(crate) tlp_high: Option<(SeqNumber, bool)>,
     /// The window reduction an ECN echo started, while it runs (`ecn`).
     pub(crate) cwr: Option<super::ecn::Cwr>,
+}
+
+/// RFC 6937 PRR counters (Linux `prior_cwnd`, `prr_delivered`, `prr_out`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Prr {
+    /// cwnd when the reduction began (RecoverFS), bytes.
+    pub(crate) prior_cwnd: u32,
+    /// Segments delivered to the peer since (acknowledged or SACKed).
+    pub(crate) delivered: u32,
+    /// Data segments sent since.
+    pub(crate) out: u32,
+}
+
+impl Prr {
+    /// A reduction begins with the window at `prior_cwnd`.
+    pub(crate) const fn start(prior_cwnd: u32) -> Prr {
+        Prr {
+            prior_cwnd,
+            delivered: 0,
+            out: 0,
+        }
+    }
 }
 
 /// A connection's [`Recovery`], allocated when it is first written: most
@@ -91,9 +111,7 @@ impl Recovery {
         sacked: Vec::new(),
         tlp_due: false,
         tlp_high: None,
-        prr_prior: 0,
-        prr_delivered: 0,
-        prr_out: 0,
+        prr: Prr::start(0),
         cwr: None,
     };
 

@@ -238,23 +238,8 @@ impl Runner {
                 reported.push((mask, item.data));
             }
         }
-        if reported.is_empty() && timeout != 0 {
-            let now = self.now;
-            let deadline = match (retry, self.poll_deadline) {
-                (true, Some(d)) => d,
-                _ => {
-                    let d = (timeout > 0)
-                        .then(|| now + core::time::Duration::from_millis(timeout as u64));
-                    self.poll_deadline = d;
-                    match d {
-                        Some(d) => d,
-                        None => return Ok(CallResult::Blocked),
-                    }
-                }
-            };
-            if now < deadline {
-                return Ok(CallResult::Blocked);
-            }
+        if reported.is_empty() && timeout != 0 && self.wait_blocks(retry, timeout) {
+            return Ok(CallResult::Blocked);
         }
         self.poll_deadline = None;
         if let Some(Fd {

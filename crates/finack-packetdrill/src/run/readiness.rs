@@ -46,23 +46,8 @@ impl Runner {
                 }
             }
         }
-        if ready == 0 && timeout != 0 {
-            let now = self.now;
-            let deadline = match (retry, self.poll_deadline) {
-                (true, Some(d)) => d,
-                _ => {
-                    let d = (timeout > 0)
-                        .then(|| now + core::time::Duration::from_millis(timeout as u64));
-                    self.poll_deadline = d;
-                    match d {
-                        Some(d) => d,
-                        None => return Ok(CallResult::Blocked),
-                    }
-                }
-            };
-            if now < deadline {
-                return Ok(CallResult::Blocked);
-            }
+        if ready == 0 && timeout != 0 && self.wait_blocks(retry, timeout) {
+            return Ok(CallResult::Blocked);
         }
         self.poll_deadline = None;
         if let Some((fd, want, got)) = mismatch {
@@ -157,6 +142,28 @@ const POLL_NAMES: &[(&str, u32)] = &[
     ("POLLWRNORM", POLLWRNORM),
     ("POLLRDHUP", POLLRDHUP),
 ];
+
+impl Runner {
+    /// A poll()/epoll_wait() that found nothing waits until its timeout
+    /// (`timeout` ms, negative: forever), set when the call first blocks:
+    /// true while it must go on blocking.
+    pub(super) fn wait_blocks(&mut self, retry: bool, timeout: i64) -> bool {
+        let now = self.now;
+        let deadline = match (retry, self.poll_deadline) {
+            (true, Some(d)) => d,
+            _ => {
+                let d =
+                    (timeout > 0).then(|| now + core::time::Duration::from_millis(timeout as u64));
+                self.poll_deadline = d;
+                match d {
+                    Some(d) => d,
+                    None => return true,
+                }
+            }
+        };
+        now < deadline
+    }
+}
 
 /// The bits of a flags expression (`POLLIN|POLLOUT`, `EPOLLIN|EPOLLET`, a
 /// number) under the names of `table`; `Err` names an unknown word.
