@@ -263,6 +263,17 @@ pub struct Config {
     /// CWR clear), in case a middlebox dropped the first one for its ECN
     /// bits. Linux: `tcp_ecn_fallback` = 1.
     pub ecn_fallback: bool,
+    /// Most connections in TIME-WAIT at once (Linux `tcp_max_tw_buckets`).
+    /// A connection that would enter TIME-WAIT while the table is full is
+    /// closed at once instead (its final ACK still goes out) and counted in
+    /// `Stats::time_wait_overflow`, as Linux's `tcp_time_wait()` does: the
+    /// 4-tuple is then unprotected. Linux sizes the default from memory;
+    /// 262,144 is its value on a machine with a few GiB and more.
+    pub max_time_wait: usize,
+    /// Defences every listener applies unless the application sets its own
+    /// ([`crate::Endpoint::set_listener_limits`]): per-source limits and an
+    /// idle timeout. All off, as in Linux.
+    pub listener_limits: crate::types::ListenerLimits,
 }
 
 impl Config {
@@ -323,6 +334,12 @@ impl Config {
             syn_cookies: true,
             ecn: EcnMode::Passive,
             ecn_fallback: true,
+            max_time_wait: 262_144,
+            listener_limits: crate::types::ListenerLimits {
+                syn_received_per_source: None,
+                established_per_source: None,
+                idle_timeout: None,
+            },
         }
     }
 

@@ -72,8 +72,8 @@ pub use types::MAX_EVENTS;
 /// (SACK scoreboard, congestion-control state).
 pub const CONTROL_BLOCK_BYTES: usize = core::mem::size_of::<tcb::Tcb>();
 pub use types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, MemoryUsage, PacketError,
-    SendFlags, Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
+    Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, ListenerLimits, MemoryUsage,
+    PacketError, SendFlags, Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
 };
 
 #[cfg(test)]

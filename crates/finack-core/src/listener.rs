@@ -20,7 +20,7 @@ use crate::demux::SipBuild;
 use crate::isn::Secret;
 use crate::tcb::{advertised_mss, default_mss, CtlSegment};
 use crate::time::Instant;
-use crate::types::{ConnId, ListenerId, Stats};
+use crate::types::{ConnId, ListenerId, ListenerLimits, Stats};
 
 /// One listening socket.
 pub(crate) struct Listener {
@@ -36,12 +36,68 @@ pub(crate) struct Listener {
     /// TCP_MAXSEG set on the listener (0: unset); its connections inherit
     /// it (Linux tcp_conn_request() copies `rx_opt.user_mss`).
     pub(crate) user_mss: u16,
+    /// The defences this listener applies (from [`Config::listener_limits`]
+    /// unless the application set its own).
+    pub(crate) limits: ListenerLimits,
+    /// Connections per peer address: half-open ones and those past the
+    /// handshake that have not ended yet. An address leaves the map when
+    /// both counts are zero, so the map holds at most one entry per live
+    /// connection.
+    sources: HashMap<IpAddr, SourceCount, SipBuild>,
+}
+
+/// What one peer address holds at a listener.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct SourceCount {
+    syn_received: u32,
+    established: u32,
 }
 
 impl Listener {
     /// Linux `sk_acceptq_is_full`: no room for one more established connection.
     pub(crate) fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() >= self.backlog
+    }
+
+    /// The per-source limits: may a SYN from `peer` open one more
+    /// connection? Counted in `Stats::per_source_drops` when not. Linux has
+    /// no such limit in TCP itself (it leaves it to netfilter's `connlimit`,
+    /// which counts a source's connections and drops its new SYNs past a
+    /// bound); these are off unless the application sets them.
+    fn source_admits(&self, peer: IpAddr, stats: &mut Stats) -> bool {
+        let held = self.sources.get(&peer).copied().unwrap_or_default();
+        let over = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
+        if over(self.limits.syn_received_per_source, held.syn_received)
+            || over(
+                self.limits.established_per_source,
+                held.established + held.syn_received,
+            )
+        {
+            stats.per_source_drops += 1;
+            return false;
+        }
+        true
+    }
+
+    /// A connection from `peer` entered SYN-RECEIVED.
+    fn source_opened(&mut self, peer: IpAddr) {
+        self.sources.entry(peer).or_default().syn_received += 1;
+    }
+
+    /// A count of `peer` went down; the entry goes when nothing is left.
+    fn source_update(&mut self, peer: IpAddr, f: impl FnOnce(&mut SourceCount)) {
+        if let Some(count) = self.sources.get_mut(&peer) {
+            f(count);
+            if *count == SourceCount::default() {
+                self.sources.remove(&peer);
+            }
+        }
+    }
+
+    /// Half-open and established connections `peer` holds here.
+    pub(crate) fn source_counts(&self, peer: IpAddr) -> (u32, u32) {
+        let c = self.sources.get(&peer).copied().unwrap_or_default();
+        (c.syn_received, c.established)
     }
 }
 
@@ -72,13 +128,17 @@ pub(crate) enum ListenAction {
 pub(crate) struct Listeners {
     slots: Vec<ListenerSlot>,
     by_addr: HashMap<SocketAddr, u32, SipBuild>,
+    /// Keys the per-source maps (keyed, so a peer cannot aim its addresses
+    /// at one hash bucket).
+    hasher: SipBuild,
 }
 
 impl Listeners {
     pub(crate) fn new(hasher: SipBuild) -> Listeners {
         Listeners {
             slots: Vec::new(),
-            by_addr: HashMap::with_hasher(hasher),
+            by_addr: HashMap::with_hasher(hasher.clone()),
+            hasher,
         }
     }
 
@@ -119,14 +179,22 @@ impl Listeners {
         self.by_addr.contains_key(local)
     }
 
-    /// Passive OPEN: a new listener on `local` with this backlog.
-    pub(crate) fn add(&mut self, local: SocketAddr, backlog: usize) -> ListenerId {
+    /// Passive OPEN: a new listener on `local` with this backlog and these
+    /// defences.
+    pub(crate) fn add(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+        limits: ListenerLimits,
+    ) -> ListenerId {
         let listener = Listener {
             local,
             backlog,
             syn_received: 0,
             last_cookie: None,
             user_mss: 0,
+            limits,
+            sources: HashMap::with_hasher(self.hasher.clone()),
             accept_queue: VecDeque::new(),
         };
         let index = match self.slots.iter().position(|l| l.listener.is_none()) {
@@ -158,20 +226,39 @@ impl Listeners {
         Some(listener)
     }
 
-    /// A connection from `l` left SYN-RECEIVED: out of the SYN queue, and into
-    /// the accept queue when `established`. True when the accept queue was
-    /// empty before (the application is told of the first one).
-    pub(crate) fn handshake_done(&mut self, l: ListenerId, c: ConnId, established: bool) -> bool {
+    /// A connection from `l` and `peer` left SYN-RECEIVED: out of the SYN
+    /// queue, and into the accept queue when `established`. True when the
+    /// accept queue was empty before (the application is told of the first
+    /// one).
+    pub(crate) fn handshake_done(
+        &mut self,
+        l: ListenerId,
+        c: ConnId,
+        peer: IpAddr,
+        established: bool,
+    ) -> bool {
         let Some(listener) = self.get_mut(l) else {
             return false;
         };
         listener.syn_received = listener.syn_received.saturating_sub(1);
+        listener.source_update(peer, |n| {
+            n.syn_received = n.syn_received.saturating_sub(1);
+            n.established += u32::from(established);
+        });
         if !established {
             return false;
         }
         let first = listener.accept_queue.is_empty();
         listener.accept_queue.push_back(c);
         first
+    }
+
+    /// A connection from `l` and `peer` that had finished its handshake
+    /// ended (CLOSED or TIME-WAIT): `peer` holds one connection fewer.
+    pub(crate) fn connection_ended(&mut self, l: ListenerId, peer: IpAddr) {
+        if let Some(listener) = self.get_mut(l) {
+            listener.source_update(peer, |n| n.established = n.established.saturating_sub(1));
+        }
     }
 
     /// A connection died while waiting in the accept queue.
@@ -189,7 +276,10 @@ impl Listeners {
                 .slots
                 .iter()
                 .filter_map(|s| s.listener.as_ref())
-                .map(|l| l.accept_queue.capacity() * core::mem::size_of::<ConnId>())
+                .map(|l| {
+                    l.accept_queue.capacity() * core::mem::size_of::<ConnId>()
+                        + l.sources.capacity() * core::mem::size_of::<(IpAddr, SourceCount)>()
+                })
                 .sum::<usize>()
     }
 
@@ -248,11 +338,15 @@ impl Listeners {
             stats.accept_queue_overflow += 1;
             return ListenAction::Drop;
         }
+        if !listener.source_admits(remote.ip(), stats) {
+            return ListenAction::Drop;
+        }
         // Third: "If the SYN bit is set, check the security" (N/A), then create
         // the connection in SYN-RECEIVED; the endpoint chooses the ISS and its
         // output sends <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. Text in the SYN is
         // not kept (no Fast Open): the peer retransmits it once established.
         listener.syn_received += 1;
+        listener.source_opened(remote.ip());
         ListenAction::Open(l)
     }
 }
@@ -318,8 +412,12 @@ impl Listener {
             stats.accept_queue_overflow += 1;
             return ListenAction::Drop;
         }
+        if !self.source_admits(remote.ip(), stats) {
+            return ListenAction::Drop;
+        }
         stats.syn_cookies_accepted += 1;
         self.syn_received += 1;
+        self.source_opened(remote.ip());
         ListenAction::OpenFromCookie(l, mss)
     }
 }

@@ -184,10 +184,16 @@ pub enum TimerKind {
     /// Send or receive rings that stayed empty for
     /// `Config::buffer_release_delay` are released.
     BufferRelease,
+    /// Nothing arrived from the peer for the connection's idle timeout
+    /// ([`ListenerLimits::idle_timeout`]). It shares its deadline with the
+    /// keep-alive timer, which also measures time since the peer was last
+    /// heard from.
+    Idle,
 }
 
 impl TimerKind {
-    /// How many kinds there are.
+    /// How many deadlines a connection keeps: one per kind, except that
+    /// [`TimerKind::Idle`] shares keep-alive's.
     pub const COUNT: usize = 9;
 }
 
@@ -506,7 +512,31 @@ pub struct MemoryUsage {
     pub time_wait_bytes: usize,
 }
 
-/// Endpoint-wide counters (like `netstat -s`).
+/// Defences a listener applies to the connections it opens, beyond its
+/// backlog. All are off by default ([`crate::Config::listener_limits`]), as in
+/// Linux, whose TCP has none of them (servers get them from netfilter's
+/// `connlimit` and from their own timeouts); a server turns them on for every
+/// listener in its `Config` or for one with
+/// [`crate::Endpoint::set_listener_limits`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// Most half-open (SYN-RECEIVED) connections one peer address may hold
+    /// at this listener; its further SYNs are dropped.
+    pub syn_received_per_source: Option<u32>,
+    /// Most connections (half-open included) one peer address may hold at
+    /// this listener until they end (CLOSED or TIME-WAIT); its further SYNs
+    /// are dropped.
+    pub established_per_source: Option<u32>,
+    /// Reset a connection this listener opened once nothing has arrived
+    /// from its peer for this long in any state from ESTABLISHED on (not
+    /// TIME-WAIT): the peer that connects and then neither sends nor closes,
+    /// or that vanished. Whole seconds, at most 65,535 (about 18 hours);
+    /// `Endpoint::set_idle_timeout` sets it on any connection.
+    pub idle_timeout: Option<core::time::Duration>,
+}
+
+/// Endpoint-wide counters (like `netstat -s`). [`Stats::linux_counters`]
+/// gives them under the names Linux's `nstat` uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Events dropped, oldest first, because the application let more than
@@ -563,6 +593,64 @@ pub struct Stats {
     /// ICMP errors ignored (no such connection, or a quoted sequence number
     /// outside the send window: RFC 5927 §4.1).
     pub icmp_ignored: u64,
+    /// SYNs dropped because their source address reached a listener's
+    /// per-source limit ([`ListenerLimits`]).
+    pub per_source_drops: u64,
+    /// Connections reset by their idle timeout ([`ListenerLimits::idle_timeout`]).
+    pub idle_timeouts: u64,
+    /// Connections that should have entered TIME-WAIT but were closed at
+    /// once because the TIME-WAIT table was full
+    /// ([`crate::Config::max_time_wait`]; Linux TCPTimeWaitOverflow).
+    pub time_wait_overflow: u64,
+    /// Connections opened by a peer's SYN (Linux PassiveOpens).
+    pub passive_opens: u64,
+    /// Connections opened by `connect` (Linux ActiveOpens).
+    pub active_opens: u64,
+    /// Connections reset because the application closed them with unread
+    /// data (Linux TCPAbortOnData).
+    pub abort_on_data: u64,
+}
+
+impl Stats {
+    /// The counters under the names Linux gives them in `/proc/net/netstat`
+    /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
+    /// counts the same way; finack's own counters keep finack names.
+    pub fn linux_counters(&self) -> [(&'static str, u64); 27] {
+        [
+            ("ActiveOpens", self.active_opens),
+            ("PassiveOpens", self.passive_opens),
+            ("InSegs", self.packets_in),
+            ("OutSegs", self.packets_out),
+            ("InErrs", self.malformed),
+            ("InCsumErrors", self.bad_checksum),
+            ("OutRsts", self.rst_sent),
+            ("RetransSegs", self.retransmits),
+            ("EstabResets", self.resets_received),
+            // Linux counts every SYN or handshake ACK a listener drops in
+            // ListenDrops, the accept-queue overflows also in ListenOverflows.
+            (
+                "ListenDrops",
+                self.accept_queue_overflow + self.syn_queue_overflow + self.per_source_drops,
+            ),
+            ("ListenOverflows", self.accept_queue_overflow),
+            ("TCPReqQFullDrop", self.syn_queue_overflow),
+            ("TCPReqQFullDoCookies", self.syn_cookies_sent),
+            ("SyncookiesSent", self.syn_cookies_sent),
+            ("SyncookiesRecv", self.syn_cookies_accepted),
+            ("SyncookiesFailed", self.syn_cookies_failed),
+            ("TCPChallengeACK", self.challenge_acks),
+            ("PAWSEstab", self.paws_rejected),
+            ("TCPFastRetrans", self.fast_retransmits),
+            ("TCPLossProbes", self.loss_probes),
+            ("TCPAbortOnTimeout", self.timeouts),
+            ("TCPAbortOnData", self.abort_on_data),
+            ("TCPTimeWaitOverflow", self.time_wait_overflow),
+            ("TW", self.time_wait_entered),
+            ("TWRecycled", self.time_wait_reused),
+            ("finackPerSourceDrops", self.per_source_drops),
+            ("finackIdleTimeouts", self.idle_timeouts),
+        ]
+    }
 }
 
 /// Most events kept for the application between two `poll_event` calls; past

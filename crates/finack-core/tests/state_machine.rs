@@ -157,6 +157,7 @@ mod coverage {
             Cause::Timer(TimerKind::FinWait2) => "timeout FIN-WAIT-2",
             Cause::Timer(TimerKind::User) => "timeout USER",
             Cause::Timer(TimerKind::Keepalive) => "timeout keep-alive",
+            Cause::Timer(TimerKind::Idle) => "timeout idle",
             // These timers only make the connection send; they change no state.
             Cause::Timer(
                 TimerKind::Persist

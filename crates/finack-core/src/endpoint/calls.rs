@@ -14,8 +14,8 @@ use crate::demux::Tuple;
 use crate::tcb::{CtlSegment, Tcb};
 use crate::time::Instant;
 use crate::types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, ListenerId, MemoryUsage, SendFlags, Shutdown,
-    Socket, State, Transition, UserCall,
+    Cause, CloseReason, ConnId, ConnInfo, Error, ListenerId, ListenerLimits, MemoryUsage,
+    SendFlags, Shutdown, Socket, State, Transition, UserCall,
 };
 
 impl Endpoint {
@@ -33,7 +33,7 @@ impl Endpoint {
             return Err(Error::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.cfg.max_backlog);
-        let id = self.listeners.add(local, backlog);
+        let id = self.listeners.add(local, backlog, self.cfg.listener_limits);
         let unspecified = unspecified_like(&local);
         self.record(
             Socket::Listener(id),
@@ -43,6 +43,27 @@ impl Endpoint {
             Cause::User(UserCall::Listen),
         );
         Ok(id)
+    }
+
+    /// Set a listener's defences (per-source limits, idle timeout) for the
+    /// connections it opens from now on, in place of
+    /// [`crate::Config::listener_limits`].
+    pub fn set_listener_limits(
+        &mut self,
+        l: ListenerId,
+        limits: ListenerLimits,
+    ) -> Result<(), Error> {
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        listener.limits = limits;
+        Ok(())
+    }
+
+    /// Half-open and established connections (in that order) that `peer`
+    /// holds at a listener, as its per-source limits count them.
+    pub fn listener_source_counts(&self, l: ListenerId, peer: IpAddr) -> (u32, u32) {
+        self.listeners
+            .get(l)
+            .map_or((0, 0), |l| l.source_counts(peer))
     }
 
     /// Take an established connection from a listener's accept queue.
@@ -204,6 +225,7 @@ impl Endpoint {
             self.end_time_wait(pos, Cause::User(UserCall::Connect));
         }
         let c = self.open(now, local, remote, iss);
+        self.stats.active_opens += 1;
         self.record(
             Socket::Conn(c),
             (local, remote),
@@ -523,6 +545,22 @@ impl Endpoint {
         let cfg = self.cfg.clone();
         self.with_active(c, |tcb| {
             tcb.ka.on = on;
+            tcb.arm_keepalive(&cfg);
+        })
+    }
+
+    /// Reset this connection once nothing has arrived from its peer for
+    /// `timeout` (whole seconds, rounded up; `None`: never), in any state
+    /// from ESTABLISHED on but TIME-WAIT. Connections a listener opens take
+    /// its [`ListenerLimits::idle_timeout`].
+    pub fn set_idle_timeout(
+        &mut self,
+        c: ConnId,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(), Error> {
+        let cfg = self.cfg.clone();
+        self.with_active(c, |tcb| {
+            tcb.ka.idle_secs = super::idle_secs(timeout);
             tcb.arm_keepalive(&cfg);
         })
     }

@@ -226,17 +226,35 @@ impl Endpoint {
             Some(CloseReason::Reset) => self.stats.resets_received += 1,
             _ => {}
         }
-        if back_to_listen {
-            self.record(Socket::Conn(id), tuple, before, State::Listen, cause);
+        // Linux tcp_minisocks.c: tcp_time_wait(): when no TIME-WAIT bucket
+        // can be had (`tcp_max_tw_buckets`), the connection closes at once.
+        let tw_overflow = after == State::TimeWait && self.tw.len() >= self.cfg.max_time_wait;
+        let recorded = if back_to_listen {
+            State::Listen
+        } else if tw_overflow {
+            State::Closed
         } else {
-            self.record(Socket::Conn(id), tuple, before, after, cause);
-        }
+            after
+        };
+        self.record(Socket::Conn(id), tuple, before, recorded, cause);
         // A passive connection finished its handshake: hand it to the accept queue.
         if unaccepted && before == State::SynReceived && after != State::SynReceived {
             if let Some(l) = listener {
-                if self.listeners.handshake_done(l, id, after != State::Closed) {
+                let peer = tuple.1.ip();
+                if self
+                    .listeners
+                    .handshake_done(l, id, peer, after != State::Closed)
+                {
                     self.events.push(Event::Incoming(l));
                 }
+            }
+        }
+        // A passive connection past its handshake ended: its peer holds one
+        // fewer at the listener (the per-source limits).
+        if let Some(l) = listener {
+            let ended = matches!(after, State::Closed | State::TimeWait);
+            if ended && !matches!(before, State::SynReceived | State::Closed) {
+                self.listeners.connection_ended(l, tuple.1.ip());
             }
         }
         match after {
@@ -266,6 +284,14 @@ impl Endpoint {
                 } else {
                     self.free_slot(idx);
                 }
+                return;
+            }
+            State::TimeWait if tw_overflow => {
+                // Unprotected by TIME-WAIT, counted as TCPTimeWaitOverflow;
+                // the ACK owed to the peer's FIN still goes.
+                self.stats.time_wait_overflow += 1;
+                self.tuples.remove(&tuple, idx);
+                self.close_without_time_wait(idx, id, held);
                 return;
             }
             State::TimeWait => {
@@ -298,7 +324,7 @@ impl Endpoint {
             _ => {
                 let cfg = &self.cfg;
                 if let SlotKind::Active(tcb) = &mut self.slots[idx as usize].kind {
-                    if tcb.ka.on && !tcb.ka.probe_due {
+                    if (tcb.ka.on || tcb.ka.idle_secs != 0) && !tcb.ka.probe_due {
                         tcb.arm_keepalive(cfg);
                     }
                     tcb.arm_buffer_release(now, cfg);
@@ -531,10 +557,15 @@ impl Endpoint {
         };
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
-        let user_mss = self.listeners.get(lid).map_or(0, |l| l.user_mss);
+        let (user_mss, limits) = self
+            .listeners
+            .get(lid)
+            .map_or((0, self.cfg.listener_limits), |l| (l.user_mss, l.limits));
         let mut tcb = Tcb::accept_syn(
             id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss,
         );
+        tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
+        self.stats.passive_opens += 1;
         if !from_cookie {
             // A cookie keeps no room for ECN (Linux keeps it in the
             // timestamp, which finack's cookies do not use): a connection a
@@ -651,6 +682,15 @@ impl Endpoint {
     pub fn take_transitions(&mut self) -> Vec<Transition> {
         core::mem::take(&mut self.transitions).into()
     }
+}
+
+/// An idle timeout as the whole seconds a connection keeps (0: off):
+/// rounded up, at least one second, at most `u16::MAX`.
+pub(crate) fn idle_secs(d: Option<core::time::Duration>) -> u16 {
+    d.map_or(0, |d| {
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        secs.clamp(1, u64::from(u16::MAX)) as u16
+    })
 }
 
 #[cfg(test)]

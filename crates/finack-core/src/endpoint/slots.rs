@@ -71,6 +71,39 @@ impl Endpoint {
         }
     }
 
+    /// A connection that reached TIME-WAIT while the TIME-WAIT table was
+    /// full (`Config::max_time_wait`) ends at once: the ACK owed to the
+    /// peer's FIN goes out, the application is told it closed normally, and
+    /// nothing protects the 4-tuple (Linux tcp_minisocks.c: tcp_time_wait()
+    /// falls back to tcp_done()).
+    pub(super) fn close_without_time_wait(&mut self, idx: u32, id: ConnId, held: bool) {
+        let now = self.last_now;
+        let slot = &mut self.slots[idx as usize];
+        let SlotKind::Active(tcb) = core::mem::replace(&mut slot.kind, SlotKind::Free) else {
+            return;
+        };
+        if tcb.rcv.ack_now {
+            let entry = crate::timewait::TimeWait::from_tcb(&tcb, now, &self.cfg, false);
+            self.ctl.push_back(entry.ack(now, tcb.ts_offset));
+        }
+        self.events.push(crate::types::Event::Closed {
+            conn: id,
+            reason: CloseReason::Normal,
+        });
+        if held {
+            let slot = &mut self.slots[idx as usize];
+            slot.kind = SlotKind::Closed {
+                reason: CloseReason::Normal,
+                leftover: leftover_of(*tcb),
+            };
+            if let Some(t) = slot.sched.take() {
+                self.timers.remove(t, idx);
+            }
+        } else {
+            self.free_slot(idx);
+        }
+    }
+
     pub(super) fn free_slot(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
         slot.kind = SlotKind::Free;

@@ -387,28 +387,47 @@ impl Tcb {
         }
     }
 
-    /// (Re)arm the keep-alive timer: MUST-26, probe only after the connection has
-    /// been idle for the configured time; then every interval while unanswered.
-    pub(crate) fn arm_keepalive(&mut self, cfg: &Config) {
+    /// When the next keep-alive probe is due: MUST-26, only after the
+    /// connection has been idle for the configured time; then every interval
+    /// while unanswered. `None` when keep-alive is off or the state has none.
+    pub(crate) fn keepalive_deadline(&self, cfg: &Config) -> Option<Instant> {
         let eligible = self.ka.on
             && matches!(
                 self.state,
                 State::Established | State::CloseWait | State::FinWait2
             );
-        self.timers.set(
-            TimerKind::Keepalive,
-            if !eligible {
-                None
-            } else if self.ka.probes_out == 0 {
-                Some(self.ka.last_rx + cfg.keepalive_time)
-            } else {
-                Some(
-                    self.ka.last_rx
-                        + cfg.keepalive_time
-                        + cfg.keepalive_interval * self.ka.probes_out,
-                )
-            },
-        );
+        eligible.then(|| {
+            self.ka.last_rx + cfg.keepalive_time + cfg.keepalive_interval * self.ka.probes_out
+        })
+    }
+
+    /// When the idle timeout resets the connection if nothing arrives from
+    /// the peer before: in every state from ESTABLISHED on but TIME-WAIT
+    /// (which has its own 2MSL).
+    pub(crate) fn idle_deadline(&self) -> Option<Instant> {
+        let eligible = self.ka.idle_secs != 0
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::FinWait2
+                    | State::Closing
+                    | State::LastAck
+            );
+        eligible.then(|| {
+            self.ka.last_rx + core::time::Duration::from_secs(u64::from(self.ka.idle_secs))
+        })
+    }
+
+    /// (Re)arm the timer keep-alive and the idle timeout share: the earlier
+    /// of their deadlines.
+    pub(crate) fn arm_keepalive(&mut self, cfg: &Config) {
+        let at = match (self.keepalive_deadline(cfg), self.idle_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.timers.set(TimerKind::Keepalive, at);
     }
 
     /// Owe the peer a RST on this connection's 4-tuple.
@@ -572,6 +591,8 @@ impl Tcb {
         self.orphan = true;
         self.rcv.read_shutdown = true;
         if self.rcv.buf.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
+            // Linux tcp.c: __tcp_close() counts it as TCPAbortOnData.
+            ctx.stats.abort_on_data += 1;
             self.abort(ctx);
             return;
         }

@@ -35,19 +35,30 @@ impl Timers {
         (at != Timers::OFF).then_some(Instant::from_micros(at))
     }
 
+    /// The deadline slot of a kind: the idle timeout shares keep-alive's.
+    fn slot(kind: TimerKind) -> usize {
+        match kind {
+            TimerKind::Idle => TimerKind::Keepalive as usize,
+            k => k as usize,
+        }
+    }
+
     pub(crate) fn get(&self, kind: TimerKind) -> Option<Instant> {
-        Timers::decode(self.at[kind as usize])
+        Timers::decode(self.at[Timers::slot(kind)])
     }
 
     pub(crate) fn set(&mut self, kind: TimerKind, at: Option<Instant>) {
-        self.at[kind as usize] = match at {
+        self.at[Timers::slot(kind)] = match at {
             Some(t) => t.as_micros().min(Timers::OFF - 1),
             None => Timers::OFF,
         };
     }
 
     pub(crate) fn take(&mut self, kind: TimerKind) -> Option<Instant> {
-        Timers::decode(core::mem::replace(&mut self.at[kind as usize], Timers::OFF))
+        Timers::decode(core::mem::replace(
+            &mut self.at[Timers::slot(kind)],
+            Timers::OFF,
+        ))
     }
 
     /// The earliest armed deadline (`OFF` is above every armed one).
@@ -71,6 +82,10 @@ pub(crate) struct Keepalive {
     pub(crate) probes_out: u32,
     /// Output sends a probe.
     pub(crate) probe_due: bool,
+    /// The idle timeout in whole seconds (0: off), see
+    /// [`crate::ListenerLimits::idle_timeout`]; it measures from `last_rx`
+    /// as keep-alive does and shares its timer.
+    pub(crate) idle_secs: u16,
 }
 
 impl Keepalive {
@@ -80,6 +95,7 @@ impl Keepalive {
             last_rx: now,
             probes_out: 0,
             probe_due: false,
+            idle_secs: 0,
         }
     }
 }
@@ -143,7 +159,19 @@ impl Tcb {
             .is_some_and(|t| t <= now)
         {
             self.timers.set(TimerKind::Keepalive, None);
-            if self.snd.una == self.snd.max {
+            if self.idle_deadline().is_some_and(|t| t <= now) {
+                // The idle timeout (a server's defence against peers that
+                // connect and then neither send nor close, or vanished):
+                // reset, as an application closing with SO_LINGER 0 would.
+                ctx.stats.idle_timeouts += 1;
+                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
+                self.queue_rst(ctx, self.snd.max, ack);
+                self.enter_closed(ctx, CloseReason::TimedOut);
+                return Some(TimerKind::Idle);
+            }
+            if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now)
+                && self.snd.una == self.snd.max
+            {
                 if self.ka.probes_out >= ctx.cfg.keepalive_probes {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
