@@ -184,6 +184,15 @@ pub struct Config {
     /// A SYN may reopen a connection whose 4-tuple is in TIME-WAIT when its sequence
     /// number (or timestamp) is newer (RFC 9293 MAY-2, RFC 6191).
     pub time_wait_syn_reuse: bool,
+    /// RFC 5961's defences against blind in-window attacks: a RST resets
+    /// only at exactly RCV.NXT (§3), a SYN in a synchronized state is never
+    /// taken for a reset (§4), and a segment whose ACK lies more than
+    /// MAX.SND.WND below SND.UNA is dropped (§5); each otherwise gets a
+    /// (rate-limited) challenge ACK. On in both profiles (RFC 9293 adopts
+    /// them; Linux has them since 3.6). Off: RFC 793's rules, under which a
+    /// blind attacker only has to land in the window; kept to show what
+    /// RFC 5961 buys (`finack sim attack blind-inject`).
+    pub rfc5961: bool,
     /// Least time between two challenge ACKs (RFC 5961 §7) or other replies to
     /// out-of-window segments on one connection. Linux: `tcp_invalid_ratelimit` = 500 ms.
     pub challenge_ack_interval: Duration,
@@ -319,6 +328,7 @@ impl Config {
             tw_reuse: false,
             rfc1337: true,
             time_wait_syn_reuse: true,
+            rfc5961: true,
             challenge_ack_interval: Duration::from_millis(500),
             ttl: 64,
             tos: 0,

@@ -27,6 +27,8 @@ struct Pair {
     listener: ListenerId,
     /// Connections the server application accepted.
     accepted: Vec<ConnId>,
+    /// The last packet the server sent.
+    last_from_server: Vec<u8>,
 }
 
 impl Pair {
@@ -46,6 +48,7 @@ impl Pair {
             now: Instant::from_secs(1),
             listener,
             accepted: Vec::new(),
+            last_from_server: Vec::new(),
         }
     }
 
@@ -60,6 +63,7 @@ impl Pair {
                 moved = true;
             }
             while let Some(n) = self.server.poll_transmit(self.now, &mut buf) {
+                self.last_from_server = buf[..n].to_vec();
                 let _ = self.client.handle_packet(self.now, &buf[..n]);
                 moved = true;
             }
@@ -111,6 +115,17 @@ impl Pair {
 
 /// A SYN from `src` (no reply will ever come from there).
 fn syn(src: SocketAddr, isn: u32) -> Vec<u8> {
+    segment(src, SeqNumber(isn), SeqNumber(0), TcpFlags::SYN, &[])
+}
+
+/// A segment from `src` to the server's port 80.
+fn segment(
+    src: SocketAddr,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: TcpFlags,
+    data: &[u8],
+) -> Vec<u8> {
     let ip = wire::IpRepr {
         src: src.ip(),
         dst: ip(SERVER),
@@ -120,16 +135,16 @@ fn syn(src: SocketAddr, isn: u32) -> Vec<u8> {
     let tcp = wire::TcpRepr {
         src_port: src.port(),
         dst_port: 80,
-        seq: SeqNumber(isn),
-        ack: SeqNumber(0),
-        flags: TcpFlags::SYN,
+        seq,
+        ack,
+        flags,
         window: 65535,
         urgent: 0,
         options: TcpOptions {
-            mss: Some(1460),
+            mss: flags.syn().then_some(1460),
             ..TcpOptions::default()
         },
-        payload: &[],
+        payload: data,
     };
     let mut buf = vec![0u8; wire::tcp_packet_len(&ip, &tcp)];
     let n = wire::emit_tcp_packet(&ip, &tcp, &mut buf).unwrap();
@@ -362,4 +377,68 @@ fn open_counters_and_abort_on_data_use_linux_names() {
     assert_eq!(counter(&p.server, "TCPAbortOnData"), 1);
     assert_eq!(counter(&p.server, "OutRsts"), 1);
     assert_eq!(counter(&p.client, "EstabResets"), 1);
+}
+
+/// RFC 5961 on (both profiles) against off (RFC 793): a blind RST, SYN or
+/// data segment that lands inside the window but not exactly at RCV.NXT (or
+/// with an ACK far below SND.UNA) is answered with a challenge ACK instead
+/// of taken.
+#[test]
+fn rfc5961_turns_in_window_guesses_into_challenge_acks() {
+    for rfc5961 in [true, false] {
+        let mut scfg = Config::linux();
+        scfg.rfc5961 = rfc5961;
+        scfg.timestamps = false;
+        let mut ccfg = Config::linux();
+        ccfg.timestamps = false;
+        let mut results = Vec::new();
+        for kind in ["rst", "syn", "data"] {
+            let mut p = Pair::new(ccfg.clone(), scfg.clone(), None);
+            let c = p.connect_from(CLIENT);
+            let s = p.accepted[0];
+            // What an attacker who sees the server's segments knows: its
+            // RCV.NXT (the ACK field) and SND.NXT.
+            let (_, seen) = wire::parse_tcp_packet(&p.last_from_server).unwrap();
+            let (rcv_nxt, snd_nxt) = (seen.ack, seen.seq);
+            let (client_addr, _) = p.client.addrs(c).unwrap();
+            let pkt = match kind {
+                "rst" => segment(
+                    client_addr,
+                    rcv_nxt + 1000,
+                    SeqNumber(0),
+                    TcpFlags::RST,
+                    &[],
+                ),
+                "syn" => segment(
+                    client_addr,
+                    rcv_nxt + 1000,
+                    SeqNumber(0),
+                    TcpFlags::SYN,
+                    &[],
+                ),
+                // An ACK half the sequence space away from SND.UNA.
+                _ => segment(
+                    client_addr,
+                    rcv_nxt,
+                    snd_nxt - 0x4000_0000,
+                    TcpFlags::ACK | TcpFlags::PSH,
+                    b"evil",
+                ),
+            };
+            let before = p.server.stats().challenge_acks;
+            p.server.handle_packet(p.now, &pkt).unwrap();
+            let mut buf = [0u8; 16];
+            let took = match kind {
+                "data" => p.server.recv(p.now, s, &mut buf).is_ok_and(|n| n == 4),
+                _ => p.server.state(s) == State::Closed,
+            };
+            let challenged = p.server.stats().challenge_acks > before;
+            results.push((kind, took, challenged));
+        }
+        let expect: Vec<_> = ["rst", "syn", "data"]
+            .into_iter()
+            .map(|k| (k, !rfc5961, rfc5961))
+            .collect();
+        assert_eq!(results, expect, "rfc5961 = {rfc5961}");
+    }
 }

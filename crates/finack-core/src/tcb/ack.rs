@@ -59,7 +59,8 @@ impl Tcb {
             return Step::Done;
         }
         // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
-        if ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
+        // (RFC 793 took any older ACK as a duplicate and kept the text.)
+        if ctx.cfg.rfc5961 && ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
             self.challenge_ack(ctx);
             return Step::Done;
         }

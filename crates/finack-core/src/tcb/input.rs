@@ -285,10 +285,11 @@ impl Tcb {
         if !seg.flags.rst() {
             return Step::Continue;
         }
-        if cur.seq != self.rcv.nxt {
+        if cur.seq != self.rcv.nxt && ctx.cfg.rfc5961 {
             self.challenge_ack(ctx);
             return Step::Done;
         }
+        // Without RFC 5961 (RFC 793 §3.9): any RST in the window resets.
         match self.state {
             State::SynReceived => {
                 if self.listener.is_some() {
@@ -319,6 +320,15 @@ impl Tcb {
             // "If the connection was initiated with a passive OPEN, then return this
             // connection to the LISTEN state and return."
             ctx.out.back_to_listen = true;
+            self.enter_closed(ctx, CloseReason::Reset);
+            return Step::Done;
+        }
+        if !ctx.cfg.rfc5961 {
+            // RFC 793 §3.9 (before RFC 5961): "If the SYN is in the window it
+            // is an error, send a reset ... enter the CLOSED state". The
+            // trimmed segment reached here, so it is in the window.
+            let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
+            self.queue_rst(ctx, self.snd.max, ack);
             self.enter_closed(ctx, CloseReason::Reset);
             return Step::Done;
         }
