@@ -306,6 +306,8 @@ fn run(args: &RunArgs) -> Result<bool, Failure> {
         result.checks.len() - failed,
         result.checks.len()
     )?;
+    writeln!(out)?;
+    write_counters(&mut out, &trace.hosts)?;
     out.flush()?;
     if let Some(path) = &args.svg {
         let svg = render::diagram_svg_with(
@@ -327,6 +329,17 @@ fn run(args: &RunArgs) -> Result<bool, Failure> {
     }
     out.flush()?;
     Ok(failed == 0)
+}
+
+/// Each host's non-zero counters under Linux's names, as `nstat` prints
+/// them.
+fn write_counters(out: &mut impl Write, hosts: &[finack_sim::HostInfo]) -> io::Result<()> {
+    writeln!(out, "counters (Linux nstat names):")?;
+    for h in hosts {
+        let list: Vec<String> = h.counters.iter().map(|(n, v)| format!("{n} {v}")).collect();
+        writeln!(out, "  {}: {}", h.name, list.join(", "))?;
+    }
+    Ok(())
 }
 
 /// How a scenario went in `finack sim all`: the number of checks that held

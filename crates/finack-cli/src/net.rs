@@ -105,8 +105,31 @@ pub struct ServeArgs {
     /// Stop after serving N connections (default: serve until Ctrl-C).
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// Reset connections whose peer sent nothing for this many seconds (a
+    /// defence against clients that connect and never send or close).
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u16>,
+    /// Most connections (half-open ones included) one client address may
+    /// hold; its further SYNs are dropped.
+    #[arg(long, value_name = "N")]
+    per_source: Option<u32>,
+    /// Print the engine's counters (Linux nstat names) every SECS seconds;
+    /// they are printed once more when the server stops.
+    #[arg(long, value_name = "SECS")]
+    stats_every: Option<u64>,
     /// What to serve.
     service: Service,
+}
+
+/// The engine's non-zero counters, on one line, under Linux's names.
+fn counters_line(stats: &finack_core::Stats) -> String {
+    let list: Vec<String> = stats
+        .linux_counters()
+        .iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    format!("finack: counters: {}", list.join(", "))
 }
 
 /// Options of `finack connect`.
@@ -251,6 +274,10 @@ impl TunArgs {
     /// Check the addresses (usage errors), then create the device and a stack
     /// on it (runtime errors). Call inside the runtime.
     fn stack(&self) -> Result<(Stack, Ipv4Addr), Failure> {
+        self.stack_with(Config::linux())
+    }
+
+    fn stack_with(&self, config: Config) -> Result<(Stack, Ipv4Addr), Failure> {
         let kernel = self.kernel_addr.unwrap_or_else(|| self.addr.other_host());
         if kernel == self.addr.addr {
             return Err(Failure::Usage(format!(
@@ -271,7 +298,7 @@ impl TunArgs {
         }
         let tun = Tun::create(&self.tun, IpAddr::V4(kernel), self.addr.prefix)
             .map_err(|e| tun_error(&self.tun, &e))?;
-        let stack = Stack::from_tun(tun, IpAddr::V4(self.addr.addr), Config::linux())
+        let stack = Stack::from_tun(tun, IpAddr::V4(self.addr.addr), config)
             .map_err(|e| tun_error(&self.tun, &e))?;
         Ok((stack, kernel))
     }
@@ -281,7 +308,12 @@ impl TunArgs {
 pub fn serve_cmd(args: &ServeArgs) -> Result<bool, Failure> {
     let rt = runtime()?;
     rt.block_on(async {
-        let (stack, kernel) = args.tun.stack()?;
+        let mut config = Config::linux();
+        config.listener_limits.idle_timeout = args
+            .idle_timeout
+            .map(|s| Duration::from_secs(u64::from(s.max(1))));
+        config.listener_limits.established_per_source = args.per_source;
+        let (stack, kernel) = args.tun.stack_with(config)?;
         let port = args.port.unwrap_or(match args.service {
             Service::Echo => 7,
             Service::Discard => 9,
@@ -304,10 +336,23 @@ pub fn serve_cmd(args: &ServeArgs) -> Result<bool, Failure> {
                 Service::Http => serve::http(listener, count).await,
             }
         };
+        let every = args.stats_every.map(|s| Duration::from_secs(s.max(1)));
+        let report = async {
+            let Some(every) = every else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::time::sleep(every).await;
+                println!("{}", counters_line(&stack.stats()));
+                let _ = io::stdout().flush();
+            }
+        };
         let served = tokio::select! {
             r = serving => r,
+            () = report => unreachable!("the report loop never ends"),
             _ = tokio::signal::ctrl_c() => {
                 println!("finack: interrupted, stopping");
+                println!("{}", counters_line(&stack.stats()));
                 return Ok(true);
             }
         };
@@ -323,6 +368,7 @@ pub fn serve_cmd(args: &ServeArgs) -> Result<bool, Failure> {
             }
         }
         writeln!(out, "served {} connections", served.len())?;
+        writeln!(out, "{}", counters_line(&stack.stats()))?;
         Ok(true)
     })
 }

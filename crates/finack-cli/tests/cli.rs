@@ -144,6 +144,22 @@ fn same_seed_same_output_and_options_apply() {
     assert!(out.lines().count() < stdout(&a).lines().count());
 }
 
+/// A run ends with each host's counters under Linux's names: the idle
+/// attacker's server timed out the attackers' connections.
+#[test]
+fn run_prints_each_hosts_counters() {
+    let o = finack(&["sim", "run", "idle-attacker"]);
+    let out = stdout(&o);
+    let tail: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("counters (Linux nstat names):"))
+        .collect();
+    assert_eq!(tail.len(), 3, "{out}");
+    assert!(tail[1].starts_with("  client: ActiveOpens "), "{out}");
+    assert!(tail[2].starts_with("  server: PassiveOpens "), "{out}");
+    assert!(tail[2].contains("TCPAbortOnTimeout 20"), "{out}");
+}
+
 #[test]
 fn all_prints_progress_a_table_and_a_total() {
     let o = finack(&["sim", "all"]);
@@ -385,6 +401,12 @@ fn serve_http_answers_curl_in_a_namespace() {
     assert!(status.success(), "{status}: {rest}");
     assert!(rest.contains(": 1000000 bytes"), "{rest}");
     assert!(rest.contains("served 2 connections"), "{rest}");
+    // The engine's counters under Linux's names close the report.
+    let counters = rest
+        .lines()
+        .find(|l| l.starts_with("finack: counters: "))
+        .unwrap_or_else(|| panic!("no counters line: {rest}"));
+    assert!(counters.contains("PassiveOpens 2"), "{counters}");
 }
 
 /// `finack connect` talks to a Linux `nc -l` in a namespace of its own: it

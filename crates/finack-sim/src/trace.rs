@@ -14,6 +14,25 @@ pub struct HostInfo {
     pub name: String,
     /// Its IP address, as text.
     pub addr: String,
+    /// Its endpoint's counters at the end of the run under Linux's names
+    /// (`Stats::linux_counters`), those that are not zero, summed over its
+    /// lives when it crashed.
+    pub counters: Vec<(String, u64)>,
+}
+
+impl HostInfo {
+    /// Add an endpoint's counters (the non-zero ones) to this host's.
+    pub fn add_counters(&mut self, stats: &finack_core::Stats) {
+        for (name, v) in stats.linux_counters() {
+            if v == 0 {
+                continue;
+            }
+            match self.counters.iter_mut().find(|(n, _)| n == name) {
+                Some(e) => e.1 += v,
+                None => self.counters.push((name.to_string(), v)),
+            }
+        }
+    }
 }
 
 /// What became of a packet.

@@ -42,10 +42,12 @@ impl Builder {
                     HostInfo {
                         name: "client".into(),
                         addr: CLIENT.to_string(),
+                        counters: Vec::new(),
                     },
                     HostInfo {
                         name: "server".into(),
                         addr: SERVER.to_string(),
+                        counters: Vec::new(),
                     },
                 ],
                 events: Vec::new(),

@@ -245,6 +245,7 @@ impl Sim {
                 .map(|h| HostInfo {
                     name: h.name.clone(),
                     addr: h.ip.to_string(),
+                    counters: Vec::new(),
                 })
                 .collect(),
             events: Vec::new(),
@@ -383,6 +384,7 @@ impl Sim {
             });
         }
         let h = &mut self.hosts[host];
+        self.trace.hosts[host].add_counters(&h.ep.stats());
         h.up = false;
         h.boots += 1;
         h.ep = Endpoint::new(h.config.clone(), secret(self.trace.seed, host, h.boots));
@@ -777,6 +779,9 @@ impl Sim {
     /// listeners' transitions, which the trace leaves out).
     pub fn finish(mut self) -> (Trace, Vec<(HostId, Transition)>) {
         self.collect();
+        for (info, h) in self.trace.hosts.iter_mut().zip(&self.hosts) {
+            info.add_counters(&h.ep.stats());
+        }
         for p in std::mem::take(&mut self.queue) {
             if let Some(TraceEvent::Packet { fate, .. }) = self.trace.events.get_mut(p.trace_idx) {
                 *fate = if self.hosts[p.to].up {

@@ -564,6 +564,14 @@ fn lost_last_ack(seed: u64, family: Family) -> ScenarioResult {
 fn concat(a: Sim, b: Sim, gap_note: &str, checks: Vec<Check>) -> ScenarioResult {
     let (mut a, mut transitions) = a.finish();
     let (b, b_transitions) = b.finish();
+    for (ha, hb) in a.hosts.iter_mut().zip(&b.hosts) {
+        for (name, v) in &hb.counters {
+            match ha.counters.iter_mut().find(|(n, _)| n == name) {
+                Some(e) => e.1 += v,
+                None => ha.counters.push((name.clone(), *v)),
+            }
+        }
+    }
     let offset = a.events.last().map_or(Instant::ZERO, |e| e.time()) + Duration::from_secs(1);
     let shift = |t: Instant| Instant::from_micros(t.as_micros() + offset.as_micros());
     transitions.extend(b_transitions.into_iter().map(|(host, mut t)| {
