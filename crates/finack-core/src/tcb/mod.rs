@@ -30,7 +30,8 @@ pub(crate) use recv::RecvSide;
 pub(crate) use send::SendSide;
 pub(crate) use timer::{Keepalive, Timers};
 
-pub(crate) use output::emit_ctl;
+pub(crate) use ecn::accepts_ecn_syn;
+pub(crate) use output::{emit_ctl, SynOpts};
 
 use core::net::SocketAddr;
 
@@ -55,9 +56,9 @@ pub(crate) struct CtlSegment {
     pub(crate) rst: bool,
     pub(crate) window: u16,
     pub(crate) timestamps: Option<Timestamps>,
-    /// `Some(mss)`: a stateless SYN,ACK carrying this MSS option (a SYN
-    /// cookie, RFC 4987 §3.6).
-    pub(crate) syn_mss: Option<u16>,
+    /// `Some`: a stateless SYN,ACK with these options (a SYN cookie,
+    /// RFC 4987 §3.6).
+    pub(crate) syn: Option<SynOpts>,
 }
 
 /// What event processing needs from the endpoint, and the outcome it hands
