@@ -38,6 +38,7 @@ use clap::{Args, Parser, Subcommand};
 use finack_sim::render::{self, SvgOptions, TextOptions};
 use finack_sim::{catalog, find, Family, ScenarioDef, ScenarioResult};
 
+mod attack;
 mod bench_scale;
 mod fsm;
 mod model;
@@ -104,6 +105,13 @@ enum SimCommand {
     /// seed checked for lost or corrupted bytes and for a clean close.
     #[command(after_help = "Exit codes: 0 every seed passed, 1 at least one failed.")]
     Fuzz(FuzzArgs),
+    /// Simulated attacks on a finack server with its defences on and off
+    /// (syn-flood, idle, slow, half-open, blind-inject, tw-flood, or all):
+    /// one table row per run.
+    #[command(
+        after_help = "Exit codes: 0 every run with defences on met the targets                             (99% of legitimate clients served, no connection broken by a forged segment),                             1 one did not, 2 bad usage."
+    )]
+    Attack(attack::AttackArgs),
     /// Simulated goodput at 0/1/5/10% loss and 1/10/100 ms RTT next to the
     /// window/RTT ceiling.
     Goodput,
@@ -195,6 +203,7 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Run(args)) => run(&args),
         Command::Sim(SimCommand::All(args)) => all(&args),
         Command::Sim(SimCommand::Fuzz(args)) => fuzz(&args),
+        Command::Sim(SimCommand::Attack(args)) => attack::attack_cmd(&args),
         Command::Packetdrill(args) => packetdrill::run(&args).map_err(Failure::Usage),
         Command::Serve(args) => net::serve_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),

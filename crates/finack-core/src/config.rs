@@ -252,9 +252,15 @@ pub struct Config {
     /// listener's SYN queue is full, answer a SYN with a SYN,ACK whose ISN
     /// encodes the connection (a keyed hash of the 4-tuple and the peer's
     /// ISN, a 64-second counter and the MSS) instead of keeping state, and
-    /// open the connection when the ACK returns a valid cookie. Such a
-    /// connection has no window scaling, SACK or timestamps (the cookie has
-    /// no room for them).
+    /// open the connection when the ACK returns a valid cookie. When the SYN
+    /// carries timestamps, the cookie SYN,ACK answers it as a normal SYN,ACK
+    /// would (window scaling, SACK-permitted, timestamps, ECE) and keeps the
+    /// peer's window scale, SACK and ECN in the low six bits of its TSval,
+    /// as Linux does (`net/ipv4/syncookies.c`); the ACK's TSecr brings them
+    /// back and the connection uses them. The bits are also covered by the
+    /// cookie's hash, so an echo that differs from what was sent fails the
+    /// cookie. Without timestamps in the SYN the connection has no window
+    /// scaling, SACK, timestamps or ECN (the cookie has no room for them).
     pub syn_cookies: bool,
     /// A connection's send or receive ring that has stayed empty this long is
     /// released (and taken again when data comes), so an idle connection

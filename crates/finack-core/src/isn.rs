@@ -59,9 +59,26 @@ impl Secret {
         self.hash_tuple(1, local, remote) as u32
     }
 
+    /// The timestamp offset a connection on this 4-tuple uses (RFC 7323
+    /// §5.4): [`Secret::ts_offset`], or 0 without `Config::timestamp_offsets`.
+    /// A keyed hash, so a TIME-WAIT entry or a SYN cookie need not store it.
+    pub(crate) fn conn_ts_offset(
+        &self,
+        cfg: &crate::config::Config,
+        local: &SocketAddr,
+        remote: &SocketAddr,
+    ) -> u32 {
+        if cfg.timestamp_offsets {
+            self.ts_offset(local, remote)
+        } else {
+            0
+        }
+    }
+
     /// The keyed hash in a SYN cookie (RFC 4987 §3.6): of the 4-tuple, the
-    /// peer's ISN, the cookie's counter and MSS index, so that none of them can
-    /// be changed or guessed without the secret.
+    /// peer's ISN, the cookie's counter, MSS index and the options its
+    /// timestamp carries (`opts`, `crate::cookie::NO_TS` without timestamps),
+    /// so that none of them can be changed or guessed without the secret.
     pub(crate) fn cookie_hash(
         &self,
         local: &SocketAddr,
@@ -69,6 +86,7 @@ impl Secret {
         peer_isn: u32,
         counter: u64,
         mss_index: u8,
+        opts: u8,
     ) -> u32 {
         let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
         h.write_u8(2);
@@ -77,6 +95,7 @@ impl Secret {
         h.write_u32(peer_isn);
         h.write_u64(counter);
         h.write_u8(mss_index);
+        h.write_u8(opts);
         h.finish() as u32
     }
 }

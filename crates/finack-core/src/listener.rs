@@ -11,14 +11,14 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
-use finack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
+use finack_wire::{Ecn, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 use hashbrown::HashMap;
 
 use crate::config::Config;
-use crate::cookie;
+use crate::cookie::{self, CookieOpts};
 use crate::demux::SipBuild;
 use crate::isn::Secret;
-use crate::tcb::{advertised_mss, default_mss, CtlSegment};
+use crate::tcb::{accepts_ecn_syn, advertised_mss, default_mss, CtlSegment, SynOpts};
 use crate::time::Instant;
 use crate::types::{ConnId, ListenerId, ListenerLimits, Stats};
 
@@ -119,9 +119,9 @@ pub(crate) enum ListenAction {
     /// Open a connection in SYN-RECEIVED for this SYN (§3.10.7.2, third).
     Open(ListenerId),
     /// The ACK returns a valid cookie: open the connection as if its SYN had
-    /// waited in the SYN queue with this MSS, then let the ACK complete the
-    /// handshake.
-    OpenFromCookie(ListenerId, u16),
+    /// waited in the SYN queue with this MSS and these options (`None`: no
+    /// timestamps, so none), then let the ACK complete the handshake.
+    OpenFromCookie(ListenerId, u16, Option<CookieOpts>),
 }
 
 /// Every listener of an endpoint, by handle and by local address.
@@ -283,9 +283,8 @@ impl Listeners {
                 .sum::<usize>()
     }
 
-    /// RFC 9293 §3.10.7.2: what a segment that reached listener `l` means.
-    /// `reused` is set when the SYN takes over a TIME-WAIT 4-tuple (its ISS is
-    /// chosen there).
+    /// RFC 9293 §3.10.7.2: what a segment that reached listener `l` means;
+    /// `ip_ecn` is the ECN field of the packet that brought it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_segment(
         &mut self,
@@ -294,9 +293,9 @@ impl Listeners {
         secret: &Secret,
         stats: &mut Stats,
         l: ListenerId,
-        local: SocketAddr,
-        remote: SocketAddr,
+        (local, remote): (SocketAddr, SocketAddr),
         seg: &TcpRepr<'_>,
+        ip_ecn: Ecn,
     ) -> ListenAction {
         let flags = seg.flags;
         // First: "An incoming RST segment could not be valid ... It should be
@@ -327,9 +326,15 @@ impl Listeners {
         // answers with a cookie instead while the accept queue has room.
         if listener.syn_received >= listener.backlog {
             if cfg.syn_cookies && !listener.accept_queue_full() {
-                return ListenAction::Send(
-                    listener.cookie_syn_ack(now, cfg, secret, stats, local, remote, seg),
-                );
+                return ListenAction::Send(listener.cookie_syn_ack(
+                    now,
+                    cfg,
+                    secret,
+                    stats,
+                    (local, remote),
+                    seg,
+                    ip_ecn,
+                ));
             }
             stats.syn_queue_overflow += 1;
             return ListenAction::Drop;
@@ -352,8 +357,12 @@ impl Listeners {
 }
 
 impl Listener {
-    /// RFC 4987 §3.6: a SYN,ACK whose ISS is a cookie. Only the MSS survives in
-    /// the cookie, so it offers no window scaling, SACK or timestamps.
+    /// RFC 4987 §3.6: a SYN,ACK whose ISS is a cookie. With timestamps it
+    /// answers the SYN as a normal SYN,ACK would (window scaling, SACK,
+    /// timestamps, ECN), keeping the options in its TSval (`crate::cookie`);
+    /// without, only the MSS survives and it offers nothing else (Linux
+    /// tcp_input.c: tcp_conn_request() clears the options and ECN of a
+    /// cookie SYN without timestamps).
     #[allow(clippy::too_many_arguments)]
     fn cookie_syn_ack(
         &mut self,
@@ -361,14 +370,26 @@ impl Listener {
         cfg: &Config,
         secret: &Secret,
         stats: &mut Stats,
-        local: SocketAddr,
-        remote: SocketAddr,
+        (local, remote): (SocketAddr, SocketAddr),
         seg: &TcpRepr<'_>,
+        ip_ecn: Ecn,
     ) -> CtlSegment {
         let peer_mss = seg.options.mss.unwrap_or_else(|| default_mss(&remote));
-        let (iss, _) = cookie::encode(secret, now, &local, &remote, seg.seq, peer_mss);
+        // What `Tcb::apply_syn_options` and `Tcb::ecn_accept_syn` would agree
+        // to for this SYN.
+        let peer_ts = seg.options.timestamps.filter(|_| cfg.timestamps);
+        let opts = peer_ts.map(|_| CookieOpts {
+            wscale: (seg.options.window_scale)
+                .filter(|_| cfg.window_scaling)
+                .map(|s| s.min(14)),
+            sack: cfg.sack && seg.options.sack_permitted,
+            ecn: accepts_ecn_syn(cfg, seg, ip_ecn),
+        });
+        let (iss, _) = cookie::encode(secret, now, &local, &remote, seg.seq, peer_mss, opts);
         stats.syn_cookies_sent += 1;
         self.last_cookie = Some(now);
+        let o = opts.unwrap_or_default();
+        let our_shift = cfg.window_scale.min(14);
         CtlSegment {
             local,
             remote,
@@ -376,9 +397,25 @@ impl Listener {
             ack: Some(seg.seq + 1),
             rst: false,
             window: cfg.recv_buffer.min(65535) as u16,
-            timestamps: None,
-            // Linux tcp_output.c: tcp_make_synack() clamps by user_mss.
-            syn_mss: Some(advertised_mss(cfg, &remote, self.user_mss)),
+            // Linux syncookies.c: cookie_init_timestamp(): the options ride in
+            // the TSval's low bits, on the clock (before the connection's
+            // offset) the connection will go on from.
+            timestamps: opts.zip(peer_ts).map(|(o, ts)| Timestamps {
+                tsval: cookie::init_timestamp(now.as_millis() as u32, o)
+                    .wrapping_add(secret.conn_ts_offset(cfg, &local, &remote)),
+                tsecr: ts.tsval,
+            }),
+            syn: Some(SynOpts {
+                // Linux tcp_output.c: tcp_make_synack() clamps by user_mss.
+                mss: advertised_mss(cfg, &remote, self.user_mss),
+                // As `Tcb::output_syn` answers: no option when both shifts are 0.
+                window_scale: o
+                    .wscale
+                    .filter(|&s| s > 0 || our_shift > 0)
+                    .map(|_| our_shift),
+                sack_permitted: o.sack,
+                ece: o.ecn,
+            }),
         }
     }
 
@@ -403,8 +440,21 @@ impl Listener {
         if !cfg.syn_cookies || !recent {
             return ListenAction::Reset;
         }
-        let Some(mss) = cookie::decode(secret, now, &local, &remote, seg.seq - 1, seg.ack - 1)
-        else {
+        // Linux syncookies.c: cookie_timestamp_decode(), cookie_ecn_ok(): the
+        // options come back in the TSecr, less the connection's TS offset.
+        // The cookie's hash covers them, so they are taken only if they are
+        // what our SYN,ACK sent. A timestamp on the ACK of a cookie made
+        // without (so never offered) is ignored, as RFC 7323 §3.2 says of a
+        // TSopt that was not negotiated.
+        let offset = secret.conn_ts_offset(cfg, &local, &remote);
+        let claimed = (seg.options.timestamps)
+            .map(|ts| cookie::timestamp_decode(ts.tsecr.wrapping_sub(offset)));
+        let check = |opts| {
+            cookie::decode(secret, now, &local, &remote, seg.seq - 1, seg.ack - 1, opts)
+                .map(|mss| (mss, opts))
+        };
+        let checked = check(claimed).or_else(|| claimed.and_then(|_| check(None)));
+        let Some((mss, opts)) = checked else {
             stats.syn_cookies_failed += 1;
             return ListenAction::Reset;
         };
@@ -418,21 +468,36 @@ impl Listener {
         stats.syn_cookies_accepted += 1;
         self.syn_received += 1;
         self.source_opened(remote.ip());
-        ListenAction::OpenFromCookie(l, mss)
+        ListenAction::OpenFromCookie(l, mss, opts)
     }
 }
 
 /// The SYN a valid cookie stands for: the peer's ISN (one before the ACK's
-/// sequence number) and the MSS the cookie recorded.
-pub(crate) fn syn_from_cookie<'a>(ack: &TcpRepr<'a>, mss: u16) -> TcpRepr<'a> {
+/// sequence number), the MSS the cookie recorded and, when it kept options
+/// (`opts`), those and the ACK's timestamps (Linux syncookies.c:
+/// cookie_v4_check() takes `ts_recent` from the ACK's TSval), and ECE and
+/// CWR if ECN was agreed.
+pub(crate) fn syn_from_cookie<'a>(
+    ack: &TcpRepr<'a>,
+    mss: u16,
+    opts: Option<CookieOpts>,
+) -> TcpRepr<'a> {
+    let o = opts.unwrap_or_default();
+    let mut flags = TcpFlags::SYN;
+    if o.ecn {
+        flags |= TcpFlags::ECE | TcpFlags::CWR;
+    }
     TcpRepr {
         src_port: ack.src_port,
         dst_port: ack.dst_port,
         seq: ack.seq - 1,
-        flags: TcpFlags::SYN,
+        flags,
         window: ack.window,
         options: TcpOptions {
             mss: Some(mss),
+            window_scale: o.wscale,
+            sack_permitted: o.sack,
+            timestamps: opts.and(ack.options.timestamps),
             ..TcpOptions::default()
         },
         ..TcpRepr::default()

@@ -128,7 +128,7 @@ impl TimeWait {
                 tsval: (now.as_millis() as u32).wrapping_add(ts_offset),
                 tsecr: recent,
             }),
-            syn_mss: None,
+            syn: None,
         }
     }
 

@@ -609,13 +609,19 @@ pub struct Stats {
     /// Connections reset because the application closed them with unread
     /// data (Linux TCPAbortOnData).
     pub abort_on_data: u64,
+    /// Replies to out-of-window segments held back by the rate limit
+    /// (`Config::challenge_ack_interval`; Linux TCPACKSkippedSeq).
+    pub ack_skipped_seq: u64,
+    /// Replies to segments PAWS rejected held back by the rate limit (Linux
+    /// TCPACKSkippedPAWS).
+    pub ack_skipped_paws: u64,
 }
 
 impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 27] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 30] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -639,6 +645,9 @@ impl Stats {
             ("SyncookiesRecv", self.syn_cookies_accepted),
             ("SyncookiesFailed", self.syn_cookies_failed),
             ("TCPChallengeACK", self.challenge_acks),
+            ("TCPACKSkippedChallenge", self.challenge_acks_suppressed),
+            ("TCPACKSkippedSeq", self.ack_skipped_seq),
+            ("TCPACKSkippedPAWS", self.ack_skipped_paws),
             ("PAWSEstab", self.paws_rejected),
             ("TCPFastRetrans", self.fast_retransmits),
             ("TCPLossProbes", self.loss_probes),

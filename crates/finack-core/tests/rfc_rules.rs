@@ -2905,7 +2905,8 @@ dual!(
         );
         assert_eq!(net.server.stats().syn_cookies_sent, 1);
         assert_eq!(net.server.stats().syn_queue_overflow, 0);
-        // Only the MSS fits in a cookie: no window scaling, SACK or timestamps.
+        // The SYN has no timestamps, so only the MSS fits in the cookie: no
+        // window scaling, SACK or timestamps (with them, see syn_cookies.rs).
         let opts = &cookie.options;
         assert!(opts.mss.is_some());
         assert!(opts.window_scale.is_none() && !opts.sack_permitted && opts.timestamps.is_none());

@@ -40,6 +40,7 @@ fn every_own_script_passes() {
             "icmp-frag-needed.pkt",
             "rst-in-time-wait.pkt",
             "simultaneous-close.pkt",
+            "syn-cookies-timestamps.pkt",
             "syn-cookies.pkt",
             "syn-reuses-time-wait.pkt",
             "time-wait-restart.pkt",

@@ -445,9 +445,9 @@ impl Endpoint {
                 &self.secret,
                 &mut self.stats,
                 l,
-                local,
-                remote,
+                tuple,
                 seg,
+                self.rx_ecn,
             );
             self.listen_action(now, action, local, remote, seg, iss_override);
             return;
@@ -490,13 +490,10 @@ impl Endpoint {
 
     /// The timestamp offset of a 4-tuple (RFC 7323 §5.4; 0 unless
     /// `Config::timestamp_offsets`): a keyed hash, so a TIME-WAIT entry need
-    /// not store it. Every connection takes its offset from here.
+    /// not store it. Every connection takes its offset from here (and a
+    /// listener's cookie SYN,ACK from the same `Secret::conn_ts_offset`).
     pub(super) fn ts_offset(&self, (local, remote): &Tuple) -> u32 {
-        if self.cfg.timestamp_offsets {
-            self.secret.ts_offset(local, remote)
-        } else {
-            0
-        }
+        self.secret.conn_ts_offset(&self.cfg, local, remote)
     }
 
     /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (never in reply to
@@ -526,7 +523,7 @@ impl Endpoint {
             rst: true,
             window: 0,
             timestamps: None,
-            syn_mss: None,
+            syn: None,
         });
     }
 
@@ -549,9 +546,9 @@ impl Endpoint {
                 let iss = iss_override.unwrap_or_else(|| self.secret.isn(now, &local, &remote));
                 (lid, *seg, iss)
             }
-            ListenAction::OpenFromCookie(lid, mss) => (
+            ListenAction::OpenFromCookie(lid, mss, opts) => (
                 lid,
-                listener::syn_from_cookie(seg, mss),
+                listener::syn_from_cookie(seg, mss, opts),
                 listener::cookie_iss(seg),
             ),
         };
@@ -566,12 +563,15 @@ impl Endpoint {
         );
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;
-        if !from_cookie {
-            // A cookie keeps no room for ECN (Linux keeps it in the
-            // timestamp, which finack's cookies do not use): a connection a
-            // cookie opens goes without.
-            tcb.ecn_accept_syn(&self.cfg, &syn, self.rx_ecn);
-        }
+        // A cookie's SYN was checked when it came (its ECN bit is set only
+        // if it was acceptable, `Listener::cookie_syn_ack`); the ACK's own
+        // ECN field says nothing about it.
+        let syn_ecn = if from_cookie {
+            finack_wire::Ecn::NotEct
+        } else {
+            self.rx_ecn
+        };
+        tcb.ecn_accept_syn(&self.cfg, &syn, syn_ecn);
         if from_cookie {
             // Our SYN,ACK went out already (statelessly).
             tcb.snd.nxt = iss + 1;

@@ -41,6 +41,12 @@ pub(crate) struct Cwr {
     high_seq: SeqNumber,
 }
 
+/// Does a listener agree to the ECN a SYN asks for (see
+/// [`Tcb::ecn_accept_syn`])? Also asked of a SYN answered with a cookie.
+pub(crate) fn accepts_ecn_syn(cfg: &Config, syn: &TcpRepr<'_>, ip_ecn: Ecn) -> bool {
+    syn.flags.ece() && syn.flags.cwr() && ip_ecn == Ecn::NotEct && cfg.ecn.accepts()
+}
+
 impl Tcb {
     /// Active OPEN: ask for ECN if the configuration says so (Linux
     /// tcp_output.c: tcp_ecn_send_syn(), which marks the connection
@@ -55,8 +61,7 @@ impl Tcb {
     /// tcp_input.c: tcp_ecn_create_request(); the new connection takes the
     /// answer in tcp_minisocks.c: tcp_ecn_openreq_child()).
     pub(crate) fn ecn_accept_syn(&mut self, cfg: &Config, syn: &TcpRepr<'_>, ip_ecn: Ecn) {
-        let asks = syn.flags.ece() && syn.flags.cwr();
-        self.ecn = if asks && ip_ecn == Ecn::NotEct && cfg.ecn.accepts() {
+        self.ecn = if accepts_ecn_syn(cfg, syn, ip_ecn) {
             ECN_OK
         } else {
             0

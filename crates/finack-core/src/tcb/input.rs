@@ -181,7 +181,10 @@ impl Tcb {
         let stale = ctx.now - self.rcv.ts_recent_age > core::time::Duration::from_secs(24 * 86400);
         if (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 && !stale {
             ctx.stats.paws_rejected += 1;
-            self.rate_limited_ack(ctx);
+            if !self.rate_limited_ack(ctx) {
+                // Linux TCPACKSkippedPAWS.
+                ctx.stats.ack_skipped_paws += 1;
+            }
             return Step::Done;
         }
         Step::Continue
@@ -234,8 +237,9 @@ impl Tcb {
             if !seg.flags.rst() {
                 if len > 0 && !cur.syn {
                     self.rcv.ack_now = true;
-                } else {
-                    self.rate_limited_ack(ctx);
+                } else if !self.rate_limited_ack(ctx) {
+                    // Linux TCPACKSkippedSeq.
+                    ctx.stats.ack_skipped_seq += 1;
                 }
             }
             return None;

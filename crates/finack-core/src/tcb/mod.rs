@@ -30,7 +30,8 @@ pub(crate) use recv::RecvSide;
 pub(crate) use send::SendSide;
 pub(crate) use timer::{Keepalive, Timers};
 
-pub(crate) use output::emit_ctl;
+pub(crate) use ecn::accepts_ecn_syn;
+pub(crate) use output::{emit_ctl, SynOpts};
 
 use core::net::SocketAddr;
 
@@ -55,9 +56,9 @@ pub(crate) struct CtlSegment {
     pub(crate) rst: bool,
     pub(crate) window: u16,
     pub(crate) timestamps: Option<Timestamps>,
-    /// `Some(mss)`: a stateless SYN,ACK carrying this MSS option (a SYN
-    /// cookie, RFC 4987 §3.6).
-    pub(crate) syn_mss: Option<u16>,
+    /// `Some`: a stateless SYN,ACK with these options (a SYN cookie,
+    /// RFC 4987 §3.6).
+    pub(crate) syn: Option<SynOpts>,
 }
 
 /// What event processing needs from the endpoint, and the outcome it hands
@@ -385,49 +386,6 @@ impl Tcb {
                 Some(now + cfg.buffer_release_delay),
             );
         }
-    }
-
-    /// When the next keep-alive probe is due: MUST-26, only after the
-    /// connection has been idle for the configured time; then every interval
-    /// while unanswered. `None` when keep-alive is off or the state has none.
-    pub(crate) fn keepalive_deadline(&self, cfg: &Config) -> Option<Instant> {
-        let eligible = self.ka.on
-            && matches!(
-                self.state,
-                State::Established | State::CloseWait | State::FinWait2
-            );
-        eligible.then(|| {
-            self.ka.last_rx + cfg.keepalive_time + cfg.keepalive_interval * self.ka.probes_out
-        })
-    }
-
-    /// When the idle timeout resets the connection if nothing arrives from
-    /// the peer before: in every state from ESTABLISHED on but TIME-WAIT
-    /// (which has its own 2MSL).
-    pub(crate) fn idle_deadline(&self) -> Option<Instant> {
-        let eligible = self.ka.idle_secs != 0
-            && matches!(
-                self.state,
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::FinWait2
-                    | State::Closing
-                    | State::LastAck
-            );
-        eligible.then(|| {
-            self.ka.last_rx + core::time::Duration::from_secs(u64::from(self.ka.idle_secs))
-        })
-    }
-
-    /// (Re)arm the timer keep-alive and the idle timeout share: the earlier
-    /// of their deadlines.
-    pub(crate) fn arm_keepalive(&mut self, cfg: &Config) {
-        let at = match (self.keepalive_deadline(cfg), self.idle_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.timers.set(TimerKind::Keepalive, at);
     }
 
     /// Owe the peer a RST on this connection's 4-tuple.

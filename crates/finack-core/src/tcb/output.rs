@@ -626,7 +626,18 @@ impl Tcb {
     }
 }
 
-/// Emit a control segment (RST or bare ACK) without a TCB.
+/// The options of a stateless SYN,ACK besides timestamps: what a normal
+/// SYN,ACK would answer to the same SYN.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SynOpts {
+    pub(crate) mss: u16,
+    pub(crate) window_scale: Option<u8>,
+    pub(crate) sack_permitted: bool,
+    /// ECE set: ECN agreed (RFC 3168 §6.1.1).
+    pub(crate) ece: bool,
+}
+
+/// Emit a control segment (RST, bare ACK or cookie SYN,ACK) without a TCB.
 pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
     if buf.len() < MIN_BUFFER {
         return None;
@@ -638,8 +649,11 @@ pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option
     if ctl.ack.is_some() {
         flags |= TcpFlags::ACK;
     }
-    if ctl.syn_mss.is_some() {
+    if let Some(syn) = &ctl.syn {
         flags |= TcpFlags::SYN;
+        if syn.ece {
+            flags |= TcpFlags::ECE;
+        }
     }
     let tcp = TcpRepr {
         src_port: ctl.local.port(),
@@ -651,7 +665,9 @@ pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option
         urgent: 0,
         options: TcpOptions {
             timestamps: ctl.timestamps,
-            mss: ctl.syn_mss,
+            mss: ctl.syn.map(|s| s.mss),
+            window_scale: ctl.syn.and_then(|s| s.window_scale),
+            sack_permitted: ctl.syn.is_some_and(|s| s.sack_permitted),
             ..TcpOptions::default()
         },
         payload: &[],

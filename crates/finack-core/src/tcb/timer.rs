@@ -101,6 +101,49 @@ impl Keepalive {
 }
 
 impl Tcb {
+    /// When the next keep-alive probe is due: MUST-26, only after the
+    /// connection has been idle for the configured time; then every interval
+    /// while unanswered. `None` when keep-alive is off or the state has none.
+    pub(crate) fn keepalive_deadline(&self, cfg: &crate::config::Config) -> Option<Instant> {
+        let eligible = self.ka.on
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            );
+        eligible.then(|| {
+            self.ka.last_rx + cfg.keepalive_time + cfg.keepalive_interval * self.ka.probes_out
+        })
+    }
+
+    /// When the idle timeout resets the connection if nothing arrives from
+    /// the peer before: in every state from ESTABLISHED on but TIME-WAIT
+    /// (which has its own 2MSL).
+    pub(crate) fn idle_deadline(&self) -> Option<Instant> {
+        let eligible = self.ka.idle_secs != 0
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::FinWait2
+                    | State::Closing
+                    | State::LastAck
+            );
+        eligible.then(|| {
+            self.ka.last_rx + core::time::Duration::from_secs(u64::from(self.ka.idle_secs))
+        })
+    }
+
+    /// (Re)arm the timer keep-alive and the idle timeout share: the earlier
+    /// of their deadlines.
+    pub(crate) fn arm_keepalive(&mut self, cfg: &crate::config::Config) {
+        let at = match (self.keepalive_deadline(cfg), self.idle_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.timers.set(TimerKind::Keepalive, at);
+    }
+
     /// Run every timer due at `ctx.now`; the timer that changed the state, if
     /// any, goes into the outcome (the transition's cause).
     pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
