@@ -497,6 +497,12 @@ pub struct MemoryUsage {
     pub connection_bytes: usize,
     /// The most any one connection holds.
     pub max_connection_bytes: usize,
+    /// Of `connection_bytes`, what the connections' send and receive rings
+    /// hold (with unread data of closed connections): what
+    /// `Config::tcp_mem` limits, counted here by walking the connections;
+    /// [`Endpoint::buffer_memory`](crate::Endpoint::buffer_memory) keeps
+    /// the same figure as a running total.
+    pub buffer_bytes: usize,
     /// Bytes of the endpoint's own tables and queues (slots, 4-tuple hash,
     /// timers, pending events and transition records), the TIME-WAIT table
     /// included.
@@ -563,6 +569,29 @@ pub struct Stats {
     /// ICMP errors ignored (no such connection, or a quoted sequence number
     /// outside the send window: RFC 5927 §4.1).
     pub icmp_ignored: u64,
+    /// Orphans reset because there were too many of them or buffer memory
+    /// was over the hard limit (`Config::max_orphans`, `Config::tcp_mem`).
+    /// Linux TCPAbortOnMemory.
+    pub abort_on_memory: u64,
+    /// Times the endpoint entered memory pressure (`Config::tcp_mem`).
+    /// Linux TCPMemoryPressures.
+    pub memory_pressures: u64,
+    /// Arriving data found no memory and the receive ring was compacted or
+    /// its out-of-order data pruned to make room. Linux PruneCalled.
+    pub prune_called: u64,
+    /// Prunings that dropped out-of-order data (never acknowledged, perhaps
+    /// SACKed: SACK blocks stop announcing it). Linux OfoPruned.
+    pub ofo_pruned: u64,
+    /// Prunings that could not make room: the arriving data was dropped.
+    /// Linux RcvPruned.
+    pub rcv_pruned: u64,
+    /// In-order segments dropped for want of memory. Linux TCPRcvQDrop.
+    pub rcvq_drop: u64,
+    /// Out-of-order segments dropped for want of memory. Linux TCPOFODrop.
+    pub ofo_drop: u64,
+    /// SYNs to a listener dropped because buffer memory was over the hard
+    /// limit (Linux counts such drops among ListenDrops).
+    pub syn_memory_drop: u64,
 }
 
 /// Most events kept for the application between two `poll_event` calls; past
