@@ -119,12 +119,18 @@ pub struct Config {
     ///   `__sk_mem_raise_allocated()`), below 4 KiB always. When growth is
     ///   refused, out-of-order data lying beyond the arriving segment is
     ///   pruned (Linux `tcp_prune_queue()`, `tcp_prune_ofo_queue()`).
-    /// - Above `high`, no ring grows: arriving data that would need more
-    ///   memory is dropped unacknowledged (the peer retransmits it), except
-    ///   in-order data for a connection that holds no received data, so
-    ///   every connection keeps making progress; SYNs to listeners are
-    ///   dropped; closing or timing out orphans are reset.
+    /// - Above `high`, no receive ring grows: arriving data that would need
+    ///   more memory is dropped unacknowledged (the peer retransmits it),
+    ///   except in-order data for a connection that holds no received data,
+    ///   so every connection keeps making progress; SYNs to listeners are
+    ///   dropped (an ACK returning a valid SYN cookie still opens its
+    ///   connection); closing or timing out orphans holding queued data are
+    ///   reset.
     ///
+    /// The total can pass `high` only by those forced stores, at most one
+    /// ring of `max(1 KiB, 2 × segment)` plus bookkeeping per connection
+    /// that holds no received data, and by send rings: what the
+    /// application writes is counted but limited only by the send buffer.
     /// Data already acknowledged is never thrown away and no established
     /// connection is aborted; only orphans are. `None` (both profiles):
     /// no limit, as if the limits were infinite.

@@ -21,6 +21,9 @@ impl Tcb {
     /// highest down and the ring is compacted until it is within its budget
     /// (tcp_prune_queue(): tcp_collapse(), tcp_prune_ofo_queue()).
     pub(super) fn rmem_schedule(&mut self, ctx: &mut Ctx<'_>, offset: usize, len: usize) -> bool {
+        if ctx.cfg.tcp_mem.is_none() {
+            return true;
+        }
         let stores = |t: &Tcb, ctx: &Ctx<'_>| {
             let extra = t.rcv.buf.growth_for(offset, len);
             let forced = offset == 0 && t.rcv.buf.len() == 0 && !t.rcv.buf.has_ooo();
