@@ -472,6 +472,11 @@ impl RecvBuf {
     fn write_at(&mut self, from_end: usize, data: &[u8]) {
         let cap = self.cap();
         let r = self.ring.get_or_insert_with(Box::default);
+        if r.len == 0 && r.ooo.is_empty() {
+            // Nothing is held: start again at the front of the storage, which
+            // then grows only as far as the data needs.
+            r.head = 0;
+        }
         let start = (r.head + r.len + from_end) % cap;
         let first = data.len().min(cap - start);
         r.put(start, &data[..first], cap);
@@ -554,6 +559,88 @@ impl RecvBuf {
         }
         r.ooo.splice(first..last, core::iter::once((s, e)));
         true
+    }
+
+    /// How many more bytes storing `len` bytes `offset` bytes past the
+    /// in-order end would allocate (the ring's growth, or a new ring), as
+    /// `push` (`offset` 0) and `insert_ooo` store them; 0 if they fit in
+    /// what is allocated or nothing would be stored.
+    pub(crate) fn growth_for(&self, offset: usize, len: usize) -> usize {
+        let room = self.free();
+        if offset >= room || len == 0 {
+            return 0;
+        }
+        let len = len.min(room - offset);
+        let cap = self.cap();
+        let grown =
+            |end: usize, have: usize| end.max(2 * have).max(MIN_RING).min(cap).max(end) - have;
+        let Some(r) = self.ring.as_deref() else {
+            return core::mem::size_of::<RecvRing>() + grown(offset + len, 0);
+        };
+        let head = if r.len == 0 && r.ooo.is_empty() {
+            0
+        } else {
+            r.head
+        };
+        let start = (head + r.len + offset) % cap;
+        let end = if len > cap - start { cap } else { start + len };
+        let have = r.buf.capacity();
+        if end <= have {
+            0
+        } else {
+            grown(end, have)
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_collapse(): copy what the ring holds (the
+    /// unread bytes and the out-of-order ranges with the holes between
+    /// them) into storage of exactly that size, starting at its front; a
+    /// ring that holds nothing is released. True if memory was freed.
+    pub(crate) fn collapse(&mut self) -> bool {
+        let cap = self.cap();
+        let Some(r) = self.ring.as_deref_mut() else {
+            return false;
+        };
+        let span = r.len + r.ooo.last().map_or(0, |&(_, e)| e);
+        if span == 0 {
+            self.ring = None;
+            return true;
+        }
+        if r.buf.capacity() <= span {
+            return false;
+        }
+        let mut buf = Vec::with_capacity(span);
+        let first = span.min(cap - r.head);
+        for range in [r.head..r.head + first, 0..span - first] {
+            // Every byte of the span was written (holes are zeroed when data
+            // beyond them is stored); a missing one reads as zero.
+            let have = r.buf.get(range.clone()).unwrap_or(&[]);
+            buf.extend_from_slice(have);
+            buf.resize(buf.len() + (range.len() - have.len()), 0);
+        }
+        r.buf = buf;
+        r.head = 0;
+        true
+    }
+
+    /// Does an out-of-order range start beyond `offset`?
+    pub(crate) fn has_ooo_beyond(&self, offset: usize) -> bool {
+        self.ring().ooo.last().is_some_and(|&(s, _)| s > offset)
+    }
+
+    /// Linux tcp_input.c: tcp_prune_ofo_queue(): drop the out-of-order
+    /// range with the highest sequence numbers if it starts beyond `offset`
+    /// (where the arriving segment starts: ranges before it are kept, so
+    /// holes may still fill). True if one was dropped.
+    pub(crate) fn prune_ooo_beyond(&mut self, offset: usize) -> bool {
+        let Some(r) = self.ring.as_deref_mut() else {
+            return false;
+        };
+        if r.ooo.last().is_some_and(|&(s, _)| s > offset) {
+            r.ooo.pop();
+            return true;
+        }
+        false
     }
 
     /// Out-of-order ranges, as offsets from the in-order end (for SACK).

@@ -91,6 +91,50 @@ pub struct Config {
     /// SYN-ACK retransmissions before a half-open passive connection is dropped.
     /// Linux: `tcp_synack_retries` = 5.
     pub synack_retries: u32,
+    /// Most orphans: connections the application closed (or aborted) that
+    /// are still finishing their close as full TCBs (FIN-WAIT-1/2, CLOSING,
+    /// LAST-ACK; TIME-WAIT has its own compact table and does not count).
+    /// Linux `tcp_max_orphans`, whose default depends on memory (65536 on a
+    /// machine with a few GiB); the Linux profile takes 65536. As in Linux
+    /// (tcp.c: `__tcp_close()` -> `tcp_check_oom()`), a `close` that makes
+    /// more orphans than this resets the connection at once, and an
+    /// orphan's retransmission or probe timer resets it while there are more
+    /// (more than half as many for one that has sent nothing for twice
+    /// `rto_max` or is past its retries, tcp_timer.c:
+    /// `tcp_out_of_resources()`); both count
+    /// [`Stats::abort_on_memory`](crate::Stats::abort_on_memory).
+    pub max_orphans: usize,
+    /// Buffer memory limits of the whole endpoint, in bytes, like Linux's
+    /// `tcp_mem` = (low, pressure, high), which Linux counts in pages. What
+    /// is counted is the send and receive rings of every connection
+    /// (allocations, used or not, with their bookkeeping; see
+    /// [`Endpoint::buffer_memory`](crate::Endpoint::buffer_memory)), kept
+    /// as a running total, never by walking the connections.
+    ///
+    /// - Above `pressure` the endpoint enters memory pressure, which it
+    ///   leaves once back at or below `low`: new windows are clamped to four
+    ///   segments (Linux `tcp_adjust_rcv_ssthresh()`), rings that empty are
+    ///   released at once, and a receive ring may grow only while the
+    ///   connection holds at most its share of `high` (Linux
+    ///   `__sk_mem_raise_allocated()`), below 4 KiB always. When growth is
+    ///   refused, out-of-order data lying beyond the arriving segment is
+    ///   pruned (Linux `tcp_prune_queue()`, `tcp_prune_ofo_queue()`).
+    /// - Above `high`, no receive ring grows: arriving data that would need
+    ///   more memory is dropped unacknowledged (the peer retransmits it),
+    ///   except in-order data for a connection that holds no received data,
+    ///   so every connection keeps making progress; SYNs to listeners are
+    ///   dropped (an ACK returning a valid SYN cookie still opens its
+    ///   connection); closing or timing out orphans holding queued data are
+    ///   reset.
+    ///
+    /// The total can pass `high` only by those forced stores, at most one
+    /// ring of `max(1 KiB, 2 × segment)` plus bookkeeping per connection
+    /// that holds no received data, and by send rings: what the
+    /// application writes is counted but limited only by the send buffer.
+    /// Data already acknowledged is never thrown away and no established
+    /// connection is aborted; only orphans are. `None` (both profiles):
+    /// no limit, as if the limits were infinite.
+    pub tcp_mem: Option<(usize, usize, usize)>,
     /// Data/FIN retransmissions before the connection is aborted (RFC 9293 R2,
     /// MUST-20). Linux: `tcp_retries2` = 15.
     pub retries2: u32,
@@ -306,6 +350,8 @@ impl Config {
             synack_retries: 5,
             retries2: 15,
             orphan_retries: 8,
+            max_orphans: 65_536,
+            tcp_mem: None,
             user_timeout: None,
             keepalive_time: Duration::from_secs(7200),
             keepalive_interval: Duration::from_secs(75),

@@ -53,6 +53,7 @@ mod demux;
 mod endpoint;
 mod isn;
 mod listener;
+mod memory;
 mod rtt;
 mod tcb;
 mod time;

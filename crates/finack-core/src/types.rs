@@ -503,6 +503,12 @@ pub struct MemoryUsage {
     pub connection_bytes: usize,
     /// The most any one connection holds.
     pub max_connection_bytes: usize,
+    /// Of `connection_bytes`, what the connections' send and receive rings
+    /// hold (with unread data of closed connections): what
+    /// `Config::tcp_mem` limits, counted here by walking the connections;
+    /// [`Endpoint::buffer_memory`](crate::Endpoint::buffer_memory) keeps
+    /// the same figure as a running total.
+    pub buffer_bytes: usize,
     /// Bytes of the endpoint's own tables and queues (slots, 4-tuple hash,
     /// timers, pending events and transition records), the TIME-WAIT table
     /// included.
@@ -615,13 +621,36 @@ pub struct Stats {
     /// Replies to segments PAWS rejected held back by the rate limit (Linux
     /// TCPACKSkippedPAWS).
     pub ack_skipped_paws: u64,
+    /// Orphans reset because there were too many of them or buffer memory
+    /// was over the hard limit (`Config::max_orphans`, `Config::tcp_mem`).
+    /// Linux TCPAbortOnMemory.
+    pub abort_on_memory: u64,
+    /// Times the endpoint entered memory pressure (`Config::tcp_mem`).
+    /// Linux TCPMemoryPressures.
+    pub memory_pressures: u64,
+    /// Arriving data found no memory and the receive ring was compacted or
+    /// its out-of-order data pruned to make room. Linux PruneCalled.
+    pub prune_called: u64,
+    /// Prunings that dropped out-of-order data (never acknowledged, perhaps
+    /// SACKed: SACK blocks stop announcing it). Linux OfoPruned.
+    pub ofo_pruned: u64,
+    /// Prunings that could not make room: the arriving data was dropped.
+    /// Linux RcvPruned.
+    pub rcv_pruned: u64,
+    /// In-order segments dropped for want of memory. Linux TCPRcvQDrop.
+    pub rcvq_drop: u64,
+    /// Out-of-order segments dropped for want of memory. Linux TCPOFODrop.
+    pub ofo_drop: u64,
+    /// SYNs to a listener dropped because buffer memory was over the hard
+    /// limit (Linux counts such drops among ListenDrops).
+    pub syn_memory_drop: u64,
 }
 
 impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 30] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 38] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -636,7 +665,10 @@ impl Stats {
             // ListenDrops, the accept-queue overflows also in ListenOverflows.
             (
                 "ListenDrops",
-                self.accept_queue_overflow + self.syn_queue_overflow + self.per_source_drops,
+                self.accept_queue_overflow
+                    + self.syn_queue_overflow
+                    + self.per_source_drops
+                    + self.syn_memory_drop,
             ),
             ("ListenOverflows", self.accept_queue_overflow),
             ("TCPReqQFullDrop", self.syn_queue_overflow),
@@ -653,6 +685,14 @@ impl Stats {
             ("TCPLossProbes", self.loss_probes),
             ("TCPAbortOnTimeout", self.timeouts),
             ("TCPAbortOnData", self.abort_on_data),
+            ("TCPAbortOnMemory", self.abort_on_memory),
+            ("TCPMemoryPressures", self.memory_pressures),
+            ("PruneCalled", self.prune_called),
+            ("OfoPruned", self.ofo_pruned),
+            ("RcvPruned", self.rcv_pruned),
+            ("TCPRcvQDrop", self.rcvq_drop),
+            ("TCPOFODrop", self.ofo_drop),
+            ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),
             ("TWRecycled", self.time_wait_reused),

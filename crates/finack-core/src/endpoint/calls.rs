@@ -305,6 +305,7 @@ impl Endpoint {
             SlotKind::Active(tcb) => {
                 let r = tcb.send(now, data, flags, &self.cfg);
                 self.mark_tx(idx);
+                self.account(idx);
                 r
             }
             SlotKind::TimeWait(_) => Err(Error::BrokenPipe),
@@ -320,12 +321,14 @@ impl Endpoint {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
+                tcb.rcv.mem_pressure = self.mem.pressure();
                 let (n, update) = tcb.recv(out, &self.cfg)?;
                 tcb.arm_buffer_release(now, &self.cfg);
                 if update {
                     self.mark_tx(idx);
                 }
                 self.reschedule(idx);
+                self.account(idx);
                 Ok(n)
             }
             SlotKind::TimeWait(held) => Ok(held.leftover.as_mut().map_or(0, |l| l.rx.read(out))),
@@ -384,6 +387,7 @@ impl Endpoint {
                 } else {
                     UserCall::Close
                 };
+                self.count_orphan(idx);
                 self.run(idx, now, Cause::User(call), |tcb, ctx| {
                     if abort {
                         tcb.abort(ctx);
@@ -391,6 +395,9 @@ impl Endpoint {
                         tcb.close(ctx);
                     }
                 });
+                if !abort {
+                    self.check_orphan_oom(idx, now);
+                }
             }
             SlotKind::TimeWait(held) => {
                 // The entry finishes TIME-WAIT on its own; the handle goes.
@@ -572,6 +579,7 @@ impl Endpoint {
                 f(tcb);
                 self.mark_tx(idx);
                 self.reschedule(idx);
+                self.account(idx);
                 Ok(())
             }
             _ => Err(Error::NotConnected),
@@ -709,6 +717,12 @@ impl Endpoint {
                 SlotKind::Active(tcb) => tcb.heap_bytes(),
                 SlotKind::TimeWait(held) => size_of::<HeldTimeWait>() + leftover(&held.leftover),
                 SlotKind::Closed { leftover: l, .. } => leftover(l),
+            };
+            m.buffer_bytes += match &slot.kind {
+                SlotKind::Active(tcb) => tcb.buffer_bytes(),
+                SlotKind::TimeWait(held) => held.leftover.as_ref().map_or(0, |l| l.rx.heap_bytes()),
+                SlotKind::Closed { leftover: l, .. } => l.as_ref().map_or(0, |l| l.rx.heap_bytes()),
+                SlotKind::Free => 0,
             };
             // A held TIME-WAIT connection is counted once, with its entry.
             if !matches!(slot.kind, SlotKind::TimeWait(_)) {

@@ -24,6 +24,7 @@ use crate::types::{
 use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
+mod memory;
 mod slots;
 mod wheel;
 
@@ -57,6 +58,9 @@ pub struct Endpoint {
     port_counter: u32,
     /// The ECN field of the packet being handled (`NotEct` between packets).
     rx_ecn: finack_wire::Ecn,
+    /// Ring memory and orphans, counted as events end (`Config::tcp_mem`,
+    /// `Config::max_orphans`).
+    mem: memory::MemAccount,
 }
 
 fn is_unicast(ip: IpAddr) -> bool {
@@ -102,6 +106,7 @@ impl Endpoint {
             last_now: Instant::ZERO,
             rx_ecn: finack_wire::Ecn::NotEct,
             port_counter: 0,
+            mem: memory::MemAccount::default(),
         }
     }
 
@@ -161,6 +166,7 @@ impl Endpoint {
         f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let accept_full = self.accept_queue_full(idx);
+        let mem = self.mem_state(idx);
         let Endpoint {
             cfg,
             slots,
@@ -172,12 +178,14 @@ impl Endpoint {
             return None;
         };
         let before = tcb.state;
+        tcb.rcv.mem_pressure = mem.pressure;
         let mut ctx = Ctx {
             now,
             cfg,
             events,
             stats,
             accept_queue_full: accept_full,
+            mem,
             ecn: self.rx_ecn,
             out: Outcome::default(),
         };
@@ -203,8 +211,14 @@ impl Endpoint {
 
     /// The one place an event's outcome takes effect: record the transition
     /// with its cause, send the RST owed, move a passive connection to its
-    /// accept queue, compact TIME-WAIT, release CLOSED, re-arm the timers.
+    /// accept queue, compact TIME-WAIT, release CLOSED, re-arm the timers,
+    /// and count the memory the connection now holds.
     fn apply(&mut self, idx: u32, before: State, out: Outcome, cause: Cause) {
+        self.apply_outcome(idx, before, out, cause);
+        self.account(idx);
+    }
+
+    fn apply_outcome(&mut self, idx: u32, before: State, out: Outcome, cause: Cause) {
         let now = self.last_now;
         let id = self.conn_id(idx);
         let cause = out.timer.map_or(cause, Cause::Timer);
@@ -439,6 +453,13 @@ impl Endpoint {
             }
         }
         if let Some(l) = self.listeners.find(&local) {
+            let (syn, ack, rst) = (seg.flags.syn(), seg.flags.ack(), seg.flags.rst());
+            if syn && !ack && !rst && self.over_memory_limit() {
+                // Past the hard limit of `Config::tcp_mem` no connection is
+                // opened: the SYN is dropped (the peer sends it again).
+                self.stats.syn_memory_drop += 1;
+                return;
+            }
             let action = self.listeners.on_segment(
                 now,
                 &self.cfg,
@@ -621,9 +642,11 @@ impl Endpoint {
             } = self;
             let slot = &mut slots[idx as usize];
             if let SlotKind::Active(tcb) = &mut slot.kind {
+                tcb.rcv.mem_pressure = self.mem.pressure();
                 if let Some(n) = tcb.poll_output(now, cfg, stats, buf) {
                     stats.packets_out += 1;
                     self.reschedule(idx);
+                    self.account(idx);
                     return Some(n);
                 }
             }

@@ -44,6 +44,11 @@ pub(super) struct Slot {
     pub(super) queued: bool,
     /// A passive connection the application has not accepted yet.
     pub(super) unaccepted: bool,
+    /// Counted among the endpoint's orphans (`Endpoint::release`).
+    pub(super) orphan: bool,
+    /// Ring bytes this slot's connection holds, as last counted into the
+    /// endpoint's total (`Endpoint::account`).
+    pub(super) mem: usize,
     pub(super) kind: SlotKind,
 }
 
@@ -65,6 +70,8 @@ impl Endpoint {
                 sched: None,
                 queued: false,
                 unaccepted: false,
+                orphan: false,
+                mem: 0,
                 kind: SlotKind::Free,
             });
             (idx, ConnId { index: idx, gen: 0 })
@@ -112,6 +119,11 @@ impl Endpoint {
         if let Some(t) = slot.sched.take() {
             self.timers.remove(t, idx);
         }
+        // What it held leaves the memory account; an orphan is gone.
+        self.mem.forget(
+            core::mem::take(&mut slot.mem),
+            core::mem::take(&mut slot.orphan),
+        );
         self.free.push(idx);
     }
 

@@ -405,11 +405,26 @@ impl Tcb {
             // that drives the peer's fast retransmit), and like Linux we go back to
             // quick ACKs until the hole is filled.
             let ahead = (seq - self.rcv.nxt).max(0) as usize;
+            if !self.rmem_schedule(ctx, ahead, payload.len()) {
+                // Linux tcp_input.c: tcp_data_queue_ofo(): no memory for it
+                // (TCPOFODrop); the duplicate ACK restates what we hold.
+                ctx.stats.ofo_drop += 1;
+                self.rcv.ack_now = true;
+                return;
+            }
             if self.rcv.buf.insert_ooo(ahead, payload) {
                 self.rcv.last_ooo = offset.max(0) as u64;
             }
             self.rcv.ack_now = true;
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
+            return;
+        }
+        if !self.rmem_schedule(ctx, 0, payload.len()) {
+            // Linux tcp_input.c: tcp_data_queue(): no memory while data is
+            // queued (TCPRcvQDrop): drop it unacknowledged and ACK at once;
+            // the peer sends it again.
+            ctx.stats.rcvq_drop += 1;
+            self.rcv.ack_now = true;
             return;
         }
         let filled_hole = self.rcv.buf.has_ooo();

@@ -19,6 +19,7 @@ mod ecn;
 #[cfg(test)]
 mod idle_memory;
 mod input;
+mod memory;
 mod output;
 mod recovery;
 mod recv;
@@ -70,6 +71,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) stats: &'a mut Stats,
     /// For a passive connection in SYN-RECEIVED: its listener's accept queue is full.
     pub(crate) accept_queue_full: bool,
+    /// The endpoint's buffer memory and orphans when the event began.
+    pub(crate) mem: crate::memory::MemState,
     /// The ECN field of the IP packet that brought the segment being
     /// processed (`NotEct` for other events).
     pub(crate) ecn: finack_wire::Ecn,
@@ -181,6 +184,12 @@ impl Tcb {
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
+    }
+
+    /// Bytes its send and receive rings hold (allocations with their
+    /// bookkeeping): what `Config::tcp_mem` limits.
+    pub(crate) fn buffer_bytes(&self) -> usize {
+        self.snd.buf.heap_bytes() + self.rcv.buf.heap_bytes()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -380,6 +389,14 @@ impl Tcb {
     /// go once they have stayed empty for `Config::buffer_release_delay`.
     pub(crate) fn arm_buffer_release(&mut self, now: Instant, cfg: &Config) {
         let idle = self.snd.buf.holds_empty_ring() || self.rcv.buf.holds_empty_ring();
+        if idle && self.rcv.mem_pressure {
+            // Linux tcp_timer.c: tcp_delack_timer_handler(): under memory
+            // pressure a socket gives back what it does not use at once
+            // (sk_mem_reclaim()).
+            self.snd.buf.release_if_empty();
+            self.rcv.buf.release_if_empty();
+            return;
+        }
         if idle && self.timers.get(TimerKind::BufferRelease).is_none() {
             self.timers.set(
                 TimerKind::BufferRelease,
@@ -616,7 +633,15 @@ impl Tcb {
     /// Bytes we could accept now (the receive window, unscaled).
     pub(crate) fn rcv_window(&self) -> u32 {
         let max = 65535u32 << self.rcv.wscale;
-        (self.rcv.buf.free() as u32).min(max)
+        let wnd = (self.rcv.buf.free() as u32).min(max);
+        if self.rcv.mem_pressure {
+            // Linux tcp_output.c: __tcp_select_window(): under memory
+            // pressure tcp_adjust_rcv_ssthresh() clamps the window to four
+            // segments (of the size the peer sends). What was advertised
+            // stays open (`effective_rcv_wnd`).
+            return wnd.min(4 * self.rcv.seg_max);
+        }
+        wnd
     }
 
     /// Room left in the window we already advertised.

@@ -31,6 +31,9 @@ pub(crate) struct RecvSide {
     pub(crate) fin_received: bool,
     /// The application will read no more (`shutdown(Read)` or `close()`).
     pub(crate) read_shutdown: bool,
+    /// The endpoint was under memory pressure when this event began
+    /// (`Config::tcp_mem`): new windows are clamped, empty rings go at once.
+    pub(crate) mem_pressure: bool,
     pub(crate) bytes_received: u64,
     /// The urgent pointer (MUST-30).
     pub(crate) up: Option<SeqNumber>,
@@ -65,6 +68,7 @@ impl RecvSide {
             last_ooo: NO_OOO,
             fin_received: false,
             read_shutdown: false,
+            mem_pressure: false,
             bytes_received: 0,
             up: None,
             last_ack_sent: SeqNumber(0),

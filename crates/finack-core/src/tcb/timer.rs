@@ -256,8 +256,12 @@ impl Tcb {
         {
             // Zero-window probe (MUST-36; SHLD-29 first probe after an RTO,
             // SHLD-30 exponential backoff). The peer keeps answering, so the
-            // window may stay closed forever (MUST-37): no retry limit here.
+            // window may stay closed forever (MUST-37): no retry limit here,
+            // except for an orphan, which nobody waits for.
             self.timers.set(TimerKind::Persist, None);
+            if self.orphan && self.orphan_probe_expired(ctx) {
+                return Some(TimerKind::Persist);
+            }
             self.snd.force_probe = true;
             self.snd.backoff = self.snd.backoff.saturating_add(1);
             return None;
@@ -279,6 +283,9 @@ impl Tcb {
     fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         if self.snd.una == self.snd.max {
             return None;
+        }
+        if self.orphan && self.state.is_synchronized() && self.orphan_rto_expired(ctx) {
+            return Some(TimerKind::Retransmit);
         }
         let limit = match self.state {
             State::SynSent => ctx.cfg.syn_retries,
