@@ -144,6 +144,34 @@ fn same_seed_same_output_and_options_apply() {
     assert!(out.lines().count() < stdout(&a).lines().count());
 }
 
+/// `finack sim attack`: every attack with defences on and off, one row
+/// each; the targets hold with defences on (exit 0); an unknown name is a
+/// usage error that lists the valid ones.
+#[test]
+fn attack_prints_one_row_per_run_and_checks_the_targets() {
+    let o = finack(&["sim", "attack", "all", "--small"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 13, "{out}");
+    assert!(lines[0].starts_with("attack"), "{out}");
+    for (i, name) in ["syn-flood", "idle", "slow", "half-open", "blind-inject", "tw-flood"]
+        .iter()
+        .enumerate()
+    {
+        assert!(lines[1 + 2 * i].starts_with(name), "{out}");
+        assert!(lines[1 + 2 * i].contains(" on "), "{out}");
+        assert!(lines[2 + 2 * i].contains(" off "), "{out}");
+    }
+    let md = finack(&["sim", "attack", "idle", "--small", "--defences", "off", "--markdown"]);
+    let md = stdout(&md);
+    assert!(md.starts_with("| attack |"), "{md}");
+    assert_eq!(md.lines().count(), 3, "{md}");
+    let bad = finack(&["sim", "attack", "nonsense"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("syn-flood"), "{}", stderr(&bad));
+}
+
 /// A run ends with each host's counters under Linux's names: the idle
 /// attacker's server timed out the attackers' connections.
 #[test]

@@ -200,11 +200,17 @@ fn message(i: usize, m: u32, size: usize) -> Vec<u8> {
 }
 
 impl Legit {
-    /// `count` clients starting evenly spread over `from .. from + over`.
-    pub fn new(count: usize, from: Instant, over: Duration, errand: Errand) -> Legit {
+    /// `count` clients starting over `from .. from + over`, each at a random
+    /// moment of its own share of that time (so that no arrival is locked
+    /// to the round-trip time or to the attacker's clock).
+    pub fn new(count: usize, from: Instant, over: Duration, errand: Errand, seed: u64) -> Legit {
+        let mut rng = crate::rng::Rng::new(seed ^ 0x1e91);
         let clients = (0..count)
             .map(|i| Client {
-                start: from + over.mul_f64(i as f64 / count.max(1) as f64),
+                start: from
+                    + over.mul_f64(
+                        (i as f64 + rng.below(1_000_000) as f64 / 1e6) / count.max(1) as f64,
+                    ),
                 conn: None,
                 connected: None,
                 got: Vec::new(),

@@ -79,7 +79,7 @@ impl Attack {
             Attack::Idle | Attack::Slow => &["finackIdleTimeouts", "finackPerSourceDrops"],
             Attack::HalfOpen => &["finackIdleTimeouts", "TCPAbortOnTimeout"],
             Attack::BlindInject => &["TCPChallengeACK", "TCPACKSkippedSeq", "OutSegs"],
-            Attack::TwFlood => &["TW", "TCPTimeWaitOverflow"],
+            Attack::TwFlood => &["TW", "TCPTimeWaitOverflow", "TWRecycled"],
         }
     }
 }
@@ -281,7 +281,7 @@ pub fn run(attack: Attack, defences: bool, scale: &Scale, seed: u64) -> AttackRo
             scale.blind_conns,
         ),
     };
-    let mut legit = Legit::new(legit_count, at(legit_from), legit_over, errand);
+    let mut legit = Legit::new(legit_count, at(legit_from), legit_over, errand, seed);
     let forever = Instant::from_secs(1 << 30);
     let swarm = |m: Misdeed, total: u64| {
         Swarm::new(
