@@ -155,15 +155,30 @@ fn attack_prints_one_row_per_run_and_checks_the_targets() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 13, "{out}");
     assert!(lines[0].starts_with("attack"), "{out}");
-    for (i, name) in ["syn-flood", "idle", "slow", "half-open", "blind-inject", "tw-flood"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "syn-flood",
+        "idle",
+        "slow",
+        "half-open",
+        "blind-inject",
+        "tw-flood",
+    ]
+    .iter()
+    .enumerate()
     {
         assert!(lines[1 + 2 * i].starts_with(name), "{out}");
         assert!(lines[1 + 2 * i].contains(" on "), "{out}");
         assert!(lines[2 + 2 * i].contains(" off "), "{out}");
     }
-    let md = finack(&["sim", "attack", "idle", "--small", "--defences", "off", "--markdown"]);
+    let md = finack(&[
+        "sim",
+        "attack",
+        "idle",
+        "--small",
+        "--defences",
+        "off",
+        "--markdown",
+    ]);
     let md = stdout(&md);
     assert!(md.starts_with("| attack |"), "{md}");
     assert_eq!(md.lines().count(), 3, "{md}");

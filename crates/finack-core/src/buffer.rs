@@ -45,6 +45,9 @@ struct SendRing {
     short_end: u64,
     /// How fully the congestion window was used (Linux `tcp_cwnd_validate`).
     usage: CwndUsage,
+    /// Each segment sent and not yet acknowledged, with its send time (RACK,
+    /// RFC 8985; Linux keeps it in the skbs of the retransmission queue).
+    sent: crate::tcb::SentLog,
 }
 
 /// How fully the sender used its congestion window over the last window of
@@ -308,6 +311,16 @@ impl SendBuf {
         self.ring = None;
     }
 
+    /// The record of segments sent, while a ring exists.
+    pub(crate) fn sent(&self) -> Option<&crate::tcb::SentLog> {
+        self.ring.as_ref().map(|r| &r.sent)
+    }
+
+    /// The record of segments sent, for writing, while a ring exists.
+    pub(crate) fn sent_mut(&mut self) -> Option<&mut crate::tcb::SentLog> {
+        self.ring.as_mut().map(|r| &mut r.sent)
+    }
+
     /// Heap bytes this buffer holds: the ring's allocation, used or not, its
     /// scratch buffer and bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -316,6 +329,7 @@ impl SendBuf {
                 + r.data.capacity()
                 + r.scratch.capacity()
                 + r.marks.capacity() * core::mem::size_of::<Mark>()
+                + r.sent.heap_bytes()
         })
     }
 }

@@ -250,6 +250,16 @@ pub struct Config {
     /// round-trip times instead of waiting for the retransmission timeout. Linux:
     /// on (`tcp_early_retrans` = 3); off in the RFC 9293 profile.
     pub tail_loss_probe: bool,
+    /// RACK loss detection (RFC 8985 §6, Linux `tcp_recovery` = 1, the
+    /// kernel's default): with SACK, a segment is lost once a segment sent
+    /// after it was delivered and RACK.rtt plus a reordering window (a
+    /// quarter of the minimum RTT, none once `dupthresh` segments are SACKed
+    /// or recovery runs, widened by D-SACKs) has passed since it was sent; a
+    /// timer waits out the window. It replaces the duplicate-ACK count and
+    /// RFC 6675's IsLost, finds lost retransmissions, and keeps loss probes
+    /// to the open state as Linux does. Off: RFC 5681/6675 recovery (the
+    /// RFC 9293 profile).
+    pub rack: bool,
     /// Least segments per GSO packet (Linux `tcp_min_tso_segs`, 2) when
     /// `linux_push` divides new data into packets as Linux's segmentation
     /// offload does (more at high pacing rates, `tcp_tso_autosize`); PSH
@@ -385,6 +395,7 @@ impl Config {
             ttl: 64,
             tos: 0,
             tail_loss_probe: true,
+            rack: true,
             gso_segs_min: Some(2),
             linux_push: true,
             notsent_lowat: u32::MAX,
@@ -444,6 +455,9 @@ impl Config {
             // RFC 8985 TLP is an experimental-track addition, not part of the
             // base RFC 9293 behaviour; PSH only where MUST-61 needs it.
             tail_loss_probe: false,
+            // RACK (RFC 8985) is experimental-track too: dupthresh and
+            // RFC 6675 IsLost decide losses.
+            rack: false,
             gso_segs_min: None,
             linux_push: false,
             linux_write_space: false,

@@ -221,6 +221,7 @@ impl TimeWait {
             adv_mss: 0,
             unacked_segments: 0,
             sacked_segments: 0,
+            lost_segments: 0,
             last_data_recv: core::time::Duration::ZERO,
             notsent_lowat: cfg.notsent_lowat,
         }

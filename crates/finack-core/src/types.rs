@@ -479,6 +479,8 @@ pub struct ConnInfo {
     /// Of those, the segments the peer acknowledged selectively (Linux
     /// `tcpi_sacked`, sacked_out), counted the same way.
     pub sacked_segments: u32,
+    /// Segments RACK marked lost (Linux `tcpi_lost`, `lost_out`).
+    pub lost_segments: u32,
     /// Time since in-order data last arrived, or since the connection was
     /// established if none has (Linux `tcpi_last_data_recv`, from
     /// `icsk_ack.lrcvtime`), in whole milliseconds; zero in TIME-WAIT,

@@ -44,7 +44,11 @@ pub struct Cell {
 
 /// Measure one cell (deterministic for a given seed).
 pub fn measure(loss: f64, rtt: Duration, seed: u64) -> Cell {
-    let cfg = Config::linux();
+    measure_with(Config::linux(), loss, rtt, seed)
+}
+
+/// [`measure`] with another configuration on both ends.
+pub fn measure_with(cfg: Config, loss: f64, rtt: Duration, seed: u64) -> Cell {
     let window = cfg.recv_buffer as f64;
     let mut sim = Sim::new("goodput", seed, ["sender", "receiver"], [cfg.clone(), cfg]);
     sim.record_packets = false;

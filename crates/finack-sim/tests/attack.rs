@@ -14,12 +14,19 @@ fn syn_flood_is_held_off_by_syn_cookies() {
     let (on, off) = both(Attack::SynFlood);
     assert!(on.success_percent() >= 99.0, "{on:?}");
     assert!(off.success_percent() < 50.0, "{off:?}");
-    let cookies = |r: &AttackRow| r.counters.iter().any(|(n, v)| *n == "SyncookiesRecv" && *v > 0);
+    let cookies = |r: &AttackRow| {
+        r.counters
+            .iter()
+            .any(|(n, v)| *n == "SyncookiesRecv" && *v > 0)
+    };
     assert!(cookies(&on), "{on:?}");
     assert!(!cookies(&off), "{off:?}");
     // The flood is what the scale says, with the SYN queue full throughout.
     assert!(off.attacker_segments >= Scale::small().flood);
-    assert!(off.peak_held <= Scale::small().backlog + Scale::small().legit + 1, "{off:?}");
+    assert!(
+        off.peak_held <= Scale::small().backlog + Scale::small().legit + 1,
+        "{off:?}"
+    );
 }
 
 #[test]
@@ -55,7 +62,10 @@ fn blind_injection_breaks_nothing_with_rfc_5961_and_everything_without() {
     // The ACK storm: the rate limit holds the replies back.
     let count = |r: &AttackRow, n: &str| r.counters.iter().find(|c| c.0 == n).map_or(0, |c| c.1);
     assert!(count(&on, "TCPACKSkippedSeq") > 0, "{on:?}");
-    assert!(count(&on, "OutSegs") < count(&off, "OutSegs"), "{on:?} {off:?}");
+    assert!(
+        count(&on, "OutSegs") < count(&off, "OutSegs"),
+        "{on:?} {off:?}"
+    );
 }
 
 #[test]
@@ -68,7 +78,10 @@ fn time_wait_flood_is_capped() {
     assert!(on.peak_held <= cap + 100, "{on:?}");
     assert!(off.peak_held > 2 * cap, "{off:?}");
     assert!(on.peak_memory < off.peak_memory, "{on:?} {off:?}");
-    assert!(on.counters.iter().any(|(n, v)| *n == "TCPTimeWaitOverflow" && *v > 0));
+    assert!(on
+        .counters
+        .iter()
+        .any(|(n, v)| *n == "TCPTimeWaitOverflow" && *v > 0));
 }
 
 #[test]
@@ -77,7 +90,7 @@ fn the_same_seed_gives_the_same_table() {
     let a = run(Attack::Idle, true, &s, 7);
     let b = run(Attack::Idle, true, &s, 7);
     assert_eq!(a, b);
-    let text = table(&[a.clone()], false);
+    let text = table(std::slice::from_ref(&a), false);
     assert!(text.starts_with("attack"), "{text}");
     assert!(text.contains("idle"), "{text}");
     let md = table(&[a], true);

@@ -76,6 +76,10 @@ impl Tcb {
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
         let ecn = self.ecn_ack_begin(ctx, seg);
+        // RACK (RFC 8985): what this ACK delivers is measured against the
+        // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
+        let mut rack = self.rack_begin(ctx.cfg, ctx.now);
+        let prior_delivered = self.snd.bytes_acked + u64::from(sacked_before);
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
@@ -83,6 +87,9 @@ impl Tcb {
                 .get_mut()
                 .update_scoreboard(&self.snd, &seg.options.sack_blocks);
         let sacked_now = self.rec.sacked_bytes();
+        if let (true, Some(d)) = (new_sack, rack.as_mut()) {
+            self.rack_on_sack(d);
+        }
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
         // SYN or FIN, leaves the window as it was, while data is outstanding.
         // RFC 6675 §2 drops the window condition for an ACK that brings new
@@ -102,6 +109,18 @@ impl Tcb {
         if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
         }
+        if let Some(mut d) = rack {
+            if self.snd.una != una_before {
+                self.rack_on_ack(&mut d, seg);
+            }
+            if is_dsack(seg, ack) {
+                // Linux tcp_input.c: tcp_check_dsack() sets rack.dsack_seen.
+                self.rec.get_mut().dsack_seen = true;
+            }
+            let delivered = self.snd.bytes_acked + u64::from(self.rec.sacked_bytes());
+            self.rack_update_reo_wnd(prior_delivered, delivered);
+            self.rack_after_ack(ctx, &d);
+        }
         // RFC 6937: what this ACK delivered: octets newly SACKed, and octets
         // cumulatively acknowledged that were not SACKed before.
         let acked = (self.snd.una - una_before).max(0) as u32;
@@ -110,7 +129,7 @@ impl Tcb {
             sacked_now.saturating_sub(sacked_before) + acked.saturating_sub(was_sacked_below);
         let una_advanced = self.snd.una != una_before;
         if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
-            let pipe = self.rec.pipe(&self.snd, ctx.cfg.dupthresh);
+            let pipe = self.recovery_pipe(ctx.cfg);
             self.prr_step(pipe, newly, una_advanced);
         }
         self.ecn_ack_end(ecn, newly, una_advanced);
@@ -216,6 +235,7 @@ impl Tcb {
         };
         if let Some(r) = sample {
             self.snd.rtt.sample(r, ctx.cfg);
+            self.note_min_rtt(r);
         }
         if self.snd.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
             self.snd.rtt_probe = None;
@@ -266,13 +286,18 @@ impl Tcb {
                 } else {
                     self.cc.on_full_ack(flight, mss);
                 }
-                self.rec.get_mut().recover = None;
+                let rec = self.rec.get_mut();
+                rec.recover = None;
+                // Linux tcp_input.c: tcp_try_undo_recovery(): a recovery
+                // ends; a widened RACK reordering window lasts 16 of them.
+                rec.reo_wnd_persist = rec.reo_wnd_persist.saturating_sub(1);
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
                 // output sends what cwnd - pipe allows. If the peer reports
                 // nothing above SND.UNA, the segment there is presumed lost as
-                // in NewReno (RFC 6582 §3.2 step 4).
-                if self.rec.sacked.is_empty() {
+                // in NewReno (RFC 6582 §3.2 step 4). With RACK, time alone
+                // decides (Linux has no partial-ACK rule for SACK).
+                if self.rec.sacked.is_empty() && !self.rack_on(ctx.cfg) {
                     self.rec.get_mut().fast_rexmit = true;
                     self.snd.rtx_next = self.snd.una;
                 }
@@ -302,7 +327,12 @@ impl Tcb {
             ctx.events.push(Event::Writable(self.id));
         }
         // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
-        // RTO alone when probing is not allowed now).
+        // RTO alone when probing is not allowed now). That replaces a pending
+        // reordering timer, as Linux's tcp_set_xmit_timer() does; RACK arms
+        // it again after this ACK if it still waits.
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.reo_armed = false;
+        }
         if self.snd.una == self.snd.max {
             self.timers.set(TimerKind::LossProbe, None);
         } else {
@@ -365,33 +395,14 @@ impl Tcb {
                 .holes(&self.snd, ctx.cfg.dupthresh)
                 .next()
                 .is_some_and(|(a, _, lost)| a == una && lost);
+        // With RACK, time decides instead (Linux tcp_time_to_recover()
+        // counts duplicate ACKs only without it): see `loss`.
         if (self.rec.dupacks == ctx.cfg.dupthresh
             || (lost_at_una && self.rec.dupacks < ctx.cfg.dupthresh))
             && !after_rto
+            && !self.rack_on(ctx.cfg)
         {
-            self.rec.get_mut().lt_allow = 0;
-            let flight = self.snd.in_flight();
-            // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
-            // (4.2) or RFC 6582 §3.2 step 2 for the window.
-            if ctx.cfg.prr && self.sack_ok {
-                // RFC 6937 §3: on entering recovery, ssthresh from the
-                // algorithm, RecoverFS = the window then; PRR sets cwnd.
-                let prior = self.cc.cwnd();
-                self.cc.begin_reduction(flight, mss, ctx.now);
-                self.rec.get_mut().prr = super::recovery::Prr::start(prior.max(mss));
-            } else {
-                self.cc
-                    .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
-            }
-            let rec = self.rec.get_mut();
-            rec.recover = Some(self.snd.max);
-            rec.fast_rexmit = true;
-            self.snd.rtx_next = self.snd.una;
-            // Karn: the retransmitted segment gives no RTT sample.
-            self.snd.rtt_probe = None;
-            // RFC 8985 §7.2: no loss probes during recovery.
-            self.timers.set(TimerKind::LossProbe, None);
-            ctx.stats.fast_retransmits += 1;
+            self.enter_recovery(ctx);
         }
     }
 
@@ -431,4 +442,15 @@ impl Tcb {
             mss,
         );
     }
+}
+
+/// Linux tcp_input.c: tcp_check_dsack() (RFC 2883 §4): the first SACK block
+/// reports a duplicate: it lies below the cumulative ACK, or within the
+/// second block.
+fn is_dsack(seg: &TcpRepr<'_>, ack: SeqNumber) -> bool {
+    let mut blocks = seg.options.sack_blocks.iter();
+    let Some((l0, r0)) = blocks.next() else {
+        return false;
+    };
+    l0.lt(ack) || blocks.next().is_some_and(|(l1, r1)| r0.le(r1) && l0.ge(l1))
 }

@@ -19,13 +19,16 @@ mod ecn;
 #[cfg(test)]
 mod idle_memory;
 mod input;
+mod loss;
 mod memory;
 mod output;
+mod rack;
 mod recovery;
 mod recv;
 mod send;
 mod timer;
 
+pub(crate) use rack::SentLog;
 pub(crate) use recovery::LazyRecovery;
 pub(crate) use recv::RecvSide;
 pub(crate) use send::SendSide;
@@ -699,6 +702,7 @@ impl Tcb {
             adv_mss: self.our_mss(cfg),
             unacked_segments: self.snd.packets_out(),
             sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
+            lost_segments: self.lost_segments(),
             // Linux tcp.c: tcp_get_info(): now - icsk_ack.lrcvtime.
             last_data_recv: core::time::Duration::from_millis(u64::from(
                 self.rcv.buf.ms_since_data(now.as_millis()),

@@ -198,11 +198,11 @@ impl Tcb {
         // 1), then new data (rule 2), then any hole not yet resent (rule 3).
         let mut recovery_room = None;
         if self.sack_recovery() {
-            let pipe = self.rec.pipe(&self.snd, cfg.dupthresh);
+            let pipe = self.recovery_pipe(cfg);
             if self.cc.cwnd() < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
             }
-            if let Some((seq, hole)) = self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, true) {
+            if let Some((seq, hole)) = self.next_retransmission(cfg, false) {
                 if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole) {
                     return Some(n);
                 }
@@ -294,9 +294,9 @@ impl Tcb {
         let fin = self.snd.fin_queued
             && off + len == queued
             && self.snd.nxt + len as u32 == self.fin_seq();
-        if len == 0 && !fin && recovery_room.is_some() {
+        if len == 0 && !fin && recovery_room.is_some() && !self.rack_on(cfg) {
             // NextSeg rule (3): no new data can go; resend a hole not yet
-            // judged lost.
+            // judged lost (Linux, with RACK, resends only lost segments).
             if let Some((seq, hole)) = self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, false) {
                 return self.output_rexmit_at(now, cfg, stats, buf, seq, hole);
             }
@@ -513,7 +513,7 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
-        let (seq, hole) = self.rec.next_hole(&self.snd)?;
+        let (seq, hole) = self.next_retransmission(cfg, true)?;
         self.output_rexmit_at(now, cfg, stats, buf, seq, hole)
     }
 
@@ -596,6 +596,11 @@ impl Tcb {
             // reduction (Linux tcp_write_xmit(), tcp_retransmit_skb()).
             let rec = self.rec.get_mut();
             rec.prr.out = rec.prr.out.saturating_add(1);
+        }
+        if len > 0 || flags.fin() {
+            // RACK: when each segment left (RFC 8985 §6.1).
+            let end = seq + len as u32 + u32::from(flags.fin());
+            self.rack_on_send(cfg, seq, end, now);
         }
         let tos = self.ecn_mark(&mut flags, len, new_data);
         let window = self.window_field(false);

@@ -35,6 +35,17 @@ pub(crate) struct Recovery {
     pub(crate) tlp_high: Option<(SeqNumber, bool)>,
     /// The window reduction an ECN echo started, while it runs (`ecn`).
     pub(crate) cwr: Option<super::ecn::Cwr>,
+    /// RACK (Linux `tp->reord_seen`): times reordering was seen.
+    pub(crate) reord_seen: u32,
+    /// RACK's reordering window in quarters of the minimum RTT (Linux
+    /// `rack.reo_wnd_steps`, 1 until a D-SACK widens it), recoveries left
+    /// before it returns to 1 (`reo_wnd_persist`), a D-SACK arrived
+    /// (`dsack_seen`) and octets delivered at the last widening
+    /// (`last_delivered`).
+    pub(crate) reo_wnd_steps: u8,
+    pub(crate) reo_wnd_persist: u8,
+    pub(crate) dsack_seen: bool,
+    pub(crate) reo_last_delivered: u64,
 }
 
 /// RFC 6937 PRR counters (Linux `prior_cwnd`, `prr_delivered`, `prr_out`).
@@ -102,7 +113,7 @@ impl LazyRecovery {
 static UNUSED: Recovery = Recovery::UNUSED;
 
 impl Recovery {
-    const UNUSED: Recovery = Recovery {
+    pub(crate) const UNUSED: Recovery = Recovery {
         dupacks: 0,
         lt_allow: 0,
         recover: None,
@@ -113,7 +124,35 @@ impl Recovery {
         tlp_high: None,
         prr: Prr::start(0),
         cwr: None,
+        reord_seen: 0,
+        reo_wnd_steps: 1,
+        reo_wnd_persist: 0,
+        dsack_seen: false,
+        reo_last_delivered: 0,
     };
+
+    /// Linux tcp_recovery.c: tcp_rack_update_reo_wnd() (RFC 8985 §6.2 step
+    /// 4): a D-SACK (a spurious retransmission: reordering beyond the
+    /// window) widens RACK's reordering window by one step, at most once per
+    /// round trip (`prior_delivered`, octets delivered before this ACK, not
+    /// below those at the last widening); 16 recoveries without one bring it
+    /// back to one step.
+    pub(crate) fn update_reo_wnd(&mut self, prior_delivered: u64, delivered: u64) {
+        if prior_delivered == 0 {
+            return;
+        }
+        if prior_delivered < self.reo_last_delivered {
+            self.dsack_seen = false;
+        }
+        if self.dsack_seen {
+            self.reo_wnd_steps = self.reo_wnd_steps.max(1).saturating_add(1);
+            self.dsack_seen = false;
+            self.reo_last_delivered = delivered;
+            self.reo_wnd_persist = super::rack::REO_WND_PERSIST;
+        } else if self.reo_wnd_persist == 0 {
+            self.reo_wnd_steps = 1;
+        }
+    }
 
     /// Octets the scoreboard holds.
     pub(crate) fn sacked_bytes(&self) -> u32 {

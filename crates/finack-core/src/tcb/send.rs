@@ -76,6 +76,9 @@ pub(crate) struct SendSide {
     pub(crate) rtt: RttEstimator,
     /// A segment being timed without timestamps (Karn: never a retransmission).
     pub(crate) rtt_probe: Option<(SeqNumber, Instant)>,
+    /// The least RTT measured, in microseconds (`u32::MAX`: none yet; Linux
+    /// tcp_min_rtt(), for RACK's reordering window).
+    pub(crate) min_rtt_us: u32,
     /// Our TSval when the retransmission timer last expired.
     pub(crate) ts_rto_mark: Option<u32>,
     /// Exponential backoff of the RTO (RFC 6298 §5.5).
@@ -121,6 +124,7 @@ impl SendSide {
             piece_multi: false,
             rtt: RttEstimator::new(cfg),
             rtt_probe: None,
+            min_rtt_us: u32::MAX,
             ts_rto_mark: None,
             backoff: 0,
             force_probe: false,

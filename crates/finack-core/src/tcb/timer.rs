@@ -237,6 +237,12 @@ impl Tcb {
             // one probe is outstanding per tail loss episode (Linux
             // tcp_send_loss_probe: otherwise only the RTO is re-armed).
             self.timers.set(TimerKind::LossProbe, None);
+            if self.snd.buf.sent().is_some_and(|l| l.reo_armed) {
+                // The slot held RACK's reordering timer (Linux
+                // ICSK_TIME_REO_TIMEOUT).
+                self.on_reorder_timeout(ctx);
+                return None;
+            }
             if self.rec.tlp_high.is_none() && self.tlp_allowed(ctx.cfg) {
                 // The probe takes the place of a retransmission timeout due at
                 // the same moment (Linux runs both on one timer); the RTO is
@@ -340,6 +346,9 @@ impl Tcb {
         // everything anyway, so start afresh.
         rec.sacked.clear();
         rec.rto_recover = Some(self.snd.max);
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.on_rto();
+        }
         None
     }
 }
@@ -362,6 +371,10 @@ impl Tcb {
             )
             && self.rec.recover.is_none()
             && !after_rto
+            // Linux tcp_schedule_loss_probe(): only in the Open and CWR
+            // states, not in Disorder (SACKed segments outstanding), where
+            // RACK's reordering timer watches the flight.
+            && !(self.rack_on(cfg) && self.sacked_out() > 0)
             && self.timers.get(TimerKind::Persist).is_none()
             && self.snd.wnd > 0
             && self.snd.una.lt(self.snd.max)
@@ -373,6 +386,10 @@ impl Tcb {
     /// flight, else plus 2 ms; 1 s before any RTT sample (RFC 8985 §7.2). The
     /// probe never fires after the RTO would.
     pub(crate) fn schedule_tlp(&mut self, now: crate::time::Instant, cfg: &crate::config::Config) {
+        if self.snd.buf.sent().is_some_and(|l| l.reo_armed) {
+            // The slot holds RACK's reordering timer; sending leaves it be.
+            return;
+        }
         if !self.tlp_allowed(cfg) {
             self.timers.set(TimerKind::LossProbe, None);
             return;

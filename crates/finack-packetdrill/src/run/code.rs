@@ -416,6 +416,8 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_unacked" => i64::from(i.unacked_segments),
         // Linux sacked_out: segments SACKed.
         "tcpi_sacked" => i64::from(i.sacked_segments),
+        // Linux lost_out: segments marked lost (by RACK).
+        "tcpi_lost" => i64::from(i.lost_segments),
         // Milliseconds since data last arrived (icsk_ack.lrcvtime).
         "tcpi_last_data_recv" => i.last_data_recv.as_millis() as i64,
         "tcpi_rcv_wscale" => i64::from(i.rcv_wscale),
@@ -477,6 +479,7 @@ mod tests {
             adv_mss: 1460,
             unacked_segments: 2,
             sacked_segments: 1,
+            lost_segments: 0,
             last_data_recv: core::time::Duration::from_millis(1_234),
             notsent_lowat: u32::MAX,
         }
@@ -523,7 +526,11 @@ mod tests {
 
     #[test]
     fn what_cannot_be_answered_is_unsupported() {
-        for text in ["assert tcpi_lost == 1", "assert tcpi_rtt == @", "import os"] {
+        for text in [
+            "assert tcpi_rcv_rtt == 1",
+            "assert tcpi_rtt == @",
+            "import os",
+        ] {
             assert!(
                 matches!(
                     evaluate(text, Some(&info()), FromConfig::default()),

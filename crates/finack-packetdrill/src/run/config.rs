@@ -34,11 +34,6 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         "FACK is off (0) in defaults.sh, which is finack's behaviour",
     ),
     (
-        "tcp_recovery",
-        Some("1"),
-        "RACK: finack's loss detection is dupthresh + SACK + TLP",
-    ),
-    (
         "tcp_tso_win_divisor",
         None,
         "no TSO deferral in finack (it sends what the window allows at once)",
@@ -152,6 +147,12 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
                 .ok_or_else(|| format!("tcp_ecn={v}: Accurate ECN (AccECN) is not implemented"))?;
         }
         "tcp_ecn_fallback" => cfg.ecn_fallback = num(value)? != 0,
+        // Bit 0: RACK loss detection (Config::rack). Bits 1 (a static
+        // reordering window) and 2 (no duplicate-ACK threshold) have no field.
+        "tcp_recovery" => match num(value)? {
+            v @ (0 | 1) => cfg.rack = v == 1,
+            v => return Err(format!("tcp_recovery={v}: only bit 0 (RACK) is modelled")),
+        },
         // Linux 4.10+: 3 and 4 turn the tail loss probe on, 0 turns early
         // retransmit and TLP off; 1 and 2 ask for RFC 5827 early retransmit
         // (delayed in 2), which finack does not implement.

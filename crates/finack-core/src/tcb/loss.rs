@@ -1,0 +1,270 @@
+//! Where RACK (RFC 8985 §6, [`super::rack`]) meets the connection: what an
+//! ACK delivered, the reordering window, the scan for losses after an ACK and
+//! when the reordering timer fires, and entering fast recovery on a loss
+//! RACK proved (Linux tcp_input.c: tcp_identify_packet_loss(),
+//! tcp_time_to_recover(), tcp_fastretrans_alert()).
+
+use core::time::Duration;
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use super::rack::{Deliveries, EVER_RETRANS};
+use super::{Ctx, Tcb};
+use crate::config::Config;
+use crate::time::Instant;
+use crate::types::TimerKind;
+
+/// Linux TCP_TIMEOUT_MIN_US: the reordering timer waits this much beyond
+/// the moment a segment would count as lost.
+const REO_TIMER_SLACK: Duration = Duration::from_millis(2);
+
+impl Tcb {
+    /// RACK decides losses: on in the configuration (Linux `tcp_recovery`
+    /// bit 0) and SACK in use (Linux tcp_identify_packet_loss() keeps the
+    /// NewReno rule for a connection without SACK).
+    pub(crate) fn rack_on(&self, cfg: &Config) -> bool {
+        cfg.rack && self.sack_ok
+    }
+
+    /// In the loss state after a retransmission timeout.
+    pub(crate) fn after_rto(&self) -> bool {
+        self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r))
+    }
+
+    /// A data segment or FIN `seq..end` left now: its send time is recorded.
+    pub(super) fn rack_on_send(
+        &mut self,
+        cfg: &Config,
+        seq: SeqNumber,
+        end: SeqNumber,
+        now: Instant,
+    ) {
+        if self.rack_on(cfg) {
+            if let Some(log) = self.snd.buf.sent_mut() {
+                log.on_send(seq, end, now);
+            }
+        }
+    }
+
+    /// The minimum RTT: Linux tcp_min_rtt() (a windowed minimum there, the
+    /// least sample of the connection here).
+    pub(crate) fn min_rtt(&self) -> Option<Duration> {
+        (self.snd.min_rtt_us != u32::MAX)
+            .then(|| Duration::from_micros(u64::from(self.snd.min_rtt_us)))
+    }
+
+    /// Fold an RTT sample into the minimum (Linux tcp_update_rtt_min()).
+    pub(super) fn note_min_rtt(&mut self, rtt: Duration) {
+        let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX - 1);
+        self.snd.min_rtt_us = self.snd.min_rtt_us.min(us);
+    }
+
+    /// What an ACK's deliveries are measured against: now, the minimum RTT
+    /// and the highest SACKed sequence before the ACK (Linux `prior_fack`).
+    pub(super) fn rack_begin(&self, cfg: &Config, now: Instant) -> Option<Deliveries> {
+        if !self.rack_on(cfg) {
+            return None;
+        }
+        let log = self.snd.buf.sent()?;
+        Some(Deliveries::new(
+            now,
+            self.min_rtt(),
+            log.highest_sacked_end(),
+        ))
+    }
+
+    /// Linux tcp_input.c: tcp_sacktag_write_queue(): the scoreboard took new
+    /// SACK blocks; each record it now covers was delivered.
+    pub(super) fn rack_on_sack(&mut self, d: &mut Deliveries) {
+        if self.rec.sacked.is_empty() {
+            return;
+        }
+        let Some(rec) = self.rec.allocated() else {
+            return;
+        };
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.on_sacked(&rec.sacked, d);
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_clean_rtx_queue(): SND.UNA advanced; the
+    /// records it passed were delivered, unless the ACK echoes a timestamp
+    /// older than a record's retransmission (the original arrived).
+    pub(super) fn rack_on_ack(&mut self, d: &mut Deliveries, seg: &TcpRepr<'_>) {
+        let una = self.snd.una;
+        let tsecr = match (self.ts_ok, seg.options.timestamps) {
+            (true, Some(ts)) if ts.tsecr != 0 => Some(ts.tsecr),
+            _ => None,
+        };
+        let ts_offset = self.ts_offset;
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.on_acked(una, d, |s| {
+                let sent_ts = (s.at.as_millis() as u32).wrapping_add(ts_offset);
+                s.flags & EVER_RETRANS != 0
+                    && tsecr.is_some_and(|e| (e.wrapping_sub(sent_ts) as i32) < 0)
+            });
+        }
+    }
+
+    /// After an ACK's deliveries: the minimum RTT, reordering seen, and
+    /// RACK's scan for losses (Linux tcp_identify_packet_loss() with
+    /// tcp_rack_mark_lost()), entering fast recovery when a loss is proven
+    /// (tcp_time_to_recover(): "Trick#1: the loss is proven").
+    pub(super) fn rack_after_ack(&mut self, ctx: &mut Ctx<'_>, d: &Deliveries) {
+        if let Some(rtt) = d.rtt {
+            self.note_min_rtt(rtt);
+        }
+        if d.reordered {
+            let rec = self.rec.get_mut();
+            rec.reord_seen = rec.reord_seen.saturating_add(1);
+        }
+        let Some(log) = self.snd.buf.sent_mut() else {
+            return;
+        };
+        if !log.take_advanced() {
+            return;
+        }
+        self.rack_scan(ctx);
+    }
+
+    /// Linux tcp_recovery.c: tcp_rack_mark_lost() / tcp_rack_reo_timeout():
+    /// mark what RACK finds lost, arm the reordering timer for what may
+    /// still be reordered, and enter recovery on a loss.
+    fn rack_scan(&mut self, ctx: &mut Ctx<'_>) {
+        let reo_wnd = self.rack_reo_wnd(ctx.cfg);
+        let now = ctx.now;
+        let rto = self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg);
+        let Some(log) = self.snd.buf.sent_mut() else {
+            return;
+        };
+        let scan = log.detect_loss(now, reo_wnd);
+        let lost = log.lost();
+        if lost > 0 && self.rec.recover.is_none() && !self.after_rto() {
+            self.enter_recovery(ctx);
+        }
+        if let Some(wait) = scan.wait {
+            // Linux: inet_csk_reset_xmit_timer(ICSK_TIME_REO_TIMEOUT) in the
+            // one slot the loss probe also uses, never beyond an RTO away.
+            if let Some(log) = self.snd.buf.sent_mut() {
+                log.reo_armed = true;
+            }
+            self.timers.set(
+                TimerKind::LossProbe,
+                Some(now + (wait + REO_TIMER_SLACK).min(rto)),
+            );
+        }
+    }
+
+    /// Linux tcp_recovery.c: tcp_rack_reo_timeout(): the reordering window
+    /// of the segments RACK waited for has passed.
+    pub(super) fn on_reorder_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.reo_armed = false;
+        }
+        self.rack_scan(ctx);
+    }
+
+    /// Linux tcp_recovery.c: tcp_rack_reo_wnd() (RFC 8985 §6.2 step 4): no
+    /// reordering window while no reordering was seen and recovery is under
+    /// way or as many segments as the duplicate-ACK threshold are SACKed
+    /// (so RACK is at least as quick as the classic rule); otherwise a
+    /// quarter of the minimum RTT times the steps D-SACKs added, at most
+    /// SRTT.
+    pub(crate) fn rack_reo_wnd(&self, cfg: &Config) -> Duration {
+        if self.rec.reord_seen == 0 {
+            if self.rec.recover.is_some() || self.after_rto() {
+                return Duration::ZERO;
+            }
+            if self.sacked_out() >= cfg.dupthresh {
+                return Duration::ZERO;
+            }
+        }
+        let srtt = self.snd.rtt.srtt().unwrap_or(Duration::ZERO);
+        super::rack::reo_wnd(self.min_rtt(), srtt, self.rec.reo_wnd_steps)
+    }
+
+    /// Linux tcp_recovery.c: tcp_rack_update_reo_wnd() (RFC 8985 §6.2 step
+    /// 4): a D-SACK (a spurious retransmission: reordering beyond the
+    /// window) widens the window by one step, at most once per round trip
+    /// (`prior_delivered`: octets delivered before this ACK); after 16
+    /// recoveries without one it returns to one step.
+    pub(super) fn rack_update_reo_wnd(&mut self, prior_delivered: u64, delivered: u64) {
+        if let Some(rec) = self.rec.allocated() {
+            rec.update_reo_wnd(prior_delivered, delivered);
+        }
+    }
+
+    /// Octets in flight for SACK-based recovery: RACK's count (sent, less
+    /// SACKed and lost, plus retransmissions in flight) when RACK decides,
+    /// RFC 6675 SetPipe otherwise.
+    pub(crate) fn recovery_pipe(&self, cfg: &Config) -> u32 {
+        if self.rack_on(cfg) {
+            if let Some(log) = self.snd.buf.sent() {
+                return log.pipe();
+            }
+        }
+        self.rec.pipe(&self.snd, cfg.dupthresh)
+    }
+
+    /// What recovery retransmits next: the first segment RACK marked lost
+    /// (Linux tcp_xmit_retransmit_queue()); RFC 6675 NextSeg rule 1 (or, for
+    /// `any_hole`, rule 3) otherwise.
+    pub(crate) fn next_retransmission(
+        &self,
+        cfg: &Config,
+        any_hole: bool,
+    ) -> Option<(SeqNumber, u32)> {
+        if self.rack_on(cfg) {
+            if let Some(log) = self.snd.buf.sent() {
+                return log.next_lost();
+            }
+        }
+        if any_hole {
+            self.rec.next_hole(&self.snd)
+        } else {
+            self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, true)
+        }
+    }
+
+    /// Segments SACKed whole (Linux `sacked_out`; the Disorder state).
+    pub(crate) fn sacked_out(&self) -> u32 {
+        self.snd.buf.sent().map_or(0, |l| l.sacked())
+    }
+
+    /// Segments marked lost (Linux `tcpi_lost`).
+    pub(crate) fn lost_segments(&self) -> u32 {
+        self.snd.buf.sent().map_or(0, |l| l.lost())
+    }
+
+    /// Fast retransmit: enter fast recovery (RFC 5681 §3.2, RFC 6582 §3.2,
+    /// RFC 6675 §5, with PRR RFC 6937 §3) and resend the first hole.
+    pub(super) fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        let mss = u32::from(self.snd.mss);
+        self.rec.get_mut().lt_allow = 0;
+        let flight = self.snd.in_flight();
+        // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
+        // (4.2) or RFC 6582 §3.2 step 2 for the window.
+        if ctx.cfg.prr && self.sack_ok {
+            // RFC 6937 §3: on entering recovery, ssthresh from the
+            // algorithm, RecoverFS = the window then; PRR sets cwnd.
+            let prior = self.cc.cwnd();
+            self.cc.begin_reduction(flight, mss, ctx.now);
+            self.rec.get_mut().prr = super::recovery::Prr::start(prior.max(mss));
+        } else {
+            self.cc
+                .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
+        }
+        let rec = self.rec.get_mut();
+        rec.recover = Some(self.snd.max);
+        rec.fast_rexmit = true;
+        self.snd.rtx_next = self.snd.una;
+        // Karn: the retransmitted segment gives no RTT sample.
+        self.snd.rtt_probe = None;
+        // RFC 8985 §7.2: no loss probes during recovery.
+        self.timers.set(TimerKind::LossProbe, None);
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.reo_armed = false;
+        }
+        ctx.stats.fast_retransmits += 1;
+    }
+}

@@ -1,0 +1,405 @@
+//! RACK loss detection (RFC 8985 §6) as Linux does it (net/ipv4/tcp_recovery.c):
+//! a segment is lost once a segment sent after it has been delivered and
+//! more than the latest round-trip time plus a reordering window has passed
+//! since it was sent. Time, not a count of duplicate ACKs or of SACKed
+//! octets, decides, so a lost retransmission is detected as a lost original
+//! is, and reordering within the window costs nothing.
+//!
+//! The per-segment record it needs ([`SentLog`]: when each segment was last
+//! sent, and whether it is SACKed, lost or retransmitted) lives in the send
+//! ring, which exists while data is queued.
+
+use alloc::collections::VecDeque;
+use core::time::Duration;
+
+use finack_wire::SeqNumber;
+
+use crate::time::Instant;
+
+/// The segment was SACKed (Linux TCPCB_SACKED_ACKED).
+pub(crate) const SACKED: u8 = 1;
+/// The segment is marked lost (Linux TCPCB_LOST).
+pub(crate) const LOST: u8 = 2;
+/// A retransmission of the segment is in flight (Linux TCPCB_SACKED_RETRANS).
+pub(crate) const RETRANS: u8 = 4;
+/// The segment was retransmitted at some time (Linux TCPCB_RETRANS, "ever").
+pub(crate) const EVER_RETRANS: u8 = 8;
+
+/// One transmitted segment: `start..end` in sequence space (a FIN counts),
+/// when it was last sent, and its `SACKED`/`LOST`/`RETRANS` flags.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SentSeg {
+    pub(crate) start: SeqNumber,
+    pub(crate) end: SeqNumber,
+    pub(crate) at: Instant,
+    /// Transmissions made before this one (see [`sent_after`]).
+    pub(crate) order: u32,
+    pub(crate) flags: u8,
+}
+
+impl SentSeg {
+    fn len(&self) -> u32 {
+        (self.end - self.start).max(0) as u32
+    }
+}
+
+/// The segments sent and not yet cumulatively acknowledged, in sequence
+/// order, with RACK's per-flight state (RFC 8985 §6.1: RACK.xmit_ts,
+/// RACK.end_seq, RACK.rtt; Linux `tp->rack`).
+#[derive(Debug, Default)]
+pub(crate) struct SentLog {
+    segs: VecDeque<SentSeg>,
+    /// RACK.xmit_ts: send time of the most recently sent segment delivered.
+    mstamp: Option<Instant>,
+    /// RACK.end_seq: that segment's end, and its place in send order.
+    end_seq: SeqNumber,
+    order: u32,
+    /// Transmissions recorded (the next one's `order`).
+    sends: u32,
+    /// RACK.rtt: the round-trip time of the last segment delivered.
+    rtt: Duration,
+    /// Linux `rack.advanced`: a delivery moved the state since the last scan.
+    advanced: bool,
+    /// The loss-probe timer slot holds the reordering timer (Linux
+    /// ICSK_TIME_REO_TIMEOUT in `icsk_pending`).
+    pub(crate) reo_armed: bool,
+}
+
+/// Linux tcp.h: tcp_skb_sent_after(): was segment 1 sent after segment 2?
+/// Linux compares send times (its clock is read anew for each ACK it
+/// processes) and orders equal times, one burst, by sequence. Our clock
+/// stands still while an instant's events run, so equal times are ordered
+/// by send order first (within one burst the same as sequence order; a
+/// retransmission that followed new data in the same instant is later).
+fn sent_after(a: &SentSeg, t2: Instant, order2: u32, seq2: SeqNumber) -> bool {
+    let later = a.order.wrapping_sub(order2) as i32;
+    a.at > t2 || (a.at == t2 && (later > 0 || (later == 0 && a.end.gt(seq2))))
+}
+
+/// Linux TCP_RACK_RECOVERY_THRESH: recoveries without D-SACK before a
+/// widened reordering window returns to its base.
+pub(crate) const REO_WND_PERSIST: u8 = 16;
+
+/// RFC 8985 §6.2 step 4, Linux tcp_rack_reo_wnd(): a quarter of the minimum
+/// RTT per step, at most SRTT (SRTT alone before any RTT sample).
+pub(crate) fn reo_wnd(min_rtt: Option<Duration>, srtt: Duration, steps: u8) -> Duration {
+    match min_rtt {
+        Some(m) => (m / 4 * u32::from(steps.max(1))).min(srtt),
+        None => srtt,
+    }
+}
+
+/// Was RACK's segment (sent at `t`, `order`-th, ending at `end`) sent after
+/// `s`?
+fn sent_after_rack(t: Instant, order: u32, end: SeqNumber, s: &SentSeg) -> bool {
+    let rack = SentSeg {
+        start: end,
+        end,
+        at: t,
+        order,
+        flags: 0,
+    };
+    sent_after(&rack, s.at, s.order, s.end)
+}
+
+/// What the records an ACK delivered told.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Deliveries {
+    /// Inputs: the time, the minimum RTT, and the highest SACKed sequence
+    /// before the ACK (Linux `prior_fack`).
+    pub(crate) now: Instant,
+    pub(crate) min_rtt: Option<Duration>,
+    pub(crate) prior_fack: Option<SeqNumber>,
+    /// Records delivered.
+    pub(crate) count: u32,
+    /// A never-retransmitted record below `prior_fack` was delivered.
+    pub(crate) reordered: bool,
+    /// The least RTT of the never-retransmitted records delivered.
+    pub(crate) rtt: Option<Duration>,
+}
+
+impl Deliveries {
+    pub(crate) fn new(
+        now: Instant,
+        min_rtt: Option<Duration>,
+        prior_fack: Option<SeqNumber>,
+    ) -> Self {
+        Deliveries {
+            now,
+            min_rtt,
+            prior_fack,
+            count: 0,
+            reordered: false,
+            rtt: None,
+        }
+    }
+}
+
+/// What one scan for losses found.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// Segments newly marked lost.
+    pub(crate) newly_lost: u32,
+    /// Of them, retransmissions that were lost again.
+    pub(crate) lost_retrans: u32,
+    /// The longest time a not-yet-lost segment must still wait (Linux
+    /// `reo_timeout`): the reordering timer is due then.
+    pub(crate) wait: Option<Duration>,
+}
+
+impl SentLog {
+    /// Heap bytes the records take.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.segs.capacity() * core::mem::size_of::<SentSeg>()
+    }
+
+    /// Cut the record holding `seq` strictly inside in two (Linux fragments
+    /// an skb when only part of it is SACKed or retransmitted).
+    fn split_at(&mut self, seq: SeqNumber) {
+        let i = self.segs.partition_point(|s| s.end.le(seq));
+        if let Some(s) = self.segs.get(i).copied() {
+            if s.start.lt(seq) && seq.lt(s.end) {
+                self.segs[i].end = seq;
+                self.segs.insert(i + 1, SentSeg { start: seq, ..s });
+            }
+        }
+    }
+
+    /// `start..end` left at `now`: new data is appended; a retransmission
+    /// stamps the records it covers with the new time and a retransmission
+    /// in flight (Linux tcp_retransmit_skb() moves the skb
+    /// to the tail of the time-sorted list).
+    pub(crate) fn on_send(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        if !start.lt(end) {
+            return;
+        }
+        let order = self.sends;
+        self.sends = self.sends.wrapping_add(1);
+        let top = self.segs.back().map(|s| s.end);
+        if top.is_none_or(|t| t.le(start)) {
+            self.segs.push_back(SentSeg {
+                start,
+                end,
+                at: now,
+                order,
+                flags: 0,
+            });
+            return;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for s in self.segs.iter_mut() {
+            if s.start.ge(start) && s.end.le(end) {
+                s.at = now;
+                s.order = order;
+                // Linux keeps TCPCB_LOST on a retransmitted skb (it counts
+                // in `lost_out` and, retransmitted, in `retrans_out`).
+                s.flags |= RETRANS | EVER_RETRANS;
+            }
+        }
+        // What goes beyond the records (sent again after an RTO pulled
+        // SND.NXT back and now past what was ever sent) is new.
+        if let Some(t) = top.filter(|t| t.lt(end)) {
+            self.segs.push_back(SentSeg {
+                start: t,
+                end,
+                at: now,
+                order,
+                flags: 0,
+            });
+        }
+    }
+
+    /// Mark what `sacked` (sorted, disjoint ranges) covers as SACKed: each
+    /// record newly covered whole was delivered (Linux tcp_sacktag_one()).
+    /// A record is one segment: Linux splits an skb only at whole segments
+    /// (tcp_match_skb_to_sack()), so a block covering part of a segment
+    /// SACKs nothing.
+    pub(crate) fn on_sacked(&mut self, sacked: &[(SeqNumber, SeqNumber)], d: &mut Deliveries) {
+        for i in 0..self.segs.len() {
+            let s = self.segs[i];
+            if s.flags & SACKED == 0 && sacked.iter().any(|&(l, r)| l.le(s.start) && s.end.le(r)) {
+                self.segs[i].flags = (s.flags | SACKED) & !(LOST | RETRANS);
+                self.deliver(&s, false, d);
+            }
+        }
+    }
+
+    /// SND.UNA moved to `una`: the records it passes leave the log; those
+    /// not SACKED before were delivered now (Linux tcp_clean_rtx_queue()),
+    /// RACK advancing unless `spurious` says the original transmission of a
+    /// retransmitted record was what arrived (tcp_skb_spurious_retrans()).
+    pub(crate) fn on_acked(
+        &mut self,
+        una: SeqNumber,
+        d: &mut Deliveries,
+        spurious: impl Fn(&SentSeg) -> bool,
+    ) {
+        while let Some(&s) = self.segs.front() {
+            let part = if s.end.le(una) {
+                self.segs.pop_front();
+                s
+            } else if s.start.lt(una) {
+                self.segs[0].start = una;
+                SentSeg { end: una, ..s }
+            } else {
+                break;
+            };
+            if part.flags & SACKED == 0 {
+                let spurious = spurious(&part);
+                self.deliver(&part, spurious, d);
+            }
+        }
+    }
+
+    fn deliver(&mut self, s: &SentSeg, spurious: bool, d: &mut Deliveries) {
+        d.count += 1;
+        if s.flags & EVER_RETRANS == 0 {
+            // Linux tcp_input.c: tcp_check_sack_reordering(): a hole that
+            // was never retransmitted filled below the highest SACKed
+            // sequence: the network reordered.
+            if d.prior_fack.is_some_and(|f| s.start.lt(f)) {
+                d.reordered = true;
+            }
+            let rtt = d.now.saturating_duration_since(s.at);
+            d.rtt = Some(d.rtt.map_or(rtt, |r| r.min(rtt)));
+        }
+        if !spurious {
+            self.advance(s, d.now, d.min_rtt);
+        }
+    }
+
+    /// An RTO: every mark goes (the scoreboard is cleared and everything is
+    /// sent again from SND.UNA), send times stay.
+    pub(crate) fn on_rto(&mut self) {
+        for s in self.segs.iter_mut() {
+            s.flags &= EVER_RETRANS;
+        }
+        self.reo_armed = false;
+    }
+
+    /// Linux tcp_recovery.c: tcp_rack_advance() (RFC 8985 §6.2 step 2): a
+    /// segment sent at `at` and ending at `end` was delivered (`retrans`: it
+    /// had been retransmitted). A retransmitted segment delivered sooner than
+    /// the minimum RTT after its retransmission was the original's delivery:
+    /// it says nothing about the retransmission.
+    pub(crate) fn advance(&mut self, seg: &SentSeg, now: Instant, min_rtt: Option<Duration>) {
+        let rtt = now.saturating_duration_since(seg.at);
+        if seg.flags & EVER_RETRANS != 0 && min_rtt.is_some_and(|m| rtt < m) {
+            return;
+        }
+        self.advanced = true;
+        self.rtt = rtt;
+        if self
+            .mstamp
+            .is_none_or(|m| sent_after(seg, m, self.order, self.end_seq))
+        {
+            self.mstamp = Some(seg.at);
+            self.end_seq = seg.end;
+            self.order = seg.order;
+        }
+    }
+
+    /// Take the `advanced` flag (Linux tcp_rack_mark_lost() scans only
+    /// after a delivery moved RACK's state).
+    pub(crate) fn take_advanced(&mut self) -> bool {
+        core::mem::take(&mut self.advanced)
+    }
+
+    /// Linux tcp_recovery.c: tcp_rack_detect_loss() (RFC 8985 §6.2 step 5):
+    /// every segment sent before the most recently sent delivered one, not
+    /// SACKed and not waiting, lost, for its retransmission, is lost once
+    /// RACK.rtt + `reo_wnd` has passed since it was sent; otherwise the
+    /// scan notes how long it still has.
+    pub(crate) fn detect_loss(&mut self, now: Instant, reo_wnd: Duration) -> Scan {
+        let mut scan = Scan::default();
+        let Some(mstamp) = self.mstamp else {
+            return scan;
+        };
+        let (end_seq, order) = (self.end_seq, self.order);
+        let budget = self.rtt + reo_wnd;
+        for s in self.segs.iter_mut() {
+            if s.flags & SACKED != 0 || s.flags & (LOST | RETRANS) == LOST {
+                continue;
+            }
+            if !sent_after_rack(mstamp, order, end_seq, s) {
+                continue;
+            }
+            let elapsed = now.saturating_duration_since(s.at);
+            if elapsed >= budget {
+                // Linux tcp_input.c: tcp_mark_skb_lost(): a retransmission
+                // lost again is no longer in flight.
+                if s.flags & RETRANS != 0 {
+                    scan.lost_retrans += 1;
+                }
+                s.flags = (s.flags | LOST) & !RETRANS;
+                scan.newly_lost += 1;
+            } else {
+                let left = budget - elapsed;
+                scan.wait = Some(scan.wait.map_or(left, |w| w.max(left)));
+            }
+        }
+        scan
+    }
+
+    /// Segments SACKed (Linux `sacked_out`, counting records).
+    pub(crate) fn sacked(&self) -> u32 {
+        self.segs.iter().filter(|s| s.flags & SACKED != 0).count() as u32
+    }
+
+    /// Segments marked lost (Linux `lost_out`, counting records).
+    pub(crate) fn lost(&self) -> u32 {
+        self.segs.iter().filter(|s| s.flags & LOST != 0).count() as u32
+    }
+
+    /// The first segment lost and not yet retransmitted (what Linux's
+    /// tcp_xmit_retransmit_queue() sends next), as `(start, octets)`.
+    pub(crate) fn next_lost(&self) -> Option<(SeqNumber, u32)> {
+        let i = self
+            .segs
+            .iter()
+            .position(|s| s.flags & (LOST | RETRANS | SACKED) == LOST)?;
+        let start = self.segs[i].start;
+        // Adjacent lost records go out together, up to a segment.
+        let mut end = self.segs[i].end;
+        for s in self.segs.iter().skip(i + 1) {
+            if s.start != end || s.flags & (LOST | RETRANS | SACKED) != LOST {
+                break;
+            }
+            end = s.end;
+        }
+        Some((start, (end - start) as u32))
+    }
+
+    /// Octets in flight (Linux tcp_packets_in_flight(): sent, minus SACKed
+    /// and lost, plus retransmissions in flight; RFC 6675 pipe).
+    pub(crate) fn pipe(&self) -> u32 {
+        self.segs
+            .iter()
+            .filter(|s| s.flags & SACKED == 0)
+            .map(|s| {
+                let mut n = 0;
+                if s.flags & LOST == 0 {
+                    n += s.len();
+                }
+                if s.flags & RETRANS != 0 {
+                    n += s.len();
+                }
+                n
+            })
+            .sum()
+    }
+
+    /// The end of the highest SACKed record (Linux's fack,
+    /// tcp_highest_sack_seq()).
+    pub(crate) fn highest_sacked_end(&self) -> Option<SeqNumber> {
+        self.segs
+            .iter()
+            .rev()
+            .find(|s| s.flags & SACKED != 0)
+            .map(|s| s.end)
+    }
+}
+
+#[cfg(test)]
+mod tests;
