@@ -189,6 +189,9 @@ pub struct Sim {
     /// Every transition record of both endpoints (listeners included), in the
     /// order they were collected, with the host it happened on.
     transitions: Vec<(HostId, Transition)>,
+    /// One 64 KiB buffer for reads and packets, allocated once: zeroing a
+    /// fresh one at every step cost more than the whole engine.
+    scratch: Vec<u8>,
 }
 
 fn secret(seed: u64, host: usize, boot: u8) -> [u8; 16] {
@@ -267,6 +270,7 @@ impl Sim {
             record_packets: true,
             packets_sent: 0,
             transitions: Vec::new(),
+            scratch: vec![0u8; 65536],
         }
     }
 
@@ -454,6 +458,7 @@ impl Sim {
             return;
         }
         let (ep, app) = (&mut h.ep, &mut h.app);
+        let buf = &mut self.scratch;
         let mut peer_closed = Vec::new();
         while let Some(ev) = ep.poll_event() {
             match ev {
@@ -473,11 +478,10 @@ impl Sim {
                 _ => {}
             }
         }
-        let mut buf = [0u8; 65536];
         for (&c, st) in app.state.iter_mut() {
             if app.reading && !st.eof && st.error.is_none() && !st.released {
                 loop {
-                    match ep.recv(now, c, &mut buf) {
+                    match ep.recv(now, c, buf) {
                         Ok(0) => {
                             st.eof = true;
                             break;
@@ -540,7 +544,6 @@ impl Sim {
         // State changes come first in the trace: they happened when the segment
         // or call that caused them was processed, before any reply went out.
         self.collect();
-        let mut buf = vec![0u8; 65536];
         for host in 0..self.hosts.len() {
             self.run_app(host);
             self.collect();
@@ -549,10 +552,11 @@ impl Sim {
             }
             loop {
                 let now = self.now;
-                let Some(n) = self.hosts[host].ep.poll_transmit(now, &mut buf) else {
+                let Some(n) = self.hosts[host].ep.poll_transmit(now, &mut self.scratch) else {
                     break;
                 };
-                self.launch(host, buf[..n].to_vec());
+                let packet = self.scratch[..n].to_vec();
+                self.launch(host, packet);
             }
         }
         self.collect();
