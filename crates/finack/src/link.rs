@@ -55,9 +55,14 @@ pub struct LinkStats {
     pub packets_out: u64,
     /// Inbound packets that were not IPv4 or IPv6 (skipped).
     pub skipped_not_ip: u64,
-    /// Inbound IP packets that were not TCP: UDP, ICMP, ICMPv6 router
-    /// solicitations, ... (skipped).
+    /// Inbound IP packets that were neither TCP nor an ICMP error about a
+    /// TCP segment: UDP, ICMP echo, ICMPv6 router solicitations, ...
+    /// (skipped).
     pub skipped_not_tcp: u64,
+    /// Inbound ICMP and ICMPv6 errors about TCP segments (destination
+    /// unreachable, packet too big, time exceeded, ...), handed to the engine
+    /// (RFC 9293 §3.9.2.2; path MTU discovery, RFC 1191 / RFC 8201).
+    pub icmp_errors: u64,
     /// Inbound TCP packets the engine rejected: malformed, bad checksum, not for
     /// one of our addresses (see [`finack_core::Stats`] for the breakdown).
     pub rejected: u64,
@@ -69,6 +74,7 @@ pub(crate) struct Counters {
     pub packets_out: AtomicU64,
     pub skipped_not_ip: AtomicU64,
     pub skipped_not_tcp: AtomicU64,
+    pub icmp_errors: AtomicU64,
     pub rejected: AtomicU64,
 }
 
@@ -84,40 +90,43 @@ impl Counters {
             packets_out: get(&self.packets_out),
             skipped_not_ip: get(&self.skipped_not_ip),
             skipped_not_tcp: get(&self.skipped_not_tcp),
+            icmp_errors: get(&self.icmp_errors),
             rejected: get(&self.rejected),
         }
     }
 }
 
-/// What an inbound packet is, judged from its IP header alone.
+/// What an inbound packet is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Tcp,
+    /// An ICMP or ICMPv6 error quoting a TCP segment.
+    IcmpError,
     NotIp,
     NotTcp,
 }
 
-/// Classify a packet: IPv4 (RFC 791: version 4, protocol field at byte 9) or IPv6
-/// (RFC 8200: version 6, next header at byte 6) carrying TCP (protocol 6). IPv6
-/// extension headers are not walked: such packets count as not TCP, which is what
-/// the engine would make of them too.
+/// Classify a packet: IPv4 (RFC 791: version 4, protocol field at byte 9) or
+/// IPv6 (RFC 8200: version 6, next header at byte 6) carrying TCP (protocol
+/// 6), or an ICMP / ICMPv6 error about a TCP segment, as finack-wire's ICMP
+/// parser reads it (informational messages and errors about other protocols
+/// are not the engine's). IPv6 extension headers are not walked: such packets
+/// count as not TCP, which is what the engine would make of them too.
 pub(crate) fn classify(p: &[u8]) -> Kind {
-    match p.first().map(|b| b >> 4) {
-        Some(4) if p.len() >= 20 => {
-            if p[9] == 6 {
-                Kind::Tcp
-            } else {
-                Kind::NotTcp
+    let protocol = match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => p[9],
+        Some(6) if p.len() >= 40 => p[6],
+        _ => return Kind::NotIp,
+    };
+    match protocol {
+        6 => Kind::Tcp,
+        finack_core::wire::icmp::IP_PROTOCOL_ICMP | finack_core::wire::icmp::IP_PROTOCOL_ICMPV6 => {
+            match finack_core::wire::icmp::parse_icmp_error(p) {
+                Ok(_) => Kind::IcmpError,
+                Err(_) => Kind::NotTcp,
             }
         }
-        Some(6) if p.len() >= 40 => {
-            if p[6] == 6 {
-                Kind::Tcp
-            } else {
-                Kind::NotTcp
-            }
-        }
-        _ => Kind::NotIp,
+        _ => Kind::NotTcp,
     }
 }
 

@@ -118,6 +118,12 @@ impl Inner {
         match classify(pkt) {
             Kind::NotIp => Counters::bump(&self.counters.skipped_not_ip),
             Kind::NotTcp => Counters::bump(&self.counters.skipped_not_tcp),
+            Kind::IcmpError => {
+                Counters::bump(&self.counters.icmp_errors);
+                if self.ep.handle_packet(now, pkt).is_err() {
+                    Counters::bump(&self.counters.rejected);
+                }
+            }
             Kind::Tcp => {
                 if self.ep.handle_packet(now, pkt).is_err() {
                     Counters::bump(&self.counters.rejected);

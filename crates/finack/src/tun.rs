@@ -142,7 +142,7 @@ impl Tun {
                         for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
                             let pkt = &buf[..len];
                             match classify(pkt) {
-                                Kind::Tcp => {
+                                Kind::Tcp | Kind::IcmpError => {
                                     if to_stack.send(pkt.to_vec()).is_err() {
                                         return;
                                     }

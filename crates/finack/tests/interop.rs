@@ -555,6 +555,90 @@ for _ in range(5):
 
 /// A TUN device made beforehand with `ip tuntap` (persistent, configured by
 /// `ip`, in 198.51.100.0/24, RFC 5737 TEST-NET-2) is taken as it is.
+/// Path MTU discovery on a real path (RFC 1191): finack's namespace routes
+/// 198.51.100.0/24 over a veth whose MTU is 1200 to a second namespace,
+/// where a Linux server listens. finack's full-sized segments leave the TUN
+/// with DF set; the kernel cannot forward them and answers "fragmentation
+/// needed, MTU 1200"; that ICMP error reaches the engine through the TUN,
+/// which lowers its segment size, and the transfer completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_mtu_discovery_through_a_lower_mtu_hop() {
+    if !can_run("path_mtu_discovery_through_a_lower_mtu_hop", &["python3"]) {
+        return;
+    }
+    let near = Netns::new();
+    let far = Netns::new();
+    near.ip(&[
+        "link", "add", "vnear", "type", "veth", "peer", "name", "vfar", "netns", &far.name,
+    ]);
+    near.ip(&["addr", "add", "198.51.100.1/24", "dev", "vnear"]);
+    near.ip(&["link", "set", "vnear", "mtu", "1200", "up"]);
+    far.ip(&["addr", "add", "198.51.100.2/24", "dev", "vfar"]);
+    // The far end keeps 1500: its SYN,ACK announces MSS 1460, so only the
+    // near hop's ICMP error can tell finack of the smaller MTU.
+    far.ip(&["link", "set", "vfar", "mtu", "1500", "up"]);
+    far.ip(&["route", "add", "192.0.2.0/24", "via", "198.51.100.1"]);
+    let fwd = near
+        .cmd("sysctl")
+        .args(["-qw", "net.ipv4.ip_forward=1"])
+        .status()
+        .await
+        .expect("run sysctl");
+    assert!(fwd.success(), "enabling forwarding in {}", near.name);
+    timeout(LIMIT, async {
+        // The Linux server counts what it reads and prints it at end of stream.
+        let server = far
+            .cmd("python3")
+            .arg("-c")
+            .arg(
+                r#"
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.2", 9000)); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n, flush=True)
+"#,
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3 in the far namespace");
+        let mut out = tokio::io::BufReader::new(server.stdout.unwrap());
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line)
+            .await
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        let stack = Stack::from_tun(near.tun_plain(), finack_ip(), Config::linux()).unwrap();
+        let far_addr: SocketAddr = "198.51.100.2:9000".parse().unwrap();
+        let mut s = TcpStream::connect(&stack, far_addr).await.expect("connect");
+        let data = vec![0x5au8; 300_000];
+        s.write_all(&data).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).await.unwrap();
+        line.clear();
+        tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line)
+            .await
+            .unwrap();
+        assert_eq!(line.trim(), "300000");
+        let ls = stack.link_stats();
+        assert!(ls.icmp_errors >= 1, "{ls:?}");
+        assert!(stack.stats().icmp_in >= 1, "{:?}", stack.stats());
+        // The connection's segments shrank to fit 1200 bytes.
+        let info = stack.info(s.local_addr().unwrap(), far_addr);
+        if let Some(i) = info {
+            assert!(i.snd_mss <= 1160, "{i:?}");
+        }
+    })
+    .await
+    .expect("path MTU discovery test timed out");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_tun_device() {
     if !can_run("existing_tun_device", &["python3"]) {
