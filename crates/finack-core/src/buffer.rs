@@ -673,6 +673,19 @@ impl RecvBuf {
         self.release_if_empty();
     }
 
+    /// Copy in-order bytes out without consuming them (MSG_PEEK).
+    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
+        let cap = self.cap();
+        let Some(r) = self.ring.as_deref() else {
+            return 0;
+        };
+        let n = out.len().min(r.len);
+        let first = n.min(cap - r.head);
+        out[..first].copy_from_slice(&r.buf[r.head..r.head + first]);
+        out[first..n].copy_from_slice(&r.buf[..n - first]);
+        n
+    }
+
     /// Copy in-order bytes out for the application. An emptied ring stays
     /// until `release_if_empty`.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {

@@ -6,7 +6,7 @@ use common::*;
 
 use std::time::Duration;
 
-use finack_core::{Cause, Shutdown, State, UserCall};
+use finack_core::{Cause, Error, Shutdown, State, UserCall};
 
 /// The record of `side`'s connection moving from `from` to `to`.
 fn transition(net: &Net, from: State, to: State) -> finack_core::Transition {
@@ -94,3 +94,29 @@ fn poll_transmit_keeps_a_control_segment_that_does_not_fit() {
     assert!(rst.flags.rst());
     assert_eq!(ep.poll_transmit(Instant::ZERO, &mut buf), None);
 }
+
+dual!(peek_leaves_the_bytes_for_recv, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, s) = net.established();
+    // The test reads by hand.
+    net.capp.read = false;
+    let mut buf = [0u8; 16];
+    assert_eq!(net.client.peek(c, &mut buf), Err(Error::WouldBlock));
+    let now = net.now;
+    net.server.send(now, s, b"hello").unwrap();
+    net.run_to_quiet();
+    for _ in 0..2 {
+        assert_eq!(net.client.peek(c, &mut buf), Ok(5));
+        assert_eq!(&buf[..5], b"hello");
+    }
+    let mut small = [0u8; 2];
+    assert_eq!(net.client.peek(c, &mut small), Ok(2));
+    assert_eq!(&small, b"he");
+    let now = net.now;
+    assert_eq!(net.client.recv(now, c, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(net.client.peek(c, &mut buf), Err(Error::WouldBlock));
+    net.server.shutdown(now, s, Shutdown::Write).unwrap();
+    net.run_to_quiet();
+    assert_eq!(net.client.peek(c, &mut buf), Ok(0));
+});

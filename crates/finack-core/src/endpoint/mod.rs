@@ -25,6 +25,7 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
 mod memory;
+mod query;
 mod slots;
 mod wheel;
 

@@ -499,6 +499,20 @@ impl Tcb {
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
+    /// RECEIVE with MSG_PEEK: the bytes `recv` would return, left in place.
+    pub(crate) fn peek(&self, out: &mut [u8]) -> Result<usize, Error> {
+        if self.rcv.buf.len() > 0 {
+            return Ok(self.rcv.buf.peek(out));
+        }
+        if self.rcv.fin_received || self.rcv.read_shutdown {
+            return Ok(0);
+        }
+        match self.state {
+            State::Closed => Err(Error::NotConnected),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
     pub(crate) fn recv(&mut self, out: &mut [u8], cfg: &Config) -> Result<(usize, bool), Error> {
         if self.rcv.buf.len() > 0 {
             let n = self.rcv.buf.read(out);
