@@ -20,6 +20,28 @@ use tokio::time::Instant;
 /// a fixed `delay` on top, and `partitions` during which everything is dropped.
 /// All choices come from a PRNG seeded with `seed`, so a run's decisions are
 /// reproducible (their timing still depends on the scheduler).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// use finack::{Config, Impairment, Stack, TcpListener, TcpStream};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// // 5% loss and 5 ms each way.
+/// let lossy = |seed| Impairment::new(seed).loss(0.05).delay(Duration::from_millis(5), Duration::ZERO);
+/// let (a, b) = Stack::pair_with(Config::linux(), Some(lossy(1)), Some(lossy(2)));
+/// let listener = TcpListener::bind(&b, "192.0.2.2:9".parse().unwrap())?;
+/// let mut c = TcpStream::connect(&a, "192.0.2.2:9".parse().unwrap()).await?;
+/// let (mut s, _) = listener.accept().await?;
+/// c.write_all(&[7u8; 100_000]).await?;
+/// c.shutdown().await?;
+/// let mut got = Vec::new();
+/// s.read_to_end(&mut got).await?;
+/// assert_eq!(got.len(), 100_000);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Impairment {
     /// The random faults, each a probability per packet.

@@ -45,6 +45,7 @@ mod link;
 mod listener;
 pub mod netns;
 pub mod serve;
+mod socket;
 mod stack;
 mod stream;
 mod tun;
@@ -54,8 +55,9 @@ pub use finack_core::{CloseReason, Config, State};
 pub use impair::Impairment;
 pub use link::{LinkStats, PacketLink};
 pub use listener::{TcpListener, DEFAULT_BACKLOG};
+pub use socket::TcpSocket;
 pub use stack::{ConnSummary, Stack};
-pub use stream::{OwnedReadHalf, OwnedWriteHalf, TcpStream};
+pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, WriteHalf};
 pub use tun::Tun;
 
 /// Re-export of the engine crate.

@@ -9,6 +9,24 @@ use crate::impair::Impairment;
 /// One side of a packet path: `tx` carries the stack's outbound IP packets away,
 /// `rx` brings inbound IP packets to it. Each message is one whole IPv4 or IPv6
 /// packet.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use finack::{Config, PacketLink, Stack};
+///
+/// // A stack on a link whose other end is the test's: what the stack sends
+/// // comes out of `wire.rx`, what the test puts into `wire.tx` reaches it.
+/// let (ours, mut wire) = PacketLink::pair();
+/// let stack = Stack::new(Config::linux(), &["192.0.2.2".parse().unwrap()], ours);
+/// let _c = stack.with_endpoint(|ep, now| {
+///     ep.connect(now, "0.0.0.0:0".parse().unwrap(), "192.0.2.1:80".parse().unwrap())
+/// });
+/// let syn = wire.rx.recv().await.unwrap(); // the SYN, a whole IPv4 packet
+/// assert_eq!(syn[0] >> 4, 4);
+/// assert_eq!(stack.link_stats().packets_out, 1);
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct PacketLink {
     /// Outbound packets (from the stack).
@@ -46,7 +64,8 @@ impl PacketLink {
 }
 
 /// Counters of the packets a stack's link delivered and of those it skipped
-/// before they reached the engine.
+/// before they reached the engine ([`Stack::link_stats`](crate::Stack::link_stats);
+/// see the example on [`PacketLink`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LinkStats {
     /// Packets received from the link.

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use finack_core::{Error, ListenerId};
 
 use crate::error::to_io_error;
+use crate::socket::SocketOptions;
 use crate::stack::Stack;
 use crate::stream::TcpStream;
 
@@ -17,10 +18,27 @@ pub const DEFAULT_BACKLOG: usize = 1024;
 /// A listening socket on a [`Stack`] (a passive OPEN, RFC 9293 §3.10.1), with the
 /// interface of tokio's `TcpListener`. Dropping it closes the listener; like
 /// Linux, connections still waiting in its accept queue are reset.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use finack::{Stack, TcpListener, TcpStream};
+///
+/// let (a, b) = Stack::pair();
+/// let listener = TcpListener::bind(&b, "0.0.0.0:80".parse().unwrap())?;
+/// let _client = TcpStream::connect(&a, "192.0.2.2:80".parse().unwrap()).await?;
+/// let (stream, peer) = listener.accept().await?;
+/// assert_eq!(peer.ip(), Stack::PAIR_A);
+/// assert_eq!(stream.local_addr()?, "192.0.2.2:80".parse().unwrap());
+/// # Ok(())
+/// # }
+/// ```
 pub struct TcpListener {
     stack: Stack,
     id: ListenerId,
     local: SocketAddr,
+    /// Options every accepted connection gets (from a `TcpSocket`).
+    child: SocketOptions,
 }
 
 impl std::fmt::Debug for TcpListener {
@@ -60,7 +78,12 @@ impl TcpListener {
             stack: stack.clone(),
             id,
             local: addr,
+            child: SocketOptions::default(),
         })
+    }
+
+    pub(crate) fn set_child_options(&mut self, opts: SocketOptions) {
+        self.child = opts;
     }
 
     /// Wait for the next established connection and return it with the peer's
@@ -72,8 +95,14 @@ impl TcpListener {
     /// Poll for the next established connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let id = self.id;
+        let child = &self.child;
         let r = self.stack.shared.op(|inner, _| match inner.ep.accept(id) {
-            Ok(c) => Poll::Ready(Ok(c)),
+            Ok(c) => {
+                // The connection is established: options that shape the
+                // handshake (buffer sizes) apply from now on.
+                let _ = child.apply(&mut inner.ep, c);
+                Poll::Ready(Ok(c))
+            }
             Err(Error::WouldBlock) => {
                 inner.listeners.insert(id, Some(cx.waker().clone()));
                 Poll::Pending
@@ -82,7 +111,7 @@ impl TcpListener {
         });
         match r {
             Poll::Ready(Ok(c)) => {
-                let s = TcpStream::accepted(self.stack.clone(), c, self.local);
+                let s = TcpStream::accepted(self.stack.clone(), c, self.local, self.child.linger);
                 let peer = s.peer_addr()?;
                 Poll::Ready(Ok((s, peer)))
             }

@@ -71,6 +71,7 @@ impl Inner {
         while let Some(ev) = self.ep.poll_event() {
             match ev {
                 Event::Incoming(l) => {
+                    tracing::trace!(target: "finack", listener = ?l, "connection ready to accept");
                     if let Some(Some(w)) = self.listeners.get_mut(&l).map(Option::take) {
                         w.wake();
                     }
@@ -91,7 +92,8 @@ impl Inner {
                         w.wake_write();
                     }
                 }
-                Event::Closed { conn, .. } => {
+                Event::Closed { conn, reason } => {
+                    tracing::debug!(target: "finack", conn = ?conn, ?reason, "connection closed");
                     if let Some(w) = self.conns.get_mut(&conn) {
                         w.wake_read();
                         w.wake_write();
@@ -182,7 +184,8 @@ impl Shared {
     }
 }
 
-/// A summary of one connection of a stack (see [`Stack::connections`]).
+/// A summary of one connection of a stack (see [`Stack::connections`] and
+/// the example on [`Stack`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnSummary {
     /// RFC 9293 state.
@@ -197,6 +200,26 @@ pub struct ConnSummary {
 /// addresses it answers for and the packet link it talks over. Cheap to clone
 /// (all clones are the same stack). The driver stops once every clone and every
 /// socket made from it is dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use finack::{Stack, State, TcpListener, TcpStream};
+///
+/// // Two stacks joined by an in-memory cable (no root needed); on a TUN
+/// // device use `Stack::tun` or `Stack::from_tun` instead.
+/// let (a, b) = Stack::pair();
+/// let listener = TcpListener::bind(&b, "192.0.2.2:9".parse().unwrap())?;
+/// let client = TcpStream::connect(&a, "192.0.2.2:9".parse().unwrap()).await?;
+/// let _ = listener.accept().await?;
+/// let conns = a.connections();
+/// assert_eq!(conns.len(), 1);
+/// assert_eq!(conns[0].state, State::Established);
+/// assert_eq!(a.stats().active_opens, 1);
+/// drop(client);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Stack {
     pub(crate) shared: Arc<Shared>,

@@ -4,34 +4,48 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use finack_core::{ConnId, ConnInfo, Error, Shutdown, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::to_io_error;
+use crate::socket::SocketOptions;
 use crate::stack::Stack;
 
 /// The application's hold on one engine connection. Dropping the last holder
 /// CLOSEs it (RFC 9293 §3.10.4: FIN after queued data; RST instead if received
 /// data was left unread, RFC 2525 §2.17, as Linux does).
-struct Conn {
+pub(crate) struct Conn {
     stack: Stack,
     id: ConnId,
     local: SocketAddr,
     peer: SocketAddr,
     write_shut: AtomicBool,
+    /// SO_LINGER in milliseconds, `NO_LINGER` when off.
+    linger_ms: AtomicU64,
 }
+
+/// `Conn::linger_ms` when SO_LINGER is off.
+const NO_LINGER: u64 = u64::MAX;
 
 impl Drop for Conn {
     fn drop(&mut self) {
         let id = self.id;
+        // SO_LINGER with a zero timeout: close by ABORT (RST), as Linux does.
+        let abort = self.linger_ms.load(Ordering::Relaxed) == 0;
         self.stack.shared.op(|inner, now| {
             inner.conns.remove(&id);
-            let _ = inner.ep.close(now, id);
+            let _ = if abort {
+                inner.ep.abort(now, id)
+            } else {
+                inner.ep.close(now, id)
+            };
         });
+        tracing::debug!(target: "finack", conn = ?id, peer = %self.peer, abort, "socket dropped");
     }
 }
 
@@ -50,7 +64,85 @@ impl Conn {
             local,
             peer,
             write_shut: AtomicBool::new(false),
+            linger_ms: AtomicU64::new(NO_LINGER),
         }
+    }
+
+    pub(crate) fn set_linger(&self, linger: Option<Duration>) {
+        let ms = linger.map_or(NO_LINGER, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(NO_LINGER - 1)
+        });
+        self.linger_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn linger(&self) -> Option<Duration> {
+        match self.linger_ms.load(Ordering::Relaxed) {
+            NO_LINGER => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// Ready to read: `recv` would not block (data, end of stream or an
+    /// error is there).
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let id = self.id;
+        self.stack
+            .shared
+            .op(|inner, _| match inner.ep.peek(id, &mut [0u8; 1]) {
+                Err(Error::WouldBlock) => {
+                    inner.conns.entry(id).or_default().read = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(Ok(())),
+            })
+    }
+
+    /// Ready to write: `send` would take bytes (or fail at once).
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let id = self.id;
+        self.stack.shared.op(|inner, _| {
+            let state = inner.ep.state(id);
+            let can_send = matches!(state, State::Established | State::CloseWait);
+            if inner.ep.writable(id) || !can_send {
+                Poll::Ready(Ok(()))
+            } else {
+                inner.conns.entry(id).or_default().write = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let id = self.id;
+        self.stack
+            .shared
+            .op(|inner, now| inner.ep.recv(now, id, buf))
+            .map_err(to_io_error)
+    }
+
+    fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        if self.write_shut.load(Ordering::Relaxed) {
+            return Err(to_io_error(Error::BrokenPipe));
+        }
+        let id = self.id;
+        self.stack
+            .shared
+            .op(|inner, now| inner.ep.send(now, id, data))
+            .map_err(to_io_error)
+    }
+
+    fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let id = self.id;
+        self.stack
+            .shared
+            .op(|inner, _| match inner.ep.peek(id, buf) {
+                Ok(n) => Poll::Ready(Ok(n)),
+                Err(Error::WouldBlock) => {
+                    inner.conns.entry(id).or_default().read = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                Err(e) => Poll::Ready(Err(to_io_error(e))),
+            })
     }
 
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
@@ -129,6 +221,30 @@ fn unspecified_like(a: &SocketAddr) -> SocketAddr {
 /// no-op, `poll_shutdown` sends FIN: a half-close, reading goes on), and
 /// [`TcpStream::into_split`]. Dropping it closes the connection; it finishes
 /// closing (FIN exchange, TIME-WAIT) in the stack.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use finack::{Stack, TcpListener, TcpStream};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let (a, b) = Stack::pair();
+/// let listener = TcpListener::bind(&b, "192.0.2.2:7".parse().unwrap())?;
+/// let mut client = TcpStream::connect(&a, "192.0.2.2:7".parse().unwrap()).await?;
+/// let (server, _) = listener.accept().await?;
+/// // Echo on the server with its owned halves, in a task of its own.
+/// tokio::spawn(async move {
+///     let (mut r, mut w) = server.into_split();
+///     tokio::io::copy(&mut r, &mut w).await
+/// });
+/// client.write_all(b"hello").await?;
+/// client.shutdown().await?; // FIN: a half-close, reading goes on
+/// let mut back = Vec::new();
+/// client.read_to_end(&mut back).await?;
+/// assert_eq!(back, b"hello");
+/// # Ok(())
+/// # }
+/// ```
 pub struct TcpStream {
     conn: Arc<Conn>,
 }
@@ -168,12 +284,28 @@ impl TcpStream {
     /// defaults; wrap in `tokio::time::timeout` for less), `AddrNotAvailable`,
     /// `InvalidInput` for broadcast/multicast/port 0 (RFC 9293 MUST-46).
     pub async fn connect(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
-        let any = unspecified_like(&addr);
+        TcpStream::connect_with(stack, None, addr, SocketOptions::default()).await
+    }
+
+    /// Active OPEN from `local` (or an ephemeral port), with `opts` set
+    /// before the SYN goes out.
+    pub(crate) async fn connect_with(
+        stack: &Stack,
+        local: Option<SocketAddr>,
+        addr: SocketAddr,
+        opts: SocketOptions,
+    ) -> io::Result<TcpStream> {
+        let from = local.unwrap_or_else(|| unspecified_like(&addr));
         let id = stack
             .shared
             .op(|inner, now| {
-                let id = inner.ep.connect(now, any, addr)?;
+                let id = inner.ep.connect(now, from, addr)?;
                 inner.conns.entry(id).or_default();
+                if let Err(e) = opts.apply(&mut inner.ep, id) {
+                    let _ = inner.ep.abort(now, id);
+                    inner.conns.remove(&id);
+                    return Err(e);
+                }
                 Ok(id)
             })
             .map_err(to_io_error)?;
@@ -201,14 +333,25 @@ impl TcpStream {
         })
         .await?;
         guard.id = None;
+        let conn = Conn::new(stack.clone(), id, addr);
+        conn.set_linger(opts.linger);
+        tracing::debug!(target: "finack", conn = ?id, local = %conn.local, peer = %addr, "connected");
         Ok(TcpStream {
-            conn: Arc::new(Conn::new(stack.clone(), id, addr)),
+            conn: Arc::new(conn),
         })
     }
 
-    pub(crate) fn accepted(stack: Stack, id: ConnId, listen_addr: SocketAddr) -> TcpStream {
+    pub(crate) fn accepted(
+        stack: Stack,
+        id: ConnId,
+        listen_addr: SocketAddr,
+        linger: Option<Duration>,
+    ) -> TcpStream {
+        let conn = Conn::new(stack, id, listen_addr);
+        conn.set_linger(linger);
+        tracing::debug!(target: "finack", conn = ?id, local = %conn.local, peer = %conn.peer, "accepted");
         TcpStream {
-            conn: Arc::new(Conn::new(stack, id, listen_addr)),
+            conn: Arc::new(conn),
         }
     }
 
@@ -248,6 +391,74 @@ impl TcpStream {
     /// drop everything queued. The peer's next call fails with `ConnectionReset`.
     pub fn abort(self) {
         self.conn.abort();
+    }
+
+    /// SO_LINGER. `Some(Duration::ZERO)`: dropping the stream aborts the
+    /// connection with RST instead of closing it (RFC 9293 §3.10.5), as
+    /// Linux does. Any other value is kept and reported by
+    /// [`TcpStream::linger`], but a drop cannot wait the way a blocking
+    /// `close(2)` would: the stack always finishes the close in the
+    /// background (await `shutdown` and read to the end to wait for it).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.conn.set_linger(linger);
+        Ok(())
+    }
+
+    /// The SO_LINGER value set by [`TcpStream::set_linger`].
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        Ok(self.conn.linger())
+    }
+
+    /// Turn keep-alive probes on or off (SO_KEEPALIVE; `Config::keepalive_*`
+    /// set their timing).
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        let id = self.conn.id;
+        self.conn
+            .stack
+            .shared
+            .op(|inner, _| inner.ep.set_keepalive(id, on))
+            .map_err(to_io_error)
+    }
+
+    /// Wait until the stream is readable: data, the end of the stream or an
+    /// error is there, so [`TcpStream::try_read`] will not return
+    /// `WouldBlock` (unless another task reads first).
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.conn.poll_read_ready(cx)).await
+    }
+
+    /// Wait until the stream is writable: [`TcpStream::try_write`] will take
+    /// bytes or fail at once.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.conn.poll_write_ready(cx)).await
+    }
+
+    /// Read what is there without waiting: `Ok(0)` at the end of the stream,
+    /// `ErrorKind::WouldBlock` when nothing has arrived.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.conn.try_read(buf)
+    }
+
+    /// Write what fits without waiting; `ErrorKind::WouldBlock` when the send
+    /// buffer is full.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.conn.try_write(buf)
+    }
+
+    /// Wait for data and copy it into `buf` without consuming it (MSG_PEEK):
+    /// the next read returns the same bytes. `Ok(0)` at the end of the stream.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.conn.poll_peek(cx, buf)).await
+    }
+
+    /// Split into a read half and a write half borrowed from the stream, for
+    /// use in one task (`tokio::join!`, `select!`). Shutting the write half
+    /// down half-closes; dropping it does not.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (
+            ReadHalf { conn: &self.conn },
+            WriteHalf { conn: &self.conn },
+        )
     }
 
     /// Split into a read half and a write half that can move to different tasks.
@@ -291,13 +502,14 @@ impl AsyncWrite for TcpStream {
     }
 }
 
-/// The reading half of a [`TcpStream`] (from [`TcpStream::into_split`]).
+/// The reading half of a [`TcpStream`] (from [`TcpStream::into_split`]);
+/// see the example on [`TcpStream`].
 pub struct OwnedReadHalf {
     conn: Arc<Conn>,
 }
 
 /// The writing half of a [`TcpStream`] (from [`TcpStream::into_split`]).
-/// Dropping it sends FIN.
+/// Dropping it sends FIN; see the example on [`TcpStream`].
 pub struct OwnedWriteHalf {
     conn: Arc<Conn>,
 }
@@ -357,6 +569,77 @@ impl AsyncRead for OwnedReadHalf {
 }
 
 impl AsyncWrite for OwnedWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.conn.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.conn.poll_shutdown()
+    }
+}
+
+/// The reading half of a [`TcpStream`] borrowed by [`TcpStream::split`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use finack::{Stack, TcpListener, TcpStream};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let (a, b) = Stack::pair();
+/// let listener = TcpListener::bind(&b, "192.0.2.2:7".parse().unwrap())?;
+/// let mut client = TcpStream::connect(&a, "192.0.2.2:7".parse().unwrap()).await?;
+/// let (mut server, _) = listener.accept().await?;
+/// client.write_all(b"ping").await?;
+/// let (mut r, mut w) = server.split();
+/// let mut got = [0u8; 4];
+/// r.read_exact(&mut got).await?;
+/// w.write_all(&got).await?;
+/// client.read_exact(&mut got).await?;
+/// assert_eq!(&got, b"ping");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ReadHalf<'a> {
+    conn: &'a Conn,
+}
+
+/// The writing half of a [`TcpStream`] borrowed by [`TcpStream::split`];
+/// see the example on [`ReadHalf`].
+#[derive(Debug)]
+pub struct WriteHalf<'a> {
+    conn: &'a Conn,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("local", &self.local)
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+impl AsyncRead for ReadHalf<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.conn.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteHalf<'_> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

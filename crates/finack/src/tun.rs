@@ -18,6 +18,21 @@ use crate::stack::Stack;
 /// one that entered another network namespace with setns(2): the device lives in
 /// the namespace of the thread that created it, and its file descriptor works
 /// from anywhere.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use finack::{Config, Stack, TcpListener, Tun};
+///
+/// // Needs root: the kernel side gets 192.0.2.1/24, finack answers for .2.
+/// let tun = Tun::create("fin0", "192.0.2.1".parse().unwrap(), 24)?;
+/// let stack = Stack::from_tun(tun, "192.0.2.2".parse().unwrap(), Config::linux())?;
+/// let listener = TcpListener::bind(&stack, "192.0.2.2:80".parse().unwrap())?;
+/// let (_stream, peer) = listener.accept().await?; // e.g. `curl http://192.0.2.2/`
+/// println!("connection from {peer}");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Tun {
     dev: SyncDevice,
     name: String,

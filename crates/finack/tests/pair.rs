@@ -377,3 +377,73 @@ async fn flush_closing_waits_for_the_fin_to_be_acked() {
     .await
     .expect("test timed out");
 }
+
+/// The tokio-like surface: a `TcpSocket` configured before it connects or
+/// listens (bound port, buffer size, linger), `readable`/`try_read`,
+/// `writable`/`try_write`, `peek`, and a borrowed `split`.
+#[tokio::test]
+async fn socket_builder_readiness_peek_and_split() {
+    use finack::TcpSocket;
+    timeout(LIMIT, async {
+        let (a, b) = Stack::pair();
+        let mut server = TcpSocket::new(&b);
+        server.bind(addr("192.0.2.2:7100")).unwrap();
+        server.set_nodelay(true);
+        server.set_linger(Some(Duration::ZERO));
+        let listener = server.listen(16).unwrap();
+        // Binding an address that is not the stack's fails.
+        let mut wrong = TcpSocket::new(&a);
+        assert_eq!(
+            wrong.bind(addr("198.51.100.9:1")).unwrap_err().kind(),
+            ErrorKind::AddrNotAvailable
+        );
+        let mut client = TcpSocket::new(&a);
+        client.bind(addr("192.0.2.1:40123")).unwrap();
+        client.set_recv_buffer_size(20_000);
+        let mut c = client.connect(addr("192.0.2.2:7100")).await.unwrap();
+        assert_eq!(c.local_addr().unwrap(), addr("192.0.2.1:40123"));
+        let (mut s, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, addr("192.0.2.1:40123"));
+        // The SYN announced the smaller receive buffer: the server's view
+        // of the client's window is at most 20,000 bytes.
+        assert!(s.info().unwrap().snd_wnd <= 20_000, "{:?}", s.info());
+        assert_eq!(s.linger().unwrap(), Some(Duration::ZERO));
+
+        // Nothing to read yet.
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            c.try_read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        s.writable().await.unwrap();
+        assert_eq!(s.try_write(b"hello").unwrap(), 5);
+        c.readable().await.unwrap();
+        // peek twice, then read the same bytes.
+        for _ in 0..2 {
+            let n = c.peek(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"hello");
+        }
+        assert_eq!(c.try_read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+
+        // A borrowed split in one task: echo through both halves.
+        {
+            let (mut r, mut w) = s.split();
+            c.write_all(b"ping").await.unwrap();
+            let mut got = [0u8; 4];
+            r.read_exact(&mut got).await.unwrap();
+            w.write_all(&got).await.unwrap();
+        }
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"ping");
+
+        // The server's linger of zero: dropping its stream resets.
+        drop(s);
+        let mut rest = Vec::new();
+        let e = c.read_to_end(&mut rest).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    })
+    .await
+    .expect("timed out");
+}
