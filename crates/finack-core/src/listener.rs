@@ -124,6 +124,11 @@ pub(crate) enum ListenAction {
     OpenFromCookie(ListenerId, u16, Option<CookieOpts>),
 }
 
+/// The key of the transparent listener (`Endpoint::listen_any`): no other
+/// listener can have port 0.
+pub(crate) const TRANSPARENT: SocketAddr =
+    SocketAddr::new(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// Every listener of an endpoint, by handle and by local address.
 pub(crate) struct Listeners {
     slots: Vec<ListenerSlot>,
@@ -156,18 +161,18 @@ impl Listeners {
     }
 
     /// The listener a segment to `local` reaches: one bound to that address,
-    /// else one bound to the unspecified address of its family and port.
+    /// else one bound to the unspecified address of its family and port,
+    /// else the transparent one ([`TRANSPARENT`]).
     pub(crate) fn find(&self, local: &SocketAddr) -> Option<ListenerId> {
-        let index = match self.by_addr.get(local) {
-            Some(&i) => i,
-            None => {
-                let any = match local.ip() {
-                    IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], local.port())),
-                    IpAddr::V6(_) => SocketAddr::from(([0u16; 8], local.port())),
-                };
-                *self.by_addr.get(&any)?
-            }
+        let any = match local.ip() {
+            IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], local.port())),
+            IpAddr::V6(_) => SocketAddr::from(([0u16; 8], local.port())),
         };
+        let index = *self
+            .by_addr
+            .get(local)
+            .or_else(|| self.by_addr.get(&any))
+            .or_else(|| self.by_addr.get(&TRANSPARENT))?;
         Some(ListenerId {
             index,
             gen: self.slots[index as usize].gen,
@@ -177,6 +182,11 @@ impl Listeners {
     /// Is `local` taken by a listener (exactly that address)?
     pub(crate) fn bound(&self, local: &SocketAddr) -> bool {
         self.by_addr.contains_key(local)
+    }
+
+    /// Is there a transparent listener (segments to any address are ours)?
+    pub(crate) fn transparent(&self) -> bool {
+        self.by_addr.contains_key(&TRANSPARENT)
     }
 
     /// Passive OPEN: a new listener on `local` with this backlog and these

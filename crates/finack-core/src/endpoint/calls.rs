@@ -28,6 +28,21 @@ impl Endpoint {
         if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
             return Err(Error::AddrNotAvailable);
         }
+        self.listen_on(local, backlog)
+    }
+
+    /// A transparent passive OPEN, as a transparent proxy needs (Linux's
+    /// IP_TRANSPARENT with TPROXY): the listener takes a SYN to any IPv4 or
+    /// IPv6 address and port that no other listener or connection holds,
+    /// and each connection it opens keeps that original destination as its
+    /// local address (`Endpoint::addrs`). While it exists the endpoint
+    /// answers for every address: segments to addresses it does not have
+    /// are no longer refused as not local. One per endpoint (`AddrInUse`).
+    pub fn listen_any(&mut self, backlog: usize) -> Result<ListenerId, Error> {
+        self.listen_on(crate::listener::TRANSPARENT, backlog)
+    }
+
+    fn listen_on(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, Error> {
         if self.listeners.bound(&local) {
             return Err(Error::AddrInUse);
         }

@@ -376,12 +376,22 @@ impl Endpoint {
             self.stats.bad_address += 1;
             return Err(Error::Packet(PacketError::BadAddress));
         }
-        if !self.addrs.contains(&ip.dst) {
-            self.stats.not_local += 1;
-            return Err(Error::Packet(PacketError::NotLocal));
-        }
         let local = SocketAddr::new(ip.dst, seg.dst_port);
         let remote = SocketAddr::new(ip.src, seg.src_port);
+        if !self.addrs.contains(&ip.dst) && !self.listeners.transparent() {
+            // A connection a transparent listener opened keeps its foreign
+            // local address after that listener is gone.
+            let tuple = (local, remote);
+            let held = self
+                .tuples
+                .get(&tuple, |i| tuple_of(&self.slots, i))
+                .is_some()
+                || self.tw.find(&tuple).is_some();
+            if !held {
+                self.stats.not_local += 1;
+                return Err(Error::Packet(PacketError::NotLocal));
+            }
+        }
         self.rx_ecn = ip.ecn();
         self.segment_arrives(now, local, remote, &seg);
         self.rx_ecn = finack_wire::Ecn::NotEct;
@@ -398,7 +408,7 @@ impl Endpoint {
             }
         };
         self.stats.icmp_in += 1;
-        if !self.addrs.contains(&e.src) {
+        if !self.addrs.contains(&e.src) && !self.listeners.transparent() {
             self.stats.not_local += 1;
             return Err(Error::Packet(PacketError::NotLocal));
         }
