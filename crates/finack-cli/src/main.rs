@@ -44,6 +44,7 @@ mod fsm;
 mod model;
 mod net;
 mod packetdrill;
+mod proxy;
 
 /// A userspace TCP stack's command line: simulate the TCP connection
 /// lifecycle and draw it.
@@ -71,6 +72,13 @@ enum Command {
     #[command(after_help = "Exit codes: 0 done, 2 bad usage, \
                             3 runtime failure (not root, refused, reset, ...).")]
     Connect(net::ConnectArgs),
+    /// A transparent proxy on a new TUN device (needs root): every TCP
+    /// connection routed into it, whatever its destination, is accepted and
+    /// carried on to that destination through the kernel's sockets or a
+    /// SOCKS5 server; half-close and reset go through both ways.
+    #[command(after_help = "Exit codes: 0 done (or Ctrl-C), 2 bad usage, \
+                            3 runtime failure (not root, TUN device not created, ...).")]
+    Proxy(proxy::ProxyArgs),
     /// Benchmarks (not timed tests).
     #[command(subcommand)]
     Bench(net::BenchCommand),
@@ -206,6 +214,7 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Attack(args)) => attack::attack_cmd(&args),
         Command::Packetdrill(args) => packetdrill::run(&args).map_err(Failure::Usage),
         Command::Serve(args) => net::serve_cmd(&args),
+        Command::Proxy(args) => proxy::proxy_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),

@@ -247,7 +247,7 @@ pub struct BenchTunArgs {
     timeout: u64,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -273,11 +273,16 @@ fn tun_error(name: &str, e: &io::Error) -> Failure {
 impl TunArgs {
     /// Check the addresses (usage errors), then create the device and a stack
     /// on it (runtime errors). Call inside the runtime.
-    fn stack(&self) -> Result<(Stack, Ipv4Addr), Failure> {
+    /// The TUN device's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.tun
+    }
+
+    pub(crate) fn stack(&self) -> Result<(Stack, Ipv4Addr), Failure> {
         self.stack_with(Config::linux())
     }
 
-    fn stack_with(&self, config: Config) -> Result<(Stack, Ipv4Addr), Failure> {
+    pub(crate) fn stack_with(&self, config: Config) -> Result<(Stack, Ipv4Addr), Failure> {
         let kernel = self.kernel_addr.unwrap_or_else(|| self.addr.other_host());
         if kernel == self.addr.addr {
             return Err(Failure::Usage(format!(

@@ -44,6 +44,7 @@ mod impair;
 mod link;
 mod listener;
 pub mod netns;
+pub mod proxy;
 pub mod serve;
 mod socket;
 mod stack;

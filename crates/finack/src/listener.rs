@@ -86,6 +86,47 @@ impl TcpListener {
         self.child = opts;
     }
 
+    /// A transparent listener, as VPN and tunnel apps need (tun2socks-style):
+    /// it accepts a connection to any address and port routed into the
+    /// stack's device that no other listener holds, and the accepted
+    /// stream's [`TcpStream::local_addr`] is the destination the client
+    /// asked for (the engine's `Endpoint::listen_any`). One per stack.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use finack::{Config, PacketLink, Stack, TcpListener, TcpStream};
+    ///
+    /// // The client's stack sends everything to the proxy's, whatever the
+    /// // destination, as a route into a TUN device would.
+    /// let (a, b) = PacketLink::pair();
+    /// let client = Stack::new(Config::linux(), &["192.0.2.2".parse().unwrap()], a);
+    /// let proxy = Stack::new(Config::linux(), &["192.0.2.130".parse().unwrap()], b);
+    /// let listener = TcpListener::bind_any(&proxy)?;
+    /// let _c = TcpStream::connect(&client, "203.0.113.5:443".parse().unwrap()).await?;
+    /// let (stream, peer) = listener.accept().await?;
+    /// assert_eq!(stream.local_addr()?, "203.0.113.5:443".parse().unwrap());
+    /// assert_eq!(peer.ip(), "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn bind_any(stack: &Stack) -> io::Result<TcpListener> {
+        let id = stack
+            .shared
+            .op(|inner, _| {
+                let id = inner.ep.listen_any(DEFAULT_BACKLOG)?;
+                inner.listeners.insert(id, None);
+                Ok(id)
+            })
+            .map_err(to_io_error)?;
+        Ok(TcpListener {
+            stack: stack.clone(),
+            id,
+            local: SocketAddr::from(([0, 0, 0, 0], 0)),
+            child: SocketOptions::default(),
+        })
+    }
+
     /// Wait for the next established connection and return it with the peer's
     /// address. One task at a time should wait on a listener.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
