@@ -40,6 +40,7 @@ use finack_sim::{catalog, find, Family, ScenarioDef, ScenarioResult};
 
 mod attack;
 mod bench_scale;
+mod bench_tun;
 mod fsm;
 mod model;
 mod net;
@@ -216,7 +217,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => net::serve_cmd(&args),
         Command::Proxy(args) => proxy::proxy_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
-        Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
+        Command::Bench(net::BenchCommand::Tun(args)) => bench_tun::bench_tun(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
         Command::Bench(net::BenchCommand::Scale(args)) => bench_scale::bench_scale(&args),
         Command::Fsm(args) => fsm::fsm(&args),

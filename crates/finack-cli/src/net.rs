@@ -4,13 +4,13 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use finack::netns::{self, Netns};
+
 use finack::{serve, Config, Stack, TcpListener, TcpStream, Tun};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::Failure;
 
@@ -152,10 +152,13 @@ pub struct ConnectArgs {
 /// `finack bench ...`
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
-    /// Linux → finack over a TUN device against Linux → Linux over a veth pair,
-    /// same bytes, one run each; prints Gbit/s and the ratio. Needs root,
-    /// iproute2 and python3; uses its own network namespaces.
-    Tun(BenchTunArgs),
+    /// Bulk throughput both ways over a TUN device, Linux → finack and
+    /// finack → Linux, with the TUN offloads on and off, against Linux →
+    /// Linux over a veth pair measured in the same run: each side --runs
+    /// times for at least --seconds, interleaved; min / median / max Gbit/s
+    /// and the median of the per-round ratios. Needs root, iproute2 and
+    /// python3; uses its own network namespaces.
+    Tun(crate::bench_tun::BenchTunArgs),
     /// finack against smoltcp (same in-memory harness, MTU and buffers) and
     /// the Linux kernel on loopback, measured side by side in one run: bulk
     /// throughput, connection churn, memory per connection and per TIME-WAIT
@@ -236,17 +239,6 @@ pub fn bench_compare(args: &BenchCompareArgs) -> Result<bool, Failure> {
     Ok(true)
 }
 
-/// Options of `finack bench tun`.
-#[derive(Args, Debug)]
-pub struct BenchTunArgs {
-    /// Bytes to send in each run.
-    #[arg(long, default_value_t = 200 * 1024 * 1024)]
-    bytes: u64,
-    /// Give up on a run after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    timeout: u64,
-}
-
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -256,7 +248,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 /// Why opening a TUN device failed, in words a user can act on.
-fn tun_error(name: &str, e: &io::Error) -> Failure {
+pub(crate) fn tun_error(name: &str, e: &io::Error) -> Failure {
     let hint = match e.kind() {
         io::ErrorKind::PermissionDenied => {
             " (creating a TUN device needs root or CAP_NET_ADMIN; try sudo)"
@@ -428,217 +420,6 @@ pub fn connect_cmd(args: &ConnectArgs) -> Result<bool, Failure> {
             eprintln!("finack: the peer did not acknowledge our FIN within 10 s");
         }
         eprintln!("finack: sent {sent} bytes, received {received} bytes");
-        Ok(true)
-    })
-}
-
-/// The sender of `finack bench tun`, run by python3 inside a namespace: connect,
-/// send N bytes, half-close, wait for the server's FIN (so every byte arrived),
-/// print the seconds that took.
-const PY_SENDER: &str = r#"
-import socket, sys, time
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-chunk = memoryview(bytes(1 << 20))
-s = socket.create_connection((host, port), timeout=30)
-t0 = time.monotonic()
-left = n
-while left > 0:
-    k = min(left, len(chunk))
-    s.sendall(chunk[:k])
-    left -= k
-s.shutdown(socket.SHUT_WR)
-while s.recv(65536):
-    pass
-print(time.monotonic() - t0)
-"#;
-
-/// The Linux receiver on the veth pair: accept one connection, count the bytes
-/// until EOF, close, print the count.
-const PY_RECEIVER: &str = r#"
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind((sys.argv[1], int(sys.argv[2])))
-l.listen(1)
-print("listening", flush=True)
-l.settimeout(30)
-c, _ = l.accept()
-total = 0
-while True:
-    b = c.recv(1 << 20)
-    if not b:
-        break
-    total += len(b)
-c.close()
-print(total, flush=True)
-"#;
-
-fn bench_err(what: &str) -> impl Fn(io::Error) -> Failure + '_ {
-    move |e| Failure::Io(format!("{what}: {e}"))
-}
-
-/// Run the python3 sender in `ns` against `host:port`; the seconds it took.
-async fn send_from(ns: &Netns, host: &str, port: u16, bytes: u64) -> Result<f64, Failure> {
-    let out = ns
-        .tokio_command("python3")
-        .args(["-c", PY_SENDER, host, &port.to_string(), &bytes.to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(bench_err("cannot run python3"))?;
-    if !out.status.success() {
-        return Err(Failure::Io(format!(
-            "the Linux sender failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse::<f64>()
-        .map_err(|e| Failure::Io(format!("the Linux sender printed no time: {e}")))
-}
-
-/// Linux → finack over TUN, with or without offloads: seconds.
-async fn bench_tun_once(bytes: u64, offload: bool) -> Result<f64, Failure> {
-    let ns = Netns::new("finack-bench").map_err(bench_err("cannot make a namespace"))?;
-    let tun = ns
-        .tun_with("fin0", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 24, offload)
-        .map_err(|e| tun_error("fin0", &e))?;
-    let stack = Stack::from_tun(
-        tun,
-        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
-        Config::linux(),
-    )
-    .map_err(|e| tun_error("fin0", &e))?;
-    let l = TcpListener::bind(&stack, "192.0.2.2:9".parse().expect("addr"))
-        .map_err(bench_err("cannot listen"))?;
-    let server = tokio::spawn(serve::discard(l, Some(1)));
-    let secs = send_from(&ns, "192.0.2.2", 9, bytes).await?;
-    let served = server
-        .await
-        .map_err(|e| Failure::Io(format!("discard server failed: {e}")))?
-        .map_err(bench_err("discard server"))?;
-    let got = served.first().map_or(0, |s| s.bytes);
-    if got != bytes {
-        return Err(Failure::Io(format!(
-            "finack received {got} bytes, not {bytes}"
-        )));
-    }
-    Ok(secs)
-}
-
-/// Linux → Linux over a veth pair between two namespaces: seconds.
-async fn bench_veth_once(bytes: u64) -> Result<f64, Failure> {
-    let a = Netns::new("finack-bench-a").map_err(bench_err("cannot make a namespace"))?;
-    let b = Netns::new("finack-bench-b").map_err(bench_err("cannot make a namespace"))?;
-    let mk = bench_err("cannot set up the veth pair");
-    a.ip(&[
-        "link",
-        "add",
-        "veth-a",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "veth-b",
-        "netns",
-        b.name(),
-    ])
-    .map_err(&mk)?;
-    a.ip(&["addr", "add", "198.51.100.1/24", "dev", "veth-a"])
-        .map_err(&mk)?;
-    b.ip(&["addr", "add", "198.51.100.2/24", "dev", "veth-b"])
-        .map_err(&mk)?;
-    a.ip(&["link", "set", "veth-a", "up"]).map_err(&mk)?;
-    b.ip(&["link", "set", "veth-b", "up"]).map_err(&mk)?;
-    let mut rx = b
-        .tokio_command("python3")
-        .args(["-c", PY_RECEIVER, "198.51.100.2", "9"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(bench_err("cannot run python3"))?;
-    let mut lines = tokio::io::BufReader::new(rx.stdout.take().expect("piped")).lines();
-    let first = lines.next_line().await.map_err(bench_err("receiver"))?;
-    if first.as_deref() != Some("listening") {
-        return Err(Failure::Io("the Linux receiver did not start".into()));
-    }
-    let secs = send_from(&a, "198.51.100.2", 9, bytes).await?;
-    let count = lines.next_line().await.map_err(bench_err("receiver"))?;
-    let got: u64 = count.and_then(|c| c.trim().parse().ok()).unwrap_or(0);
-    let _ = rx.wait().await;
-    if got != bytes {
-        return Err(Failure::Io(format!(
-            "the Linux receiver got {got} bytes, not {bytes}"
-        )));
-    }
-    Ok(secs)
-}
-
-/// `finack bench tun`.
-pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
-    if !netns::can_make() {
-        return Err(Failure::Io(
-            "finack bench tun needs root, /dev/net/tun and iproute2's `ip` \
-             (it makes its own network namespaces)"
-                .into(),
-        ));
-    }
-    if !netns::have("python3") {
-        return Err(Failure::Io(
-            "finack bench tun needs python3 (the Linux sender)".into(),
-        ));
-    }
-    if args.bytes == 0 {
-        return Err(Failure::Usage("--bytes must be at least 1".into()));
-    }
-    let rt = runtime()?;
-    let limit = Duration::from_secs(args.timeout);
-    let bytes = args.bytes;
-    rt.block_on(async {
-        let timed = |what: &'static str| {
-            move |_| Failure::Io(format!("{what} took longer than {} s", limit.as_secs()))
-        };
-        let mib = bytes as f64 / (1024.0 * 1024.0);
-        eprintln!("Linux -> finack over TUN with offloads (GSO), {mib:.1} MiB ...");
-        let started = Instant::now();
-        let tun = tokio::time::timeout(limit, bench_tun_once(bytes, true))
-            .await
-            .map_err(timed("the TUN run"))??;
-        eprintln!("  done in {:.1?}", started.elapsed());
-        eprintln!("Linux -> finack over TUN without offloads, {mib:.1} MiB ...");
-        let plain = tokio::time::timeout(limit, bench_tun_once(bytes, false))
-            .await
-            .map_err(timed("the TUN run without offloads"))??;
-        eprintln!("Linux -> Linux over veth, {mib:.1} MiB ...");
-        let veth = tokio::time::timeout(limit, bench_veth_once(bytes))
-            .await
-            .map_err(timed("the veth run"))??;
-        let gbit = |secs: f64| bytes as f64 * 8.0 / secs / 1e9;
-        let mut out = io::stdout().lock();
-        writeln!(out, "bytes per run: {bytes} ({mib:.1} MiB), one run each")?;
-        writeln!(
-            out,
-            "Linux -> finack (TUN, offload):    {:8.3} Gbit/s  ({tun:.3} s)",
-            gbit(tun)
-        )?;
-        writeln!(
-            out,
-            "Linux -> finack (TUN, no offload): {:8.3} Gbit/s  ({plain:.3} s)",
-            gbit(plain)
-        )?;
-        writeln!(
-            out,
-            "Linux -> Linux  (veth):            {:8.3} Gbit/s  ({veth:.3} s)",
-            gbit(veth)
-        )?;
-        writeln!(
-            out,
-            "ratio finack/Linux:                {:8.3}   (without offload {:.3})",
-            gbit(tun) / gbit(veth),
-            gbit(plain) / gbit(veth)
-        )?;
         Ok(true)
     })
 }
