@@ -89,8 +89,10 @@ enum Command {
     Model(finack_model::cli::ModelArgs),
     /// Explain a pcap/pcapng capture: its TCP connections, both endpoints'
     /// inferred states, how each opened and closed, what went wrong.
-    #[command(after_help = "Exit codes: 0 explained, 2 not a readable capture or bad usage, \
-                            3 the file could not be read or written.")]
+    #[command(
+        after_help = "Exit codes: 0 explained, 2 not a readable capture or bad usage, \
+                            3 the file could not be read or written."
+    )]
     Explain(explain::ExplainArgs),
 }
 

@@ -84,7 +84,11 @@ impl Connection {
             Some(e) => e.1 += d,
             None => out.push((s, d)),
         };
-        for c in self.changes.iter().filter(|c| c.side == side && c.from != c.to) {
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| c.side == side && c.from != c.to)
+        {
             add(cur.0, c.time_us.saturating_sub(cur.1), &mut out);
             cur = (c.to, c.time_us);
         }
@@ -120,8 +124,13 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
             Some(&i) if fresh_syn => {
                 let c = &conns[i];
                 let ended = c.packets.iter().any(|q| q.flags.rst())
-                    || (c.packets.iter().any(|q| q.flags.fin() && q.src == c.ends[0])
-                        && c.packets.iter().any(|q| q.flags.fin() && q.src == c.ends[1]));
+                    || (c
+                        .packets
+                        .iter()
+                        .any(|q| q.flags.fin() && q.src == c.ends[0])
+                        && c.packets
+                            .iter()
+                            .any(|q| q.flags.fin() && q.src == c.ends[1]));
                 let own_syn = c
                     .packets
                     .iter()
@@ -240,7 +249,11 @@ fn run(
             if steps.iter().any(|st| st.from != st.to) {
                 last_rx_change[s] = pending_from[s];
             }
-            changes.extend(steps.into_iter().map(|st| change(now, s, st, pending_from[s])));
+            changes.extend(
+                steps
+                    .into_iter()
+                    .map(|st| change(now, s, st, pending_from[s])),
+            );
         }
         match sides[s].on_send(p, now) {
             SendOutcome::Ok(steps) => {
@@ -259,7 +272,11 @@ fn run(
         if steps.iter().any(|st| st.from != st.to) {
             last_rx_change[r] = pending_from[r];
         }
-        changes.extend(steps.into_iter().map(|st| change(now, r, st, pending_from[r])));
+        changes.extend(
+            steps
+                .into_iter()
+                .map(|st| change(now, r, st, pending_from[r])),
+        );
         let steps = sides[r].on_receive(p, now, passive[r]);
         if steps.iter().any(|st| st.from != st.to) {
             last_rx_change[r] = Some(i);
@@ -272,7 +289,11 @@ fn run(
     for (s, side) in sides.iter_mut().enumerate() {
         let at = stop_us.max(c.packets.last().map_or(0, |p| p.time_us));
         let steps = side.apply_pending_fin(at.min(side.since_us.max(at)));
-        changes.extend(steps.into_iter().map(|st| change(at, s, st, pending_from[s])));
+        changes.extend(
+            steps
+                .into_iter()
+                .map(|st| change(at, s, st, pending_from[s])),
+        );
         for st in side.expire(stop_us, tw, fw2) {
             let at = side.since_us;
             changes.push(change(at, s, st, None));

@@ -191,9 +191,9 @@ fn vantage(c: &Connection) -> Vantage {
                 ),
             )
         }
-        (Some(_), Some(_)) => Vantage::Unknown(
-            "both sides answer after similar delays and show the same TTL".into(),
-        ),
+        (Some(_), Some(_)) => {
+            Vantage::Unknown("both sides answer after similar delays and show the same TTL".into())
+        }
         _ => Vantage::Unknown("only one side sent packets".into()),
     }
 }

@@ -4,7 +4,7 @@
 use finack_core::State;
 
 use crate::conn::Connection;
-use crate::track::{seq_lt, seg_len};
+use crate::track::{seg_len, seq_lt};
 
 /// How the connection was opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,7 +189,10 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
         }
     }
     let fin_retx = pk.iter().enumerate().any(|(i, p)| {
-        p.flags.fin() && pk[..i].iter().any(|q| q.flags.fin() && q.src == p.src && q.seq == p.seq)
+        p.flags.fin()
+            && pk[..i]
+                .iter()
+                .any(|q| q.flags.fin() && q.src == p.src && q.seq == p.seq)
     });
     if fin_retx && c.lost.is_empty() {
         anomalies.push("FIN retransmitted".into());
@@ -217,7 +220,9 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
     let data_segs = pk.iter().filter(|p| seg_len(p) > 0).count();
     let retx = c.retransmissions[0] + c.retransmissions[1];
     if retx >= 5 && retx * 5 >= data_segs {
-        anomalies.push(format!("retransmission storm ({retx} of {data_segs} segments)"));
+        anomalies.push(format!(
+            "retransmission storm ({retx} of {data_segs} segments)"
+        ));
     }
     for s in 0..2 {
         let since = c
@@ -249,7 +254,9 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
 
 /// Whether the RST at `r` ends a connection that was open.
 fn rst_closes(c: &Connection, r: usize) -> bool {
-    c.changes.iter().any(|x| x.packet == Some(r) && x.to == State::Closed)
+    c.changes
+        .iter()
+        .any(|x| x.packet == Some(r) && x.to == State::Closed)
 }
 
 /// Which kind of RST close the RST at packet `r` is.
@@ -326,7 +333,11 @@ fn merged_fin(c: &Connection, f: usize) -> Option<usize> {
 fn zero_window_stall(c: &Connection) -> bool {
     for s in 0..2 {
         let mut since: Option<u64> = None;
-        for p in c.packets.iter().filter(|p| c.side_of(p) == s && !p.flags.rst()) {
+        for p in c
+            .packets
+            .iter()
+            .filter(|p| c.side_of(p) == s && !p.flags.rst())
+        {
             match (p.window == 0 && !p.flags.syn(), since) {
                 (true, None) => since = Some(p.time_us),
                 (true, Some(t)) if p.time_us - t >= 1_000_000 => return true,

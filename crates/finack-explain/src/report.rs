@@ -29,8 +29,16 @@ impl Explained {
         let mut parts = Vec::new();
         let mut cur = c.initial[side];
         let mut since = c.packets.first().map_or(0, |p| p.time_us);
-        for x in c.changes.iter().filter(|x| x.side == side && x.from != x.to) {
-            parts.push(format!("{} {}", cur.name(), fmt_us(x.time_us - since.min(x.time_us))));
+        for x in c
+            .changes
+            .iter()
+            .filter(|x| x.side == side && x.from != x.to)
+        {
+            parts.push(format!(
+                "{} {}",
+                cur.name(),
+                fmt_us(x.time_us - since.min(x.time_us))
+            ));
             cur = x.to;
             since = x.time_us;
         }

@@ -129,12 +129,22 @@ impl SideTracker {
             // RFC 9293 §3.10.8: the time-wait timeout deletes the TCB.
             State::TimeWait if now >= self.since_us.saturating_add(time_wait_us) => {
                 let at = self.since_us.saturating_add(time_wait_us);
-                self.go(State::Closed, "2MSL timer expired (assumed)", &mut steps, at);
+                self.go(
+                    State::Closed,
+                    "2MSL timer expired (assumed)",
+                    &mut steps,
+                    at,
+                );
             }
             // Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 is not kept forever.
             State::FinWait2 if now >= self.since_us.saturating_add(fin_wait2_us) => {
                 let at = self.since_us.saturating_add(fin_wait2_us);
-                self.go(State::Closed, "FIN-WAIT-2 timeout (assumed)", &mut steps, at);
+                self.go(
+                    State::Closed,
+                    "FIN-WAIT-2 timeout (assumed)",
+                    &mut steps,
+                    at,
+                );
             }
             _ => {}
         }
@@ -166,7 +176,9 @@ impl SideTracker {
                 // the segment that closed it never reached it.
                 return SendOutcome::Contradiction;
             }
-            State::TimeWait if f.fin() && self.fin_seq.is_some_and(|s| end != s.wrapping_add(1)) => {
+            State::TimeWait
+                if f.fin() && self.fin_seq.is_some_and(|s| end != s.wrapping_add(1)) =>
+            {
                 return SendOutcome::Contradiction;
             }
             _ => {}
@@ -233,7 +245,12 @@ impl SideTracker {
                 let acks_syn = f.ack() && self.iss.is_some_and(|i| p.ack == i.wrapping_add(1));
                 if f.rst() {
                     if acks_syn {
-                        self.go(State::Closed, "rcv RST: connection refused", &mut steps, now);
+                        self.go(
+                            State::Closed,
+                            "rcv RST: connection refused",
+                            &mut steps,
+                            now,
+                        );
                     }
                 } else if f.syn() {
                     self.irs = Some(p.seq);
@@ -241,7 +258,12 @@ impl SideTracker {
                     if acks_syn {
                         self.go(State::Established, "rcv SYN|ACK", &mut steps, now);
                     } else if !f.ack() {
-                        self.go(State::SynReceived, "rcv SYN (simultaneous open)", &mut steps, now);
+                        self.go(
+                            State::SynReceived,
+                            "rcv SYN (simultaneous open)",
+                            &mut steps,
+                            now,
+                        );
                     }
                 }
             }

@@ -2,8 +2,8 @@
 //! both hosts, connection by connection (by local port), must equal the ones
 //! the simulator recorded.
 
-use finack_explain::{explain, Options};
 use finack_core::State;
+use finack_explain::{explain, Options};
 use finack_sim::{catalog, render, Family, Fate, Trace, TraceEvent};
 
 /// Every (host, local port) with state changes in `t`.
@@ -12,7 +12,9 @@ fn ports(t: &Trace) -> Vec<(usize, u16)> {
         .events
         .iter()
         .filter_map(|e| match e {
-            TraceEvent::State { host, local_port, .. } => Some((*host, *local_port)),
+            TraceEvent::State {
+                host, local_port, ..
+            } => Some((*host, *local_port)),
             _ => None,
         })
         .collect();
@@ -31,9 +33,11 @@ fn in_flight_to(t: &Trace) -> Vec<usize> {
     t.events
         .iter()
         .filter_map(|e| match e {
-            TraceEvent::Packet { to, fate: Fate::Dropped(why), .. } if why.contains("in flight") => {
-                Some(*to)
-            }
+            TraceEvent::Packet {
+                to,
+                fate: Fate::Dropped(why),
+                ..
+            } if why.contains("in flight") => Some(*to),
             _ => None,
         })
         .collect()
@@ -46,7 +50,10 @@ fn check(family: Family) {
         let sim = &r.trace;
         let end = sim.events.last().map_or(0, |e| e.time().as_micros());
         let pcap = render::to_pcap(sim);
-        let opts = Options { end_us: Some(end), ..Options::default() };
+        let opts = Options {
+            end_us: Some(end),
+            ..Options::default()
+        };
         let ex = explain(&pcap, &opts).expect("the simulator's pcap reads");
         let traces = ex.traces(None);
         assert!(traces.len() <= 1, "{}: two hosts, one trace", def.name);
@@ -56,7 +63,10 @@ fn check(family: Family) {
         };
         // Host numbers by address.
         let map = |h: usize| {
-            mine.hosts.iter().position(|x| x.addr == sim.hosts[h].addr).unwrap_or(99)
+            mine.hosts
+                .iter()
+                .position(|x| x.addr == sim.hosts[h].addr)
+                .unwrap_or(99)
         };
         let flying = in_flight_to(sim);
         for (h, port) in ports(sim) {
@@ -77,7 +87,12 @@ fn check(family: Family) {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
