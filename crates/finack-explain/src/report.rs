@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 
 use crate::{fmt_us, ip_of, Explained, Explanation, Handshake, Vantage};
 
+/// A trace event with its time and a rank (packets before state changes).
+type Timed = (u64, usize, TraceEvent);
+
 impl Explained {
     /// Names of the two sides: client/server when one side opened it,
     /// peer-a/peer-b for a simultaneous open, host-a/host-b otherwise.
@@ -219,7 +222,7 @@ impl Explanation {
     /// lost after the capture point marked so) and both sides' inferred
     /// state changes, ready for `finack_sim::render`.
     pub fn traces(&self, only: Option<usize>) -> Vec<Trace> {
-        let mut traces: Vec<(Vec<IpAddr>, Vec<(u64, usize, TraceEvent)>, Trace)> = Vec::new();
+        let mut traces: Vec<(Vec<IpAddr>, Vec<Timed>, Trace)> = Vec::new();
         for (i, e) in self.connections.iter().enumerate() {
             if only.is_some_and(|o| o != i) {
                 continue;

@@ -51,20 +51,42 @@ impl Lab {
         let id = format!("{}{n}", std::process::id() % 100_000);
         let (va, vb) = (format!("fxa{id}"), format!("fxb{id}"));
         let ok = Command::new("ip")
-            .args(["link", "add", &va, "netns", client.name(), "type", "veth", "peer"])
+            .args([
+                "link",
+                "add",
+                &va,
+                "netns",
+                client.name(),
+                "type",
+                "veth",
+                "peer",
+            ])
             .args(["name", &vb, "netns", server.name()])
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "veth pair");
-        client.ip(&["addr", "add", "192.0.2.1/24", "dev", &va]).unwrap();
-        server.ip(&["addr", "add", "192.0.2.2/24", "dev", &vb]).unwrap();
+        client
+            .ip(&["addr", "add", "192.0.2.1/24", "dev", &va])
+            .unwrap();
+        server
+            .ip(&["addr", "add", "192.0.2.2/24", "dev", &vb])
+            .unwrap();
         client.ip(&["link", "set", &va, "up"]).unwrap();
         server.ip(&["link", "set", &vb, "up"]).unwrap();
         // Delay the server's packets so the capture point is clear (near
         // the client); fine without it when netem is missing.
         let _ = server.ip(&["link", "set", &vb, "txqueuelen", "1000"]);
         let _ = Command::new("ip")
-            .args(["netns", "exec", server.name(), "tc", "qdisc", "add", "dev", &vb])
+            .args([
+                "netns",
+                "exec",
+                server.name(),
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                &vb,
+            ])
             .args(["root", "netem", "delay", "20ms"])
             .stderr(Stdio::null())
             .status();
@@ -105,6 +127,11 @@ impl Lab {
             wait_bounded(&mut t, Duration::from_secs(10));
         }
         let data = std::fs::read(&self.file).expect("the capture file");
+        // FINACK_EXPLAIN_KEEP=DIR keeps the captures (for the README).
+        if let Some(dir) = std::env::var_os("FINACK_EXPLAIN_KEEP") {
+            let name = self.file.file_name().unwrap_or_default();
+            let _ = std::fs::copy(&self.file, Path::new(&dir).join(name));
+        }
         let ex = explain(&data, &Options::default()).expect("tshark's capture reads");
         eprintln!("{}", ex.summary());
         ex
@@ -251,12 +278,18 @@ fn client_closes_first() {
     assert_eq!(e.lifecycle.handshake, Handshake::Normal);
     assert_eq!(e.lifecycle.closed_by, Some(0));
     assert!(
-        matches!(e.lifecycle.close, Close::FourWay | Close::FinAckMerged { .. }),
+        matches!(
+            e.lifecycle.close,
+            Close::FourWay | Close::FinAckMerged { .. }
+        ),
         "{:?}",
         e.lifecycle.close
     );
     assert_eq!(e.conn.final_states, [State::TimeWait, State::Closed]);
-    assert_eq!(&states(e, 1)[..3], ["LISTEN", "SYN-RECEIVED", "ESTABLISHED"]);
+    assert_eq!(
+        &states(e, 1)[..3],
+        ["LISTEN", "SYN-RECEIVED", "ESTABLISHED"]
+    );
 }
 
 #[test]
@@ -266,7 +299,10 @@ fn server_closes_first() {
     let e = only(&ex);
     assert_eq!(e.lifecycle.closed_by, Some(1));
     assert!(
-        matches!(e.lifecycle.close, Close::FourWay | Close::FinAckMerged { .. }),
+        matches!(
+            e.lifecycle.close,
+            Close::FourWay | Close::FinAckMerged { .. }
+        ),
         "{:?}",
         e.lifecycle.close
     );
@@ -354,7 +390,10 @@ fn retried_syns_to_a_dropping_port() {
     let lab = Lab::new("rs");
     // Port 8008 drops every SYN; 8009 only the first (60 bytes of quota).
     nft(&lab.server, "add rule inet fx in tcp dport 8008 drop");
-    nft(&lab.server, "add rule inet fx in tcp dport 8009 quota until 70 bytes drop");
+    nft(
+        &lab.server,
+        "add rule inet fx in tcp dport 8009 quota until 70 bytes drop",
+    );
     let mut server = py(&lab.server, SERVER_PY, &["8009", "wait"]);
     std::thread::sleep(Duration::from_millis(300));
     let mut a = py(&lab.client, CLIENT_PY, &["8008", "connect-only", "2.5"]);
@@ -440,7 +479,10 @@ fn socat_and_nc_and_curl_close_cleanly() {
     let mut nc = lab
         .server
         .command("sh")
-        .args(["-c", "timeout 5 nc -l -p 8012 -s 192.0.2.2 || timeout 5 nc -l 192.0.2.2 8012"])
+        .args([
+            "-c",
+            "timeout 5 nc -l -p 8012 -s 192.0.2.2 || timeout 5 nc -l 192.0.2.2 8012",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -449,7 +491,10 @@ fn socat_and_nc_and_curl_close_cleanly() {
     let socat = lab
         .client
         .command("sh")
-        .args(["-c", "echo hello | timeout 5 socat -t 1 - TCP:192.0.2.2:8012"])
+        .args([
+            "-c",
+            "echo hello | timeout 5 socat -t 1 - TCP:192.0.2.2:8012",
+        ])
         .status();
     assert!(socat.is_ok_and(|s| s.success()), "socat");
     wait_bounded(&mut nc, Duration::from_secs(6));
