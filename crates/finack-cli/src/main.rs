@@ -41,6 +41,7 @@ use finack_sim::{catalog, find, Family, ScenarioDef, ScenarioResult};
 mod attack;
 mod bench_scale;
 mod bench_tun;
+mod explain;
 mod fsm;
 mod model;
 mod net;
@@ -95,6 +96,13 @@ enum Command {
                             the bound, 1 a property failed or --max-states stopped the run."
     )]
     Model(finack_model::cli::ModelArgs),
+    /// Explain a pcap/pcapng capture: its TCP connections, both endpoints'
+    /// inferred states, how each opened and closed, what went wrong.
+    #[command(
+        after_help = "Exit codes: 0 explained, 2 not a readable capture or bad usage, \
+                            3 the file could not be read or written."
+    )]
+    Explain(explain::ExplainArgs),
 }
 
 /// `finack sim ...`
@@ -222,6 +230,7 @@ fn main() -> ExitCode {
         Command::Bench(net::BenchCommand::Scale(args)) => bench_scale::bench_scale(&args),
         Command::Fsm(args) => fsm::fsm(&args),
         Command::Model(args) => model::model(&args),
+        Command::Explain(args) => explain::explain_cmd(&args),
         Command::Sim(SimCommand::Goodput) => {
             eprintln!("measuring 15 cells (2 MiB each) ...");
             print!("{}", finack_sim::goodput::table());

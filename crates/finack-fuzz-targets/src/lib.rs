@@ -18,7 +18,12 @@ pub mod seeds;
 pub use pair::{endpoint_pair, PairOutcome};
 
 /// The names of the cargo-fuzz targets, as in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 3] = ["wire_parse", "endpoint_pair", "packetdrill_parse"];
+pub const TARGETS: [&str; 4] = [
+    "wire_parse",
+    "endpoint_pair",
+    "packetdrill_parse",
+    "explain_capture",
+];
 
 /// Runs target `name` on `data`; `None` for an unknown name.
 pub fn run_target(name: &str, data: &[u8]) -> Option<()> {
@@ -28,6 +33,7 @@ pub fn run_target(name: &str, data: &[u8]) -> Option<()> {
             endpoint_pair(data);
         }
         "packetdrill_parse" => packetdrill_parse(data),
+        "explain_capture" => explain_capture(data),
         _ => return None,
     }
     Some(())
@@ -46,6 +52,23 @@ pub fn wire_parse(data: &[u8]) {
         assert_eq!(tcp, tcp2);
     }
     let _ = finack_wire::icmp::parse_icmp_error(data);
+}
+
+/// `explain_capture`: arbitrary bytes as a capture file into
+/// `finack-explain`. Never a panic: the bytes are either not a capture (an
+/// error with a message) or explained, and the table, the JSON and the
+/// diagrams all render.
+pub fn explain_capture(data: &[u8]) {
+    match finack_explain::explain(data, &finack_explain::Options::default()) {
+        Ok(ex) => {
+            let _ = ex.summary();
+            let _ = ex.to_json();
+            for t in ex.traces(None) {
+                let _ = finack_sim::render::diagram_text(&t);
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty(), "an empty capture error"),
+    }
 }
 
 /// `packetdrill_parse`: arbitrary bytes, as text (invalid UTF-8 replaced by

@@ -9,6 +9,8 @@
 //!   255 bytes and goes to the side its length's parity picks); the seeds are
 //!   operation scripts instead: a handshake, transfers both ways, loss with
 //!   a retransmission, reordering and duplication, closes and an abort.
+//! - `explain_capture`: every catalog scenario's pcap (seed 1, IPv4 and
+//!   IPv6), as `finack sim run NAME --pcap FILE` writes it.
 //! - `packetdrill_parse`: the packetdrill scripts of a directory (GPL-2.0
 //!   test data in `../shared/packetdrill`, hence copied, not committed).
 
@@ -50,6 +52,19 @@ fn take_spread(trace: &finack_sim::Trace, seen: &mut HashSet<Vec<u8>>) -> Vec<Ve
     for b in fresh.into_iter().step_by(step) {
         if seen.insert(b.clone()) {
             out.push(b.clone());
+        }
+    }
+    out
+}
+
+/// `explain_capture` seeds: the pcap of every catalog scenario, both
+/// families.
+pub fn explain_capture() -> Vec<Seed> {
+    let mut out = Vec::new();
+    for def in catalog() {
+        for (family, tag) in [(Family::V4, "v4"), (Family::V6, "v6")] {
+            let pcap = finack_sim::render::to_pcap(&(def.run)(1, family).trace);
+            out.push((format!("{}-{tag}.pcap", def.name), pcap));
         }
     }
     out

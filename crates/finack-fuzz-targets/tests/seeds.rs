@@ -125,3 +125,15 @@ fn packetdrill_seeds_are_the_scripts_and_pass_the_target() {
         );
     }
 }
+
+#[test]
+fn explain_seeds_are_the_scenarios_captures_and_pass_the_target() {
+    let seeds = seeds::explain_capture();
+    assert_eq!(seeds.len(), 2 * finack_sim::catalog().len());
+    for (name, pcap) in &seeds {
+        let ex = finack_explain::explain(pcap, &finack_explain::Options::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!ex.connections.is_empty(), "{name}: no connection");
+        finack_fuzz_targets::explain_capture(pcap);
+    }
+}

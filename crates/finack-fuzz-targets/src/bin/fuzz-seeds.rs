@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     let result = (|| {
         write(&out, "wire_parse", &seeds::wire_parse())?;
         write(&out, "endpoint_pair", &seeds::endpoint_pair())?;
+        write(&out, "explain_capture", &seeds::explain_capture())?;
         match seeds::packetdrill_parse(&pd) {
             Ok(s) if !s.is_empty() => write(&out, "packetdrill_parse", &s)?,
             Ok(_) => eprintln!(

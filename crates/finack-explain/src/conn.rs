@@ -1,0 +1,330 @@
+//! Connections: packets grouped by 4-tuple and incarnation, and both sides'
+//! states inferred by running each segment through the side that sent it and
+//! the side that received it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+use finack_core::State;
+
+use crate::capture::Packet;
+use crate::track::{is_keepalive, SendOutcome, SideTracker};
+use crate::Options;
+
+/// One inferred state change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// When (capture microseconds).
+    pub time_us: u64,
+    /// Which side: 0 is the connection's first host (the client), 1 the other.
+    pub side: usize,
+    /// Before (equal to `to` for a restarted timer).
+    pub from: State,
+    /// After.
+    pub to: State,
+    /// Why.
+    pub cause: String,
+    /// The packet (index into the connection's packets) behind it, if any.
+    pub packet: Option<usize>,
+}
+
+/// One connection: one incarnation of a 4-tuple.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// The two endpoints: `[0]` opened the connection (sent the first SYN),
+    /// or, when the capture starts later, sent the first packet seen.
+    pub ends: [SocketAddr; 2],
+    /// Which incarnation of this 4-tuple it is (1 for the first).
+    pub incarnation: usize,
+    /// Its packets, in capture order.
+    pub packets: Vec<Packet>,
+    /// Indices of packets inferred to have been lost after the capture point
+    /// (the receiver's later behaviour shows it never got them).
+    pub lost: BTreeSet<usize>,
+    /// Each side's state when the connection's first packet was seen.
+    pub initial: [State; 2],
+    /// The inferred state changes of both sides, in time order.
+    pub changes: Vec<Change>,
+    /// Each side's state at the end of the capture.
+    pub final_states: [State; 2],
+    /// Retransmitted segments sent by each side.
+    pub retransmissions: [usize; 2],
+    /// Keep-alive probes sent by each side.
+    pub keepalives: [usize; 2],
+}
+
+impl Connection {
+    /// Which side (0 or 1) sent `p`.
+    pub fn side_of(&self, p: &Packet) -> usize {
+        usize::from(p.src != self.ends[0])
+    }
+
+    /// The distinct states `side` went through, starting with its initial
+    /// state (as `finack_sim::Trace::states_of` lists them).
+    pub fn states(&self, side: usize) -> Vec<State> {
+        let mut out = vec![self.initial[side]];
+        for c in self.changes.iter().filter(|c| c.side == side) {
+            if out.last() != Some(&c.to) {
+                out.push(c.to);
+            }
+        }
+        out
+    }
+
+    /// Time `side` spent in each state, in order of first entry (the last
+    /// state counted to `end_us`).
+    pub fn time_in_states(&self, side: usize, end_us: u64) -> Vec<(State, u64)> {
+        let mut out: Vec<(State, u64)> = Vec::new();
+        let start = self.packets.first().map_or(0, |p| p.time_us);
+        let mut cur = (self.initial[side], start);
+        let add = |s: State, d: u64, out: &mut Vec<(State, u64)>| match out
+            .iter_mut()
+            .find(|(x, _)| *x == s)
+        {
+            Some(e) => e.1 += d,
+            None => out.push((s, d)),
+        };
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| c.side == side && c.from != c.to)
+        {
+            add(cur.0, c.time_us.saturating_sub(cur.1), &mut out);
+            cur = (c.to, c.time_us);
+        }
+        if !matches!(cur.0, State::Closed | State::Listen) || out.is_empty() {
+            add(cur.0, end_us.saturating_sub(cur.1), &mut out);
+        }
+        out
+    }
+}
+
+/// Key of a 4-tuple, the same for both directions.
+fn key(p: &Packet) -> (SocketAddr, SocketAddr) {
+    if p.src <= p.dst {
+        (p.src, p.dst)
+    } else {
+        (p.dst, p.src)
+    }
+}
+
+/// Group packets into connections: by 4-tuple, a new incarnation when a SYN
+/// (without ACK) starts a connection after the previous one ended (RST, or
+/// FINs both ways), or with an initial sequence number other than the one its
+/// sender used before.
+pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
+    let mut conns: Vec<Connection> = Vec::new();
+    let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    let mut count: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    for p in packets {
+        let k = key(&p);
+        let fresh_syn = p.flags.syn() && !p.flags.ack() && !p.flags.rst();
+        let start_new = match current.get(&k) {
+            None => true,
+            Some(&i) if fresh_syn => {
+                let c = &conns[i];
+                let ended = c.packets.iter().any(|q| q.flags.rst())
+                    || (c
+                        .packets
+                        .iter()
+                        .any(|q| q.flags.fin() && q.src == c.ends[0])
+                        && c.packets
+                            .iter()
+                            .any(|q| q.flags.fin() && q.src == c.ends[1]));
+                let own_syn = c
+                    .packets
+                    .iter()
+                    .find(|q| q.src == p.src && q.flags.syn() && !q.flags.ack());
+                let any_syn = c.packets.iter().any(|q| q.flags.syn());
+                ended || own_syn.is_some_and(|q| q.seq != p.seq) || !any_syn
+            }
+            Some(_) => false,
+        };
+        if start_new {
+            let n = count.entry(k).or_insert(0);
+            *n += 1;
+            current.insert(k, conns.len());
+            let ends = if p.flags.syn() && p.flags.ack() {
+                [p.dst, p.src]
+            } else {
+                [p.src, p.dst]
+            };
+            conns.push(Connection {
+                ends,
+                incarnation: *n,
+                packets: Vec::new(),
+                lost: BTreeSet::new(),
+                initial: [State::Closed; 2],
+                changes: Vec::new(),
+                final_states: [State::Closed; 2],
+                retransmissions: [0; 2],
+                keepalives: [0; 2],
+            });
+        }
+        let i = current[&k];
+        conns[i].packets.push(p);
+    }
+    conns
+}
+
+/// The starting states, from how the connection begins.
+fn initial_states(c: &Connection) -> [State; 2] {
+    let syn_from = |side: usize| {
+        c.packets
+            .iter()
+            .position(|q| c.side_of(q) == side && q.flags.syn() && !q.flags.ack())
+    };
+    let first_answer = c.packets.iter().find(|q| c.side_of(q) == 1);
+    match (syn_from(0), syn_from(1)) {
+        // Both sent a SYN: a simultaneous open (RFC 9293 §3.5 figure 8),
+        // both from CLOSED.
+        (Some(_), Some(_)) => [State::Closed, State::Closed],
+        (Some(_), None) => match first_answer {
+            // A SYN answered with RST: no listener (RFC 9293 §3.10.7.1).
+            Some(q) if q.flags.rst() && !q.flags.syn() => [State::Closed, State::Closed],
+            _ => [State::Closed, State::Listen],
+        },
+        // The capture missed the SYN but shows the SYN-ACK.
+        _ if c.packets.first().is_some_and(|q| q.flags.syn()) => [State::SynSent, State::Listen],
+        // The capture starts in the middle of the connection.
+        _ => [State::Established, State::Established],
+    }
+}
+
+/// Infer both sides' states, marking deliveries the later packets disprove.
+/// `stop_us` is when the connection stops being observed: the end of the
+/// capture, or the next incarnation's first SYN.
+pub fn infer(c: &mut Connection, opts: &Options, stop_us: u64, reused: bool) {
+    c.initial = initial_states(c);
+    // A passive side that never sends anything shows nothing of what reached
+    // it: it is left as it started.
+    let silent = [0, 1].map(|s| !c.packets.iter().any(|q| c.side_of(q) == s));
+    for _ in 0..32 {
+        match run(c, opts, stop_us, reused, silent) {
+            Ok(()) => return,
+            Err(j) => {
+                c.lost.insert(j);
+            }
+        }
+    }
+}
+
+fn run(
+    c: &mut Connection,
+    opts: &Options,
+    stop_us: u64,
+    reused: bool,
+    silent: [bool; 2],
+) -> Result<(), usize> {
+    let passive = [c.initial[0] == State::Listen, c.initial[1] == State::Listen];
+    let mut sides = [
+        SideTracker::new(c.initial[0]),
+        SideTracker::new(c.initial[1]),
+    ];
+    let mut last_rx_change: [Option<usize>; 2] = [None, None];
+    // The packet holding each side's pending (not yet processed) FIN.
+    let mut pending_from: [Option<usize>; 2] = [None, None];
+    let mut changes = Vec::new();
+    let mut retrans = [0; 2];
+    let mut keepalives = [0; 2];
+    let tw = opts.time_wait_us;
+    let fw2 = opts.fin_wait2_us;
+    for (i, p) in c.packets.iter().enumerate() {
+        let now = p.time_us;
+        for (s, side) in sides.iter_mut().enumerate() {
+            for st in side.expire(now, tw, fw2) {
+                let at = side.since_us;
+                changes.push(change(at, s, st, None));
+            }
+        }
+        let s = c.side_of(p);
+        let r = 1 - s;
+        if is_keepalive(&sides[s], p) {
+            keepalives[s] += 1;
+        } else if sides[s].is_retransmission(p) {
+            retrans[s] += 1;
+        }
+        if sides[s].acks_pending_fin(p) {
+            let steps = sides[s].apply_pending_fin(now);
+            if steps.iter().any(|st| st.from != st.to) {
+                last_rx_change[s] = pending_from[s];
+            }
+            changes.extend(
+                steps
+                    .into_iter()
+                    .map(|st| change(now, s, st, pending_from[s])),
+            );
+        }
+        match sides[s].on_send(p, now) {
+            SendOutcome::Ok(steps) => {
+                changes.extend(steps.into_iter().map(|st| change(now, s, st, Some(i))));
+            }
+            SendOutcome::Contradiction => match last_rx_change[s] {
+                Some(j) if !c.lost.contains(&j) => return Err(j),
+                _ => {}
+            },
+        }
+        if c.lost.contains(&i) || silent[r] {
+            continue;
+        }
+        // The peer's earlier FIN arrived before this segment.
+        let steps = sides[r].apply_pending_fin(now);
+        if steps.iter().any(|st| st.from != st.to) {
+            last_rx_change[r] = pending_from[r];
+        }
+        changes.extend(
+            steps
+                .into_iter()
+                .map(|st| change(now, r, st, pending_from[r])),
+        );
+        let steps = sides[r].on_receive(p, now, passive[r]);
+        if steps.iter().any(|st| st.from != st.to) {
+            last_rx_change[r] = Some(i);
+        }
+        if sides[r].pending_fin.is_some() && p.flags.fin() {
+            pending_from[r] = Some(i);
+        }
+        changes.extend(steps.into_iter().map(|st| change(now, r, st, Some(i))));
+    }
+    for (s, side) in sides.iter_mut().enumerate() {
+        let at = stop_us.max(c.packets.last().map_or(0, |p| p.time_us));
+        let steps = side.apply_pending_fin(at.min(side.since_us.max(at)));
+        changes.extend(
+            steps
+                .into_iter()
+                .map(|st| change(at, s, st, pending_from[s])),
+        );
+        for st in side.expire(stop_us, tw, fw2) {
+            let at = side.since_us;
+            changes.push(change(at, s, st, None));
+        }
+        if reused && side.state == State::TimeWait {
+            changes.push(Change {
+                time_us: stop_us,
+                side: s,
+                from: State::TimeWait,
+                to: State::Closed,
+                cause: "a new SYN reuses the 4-tuple: TIME-WAIT over (or reused)".into(),
+                packet: None,
+            });
+            side.state = State::Closed;
+        }
+    }
+    changes.sort_by_key(|c| c.time_us);
+    c.changes = changes;
+    c.final_states = [sides[0].state, sides[1].state];
+    c.retransmissions = retrans;
+    c.keepalives = keepalives;
+    Ok(())
+}
+
+fn change(time_us: u64, side: usize, st: crate::track::Step, packet: Option<usize>) -> Change {
+    Change {
+        time_us,
+        side,
+        from: st.from,
+        to: st.to,
+        cause: st.cause,
+        packet,
+    }
+}
