@@ -15,7 +15,7 @@ use crate::tcb::{CtlSegment, Tcb};
 use crate::time::Instant;
 use crate::types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, ListenerId, ListenerLimits, MemoryUsage,
-    SendFlags, Shutdown, Socket, State, Transition, UserCall,
+    SendFlags, Shutdown, Socket, State, TimerKind, Transition, UserCall,
 };
 
 impl Endpoint {
@@ -108,6 +108,12 @@ impl Endpoint {
             });
         }
         Ok(())
+    }
+
+    /// A listener's local address and backlog (what `ss -tln` shows as
+    /// Local and Send-Q); `None` once it is closed.
+    pub fn listener_addr(&self, l: ListenerId) -> Option<(SocketAddr, usize)> {
+        self.listeners.get(l).map(|l| (l.local, l.backlog))
     }
 
     /// State of a listener: LISTEN while open, CLOSED after.
@@ -634,6 +640,39 @@ impl Endpoint {
                 .find(&held.tuple)
                 .and_then(|pos| self.tw.get(pos))
                 .map(|tw| tw.info(self.last_now, &self.cfg)),
+            _ => None,
+        }
+    }
+
+    /// The connection's pending timer as `ss -o` shows it: the earliest of
+    /// its retransmission (and loss-probe), persist, keep-alive (and idle)
+    /// and FIN-WAIT-2 timers, or the 2MSL deadline of a TIME-WAIT entry.
+    /// Delayed-ACK and buffer-release timers are left out, as `ss` leaves
+    /// out Linux's delayed-ACK timer. `None` when none of those is armed or
+    /// the connection is CLOSED. For diagnostics only: the engine's timer
+    /// processing does not depend on it.
+    pub fn timer_of(&self, c: ConnId) -> Option<(TimerKind, Instant)> {
+        let tw_entry = |tw: &crate::timewait::TimeWait| Some((TimerKind::TimeWait, tw.deadline));
+        let Some(idx) = self.slot_of(c) else {
+            return self.released_time_wait(c).and_then(tw_entry);
+        };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => [
+                TimerKind::Retransmit,
+                TimerKind::LossProbe,
+                TimerKind::Persist,
+                TimerKind::Keepalive,
+                TimerKind::FinWait2,
+                TimerKind::TimeWait,
+            ]
+            .into_iter()
+            .filter_map(|k| tcb.timers.get(k).map(|t| (k, t)))
+            .min_by_key(|&(_, t)| t),
+            SlotKind::TimeWait(held) => self
+                .tw
+                .find(&held.tuple)
+                .and_then(|pos| self.tw.get(pos))
+                .and_then(tw_entry),
             _ => None,
         }
     }
