@@ -398,6 +398,14 @@ impl UserScenario {
         for (key, v) in &file.checks {
             checks.extend(check_spec(&cx, &hosts, key, v)?);
         }
+        // The file's tables come sorted by key; show states first, host by host.
+        checks.sort_by_key(|c| match c {
+            CheckSpec::States(h, _) => (0, *h),
+            CheckSpec::Final(h, _) => (1, *h),
+            CheckSpec::Received(h, _) => (2, *h),
+            CheckSpec::Delivered(_) => (3, 0),
+            CheckSpec::Rsts(_) => (4, 0),
+        });
         Ok(UserScenario {
             name: file.name.unwrap_or_else(|| default_name.to_string()),
             summary: file.summary.unwrap_or_default(),
