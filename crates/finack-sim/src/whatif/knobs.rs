@@ -401,7 +401,9 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
         _ => return None,
     };
     let us = n * micros;
-    (0.0..1e15).contains(&us).then(|| Duration::from_micros(us.round() as u64))
+    (0.0..1e15)
+        .contains(&us)
+        .then(|| Duration::from_micros(us.round() as u64))
 }
 
 #[cfg(test)]
