@@ -10,6 +10,7 @@
 //! finack sim fuzz [--seeds N] [--start S] [--jobs N] | --seed S [--svg FILE] [--pcap FILE]
 //! finack sim goodput
 //! finack serve --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] [--port P] [--max-connections N] {echo|discard|http}
+//! finack ss --tun NAME
 //! finack connect --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] HOST:PORT [--send FILE|-]
 //! finack bench tun [--bytes N] [--timeout SECS]
 //! finack bench compare [--bytes N] [--connections N] [--no-linux]
@@ -46,6 +47,7 @@ mod fsm;
 mod model;
 mod net;
 mod packetdrill;
+mod ss_ctl;
 mod whatif;
 
 /// A userspace TCP stack's command line: simulate the TCP connection
@@ -69,6 +71,10 @@ enum Command {
     #[command(after_help = "Exit codes: 0 done (or Ctrl-C), 2 bad usage, \
                             3 runtime failure (not root, TUN device not created, ...).")]
     Serve(net::ServeArgs),
+    /// The socket table (like `ss -tan -o`) of a running `finack serve`,
+    /// asked over its control socket.
+    #[command(after_help = "Exit codes: 0 printed, 3 no finack serve answers for that TUN.")]
+    Ss(ss_ctl::SsArgs),
     /// Connect with finack over a new TUN device to HOST:PORT on the kernel
     /// side, send --send's data, half-close, print what comes back (needs root).
     #[command(after_help = "Exit codes: 0 done, 2 bad usage, \
@@ -225,6 +231,7 @@ fn main() -> ExitCode {
         Command::Sim(SimCommand::Attack(args)) => attack::attack_cmd(&args),
         Command::Packetdrill(args) => packetdrill::run(&args).map_err(Failure::Usage),
         Command::Serve(args) => net::serve_cmd(&args),
+        Command::Ss(args) => ss_ctl::ss_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => net::bench_tun(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),

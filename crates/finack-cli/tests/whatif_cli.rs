@@ -198,3 +198,117 @@ fn a_bad_file_is_an_error_naming_the_line_and_the_field() {
         stderr(&o)
     );
 }
+
+// ---- finack ss against a running finack serve (root) ----
+
+/// A SKIPPED line that shows even though the test harness captures output.
+fn skipped(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
+}
+
+/// Kills the child when dropped (a failed test leaves no server behind).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn ss_without_a_server_says_so_and_exits_3() {
+    let o = finack(&["ss", "--tun", "finack-no-such-tun"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("no finack serve answers for TUN 'finack-no-such-tun'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `finack serve` in a namespace of its own answers `finack ss` with its
+/// socket table: the listener, and the connection of a slow curl download,
+/// established with data queued and a timer.
+#[test]
+fn ss_shows_the_table_of_a_running_serve() {
+    use std::io::{BufRead, BufReader};
+
+    if !finack::netns::can_make() {
+        skipped("ss_shows_the_table_of_a_running_serve: needs root, /dev/net/tun and ip");
+        return;
+    }
+    if !finack::netns::have("curl") {
+        skipped("ss_shows_the_table_of_a_running_serve: needs curl");
+        return;
+    }
+    let ns = finack::netns::Netns::new("finack-ss").expect("make a namespace");
+    let mut child = ns.command(env!("CARGO_BIN_EXE_finack"));
+    child
+        .args([
+            "serve",
+            "--tun",
+            "finss0",
+            "--addr",
+            "192.0.2.2/24",
+            "--port",
+            "8080",
+            "--max-connections",
+            "5",
+            "http",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut server = KillOnDrop(child.spawn().expect("start finack serve"));
+    let mut out = BufReader::new(server.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("read the banner");
+    assert!(
+        first.starts_with("finack: serving http on 192.0.2.2:8080"),
+        "{first:?}"
+    );
+    // A slow download keeps a connection open, data queued, while `finack
+    // ss` looks.
+    let curl = ns
+        .command("curl")
+        .args([
+            "-sS",
+            "--limit-rate",
+            "20k",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+            "http://192.0.2.2:8080/bytes/10000000",
+        ])
+        .spawn()
+        .expect("run curl");
+    let _curl = KillOnDrop(curl);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let o = finack(&["ss", "--tun", "finss0"]);
+    let table = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{table}{}", stderr(&o));
+    assert!(table.contains("(finack serve on TUN finss0)"), "{table}");
+    assert!(
+        table.contains("State       Recv-Q Send-Q Local Address:Port"),
+        "{table}"
+    );
+    let listen = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("LISTEN"))
+        .expect("listener row");
+    assert!(
+        listen.contains("192.0.2.2:8080") && listen.contains("*:*"),
+        "{table}"
+    );
+    let conn = table
+        .lines()
+        .find(|l| l.contains("192.0.2.2:8080") && l.contains("192.0.2.1:"))
+        .unwrap_or_else(|| panic!("no row for curl's connection:\n{table}"));
+    assert!(conn.trim_start().starts_with("ESTAB"), "{conn}");
+    let send_q: u64 = conn.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(send_q > 0, "data queued for the slow reader: {conn}");
+    assert!(conn.contains("timer:("), "{conn}");
+    assert!(table.contains("TCP: 1 (estab 1, "), "{table}");
+}
