@@ -27,6 +27,10 @@ const FILES: &[(&str, &str)] = &[
         "lost-last-ack",
         include_str!("../../scenarios/lost-last-ack.toml"),
     ),
+    (
+        "simultaneous-open",
+        include_str!("../../scenarios/simultaneous-open.toml"),
+    ),
     ("rst-abort", include_str!("../../scenarios/rst-abort.toml")),
     ("refused", include_str!("../../scenarios/refused.toml")),
 ];
@@ -37,7 +41,6 @@ const NOT_FILES: &[(&str, &str)] = &[
     ("fin-with-data", "its last data must be queued together with the FIN in one call; a file's send and close are separate calls"),
     ("no-time-wait", "it is two runs side by side (with TIME-WAIT and without) and replays a FIN into the second; a file is one run"),
     ("old-duplicate", "it holds one particular data segment back until a new connection reuses the 4-tuple, and compares two runs; a file's faults count segments per host, and a file is one run"),
-    ("simultaneous-open", "both hosts connect to each other's fixed port at the same instant with no listener; a file's connect has a local port, but the check compares the two SYNs crossing, which the file's checks cannot express"),
     ("half-open", "it asserts on the error the client's application sees after the reboot and turns on keep-alive per connection; a file has neither"),
     ("idle-attacker", "its server closes connections idle for a while (an application policy) and it opens many connections; a file's actions act on one connection at a time"),
     ("close-wait-leak", "it checks the age of a CLOSE-WAIT connection as the engine reports it; a file's checks cannot read it"),
