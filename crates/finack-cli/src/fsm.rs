@@ -5,7 +5,7 @@
 //! a hand-written table: an edge appears only if the engine took it.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -44,9 +44,13 @@ fn collect(args: &FsmArgs) -> Result<(Edges, usize), Failure> {
         None => catalog().iter().collect(),
     };
     let mut edges = Edges::new();
+    // A line redrawn in place is for a person watching; a log gets none.
+    let progress = io::stderr().is_terminal();
     for def in &defs {
-        eprint!("\rrunning {:<24}", def.name);
-        let _ = io::stderr().flush();
+        if progress {
+            eprint!("\rrunning {:<24}", def.name);
+            let _ = io::stderr().flush();
+        }
         let result = execute(def, args.seed).map_err(Failure::Io)?;
         for e in &result.trace.events {
             if let TraceEvent::State {
@@ -62,7 +66,9 @@ fn collect(args: &FsmArgs) -> Result<(Edges, usize), Failure> {
             }
         }
     }
-    eprintln!("\r{:<32}", "");
+    if progress {
+        eprint!("\r{:<32}\r", "");
+    }
     Ok((edges, defs.len()))
 }
 

@@ -3,11 +3,14 @@
 //!
 //! ```text
 //! finack sim list
-//! finack sim run NAME [--seed N] [--svg FILE] [--pcap FILE] [--json FILE] [--color] [--max-events N]
+//! finack sim run NAME|FILE.toml [--seed N] [--svg FILE] [--pcap FILE] [--json FILE] [--color] [--max-events N]
+//!                [--set [HOST.]FIELD=VALUE]... [--drop RULE]... [--delay RULE]... [--loss RATE] [--ss T]... [--ss-every D]
+//! finack sim show NAME
 //! finack sim all [--seed N]
 //! finack sim fuzz [--seeds N] [--start S] [--jobs N] | --seed S [--svg FILE] [--pcap FILE]
 //! finack sim goodput
 //! finack serve --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] [--port P] [--max-connections N] {echo|discard|http}
+//! finack ss --tun NAME
 //! finack connect --tun NAME --addr 192.0.2.2/24 [--kernel-addr 192.0.2.1] HOST:PORT [--send FILE|-]
 //! finack bench tun [--bytes N] [--timeout SECS]
 //! finack bench compare [--bytes N] [--connections N] [--no-linux]
@@ -47,6 +50,8 @@ mod model;
 mod net;
 mod packetdrill;
 mod proxy;
+mod ss_ctl;
+mod whatif;
 
 /// A userspace TCP stack's command line: simulate the TCP connection
 /// lifecycle and draw it.
@@ -69,6 +74,10 @@ enum Command {
     #[command(after_help = "Exit codes: 0 done (or Ctrl-C), 2 bad usage, \
                             3 runtime failure (not root, TUN device not created, ...).")]
     Serve(net::ServeArgs),
+    /// The socket table (like `ss -tan -o`) of a running `finack serve`,
+    /// asked over its control socket.
+    #[command(after_help = "Exit codes: 0 printed, 3 no finack serve answers for that TUN.")]
+    Ss(ss_ctl::SsArgs),
     /// Connect with finack over a new TUN device to HOST:PORT on the kernel
     /// side, send --send's data, half-close, print what comes back (needs root).
     #[command(after_help = "Exit codes: 0 done, 2 bad usage, \
@@ -113,8 +122,19 @@ enum SimCommand {
     /// Run one scenario: draw its sequence diagram, show its checks, and
     /// write the requested files.
     #[command(after_help = "Exit codes: 0 all checks held, 1 a check failed, \
-                            2 unknown scenario or bad usage, 3 a file could not be written.")]
+                            2 unknown scenario, bad scenario file, unknown field or bad value \
+                            in --set, bad fault rule, 3 a file could not be written.")]
     Run(RunArgs),
+    /// Print a catalog scenario as a scenario file (TOML) for `sim run
+    /// FILE.toml`, or say why it cannot be written as one.
+    #[command(
+        after_help = "Exit codes: 0 printed, 1 the scenario cannot be written as a file, \
+                            2 unknown scenario."
+    )]
+    Show {
+        /// Scenario name (see `finack sim list`).
+        name: String,
+    },
     /// Run every scenario and show a pass/fail table.
     #[command(after_help = "Exit codes: 0 every scenario passed, 1 at least one failed.")]
     All(AllArgs),
@@ -162,7 +182,8 @@ struct FuzzArgs {
 /// Options of `finack sim run`.
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Scenario name (see `finack sim list`).
+    /// Scenario name (see `finack sim list`) or a scenario file (FILE.toml;
+    /// `finack sim show NAME` prints examples).
     name: String,
     /// Seed of the run; the same seed gives the same run, byte for byte.
     #[arg(long, default_value_t = 1)]
@@ -183,6 +204,9 @@ struct RunArgs {
     /// show their beginning and end.
     #[arg(long, value_name = "N", default_value_t = render::DEFAULT_MAX_EVENTS)]
     max_events: usize,
+    /// What-if options.
+    #[command(flatten)]
+    whatif: whatif::WhatIfArgs,
 }
 
 /// Options of `finack sim all`.
@@ -218,12 +242,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(SimCommand::List) => list(),
         Command::Sim(SimCommand::Run(args)) => run(&args),
+        Command::Sim(SimCommand::Show { name }) => whatif::show_cmd(&name),
         Command::Sim(SimCommand::All(args)) => all(&args),
         Command::Sim(SimCommand::Fuzz(args)) => fuzz(&args),
         Command::Sim(SimCommand::Attack(args)) => attack::attack_cmd(&args),
         Command::Packetdrill(args) => packetdrill::run(&args).map_err(Failure::Usage),
         Command::Serve(args) => net::serve_cmd(&args),
         Command::Proxy(args) => proxy::proxy_cmd(&args),
+        Command::Ss(args) => ss_ctl::ss_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => bench_tun::bench_tun(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
@@ -297,8 +323,8 @@ fn write_file(path: &Path, data: &[u8], what: &str) -> Result<(), Failure> {
 
 /// `finack sim run`.
 fn run(args: &RunArgs) -> Result<bool, Failure> {
-    let def = lookup(&args.name)?;
-    let result = execute(def, args.seed).map_err(Failure::Io)?;
+    let what_if = whatif::run(&args.name, args.seed, &args.whatif)?;
+    let result = &what_if.result;
     let trace = &result.trace;
     let mut out = io::stdout().lock();
     let text = render::diagram_text_with(
@@ -336,6 +362,10 @@ fn run(args: &RunArgs) -> Result<bool, Failure> {
     )?;
     writeln!(out)?;
     write_counters(&mut out, &trace.hosts)?;
+    if !what_if.tables.is_empty() {
+        writeln!(out)?;
+        whatif::write_tables(&mut out, &what_if.tables)?;
+    }
     out.flush()?;
     if let Some(path) = &args.svg {
         let svg = render::diagram_svg_with(
@@ -379,17 +409,27 @@ fn all(args: &AllArgs) -> Result<bool, Failure> {
     let scenarios = catalog();
     let total = scenarios.len();
     let mut rows: Vec<(&str, Outcome)> = Vec::with_capacity(total);
+    // Progress is for a person at a terminal; a log gets only the failures.
+    let progress = io::stderr().is_terminal();
     for (k, def) in scenarios.iter().enumerate() {
-        eprint!("[{}/{total}] {} ... ", k + 1, def.name);
-        let _ = io::stderr().flush();
+        if progress {
+            eprint!("[{}/{total}] {} ... ", k + 1, def.name);
+            let _ = io::stderr().flush();
+        }
         let outcome = execute(def, args.seed).map(|r| {
             let held = r.checks.iter().filter(|c| c.ok).count();
             (held, r.checks.len())
         });
+        let name = if progress { "" } else { def.name };
+        let sep = if progress { "" } else { ": " };
         match &outcome {
-            Ok((held, n)) if held == n => eprintln!("ok ({n} checks)"),
-            Ok((held, n)) => eprintln!("FAILED ({} of {n} checks failed)", n - held),
-            Err(msg) => eprintln!("FAILED ({msg})"),
+            Ok((held, n)) if held == n => {
+                if progress {
+                    eprintln!("ok ({n} checks)");
+                }
+            }
+            Ok((held, n)) => eprintln!("{name}{sep}FAILED ({} of {n} checks failed)", n - held),
+            Err(msg) => eprintln!("{name}{sep}FAILED ({msg})"),
         }
         rows.push((def.name, outcome));
     }

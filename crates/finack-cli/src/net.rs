@@ -319,6 +319,8 @@ pub fn serve_cmd(args: &ServeArgs) -> Result<bool, Failure> {
         let local = SocketAddr::new(IpAddr::V4(args.tun.addr.addr), port);
         let listener = TcpListener::bind(&stack, local)
             .map_err(|e| Failure::Io(format!("cannot listen on {local}: {e}")))?;
+        // `finack ss --tun NAME` asks this for the socket table.
+        let _control = crate::ss_ctl::spawn(stack.clone(), &args.tun.tun, local);
         let what = format!("{:?}", args.service).to_lowercase();
         println!(
             "finack: serving {what} on {local} over TUN {} (kernel side {kernel}/{}); Ctrl-C stops",

@@ -21,7 +21,9 @@ pub mod render;
 pub mod rng;
 pub mod sim;
 pub mod trace;
+pub mod whatif;
 
 pub use catalog::{catalog, find, Check, ScenarioDef, ScenarioResult};
 pub use sim::{Family, Faults, LinkConfig, Sim};
 pub use trace::{Fate, HostId, HostInfo, SegmentSummary, Trace, TraceEvent};
+pub use whatif::{RunOptions, Setting, WhatIfRun};

@@ -124,6 +124,12 @@ impl Endpoint {
         Ok(())
     }
 
+    /// A listener's local address and backlog (what `ss -tln` shows as
+    /// Local and Send-Q); `None` once it is closed.
+    pub fn listener_addr(&self, l: ListenerId) -> Option<(SocketAddr, usize)> {
+        self.listeners.get(l).map(|l| (l.local, l.backlog))
+    }
+
     /// State of a listener: LISTEN while open, CLOSED after.
     pub fn listener_state(&self, l: ListenerId) -> State {
         if self.listeners.get(l).is_some() {

@@ -8,7 +8,9 @@ use core::net::SocketAddr;
 use super::slots::{HeldTimeWait, Leftover, Slot, SlotKind};
 use super::Endpoint;
 use crate::tcb::CtlSegment;
-use crate::types::{CloseReason, ConnId, ConnInfo, Error, MemoryUsage, State, Transition};
+use crate::types::{
+    CloseReason, ConnId, ConnInfo, Error, MemoryUsage, State, TimerKind, Transition,
+};
 
 impl Endpoint {
     /// Copy received bytes into `out` without consuming them (MSG_PEEK): the
@@ -80,6 +82,39 @@ impl Endpoint {
                 .find(&held.tuple)
                 .and_then(|pos| self.tw.get(pos))
                 .map(|tw| tw.info(self.last_now, &self.cfg)),
+            _ => None,
+        }
+    }
+
+    /// The connection's pending timer as `ss -o` shows it: the earliest of
+    /// its retransmission (and loss-probe), persist, keep-alive (and idle)
+    /// and FIN-WAIT-2 timers, or the 2MSL deadline of a TIME-WAIT entry.
+    /// Delayed-ACK and buffer-release timers are left out, as `ss` leaves
+    /// out Linux's delayed-ACK timer. `None` when none of those is armed or
+    /// the connection is CLOSED. For diagnostics only: the engine's timer
+    /// processing does not depend on it.
+    pub fn timer_of(&self, c: ConnId) -> Option<(TimerKind, crate::time::Instant)> {
+        let tw_entry = |tw: &crate::timewait::TimeWait| Some((TimerKind::TimeWait, tw.deadline));
+        let Some(idx) = self.slot_of(c) else {
+            return self.released_time_wait(c).and_then(tw_entry);
+        };
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => [
+                TimerKind::Retransmit,
+                TimerKind::LossProbe,
+                TimerKind::Persist,
+                TimerKind::Keepalive,
+                TimerKind::FinWait2,
+                TimerKind::TimeWait,
+            ]
+            .into_iter()
+            .filter_map(|k| tcb.timers.get(k).map(|t| (k, t)))
+            .min_by_key(|&(_, t)| t),
+            SlotKind::TimeWait(held) => self
+                .tw
+                .find(&held.tuple)
+                .and_then(|pos| self.tw.get(pos))
+                .and_then(tw_entry),
             _ => None,
         }
     }

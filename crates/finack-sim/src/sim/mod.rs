@@ -1,9 +1,11 @@
 //! The simulator: hosts with their endpoints and a tiny application each, a link
 //! between them, seeded faults, virtual time, and the trace of it all.
 
+mod app;
 pub mod scenarios;
 
-use std::collections::{BTreeMap, VecDeque};
+pub use app::{ConnApp, HostApp};
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -96,46 +98,6 @@ pub enum CloseMode {
     Close,
 }
 
-/// Per-connection application state.
-#[derive(Default, Debug)]
-pub struct ConnApp {
-    /// Bytes queued by the script, not yet accepted by `send`.
-    pub to_send: VecDeque<u8>,
-    /// Bytes read so far.
-    pub received: Vec<u8>,
-    /// `recv` returned end of stream.
-    pub eof: bool,
-    /// What to do once `to_send` is empty.
-    pub close_when_sent: Option<CloseMode>,
-    /// The application called close/abort.
-    pub released: bool,
-    /// Error `recv` reported, if any.
-    pub error: Option<Error>,
-    /// Last time data arrived or was sent.
-    pub last_active: Instant,
-}
-
-/// A host's application: accepts, reads everything, sends what the scenario
-/// queued, closes when told.
-#[derive(Default, Debug)]
-pub struct HostApp {
-    /// Accept connections from these listeners.
-    pub listeners: Vec<ListenerId>,
-    /// Accept new connections (false: let them pile up in the accept queue).
-    pub accepting: bool,
-    /// Read data as it arrives.
-    pub reading: bool,
-    /// Close a connection as soon as the peer's FIN is seen (FIN+ACK merge).
-    pub close_on_peer_fin: bool,
-    /// Close connections on which nothing happened for this long (a server's
-    /// defence against clients that connect and never send or close).
-    pub idle_close: Option<Duration>,
-    /// Connections, in the order they were opened or accepted.
-    pub conns: Vec<ConnId>,
-    /// Their application state.
-    pub state: BTreeMap<ConnId, ConnApp>,
-}
-
 /// One simulated host.
 pub struct Host {
     /// Display name.
@@ -192,6 +154,8 @@ pub struct Sim {
     /// One 64 KiB buffer for reads and packets, allocated once: zeroing a
     /// fresh one at every step cost more than the whole engine.
     scratch: Vec<u8>,
+    /// Socket tables to take, when run in a what-if context.
+    pub(crate) hooks: Option<crate::whatif::SimHooks>,
 }
 
 fn secret(seed: u64, host: usize, boot: u8) -> [u8; 16] {
@@ -218,6 +182,8 @@ impl Sim {
         configs: [Config; 2],
     ) -> Sim {
         let ips = family.addresses();
+        let mut configs = configs;
+        crate::whatif::configure(names, &mut configs);
         let [c0, c1] = configs;
         let hosts: Vec<Host> = [(names[0], ips[0], c0), (names[1], ips[1], c1)]
             .into_iter()
@@ -253,7 +219,7 @@ impl Sim {
                 .collect(),
             events: Vec::new(),
         };
-        Sim {
+        let mut sim = Sim {
             now: Instant::ZERO,
             hosts,
             link: LinkConfig::default(),
@@ -271,7 +237,10 @@ impl Sim {
             packets_sent: 0,
             transitions: Vec::new(),
             scratch: vec![0u8; 65536],
-        }
+            hooks: None,
+        };
+        crate::whatif::attach(&mut sim);
+        sim
     }
 
     /// Add a scripted fault rule.
@@ -713,6 +682,7 @@ impl Sim {
             return false;
         }
         self.events += 1;
+        self.before_time(next);
         self.now = self.now.max(next);
         let now = self.now;
         let mut due: Vec<InFlight> = Vec::new();
@@ -768,6 +738,7 @@ impl Sim {
     pub fn run_for(&mut self, d: Duration) {
         let limit = self.now + d;
         while self.step(limit) {}
+        self.before_time(limit);
         self.now = self.now.max(limit);
         self.transmit();
     }
@@ -783,6 +754,7 @@ impl Sim {
     /// listeners' transitions, which the trace leaves out).
     pub fn finish(mut self) -> (Trace, Vec<(HostId, Transition)>) {
         self.collect();
+        self.finish_hooks();
         for (info, h) in self.trace.hosts.iter_mut().zip(&self.hosts) {
             info.add_counters(&h.ep.stats());
         }

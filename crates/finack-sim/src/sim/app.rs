@@ -1,0 +1,49 @@
+//! The tiny application each simulated host runs: accepts, reads, sends what
+//! the scenario queued, closes when told.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use finack_core::{ConnId, Error, Instant, ListenerId};
+
+use super::CloseMode;
+
+/// Per-connection application state.
+#[derive(Default, Debug)]
+pub struct ConnApp {
+    /// Bytes queued by the script, not yet accepted by `send`.
+    pub to_send: VecDeque<u8>,
+    /// Bytes read so far.
+    pub received: Vec<u8>,
+    /// `recv` returned end of stream.
+    pub eof: bool,
+    /// What to do once `to_send` is empty.
+    pub close_when_sent: Option<CloseMode>,
+    /// The application called close/abort.
+    pub released: bool,
+    /// Error `recv` reported, if any.
+    pub error: Option<Error>,
+    /// Last time data arrived or was sent.
+    pub last_active: Instant,
+}
+
+/// A host's application: accepts, reads everything, sends what the scenario
+/// queued, closes when told.
+#[derive(Default, Debug)]
+pub struct HostApp {
+    /// Accept connections from these listeners.
+    pub listeners: Vec<ListenerId>,
+    /// Accept new connections (false: let them pile up in the accept queue).
+    pub accepting: bool,
+    /// Read data as it arrives.
+    pub reading: bool,
+    /// Close a connection as soon as the peer's FIN is seen (FIN+ACK merge).
+    pub close_on_peer_fin: bool,
+    /// Close connections on which nothing happened for this long (a server's
+    /// defence against clients that connect and never send or close).
+    pub idle_close: Option<Duration>,
+    /// Connections, in the order they were opened or accepted.
+    pub conns: Vec<ConnId>,
+    /// Their application state.
+    pub state: BTreeMap<ConnId, ConnApp>,
+}
