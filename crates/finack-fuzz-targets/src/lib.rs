@@ -18,11 +18,12 @@ pub mod seeds;
 pub use pair::{endpoint_pair, PairOutcome};
 
 /// The names of the cargo-fuzz targets, as in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 4] = [
+pub const TARGETS: [&str; 5] = [
     "wire_parse",
     "endpoint_pair",
     "packetdrill_parse",
     "explain_capture",
+    "scenario_file",
 ];
 
 /// Runs target `name` on `data`; `None` for an unknown name.
@@ -34,6 +35,7 @@ pub fn run_target(name: &str, data: &[u8]) -> Option<()> {
         }
         "packetdrill_parse" => packetdrill_parse(data),
         "explain_capture" => explain_capture(data),
+        "scenario_file" => scenario_file(data),
         _ => return None,
     }
     Some(())
@@ -68,6 +70,31 @@ pub fn explain_capture(data: &[u8]) {
             }
         }
         Err(e) => assert!(!e.to_string().is_empty(), "an empty capture error"),
+    }
+}
+
+/// `scenario_file`: arbitrary bytes, as text, into the reader of
+/// `finack sim run FILE.toml`. Never a panic: the text is either a scenario
+/// or an error that names its line and field. A scenario small enough to
+/// run quickly (at most 2 minutes of virtual time, 32 actions, 1 MiB per
+/// send) runs, and its diagram renders.
+pub fn scenario_file(data: &[u8]) {
+    use finack_sim::whatif::user::{Call, UserScenario};
+    let text = String::from_utf8_lossy(data);
+    match UserScenario::parse(&text, "fuzz") {
+        Ok(s) => {
+            let small = s.duration <= std::time::Duration::from_secs(120)
+                && s.actions.len() <= 32
+                && s.actions
+                    .iter()
+                    .all(|a| !matches!(a.call, Call::Send(n) if n > 1 << 20));
+            if small {
+                if let Ok(run) = s.run(1, &finack_sim::RunOptions::default()) {
+                    let _ = finack_sim::render::diagram_text(&run.result.trace);
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty(), "an empty scenario-file error"),
     }
 }
 

@@ -57,6 +57,30 @@ fn take_spread(trace: &finack_sim::Trace, seen: &mut HashSet<Vec<u8>>) -> Vec<Ve
     out
 }
 
+/// `scenario_file` seeds: the example files and every catalog scenario
+/// that can be written as a file (`finack sim show`).
+pub fn scenario_file() -> Vec<Seed> {
+    let mut out: Vec<Seed> = finack_sim::whatif::show::expressible()
+        .filter_map(|name| match finack_sim::whatif::show::as_file(name) {
+            Some(Ok(text)) => Some((format!("{name}.toml"), text.as_bytes().to_vec())),
+            _ => None,
+        })
+        .collect();
+    for (name, text) in [
+        (
+            "close-wait-leak.toml",
+            include_str!("../../../examples/scenarios/close-wait-leak.toml"),
+        ),
+        (
+            "short-time-wait.toml",
+            include_str!("../../../examples/scenarios/short-time-wait.toml"),
+        ),
+    ] {
+        out.push((name.to_string(), text.as_bytes().to_vec()));
+    }
+    out
+}
+
 /// `explain_capture` seeds: the pcap of every catalog scenario, both
 /// families.
 pub fn explain_capture() -> Vec<Seed> {

@@ -137,3 +137,28 @@ fn explain_seeds_are_the_scenarios_captures_and_pass_the_target() {
         finack_fuzz_targets::explain_capture(pcap);
     }
 }
+
+/// The scenario-file seeds are the example files and the catalog's file
+/// forms; each parses, runs and passes the target; cut short or mangled
+/// they give errors, not panics.
+#[test]
+fn scenario_file_seeds_parse_run_and_survive_mangling() {
+    use finack_fuzz_targets::scenario_file;
+    let seeds = seeds::scenario_file();
+    assert!(seeds.len() >= 3, "{}", seeds.len());
+    for (name, text) in &seeds {
+        let s =
+            finack_sim::whatif::user::UserScenario::parse(std::str::from_utf8(text).unwrap(), name)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!s.actions.is_empty(), "{name}");
+        scenario_file(text);
+        for cut in (0..text.len()).step_by(13) {
+            scenario_file(&text[..cut]);
+        }
+        let mut flipped = text.clone();
+        for i in (0..flipped.len()).step_by(17) {
+            flipped[i] ^= 0x20;
+        }
+        scenario_file(&flipped);
+    }
+}

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         write(&out, "wire_parse", &seeds::wire_parse())?;
         write(&out, "endpoint_pair", &seeds::endpoint_pair())?;
         write(&out, "explain_capture", &seeds::explain_capture())?;
+        write(&out, "scenario_file", &seeds::scenario_file())?;
         match seeds::packetdrill_parse(&pd) {
             Ok(s) if !s.is_empty() => write(&out, "packetdrill_parse", &s)?,
             Ok(_) => eprintln!(
