@@ -86,6 +86,57 @@ print("ready", flush=True)
 threading.Event().wait()
 "#;
 
+/// A client of a port nobody listens on: prints "reset" when the proxy
+/// passes the refusal on as a reset.
+const REFUSED: &str = r#"
+import socket
+try:
+    s = socket.create_connection(("203.0.113.10", 7999), timeout=30)
+    s.sendall(b"x")
+    print("open" if s.recv(10) else "closed")
+except (ConnectionResetError, ConnectionRefusedError):
+    print("reset")
+"#;
+
+/// Start `finack proxy` on TUN fin0 in `ns` with these extra arguments and,
+/// once its device exists, route table 100 into it: the process, its
+/// output and its banner line.
+fn start_proxy(
+    ns: &Netns,
+    extra: &[&str],
+) -> (KillOnDrop, BufReader<std::process::ChildStdout>, String) {
+    let mut child = KillOnDrop(
+        ns.command(env!("CARGO_BIN_EXE_finack"))
+            .args(["proxy", "--tun", "fin0", "--addr", "192.0.2.130/25"])
+            .args(["--kernel-addr", "192.0.2.129"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start finack proxy"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let banner = read_line_within(&mut out, Duration::from_secs(20));
+    assert!(
+        banner.starts_with("finack: proxying every TCP connection"),
+        "{banner}"
+    );
+    sysctl(ns, "net.ipv4.conf.fin0.rp_filter=0");
+    ip(
+        ns,
+        &[
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "dev",
+            "fin0",
+            "table",
+            "100",
+        ],
+    );
+    (child, out, banner)
+}
+
 fn ip(ns: &Netns, args: &[&str]) {
     ns.ip(args)
         .unwrap_or_else(|e| panic!("ip -n {} {args:?}: {e}", ns.name()));
@@ -215,46 +266,10 @@ fn transparent_proxy_carries_connections_to_their_destinations() {
         "ready"
     );
 
-    let mut finack = KillOnDrop(
-        proxy
-            .command(env!("CARGO_BIN_EXE_finack"))
-            .args([
-                "proxy",
-                "--tun",
-                "fin0",
-                "--addr",
-                "192.0.2.130/25",
-                "--kernel-addr",
-                "192.0.2.129",
-                "--max-connections",
-                "207",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start finack proxy"),
-    );
-    let mut proxy_out = BufReader::new(finack.0.stdout.take().unwrap());
-    let banner = read_line_within(&mut proxy_out, Duration::from_secs(20));
-    assert!(
-        banner.starts_with("finack: proxying every TCP connection"),
-        "{banner}"
-    );
-    sysctl(&proxy, "net.ipv4.conf.fin0.rp_filter=0");
     // What comes from the client goes into finack's device.
     ip(&proxy, &["rule", "add", "iif", "p0", "lookup", "100"]);
-    ip(
-        &proxy,
-        &[
-            "route",
-            "add",
-            "203.0.113.0/24",
-            "dev",
-            "fin0",
-            "table",
-            "100",
-        ],
-    );
+    let (mut finack, mut proxy_out, banner) = start_proxy(&proxy, &["--max-connections", "207"]);
+    assert!(banner.contains(" directly;"), "{banner}");
 
     // curl: a page of 1,024,000 bytes, byte for byte.
     let page = client
@@ -379,18 +394,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.cl
     );
 
     // A destination that refuses: the client is reset.
-    let refused = python(
-        &client,
-        r#"
-import socket
-try:
-    s = socket.create_connection(("203.0.113.10", 7999), timeout=30)
-    s.sendall(b"x")
-    print("open" if s.recv(10) else "closed")
-except (ConnectionResetError, ConnectionRefusedError):
-    print("reset")
-"#,
-    );
+    let refused = python(&client, REFUSED);
     assert_eq!(refused, "reset");
 
     // Every one of the 207 connections went through finack (none took the
@@ -444,42 +448,13 @@ except (ConnectionResetError, ConnectionRefusedError):
         read_line_within(&mut socks_out, Duration::from_secs(20)).trim(),
         "ready"
     );
-    let mut finack = KillOnDrop(
-        proxy
-            .command(env!("CARGO_BIN_EXE_finack"))
-            .args([
-                "proxy",
-                "--tun",
-                "fin0",
-                "--addr",
-                "192.0.2.130/25",
-                "--kernel-addr",
-                "192.0.2.129",
-            ])
-            .args(["--socks5", "198.51.100.2:1080", "--max-connections", "2"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start finack proxy --socks5"),
+    let (_finack, mut proxy_out, banner) = start_proxy(
+        &proxy,
+        &["--socks5", "198.51.100.2:1080", "--max-connections", "2"],
     );
-    let mut proxy_out = BufReader::new(finack.0.stdout.take().unwrap());
-    let banner = read_line_within(&mut proxy_out, Duration::from_secs(20));
     assert!(
         banner.contains("through SOCKS5 198.51.100.2:1080"),
         "{banner}"
-    );
-    sysctl(&proxy, "net.ipv4.conf.fin0.rp_filter=0");
-    ip(
-        &proxy,
-        &[
-            "route",
-            "add",
-            "203.0.113.0/24",
-            "dev",
-            "fin0",
-            "table",
-            "100",
-        ],
     );
     let echo = client
         .command("sh")
@@ -490,18 +465,7 @@ except (ConnectionResetError, ConnectionRefusedError):
         .output()
         .expect("run socat");
     assert_eq!(String::from_utf8_lossy(&echo.stdout), "via socks");
-    let refused = python(
-        &client,
-        r#"
-import socket
-try:
-    s = socket.create_connection(("203.0.113.10", 7999), timeout=30)
-    s.sendall(b"x")
-    print("open" if s.recv(10) else "closed")
-except (ConnectionResetError, ConnectionRefusedError):
-    print("reset")
-"#,
-    );
+    let refused = python(&client, REFUSED);
     assert_eq!(refused, "reset");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut proxy_out, &mut rest).expect("read the proxy's output");

@@ -66,10 +66,19 @@ impl TcpListener {
         addr: SocketAddr,
         backlog: usize,
     ) -> io::Result<TcpListener> {
+        TcpListener::open(stack, addr, |ep| ep.listen(addr, backlog))
+    }
+
+    /// A listener the engine opens with `listen`, known by `local`.
+    fn open(
+        stack: &Stack,
+        local: SocketAddr,
+        listen: impl FnOnce(&mut finack_core::Endpoint) -> Result<ListenerId, Error>,
+    ) -> io::Result<TcpListener> {
         let id = stack
             .shared
             .op(|inner, _| {
-                let id = inner.ep.listen(addr, backlog)?;
+                let id = listen(&mut inner.ep)?;
                 inner.listeners.insert(id, None);
                 Ok(id)
             })
@@ -77,7 +86,7 @@ impl TcpListener {
         Ok(TcpListener {
             stack: stack.clone(),
             id,
-            local: addr,
+            local,
             child: SocketOptions::default(),
         })
     }
@@ -111,20 +120,8 @@ impl TcpListener {
     /// # }
     /// ```
     pub fn bind_any(stack: &Stack) -> io::Result<TcpListener> {
-        let id = stack
-            .shared
-            .op(|inner, _| {
-                let id = inner.ep.listen_any(DEFAULT_BACKLOG)?;
-                inner.listeners.insert(id, None);
-                Ok(id)
-            })
-            .map_err(to_io_error)?;
-        Ok(TcpListener {
-            stack: stack.clone(),
-            id,
-            local: SocketAddr::from(([0, 0, 0, 0], 0)),
-            child: SocketOptions::default(),
-        })
+        let any = SocketAddr::from(([0, 0, 0, 0], 0));
+        TcpListener::open(stack, any, |ep| ep.listen_any(DEFAULT_BACKLOG))
     }
 
     /// Wait for the next established connection and return it with the peer's
