@@ -42,6 +42,7 @@ use finack_sim::render::{self, SvgOptions, TextOptions};
 use finack_sim::{catalog, find, Family, ScenarioDef, ScenarioResult};
 
 mod attack;
+mod bench_http;
 mod bench_scale;
 mod bench_tun;
 mod explain;
@@ -252,6 +253,7 @@ fn main() -> ExitCode {
         Command::Ss(args) => ss_ctl::ss_cmd(&args),
         Command::Connect(args) => net::connect_cmd(&args),
         Command::Bench(net::BenchCommand::Tun(args)) => bench_tun::bench_tun(&args),
+        Command::Bench(net::BenchCommand::Http(args)) => bench_http::bench_http(&args),
         Command::Bench(net::BenchCommand::Compare(args)) => net::bench_compare(&args),
         Command::Bench(net::BenchCommand::Scale(args)) => bench_scale::bench_scale(&args),
         Command::Fsm(args) => fsm::fsm(&args),

@@ -159,6 +159,11 @@ pub enum BenchCommand {
     /// and the median of the per-round ratios. Needs root, iproute2 and
     /// python3; uses its own network namespaces.
     Tun(crate::bench_tun::BenchTunArgs),
+    /// The same hyper HTTP service over finack on a TUN device and over
+    /// Linux sockets behind a veth pair, driven by wrk with keep-alive and
+    /// with a new connection per request: requests/s (min / median / max),
+    /// latency p50/p99, and the median ratio. Needs root, iproute2 and wrk.
+    Http(crate::bench_http::BenchHttpArgs),
     /// finack against smoltcp (same in-memory harness, MTU and buffers) and
     /// the Linux kernel on loopback, measured side by side in one run: bulk
     /// throughput, connection churn, memory per connection and per TIME-WAIT

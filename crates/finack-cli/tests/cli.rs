@@ -729,3 +729,59 @@ fn model_checks_a_small_bound_and_reports_the_states_explored() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("(INCOMPLETE)"), "{}", stdout(&o));
 }
+
+/// `finack bench tun` and `finack bench http` at their smallest: every case
+/// measured in both directions / both HTTP modes, one table each (needs
+/// root; bench http also wrk).
+#[test]
+fn bench_tun_and_http_print_their_tables() {
+    if !finack::netns::can_make() || !finack::netns::have("python3") {
+        skipped("bench_tun_and_http_print_their_tables: needs root, /dev/net/tun, ip and python3");
+        return;
+    }
+    let o = finack(&["bench", "tun", "--runs", "1", "--seconds", "0.3"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    for row in [
+        "Linux -> finack (TUN, offload)",
+        "Linux -> finack (TUN, no offload)",
+        "finack -> Linux (TUN, offload)",
+        "finack -> Linux (TUN, no offload)",
+        "Linux -> Linux (veth)",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
+    }
+    if !finack::netns::have("wrk") {
+        skipped("bench_tun_and_http_print_their_tables: bench http needs wrk");
+        return;
+    }
+    let o = finack(&[
+        "bench",
+        "http",
+        "--runs",
+        "1",
+        "--seconds",
+        "1",
+        "--connections",
+        "4",
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    for row in [
+        "finack (TUN), keep-alive",
+        "Linux (veth), keep-alive",
+        "finack (TUN), connection per request",
+        "Linux (veth), connection per request",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("{row}: {out}"));
+        let rps: f64 = line[row.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        assert!(rps > 0.0, "{line}");
+    }
+}

@@ -116,6 +116,15 @@ pub fn pattern(n: usize) -> Vec<u8> {
 /// [`INDEX_PAGE`], `GET /bytes/N` streams N bytes of [`pattern`] in 64 KiB
 /// chunks, anything else is 404. Returns the response body bytes sent.
 pub async fn http_one(stream: TcpStream) -> io::Result<u64> {
+    http_conn(stream).await
+}
+
+/// [`http_one`] over any byte stream: the same service on a kernel socket
+/// (`tokio::net::TcpStream`), for comparing finack with Linux.
+pub async fn http_conn<S>(stream: S) -> io::Result<u64>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let sent = Arc::new(AtomicU64::new(0));
     let counter = sent.clone();
     let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
