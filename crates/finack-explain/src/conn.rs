@@ -51,6 +51,11 @@ pub struct Connection {
     pub retransmissions: [usize; 2],
     /// Keep-alive probes sent by each side.
     pub keepalives: [usize; 2],
+    /// Indices of packets that repeat a data segment of the previous
+    /// incarnation of this 4-tuple (same sender, sequence number and
+    /// length): old duplicates, the hazard TIME-WAIT guards against
+    /// (RFC 9293 §3.4.1, "Knowing When to Keep Quiet").
+    pub old_duplicates: Vec<usize>,
 }
 
 impl Connection {
@@ -116,6 +121,7 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
     let mut conns: Vec<Connection> = Vec::new();
     let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     let mut count: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    let mut previous: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     for p in packets {
         let k = key(&p);
         let fresh_syn = p.flags.syn() && !p.flags.ack() && !p.flags.rst();
@@ -143,7 +149,9 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
         if start_new {
             let n = count.entry(k).or_insert(0);
             *n += 1;
-            current.insert(k, conns.len());
+            if let Some(old) = current.insert(k, conns.len()) {
+                previous.insert(k, old);
+            }
             let ends = if p.flags.syn() && p.flags.ack() {
                 [p.dst, p.src]
             } else {
@@ -159,9 +167,22 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
                 final_states: [State::Closed; 2],
                 retransmissions: [0; 2],
                 keepalives: [0; 2],
+                old_duplicates: Vec::new(),
             });
         }
         let i = current[&k];
+        let repeats_old = p.len > 0
+            && !p.flags.syn()
+            && previous.get(&k).is_some_and(|&old| {
+                conns[old]
+                    .packets
+                    .iter()
+                    .any(|q| q.src == p.src && q.seq == p.seq && q.len == p.len)
+            });
+        if repeats_old {
+            let at = conns[i].packets.len();
+            conns[i].old_duplicates.push(at);
+        }
         conns[i].packets.push(p);
     }
     conns

@@ -214,6 +214,14 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
             anomalies.push("TIME-WAIT restarted by a retransmitted FIN".into());
         }
     }
+    for &i in &c.old_duplicates {
+        anomalies.push(format!(
+            "old duplicate: packet #{} repeats a data segment of the previous incarnation (seq {}, {} bytes); without TIME-WAIT (or PAWS) it can be taken as new data",
+            i + 1,
+            pk[i].seq,
+            pk[i].len
+        ));
+    }
     if zero_window_stall(c) {
         anomalies.push("zero-window stall".into());
     }
