@@ -1,6 +1,6 @@
 //! One endpoint's state, inferred from what it sent and what it received as
 //! seen at the capture point, by the rules of RFC 9293 §3.10 (event
-//! processing). Each side of a connection has its own [`SideTracker`]; the
+//! processing). Each side of a connection has its own `SideTracker`; the
 //! connection driver ([`crate::conn`]) feeds it every segment of the
 //! connection twice: once as sent by its sender, once as received by the
 //! other side (unless that delivery is known to have failed).

@@ -183,7 +183,7 @@ impl Endpoint {
     }
 
     /// The memory this endpoint holds, per connection and for its tables. Each
-    /// connection stays within [`Config::connection_memory_limit`] whatever
+    /// connection stays within [`crate::Config::connection_memory_limit`] whatever
     /// the peer sends (the randomized fault suite checks it).
     pub fn memory_usage(&self) -> MemoryUsage {
         use core::mem::size_of;

@@ -206,9 +206,9 @@ pub const DEFAULTS_SH: &[(&str, &str)] = &[
 ];
 
 /// Builds the engine configuration a script asks for: the base configuration
-/// (see [`LINUX_3_11_TCP_RMEM_MAX`]) plus what the init command's lines set
+/// (see `LINUX_3_11_TCP_RMEM_MAX`) plus what the init command's lines set
 /// (packetdrill's `defaults.sh`, `sysctl` and `set_sysctls.py`, `ip route`,
-/// see [`super::shell`]). Lines it cannot honour are returned.
+/// see `super::shell`). Lines it cannot honour are returned.
 pub fn config_for(script: &Script) -> (Config, Vec<String>) {
     config_for_mode(script, IpMode::Ipv4, None)
 }
