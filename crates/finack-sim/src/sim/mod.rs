@@ -480,10 +480,15 @@ impl Sim {
                 continue;
             }
             if peer_closed.contains(&c) && st.to_send.is_empty() {
-                // Everything is read: answer the peer's FIN with ours at once.
-                st.released = true;
-                let _ = ep.close(now, c);
-                continue;
+                if app.last_words.is_empty() {
+                    // Everything is read: answer the peer's FIN with ours at once.
+                    st.released = true;
+                    let _ = ep.close(now, c);
+                    continue;
+                }
+                // Write the last words, then close (below, once they are sent).
+                st.to_send.extend(&app.last_words);
+                st.close_when_sent = Some(CloseMode::Close);
             }
             while !st.to_send.is_empty() {
                 let (a, _) = st.to_send.as_slices();

@@ -137,27 +137,46 @@ pub(super) fn fin_ack_merged(seed: u64, family: Family) -> ScenarioResult {
         Config::linux(),
     );
     let (c, s) = established(&mut sim);
+    sim.send(CLIENT, c, b"GET /last HTTP/1.0\r\n\r\n");
     sim.run_for(Duration::from_millis(50));
+    let last = b"HTTP/1.0 200 OK\r\n\r\nbye".to_vec();
     sim.hosts[SERVER].app.close_on_peer_fin = true;
+    sim.hosts[SERVER].app.last_words = last.clone();
     sim.note(
         Some(SERVER),
-        "the server has nothing more to send: it will close as soon as it sees the FIN",
+        "when the client's FIN arrives the server writes its last data and calls close() at once",
     );
-    sim.close(CLIENT, c);
+    sim.note(
+        Some(CLIENT),
+        "the client is done sending and still reads: shutdown(SHUT_WR) (after close() the reply would be answered with RST)",
+    );
+    sim.shutdown(CLIENT, c, finack_core::Shutdown::Write);
     sim.run_until(Duration::from_secs(120), |sm| {
         sm.state(CLIENT, c) == Closed && sm.state(SERVER, s) == Closed
+    });
+    let client_fin = sim
+        .trace
+        .packets_from(CLIENT)
+        .find(|p| p.0.flags.fin())
+        .map(|p| p.0.seq + p.0.len as u32 + 1);
+    let merged = sim.trace.packets_from(SERVER).find(|p| {
+        p.0.flags.fin() && p.0.flags.ack() && p.0.len == last.len() && Some(p.0.ack) == client_fin
     });
     let close: Vec<TcpFlags> = sim
         .trace
         .events
         .iter()
         .filter_map(|e| match e {
-            TraceEvent::Packet { seg, time, .. } if *time > Instant::from_millis(40) => {
-                Some(seg.flags)
+            TraceEvent::Packet { seg, time, .. } if *time > Instant::from_millis(75) => {
+                Some(seg.flags & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::ACK))
             }
             _ => None,
         })
         .collect();
+    let got = sim
+        .conn_app(CLIENT, c)
+        .map(|a| (a.received.clone(), a.eof))
+        .unwrap_or_default();
     let checks = vec![
         states_check(
             &sim.trace,
@@ -172,7 +191,12 @@ pub(super) fn fin_ack_merged(seed: u64, family: Family) -> ScenarioResult {
             &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
         ),
         check(
-            "three segments close it: FIN, FIN+ACK, ACK",
+            "one server segment carries its last data, the ACK of the client's FIN and its own FIN",
+            merged.is_some(),
+            "no segment with data + FIN + ACK of the client's FIN",
+        ),
+        check(
+            "three segments close it: FIN, data+FIN+ACK, ACK",
             close
                 == [
                     TcpFlags::FIN | TcpFlags::ACK,
@@ -180,6 +204,11 @@ pub(super) fn fin_ack_merged(seed: u64, family: Family) -> ScenarioResult {
                     TcpFlags::ACK,
                 ],
             format!("{close:?}"),
+        ),
+        check(
+            "the client reads the last data, then end of stream",
+            got.0 == last && got.1,
+            format!("{} bytes, eof {}", got.0.len(), got.1),
         ),
         no_rst(&sim.trace),
     ];
@@ -286,20 +315,35 @@ pub(super) fn half_close(seed: u64, family: Family) -> ScenarioResult {
     let reply = pattern(200_000, 4);
     sim.note(
         Some(SERVER),
-        "the server keeps sending 200000 bytes in CLOSE-WAIT, then closes",
+        "CLOSE-WAIT: the server has read the end of the request and keeps sending its 200000-byte reply",
     );
     sim.send(SERVER, s, &reply);
-    sim.close_when_sent(SERVER, s, CloseMode::Close);
     // Bytes the client had when it entered FIN-WAIT-2; receiving more while
-    // still there is the half-close the article describes.
+    // still there is the half-close the article describes. The same for the
+    // server's CLOSE-WAIT: bytes delivered while it is there.
     let mut at_fw2: Option<usize> = None;
     let mut in_fw2 = false;
+    let mut at_cw: Option<usize> = None;
+    let mut in_cw = 0usize;
     sim.run_until(Duration::from_secs(30), |sm| {
+        let got = sm.conn_app(CLIENT, c).map_or(0, |a| a.received.len());
         if sm.state(CLIENT, c) == FinWait2 {
-            let got = sm.conn_app(CLIENT, c).map_or(0, |a| a.received.len());
             let entry = *at_fw2.get_or_insert(got);
             in_fw2 |= got > entry;
         }
+        if sm.state(SERVER, s) == CloseWait {
+            let entry = *at_cw.get_or_insert(got);
+            in_cw = got - entry;
+        }
+        got >= reply.len()
+    });
+    let server_state_at_end_of_data = sim.state(SERVER, s);
+    sim.note(
+        Some(SERVER),
+        "the reply is delivered: now the server calls close()",
+    );
+    sim.close(SERVER, s);
+    sim.run_until(Duration::from_secs(30), |sm| {
         sm.state(CLIENT, c) == TimeWait
     });
     sim.run_until(Duration::from_secs(120), |sm| sm.state(CLIENT, c) == Closed);
@@ -314,6 +358,16 @@ pub(super) fn half_close(seed: u64, family: Family) -> ScenarioResult {
             format!("{} bytes", got.0.len()),
         ),
         check("client was receiving while in FIN-WAIT-2", in_fw2, ""),
+        check(
+            "all 200000 bytes reached the client after the server entered CLOSE-WAIT, while it stayed there",
+            in_cw == reply.len() && server_state_at_end_of_data == CloseWait,
+            format!("{in_cw} bytes in CLOSE-WAIT; server in {server_state_at_end_of_data:?} at the end of the data"),
+        ),
+        check(
+            "the client's half-close is shutdown(SHUT_WR), drawn so",
+            sim.trace.events.iter().any(|e| matches!(e, TraceEvent::State { host: 0, to: FinWait1, cause, .. } if cause == "shutdown(SHUT_WR)")),
+            "no FIN-WAIT-1 caused by shutdown(SHUT_WR)",
+        ),
         states_check(
             &sim.trace,
             CLIENT,

@@ -7,7 +7,7 @@ use finack_core::{CloseReason, Config, Error, Instant, Shutdown, State};
 
 use super::*;
 use crate::sim::{Family, Sim, Verdict};
-use crate::trace::Fate;
+use crate::trace::{Fate, TraceEvent};
 
 use State::*;
 
@@ -61,7 +61,26 @@ pub(super) fn lost_last_ack(seed: u64, family: Family) -> ScenarioResult {
     };
     sim.run_until(Duration::from_secs(120), |sm| sm.state(CLIENT, c) == Closed);
     let end = sim.now;
+    let restart_noted = sim.trace.events.iter().any(|e| {
+        matches!(e, TraceEvent::Note { time, host: Some(CLIENT), text }
+            if Some(*time) == refin_arrival && text.contains("TIME-WAIT timer restarted"))
+    });
+    let text = crate::render::diagram_text(&sim.trace);
+    let refin_marked = text
+        .lines()
+        .filter(|l| l.contains("FIN|ACK") && l.contains("↻ retransmission"))
+        .count();
     let checks = vec![
+        check(
+            "the diagram marks the second FIN (and only it) as a retransmission",
+            refin_marked == 1,
+            format!("{refin_marked} FIN lines marked"),
+        ),
+        check(
+            "the diagram draws TIME-WAIT's restart (⟳) when the retransmitted FIN arrives",
+            restart_noted,
+            "no restart note at the retransmitted FIN's arrival",
+        ),
         check(
             "the server retransmits its FIN once",
             fins.len() == 2,
