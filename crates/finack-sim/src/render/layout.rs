@@ -148,6 +148,9 @@ impl Numbering {
         // Per flow: the end of the sequence space sent so far, relative to
         // the flow's ISN.
         let mut sent_to: BTreeMap<Flow, u32> = BTreeMap::new();
+        // Port pairs on which a FIN or RST was seen: a SYN there opens a new
+        // incarnation even with the same ISN (two runs of one scenario).
+        let mut ended: BTreeSet<((HostId, u16), (HostId, u16))> = BTreeSet::new();
         let mut out = Numbering {
             rel: Vec::with_capacity(trace.events.len()),
             retx: Vec::with_capacity(trace.events.len()),
@@ -161,9 +164,17 @@ impl Numbering {
             };
             let a = (*from, seg.src_port);
             let b = (*to, seg.dst_port);
-            conns.insert(if a <= b { (a, b) } else { (b, a) });
+            let key = if a <= b { (a, b) } else { (b, a) };
+            conns.insert(key);
             let fwd: Flow = (*from, seg.src_port, *to, seg.dst_port);
             let rev: Flow = (*to, seg.dst_port, *from, seg.src_port);
+            if seg.flags.syn() && !seg.flags.ack() && ended.remove(&key) {
+                sent_to.remove(&fwd);
+                sent_to.remove(&rev);
+            }
+            if seg.flags.fin() || seg.flags.rst() {
+                ended.insert(key);
+            }
             if seg.flags.syn() && isn.get(&fwd) != Some(&seg.seq.0) {
                 isn.insert(fwd, seg.seq.0);
                 sent_to.remove(&fwd);

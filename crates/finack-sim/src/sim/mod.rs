@@ -702,7 +702,7 @@ impl Sim {
             };
             let what = match kind {
                 TimerKind::Retransmit => "retransmission timer (RTO)",
-                TimerKind::Keepalive => "keep-alive timer",
+                TimerKind::Keepalive => "keep-alive (or idle) timer",
                 TimerKind::Persist => "persist timer",
                 TimerKind::LossProbe => "tail-loss-probe timer",
                 TimerKind::User => "user timeout",

@@ -6,7 +6,8 @@ use finack_core::wire::TcpFlags;
 use finack_core::{CloseReason, Config, Error, State};
 
 use super::*;
-use crate::sim::{CloseMode, Family};
+use crate::sim::{CloseMode, Family, Sim};
+use crate::trace::TraceEvent;
 
 use State::*;
 
@@ -73,30 +74,32 @@ pub(super) fn half_open(seed: u64, family: Family) -> ScenarioResult {
     )
 }
 
-pub(super) fn idle_attacker(seed: u64, family: Family) -> ScenarioResult {
-    let mut sim = pair(
-        "idle-attacker",
-        seed,
-        family,
-        Config::linux(),
-        Config::linux(),
-    );
-    sim.hosts[SERVER].app.idle_close = Some(Duration::from_secs(5));
+/// Attackers that connect and then do nothing; a legitimate client served
+/// meanwhile. With `defence`, the server's listener resets connections idle
+/// for 5 s (`ListenerLimits::idle_timeout`, the engine's own timer).
+fn idle_attack_run(seed: u64, family: Family, defence: bool) -> (Sim, IdleOutcome) {
+    let mut scfg = Config::linux();
+    if defence {
+        scfg.listener_limits.idle_timeout = Some(Duration::from_secs(5));
+    }
+    let mut sim = pair("idle-attacker", seed, family, Config::linux(), scfg);
     sim.note(
         Some(SERVER),
-        "server policy: close connections idle for 5 s; FIN-WAIT-2 orphans expire after 60 s",
+        if defence {
+            "defence on: the listener resets connections on which nothing arrives for 5 s (idle_timeout)"
+        } else {
+            "no defence: the server keeps every connection until its peer ends it"
+        },
     );
-    // The attacker's application never sends and never closes (not even after FIN).
-    let mut attackers = Vec::new();
-    for i in 0..20u16 {
-        attackers.push(
+    // The attacker's application never sends and never closes.
+    let attackers: Vec<_> = (0..ATTACKERS)
+        .map(|i| {
             sim.connect(CLIENT, 20000 + i, 80)
-                .expect("attacker connect"),
-        );
-    }
-    sim.run_for(Duration::from_secs(3));
+                .expect("attacker connect")
+        })
+        .collect();
+    sim.run_for(Duration::from_secs(1));
     let peak = sim.hosts[SERVER].ep.connection_count();
-    sim.run_for(Duration::from_secs(7));
     sim.note(
         Some(CLIENT),
         "a legitimate client connects and asks for a page",
@@ -107,41 +110,128 @@ pub(super) fn idle_attacker(seed: u64, family: Family) -> ScenarioResult {
     });
     let gs = sim.conn(SERVER, attackers.len());
     sim.send(CLIENT, good, b"GET /");
+    sim.run_until(Duration::from_secs(2), |s| {
+        gs.and_then(|g| s.conn_app(SERVER, g))
+            .is_some_and(|a| a.received == b"GET /")
+    });
     if let Some(gs) = gs {
+        sim.note(Some(SERVER), "the server answers and calls close()");
         sim.send(SERVER, gs, b"200 OK");
         sim.close_when_sent(SERVER, gs, CloseMode::Close);
     }
-    sim.run_for(Duration::from_secs(1));
+    sim.run_until(Duration::from_secs(2), |s| {
+        s.conn_app(CLIENT, good).is_some_and(|a| a.eof)
+    });
     let served = sim
         .conn_app(CLIENT, good)
-        .is_some_and(|a| a.received == b"200 OK");
+        .is_some_and(|a| a.received == b"200 OK" && a.eof);
+    sim.note(
+        Some(CLIENT),
+        "the legitimate client has its page and calls close()",
+    );
+    sim.close(CLIENT, good);
     sim.run_for(Duration::from_secs(70));
     let left = sim.hosts[SERVER].ep.connection_count();
-    let stuck = attackers
+    let established = sim.hosts[SERVER]
+        .ep
+        .count_by_state()
         .iter()
-        .filter(|&&a| sim.state(CLIENT, a) == CloseWait)
+        .find(|(s, _)| *s == Established)
+        .map_or(0, |e| e.1);
+    let out = IdleOutcome {
+        peak,
+        served,
+        left,
+        established,
+    };
+    (sim, out)
+}
+
+const ATTACKERS: u16 = 4;
+
+struct IdleOutcome {
+    peak: usize,
+    served: bool,
+    left: usize,
+    established: usize,
+}
+
+pub(super) fn idle_attacker(seed: u64, family: Family) -> ScenarioResult {
+    let (sim, on) = idle_attack_run(seed, family, true);
+    let (off_sim, off) = idle_attack_run(seed, family, false);
+    let t = &sim.trace;
+    let good_port = 30000;
+    let legit_rst = t.events.iter().any(|e| {
+        matches!(e, TraceEvent::Packet { seg, .. }
+            if seg.flags.rst() && (seg.src_port == good_port || seg.dst_port == good_port))
+    });
+    // The server's close() is drawn when its FIN leaves (no stale time).
+    let close_at = t.events.iter().find_map(|e| match e {
+        TraceEvent::State {
+            host: SERVER,
+            remote_port,
+            to: FinWait1,
+            time,
+            ..
+        } if *remote_port == good_port => Some(*time),
+        _ => None,
+    });
+    let fin_at = t
+        .packets_from(SERVER)
+        .find(|p| p.0.flags.fin() && p.0.dst_port == good_port)
+        .map(|p| p.2);
+    let attacker_rsts = t
+        .packets_from(SERVER)
+        .filter(|p| p.0.flags.rst() && p.0.dst_port != good_port)
         .count();
     let checks = vec![
         check(
-            "20 idle connections reached the server",
-            peak >= 20,
-            format!("{peak}"),
+            "the idle connections reached the server",
+            on.peak >= usize::from(ATTACKERS),
+            format!("{}", on.peak),
         ),
         check(
-            "the legitimate client is served meanwhile",
-            served,
+            "the legitimate client is served: its page, then end of stream",
+            on.served,
             "not served",
         ),
-        check(
-            "the server closed the idle ones; their FIN-WAIT-2 expired: no server state left",
-            left == 0,
-            format!("{left} connections left"),
+        states_check_port(
+            t,
+            CLIENT,
+            good_port,
+            "legitimate client",
+            &[Closed, SynSent, Established, CloseWait, LastAck, Closed],
         ),
         check(
-            "the attacker is left holding its own CLOSE-WAIT connections",
-            stuck == attackers.len(),
-            format!("{stuck} in CLOSE-WAIT"),
+            "the legitimate connection ends without a RST",
+            !legit_rst,
+            "a RST on port 30000",
+        ),
+        check(
+            "the server's close() is drawn when its FIN leaves",
+            close_at.is_some() && close_at == fin_at,
+            format!("close() at {close_at:?}, FIN at {fin_at:?}"),
+        ),
+        check(
+            "with the defence the listener resets each idle attacker (engine idle timeout)",
+            attacker_rsts == usize::from(ATTACKERS),
+            format!("{attacker_rsts} RSTs to attackers"),
+        ),
+        check(
+            "... and no server state is left after 70 s",
+            on.left == 0,
+            format!("{} connections left", on.left),
+        ),
+        check(
+            "without the defence the attackers still hold their connections after 70 s",
+            off.established == usize::from(ATTACKERS) && off.served,
+            format!("{} ESTABLISHED, served {}", off.established, off.served),
         ),
     ];
-    result(sim, checks)
+    concat(
+        sim,
+        off_sim,
+        "the same without the defence (no idle timeout)",
+        checks,
+    )
 }
