@@ -50,11 +50,15 @@ const TW_CONNS: usize = 12;
 const TW_CAP: usize = 8;
 
 pub(super) fn time_wait_buckets(seed: u64, family: Family) -> ScenarioResult {
+    // Distinct client ports in the two runs, so that their connections
+    // stay apart in the capture of both.
+    let mut ccfg = Config::linux();
+    ccfg.ephemeral_ports = (30000, 30999);
     let mut sim = pair(
         "time-wait-buckets",
         seed,
         family,
-        Config::linux(),
+        ccfg.clone(),
         Config::linux(),
     );
     sim.note(Some(SERVER), format!("the server closes first, {TW_CONNS} times: each close leaves a TIME-WAIT on the server"));
@@ -62,7 +66,8 @@ pub(super) fn time_wait_buckets(seed: u64, family: Family) -> ScenarioResult {
     let uncapped = count(&sim, SERVER, TimeWait);
     let mut scfg = Config::linux();
     scfg.max_time_wait = TW_CAP;
-    let mut sim2 = pair("time-wait-buckets", seed, family, Config::linux(), scfg);
+    ccfg.ephemeral_ports = (31000, 31999);
+    let mut sim2 = pair("time-wait-buckets", seed, family, ccfg, scfg);
     sim2.note(Some(SERVER), format!("tcp_max_tw_buckets = {TW_CAP} (max_time_wait): past the cap a closing connection skips TIME-WAIT"));
     server_closes(&mut sim2, TW_CONNS);
     let capped = count(&sim2, SERVER, TimeWait);
