@@ -43,6 +43,36 @@ fn in_flight_to(t: &Trace) -> Vec<usize> {
         .collect()
 }
 
+/// The simulator's sequence of `host`'s connection on `port` as a capture
+/// can show it; `None` where a capture shows nothing of it. Three things of
+/// the catalog happen without a packet to tell:
+/// - a TIME-WAIT reused by a new SYN (`tw_reuse`, time-wait-exhaustion)
+///   looks on the wire like the old connection's end and a new one;
+/// - past `tcp_max_tw_buckets` (time-wait-buckets) the server skips
+///   TIME-WAIT silently: the same packets as with it;
+/// - spoofed sources (syn-flood) keep no state: the capture has their SYNs
+///   and the SYN-ACKs sent to them, nothing of the sources' side.
+fn as_captured(name: &str, host: usize, port: u16, want: Vec<State>) -> Option<Vec<State>> {
+    if name == "syn-flood" && host == 0 && (40000..40100).contains(&port) {
+        return None;
+    }
+    let mut out: Vec<State> = Vec::with_capacity(want.len());
+    for s in want {
+        match (name, out.last(), s) {
+            ("time-wait-exhaustion", Some(State::TimeWait), State::SynSent) => {
+                out.push(State::Closed);
+            }
+            ("time-wait-buckets", Some(State::FinWait1), State::Closed) if host == 1 => {
+                out.push(State::TimeWait);
+                continue;
+            }
+            _ => {}
+        }
+        out.push(s);
+    }
+    Some(out)
+}
+
 fn check(family: Family) {
     let mut failures = Vec::new();
     for def in catalog() {
@@ -70,7 +100,9 @@ fn check(family: Family) {
         };
         let flying = in_flight_to(sim);
         for (h, port) in ports(sim) {
-            let mut want = sim.states_of_port(h, port);
+            let Some(mut want) = as_captured(def.name, h, port, sim.states_of_port(h, port)) else {
+                continue;
+            };
             if flying.contains(&h) && want.last() == Some(&State::LastAck) {
                 // Its last ACK was in flight: delivered in the explanation.
                 want.push(State::Closed);

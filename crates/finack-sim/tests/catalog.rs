@@ -11,7 +11,7 @@ fn failures(r: &ScenarioResult) -> String {
 }
 
 #[test]
-fn catalog_has_the_seventeen_seed_scenarios() {
+fn catalog_has_the_article_scenarios_and_the_extras() {
     let names: Vec<&str> = catalog().iter().map(|s| s.name).collect();
     assert_eq!(
         names,
@@ -31,6 +31,11 @@ fn catalog_has_the_seventeen_seed_scenarios() {
             "idle-attacker",
             "close-wait-leak",
             "time-wait-exhaustion",
+            "msl",
+            "isn-clock",
+            "time-wait-buckets",
+            "time-wait-calls",
+            "syn-flood",
             "rst-abort",
             "refused"
         ]

@@ -1048,3 +1048,23 @@ fn every_scenario_capture_reads_back_in_tshark() {
         check_with_tshark(&(def.run)(1, Family::V4).trace, def.name);
     }
 }
+
+#[test]
+fn retransmissions_timer_restarts_and_expiries_are_marked() {
+    let r = (find("lost-last-ack").unwrap().run)(1, Family::V4);
+    let text = diagram_text(&r.trace);
+    let svg = diagram_svg(&r.trace);
+    for out in [&text, &svg] {
+        // The server's second FIN, and only it, is a retransmission.
+        assert_eq!(out.matches("↻ retransmission").count(), 1, "{out}");
+        assert!(out.contains("retransmission timer (RTO) expires"), "{out}");
+        assert!(out.contains("⟳"), "TIME-WAIT restart not drawn:\n{out}");
+        assert!(out.contains("TIME-WAIT timer restarted"), "{out}");
+        assert!(out.contains("⏱ TimeWait timeout"), "{out}");
+    }
+    let refin = line_with(&text, "↻ retransmission");
+    assert!(refin.contains("FIN|ACK seq=1 ack=2"), "{refin}");
+    // A handshake has no retransmission.
+    let h = (find("handshake").unwrap().run)(1, Family::V4);
+    assert!(!diagram_text(&h.trace).contains('↻'));
+}

@@ -132,6 +132,10 @@ pub(crate) struct Numbering {
     /// More than one connection (pair of ports) appears in the trace, so the
     /// diagrams add ports to their labels.
     pub multi_conn: bool,
+    /// One entry per trace event: a packet that sends sequence space (data,
+    /// SYN or FIN) its sender had already sent on that connection: a
+    /// retransmission.
+    pub retx: Vec<bool>,
 }
 
 impl Numbering {
@@ -141,22 +145,39 @@ impl Numbering {
     pub(crate) fn new(trace: &Trace) -> Numbering {
         let mut isn: BTreeMap<Flow, u32> = BTreeMap::new();
         let mut conns: BTreeSet<((HostId, u16), (HostId, u16))> = BTreeSet::new();
+        // Per flow: the end of the sequence space sent so far, relative to
+        // the flow's ISN.
+        let mut sent_to: BTreeMap<Flow, u32> = BTreeMap::new();
+        // Port pairs on which a FIN or RST was seen: a SYN there opens a new
+        // incarnation even with the same ISN (two runs of one scenario).
+        let mut ended: BTreeSet<((HostId, u16), (HostId, u16))> = BTreeSet::new();
         let mut out = Numbering {
             rel: Vec::with_capacity(trace.events.len()),
+            retx: Vec::with_capacity(trace.events.len()),
             ..Numbering::default()
         };
         for e in &trace.events {
             let TraceEvent::Packet { from, to, seg, .. } = e else {
                 out.rel.push(Rel::default());
+                out.retx.push(false);
                 continue;
             };
             let a = (*from, seg.src_port);
             let b = (*to, seg.dst_port);
-            conns.insert(if a <= b { (a, b) } else { (b, a) });
+            let key = if a <= b { (a, b) } else { (b, a) };
+            conns.insert(key);
             let fwd: Flow = (*from, seg.src_port, *to, seg.dst_port);
             let rev: Flow = (*to, seg.dst_port, *from, seg.src_port);
+            if seg.flags.syn() && !seg.flags.ack() && ended.remove(&key) {
+                sent_to.remove(&fwd);
+                sent_to.remove(&rev);
+            }
+            if seg.flags.fin() || seg.flags.rst() {
+                ended.insert(key);
+            }
             if seg.flags.syn() && isn.get(&fwd) != Some(&seg.seq.0) {
                 isn.insert(fwd, seg.seq.0);
+                sent_to.remove(&fwd);
                 out.isns.push(Isn {
                     host: *from,
                     port: seg.src_port,
@@ -170,6 +191,21 @@ impl Numbering {
                 None
             };
             out.rel.push(Rel { seq, ack });
+            let space = seg.len as u32 + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin());
+            let retx = match seq {
+                Some(rel) if space > 0 && !seg.flags.rst() => {
+                    let end = rel.wrapping_add(space);
+                    let high = sent_to.get(&fwd).copied();
+                    // Sequence space below what was sent before: sent again.
+                    let again = high.is_some_and(|h| (h.wrapping_sub(rel) as i32) > 0);
+                    if high.is_none_or(|h| (end.wrapping_sub(h) as i32) > 0) {
+                        sent_to.insert(fwd, end);
+                    }
+                    again
+                }
+                _ => false,
+            };
+            out.retx.push(retx);
         }
         out.multi_conn = conns.len() > 1;
         out
@@ -197,6 +233,9 @@ impl Numbering {
         let _ = write!(s, " len={}", seg.len);
         if seg.window == 0 && !seg.flags.rst() {
             s.push_str(" win=0");
+        }
+        if self.retx.get(idx).copied().unwrap_or(false) {
+            s.push_str(" ↻ retransmission");
         }
         s
     }
@@ -376,7 +415,13 @@ fn select(trace: &Trace, max_events: usize, notable: &[bool]) -> Vec<Sel> {
 /// fifths of the budget go to the first of them and the rest to the last,
 /// and an [`Item::Elided`] stands for each stretch left out.
 pub(crate) fn plan(trace: &Trace, max_events: usize) -> Vec<Item> {
-    let notable = notable_arrivals(trace);
+    // Retransmissions are never left out of a shortened trace.
+    let retx = Numbering::new(trace).retx;
+    let notable: Vec<bool> = notable_arrivals(trace)
+        .into_iter()
+        .zip(retx)
+        .map(|(a, b)| a || b)
+        .collect();
     let sel = select(trace, max_events, &notable);
     let mut items = Vec::with_capacity(sel.len() + 16);
     let mut pending: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
@@ -468,6 +513,17 @@ pub(crate) fn notable_arrivals(trace: &Trace) -> Vec<bool> {
         }
     }
     out
+}
+
+/// A state change's cause as diagrams show it: a timer's expiry is marked
+/// with ⏱ (its retransmissions are marked on the packets, restarts by the
+/// simulator's ⟳ notes).
+pub(crate) fn cause_label(cause: &str) -> String {
+    if cause.contains("timeout") && !cause.starts_with('⏱') {
+        format!("⏱ {cause}")
+    } else {
+        cause.to_string()
+    }
 }
 
 /// The state each host's first connection (or listener) starts in, from the

@@ -337,6 +337,7 @@ impl<'a> Picture<'a> {
     }
 
     fn cause_text(&self, port: u16, cause: &str) -> String {
+        let cause = &super::layout::cause_label(cause);
         if self.nums.multi_conn {
             format!(":{port} {cause}")
         } else {

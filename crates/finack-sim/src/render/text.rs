@@ -448,6 +448,7 @@ impl<'a> Diagram<'a> {
                 ..
             } => {
                 let t = show_time.then_some(*time);
+                let cause = super::layout::cause_label(cause);
                 let cause = if self.nums.multi_conn {
                     format!("(:{local_port} {cause})")
                 } else {

@@ -39,6 +39,10 @@ pub struct HostApp {
     pub reading: bool,
     /// Close a connection as soon as the peer's FIN is seen (FIN+ACK merge).
     pub close_on_peer_fin: bool,
+    /// With `close_on_peer_fin`: the last data to write when the peer's FIN
+    /// is seen, before closing (data, the ACK of the FIN and our FIN can
+    /// then leave in one segment).
+    pub last_words: Vec<u8>,
     /// Close connections on which nothing happened for this long (a server's
     /// defence against clients that connect and never send or close).
     pub idle_close: Option<Duration>,

@@ -3,6 +3,7 @@
 
 mod app;
 pub mod scenarios;
+mod timers;
 
 pub use app::{ConnApp, HostApp};
 
@@ -156,6 +157,9 @@ pub struct Sim {
     scratch: Vec<u8>,
     /// Socket tables to take, when run in a what-if context.
     pub(crate) hooks: Option<crate::whatif::SimHooks>,
+    /// The TIME-WAIT deadline last seen of each connection in TIME-WAIT, to
+    /// notice (and note in the trace) when a segment restarts the timer.
+    pub(crate) tw_deadlines: std::collections::BTreeMap<(HostId, ConnId), Instant>,
 }
 
 fn secret(seed: u64, host: usize, boot: u8) -> [u8; 16] {
@@ -238,6 +242,7 @@ impl Sim {
             transitions: Vec::new(),
             scratch: vec![0u8; 65536],
             hooks: None,
+            tw_deadlines: std::collections::BTreeMap::new(),
         };
         crate::whatif::attach(&mut sim);
         sim
@@ -471,10 +476,15 @@ impl Sim {
                 continue;
             }
             if peer_closed.contains(&c) && st.to_send.is_empty() {
-                // Everything is read: answer the peer's FIN with ours at once.
-                st.released = true;
-                let _ = ep.close(now, c);
-                continue;
+                if app.last_words.is_empty() {
+                    // Everything is read: answer the peer's FIN with ours at once.
+                    st.released = true;
+                    let _ = ep.close(now, c);
+                    continue;
+                }
+                // Write the last words, then close (below, once they are sent).
+                st.to_send.extend(&app.last_words);
+                st.close_when_sent = Some(CloseMode::Close);
             }
             while !st.to_send.is_empty() {
                 let (a, _) = st.to_send.as_slices();
@@ -707,11 +717,13 @@ impl Sim {
             }
             // Corrupted packets fail the checksum here; the engine reports an error.
             let _ = h.ep.handle_packet(now, &p.bytes);
+            self.note_time_wait_restarts(p.to);
             self.run_app(p.to);
             self.transmit();
         }
         for h in 0..self.hosts.len() {
             if self.hosts[h].up && self.hosts[h].ep.poll_timeout().is_some_and(|t| t <= now) {
+                self.note_expiries(h);
                 self.hosts[h].ep.handle_timeout(now);
             }
             self.run_app(h);

@@ -44,6 +44,11 @@ const NOT_FILES: &[(&str, &str)] = &[
     ("half-open", "it asserts on the error the client's application sees after the reboot and turns on keep-alive per connection; a file has neither"),
     ("idle-attacker", "its server closes connections idle for a while (an application policy) and it opens many connections; a file's actions act on one connection at a time"),
     ("close-wait-leak", "it checks the age of a CLOSE-WAIT connection as the engine reports it; a file's checks cannot read it"),
+    ("msl", "it holds particular segments in the network for seconds and drops one for outliving MSL; a file's delays and drops are per segment but its checks cannot see arrival times"),
+    ("isn-clock", "it compares the ISNs of two incarnations; a file's checks cannot read sequence numbers"),
+    ("time-wait-buckets", "it opens connections in a loop and runs twice (cap off and on); a file is one run"),
+    ("time-wait-calls", "it asserts on what recv() and send() return in TIME-WAIT; a file's checks cannot see return values"),
+    ("syn-flood", "it forgets spoofed connections without a word and runs twice (cookies off and on); a file has neither"),
     ("time-wait-exhaustion", "it opens connections in a loop until the ports run out, and runs twice (tw_reuse off and on); a file lists its actions one by one and is one run"),
 ];
 
