@@ -2,7 +2,6 @@
 //! the scenario queued, closes when told.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
 
 use finack_core::{ConnId, Error, Instant, ListenerId};
 
@@ -43,9 +42,6 @@ pub struct HostApp {
     /// is seen, before closing (data, the ACK of the FIN and our FIN can
     /// then leave in one segment).
     pub last_words: Vec<u8>,
-    /// Close connections on which nothing happened for this long (a server's
-    /// defence against clients that connect and never send or close).
-    pub idle_close: Option<Duration>,
     /// Connections, in the order they were opened or accepted.
     pub conns: Vec<ConnId>,
     /// Their application state.

@@ -496,13 +496,6 @@ impl Sim {
                     _ => break,
                 }
             }
-            if let Some(idle) = app.idle_close {
-                if now >= st.last_active + idle && ep.state(c) == State::Established {
-                    st.released = true;
-                    let _ = ep.close(now, c);
-                    continue;
-                }
-            }
             if st.to_send.is_empty() {
                 match st.close_when_sent.take() {
                     Some(CloseMode::Shutdown) => {
@@ -660,21 +653,7 @@ impl Sim {
             .filter(|h| h.up)
             .filter_map(|h| h.ep.poll_timeout())
             .min();
-        let idle = self
-            .hosts
-            .iter()
-            .filter(|h| h.up)
-            .filter_map(|h| {
-                let d = h.app.idle_close?;
-                h.app
-                    .state
-                    .iter()
-                    .filter(|(c, st)| !st.released && h.ep.state(**c) == State::Established)
-                    .map(|(_, st)| st.last_active + d)
-                    .min()
-            })
-            .min();
-        [pkt, timers, idle].into_iter().flatten().min()
+        [pkt, timers].into_iter().flatten().min()
     }
 
     /// Events processed so far.
