@@ -33,6 +33,7 @@ fn catalog_has_the_article_scenarios_and_the_extras() {
             "time-wait-exhaustion",
             "msl",
             "isn-clock",
+            "seq-wrap",
             "time-wait-buckets",
             "time-wait-calls",
             "syn-flood",

@@ -309,6 +309,14 @@ impl Sim {
         self.run_app(host);
     }
 
+    /// Put an IP packet on the link as if `from` had sent it now (a forged or
+    /// stale segment a scenario needs: one the network could deliver but the
+    /// host's engine would not make). It goes through the rules, faults and
+    /// the trace like any other.
+    pub fn inject(&mut self, from: HostId, bytes: Vec<u8>) {
+        self.launch(from, bytes);
+    }
+
     /// Close the writing side once queued data is sent (`Shutdown`) or close
     /// entirely then (`Close`).
     pub fn close_when_sent(&mut self, host: HostId, c: ConnId, mode: CloseMode) {

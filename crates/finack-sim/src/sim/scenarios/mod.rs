@@ -45,6 +45,7 @@ pub(crate) static CATALOG: &[ScenarioDef] = &[
     ScenarioDef { name: "time-wait-exhaustion", summary: "short connections exhaust the client's ports through TIME-WAIT; reuse with timestamps lets it go on", run: time_wait_exhaustion },
     ScenarioDef { name: "msl", summary: "MSL is a segment's lifetime in the network: a FIN delayed almost MSL still meets TIME-WAIT (2MSL = one MSL out, one back); a segment held longer is dropped", run: msl },
     ScenarioDef { name: "isn-clock", summary: "the ISN clock ticks every 4 us: a reconnect 1 s later starts 250000 higher; the space wraps in 2^32 x 4 us = 4.77 h, sequence numbers at 10 Gbit/s in 3.4 s (PAWS guards)", run: isn_clock },
+    ScenarioDef { name: "seq-wrap", summary: "sequence numbers wrap (at 10 Gbit/s in 3.4 s): a segment one wrap old lands in the window and is taken as data without timestamps; PAWS drops it", run: seq_wrap },
     ScenarioDef { name: "time-wait-buckets", summary: "a server that closes first holds a TIME-WAIT per connection; tcp_max_tw_buckets caps them and counts the overflow", run: time_wait_buckets },
     ScenarioDef { name: "time-wait-calls", summary: "an application that kept its socket in TIME-WAIT: recv() reads end of stream, send() is refused", run: time_wait_calls },
     ScenarioDef { name: "syn-flood", summary: "spoofed SYNs fill the SYN queue and a legitimate client cannot connect; with SYN cookies it can", run: syn_flood },
