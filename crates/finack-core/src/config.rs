@@ -262,10 +262,16 @@ pub struct Config {
     pub rack: bool,
     /// Least segments per GSO packet (Linux `tcp_min_tso_segs`, 2) when
     /// `linux_push` divides new data into packets as Linux's segmentation
-    /// offload does (more at high pacing rates, `tcp_tso_autosize`); PSH
-    /// shows on each packet of several segments cut from a pushed unit.
-    /// `None`: one segment.
+    /// offload does (more at high pacing rates, `tcp_tso_autosize`; no more
+    /// than half the congestion window, `tcp_cwnd_test`). `None`: one
+    /// segment.
     pub gso_segs_min: Option<u32>,
+    /// PSH on every GSO packet of more than one segment (on its last
+    /// segment once cut up), pushed or not, as Linux does since 4.10
+    /// (tcp_output.c: `__tcp_transmit_skb()` sets PSH when
+    /// `tcp_skb_pcount(skb) > 1`, so that the receiver's GRO flushes).
+    /// Off (Linux 3.11): only the segment ending a pushed unit carries PSH.
+    pub gso_psh: bool,
     /// Divide queued data and set PSH as Linux's `tcp_sendmsg` does: writes
     /// build units (skbs) of at most one GSO packet or half the peer's
     /// largest window, the last unit of each write is pushed (PSH on the
@@ -397,6 +403,7 @@ impl Config {
             tail_loss_probe: true,
             rack: true,
             gso_segs_min: Some(2),
+            gso_psh: true,
             linux_push: true,
             notsent_lowat: u32::MAX,
             linux_write_space: true,
@@ -459,6 +466,7 @@ impl Config {
             // RFC 6675 IsLost decide losses.
             rack: false,
             gso_segs_min: None,
+            gso_psh: false,
             linux_push: false,
             linux_write_space: false,
             ack_unsent_data_reply: true,

@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use finack_core::wire::{self, SeqNumber, TcpFlags, TcpOptions, Timestamps};
-use finack_core::{CloseReason, Config, ConnId, Endpoint, Error, Event, Instant, Shutdown, State};
+use finack_core::{
+    CloseReason, Config, ConnId, Endpoint, Error, Event, Instant, SendFlags, Shutdown, State,
+};
 
 // ---- Helpers -----------------------------------------------------------------
 
@@ -2811,6 +2813,40 @@ dual!(
             .map(|s| s.has(TcpFlags::PSH))
             .collect();
         assert_eq!(psh, [false, false, true]);
+    }
+);
+
+dual!(
+    linux_gso_packets_of_several_segments_carry_psh_unpushed_or_not,
+    |f: Family| {
+        // A MSG_MORE write is not pushed (no tcp_mark_push()); its full
+        // segments still go out in GSO packets of two at a low pacing rate.
+        // Since Linux 4.10 each packet of more than one segment carries PSH
+        // (__tcp_transmit_skb()); Linux 3.11 (gso_psh off) sets none.
+        for (gso_psh, want) in [(true, [false, true, false, true]), (false, [false; 4])] {
+            let cfg = Config {
+                gso_psh,
+                ..Config::linux()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+            let mark = net.log.len();
+            let more = SendFlags {
+                more: true,
+                eor: false,
+            };
+            net.client
+                .send_with(net.now, c, &pattern(4 * mss, 4), more)
+                .unwrap();
+            net.flush();
+            let psh: Vec<bool> = net.log[mark..]
+                .iter()
+                .filter(|s| s.from == Side::Client && s.len > 0)
+                .map(|s| s.has(TcpFlags::PSH))
+                .collect();
+            assert_eq!(psh, want, "gso_psh {gso_psh}: {}", net.trace());
+        }
     }
 );
 

@@ -348,12 +348,14 @@ impl Tcb {
             if ends_unit {
                 self.snd.piece_left = 0;
             }
-            // Linux tcp.c: tcp_mark_push() set PSH on a pushed unit, and the
-            // kernel shows it on each packet of several segments cut from
-            // that unit and on the packet that ends it, never on a lone
-            // segment cut from its middle (limited transmit shows these).
+            // Linux tcp.c: tcp_mark_push() sets PSH on a pushed unit (skb);
+            // tcp_output.c: tso_fragment() keeps it on the part that ends the
+            // unit, and __tcp_transmit_skb() adds it to every GSO packet of
+            // more than one segment; segmentation leaves it on the packet's
+            // last segment. A lone segment cut from a unit's middle has none.
             let pushed = unit.is_some_and(|u| u.psh);
-            if self.snd.piece_left == 0 && pushed && (self.snd.piece_multi || ends_unit) {
+            let piece_end = self.snd.piece_left == 0;
+            if piece_end && ((cfg.gso_psh && self.snd.piece_multi) || (pushed && ends_unit)) {
                 flags |= TcpFlags::PSH;
             }
         } else if len > 0 && (probe || unit.is_some_and(|u| u.psh && ends_unit)) {
