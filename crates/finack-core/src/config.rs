@@ -29,6 +29,25 @@ pub enum IdleRestart {
     Linux,
 }
 
+/// RFC 5827 early retransmit as Linux had it from 3.5 to 4.10 (the
+/// `tcp_early_retrans` sysctl of those kernels; RACK replaced it in 4.11):
+/// when fewer than four segments are outstanding, no new data can be sent
+/// and all but one are SACKed, fast retransmit does not wait for the
+/// duplicate-ACK threshold.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EarlyRetransmit {
+    /// Wait for the duplicate-ACK threshold (`tcp_early_retrans` = 0, 4;
+    /// every kernel since 4.11).
+    Off,
+    /// Retransmit at once (`tcp_early_retrans` = 1).
+    Quick,
+    /// Wait a quarter of the smoothed RTT (at least 2 ms) first, unless the
+    /// retransmission timer expires before (`tcp_early_retrans` = 2, 3; RFC
+    /// 5827 §6 mitigation A.3, Linux tcp_pause_early_retransmit()); any ACK
+    /// in the meantime starts the wait again.
+    Delayed,
+}
+
 /// Whether a connection uses classic Explicit Congestion Notification
 /// (RFC 3168), in the terms of Linux's `net.ipv4.tcp_ecn` sysctl.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -260,6 +279,17 @@ pub struct Config {
     /// to the open state as Linux does. Off: RFC 5681/6675 recovery (the
     /// RFC 9293 profile).
     pub rack: bool,
+    /// Where RACK is off, decide fast retransmit on a SACK connection by
+    /// what is SACKed, as Linux does (tcp_input.c: tcp_time_to_recover()
+    /// takes tcp_dupack_heuristics(), the SACKed segments plus one, for the
+    /// duplicate-ACK count): once the segment at SND.UNA counts as lost
+    /// (RFC 6675 IsLost), not on a count of ACKs, so an ACK that SACKs
+    /// nothing new changes nothing. Off: the RFC 5681 count of duplicate
+    /// ACKs also starts recovery (RFC 6675 §5 (a)).
+    pub sack_dupacks_by_segments: bool,
+    /// RFC 5827 early retransmit (Linux 3.5 to 4.10) where RACK is off.
+    /// Off in both profiles; [`Config::linux_3_11`] has it delayed.
+    pub early_retransmit: EarlyRetransmit,
     /// Least segments per GSO packet (Linux `tcp_min_tso_segs`, 2) when
     /// `linux_push` divides new data into packets as Linux's segmentation
     /// offload does (more at high pacing rates, `tcp_tso_autosize`; no more
@@ -402,6 +432,8 @@ impl Config {
             tos: 0,
             tail_loss_probe: true,
             rack: true,
+            early_retransmit: EarlyRetransmit::Off,
+            sack_dupacks_by_segments: true,
             gso_segs_min: Some(2),
             gso_psh: true,
             linux_push: true,
@@ -420,6 +452,24 @@ impl Config {
                 established_per_source: None,
                 idle_timeout: None,
             },
+        }
+    }
+
+    /// Linux 3.11's defaults, for scripts recorded on that kernel (the
+    /// packetdrill `linux-3.11/` set): no RACK (`tcp_recovery` came in 4.4),
+    /// so duplicate ACKs and SACKed segments decide losses, with delayed
+    /// early retransmit and the tail loss probe (`tcp_early_retrans` = 3,
+    /// its default since 3.10); no PSH forced on GSO packets (4.10); a
+    /// receive buffer that may grow to a few MiB (the `tcp_rmem` maximum
+    /// was a share of memory), hence window scale 6.
+    pub fn linux_3_11() -> Config {
+        Config {
+            rack: false,
+            tail_loss_probe: true,
+            early_retransmit: EarlyRetransmit::Delayed,
+            gso_psh: false,
+            window_scale: Config::window_scale_for(2 * 1024 * 1024),
+            ..Config::linux()
         }
     }
 
@@ -465,6 +515,7 @@ impl Config {
             // RACK (RFC 8985) is experimental-track too: dupthresh and
             // RFC 6675 IsLost decide losses.
             rack: false,
+            sack_dupacks_by_segments: false,
             gso_segs_min: None,
             gso_psh: false,
             linux_push: false,

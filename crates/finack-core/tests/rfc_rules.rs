@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use finack_core::wire::{self, SeqNumber, TcpFlags, TcpOptions, Timestamps};
 use finack_core::{
-    CloseReason, Config, ConnId, Endpoint, Error, Event, Instant, SendFlags, Shutdown, State,
+    CloseReason, Config, ConnId, EarlyRetransmit, Endpoint, Error, Event, Instant, SendFlags,
+    Shutdown, State,
 };
 
 // ---- Helpers -----------------------------------------------------------------
@@ -2846,6 +2847,118 @@ dual!(
                 .map(|s| s.has(TcpFlags::PSH))
                 .collect();
             assert_eq!(psh, want, "gso_psh {gso_psh}: {}", net.trace());
+        }
+    }
+);
+
+// ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
+
+/// Two segments, the first lost: the SACK for the second can never be
+/// followed by three duplicate ACKs. Returns the wait between the SACK's
+/// arrival and the retransmission.
+fn early_retransmit_wait(f: Family, mode: EarlyRetransmit) -> Duration {
+    let cfg = Config {
+        early_retransmit: mode,
+        tail_loss_probe: false,
+        ..Config::linux_3_11()
+    };
+    let mut net = Net::with_configs(f, cfg.clone(), cfg);
+    let (c, _s) = net.established();
+    let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+    // Let an RTT sample in first, so SRTT is known.
+    net.client.send(net.now, c, &pattern(10, 1)).unwrap();
+    net.run_for(Duration::from_millis(200));
+    let mut first = true;
+    net.drop = Some(Box::new(move |s: &Seg| {
+        let d = first && s.from == Side::Client && s.len > 0;
+        first &= !d;
+        d
+    }));
+    let mark = net.log.len();
+    net.client.send(net.now, c, &pattern(2 * mss, 2)).unwrap();
+    net.run_until(Duration::from_secs(3), |n| {
+        n.sapp.received.len() == 10 + 2 * mss
+    });
+    let segs = &net.log[mark..];
+    let lost = segs
+        .iter()
+        .find(|s| s.from == Side::Client && s.len > 0)
+        .unwrap();
+    let sack = segs
+        .iter()
+        .find(|s| s.from == Side::Server && !s.options.sack_blocks.is_empty())
+        .expect("a SACK");
+    let again = segs
+        .iter()
+        .filter(|s| s.from == Side::Client && s.seq == lost.seq && s.len > 0)
+        .nth(1)
+        .expect("a retransmission");
+    again.time - (sack.time + net.latency)
+}
+
+dual!(
+    rfc5827_early_retransmit_quick_delayed_and_off,
+    |f: Family| {
+        assert_eq!(
+            early_retransmit_wait(f, EarlyRetransmit::Quick),
+            Duration::ZERO
+        );
+        // Linux tcp_pause_early_retransmit(): a quarter of SRTT (20 ms here).
+        let delayed = early_retransmit_wait(f, EarlyRetransmit::Delayed);
+        assert!(
+            delayed >= Duration::from_millis(4) && delayed <= Duration::from_millis(6),
+            "{delayed:?}"
+        );
+        // Without it only the retransmission timer (200 ms at least) helps.
+        let off = early_retransmit_wait(f, EarlyRetransmit::Off);
+        assert!(off >= Duration::from_millis(150), "{off:?}");
+    }
+);
+
+dual!(
+    linux_sack_recovery_counts_sacked_segments_not_acks,
+    |f: Family| {
+        // Four segments, the first lost, then the SACK of the second
+        // repeated three times: RFC 5681 counts three duplicate ACKs, Linux
+        // one SACKed segment (tcp_dupack_heuristics()), so only the RFC
+        // profile retransmits fast.
+        for (by_segments, fast) in [(true, 0), (false, 1)] {
+            let cfg = Config {
+                sack_dupacks_by_segments: by_segments,
+                early_retransmit: EarlyRetransmit::Off,
+                tail_loss_probe: false,
+                ..Config::linux_3_11()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client.send(net.now, c, &pattern(4 * mss, 3)).unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let una = first.seq;
+            let mut options = TcpOptions::default();
+            options
+                .sack_blocks
+                .push(una + mss as u32, una + 2 * mss as u32);
+            for _ in 0..3 {
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    una,
+                    TcpFlags::ACK,
+                    options.clone(),
+                    &[],
+                );
+            }
+            assert_eq!(net.client.stats().fast_retransmits, fast, "{}", net.trace());
         }
     }
 );

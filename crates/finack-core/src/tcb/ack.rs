@@ -164,6 +164,7 @@ impl Tcb {
                 }
             }
         }
+        self.early_retransmit_on_ack(ctx, seg.flags.ece());
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
@@ -397,8 +398,12 @@ impl Tcb {
                 .is_some_and(|(a, _, lost)| a == una && lost);
         // With RACK, time decides instead (Linux tcp_time_to_recover()
         // counts duplicate ACKs only without it): see `loss`.
-        if (self.rec.dupacks == ctx.cfg.dupthresh
-            || (lost_at_una && self.rec.dupacks < ctx.cfg.dupthresh))
+        // Linux tcp_input.c: tcp_time_to_recover(): with SACK blocks the
+        // duplicate-ACK count is the SACKed segments (Config field
+        // `sack_dupacks_by_segments`), which `lost_at_una` covers.
+        let by_count = !ctx.cfg.sack_dupacks_by_segments || self.rec.sacked.is_empty();
+        if ((by_count && self.rec.dupacks == ctx.cfg.dupthresh)
+            || (lost_at_una && (!by_count || self.rec.dupacks < ctx.cfg.dupthresh)))
             && !after_rto
             && !self.rack_on(ctx.cfg)
         {

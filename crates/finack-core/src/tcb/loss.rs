@@ -265,6 +265,14 @@ impl Tcb {
         if let Some(log) = self.snd.buf.sent_mut() {
             log.reo_armed = false;
         }
+        rec_er_disarm(self);
         ctx.stats.fast_retransmits += 1;
+    }
+}
+
+/// The loss-probe slot no longer holds a delayed early retransmit.
+fn rec_er_disarm(tcb: &mut Tcb) {
+    if tcb.rec.er_armed {
+        tcb.rec.get_mut().er_armed = false;
     }
 }

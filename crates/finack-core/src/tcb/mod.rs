@@ -15,6 +15,7 @@
 //!   event hands to `Endpoint::apply`.
 
 mod ack;
+mod early_rexmit;
 mod ecn;
 #[cfg(test)]
 mod idle_memory;

@@ -46,6 +46,9 @@ pub(crate) struct Recovery {
     pub(crate) reo_wnd_persist: u8,
     pub(crate) dsack_seen: bool,
     pub(crate) reo_last_delivered: u64,
+    /// The loss-probe timer slot holds the delayed early retransmit (Linux
+    /// ICSK_TIME_EARLY_RETRANS in `icsk_pending`).
+    pub(crate) er_armed: bool,
 }
 
 /// RFC 6937 PRR counters (Linux `prior_cwnd`, `prr_delivered`, `prr_out`).
@@ -129,6 +132,7 @@ impl Recovery {
         reo_wnd_persist: 0,
         dsack_seen: false,
         reo_last_delivered: 0,
+        er_armed: false,
     };
 
     /// Linux tcp_recovery.c: tcp_rack_update_reo_wnd() (RFC 8985 §6.2 step
