@@ -2954,7 +2954,7 @@ dual!(
                     first.ack,
                     una,
                     TcpFlags::ACK,
-                    options.clone(),
+                    options,
                     &[],
                 );
             }

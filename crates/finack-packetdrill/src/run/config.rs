@@ -283,8 +283,43 @@ mod tests {
         // defaults.sh turns ECN off.
         let mut d = Config::linux();
         for (n, v) in DEFAULTS_SH {
-            apply_sysctl(&mut d, n, v).unwrap();
+            apply_sysctl_for(&mut d, n, v, false).unwrap();
         }
         assert_eq!(d.ecn, EcnMode::Off);
+    }
+
+    #[test]
+    fn tcp_early_retrans_per_kernel() {
+        // Linux 3.11: 1 quick, 2 delayed, 3 delayed with TLP, 4 TLP alone.
+        for (v, er, tlp) in [
+            ("0", EarlyRetransmit::Off, false),
+            ("1", EarlyRetransmit::Quick, false),
+            ("2", EarlyRetransmit::Delayed, false),
+            ("3", EarlyRetransmit::Delayed, true),
+            ("4", EarlyRetransmit::Off, true),
+        ] {
+            let mut cfg = Config::linux_3_11();
+            apply_sysctl_for(&mut cfg, "tcp_early_retrans", v, true).unwrap();
+            assert_eq!(
+                (cfg.early_retransmit, cfg.tail_loss_probe),
+                (er, tlp),
+                "{v}"
+            );
+        }
+        // A current kernel has no early retransmit: only 3 and 4 keep TLP.
+        for (v, tlp) in [
+            ("0", false),
+            ("1", false),
+            ("2", false),
+            ("3", true),
+            ("4", true),
+        ] {
+            let mut cfg = Config::linux();
+            apply_sysctl_for(&mut cfg, "tcp_early_retrans", v, false).unwrap();
+            assert_eq!(
+                (cfg.early_retransmit, cfg.tail_loss_probe),
+                (EarlyRetransmit::Off, tlp)
+            );
+        }
     }
 }
