@@ -2851,6 +2851,55 @@ dual!(
     }
 );
 
+dual!(
+    linux_window_update_after_idle_restarts_the_window,
+    |f: Family| {
+        // Linux tcp_ack_update_window() -> tcp_slow_start_after_idle_check():
+        // data waits behind a closed window, nothing is in flight, and the
+        // window opens after more than an RTO without data sent: the
+        // congestion window restarts (tcp_cwnd_restart()).
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        net.client.send(net.now, c, &pattern(30 * mss, 5)).unwrap();
+        net.flush();
+        net.run_until(Duration::from_secs(1), |n| {
+            n.client.info(c).unwrap().unacked == 0
+        });
+        let grown = net.client.info(c).unwrap().cwnd;
+        assert!(grown > 10 * mss as u32, "{grown}");
+        let last = net
+            .log
+            .iter()
+            .rev()
+            .find(|s| s.from == Side::Server)
+            .unwrap()
+            .clone();
+        let ack = |net: &mut Net, window: u16| {
+            let bytes = craft(
+                last.src,
+                last.dst,
+                last.seq,
+                last.ack,
+                TcpFlags::ACK,
+                window,
+                TcpOptions::default(),
+                &[],
+            );
+            let now = net.now;
+            net.client.handle_packet(now, &bytes).unwrap();
+        };
+        ack(&mut net, 0);
+        net.client.send(net.now, c, &pattern(5 * mss, 6)).unwrap();
+        // The window stays shut (probes are lost) for three seconds.
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client));
+        net.run_for(Duration::from_secs(3));
+        assert_eq!(net.client.info(c).unwrap().cwnd, grown);
+        ack(&mut net, 1000);
+        assert_eq!(net.client.info(c).unwrap().cwnd, 10 * mss as u32);
+    }
+);
+
 // ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
 
 /// Two segments, the first lost: the SACK for the second can never be

@@ -7,6 +7,7 @@ use finack_wire::{SeqNumber, TcpRepr};
 
 use super::input::{Step, Trimmed};
 use super::{Ctx, Tcb};
+use crate::config::Config;
 use crate::types::{CloseReason, Event, State, TimerKind};
 
 impl Tcb {
@@ -140,7 +141,15 @@ impl Tcb {
             && (self.snd.wl1.lt(cur.seq) || (self.snd.wl1 == cur.seq && self.snd.wl2.le(ack)))
         {
             let was_closed = self.snd.wnd == 0;
+            let was = self.snd.wnd;
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            if self.snd.wnd != was && self.snd.notsent() > 0 && self.snd.una == self.snd.max {
+                // Linux tcp_input.c: tcp_ack_update_window(): a window that
+                // changes while data waits to be sent checks for idleness
+                // too (zero-window probes carry no data and do not count as
+                // sending).
+                self.slow_start_after_idle_check(ctx.now, ctx.cfg);
+            }
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
@@ -409,6 +418,18 @@ impl Tcb {
         {
             self.enter_recovery(ctx);
         }
+    }
+
+    /// Linux tcp_output.c: tcp_slow_start_after_idle_check(): with nothing
+    /// in flight, restart the window (tcp_cwnd_restart(), or as
+    /// `Config::idle_restart` says) if no data was sent for longer than the
+    /// RTO.
+    pub(super) fn slow_start_after_idle_check(&mut self, now: crate::time::Instant, cfg: &Config) {
+        let iw = self.initial_cwnd(cfg);
+        let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
+        let rto = self.snd.rtt.rto();
+        self.cc
+            .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
     }
 
     /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in

@@ -456,14 +456,8 @@ impl Tcb {
                 };
                 let n = self.snd.queue(data, flags, cfg.linux_push, room);
                 if n > 0 && idle {
-                    // Linux tcp.c: tcp_skb_entail() -> tcp_slow_start_after_idle_check():
-                    // a write that finds nothing in flight restarts the window
-                    // if nothing was sent for longer than the RTO.
-                    let iw = self.initial_cwnd(cfg);
-                    let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
-                    let rto = self.snd.rtt.rto();
-                    self.cc
-                        .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
+                    // Linux tcp.c: tcp_skb_entail() checks on each write.
+                    self.slow_start_after_idle_check(now, cfg);
                 }
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
