@@ -2900,6 +2900,106 @@ dual!(
     }
 );
 
+dual!(
+    linux_reordering_grows_with_the_depth_of_sack_reordering,
+    |f: Family| {
+        // Linux tcp_check_sack_reordering(): segment 7 SACKed, then segment
+        // 2, never retransmitted: the network reordered by (8 - 2) segments,
+        // past the threshold of 3, so tp->reordering becomes 6.
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+        let mark = net.log.len();
+        net.client
+            .send(net.now, c, &pattern(10 * mss as usize, 7))
+            .unwrap();
+        net.flush();
+        let first = net.log[mark..]
+            .iter()
+            .find(|s| s.from == Side::Client && s.len > 0)
+            .unwrap()
+            .clone();
+        let una = first.seq;
+        assert_eq!(net.client.info(c).unwrap().reordering, 3);
+        let mut blocks = Vec::new();
+        for seg in [7u32, 2] {
+            blocks.push((una + seg * mss, una + (seg + 1) * mss));
+            let mut options = TcpOptions::default();
+            for &(l, r) in blocks.iter().rev() {
+                options.sack_blocks.push(l, r);
+            }
+            net.inject(
+                Side::Client,
+                first.dst,
+                first.src,
+                first.ack,
+                una,
+                TcpFlags::ACK,
+                options,
+                &[],
+            );
+        }
+        let info = net.client.info(c).unwrap();
+        assert_eq!(info.reordering, 6, "{}", net.trace());
+        assert_eq!(info.sacked_segments, 2);
+    }
+);
+
+dual!(
+    linux_rack_reorder_timeout_lets_one_retransmission_out,
+    |f: Family| {
+        // Ten segments out, only the eighth SACKed: once RACK's reordering
+        // window passes, the seven below are lost and recovery begins.
+        // Linux tcp_rack_reo_timeout() runs one PRR step for one delivered
+        // segment (tcp_cwnd_reduction(sk, 1, ...)): one retransmission
+        // goes, tcpi_retrans counts it.
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        // An RTT sample first: RACK's window is a quarter of the least RTT.
+        net.client.send(net.now, c, &pattern(10, 1)).unwrap();
+        net.run_for(Duration::from_millis(200));
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+        let mark = net.log.len();
+        net.client
+            .send(net.now, c, &pattern(10 * mss as usize, 8))
+            .unwrap();
+        net.flush();
+        let first = net.log[mark..]
+            .iter()
+            .find(|s| s.from == Side::Client && s.len > 0)
+            .unwrap()
+            .clone();
+        let una = first.seq;
+        // The SACK comes one RTT later, as it would.
+        net.run_for(Duration::from_millis(20));
+        let mut options = TcpOptions::default();
+        options.sack_blocks.push(una + 7 * mss, una + 8 * mss);
+        net.inject(
+            Side::Client,
+            first.dst,
+            first.src,
+            first.ack,
+            una,
+            TcpFlags::ACK,
+            options,
+            &[],
+        );
+        assert_eq!(net.client.info(c).unwrap().lost_segments, 0);
+        let mark = net.log.len();
+        net.run_for(Duration::from_millis(100));
+        let resent: Vec<SeqNumber> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .map(|s| s.seq)
+            .collect();
+        assert_eq!(resent, [una], "{}", net.trace());
+        let info = net.client.info(c).unwrap();
+        assert_eq!((info.lost_segments, info.retrans_segments), (7, 1));
+    }
+);
+
 // ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
 
 /// Two segments, the first lost: the SACK for the second can never be

@@ -681,6 +681,7 @@ impl Tcb {
             snd_wnd: self.snd.wnd,
             bytes_acked: self.snd.bytes_acked,
             in_recovery: self.rec.recover.is_some(),
+            reordering: self.reordering(cfg),
             ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
                 4
             } else if self.rec.recover.is_some() {
@@ -698,6 +699,7 @@ impl Tcb {
             unacked_segments: self.snd.packets_out(),
             sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
             lost_segments: self.lost_segments(),
+            retrans_segments: self.snd.buf.sent().map_or(0, |l| l.retrans_out()),
             // Linux tcp.c: tcp_get_info(): now - icsk_ack.lrcvtime.
             last_data_recv: core::time::Duration::from_millis(u64::from(
                 self.rcv.buf.ms_since_data(now.as_millis()),

@@ -37,6 +37,9 @@ pub(crate) struct Recovery {
     pub(crate) cwr: Option<super::ecn::Cwr>,
     /// RACK (Linux `tp->reord_seen`): times reordering was seen.
     pub(crate) reord_seen: u32,
+    /// Linux `tp->reordering` once reordering raised it past the
+    /// duplicate-ACK threshold (0: not raised, `Config::dupthresh`).
+    pub(crate) reordering: u16,
     /// RACK's reordering window in quarters of the minimum RTT (Linux
     /// `rack.reo_wnd_steps`, 1 until a D-SACK widens it), recoveries left
     /// before it returns to 1 (`reo_wnd_persist`), a D-SACK arrived
@@ -128,6 +131,7 @@ impl Recovery {
         prr: Prr::start(0),
         cwr: None,
         reord_seen: 0,
+        reordering: 0,
         reo_wnd_steps: 1,
         reo_wnd_persist: 0,
         dsack_seen: false,
