@@ -3000,6 +3000,62 @@ dual!(
     }
 );
 
+dual!(
+    linux_retransmissions_keep_msg_eor_records_apart,
+    |f: Family| {
+        // Three MSG_EOR records of 400 octets, then bulk data; the records
+        // are lost once and SACKs of the bulk data start recovery. Each
+        // retransmission carries one record and its PSH, never more (Linux
+        // tcp_retrans_try_collapse() stops at tcp_skb_can_collapse()).
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        net.client.send(net.now, c, &pattern(10, 1)).unwrap();
+        net.run_for(Duration::from_millis(200));
+        let mark = net.log.len();
+        let eor = SendFlags {
+            more: false,
+            eor: true,
+        };
+        for i in 0..3 {
+            net.client
+                .send_with(net.now, c, &pattern(400, 10 + i), eor)
+                .unwrap();
+        }
+        net.client.send(net.now, c, &pattern(6 * mss, 20)).unwrap();
+        let start = std::cell::Cell::new(None::<SeqNumber>);
+        let mut seen = Vec::new();
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if s.from != Side::Client || s.len == 0 {
+                return false;
+            }
+            let first = start.get().unwrap_or(s.seq);
+            start.set(Some(first));
+            let rec = s.seq.lt(first + 1200) && !seen.contains(&s.seq);
+            if rec {
+                seen.push(s.seq);
+            }
+            rec
+        }));
+        net.flush();
+        net.run_until(Duration::from_secs(3), |n| {
+            n.sapp.received.len() == 10 + 1200 + 6 * mss
+        });
+        let data: Vec<&Seg> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .collect();
+        let first = data[0].seq;
+        let resent: Vec<(usize, bool)> = data
+            .iter()
+            .filter(|s| !s.dropped && s.seq.lt(first + 1200))
+            .map(|s| (s.len, s.has(TcpFlags::PSH)))
+            .collect();
+        assert_eq!(resent, [(400, true); 3], "{}", net.trace());
+        assert_eq!(net.client.stats().fast_retransmits, 1);
+    }
+);
+
 // ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
 
 /// Two segments, the first lost: the SACK for the second can never be

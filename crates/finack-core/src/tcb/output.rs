@@ -535,11 +535,19 @@ impl Tcb {
         let queued = self.snd.buf.len();
         let mss = usize::from(self.snd.mss);
         let sent = ((self.snd.max - self.snd.buf_seq).max(0) as usize).min(queued);
-        let len = sent
+        let mut len = sent
             .saturating_sub(off)
             .min(mss)
             .min(hole as usize)
             .min(buf.len() - MIN_BUFFER);
+        // Linux tcp_output.c: tcp_retrans_try_collapse() joins a short
+        // retransmission with the skbs after it, never across the end of a
+        // MSG_EOR record (tcp_skb_can_collapse()); the segment that ends a
+        // pushed unit keeps its PSH.
+        let unit = self.snd.buf.next_mark_after(off);
+        if let Some(u) = unit.filter(|u| u.eor) {
+            len = len.min(u.end - off);
+        }
         let fin = self.snd.fin_queued
             && off + len == queued
             && seq + len as u32 == self.fin_seq()
@@ -548,6 +556,9 @@ impl Tcb {
             return None;
         }
         let mut flags = TcpFlags::ACK;
+        if cfg.linux_push && len > 0 && unit.is_some_and(|u| u.psh && u.end == off + len) {
+            flags |= TcpFlags::PSH;
+        }
         if fin {
             flags |= TcpFlags::FIN;
         }
