@@ -3056,6 +3056,67 @@ dual!(
     }
 );
 
+dual!(
+    linux_partial_ack_without_sack_blocks_marks_nothing_lost,
+    |f: Family| {
+        // Ten segments out, segments 2-4 SACKed one by one: recovery, the
+        // first segment is resent. Then a partial ACK up to segment 4 with
+        // no SACK block. RFC 6675 (with RFC 6582's rule) presumes the
+        // segment at SND.UNA lost; Linux without RACK marks losses by
+        // SACKed segments alone (tcp_update_scoreboard()) and sends nothing.
+        for (by_segments, resent) in [(true, 0), (false, 1)] {
+            let cfg = Config {
+                sack_dupacks_by_segments: by_segments,
+                early_retransmit: EarlyRetransmit::Off,
+                tail_loss_probe: false,
+                ..Config::linux_3_11()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = net.client.info(c).unwrap().snd_mss as u32;
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client
+                .send(net.now, c, &pattern(10 * mss as usize, 9))
+                .unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let una = first.seq;
+            let ack = |net: &mut Net, ack: SeqNumber, sacked_to: Option<u32>| {
+                let mut options = TcpOptions::default();
+                if let Some(k) = sacked_to {
+                    options.sack_blocks.push(una + mss, una + k * mss);
+                }
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    ack,
+                    TcpFlags::ACK,
+                    options,
+                    &[],
+                );
+            };
+            for k in 2..=4 {
+                ack(&mut net, una, Some(k));
+            }
+            assert_eq!(net.client.stats().fast_retransmits, 1);
+            let mark = net.log.len();
+            ack(&mut net, una + 4 * mss, None);
+            let sent = net.log[mark..]
+                .iter()
+                .filter(|s| s.from == Side::Client && s.len > 0)
+                .count();
+            assert_eq!(sent, resent, "by segments {by_segments}: {}", net.trace());
+        }
+    }
+);
+
 // ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
 
 /// Two segments, the first lost: the SACK for the second can never be

@@ -306,8 +306,14 @@ impl Tcb {
                 // output sends what cwnd - pipe allows. If the peer reports
                 // nothing above SND.UNA, the segment there is presumed lost as
                 // in NewReno (RFC 6582 §3.2 step 4). With RACK, time alone
-                // decides (Linux has no partial-ACK rule for SACK).
-                if self.rec.sacked.is_empty() && !self.rack_on(ctx.cfg) {
+                // decides; without it Linux marks losses by SACKed segments
+                // only (tcp_update_scoreboard(): sacked_out - reordering),
+                // so nothing SACKed means nothing lost (Linux has no
+                // partial-ACK rule for SACK).
+                if self.rec.sacked.is_empty()
+                    && !self.rack_on(ctx.cfg)
+                    && !ctx.cfg.sack_dupacks_by_segments
+                {
                     self.rec.get_mut().fast_rexmit = true;
                     self.snd.rtx_next = self.snd.una;
                 }
