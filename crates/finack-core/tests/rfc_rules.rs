@@ -3117,6 +3117,63 @@ dual!(
     }
 );
 
+dual!(
+    linux_dsack_for_the_only_retransmission_undoes_the_reduction,
+    |f: Family| {
+        // Recovery on three SACKed segments resends the first one; the ACK
+        // of everything then reports it with a D-SACK (RFC 2883): the
+        // retransmission was needless, so Linux undoes the window
+        // reduction (tcp_try_undo_dsack() / tcp_undo_cwnd_reduction()).
+        for dsack in [true, false] {
+            let cfg = Config {
+                early_retransmit: EarlyRetransmit::Off,
+                tail_loss_probe: false,
+                ..Config::linux_3_11()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = net.client.info(c).unwrap().snd_mss as u32;
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client
+                .send(net.now, c, &pattern(10 * mss as usize, 9))
+                .unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let una = first.seq;
+            let ack = |net: &mut Net, ack: SeqNumber, block: Option<(SeqNumber, SeqNumber)>| {
+                let mut options = TcpOptions::default();
+                if let Some((l, r)) = block {
+                    options.sack_blocks.push(l, r);
+                }
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    ack,
+                    TcpFlags::ACK,
+                    options,
+                    &[],
+                );
+            };
+            for k in 2..=4 {
+                ack(&mut net, una, Some((una + mss, una + k * mss)));
+            }
+            assert_eq!(net.client.stats().fast_retransmits, 1);
+            assert!(net.client.info(c).unwrap().cwnd < 10 * mss);
+            let block = dsack.then_some((una, una + mss));
+            ack(&mut net, una + 10 * mss, block);
+            let cwnd = net.client.info(c).unwrap().cwnd;
+            assert_eq!(cwnd == 10 * mss, dsack, "{cwnd}");
+        }
+    }
+);
+
 // ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
 
 /// Two segments, the first lost: the SACK for the second can never be

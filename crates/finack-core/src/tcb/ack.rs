@@ -110,6 +110,9 @@ impl Tcb {
         if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
         }
+        if let Some(block) = dsack_block(seg, ack) {
+            self.dsack_undo(block);
+        }
         if let Some(mut d) = rack {
             if self.snd.una != una_before {
                 self.rack_on_ack(&mut d, seg);
@@ -479,6 +482,12 @@ impl Tcb {
 /// Linux tcp_input.c: tcp_check_dsack() (RFC 2883 §4): the first SACK block
 /// reports a duplicate: it lies below the cumulative ACK, or within the
 /// second block.
+fn dsack_block(seg: &TcpRepr<'_>, ack: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+    is_dsack(seg, ack)
+        .then(|| seg.options.sack_blocks.iter().next())
+        .flatten()
+}
+
 fn is_dsack(seg: &TcpRepr<'_>, ack: SeqNumber) -> bool {
     let mut blocks = seg.options.sack_blocks.iter();
     let Some((l0, r0)) = blocks.next() else {

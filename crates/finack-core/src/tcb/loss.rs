@@ -273,6 +273,13 @@ impl Tcb {
     /// RFC 6675 §5, with PRR RFC 6937 §3) and resend the first hole.
     pub(super) fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let mss = u32::from(self.snd.mss);
+        // Linux tcp_input.c: tcp_init_undo(): remember where recovery began
+        // and the window before it, for a D-SACK that shows it needless.
+        let (una, prior) = (self.snd.una, self.cc.cwnd());
+        let rec = self.rec.get_mut();
+        rec.undo_marker = Some(una);
+        rec.undo_retrans = -1;
+        rec.undo_cwnd = prior;
         self.rec.get_mut().lt_allow = 0;
         let flight = self.snd.in_flight();
         // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
@@ -307,5 +314,43 @@ impl Tcb {
 fn rec_er_disarm(tcb: &mut Tcb) {
     if tcb.rec.er_armed {
         tcb.rec.get_mut().er_armed = false;
+    }
+}
+
+impl Tcb {
+    /// Linux tcp_input.c: tcp_check_dsack() and tcp_try_undo_dsack(): a
+    /// D-SACK for data past the start of the last recovery shows one of
+    /// its retransmissions needless; once none is
+    /// left (and recovery is over), the window goes back to what it was
+    /// before (ssthresh stays).
+    pub(super) fn dsack_undo(&mut self, block: (SeqNumber, SeqNumber)) {
+        let Some(marker) = self.rec.undo_marker else {
+            return;
+        };
+        let (l, r) = block;
+        // Data acknowledged before this ACK ("already forgotten",
+        // tcp_check_dsack()) or still queued (tcp_sacktag_one() with a
+        // D-SACK), past the start of the recovery.
+        if self.rec.undo_retrans <= 0 || r.gt(self.snd.max) || !r.gt(marker) {
+            return;
+        }
+        let mss = u32::from(self.snd.mss.max(1));
+        let segs = ((r - l).max(1) as u32).div_ceil(mss) as i32;
+        let rec = self.rec.get_mut();
+        rec.undo_retrans = (rec.undo_retrans - segs).max(0);
+        if rec.undo_retrans == 0 && rec.recover.is_none() {
+            rec.undo_marker = None;
+            let prior = rec.undo_cwnd;
+            self.cc.undo(prior);
+        }
+    }
+
+    /// A retransmission counts against the undo of the last recovery
+    /// (Linux tcp_retransmit_skb(): `undo_retrans`).
+    pub(super) fn count_undo_retrans(&mut self) {
+        if self.rec.undo_marker.is_some() {
+            let rec = self.rec.get_mut();
+            rec.undo_retrans = rec.undo_retrans.max(0) + 1;
+        }
     }
 }

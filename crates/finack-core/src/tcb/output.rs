@@ -564,6 +564,7 @@ impl Tcb {
         }
         self.snd.total_retrans += 1;
         stats.retransmits += 1;
+        self.count_undo_retrans();
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
         Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }

@@ -52,6 +52,12 @@ pub(crate) struct Recovery {
     /// The loss-probe timer slot holds the delayed early retransmit (Linux
     /// ICSK_TIME_EARLY_RETRANS in `icsk_pending`).
     pub(crate) er_armed: bool,
+    /// Linux `undo_marker`, `undo_retrans` and `prior_cwnd`: where the last
+    /// recovery began, its retransmissions not yet shown needless by a
+    /// D-SACK (-1: none sent), and the window before it.
+    pub(crate) undo_marker: Option<SeqNumber>,
+    pub(crate) undo_retrans: i32,
+    pub(crate) undo_cwnd: u32,
 }
 
 /// RFC 6937 PRR counters (Linux `prior_cwnd`, `prr_delivered`, `prr_out`).
@@ -137,6 +143,9 @@ impl Recovery {
         dsack_seen: false,
         reo_last_delivered: 0,
         er_armed: false,
+        undo_marker: None,
+        undo_retrans: 0,
+        undo_cwnd: 0,
     };
 
     /// Linux tcp_recovery.c: tcp_rack_update_reo_wnd() (RFC 8985 §6.2 step

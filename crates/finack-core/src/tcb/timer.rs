@@ -339,6 +339,11 @@ impl Tcb {
         let mss = u32::from(self.snd.mss);
         let flight = self.snd.in_flight();
         self.cc.on_rto(flight, mss, ctx.now);
+        if self.rec.undo_marker.is_some() {
+            // No D-SACK undo across a timeout (F-RTO and its undo are not
+            // modelled).
+            self.rec.get_mut().undo_marker = None;
+        }
         let rec = self.rec.get_mut();
         rec.recover = None;
         rec.dupacks = 0;
