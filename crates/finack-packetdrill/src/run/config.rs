@@ -26,7 +26,7 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
     (
         "tcp_dsack",
         Some("1"),
-        "finack neither sends nor uses D-SACK; scripts expecting D-SACK fail on it",
+        "at 1 (the default) finack already uses the D-SACKs it receives (RACK reordering window, undo); it does not send them, and scripts expecting D-SACKs fail on it",
     ),
     (
         "tcp_fack",
