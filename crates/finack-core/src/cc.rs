@@ -231,6 +231,13 @@ impl Congestion {
         self.w.cwnd = cwnd.clamp(i64::from(mss), i64::from(u32::MAX)) as u32;
     }
 
+    /// The reduction proved needless: back to the window before it, if
+    /// larger (Linux tcp_undo_cwnd_reduction() with tcp_reno_undo_cwnd(),
+    /// ssthresh kept).
+    pub(crate) fn undo(&mut self, prior_cwnd: u32) {
+        self.w.cwnd = self.w.cwnd.max(prior_cwnd);
+    }
+
     /// Recovery is over: continue from ssthresh (Linux tcp_end_cwnd_reduction()).
     pub(crate) fn end_reduction(&mut self) {
         self.w.cwnd = self.w.ssthresh;

@@ -29,6 +29,25 @@ pub enum IdleRestart {
     Linux,
 }
 
+/// RFC 5827 early retransmit as Linux had it from 3.5 to 4.10 (the
+/// `tcp_early_retrans` sysctl of those kernels; RACK replaced it in 4.11):
+/// when fewer than four segments are outstanding, no new data can be sent
+/// and all but one are SACKed, fast retransmit does not wait for the
+/// duplicate-ACK threshold.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EarlyRetransmit {
+    /// Wait for the duplicate-ACK threshold (`tcp_early_retrans` = 0, 4;
+    /// every kernel since 4.11).
+    Off,
+    /// Retransmit at once (`tcp_early_retrans` = 1).
+    Quick,
+    /// Wait a quarter of the smoothed RTT (at least 2 ms) first, unless the
+    /// retransmission timer expires before (`tcp_early_retrans` = 2, 3; RFC
+    /// 5827 §6 mitigation A.3, Linux tcp_pause_early_retransmit()); any ACK
+    /// in the meantime starts the wait again.
+    Delayed,
+}
+
 /// Whether a connection uses classic Explicit Congestion Notification
 /// (RFC 3168), in the terms of Linux's `net.ipv4.tcp_ecn` sysctl.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -260,12 +279,29 @@ pub struct Config {
     /// to the open state as Linux does. Off: RFC 5681/6675 recovery (the
     /// RFC 9293 profile).
     pub rack: bool,
+    /// Where RACK is off, decide fast retransmit on a SACK connection by
+    /// what is SACKed, as Linux does (tcp_input.c: tcp_time_to_recover()
+    /// takes tcp_dupack_heuristics(), the SACKed segments plus one, for the
+    /// duplicate-ACK count): once the segment at SND.UNA counts as lost
+    /// (RFC 6675 IsLost), not on a count of ACKs, so an ACK that SACKs
+    /// nothing new changes nothing. Off: the RFC 5681 count of duplicate
+    /// ACKs also starts recovery (RFC 6675 §5 (a)).
+    pub sack_dupacks_by_segments: bool,
+    /// RFC 5827 early retransmit (Linux 3.5 to 4.10) where RACK is off.
+    /// Off in both profiles; [`Config::linux_3_11`] has it delayed.
+    pub early_retransmit: EarlyRetransmit,
     /// Least segments per GSO packet (Linux `tcp_min_tso_segs`, 2) when
     /// `linux_push` divides new data into packets as Linux's segmentation
-    /// offload does (more at high pacing rates, `tcp_tso_autosize`); PSH
-    /// shows on each packet of several segments cut from a pushed unit.
-    /// `None`: one segment.
+    /// offload does (more at high pacing rates, `tcp_tso_autosize`; no more
+    /// than half the congestion window, `tcp_cwnd_test`). `None`: one
+    /// segment.
     pub gso_segs_min: Option<u32>,
+    /// PSH on every GSO packet of more than one segment (on its last
+    /// segment once cut up), pushed or not, as Linux does since 4.10
+    /// (tcp_output.c: `__tcp_transmit_skb()` sets PSH when
+    /// `tcp_skb_pcount(skb) > 1`, so that the receiver's GRO flushes).
+    /// Off (Linux 3.11): only the segment ending a pushed unit carries PSH.
+    pub gso_psh: bool,
     /// Divide queued data and set PSH as Linux's `tcp_sendmsg` does: writes
     /// build units (skbs) of at most one GSO packet or half the peer's
     /// largest window, the last unit of each write is pushed (PSH on the
@@ -396,7 +432,10 @@ impl Config {
             tos: 0,
             tail_loss_probe: true,
             rack: true,
+            early_retransmit: EarlyRetransmit::Off,
+            sack_dupacks_by_segments: true,
             gso_segs_min: Some(2),
+            gso_psh: true,
             linux_push: true,
             notsent_lowat: u32::MAX,
             linux_write_space: true,
@@ -413,6 +452,24 @@ impl Config {
                 established_per_source: None,
                 idle_timeout: None,
             },
+        }
+    }
+
+    /// Linux 3.11's defaults, for scripts recorded on that kernel (the
+    /// packetdrill `linux-3.11/` set): no RACK (`tcp_recovery` came in 4.4),
+    /// so duplicate ACKs and SACKed segments decide losses, with delayed
+    /// early retransmit and the tail loss probe (`tcp_early_retrans` = 3,
+    /// its default since 3.10); no PSH forced on GSO packets (4.10); a
+    /// receive buffer that may grow to a few MiB (the `tcp_rmem` maximum
+    /// was a share of memory), hence window scale 6.
+    pub fn linux_3_11() -> Config {
+        Config {
+            rack: false,
+            tail_loss_probe: true,
+            early_retransmit: EarlyRetransmit::Delayed,
+            gso_psh: false,
+            window_scale: Config::window_scale_for(2 * 1024 * 1024),
+            ..Config::linux()
         }
     }
 
@@ -458,7 +515,9 @@ impl Config {
             // RACK (RFC 8985) is experimental-track too: dupthresh and
             // RFC 6675 IsLost decide losses.
             rack: false,
+            sack_dupacks_by_segments: false,
             gso_segs_min: None,
+            gso_psh: false,
             linux_push: false,
             linux_write_space: false,
             ack_unsent_data_reply: true,

@@ -215,6 +215,7 @@ impl TimeWait {
             snd_wnd: 0,
             bytes_acked: 0,
             in_recovery: false,
+            reordering: 0,
             ca_state: 0,
             bytes_received: 0,
             soft_error: None,
@@ -222,6 +223,7 @@ impl TimeWait {
             unacked_segments: 0,
             sacked_segments: 0,
             lost_segments: 0,
+            retrans_segments: 0,
             last_data_recv: core::time::Duration::ZERO,
             notsent_lowat: cfg.notsent_lowat,
         }

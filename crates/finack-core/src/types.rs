@@ -457,6 +457,10 @@ pub struct ConnInfo {
     /// In fast recovery (RFC 6675 with SACK, RFC 6582 without; Linux's
     /// `tcpi_ca_state` TCP_CA_Recovery).
     pub in_recovery: bool,
+    /// The reordering the connection allows for, in segments (Linux
+    /// `tp->reordering`, `tcpi_reordering`): the duplicate-ACK threshold,
+    /// raised when SACKs show deeper reordering (with RACK).
+    pub reordering: u32,
     /// The loss-recovery state in Linux's numbering (`tcpi_ca_state`,
     /// include/net/tcp.h tcp_ca_state): 0 Open, 1 Disorder (duplicate ACKs
     /// or SACKed data, not yet recovering), 2 CWR (reducing the window after
@@ -481,6 +485,9 @@ pub struct ConnInfo {
     pub sacked_segments: u32,
     /// Segments RACK marked lost (Linux `tcpi_lost`, `lost_out`).
     pub lost_segments: u32,
+    /// Segments retransmitted and not yet acknowledged or SACKed, as RACK's
+    /// record keeps them (Linux `tcpi_retrans`, `retrans_out`).
+    pub retrans_segments: u32,
     /// Time since in-order data last arrived, or since the connection was
     /// established if none has (Linux `tcpi_last_data_recv`, from
     /// `icsk_ack.lrcvtime`), in whole milliseconds; zero in TIME-WAIT,

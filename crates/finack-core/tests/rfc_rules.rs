@@ -10,7 +10,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use finack_core::wire::{self, SeqNumber, TcpFlags, TcpOptions, Timestamps};
-use finack_core::{CloseReason, Config, ConnId, Endpoint, Error, Event, Instant, Shutdown, State};
+use finack_core::{
+    CloseReason, Config, ConnId, EarlyRetransmit, Endpoint, Error, Event, Instant, SendFlags,
+    Shutdown, State,
+};
 
 // ---- Helpers -----------------------------------------------------------------
 
@@ -2811,6 +2814,475 @@ dual!(
             .map(|s| s.has(TcpFlags::PSH))
             .collect();
         assert_eq!(psh, [false, false, true]);
+    }
+);
+
+dual!(
+    linux_gso_packets_of_several_segments_carry_psh_unpushed_or_not,
+    |f: Family| {
+        // A MSG_MORE write is not pushed (no tcp_mark_push()); its full
+        // segments still go out in GSO packets of two at a low pacing rate.
+        // Since Linux 4.10 each packet of more than one segment carries PSH
+        // (__tcp_transmit_skb()); Linux 3.11 (gso_psh off) sets none.
+        for (gso_psh, want) in [(true, [false, true, false, true]), (false, [false; 4])] {
+            let cfg = Config {
+                gso_psh,
+                ..Config::linux()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+            let mark = net.log.len();
+            let more = SendFlags {
+                more: true,
+                eor: false,
+            };
+            net.client
+                .send_with(net.now, c, &pattern(4 * mss, 4), more)
+                .unwrap();
+            net.flush();
+            let psh: Vec<bool> = net.log[mark..]
+                .iter()
+                .filter(|s| s.from == Side::Client && s.len > 0)
+                .map(|s| s.has(TcpFlags::PSH))
+                .collect();
+            assert_eq!(psh, want, "gso_psh {gso_psh}: {}", net.trace());
+        }
+    }
+);
+
+dual!(
+    linux_window_update_after_idle_restarts_the_window,
+    |f: Family| {
+        // Linux tcp_ack_update_window() -> tcp_slow_start_after_idle_check():
+        // data waits behind a closed window, nothing is in flight, and the
+        // window opens after more than an RTO without data sent: the
+        // congestion window restarts (tcp_cwnd_restart()).
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        net.client.send(net.now, c, &pattern(30 * mss, 5)).unwrap();
+        net.flush();
+        net.run_until(Duration::from_secs(1), |n| {
+            n.client.info(c).unwrap().unacked == 0
+        });
+        let grown = net.client.info(c).unwrap().cwnd;
+        assert!(grown > 10 * mss as u32, "{grown}");
+        let last = net
+            .log
+            .iter()
+            .rev()
+            .find(|s| s.from == Side::Server)
+            .unwrap()
+            .clone();
+        let ack = |net: &mut Net, window: u16| {
+            let bytes = craft(
+                last.src,
+                last.dst,
+                last.seq,
+                last.ack,
+                TcpFlags::ACK,
+                window,
+                TcpOptions::default(),
+                &[],
+            );
+            let now = net.now;
+            net.client.handle_packet(now, &bytes).unwrap();
+        };
+        ack(&mut net, 0);
+        net.client.send(net.now, c, &pattern(5 * mss, 6)).unwrap();
+        // The window stays shut (probes are lost) for three seconds.
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client));
+        net.run_for(Duration::from_secs(3));
+        assert_eq!(net.client.info(c).unwrap().cwnd, grown);
+        ack(&mut net, 1000);
+        assert_eq!(net.client.info(c).unwrap().cwnd, 10 * mss as u32);
+    }
+);
+
+dual!(
+    linux_reordering_grows_with_the_depth_of_sack_reordering,
+    |f: Family| {
+        // Linux tcp_check_sack_reordering(): segment 7 SACKed, then segment
+        // 2, never retransmitted: the network reordered by (8 - 2) segments,
+        // past the threshold of 3, so tp->reordering becomes 6.
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+        let mark = net.log.len();
+        net.client
+            .send(net.now, c, &pattern(10 * mss as usize, 7))
+            .unwrap();
+        net.flush();
+        let first = net.log[mark..]
+            .iter()
+            .find(|s| s.from == Side::Client && s.len > 0)
+            .unwrap()
+            .clone();
+        let una = first.seq;
+        assert_eq!(net.client.info(c).unwrap().reordering, 3);
+        let mut blocks = Vec::new();
+        for seg in [7u32, 2] {
+            blocks.push((una + seg * mss, una + (seg + 1) * mss));
+            let mut options = TcpOptions::default();
+            for &(l, r) in blocks.iter().rev() {
+                options.sack_blocks.push(l, r);
+            }
+            net.inject(
+                Side::Client,
+                first.dst,
+                first.src,
+                first.ack,
+                una,
+                TcpFlags::ACK,
+                options,
+                &[],
+            );
+        }
+        let info = net.client.info(c).unwrap();
+        assert_eq!(info.reordering, 6, "{}", net.trace());
+        assert_eq!(info.sacked_segments, 2);
+    }
+);
+
+dual!(
+    linux_rack_reorder_timeout_lets_one_retransmission_out,
+    |f: Family| {
+        // Ten segments out, only the eighth SACKed: once RACK's reordering
+        // window passes, the seven below are lost and recovery begins.
+        // Linux tcp_rack_reo_timeout() runs one PRR step for one delivered
+        // segment (tcp_cwnd_reduction(sk, 1, ...)): one retransmission
+        // goes, tcpi_retrans counts it.
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = net.client.info(c).unwrap().snd_mss as u32;
+        // An RTT sample first: RACK's window is a quarter of the least RTT.
+        net.client.send(net.now, c, &pattern(10, 1)).unwrap();
+        net.run_for(Duration::from_millis(200));
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+        let mark = net.log.len();
+        net.client
+            .send(net.now, c, &pattern(10 * mss as usize, 8))
+            .unwrap();
+        net.flush();
+        let first = net.log[mark..]
+            .iter()
+            .find(|s| s.from == Side::Client && s.len > 0)
+            .unwrap()
+            .clone();
+        let una = first.seq;
+        // The SACK comes one RTT later, as it would.
+        net.run_for(Duration::from_millis(20));
+        let mut options = TcpOptions::default();
+        options.sack_blocks.push(una + 7 * mss, una + 8 * mss);
+        net.inject(
+            Side::Client,
+            first.dst,
+            first.src,
+            first.ack,
+            una,
+            TcpFlags::ACK,
+            options,
+            &[],
+        );
+        assert_eq!(net.client.info(c).unwrap().lost_segments, 0);
+        let mark = net.log.len();
+        net.run_for(Duration::from_millis(100));
+        let resent: Vec<SeqNumber> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .map(|s| s.seq)
+            .collect();
+        assert_eq!(resent, [una], "{}", net.trace());
+        let info = net.client.info(c).unwrap();
+        assert_eq!((info.lost_segments, info.retrans_segments), (7, 1));
+    }
+);
+
+dual!(
+    linux_retransmissions_keep_msg_eor_records_apart,
+    |f: Family| {
+        // Three MSG_EOR records of 400 octets, then bulk data; the records
+        // are lost once and SACKs of the bulk data start recovery. Each
+        // retransmission carries one record and its PSH, never more (Linux
+        // tcp_retrans_try_collapse() stops at tcp_skb_can_collapse()).
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+        net.client.send(net.now, c, &pattern(10, 1)).unwrap();
+        net.run_for(Duration::from_millis(200));
+        let mark = net.log.len();
+        let eor = SendFlags {
+            more: false,
+            eor: true,
+        };
+        for i in 0..3 {
+            net.client
+                .send_with(net.now, c, &pattern(400, 10 + i), eor)
+                .unwrap();
+        }
+        net.client.send(net.now, c, &pattern(6 * mss, 20)).unwrap();
+        let start = std::cell::Cell::new(None::<SeqNumber>);
+        let mut seen = Vec::new();
+        net.drop = Some(Box::new(move |s: &Seg| {
+            if s.from != Side::Client || s.len == 0 {
+                return false;
+            }
+            let first = start.get().unwrap_or(s.seq);
+            start.set(Some(first));
+            let rec = s.seq.lt(first + 1200) && !seen.contains(&s.seq);
+            if rec {
+                seen.push(s.seq);
+            }
+            rec
+        }));
+        net.flush();
+        net.run_until(Duration::from_secs(3), |n| {
+            n.sapp.received.len() == 10 + 1200 + 6 * mss
+        });
+        let data: Vec<&Seg> = net.log[mark..]
+            .iter()
+            .filter(|s| s.from == Side::Client && s.len > 0)
+            .collect();
+        let first = data[0].seq;
+        let resent: Vec<(usize, bool)> = data
+            .iter()
+            .filter(|s| !s.dropped && s.seq.lt(first + 1200))
+            .map(|s| (s.len, s.has(TcpFlags::PSH)))
+            .collect();
+        assert_eq!(resent, [(400, true); 3], "{}", net.trace());
+        assert_eq!(net.client.stats().fast_retransmits, 1);
+    }
+);
+
+dual!(
+    linux_partial_ack_without_sack_blocks_marks_nothing_lost,
+    |f: Family| {
+        // Ten segments out, segments 2-4 SACKed one by one: recovery, the
+        // first segment is resent. Then a partial ACK up to segment 4 with
+        // no SACK block. RFC 6675 (with RFC 6582's rule) presumes the
+        // segment at SND.UNA lost; Linux without RACK marks losses by
+        // SACKed segments alone (tcp_update_scoreboard()) and sends nothing.
+        for (by_segments, resent) in [(true, 0), (false, 1)] {
+            let cfg = Config {
+                sack_dupacks_by_segments: by_segments,
+                early_retransmit: EarlyRetransmit::Off,
+                tail_loss_probe: false,
+                ..Config::linux_3_11()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = net.client.info(c).unwrap().snd_mss as u32;
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client
+                .send(net.now, c, &pattern(10 * mss as usize, 9))
+                .unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let una = first.seq;
+            let ack = |net: &mut Net, ack: SeqNumber, sacked_to: Option<u32>| {
+                let mut options = TcpOptions::default();
+                if let Some(k) = sacked_to {
+                    options.sack_blocks.push(una + mss, una + k * mss);
+                }
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    ack,
+                    TcpFlags::ACK,
+                    options,
+                    &[],
+                );
+            };
+            for k in 2..=4 {
+                ack(&mut net, una, Some(k));
+            }
+            assert_eq!(net.client.stats().fast_retransmits, 1);
+            let mark = net.log.len();
+            ack(&mut net, una + 4 * mss, None);
+            let sent = net.log[mark..]
+                .iter()
+                .filter(|s| s.from == Side::Client && s.len > 0)
+                .count();
+            assert_eq!(sent, resent, "by segments {by_segments}: {}", net.trace());
+        }
+    }
+);
+
+dual!(
+    linux_dsack_for_the_only_retransmission_undoes_the_reduction,
+    |f: Family| {
+        // Recovery on three SACKed segments resends the first one; the ACK
+        // of everything then reports it with a D-SACK (RFC 2883): the
+        // retransmission was needless, so Linux undoes the window
+        // reduction (tcp_try_undo_dsack() / tcp_undo_cwnd_reduction()).
+        for dsack in [true, false] {
+            let cfg = Config {
+                early_retransmit: EarlyRetransmit::Off,
+                tail_loss_probe: false,
+                ..Config::linux_3_11()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = net.client.info(c).unwrap().snd_mss as u32;
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client
+                .send(net.now, c, &pattern(10 * mss as usize, 9))
+                .unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let una = first.seq;
+            let ack = |net: &mut Net, ack: SeqNumber, block: Option<(SeqNumber, SeqNumber)>| {
+                let mut options = TcpOptions::default();
+                if let Some((l, r)) = block {
+                    options.sack_blocks.push(l, r);
+                }
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    ack,
+                    TcpFlags::ACK,
+                    options,
+                    &[],
+                );
+            };
+            for k in 2..=4 {
+                ack(&mut net, una, Some((una + mss, una + k * mss)));
+            }
+            assert_eq!(net.client.stats().fast_retransmits, 1);
+            assert!(net.client.info(c).unwrap().cwnd < 10 * mss);
+            let block = dsack.then_some((una, una + mss));
+            ack(&mut net, una + 10 * mss, block);
+            let cwnd = net.client.info(c).unwrap().cwnd;
+            assert_eq!(cwnd == 10 * mss, dsack, "{cwnd}");
+        }
+    }
+);
+
+// ---- RFC 5827 early retransmit (Linux 3.5 to 4.10, Config::linux_3_11) ----------
+
+/// Two segments, the first lost: the SACK for the second can never be
+/// followed by three duplicate ACKs. Returns the wait between the SACK's
+/// arrival and the retransmission.
+fn early_retransmit_wait(f: Family, mode: EarlyRetransmit) -> Duration {
+    let cfg = Config {
+        early_retransmit: mode,
+        tail_loss_probe: false,
+        ..Config::linux_3_11()
+    };
+    let mut net = Net::with_configs(f, cfg.clone(), cfg);
+    let (c, _s) = net.established();
+    let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+    // Let an RTT sample in first, so SRTT is known.
+    net.client.send(net.now, c, &pattern(10, 1)).unwrap();
+    net.run_for(Duration::from_millis(200));
+    let mut first = true;
+    net.drop = Some(Box::new(move |s: &Seg| {
+        let d = first && s.from == Side::Client && s.len > 0;
+        first &= !d;
+        d
+    }));
+    let mark = net.log.len();
+    net.client.send(net.now, c, &pattern(2 * mss, 2)).unwrap();
+    net.run_until(Duration::from_secs(3), |n| {
+        n.sapp.received.len() == 10 + 2 * mss
+    });
+    let segs = &net.log[mark..];
+    let lost = segs
+        .iter()
+        .find(|s| s.from == Side::Client && s.len > 0)
+        .unwrap();
+    let sack = segs
+        .iter()
+        .find(|s| s.from == Side::Server && !s.options.sack_blocks.is_empty())
+        .expect("a SACK");
+    let again = segs
+        .iter()
+        .filter(|s| s.from == Side::Client && s.seq == lost.seq && s.len > 0)
+        .nth(1)
+        .expect("a retransmission");
+    again.time - (sack.time + net.latency)
+}
+
+dual!(
+    rfc5827_early_retransmit_quick_delayed_and_off,
+    |f: Family| {
+        assert_eq!(
+            early_retransmit_wait(f, EarlyRetransmit::Quick),
+            Duration::ZERO
+        );
+        // Linux tcp_pause_early_retransmit(): a quarter of SRTT (20 ms here).
+        let delayed = early_retransmit_wait(f, EarlyRetransmit::Delayed);
+        assert!(
+            delayed >= Duration::from_millis(4) && delayed <= Duration::from_millis(6),
+            "{delayed:?}"
+        );
+        // Without it only the retransmission timer (200 ms at least) helps.
+        let off = early_retransmit_wait(f, EarlyRetransmit::Off);
+        assert!(off >= Duration::from_millis(150), "{off:?}");
+    }
+);
+
+dual!(
+    linux_sack_recovery_counts_sacked_segments_not_acks,
+    |f: Family| {
+        // Four segments, the first lost, then the SACK of the second
+        // repeated three times: RFC 5681 counts three duplicate ACKs, Linux
+        // one SACKed segment (tcp_dupack_heuristics()), so only the RFC
+        // profile retransmits fast.
+        for (by_segments, fast) in [(true, 0), (false, 1)] {
+            let cfg = Config {
+                sack_dupacks_by_segments: by_segments,
+                early_retransmit: EarlyRetransmit::Off,
+                tail_loss_probe: false,
+                ..Config::linux_3_11()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = usize::from(net.client.info(c).unwrap().snd_mss);
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client.send(net.now, c, &pattern(4 * mss, 3)).unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let una = first.seq;
+            let mut options = TcpOptions::default();
+            options
+                .sack_blocks
+                .push(una + mss as u32, una + 2 * mss as u32);
+            for _ in 0..3 {
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    una,
+                    TcpFlags::ACK,
+                    options,
+                    &[],
+                );
+            }
+            assert_eq!(net.client.stats().fast_retransmits, fast, "{}", net.trace());
+        }
     }
 );
 

@@ -7,6 +7,7 @@ use finack_wire::{SeqNumber, TcpRepr};
 
 use super::input::{Step, Trimmed};
 use super::{Ctx, Tcb};
+use crate::config::Config;
 use crate::types::{CloseReason, Event, State, TimerKind};
 
 impl Tcb {
@@ -109,6 +110,9 @@ impl Tcb {
         if ack.gt(self.snd.una) {
             self.ack_advance(ctx, ack, seg);
         }
+        if let Some(block) = dsack_block(seg, ack) {
+            self.dsack_undo(block);
+        }
         if let Some(mut d) = rack {
             if self.snd.una != una_before {
                 self.rack_on_ack(&mut d, seg);
@@ -140,7 +144,15 @@ impl Tcb {
             && (self.snd.wl1.lt(cur.seq) || (self.snd.wl1 == cur.seq && self.snd.wl2.le(ack)))
         {
             let was_closed = self.snd.wnd == 0;
+            let was = self.snd.wnd;
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            if self.snd.wnd != was && self.snd.notsent() > 0 && self.snd.una == self.snd.max {
+                // Linux tcp_input.c: tcp_ack_update_window(): a window that
+                // changes while data waits to be sent checks for idleness
+                // too (zero-window probes carry no data and do not count as
+                // sending).
+                self.slow_start_after_idle_check(ctx.now, ctx.cfg);
+            }
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
@@ -164,6 +176,7 @@ impl Tcb {
                 }
             }
         }
+        self.early_retransmit_on_ack(ctx, seg.flags.ece());
         match self.state {
             State::FinWait1 if self.fin_acked() => {
                 // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
@@ -296,8 +309,14 @@ impl Tcb {
                 // output sends what cwnd - pipe allows. If the peer reports
                 // nothing above SND.UNA, the segment there is presumed lost as
                 // in NewReno (RFC 6582 §3.2 step 4). With RACK, time alone
-                // decides (Linux has no partial-ACK rule for SACK).
-                if self.rec.sacked.is_empty() && !self.rack_on(ctx.cfg) {
+                // decides; without it Linux marks losses by SACKed segments
+                // only (tcp_update_scoreboard(): sacked_out - reordering),
+                // so nothing SACKed means nothing lost (Linux has no
+                // partial-ACK rule for SACK).
+                if self.rec.sacked.is_empty()
+                    && !self.rack_on(ctx.cfg)
+                    && !ctx.cfg.sack_dupacks_by_segments
+                {
                     self.rec.get_mut().fast_rexmit = true;
                     self.snd.rtx_next = self.snd.una;
                 }
@@ -397,13 +416,29 @@ impl Tcb {
                 .is_some_and(|(a, _, lost)| a == una && lost);
         // With RACK, time decides instead (Linux tcp_time_to_recover()
         // counts duplicate ACKs only without it): see `loss`.
-        if (self.rec.dupacks == ctx.cfg.dupthresh
-            || (lost_at_una && self.rec.dupacks < ctx.cfg.dupthresh))
+        // Linux tcp_input.c: tcp_time_to_recover(): with SACK blocks the
+        // duplicate-ACK count is the SACKed segments (Config field
+        // `sack_dupacks_by_segments`), which `lost_at_una` covers.
+        let by_count = !ctx.cfg.sack_dupacks_by_segments || self.rec.sacked.is_empty();
+        if ((by_count && self.rec.dupacks == ctx.cfg.dupthresh)
+            || (lost_at_una && (!by_count || self.rec.dupacks < ctx.cfg.dupthresh)))
             && !after_rto
             && !self.rack_on(ctx.cfg)
         {
             self.enter_recovery(ctx);
         }
+    }
+
+    /// Linux tcp_output.c: tcp_slow_start_after_idle_check(): with nothing
+    /// in flight, restart the window (tcp_cwnd_restart(), or as
+    /// `Config::idle_restart` says) if no data was sent for longer than the
+    /// RTO.
+    pub(super) fn slow_start_after_idle_check(&mut self, now: crate::time::Instant, cfg: &Config) {
+        let iw = self.initial_cwnd(cfg);
+        let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
+        let rto = self.snd.rtt.rto();
+        self.cc
+            .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
     }
 
     /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in
@@ -447,6 +482,12 @@ impl Tcb {
 /// Linux tcp_input.c: tcp_check_dsack() (RFC 2883 §4): the first SACK block
 /// reports a duplicate: it lies below the cumulative ACK, or within the
 /// second block.
+fn dsack_block(seg: &TcpRepr<'_>, ack: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+    is_dsack(seg, ack)
+        .then(|| seg.options.sack_blocks.iter().next())
+        .flatten()
+}
+
 fn is_dsack(seg: &TcpRepr<'_>, ack: SeqNumber) -> bool {
     let mut blocks = seg.options.sack_blocks.iter();
     let Some((l0, r0)) = blocks.next() else {

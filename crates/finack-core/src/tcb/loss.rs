@@ -14,6 +14,9 @@ use crate::config::Config;
 use crate::time::Instant;
 use crate::types::TimerKind;
 
+/// Linux `tcp_max_reordering` (default 300): the most tp->reordering grows to.
+const MAX_REORDERING: u32 = 300;
+
 /// Linux TCP_TIMEOUT_MIN_US: the reordering timer waits this much beyond
 /// the moment a segment would count as lost.
 const REO_TIMER_SLACK: Duration = Duration::from_millis(2);
@@ -115,8 +118,20 @@ impl Tcb {
             self.note_min_rtt(rtt);
         }
         if d.reordered {
+            // Linux tcp_input.c: tcp_check_sack_reordering(): the distance
+            // from the highest SACKed sequence down to the lowest segment
+            // delivered out of order, in segments, raises tp->reordering
+            // (at most tcp_max_reordering, 300).
+            let mss = u32::from(self.snd.mss.max(1));
+            let reordering = self.reordering(ctx.cfg);
             let rec = self.rec.get_mut();
             rec.reord_seen = rec.reord_seen.saturating_add(1);
+            if let (Some(fack), Some(low)) = (d.prior_fack, d.reord_low) {
+                let metric = (fack - low).max(0) as u32;
+                if metric > reordering.saturating_mul(mss) {
+                    rec.reordering = metric.div_ceil(mss).min(MAX_REORDERING) as u16;
+                }
+            }
         }
         let Some(log) = self.snd.buf.sent_mut() else {
             return;
@@ -155,13 +170,31 @@ impl Tcb {
         }
     }
 
+    /// Linux `tp->reordering`: the duplicate-ACK threshold, raised by the
+    /// reordering seen (`tcpi_reordering`).
+    pub(crate) fn reordering(&self, cfg: &Config) -> u32 {
+        match self.rec.reordering {
+            0 => cfg.dupthresh,
+            r => u32::from(r),
+        }
+    }
+
     /// Linux tcp_recovery.c: tcp_rack_reo_timeout(): the reordering window
     /// of the segments RACK waited for has passed.
+    /// On entering recovery this way Linux runs one step of the window
+    /// reduction as if one segment had been delivered
+    /// (`tcp_cwnd_reduction(sk, 1, ...)`), so PRR lets exactly the first
+    /// retransmission out when the window has room.
     pub(super) fn on_reorder_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(log) = self.snd.buf.sent_mut() {
             log.reo_armed = false;
         }
+        let recovering = self.rec.recover.is_some();
         self.rack_scan(ctx);
+        if !recovering && self.rec.recover.is_some() && ctx.cfg.prr && self.sack_ok {
+            let pipe = self.recovery_pipe(ctx.cfg);
+            self.prr_step(pipe, u32::from(self.snd.mss), false);
+        }
     }
 
     /// Linux tcp_recovery.c: tcp_rack_reo_wnd() (RFC 8985 §6.2 step 4): no
@@ -240,6 +273,13 @@ impl Tcb {
     /// RFC 6675 §5, with PRR RFC 6937 §3) and resend the first hole.
     pub(super) fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let mss = u32::from(self.snd.mss);
+        // Linux tcp_input.c: tcp_init_undo(): remember where recovery began
+        // and the window before it, for a D-SACK that shows it needless.
+        let (una, prior) = (self.snd.una, self.cc.cwnd());
+        let rec = self.rec.get_mut();
+        rec.undo_marker = Some(una);
+        rec.undo_retrans = -1;
+        rec.undo_cwnd = prior;
         self.rec.get_mut().lt_allow = 0;
         let flight = self.snd.in_flight();
         // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
@@ -265,6 +305,52 @@ impl Tcb {
         if let Some(log) = self.snd.buf.sent_mut() {
             log.reo_armed = false;
         }
+        rec_er_disarm(self);
         ctx.stats.fast_retransmits += 1;
+    }
+}
+
+/// The loss-probe slot no longer holds a delayed early retransmit.
+fn rec_er_disarm(tcb: &mut Tcb) {
+    if tcb.rec.er_armed {
+        tcb.rec.get_mut().er_armed = false;
+    }
+}
+
+impl Tcb {
+    /// Linux tcp_input.c: tcp_check_dsack() and tcp_try_undo_dsack(): a
+    /// D-SACK for data past the start of the last recovery shows one of
+    /// its retransmissions needless; once none is
+    /// left (and recovery is over), the window goes back to what it was
+    /// before (ssthresh stays).
+    pub(super) fn dsack_undo(&mut self, block: (SeqNumber, SeqNumber)) {
+        let Some(marker) = self.rec.undo_marker else {
+            return;
+        };
+        let (l, r) = block;
+        // Data acknowledged before this ACK ("already forgotten",
+        // tcp_check_dsack()) or still queued (tcp_sacktag_one() with a
+        // D-SACK), past the start of the recovery.
+        if self.rec.undo_retrans <= 0 || r.gt(self.snd.max) || !r.gt(marker) {
+            return;
+        }
+        let mss = u32::from(self.snd.mss.max(1));
+        let segs = ((r - l).max(1) as u32).div_ceil(mss) as i32;
+        let rec = self.rec.get_mut();
+        rec.undo_retrans = (rec.undo_retrans - segs).max(0);
+        if rec.undo_retrans == 0 && rec.recover.is_none() {
+            rec.undo_marker = None;
+            let prior = rec.undo_cwnd;
+            self.cc.undo(prior);
+        }
+    }
+
+    /// A retransmission counts against the undo of the last recovery
+    /// (Linux tcp_retransmit_skb(): `undo_retrans`).
+    pub(super) fn count_undo_retrans(&mut self) {
+        if self.rec.undo_marker.is_some() {
+            let rec = self.rec.get_mut();
+            rec.undo_retrans = rec.undo_retrans.max(0) + 1;
+        }
     }
 }

@@ -15,6 +15,7 @@
 //!   event hands to `Endpoint::apply`.
 
 mod ack;
+mod early_rexmit;
 mod ecn;
 #[cfg(test)]
 mod idle_memory;
@@ -455,14 +456,8 @@ impl Tcb {
                 };
                 let n = self.snd.queue(data, flags, cfg.linux_push, room);
                 if n > 0 && idle {
-                    // Linux tcp.c: tcp_skb_entail() -> tcp_slow_start_after_idle_check():
-                    // a write that finds nothing in flight restarts the window
-                    // if nothing was sent for longer than the RTO.
-                    let iw = self.initial_cwnd(cfg);
-                    let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
-                    let rto = self.snd.rtt.rto();
-                    self.cc
-                        .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
+                    // Linux tcp.c: tcp_skb_entail() checks on each write.
+                    self.slow_start_after_idle_check(now, cfg);
                 }
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
@@ -700,6 +695,7 @@ impl Tcb {
             snd_wnd: self.snd.wnd,
             bytes_acked: self.snd.bytes_acked,
             in_recovery: self.rec.recover.is_some(),
+            reordering: self.reordering(cfg),
             ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
                 4
             } else if self.rec.recover.is_some() {
@@ -717,6 +713,7 @@ impl Tcb {
             unacked_segments: self.snd.packets_out(),
             sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
             lost_segments: self.lost_segments(),
+            retrans_segments: self.snd.buf.sent().map_or(0, |l| l.retrans_out()),
             // Linux tcp.c: tcp_get_info(): now - icsk_ack.lrcvtime.
             last_data_recv: core::time::Duration::from_millis(u64::from(
                 self.rcv.buf.ms_since_data(now.as_millis()),

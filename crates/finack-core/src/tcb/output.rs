@@ -348,12 +348,14 @@ impl Tcb {
             if ends_unit {
                 self.snd.piece_left = 0;
             }
-            // Linux tcp.c: tcp_mark_push() set PSH on a pushed unit, and the
-            // kernel shows it on each packet of several segments cut from
-            // that unit and on the packet that ends it, never on a lone
-            // segment cut from its middle (limited transmit shows these).
+            // Linux tcp.c: tcp_mark_push() sets PSH on a pushed unit (skb);
+            // tcp_output.c: tso_fragment() keeps it on the part that ends the
+            // unit, and __tcp_transmit_skb() adds it to every GSO packet of
+            // more than one segment; segmentation leaves it on the packet's
+            // last segment. A lone segment cut from a unit's middle has none.
             let pushed = unit.is_some_and(|u| u.psh);
-            if self.snd.piece_left == 0 && pushed && (self.snd.piece_multi || ends_unit) {
+            let piece_end = self.snd.piece_left == 0;
+            if piece_end && ((cfg.gso_psh && self.snd.piece_multi) || (pushed && ends_unit)) {
                 flags |= TcpFlags::PSH;
             }
         } else if len > 0 && (probe || unit.is_some_and(|u| u.psh && ends_unit)) {
@@ -533,11 +535,19 @@ impl Tcb {
         let queued = self.snd.buf.len();
         let mss = usize::from(self.snd.mss);
         let sent = ((self.snd.max - self.snd.buf_seq).max(0) as usize).min(queued);
-        let len = sent
+        let mut len = sent
             .saturating_sub(off)
             .min(mss)
             .min(hole as usize)
             .min(buf.len() - MIN_BUFFER);
+        // Linux tcp_output.c: tcp_retrans_try_collapse() joins a short
+        // retransmission with the skbs after it, never across the end of a
+        // MSG_EOR record (tcp_skb_can_collapse()); the segment that ends a
+        // pushed unit keeps its PSH.
+        let unit = self.snd.buf.next_mark_after(off);
+        if let Some(u) = unit.filter(|u| u.eor) {
+            len = len.min(u.end - off);
+        }
         let fin = self.snd.fin_queued
             && off + len == queued
             && seq + len as u32 == self.fin_seq()
@@ -546,11 +556,15 @@ impl Tcb {
             return None;
         }
         let mut flags = TcpFlags::ACK;
+        if cfg.linux_push && len > 0 && unit.is_some_and(|u| u.psh && u.end == off + len) {
+            flags |= TcpFlags::PSH;
+        }
         if fin {
             flags |= TcpFlags::FIN;
         }
         self.snd.total_retrans += 1;
         stats.retransmits += 1;
+        self.count_undo_retrans();
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
         Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }

@@ -112,8 +112,10 @@ pub(crate) struct Deliveries {
     pub(crate) prior_fack: Option<SeqNumber>,
     /// Records delivered.
     pub(crate) count: u32,
-    /// A never-retransmitted record below `prior_fack` was delivered.
+    /// A never-retransmitted record below `prior_fack` was delivered, and
+    /// the lowest start of such a record.
     pub(crate) reordered: bool,
+    pub(crate) reord_low: Option<SeqNumber>,
     /// The least RTT of the never-retransmitted records delivered.
     pub(crate) rtt: Option<Duration>,
 }
@@ -130,6 +132,7 @@ impl Deliveries {
             prior_fack,
             count: 0,
             reordered: false,
+            reord_low: None,
             rtt: None,
         }
     }
@@ -260,6 +263,7 @@ impl SentLog {
             // sequence: the network reordered.
             if d.prior_fack.is_some_and(|f| s.start.lt(f)) {
                 d.reordered = true;
+                d.reord_low = Some(d.reord_low.map_or(s.start, |l| l.min(s.start)));
             }
             let rtt = d.now.saturating_duration_since(s.at);
             d.rtt = Some(d.rtt.map_or(rtt, |r| r.min(rtt)));
@@ -350,6 +354,12 @@ impl SentLog {
     /// Segments marked lost (Linux `lost_out`, counting records).
     pub(crate) fn lost(&self) -> u32 {
         self.segs.iter().filter(|s| s.flags & LOST != 0).count() as u32
+    }
+
+    /// Segments retransmitted and neither acknowledged nor SACKed since
+    /// (Linux `retrans_out`, `tcpi_retrans`).
+    pub(crate) fn retrans_out(&self) -> u32 {
+        self.segs.iter().filter(|s| s.flags & RETRANS != 0).count() as u32
     }
 
     /// The first segment lost and not yet retransmitted (what Linux's

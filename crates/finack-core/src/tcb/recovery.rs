@@ -37,6 +37,9 @@ pub(crate) struct Recovery {
     pub(crate) cwr: Option<super::ecn::Cwr>,
     /// RACK (Linux `tp->reord_seen`): times reordering was seen.
     pub(crate) reord_seen: u32,
+    /// Linux `tp->reordering` once reordering raised it past the
+    /// duplicate-ACK threshold (0: not raised, `Config::dupthresh`).
+    pub(crate) reordering: u16,
     /// RACK's reordering window in quarters of the minimum RTT (Linux
     /// `rack.reo_wnd_steps`, 1 until a D-SACK widens it), recoveries left
     /// before it returns to 1 (`reo_wnd_persist`), a D-SACK arrived
@@ -46,6 +49,15 @@ pub(crate) struct Recovery {
     pub(crate) reo_wnd_persist: u8,
     pub(crate) dsack_seen: bool,
     pub(crate) reo_last_delivered: u64,
+    /// The loss-probe timer slot holds the delayed early retransmit (Linux
+    /// ICSK_TIME_EARLY_RETRANS in `icsk_pending`).
+    pub(crate) er_armed: bool,
+    /// Linux `undo_marker`, `undo_retrans` and `prior_cwnd`: where the last
+    /// recovery began, its retransmissions not yet shown needless by a
+    /// D-SACK (-1: none sent), and the window before it.
+    pub(crate) undo_marker: Option<SeqNumber>,
+    pub(crate) undo_retrans: i32,
+    pub(crate) undo_cwnd: u32,
 }
 
 /// RFC 6937 PRR counters (Linux `prior_cwnd`, `prr_delivered`, `prr_out`).
@@ -125,10 +137,15 @@ impl Recovery {
         prr: Prr::start(0),
         cwr: None,
         reord_seen: 0,
+        reordering: 0,
         reo_wnd_steps: 1,
         reo_wnd_persist: 0,
         dsack_seen: false,
         reo_last_delivered: 0,
+        er_armed: false,
+        undo_marker: None,
+        undo_retrans: 0,
+        undo_cwnd: 0,
     };
 
     /// Linux tcp_recovery.c: tcp_rack_update_reo_wnd() (RFC 8985 §6.2 step

@@ -223,19 +223,22 @@ impl SendSide {
         let mut split = split.filter(|&s| s > tail_start && s < end);
         loop {
             let full = tail_start + size_goal;
-            let unit_end = match split {
+            let (unit_end, cut) = match split {
                 Some(s) if s <= full => {
                     split = None;
-                    s
+                    (s, s < full)
                 }
-                _ if end > full => full,
+                _ if end > full => (full, false),
                 _ => break,
             };
-            // Linux tcp.c: a unit that reaches size_goal is sent at once
-            // (tcp_push_one(), or marked and pushed by forced_push()); the
-            // kernels the public packetdrill scripts record show PSH on
-            // every full unit, so a full unit counts as pushed.
-            self.close_unit(unit_end, true);
+            // Linux tcp.c: tcp_sendmsg_locked(): a unit that reaches
+            // size_goal is marked pushed only when more than half the
+            // peer's largest window went unpushed (forced_push() ->
+            // tcp_mark_push()); otherwise it just goes out (tcp_push_one()).
+            // The part of a unit cut off as it went out (tcp_output.c:
+            // tso_fragment()) carries no PSH; the rest keeps the unit's.
+            let psh = !cut && self.forced_push(unit_end);
+            self.close_unit(unit_end, psh);
             tail_start = unit_end;
         }
         // Linux tcp.c: tcp_push(): mark the tail unless MSG_MORE (or forced).

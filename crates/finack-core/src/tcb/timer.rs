@@ -243,6 +243,12 @@ impl Tcb {
                 self.on_reorder_timeout(ctx);
                 return None;
             }
+            if self.rec.er_armed {
+                // The slot held the delayed early retransmit (Linux
+                // ICSK_TIME_EARLY_RETRANS).
+                self.on_early_retransmit_timeout(ctx);
+                return None;
+            }
             if self.rec.tlp_high.is_none() && self.tlp_allowed(ctx.cfg) {
                 // The probe takes the place of a retransmission timeout due at
                 // the same moment (Linux runs both on one timer); the RTO is
@@ -333,6 +339,11 @@ impl Tcb {
         let mss = u32::from(self.snd.mss);
         let flight = self.snd.in_flight();
         self.cc.on_rto(flight, mss, ctx.now);
+        if self.rec.undo_marker.is_some() {
+            // No D-SACK undo across a timeout (F-RTO and its undo are not
+            // modelled).
+            self.rec.get_mut().undo_marker = None;
+        }
         let rec = self.rec.get_mut();
         rec.recover = None;
         rec.dupacks = 0;
@@ -388,6 +399,10 @@ impl Tcb {
     pub(crate) fn schedule_tlp(&mut self, now: crate::time::Instant, cfg: &crate::config::Config) {
         if self.snd.buf.sent().is_some_and(|l| l.reo_armed) {
             // The slot holds RACK's reordering timer; sending leaves it be.
+            return;
+        }
+        if self.rec.er_armed {
+            // Or the delayed early retransmit, which only an ACK cancels.
             return;
         }
         if !self.tlp_allowed(cfg) {

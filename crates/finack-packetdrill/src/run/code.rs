@@ -23,10 +23,9 @@ pub(super) enum CodeOutcome {
 /// for one connection.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct FromConfig {
-    /// `tcpi_reordering`: Linux starts tp->reordering at the
-    /// tcp_reordering sysctl and raises it when it detects reordering;
-    /// finack's duplicate-ACK threshold is Config::dupthresh and never
-    /// adapts, so the value is the configured one.
+    /// `tcpi_reordering` when the connection reports none (0): Linux starts
+    /// tp->reordering at the tcp_reordering sysctl (Config::dupthresh) and
+    /// raises it when it detects reordering (ConnInfo::reordering).
     pub(super) reordering: u32,
 }
 
@@ -408,7 +407,11 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         }
         "tcpi_snd_wscale" => i64::from(i.snd_wscale),
         "tcpi_ca_state" => i64::from(i.ca_state),
-        "tcpi_reordering" => i64::from(cfg.reordering),
+        "tcpi_reordering" => i64::from(if i.reordering > 0 {
+            i.reordering
+        } else {
+            cfg.reordering
+        }),
         // The MSS announced: the MTU's, lowered to TCP_MAXSEG (Linux
         // tp->advmss, tcp_mss_clamp() of the route's advmss).
         "tcpi_advmss" => i64::from(i.adv_mss),
@@ -418,6 +421,7 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_sacked" => i64::from(i.sacked_segments),
         // Linux lost_out: segments marked lost (by RACK).
         "tcpi_lost" => i64::from(i.lost_segments),
+        "tcpi_retrans" => i64::from(i.retrans_segments),
         // Milliseconds since data last arrived (icsk_ack.lrcvtime).
         "tcpi_last_data_recv" => i.last_data_recv.as_millis() as i64,
         "tcpi_rcv_wscale" => i64::from(i.rcv_wscale),
@@ -475,11 +479,13 @@ mod tests {
             bytes_received: 0,
             soft_error: None,
             in_recovery: false,
+            reordering: 0,
             ca_state: 0,
             adv_mss: 1460,
             unacked_segments: 2,
             sacked_segments: 1,
             lost_segments: 0,
+            retrans_segments: 0,
             last_data_recv: core::time::Duration::from_millis(1_234),
             notsent_lowat: u32::MAX,
         }

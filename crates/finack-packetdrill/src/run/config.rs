@@ -26,7 +26,7 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
     (
         "tcp_dsack",
         Some("1"),
-        "finack neither sends nor uses D-SACK; scripts expecting D-SACK fail on it",
+        "at 1 (the default) finack already uses the D-SACKs it receives (RACK reordering window, undo); it does not send them, and scripts expecting D-SACKs fail on it",
     ),
     (
         "tcp_fack",
@@ -54,14 +54,19 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
 ];
 
 /// The base configuration: `Config::linux()`, except that scripts which do
-/// not load `defaults.sh` (the `linux-3.11/` ones) model that kernel's
-/// receive buffer and so its window scale.
+/// not load `defaults.sh` (the `linux-3.11/` ones) get that kernel's
+/// profile, `Config::linux_3_11()`.
 fn base_config(script: &Script) -> Config {
-    let mut cfg = Config::linux();
     if written_for_linux_3_11(script) {
-        cfg.window_scale = Config::window_scale_for(LINUX_3_11_TCP_RMEM_MAX);
+        let cfg = Config::linux_3_11();
+        debug_assert_eq!(
+            cfg.window_scale,
+            Config::window_scale_for(LINUX_3_11_TCP_RMEM_MAX)
+        );
+        cfg
+    } else {
+        Config::linux()
     }
-    cfg
 }
 
 /// True for scripts written for the Linux 3.11 machines of the `linux-3.11/`
@@ -75,7 +80,14 @@ pub(super) fn written_for_linux_3_11(script: &Script) -> bool {
 
 /// Applies one sysctl (`name` as in /proc/sys/net/ipv4) to `cfg`; `Err` says
 /// why it cannot be mapped.
-pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), String> {
+/// `linux_3_11`: the script was written for Linux 3.11 rather than a
+/// current kernel.
+pub fn apply_sysctl_for(
+    cfg: &mut Config,
+    name: &str,
+    value: &str,
+    linux_3_11: bool,
+) -> Result<(), String> {
     let num = |v: &str| {
         v.trim()
             .parse::<u64>()
@@ -153,18 +165,23 @@ pub fn apply_sysctl(cfg: &mut Config, name: &str, value: &str) -> Result<(), Str
             v @ (0 | 1) => cfg.rack = v == 1,
             v => return Err(format!("tcp_recovery={v}: only bit 0 (RACK) is modelled")),
         },
-        // Linux 4.10+: 3 and 4 turn the tail loss probe on, 0 turns early
-        // retransmit and TLP off; 1 and 2 ask for RFC 5827 early retransmit
-        // (delayed in 2), which finack does not implement.
-        "tcp_early_retrans" => match num(value)? {
-            0 => cfg.tail_loss_probe = false,
-            3 | 4 => cfg.tail_loss_probe = true,
-            v => {
-                return Err(format!(
-                    "tcp_early_retrans={v}: RFC 5827 early retransmit is not implemented"
-                ))
+        // Linux 3.10 to 4.10 (tcp_input.c: tcp_enable_early_retrans(),
+        // tcp_pause_early_retransmit(); tcp_output.c:
+        // tcp_schedule_loss_probe()): 1 quick RFC 5827 early retransmit, 2
+        // delayed, 3 delayed with the tail loss probe, 4 the probe alone, 0
+        // neither. Since 4.11 early retransmit is gone (RACK does its work):
+        // 3 and 4 turn the probe on, anything else off.
+        "tcp_early_retrans" => {
+            let v = num(value)?;
+            cfg.tail_loss_probe = matches!(v, 3 | 4);
+            if linux_3_11 {
+                cfg.early_retransmit = match v {
+                    1 => EarlyRetransmit::Quick,
+                    2 | 3 => EarlyRetransmit::Delayed,
+                    _ => EarlyRetransmit::Off,
+                };
             }
-        },
+        }
         _ => {
             let quiet = NO_EFFECT
                 .iter()
@@ -228,6 +245,7 @@ pub(super) fn config_for_mode(
         mode,
         remote,
         live: false,
+        linux_3_11: written_for_linux_3_11(script),
     };
     for cmd in shell::commands(&init.text) {
         if let shell::Outcome::Unchecked(why) = shell::config_command(&mut cfg, &cmd, &ctx) {
@@ -250,23 +268,58 @@ mod tests {
             ("1", EcnMode::On),
             ("2", EcnMode::Passive),
         ] {
-            apply_sysctl(&mut cfg, "tcp_ecn", v).unwrap();
+            apply_sysctl_for(&mut cfg, "tcp_ecn", v, false).unwrap();
             assert_eq!(cfg.ecn, mode, "tcp_ecn={v}");
         }
         // Accurate ECN is reported, not ignored.
         for v in ["3", "4", "5"] {
-            let e = apply_sysctl(&mut cfg, "tcp_ecn", v).unwrap_err();
+            let e = apply_sysctl_for(&mut cfg, "tcp_ecn", v, false).unwrap_err();
             assert!(e.contains("AccECN"), "{e}");
         }
-        apply_sysctl(&mut cfg, "tcp_ecn_fallback", "0").unwrap();
+        apply_sysctl_for(&mut cfg, "tcp_ecn_fallback", "0", false).unwrap();
         assert!(!cfg.ecn_fallback);
-        apply_sysctl(&mut cfg, "tcp_ecn_fallback", "1").unwrap();
+        apply_sysctl_for(&mut cfg, "tcp_ecn_fallback", "1", false).unwrap();
         assert!(cfg.ecn_fallback);
         // defaults.sh turns ECN off.
         let mut d = Config::linux();
         for (n, v) in DEFAULTS_SH {
-            apply_sysctl(&mut d, n, v).unwrap();
+            apply_sysctl_for(&mut d, n, v, false).unwrap();
         }
         assert_eq!(d.ecn, EcnMode::Off);
+    }
+
+    #[test]
+    fn tcp_early_retrans_per_kernel() {
+        // Linux 3.11: 1 quick, 2 delayed, 3 delayed with TLP, 4 TLP alone.
+        for (v, er, tlp) in [
+            ("0", EarlyRetransmit::Off, false),
+            ("1", EarlyRetransmit::Quick, false),
+            ("2", EarlyRetransmit::Delayed, false),
+            ("3", EarlyRetransmit::Delayed, true),
+            ("4", EarlyRetransmit::Off, true),
+        ] {
+            let mut cfg = Config::linux_3_11();
+            apply_sysctl_for(&mut cfg, "tcp_early_retrans", v, true).unwrap();
+            assert_eq!(
+                (cfg.early_retransmit, cfg.tail_loss_probe),
+                (er, tlp),
+                "{v}"
+            );
+        }
+        // A current kernel has no early retransmit: only 3 and 4 keep TLP.
+        for (v, tlp) in [
+            ("0", false),
+            ("1", false),
+            ("2", false),
+            ("3", true),
+            ("4", true),
+        ] {
+            let mut cfg = Config::linux();
+            apply_sysctl_for(&mut cfg, "tcp_early_retrans", v, false).unwrap();
+            assert_eq!(
+                (cfg.early_retransmit, cfg.tail_loss_probe),
+                (EarlyRetransmit::Off, tlp)
+            );
+        }
     }
 }

@@ -18,8 +18,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use finack_core::wire::{emit_tcp_packet, parse_tcp_packet, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 use finack_core::wire::{SackBlocks, Timestamps};
 use finack_core::{
-    Config, CongestionAlgorithm, ConnId, EcnMode, Endpoint, Error, IdleRestart, InitialWindow,
-    Instant, ListenerId, SendFlags, SeqNumber, Shutdown, State,
+    Config, CongestionAlgorithm, ConnId, EarlyRetransmit, EcnMode, Endpoint, Error, IdleRestart,
+    InitialWindow, Instant, ListenerId, SendFlags, SeqNumber, Shutdown, State,
 };
 
 use crate::ast::*;
