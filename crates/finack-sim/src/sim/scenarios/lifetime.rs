@@ -197,7 +197,8 @@ fn seq_wrap_run(timestamps: bool, seed: u64, family: Family) -> (Sim, Vec<u8>, V
     let (first, second) = data.split_at(20_000);
     sim.send(SERVER, s, first);
     sim.run_until(Duration::from_secs(5), |sm| {
-        sm.conn_app(CLIENT, c).is_some_and(|a| a.received.len() >= 20_000)
+        sm.conn_app(CLIENT, c)
+            .is_some_and(|a| a.received.len() >= 20_000)
     });
     // The server's latest data segment, as sent.
     let last = sim.trace.events.iter().rev().find_map(|e| match e {
@@ -213,7 +214,7 @@ fn seq_wrap_run(timestamps: bool, seed: u64, family: Family) -> (Sim, Vec<u8>, V
     if let Some(bytes) = last {
         if let Ok((ip, tcp)) = finack_core::wire::parse_tcp_packet(&bytes) {
             let stale = vec![b'#'; 500];
-            let mut options = tcp.options.clone();
+            let mut options = tcp.options;
             if let Some(ts) = options.timestamps.as_mut() {
                 // Linux's timestamp clock ticks every millisecond.
                 ts.tsval = ts.tsval.wrapping_sub(3_400);
@@ -259,7 +260,11 @@ fn seq_wrap_run(timestamps: bool, seed: u64, family: Family) -> (Sim, Vec<u8>, V
         checks.push(check(
             "with timestamps, PAWS drops it (PAWSEstab) and the 40 kB arrive intact",
             paws >= 1 && got == data,
-            format!("PAWSEstab {paws}, {} bytes, intact {}", got.len(), got == data),
+            format!(
+                "PAWSEstab {paws}, {} bytes, intact {}",
+                got.len(),
+                got == data
+            ),
         ));
     } else {
         checks.push(check(
