@@ -10,6 +10,7 @@ use clap::Args;
 use finack::netns::{self, Netns};
 use finack::{serve, Config, Stack, TcpListener};
 
+use crate::bench_tun::{median, veth_pair};
 use crate::net::{runtime, tun_error};
 use crate::Failure;
 
@@ -117,16 +118,6 @@ fn linux_server(ns: &Netns, addr: SocketAddr) -> Result<(), Failure> {
     Ok(())
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// `finack bench http`.
 pub fn bench_http(args: &BenchHttpArgs) -> Result<bool, Failure> {
     if !netns::can_make() {
@@ -164,27 +155,7 @@ pub fn bench_http(args: &BenchHttpArgs) -> Result<bool, Failure> {
             .map_err(err("cannot listen"))?;
         tokio::spawn(serve::http(l, None));
         // Linux behind a veth pair; wrk in the other namespace.
-        let a = Netns::new("finack-bh-a").map_err(&mk)?;
-        let b = Netns::new("finack-bh-b").map_err(&mk)?;
-        a.ip(&[
-            "link",
-            "add",
-            "veth-a",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "veth-b",
-            "netns",
-            b.name(),
-        ])
-        .map_err(&mk)?;
-        a.ip(&["addr", "add", "198.51.100.1/24", "dev", "veth-a"])
-            .map_err(&mk)?;
-        b.ip(&["addr", "add", "198.51.100.2/24", "dev", "veth-b"])
-            .map_err(&mk)?;
-        a.ip(&["link", "set", "veth-a", "up"]).map_err(&mk)?;
-        b.ip(&["link", "set", "veth-b", "up"]).map_err(&mk)?;
+        let (a, b) = veth_pair("finack-bh")?;
         linux_server(&b, "198.51.100.2:80".parse().expect("addr"))?;
         let furl = format!("http://192.0.2.2{}", args.path);
         let lurl = format!("http://198.51.100.2{}", args.path);

@@ -206,28 +206,7 @@ async fn run_once(case: Case, secs: f64) -> Result<(u64, f64), Failure> {
             Ok((bytes, t))
         }
         Case::Veth => {
-            let a = Netns::new("finack-bench-a").map_err(err("cannot make a namespace"))?;
-            let b = Netns::new("finack-bench-b").map_err(err("cannot make a namespace"))?;
-            let mk = err("cannot set up the veth pair");
-            a.ip(&[
-                "link",
-                "add",
-                "veth-a",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "veth-b",
-                "netns",
-                b.name(),
-            ])
-            .map_err(&mk)?;
-            a.ip(&["addr", "add", "198.51.100.1/24", "dev", "veth-a"])
-                .map_err(&mk)?;
-            b.ip(&["addr", "add", "198.51.100.2/24", "dev", "veth-b"])
-                .map_err(&mk)?;
-            a.ip(&["link", "set", "veth-a", "up"]).map_err(&mk)?;
-            b.ip(&["link", "set", "veth-b", "up"]).map_err(&mk)?;
+            let (a, b) = veth_pair("finack-bench")?;
             let (mut rx, mut lines) = linux_receiver(&b, "198.51.100.2", 9).await?;
             let (bytes, t) = linux_send(&a, "198.51.100.2", 9, secs).await?;
             let count = lines.next_line().await.map_err(err("receiver"))?;
@@ -243,7 +222,36 @@ async fn run_once(case: Case, secs: f64) -> Result<(u64, f64), Failure> {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// Two namespaces joined by a veth pair, 198.51.100.1/24 in the first and
+/// .2 in the second, both up.
+pub(crate) fn veth_pair(prefix: &str) -> Result<(Netns, Netns), Failure> {
+    let a = Netns::new(&format!("{prefix}-a")).map_err(err("cannot make a namespace"))?;
+    let b = Netns::new(&format!("{prefix}-b")).map_err(err("cannot make a namespace"))?;
+    let mk = err("cannot set up the veth pair");
+    a.ip(&[
+        "link",
+        "add",
+        "veth-a",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "veth-b",
+        "netns",
+        b.name(),
+    ])
+    .map_err(&mk)?;
+    a.ip(&["addr", "add", "198.51.100.1/24", "dev", "veth-a"])
+        .map_err(&mk)?;
+    b.ip(&["addr", "add", "198.51.100.2/24", "dev", "veth-b"])
+        .map_err(&mk)?;
+    a.ip(&["link", "set", "veth-a", "up"]).map_err(&mk)?;
+    b.ip(&["link", "set", "veth-b", "up"]).map_err(&mk)?;
+    Ok((a, b))
+}
+
+/// The median of `v` (sorted in place).
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
