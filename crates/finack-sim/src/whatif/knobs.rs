@@ -11,7 +11,8 @@ use std::fmt;
 use std::time::Duration;
 
 use finack_core::{
-    Config, CongestionAlgorithm, EcnMode, IdleRestart, InitialWindow, ListenerLimits,
+    Config, CongestionAlgorithm, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow,
+    ListenerLimits,
 };
 
 /// A field could not be set: unknown name or a value it does not take.
@@ -46,6 +47,7 @@ enum Kind {
     Idle,
     Cc,
     Ecn,
+    EarlyRexmit,
 }
 
 impl Kind {
@@ -63,6 +65,7 @@ impl Kind {
             Kind::Idle => "keep, rfc5681 or linux",
             Kind::Cc => "cubic or newreno",
             Kind::Ecn => "off, on or passive",
+            Kind::EarlyRexmit => "off, quick or delayed",
         }
     }
 }
@@ -116,6 +119,9 @@ const FIELDS: &[(&str, Kind)] = &[
     ("tos", Kind::Num),
     ("tail_loss_probe", Kind::Bool),
     ("rack", Kind::Bool),
+    ("gso_psh", Kind::Bool),
+    ("sack_dupacks_by_segments", Kind::Bool),
+    ("early_retransmit", Kind::EarlyRexmit),
     ("gso_segs_min", Kind::OptNum),
     ("linux_push", Kind::Bool),
     ("notsent_lowat", Kind::Num),
@@ -290,6 +296,14 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
                 _ => return Err(bad()),
             }
         }
+        Kind::EarlyRexmit => {
+            cfg.early_retransmit = match v.to_ascii_lowercase().as_str() {
+                "off" => EarlyRetransmit::Off,
+                "quick" => EarlyRetransmit::Quick,
+                "delayed" => EarlyRetransmit::Delayed,
+                _ => return Err(bad()),
+            }
+        }
     }
     Ok(())
 }
@@ -336,6 +350,8 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "rfc5961" => &mut cfg.rfc5961,
         "tail_loss_probe" => &mut cfg.tail_loss_probe,
         "rack" => &mut cfg.rack,
+        "gso_psh" => &mut cfg.gso_psh,
+        "sack_dupacks_by_segments" => &mut cfg.sack_dupacks_by_segments,
         "linux_push" => &mut cfg.linux_push,
         "linux_write_space" => &mut cfg.linux_write_space,
         "ack_unsent_data_reply" => &mut cfg.ack_unsent_data_reply,
@@ -423,6 +439,7 @@ mod tests {
             Kind::Idle => "keep",
             Kind::Cc => "newreno",
             Kind::Ecn => "on",
+            Kind::EarlyRexmit => "quick",
         };
         for &(name, kind) in FIELDS {
             let mut c = Config::linux();
@@ -432,6 +449,46 @@ mod tests {
                 set(&mut c, name, "on").unwrap();
             }
             assert_ne!(c, Config::linux(), "{name} changed nothing");
+        }
+    }
+
+    /// The top-level field names of a `Debug` struct print, such as
+    /// `Config { time_wait: 60s, listener_limits: ListenerLimits { .. } }`.
+    fn debug_fields(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut depth = 0;
+        let mut word = String::new();
+        for ch in text.chars() {
+            match ch {
+                '{' | '(' | '[' => {
+                    depth += 1;
+                    word.clear();
+                }
+                '}' | ')' | ']' => depth -= 1,
+                ':' if depth == 1 && !word.is_empty() => {
+                    out.push(std::mem::take(&mut word));
+                }
+                ',' if depth == 1 => word.clear(),
+                c if depth == 1 && (c.is_alphanumeric() || c == '_') => word.push(c),
+                ' ' => {}
+                _ if depth == 1 => word.clear(),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A field added to `Config` without a knob fails here, so `--set` keeps
+    /// taking every field.
+    #[test]
+    fn every_config_field_has_a_knob() {
+        let names = debug_fields(&format!("{:?}", Config::linux()));
+        assert!(names.len() > 60, "{names:?}");
+        for name in names {
+            let known = FIELDS
+                .iter()
+                .any(|(n, _)| *n == name || n.starts_with(&format!("{name}.")));
+            assert!(known, "Config::{name} cannot be set with --set");
         }
     }
 
