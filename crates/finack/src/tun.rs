@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use finack_core::Config;
 use tokio::sync::mpsc;
-use tun_rs::{
-    AsyncDevice, DeviceBuilder, GROTable, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN,
-};
+use tun_rs::{AsyncDevice, DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 
 use crate::impair::Impairment;
 use crate::link::{classify, Counters, Kind, PacketLink};
@@ -180,36 +178,19 @@ impl Tun {
             }
         });
         // Stack → kernel. A failed write (device gone, buffer full) loses the
-        // packets; TCP retransmits. With offload the packets waiting are
-        // taken as a batch and consecutive segments of one connection are
-        // joined into TCP super-segments of up to 64 KiB with a virtio-net
-        // GSO header (tun-rs's GRO table, after wireguard-go's): the kernel
-        // cuts them back into MSS-sized segments, so one write carries many.
+        // packet; TCP retransmits. With offload every write starts with a
+        // virtio-net header; all zero means "a whole packet, checksums done".
         let wr = dev;
         tokio::spawn(async move {
-            let mut gro = GROTable::default();
-            let mut batch: Vec<Vec<u8>> = Vec::with_capacity(IDEAL_BATCH_SIZE);
-            let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(IDEAL_BATCH_SIZE);
-            loop {
-                if from_stack.recv_many(&mut batch, IDEAL_BATCH_SIZE).await == 0 {
-                    return;
-                }
+            let mut out = Vec::with_capacity(VIRTIO_NET_HDR_LEN + 65_536);
+            while let Some(pkt) = from_stack.recv().await {
                 if offload {
-                    // Each packet with room in front for the header.
-                    bufs.clear();
-                    bufs.extend(batch.drain(..).map(|pkt| {
-                        let mut b = Vec::with_capacity(VIRTIO_NET_HDR_LEN + pkt.len());
-                        b.resize(VIRTIO_NET_HDR_LEN, 0);
-                        b.extend_from_slice(&pkt);
-                        b
-                    }));
-                    let _ = wr
-                        .send_multiple(&mut gro, &mut bufs, VIRTIO_NET_HDR_LEN)
-                        .await;
+                    out.clear();
+                    out.resize(VIRTIO_NET_HDR_LEN, 0);
+                    out.extend_from_slice(&pkt);
+                    let _ = wr.send(&out).await;
                 } else {
-                    for pkt in batch.drain(..) {
-                        let _ = wr.send(&pkt).await;
-                    }
+                    let _ = wr.send(&pkt).await;
                 }
             }
         });
