@@ -941,6 +941,15 @@ impl Sim {
                 a.closed,
                 self.ep[side].connection_count(),
             ));
+            // What the connection waits for: its next timer, and tcp_info.
+            if let Some(c) = self.app[side].conn {
+                s.push_str(&format!(
+                    "\n   timer={:?} poll_timeout={:?} info={:?}",
+                    self.ep[side].timer_of(c),
+                    self.ep[side].poll_timeout(),
+                    self.ep[side].info(c)
+                ));
+            }
         }
         s.push_str("\n transitions:");
         for (side, t) in &self.transitions {
@@ -1593,6 +1602,32 @@ fn segment_soup_regressions() {
         if let Err(e) = segment_soup(Family::V4, seed, sizes, imp, cfg, rates) {
             panic!("{name}: {e}");
         }
+    }
+}
+
+/// Found by CI's run of `segment_soup_slow_readers_small_buffers`: both sides
+/// half-closed, the client's window shut and reopened, and the server (in
+/// CLOSING, with data still unacknowledged) then sent nothing for 30 minutes.
+#[test]
+fn segment_soup_regression_closing_after_zero_window() {
+    let mut cfg = Config::linux();
+    cfg.recv_buffer = 24_704;
+    cfg.send_buffer = 11_521;
+    cfg.timestamps = false;
+    let imp = Impair {
+        loss_pm: 6,
+        dup_pm: 35,
+        jitter: Duration::from_millis(16),
+    };
+    if let Err(e) = segment_soup(
+        Family::V6,
+        13_381_565_818_251_405_344,
+        (24_481, 35_105),
+        imp,
+        cfg,
+        (Some(10_018), Some(10_000)),
+    ) {
+        panic!("{e}");
     }
 }
 

@@ -169,10 +169,16 @@ impl Tcb {
                 }
                 if was_closed && self.snd.una != self.snd.max {
                     // The window reopened while a probe octet was outstanding, not
-                    // accepted: resend from SND.UNA now, with a fresh timer.
+                    // accepted: resend from SND.UNA now, with a fresh timer. The
+                    // timer runs from here whether or not output can send at
+                    // once (RFC 6298 §5.1: data outstanding keeps it running;
+                    // Linux tcp_ack() re-arms it while packets are out), so a
+                    // connection whose congestion state holds the resend back
+                    // cannot wait forever.
                     self.snd.nxt = self.snd.una;
                     self.snd.backoff = 0;
-                    self.timers.set(TimerKind::Retransmit, None);
+                    self.timers
+                        .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto()));
                 }
             }
         }
