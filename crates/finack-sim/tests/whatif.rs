@@ -272,3 +272,29 @@ fn bad_files_name_the_line_and_the_field() {
         assert!(e.message.contains(what), "{text}: {e}");
     }
 }
+
+/// A file that listens twice on one port (found by the scenario_file fuzz
+/// target, where it made the simulator panic): the second listen is a failed
+/// action in the checks, and the run goes on.
+#[test]
+fn listening_twice_on_a_port_is_a_failed_action_not_a_panic() {
+    let text = r#"
+name = "twice"
+duration = "1s"
+
+[[actions]]
+at = "0s"
+host = "server"
+do = "listen"
+
+[[actions]]
+at = "0s"
+host = "server"
+do = "listen"
+"#;
+    let s = finack_sim::whatif::user::UserScenario::parse(text, "twice").expect("parses");
+    let run = s.run(1, &finack_sim::RunOptions::default()).expect("runs");
+    let failed: Vec<_> = run.result.checks.iter().filter(|c| !c.ok).collect();
+    assert_eq!(failed.len(), 1, "{:?}", run.result.checks);
+    assert!(failed[0].detail.contains("AddrInUse"), "{:?}", failed[0]);
+}

@@ -274,13 +274,25 @@ impl Sim {
 
     // ---- Application calls ---------------------------------------------------
 
-    /// Listen on `port` and accept what arrives.
+    /// Listen on `port` and accept what arrives. Panics if the engine
+    /// refuses (a catalog scenario's own mistake); see [`Sim::try_listen`].
     pub fn listen(&mut self, host: HostId, port: u16, backlog: usize) -> ListenerId {
+        self.try_listen(host, port, backlog).expect("listen")
+    }
+
+    /// [`Sim::listen`] that reports the engine's refusal (port 0, or a port
+    /// already listened on: `AddrInUse`) instead of panicking.
+    pub fn try_listen(
+        &mut self,
+        host: HostId,
+        port: u16,
+        backlog: usize,
+    ) -> Result<ListenerId, Error> {
         let addr = self.addr(host, port);
-        let l = self.hosts[host].ep.listen(addr, backlog).expect("listen");
+        let l = self.hosts[host].ep.listen(addr, backlog)?;
         self.hosts[host].app.listeners.push(l);
         self.collect();
-        l
+        Ok(l)
     }
 
     /// Connect from `host` (ephemeral port, or `local_port`) to `port` on the other host.

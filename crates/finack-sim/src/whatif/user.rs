@@ -634,7 +634,8 @@ fn act(sim: &mut Sim, a: &Action) -> Result<(), String> {
     };
     match &a.call {
         Call::Listen { port, backlog } => {
-            sim.listen(h, *port, *backlog);
+            sim.try_listen(h, *port, *backlog)
+                .map_err(|e| format!("listen on port {port} failed: {e:?}"))?;
         }
         Call::Connect { local_port, port } => {
             sim.connect(h, *local_port, *port)
