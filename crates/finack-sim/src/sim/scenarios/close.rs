@@ -184,12 +184,7 @@ pub(super) fn fin_ack_merged(seed: u64, family: Family) -> ScenarioResult {
             "client",
             &[Closed, SynSent, Established, FinWait1, TimeWait, Closed],
         ),
-        states_check(
-            &sim.trace,
-            SERVER,
-            "server",
-            &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-        ),
+        states_check(&sim.trace, SERVER, "server", PASSIVE_CLOSE),
         check(
             "one server segment carries its last data, the ACK of the client's FIN and its own FIN",
             merged.is_some(),
@@ -276,26 +271,8 @@ pub(super) fn fin_with_data(seed: u64, family: Family) -> ScenarioResult {
             got == data,
             format!("{} bytes", got.len()),
         ),
-        states_check(
-            &sim.trace,
-            CLIENT,
-            "client",
-            &[
-                Closed,
-                SynSent,
-                Established,
-                FinWait1,
-                FinWait2,
-                TimeWait,
-                Closed,
-            ],
-        ),
-        states_check(
-            &sim.trace,
-            SERVER,
-            "server",
-            &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-        ),
+        states_check(&sim.trace, CLIENT, "client", ACTIVE_CLOSE),
+        states_check(&sim.trace, SERVER, "server", PASSIVE_CLOSE),
     ];
     result(sim, checks)
 }
@@ -372,21 +349,13 @@ pub(super) fn half_close(seed: u64, family: Family) -> ScenarioResult {
             &sim.trace,
             CLIENT,
             "client",
-            &[
-                Closed,
-                SynSent,
-                Established,
-                FinWait1,
-                FinWait2,
-                TimeWait,
-                Closed,
-            ],
+            ACTIVE_CLOSE,
         ),
         states_check(
             &sim.trace,
             SERVER,
             "server",
-            &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
+            PASSIVE_CLOSE,
         ),
         no_rst(&sim.trace),
     ];

@@ -100,8 +100,8 @@ pub(super) fn msl(seed: u64, family: Family) -> ScenarioResult {
             Config::linux().time_wait >= 2 * MSL,
             format!("{:?}", Config::linux().time_wait),
         ),
-        states_check(&sim.trace, CLIENT, "client", &[Closed, SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]),
-        states_check(&sim.trace, SERVER, "server", &[Listen, SynReceived, Established, CloseWait, LastAck, Closed]),
+        states_check(&sim.trace, CLIENT, "client", ACTIVE_CLOSE),
+        states_check(&sim.trace, SERVER, "server", PASSIVE_CLOSE),
     ];
     result(sim, checks)
 }

@@ -26,6 +26,29 @@ use timewait::*;
 const CLIENT: usize = 0;
 const SERVER: usize = 1;
 
+/// The states of the side that starts a four-way close, from its connect()
+/// to the end of TIME-WAIT (RFC 9293 Figure 5).
+const ACTIVE_CLOSE: &[State] = &[
+    State::Closed,
+    State::SynSent,
+    State::Established,
+    State::FinWait1,
+    State::FinWait2,
+    State::TimeWait,
+    State::Closed,
+];
+
+/// The states of the listening side that answers it (LISTEN to CLOSED
+/// through CLOSE-WAIT and LAST-ACK).
+const PASSIVE_CLOSE: &[State] = &[
+    State::Listen,
+    State::SynReceived,
+    State::Established,
+    State::CloseWait,
+    State::LastAck,
+    State::Closed,
+];
+
 /// The catalog, in teaching order.
 pub(crate) static CATALOG: &[ScenarioDef] = &[
     ScenarioDef { name: "handshake", summary: "three-way handshake: SYN, SYN-ACK, ACK", run: handshake },

@@ -93,26 +93,8 @@ pub(super) fn lost_last_ack(seed: u64, family: Family) -> ScenarioResult {
             }),
             format!("ended {end:?}, retransmitted FIN arrived {refin_arrival:?}"),
         ),
-        states_check(
-            &sim.trace,
-            CLIENT,
-            "client",
-            &[
-                Closed,
-                SynSent,
-                Established,
-                FinWait1,
-                FinWait2,
-                TimeWait,
-                Closed,
-            ],
-        ),
-        states_check(
-            &sim.trace,
-            SERVER,
-            "server",
-            &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
-        ),
+        states_check(&sim.trace, CLIENT, "client", ACTIVE_CLOSE),
+        states_check(&sim.trace, SERVER, "server", PASSIVE_CLOSE),
         no_rst(&sim.trace),
     ];
     result(sim, checks)
@@ -169,7 +151,7 @@ pub(super) fn no_time_wait(seed: u64, family: Family) -> ScenarioResult {
             &bad.trace,
             SERVER,
             "server without TIME-WAIT",
-            &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
+            PASSIVE_CLOSE,
         ),
     ];
     concat(
