@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use finack_core::{ConnId, Error, Instant, ListenerId};
+use finack_core::{ConnId, Error, ListenerId};
 
 use super::CloseMode;
 
@@ -22,8 +22,6 @@ pub struct ConnApp {
     pub released: bool,
     /// Error `recv` reported, if any.
     pub error: Option<Error>,
-    /// Last time data arrived or was sent.
-    pub last_active: Instant,
 }
 
 /// A host's application: accepts, reads everything, sends what the scenario

@@ -303,13 +303,7 @@ impl Sim {
         let c = self.hosts[host].ep.connect(now, local, remote)?;
         let app = &mut self.hosts[host].app;
         app.conns.push(c);
-        app.state.insert(
-            c,
-            ConnApp {
-                last_active: now,
-                ..ConnApp::default()
-            },
-        );
+        app.state.insert(c, ConnApp::default());
         self.collect();
         Ok(c)
     }
@@ -459,13 +453,7 @@ impl Sim {
                 Event::Incoming(l) if app.accepting => {
                     while let Ok(c) = ep.accept(l) {
                         app.conns.push(c);
-                        app.state.insert(
-                            c,
-                            ConnApp {
-                                last_active: now,
-                                ..ConnApp::default()
-                            },
-                        );
+                        app.state.insert(c, ConnApp::default());
                     }
                 }
                 Event::PeerClosed(c) if app.close_on_peer_fin => peer_closed.push(c),
@@ -482,7 +470,6 @@ impl Sim {
                         }
                         Ok(n) => {
                             st.received.extend_from_slice(&buf[..n]);
-                            st.last_active = now;
                         }
                         Err(Error::WouldBlock) => break,
                         Err(e) => {
@@ -511,7 +498,6 @@ impl Sim {
                 match ep.send(now, c, a) {
                     Ok(n) if n > 0 => {
                         st.to_send.drain(..n);
-                        st.last_active = now;
                     }
                     _ => break,
                 }
