@@ -241,8 +241,10 @@ pub struct Config {
     /// timestamps and the entry is at least one second old (Linux `tcp_tw_reuse`).
     pub tw_reuse: bool,
     /// Ignore RST segments in TIME-WAIT instead of closing early (RFC 1337
-    /// "TIME-WAIT assassination"). Linux's `tcp_rfc1337` defaults to 0; finack
-    /// protects TIME-WAIT by default because that is what TIME-WAIT is for.
+    /// "TIME-WAIT assassination", fix TWA1). Off in [`Config::linux`], as the
+    /// kernel's `tcp_rfc1337` sysctl defaults to 0 (an in-window RST ends a
+    /// TIME-WAIT entry: Linux tcp_minisocks.c `tcp_timewait_state_process()`);
+    /// on in [`Config::rfc9293`], which protects TIME-WAIT as RFC 1337 advises.
     pub rfc1337: bool,
     /// A SYN may reopen a connection whose 4-tuple is in TIME-WAIT when its sequence
     /// number (or timestamp) is newer (RFC 9293 MAY-2, RFC 6191).
@@ -424,7 +426,8 @@ impl Config {
             nagle: true,
             ephemeral_ports: (32768, 60999),
             tw_reuse: false,
-            rfc1337: true,
+            // Linux sysctl tcp_rfc1337 = 0.
+            rfc1337: false,
             time_wait_syn_reuse: true,
             rfc5961: true,
             challenge_ack_interval: Duration::from_millis(500),
@@ -532,8 +535,10 @@ impl Config {
             // or bleach ECT packets (RFC 3168 §6.1.1.1), which the peer that
             // asked has taken on. So the passive mode, as Linux's default.
             ecn: EcnMode::Passive,
+            // RFC 1337 (TWA1): a RST does not end TIME-WAIT.
+            rfc1337: true,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
-            // RFC 1337, RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
+            // RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()
         }
     }

@@ -600,8 +600,9 @@ fn time_wait_reopened(f: Family, timestamps: bool) -> Net {
     net
 }
 
-/// Without RFC 1337 protection an in-window RST ends TIME-WAIT early; with it
-/// (the default) the RST is ignored.
+/// Without RFC 1337 protection (the Linux default, `tcp_rfc1337` = 0) an
+/// in-window RST ends TIME-WAIT early; with it (the RFC profile) the RST is
+/// ignored.
 pub fn rst_in_time_wait_without_rfc1337(f: Family) -> Net {
     for protect in [true, false] {
         let mut ccfg = Config::linux();

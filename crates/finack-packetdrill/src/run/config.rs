@@ -159,6 +159,9 @@ pub fn apply_sysctl_for(
                 .ok_or_else(|| format!("tcp_ecn={v}: Accurate ECN (AccECN) is not implemented"))?;
         }
         "tcp_ecn_fallback" => cfg.ecn_fallback = num(value)? != 0,
+        // Linux tcp_minisocks.c tcp_timewait_state_process(): 1 keeps a
+        // TIME-WAIT entry alive through an in-window RST (RFC 1337).
+        "tcp_rfc1337" => cfg.rfc1337 = num(value)? != 0,
         // Bit 0: RACK loss detection (Config::rack). Bits 1 (a static
         // reordering window) and 2 (no duplicate-ACK threshold) have no field.
         "tcp_recovery" => match num(value)? {
