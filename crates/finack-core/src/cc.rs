@@ -154,6 +154,22 @@ impl Congestion {
         self.w.ssthresh
     }
 
+    /// The segment size fell from `old` to `new` bytes (path MTU discovery).
+    /// Linux counts the window in segments and leaves that count alone, so
+    /// the window in bytes shrinks with the segments (Linux tcp_output.c:
+    /// tcp_simple_retransmit(), which does not touch snd_cwnd because "the
+    /// units changed"); the threshold likewise unless it is still infinite.
+    pub(crate) fn rescale_mss(&mut self, old: u32, new: u32) {
+        if old == 0 || new >= old {
+            return;
+        }
+        let scale = |bytes: u32| (bytes / old).max(1).saturating_mul(new);
+        self.w.cwnd = scale(self.w.cwnd);
+        if self.w.ssthresh != u32::MAX {
+            self.w.ssthresh = scale(self.w.ssthresh);
+        }
+    }
+
     /// Sending again after `idle` without data in flight (RFC 5681 §4.1;
     /// Linux tcp_output.c: tcp_cwnd_restart()).
     pub(crate) fn restart_after_idle(

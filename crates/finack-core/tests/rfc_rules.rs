@@ -2315,9 +2315,21 @@ dual!(
             &mut buf,
         )
         .unwrap();
+        let before = net.client.info(c).unwrap();
         let now = net.now;
         net.client.handle_packet(now, &buf[..n]).unwrap();
-        let mss = net.client.info(c).unwrap().snd_mss;
+        let after = net.client.info(c).unwrap();
+        let mss = after.snd_mss;
+        // Linux tcp_simple_retransmit(): the window keeps its count of
+        // segments; only their size changed.
+        assert_eq!(
+            after.cwnd / u32::from(mss),
+            before.cwnd / u32::from(before.snd_mss),
+            "cwnd in segments is kept ({} -> {} bytes)",
+            before.cwnd,
+            after.cwnd
+        );
+        assert!(after.cwnd < before.cwnd);
         let overhead = if f == Family::V4 { 52 } else { 72 };
         assert_eq!(
             mss,

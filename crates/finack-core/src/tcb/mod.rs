@@ -743,6 +743,7 @@ impl Tcb {
                 let overhead = headers_len(&self.remote) + options;
                 let mss = mtu.saturating_sub(overhead).max(floor);
                 if mss < self.snd.mss {
+                    self.cc.rescale_mss(u32::from(self.snd.mss), u32::from(mss));
                     self.snd.mss = mss;
                     self.snd.nxt = self.snd.una;
                     self.snd.rtt_probe = None;
