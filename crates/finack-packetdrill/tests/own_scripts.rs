@@ -45,6 +45,8 @@ fn every_own_script_passes() {
             "syn-cookies.pkt",
             "syn-reuses-time-wait.pkt",
             "time-wait-restart.pkt",
+            "window-below-one-segment.pkt",
+            "window-opens-before-probe.pkt",
         ]
     );
 }

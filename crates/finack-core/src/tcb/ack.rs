@@ -157,14 +157,20 @@ impl Tcb {
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
             if self.snd.wnd > 0 {
-                // The window is open: a pending persist deadline carries on as
-                // an ordinary retransmission deadline.
+                // The window is open: the persist timer stops.
                 if let Some(t) = self.timers.take(TimerKind::Persist) {
-                    self.timers.set(TimerKind::Retransmit, Some(t));
                     if self.snd.una == self.snd.max {
-                        // Linux tcp_input.c: tcp_ack_probe(): the window takes
-                        // data again; the probe backoff ends.
+                        // Linux tcp_input.c: tcp_ack_probe(): nothing is in
+                        // flight, the window takes data again: the probe timer
+                        // is cleared and its backoff ends. Sending the data
+                        // starts a fresh retransmission timer (RFC 6298 §5.1;
+                        // Linux tcp_event_new_data_sent() re-arms the RTO when
+                        // nothing was outstanding).
                         self.snd.backoff = 0;
+                    } else {
+                        // A probe carrying data is outstanding: its deadline
+                        // carries on as an ordinary retransmission deadline.
+                        self.timers.set(TimerKind::Retransmit, Some(t));
                     }
                 }
                 if was_closed && self.snd.una != self.snd.max {

@@ -490,7 +490,15 @@ impl Tcb {
             return 0;
         }
         let limit = self.cc.cwnd().min(self.snd.wnd);
-        limit.saturating_sub(self.snd.in_flight()) as usize
+        let sendable = limit.saturating_sub(self.snd.in_flight()) as usize;
+        // Linux tcp_output.c: tcp_snd_wnd_test(): a unit goes out only if
+        // its first segment fits the peer's window; tcp_mss_split_point()
+        // then cuts it where the window ends. With room for less than one
+        // segment nothing goes (the persist timer probes).
+        if sendable < usize::from(self.snd.mss) {
+            return 0;
+        }
+        sendable
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
