@@ -154,6 +154,19 @@ impl Congestion {
         self.w.ssthresh
     }
 
+    /// Set the window (path MTU probing rescales it: tcb/mtu.rs).
+    pub(crate) fn set_cwnd(&mut self, cwnd: u32) {
+        self.w.cwnd = cwnd;
+    }
+
+    /// Linux tcp_current_ssthresh() applied: the threshold is at least
+    /// `floor` unless it is still infinite.
+    pub(crate) fn raise_ssthresh(&mut self, floor: u32) {
+        if self.w.ssthresh != u32::MAX {
+            self.w.ssthresh = self.w.ssthresh.max(floor);
+        }
+    }
+
     /// The segment size fell from `old` to `new` bytes (path MTU discovery).
     /// Linux counts the window in segments and leaves that count alone, so
     /// the window in bytes shrinks with the segments (Linux tcp_output.c:

@@ -48,6 +48,19 @@ pub enum EarlyRetransmit {
     Delayed,
 }
 
+/// Packetization-layer path MTU discovery (RFC 4821): when TCP sends a
+/// larger probe segment to find a bigger path MTU (Linux `tcp_mtu_probing`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MtuProbing {
+    /// Never (Linux `tcp_mtu_probing` = 0, its default).
+    Off,
+    /// Only once a black hole is suspected: after `retries1` timeouts in a
+    /// row (Linux 1, tcp_timer.c: tcp_mtu_probing()).
+    AfterBlackHole,
+    /// From the start of every connection (Linux 2).
+    Always,
+}
+
 /// Whether a connection uses classic Explicit Congestion Notification
 /// (RFC 3168), in the terms of Linux's `net.ipv4.tcp_ecn` sysctl.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -174,6 +187,17 @@ pub struct Config {
     pub keepalive_probes: u32,
     /// Link MTU used to derive the MSS we announce (RFC 9293 MUST-67: MSS from MMS_R).
     pub mtu: u16,
+    /// RFC 4821 path MTU probing ([`MtuProbing`]). Linux: `tcp_mtu_probing` = 0.
+    pub mtu_probing: MtuProbing,
+    /// The segment size probing starts from and falls back to (Linux
+    /// `tcp_base_mss` = 1024).
+    pub base_mss: u16,
+    /// Probing stops when the search range is narrower than this many bytes
+    /// (Linux `tcp_probe_threshold` = 8).
+    pub probe_threshold: u16,
+    /// After this long the search starts again from the top (Linux
+    /// `tcp_probe_interval` = 600 s).
+    pub probe_interval: Duration,
     /// Initial congestion window.
     pub initial_window: InitialWindow,
     /// Offer and accept the window scale option (RFC 7323).
@@ -405,6 +429,10 @@ impl Config {
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
             mtu: 1500,
+            mtu_probing: MtuProbing::Off,
+            base_mss: 1024,
+            probe_threshold: 8,
+            probe_interval: Duration::from_secs(600),
             initial_window: InitialWindow::Segments(10),
             window_scaling: true,
             window_scale: Config::window_scale_for(6 * 1024 * 1024),

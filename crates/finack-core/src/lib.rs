@@ -61,7 +61,7 @@ mod timewait;
 mod types;
 
 pub use cc::CongestionAlgorithm;
-pub use config::{Config, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow};
+pub use config::{Config, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow, MtuProbing};
 pub use endpoint::{Endpoint, MAX_TRANSITIONS};
 pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;

@@ -592,6 +592,22 @@ impl Endpoint {
         })
     }
 
+    /// The route towards this connection's peer now has an MTU of `mtu`
+    /// bytes (as `ip route change ... mtu M` does to a Linux socket): the
+    /// next packet sent sees the new route and segments are sized from it
+    /// afterwards (Linux tcp_output.c: tcp_current_mss(), tcp_sync_mss()),
+    /// within what RFC 4821 probing has confirmed when
+    /// [`Config::mtu_probing`] is on.
+    pub fn set_route_mtu(
+        &mut self,
+        now: crate::time::Instant,
+        c: ConnId,
+        mtu: u16,
+    ) -> Result<(), Error> {
+        let cfg = self.cfg.clone();
+        self.with_active(c, |tcb| tcb.set_route_mtu(&cfg, now, mtu))
+    }
+
     fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {

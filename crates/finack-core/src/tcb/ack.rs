@@ -38,6 +38,8 @@ impl Tcb {
                 return Step::Done;
             }
             self.goto(ctx.now, State::Established);
+            // Linux tcp_input.c: tcp_init_transfer() → tcp_mtup_init().
+            self.mtu_probing_init(ctx.cfg, ctx.now);
             // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
@@ -235,6 +237,7 @@ impl Tcb {
         if let Some(rec) = self.rec.allocated() {
             rec.prune_scoreboard(&self.snd);
         }
+        self.mtu_probe_acked();
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
         // cleared whenever anything is retransmitted).
         let sample = match (self.ts_ok, seg.options.timestamps) {

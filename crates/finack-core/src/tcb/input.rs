@@ -94,6 +94,9 @@ impl Tcb {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state
             // to ESTABLISHED, form an ACK segment and send it."
             self.goto(ctx.now, State::Established);
+            // Linux tcp_input.c: tcp_finish_connect() → tcp_init_transfer()
+            // → tcp_mtup_init().
+            self.mtu_probing_init(ctx.cfg, ctx.now);
             self.rcv.ack_now = true;
             ctx.events.push(Event::Connected(self.id));
             if self.snd.buf.free() > 0 {

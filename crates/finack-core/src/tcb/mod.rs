@@ -22,6 +22,7 @@ mod idle_memory;
 mod input;
 mod loss;
 mod memory;
+mod mtu;
 mod output;
 mod rack;
 mod recovery;
@@ -327,6 +328,13 @@ impl Tcb {
         if self.ts_ok {
             mss = mss.saturating_sub(12);
         }
+        if self.listener.is_none() && cfg.mtu_probing == crate::config::MtuProbing::Always {
+            // Linux tcp_output.c: tcp_connect_init() turns probing on before
+            // the SYN, so tcp_sync_mss() keeps an active opener's segments
+            // to what `search_low` (tcp_base_mss) allows until a probe
+            // succeeds; a passive child turns it on only once established.
+            mss = mss.min(cfg.base_mss.max(48));
+        }
         self.snd.mss = mss.max(64);
     }
 
@@ -450,6 +458,8 @@ impl Tcb {
                     return Err(Error::BrokenPipe);
                 }
                 let idle = self.snd.una == self.snd.max && self.state.is_synchronized();
+                // Linux tcp.c: tcp_send_mss() → tcp_current_mss().
+                self.current_mss();
                 let room = send::WriteRoom {
                     lowat: self.snd.notsent_lowat(cfg),
                     sendable: self.sendable_now(),

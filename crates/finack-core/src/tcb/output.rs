@@ -88,6 +88,7 @@ impl Tcb {
             if let Some(n) = self.output_data(now, cfg, stats, buf) {
                 return Some(n);
             }
+            self.xmit_end();
         }
         if self.ka.probe_due {
             // RFC 9293 §3.8.4: a keep-alive is a segment with SEG.SEQ = SND.NXT-1 and
@@ -181,6 +182,8 @@ impl Tcb {
         stats: &mut Stats,
         buf: &mut [u8],
     ) -> Option<usize> {
+        // Linux tcp_output.c: tcp_write_xmit() starts from tcp_current_mss().
+        self.xmit_begin();
         if self.rec.fast_rexmit {
             self.rec.get_mut().fast_rexmit = false;
             if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf) {
@@ -212,6 +215,12 @@ impl Tcb {
         let off = (self.snd.nxt - self.snd.buf_seq).max(0) as usize;
         let queued = self.snd.buf.len();
         let avail = queued.saturating_sub(off);
+        if recovery_room.is_none() && self.snd.nxt == self.snd.max && avail > 0 {
+            // RFC 4821 (Linux tcp_write_xmit() → tcp_mtu_probe()).
+            if let Some(sent) = self.output_mtu_probe(now, cfg, buf, avail) {
+                return sent;
+            }
+        }
         // RFC 3042 §2: limited transmit lets up to two segments beyond cwnd go
         // out on the first two duplicate ACKs (never beyond the peer's window).
         let cwnd = self.cc.cwnd().max(u32::from(self.snd.mss)) + self.rec.lt_allow;
@@ -372,6 +381,9 @@ impl Tcb {
                 self.snd.fin_alone = len == 0;
             }
         }
+        if retransmitting {
+            self.mtu_probe_on_retransmit(seq, false);
+        }
         self.snd.nxt = self.snd.nxt + len as u32 + u32::from(fin);
         if retransmitting {
             self.snd.total_retrans += 1;
@@ -421,17 +433,23 @@ impl Tcb {
     /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
     fn gso_group(&self, min: u32) -> u32 {
         let mss = u64::from(self.snd.mss.max(1));
+        // Linux tcp_input.c: tcp_update_pacing_rate() divides by srtt_us,
+        // kept in eighths of a microsecond and never below one: a sample of
+        // zero (an ACK in the same instant) gives the fastest rate. Without
+        // any sample the rate is the unlimited one a socket starts with
+        // (sock_init_data()).
         let by_rate = match self.snd.rtt.srtt() {
-            Some(srtt) if srtt.as_micros() > 0 => {
+            Some(srtt) => {
                 let factor = if self.cc.cwnd() < self.cc.ssthresh() / 2 {
                     20
                 } else {
                     12
                 };
-                let rate = u64::from(self.cc.cwnd()) * factor * 100_000 / srtt.as_micros() as u64;
+                let srtt_8ths = (srtt.as_nanos() / 125).max(1) as u64;
+                let rate = u64::from(self.cc.cwnd()) * factor * 800_000 / srtt_8ths;
                 (rate >> 10) / mss
             }
-            _ => 0,
+            None => u64::MAX,
         };
         (by_rate.min(65_536 / mss) as u32).max(min).max(1)
     }
@@ -531,6 +549,8 @@ impl Tcb {
         seq: SeqNumber,
         hole: u32,
     ) -> Option<usize> {
+        let fast = self.rec.recover.is_some();
+        self.mtu_probe_on_retransmit(seq, fast);
         let off = (seq - self.snd.buf_seq).max(0) as usize;
         let queued = self.snd.buf.len();
         let mss = usize::from(self.snd.mss);
@@ -594,7 +614,7 @@ impl Tcb {
     /// Emit a non-SYN segment carrying `len` bytes of the send buffer from
     /// `off`; `new_data`: the bytes were never sent before.
     #[allow(clippy::too_many_arguments)]
-    fn emit(
+    pub(super) fn emit(
         &mut self,
         now: Instant,
         cfg: &Config,
@@ -617,6 +637,7 @@ impl Tcb {
             self.rack_on_send(cfg, seq, end, now);
         }
         let tos = self.ecn_mark(&mut flags, len, new_data);
+        self.route_revalidate();
         let window = self.window_field(false);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;

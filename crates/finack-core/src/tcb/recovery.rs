@@ -58,6 +58,9 @@ pub(crate) struct Recovery {
     pub(crate) undo_marker: Option<SeqNumber>,
     pub(crate) undo_retrans: i32,
     pub(crate) undo_cwnd: u32,
+    /// Path MTU probing and the route's MTU (`mtu`), once either is used: a
+    /// lost probe is told apart from congestion here.
+    pub(crate) path_mtu: Option<super::mtu::PathMtu>,
 }
 
 /// RFC 6937 PRR counters (Linux `prior_cwnd`, `prr_delivered`, `prr_out`).
@@ -146,6 +149,7 @@ impl Recovery {
         undo_marker: None,
         undo_retrans: 0,
         undo_cwnd: 0,
+        path_mtu: None,
     };
 
     /// Linux tcp_recovery.c: tcp_rack_update_reo_wnd() (RFC 8985 §6.2 step

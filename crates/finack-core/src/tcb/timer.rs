@@ -328,6 +328,11 @@ impl Tcb {
             self.enter_closed(ctx, CloseReason::TimedOut);
             return Some(TimerKind::Retransmit);
         }
+        if self.state.is_synchronized() && self.snd.backoff >= super::mtu::RETRIES1 {
+            // Linux tcp_timer.c: tcp_write_timeout(): after tcp_retries1
+            // timeouts in a row, suspect a path MTU black hole.
+            self.mtu_black_hole(ctx.cfg, ctx.now);
+        }
         self.snd.backoff += 1;
         // Go back to the oldest unacknowledged octet; output resends from there.
         self.snd.nxt = self.snd.una;

@@ -159,6 +159,25 @@ pub fn apply_sysctl_for(
                 .ok_or_else(|| format!("tcp_ecn={v}: Accurate ECN (AccECN) is not implemented"))?;
         }
         "tcp_ecn_fallback" => cfg.ecn_fallback = num(value)? != 0,
+        // RFC 4821 probing (Linux tcp_output.c: tcp_mtu_probe(),
+        // tcp_mtup_init(); tcp_timer.c: tcp_mtu_probing()).
+        "tcp_mtu_probing" => {
+            cfg.mtu_probing = match num(value)? {
+                0 => MtuProbing::Off,
+                1 => MtuProbing::AfterBlackHole,
+                2 => MtuProbing::Always,
+                v => return Err(format!("tcp_mtu_probing={v}: expected 0, 1 or 2")),
+            }
+        }
+        "tcp_base_mss" => {
+            cfg.base_mss =
+                u16::try_from(num(value)?).map_err(|_| format!("{name}: bad value '{value}'"))?
+        }
+        "tcp_probe_threshold" => {
+            cfg.probe_threshold =
+                u16::try_from(num(value)?).map_err(|_| format!("{name}: bad value '{value}'"))?
+        }
+        "tcp_probe_interval" => cfg.probe_interval = core::time::Duration::from_secs(num(value)?),
         // Linux tcp_minisocks.c tcp_timewait_state_process(): 1 keeps a
         // TIME-WAIT entry alive through an in-window RST (RFC 1337).
         "tcp_rfc1337" => cfg.rfc1337 = num(value)? != 0,

@@ -19,7 +19,7 @@ use finack_core::wire::{emit_tcp_packet, parse_tcp_packet, IpRepr, TcpFlags, Tcp
 use finack_core::wire::{SackBlocks, Timestamps};
 use finack_core::{
     Config, CongestionAlgorithm, ConnId, EarlyRetransmit, EcnMode, Endpoint, Error, IdleRestart,
-    InitialWindow, Instant, ListenerId, SendFlags, SeqNumber, Shutdown, State,
+    InitialWindow, Instant, ListenerId, MtuProbing, SendFlags, SeqNumber, Shutdown, State,
 };
 
 use crate::ast::*;

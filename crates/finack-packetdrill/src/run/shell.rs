@@ -343,6 +343,25 @@ impl Runner {
                 live: true,
                 linux_3_11: self.linux_3_11,
             };
+            if let Some(route) = live_route_mtu(&cmd, &ctx) {
+                match route {
+                    Ok(mtu) => {
+                        let conns: Vec<_> = self
+                            .fds
+                            .values()
+                            .filter_map(|f| match f.sock {
+                                super::Sock::Conn(c) => Some(c),
+                                _ => None,
+                            })
+                            .collect();
+                        for c in conns {
+                            let _ = self.ep.set_route_mtu(self.now, c, mtu);
+                        }
+                    }
+                    Err(why) => self.unsupported.push(format!("line {line}: {why}")),
+                }
+                continue;
+            }
             match config_command(&mut cfg, &cmd, &ctx) {
                 Outcome::Done => {}
                 // A setting made after the last check cannot change what the
@@ -353,6 +372,34 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// `ip [-6] route change ADDR ... mtu [lock] M` to the script side's address
+/// while the script runs: the route's new MTU, which the runner hands to its
+/// connections (`Endpoint::set_route_mtu`; their advertised MSS was sent
+/// already, so `advmss` no longer matters). `None` for other commands.
+fn live_route_mtu(cmd: &str, ctx: &Ctx) -> Option<Result<u16, String>> {
+    let w: Vec<&str> = cmd.split_whitespace().filter(|w| *w != "-6").collect();
+    if w.get(..3) != Some(&["ip", "route", "change"]) {
+        return None;
+    }
+    let dst: Option<IpAddr> = w.get(3).and_then(|a| a.parse().ok());
+    if dst.is_none() || dst != ctx.remote {
+        return Some(Err(format!(
+            "{cmd}: the route is not to the script side's address"
+        )));
+    }
+    let at = w.iter().position(|x| *x == "mtu")?;
+    let value = match w.get(at + 1) {
+        Some(&"lock") => w.get(at + 2),
+        v => v,
+    };
+    Some(
+        value
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|m| *m >= 68)
+            .ok_or_else(|| format!("{cmd}: bad mtu")),
+    )
 }
 
 /// Commands that only change settings (sysctls, qdiscs, routes, module
