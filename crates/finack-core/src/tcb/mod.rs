@@ -17,6 +17,7 @@
 mod ack;
 mod early_rexmit;
 mod ecn;
+pub(crate) mod errqueue;
 #[cfg(test)]
 mod idle_memory;
 mod input;
@@ -176,7 +177,9 @@ pub(crate) struct Tcb {
     pub(crate) tos: u8,
     /// ECN state bits (`ecn::ECN_*`, Linux `tp->ecn_flags`).
     pub(crate) ecn: u8,
-    pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
+    /// The last soft ICMP error and SO_TIMESTAMPING's error queue
+    /// (allocated on first use).
+    pub(crate) errs: errqueue::ErrReports,
 }
 
 impl Tcb {
@@ -188,6 +191,7 @@ impl Tcb {
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
+            + self.errs.heap_bytes()
     }
 
     /// Bytes its send and receive rings hold (allocations with their
@@ -227,7 +231,7 @@ impl Tcb {
             ts_offset,
             tos: cfg.tos,
             ecn: 0,
-            soft_error: None,
+            errs: errqueue::ErrReports::default(),
         }
     }
 
@@ -455,6 +459,9 @@ impl Tcb {
                     sendable: self.sendable_now(),
                 };
                 let n = self.snd.queue(data, flags, cfg.linux_push, room);
+                if n > 0 {
+                    self.tag_write(n < data.len() && cfg.linux_push, room.sendable);
+                }
                 if n > 0 && idle {
                     // Linux tcp.c: tcp_skb_entail() checks on each write.
                     self.slow_start_after_idle_check(now, cfg);
@@ -481,6 +488,25 @@ impl Tcb {
             State::Closed => Err(Error::NotConnected),
             State::Listen => Err(Error::NotConnected),
         }
+    }
+
+    /// Linux tcp.c: tcp_tx_timestamp() at the end of a write: SO_TIMESTAMPING
+    /// tags the last byte queued, in the tail unit. A `partial` write went
+    /// through wait_for_space, whose tcp_push() let out what the windows
+    /// allowed (`sendable` beyond what was sent) before the tag was set.
+    fn tag_write(&mut self, partial: bool, sendable: usize) {
+        let queued = self.snd.buf.len();
+        let write_seq = self.snd.buf_seq + queued as u32;
+        let unit_start = self.snd.buf.last_mark_before(queued).map_or(0, |m| m.end);
+        let pushed_to = partial.then(|| self.snd.max + sendable as u32);
+        self.errs
+            .on_write(write_seq, self.snd.buf_seq + unit_start as u32, pushed_to);
+    }
+
+    /// Receive memory left for error-queue records (Linux charges them to
+    /// `sk_rmem_alloc` against `sk_rcvbuf`, beside received data).
+    pub(crate) fn errqueue_room(&self) -> usize {
+        self.rcv.buf.cap().saturating_sub(self.rcv.buf.len())
     }
 
     /// Bytes beyond those sent that the congestion window and the peer's
@@ -716,7 +742,7 @@ impl Tcb {
                 0
             },
             bytes_received: self.rcv.bytes_received,
-            soft_error: self.soft_error,
+            soft_error: self.errs.soft_error(),
             adv_mss: self.our_mss(cfg),
             unacked_segments: self.snd.packets_out(),
             sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
@@ -767,7 +793,7 @@ impl Tcb {
             }
             // MUST-56: soft errors never abort; SHLD-25: the application can
             // learn of them.
-            kind => self.soft_error = Some(kind),
+            kind => self.errs.set_soft_error(kind),
         }
     }
 
