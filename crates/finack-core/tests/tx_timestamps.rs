@@ -250,3 +250,33 @@ fn no_timestamping_no_records_and_no_poll_error() {
     assert_eq!(net.client.recv_errqueue(c), Err(Error::WouldBlock));
     assert_eq!(net.client.timestamping(c), 0);
 }
+
+#[test]
+fn records_stay_readable_in_time_wait() {
+    // Linux keeps the error queue with the socket until close(): records
+    // made before the connection reached TIME-WAIT are still there.
+    let mut net = Net::new(Family::V4);
+    let (c, s) = net.established();
+    net.client
+        .set_timestamping(c, sof::TX_ACK | sof::OPT_ID)
+        .unwrap();
+    let now = net.now;
+    net.client.send(now, c, &[0u8; 100]).unwrap();
+    net.client
+        .shutdown(now, c, finack_core::Shutdown::Write)
+        .unwrap();
+    let half = net.run_until(Duration::from_secs(5), |n| {
+        n.client.state(c) == finack_core::State::FinWait2
+    });
+    assert!(half);
+    let now = net.now;
+    net.server.close(now, s).unwrap();
+    let reached = net.run_until(Duration::from_secs(5), |n| {
+        n.client.state(c) == finack_core::State::TimeWait
+    });
+    assert!(reached, "{:?}\n{}", net.client_states, net.trace());
+    assert_eq!(net.client.errqueue_len(c), 1);
+    let got = drain(&mut net, Side::Client, c);
+    assert_eq!(kinds(&got), vec![(Acked, 99)]);
+    assert_eq!(net.client.recv_errqueue(c), Err(Error::WouldBlock));
+}

@@ -639,14 +639,17 @@ impl Endpoint {
     /// recvmsg(MSG_ERRQUEUE): the oldest transmit timestamp in the
     /// connection's error queue (Linux ip_recv_error() / ipv6_recv_error());
     /// `WouldBlock` when it is empty (Linux: EAGAIN, never waiting). The
-    /// queue goes with the connection: records not read by TIME-WAIT or
-    /// CLOSED are gone.
+    /// records stay readable in TIME-WAIT and CLOSED while the application
+    /// holds the handle, as they stay with a Linux socket until close().
     pub fn recv_errqueue(&mut self, c: ConnId) -> Result<crate::TxTimestamp, Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => tcb.errs.pop(),
+            SlotKind::TimeWait(held) => held.leftover.as_mut().ok_or(Error::WouldBlock)?.errs.pop(),
+            SlotKind::Closed { leftover, .. } => {
+                leftover.as_mut().ok_or(Error::WouldBlock)?.errs.pop()
+            }
             SlotKind::Free => Err(Error::InvalidHandle),
-            _ => Err(Error::WouldBlock),
         }
     }
 
@@ -655,6 +658,10 @@ impl Endpoint {
     pub fn errqueue_len(&self, c: ConnId) -> usize {
         match self.slot_of(c).map(|i| &self.slots[i as usize].kind) {
             Some(SlotKind::Active(tcb)) => tcb.errs.queued(),
+            Some(SlotKind::TimeWait(held)) => held.leftover.as_ref().map_or(0, |l| l.errs.queued()),
+            Some(SlotKind::Closed { leftover, .. }) => {
+                leftover.as_ref().map_or(0, |l| l.errs.queued())
+            }
             _ => 0,
         }
     }
