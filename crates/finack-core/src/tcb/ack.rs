@@ -230,9 +230,11 @@ impl Tcb {
         self.snd.bytes_acked += data_acked as u64;
         let prior = self.snd.una;
         self.snd.una = ack;
-        // SO_TIMESTAMPING: ACK for tagged bytes now covered.
-        let room = self.errqueue_room();
-        self.errs.on_ack(ctx.now, prior, ack, room);
+        if self.errs.tracking() {
+            // SO_TIMESTAMPING: ACK for tagged bytes now covered.
+            let room = self.errqueue_room();
+            self.errs.on_ack(ctx.now, prior, ack, room);
+        }
         if self.snd.nxt.lt(self.snd.una) {
             self.snd.nxt = self.snd.una;
         }

@@ -39,6 +39,7 @@ use alloc::collections::VecDeque;
 use finack_wire::icmp::IcmpKind;
 use finack_wire::SeqNumber;
 
+use super::Tcb;
 use crate::time::Instant;
 use crate::types::{Error, State};
 
@@ -207,6 +208,15 @@ impl ErrReports {
         self.0.as_ref().map_or(0, |i| i.flags)
     }
 
+    /// Are transmit timestamps asked for, or tags still waiting? False
+    /// for a connection that never set SO_TIMESTAMPING: the send and
+    /// output paths then skip everything here.
+    pub(crate) fn tracking(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|i| i.flags & sof::TX_RECORD_MASK != 0 || !i.tags.is_empty())
+    }
+
     /// Records waiting in the error queue.
     pub(crate) fn queued(&self) -> usize {
         self.0.as_ref().map_or(0, |i| i.queue.len())
@@ -362,6 +372,27 @@ impl ErrReports {
     }
 }
 
+impl Tcb {
+    /// Linux tcp.c: tcp_tx_timestamp() at the end of a write: SO_TIMESTAMPING
+    /// tags the last byte queued, in the tail unit. A `partial` write went
+    /// through wait_for_space, whose tcp_push() let out what the windows
+    /// allowed (`sendable` beyond what was sent) before the tag was set.
+    pub(super) fn tag_write(&mut self, partial: bool, sendable: usize) {
+        let queued = self.snd.buf.len();
+        let write_seq = self.snd.buf_seq + queued as u32;
+        let unit_start = self.snd.buf.last_mark_before(queued).map_or(0, |m| m.end);
+        let pushed_to = partial.then(|| self.snd.max + sendable as u32);
+        self.errs
+            .on_write(write_seq, self.snd.buf_seq + unit_start as u32, pushed_to);
+    }
+
+    /// Receive memory left for error-queue records (Linux charges them to
+    /// `sk_rmem_alloc` against `sk_rcvbuf`, beside received data).
+    pub(crate) fn errqueue_room(&self) -> usize {
+        self.rcv.buf.cap().saturating_sub(self.rcv.buf.len())
+    }
+}
+
 impl Inner {
     /// Linux skbuff.c: __skb_complete_tx_timestamp() and
     /// sock_queue_err_skb(): the record, keyed with OPT_ID as set now,
@@ -414,4 +445,62 @@ pub(crate) fn check_timestamping(flags: u32) -> Result<(), Error> {
         return Err(Error::InvalidArgument);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(flags: u32) -> ErrReports {
+        let mut e = ErrReports::default();
+        e.set_timestamping(flags, State::Established, SeqNumber(1000), SeqNumber(1000))
+            .unwrap();
+        e
+    }
+
+    fn all(e: &mut ErrReports) -> alloc::vec::Vec<(TxTimestampKind, u32)> {
+        core::iter::from_fn(|| e.pop().ok())
+            .map(|r| (r.kind, r.key))
+            .collect()
+    }
+
+    /// tcp_skb_collapse_tstamp(): a resend that joins two tagged units
+    /// keeps the later tag with the flags of both; the earlier is gone.
+    #[test]
+    fn a_resend_joining_units_keeps_the_later_tag_with_both_flags() {
+        let mut e = on(sof::TX_ACK | sof::OPT_ID);
+        e.on_write(SeqNumber(1100), SeqNumber(1000), None);
+        e.inner().flags = sof::TX_SCHED | sof::OPT_ID;
+        e.on_write(SeqNumber(1200), SeqNumber(1100), None);
+        let t = Instant::from_millis(5);
+        // First transmissions, one unit each: SCHED for the second only.
+        e.on_transmit(t, SeqNumber(1000), 100, true, usize::MAX);
+        e.on_transmit(t, SeqNumber(1100), 100, true, usize::MAX);
+        assert_eq!(all(&mut e), [(TxTimestampKind::Sched, 199)]);
+        // One resend over both: one SCHED, for the later byte.
+        e.on_transmit(t, SeqNumber(1000), 200, false, usize::MAX);
+        assert_eq!(all(&mut e), [(TxTimestampKind::Sched, 199)]);
+        // The merged tag took TX_ACK from the earlier one.
+        e.on_ack(t, SeqNumber(1000), SeqNumber(1200), usize::MAX);
+        assert_eq!(all(&mut e), [(TxTimestampKind::Acked, 199)]);
+    }
+
+    /// __skb_complete_tx_timestamp(): the key follows OPT_ID as set when
+    /// the record is made; a full receive memory drops records.
+    #[test]
+    fn key_uses_opt_id_at_record_time_and_full_memory_drops() {
+        let mut e = on(sof::TX_ACK | sof::OPT_ID);
+        e.on_write(SeqNumber(1010), SeqNumber(1000), None);
+        e.inner().flags = sof::TX_ACK;
+        e.on_ack(Instant::ZERO, SeqNumber(1000), SeqNumber(1010), usize::MAX);
+        assert_eq!(all(&mut e), [(TxTimestampKind::Acked, 0)]);
+        e.on_write(SeqNumber(1020), SeqNumber(1010), None);
+        e.on_ack(
+            Instant::ZERO,
+            SeqNumber(1010),
+            SeqNumber(1020),
+            RECORD_OVERHEAD,
+        );
+        assert_eq!(e.queued(), 0);
+    }
 }

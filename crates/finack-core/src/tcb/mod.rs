@@ -459,7 +459,7 @@ impl Tcb {
                     sendable: self.sendable_now(),
                 };
                 let n = self.snd.queue(data, flags, cfg.linux_push, room);
-                if n > 0 {
+                if n > 0 && self.errs.tracking() {
                     self.tag_write(n < data.len() && cfg.linux_push, room.sendable);
                 }
                 if n > 0 && idle {
@@ -488,25 +488,6 @@ impl Tcb {
             State::Closed => Err(Error::NotConnected),
             State::Listen => Err(Error::NotConnected),
         }
-    }
-
-    /// Linux tcp.c: tcp_tx_timestamp() at the end of a write: SO_TIMESTAMPING
-    /// tags the last byte queued, in the tail unit. A `partial` write went
-    /// through wait_for_space, whose tcp_push() let out what the windows
-    /// allowed (`sendable` beyond what was sent) before the tag was set.
-    fn tag_write(&mut self, partial: bool, sendable: usize) {
-        let queued = self.snd.buf.len();
-        let write_seq = self.snd.buf_seq + queued as u32;
-        let unit_start = self.snd.buf.last_mark_before(queued).map_or(0, |m| m.end);
-        let pushed_to = partial.then(|| self.snd.max + sendable as u32);
-        self.errs
-            .on_write(write_seq, self.snd.buf_seq + unit_start as u32, pushed_to);
-    }
-
-    /// Receive memory left for error-queue records (Linux charges them to
-    /// `sk_rmem_alloc` against `sk_rcvbuf`, beside received data).
-    pub(crate) fn errqueue_room(&self) -> usize {
-        self.rcv.buf.cap().saturating_sub(self.rcv.buf.len())
     }
 
     /// Bytes beyond those sent that the congestion window and the peer's
