@@ -65,6 +65,7 @@ pub use config::{Config, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow, M
 pub use endpoint::{Endpoint, MAX_TRANSITIONS};
 pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;
+pub use tcb::errqueue::{sof, TxTimestamp, TxTimestampKind};
 pub use time::Instant;
 pub use types::MAX_EVENTS;
 

@@ -45,6 +45,7 @@ fn every_own_script_passes() {
             "syn-cookies.pkt",
             "syn-reuses-time-wait.pkt",
             "time-wait-restart.pkt",
+            "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",
             "window-opens-before-probe.pkt",
         ]
@@ -177,5 +178,61 @@ fn ecn_scripts_fail_when_their_claims_are_wrong() {
         "+1 > S 0:0(0)",
         "+1 > SEW 0:0(0)",
         "flags: expected SEW got S",
+    );
+}
+
+/// The transmit-timestamp script checks what it claims: the key (ee_data),
+/// which moment (ee_info), the software stamp's time, msg_flags and the
+/// count of control messages are all compared.
+#[test]
+fn tx_timestamp_script_fails_when_its_claims_are_wrong() {
+    let text = std::fs::read_to_string(scripts_dir().join("tx-timestamps-retransmit.pkt")).unwrap();
+    let fails = |name: &str, from: &str, to: &str, says: &str| {
+        let wrong = text.replacen(from, to, 1);
+        assert_ne!(wrong, text, "{name}: {from}");
+        let f = run_text(name, &wrong).outcome.unwrap_err();
+        assert!(f.message.contains(says), "{name}: {f}");
+    };
+    fails("key", "ee_data=499", "ee_data=500", "ee_data: expected 500");
+    fails(
+        "moment",
+        "ee_info=SCM_TSTAMP_SCHED",
+        "ee_info=SCM_TSTAMP_SND",
+        "ee_info: expected SCM_TSTAMP_SND",
+    );
+    // The resend's stamp is 300 ms after the first.
+    fails(
+        "time",
+        "scm_nsec=400000000",
+        "scm_nsec=100000000",
+        "SCM_TIMESTAMPING: expected 100000 us but got 400000 us",
+    );
+    fails(
+        "trunc",
+        "msg_flags=MSG_ERRQUEUE|MSG_TRUNC",
+        "msg_flags=MSG_ERRQUEUE",
+        "expected msg_flags 0x2000 but got 0x2020",
+    );
+    // Without SOF_TIMESTAMPING_SOFTWARE the time is not reported.
+    fails(
+        "no-software",
+        "SOF_TIMESTAMPING_TX_ACK | SOF_TIMESTAMPING_SOFTWARE |",
+        "SOF_TIMESTAMPING_TX_ACK |",
+        "expected 2 control messages but got 1",
+    );
+    // The ACK comes once: a sixth record is not there.
+    let extra = text.replacen(
+        "+0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{...,0}], msg_flags=0,\n              msg_control=[]}, MSG_ERRQUEUE) = -1 EAGAIN (Resource temporarily unavailable)\n+0 poll([{fd=4, events=POLLIN, revents=0}], 1, 0) = 0\n",
+        "",
+        2,
+    );
+    assert_ne!(extra, text);
+    let f = run_text("extra", &format!("{extra}+0 recvmsg(4, {{msg_name(...)=..., msg_iov(1)=[{{...,0}}], msg_flags=0, msg_control=[]}}, MSG_ERRQUEUE) = 0\n"))
+        .outcome
+        .unwrap_err();
+    assert!(
+        f.message
+            .contains("Expected non-negative result but got -1 with errno 11"),
+        "{f}"
     );
 }

@@ -608,6 +608,80 @@ impl Endpoint {
         self.with_active(c, |tcb| tcb.set_route_mtu(&cfg, now, mtu))
     }
 
+    /// Set SO_TIMESTAMPING on a connection ([`sof`](crate::sof) flag bits;
+    /// 0 turns it off), as Linux sock.c: sock_set_timestamping() does:
+    /// `InvalidArgument` for unknown bits, OPT_ID_TCP without OPT_ID,
+    /// OPT_STATS without OPT_TSONLY, BIND_PHC (no device to bind) and for
+    /// turning OPT_ID on in CLOSED; turning OPT_ID on counts keys from
+    /// SND.UNA (from the write sequence with OPT_ID_TCP).
+    ///
+    /// With TX_SCHED, TX_SOFTWARE or TX_ACK, each later write asks for
+    /// transmit timestamps of its last byte: SCHED and SND each time the
+    /// segment holding it is sent, ACK when a cumulative ACK first covers
+    /// it; read them with [`recv_errqueue`](Self::recv_errqueue).
+    pub fn set_timestamping(&mut self, c: ConnId, flags: u32) -> Result<(), Error> {
+        Self::check_timestamping(flags)?;
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => {
+                let write_seq = tcb.snd.buf_seq + tcb.snd.buf.len() as u32;
+                let (state, una) = (tcb.state, tcb.snd.una);
+                tcb.errs.set_timestamping(flags, state, una, write_seq)
+            }
+            SlotKind::Free => Err(Error::InvalidHandle),
+            // Linux: the socket is in TCP_CLOSE once the connection is gone.
+            _ if flags & crate::sof::OPT_ID != 0 => Err(Error::InvalidArgument),
+            _ => Ok(()),
+        }
+    }
+
+    /// Are `flags` SO_TIMESTAMPING flags a socket takes, whatever its state?
+    /// `InvalidArgument` for the refusals of
+    /// [`set_timestamping`](Self::set_timestamping) that do not depend on
+    /// the connection (all but OPT_ID in CLOSED or LISTEN).
+    pub fn check_timestamping(flags: u32) -> Result<(), Error> {
+        crate::tcb::errqueue::check_timestamping(flags)
+    }
+
+    /// The SO_TIMESTAMPING flags of a connection (0 when off, or for a
+    /// connection that is gone).
+    pub fn timestamping(&self, c: ConnId) -> u32 {
+        match self.slot_of(c).map(|i| &self.slots[i as usize].kind) {
+            Some(SlotKind::Active(tcb)) => tcb.errs.flags(),
+            _ => 0,
+        }
+    }
+
+    /// recvmsg(MSG_ERRQUEUE): the oldest transmit timestamp in the
+    /// connection's error queue (Linux ip_recv_error() / ipv6_recv_error());
+    /// `WouldBlock` when it is empty (Linux: EAGAIN, never waiting). The
+    /// records stay readable in TIME-WAIT and CLOSED while the application
+    /// holds the handle, as they stay with a Linux socket until close().
+    pub fn recv_errqueue(&mut self, c: ConnId) -> Result<crate::TxTimestamp, Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &mut self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => tcb.errs.pop(),
+            SlotKind::TimeWait(held) => held.leftover.as_mut().ok_or(Error::WouldBlock)?.errs.pop(),
+            SlotKind::Closed { leftover, .. } => {
+                leftover.as_mut().ok_or(Error::WouldBlock)?.errs.pop()
+            }
+            SlotKind::Free => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Records waiting in the connection's error queue (Linux tcp_poll()
+    /// reports POLLERR while there are any).
+    pub fn errqueue_len(&self, c: ConnId) -> usize {
+        match self.slot_of(c).map(|i| &self.slots[i as usize].kind) {
+            Some(SlotKind::Active(tcb)) => tcb.errs.queued(),
+            Some(SlotKind::TimeWait(held)) => held.leftover.as_ref().map_or(0, |l| l.errs.queued()),
+            Some(SlotKind::Closed { leftover, .. }) => {
+                leftover.as_ref().map_or(0, |l| l.errs.queued())
+            }
+            _ => 0,
+        }
+    }
+
     fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {

@@ -188,8 +188,9 @@ impl Endpoint {
     pub fn memory_usage(&self) -> MemoryUsage {
         use core::mem::size_of;
         let leftover = |l: &Option<Box<Leftover>>| {
-            l.as_ref()
-                .map_or(0, |l| size_of::<Leftover>() + l.rx.heap_bytes())
+            l.as_ref().map_or(0, |l| {
+                size_of::<Leftover>() + l.rx.heap_bytes() + l.errs.heap_bytes()
+            })
         };
         let mut m = MemoryUsage::default();
         for slot in &self.slots {

@@ -8,14 +8,17 @@ use alloc::boxed::Box;
 use super::Endpoint;
 use crate::buffer::RecvBuf;
 use crate::demux::Tuple;
+use crate::tcb::errqueue::ErrReports;
 use crate::tcb::Tcb;
 use crate::time::Instant;
 use crate::types::{CloseReason, ConnId};
 
-/// Received bytes kept for the application after its connection left the full
-/// TCB (TIME-WAIT or CLOSED) while it still held the handle.
+/// Received bytes and error-queue records kept for the application after its
+/// connection left the full TCB (TIME-WAIT or CLOSED) while it still held the
+/// handle (Linux keeps both with the socket until close()).
 pub(super) struct Leftover {
     pub(super) rx: RecvBuf,
+    pub(super) errs: ErrReports,
 }
 
 /// What a slot keeps for a connection in TIME-WAIT whose handle the
@@ -174,5 +177,10 @@ pub(super) fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
 }
 
 pub(super) fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {
-    (tcb.rcv.buf.len() > 0).then(|| Box::new(Leftover { rx: tcb.rcv.buf }))
+    (tcb.rcv.buf.len() > 0 || tcb.errs.queued() > 0).then(|| {
+        Box::new(Leftover {
+            rx: tcb.rcv.buf,
+            errs: tcb.errs,
+        })
+    })
 }

@@ -230,7 +230,13 @@ impl Tcb {
         self.snd.buf.ack(data_acked);
         self.snd.buf_seq += data_acked as u32;
         self.snd.bytes_acked += data_acked as u64;
+        let prior = self.snd.una;
         self.snd.una = ack;
+        if self.errs.tracking() {
+            // SO_TIMESTAMPING: ACK for tagged bytes now covered.
+            let room = self.errqueue_room();
+            self.errs.on_ack(ctx.now, prior, ack, room);
+        }
         if self.snd.nxt.lt(self.snd.una) {
             self.snd.nxt = self.snd.una;
         }

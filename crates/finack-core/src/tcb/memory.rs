@@ -75,7 +75,7 @@ impl Tcb {
         if idle > 2 * ctx.cfg.rto_max || !do_reset {
             shift += 1;
         }
-        if self.soft_error.is_some() {
+        if self.errs.soft_error().is_some() {
             // A dubious ICMP error arrived: penalize even more.
             shift += 1;
         }

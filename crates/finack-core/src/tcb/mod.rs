@@ -17,6 +17,7 @@
 mod ack;
 mod early_rexmit;
 mod ecn;
+pub(crate) mod errqueue;
 #[cfg(test)]
 mod idle_memory;
 mod input;
@@ -177,7 +178,9 @@ pub(crate) struct Tcb {
     pub(crate) tos: u8,
     /// ECN state bits (`ecn::ECN_*`, Linux `tp->ecn_flags`).
     pub(crate) ecn: u8,
-    pub(crate) soft_error: Option<finack_wire::icmp::IcmpKind>,
+    /// The last soft ICMP error and SO_TIMESTAMPING's error queue
+    /// (allocated on first use).
+    pub(crate) errs: errqueue::ErrReports,
 }
 
 impl Tcb {
@@ -189,6 +192,7 @@ impl Tcb {
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
+            + self.errs.heap_bytes()
     }
 
     /// Bytes its send and receive rings hold (allocations with their
@@ -228,7 +232,7 @@ impl Tcb {
             ts_offset,
             tos: cfg.tos,
             ecn: 0,
-            soft_error: None,
+            errs: errqueue::ErrReports::default(),
         }
     }
 
@@ -465,6 +469,9 @@ impl Tcb {
                     sendable: self.sendable_now(),
                 };
                 let n = self.snd.queue(data, flags, cfg.linux_push, room);
+                if n > 0 && self.errs.tracking() {
+                    self.tag_write(n < data.len() && cfg.linux_push, room.sendable);
+                }
                 if n > 0 && idle {
                     // Linux tcp.c: tcp_skb_entail() checks on each write.
                     self.slow_start_after_idle_check(now, cfg);
@@ -726,7 +733,7 @@ impl Tcb {
                 0
             },
             bytes_received: self.rcv.bytes_received,
-            soft_error: self.soft_error,
+            soft_error: self.errs.soft_error(),
             adv_mss: self.our_mss(cfg),
             unacked_segments: self.snd.packets_out(),
             sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
@@ -777,7 +784,7 @@ impl Tcb {
             }
             // MUST-56: soft errors never abort; SHLD-25: the application can
             // learn of them.
-            kind => self.soft_error = Some(kind),
+            kind => self.errs.set_soft_error(kind),
         }
     }
 

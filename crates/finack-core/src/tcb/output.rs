@@ -636,6 +636,11 @@ impl Tcb {
             let end = seq + len as u32 + u32::from(flags.fin());
             self.rack_on_send(cfg, seq, end, now);
         }
+        if len > 0 && self.errs.tracking() {
+            // SO_TIMESTAMPING: SCHED and SND for a tagged byte leaving now.
+            let room = self.errqueue_room();
+            self.errs.on_transmit(now, seq, len, new_data, room);
+        }
         let tos = self.ecn_mark(&mut flags, len, new_data);
         self.route_revalidate();
         let window = self.window_field(false);

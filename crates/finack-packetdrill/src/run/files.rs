@@ -246,10 +246,11 @@ impl Runner {
     }
 
     /// recvmsg(fd, msghdr, flags): a read of the iovecs' length when the
-    /// script expects no control messages. The error queue (MSG_ERRQUEUE:
-    /// SO_TIMESTAMPING reports, ICMP errors) and ancillary data (msg_control:
-    /// timestamps, TCP_CM_INQ) are not modelled: such a call is reported
-    /// unchecked and given the script's result.
+    /// script expects no control messages; with MSG_ERRQUEUE, a record of
+    /// the socket error queue (see errqueue.rs). Ancillary data of a
+    /// normal read (msg_control: receive timestamps, TCP_CM_INQ) is not
+    /// modelled: such a call is reported unchecked and given the script's
+    /// result.
     pub(super) fn recvmsg(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
         let c = self.conn_of(line, call)?;
         let msg = call.args.get(1);
@@ -261,14 +262,13 @@ impl Runner {
         let control = msg
             .and_then(|m| m.field("msg_control"))
             .is_some_and(|c| !matches!(c, Expr::List(v) if v.is_empty()));
-        if flags.contains("MSG_ERRQUEUE") || control {
-            let what = if flags.contains("MSG_ERRQUEUE") {
-                "the socket error queue (SO_TIMESTAMPING / IP_RECVERR reports)"
-            } else {
-                "ancillary data (msg_control)"
-            };
-            self.unsupported
-                .push(format!("line {line}: recvmsg: {what} is not modelled"));
+        if flags.contains("MSG_ERRQUEUE") {
+            return self.recvmsg_errqueue(line, call, c);
+        }
+        if control {
+            self.unsupported.push(format!(
+                "line {line}: recvmsg: ancillary data (msg_control) is not modelled"
+            ));
             let want = call.result.as_int().unwrap_or(0);
             let errno = call
                 .errno

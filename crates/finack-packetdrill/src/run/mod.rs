@@ -27,6 +27,7 @@ use crate::ast::*;
 mod code;
 mod config;
 mod epoll;
+mod errqueue;
 mod files;
 mod icmp;
 mod options;

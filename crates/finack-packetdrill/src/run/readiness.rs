@@ -94,7 +94,9 @@ impl Runner {
                 let mut ev = 0;
                 let reset = state == State::Closed
                     && self.ep.close_reason(*c).and_then(|r| r.error()).is_some();
-                if reset {
+                // Linux tcp_poll(): POLLERR also while the error queue
+                // holds records (SO_TIMESTAMPING's transmit timestamps).
+                if reset || self.ep.errqueue_len(*c) > 0 {
                     ev |= POLLERR;
                 }
                 let peer_fin = matches!(

@@ -31,6 +31,9 @@ impl Runner {
         if let Some(lowat) = o.notsent_lowat {
             let _ = self.ep.set_notsent_lowat(c, lowat);
         }
+        if let Some(flags) = o.timestamping.and_then(|f| u32::try_from(f).ok()) {
+            let _ = self.ep.set_timestamping(c, flags);
+        }
     }
 
     pub(super) fn setsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
@@ -57,11 +60,30 @@ impl Runner {
             // SO_TIMESTAMPING asks for transmit/receive timestamps, reported
             // through the error queue and control messages; setting it changes
             // nothing on the wire. recvmsg reports reading them as unchecked.
+            // SO_TIMESTAMPING: the engine keeps the flags of a connection
+            // and its transmit timestamps (recvmsg(MSG_ERRQUEUE) reads them);
+            // a socket without one keeps the flags for the connection it
+            // makes or accepts (Linux children copy sk_tsflags). Turning
+            // OPT_ID on needs a connection (sock.c: sock_set_timestamping()
+            // refuses it in CLOSE and LISTEN).
             "SO_TIMESTAMPING" => {
                 let v = value
-                    .and_then(Expr::single)
+                    .and_then(|v| v.single().or(v.field("flags")))
                     .and_then(|e| syscalls::flag_value(e, SOF_FLAGS));
-                opts.timestamping = Some(v.unwrap_or(1));
+                let Some(flags) = v.and_then(|v| u32::try_from(v).ok()) else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                let r = match conn {
+                    Some(c) => self.ep.set_timestamping(c, flags),
+                    None if flags & finack_core::sof::OPT_ID != 0 => Err(Error::InvalidArgument),
+                    None => Endpoint::check_timestamping(flags),
+                };
+                if let Err(e) = r {
+                    return Ok(CallResult::Done(-1, Some(errno_of(e))));
+                }
+                opts.timestamping = Some(i64::from(flags));
+                self.fds.get_mut(&fd).expect("fd").opts = opts;
+                return Ok(CallResult::Done(0, None));
             }
             // TCP_INQ (Linux 4.18): recvmsg then carries a TCP_CM_INQ control
             // message; the option itself is a flag getsockopt reads back.
@@ -204,7 +226,10 @@ impl Runner {
                 }
             }
             "TCP_INQ" => i64::from(f.opts.inq),
-            "SO_TIMESTAMPING" => f.opts.timestamping.unwrap_or(0),
+            "SO_TIMESTAMPING" => match conn {
+                Some(c) => i64::from(self.ep.timestamping(c)),
+                None => f.opts.timestamping.unwrap_or(0),
+            },
             "TCP_CORK" => i64::from(f.opts.cork.unwrap_or(false)),
             // Linux tcp.c: do_tcp_getsockopt() TCP_NOTSENT_LOWAT returns
             // the socket's own value, 0 when unset (the sysctl is not
@@ -247,4 +272,7 @@ const SOF_FLAGS: &[(&str, i64)] = &[
     ("SOF_TIMESTAMPING_OPT_STATS", 1 << 12),
     ("SOF_TIMESTAMPING_OPT_PKTINFO", 1 << 13),
     ("SOF_TIMESTAMPING_OPT_TX_SWHW", 1 << 14),
+    ("SOF_TIMESTAMPING_BIND_PHC", 1 << 15),
+    ("SOF_TIMESTAMPING_OPT_ID_TCP", 1 << 16),
+    ("SOF_TIMESTAMPING_OPT_RX_FILTER", 1 << 17),
 ];
