@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use crate::cc::CongestionAlgorithm;
+use crate::cc::{CongestionAlgorithm, CubicParams};
 
 /// How the initial congestion window is chosen.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -229,6 +229,14 @@ pub struct Config {
     pub idle_restart: IdleRestart,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
     pub congestion: CongestionAlgorithm,
+    /// NewReno counts as Linux's tcp_cong.c does: the window in whole
+    /// segments, one more per window of ACKed segments (`snd_cwnd_cnt`,
+    /// `tcp_cong_avoid_ai`), ssthresh half the window (`tcp_reno_ssthresh`).
+    /// Off: RFC 5681 in octets (eq. 3, and eq. 4's half of FlightSize).
+    /// CUBIC always counts as Linux's tcp_cubic.c does.
+    pub cong_in_segments: bool,
+    /// CUBIC's tunables (Linux's tcp_cubic module parameters).
+    pub cubic: CubicParams,
     /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
     /// `tcp_reordering` = 3).
     pub dupthresh: u32,
@@ -416,6 +424,8 @@ impl Config {
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
             congestion: CongestionAlgorithm::Cubic,
+            cong_in_segments: true,
+            cubic: CubicParams::default(),
             slow_start_abc: None,
             cwnd_limited_growth: true,
             idle_restart: IdleRestart::Linux,
@@ -504,6 +514,7 @@ impl Config {
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
             congestion: CongestionAlgorithm::NewReno,
+            cong_in_segments: false,
             slow_start_abc: Some(1),
             cwnd_limited_growth: false,
             idle_restart: IdleRestart::Rfc5681,

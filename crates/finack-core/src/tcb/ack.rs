@@ -76,7 +76,7 @@ impl Tcb {
         self.snd.probes_unanswered = 0;
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
-        let ecn = self.ecn_ack_begin(ctx, seg);
+        let ecn = self.ecn_ack_begin(seg);
         // RACK (RFC 8985): what this ACK delivers is measured against the
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
         let mut rack = self.rack_begin(ctx.cfg, ctx.now);
@@ -217,6 +217,7 @@ impl Tcb {
     /// (Karn, MUST-18), manage the retransmission timer and the congestion window.
     pub(super) fn ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, seg: &TcpRepr<'_>) {
         let acked = (ack - self.snd.una) as u32;
+        let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
         let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
         self.snd.buf.ack(data_acked);
@@ -256,6 +257,22 @@ impl Tcb {
             self.snd.rtt.sample(r, ctx.cfg);
             self.note_min_rtt(r);
         }
+        // Linux tcp_clean_rtx_queue(): congestion control's RTT sample
+        // (ca_rtt_us) is from the last segment this ACK covers whole, unless
+        // it covers a retransmission; then from the timestamp echo.
+        let ca_rtt = match sends {
+            Some((false, Some(at))) => Some(ctx.now.saturating_duration_since(at)),
+            Some(_) => sample.filter(|_| self.ts_ok),
+            None => sample,
+        };
+        let cc_sample = crate::cc::AckSample {
+            now: ctx.now,
+            rtt_us: ca_rtt.map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX)),
+            una: self.snd.una,
+            nxt: self.snd.max,
+            pacing_rate: self.pacing_rate(),
+        };
+        self.cc.on_rtt_sample(&cc_sample, u32::from(self.snd.mss));
         if self.snd.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
             self.snd.rtt_probe = None;
         }
@@ -272,7 +289,7 @@ impl Tcb {
                 self.snd.user_timeout().map(|d| ctx.now + d),
             );
         }
-        self.on_tlp_ack(ctx, ack);
+        self.on_tlp_ack(ack);
         let mss = u32::from(self.snd.mss);
         // Linux tcp_input.c: tcp_remove_reno_sacks(): without SACK each
         // duplicate ACK already counted one segment as delivered, so the
@@ -339,13 +356,8 @@ impl Tcb {
             }
         } else if !self.in_cwr() && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited()) {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-            self.cc.on_new_ack(
-                delivered,
-                mss,
-                ctx.cfg.slow_start_abc,
-                ctx.now,
-                self.snd.rtt.srtt(),
-            );
+            self.cc
+                .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
         }
         if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
             self.snd.blocked = false;
@@ -370,7 +382,7 @@ impl Tcb {
     /// probe repaired a loss (Linux `tcp_process_tlp_ack`, without DSACK
     /// evidence of a spurious probe): "the sender MUST invoke congestion
     /// control" — the window is reduced as for a loss.
-    fn on_tlp_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+    fn on_tlp_ack(&mut self, ack: SeqNumber) {
         let Some((end, retransmitted)) = self.rec.tlp_high else {
             return;
         };
@@ -381,7 +393,7 @@ impl Tcb {
         if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
             let mss = u32::from(self.snd.mss);
             let flight = self.snd.in_flight();
-            self.cc.on_probe_repaired_loss(flight, mss, ctx.now);
+            self.cc.on_probe_repaired_loss(flight, mss);
         }
     }
 
@@ -443,8 +455,9 @@ impl Tcb {
         let iw = self.initial_cwnd(cfg);
         let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
         let rto = self.snd.rtt.rto();
+        let mss = u32::from(self.snd.mss);
         self.cc
-            .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
+            .restart_after_idle(cfg.idle_restart, idle_for, rto, iw, mss);
     }
 
     /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in

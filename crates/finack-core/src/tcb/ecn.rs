@@ -188,7 +188,7 @@ impl Tcb {
     ///   next new data.
     ///
     /// Returns whether a reduction step follows the ACK.
-    pub(super) fn ecn_ack_begin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> bool {
+    pub(super) fn ecn_ack_begin(&mut self, seg: &TcpRepr<'_>) -> bool {
         if self.ecn & ECN_OK == 0 || seg.ack.lt(self.snd.una) {
             return false;
         }
@@ -215,7 +215,7 @@ impl Tcb {
         {
             let mss = u32::from(self.snd.mss);
             let prior_cwnd = self.cc.cwnd();
-            self.cc.begin_reduction(self.snd.in_flight(), mss, ctx.now);
+            self.cc.begin_reduction(self.snd.in_flight(), mss);
             let rec = self.rec.get_mut();
             rec.cwr = Some(Cwr {
                 high_seq: self.snd.max,

@@ -288,11 +288,11 @@ impl Tcb {
             // RFC 6937 §3: on entering recovery, ssthresh from the
             // algorithm, RecoverFS = the window then; PRR sets cwnd.
             let prior = self.cc.cwnd();
-            self.cc.begin_reduction(flight, mss, ctx.now);
+            self.cc.begin_reduction(flight, mss);
             self.rec.get_mut().prr = super::recovery::Prr::start(prior.max(mss));
         } else {
             self.cc
-                .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
+                .on_enter_recovery(flight, mss, self.sack_ok, ctx.cfg.dupthresh);
         }
         let rec = self.rec.get_mut();
         rec.recover = Some(self.snd.max);
