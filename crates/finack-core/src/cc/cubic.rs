@@ -488,6 +488,26 @@ mod tests {
     }
 
     #[test]
+    fn idle_time_moves_the_epoch_and_never_past_now() {
+        let mut c = Cubic::new(CubicParams::default());
+        let t0 = Instant::ZERO + Duration::from_secs(10);
+        let mut w = segs(48, 48);
+        c.cong_avoid(&mut w, 2, t0);
+        assert_eq!(c.epoch_start, Some(10_000));
+        // Data last left at 10.5 s; sending again at 12 s: 1.5 s shift.
+        let ms = |m: u64| Instant::ZERO + Duration::from_millis(m);
+        c.on_tx_start(ms(12_000), ms(10_500));
+        assert_eq!(c.epoch_start, Some(11_500));
+        // A shift beyond now stops at now.
+        c.on_tx_start(ms(13_000), ms(10_000));
+        assert_eq!(c.epoch_start, Some(13_000));
+        // No epoch, nothing to move.
+        c.ssthresh(&w, 0);
+        c.on_tx_start(ms(20_000), ms(14_000));
+        assert_eq!(c.epoch_start, None);
+    }
+
+    #[test]
     fn hystart_delay_exits_after_eight_samples_of_higher_rtt() {
         let mut c = Cubic::new(CubicParams::default());
         let t0 = Instant::ZERO;

@@ -107,12 +107,14 @@ impl Tcb {
         if duplicate {
             self.on_duplicate_ack(ctx);
         }
+        let mut cum_delivered = None;
         if ack.gt(self.snd.una) {
-            self.ack_advance(ctx, ack, seg);
+            cum_delivered = self.ack_advance(ctx, ack, seg);
         }
         if let Some(block) = dsack_block(seg, ack) {
             self.dsack_undo(block);
         }
+        let mut rack_delivered = None;
         if let Some(mut d) = rack {
             if self.snd.una != una_before {
                 self.rack_on_ack(&mut d, seg);
@@ -124,6 +126,7 @@ impl Tcb {
             let delivered = self.snd.bytes_acked + u64::from(self.rec.sacked_bytes());
             self.rack_update_reo_wnd(prior_delivered, delivered);
             self.rack_after_ack(ctx, &d);
+            rack_delivered = Some(d.count);
         }
         // RFC 6937: what this ACK delivered: octets newly SACKed, and octets
         // cumulatively acknowledged that were not SACKed before.
@@ -137,6 +140,20 @@ impl Tcb {
             self.prr_step(pipe, newly, una_advanced);
         }
         self.ecn_ack_end(ecn, newly, una_advanced);
+        if ctx.cfg.slow_start_abc.is_none() {
+            // Linux counts the segments delivered (tcp_newly_delivered()):
+            // those SACKed whole or cumulatively acknowledged, as the
+            // per-segment log tells; without it, the octets newly SACKed or
+            // acknowledged; without SACK, the cumulative ACK's count after
+            // tcp_remove_reno_sacks().
+            let mss = u32::from(self.snd.mss);
+            let delivered = match (self.sack_ok, rack_delivered) {
+                (true, Some(segs)) => segs.saturating_mul(mss),
+                (true, None) => newly,
+                (false, _) => cum_delivered.unwrap_or(0),
+            };
+            self.cong_control(ctx, delivered, una_advanced, new_sack);
+        }
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
         // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -213,9 +230,40 @@ impl Tcb {
         Step::Continue
     }
 
+    /// Linux tcp_input.c: tcp_cong_control() after the ACK's loss
+    /// detection: outside a reduction (fast recovery, CWR: PRR's part), the
+    /// window grows by the `delivered` octets (counted in segments) when
+    /// tcp_may_raise_cwnd() allows, that is when SND.UNA advanced, or, once
+    /// reordering beyond `dupthresh` was seen, when anything was newly
+    /// delivered (`sacked`: new SACK information), and the sender is
+    /// window-limited.
+    fn cong_control(&mut self, ctx: &mut Ctx<'_>, delivered: u32, una: bool, sacked: bool) {
+        if self.rec.recover.is_some() || self.in_cwr() || delivered == 0 {
+            return;
+        }
+        let may_raise = if self.reordering(ctx.cfg) > ctx.cfg.dupthresh {
+            una || sacked
+        } else {
+            una
+        };
+        if may_raise && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited()) {
+            let mss = u32::from(self.snd.mss);
+            self.cc
+                .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
+        }
+    }
+
     /// SND.UNA advances to `ack`: drop acknowledged data, take an RTT sample
-    /// (Karn, MUST-18), manage the retransmission timer and the congestion window.
-    pub(super) fn ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, seg: &TcpRepr<'_>) {
+    /// (Karn, MUST-18), manage the retransmission timer and the congestion
+    /// window. With Linux's growth (`Config::slow_start_abc` `None`) the
+    /// window moves after the ACK's loss detection (`cong_control`): the
+    /// octets this ACK delivered are returned for it.
+    pub(super) fn ack_advance(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNumber,
+        seg: &TcpRepr<'_>,
+    ) -> Option<u32> {
         let acked = (ack - self.snd.una) as u32;
         let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
@@ -354,7 +402,10 @@ impl Tcb {
                 }
                 self.cc.on_partial_ack(acked, mss);
             }
-        } else if !self.in_cwr() && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited()) {
+        } else if !linux_growth
+            && !self.in_cwr()
+            && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited())
+        {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
             self.cc
                 .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
@@ -375,6 +426,7 @@ impl Tcb {
         } else {
             self.schedule_tlp(ctx.now, ctx.cfg);
         }
+        linux_growth.then_some(delivered)
     }
 
     /// RFC 8985 §7.4: the ACK that covers TLP.end_seq ends the probe episode.
