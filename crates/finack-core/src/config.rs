@@ -219,6 +219,16 @@ pub struct Config {
     /// `tcp_cwnd_reduction`): the window steps down to ssthresh as ACKs
     /// arrive instead of dropping to it at once (RFC 6675 §5).
     pub prr: bool,
+    /// PRR's slow-start reduction bound lets one segment more out on every
+    /// ACK that finds no more in flight than ssthresh, as Linux 3.7 to 4.1
+    /// did (tcp_cwnd_reduction()). Off: only on an ACK that advances
+    /// SND.UNA, as Linux does since 5.14 (RFC 6937's PRR-SSRB).
+    pub prr_ssrb_always: bool,
+    /// FACK (Linux `tcp_fack`, on by default until 4.15 removed it):
+    /// without RACK, a segment counts as lost once `dupthresh` segments,
+    /// SACKed or not, lie between it and the highest SACKed one. Off:
+    /// RFC 6675 IsLost, counting SACKed octets only.
+    pub fack: bool,
     /// Announce a window opened by the application's reads as Linux's
     /// `tcp_cleanup_rbuf` does (when the open part of the advertised window
     /// is at most half the largest and the window has at least doubled).
@@ -431,6 +441,8 @@ impl Config {
             idle_restart: IdleRestart::Linux,
             zero_window_probe_data: false,
             prr: true,
+            prr_ssrb_always: false,
+            fack: false,
             linux_window_update: true,
             dupthresh: 3,
             nagle: true,
@@ -470,7 +482,8 @@ impl Config {
 
     /// Linux 3.11's defaults, for scripts recorded on that kernel (the
     /// packetdrill `linux-3.11/` set): no RACK (`tcp_recovery` came in 4.4),
-    /// so duplicate ACKs and SACKed segments decide losses, with delayed
+    /// so duplicate ACKs and SACKed segments decide losses, FACK on
+    /// (`tcp_fack` = 1), PRR's extra segment on every ACK, with delayed
     /// early retransmit and the tail loss probe (`tcp_early_retrans` = 3,
     /// its default since 3.10); no PSH forced on GSO packets (4.10); a
     /// receive buffer that may grow to a few MiB (the `tcp_rmem` maximum
@@ -478,6 +491,8 @@ impl Config {
     pub fn linux_3_11() -> Config {
         Config {
             rack: false,
+            fack: true,
+            prr_ssrb_always: true,
             tail_loss_probe: true,
             early_retransmit: EarlyRetransmit::Delayed,
             gso_psh: false,

@@ -93,3 +93,35 @@ fn a_repeated_timeout_keeps_ssthresh() {
     }
     assert!(timeouts >= 2, "{timeouts}");
 }
+
+/// Linux 3.11 (`Config::linux_3_11()`): FACK marks lost every hole segment
+/// with three segments, SACKed or not, between it and the highest SACK
+/// (tcp_update_scoreboard()), and PRR lets one segment more out on every
+/// ACK (tcp_cwnd_reduction() of 3.7 to 4.1): with 1001:3001 and 8001:9001
+/// SACKed, 1:1001, 3001:6001 are lost, 3 segments in flight under Reno's
+/// ssthresh of 5, so recovery starts with two retransmissions.
+#[test]
+fn linux_3_11_fack_and_prr_send_two_retransmissions_on_entering_recovery() {
+    let cfg = Config {
+        congestion: finack_core::CongestionAlgorithm::NewReno,
+        ..Config::linux_3_11()
+    };
+    let mut r = Rig::new(cfg);
+    r.sack_ok = true;
+    r.accept(TcpFlags::empty(), Ecn::NotEct);
+    r.write(10_000);
+    r.now += Duration::from_millis(110);
+    ack(&mut r, 1, &[(1001, 2001)]);
+    r.now += Duration::from_millis(10);
+    ack(&mut r, 1, &[(1001, 3001)]);
+    r.now += Duration::from_millis(10);
+    let from = r.out.len();
+    ack(&mut r, 1, &[(1001, 3001), (8001, 9001)]);
+    let sent: Vec<u32> = r
+        .since(from)
+        .iter()
+        .map(|o| o.seq.wrapping_sub(r.iss))
+        .collect();
+    assert_eq!(sent, vec![1, 3001], "{:?}", r.since(from));
+    assert_eq!(r.cwnd_ssthresh_state().1, 5);
+}

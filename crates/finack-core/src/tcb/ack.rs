@@ -137,9 +137,9 @@ impl Tcb {
         let una_advanced = self.snd.una != una_before;
         if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
             let pipe = self.recovery_pipe(ctx.cfg);
-            self.prr_step(pipe, newly, una_advanced);
+            self.prr_step(pipe, newly, una_advanced || ctx.cfg.prr_ssrb_always);
         }
-        self.ecn_ack_end(ecn, newly, una_advanced);
+        self.ecn_ack_end(ecn, newly, una_advanced || ctx.cfg.prr_ssrb_always);
         if ctx.cfg.slow_start_abc.is_none() {
             // Linux counts the segments delivered (tcp_newly_delivered()):
             // those SACKed whole or cumulatively acknowledged, as the
@@ -481,7 +481,7 @@ impl Tcb {
         let lost_at_una = self.sack_ok
             && self
                 .rec
-                .holes(&self.snd, ctx.cfg.dupthresh)
+                .holes(&self.snd, super::recovery::LossRule::of(ctx.cfg))
                 .next()
                 .is_some_and(|(a, _, lost)| a == una && lost);
         // With RACK, time decides instead (Linux tcp_time_to_recover()
@@ -528,7 +528,9 @@ impl Tcb {
     /// RFC 6937 §3 "on every ACK during recovery" (and Linux's CWR state):
     /// count the `newly` delivered octets and let PRR set the window from
     /// `pipe`, both in segments as Linux counts them.
-    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, una_advanced: bool) {
+    /// `bonus`: PRR-SSRB's one segment more (SND.UNA advanced, or every ACK
+    /// under `Config::prr_ssrb_always`).
+    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, bonus: bool) {
         let mss = u32::from(self.snd.mss.max(1));
         let newly = newly.div_ceil(mss);
         if newly == 0 {
@@ -544,7 +546,7 @@ impl Tcb {
             p.out,
             newly,
             p.prior_cwnd / mss,
-            una_advanced,
+            bonus,
             mss,
         );
     }

@@ -236,7 +236,7 @@ impl Tcb {
                 return log.pipe();
             }
         }
-        self.rec.pipe(&self.snd, cfg.dupthresh)
+        self.rec.pipe(&self.snd, super::recovery::LossRule::of(cfg))
     }
 
     /// What recovery retransmits next: the first segment RACK marked lost
@@ -255,7 +255,8 @@ impl Tcb {
         if any_hole {
             self.rec.next_hole(&self.snd)
         } else {
-            self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, true)
+            self.rec
+                .next_seg_rexmit(&self.snd, super::recovery::LossRule::of(cfg), true)
         }
     }
 

@@ -297,7 +297,10 @@ impl Tcb {
         if len == 0 && !fin && recovery_room.is_some() && !self.rack_on(cfg) {
             // NextSeg rule (3): no new data can go; resend a hole not yet
             // judged lost (Linux, with RACK, resends only lost segments).
-            if let Some((seq, hole)) = self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, false) {
+            if let Some((seq, hole)) =
+                self.rec
+                    .next_seg_rexmit(&self.snd, super::recovery::LossRule::of(cfg), false)
+            {
                 return self.output_rexmit_at(now, cfg, stats, buf, seq, hole);
             }
         }
