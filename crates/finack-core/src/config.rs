@@ -222,7 +222,7 @@ pub struct Config {
     /// PRR's slow-start reduction bound lets one segment more out on every
     /// ACK that finds no more in flight than ssthresh, as Linux 3.7 to 4.1
     /// did (tcp_cwnd_reduction()). Off: only on an ACK that advances
-    /// SND.UNA, as Linux does since 5.14 (RFC 6937's PRR-SSRB).
+    /// SND.UNA, as current kernels do.
     pub prr_ssrb_always: bool,
     /// FACK (Linux `tcp_fack`, on by default until 4.15 removed it):
     /// without RACK, a segment counts as lost once `dupthresh` segments,
