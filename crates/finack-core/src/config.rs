@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use crate::cc::CongestionAlgorithm;
+use crate::cc::{CongestionAlgorithm, CubicParams};
 
 /// How the initial congestion window is chosen.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -243,6 +243,16 @@ pub struct Config {
     /// `tcp_cwnd_reduction`): the window steps down to ssthresh as ACKs
     /// arrive instead of dropping to it at once (RFC 6675 §5).
     pub prr: bool,
+    /// PRR's slow-start reduction bound lets one segment more out on every
+    /// ACK that finds no more in flight than ssthresh, as Linux 3.7 to 4.1
+    /// did (tcp_cwnd_reduction()). Off: only on an ACK that advances
+    /// SND.UNA, as current kernels do.
+    pub prr_ssrb_always: bool,
+    /// FACK (Linux `tcp_fack`, on by default until 4.15 removed it):
+    /// without RACK, a segment counts as lost once `dupthresh` segments,
+    /// SACKed or not, lie between it and the highest SACKed one. Off:
+    /// RFC 6675 IsLost, counting SACKed octets only.
+    pub fack: bool,
     /// Announce a window opened by the application's reads as Linux's
     /// `tcp_cleanup_rbuf` does (when the open part of the advertised window
     /// is at most half the largest and the window has at least doubled).
@@ -253,6 +263,14 @@ pub struct Config {
     pub idle_restart: IdleRestart,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
     pub congestion: CongestionAlgorithm,
+    /// NewReno counts as Linux's tcp_cong.c does: the window in whole
+    /// segments, one more per window of ACKed segments (`snd_cwnd_cnt`,
+    /// `tcp_cong_avoid_ai`), ssthresh half the window (`tcp_reno_ssthresh`).
+    /// Off: RFC 5681 in octets (eq. 3, and eq. 4's half of FlightSize).
+    /// CUBIC always counts as Linux's tcp_cubic.c does.
+    pub cong_in_segments: bool,
+    /// CUBIC's tunables (Linux's tcp_cubic module parameters).
+    pub cubic: CubicParams,
     /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2; Linux
     /// `tcp_reordering` = 3).
     pub dupthresh: u32,
@@ -444,11 +462,15 @@ impl Config {
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
             congestion: CongestionAlgorithm::Cubic,
+            cong_in_segments: true,
+            cubic: CubicParams::default(),
             slow_start_abc: None,
             cwnd_limited_growth: true,
             idle_restart: IdleRestart::Linux,
             zero_window_probe_data: false,
             prr: true,
+            prr_ssrb_always: false,
+            fack: false,
             linux_window_update: true,
             dupthresh: 3,
             nagle: true,
@@ -488,7 +510,8 @@ impl Config {
 
     /// Linux 3.11's defaults, for scripts recorded on that kernel (the
     /// packetdrill `linux-3.11/` set): no RACK (`tcp_recovery` came in 4.4),
-    /// so duplicate ACKs and SACKed segments decide losses, with delayed
+    /// so duplicate ACKs and SACKed segments decide losses, FACK on
+    /// (`tcp_fack` = 1), PRR's extra segment on every ACK, with delayed
     /// early retransmit and the tail loss probe (`tcp_early_retrans` = 3,
     /// its default since 3.10); no PSH forced on GSO packets (4.10); a
     /// receive buffer that may grow to a few MiB (the `tcp_rmem` maximum
@@ -496,6 +519,8 @@ impl Config {
     pub fn linux_3_11() -> Config {
         Config {
             rack: false,
+            fack: true,
+            prr_ssrb_always: true,
             tail_loss_probe: true,
             early_retransmit: EarlyRetransmit::Delayed,
             gso_psh: false,
@@ -532,6 +557,7 @@ impl Config {
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
             congestion: CongestionAlgorithm::NewReno,
+            cong_in_segments: false,
             slow_start_abc: Some(1),
             cwnd_limited_growth: false,
             idle_restart: IdleRestart::Rfc5681,

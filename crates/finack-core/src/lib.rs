@@ -60,7 +60,7 @@ mod time;
 mod timewait;
 mod types;
 
-pub use cc::CongestionAlgorithm;
+pub use cc::{CongestionAlgorithm, CubicParams, HYSTART_ACK_TRAIN, HYSTART_DELAY};
 pub use config::{Config, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow, MtuProbing};
 pub use endpoint::{Endpoint, MAX_TRANSITIONS};
 pub use finack_wire as wire;

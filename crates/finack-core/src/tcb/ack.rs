@@ -78,7 +78,7 @@ impl Tcb {
         self.snd.probes_unanswered = 0;
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
-        let ecn = self.ecn_ack_begin(ctx, seg);
+        let ecn = self.ecn_ack_begin(seg);
         // RACK (RFC 8985): what this ACK delivers is measured against the
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
         let mut rack = self.rack_begin(ctx.cfg, ctx.now);
@@ -109,12 +109,14 @@ impl Tcb {
         if duplicate {
             self.on_duplicate_ack(ctx);
         }
+        let mut cum_delivered = None;
         if ack.gt(self.snd.una) {
-            self.ack_advance(ctx, ack, seg);
+            cum_delivered = self.ack_advance(ctx, ack, seg);
         }
         if let Some(block) = dsack_block(seg, ack) {
             self.dsack_undo(block);
         }
+        let mut rack_delivered = None;
         if let Some(mut d) = rack {
             if self.snd.una != una_before {
                 self.rack_on_ack(&mut d, seg);
@@ -126,6 +128,7 @@ impl Tcb {
             let delivered = self.snd.bytes_acked + u64::from(self.rec.sacked_bytes());
             self.rack_update_reo_wnd(prior_delivered, delivered);
             self.rack_after_ack(ctx, &d);
+            rack_delivered = Some(d.count);
         }
         // RFC 6937: what this ACK delivered: octets newly SACKed, and octets
         // cumulatively acknowledged that were not SACKed before.
@@ -136,9 +139,23 @@ impl Tcb {
         let una_advanced = self.snd.una != una_before;
         if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
             let pipe = self.recovery_pipe(ctx.cfg);
-            self.prr_step(pipe, newly, una_advanced);
+            self.prr_step(pipe, newly, una_advanced || ctx.cfg.prr_ssrb_always);
         }
-        self.ecn_ack_end(ecn, newly, una_advanced);
+        self.ecn_ack_end(ecn, newly, una_advanced || ctx.cfg.prr_ssrb_always);
+        if ctx.cfg.slow_start_abc.is_none() {
+            // Linux counts the segments delivered (tcp_newly_delivered()):
+            // those SACKed whole or cumulatively acknowledged, as the
+            // per-segment log tells; without it, the octets newly SACKed or
+            // acknowledged; without SACK, the cumulative ACK's count after
+            // tcp_remove_reno_sacks().
+            let mss = u32::from(self.snd.mss);
+            let delivered = match (self.sack_ok, rack_delivered) {
+                (true, Some(segs)) => segs.saturating_mul(mss),
+                (true, None) => newly,
+                (false, _) => cum_delivered.unwrap_or(0),
+            };
+            self.cong_control(ctx, delivered, una_advanced, new_sack);
+        }
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If
         // (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set
         // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -221,10 +238,42 @@ impl Tcb {
         Step::Continue
     }
 
+    /// Linux tcp_input.c: tcp_cong_control() after the ACK's loss
+    /// detection: outside a reduction (fast recovery, CWR: PRR's part), the
+    /// window grows by the `delivered` octets (counted in segments) when
+    /// tcp_may_raise_cwnd() allows, that is when SND.UNA advanced, or, once
+    /// reordering beyond `dupthresh` was seen, when anything was newly
+    /// delivered (`sacked`: new SACK information), and the sender is
+    /// window-limited.
+    fn cong_control(&mut self, ctx: &mut Ctx<'_>, delivered: u32, una: bool, sacked: bool) {
+        if self.rec.recover.is_some() || self.in_cwr() || delivered == 0 {
+            return;
+        }
+        let may_raise = if self.reordering(ctx.cfg) > ctx.cfg.dupthresh {
+            una || sacked
+        } else {
+            una
+        };
+        if may_raise && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited()) {
+            let mss = u32::from(self.snd.mss);
+            self.cc
+                .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
+        }
+    }
+
     /// SND.UNA advances to `ack`: drop acknowledged data, take an RTT sample
-    /// (Karn, MUST-18), manage the retransmission timer and the congestion window.
-    pub(super) fn ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, seg: &TcpRepr<'_>) {
+    /// (Karn, MUST-18), manage the retransmission timer and the congestion
+    /// window. With Linux's growth (`Config::slow_start_abc` `None`) the
+    /// window moves after the ACK's loss detection (`cong_control`): the
+    /// octets this ACK delivered are returned for it.
+    pub(super) fn ack_advance(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNumber,
+        seg: &TcpRepr<'_>,
+    ) -> Option<u32> {
         let acked = (ack - self.snd.una) as u32;
+        let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
         let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
         self.snd.buf.ack(data_acked);
@@ -271,6 +320,22 @@ impl Tcb {
             self.snd.rtt.sample(r, ctx.cfg);
             self.note_min_rtt(r);
         }
+        // Linux tcp_clean_rtx_queue(): congestion control's RTT sample
+        // (ca_rtt_us) is from the last segment this ACK covers whole, unless
+        // it covers a retransmission; then from the timestamp echo.
+        let ca_rtt = match sends {
+            Some((false, Some(at))) => Some(ctx.now.saturating_duration_since(at)),
+            Some(_) => sample.filter(|_| self.ts_ok),
+            None => sample,
+        };
+        let cc_sample = crate::cc::AckSample {
+            now: ctx.now,
+            rtt_us: ca_rtt.map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX)),
+            una: self.snd.una,
+            nxt: self.snd.max,
+            pacing_rate: self.pacing_rate(),
+        };
+        self.cc.on_rtt_sample(&cc_sample, u32::from(self.snd.mss));
         if self.snd.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
             self.snd.rtt_probe = None;
         }
@@ -287,7 +352,7 @@ impl Tcb {
                 self.snd.user_timeout().map(|d| ctx.now + d),
             );
         }
-        self.on_tlp_ack(ctx, ack);
+        self.on_tlp_ack(ack);
         let mss = u32::from(self.snd.mss);
         // Linux tcp_input.c: tcp_remove_reno_sacks(): without SACK each
         // duplicate ACK already counted one segment as delivered, so the
@@ -352,15 +417,13 @@ impl Tcb {
                 }
                 self.cc.on_partial_ack(acked, mss);
             }
-        } else if !self.in_cwr() && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited()) {
+        } else if !linux_growth
+            && !self.in_cwr()
+            && (!ctx.cfg.cwnd_limited_growth || self.cwnd_limited())
+        {
             // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-            self.cc.on_new_ack(
-                delivered,
-                mss,
-                ctx.cfg.slow_start_abc,
-                ctx.now,
-                self.snd.rtt.srtt(),
-            );
+            self.cc
+                .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
         }
         if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
             self.snd.blocked = false;
@@ -378,6 +441,7 @@ impl Tcb {
         } else {
             self.schedule_tlp(ctx.now, ctx.cfg);
         }
+        linux_growth.then_some(delivered)
     }
 
     /// RFC 8985 §7.4: the ACK that covers TLP.end_seq ends the probe episode.
@@ -385,7 +449,7 @@ impl Tcb {
     /// probe repaired a loss (Linux `tcp_process_tlp_ack`, without DSACK
     /// evidence of a spurious probe): "the sender MUST invoke congestion
     /// control" — the window is reduced as for a loss.
-    fn on_tlp_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+    fn on_tlp_ack(&mut self, ack: SeqNumber) {
         let Some((end, retransmitted)) = self.rec.tlp_high else {
             return;
         };
@@ -396,7 +460,7 @@ impl Tcb {
         if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
             let mss = u32::from(self.snd.mss);
             let flight = self.snd.in_flight();
-            self.cc.on_probe_repaired_loss(flight, mss, ctx.now);
+            self.cc.on_probe_repaired_loss(flight, mss);
         }
     }
 
@@ -432,7 +496,7 @@ impl Tcb {
         let lost_at_una = self.sack_ok
             && self
                 .rec
-                .holes(&self.snd, ctx.cfg.dupthresh)
+                .holes(&self.snd, super::recovery::LossRule::of(ctx.cfg))
                 .next()
                 .is_some_and(|(a, _, lost)| a == una && lost);
         // With RACK, time decides instead (Linux tcp_time_to_recover()
@@ -458,8 +522,9 @@ impl Tcb {
         let iw = self.initial_cwnd(cfg);
         let idle_for = now.saturating_duration_since(self.snd.last_data_sent);
         let rto = self.snd.rtt.rto();
+        let mss = u32::from(self.snd.mss);
         self.cc
-            .restart_after_idle(cfg.idle_restart, idle_for, rto, iw);
+            .restart_after_idle(cfg.idle_restart, idle_for, rto, iw, mss);
     }
 
     /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in
@@ -478,7 +543,9 @@ impl Tcb {
     /// RFC 6937 §3 "on every ACK during recovery" (and Linux's CWR state):
     /// count the `newly` delivered octets and let PRR set the window from
     /// `pipe`, both in segments as Linux counts them.
-    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, una_advanced: bool) {
+    /// `bonus`: PRR-SSRB's one segment more (SND.UNA advanced, or every ACK
+    /// under `Config::prr_ssrb_always`).
+    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, bonus: bool) {
         let mss = u32::from(self.snd.mss.max(1));
         let newly = newly.div_ceil(mss);
         if newly == 0 {
@@ -494,7 +561,7 @@ impl Tcb {
             p.out,
             newly,
             p.prior_cwnd / mss,
-            una_advanced,
+            bonus,
             mss,
         );
     }

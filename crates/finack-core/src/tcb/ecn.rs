@@ -188,7 +188,7 @@ impl Tcb {
     ///   next new data.
     ///
     /// Returns whether a reduction step follows the ACK.
-    pub(super) fn ecn_ack_begin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> bool {
+    pub(super) fn ecn_ack_begin(&mut self, seg: &TcpRepr<'_>) -> bool {
         if self.ecn & ECN_OK == 0 || seg.ack.lt(self.snd.una) {
             return false;
         }
@@ -215,7 +215,7 @@ impl Tcb {
         {
             let mss = u32::from(self.snd.mss);
             let prior_cwnd = self.cc.cwnd();
-            self.cc.begin_reduction(self.snd.in_flight(), mss, ctx.now);
+            self.cc.begin_reduction(self.snd.in_flight(), mss);
             let rec = self.rec.get_mut();
             rec.cwr = Some(Cwr {
                 high_seq: self.snd.max,
@@ -230,9 +230,9 @@ impl Tcb {
     /// tcp_cwnd_reduction(), called from tcp_cong_control() in CWR). With
     /// more in flight than ssthresh, the window shrinks in proportion to what
     /// was delivered (PRR, RFC 6937); otherwise it lets out what was
-    /// delivered, and one segment more when SND.UNA advanced (Linux 5.10 and
-    /// later); at least one segment goes out if none went yet.
-    pub(super) fn ecn_ack_end(&mut self, reducing: bool, newly: u32, una_advanced: bool) {
+    /// delivered, and one segment more for `bonus` (SND.UNA advanced, Linux
+    /// 5.10 and later); at least one segment goes out if none went yet.
+    pub(super) fn ecn_ack_end(&mut self, reducing: bool, newly: u32, bonus: bool) {
         if !reducing {
             return;
         }
@@ -244,6 +244,6 @@ impl Tcb {
             return;
         }
         let pipe = self.snd.in_flight().saturating_sub(self.rec.sacked_bytes());
-        self.prr_step(pipe, newly, una_advanced);
+        self.prr_step(pipe, newly, bonus);
     }
 }

@@ -88,7 +88,8 @@ impl Tcb {
         self.snd.wl1 = seg.seq;
         self.snd.wl2 = seg.ack;
         if ack_ok {
-            self.ack_advance(ctx, seg.ack, seg);
+            // Our SYN acknowledged: nothing for the window to grow by.
+            let _ = self.ack_advance(ctx, seg.ack, seg);
         }
         if self.snd.una.gt(self.snd.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state

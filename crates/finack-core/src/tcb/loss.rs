@@ -236,7 +236,7 @@ impl Tcb {
                 return log.pipe();
             }
         }
-        self.rec.pipe(&self.snd, cfg.dupthresh)
+        self.rec.pipe(&self.snd, super::recovery::LossRule::of(cfg))
     }
 
     /// What recovery retransmits next: the first segment RACK marked lost
@@ -255,7 +255,8 @@ impl Tcb {
         if any_hole {
             self.rec.next_hole(&self.snd)
         } else {
-            self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, true)
+            self.rec
+                .next_seg_rexmit(&self.snd, super::recovery::LossRule::of(cfg), true)
         }
     }
 
@@ -288,11 +289,11 @@ impl Tcb {
             // RFC 6937 §3: on entering recovery, ssthresh from the
             // algorithm, RecoverFS = the window then; PRR sets cwnd.
             let prior = self.cc.cwnd();
-            self.cc.begin_reduction(flight, mss, ctx.now);
+            self.cc.begin_reduction(flight, mss);
             self.rec.get_mut().prr = super::recovery::Prr::start(prior.max(mss));
         } else {
             self.cc
-                .on_enter_recovery(flight, mss, ctx.now, self.sack_ok, ctx.cfg.dupthresh);
+                .on_enter_recovery(flight, mss, self.sack_ok, ctx.cfg.dupthresh);
         }
         let rec = self.rec.get_mut();
         rec.recover = Some(self.snd.max);

@@ -224,7 +224,7 @@ impl Tcb {
             snd: SendSide::new(cfg, iss, peer_mss),
             rcv: RecvSide::new(cfg, now),
             rec: LazyRecovery::default(),
-            cc: Congestion::new(cfg.congestion),
+            cc: Congestion::new(cfg),
             timers: Timers::default(),
             ka: Keepalive::new(now),
             sack_ok: false,
@@ -381,6 +381,8 @@ impl Tcb {
                 // Linux tcp_input.c: tcp_rcv_state_process() stamps lsndtime
                 // at the handshake so the first write is not "after idle".
                 self.snd.last_data_sent = now;
+                // Linux tcp_init_transfer(): congestion control starts.
+                self.cc.init(now, self.snd.max);
             }
             self.state = to;
             self.state_since = now;

@@ -306,7 +306,10 @@ impl Tcb {
         if len == 0 && !fin && recovery_room.is_some() && !self.rack_on(cfg) {
             // NextSeg rule (3): no new data can go; resend a hole not yet
             // judged lost (Linux, with RACK, resends only lost segments).
-            if let Some((seq, hole)) = self.rec.next_seg_rexmit(&self.snd, cfg.dupthresh, false) {
+            if let Some((seq, hole)) =
+                self.rec
+                    .next_seg_rexmit(&self.snd, super::recovery::LossRule::of(cfg), false)
+            {
                 return self.output_rexmit_at(now, cfg, stats, buf, seq, hole);
             }
         }
@@ -384,6 +387,11 @@ impl Tcb {
         if retransmitting {
             self.mtu_probe_on_retransmit(seq, false);
         }
+        if len > 0 && self.snd.in_flight() == 0 {
+            // Linux tcp_output.c: __tcp_transmit_skb(): sending with nothing
+            // in flight is CA_EVENT_TX_START (before lsndtime moves).
+            self.cc.on_tx_start(now, self.snd.last_data_sent);
+        }
         self.snd.nxt = self.snd.nxt + len as u32 + u32::from(fin);
         if retransmitting {
             self.snd.total_retrans += 1;
@@ -426,6 +434,19 @@ impl Tcb {
         let limited = out >= cwnd / mss;
         let sent_end = (self.snd.max - self.snd.buf_seq).max(0) as usize;
         self.snd.buf.record_cwnd_usage(out, sent_end, limited);
+    }
+
+    /// Linux tcp_input.c: tcp_update_pacing_rate(): twice the window per
+    /// SRTT in slow start (below half of ssthresh), 1.2 times after, in
+    /// bytes per second; none before an RTT sample.
+    pub(super) fn pacing_rate(&self) -> Option<u64> {
+        let srtt = self.snd.rtt.srtt()?.as_micros() as u64;
+        let ratio = if self.cc.cwnd() < self.cc.ssthresh() / 2 {
+            200
+        } else {
+            120
+        };
+        Some(u64::from(self.cc.cwnd()) * ratio * 10_000 / srtt.max(1))
     }
 
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the

@@ -255,6 +255,24 @@ impl SentLog {
         }
     }
 
+    /// What a cumulative ACK up to `ack` tells about send times (Linux
+    /// tcp_clean_rtx_queue()): whether it covers a segment that was ever
+    /// retransmitted (FLAG_RETRANS_DATA_ACKED), and the send time of the
+    /// last segment it covers whole that was neither retransmitted nor
+    /// SACKed before (`last_ackt`).
+    pub(crate) fn cum_acked_sends(&self, ack: SeqNumber) -> (bool, Option<Instant>) {
+        let mut retrans = false;
+        let mut last = None;
+        for s in self.segs.iter().take_while(|s| s.end.le(ack)) {
+            if s.flags & EVER_RETRANS != 0 {
+                retrans = true;
+            } else if s.flags & SACKED == 0 {
+                last = Some(s.at);
+            }
+        }
+        (retrans, last)
+    }
+
     fn deliver(&mut self, s: &SentSeg, spurious: bool, d: &mut Deliveries) {
         d.count += 1;
         if s.flags & EVER_RETRANS == 0 {

@@ -231,8 +231,8 @@ impl Recovery {
             let at = snd.rtx_next.max(snd.una);
             return (at == snd.una && snd.una.lt(snd.max)).then(|| (at, (snd.max - at) as u32));
         }
-        // `lost_only` is false, so the loss threshold does not matter.
-        self.next_seg_rexmit(snd, 0, false)
+        // `lost_only` is false, so the loss rule does not matter.
+        self.next_seg_rexmit(snd, LossRule::default(), false)
     }
 
     /// The holes of the scoreboard, in order: `(start, end, lost)` for every
@@ -240,25 +240,47 @@ impl Recovery {
     /// §4 IsLost: an octet is lost when DupThresh discontiguous SACKed ranges,
     /// or more than (DupThresh - 1) * SMSS SACKed octets, lie above it; every
     /// octet of a hole has the same SACKed ranges above it, so a hole is lost
-    /// or not as a whole.
+    /// or not as a whole. With FACK (`LossRule::fack`) an octet is lost
+    /// when DupThresh segments, SACKed or not, lie between it and the
+    /// highest SACKed octet; a hole may then be split where that begins.
     pub(crate) fn holes<'a>(
         &'a self,
         snd: &'a SendSide,
-        dupthresh: u32,
+        rule: LossRule,
     ) -> impl Iterator<Item = (SeqNumber, SeqNumber, bool)> + 'a {
+        let dupthresh = rule.dupthresh;
         let mss = u32::from(snd.mss);
         let mut at = snd.una;
         let mut above: u32 = self.sacked.iter().map(|&(l, r)| (r - l) as u32).sum();
+        // Linux tcp_input.c (before 4.15): tcp_update_scoreboard() with FACK
+        // marks lost what lies fackets_out - reordering segments or more
+        // below the highest SACKed segment.
+        let fack_line = match (rule.fack, self.sacked.last()) {
+            (true, Some(&(_, top))) => Some(top - dupthresh.saturating_mul(mss)),
+            _ => None,
+        };
         self.sacked
             .iter()
             .enumerate()
-            .filter_map(move |(i, &(l, r))| {
+            .flat_map(move |(i, &(l, r))| {
                 let ranges_above = (self.sacked.len() - i) as u32;
                 let lost = ranges_above >= dupthresh || above > dupthresh.saturating_sub(1) * mss;
-                let hole = at.lt(l).then_some((at, l, lost));
+                let mut out = [None, None];
+                if at.lt(l) {
+                    out[0] = Some((at, l, lost));
+                    if let Some(b) = fack_line {
+                        if l.le(b) {
+                            out[0] = Some((at, l, true));
+                        } else if b.le(at) {
+                            out[0] = Some((at, l, false));
+                        } else {
+                            out = [Some((at, b, true)), Some((b, l, false))];
+                        }
+                    }
+                }
                 above -= (r - l) as u32;
                 at = at.max(r);
-                hole
+                out.into_iter().flatten()
             })
     }
 
@@ -266,7 +288,7 @@ impl Recovery {
     /// between SND.UNA and SND.MAX that is neither SACKed nor lost counts once,
     /// and once more if it was retransmitted (it is below HighRxt, our
     /// `rtx_next`), since the retransmission is in flight too.
-    pub(crate) fn pipe(&self, snd: &SendSide, dupthresh: u32) -> u32 {
+    pub(crate) fn pipe(&self, snd: &SendSide, rule: LossRule) -> u32 {
         let high_rxt = snd.rtx_next.max(snd.una);
         let retransmitted = |a: SeqNumber, b: SeqNumber| -> u32 {
             let end = if high_rxt.lt(b) { high_rxt } else { b };
@@ -274,7 +296,7 @@ impl Recovery {
         };
         let mut pipe = 0u32;
         let mut top = snd.una;
-        for (a, b, lost) in self.holes(snd, dupthresh) {
+        for (a, b, lost) in self.holes(snd, rule) {
             if !lost {
                 pipe += (b - a) as u32;
             }
@@ -297,13 +319,31 @@ impl Recovery {
     pub(crate) fn next_seg_rexmit(
         &self,
         snd: &SendSide,
-        dupthresh: u32,
+        rule: LossRule,
         lost_only: bool,
     ) -> Option<(SeqNumber, u32)> {
         let high_rxt = snd.rtx_next.max(snd.una);
-        self.holes(snd, dupthresh).find_map(|(a, b, lost)| {
+        self.holes(snd, rule).find_map(|(a, b, lost)| {
             let from = a.max(high_rxt);
             (from.lt(b) && (lost || !lost_only)).then(|| (from, (b - from) as u32))
         })
+    }
+}
+
+/// How the scoreboard judges a hole lost without RACK: the duplicate-ACK
+/// threshold, and whether FACK counts every segment below the highest
+/// SACKed one (Linux `tcp_fack`, on by default until 4.15 removed it).
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct LossRule {
+    pub(crate) dupthresh: u32,
+    pub(crate) fack: bool,
+}
+
+impl LossRule {
+    pub(crate) fn of(cfg: &crate::config::Config) -> LossRule {
+        LossRule {
+            dupthresh: cfg.dupthresh,
+            fack: cfg.fack,
+        }
     }
 }

@@ -333,6 +333,11 @@ impl Tcb {
             // timeouts in a row, suspect a path MTU black hole.
             self.mtu_black_hole(ctx.cfg, ctx.now);
         }
+        // Linux tcp_input.c: tcp_enter_loss(): ssthresh is kept when it
+        // was already reduced for this window: in fast recovery that has
+        // not ended, or at a repeated timeout of the same loss episode.
+        let keep_ssthresh = self.rec.recover.is_some_and(|r| r.gt(self.snd.una))
+            || (self.after_rto() && self.snd.backoff > 0);
         self.snd.backoff += 1;
         // Go back to the oldest unacknowledged octet; output resends from there.
         self.snd.nxt = self.snd.una;
@@ -343,7 +348,8 @@ impl Tcb {
         // the algorithm says) and the window restarts from one segment.
         let mss = u32::from(self.snd.mss);
         let flight = self.snd.in_flight();
-        self.cc.on_rto(flight, mss, ctx.now);
+        self.cc
+            .on_rto(flight, mss, ctx.now, self.snd.max, keep_ssthresh);
         if self.rec.undo_marker.is_some() {
             // No D-SACK undo across a timeout (F-RTO and its undo are not
             // modelled).

@@ -29,8 +29,49 @@ pub(super) struct FromConfig {
     pub(super) reordering: u32,
 }
 
-/// Evaluates `text` against `info` (the socket under test's connection).
-pub(super) fn evaluate(text: &str, info: Option<&ConnInfo>, cfg: FromConfig) -> CodeOutcome {
+/// Python variables a script's blocks assign (`cwnd = 58`, `cwnd += 1`),
+/// kept from one block to the next as packetdrill's interpreter keeps them.
+pub(super) type Vars = std::collections::BTreeMap<String, i64>;
+
+/// What one statement of a block does.
+enum Stmt {
+    Assert(String),
+    /// `NAME = EXPR`, or `NAME op= EXPR` with `op` one of `+`, `-`.
+    Assign(String, Option<char>, String),
+}
+
+/// `NAME = EXPR` / `NAME += EXPR` / `NAME -= EXPR`, if `stmt` is one.
+fn assignment(stmt: &str) -> Option<Stmt> {
+    let name_end = stmt
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(stmt.len());
+    let name = &stmt[..name_end];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let rest = stmt[name_end..].trim_start();
+    let (op, expr) = if let Some(e) = rest.strip_prefix("+=") {
+        (Some('+'), e)
+    } else if let Some(e) = rest.strip_prefix("-=") {
+        (Some('-'), e)
+    } else {
+        let e = rest.strip_prefix('=')?;
+        if e.starts_with('=') {
+            return None;
+        }
+        (None, e)
+    };
+    Some(Stmt::Assign(name.to_string(), op, expr.trim().to_string()))
+}
+
+/// Evaluates `text` against `info` (the socket under test's connection),
+/// reading and assigning the script's variables in `vars`.
+pub(super) fn evaluate(
+    text: &str,
+    info: Option<&ConnInfo>,
+    cfg: FromConfig,
+    vars: &mut Vars,
+) -> CodeOutcome {
     let mut statements = Vec::new();
     for stmt in text
         .split(['\n', ';'])
@@ -42,34 +83,65 @@ pub(super) fn evaluate(text: &str, info: Option<&ConnInfo>, cfg: FromConfig) -> 
         if stmt.starts_with("print(") && stmt.ends_with(')') {
             continue;
         }
-        let Some(rest) = stmt.strip_prefix("assert ") else {
-            return CodeOutcome::Unsupported(format!("statement '{stmt}' is not an assert"));
-        };
-        // `assert cond, message`: the message is only for the report.
-        let cond = split_top_comma(rest);
-        statements.push(cond.trim().to_string());
+        if let Some(rest) = stmt.strip_prefix("assert ") {
+            // `assert cond, message`: the message is only for the report.
+            let cond = split_top_comma(rest);
+            statements.push(Stmt::Assert(cond.trim().to_string()));
+        } else if let Some(a) = assignment(stmt) {
+            statements.push(a);
+        } else {
+            return CodeOutcome::Unsupported(format!(
+                "statement '{stmt}' is not an assert or an assignment"
+            ));
+        }
     }
-    for cond in statements {
-        let tokens = match tokenize(&cond) {
-            Ok(t) => t,
-            Err(e) => return CodeOutcome::Unsupported(e),
-        };
-        let mut p = Parser {
-            toks: &tokens,
-            at: 0,
-            info,
-            cfg,
-        };
-        let v = match p.or() {
-            Ok(v) if p.at == tokens.len() => v,
-            Ok(_) => return CodeOutcome::Unsupported(format!("cannot read '{cond}'")),
-            Err(e) => return CodeOutcome::Unsupported(e),
-        };
-        if v == 0 {
-            return CodeOutcome::Failed(format!("assertion failed: {cond}"));
+    for stmt in statements {
+        match stmt {
+            Stmt::Assert(cond) => match value(&cond, info, cfg, vars) {
+                Ok(0) => return CodeOutcome::Failed(format!("assertion failed: {cond}")),
+                Ok(_) => {}
+                Err(e) => return CodeOutcome::Unsupported(e),
+            },
+            Stmt::Assign(name, op, expr) => {
+                let v = match value(&expr, info, cfg, vars) {
+                    Ok(v) => v,
+                    Err(e) => return CodeOutcome::Unsupported(e),
+                };
+                let v = match op {
+                    None => v,
+                    Some(op) => {
+                        let Some(&old) = vars.get(&name) else {
+                            return CodeOutcome::Unsupported(format!("unknown name {name}"));
+                        };
+                        if op == '+' {
+                            old.wrapping_add(v)
+                        } else {
+                            old.wrapping_sub(v)
+                        }
+                    }
+                };
+                vars.insert(name, v);
+            }
         }
     }
     CodeOutcome::Held
+}
+
+/// The value of one expression.
+fn value(expr: &str, info: Option<&ConnInfo>, cfg: FromConfig, vars: &Vars) -> Val {
+    let tokens = tokenize(expr)?;
+    let mut p = Parser {
+        toks: &tokens,
+        at: 0,
+        info,
+        cfg,
+        vars,
+    };
+    match p.or() {
+        Ok(v) if p.at == tokens.len() => Ok(v),
+        Ok(_) => Err(format!("cannot read '{expr}'")),
+        Err(e) => Err(e),
+    }
 }
 
 /// Everything before the first comma outside parentheses.
@@ -138,6 +210,7 @@ struct Parser<'a> {
     at: usize,
     info: Option<&'a ConnInfo>,
     cfg: FromConfig,
+    vars: &'a Vars,
 }
 
 type Val = Result<i64, String>;
@@ -325,7 +398,10 @@ impl Parser<'_> {
             return tcpi(n, i, self.cfg)
                 .ok_or_else(|| format!("{n} is not answered by Endpoint::info"));
         }
-        Err(format!("unknown name {n}"))
+        self.vars
+            .get(n)
+            .copied()
+            .ok_or_else(|| format!("unknown name {n}"))
     }
 }
 
@@ -492,7 +568,7 @@ mod tests {
     }
 
     fn held(text: &str) -> bool {
-        match evaluate(text, Some(&info()), FromConfig::default()) {
+        match evaluate(text, Some(&info()), FromConfig::default(), &mut Vars::new()) {
             CodeOutcome::Held => true,
             CodeOutcome::Failed(_) => false,
             CodeOutcome::Unsupported(e) => panic!("unsupported: {e}"),
@@ -524,9 +600,57 @@ mod tests {
             evaluate(
                 "assert tcpi_reordering == 3, tcpi_reordering; \\\n assert tcpi_advmss == 1460",
                 Some(&info()),
-                cfg
+                cfg,
+                &mut Vars::new()
             ),
             CodeOutcome::Held
+        ));
+    }
+
+    #[test]
+    fn variables_carry_from_block_to_block() {
+        let mut vars = Vars::new();
+        let cfg = FromConfig::default();
+        // info() has cwnd 10 000 bytes at an MSS of 1000: 10 segments.
+        assert!(matches!(
+            evaluate(
+                "TCP_INFINITE_SSTHRESH = 0x7fffffff",
+                Some(&info()),
+                cfg,
+                &mut vars
+            ),
+            CodeOutcome::Held
+        ));
+        assert!(matches!(
+            evaluate(
+                "print(tcpi_snd_cwnd); cwnd = 9; cwnd += 1; assert tcpi_snd_cwnd == cwnd, tcpi_snd_cwnd",
+                Some(&info()),
+                cfg,
+                &mut vars
+            ),
+            CodeOutcome::Held
+        ));
+        assert!(matches!(
+            evaluate(
+                "assert tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH",
+                Some(&info()),
+                cfg,
+                &mut vars
+            ),
+            CodeOutcome::Held
+        ));
+        assert!(matches!(
+            evaluate(
+                "cwnd -= 1; assert tcpi_snd_cwnd == cwnd",
+                Some(&info()),
+                cfg,
+                &mut vars
+            ),
+            CodeOutcome::Failed(_)
+        ));
+        assert!(matches!(
+            evaluate("x += 1", Some(&info()), cfg, &mut vars),
+            CodeOutcome::Unsupported(_)
         ));
     }
 
@@ -539,14 +663,19 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    evaluate(text, Some(&info()), FromConfig::default()),
+                    evaluate(text, Some(&info()), FromConfig::default(), &mut Vars::new()),
                     CodeOutcome::Unsupported(_)
                 ),
                 "{text}"
             );
         }
         assert!(matches!(
-            evaluate("assert tcpi_rtt > 0", None, FromConfig::default()),
+            evaluate(
+                "assert tcpi_rtt > 0",
+                None,
+                FromConfig::default(),
+                &mut Vars::new()
+            ),
             CodeOutcome::Unsupported(_)
         ));
     }

@@ -29,11 +29,6 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         "at 1 (the default) finack already uses the D-SACKs it receives (RACK reordering window, undo); it does not send them, and scripts expecting D-SACKs fail on it",
     ),
     (
-        "tcp_fack",
-        Some("0"),
-        "FACK is off (0) in defaults.sh, which is finack's behaviour",
-    ),
-    (
         "tcp_tso_win_divisor",
         None,
         "no TSO deferral in finack (it sends what the window allows at once)",
@@ -193,6 +188,18 @@ pub fn apply_sysctl_for(
         // delayed, 3 delayed with the tail loss probe, 4 the probe alone, 0
         // neither. Since 4.11 early retransmit is gone (RACK does its work):
         // 3 and 4 turn the probe on, anything else off.
+        // FACK (Config::fack); since 4.15 gone (RACK does its work), so
+        // on a current kernel only 0, defaults.sh's value, means anything.
+        "tcp_fack" => {
+            let v = num(value)?;
+            if linux_3_11 {
+                cfg.fack = v != 0;
+            } else if v != 0 {
+                return Err(format!(
+                    "sysctl tcp_fack={v}: FACK was removed in Linux 4.15"
+                ));
+            }
+        }
         "tcp_early_retrans" => {
             let v = num(value)?;
             cfg.tail_loss_probe = matches!(v, 3 | 4);

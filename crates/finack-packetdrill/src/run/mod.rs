@@ -195,6 +195,8 @@ struct Runner {
     error_read: Vec<i64>,
     deferred: Option<Failure>,
     unsupported: Vec<String>,
+    /// Variables the script's `%{ }%` blocks assigned.
+    code_vars: code::Vars,
     last_time: i64,
     /// The IP flavour, and the two addresses on the wire.
     mode: IpMode,
@@ -255,6 +257,7 @@ impl Runner {
             error_read: Vec::new(),
             deferred: None,
             unsupported: Vec::new(),
+            code_vars: code::Vars::new(),
             last_time: 0,
             mode: s.mode,
             local_ip: s.local,
@@ -515,7 +518,7 @@ impl Runner {
                 let from_cfg = code::FromConfig {
                     reordering: cfg.dupthresh,
                 };
-                match code::evaluate(&c.text, info.as_ref(), from_cfg) {
+                match code::evaluate(&c.text, info.as_ref(), from_cfg, &mut self.code_vars) {
                     code::CodeOutcome::Held => {}
                     code::CodeOutcome::Failed(why) => return fail(line, format!("%{{}}% {why}")),
                     code::CodeOutcome::Unsupported(why) => self

@@ -216,16 +216,52 @@ pub(super) fn config_command(cfg: &mut Config, cmd: &str, ctx: &Ctx) -> Outcome 
         return Outcome::Done;
     }
     if words.first() == Some(&"echo") && cmd.contains("/sys/module/tcp_cubic/parameters/") {
-        let param = cmd.rsplit('/').next().unwrap_or(cmd);
-        return Outcome::Unchecked(format!(
-            "CUBIC module parameter {param} has no Config field"
-        ));
+        return cubic_param(cfg, &words, ctx);
     }
     if file_command(cmd).is_some() {
         // Carried out by the runner (files.rs).
         return Outcome::Done;
     }
     Outcome::Unchecked(format!("command not run: {cmd}"))
+}
+
+/// `echo VALUE > /sys/module/tcp_cubic/parameters/NAME`: CUBIC's writable
+/// module parameters, onto `Config::cubic`.
+fn cubic_param(cfg: &mut Config, words: &[&str], ctx: &Ctx) -> Outcome {
+    let (value, path) = match words {
+        [_, value, ">", path] => (*value, *path),
+        _ => return Outcome::Unchecked(format!("command not run: {}", words.join(" "))),
+    };
+    let param = path.rsplit('/').next().unwrap_or(path);
+    let Ok(v) = value.parse::<u32>() else {
+        return Outcome::Unchecked(format!(
+            "CUBIC module parameter {param}: bad value '{value}'"
+        ));
+    };
+    let mut next = cfg.clone();
+    let c = &mut next.cubic;
+    match param {
+        "fast_convergence" => c.fast_convergence = v != 0,
+        "beta" => c.beta = v,
+        "tcp_friendliness" => c.tcp_friendliness = v != 0,
+        "hystart" => c.hystart = v != 0,
+        "hystart_detect" => c.hystart_detect = (v & 3) as u8,
+        "hystart_low_window" => c.hystart_low_window = v,
+        "hystart_ack_delta_us" => c.hystart_ack_delta_us = v,
+        _ => {
+            return Outcome::Unchecked(format!(
+                "CUBIC module parameter {param} has no Config field"
+            ))
+        }
+    }
+    if ctx.live && next != *cfg {
+        return Outcome::Unchecked(format!(
+            "CUBIC module parameter {param}={value} while the script runs: the \
+             endpoint's Config cannot change once it exists"
+        ));
+    }
+    *cfg = next;
+    Outcome::Done
 }
 
 /// `tc qdisc ... dev tun0 root QDISC`: pfifo and pfifo_fast only queue, and
@@ -514,9 +550,18 @@ mod tests {
             ),
             Outcome::Done
         ));
+        assert_eq!(
+            config_command(
+                &mut cfg,
+                "echo 1 > /sys/module/tcp_cubic/parameters/hystart_detect",
+                &ctx(false)
+            ),
+            Outcome::Done
+        );
+        assert_eq!(cfg.cubic.hystart_detect, 1);
         assert!(matches!(
-            config_command(&mut cfg, "echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect", &ctx(false)),
-            Outcome::Unchecked(w) if w.contains("hystart_detect")
+            config_command(&mut cfg, "echo 50 > /sys/module/tcp_cubic/parameters/bic_scale", &ctx(false)),
+            Outcome::Unchecked(w) if w.contains("bic_scale")
         ));
     }
 }

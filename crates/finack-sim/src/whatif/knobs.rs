@@ -104,9 +104,19 @@ const FIELDS: &[(&str, Kind)] = &[
     ("cwnd_limited_growth", Kind::Bool),
     ("zero_window_probe_data", Kind::Bool),
     ("prr", Kind::Bool),
+    ("prr_ssrb_always", Kind::Bool),
+    ("fack", Kind::Bool),
     ("linux_window_update", Kind::Bool),
     ("idle_restart", Kind::Idle),
     ("congestion", Kind::Cc),
+    ("cong_in_segments", Kind::Bool),
+    ("cubic.fast_convergence", Kind::Bool),
+    ("cubic.beta", Kind::Num),
+    ("cubic.tcp_friendliness", Kind::Bool),
+    ("cubic.hystart", Kind::Bool),
+    ("cubic.hystart_detect", Kind::Num),
+    ("cubic.hystart_low_window", Kind::Num),
+    ("cubic.hystart_ack_delta_us", Kind::Num),
     ("dupthresh", Kind::Num),
     ("nagle", Kind::Bool),
     ("ephemeral_ports", Kind::Ports),
@@ -230,6 +240,18 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
             "notsent_lowat" => cfg.notsent_lowat = num!(u32),
             "max_backlog" => cfg.max_backlog = num!(usize),
             "max_time_wait" => cfg.max_time_wait = num!(usize),
+            "cubic.beta" => {
+                let n = num!(u32);
+                if n == 0 || n >= 1024 {
+                    return Err(range(1, 1023));
+                }
+                cfg.cubic.beta = n;
+            }
+            // Bit 1 the ACK train, bit 2 the delay test; other bits are
+            // ignored, as by the kernel.
+            "cubic.hystart_detect" => cfg.cubic.hystart_detect = num!(u8),
+            "cubic.hystart_low_window" => cfg.cubic.hystart_low_window = num!(u32),
+            "cubic.hystart_ack_delta_us" => cfg.cubic.hystart_ack_delta_us = num!(u32),
             _ => unreachable!("numeric field {field} not handled"),
         },
         Kind::OptNum => {
@@ -342,6 +364,8 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "cwnd_limited_growth" => &mut cfg.cwnd_limited_growth,
         "zero_window_probe_data" => &mut cfg.zero_window_probe_data,
         "prr" => &mut cfg.prr,
+        "prr_ssrb_always" => &mut cfg.prr_ssrb_always,
+        "fack" => &mut cfg.fack,
         "linux_window_update" => &mut cfg.linux_window_update,
         "nagle" => &mut cfg.nagle,
         "tw_reuse" => &mut cfg.tw_reuse,
@@ -359,6 +383,10 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "record_transitions" => &mut cfg.record_transitions,
         "syn_cookies" => &mut cfg.syn_cookies,
         "ecn_fallback" => &mut cfg.ecn_fallback,
+        "cong_in_segments" => &mut cfg.cong_in_segments,
+        "cubic.fast_convergence" => &mut cfg.cubic.fast_convergence,
+        "cubic.tcp_friendliness" => &mut cfg.cubic.tcp_friendliness,
+        "cubic.hystart" => &mut cfg.cubic.hystart,
         _ => unreachable!("boolean field {field} not handled"),
     }
 }
