@@ -146,6 +146,13 @@ struct SockOpts {
     user_mss: Option<u16>,
     /// TCP_NOTSENT_LOWAT as set (0: the sysctl's default).
     notsent_lowat: Option<u32>,
+    /// SO_ZEROCOPY: MSG_ZEROCOPY sends of data pin user pages and report
+    /// their completion on the error queue (Linux SOCK_ZEROCOPY).
+    zerocopy: bool,
+    /// A MSG_ZEROCOPY send with data was made on this socket: Linux queues a
+    /// completion notification on the error queue (which also raises
+    /// POLLERR); the runner does not model those notifications.
+    zerocopy_sent: bool,
 }
 
 impl Fd {

@@ -249,6 +249,11 @@ pub(super) fn settings(script: &Script, caller: &RunOptions) -> (Settings, Vec<S
             // The runner has no routing: the script side is reached directly,
             // so the gateway and the netmask of the tun device change nothing.
             "gateway_ip" | "netmask_ip" => {}
+            // packetdrill run_system_call.c: sendcall_may_free(): with
+            // --send_omit_free the tool keeps each send call's user buffer
+            // instead of freeing it (zerocopy sends may still reference it);
+            // what the stack sends does not depend on it.
+            "send_omit_free" => {}
             // packetdrill netdev.c sets the tun device's MTU; the MSS finack
             // announces derives from Config::mtu the same way.
             "mtu" => match num(value).filter(|v| (68..=65_535).contains(v)) {
