@@ -653,6 +653,9 @@ pub struct Stats {
     /// SYNs to a listener dropped because buffer memory was over the hard
     /// limit (Linux counts such drops among ListenDrops).
     pub syn_memory_drop: u64,
+    /// Segments dropped for carrying a TCP MD5 signature (RFC 2385) no key
+    /// was set for (Linux TCPMD5Unexpected; `Config::md5_option_checks`).
+    pub md5_unexpected: u64,
 }
 
 impl Stats {

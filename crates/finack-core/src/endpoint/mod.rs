@@ -440,7 +440,16 @@ impl Endpoint {
         let cause = Cause::Segment(seg.flags);
         let mut iss_override = None;
         let tuple = (local, remote);
+        // Linux tcp_ipv4.c: tcp_v4_rcv() checks the signature options of a
+        // segment for a connection (request socks included) or a listener
+        // before anything else looks at it (tcp_inbound_hash()); with no key
+        // set, a signed segment is unexpected and dropped unanswered.
+        let md5_unexpected = self.cfg.md5_option_checks && seg.options.md5.is_some();
         if let Some(idx) = self.tuples.get(&tuple, |i| tuple_of(&self.slots, i)) {
+            if md5_unexpected {
+                self.stats.md5_unexpected += 1;
+                return;
+            }
             self.run(idx, now, cause, |tcb, ctx| tcb.on_segment(ctx, seg));
             return;
         }
@@ -464,6 +473,10 @@ impl Endpoint {
             }
         }
         if let Some(l) = self.listeners.find(&local) {
+            if md5_unexpected {
+                self.stats.md5_unexpected += 1;
+                return;
+            }
             let (syn, ack, rst) = (seg.flags.syn(), seg.flags.ack(), seg.flags.rst());
             if syn && !ack && !rst && self.over_memory_limit() {
                 // Past the hard limit of `Config::tcp_mem` no connection is
@@ -531,8 +544,16 @@ impl Endpoint {
     /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (never in reply to
     /// a RST): `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, otherwise
     /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    ///
+    /// Linux tcp_ipv4.c: tcp_v4_send_reset() answers a segment carrying an
+    /// MD5 signature only when a listener's key verifies it; finack holds no
+    /// keys, so such a segment gets no RST (`Config::md5_option_checks`).
     fn reply_closed(&mut self, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
         if seg.flags.rst() {
+            return;
+        }
+        if self.cfg.md5_option_checks && seg.options.md5.is_some() {
+            self.stats.md5_unexpected += 1;
             return;
         }
         let (seq, ack) = if seg.flags.ack() {

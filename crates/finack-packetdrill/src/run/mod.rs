@@ -31,6 +31,7 @@ mod files;
 mod icmp;
 mod options;
 mod packets;
+mod procnet;
 mod readiness;
 mod shell;
 mod sockopt;
