@@ -2835,7 +2835,7 @@ dual!(
             let mark = net.log.len();
             let more = SendFlags {
                 more: true,
-                eor: false,
+                ..SendFlags::default()
             };
             net.client
                 .send_with(net.now, c, &pattern(4 * mss, 4), more)
@@ -3014,8 +3014,8 @@ dual!(
         net.run_for(Duration::from_millis(200));
         let mark = net.log.len();
         let eor = SendFlags {
-            more: false,
             eor: true,
+            ..SendFlags::default()
         };
         for i in 0..3 {
             net.client

@@ -59,6 +59,8 @@ pub struct Endpoint {
     port_counter: u32,
     /// The ECN field of the packet being handled (`NotEct` between packets).
     rx_ecn: finack_wire::Ecn,
+    /// The GSO segment size of the packet being handled (0: a plain packet).
+    rx_gso: u16,
     /// Ring memory and orphans, counted as events end (`Config::tcp_mem`,
     /// `Config::max_orphans`).
     mem: memory::MemAccount,
@@ -106,6 +108,7 @@ impl Endpoint {
             stats: Stats::default(),
             last_now: Instant::ZERO,
             rx_ecn: finack_wire::Ecn::NotEct,
+            rx_gso: 0,
             port_counter: 0,
             mem: memory::MemAccount::default(),
         }
@@ -188,6 +191,7 @@ impl Endpoint {
             accept_queue_full: accept_full,
             mem,
             ecn: self.rx_ecn,
+            gso_size: self.rx_gso,
             out: Outcome::default(),
         };
         let r = f(tcb, &mut ctx);
@@ -396,6 +400,23 @@ impl Endpoint {
         self.segment_arrives(now, local, remote, &seg);
         self.rx_ecn = finack_wire::Ecn::NotEct;
         Ok(())
+    }
+
+    /// As [`handle_packet`](Self::handle_packet), for a packet that receive
+    /// offload (GRO/LRO, a TUN device's virtio-net header) merged from
+    /// segments of `gso_size` payload bytes: the receiver's estimate of the
+    /// peer's segment size takes that size, not the whole length (Linux
+    /// `skb_shinfo(skb)->gso_size` in tcp_measure_rcv_mss()).
+    pub fn handle_gro_packet(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        gso_size: u16,
+    ) -> Result<(), Error> {
+        self.rx_gso = gso_size;
+        let r = self.handle_packet(now, packet);
+        self.rx_gso = 0;
+        r
     }
 
     /// RFC 9293 §3.9.2.2 (MUST-54): ICMP errors about our segments.

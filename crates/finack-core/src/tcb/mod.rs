@@ -24,6 +24,7 @@ mod loss;
 mod memory;
 mod output;
 mod rack;
+mod rcv_est;
 mod recovery;
 mod recv;
 mod send;
@@ -80,6 +81,9 @@ pub(crate) struct Ctx<'a> {
     /// The ECN field of the IP packet that brought the segment being
     /// processed (`NotEct` for other events).
     pub(crate) ecn: finack_wire::Ecn,
+    /// The segment size of a packet receive offload built from several
+    /// (Linux `gso_size`), 0 for a plain packet and other events.
+    pub(crate) gso_size: u16,
     /// What the event did, for `Endpoint::apply`.
     pub(crate) out: Outcome,
 }
@@ -188,6 +192,7 @@ impl Tcb {
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
+            + self.rcv_est_heap_bytes()
     }
 
     /// Bytes its send and receive rings hold (allocations with their
@@ -461,8 +466,12 @@ impl Tcb {
                 }
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
-                    // with TCP_NAGLE_CORK.
+                    // with TCP_NAGLE_CORK; tcp_mark_urg(): MSG_OOB puts the
+                    // urgent pointer after the last byte written.
                     self.snd.more = flags.more;
+                    if flags.oob {
+                        self.snd.buf.mark_urgent_end();
+                    }
                 }
                 if n < data.len() {
                     self.snd.blocked = true;
@@ -719,6 +728,8 @@ impl Tcb {
                 self.rcv.buf.ms_since_data(now.as_millis()),
             )),
             notsent_lowat: self.snd.notsent_lowat(cfg),
+            rcv_rtt: self.rcv_rtt(),
+            rcv_mss: self.rcv_mss(cfg),
         }
     }
 

@@ -190,6 +190,8 @@ struct Runner {
     /// `--tcp_ts_tick_usecs`: outbound TSvals are checked against the script,
     /// in ticks of this many microseconds (packetdrill checks them only then).
     ts_tick: Option<u32>,
+    /// `--mss`: the GSO segment size of inbound TCP packets.
+    gso_mss: Option<u16>,
     pending: Option<Pending>,
     /// The socket under test for `%{ }%` blocks: the last connection made by
     /// connect or accept (packetdrill's socket_under_test).
@@ -255,6 +257,7 @@ impl Runner {
             ts_map: None,
             tolerance: s.tolerance_us,
             ts_tick: s.ts_tick,
+            gso_mss: s.gso_mss,
             pending: None,
             last_conn: None,
             write_done: 0,

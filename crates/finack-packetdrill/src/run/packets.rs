@@ -259,7 +259,14 @@ impl Runner {
             line,
             message: format!("cannot build the inbound packet: {e:?}"),
         })?;
-        let _ = self.ep.handle_packet(self.now, &buf[..n]);
+        // Linux virtio_net_hdr_to_skb(): a packet no longer than the GSO
+        // size is not a GSO one.
+        let _ = match self.gso_mss {
+            Some(mss) if payload.len() > usize::from(mss) => {
+                self.ep.handle_gro_packet(self.now, &buf[..n], mss)
+            }
+            _ => self.ep.handle_packet(self.now, &buf[..n]),
+        };
         self.drain();
         self.try_pending()
     }

@@ -546,9 +546,7 @@ impl Runner {
                 }
                 "MSG_MORE" => out.more = true,
                 "MSG_EOR" => out.eor = true,
-                // Urgent data changes the segments themselves (URG flag and
-                // pointer): there is no plain write to fall back on.
-                "MSG_OOB" => return fail(line, "send flag MSG_OOB needs engine support"),
+                "MSG_OOB" => out.oob = true,
                 other => return fail(line, format!("send flag {other} is not supported")),
             }
         }
