@@ -2333,6 +2333,20 @@ dual!(
             .iter()
             .filter(|s| s.from == Side::Client)
             .all(|s| s.len <= mss as usize));
+        // Linux keeps the learned MTU for the peer (a route exception, ten
+        // minutes): a new connection sends segments that fit it from the
+        // start, while its SYN still announces the interface's MSS.
+        let mark = net.log.len();
+        let now = net.now;
+        let c2 = net.client.connect(now, f.client(0), f.server(80)).unwrap();
+        net.run_for(Duration::from_millis(100));
+        let syn = net.log[mark..]
+            .iter()
+            .find(|s| s.from == Side::Client && s.has(TcpFlags::SYN))
+            .unwrap();
+        let interface_mss = if f == Family::V4 { 1460 } else { 1440 };
+        assert_eq!(syn.options.mss, Some(interface_mss));
+        assert_eq!(net.client.info(c2).unwrap().snd_mss, mss);
     }
 );
 

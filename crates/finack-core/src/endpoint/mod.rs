@@ -25,6 +25,7 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
 mod memory;
+mod pmtu;
 mod query;
 mod slots;
 mod wheel;
@@ -61,6 +62,8 @@ pub struct Endpoint {
     rx_ecn: finack_wire::Ecn,
     /// The GSO segment size of the packet being handled (0: a plain packet).
     rx_gso: u16,
+    /// Path MTUs learned from ICMP, for connections opened later.
+    path_mtus: pmtu::PathMtus,
     /// Ring memory and orphans, counted as events end (`Config::tcp_mem`,
     /// `Config::max_orphans`).
     mem: memory::MemAccount,
@@ -109,6 +112,7 @@ impl Endpoint {
             last_now: Instant::ZERO,
             rx_ecn: finack_wire::Ecn::NotEct,
             rx_gso: 0,
+            path_mtus: pmtu::PathMtus::default(),
             port_counter: 0,
             mem: memory::MemAccount::default(),
         }
@@ -176,12 +180,18 @@ impl Endpoint {
             slots,
             events,
             stats,
+            path_mtus,
             ..
         } = self;
         let SlotKind::Active(tcb) = &mut slots[idx as usize].kind else {
             return None;
         };
         let before = tcb.state;
+        // Only an active open still to learn its MSS looks the path up.
+        let path_mtu = match before {
+            State::SynSent => path_mtus.get(now, tcb.remote.ip()).unwrap_or(cfg.mtu),
+            _ => cfg.mtu,
+        };
         tcb.rcv.mem_pressure = mem.pressure;
         let mut ctx = Ctx {
             now,
@@ -192,6 +202,7 @@ impl Endpoint {
             mem,
             ecn: self.rx_ecn,
             gso_size: self.rx_gso,
+            path_mtu,
             out: Outcome::default(),
         };
         let r = f(tcb, &mut ctx);
@@ -442,11 +453,10 @@ impl Endpoint {
             self.stats.icmp_ignored += 1;
             return Ok(());
         };
-        if self
-            .run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e))
-            .is_none()
-        {
-            self.stats.icmp_ignored += 1;
+        match self.run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e)) {
+            None => self.stats.icmp_ignored += 1,
+            Some(Some(mtu)) => self.path_mtus.learn(now, e.dst, mtu),
+            Some(None) => {}
         }
         Ok(())
     }
@@ -632,8 +642,9 @@ impl Endpoint {
             .listeners
             .get(lid)
             .map_or((0, self.cfg.listener_limits), |l| (l.user_mss, l.limits));
+        let path_mtu = self.path_mtus.get(now, remote.ip()).unwrap_or(self.cfg.mtu);
         let mut tcb = Tcb::accept_syn(
-            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss,
+            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss, path_mtu,
         );
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;

@@ -76,7 +76,7 @@ impl Tcb {
         self.rcv.nxt = seg.seq + 1;
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.adv = self.rcv.nxt;
-        self.apply_syn_options(ctx.cfg, seg);
+        self.apply_syn_options(ctx.cfg, seg, ctx.path_mtu);
         self.ecn_rcv_syn(seg, flags.ack());
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
             self.rcv.ts_recent = ts.tsval;

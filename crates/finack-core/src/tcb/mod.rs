@@ -84,6 +84,10 @@ pub(crate) struct Ctx<'a> {
     /// The segment size of a packet receive offload built from several
     /// (Linux `gso_size`), 0 for a plain packet and other events.
     pub(crate) gso_size: u16,
+    /// The MTU of the path to the peer as far as the endpoint knows (the
+    /// interface's, or one learned from ICMP; looked up for a connection
+    /// still opening, `Config::mtu` otherwise).
+    pub(crate) path_mtu: u16,
     /// What the event did, for `Endpoint::apply`.
     pub(crate) out: Outcome,
 }
@@ -266,6 +270,7 @@ impl Tcb {
         ts_offset: u32,
         syn: &finack_wire::TcpRepr<'_>,
         user_mss: u16,
+        path_mtu: u16,
     ) -> Tcb {
         let mut tcb = Tcb::new(
             id,
@@ -285,7 +290,7 @@ impl Tcb {
         tcb.rcv.nxt = syn.seq + 1;
         tcb.rcv.adv = tcb.rcv.nxt;
         tcb.rcv.last_ack_sent = tcb.rcv.nxt;
-        tcb.apply_syn_options(cfg, syn);
+        tcb.apply_syn_options(cfg, syn, path_mtu);
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         tcb.snd.wnd = u32::from(syn.window);
         tcb.snd.max_wnd = tcb.snd.wnd;
@@ -299,7 +304,12 @@ impl Tcb {
     }
 
     /// Take in the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
-    pub(crate) fn apply_syn_options(&mut self, cfg: &Config, syn: &finack_wire::TcpRepr<'_>) {
+    pub(crate) fn apply_syn_options(
+        &mut self,
+        cfg: &Config,
+        syn: &finack_wire::TcpRepr<'_>,
+        path_mtu: u16,
+    ) {
         let opts = &syn.options;
         // MUST-15: without an MSS option assume 536 (IPv4) / 1220 (IPv6).
         self.snd.peer_mss = opts.mss.unwrap_or_else(|| default_mss(&self.remote));
@@ -316,7 +326,7 @@ impl Tcb {
         }
         self.sack_ok = cfg.sack && opts.sack_permitted;
         self.ts_ok = cfg.timestamps && opts.timestamps.is_some();
-        self.update_mss(cfg);
+        self.update_mss(cfg, path_mtu);
         self.cc.set_initial(self.initial_cwnd(cfg));
     }
 
@@ -325,9 +335,13 @@ impl Tcb {
     /// counted as part of the TCP header.
     ///
     /// TCP_MAXSEG clamps the peer's MSS first (Linux tcp_input.c:
-    /// tcp_parse_options() lowers `mss_clamp` to `user_mss`).
-    fn update_mss(&mut self, cfg: &Config) {
-        let mms_s = cfg.mtu.saturating_sub(headers_len(&self.remote));
+    /// tcp_parse_options() lowers `mss_clamp` to `user_mss`). MMS_S comes
+    /// from the path's MTU: one learned from ICMP by an earlier connection
+    /// to the peer counts (Linux tcp_sync_mss() of the route's MTU).
+    fn update_mss(&mut self, cfg: &Config, path_mtu: u16) {
+        let mms_s = path_mtu
+            .min(cfg.mtu)
+            .saturating_sub(headers_len(&self.remote));
         let mut mss = clamp_user_mss(self.rcv.user_mss, self.snd.peer_mss).min(mms_s);
         if self.ts_ok {
             mss = mss.saturating_sub(12);
@@ -734,14 +748,21 @@ impl Tcb {
     }
 
     /// An ICMP error about one of our segments (RFC 9293 §3.9.2.2, RFC 5927).
-    pub(crate) fn on_icmp(&mut self, ctx: &mut Ctx<'_>, e: &finack_wire::icmp::IcmpError) {
+    /// Returns the path MTU a "packet too big" taken in says, for the
+    /// endpoint to remember.
+    pub(crate) fn on_icmp(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        e: &finack_wire::icmp::IcmpError,
+    ) -> Option<u16> {
         use finack_wire::icmp::IcmpKind;
         // RFC 5927 §4.1: only an error quoting a sequence number we have sent and
         // not yet seen acknowledged can be genuine.
         if !(e.seq.ge(self.snd.una) && e.seq.lt(self.snd.max)) {
             ctx.stats.icmp_ignored += 1;
-            return;
+            return None;
         }
+        let mut learned = None;
         match e.kind {
             // MUST-55: source quench is silently discarded.
             IcmpKind::SourceQuench => {}
@@ -758,6 +779,10 @@ impl Tcb {
                     self.snd.nxt = self.snd.una;
                     self.snd.rtt_probe = None;
                 }
+                // The path's MTU, for later connections to the peer (Linux
+                // inet_csk_update_pmtu(): a route exception).
+                let path = mss + overhead;
+                learned = (path < ctx.cfg.mtu).then_some(path);
             }
             IcmpKind::Refused
                 if matches!(self.state, State::SynSent | State::SynReceived)
@@ -771,6 +796,7 @@ impl Tcb {
             // learn of them.
             kind => self.soft_error = Some(kind),
         }
+        learned
     }
 
     /// Whether loss recovery follows RFC 6675 (the peer sends SACKs) rather
