@@ -181,3 +181,26 @@ fn so_zerocopy_flag_and_msg_zerocopy_send() {
         r.unsupported
     );
 }
+
+/// `grep ... /proc/net/tcp /proc/net/tcp6` is answered from the run's
+/// sockets in Linux's layout: a listener on 8080 shows as state 0A, port
+/// 1F90; the command fails when no line matches.
+#[test]
+fn proc_net_tcp_lists_the_listener() {
+    let script = |pattern: &str| {
+        format!(
+            "`../common/defaults.sh`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 `grep \"{pattern}\" /proc/net/tcp /proc/net/tcp6 | grep \":1F90\"`
+"
+        )
+    };
+    let r = run(&script(" 0A "));
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    let r = run(&script(" 01 "));
+    let f = r.outcome.unwrap_err();
+    assert!(f.message.contains("no line matched"), "{f}");
+}
