@@ -48,6 +48,10 @@ struct SendRing {
     /// Each segment sent and not yet acknowledged, with its send time (RACK,
     /// RFC 8985; Linux keeps it in the skbs of the retransmission queue).
     sent: crate::tcb::SentLog,
+    /// The end of the urgent data (SND.UP, RFC 9293 §3.8.5; Linux `snd_up`)
+    /// while some of it is unacknowledged, counted like a mark's position:
+    /// urgent mode lasts only while those bytes are queued.
+    urgent_end: Option<u64>,
 }
 
 /// How fully the sender used its congestion window over the last window of
@@ -171,7 +175,27 @@ impl SendBuf {
             while ring.marks.front().is_some_and(|m| m.end <= ring.acked) {
                 ring.marks.pop_front();
             }
+            // Linux tcp_input.c: tcp_clean_rtx_queue(): urgent mode ends
+            // once the urgent data is acknowledged.
+            if ring.urgent_end.is_some_and(|e| e <= ring.acked) {
+                ring.urgent_end = None;
+            }
         }
+    }
+
+    /// The urgent data ends with the bytes queued now (Linux tcp.c:
+    /// tcp_mark_urg()).
+    pub(crate) fn mark_urgent_end(&mut self) {
+        if let Some(ring) = &mut self.ring {
+            ring.urgent_end = Some(ring.acked + ring.data.len() as u64);
+        }
+    }
+
+    /// Where the urgent data ends, as an offset from the front, while some
+    /// of it is unacknowledged.
+    pub(crate) fn urgent_end(&self) -> Option<usize> {
+        let ring = self.ring.as_ref()?;
+        ring.urgent_end.map(|e| (e - ring.acked) as usize)
     }
 
     /// The last unit end, if any, as an offset from the front.

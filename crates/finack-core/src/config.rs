@@ -423,6 +423,15 @@ pub struct Config {
     /// ([`crate::Endpoint::set_listener_limits`]): per-source limits and an
     /// idle timeout. All off, as in Linux.
     pub listener_limits: crate::types::ListenerLimits,
+    /// The TCP MD5 signature option (RFC 2385, kind 19) is looked at on
+    /// arrival as Linux does. finack holds no MD5 keys, so a segment that
+    /// carries the option is one Linux finds unexpected: it is dropped
+    /// unanswered, whether it is for a connection or a listener
+    /// (`tcp_inbound_hash()`, TCPMD5Unexpected), and no RST answers one that
+    /// finds no socket (`tcp_v4_send_reset()` only answers a signed segment
+    /// whose listener holds a key that verifies it). Off: kind 19 is an
+    /// option not understood and ignored (RFC 9293 MUST-6).
+    pub md5_option_checks: bool,
 }
 
 impl Config {
@@ -478,6 +487,7 @@ impl Config {
             tw_reuse: false,
             // Linux sysctl tcp_rfc1337 = 0.
             rfc1337: false,
+            md5_option_checks: true,
             time_wait_syn_reuse: true,
             rfc5961: true,
             challenge_ack_interval: Duration::from_millis(500),
@@ -591,6 +601,8 @@ impl Config {
             ecn: EcnMode::Passive,
             // RFC 1337 (TWA1): a RST does not end TIME-WAIT.
             rfc1337: true,
+            // RFC 9293 MUST-6: an option not understood is ignored.
+            md5_option_checks: false,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
             // RFC 5961 rate limit, TTL 64, ...) as in the Linux profile.
             ..Config::linux()

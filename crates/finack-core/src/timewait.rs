@@ -226,6 +226,8 @@ impl TimeWait {
             retrans_segments: 0,
             last_data_recv: core::time::Duration::ZERO,
             notsent_lowat: cfg.notsent_lowat,
+            rcv_rtt: core::time::Duration::ZERO,
+            rcv_mss: 0,
         }
     }
 }

@@ -496,6 +496,14 @@ pub struct ConnInfo {
     /// The connection's low-water mark of unsent bytes (TCP_NOTSENT_LOWAT;
     /// `u32::MAX` for none).
     pub notsent_lowat: u32,
+    /// The round-trip time the receiving side estimates (Linux
+    /// `tcpi_rcv_rtt`, `rcv_rtt_est`): from the echoed timestamps of full
+    /// segments, or without timestamps from how long a window's worth of
+    /// data takes to arrive; zero before any sample.
+    pub rcv_rtt: Duration,
+    /// The peer's segment size as the receiver estimates it (Linux
+    /// `tcpi_rcv_mss`, `icsk_ack.rcv_mss`).
+    pub rcv_mss: u16,
 }
 
 /// Memory an [`Endpoint`](crate::Endpoint) holds, from
@@ -653,6 +661,9 @@ pub struct Stats {
     /// SYNs to a listener dropped because buffer memory was over the hard
     /// limit (Linux counts such drops among ListenDrops).
     pub syn_memory_drop: u64,
+    /// Segments dropped for carrying a TCP MD5 signature (RFC 2385) no key
+    /// was set for (Linux TCPMD5Unexpected; `Config::md5_option_checks`).
+    pub md5_unexpected: u64,
 }
 
 impl Stats {
@@ -779,4 +790,9 @@ pub struct SendFlags {
     /// MSG_EOR: this write ends a record; later writes never share a
     /// segment with it.
     pub eor: bool,
+    /// MSG_OOB: the write is urgent data (RFC 9293 §3.8.5, MUST-30): the
+    /// urgent pointer SND.UP moves to its end, and until the peer
+    /// acknowledges that far every segment starting below it carries URG
+    /// and the pointer (Linux tcp_mark_urg()).
+    pub oob: bool,
 }

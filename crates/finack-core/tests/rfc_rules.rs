@@ -2345,6 +2345,20 @@ dual!(
             .iter()
             .filter(|s| s.from == Side::Client)
             .all(|s| s.len <= mss as usize));
+        // Linux keeps the learned MTU for the peer (a route exception, ten
+        // minutes): a new connection sends segments that fit it from the
+        // start, while its SYN still announces the interface's MSS.
+        let mark = net.log.len();
+        let now = net.now;
+        let c2 = net.client.connect(now, f.client(0), f.server(80)).unwrap();
+        net.run_for(Duration::from_millis(100));
+        let syn = net.log[mark..]
+            .iter()
+            .find(|s| s.from == Side::Client && s.has(TcpFlags::SYN))
+            .unwrap();
+        let interface_mss = if f == Family::V4 { 1460 } else { 1440 };
+        assert_eq!(syn.options.mss, Some(interface_mss));
+        assert_eq!(net.client.info(c2).unwrap().snd_mss, mss);
     }
 );
 
@@ -2847,7 +2861,7 @@ dual!(
             let mark = net.log.len();
             let more = SendFlags {
                 more: true,
-                eor: false,
+                ..SendFlags::default()
             };
             net.client
                 .send_with(net.now, c, &pattern(4 * mss, 4), more)
@@ -3026,8 +3040,8 @@ dual!(
         net.run_for(Duration::from_millis(200));
         let mark = net.log.len();
         let eor = SendFlags {
-            more: false,
             eor: true,
+            ..SendFlags::default()
         };
         for i in 0..3 {
             net.client

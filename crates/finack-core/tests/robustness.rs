@@ -1223,6 +1223,7 @@ fn mutate_fields(bytes: &[u8], m: &Fields) -> Option<Vec<u8>> {
                     .timestamps
                     .map(|(tsval, tsecr)| Timestamps { tsval, tsecr }),
                 sack_blocks: sack,
+                md5: None,
             };
         }
         _ => {

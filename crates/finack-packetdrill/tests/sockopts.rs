@@ -141,3 +141,66 @@ fn tcpi_last_data_recv_counts_from_the_handshake_then_the_data() {
     ));
     assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
 }
+
+/// SO_ZEROCOPY is a flag that reads back; MSG_ZEROCOPY sends the same
+/// segments a copy would; once a socket made such a send, a poll on it is
+/// unchecked (the completions on the error queue are not modelled).
+fn zerocopy_script(poll: &str) -> String {
+    format!(
+        "`../common/defaults.sh`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_ZEROCOPY, [2], 4) = -1 EINVAL (Invalid argument)
++0 setsockopt(3, SOL_SOCKET, SO_ZEROCOPY, [1], 4) = 0
++0 getsockopt(3, SOL_SOCKET, SO_ZEROCOPY, [1], [4]) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
++.01 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
++0 getsockopt(4, SOL_SOCKET, SO_ZEROCOPY, [1], [4]) = 0
++0 send(4, ..., 0, MSG_ZEROCOPY) = 0
++0 send(4, ..., 100, MSG_ZEROCOPY) = 100
++0 > P. 1:101(100) ack 1
++.01 < . 1:1(0) ack 101 win 257
+{poll}"
+    )
+}
+
+#[test]
+fn so_zerocopy_flag_and_msg_zerocopy_send() {
+    let r = run(&zerocopy_script(""));
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    let r = run(&zerocopy_script(
+        "+0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1\n",
+    ));
+    assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+    assert!(
+        r.unsupported.iter().any(|u| u.contains("MSG_ZEROCOPY")),
+        "{:?}",
+        r.unsupported
+    );
+}
+
+/// `grep ... /proc/net/tcp /proc/net/tcp6` is answered from the run's
+/// sockets in Linux's layout: a listener on 8080 shows as state 0A, port
+/// 1F90; the command fails when no line matches.
+#[test]
+fn proc_net_tcp_lists_the_listener() {
+    let script = |pattern: &str| {
+        format!(
+            "`../common/defaults.sh`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 `grep \"{pattern}\" /proc/net/tcp /proc/net/tcp6 | grep \":1F90\"`
+"
+        )
+    };
+    let r = run(&script(" 0A "));
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    let r = run(&script(" 01 "));
+    let f = r.outcome.unwrap_err();
+    assert!(f.message.contains("no line matched"), "{f}");
+}

@@ -12,8 +12,9 @@ use crate::{get_u16, get_u32, get_u8, put, put_u8, same_family, Error, Result};
 mod options;
 
 pub use options::{
-    SackBlocks, TcpOptions, Timestamps, KIND_EOL, KIND_MSS, KIND_NOP, KIND_SACK,
+    SackBlocks, TcpOptions, Timestamps, KIND_EOL, KIND_MD5SIG, KIND_MSS, KIND_NOP, KIND_SACK,
     KIND_SACK_PERMITTED, KIND_TIMESTAMPS, KIND_WINDOW_SCALE, MAX_OPTIONS_LEN, MAX_WINDOW_SCALE,
+    MD5_DIGEST_LEN,
 };
 
 /// Length of a TCP header without options.

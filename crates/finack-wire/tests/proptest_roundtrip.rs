@@ -49,8 +49,9 @@ fn options() -> impl Strategy<Value = TcpOptions> {
         any::<bool>(),
         proptest::option::of((any::<u32>(), any::<u32>())),
         proptest::collection::vec((any::<u32>(), any::<u32>()), 0..=SackBlocks::CAPACITY),
+        proptest::option::of(any::<[u8; 16]>()),
     )
-        .prop_map(|(mss, window_scale, sack_permitted, ts, blocks)| {
+        .prop_map(|(mss, window_scale, sack_permitted, ts, blocks, md5)| {
             let mut sack_blocks = SackBlocks::new();
             for (l, r) in blocks {
                 assert!(sack_blocks.push(SeqNumber(l), SeqNumber(r)));
@@ -61,6 +62,7 @@ fn options() -> impl Strategy<Value = TcpOptions> {
                 sack_permitted,
                 timestamps: ts.map(|(tsval, tsecr)| Timestamps { tsval, tsecr }),
                 sack_blocks,
+                md5,
             }
         })
 }

@@ -125,6 +125,7 @@ fn crafted() -> Vec<Crafted> {
                 sack_permitted: true,
                 timestamps: ts(0x1234_5678, 0),
                 sack_blocks: SackBlocks::new(),
+                md5: None,
             },
             ..base(
                 "v4 SYN, full Linux options",
@@ -144,6 +145,7 @@ fn crafted() -> Vec<Crafted> {
                 sack_permitted: true,
                 timestamps: ts(0x7fff_0001, 0x1234_5678),
                 sack_blocks: SackBlocks::new(),
+                md5: None,
             },
             ..base(
                 "v4 SYN-ACK",
@@ -239,6 +241,7 @@ fn crafted() -> Vec<Crafted> {
                 sack_permitted: true,
                 timestamps: ts(99, 0),
                 sack_blocks: SackBlocks::new(),
+                md5: None,
             },
             ..base(
                 "v6 SYN-ACK",

@@ -25,6 +25,7 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
 mod memory;
+mod pmtu;
 mod query;
 mod slots;
 mod wheel;
@@ -59,6 +60,10 @@ pub struct Endpoint {
     port_counter: u32,
     /// The ECN field of the packet being handled (`NotEct` between packets).
     rx_ecn: finack_wire::Ecn,
+    /// The GSO segment size of the packet being handled (0: a plain packet).
+    rx_gso: u16,
+    /// Path MTUs learned from ICMP, for connections opened later.
+    path_mtus: pmtu::PathMtus,
     /// Ring memory and orphans, counted as events end (`Config::tcp_mem`,
     /// `Config::max_orphans`).
     mem: memory::MemAccount,
@@ -106,6 +111,8 @@ impl Endpoint {
             stats: Stats::default(),
             last_now: Instant::ZERO,
             rx_ecn: finack_wire::Ecn::NotEct,
+            rx_gso: 0,
+            path_mtus: pmtu::PathMtus::default(),
             port_counter: 0,
             mem: memory::MemAccount::default(),
         }
@@ -173,12 +180,18 @@ impl Endpoint {
             slots,
             events,
             stats,
+            path_mtus,
             ..
         } = self;
         let SlotKind::Active(tcb) = &mut slots[idx as usize].kind else {
             return None;
         };
         let before = tcb.state;
+        // Only an active open still to learn its MSS looks the path up.
+        let path_mtu = match before {
+            State::SynSent => path_mtus.get(now, tcb.remote.ip()).unwrap_or(cfg.mtu),
+            _ => cfg.mtu,
+        };
         tcb.rcv.mem_pressure = mem.pressure;
         let mut ctx = Ctx {
             now,
@@ -188,6 +201,8 @@ impl Endpoint {
             accept_queue_full: accept_full,
             mem,
             ecn: self.rx_ecn,
+            gso_size: self.rx_gso,
+            path_mtu,
             out: Outcome::default(),
         };
         let r = f(tcb, &mut ctx);
@@ -398,6 +413,23 @@ impl Endpoint {
         Ok(())
     }
 
+    /// As [`handle_packet`](Self::handle_packet), for a packet that receive
+    /// offload (GRO/LRO, a TUN device's virtio-net header) merged from
+    /// segments of `gso_size` payload bytes: the receiver's estimate of the
+    /// peer's segment size takes that size, not the whole length (Linux
+    /// `skb_shinfo(skb)->gso_size` in tcp_measure_rcv_mss()).
+    pub fn handle_gro_packet(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        gso_size: u16,
+    ) -> Result<(), Error> {
+        self.rx_gso = gso_size;
+        let r = self.handle_packet(now, packet);
+        self.rx_gso = 0;
+        r
+    }
+
     /// RFC 9293 §3.9.2.2 (MUST-54): ICMP errors about our segments.
     fn icmp_arrives(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
         let e = match finack_wire::icmp::parse_icmp_error(packet) {
@@ -421,11 +453,10 @@ impl Endpoint {
             self.stats.icmp_ignored += 1;
             return Ok(());
         };
-        if self
-            .run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e))
-            .is_none()
-        {
-            self.stats.icmp_ignored += 1;
+        match self.run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e)) {
+            None => self.stats.icmp_ignored += 1,
+            Some(Some(mtu)) => self.path_mtus.learn(now, e.dst, mtu),
+            Some(None) => {}
         }
         Ok(())
     }
@@ -440,7 +471,16 @@ impl Endpoint {
         let cause = Cause::Segment(seg.flags);
         let mut iss_override = None;
         let tuple = (local, remote);
+        // Linux tcp_ipv4.c: tcp_v4_rcv() checks the signature options of a
+        // segment for a connection (request socks included) or a listener
+        // before anything else looks at it (tcp_inbound_hash()); with no key
+        // set, a signed segment is unexpected and dropped unanswered.
+        let md5_unexpected = self.cfg.md5_option_checks && seg.options.md5.is_some();
         if let Some(idx) = self.tuples.get(&tuple, |i| tuple_of(&self.slots, i)) {
+            if md5_unexpected {
+                self.stats.md5_unexpected += 1;
+                return;
+            }
             self.run(idx, now, cause, |tcb, ctx| tcb.on_segment(ctx, seg));
             return;
         }
@@ -464,6 +504,10 @@ impl Endpoint {
             }
         }
         if let Some(l) = self.listeners.find(&local) {
+            if md5_unexpected {
+                self.stats.md5_unexpected += 1;
+                return;
+            }
             let (syn, ack, rst) = (seg.flags.syn(), seg.flags.ack(), seg.flags.rst());
             if syn && !ack && !rst && self.over_memory_limit() {
                 // Past the hard limit of `Config::tcp_mem` no connection is
@@ -531,8 +575,16 @@ impl Endpoint {
     /// RFC 9293 §3.10.7.1: a segment for no connection gets a RST (never in reply to
     /// a RST): `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, otherwise
     /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    ///
+    /// Linux tcp_ipv4.c: tcp_v4_send_reset() answers a segment carrying an
+    /// MD5 signature only when a listener's key verifies it; finack holds no
+    /// keys, so such a segment gets no RST (`Config::md5_option_checks`).
     fn reply_closed(&mut self, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
         if seg.flags.rst() {
+            return;
+        }
+        if self.cfg.md5_option_checks && seg.options.md5.is_some() {
+            self.stats.md5_unexpected += 1;
             return;
         }
         let (seq, ack) = if seg.flags.ack() {
@@ -590,8 +642,9 @@ impl Endpoint {
             .listeners
             .get(lid)
             .map_or((0, self.cfg.listener_limits), |l| (l.user_mss, l.limits));
+        let path_mtu = self.path_mtus.get(now, remote.ip()).unwrap_or(self.cfg.mtu);
         let mut tcb = Tcb::accept_syn(
-            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss,
+            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss, path_mtu,
         );
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;

@@ -226,6 +226,7 @@ impl Endpoint {
             + self.tx_queue.capacity() * size_of::<u32>()
             + self.ctl.capacity() * size_of::<CtlSegment>()
             + self.events.heap_bytes()
+            + self.path_mtus.heap_bytes()
             + self.transitions.capacity() * size_of::<Transition>();
         m
     }

@@ -76,7 +76,7 @@ impl Tcb {
         self.rcv.nxt = seg.seq + 1;
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.adv = self.rcv.nxt;
-        self.apply_syn_options(ctx.cfg, seg);
+        self.apply_syn_options(ctx.cfg, seg, ctx.path_mtu);
         self.ecn_rcv_syn(seg, flags.ack());
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
             self.rcv.ts_recent = ts.tsval;
@@ -165,8 +165,14 @@ impl Tcb {
         if let Step::Done = self.step_syn(ctx, cur) {
             return;
         }
+        let was_established = self.state == State::Established;
         if let Step::Done = self.step_ack(ctx, seg, cur) {
             return;
+        }
+        // Linux tcp_rcv_established() (not the handshake's last ACK, which
+        // tcp_rcv_state_process() takes).
+        if was_established {
+            self.rcv_rtt_measure_ts(ctx, seg);
         }
         self.step_urg(ctx, seg, cur.seq);
         self.step_text_and_fin(ctx, seg, cur);
@@ -378,7 +384,7 @@ impl Tcb {
                         self.enter_closed(ctx, CloseReason::Aborted);
                         return;
                     }
-                    self.deliver(ctx, cur.seq, cur.payload);
+                    self.deliver(ctx, seg, cur.seq, cur.payload);
                 }
                 // "This should not occur since a FIN has been received from the
                 // remote side. Ignore the segment text."
@@ -401,7 +407,7 @@ impl Tcb {
     /// Accept in-window text: in order into the receive buffer, otherwise into the
     /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
     /// with any data; MAY-13: ACK out-of-order segments at once).
-    fn deliver(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, payload: &[u8]) {
+    fn deliver(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber, payload: &[u8]) {
         self.ecn_check_ce(ctx);
         let offset = self.rcv.bytes_received as i64 + i64::from(seq - self.rcv.nxt);
         if seq != self.rcv.nxt {
@@ -439,6 +445,7 @@ impl Tcb {
         self.rcv.buf.note_data(ctx.now.as_millis());
         self.rcv.bytes_received += advanced as u64;
         self.rcv.nxt += advanced as u32;
+        self.rcv_data_event(ctx, seg);
         ctx.events.push(Event::Readable(self.id));
         if let Some(fin) = self.rcv.ooo_fin {
             if fin == self.rcv.nxt {
@@ -546,12 +553,16 @@ impl Tcb {
     /// Request an ACK unless one was sent for an invalid segment within
     /// `challenge_ack_interval` (Linux `tcp_oow_rate_limited`). True if sent.
     fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let allowed = self
-            .rcv
-            .last_challenge
-            .is_none_or(|t| ctx.now - t >= ctx.cfg.challenge_ack_interval);
+        // Linux tcp_input.c: tcp_oow_rate_limited(): a stamp from the
+        // future (after wrapping) does not hold an ACK back.
+        let now_ms = ctx.now.as_millis() as u32;
+        let interval = ctx.cfg.challenge_ack_interval.as_millis();
+        let allowed = self.rcv.last_challenge.is_none_or(|t| {
+            let elapsed = now_ms.wrapping_sub(t) as i32;
+            elapsed < 0 || elapsed as u128 >= interval
+        });
         if allowed {
-            self.rcv.last_challenge = Some(ctx.now);
+            self.rcv.last_challenge = Some(now_ms);
             self.rcv.ack_now = true;
         }
         allowed

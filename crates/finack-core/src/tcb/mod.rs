@@ -18,6 +18,7 @@ mod ack;
 mod early_rexmit;
 mod ecn;
 pub(crate) mod errqueue;
+mod icmp;
 #[cfg(test)]
 mod idle_memory;
 mod input;
@@ -26,6 +27,7 @@ mod memory;
 mod mtu;
 mod output;
 mod rack;
+mod rcv_est;
 mod recovery;
 mod recv;
 mod send;
@@ -82,6 +84,13 @@ pub(crate) struct Ctx<'a> {
     /// The ECN field of the IP packet that brought the segment being
     /// processed (`NotEct` for other events).
     pub(crate) ecn: finack_wire::Ecn,
+    /// The segment size of a packet receive offload built from several
+    /// (Linux `gso_size`), 0 for a plain packet and other events.
+    pub(crate) gso_size: u16,
+    /// The MTU of the path to the peer as far as the endpoint knows (the
+    /// interface's, or one learned from ICMP; looked up for a connection
+    /// still opening, `Config::mtu` otherwise).
+    pub(crate) path_mtu: u16,
     /// What the event did, for `Endpoint::apply`.
     pub(crate) out: Outcome,
 }
@@ -193,6 +202,7 @@ impl Tcb {
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
             + self.errs.heap_bytes()
+            + self.rcv_est_heap_bytes()
     }
 
     /// Bytes its send and receive rings hold (allocations with their
@@ -266,6 +276,7 @@ impl Tcb {
         ts_offset: u32,
         syn: &finack_wire::TcpRepr<'_>,
         user_mss: u16,
+        path_mtu: u16,
     ) -> Tcb {
         let mut tcb = Tcb::new(
             id,
@@ -285,7 +296,7 @@ impl Tcb {
         tcb.rcv.nxt = syn.seq + 1;
         tcb.rcv.adv = tcb.rcv.nxt;
         tcb.rcv.last_ack_sent = tcb.rcv.nxt;
-        tcb.apply_syn_options(cfg, syn);
+        tcb.apply_syn_options(cfg, syn, path_mtu);
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         tcb.snd.wnd = u32::from(syn.window);
         tcb.snd.max_wnd = tcb.snd.wnd;
@@ -299,7 +310,12 @@ impl Tcb {
     }
 
     /// Take in the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
-    pub(crate) fn apply_syn_options(&mut self, cfg: &Config, syn: &finack_wire::TcpRepr<'_>) {
+    pub(crate) fn apply_syn_options(
+        &mut self,
+        cfg: &Config,
+        syn: &finack_wire::TcpRepr<'_>,
+        path_mtu: u16,
+    ) {
         let opts = &syn.options;
         // MUST-15: without an MSS option assume 536 (IPv4) / 1220 (IPv6).
         self.snd.peer_mss = opts.mss.unwrap_or_else(|| default_mss(&self.remote));
@@ -316,7 +332,7 @@ impl Tcb {
         }
         self.sack_ok = cfg.sack && opts.sack_permitted;
         self.ts_ok = cfg.timestamps && opts.timestamps.is_some();
-        self.update_mss(cfg);
+        self.update_mss(cfg, path_mtu);
         self.cc.set_initial(self.initial_cwnd(cfg));
     }
 
@@ -325,9 +341,13 @@ impl Tcb {
     /// counted as part of the TCP header.
     ///
     /// TCP_MAXSEG clamps the peer's MSS first (Linux tcp_input.c:
-    /// tcp_parse_options() lowers `mss_clamp` to `user_mss`).
-    fn update_mss(&mut self, cfg: &Config) {
-        let mms_s = cfg.mtu.saturating_sub(headers_len(&self.remote));
+    /// tcp_parse_options() lowers `mss_clamp` to `user_mss`). MMS_S comes
+    /// from the path's MTU: one learned from ICMP by an earlier connection
+    /// to the peer counts (Linux tcp_sync_mss() of the route's MTU).
+    fn update_mss(&mut self, cfg: &Config, path_mtu: u16) {
+        let mms_s = path_mtu
+            .min(cfg.mtu)
+            .saturating_sub(headers_len(&self.remote));
         let mut mss = clamp_user_mss(self.rcv.user_mss, self.snd.peer_mss).min(mms_s);
         if self.ts_ok {
             mss = mss.saturating_sub(12);
@@ -480,8 +500,12 @@ impl Tcb {
                 }
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
-                    // with TCP_NAGLE_CORK.
+                    // with TCP_NAGLE_CORK; tcp_mark_urg(): MSG_OOB puts the
+                    // urgent pointer after the last byte written.
                     self.snd.more = flags.more;
+                    if flags.oob {
+                        self.snd.buf.mark_urgent_end();
+                    }
                 }
                 if n < data.len() {
                     self.snd.blocked = true;
@@ -746,47 +770,8 @@ impl Tcb {
                 self.rcv.buf.ms_since_data(now.as_millis()),
             )),
             notsent_lowat: self.snd.notsent_lowat(cfg),
-        }
-    }
-
-    /// An ICMP error about one of our segments (RFC 9293 §3.9.2.2, RFC 5927).
-    pub(crate) fn on_icmp(&mut self, ctx: &mut Ctx<'_>, e: &finack_wire::icmp::IcmpError) {
-        use finack_wire::icmp::IcmpKind;
-        // RFC 5927 §4.1: only an error quoting a sequence number we have sent and
-        // not yet seen acknowledged can be genuine.
-        if !(e.seq.ge(self.snd.una) && e.seq.lt(self.snd.max)) {
-            ctx.stats.icmp_ignored += 1;
-            return;
-        }
-        match e.kind {
-            // MUST-55: source quench is silently discarded.
-            IcmpKind::SourceQuench => {}
-            IcmpKind::PacketTooBig { mtu } => {
-                // RFC 1191 / RFC 8201 path MTU discovery: shrink the segments and
-                // resend what was dropped (RFC 5927 §7 bounds the reduction).
-                let options = if self.ts_ok { 12 } else { 0 };
-                // Never below the minimum MTU of the family (576 / 1280 bytes).
-                let floor = default_mss(&self.remote) - options;
-                let overhead = headers_len(&self.remote) + options;
-                let mss = mtu.saturating_sub(overhead).max(floor);
-                if mss < self.snd.mss {
-                    self.cc.rescale_mss(u32::from(self.snd.mss), u32::from(mss));
-                    self.snd.mss = mss;
-                    self.snd.nxt = self.snd.una;
-                    self.snd.rtt_probe = None;
-                }
-            }
-            IcmpKind::Refused
-                if matches!(self.state, State::SynSent | State::SynReceived)
-                    && self.listener.is_none() =>
-            {
-                // A hard error while opening: the connection is refused (SHLD-26;
-                // Linux aborts only during the handshake).
-                self.enter_closed(ctx, CloseReason::Refused);
-            }
-            // MUST-56: soft errors never abort; SHLD-25: the application can
-            // learn of them.
-            kind => self.errs.set_soft_error(kind),
+            rcv_rtt: self.rcv_rtt(),
+            rcv_mss: self.rcv_mss(cfg),
         }
     }
 

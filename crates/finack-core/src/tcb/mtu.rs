@@ -256,6 +256,18 @@ impl Tcb {
         }
     }
 
+    /// An ICMP "packet too big" lowered the path MTU to `mtu` (Linux
+    /// tcp_v4_mtu_reduced() updates the route, then tcp_sync_mss()): the
+    /// search range cannot go above it.
+    pub(crate) fn path_mtu_reduced(&mut self, mtu: u16) {
+        if let Some(p) = self.rec.allocated().and_then(|r| r.path_mtu.as_mut()) {
+            p.route = p.route.min(mtu);
+            p.cookie = p.route;
+            p.search_high = p.search_high.min(mtu);
+            p.search_low = p.search_low.min(mtu);
+        }
+    }
+
     /// A packet left: the cached route is checked again (ip_queue_xmit()).
     pub(crate) fn route_revalidate(&mut self) {
         if let Some(p) = self.rec.allocated().and_then(|r| r.path_mtu.as_mut()) {

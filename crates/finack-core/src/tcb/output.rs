@@ -283,8 +283,11 @@ impl Tcb {
                 // tcp_minshall_check()). TCP_NAGLE_PUSH overrides both.
                 let mid_queue = unit.is_some_and(|u| off + len == u.end && u.end < queued);
                 let short_out = self.snd.buf.short_sent_end().is_some_and(|e| e <= off);
+                // In urgent mode nothing waits (tcp_nagle_test() with
+                // tcp_urg_mode()).
                 !mid_queue
                     && !push_once
+                    && self.snd.urgent_up().is_none()
                     && (self.snd.cork || self.snd.more || (!self.snd.nodelay && short_out))
             } else {
                 // Nagle (§3.7.4, SHLD-7) and sender SWS avoidance
@@ -632,6 +635,29 @@ impl Tcb {
         }
     }
 
+    /// The urgent pointer of a segment starting at `seq`, with URG set in
+    /// `flags` when it has one (RFC 9293 §3.8.5: the pointer is SND.UP as
+    /// an offset from the segment's sequence number, naming the byte after
+    /// the urgent data). Linux tcp_output.c: __tcp_transmit_skb(): every
+    /// segment starting below SND.UP carries it, retransmissions included,
+    /// each with its own offset; one too far for the 16-bit field says
+    /// 0xFFFF while that does not reach past SND.NXT.
+    fn urgent_field(&self, seq: SeqNumber, flags: &mut TcpFlags) -> u16 {
+        let Some(up) = self.snd.urgent_up().filter(|up| seq.lt(*up)) else {
+            return 0;
+        };
+        let ahead = (up - seq) as u32;
+        let urgent = if ahead < 0x1_0000 {
+            ahead as u16
+        } else if (seq + 0xFFFF).gt(self.snd.nxt) {
+            0xFFFF
+        } else {
+            return 0;
+        };
+        *flags = flags.union(TcpFlags::URG);
+        urgent
+    }
+
     /// Emit a non-SYN segment carrying `len` bytes of the send buffer from
     /// `off`; `new_data`: the bytes were never sent before.
     #[allow(clippy::too_many_arguments)]
@@ -676,6 +702,7 @@ impl Tcb {
         if self.sack_ok && self.rcv.buf.has_ooo() {
             self.fill_sack(&mut options);
         }
+        let urgent = self.urgent_field(seq, &mut flags);
         let (local, remote, ack) = (self.local, self.remote, self.rcv.nxt);
         let tcp = TcpRepr {
             src_port: local.port(),
@@ -684,7 +711,7 @@ impl Tcb {
             ack,
             flags,
             window,
-            urgent: 0,
+            urgent,
             options,
             payload: self.snd.buf.slice(off, len),
         };

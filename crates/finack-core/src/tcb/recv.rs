@@ -49,11 +49,16 @@ pub(crate) struct RecvSide {
     pub(crate) seg_max: u32,
     /// Quick ACKs left.
     pub(crate) quickacks: u32,
-    /// When an ACK last answered an invalid segment (RFC 5961 §7 rate limit).
-    pub(crate) last_challenge: Option<Instant>,
+    /// When an ACK last answered an invalid segment (RFC 5961 §7 rate
+    /// limit), in milliseconds modulo 2^32 (Linux `last_oow_ack_time`, a
+    /// 32-bit jiffies stamp).
+    pub(crate) last_challenge: Option<u32>,
     /// TCP_MAXSEG (Linux `rx_opt.user_mss`), 0 when unset: the most we
     /// announce in our MSS option and the most we send in a segment.
     pub(crate) user_mss: u16,
+    /// The peer's segment size and the receiver's RTT estimate (tcp_info),
+    /// allocated when the first data arrives.
+    pub(crate) est: Option<alloc::boxed::Box<super::rcv_est::RcvEstimates>>,
 }
 
 impl RecvSide {
@@ -80,6 +85,7 @@ impl RecvSide {
             quickacks: cfg.quickacks,
             last_challenge: None,
             user_mss: 0,
+            est: None,
         }
     }
 }

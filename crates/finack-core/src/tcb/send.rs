@@ -97,6 +97,13 @@ pub(crate) struct SendSide {
 }
 
 impl SendSide {
+    /// SND.UP while in urgent mode (Linux `snd_up` away from `snd_una`):
+    /// the sequence number just after the last urgent byte written, while
+    /// it is unacknowledged.
+    pub(crate) fn urgent_up(&self) -> Option<SeqNumber> {
+        self.buf.urgent_end().map(|off| self.buf_seq + off as u32)
+    }
+
     pub(crate) fn new(cfg: &Config, iss: SeqNumber, peer_mss: u16) -> SendSide {
         let mut snd = SendSide {
             iss,

@@ -68,6 +68,8 @@ pub struct Seg {
     pub ack: SeqNumber,
     pub len: usize,
     pub window: u16,
+    /// The urgent pointer field.
+    pub urgent: u16,
     pub options: TcpOptions,
     pub raw_options: Vec<u8>,
     pub payload: Vec<u8>,
@@ -97,6 +99,7 @@ impl Seg {
             ack: tcp.ack,
             len: tcp.payload.len(),
             window: tcp.window,
+            urgent: tcp.urgent,
             options: tcp.options,
             raw_options: bytes[ip_hdr + 20..ip_hdr + tcp_hdr].to_vec(),
             payload: tcp.payload.to_vec(),

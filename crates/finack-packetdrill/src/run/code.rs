@@ -504,6 +504,8 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_rto" => i.rto.as_micros() as i64,
         "tcpi_rtt" => i.srtt.map_or(0, |d| d.as_micros() as i64),
         "tcpi_rttvar" => i.rttvar.as_micros() as i64,
+        "tcpi_rcv_rtt" => i.rcv_rtt.as_micros() as i64,
+        "tcpi_rcv_mss" => i64::from(i.rcv_mss),
         "tcpi_snd_mss" => mss,
         "tcpi_backoff" => i64::from(i.backoff),
         "tcpi_total_retrans" => i.total_retransmits as i64,
@@ -564,6 +566,8 @@ mod tests {
             retrans_segments: 0,
             last_data_recv: core::time::Duration::from_millis(1_234),
             notsent_lowat: u32::MAX,
+            rcv_rtt: core::time::Duration::ZERO,
+            rcv_mss: 536,
         }
     }
 
@@ -657,7 +661,7 @@ mod tests {
     #[test]
     fn what_cannot_be_answered_is_unsupported() {
         for text in [
-            "assert tcpi_rcv_rtt == 1",
+            "assert tcpi_delivery_rate == 1",
             "assert tcpi_rtt == @",
             "import os",
         ] {

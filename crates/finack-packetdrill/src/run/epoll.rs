@@ -223,6 +223,7 @@ impl Runner {
                 self.unsupported
                     .push(format!("line {line}: EPOLLONESHOT is not modelled"));
             }
+            self.note_zerocopy_completions(line, item.fd);
             let wakes = self.wakeups(item.fd);
             let mask = self.epoll_mask(item.fd, item.events);
             let edge = item.events & EPOLLET != 0;

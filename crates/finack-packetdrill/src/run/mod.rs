@@ -32,6 +32,7 @@ mod files;
 mod icmp;
 mod options;
 mod packets;
+mod procnet;
 mod readiness;
 mod shell;
 mod sockopt;
@@ -147,6 +148,13 @@ struct SockOpts {
     user_mss: Option<u16>,
     /// TCP_NOTSENT_LOWAT as set (0: the sysctl's default).
     notsent_lowat: Option<u32>,
+    /// SO_ZEROCOPY: MSG_ZEROCOPY sends of data pin user pages and report
+    /// their completion on the error queue (Linux SOCK_ZEROCOPY).
+    zerocopy: bool,
+    /// A MSG_ZEROCOPY send with data was made on this socket: Linux queues a
+    /// completion notification on the error queue (which also raises
+    /// POLLERR); the runner does not model those notifications.
+    zerocopy_sent: bool,
 }
 
 impl Fd {
@@ -183,6 +191,8 @@ struct Runner {
     /// `--tcp_ts_tick_usecs`: outbound TSvals are checked against the script,
     /// in ticks of this many microseconds (packetdrill checks them only then).
     ts_tick: Option<u32>,
+    /// `--mss`: the GSO segment size of inbound TCP packets.
+    gso_mss: Option<u16>,
     pending: Option<Pending>,
     /// The socket under test for `%{ }%` blocks: the last connection made by
     /// connect or accept (packetdrill's socket_under_test).
@@ -250,6 +260,7 @@ impl Runner {
             ts_map: None,
             tolerance: s.tolerance_us,
             ts_tick: s.ts_tick,
+            gso_mss: s.gso_mss,
             pending: None,
             last_conn: None,
             write_done: 0,

@@ -192,6 +192,8 @@ pub(super) struct Settings {
     pub(super) mtu: Option<u16>,
     pub(super) tolerance_us: i64,
     pub(super) ts_tick: Option<u32>,
+    /// `--mss`: the GSO segment size of inbound TCP packets.
+    pub(super) gso_mss: Option<u16>,
     pub(super) strict_segments: bool,
     pub(super) defines: Vec<(String, String)>,
 }
@@ -221,6 +223,7 @@ pub(super) fn settings(script: &Script, caller: &RunOptions) -> (Settings, Vec<S
         mtu: None,
         tolerance_us: super::DEFAULT_TOLERANCE_US,
         ts_tick: None,
+        gso_mss: None,
         strict_segments: false,
         defines: caller.defines.clone(),
     };
@@ -249,22 +252,26 @@ pub(super) fn settings(script: &Script, caller: &RunOptions) -> (Settings, Vec<S
             // The runner has no routing: the script side is reached directly,
             // so the gateway and the netmask of the tun device change nothing.
             "gateway_ip" | "netmask_ip" => {}
+            // packetdrill run_system_call.c: sendcall_may_free(): with
+            // --send_omit_free the tool keeps each send call's user buffer
+            // instead of freeing it (zerocopy sends may still reference it);
+            // what the stack sends does not depend on it.
+            "send_omit_free" => {}
             // packetdrill netdev.c sets the tun device's MTU; the MSS finack
             // announces derives from Config::mtu the same way.
             "mtu" => match num(value).filter(|v| (68..=65_535).contains(v)) {
                 Some(v) => s.mtu = Some(v as u16),
                 None => unchecked.push(bad("bad MTU")),
             },
-            // packetdrill run_packet.c sets the GSO size of inbound packets to
-            // --mss: a longer inbound packet reaches Linux's TCP as one GRO
-            // super-packet. The runner injects it as one packet too, which
-            // finack processes as one segment; only Linux's receive-MSS
-            // estimate (tcpi_rcv_mss, not answered here) depends on it.
-            "mss" => {
-                if num(value).is_none_or(|v| v <= 0) {
-                    unchecked.push(bad("bad MSS"));
-                }
-            }
+            // packetdrill netdev.c: linux_tun_write() gives inbound TCP packets
+            // the GSO size --mss (a virtio-net header); a longer packet
+            // reaches Linux's TCP as one GSO packet of such segments. The
+            // runner hands it to the engine as one packet with that size
+            // (`Endpoint::handle_gro_packet`).
+            "mss" => match num(value).filter(|v| (1..=65_535).contains(v)) {
+                Some(v) => s.gso_mss = Some(v as u16),
+                None => unchecked.push(bad("bad MSS")),
+            },
             "tolerance_usecs" => match num(value).filter(|v| *v > 0) {
                 Some(v) => s.tolerance_us = v,
                 None => unchecked.push(bad("bad tolerance")),

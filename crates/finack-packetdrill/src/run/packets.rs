@@ -203,6 +203,20 @@ impl Runner {
                     };
                     options.timestamps = Some(Timestamps { tsval: *val, tsecr });
                 }
+                // packetdrill parser.y: new_md5_option(): the digest goes on
+                // the wire as written (the script cannot know a real one).
+                TcpOption::Md5(hex) => match md5_digest(hex) {
+                    Some(d) => options.md5 = Some(d),
+                    None => {
+                        return fail(
+                            line,
+                            format!(
+                                "inbound md5 option: only a 16-byte digest (32 hex digits) \
+                                 is supported, got '{hex}'"
+                            ),
+                        )
+                    }
+                },
                 other => {
                     return fail(
                         line,
@@ -245,10 +259,30 @@ impl Runner {
             line,
             message: format!("cannot build the inbound packet: {e:?}"),
         })?;
-        let _ = self.ep.handle_packet(self.now, &buf[..n]);
+        // Linux virtio_net_hdr_to_skb(): a packet no longer than the GSO
+        // size is not a GSO one.
+        let _ = match self.gso_mss {
+            Some(mss) if payload.len() > usize::from(mss) => {
+                self.ep.handle_gro_packet(self.now, &buf[..n], mss)
+            }
+            _ => self.ep.handle_packet(self.now, &buf[..n]),
+        };
         self.drain();
         self.try_pending()
     }
+}
+
+/// The 16 bytes of an md5 option's hex digest, if it has exactly 32 digits.
+fn md5_digest(hex: &str) -> Option<[u8; 16]> {
+    let hex = hex.strip_prefix("0x").unwrap_or(hex);
+    if hex.len() != 32 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// The raw TCP options area of an IPv4 or IPv6 packet (finack sends no IPv6
@@ -309,6 +343,9 @@ pub(super) fn decode_options(raw: Vec<u8>) -> Vec<TcpOption> {
                 val: be32(&body[..4]),
                 ecr: be32(&body[4..]),
             }),
+            (19, 16) => out.push(TcpOption::Md5(
+                body.iter().map(|b| format!("{b:02x}")).collect(),
+            )),
             _ => out.push(TcpOption::Md5(format!("kind{kind}"))),
         }
         i += len;

@@ -360,6 +360,18 @@ impl Runner {
                 self.file_command(fc);
                 continue;
             }
+            if let Some(r) = self.proc_net_tcp(&cmd) {
+                match r {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        return fail(line, format!("command failed (no line matched): {cmd}"))
+                    }
+                    Err(why) => {
+                        self.unsupported.push(format!("line {line}: {why}"));
+                        continue;
+                    }
+                }
+            }
             if cmd.split_whitespace().next() == Some("ss") {
                 match self.ss(&cmd) {
                     Ok(true) => continue,

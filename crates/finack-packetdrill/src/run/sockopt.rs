@@ -130,6 +130,14 @@ impl Runner {
                 return Ok(CallResult::Done(0, None));
             }
             "TCP_NODELAY" => opts.nodelay = Some(int.unwrap_or(0) != 0),
+            // Linux sock.c: sk_setsockopt() SO_ZEROCOPY: a TCP socket takes 0
+            // or 1 (EINVAL otherwise) and sets the SOCK_ZEROCOPY flag, which
+            // only MSG_ZEROCOPY sends look at (an accepted socket inherits it
+            // from its listener, as sk_clone_lock() copies the flags).
+            "SO_ZEROCOPY" => match int {
+                Some(v @ (0 | 1)) => opts.zerocopy = v == 1,
+                _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
+            },
             "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
             // Linux doubles the value (man 7 socket: room for bookkeeping) and
             // reports the doubled value. The receive buffer keeps the value
@@ -226,6 +234,7 @@ impl Runner {
                 }
             }
             "TCP_INQ" => i64::from(f.opts.inq),
+            "SO_ZEROCOPY" => i64::from(f.opts.zerocopy),
             "SO_TIMESTAMPING" => match conn {
                 Some(c) => i64::from(self.ep.timestamping(c)),
                 None => f.opts.timestamping.unwrap_or(0),

@@ -79,7 +79,7 @@ fn long_name(s: State) -> &'static str {
 
 /// A `grep` pattern (basic regular expression: `.` any character, `^` and
 /// `$` anchors, everything else literal) against a line.
-fn grep_match(pattern: &str, line: &str) -> bool {
+pub(super) fn grep_match(pattern: &str, line: &str) -> bool {
     let (anchored, p) = match pattern.strip_prefix('^') {
         Some(p) => (true, p),
         None => (false, pattern),
@@ -109,7 +109,31 @@ fn prefix_match(filter: &str, addr: &str) -> bool {
     base == addr
 }
 
+/// One socket as the listings show it: state, local address, remote
+/// address (none for a listener), receive queue and send queue.
+pub(super) type SocketRow = (State, SocketAddr, Option<SocketAddr>, u32, u32);
+
 impl Runner {
+    /// The sockets of the run: the engine's connections and the runner's
+    /// listeners (whose receive queue is the accept queue).
+    pub(super) fn socket_rows(&self) -> Vec<SocketRow> {
+        let mut socks = Vec::new();
+        for (c, state, local, remote) in self.ep.connections() {
+            let info = self.ep.info(c);
+            let rq = info.as_ref().map_or(0, |i| i.readable);
+            let sq = info.as_ref().map_or(0, |i| i.unacked + i.unsent);
+            socks.push((state, local, Some(remote), rq, sq));
+        }
+        for f in self.fds.values() {
+            if let Sock::Listener(l) = f.sock {
+                let port = self.local_port.unwrap_or(SERVER_PORT);
+                let q = self.ep.accept_queue_len(l) as u32;
+                socks.push((State::Listen, self.local_addr(port), None, q, 0));
+            }
+        }
+        socks
+    }
+
     /// The socket's address as ss prints it.
     fn ss_addr(&self, a: SocketAddr) -> String {
         match (self.mode, a.ip()) {
@@ -195,21 +219,7 @@ impl Runner {
                 })
                 .collect()
         });
-        // The sockets: the engine's connections and the runner's listeners.
-        let mut socks: Vec<(State, SocketAddr, Option<SocketAddr>, u32, u32)> = Vec::new();
-        for (c, state, local, remote) in self.ep.connections() {
-            let info = self.ep.info(c);
-            let rq = info.as_ref().map_or(0, |i| i.readable);
-            let sq = info.as_ref().map_or(0, |i| i.unacked + i.unsent);
-            socks.push((state, local, Some(remote), rq, sq));
-        }
-        for f in self.fds.values() {
-            if let Sock::Listener(l) = f.sock {
-                let port = self.local_port.unwrap_or(SERVER_PORT);
-                let q = self.ep.accept_queue_len(l) as u32;
-                socks.push((State::Listen, self.local_addr(port), None, q, 0));
-            }
-        }
+        let socks = self.socket_rows();
         let v6_sockets = self.mode != IpMode::Ipv4;
         let mut lines = Vec::new();
         for (state, local, remote, rq, sq) in socks {

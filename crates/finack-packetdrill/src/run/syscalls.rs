@@ -300,13 +300,13 @@ impl Runner {
                 if is_null(arg(1)) && len > 0 {
                     return Ok(CallResult::Done(-1, Some("EFAULT")));
                 }
+                let fd = self.fd_arg(line, call)?;
                 let flags = if name != "write" {
                     let names = arg(3).map(flag_names).unwrap_or_default();
-                    self.send_flags(line, &names)?
+                    self.send_flags(line, fd, len.max(0) as usize, &names)?
                 } else {
                     SendFlags::default()
                 };
-                let fd = self.fd_arg(line, call)?;
                 self.write_bytes(line, call, fd, len.max(0) as usize, flags, retry)?
             }
             "sendmsg" => self.sendmsg(line, call, retry)?,
@@ -519,24 +519,34 @@ impl Runner {
             return fail(line, "sendmsg: cannot read msg_iov lengths");
         };
         let names = call.args.get(2).map(flag_names).unwrap_or_default();
-        let flags = self.send_flags(line, &names)?;
+        let flags = self.send_flags(line, fd, len, &names)?;
         self.write_bytes(line, call, fd, len, flags, retry)
     }
 
     /// send(2)'s flags: 0, MSG_NOSIGNAL and MSG_DONTWAIT write as write()
     /// does; MSG_MORE (do not push yet: no PSH, a partial segment waits) and
     /// MSG_EOR (later data never joins this record) go to the engine
-    /// (`Endpoint::send_with`). Other flags fail the call.
-    fn send_flags(&mut self, line: u32, flags: &[String]) -> Res<SendFlags> {
+    /// (`Endpoint::send_with`). MSG_ZEROCOPY sends as a copy does (the same
+    /// segments); on a SO_ZEROCOPY socket with data to send, Linux would
+    /// also queue a completion on the error queue, which is remembered so a
+    /// later poll that could see it is reported unchecked. Other flags fail
+    /// the call.
+    fn send_flags(&mut self, line: u32, fd: i64, len: usize, flags: &[String]) -> Res<SendFlags> {
         let mut out = SendFlags::default();
         for f in flags {
             match f.as_str() {
                 "0" | "MSG_NOSIGNAL" | "MSG_DONTWAIT" => {}
+                // Linux tcp.c: tcp_sendmsg_locked() takes the zerocopy path
+                // only for a non-empty send on a socket with SOCK_ZEROCOPY;
+                // otherwise the flag changes nothing.
+                "MSG_ZEROCOPY" => {
+                    if let Some(fd) = self.fds.get_mut(&fd).filter(|f| f.opts.zerocopy) {
+                        fd.opts.zerocopy_sent |= len > 0;
+                    }
+                }
                 "MSG_MORE" => out.more = true,
                 "MSG_EOR" => out.eor = true,
-                // Urgent data changes the segments themselves (URG flag and
-                // pointer): there is no plain write to fall back on.
-                "MSG_OOB" => return fail(line, "send flag MSG_OOB needs engine support"),
+                "MSG_OOB" => out.oob = true,
                 other => return fail(line, format!("send flag {other} is not supported")),
             }
         }

@@ -18,6 +18,11 @@ pub const KIND_SACK_PERMITTED: u8 = 4;
 pub const KIND_SACK: u8 = 5;
 /// Option kind: timestamps (RFC 7323 §3).
 pub const KIND_TIMESTAMPS: u8 = 8;
+/// Option kind: TCP MD5 signature (RFC 2385 §3.0), length 18.
+pub const KIND_MD5SIG: u8 = 19;
+
+/// Bytes of an MD5 digest (RFC 2385 §3.0, RFC 1321).
+pub const MD5_DIGEST_LEN: usize = 16;
 
 /// Largest options area: a 60-byte header minus the 20 fixed bytes.
 pub const MAX_OPTIONS_LEN: usize = 40;
@@ -127,6 +132,10 @@ pub struct TcpOptions {
     pub timestamps: Option<Timestamps>,
     /// SACK blocks (kind 5); empty when absent.
     pub sack_blocks: SackBlocks,
+    /// TCP MD5 signature (kind 19, RFC 2385): the 16-byte digest. An option
+    /// of another length is ignored, as Linux's
+    /// `tcp_parse_md5sig_option()` does.
+    pub md5: Option<[u8; MD5_DIGEST_LEN]>,
 }
 
 impl TcpOptions {
@@ -209,6 +218,11 @@ impl TcpOptions {
                     }
                 }
             }
+            (KIND_MD5SIG, _) => {
+                if let Ok(digest) = <[u8; MD5_DIGEST_LEN]>::try_from(body) {
+                    self.md5 = Some(digest);
+                }
+            }
             // RFC 9293 MUST-6: ignore options not understood (including known
             // kinds with a length we do not expect).
             _ => {}
@@ -219,6 +233,10 @@ impl TcpOptions {
     /// [`emit`](Self::emit).
     fn fixed_len(&self) -> usize {
         let mut len = 0;
+        if self.md5.is_some() {
+            // NOP, NOP, kind, length, digest.
+            len += 4 + MD5_DIGEST_LEN;
+        }
         if self.mss.is_some() {
             len += 4;
         }
@@ -252,6 +270,7 @@ impl TcpOptions {
 
     /// Write the options in Linux's layout (that of `tcp_options_write`):
     ///
+    /// 0. MD5 signature: NOP, NOP, (19, 18, digest), if present;
     /// 1. MSS (kind 2, length 4), if present;
     /// 2. with timestamps and SACK-permitted: SACK-permitted (4, 2) directly
     ///    followed by timestamps (8, 10, TSval, TSecr); with timestamps only:
@@ -272,6 +291,10 @@ impl TcpOptions {
         let len = self.emitted_len();
         let out = buf.get_mut(..len).ok_or(Error::BufferTooSmall)?;
         let mut w = Writer { buf: out, at: 0 };
+        if let Some(digest) = self.md5 {
+            w.bytes(&[KIND_NOP, KIND_NOP, KIND_MD5SIG, 2 + MD5_DIGEST_LEN as u8]);
+            w.bytes(&digest);
+        }
         if let Some(mss) = self.mss {
             w.bytes(&[KIND_MSS, 4]);
             w.bytes(&mss.to_be_bytes());
@@ -346,6 +369,7 @@ mod tests {
                 tsecr: 0,
             }),
             sack_blocks: SackBlocks::new(),
+            md5: None,
         };
         let (buf, n) = emit_vec(&opts);
         assert_eq!(
@@ -437,6 +461,7 @@ mod tests {
             sack_permitted: true,
             timestamps: Some(Timestamps::default()),
             sack_blocks: SackBlocks::new(),
+            md5: None,
         };
         for i in 0..4u32 {
             opts.sack_blocks.push(SeqNumber(i), SeqNumber(i + 1));
@@ -445,6 +470,29 @@ mod tests {
         assert_eq!(opts.sack_blocks_emitted(), 2);
         let (buf, n) = emit_vec(&opts);
         assert_eq!(TcpOptions::parse(&buf[..n]).unwrap().sack_blocks.len(), 2);
+    }
+
+    #[test]
+    fn rfc2385_md5_option_first_and_sack_room_shrinks() {
+        let mut opts = TcpOptions {
+            timestamps: Some(Timestamps { tsval: 1, tsecr: 2 }),
+            md5: Some([0xab; MD5_DIGEST_LEN]),
+            ..Default::default()
+        };
+        opts.sack_blocks.push(SeqNumber(1), SeqNumber(2));
+        // 20 (MD5) + 12 (TS) leave 8 bytes: no room for a SACK block
+        // (Linux tcp_established_options()).
+        assert_eq!(opts.sack_blocks_emitted(), 0);
+        let (buf, n) = emit_vec(&opts);
+        assert_eq!(n, 32);
+        assert_eq!(&buf[..4], &[1, 1, 19, 18]);
+        assert_eq!(&buf[4..20], &[0xab; 16]);
+        let mut expect = opts;
+        expect.sack_blocks.clear();
+        assert_eq!(TcpOptions::parse(&buf[..n]), Ok(expect));
+        // A kind 19 of another length is not a signature.
+        let raw = [19, 6, 1, 2, 3, 4];
+        assert_eq!(TcpOptions::parse(&raw).unwrap().md5, None);
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! The receiver's estimates Linux reports in tcp_info: the peer's segment
+//! size (`tcpi_rcv_mss`, tcp_measure_rcv_mss()) and the receive-side RTT
+//! (`tcpi_rcv_rtt`, tcp_rcv_rtt_measure_ts() with timestamps,
+//! tcp_rcv_rtt_measure() without).
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+use finack_core::wire::{TcpFlags, TcpOptions};
+use finack_core::Config;
+
+dual!(
+    rcv_rtt_from_timestamps_and_rcv_mss_from_full_segments,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, s) = net.established();
+        let before = net.server.info(s).unwrap();
+        assert_eq!(before.rcv_rtt, Duration::ZERO);
+        // Linux tcp_initialize_rcv_mss(): at most 536 before data.
+        assert_eq!(before.rcv_mss, 536);
+        net.client.send(net.now, c, &pattern(40_000, 3)).unwrap();
+        net.run_to_quiet();
+        let info = net.server.info(s).unwrap();
+        let mss = net.client.info(c).unwrap().snd_mss;
+        assert_eq!(info.rcv_mss, mss, "full segments set the estimate");
+        // 10 ms each way: the echoed timestamps are one RTT old.
+        assert!(
+            info.rcv_rtt >= Duration::from_millis(19) && info.rcv_rtt <= Duration::from_millis(25),
+            "{:?}",
+            info.rcv_rtt
+        );
+    }
+);
+
+dual!(
+    rcv_rtt_without_timestamps_from_a_window_of_data,
+    |f: Family| {
+        let cfg = Config {
+            timestamps: false,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
+        let (c, s) = net.established();
+        net.client.send(net.now, c, &pattern(400_000, 4)).unwrap();
+        net.run_to_quiet();
+        let rtt = net.server.info(s).unwrap().rcv_rtt;
+        // A window's worth of data cannot arrive faster than the ACK that
+        // opened it went out and came back: at least one RTT (20 ms).
+        assert!(
+            rtt >= Duration::from_millis(19) && rtt <= Duration::from_millis(200),
+            "{rtt:?}"
+        );
+    }
+);
+
+dual!(a_gro_packet_counts_its_segment_size, |f: Family| {
+    let mut net = Net::new(f);
+    let (_c, s) = net.established();
+    let synack = net.sent_by(Side::Server).last().copied().unwrap().clone();
+    let data = pattern(2000, 5);
+    let pkt = craft(
+        synack.dst,
+        synack.src,
+        synack.ack,
+        synack.seq + 1,
+        TcpFlags::ACK,
+        65535,
+        TcpOptions::default(),
+        &data,
+    );
+    let now = net.now;
+    net.server.handle_gro_packet(now, &pkt, 700).unwrap();
+    assert_eq!(net.server.info(s).unwrap().rcv_mss, 700);
+    // The same bytes as one plain packet: the estimate takes its length,
+    // at most our own MSS.
+    let pkt = craft(
+        synack.dst,
+        synack.src,
+        synack.ack + 2000,
+        synack.seq + 1,
+        TcpFlags::ACK,
+        65535,
+        TcpOptions::default(),
+        &data,
+    );
+    net.server.handle_packet(now, &pkt).unwrap();
+    let info = net.server.info(s).unwrap();
+    assert_eq!(info.rcv_mss, info.adv_mss);
+});
