@@ -57,7 +57,7 @@ pub use impair::Impairment;
 pub use link::{LinkStats, PacketLink};
 pub use listener::{TcpListener, DEFAULT_BACKLOG};
 pub use socket::TcpSocket;
-pub use stack::{ConnSummary, Stack};
+pub use stack::{ConnSummary, Stack, StackBuilder};
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, WriteHalf};
 pub use tun::Tun;
 
