@@ -399,6 +399,11 @@ async fn run_once(case: Case, secs: f64, streams: usize) -> Result<(u64, f64), F
                     .map_err(|e| Failure::Io(format!("connect loop failed: {e}")))?
                     .map_err(err("connect loop"))?;
             server.abort();
+            let ls = stack.link_stats();
+            eprint!(
+                "({} of {} packets in handed over between workers) ",
+                ls.handed_over, ls.packets_in
+            );
             if failed > n / 100 {
                 return Err(Failure::Io(format!(
                     "{failed} of {} connections failed",
