@@ -125,18 +125,28 @@ enum Case {
 }
 
 impl Case {
-    fn label(self) -> String {
-        let w = |n: usize| format!("{n} worker{}", if n == 1 { "" } else { "s" });
+    /// The row's name; `workers` says whether to name the worker count (not
+    /// when every case runs with one worker, the names as they always were).
+    fn label(self, workers: bool) -> String {
+        let w = |n: usize| {
+            if workers {
+                format!(", {n} worker{}", if n == 1 { "" } else { "s" })
+            } else {
+                String::new()
+            }
+        };
         let o = |on: bool| if on { "offload" } else { "no offload" };
         match self {
             Case::LinuxToFinack { offload, workers } => {
-                format!("Linux -> finack (TUN, {}, {})", o(offload), w(workers))
+                format!("Linux -> finack (TUN, {}{})", o(offload), w(workers))
             }
             Case::FinackToLinux { offload, workers } => {
-                format!("finack -> Linux (TUN, {}, {})", o(offload), w(workers))
+                format!("finack -> Linux (TUN, {}{})", o(offload), w(workers))
             }
             Case::Veth => "Linux -> Linux (veth)".to_string(),
-            Case::Connect { workers } => format!("connections/s Linux -> finack ({})", w(workers)),
+            Case::Connect { workers } => {
+                format!("connections/s Linux -> finack (TUN{})", w(workers))
+            }
         }
     }
 
@@ -519,6 +529,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             cases.push(Case::Connect { workers: w });
         }
     }
+    let named = workers != [1];
     let rt = runtime()?;
     let limit = Duration::from_secs(args.timeout.max(1) + args.seconds as u64);
     // rates[case][round]: Gbit/s, or connections/s.
@@ -529,12 +540,17 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             for k in 0..cases.len() {
                 let i = (round + k) % cases.len();
                 let case = cases[i];
-                eprint!("round {}/{}: {} ... ", round + 1, args.runs, case.label());
+                eprint!(
+                    "round {}/{}: {} ... ",
+                    round + 1,
+                    args.runs,
+                    case.label(named)
+                );
                 let (amount, secs) =
                     tokio::time::timeout(limit, run_once(case, args.seconds, args.streams))
                         .await
                         .map_err(|_| {
-                            Failure::Io(format!("{} took longer than {limit:?}", case.label()))
+                            Failure::Io(format!("{} took longer than {limit:?}", case.label(named)))
                         })??;
                 let rate = match case {
                     Case::Connect { .. } => {
@@ -603,7 +619,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         writeln!(
             out,
             "{:<50} {:>9.prec$} {:>9.prec$} {:>9.prec$} {:>8} {:>8}",
-            case.label(),
+            case.label(named),
             v[0],
             med,
             v[v.len() - 1],
