@@ -1,6 +1,8 @@
 //! `finack bench tun`: bulk throughput over a TUN device in both
 //! directions, offloads on and off, against Linux ↔ Linux over a veth pair,
-//! several interleaved timed runs of each.
+//! several interleaved timed runs of each; with `--workers 1,2` the finack
+//! cases run once per worker count, and `--connections` adds the rate of
+//! short connections Linux opens to finack.
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -27,44 +29,77 @@ pub struct BenchTunArgs {
     /// Give up on a run after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     timeout: u64,
+    /// Workers of the finack stack (comma-separated: each finack case runs
+    /// once per count, and the table compares them to the first).
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_value = "1")]
+    workers: Vec<usize>,
+    /// Connections at once in each bulk run (one per worker spreads the
+    /// load; each worker owns whole connections).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    streams: usize,
+    /// Which offload settings to run: both, on or off.
+    #[arg(long, value_name = "WHICH", default_value = "both")]
+    offload: String,
+    /// Also measure connections/s: Linux clients (4 threads) open
+    /// connections to finack, read the one byte it sends and see it close.
+    #[arg(long)]
+    connections: bool,
+    /// Only connections/s (implies --connections; no bulk runs).
+    #[arg(long)]
+    connections_only: bool,
 }
 
 /// A Linux sender: connect, send for at least S seconds, half-close, wait
 /// for the receiver's FIN (so every byte arrived); print bytes and seconds.
 const PY_SENDER: &str = r#"
-import socket, sys, time
-host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+import socket, sys, threading, time
+host, port, secs, streams = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 chunk = memoryview(bytes(1 << 20))
-s = socket.create_connection((host, port), timeout=30)
-t0 = time.monotonic(); n = 0
-while time.monotonic() - t0 < secs:
-    for _ in range(16):
-        s.sendall(chunk); n += len(chunk)
-s.shutdown(socket.SHUT_WR)
-while s.recv(65536):
-    pass
-print(n, time.monotonic() - t0)
+socks = [socket.create_connection((host, port), timeout=30) for _ in range(streams)]
+sent = [0] * streams
+t0 = time.monotonic()
+def run(k):
+    s = socks[k]; n = 0
+    while time.monotonic() - t0 < secs:
+        for _ in range(16):
+            s.sendall(chunk); n += len(chunk)
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(65536):
+        pass
+    sent[k] = n
+ts = [threading.Thread(target=run, args=(k,)) for k in range(streams)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sum(sent), time.monotonic() - t0)
 "#;
 
-/// A Linux receiver: accept one connection, count bytes to the end, close,
-/// print the count.
+/// A Linux receiver: accept S connections, count bytes to the end of each,
+/// close, print the total.
 const PY_RECEIVER: &str = r#"
-import socket, sys
+import socket, sys, threading
+streams = int(sys.argv[3])
 l = socket.socket()
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind((sys.argv[1], int(sys.argv[2])))
-l.listen(1)
+l.listen(streams)
 print("listening", flush=True)
 l.settimeout(30)
-c, _ = l.accept()
-buf = bytearray(1 << 20); view = memoryview(buf); total = 0
-while True:
-    k = c.recv_into(view)
-    if not k:
-        break
-    total += k
-c.close()
-print(total, flush=True)
+got = [0] * streams
+def run(k, c):
+    buf = bytearray(1 << 20); view = memoryview(buf); total = 0
+    while True:
+        n = c.recv_into(view)
+        if not n:
+            break
+        total += n
+    c.close()
+    got[k] = total
+ts = []
+for k in range(streams):
+    c, _ = l.accept()
+    t = threading.Thread(target=run, args=(k, c)); t.start(); ts.append(t)
+for t in ts: t.join()
+print(sum(got), flush=True)
 "#;
 
 fn err(what: &str) -> impl Fn(io::Error) -> Failure + '_ {
@@ -74,28 +109,85 @@ fn err(what: &str) -> impl Fn(io::Error) -> Failure + '_ {
 /// One measured case.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Case {
-    LinuxToFinack { offload: bool },
-    FinackToLinux { offload: bool },
+    LinuxToFinack {
+        offload: bool,
+        workers: usize,
+    },
+    FinackToLinux {
+        offload: bool,
+        workers: usize,
+    },
     Veth,
+    /// Connections/s, Linux clients to finack (offload on).
+    Connect {
+        workers: usize,
+    },
 }
 
 impl Case {
-    fn label(self) -> &'static str {
+    /// The row's name; `workers` says whether to name the worker count (not
+    /// when every case runs with one worker, the names as they always were).
+    fn label(self, workers: bool) -> String {
+        let w = |n: usize| {
+            if workers {
+                format!(", {n} worker{}", if n == 1 { "" } else { "s" })
+            } else {
+                String::new()
+            }
+        };
+        let o = |on: bool| if on { "offload" } else { "no offload" };
         match self {
-            Case::LinuxToFinack { offload: true } => "Linux -> finack (TUN, offload)",
-            Case::LinuxToFinack { offload: false } => "Linux -> finack (TUN, no offload)",
-            Case::FinackToLinux { offload: true } => "finack -> Linux (TUN, offload)",
-            Case::FinackToLinux { offload: false } => "finack -> Linux (TUN, no offload)",
-            Case::Veth => "Linux -> Linux (veth)",
+            Case::LinuxToFinack { offload, workers } => {
+                format!("Linux -> finack (TUN, {}{})", o(offload), w(workers))
+            }
+            Case::FinackToLinux { offload, workers } => {
+                format!("finack -> Linux (TUN, {}{})", o(offload), w(workers))
+            }
+            Case::Veth => "Linux -> Linux (veth)".to_string(),
+            Case::Connect { workers } => {
+                format!("connections/s Linux -> finack (TUN{})", w(workers))
+            }
+        }
+    }
+
+    /// The same case with `workers` workers (None for the veth case).
+    fn with_workers(self, workers: usize) -> Option<Case> {
+        match self {
+            Case::LinuxToFinack { offload, .. } => Some(Case::LinuxToFinack { offload, workers }),
+            Case::FinackToLinux { offload, .. } => Some(Case::FinackToLinux { offload, workers }),
+            Case::Connect { .. } => Some(Case::Connect { workers }),
+            Case::Veth => None,
+        }
+    }
+
+    fn workers(self) -> usize {
+        match self {
+            Case::LinuxToFinack { workers, .. }
+            | Case::FinackToLinux { workers, .. }
+            | Case::Connect { workers } => workers,
+            Case::Veth => 0,
         }
     }
 }
 
 /// The Linux sender in `ns` against `host:port`: (bytes, seconds).
-async fn linux_send(ns: &Netns, host: &str, port: u16, secs: f64) -> Result<(u64, f64), Failure> {
+async fn linux_send(
+    ns: &Netns,
+    host: &str,
+    port: u16,
+    secs: f64,
+    streams: usize,
+) -> Result<(u64, f64), Failure> {
     let out = ns
         .tokio_command("python3")
-        .args(["-c", PY_SENDER, host, &port.to_string(), &secs.to_string()])
+        .args([
+            "-c",
+            PY_SENDER,
+            host,
+            &port.to_string(),
+            &secs.to_string(),
+            &streams.to_string(),
+        ])
         .stdin(Stdio::null())
         .output()
         .await
@@ -123,6 +215,7 @@ async fn linux_receiver(
     ns: &Netns,
     host: &str,
     port: u16,
+    streams: usize,
 ) -> Result<
     (
         tokio::process::Child,
@@ -132,7 +225,13 @@ async fn linux_receiver(
 > {
     let mut rx = ns
         .tokio_command("python3")
-        .args(["-c", PY_RECEIVER, host, &port.to_string()])
+        .args([
+            "-c",
+            PY_RECEIVER,
+            host,
+            &port.to_string(),
+            &streams.to_string(),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -148,28 +247,83 @@ async fn linux_receiver(
 const KERNEL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const FINACK: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-fn tun_stack(ns: &Netns, offload: bool) -> Result<Stack, Failure> {
+fn tun_stack(ns: &Netns, offload: bool, workers: usize) -> Result<Stack, Failure> {
     let tun = ns
         .tun_with("fin0", IpAddr::V4(KERNEL), 24, offload)
         .map_err(|e| tun_error("fin0", &e))?;
-    Stack::from_tun(tun, IpAddr::V4(FINACK), Config::linux()).map_err(|e| tun_error("fin0", &e))
+    Stack::builder()
+        .config(Config::linux())
+        .workers(workers)
+        .tun(tun, &[IpAddr::V4(FINACK)])
+        .map_err(|e| tun_error("fin0", &e))
 }
 
-/// One run of `case`: (bytes, seconds).
-async fn run_once(case: Case, secs: f64) -> Result<(u64, f64), Failure> {
+/// Client threads of the connections/s case.
+const CONNECT_THREADS: usize = 4;
+
+/// Linux clients in `ns` (threads that entered it) opening connections to
+/// `to` for `secs`: each reads to the end (one byte) and closes.
+/// (connections, failures, seconds).
+fn linux_connect_loop(ns: &Netns, to: SocketAddr, secs: f64) -> io::Result<(u64, u64, f64)> {
+    ns.in_ns(move || {
+        let t0 = Instant::now();
+        let limit = Duration::from_secs_f64(secs);
+        let per: Vec<(u64, u64)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..CONNECT_THREADS)
+                .map(|_| {
+                    sc.spawn(move || {
+                        let (mut ok, mut failed) = (0u64, 0u64);
+                        let mut buf = [0u8; 16];
+                        while t0.elapsed() < limit {
+                            let r =
+                                std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                                    .and_then(|mut s| {
+                                        use std::io::Read;
+                                        let mut n = 0;
+                                        loop {
+                                            match s.read(&mut buf)? {
+                                                0 => break,
+                                                k => n += k,
+                                            }
+                                        }
+                                        Ok(n)
+                                    });
+                            match r {
+                                Ok(1) => ok += 1,
+                                _ => failed += 1,
+                            }
+                        }
+                        (ok, failed)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or((0, 1))).collect()
+        });
+        let secs = t0.elapsed().as_secs_f64();
+        Ok((
+            per.iter().map(|p| p.0).sum(),
+            per.iter().map(|p| p.1).sum(),
+            secs,
+        ))
+    })
+}
+
+/// One run of `case`: (amount, seconds); the amount is bytes, or
+/// connections for the connections/s case.
+async fn run_once(case: Case, secs: f64, streams: usize) -> Result<(u64, f64), Failure> {
     match case {
-        Case::LinuxToFinack { offload } => {
+        Case::LinuxToFinack { offload, workers } => {
             let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
-            let stack = tun_stack(&ns, offload)?;
+            let stack = tun_stack(&ns, offload, workers)?;
             let l = TcpListener::bind(&stack, SocketAddr::new(IpAddr::V4(FINACK), 9))
                 .map_err(err("cannot listen"))?;
-            let server = tokio::spawn(serve::discard(l, Some(1)));
-            let (bytes, t) = linux_send(&ns, "192.0.2.2", 9, secs).await?;
+            let server = tokio::spawn(serve::discard(l, Some(streams)));
+            let (bytes, t) = linux_send(&ns, "192.0.2.2", 9, secs, streams).await?;
             let served = server
                 .await
                 .map_err(|e| Failure::Io(format!("discard server failed: {e}")))?
                 .map_err(err("discard server"))?;
-            let got = served.first().map_or(0, |s| s.bytes);
+            let got: u64 = served.iter().map(|s| s.bytes).sum();
             if got != bytes {
                 return Err(Failure::Io(format!(
                     "finack received {got} bytes, not {bytes}"
@@ -177,23 +331,36 @@ async fn run_once(case: Case, secs: f64) -> Result<(u64, f64), Failure> {
             }
             Ok((bytes, t))
         }
-        Case::FinackToLinux { offload } => {
+        Case::FinackToLinux { offload, workers } => {
             let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
-            let stack = tun_stack(&ns, offload)?;
-            let (mut rx, mut lines) = linux_receiver(&ns, "192.0.2.1", 9).await?;
-            let mut s = TcpStream::connect(&stack, SocketAddr::new(IpAddr::V4(KERNEL), 9))
-                .await
-                .map_err(err("finack cannot connect"))?;
-            let chunk = vec![0u8; 1 << 20];
+            let stack = tun_stack(&ns, offload, workers)?;
+            let (mut rx, mut lines) = linux_receiver(&ns, "192.0.2.1", 9, streams).await?;
             let t0 = Instant::now();
-            let mut bytes = 0u64;
-            while t0.elapsed().as_secs_f64() < secs {
-                s.write_all(&chunk).await.map_err(err("finack send"))?;
-                bytes += chunk.len() as u64;
+            let mut senders = Vec::with_capacity(streams);
+            for _ in 0..streams {
+                let stack = stack.clone();
+                senders.push(tokio::spawn(async move {
+                    let mut s = TcpStream::connect(&stack, SocketAddr::new(IpAddr::V4(KERNEL), 9))
+                        .await
+                        .map_err(err("finack cannot connect"))?;
+                    let chunk = vec![0u8; 1 << 20];
+                    let mut bytes = 0u64;
+                    while t0.elapsed().as_secs_f64() < secs {
+                        s.write_all(&chunk).await.map_err(err("finack send"))?;
+                        bytes += chunk.len() as u64;
+                    }
+                    s.shutdown().await.map_err(err("finack shutdown"))?;
+                    let mut rest = Vec::new();
+                    s.read_to_end(&mut rest).await.map_err(err("finack read"))?;
+                    Ok::<u64, Failure>(bytes)
+                }));
             }
-            s.shutdown().await.map_err(err("finack shutdown"))?;
-            let mut rest = Vec::new();
-            s.read_to_end(&mut rest).await.map_err(err("finack read"))?;
+            let mut bytes = 0u64;
+            for h in senders {
+                bytes += h
+                    .await
+                    .map_err(|e| Failure::Io(format!("finack sender failed: {e}")))??;
+            }
             let t = t0.elapsed().as_secs_f64();
             let count = lines.next_line().await.map_err(err("receiver"))?;
             let got: u64 = count.and_then(|c| c.trim().parse().ok()).unwrap_or(0);
@@ -207,8 +374,8 @@ async fn run_once(case: Case, secs: f64) -> Result<(u64, f64), Failure> {
         }
         Case::Veth => {
             let (a, b) = veth_pair("finack-bench")?;
-            let (mut rx, mut lines) = linux_receiver(&b, "198.51.100.2", 9).await?;
-            let (bytes, t) = linux_send(&a, "198.51.100.2", 9, secs).await?;
+            let (mut rx, mut lines) = linux_receiver(&b, "198.51.100.2", 9, streams).await?;
+            let (bytes, t) = linux_send(&a, "198.51.100.2", 9, secs, streams).await?;
             let count = lines.next_line().await.map_err(err("receiver"))?;
             let got: u64 = count.and_then(|c| c.trim().parse().ok()).unwrap_or(0);
             let _ = rx.wait().await;
@@ -218,6 +385,42 @@ async fn run_once(case: Case, secs: f64) -> Result<(u64, f64), Failure> {
                 )));
             }
             Ok((bytes, t))
+        }
+        Case::Connect { workers } => {
+            let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
+            let stack = tun_stack(&ns, true, workers)?;
+            let to = SocketAddr::new(IpAddr::V4(FINACK), 80);
+            let l = TcpListener::bind(&stack, to).map_err(err("cannot listen"))?;
+            // Each connection gets one byte and finack's FIN (finack closes
+            // first and keeps the TIME-WAIT, so the Linux clients' ports do
+            // not run out).
+            let server = tokio::spawn(async move {
+                while let Ok((mut s, _)) = l.accept().await {
+                    tokio::spawn(async move {
+                        let _ = s.write_all(b"x").await;
+                    });
+                }
+            });
+            let ns = std::sync::Arc::new(ns);
+            let client_ns = ns.clone();
+            let (n, failed, t) =
+                tokio::task::spawn_blocking(move || linux_connect_loop(&client_ns, to, secs))
+                    .await
+                    .map_err(|e| Failure::Io(format!("connect loop failed: {e}")))?
+                    .map_err(err("connect loop"))?;
+            server.abort();
+            let ls = stack.link_stats();
+            eprint!(
+                "({} of {} packets in handed over between workers) ",
+                ls.handed_over, ls.packets_in
+            );
+            if failed > n / 100 {
+                return Err(Failure::Io(format!(
+                    "{failed} of {} connections failed",
+                    n + failed
+                )));
+            }
+            Ok((n, t))
         }
     }
 }
@@ -281,16 +484,55 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             "--runs must be at least 1 and --seconds between 0 and 600".into(),
         ));
     }
-    let cases = [
-        Case::LinuxToFinack { offload: true },
-        Case::LinuxToFinack { offload: false },
-        Case::FinackToLinux { offload: true },
-        Case::FinackToLinux { offload: false },
-        Case::Veth,
-    ];
+    let offloads: &[bool] = match args.offload.as_str() {
+        "both" => &[true, false],
+        "on" => &[true],
+        "off" => &[false],
+        other => {
+            return Err(Failure::Usage(format!(
+                "--offload is both, on or off, not {other:?}"
+            )))
+        }
+    };
+    let workers: Vec<usize> = if args.workers.is_empty() {
+        vec![1]
+    } else {
+        args.workers.clone()
+    };
+    if workers.contains(&0) || args.streams == 0 {
+        return Err(Failure::Usage(
+            "--workers and --streams must be at least 1".into(),
+        ));
+    }
+    let mut cases = Vec::new();
+    if !args.connections_only {
+        for &offload in offloads {
+            for &w in &workers {
+                cases.push(Case::LinuxToFinack {
+                    offload,
+                    workers: w,
+                });
+            }
+        }
+        for &offload in offloads {
+            for &w in &workers {
+                cases.push(Case::FinackToLinux {
+                    offload,
+                    workers: w,
+                });
+            }
+        }
+        cases.push(Case::Veth);
+    }
+    if args.connections || args.connections_only {
+        for &w in &workers {
+            cases.push(Case::Connect { workers: w });
+        }
+    }
+    let named = workers != [1];
     let rt = runtime()?;
     let limit = Duration::from_secs(args.timeout.max(1) + args.seconds as u64);
-    // rates[case][round] in Gbit/s.
+    // rates[case][round]: Gbit/s, or connections/s.
     let mut rates = vec![Vec::with_capacity(args.runs); cases.len()];
     rt.block_on(async {
         for round in 0..args.runs {
@@ -298,53 +540,96 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             for k in 0..cases.len() {
                 let i = (round + k) % cases.len();
                 let case = cases[i];
-                eprint!("round {}/{}: {} ... ", round + 1, args.runs, case.label());
-                let (bytes, secs) = tokio::time::timeout(limit, run_once(case, args.seconds))
-                    .await
-                    .map_err(|_| {
-                        Failure::Io(format!("{} took longer than {limit:?}", case.label()))
-                    })??;
-                let gbit = bytes as f64 * 8.0 / secs / 1e9;
-                eprintln!("{gbit:.2} Gbit/s");
-                rates[i].push(gbit);
+                eprint!(
+                    "round {}/{}: {} ... ",
+                    round + 1,
+                    args.runs,
+                    case.label(named)
+                );
+                let (amount, secs) =
+                    tokio::time::timeout(limit, run_once(case, args.seconds, args.streams))
+                        .await
+                        .map_err(|_| {
+                            Failure::Io(format!("{} took longer than {limit:?}", case.label(named)))
+                        })??;
+                let rate = match case {
+                    Case::Connect { .. } => {
+                        let r = amount as f64 / secs;
+                        eprintln!("{r:.0} connections/s");
+                        r
+                    }
+                    _ => {
+                        let g = amount as f64 * 8.0 / secs / 1e9;
+                        eprintln!("{g:.2} Gbit/s");
+                        g
+                    }
+                };
+                rates[i].push(rate);
             }
         }
         Ok::<(), Failure>(())
     })?;
-    let veth = rates[cases.len() - 1].clone();
+    let veth = cases
+        .iter()
+        .position(|c| *c == Case::Veth)
+        .map(|i| rates[i].clone());
+    let base = workers[0];
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{} runs of each case, at least {} s each, interleaved (Gbit/s)",
-        args.runs, args.seconds
+        "{} runs of each case, at least {} s each, interleaved; {} connection(s) at once in bulk runs",
+        args.runs, args.seconds, args.streams
     )?;
     writeln!(
         out,
-        "{:<36} {:>8} {:>8} {:>8} {:>14}",
-        "case", "min", "median", "max", "median ratio"
+        "{:<50} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "case (Gbit/s; connections/s)",
+        "min",
+        "median",
+        "max",
+        "/veth",
+        format!("/{base}w")
     )?;
     for (i, case) in cases.iter().enumerate() {
         let mut v = rates[i].clone();
-        let mut ratios: Vec<f64> = rates[i].iter().zip(&veth).map(|(a, b)| a / b).collect();
         let med = median(&mut v);
-        let ratio = if *case == Case::Veth {
-            "-".to_string()
+        let per_round = |other: &[f64]| {
+            let mut r: Vec<f64> = rates[i].iter().zip(other).map(|(a, b)| a / b).collect();
+            format!("{:.2}", median(&mut r))
+        };
+        let to_veth = match (&veth, case) {
+            (Some(vr), Case::LinuxToFinack { .. } | Case::FinackToLinux { .. }) => per_round(vr),
+            _ => "-".to_string(),
+        };
+        let to_base = match case.with_workers(base) {
+            Some(b) if case.workers() != base => {
+                let j = cases
+                    .iter()
+                    .position(|c| *c == b)
+                    .expect("every count runs");
+                per_round(&rates[j])
+            }
+            _ => "-".to_string(),
+        };
+        let prec = if matches!(case, Case::Connect { .. }) {
+            0
         } else {
-            format!("{:.2}", median(&mut ratios))
+            2
         };
         writeln!(
             out,
-            "{:<36} {:>8.2} {:>8.2} {:>8.2} {:>14}",
-            case.label(),
+            "{:<50} {:>9.prec$} {:>9.prec$} {:>9.prec$} {:>8} {:>8}",
+            case.label(named),
             v[0],
             med,
             v[v.len() - 1],
-            ratio
+            to_veth,
+            to_base,
         )?;
     }
     writeln!(
         out,
-        "median ratio: per round, the case's rate over the veth run's of the same round"
+        "median ratio: per round, the case's rate over the veth run's (/veth) or over the same case with {base} worker(s) (/{base}w) of the same round"
     )?;
     Ok(true)
 }

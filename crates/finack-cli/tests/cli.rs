@@ -752,6 +752,34 @@ fn bench_tun_and_http_print_their_tables() {
     ] {
         assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
     }
+    // One and two workers, several connections, connections/s.
+    let o = finack(&[
+        "bench",
+        "tun",
+        "--runs",
+        "1",
+        "--seconds",
+        "0.3",
+        "--workers",
+        "1,2",
+        "--streams",
+        "2",
+        "--offload",
+        "on",
+        "--connections",
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    for row in [
+        "Linux -> finack (TUN, offload, 1 worker)",
+        "Linux -> finack (TUN, offload, 2 workers)",
+        "finack -> Linux (TUN, offload, 2 workers)",
+        "Linux -> Linux (veth)",
+        "connections/s Linux -> finack (TUN, 1 worker)",
+        "connections/s Linux -> finack (TUN, 2 workers)",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
+    }
     if !finack::netns::have("wrk") {
         skipped("bench_tun_and_http_print_their_tables: bench http needs wrk");
         return;

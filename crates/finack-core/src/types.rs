@@ -667,6 +667,99 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Add `other`'s counters to these: the counters of several endpoints
+    /// together (a runtime with one endpoint per worker thread reports their
+    /// sum). Every field is a count, so the sum is the whole's count.
+    pub fn accumulate(&mut self, other: &Stats) {
+        // Destructured so that a new counter cannot be forgotten here.
+        let &Stats {
+            events_dropped,
+            packets_in,
+            packets_out,
+            malformed,
+            bad_checksum,
+            not_local,
+            bad_address,
+            rst_sent,
+            challenge_acks,
+            challenge_acks_suppressed,
+            syn_queue_overflow,
+            accept_queue_overflow,
+            syn_cookies_sent,
+            syn_cookies_accepted,
+            syn_cookies_failed,
+            out_of_window,
+            paws_rejected,
+            retransmits,
+            fast_retransmits,
+            loss_probes,
+            time_wait_entered,
+            time_wait_reused,
+            timeouts,
+            resets_received,
+            icmp_in,
+            icmp_ignored,
+            per_source_drops,
+            idle_timeouts,
+            time_wait_overflow,
+            passive_opens,
+            active_opens,
+            abort_on_data,
+            ack_skipped_seq,
+            ack_skipped_paws,
+            abort_on_memory,
+            memory_pressures,
+            prune_called,
+            ofo_pruned,
+            rcv_pruned,
+            rcvq_drop,
+            ofo_drop,
+            syn_memory_drop,
+        } = other;
+        self.events_dropped += events_dropped;
+        self.packets_in += packets_in;
+        self.packets_out += packets_out;
+        self.malformed += malformed;
+        self.bad_checksum += bad_checksum;
+        self.not_local += not_local;
+        self.bad_address += bad_address;
+        self.rst_sent += rst_sent;
+        self.challenge_acks += challenge_acks;
+        self.challenge_acks_suppressed += challenge_acks_suppressed;
+        self.syn_queue_overflow += syn_queue_overflow;
+        self.accept_queue_overflow += accept_queue_overflow;
+        self.syn_cookies_sent += syn_cookies_sent;
+        self.syn_cookies_accepted += syn_cookies_accepted;
+        self.syn_cookies_failed += syn_cookies_failed;
+        self.out_of_window += out_of_window;
+        self.paws_rejected += paws_rejected;
+        self.retransmits += retransmits;
+        self.fast_retransmits += fast_retransmits;
+        self.loss_probes += loss_probes;
+        self.time_wait_entered += time_wait_entered;
+        self.time_wait_reused += time_wait_reused;
+        self.timeouts += timeouts;
+        self.resets_received += resets_received;
+        self.icmp_in += icmp_in;
+        self.icmp_ignored += icmp_ignored;
+        self.per_source_drops += per_source_drops;
+        self.idle_timeouts += idle_timeouts;
+        self.time_wait_overflow += time_wait_overflow;
+        self.passive_opens += passive_opens;
+        self.active_opens += active_opens;
+        self.abort_on_data += abort_on_data;
+        self.ack_skipped_seq += ack_skipped_seq;
+        self.ack_skipped_paws += ack_skipped_paws;
+        self.abort_on_memory += abort_on_memory;
+        self.memory_pressures += memory_pressures;
+        self.prune_called += prune_called;
+        self.ofo_pruned += ofo_pruned;
+        self.rcv_pruned += rcv_pruned;
+        self.rcvq_drop += rcvq_drop;
+        self.ofo_drop += ofo_drop;
+        self.syn_memory_drop += syn_memory_drop;
+    }
+
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.

@@ -1,10 +1,13 @@
 //! finack: tokio `TcpListener` / `TcpStream` on top of the finack engine.
 //!
-//! A [`Stack`] owns one [`finack_core::Endpoint`] inside a driver task. The driver
-//! feeds it inbound packets, runs its timers at [`finack_core::Endpoint::poll_timeout`]
-//! and sleeps otherwise; application calls (`read`, `write`, `connect`, ...) lock
-//! the endpoint, act on it and push out whatever packets that produced. Engine
-//! events wake the tasks waiting on a socket.
+//! A [`Stack`] owns one [`finack_core::Endpoint`] per worker, each inside a
+//! driver task (one worker unless a [`StackBuilder`] asks for more; then each
+//! engine owns the connections whose 4-tuple hashes to it, and listeners
+//! exist in all). A driver feeds its engine inbound packets, runs its timers at
+//! [`finack_core::Endpoint::poll_timeout`] and sleeps otherwise; application
+//! calls (`read`, `write`, `connect`, ...) lock their connection's engine, act
+//! on it and push out whatever packets that produced. Engine events wake the
+//! tasks waiting on a socket.
 //!
 //! Packets travel over a [`PacketLink`]: a pair of channels that leads to another
 //! in-memory stack ([`Stack::pair`]), to a TUN device ([`Stack::tun`], so the
@@ -57,7 +60,7 @@ pub use impair::Impairment;
 pub use link::{LinkStats, PacketLink};
 pub use listener::{TcpListener, DEFAULT_BACKLOG};
 pub use socket::TcpSocket;
-pub use stack::{ConnSummary, Stack};
+pub use stack::{ConnSummary, Stack, StackBuilder};
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, WriteHalf};
 pub use tun::Tun;
 

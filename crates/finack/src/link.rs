@@ -1,5 +1,8 @@
 //! Packet paths: a pair of channels carrying whole IP packets.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
@@ -85,6 +88,10 @@ pub struct LinkStats {
     /// Inbound TCP packets the engine rejected: malformed, bad checksum, not for
     /// one of our addresses (see [`finack_core::Stats`] for the breakdown).
     pub rejected: u64,
+    /// Inbound packets that arrived at one worker (a TUN queue read by it)
+    /// and belong to a connection of another, so were handed over to that
+    /// worker (always 0 with one worker; see [`StackBuilder`](crate::StackBuilder)).
+    pub handed_over: u64,
 }
 
 #[derive(Default, Debug)]
@@ -95,6 +102,7 @@ pub(crate) struct Counters {
     pub skipped_not_tcp: AtomicU64,
     pub icmp_errors: AtomicU64,
     pub rejected: AtomicU64,
+    pub handed_over: AtomicU64,
 }
 
 impl Counters {
@@ -111,6 +119,7 @@ impl Counters {
             skipped_not_tcp: get(&self.skipped_not_tcp),
             icmp_errors: get(&self.icmp_errors),
             rejected: get(&self.rejected),
+            handed_over: get(&self.handed_over),
         }
     }
 }
@@ -149,6 +158,86 @@ pub(crate) fn classify(p: &[u8]) -> Kind {
     }
 }
 
+/// The connection `p` (of kind `k`) belongs to, seen from the stack:
+/// (local, remote). For TCP the destination is local; an ICMP error quotes a
+/// segment we sent, so its source is. `None` for anything else.
+pub(crate) fn flow_of(p: &[u8], k: Kind) -> Option<(SocketAddr, SocketAddr)> {
+    match k {
+        Kind::Tcp => {
+            let (src, dst, l4): (IpAddr, IpAddr, usize) = match p[0] >> 4 {
+                4 => {
+                    let a = |i: usize| Ipv4Addr::new(p[i], p[i + 1], p[i + 2], p[i + 3]);
+                    (a(12).into(), a(16).into(), usize::from(p[0] & 0x0f) * 4)
+                }
+                _ => {
+                    let a = |i: usize| {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(&p[i..i + 16]);
+                        Ipv6Addr::from(b)
+                    };
+                    (a(8).into(), a(24).into(), 40)
+                }
+            };
+            let t = p.get(l4..l4 + 4)?;
+            let sport = u16::from_be_bytes([t[0], t[1]]);
+            let dport = u16::from_be_bytes([t[2], t[3]]);
+            Some((SocketAddr::new(dst, dport), SocketAddr::new(src, sport)))
+        }
+        Kind::IcmpError => finack_core::wire::icmp::parse_icmp_error(p).ok().map(|e| {
+            (
+                SocketAddr::new(e.src, e.src_port),
+                SocketAddr::new(e.dst, e.dst_port),
+            )
+        }),
+        Kind::NotIp | Kind::NotTcp => None,
+    }
+}
+
+/// Flow steering: which worker (engine) owns a connection, by a keyed hash
+/// of its 4-tuple (local, remote). Every packet of a connection, and every
+/// ICMP error about it, goes to the same worker; packets that belong to no
+/// connection (not TCP) go to worker 0. The key is random per stack, so a
+/// peer cannot aim its connections at one worker.
+#[derive(Clone, Debug)]
+pub(crate) struct Steer {
+    workers: usize,
+    keys: RandomState,
+}
+
+impl Steer {
+    pub fn new(workers: usize) -> Steer {
+        Steer {
+            workers: workers.max(1),
+            keys: RandomState::new(),
+        }
+    }
+
+    /// The keyed hash of (local, remote).
+    pub fn hash(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+        let mut h = self.keys.build_hasher();
+        local.hash(&mut h);
+        remote.hash(&mut h);
+        let x = h.finish();
+        (x ^ (x >> 32)) as u32
+    }
+
+    /// The worker that owns the connection (local, remote).
+    pub fn worker(&self, local: SocketAddr, remote: SocketAddr) -> usize {
+        if self.workers == 1 {
+            return 0;
+        }
+        self.hash(local, remote) as usize % self.workers
+    }
+
+    /// The worker that owns packet `p` of kind `k`.
+    pub fn worker_of(&self, p: &[u8], k: Kind) -> usize {
+        if self.workers == 1 {
+            return 0;
+        }
+        flow_of(p, k).map_or(0, |(l, r)| self.worker(l, r))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +259,41 @@ mod tests {
         assert_eq!(classify(&[]), Kind::NotIp);
         assert_eq!(classify(&[0x45, 0, 0]), Kind::NotIp);
         assert_eq!(classify(&[0x00; 40]), Kind::NotIp);
+    }
+
+    #[test]
+    fn flows_and_steering() {
+        // 192.0.2.1:40000 -> 192.0.2.2:80, a 20-byte IPv4 header and the
+        // ports of a TCP header.
+        let mut v4 = [0u8; 40];
+        v4[0] = 0x45;
+        v4[9] = 6;
+        v4[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        v4[16..20].copy_from_slice(&[192, 0, 2, 2]);
+        v4[20..22].copy_from_slice(&40000u16.to_be_bytes());
+        v4[22..24].copy_from_slice(&80u16.to_be_bytes());
+        let local: SocketAddr = "192.0.2.2:80".parse().unwrap();
+        let remote: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        assert_eq!(flow_of(&v4, Kind::Tcp), Some((local, remote)));
+        let mut v6 = [0u8; 60];
+        v6[0] = 0x60;
+        v6[6] = 6;
+        v6[23] = 1; // ::1 -> ::2
+        v6[39] = 2;
+        v6[40..42].copy_from_slice(&1234u16.to_be_bytes());
+        v6[42..44].copy_from_slice(&443u16.to_be_bytes());
+        let (l6, r6) = flow_of(&v6, Kind::Tcp).unwrap();
+        assert_eq!(l6, "[::2]:443".parse().unwrap());
+        assert_eq!(r6, "[::1]:1234".parse().unwrap());
+        assert_eq!(flow_of(&v4, Kind::NotTcp), None);
+        let steer = Steer::new(4);
+        assert_eq!(steer.worker_of(&v4, Kind::Tcp), steer.worker(local, remote));
+        assert_eq!(Steer::new(1).worker(local, remote), 0);
+        // Many flows spread over all workers.
+        let mut seen = [false; 4];
+        for port in 40000..40100u16 {
+            seen[steer.worker(local, SocketAddr::new(remote.ip(), port))] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
     }
 }

@@ -3,6 +3,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use finack_core::{Error, ListenerId};
@@ -17,7 +18,9 @@ pub const DEFAULT_BACKLOG: usize = 1024;
 
 /// A listening socket on a [`Stack`] (a passive OPEN, RFC 9293 §3.10.1), with the
 /// interface of tokio's `TcpListener`. Dropping it closes the listener; like
-/// Linux, connections still waiting in its accept queue are reset.
+/// Linux, connections still waiting in its accept queue are reset. On a
+/// stack of several workers the listener is open in every worker's engine,
+/// and accepts the connections of all.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -35,7 +38,11 @@ pub const DEFAULT_BACKLOG: usize = 1024;
 /// ```
 pub struct TcpListener {
     stack: Stack,
-    id: ListenerId,
+    /// The listener in each worker's engine, in worker order.
+    ids: Vec<ListenerId>,
+    /// The worker whose accept queue is tried first next time (turn by turn,
+    /// so that no worker's connections wait behind another's).
+    next: AtomicUsize,
     local: SocketAddr,
     /// Options every accepted connection gets (from a `TcpSocket`).
     child: SocketOptions,
@@ -69,23 +76,40 @@ impl TcpListener {
         TcpListener::open(stack, addr, |ep| ep.listen(addr, backlog))
     }
 
-    /// A listener the engine opens with `listen`, known by `local`.
+    /// A listener each engine opens with `listen`, known by `local`.
     fn open(
         stack: &Stack,
         local: SocketAddr,
-        listen: impl FnOnce(&mut finack_core::Endpoint) -> Result<ListenerId, Error>,
+        listen: impl Fn(&mut finack_core::Endpoint) -> Result<ListenerId, Error>,
     ) -> io::Result<TcpListener> {
-        let id = stack
-            .shared
-            .op(|inner, _| {
+        let mut ids = Vec::with_capacity(stack.workers());
+        for w in 0..stack.workers() {
+            let r = stack.shared.op(w, |inner, _| {
                 let id = listen(&mut inner.ep)?;
                 inner.listeners.insert(id, None);
                 Ok(id)
-            })
-            .map_err(to_io_error)?;
+            });
+            match r {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    // Undo the workers where it opened.
+                    for (w, id) in ids.into_iter().enumerate() {
+                        stack.shared.op(w, |inner, now| {
+                            inner.listeners.remove(&id);
+                            let _ = inner.ep.close_listener(now, id);
+                        });
+                    }
+                    return Err(to_io_error(e));
+                }
+            }
+        }
+        if local.port() != 0 {
+            stack.shared.add_listening(local);
+        }
         Ok(TcpListener {
             stack: stack.clone(),
-            id,
+            ids,
+            next: AtomicUsize::new(0),
             local,
             child: SocketOptions::default(),
         })
@@ -99,7 +123,8 @@ impl TcpListener {
     /// it accepts a connection to any address and port routed into the
     /// stack's device that no other listener holds, and the accepted
     /// stream's [`TcpStream::local_addr`] is the destination the client
-    /// asked for (the engine's `Endpoint::listen_any`). One per stack.
+    /// asked for (the engine's `Endpoint::listen_any`). One per stack (with
+    /// several workers, one in each engine).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -132,30 +157,46 @@ impl TcpListener {
 
     /// Poll for the next established connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let id = self.id;
         let child = &self.child;
-        let r = self.stack.shared.op(|inner, _| match inner.ep.accept(id) {
-            Ok(c) => {
-                // The connection is established: options that shape the
-                // handshake (buffer sizes) apply from now on.
-                let _ = child.apply(&mut inner.ep, c);
-                Poll::Ready(Ok(c))
+        let n = self.ids.len();
+        let first = self.next.load(Ordering::Relaxed);
+        for k in 0..n {
+            let w = (first + k) % n;
+            let id = self.ids[w];
+            let r = self
+                .stack
+                .shared
+                .op(w, |inner, _| match inner.ep.accept(id) {
+                    Ok(c) => {
+                        // The connection is established: options that shape the
+                        // handshake (buffer sizes) apply from now on.
+                        let _ = child.apply(&mut inner.ep, c);
+                        Poll::Ready(Ok(c))
+                    }
+                    Err(Error::WouldBlock) => {
+                        inner.listeners.insert(id, Some(cx.waker().clone()));
+                        Poll::Pending
+                    }
+                    Err(e) => Poll::Ready(Err(e)),
+                });
+            match r {
+                Poll::Ready(Ok(c)) => {
+                    self.next.store((w + 1) % n, Ordering::Relaxed);
+                    let s = TcpStream::accepted(
+                        self.stack.clone(),
+                        w,
+                        c,
+                        self.local,
+                        self.child.linger,
+                    );
+                    let peer = s.peer_addr()?;
+                    return Poll::Ready(Ok((s, peer)));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(to_io_error(e))),
+                Poll::Pending => {}
             }
-            Err(Error::WouldBlock) => {
-                inner.listeners.insert(id, Some(cx.waker().clone()));
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(e)),
-        });
-        match r {
-            Poll::Ready(Ok(c)) => {
-                let s = TcpStream::accepted(self.stack.clone(), c, self.local, self.child.linger);
-                let peer = s.peer_addr()?;
-                Poll::Ready(Ok((s, peer)))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(to_io_error(e))),
-            Poll::Pending => Poll::Pending,
         }
+        Poll::Pending
     }
 
     /// The address it listens on.
@@ -171,10 +212,14 @@ impl TcpListener {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        let id = self.id;
-        self.stack.shared.op(|inner, now| {
-            inner.listeners.remove(&id);
-            let _ = inner.ep.close_listener(now, id);
-        });
+        for (w, &id) in self.ids.iter().enumerate() {
+            self.stack.shared.op(w, |inner, now| {
+                inner.listeners.remove(&id);
+                let _ = inner.ep.close_listener(now, id);
+            });
+        }
+        if self.local.port() != 0 {
+            self.stack.shared.remove_listening(self.local);
+        }
     }
 }

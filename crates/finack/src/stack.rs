@@ -1,28 +1,85 @@
-//! The stack: one engine, one driver task, the wakers of the sockets on it.
+//! The stack: one engine per worker, each with its driver task and the
+//! wakers of the sockets on it.
+//!
+//! # Workers
+//!
+//! A stack runs `workers` engines ([`finack_core::Endpoint`]), shared-nothing:
+//! each has its own lock, driver task, timers, connection tables and
+//! listeners, and owns the connections whose 4-tuple (local, remote) hashes
+//! to it ([`Steer`], a keyed hash, random per stack). A listener is opened in
+//! every engine, so each accepts the connections it owns; [`TcpListener`]
+//! polls all of them. [`TcpStream::connect`] picks the engine from the hash of
+//! the 4-tuple it chooses (an ephemeral port is walked until the 4-tuple is
+//! free in the engine it hashes to; a tuple always hashes to one engine, so
+//! that engine's tables alone say whether it is free). Socket handles carry
+//! their engine's index. Application calls lock only their connection's
+//! engine; the drivers run as tasks of the runtime the stack was made in, so
+//! on a multi-thread runtime the engines work in parallel.
+//!
+//! Packets reach the owner like this:
+//!
+//! - On an in-memory [`PacketLink`] (one channel in), a dispatcher task reads
+//!   the link, hashes each packet's 4-tuple and moves it into its owner's
+//!   inbox (no copy). Every engine sends into the link's sender.
+//! - On a TUN device opened with several queues (IFF_MULTI_QUEUE; [`Tun`]
+//!   opens one per core), worker *i* reads queue *i* itself and writes its
+//!   packets to queue *i*, straight from the buffer the engine wrote into.
+//!   The kernel picks the queue a packet goes to (drivers/net/tun.c,
+//!   `tun_select_queue` → `tun_automq_select_queue`): a flow it saw written
+//!   on a queue within the last few seconds goes back to that queue (its
+//!   flow table, filled by our writes), any other flow to a queue chosen by
+//!   the kernel's own flow hash, which we cannot choose. So most packets
+//!   arrive at their owner, since the owner is the one that writes the
+//!   flow's packets, but not all: a new connection's SYN, a flow we have not
+//!   written to lately, a full flow table. A worker that reads a packet
+//!   another engine owns copies it into the owner's inbox
+//!   ([`LinkStats::handed_over`] counts these). Ownership is by our hash
+//!   only, never by the queue a packet came in on, so the kernel's choice
+//!   can change at any time without a packet reaching the wrong engine.
+//! - With fewer workers than cores (one worker on a machine of two, say),
+//!   each queue instead gets a reader and a writer task that run beside the
+//!   engines on the spare cores: the reader steers each packet to its
+//!   owner's inbox (one copy), the engines send into their queue's writer
+//!   channel (one copy, the virtio-net header's room already in front). On
+//!   two cores this measured faster for one worker than the worker doing
+//!   its own reads and writes (see docs/architecture.md).
+//! - With fewer queues than workers (a device opened with one queue, or an
+//!   impairment on the TUN path), workers beyond the queues read none and
+//!   get their packets handed over; all write to the queue `i % queues`.
+//!
+//! One worker is the stack as it always was: one engine, one driver, no
+//! hashing.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 use std::time::Duration;
 
 use finack_core::{
-    Config, ConnId, ConnInfo, Endpoint, Event, Instant, ListenerId, State, Stats, Transition,
+    Config, ConnId, ConnInfo, Endpoint, Error, Event, Instant, ListenerId, State, Stats, Transition,
 };
 use tokio::sync::{mpsc, Notify};
+use tun_rs::AsyncDevice;
 
 use crate::impair::Impairment;
-use crate::link::{classify, Counters, Kind, LinkStats, PacketLink};
+use crate::link::{classify, Counters, Kind, LinkStats, PacketLink, Steer};
 use crate::tun::Tun;
+#[cfg(doc)]
+use crate::{TcpListener, TcpStream};
 
 /// Transitions kept for [`Stack::take_transitions`] when the configuration records
-/// them; older ones are dropped.
+/// them; older ones are dropped (per worker).
 const MAX_TRANSITIONS: usize = 16_384;
 
 /// Largest packet the engine is asked to write (it writes MTU-sized ones).
 const TX_BUF: usize = 65_536;
+
+/// Packets a driver takes from its inbox in one go.
+const BATCH: usize = 64;
 
 /// Per-connection wakers: one task reading, one writing, one connecting.
 #[derive(Default)]
@@ -50,10 +107,44 @@ impl Wakers {
     }
 }
 
-/// Everything behind the stack's lock.
+/// Where a worker's outbound packets go.
+pub(crate) enum Out {
+    /// Into a channel (an in-memory link, a TUN queue's writer task, a TUN
+    /// path with an impairment): each packet is copied out of the engine's
+    /// buffer into its own `Vec`, with `headroom` zero bytes in front (the
+    /// virtio-net header a TUN writer task then need not prepend).
+    Chan {
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+        headroom: usize,
+    },
+    /// Written to a TUN queue from the engine's buffer, no copy. With
+    /// `headroom` (the virtio-net header's length) the engine writes after
+    /// that many bytes, which stay zero: the header of "a whole packet,
+    /// checksums done".
+    Tun {
+        dev: Arc<AsyncDevice>,
+        headroom: usize,
+    },
+}
+
+/// The TUN queue a worker reads itself.
+pub(crate) struct Queue {
+    pub dev: Arc<AsyncDevice>,
+    /// The device carries virtio-net headers (IFF_VNET_HDR): one read may be a
+    /// GSO segment of up to 64 KiB, split into MTU-sized packets.
+    pub offload: bool,
+}
+
+/// How one worker is wired to the outside.
+pub(crate) struct WorkerLink {
+    pub out: Out,
+    pub queue: Option<Queue>,
+}
+
+/// Everything behind one worker's lock.
 pub(crate) struct Inner {
     pub ep: Endpoint,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    out: Out,
     pub conns: HashMap<ConnId, Wakers>,
     pub listeners: HashMap<ListenerId, Option<Waker>>,
     buf: Vec<u8>,
@@ -108,10 +199,27 @@ impl Inner {
                 self.transitions.pop_front();
             }
         }
-        while let Some(n) = self.ep.poll_transmit(now, &mut self.buf) {
-            Counters::bump(&self.counters.packets_out);
-            // A closed link (the peer is gone) loses the packet, as a cable would.
-            let _ = self.tx.send(self.buf[..n].to_vec());
+        match &self.out {
+            Out::Chan { tx, headroom } => {
+                let head = *headroom;
+                while let Some(n) = self.ep.poll_transmit(now, &mut self.buf[head..]) {
+                    Counters::bump(&self.counters.packets_out);
+                    // A closed link (the peer is gone) loses the packet, as a
+                    // cable would.
+                    let _ = tx.send(self.buf[..head + n].to_vec());
+                }
+            }
+            Out::Tun { dev, headroom } => {
+                let head = *headroom;
+                while let Some(n) = self.ep.poll_transmit(now, &mut self.buf[head..]) {
+                    Counters::bump(&self.counters.packets_out);
+                    // A failed write (device gone, no memory) loses the
+                    // packet; TCP retransmits. TUN writes do not block.
+                    if let Err(e) = dev.try_send(&self.buf[..head + n]) {
+                        tracing::trace!(target: "finack", error = %e, "TUN write failed");
+                    }
+                }
+            }
         }
     }
 
@@ -135,17 +243,30 @@ impl Inner {
     }
 }
 
-pub(crate) struct Shared {
+/// One worker: its engine behind its lock, and the driver's wake-up.
+struct Shard {
     inner: Mutex<Inner>,
     notify: Arc<Notify>,
+}
+
+pub(crate) struct Shared {
+    shards: Vec<Shard>,
+    pub(crate) steer: Steer,
     origin: tokio::time::Instant,
     counters: Arc<Counters>,
+    /// Local addresses of this stack's listeners, which ephemeral ports
+    /// avoid (with several workers; one engine does it itself).
+    listening: Mutex<Vec<SocketAddr>>,
+    /// Advances the ephemeral port search (RFC 6056 algorithm 3).
+    port_counter: AtomicU32,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Let the driver see that the last user is gone.
-        self.notify.notify_one();
+        // Let the drivers see that the last user is gone.
+        for s in &self.shards {
+            s.notify.notify_one();
+        }
     }
 }
 
@@ -158,16 +279,25 @@ impl Shared {
         self.origin + Duration::from_micros(t.as_micros())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves the engine in an unknown state;
-        // carrying on is still better than poisoning every socket.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// The number of workers (engines).
+    pub fn workers(&self) -> usize {
+        self.shards.len()
     }
 
-    /// Run an application call on the engine, then deliver its consequences.
-    pub fn op<R>(&self, f: impl FnOnce(&mut Inner, Instant) -> R) -> R {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the engine in an unknown state;
+        // carrying on is still better than poisoning every socket.
+        self.shards[shard]
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run an application call on worker `shard`'s engine, then deliver its
+    /// consequences.
+    pub fn op<R>(&self, shard: usize, f: impl FnOnce(&mut Inner, Instant) -> R) -> R {
         let now = self.now();
-        let mut inner = self.lock();
+        let mut inner = self.lock(shard);
         let r = f(&mut inner, now);
         inner.pump(now);
         let next = inner.ep.poll_timeout();
@@ -178,9 +308,103 @@ impl Shared {
         };
         if earlier {
             inner.driver_deadline = next;
-            self.notify.notify_one();
+            self.shards[shard].notify.notify_one();
         }
         r
+    }
+
+    /// Note a listener on `local` (ephemeral ports avoid it).
+    pub fn add_listening(&self, local: SocketAddr) {
+        self.listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(local);
+    }
+
+    /// Forget one listener on `local`.
+    pub fn remove_listening(&self, local: SocketAddr) {
+        let mut l = self.listening.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = l.iter().position(|a| *a == local) {
+            l.swap_remove(i);
+        }
+    }
+
+    /// Active OPEN from `from` (its IP and port may be unspecified) to
+    /// `remote` on the engine that owns the 4-tuple; `setup` runs in the same
+    /// operation, before the SYN goes out (on failure the connection is
+    /// aborted). Returns the engine's index and the handle.
+    pub fn connect(
+        &self,
+        from: SocketAddr,
+        remote: SocketAddr,
+        setup: impl Fn(&mut Inner, Instant, ConnId) -> Result<(), Error>,
+    ) -> Result<(usize, ConnId), Error> {
+        let open = |shard: usize, local: SocketAddr| {
+            self.op(shard, |inner, now| {
+                let id = inner.ep.connect(now, local, remote)?;
+                inner.conns.entry(id).or_default();
+                if let Err(e) = setup(inner, now, id) {
+                    let _ = inner.ep.abort(now, id);
+                    inner.conns.remove(&id);
+                    return Err(e);
+                }
+                Ok(id)
+            })
+        };
+        if self.workers() == 1 {
+            return open(0, from).map(|id| (0, id));
+        }
+        // The local address the engine would choose (MUST-44/45: the first
+        // of the remote's family); without one, the engine says why.
+        let ip = if from.ip().is_unspecified() {
+            let addrs = self.lock(0).ep.addresses().to_vec();
+            match addrs.into_iter().find(|a| a.is_ipv4() == remote.is_ipv4()) {
+                Some(ip) => ip,
+                None => return open(0, from).map(|id| (0, id)),
+            }
+        } else {
+            from.ip()
+        };
+        if from.port() != 0 {
+            let local = SocketAddr::new(ip, from.port());
+            let shard = self.steer.worker(local, remote);
+            return open(shard, local).map(|id| (shard, id));
+        }
+        // An ephemeral port: walk the range from a keyed hash of the
+        // addresses plus a counter (RFC 6056 §3.3.3), skipping listeners'
+        // ports, until the 4-tuple is free in the engine it hashes to.
+        let (lo, hi) = self.lock(0).ep.config().ephemeral_ports;
+        let (lo, hi) = (u32::from(lo.min(hi)), u32::from(lo.max(hi)));
+        let range = hi - lo + 1;
+        let offset = self
+            .steer
+            .hash(SocketAddr::new(ip, 0), remote)
+            .wrapping_add(self.port_counter.fetch_add(1, Ordering::Relaxed));
+        let listening = self
+            .listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for i in 0..range {
+            let port = (lo + offset.wrapping_add(i) % range) as u16;
+            let taken = listening.iter().any(|l| {
+                l.port() == port
+                    && (l.ip() == ip || (l.ip().is_unspecified() && l.is_ipv4() == ip.is_ipv4()))
+            });
+            if taken {
+                continue;
+            }
+            let local = SocketAddr::new(ip, port);
+            let shard = self.steer.worker(local, remote);
+            match open(shard, local) {
+                Err(Error::AddrInUse) => continue,
+                r => {
+                    self.port_counter.fetch_add(i, Ordering::Relaxed);
+                    return r.map(|id| (shard, id));
+                }
+            }
+        }
+        Err(Error::AddrNotAvailable)
     }
 }
 
@@ -196,10 +420,16 @@ pub struct ConnSummary {
     pub remote: SocketAddr,
 }
 
-/// A userspace TCP/IP host: a finack engine driven by a tokio task, with the
+/// A userspace TCP/IP host: finack engines driven by tokio tasks, with the
 /// addresses it answers for and the packet link it talks over. Cheap to clone
-/// (all clones are the same stack). The driver stops once every clone and every
-/// socket made from it is dropped.
+/// (all clones are the same stack). The drivers stop once every clone and
+/// every socket made from it is dropped.
+///
+/// The constructors here make a stack of one worker (one engine); a
+/// [`StackBuilder`] ([`Stack::builder`]) chooses the number of workers, by
+/// default one per core, each an engine of its own that owns a share of the
+/// connections (see the module documentation of `stack.rs` and
+/// docs/architecture.md). Sockets work the same either way.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -239,45 +469,138 @@ impl Stack {
     /// The address of the second stack of [`Stack::pair`].
     pub const PAIR_B: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 
-    /// A stack with `config`, answering for `addrs`, sending and receiving over
-    /// `link`. Spawns the driver, so it must be called inside a tokio runtime.
-    pub fn new(config: Config, addrs: &[IpAddr], link: PacketLink) -> Stack {
-        Stack::with_counters(config, addrs, link, Arc::default())
+    /// A builder: configuration, number of workers, then the link or device.
+    pub fn builder() -> StackBuilder {
+        StackBuilder::new()
     }
 
-    pub(crate) fn with_counters(
+    /// A stack of one worker with `config`, answering for `addrs`, sending and
+    /// receiving over `link`. Spawns the driver, so it must be called inside a
+    /// tokio runtime.
+    pub fn new(config: Config, addrs: &[IpAddr], link: PacketLink) -> Stack {
+        Stack::on_link(config, addrs, link, Arc::default(), 1)
+    }
+
+    /// A stack of `workers` engines on an in-memory link: with more than one,
+    /// a dispatcher task steers the link's packets to their owners.
+    pub(crate) fn on_link(
         config: Config,
         addrs: &[IpAddr],
         link: PacketLink,
         counters: Arc<Counters>,
+        workers: usize,
     ) -> Stack {
-        let mut ep = Endpoint::new(config, random_secret());
-        for a in addrs {
-            ep.add_address(*a);
+        let workers = workers.max(1);
+        let links = (0..workers)
+            .map(|_| WorkerLink {
+                out: Out::Chan {
+                    tx: link.tx.clone(),
+                    headroom: 0,
+                },
+                queue: None,
+            })
+            .collect();
+        if workers == 1 {
+            // The driver reads the link itself.
+            let (stack, _) = Stack::start(config, addrs, counters, links, Some(link.rx));
+            return stack;
         }
-        let notify = Arc::new(Notify::new());
-        let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                ep,
-                tx: link.tx,
-                conns: HashMap::new(),
-                listeners: HashMap::new(),
-                buf: vec![0; TX_BUF],
-                counters: counters.clone(),
-                transitions: VecDeque::new(),
-                driver_deadline: None,
-            }),
-            notify: notify.clone(),
-            origin: tokio::time::Instant::now(),
-            counters,
+        let (stack, inboxes) = Stack::start(config, addrs, counters, links, None);
+        let steer = stack.shared.steer.clone();
+        let mut rx = link.rx;
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
+                    _ = inboxes[0].closed() => return,
+                }
+                for pkt in batch.drain(..) {
+                    let w = steer.worker_of(&pkt, classify(&pkt));
+                    if inboxes[w].send(pkt).is_err() {
+                        return;
+                    }
+                }
+            }
         });
-        tokio::spawn(drive(Arc::downgrade(&shared), notify, link.rx));
-        Stack { shared }
+        stack
     }
 
-    /// Two stacks joined by an in-memory cable, with Linux-like defaults: the
-    /// first answers for [`Stack::PAIR_A`] (192.0.2.1), the second for
-    /// [`Stack::PAIR_B`] (192.0.2.2). Must be called inside a tokio runtime.
+    /// Make the engines and spawn their drivers: worker *i* is wired by
+    /// `links[i]`; its inbox is `first_inbox` for a single worker when
+    /// given, else a new channel whose senders are returned (the
+    /// dispatcher's and the other workers' way to hand it packets).
+    pub(crate) fn start(
+        config: Config,
+        addrs: &[IpAddr],
+        counters: Arc<Counters>,
+        links: Vec<WorkerLink>,
+        first_inbox: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+    ) -> (Stack, Vec<mpsc::UnboundedSender<Vec<u8>>>) {
+        let workers = links.len();
+        let mut inbox_tx = Vec::with_capacity(workers);
+        let mut inbox_rx = Vec::with_capacity(workers);
+        match first_inbox {
+            Some(rx) if workers == 1 => inbox_rx.push(rx),
+            _ => {
+                for _ in 0..workers {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    inbox_tx.push(tx);
+                    inbox_rx.push(rx);
+                }
+            }
+        }
+        let mut shards = Vec::with_capacity(workers);
+        let mut queues = Vec::with_capacity(workers);
+        for link in links {
+            let mut ep = Endpoint::new(config.clone(), random_secret());
+            for a in addrs {
+                ep.add_address(*a);
+            }
+            let headroom = match &link.out {
+                Out::Tun { headroom, .. } | Out::Chan { headroom, .. } => *headroom,
+            };
+            shards.push(Shard {
+                inner: Mutex::new(Inner {
+                    ep,
+                    out: link.out,
+                    conns: HashMap::new(),
+                    listeners: HashMap::new(),
+                    buf: vec![0; headroom + TX_BUF],
+                    counters: counters.clone(),
+                    transitions: VecDeque::new(),
+                    driver_deadline: None,
+                }),
+                notify: Arc::new(Notify::new()),
+            });
+            queues.push(link.queue);
+        }
+        let notifies: Vec<_> = shards.iter().map(|s| s.notify.clone()).collect();
+        let shared = Arc::new(Shared {
+            shards,
+            steer: Steer::new(workers),
+            origin: tokio::time::Instant::now(),
+            counters,
+            listening: Mutex::new(Vec::new()),
+            port_counter: AtomicU32::new(0),
+        });
+        for (i, ((rx, queue), notify)) in inbox_rx.into_iter().zip(queues).zip(notifies).enumerate()
+        {
+            let reader = queue.map(|q| QueueReader {
+                queue: q,
+                inboxes: inbox_tx.clone(),
+                steer: shared.steer.clone(),
+                counters: shared.counters.clone(),
+            });
+            tokio::spawn(drive(Arc::downgrade(&shared), i, notify, rx, reader));
+        }
+        (Stack { shared }, inbox_tx)
+    }
+
+    /// Two one-worker stacks joined by an in-memory cable, with Linux-like
+    /// defaults: the first answers for [`Stack::PAIR_A`] (192.0.2.1), the
+    /// second for [`Stack::PAIR_B`] (192.0.2.2). Must be called inside a tokio
+    /// runtime.
     pub fn pair() -> (Stack, Stack) {
         Stack::pair_with(Config::linux(), None, None)
     }
@@ -289,25 +612,18 @@ impl Stack {
         a_to_b: Option<Impairment>,
         b_to_a: Option<Impairment>,
     ) -> (Stack, Stack) {
-        let (mut la, mut lb) = PacketLink::pair();
-        if let Some(imp) = a_to_b {
-            lb = lb.impair_inbound(imp);
-        }
-        if let Some(imp) = b_to_a {
-            la = la.impair_inbound(imp);
-        }
-        (
-            Stack::new(config.clone(), &[Stack::PAIR_A], la),
-            Stack::new(config, &[Stack::PAIR_B], lb),
-        )
+        Stack::builder()
+            .config(config)
+            .workers(1)
+            .pair_with(a_to_b, b_to_a)
     }
 
-    /// A stack on a new TUN device `name` whose kernel side gets `kernel_addr /
-    /// prefix` and is brought up; the stack answers for `local` (an address in
-    /// that prefix other than `kernel_addr`), so the kernel routes packets for it
-    /// into the device. Needs root (CAP_NET_ADMIN) and `/dev/net/tun`. See
-    /// [`Tun`] to create the device separately (for instance in another network
-    /// namespace) and [`Stack::from_tun`].
+    /// A one-worker stack on a new TUN device `name` whose kernel side gets
+    /// `kernel_addr / prefix` and is brought up; the stack answers for `local`
+    /// (an address in that prefix other than `kernel_addr`), so the kernel
+    /// routes packets for it into the device. Needs root (CAP_NET_ADMIN) and
+    /// `/dev/net/tun`. See [`Tun`] to create the device separately (for
+    /// instance in another network namespace) and [`Stack::from_tun`].
     pub fn tun(
         name: &str,
         kernel_addr: IpAddr,
@@ -319,19 +635,37 @@ impl Stack {
         tun.into_stack(config, &[local], None)
     }
 
-    /// A stack on an opened TUN device (see [`Tun`]), answering for `local`.
+    /// A one-worker stack on an opened TUN device (see [`Tun`]), answering
+    /// for `local`; [`StackBuilder::tun`] for more workers.
     pub fn from_tun(tun: Tun, local: IpAddr, config: Config) -> io::Result<Stack> {
         tun.into_stack(config, &[local], None)
     }
 
-    /// The addresses this stack answers for.
-    pub fn addresses(&self) -> Vec<IpAddr> {
-        self.shared.lock().ep.addresses().to_vec()
+    /// The number of workers: engines, each with its driver task.
+    pub fn workers(&self) -> usize {
+        self.shared.workers()
     }
 
-    /// The engine's counters.
+    /// The addresses this stack answers for.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        self.shared.lock(0).ep.addresses().to_vec()
+    }
+
+    /// The engines' counters, summed over the workers.
     pub fn stats(&self) -> Stats {
-        self.shared.lock().ep.stats().clone()
+        let mut sum = Stats::default();
+        for s in self.worker_stats() {
+            sum.accumulate(&s);
+        }
+        sum
+    }
+
+    /// Each worker's engine counters, in worker order (see
+    /// [`Stack::stats`] for their sum): how the load is spread.
+    pub fn worker_stats(&self) -> Vec<Stats> {
+        (0..self.workers())
+            .map(|i| self.shared.lock(i).ep.stats().clone())
+            .collect()
     }
 
     /// Counters of the packet link (including skipped non-TCP packets).
@@ -339,18 +673,23 @@ impl Stack {
         self.shared.counters.snapshot()
     }
 
-    /// Every connection in the engine's tables (TIME-WAIT included).
+    /// Every connection in the engines' tables (TIME-WAIT included).
     pub fn connections(&self) -> Vec<ConnSummary> {
-        self.shared
-            .lock()
-            .ep
-            .connections()
-            .map(|(_, state, local, remote)| ConnSummary {
-                state,
-                local,
-                remote,
-            })
-            .collect()
+        let mut out = Vec::new();
+        for i in 0..self.workers() {
+            out.extend(
+                self.shared
+                    .lock(i)
+                    .ep
+                    .connections()
+                    .map(|(_, state, local, remote)| ConnSummary {
+                        state,
+                        local,
+                        remote,
+                    }),
+            );
+        }
+        out
     }
 
     /// Wait up to `limit` until no connection still has its FIN, and the data
@@ -377,14 +716,22 @@ impl Stack {
     }
 
     /// State transitions recorded since the last call (when the configuration's
-    /// `record_transitions` is on; at most the last 16384 are kept).
+    /// `record_transitions` is on; at most the last 16384 per worker are
+    /// kept), in time order.
     pub fn take_transitions(&self) -> Vec<Transition> {
-        self.shared.lock().transitions.drain(..).collect()
+        let mut out = Vec::new();
+        for i in 0..self.workers() {
+            out.extend(self.shared.lock(i).transitions.drain(..));
+        }
+        if self.workers() > 1 {
+            out.sort_by_key(|t| t.time);
+        }
+        out
     }
 
     /// A snapshot of one connection, found by its addresses.
     pub fn info(&self, local: SocketAddr, remote: SocketAddr) -> Option<ConnInfo> {
-        let inner = self.shared.lock();
+        let inner = self.shared.lock(self.shared.steer.worker(local, remote));
         let id = inner
             .ep
             .connections()
@@ -395,13 +742,126 @@ impl Stack {
 
     /// Run `f` on the engine itself (for anything this API does not cover), then
     /// deliver the events and packets that produced. `f` gets the current time.
+    /// With several workers this is the first worker's engine, which owns
+    /// only its share of the connections: a connection opened here whose
+    /// 4-tuple another worker owns never sees its replies (see
+    /// [`Stack::with_worker_endpoint`]).
     pub fn with_endpoint<R>(&self, f: impl FnOnce(&mut Endpoint, Instant) -> R) -> R {
-        self.shared.op(|inner, now| f(&mut inner.ep, now))
+        self.with_worker_endpoint(0, f)
+    }
+
+    /// [`Stack::with_endpoint`] on worker `worker`'s engine (below
+    /// [`Stack::workers`]; panics otherwise).
+    pub fn with_worker_endpoint<R>(
+        &self,
+        worker: usize,
+        f: impl FnOnce(&mut Endpoint, Instant) -> R,
+    ) -> R {
+        self.shared.op(worker, |inner, now| f(&mut inner.ep, now))
     }
 
     /// The stack's clock, as given to the engine.
     pub fn now(&self) -> Instant {
         self.shared.now()
+    }
+}
+
+/// Builds a [`Stack`]: its configuration and number of workers, then the
+/// link or TUN device it runs on. Each worker is an engine of its own with a
+/// driver task; connections are spread over them by a hash of their 4-tuple
+/// and listeners exist on all (see the module documentation of `stack.rs`).
+/// The drivers run on the runtime the stack is built in: use a multi-thread
+/// runtime with at least as many worker threads to run them in parallel.
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> std::io::Result<()> {
+/// use finack::{Stack, TcpListener, TcpStream};
+///
+/// let (a, b) = Stack::builder().workers(2).pair();
+/// assert_eq!(b.workers(), 2);
+/// let listener = TcpListener::bind(&b, "192.0.2.2:80".parse().unwrap())?;
+/// let mut clients = Vec::new();
+/// for _ in 0..8 {
+///     clients.push(TcpStream::connect(&a, "192.0.2.2:80".parse().unwrap()).await?);
+///     listener.accept().await?;
+/// }
+/// assert_eq!(b.stats().passive_opens, 8);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StackBuilder {
+    config: Config,
+    workers: usize,
+}
+
+impl Default for StackBuilder {
+    fn default() -> Self {
+        StackBuilder::new()
+    }
+}
+
+impl StackBuilder {
+    /// Linux-like defaults ([`Config::linux`]) and one worker per core
+    /// ([`std::thread::available_parallelism`]).
+    pub fn new() -> StackBuilder {
+        StackBuilder {
+            config: Config::linux(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// The engines' configuration.
+    pub fn config(mut self, config: Config) -> StackBuilder {
+        self.config = config;
+        self
+    }
+
+    /// The number of workers (at least 1; 1 is one engine, as
+    /// [`Stack::new`] makes).
+    pub fn workers(mut self, workers: usize) -> StackBuilder {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// The stack on `link`, answering for `addrs`. Must be called inside a
+    /// tokio runtime.
+    pub fn link(self, addrs: &[IpAddr], link: PacketLink) -> Stack {
+        Stack::on_link(self.config, addrs, link, Arc::default(), self.workers)
+    }
+
+    /// The stack on an opened TUN device, answering for `addrs`: one worker
+    /// per device queue, as far as the device has queues ([`Tun`] opens one
+    /// per core). Must be called inside a tokio runtime.
+    pub fn tun(self, tun: Tun, addrs: &[IpAddr]) -> io::Result<Stack> {
+        tun.into_stack_workers(self.config, addrs, None, self.workers)
+    }
+
+    /// Two stacks like this joined by an in-memory cable (see
+    /// [`Stack::pair`] for their addresses).
+    pub fn pair(self) -> (Stack, Stack) {
+        self.pair_with(None, None)
+    }
+
+    /// [`StackBuilder::pair`] with an optional impairment on each direction
+    /// (`a_to_b`, `b_to_a`).
+    pub fn pair_with(
+        self,
+        a_to_b: Option<Impairment>,
+        b_to_a: Option<Impairment>,
+    ) -> (Stack, Stack) {
+        let (mut la, mut lb) = PacketLink::pair();
+        if let Some(imp) = a_to_b {
+            lb = lb.impair_inbound(imp);
+        }
+        if let Some(imp) = b_to_a {
+            la = la.impair_inbound(imp);
+        }
+        (
+            self.clone().link(&[Stack::PAIR_A], la),
+            self.link(&[Stack::PAIR_B], lb),
+        )
     }
 }
 
@@ -423,24 +883,111 @@ fn random_secret() -> [u8; 16] {
     out
 }
 
-/// The driver: sleeps until a packet arrives, an application call needs an
-/// earlier timer, or the engine's next timer is due; then feeds the engine and
-/// pumps its output. Ends when the stack and all its sockets are gone.
+/// A worker's own TUN queue and what it needs to hand packets it does not
+/// own to their workers.
+pub(crate) struct QueueReader {
+    queue: Queue,
+    inboxes: Vec<mpsc::UnboundedSender<Vec<u8>>>,
+    steer: Steer,
+    counters: Arc<Counters>,
+}
+
+/// Buffers for reading a TUN queue: with offload one read may hold a 64 KiB
+/// GSO segment, split into up to 64 KiB / MSS packets; each buffer holds a
+/// whole packet of any MTU. Reused for every read.
+struct ReadBufs {
+    raw: Vec<u8>,
+    bufs: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+    /// Packets in `bufs` from the last read.
+    n: usize,
+}
+
+impl ReadBufs {
+    fn new(offload: bool) -> ReadBufs {
+        let k = if offload { 64 } else { 1 };
+        ReadBufs {
+            raw: vec![0u8; tun_rs::VIRTIO_NET_HDR_LEN + 65_536],
+            bufs: vec![vec![0u8; 65_536]; k],
+            sizes: vec![0; k],
+            n: 0,
+        }
+    }
+}
+
+/// Read a batch from the worker's queue (never ready without one).
+async fn read_queue(q: Option<&QueueReader>, b: &mut ReadBufs) -> io::Result<usize> {
+    match q {
+        Some(q) => {
+            q.queue
+                .dev
+                .recv_multiple(&mut b.raw, &mut b.bufs, &mut b.sizes, 0)
+                .await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The driver of worker `me`: sleeps until a packet arrives (in its inbox or
+/// on its TUN queue), an application call needs an earlier timer, or the
+/// engine's next timer is due; then feeds the engine and pumps its output.
+/// Packets read from its queue that another worker owns are handed to that
+/// worker's inbox. Ends when the stack and all its sockets are gone.
 async fn drive(
     shared: Weak<Shared>,
+    me: usize,
     notify: Arc<Notify>,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    queue: Option<QueueReader>,
 ) {
-    let mut link_open = true;
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(64);
+    let mut inbox_open = true;
+    let mut queue_open = queue.is_some();
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    let mut rb = ReadBufs::new(queue.as_ref().is_some_and(|q| q.queue.offload));
+    // For each packet of the last read: is it ours?
+    let mut ours = vec![false; rb.bufs.len()];
     loop {
+        // Hand over what other workers own before taking our lock; count and
+        // skip what is not for any engine.
+        if let Some(q) = &queue {
+            let read = rb.bufs.iter().zip(&rb.sizes).zip(ours.iter_mut());
+            for ((buf, &len), mine) in read.take(rb.n) {
+                let pkt = &buf[..len];
+                *mine = false;
+                let kind = classify(pkt);
+                match kind {
+                    Kind::NotIp | Kind::NotTcp => {
+                        Counters::bump(&q.counters.packets_in);
+                        Counters::bump(if kind == Kind::NotIp {
+                            &q.counters.skipped_not_ip
+                        } else {
+                            &q.counters.skipped_not_tcp
+                        });
+                    }
+                    Kind::Tcp | Kind::IcmpError => {
+                        let owner = q.steer.worker_of(pkt, kind);
+                        if owner == me {
+                            *mine = true;
+                        } else {
+                            Counters::bump(&q.counters.handed_over);
+                            let _ = q.inboxes[owner].send(pkt.to_vec());
+                        }
+                    }
+                }
+            }
+        }
         let deadline = {
             let Some(sh) = shared.upgrade() else { return };
             let now = sh.now();
-            let mut inner = sh.lock();
+            let mut inner = sh.lock(me);
             for pkt in batch.drain(..) {
                 inner.handle_inbound(now, &pkt);
             }
+            let read = rb.bufs.iter().zip(&rb.sizes).zip(&ours);
+            for ((buf, &len), _) in read.take(rb.n).filter(|(_, &mine)| mine) {
+                inner.handle_inbound(now, &buf[..len]);
+            }
+            rb.n = 0;
             if inner.ep.poll_timeout().is_some_and(|t| t <= now) {
                 inner.ep.handle_timeout(now);
             }
@@ -450,11 +997,26 @@ async fn drive(
             next.map(|t| sh.to_tokio(t))
         };
         tokio::select! {
-            n = rx.recv_many(&mut batch, 64), if link_open => {
+            n = rx.recv_many(&mut batch, BATCH), if inbox_open => {
                 if n == 0 {
-                    link_open = false;
+                    inbox_open = false;
                 }
             }
+            r = read_queue(queue.as_ref(), &mut rb), if queue_open => match r {
+                Ok(n) => rb.n = n,
+                // A packet tun-rs could not split: lose it (TCP
+                // retransmits), keep reading.
+                Err(e) if e.raw_os_error().is_none() => {
+                    if let Some(q) = &queue {
+                        Counters::bump(&q.counters.packets_in);
+                        Counters::bump(&q.counters.skipped_not_ip);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(target: "finack", worker = me, error = %e, "TUN queue closed");
+                    queue_open = false;
+                }
+            },
             _ = notify.notified() => {}
             _ = sleep_until_opt(deadline) => {}
         }

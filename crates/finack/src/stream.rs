@@ -21,6 +21,8 @@ use crate::stack::Stack;
 /// data was left unread, RFC 2525 §2.17, as Linux does).
 pub(crate) struct Conn {
     stack: Stack,
+    /// The worker whose engine has the connection.
+    shard: usize,
     id: ConnId,
     local: SocketAddr,
     peer: SocketAddr,
@@ -37,7 +39,7 @@ impl Drop for Conn {
         let id = self.id;
         // SO_LINGER with a zero timeout: close by ABORT (RST), as Linux does.
         let abort = self.linger_ms.load(Ordering::Relaxed) == 0;
-        self.stack.shared.op(|inner, now| {
+        self.stack.shared.op(self.shard, |inner, now| {
             inner.conns.remove(&id);
             let _ = if abort {
                 inner.ep.abort(now, id)
@@ -50,16 +52,17 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn new(stack: Stack, id: ConnId, fallback_peer: SocketAddr) -> Conn {
+    fn new(stack: Stack, shard: usize, id: ConnId, fallback_peer: SocketAddr) -> Conn {
         let (local, peer) = stack
             .shared
-            .op(|inner, _| {
+            .op(shard, |inner, _| {
                 inner.conns.entry(id).or_default();
                 inner.ep.addrs(id)
             })
             .unwrap_or((unspecified_like(&fallback_peer), fallback_peer));
         Conn {
             stack,
+            shard,
             id,
             local,
             peer,
@@ -86,21 +89,21 @@ impl Conn {
     /// error is there).
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let id = self.id;
-        self.stack
-            .shared
-            .op(|inner, _| match inner.ep.peek(id, &mut [0u8; 1]) {
+        self.stack.shared.op(self.shard, |inner, _| {
+            match inner.ep.peek(id, &mut [0u8; 1]) {
                 Err(Error::WouldBlock) => {
                     inner.conns.entry(id).or_default().read = Some(cx.waker().clone());
                     Poll::Pending
                 }
                 _ => Poll::Ready(Ok(())),
-            })
+            }
+        })
     }
 
     /// Ready to write: `send` would take bytes (or fail at once).
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let id = self.id;
-        self.stack.shared.op(|inner, _| {
+        self.stack.shared.op(self.shard, |inner, _| {
             let state = inner.ep.state(id);
             let can_send = matches!(state, State::Established | State::CloseWait);
             if inner.ep.writable(id) || !can_send {
@@ -116,7 +119,7 @@ impl Conn {
         let id = self.id;
         self.stack
             .shared
-            .op(|inner, now| inner.ep.recv(now, id, buf))
+            .op(self.shard, |inner, now| inner.ep.recv(now, id, buf))
             .map_err(to_io_error)
     }
 
@@ -127,7 +130,7 @@ impl Conn {
         let id = self.id;
         self.stack
             .shared
-            .op(|inner, now| inner.ep.send(now, id, data))
+            .op(self.shard, |inner, now| inner.ep.send(now, id, data))
             .map_err(to_io_error)
     }
 
@@ -135,7 +138,7 @@ impl Conn {
         let id = self.id;
         self.stack
             .shared
-            .op(|inner, _| match inner.ep.peek(id, buf) {
+            .op(self.shard, |inner, _| match inner.ep.peek(id, buf) {
                 Ok(n) => Poll::Ready(Ok(n)),
                 Err(Error::WouldBlock) => {
                     inner.conns.entry(id).or_default().read = Some(cx.waker().clone());
@@ -150,8 +153,8 @@ impl Conn {
             return Poll::Ready(Ok(()));
         }
         let id = self.id;
-        self.stack.shared.op(
-            |inner, now| match inner.ep.recv(now, id, buf.initialize_unfilled()) {
+        self.stack.shared.op(self.shard, |inner, now| {
+            match inner.ep.recv(now, id, buf.initialize_unfilled()) {
                 Ok(n) => {
                     buf.advance(n);
                     Poll::Ready(Ok(()))
@@ -161,8 +164,8 @@ impl Conn {
                     Poll::Pending
                 }
                 Err(e) => Poll::Ready(Err(to_io_error(e))),
-            },
-        )
+            }
+        })
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
@@ -174,16 +177,16 @@ impl Conn {
             return Poll::Ready(Err(to_io_error(Error::BrokenPipe)));
         }
         let id = self.id;
-        self.stack
-            .shared
-            .op(|inner, now| match inner.ep.send(now, id, data) {
+        self.stack.shared.op(self.shard, |inner, now| {
+            match inner.ep.send(now, id, data) {
                 Ok(n) => Poll::Ready(Ok(n)),
                 Err(Error::WouldBlock) => {
                     inner.conns.entry(id).or_default().write = Some(cx.waker().clone());
                     Poll::Pending
                 }
                 Err(e) => Poll::Ready(Err(to_io_error(e))),
-            })
+            }
+        })
     }
 
     /// Half-close: queue a FIN behind the data already written (RFC 9293 §3.10.4,
@@ -193,16 +196,15 @@ impl Conn {
             return Poll::Ready(Ok(()));
         }
         let id = self.id;
-        let r = self
-            .stack
-            .shared
-            .op(|inner, now| inner.ep.shutdown(now, id, Shutdown::Write));
+        let r = self.stack.shared.op(self.shard, |inner, now| {
+            inner.ep.shutdown(now, id, Shutdown::Write)
+        });
         Poll::Ready(r.map_err(to_io_error))
     }
 
     fn abort(&self) {
         let id = self.id;
-        self.stack.shared.op(|inner, now| {
+        self.stack.shared.op(self.shard, |inner, now| {
             let _ = inner.ep.abort(now, id);
             inner.conns.remove(&id);
         });
@@ -262,13 +264,14 @@ impl std::fmt::Debug for TcpStream {
 /// releasing the engine's handle.
 struct ConnectGuard<'a> {
     stack: &'a Stack,
+    shard: usize,
     id: Option<ConnId>,
 }
 
 impl Drop for ConnectGuard<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            self.stack.shared.op(|inner, now| {
+            self.stack.shared.op(self.shard, |inner, now| {
                 inner.conns.remove(&id);
                 let _ = inner.ep.abort(now, id);
             });
@@ -296,25 +299,17 @@ impl TcpStream {
         opts: SocketOptions,
     ) -> io::Result<TcpStream> {
         let from = local.unwrap_or_else(|| unspecified_like(&addr));
-        let id = stack
+        let (shard, id) = stack
             .shared
-            .op(|inner, now| {
-                let id = inner.ep.connect(now, from, addr)?;
-                inner.conns.entry(id).or_default();
-                if let Err(e) = opts.apply(&mut inner.ep, id) {
-                    let _ = inner.ep.abort(now, id);
-                    inner.conns.remove(&id);
-                    return Err(e);
-                }
-                Ok(id)
-            })
+            .connect(from, addr, |inner, _, id| opts.apply(&mut inner.ep, id))
             .map_err(to_io_error)?;
         let mut guard = ConnectGuard {
             stack,
+            shard,
             id: Some(id),
         };
         poll_fn(|cx| {
-            stack.shared.op(|inner, _| {
+            stack.shared.op(shard, |inner, _| {
                 let state = inner.ep.state(id);
                 if state.is_synchronized() {
                     return Poll::Ready(Ok(()));
@@ -333,7 +328,7 @@ impl TcpStream {
         })
         .await?;
         guard.id = None;
-        let conn = Conn::new(stack.clone(), id, addr);
+        let conn = Conn::new(stack.clone(), shard, id, addr);
         conn.set_linger(opts.linger);
         tracing::debug!(target: "finack", conn = ?id, local = %conn.local, peer = %addr, "connected");
         Ok(TcpStream {
@@ -343,11 +338,12 @@ impl TcpStream {
 
     pub(crate) fn accepted(
         stack: Stack,
+        shard: usize,
         id: ConnId,
         listen_addr: SocketAddr,
         linger: Option<Duration>,
     ) -> TcpStream {
-        let conn = Conn::new(stack, id, listen_addr);
+        let conn = Conn::new(stack, shard, id, listen_addr);
         conn.set_linger(linger);
         tracing::debug!(target: "finack", conn = ?id, local = %conn.local, peer = %conn.peer, "accepted");
         TcpStream {
@@ -368,13 +364,19 @@ impl TcpStream {
     /// The connection's RFC 9293 state (CLOSED once it is over).
     pub fn state(&self) -> State {
         let id = self.conn.id;
-        self.conn.stack.shared.op(|inner, _| inner.ep.state(id))
+        self.conn
+            .stack
+            .shared
+            .op(self.conn.shard, |inner, _| inner.ep.state(id))
     }
 
     /// A snapshot like Linux's `tcp_info` (`None` once CLOSED).
     pub fn info(&self) -> Option<ConnInfo> {
         let id = self.conn.id;
-        self.conn.stack.shared.op(|inner, _| inner.ep.info(id))
+        self.conn
+            .stack
+            .shared
+            .op(self.conn.shard, |inner, _| inner.ep.info(id))
     }
 
     /// Turn Nagle's algorithm off (`true`, TCP_NODELAY) or on.
@@ -383,7 +385,9 @@ impl TcpStream {
         self.conn
             .stack
             .shared
-            .op(|inner, _| inner.ep.set_nodelay(id, nodelay))
+            .op(self.conn.shard, |inner, _| {
+                inner.ep.set_nodelay(id, nodelay)
+            })
             .map_err(to_io_error)
     }
 
@@ -416,7 +420,7 @@ impl TcpStream {
         self.conn
             .stack
             .shared
-            .op(|inner, _| inner.ep.set_keepalive(id, on))
+            .op(self.conn.shard, |inner, _| inner.ep.set_keepalive(id, on))
             .map_err(to_io_error)
     }
 

@@ -11,7 +11,7 @@ use tun_rs::{AsyncDevice, DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 
 use crate::impair::Impairment;
 use crate::link::{classify, Counters, Kind, PacketLink};
-use crate::stack::Stack;
+use crate::stack::{Out, Queue, Stack, WorkerLink};
 
 /// An opened TUN device, not yet attached to a stack. Opening it does the
 /// privileged work (CAP_NET_ADMIN); it can happen on another thread, for instance
@@ -34,14 +34,25 @@ use crate::stack::Stack;
 /// # }
 /// ```
 pub struct Tun {
-    dev: SyncDevice,
+    /// The device's queues (file descriptors): one per core when it was
+    /// created here with several (IFF_MULTI_QUEUE), else one.
+    queues: Vec<SyncDevice>,
     name: String,
 }
 
 impl std::fmt::Debug for Tun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tun").field("name", &self.name).finish()
+        f.debug_struct("Tun")
+            .field("name", &self.name)
+            .field("queues", &self.queues.len())
+            .finish()
     }
+}
+
+/// Queues a new device gets: one per core, for a stack of one worker per
+/// core ([`crate::StackBuilder`]).
+fn default_queues() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Tun {
@@ -61,11 +72,28 @@ impl Tun {
     /// measures the difference). A capture on the device then shows those
     /// large segments with partial checksums, as on any NIC with TSO; without
     /// offload every packet on the device is a whole, checksummed one.
+    ///
+    /// The device is a multi-queue one (IFF_MULTI_QUEUE) with one queue per
+    /// core, so that each worker of a stack reads and writes a queue of its
+    /// own; an existing single-queue device of that name is attached with
+    /// one queue.
     pub fn create_with(
         name: &str,
         kernel_addr: IpAddr,
         prefix: u8,
         offload: bool,
+    ) -> io::Result<Tun> {
+        Tun::create_queues(name, kernel_addr, prefix, offload, default_queues())
+    }
+
+    /// [`Tun::create_with`] with `queues` queues (at least 1; with 1 the
+    /// device is a single-queue one, as `ip tuntap add` makes by default).
+    pub fn create_queues(
+        name: &str,
+        kernel_addr: IpAddr,
+        prefix: u8,
+        offload: bool,
+        queues: usize,
     ) -> io::Result<Tun> {
         let IpAddr::V4(v4) = kernel_addr else {
             return Err(io::Error::new(
@@ -73,28 +101,65 @@ impl Tun {
                 "Tun::create: only an IPv4 kernel address is supported",
             ));
         };
-        let dev = DeviceBuilder::new()
-            .name(name)
-            .packet_information(false)
-            .offload(offload)
-            .ipv4(v4, prefix, None)
-            .enable(true)
-            .build_sync()?;
+        let build = |multi: bool| {
+            DeviceBuilder::new()
+                .name(name)
+                .packet_information(false)
+                .offload(offload)
+                .multi_queue(multi)
+                .ipv4(v4, prefix, None)
+                .enable(true)
+                .build_sync()
+        };
+        let dev = if queues > 1 {
+            // An existing single-queue device refuses IFF_MULTI_QUEUE.
+            build(true).or_else(|_| build(false))?
+        } else {
+            build(false)?
+        };
+        Tun::with_queues(dev, queues)
+    }
+
+    /// The device `dev` (the first queue) and up to `queues - 1` more queues
+    /// of it, as far as it is a multi-queue device. More queues must be
+    /// attached here: they are found by name, in the network namespace of
+    /// the calling thread.
+    fn with_queues(dev: SyncDevice, queues: usize) -> io::Result<Tun> {
         let name = dev.name()?;
-        Ok(Tun { dev, name })
+        let mut all = Vec::with_capacity(queues.max(1));
+        all.push(dev);
+        while all.len() < queues {
+            match all[0].try_clone() {
+                Ok(q) => all.push(q),
+                Err(e) => {
+                    if all.len() == 1 && e.kind() != io::ErrorKind::Unsupported {
+                        tracing::debug!(target: "finack", tun = %name, error = %e, "cannot add a TUN queue");
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(Tun { queues: all, name })
     }
 
     /// Attach to an existing TUN device `name` as it is configured (addresses and
     /// link state are left alone), e.g. one made with
-    /// `ip tuntap add dev NAME mode tun`.
+    /// `ip tuntap add dev NAME mode tun` (one queue; with `multi_queue`, one
+    /// queue per core).
     pub fn open(name: &str) -> io::Result<Tun> {
-        let dev = DeviceBuilder::new()
-            .name(name)
-            .packet_information(false)
-            .inherit_enable_state()
-            .build_sync()?;
-        let name = dev.name()?;
-        Ok(Tun { dev, name })
+        let build = |multi: bool| {
+            DeviceBuilder::new()
+                .name(name)
+                .packet_information(false)
+                .multi_queue(multi)
+                .inherit_enable_state()
+                .build_sync()
+        };
+        match build(false) {
+            Ok(dev) => Tun::with_queues(dev, 1),
+            // A multi-queue device refuses a single-queue attach.
+            Err(_) => Tun::with_queues(build(true)?, default_queues()),
+        }
     }
 
     /// The interface name.
@@ -102,98 +167,259 @@ impl Tun {
         &self.name
     }
 
-    /// Attach to a new stack answering for `addrs`, with an optional impairment
-    /// on the inbound (kernel → finack) and outbound paths. Must be called inside
-    /// a tokio runtime.
+    /// The number of queues opened.
+    pub fn queues(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Attach to a new one-worker stack answering for `addrs`, with an
+    /// optional impairment on the inbound (kernel → finack) and outbound
+    /// paths. Must be called inside a tokio runtime.
     pub fn into_stack(
         self,
         config: Config,
         addrs: &[IpAddr],
         impair: Option<(Option<Impairment>, Option<Impairment>)>,
     ) -> io::Result<Stack> {
-        let offload = self.dev.tcp_gso();
-        let dev = Arc::new(AsyncDevice::new(self.dev)?);
-        let counters = Arc::new(Counters::default());
-        let (to_stack, stack_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let (stack_tx, mut from_stack) = mpsc::unbounded_channel::<Vec<u8>>();
-        let mut link = PacketLink {
-            tx: stack_tx,
-            rx: stack_rx,
-        };
+        self.into_stack_workers(config, addrs, impair, 1)
+    }
+
+    /// [`Tun::into_stack`] with `workers` workers (see
+    /// [`crate::StackBuilder`]). Worker *i* below the number of queues reads
+    /// queue *i*; every worker writes to queue `i % queues` straight from its
+    /// engine's buffer (no copy; with offload the engine writes behind room
+    /// left for the virtio-net header). Queues beyond the workers are closed
+    /// (the kernel then stops steering packets to them). With an impairment
+    /// one queue is used and packets travel through channels as on an
+    /// in-memory link.
+    pub fn into_stack_workers(
+        self,
+        config: Config,
+        addrs: &[IpAddr],
+        impair: Option<(Option<Impairment>, Option<Impairment>)>,
+        workers: usize,
+    ) -> io::Result<Stack> {
+        let workers = workers.max(1);
+        let mut queues = self.queues;
+        let offload = queues[0].tcp_gso();
         if let Some((inbound, outbound)) = impair {
-            if let Some(imp) = inbound {
-                link = link.impair_inbound(imp);
-            }
-            if let Some(imp) = outbound {
-                link = link.impair_outbound(imp);
-            }
+            queues.truncate(1);
+            let dev = queues.pop().expect("a TUN device has a queue");
+            return impaired(dev, offload, config, addrs, inbound, outbound, workers);
         }
-        // Kernel → stack. Packets the engine could not use anyway are counted and
-        // skipped here: the IPv6 router solicitations and MLD reports the kernel
-        // sends when the link comes up, UDP, ICMP.
-        let rd = dev.clone();
-        let rd_counters = counters.clone();
+        queues.truncate(workers);
+        let devs = queues
+            .into_iter()
+            .map(|q| AsyncDevice::new(q).map(Arc::new))
+            .collect::<io::Result<Vec<_>>>()?;
+        let headroom = if offload { VIRTIO_NET_HDR_LEN } else { 0 };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if workers < cores {
+            return Ok(pipelined(devs, offload, headroom, config, addrs, workers));
+        }
+        let links = (0..workers)
+            .map(|i| WorkerLink {
+                out: Out::Tun {
+                    dev: devs[i % devs.len()].clone(),
+                    headroom,
+                },
+                queue: devs.get(i).map(|d| Queue {
+                    dev: d.clone(),
+                    offload,
+                }),
+            })
+            .collect();
+        let (stack, _) = Stack::start(config, addrs, Arc::default(), links, None);
+        Ok(stack)
+    }
+}
+
+/// Fewer workers than cores: each queue gets a reader and a writer task,
+/// which run beside the engines on the spare cores, at the cost of one copy
+/// per packet each way (measured with one worker on two cores, this beats
+/// the worker doing its queue's reads and writes itself). The reader
+/// steers each packet to its owner's inbox; the engines write into their
+/// queue's writer channel with the virtio-net header's room in front.
+fn pipelined(
+    devs: Vec<Arc<AsyncDevice>>,
+    offload: bool,
+    headroom: usize,
+    config: Config,
+    addrs: &[IpAddr],
+    workers: usize,
+) -> Stack {
+    let mut writers = Vec::with_capacity(devs.len());
+    for dev in &devs {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let wr = dev.clone();
+        // A failed write (device gone, no memory) loses the packet; TCP
+        // retransmits.
         tokio::spawn(async move {
-            // With offload one read may hold a 64 KiB GSO segment, split into
-            // up to 64 KiB / MSS packets; each buffer holds a whole packet of
-            // any MTU.
+            while let Some(pkt) = rx.recv().await {
+                let _ = wr.send(&pkt).await;
+            }
+        });
+        writers.push(tx);
+    }
+    let links = (0..workers)
+        .map(|i| WorkerLink {
+            out: Out::Chan {
+                tx: writers[i % writers.len()].clone(),
+                headroom,
+            },
+            queue: None,
+        })
+        .collect();
+    drop(writers);
+    let counters = Arc::new(Counters::default());
+    let (stack, inboxes) = Stack::start(config, addrs, counters.clone(), links, None);
+    let steer = stack.shared.steer.clone();
+    for (q, dev) in devs.into_iter().enumerate() {
+        let inboxes = inboxes.clone();
+        let counters = counters.clone();
+        let steer = steer.clone();
+        tokio::spawn(async move {
             let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN + 65_536];
             let mut bufs = vec![vec![0u8; 65_536]; if offload { 64 } else { 1 }];
             let mut sizes = vec![0usize; bufs.len()];
             loop {
                 tokio::select! {
-                    r = rd.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
+                    r = dev.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
                         let n = match r {
                             Ok(n) => n,
                             // A packet tun-rs could not split: lose it (TCP
                             // retransmits), keep reading.
                             Err(e) if e.raw_os_error().is_none() => {
-                                Counters::bump(&rd_counters.packets_in);
-                                Counters::bump(&rd_counters.skipped_not_ip);
+                                Counters::bump(&counters.packets_in);
+                                Counters::bump(&counters.skipped_not_ip);
                                 continue;
                             }
                             Err(_) => return,
                         };
                         for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
                             let pkt = &buf[..len];
-                            match classify(pkt) {
+                            let kind = classify(pkt);
+                            match kind {
                                 Kind::Tcp | Kind::IcmpError => {
-                                    if to_stack.send(pkt.to_vec()).is_err() {
+                                    let owner = steer.worker_of(pkt, kind);
+                                    if owner != q % inboxes.len() {
+                                        Counters::bump(&counters.handed_over);
+                                    }
+                                    if inboxes[owner].send(pkt.to_vec()).is_err() {
                                         return;
                                     }
                                 }
                                 Kind::NotIp => {
-                                    Counters::bump(&rd_counters.packets_in);
-                                    Counters::bump(&rd_counters.skipped_not_ip);
+                                    Counters::bump(&counters.packets_in);
+                                    Counters::bump(&counters.skipped_not_ip);
                                 }
                                 Kind::NotTcp => {
-                                    Counters::bump(&rd_counters.packets_in);
-                                    Counters::bump(&rd_counters.skipped_not_tcp);
+                                    Counters::bump(&counters.packets_in);
+                                    Counters::bump(&counters.skipped_not_tcp);
                                 }
                             }
                         }
                     }
-                    _ = to_stack.closed() => return,
+                    _ = inboxes[0].closed() => return,
                 }
             }
         });
-        // Stack → kernel. A failed write (device gone, buffer full) loses the
-        // packet; TCP retransmits. With offload every write starts with a
-        // virtio-net header; all zero means "a whole packet, checksums done".
-        let wr = dev;
-        tokio::spawn(async move {
-            let mut out = Vec::with_capacity(VIRTIO_NET_HDR_LEN + 65_536);
-            while let Some(pkt) = from_stack.recv().await {
-                if offload {
-                    out.clear();
-                    out.resize(VIRTIO_NET_HDR_LEN, 0);
-                    out.extend_from_slice(&pkt);
-                    let _ = wr.send(&out).await;
-                } else {
-                    let _ = wr.send(&pkt).await;
-                }
-            }
-        });
-        Ok(Stack::with_counters(config, addrs, link, counters))
     }
+    stack
+}
+
+/// A stack on one TUN queue with impairments: a reader and a writer task and
+/// channels between them and the stack, through the impairments.
+fn impaired(
+    dev: SyncDevice,
+    offload: bool,
+    config: Config,
+    addrs: &[IpAddr],
+    inbound: Option<Impairment>,
+    outbound: Option<Impairment>,
+    workers: usize,
+) -> io::Result<Stack> {
+    let dev = Arc::new(AsyncDevice::new(dev)?);
+    let counters = Arc::new(Counters::default());
+    let (to_stack, stack_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (stack_tx, mut from_stack) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut link = PacketLink {
+        tx: stack_tx,
+        rx: stack_rx,
+    };
+    if let Some(imp) = inbound {
+        link = link.impair_inbound(imp);
+    }
+    if let Some(imp) = outbound {
+        link = link.impair_outbound(imp);
+    }
+    // Kernel → stack. Packets the engine could not use anyway are counted and
+    // skipped here: the IPv6 router solicitations and MLD reports the kernel
+    // sends when the link comes up, UDP, ICMP.
+    let rd = dev.clone();
+    let rd_counters = counters.clone();
+    tokio::spawn(async move {
+        // With offload one read may hold a 64 KiB GSO segment, split into
+        // up to 64 KiB / MSS packets; each buffer holds a whole packet of
+        // any MTU.
+        let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN + 65_536];
+        let mut bufs = vec![vec![0u8; 65_536]; if offload { 64 } else { 1 }];
+        let mut sizes = vec![0usize; bufs.len()];
+        loop {
+            tokio::select! {
+                r = rd.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
+                    let n = match r {
+                        Ok(n) => n,
+                        // A packet tun-rs could not split: lose it (TCP
+                        // retransmits), keep reading.
+                        Err(e) if e.raw_os_error().is_none() => {
+                            Counters::bump(&rd_counters.packets_in);
+                            Counters::bump(&rd_counters.skipped_not_ip);
+                            continue;
+                        }
+                        Err(_) => return,
+                    };
+                    for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
+                        let pkt = &buf[..len];
+                        match classify(pkt) {
+                            // The impairment holds packets: they need
+                            // storage of their own.
+                            Kind::Tcp | Kind::IcmpError => {
+                                if to_stack.send(pkt.to_vec()).is_err() {
+                                    return;
+                                }
+                            }
+                            Kind::NotIp => {
+                                Counters::bump(&rd_counters.packets_in);
+                                Counters::bump(&rd_counters.skipped_not_ip);
+                            }
+                            Kind::NotTcp => {
+                                Counters::bump(&rd_counters.packets_in);
+                                Counters::bump(&rd_counters.skipped_not_tcp);
+                            }
+                        }
+                    }
+                }
+                _ = to_stack.closed() => return,
+            }
+        }
+    });
+    // Stack → kernel. A failed write (device gone, buffer full) loses the
+    // packet; TCP retransmits. With offload every write starts with a
+    // virtio-net header; all zero means "a whole packet, checksums done".
+    let wr = dev;
+    tokio::spawn(async move {
+        let mut out = Vec::with_capacity(VIRTIO_NET_HDR_LEN + 65_536);
+        while let Some(pkt) = from_stack.recv().await {
+            if offload {
+                out.clear();
+                out.resize(VIRTIO_NET_HDR_LEN, 0);
+                out.extend_from_slice(&pkt);
+                let _ = wr.send(&out).await;
+            } else {
+                let _ = wr.send(&pkt).await;
+            }
+        }
+    });
+    Ok(Stack::on_link(config, addrs, link, counters, workers))
 }

@@ -28,6 +28,23 @@ const LIMIT: Duration = Duration::from_secs(60);
 const KERNEL: &str = "192.0.2.1";
 const FINACK: &str = "192.0.2.2";
 
+/// Workers of the stacks under test: `FINACK_TEST_WORKERS`, else 2 (the
+/// multi-worker runtime; 1 is the single-engine one).
+fn test_workers() -> usize {
+    std::env::var("FINACK_TEST_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+/// A stack of [`test_workers`] workers on `tun`, answering for `local`.
+fn stack_on(tun: Tun, local: IpAddr) -> std::io::Result<Stack> {
+    Stack::builder()
+        .config(Config::linux())
+        .workers(test_workers())
+        .tun(tun, &[local])
+}
+
 fn kernel_ip() -> IpAddr {
     KERNEL.parse().unwrap()
 }
@@ -141,7 +158,7 @@ impl Netns {
 
     /// A finack stack on a new TUN device in this namespace.
     fn stack(&self) -> Stack {
-        Stack::from_tun(self.tun(), finack_ip(), Config::linux()).expect("stack on TUN")
+        stack_on(self.tun(), finack_ip()).expect("stack on TUN")
     }
 
     /// A command run inside the namespace, killed if the test drops it.
@@ -613,7 +630,7 @@ print(n, flush=True)
             .await
             .unwrap();
         assert_eq!(line.trim(), "ready");
-        let stack = Stack::from_tun(near.tun_plain(), finack_ip(), Config::linux()).unwrap();
+        let stack = stack_on(near.tun_plain(), finack_ip()).unwrap();
         let far_addr: SocketAddr = "198.51.100.2:9000".parse().unwrap();
         let mut s = TcpStream::connect(&stack, far_addr).await.expect("connect");
         let data = vec![0x5au8; 300_000];
@@ -651,7 +668,7 @@ async fn existing_tun_device() {
     timeout(LIMIT, async {
         let tun = ns.in_ns(|| Tun::open("fin1").expect("open existing TUN"));
         assert_eq!(tun.name(), "fin1");
-        let stack = Stack::from_tun(tun, "198.51.100.2".parse().unwrap(), Config::linux()).unwrap();
+        let stack = stack_on(tun, "198.51.100.2".parse().unwrap()).unwrap();
         let mut done = spawn_echo(&stack, 7);
         let out = ns
             .python(PY_ECHO_CLIENT, &["198.51.100.2", "7", "50000"])
@@ -697,10 +714,11 @@ impl Netns {
     /// directions.
     fn stack_impaired(&self, inbound: Impairment, outbound: Impairment) -> Stack {
         self.tun()
-            .into_stack(
+            .into_stack_workers(
                 Config::linux(),
                 &[finack_ip()],
                 Some((Some(inbound), Some(outbound))),
+                test_workers(),
             )
             .expect("stack on TUN")
     }
@@ -1156,7 +1174,7 @@ async fn capture_and_check(offload: bool) {
     )));
     timeout(LIMIT, async {
         let tun = if offload { ns.tun() } else { ns.tun_plain() };
-        let stack = Stack::from_tun(tun, finack_ip(), Config::linux()).expect("stack on TUN");
+        let stack = stack_on(tun, finack_ip()).expect("stack on TUN");
         let mut cap = ns
             .cmd("tshark")
             .args(["-q", "-i", "fin0", "-w", pcap.path()])
@@ -1243,4 +1261,140 @@ async fn capture_and_check(offload: bool) {
     })
     .await
     .expect("test timed out");
+}
+
+/// Linux clients, each sending its own bytes and checking the echo.
+const PY_MANY_CLIENTS: &str = r#"
+import socket, sys, threading
+host, port, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ok = [False] * n
+def one(k):
+    data = bytes((i * 7 + k * 13 + i // 251) % 256 for i in range(size))
+    s = socket.create_connection((host, port), timeout=30)
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=send)
+    t.start()
+    got = bytearray()
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    t.join()
+    s.close()
+    ok[k] = bytes(got) == data
+ts = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("OK", sum(ok))
+"#;
+
+/// A Linux echo server with a thread per connection, until killed.
+const PY_THREADED_ECHO: &str = r#"
+import socketserver, sys
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            b = self.request.recv(65536)
+            if not b:
+                break
+            self.request.sendall(b)
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer.request_queue_size = 512
+socketserver.ThreadingTCPServer.daemon_threads = True
+srv = socketserver.ThreadingTCPServer((sys.argv[1], int(sys.argv[2])), H)
+print("listening", flush=True)
+srv.serve_forever()
+"#;
+
+/// Two workers on a multi-queue TUN: 64 Linux clients at once against a
+/// finack echo listener (open in both engines), then 64 connections at once
+/// from finack to a Linux echo server. Every byte comes back, and both
+/// workers have connections each way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_over_two_workers() {
+    if !can_run("many_connections_over_two_workers", &["python3"]) {
+        return;
+    }
+    const N: usize = 64;
+    const SIZE: usize = 20_000;
+    let ns = Netns::new();
+    timeout(LIMIT, async {
+        let tun = ns.tun();
+        assert_eq!(
+            tun.queues(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        let stack = Stack::builder()
+            .workers(2)
+            .tun(tun, &[finack_ip()])
+            .unwrap();
+        assert_eq!(stack.workers(), 2);
+        // Linux -> finack.
+        let mut done = spawn_echo(&stack, 7100);
+        let out = ns
+            .python(
+                PY_MANY_CLIENTS,
+                &[FINACK, "7100", &N.to_string(), &SIZE.to_string()],
+            )
+            .await;
+        assert_eq!(out.trim(), format!("OK {N}"));
+        for _ in 0..N {
+            assert_eq!(done.recv().await, Some(SIZE as u64));
+        }
+        let per = stack.worker_stats();
+        assert!(per.iter().all(|s| s.passive_opens > 0), "{per:?}");
+        assert_eq!(per.iter().map(|s| s.passive_opens).sum::<u64>(), N as u64);
+        // finack -> Linux.
+        let mut server = ns
+            .cmd("python3")
+            .args(["-c", PY_THREADED_ECHO, KERNEL, "7101"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = [0u8; 10];
+        server
+            .stdout
+            .take()
+            .unwrap()
+            .read_exact(&mut line)
+            .await
+            .unwrap();
+        assert_eq!(&line, b"listening\n");
+        let mut tasks = Vec::new();
+        for k in 0..N {
+            let stack = stack.clone();
+            tasks.push(tokio::spawn(async move {
+                let data: Vec<u8> = (0..SIZE).map(|i| (i * 7 + k * 13 + 1) as u8).collect();
+                let s = TcpStream::connect(&stack, SocketAddr::new(kernel_ip(), 7101))
+                    .await
+                    .unwrap();
+                let (mut r, mut w) = s.into_split();
+                let sent = data.clone();
+                let writer = tokio::spawn(async move {
+                    w.write_all(&sent).await.unwrap();
+                    w.shutdown().await.unwrap();
+                    w
+                });
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.unwrap();
+                let _w = writer.await.unwrap();
+                assert!(got == data, "connection {k}: the echo differs");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let per = stack.worker_stats();
+        assert!(per.iter().all(|s| s.active_opens > 0), "{per:?}");
+        assert_eq!(per.iter().map(|s| s.active_opens).sum::<u64>(), N as u64);
+        eprintln!("link: {:?}", stack.link_stats());
+        let _ = server.kill().await;
+    })
+    .await
+    .expect("many connections test timed out");
 }

@@ -10,6 +10,30 @@ use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// Workers of the stacks under test: `FINACK_TEST_WORKERS`, else 2 (the
+/// multi-worker runtime; 1 is the single-engine one).
+fn test_workers() -> usize {
+    std::env::var("FINACK_TEST_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+fn pair() -> (Stack, Stack) {
+    Stack::builder().workers(test_workers()).pair()
+}
+
+fn pair_with(
+    cfg: Config,
+    a_to_b: Option<Impairment>,
+    b_to_a: Option<Impairment>,
+) -> (Stack, Stack) {
+    Stack::builder()
+        .config(cfg)
+        .workers(test_workers())
+        .pair_with(a_to_b, b_to_a)
+}
+
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -42,7 +66,7 @@ fn spawn_echo(l: TcpListener) {
 #[tokio::test]
 async fn echo_over_pair() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         spawn_echo(echo_server(&server, 7).await);
         let mut c = TcpStream::connect(&client, addr("192.0.2.2:7"))
             .await
@@ -76,7 +100,7 @@ async fn echo_over_pair() {
 async fn ten_mib_both_ways() {
     timeout(LIMIT, async {
         const LEN: usize = 10 << 20;
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         let l = TcpListener::bind(&server, addr("192.0.2.2:9000")).unwrap();
         let srv = tokio::spawn(async move {
             let (s, peer) = l.accept().await.unwrap();
@@ -120,7 +144,7 @@ async fn ten_mib_both_ways() {
 #[tokio::test]
 async fn half_close_client_first() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         let l = TcpListener::bind(&server, addr("192.0.2.2:80")).unwrap();
         let srv = tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
@@ -152,7 +176,7 @@ async fn half_close_client_first() {
 #[tokio::test]
 async fn half_close_server_first() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         let l = TcpListener::bind(&server, addr("192.0.2.2:80")).unwrap();
         let srv = tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
@@ -180,7 +204,7 @@ async fn half_close_server_first() {
 #[tokio::test]
 async fn refused() {
     timeout(LIMIT, async {
-        let (client, _server) = Stack::pair();
+        let (client, _server) = pair();
         let e = TcpStream::connect(&client, addr("192.0.2.2:81"))
             .await
             .unwrap_err();
@@ -195,7 +219,7 @@ async fn refused() {
 #[tokio::test]
 async fn abort_resets_the_peer() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         let l = TcpListener::bind(&server, addr("192.0.2.2:80")).unwrap();
         let c = TcpStream::connect(&client, addr("192.0.2.2:80"))
             .await
@@ -220,7 +244,7 @@ async fn connect_times_out() {
         cfg.syn_retries = 2;
         cfg.rto_initial = Duration::from_millis(50);
         // Everything from the client is lost.
-        let (client, _server) = Stack::pair_with(cfg, Some(Impairment::new(1).loss(1.0)), None);
+        let (client, _server) = pair_with(cfg, Some(Impairment::new(1).loss(1.0)), None);
         let e = TcpStream::connect(&client, addr("192.0.2.2:80"))
             .await
             .unwrap_err();
@@ -232,7 +256,7 @@ async fn connect_times_out() {
 
 #[tokio::test]
 async fn bind_errors() {
-    let (client, _server) = Stack::pair();
+    let (client, _server) = pair();
     let _l = TcpListener::bind(&client, addr("192.0.2.1:80")).unwrap();
     let e = TcpListener::bind(&client, addr("192.0.2.1:80")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AddrInUse);
@@ -247,7 +271,7 @@ async fn bind_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_connections() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         spawn_echo(echo_server(&server, 7).await);
         let mut tasks = Vec::new();
         for i in 0..100u32 {
@@ -288,7 +312,7 @@ async fn transfer_under_loss_and_reordering() {
                 .duplicate(0.01)
                 .delay(Duration::from_millis(1), Duration::from_micros(500))
         };
-        let (client, server) = Stack::pair_with(Config::linux(), Some(imp(11)), Some(imp(12)));
+        let (client, server) = pair_with(Config::linux(), Some(imp(11)), Some(imp(12)));
         let l = TcpListener::bind(&server, addr("192.0.2.2:9000")).unwrap();
         let srv = tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
@@ -322,7 +346,7 @@ async fn transfer_under_loss_and_reordering() {
 #[tokio::test]
 async fn dropping_the_stack_keeps_sockets_working() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair();
+        let (client, server) = pair();
         spawn_echo(echo_server(&server, 7).await);
         drop(server);
         let mut c = TcpStream::connect(&client, addr("192.0.2.2:7"))
@@ -344,7 +368,7 @@ async fn dropping_the_stack_keeps_sockets_working() {
 #[tokio::test]
 async fn flush_closing_waits_for_the_fin_to_be_acked() {
     timeout(LIMIT, async {
-        let (client, server) = Stack::pair_with(
+        let (client, server) = pair_with(
             Config::linux(),
             Some(Impairment::new(3).delay(Duration::from_millis(20), Duration::ZERO)),
             None,
@@ -385,7 +409,7 @@ async fn flush_closing_waits_for_the_fin_to_be_acked() {
 async fn socket_builder_readiness_peek_and_split() {
     use finack::TcpSocket;
     timeout(LIMIT, async {
-        let (a, b) = Stack::pair();
+        let (a, b) = pair();
         let mut server = TcpSocket::new(&b);
         server.bind(addr("192.0.2.2:7100")).unwrap();
         server.set_nodelay(true);
@@ -446,4 +470,56 @@ async fn socket_builder_readiness_peek_and_split() {
     })
     .await
     .expect("timed out");
+}
+
+/// Two workers on each side of an in-memory pair: 200 connections at once,
+/// each echoing its own bytes; both workers of both stacks get connections
+/// (the listener is open in both engines, connect() picks the engine from
+/// the hash of the 4-tuple it chose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_over_two_workers() {
+    timeout(LIMIT, async {
+        let (client, server) = Stack::builder().workers(2).pair();
+        spawn_echo(echo_server(&server, 7100).await);
+        let mut tasks = Vec::new();
+        for k in 0..200u32 {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let data = pattern(k as u8, 10_000 + k as usize * 13);
+                let s = TcpStream::connect(&client, addr("192.0.2.2:7100"))
+                    .await
+                    .unwrap();
+                let (mut r, mut w) = s.into_split();
+                let sent = data.clone();
+                let writer = tokio::spawn(async move {
+                    w.write_all(&sent).await.unwrap();
+                    w.shutdown().await.unwrap();
+                    w
+                });
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.unwrap();
+                let _w = writer.await.unwrap();
+                assert!(got == data, "connection {k}: the echo differs");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for (name, stack, opens) in [
+            (
+                "client",
+                &client,
+                (|s| s.active_opens) as fn(&finack::core::Stats) -> u64,
+            ),
+            ("server", &server, |s: &finack::core::Stats| s.passive_opens),
+        ] {
+            let per = stack.worker_stats();
+            assert_eq!(per.len(), 2);
+            assert!(per.iter().all(|s| opens(s) > 0), "{name}: {per:?}");
+            assert_eq!(per.iter().map(opens).sum::<u64>(), 200, "{name}");
+        }
+        assert_eq!(client.stats().active_opens, 200);
+    })
+    .await
+    .expect("test timed out");
 }
