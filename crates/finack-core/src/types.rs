@@ -699,6 +699,7 @@ impl Stats {
             resets_received,
             icmp_in,
             icmp_ignored,
+            md5_unexpected,
             per_source_drops,
             idle_timeouts,
             time_wait_overflow,
@@ -742,6 +743,7 @@ impl Stats {
         self.resets_received += resets_received;
         self.icmp_in += icmp_in;
         self.icmp_ignored += icmp_ignored;
+        self.md5_unexpected += md5_unexpected;
         self.per_source_drops += per_source_drops;
         self.idle_timeouts += idle_timeouts;
         self.time_wait_overflow += time_wait_overflow;
