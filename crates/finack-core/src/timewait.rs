@@ -226,6 +226,7 @@ impl TimeWait {
             retrans_segments: 0,
             last_data_recv: core::time::Duration::ZERO,
             notsent_lowat: cfg.notsent_lowat,
+            chrono: Default::default(),
         }
     }
 }

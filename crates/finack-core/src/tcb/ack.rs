@@ -80,7 +80,7 @@ impl Tcb {
         // RACK (RFC 8985): what this ACK delivers is measured against the
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
         let mut rack = self.rack_begin(ctx.cfg, ctx.now);
-        let prior_delivered = self.snd.bytes_acked + u64::from(sacked_before);
+        let prior_delivered = self.snd.bytes_acked() + u64::from(sacked_before);
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
@@ -121,7 +121,7 @@ impl Tcb {
                 // Linux tcp_input.c: tcp_check_dsack() sets rack.dsack_seen.
                 self.rec.get_mut().dsack_seen = true;
             }
-            let delivered = self.snd.bytes_acked + u64::from(self.rec.sacked_bytes());
+            let delivered = self.snd.bytes_acked() + u64::from(self.rec.sacked_bytes());
             self.rack_update_reo_wnd(prior_delivered, delivered);
             self.rack_after_ack(ctx, &d);
         }
@@ -221,7 +221,9 @@ impl Tcb {
         let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
         self.snd.buf.ack(data_acked);
         self.snd.buf_seq += data_acked as u32;
-        self.snd.bytes_acked += data_acked as u64;
+        if data_acked > 0 {
+            self.snd.history_mut().bytes_acked += data_acked as u64;
+        }
         self.snd.una = ack;
         if self.snd.nxt.lt(self.snd.una) {
             self.snd.nxt = self.snd.una;
@@ -347,9 +349,22 @@ impl Tcb {
                 self.snd.rtt.srtt(),
             );
         }
-        if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
+        // Linux tcp_input.c: tcp_check_space() -> sk_stream_write_space():
+        // a writer waiting for room is told once the socket is writable
+        // (Linux's rule with `Config::linux_write_space`, else one free
+        // byte), and SOCK_NOSPACE is cleared.
+        let room = if ctx.cfg.linux_write_space {
+            self.snd.writable(ctx.cfg)
+        } else {
+            self.snd.buf.free() > 0
+        };
+        let woken = self.snd.blocked && room && data_acked > 0;
+        if woken {
             self.snd.blocked = false;
             ctx.events.push(Event::Writable(self.id));
+        }
+        if data_acked > 0 {
+            self.chrono_on_ack(ctx.now, woken);
         }
         // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
         // RTO alone when probing is not allowed now). That replaces a pending
@@ -450,7 +465,7 @@ impl Tcb {
     /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in
     /// slow start, is less than twice the most segments outstanding at once
     /// (so an application-limited sender's window stops growing).
-    fn cwnd_limited(&self) -> bool {
+    pub(super) fn cwnd_limited(&self) -> bool {
         let usage = self.snd.buf.cwnd_usage();
         if usage.limited {
             return true;

@@ -15,6 +15,7 @@
 //!   event hands to `Endpoint::apply`.
 
 mod ack;
+mod chrono;
 mod early_rexmit;
 mod ecn;
 #[cfg(test)]
@@ -185,6 +186,7 @@ impl Tcb {
     pub(crate) fn heap_bytes(&self) -> usize {
         core::mem::size_of::<Tcb>()
             + self.snd.buf.heap_bytes()
+            + self.snd.history.as_ref().map_or(0, |_| chrono::BYTES)
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
@@ -450,6 +452,7 @@ impl Tcb {
                     return Err(Error::BrokenPipe);
                 }
                 let idle = self.snd.una == self.snd.max && self.state.is_synchronized();
+                let unsent_before = self.snd.notsent();
                 let room = send::WriteRoom {
                     lowat: self.snd.notsent_lowat(cfg),
                     sendable: self.sendable_now(),
@@ -459,6 +462,7 @@ impl Tcb {
                     // Linux tcp.c: tcp_skb_entail() checks on each write.
                     self.slow_start_after_idle_check(now, cfg);
                 }
+                self.chrono_on_write(now, unsent_before, n);
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
                     // with TCP_NAGLE_CORK.
@@ -688,12 +692,12 @@ impl Tcb {
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             backoff: self.snd.backoff,
-            total_retransmits: self.snd.total_retrans,
+            total_retransmits: u64::from(self.snd.total_retrans),
             unacked,
             unsent: self.snd.buf.len() as u32 - sent_data,
             readable: self.rcv.buf.len() as u32,
             snd_wnd: self.snd.wnd,
-            bytes_acked: self.snd.bytes_acked,
+            bytes_acked: self.snd.bytes_acked(),
             in_recovery: self.rec.recover.is_some(),
             reordering: self.reordering(cfg),
             ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
@@ -719,6 +723,7 @@ impl Tcb {
                 self.rcv.buf.ms_since_data(now.as_millis()),
             )),
             notsent_lowat: self.snd.notsent_lowat(cfg),
+            chrono: self.send_times(now),
         }
     }
 

@@ -302,6 +302,13 @@ impl Tcb {
             }
         }
         if len == 0 && !fin {
+            // Linux tcp_write_xmit(): the peer's window holds back the next
+            // segment that the congestion window lets out (tcp_cwnd_test()
+            // comes first, then tcp_snd_wnd_test()).
+            let peer_room = (self.snd.una + self.snd.wnd - self.snd.nxt).max(0) as usize;
+            let cwnd_room = cwnd.saturating_sub(self.snd.in_flight()) as usize;
+            let rwnd_held = avail > 0 && cwnd_room >= mss && peer_room < mss.min(avail);
+            self.chrono_on_output_stop(now, rwnd_held);
             if avail > 0 && room < mss.min(avail) {
                 // Held back by the windows: note whether cwnd was what held it.
                 self.record_cwnd_usage(cwnd);
@@ -386,6 +393,7 @@ impl Tcb {
         }
         if !retransmitting && len > 0 {
             self.record_cwnd_usage(cwnd);
+            self.chrono_on_send(now);
         }
         if self.timers.get(TimerKind::Retransmit).is_none()
             || self.timers.take(TimerKind::Persist).is_some()
