@@ -281,6 +281,14 @@ pub struct Config {
     /// to the open state as Linux does. Off: RFC 5681/6675 recovery (the
     /// RFC 9293 profile).
     pub rack: bool,
+    /// Without timestamps, take an RTT sample from every ACK that covers
+    /// new data: the time since the oldest newly acknowledged segment was
+    /// sent, none if any of them was retransmitted (Linux tcp_input.c:
+    /// tcp_clean_rtx_queue()'s seq_rtt from the skbs' send times, Karn's
+    /// rule by TCPCB_RETRANS). It reads the record of sent segments RACK
+    /// keeps, so it applies with `rack`. Off: one segment at a time is
+    /// timed (RFC 6298 §3's sampling, the RFC 9293 profile).
+    pub rtt_every_ack: bool,
     /// Where RACK is off, decide fast retransmit on a SACK connection by
     /// what is SACKed, as Linux does (tcp_input.c: tcp_time_to_recover()
     /// takes tcp_dupack_heuristics(), the SACKed segments plus one, for the
@@ -435,6 +443,7 @@ impl Config {
             tos: 0,
             tail_loss_probe: true,
             rack: true,
+            rtt_every_ack: true,
             early_retransmit: EarlyRetransmit::Off,
             sack_dupacks_by_segments: true,
             gso_segs_min: Some(2),
@@ -518,6 +527,7 @@ impl Config {
             // RACK (RFC 8985) is experimental-track too: dupthresh and
             // RFC 6675 IsLost decide losses.
             rack: false,
+            rtt_every_ack: false,
             sack_dupacks_by_segments: false,
             gso_segs_min: None,
             gso_psh: false,

@@ -249,6 +249,15 @@ impl Tcb {
                 let ms = now_ts.wrapping_sub(ts.tsecr);
                 (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))
             }
+            // Linux: every ACK of new data is timed from the segments' send
+            // times (`Config::rtt_every_ack`); the SYN, which the record
+            // does not hold, by the timed segment.
+            _ if ctx.cfg.rtt_every_ack && self.rack_on(ctx.cfg) && data_acked > 0 => self
+                .snd
+                .buf
+                .sent()
+                .and_then(|log| log.first_acked_sent_at(ack))
+                .map(|at| ctx.now - at),
             _ => match self.snd.rtt_probe {
                 Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
                 _ => None,
