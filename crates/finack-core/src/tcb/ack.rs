@@ -158,13 +158,16 @@ impl Tcb {
             self.snd.wl2 = ack;
             if self.snd.wnd > 0 {
                 // The window is open: a pending persist deadline carries on as
-                // an ordinary retransmission deadline.
+                // an ordinary retransmission deadline while a probe octet is
+                // out. With nothing out it ends (Linux tcp_input.c:
+                // tcp_ack_probe(): the window takes data again, the probe
+                // timer is cleared and its backoff ends; the data then sent
+                // arms the retransmission timer afresh, tcp_rearm_rto()).
                 if let Some(t) = self.timers.take(TimerKind::Persist) {
-                    self.timers.set(TimerKind::Retransmit, Some(t));
                     if self.snd.una == self.snd.max {
-                        // Linux tcp_input.c: tcp_ack_probe(): the window takes
-                        // data again; the probe backoff ends.
                         self.snd.backoff = 0;
+                    } else {
+                        self.timers.set(TimerKind::Retransmit, Some(t));
                     }
                 }
                 if was_closed && self.snd.una != self.snd.max {

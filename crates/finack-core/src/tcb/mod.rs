@@ -488,13 +488,19 @@ impl Tcb {
     }
 
     /// Bytes beyond those sent that the congestion window and the peer's
-    /// window let out now (none before the handshake is done).
+    /// window let out now, the latter in whole segments (none before the
+    /// handshake is done).
     fn sendable_now(&self) -> usize {
         if !matches!(self.state, State::Established | State::CloseWait) {
             return 0;
         }
-        let limit = self.cc.cwnd().min(self.snd.wnd);
-        limit.saturating_sub(self.snd.in_flight()) as usize
+        let in_flight = self.snd.in_flight();
+        let by_cwnd = self.cc.cwnd().saturating_sub(in_flight);
+        // Linux tcp_output.c: tcp_snd_wnd_test() and tcp_mss_split_point():
+        // the peer's window lets out whole segments only.
+        let mss = u32::from(self.snd.mss.max(1));
+        let by_wnd = self.snd.wnd.saturating_sub(in_flight) / mss * mss;
+        by_cwnd.min(by_wnd) as usize
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
