@@ -289,6 +289,12 @@ pub struct Config {
     /// keeps, so it applies with `rack`. Off: one segment at a time is
     /// timed (RFC 6298 §3's sampling, the RFC 9293 profile).
     pub rtt_every_ack: bool,
+    /// Hold back the next part of a unit of queued data (skb) that the
+    /// congestion window lets out only in part, while an ACK is expected
+    /// soon, so that it leaves as one larger packet (Linux tcp_output.c:
+    /// tcp_tso_should_defer(), with `tcp_tso_win_divisor` 3). It reads the
+    /// record of sent segments RACK keeps, so it applies with `rack`.
+    pub tso_defer: bool,
     /// Where RACK is off, decide fast retransmit on a SACK connection by
     /// what is SACKed, as Linux does (tcp_input.c: tcp_time_to_recover()
     /// takes tcp_dupack_heuristics(), the SACKed segments plus one, for the
@@ -444,6 +450,7 @@ impl Config {
             tail_loss_probe: true,
             rack: true,
             rtt_every_ack: true,
+            tso_defer: true,
             early_retransmit: EarlyRetransmit::Off,
             sack_dupacks_by_segments: true,
             gso_segs_min: Some(2),
@@ -528,6 +535,7 @@ impl Config {
             // RFC 6675 IsLost decide losses.
             rack: false,
             rtt_every_ack: false,
+            tso_defer: false,
             sack_dupacks_by_segments: false,
             gso_segs_min: None,
             gso_psh: false,

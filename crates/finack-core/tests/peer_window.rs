@@ -89,3 +89,65 @@ dual!(
         assert_eq!(client_data(&net, mark), sent, "{}", net.trace());
     }
 );
+
+/// Data segments the client sent from `from` on: (offset from `start`, in
+/// segments; length).
+fn offsets(net: &Net, from: usize, start: u32, mss: usize) -> Vec<usize> {
+    client_data(net, from)
+        .iter()
+        .map(|&(_, seq, _)| seq.wrapping_sub(start) as usize / mss)
+        .collect()
+}
+
+dual!(
+    linux_defers_a_small_piece_of_a_unit_for_the_next_ack,
+    |f: Family| {
+        // Linux tcp_tso_should_defer(): right after a transmission, an ACK
+        // that frees one segment of the congestion window, while the unit
+        // waiting holds more, lets nothing out: a later ACK will free more.
+        let run = |tso_defer: bool| {
+            let cfg = finack_core::Config {
+                tso_defer,
+                ..finack_core::Config::linux()
+            };
+            let mut net = Net::with_configs(f, cfg.clone(), cfg);
+            let (c, _s) = net.established();
+            let mss = net.client.info(c).unwrap().snd_mss as usize;
+            net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client && s.len > 0));
+            let mark = net.log.len();
+            net.client.send(net.now, c, &vec![7u8; 14 * mss]).unwrap();
+            net.flush();
+            let first = net.log[mark..]
+                .iter()
+                .find(|s| s.from == Side::Client && s.len > 0)
+                .unwrap()
+                .clone();
+            let start = first.seq.0;
+            // Two duplicate ACKs back to back, 20 ms on: the first lets one
+            // new segment out (nothing was sent for a while, so nothing waits);
+            // the second frees one more segment of the window right after that
+            // transmission, and the rest of the unit waits for a later ACK.
+            net.now += Duration::from_millis(20);
+            for sacked in [1u32, 2] {
+                let mut options = TcpOptions::default();
+                options.sack_blocks.push(
+                    first.seq + mss as u32,
+                    first.seq + (1 + sacked) * mss as u32,
+                );
+                net.inject(
+                    Side::Client,
+                    first.dst,
+                    first.src,
+                    first.ack,
+                    first.seq,
+                    TcpFlags::ACK,
+                    options,
+                    &[],
+                );
+            }
+            offsets(&net, mark, start, mss)
+        };
+        assert_eq!(run(true), (0..11).collect::<Vec<usize>>());
+        assert_eq!(run(false), (0..12).collect::<Vec<usize>>());
+    }
+);

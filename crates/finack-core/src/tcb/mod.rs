@@ -29,6 +29,7 @@ mod recovery;
 mod recv;
 mod send;
 mod timer;
+mod tso_defer;
 
 pub(crate) use rack::SentLog;
 pub(crate) use recovery::LazyRecovery;

@@ -255,6 +255,16 @@ impl Tcb {
             len = 1;
         }
         self.snd.force_probe = false;
+        // A packet starts (a new piece of a unit): Linux decides per skb
+        // at the head of the queue whether it waits.
+        let piece_start = self.snd.piece_left == 0;
+        if len > 0 && piece_start && !probe && !retransmitting && recovery_room.is_none() {
+            let unit_left = unit.map_or(avail, |u| u.end - off);
+            let tail = unit.is_none_or(|u| u.end >= queued);
+            if self.tso_should_defer(now, cfg, unit_left, tail, cwnd) {
+                len = 0;
+            }
+        }
         let push_once = core::mem::take(&mut self.snd.push_once);
         if len > 0 && len < mss && !probe && !retransmitting {
             // What the unit has for this segment, the windows aside.
@@ -427,7 +437,7 @@ impl Tcb {
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
     /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
     /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
-    fn gso_group(&self, min: u32) -> u32 {
+    pub(super) fn gso_group(&self, min: u32) -> u32 {
         let mss = u64::from(self.snd.mss.max(1));
         let by_rate = match self.snd.rtt.srtt() {
             Some(srtt) if srtt.as_micros() > 0 => {

@@ -228,6 +228,12 @@ impl SentLog {
         }
     }
 
+    /// When the oldest segment still in the record was sent (Linux: the
+    /// head of the retransmission queue).
+    pub(crate) fn head_sent_at(&self) -> Option<Instant> {
+        self.segs.front().map(|s| s.at)
+    }
+
     /// When the oldest segment below `ack` not SACKed before was sent, for an
     /// RTT sample: none if a segment below `ack` was ever retransmitted
     /// (Karn). Linux tcp_input.c: tcp_clean_rtx_queue(): first_ackt, and
