@@ -3291,8 +3291,9 @@ dual!(
 dual!(
     rfc3042_first_two_duplicate_acks_each_release_a_new_segment,
     |f: Family| {
-        // The rule alone: Linux's TSO deferral (`Config::tso_defer`) would
-        // hold a one-segment piece of the unit back for a later ACK.
+        // The rule alone: Linux's TSO deferral (`Config::tso_defer`, off in
+        // the profile for now) would hold a one-segment piece of the unit
+        // back for a later ACK.
         let cfg = Config {
             tso_defer: false,
             ..Config::linux()
