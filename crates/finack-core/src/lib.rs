@@ -75,7 +75,8 @@ pub use types::MAX_EVENTS;
 pub const CONTROL_BLOCK_BYTES: usize = core::mem::size_of::<tcb::Tcb>();
 pub use types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, ListenerLimits, MemoryUsage,
-    PacketError, SendFlags, Shutdown, Socket, State, Stats, TimerKind, Transition, UserCall,
+    PacketError, SendFlags, SendTimes, Shutdown, Socket, State, Stats, TimerKind, Transition,
+    UserCall,
 };
 
 #[cfg(test)]

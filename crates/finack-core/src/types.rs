@@ -504,6 +504,26 @@ pub struct ConnInfo {
     /// The peer's segment size as the receiver estimates it (Linux
     /// `tcpi_rcv_mss`, `icsk_ack.rcv_mss`).
     pub rcv_mss: u16,
+    /// How long sending was busy and what held it back (Linux
+    /// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`).
+    pub chrono: SendTimes,
+}
+
+/// How long a connection had data to send, and how much of that time the
+/// peer's window or the send buffer held it back (Linux's chronographs,
+/// tcp_output.c tcp_chrono_start()/tcp_chrono_stop(), counted in whole
+/// milliseconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendTimes {
+    /// Time with data queued or unacknowledged, the two below included
+    /// (`tcpi_busy_time`).
+    pub busy: Duration,
+    /// Of that, time the peer's window held data back (`tcpi_rwnd_limited`).
+    pub rwnd_limited: Duration,
+    /// Of that, time the application waited for send-buffer room while
+    /// everything it had queued was sent and the congestion window was not
+    /// full (`tcpi_sndbuf_limited`).
+    pub sndbuf_limited: Duration,
 }
 
 /// Memory an [`Endpoint`](crate::Endpoint) holds, from

@@ -3317,7 +3317,14 @@ dual!(
 dual!(
     rfc3042_first_two_duplicate_acks_each_release_a_new_segment,
     |f: Family| {
-        let mut net = Net::new(f);
+        // The rule alone: Linux's TSO deferral (`Config::tso_defer`, off in
+        // the profile for now) would hold a one-segment piece of the unit
+        // back for a later ACK.
+        let cfg = Config {
+            tso_defer: false,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
         let (c, _s) = net.established();
         let mss = usize::from(net.client.info(c).unwrap().snd_mss);
         let mut first = true;

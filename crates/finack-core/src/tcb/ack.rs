@@ -82,7 +82,7 @@ impl Tcb {
         // RACK (RFC 8985): what this ACK delivers is measured against the
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
         let mut rack = self.rack_begin(ctx.cfg, ctx.now);
-        let prior_delivered = self.snd.bytes_acked + u64::from(sacked_before);
+        let prior_delivered = self.snd.bytes_acked() + u64::from(sacked_before);
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
@@ -125,7 +125,7 @@ impl Tcb {
                 // Linux tcp_input.c: tcp_check_dsack() sets rack.dsack_seen.
                 self.rec.get_mut().dsack_seen = true;
             }
-            let delivered = self.snd.bytes_acked + u64::from(self.rec.sacked_bytes());
+            let delivered = self.snd.bytes_acked() + u64::from(self.rec.sacked_bytes());
             self.rack_update_reo_wnd(prior_delivered, delivered);
             self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
@@ -176,19 +176,16 @@ impl Tcb {
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
             if self.snd.wnd > 0 {
-                // The window is open: the persist timer stops.
+                // The window is open: a pending persist deadline carries on as
+                // an ordinary retransmission deadline while a probe octet is
+                // out. With nothing out it ends (Linux tcp_input.c:
+                // tcp_ack_probe(): the window takes data again, the probe
+                // timer is cleared and its backoff ends; the data then sent
+                // arms the retransmission timer afresh, tcp_rearm_rto()).
                 if let Some(t) = self.timers.take(TimerKind::Persist) {
                     if self.snd.una == self.snd.max {
-                        // Linux tcp_input.c: tcp_ack_probe(): nothing is in
-                        // flight, the window takes data again: the probe timer
-                        // is cleared and its backoff ends. Sending the data
-                        // starts a fresh retransmission timer (RFC 6298 §5.1;
-                        // Linux tcp_event_new_data_sent() re-arms the RTO when
-                        // nothing was outstanding).
                         self.snd.backoff = 0;
                     } else {
-                        // A probe carrying data is outstanding: its deadline
-                        // carries on as an ordinary retransmission deadline.
                         self.timers.set(TimerKind::Retransmit, Some(t));
                     }
                 }
@@ -278,7 +275,9 @@ impl Tcb {
         let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
         self.snd.buf.ack(data_acked);
         self.snd.buf_seq += data_acked as u32;
-        self.snd.bytes_acked += data_acked as u64;
+        if data_acked > 0 {
+            self.snd.history_mut().bytes_acked += data_acked as u64;
+        }
         let prior = self.snd.una;
         self.snd.una = ack;
         if self.errs.tracking() {
@@ -311,6 +310,15 @@ impl Tcb {
                 let ms = now_ts.wrapping_sub(ts.tsecr);
                 (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))
             }
+            // Linux: every ACK of new data is timed from the segments' send
+            // times (`Config::rtt_every_ack`); the SYN, which the record
+            // does not hold, by the timed segment.
+            _ if ctx.cfg.rtt_every_ack && self.rack_on(ctx.cfg) && data_acked > 0 => self
+                .snd
+                .buf
+                .sent()
+                .and_then(|log| log.first_acked_sent_at(ack))
+                .map(|at| ctx.now - at),
             _ => match self.snd.rtt_probe {
                 Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
                 _ => None,
@@ -425,9 +433,22 @@ impl Tcb {
             self.cc
                 .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
         }
-        if self.snd.blocked && self.snd.buf.free() > 0 && data_acked > 0 {
+        // Linux tcp_input.c: tcp_check_space() -> sk_stream_write_space():
+        // a writer waiting for room is told once the socket is writable
+        // (Linux's rule with `Config::linux_write_space`, else one free
+        // byte), and SOCK_NOSPACE is cleared.
+        let room = if ctx.cfg.linux_write_space {
+            self.snd.writable(ctx.cfg)
+        } else {
+            self.snd.buf.free() > 0
+        };
+        let woken = self.snd.blocked && room && data_acked > 0;
+        if woken {
             self.snd.blocked = false;
             ctx.events.push(Event::Writable(self.id));
+        }
+        if data_acked > 0 {
+            self.chrono_on_ack(ctx.now, woken);
         }
         // RFC 8985 §7.2: an ACK that advances SND.UNA re-arms the PTO (or the
         // RTO alone when probing is not allowed now). That replaces a pending
@@ -530,7 +551,7 @@ impl Tcb {
     /// Linux tcp.h: tcp_is_cwnd_limited(): the window was used up, or, in
     /// slow start, is less than twice the most segments outstanding at once
     /// (so an application-limited sender's window stops growing).
-    fn cwnd_limited(&self) -> bool {
+    pub(super) fn cwnd_limited(&self) -> bool {
         let usage = self.snd.buf.cwnd_usage();
         if usage.limited {
             return true;

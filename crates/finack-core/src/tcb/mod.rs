@@ -15,6 +15,7 @@
 //!   event hands to `Endpoint::apply`.
 
 mod ack;
+mod chrono;
 mod early_rexmit;
 mod ecn;
 pub(crate) mod errqueue;
@@ -32,6 +33,7 @@ mod recovery;
 mod recv;
 mod send;
 mod timer;
+mod tso_defer;
 
 pub(crate) use rack::SentLog;
 pub(crate) use recovery::LazyRecovery;
@@ -198,6 +200,7 @@ impl Tcb {
     pub(crate) fn heap_bytes(&self) -> usize {
         core::mem::size_of::<Tcb>()
             + self.snd.buf.heap_bytes()
+            + self.snd.history.as_ref().map_or(0, |_| chrono::BYTES)
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
@@ -486,6 +489,7 @@ impl Tcb {
                 let idle = self.snd.una == self.snd.max && self.state.is_synchronized();
                 // Linux tcp.c: tcp_send_mss() → tcp_current_mss().
                 self.current_mss();
+                let unsent_before = self.snd.notsent();
                 let room = send::WriteRoom {
                     lowat: self.snd.notsent_lowat(cfg),
                     sendable: self.sendable_now(),
@@ -498,6 +502,7 @@ impl Tcb {
                     // Linux tcp.c: tcp_skb_entail() checks on each write.
                     self.slow_start_after_idle_check(now, cfg);
                 }
+                self.chrono_on_write(now, unsent_before, n);
                 if n > 0 {
                     // Linux tcp.c: tcp_push(): MSG_MORE pushes this write
                     // with TCP_NAGLE_CORK; tcp_mark_urg(): MSG_OOB puts the
@@ -527,21 +532,19 @@ impl Tcb {
     }
 
     /// Bytes beyond those sent that the congestion window and the peer's
-    /// window let out now (none before the handshake is done).
+    /// window let out now, the latter in whole segments (none before the
+    /// handshake is done).
     fn sendable_now(&self) -> usize {
         if !matches!(self.state, State::Established | State::CloseWait) {
             return 0;
         }
-        let limit = self.cc.cwnd().min(self.snd.wnd);
-        let sendable = limit.saturating_sub(self.snd.in_flight()) as usize;
-        // Linux tcp_output.c: tcp_snd_wnd_test(): a unit goes out only if
-        // its first segment fits the peer's window; tcp_mss_split_point()
-        // then cuts it where the window ends. With room for less than one
-        // segment nothing goes (the persist timer probes).
-        if sendable < usize::from(self.snd.mss) {
-            return 0;
-        }
-        sendable
+        let in_flight = self.snd.in_flight();
+        let by_cwnd = self.cc.cwnd().saturating_sub(in_flight);
+        // Linux tcp_output.c: tcp_snd_wnd_test() and tcp_mss_split_point():
+        // the peer's window lets out whole segments only.
+        let mss = u32::from(self.snd.mss.max(1));
+        let by_wnd = self.snd.wnd.saturating_sub(in_flight) / mss * mss;
+        by_cwnd.min(by_wnd) as usize
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
@@ -739,12 +742,12 @@ impl Tcb {
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             backoff: self.snd.backoff,
-            total_retransmits: self.snd.total_retrans,
+            total_retransmits: u64::from(self.snd.total_retrans),
             unacked,
             unsent: self.snd.buf.len() as u32 - sent_data,
             readable: self.rcv.buf.len() as u32,
             snd_wnd: self.snd.wnd,
-            bytes_acked: self.snd.bytes_acked,
+            bytes_acked: self.snd.bytes_acked(),
             in_recovery: self.rec.recover.is_some(),
             reordering: self.reordering(cfg),
             ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
@@ -772,6 +775,7 @@ impl Tcb {
             notsent_lowat: self.snd.notsent_lowat(cfg),
             rcv_rtt: self.rcv_rtt(),
             rcv_mss: self.rcv_mss(cfg),
+            chrono: self.send_times(now),
         }
     }
 

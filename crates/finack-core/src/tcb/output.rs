@@ -264,6 +264,16 @@ impl Tcb {
             len = 1;
         }
         self.snd.force_probe = false;
+        // A packet starts (a new piece of a unit): Linux decides per skb
+        // at the head of the queue whether it waits.
+        let piece_start = self.snd.piece_left == 0;
+        if len > 0 && piece_start && !probe && !retransmitting && recovery_room.is_none() {
+            let unit_left = unit.map_or(avail, |u| u.end - off);
+            let tail = unit.is_none_or(|u| u.end >= queued);
+            if self.tso_should_defer(now, cfg, unit_left, tail, cwnd) {
+                len = 0;
+            }
+        }
         let push_once = core::mem::take(&mut self.snd.push_once);
         if len > 0 && len < mss && !probe && !retransmitting {
             // What the unit has for this segment, the windows aside.
@@ -317,6 +327,13 @@ impl Tcb {
             }
         }
         if len == 0 && !fin {
+            // Linux tcp_write_xmit(): the peer's window holds back the next
+            // segment that the congestion window lets out (tcp_cwnd_test()
+            // comes first, then tcp_snd_wnd_test()).
+            let peer_room = (self.snd.una + self.snd.wnd - self.snd.nxt).max(0) as usize;
+            let cwnd_room = cwnd.saturating_sub(self.snd.in_flight()) as usize;
+            let rwnd_held = avail > 0 && cwnd_room >= mss && peer_room < mss.min(avail);
+            self.chrono_on_output_stop(now, rwnd_held);
             if avail > 0 && room < mss.min(avail) {
                 // Held back by the windows: note whether cwnd was what held it.
                 self.record_cwnd_usage(cwnd);
@@ -409,6 +426,7 @@ impl Tcb {
         }
         if !retransmitting && len > 0 {
             self.record_cwnd_usage(cwnd);
+            self.chrono_on_send(now);
         }
         if self.timers.get(TimerKind::Retransmit).is_none()
             || self.timers.take(TimerKind::Persist).is_some()
@@ -455,7 +473,7 @@ impl Tcb {
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
     /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
     /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
-    fn gso_group(&self, min: u32) -> u32 {
+    pub(super) fn gso_group(&self, min: u32) -> u32 {
         let mss = u64::from(self.snd.mss.max(1));
         // Linux tcp_input.c: tcp_update_pacing_rate() divides by srtt_us,
         // kept in eighths of a microsecond and never below one: a sample of

@@ -228,6 +228,29 @@ impl SentLog {
         }
     }
 
+    /// When the oldest segment still in the record was sent (Linux: the
+    /// head of the retransmission queue).
+    pub(crate) fn head_sent_at(&self) -> Option<Instant> {
+        self.segs.front().map(|s| s.at)
+    }
+
+    /// When the oldest segment below `ack` not SACKed before was sent, for an
+    /// RTT sample: none if a segment below `ack` was ever retransmitted
+    /// (Karn). Linux tcp_input.c: tcp_clean_rtx_queue(): first_ackt, and
+    /// no seq_rtt with FLAG_RETRANS_DATA_ACKED.
+    pub(crate) fn first_acked_sent_at(&self, ack: SeqNumber) -> Option<Instant> {
+        let mut first = None;
+        for s in self.segs.iter().take_while(|s| s.start.lt(ack)) {
+            if s.flags & EVER_RETRANS != 0 {
+                return None;
+            }
+            if s.flags & SACKED == 0 && first.is_none() {
+                first = Some(s.at);
+            }
+        }
+        first
+    }
+
     /// SND.UNA moved to `una`: the records it passes leave the log; those
     /// not SACKED before were delivered now (Linux tcp_clean_rtx_queue()),
     /// RACK advancing unless `spurious` says the original transmission of a

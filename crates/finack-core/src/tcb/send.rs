@@ -86,14 +86,17 @@ pub(crate) struct SendSide {
     /// Zero-window probing: send a probe octet at the next chance, and how
     /// many probes went unanswered (MUST-36, MUST-37).
     pub(crate) force_probe: bool,
-    pub(crate) probes_unanswered: u32,
+    pub(crate) probes_unanswered: u8,
     /// TCP_USER_TIMEOUT (RFC 9293 MUST-21 lets the application set R2).
     pub(crate) user_timeout: Option<NonZeroU32>,
     /// When data (new or resent) last left (Linux `lsndtime`).
     pub(crate) last_data_sent: Instant,
-    /// Segments retransmitted and data bytes acknowledged, for `info()`.
-    pub(crate) total_retrans: u64,
-    pub(crate) bytes_acked: u64,
+    /// Segments retransmitted, for `info()`.
+    pub(crate) total_retrans: u32,
+    /// Data bytes acknowledged and how long sending was busy (`info()`),
+    /// taken when data is first queued (boxed: a connection that never
+    /// sends holds none, and the control block stays small).
+    pub(crate) history: Option<alloc::boxed::Box<super::chrono::SendHistory>>,
 }
 
 impl SendSide {
@@ -139,7 +142,7 @@ impl SendSide {
             user_timeout: None,
             last_data_sent: Instant::ZERO,
             total_retrans: 0,
-            bytes_acked: 0,
+            history: None,
         };
         snd.set_user_timeout(cfg.user_timeout);
         snd
@@ -362,6 +365,11 @@ impl SendSide {
             .iter()
             .map(|&(l, r)| self.segments_between(offset(l), offset(r)))
             .fold(0u32, u32::saturating_add)
+    }
+
+    /// Data bytes the peer has acknowledged so far.
+    pub(crate) fn bytes_acked(&self) -> u64 {
+        self.history.as_ref().map_or(0, |h| h.bytes_acked)
     }
 
     /// Unsent bytes: Linux `write_seq - snd_nxt`.

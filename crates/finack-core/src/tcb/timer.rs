@@ -309,11 +309,11 @@ impl Tcb {
             // The outstanding data is a probe into a zero window (MUST-36): probe
             // again with backoff (SHLD-30). Give up only when probes go unanswered;
             // a peer that keeps answering may hold its window shut forever (MUST-37).
-            if self.snd.probes_unanswered >= ctx.cfg.retries2 {
+            if u32::from(self.snd.probes_unanswered) >= ctx.cfg.retries2 {
                 self.enter_closed(ctx, CloseReason::TimedOut);
                 return Some(TimerKind::Retransmit);
             }
-            self.snd.probes_unanswered += 1;
+            self.snd.probes_unanswered = self.snd.probes_unanswered.saturating_add(1);
             self.snd.backoff = self.snd.backoff.saturating_add(1);
             self.snd.nxt = self.snd.una;
             self.snd.force_probe = true;

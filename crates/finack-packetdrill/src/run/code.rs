@@ -511,6 +511,10 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_total_retrans" => i.total_retransmits as i64,
         "tcpi_bytes_acked" => i.bytes_acked as i64,
         "tcpi_bytes_received" => i.bytes_received as i64,
+        // Linux tcp_get_info_chrono_stats(), in microseconds.
+        "tcpi_busy_time" => i.chrono.busy.as_micros() as i64,
+        "tcpi_rwnd_limited" => i.chrono.rwnd_limited.as_micros() as i64,
+        "tcpi_sndbuf_limited" => i.chrono.sndbuf_limited.as_micros() as i64,
         // Linux counts the window in segments.
         "tcpi_snd_cwnd" => i64::from(i.cwnd) / mss,
         "tcpi_snd_ssthresh" => {
@@ -568,6 +572,11 @@ mod tests {
             notsent_lowat: u32::MAX,
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 536,
+            chrono: finack_core::SendTimes {
+                busy: core::time::Duration::from_millis(70),
+                rwnd_limited: core::time::Duration::ZERO,
+                sndbuf_limited: core::time::Duration::from_millis(20),
+            },
         }
     }
 
@@ -582,6 +591,9 @@ mod tests {
     #[test]
     fn assertions_over_tcp_info() {
         assert!(held("assert tcpi_snd_cwnd == 10"));
+        assert!(held(
+            "assert tcpi_busy_time == 70000; assert tcpi_sndbuf_limited == 20000; assert tcpi_rwnd_limited == 0"
+        ));
         assert!(held("assert tcpi_rto == 300000, tcpi_rto"));
         assert!(held(
             "assert (tcpi_options & TCPI_OPT_SACK) != 0\nassert tcpi_state == TCP_ESTABLISHED"
