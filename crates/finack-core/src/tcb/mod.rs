@@ -32,6 +32,7 @@ mod rcv_est;
 mod recovery;
 mod recv;
 mod send;
+mod tail_probe;
 mod timer;
 mod tso_defer;
 
