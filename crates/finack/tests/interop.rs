@@ -988,6 +988,20 @@ async fn linux_rst_mid_transfer_is_connection_reset() {
         let server = tokio::spawn(async move {
             let (s, _) = l.accept().await.unwrap();
             let (mut r, mut w) = s.into_split();
+            // Take all of Linux's 100,000 bytes first: Linux's aborting RST
+            // must not race its own data (it reads our 200,000 bytes before
+            // aborting, and might get them before its cwnd let all of its
+            // data out).
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 65536];
+            while total < 100_000 {
+                let want = (100_000 - total).min(buf.len());
+                match r.read(&mut buf[..want]).await {
+                    Ok(0) => panic!("EOF after {total} bytes"),
+                    Ok(n) => total += n,
+                    Err(e) => panic!("{e} after {total} bytes"),
+                }
+            }
             // Keep sending while Linux reads a little and then aborts.
             let writer = tokio::spawn(async move {
                 let chunk = vec![0xa5u8; 64 * 1024];
@@ -997,8 +1011,6 @@ async fn linux_rst_mid_transfer_is_connection_reset() {
                     }
                 }
             });
-            let mut total = 0usize;
-            let mut buf = vec![0u8; 65536];
             let err = loop {
                 match r.read(&mut buf).await {
                     Ok(0) => panic!("EOF instead of a reset after {total} bytes"),
