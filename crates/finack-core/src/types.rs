@@ -442,6 +442,9 @@ pub struct ConnInfo {
     pub sack: bool,
     /// Consecutive retransmissions of the current segment (backoff count).
     pub backoff: u32,
+    /// Probes (zero-window or keep-alive) sent since the peer last answered
+    /// (Linux `tcpi_probes`, `icsk_probes_out`).
+    pub probes: u32,
     /// All retransmitted segments so far.
     pub total_retransmits: u64,
     /// Bytes sent but not acknowledged.
@@ -461,6 +464,9 @@ pub struct ConnInfo {
     /// `tp->reordering`, `tcpi_reordering`): the duplicate-ACK threshold,
     /// raised when SACKs show deeper reordering (with RACK).
     pub reordering: u32,
+    /// Times reordering was detected (Linux `tp->reord_seen`,
+    /// `tcpi_reord_seen`).
+    pub reord_seen: u32,
     /// The loss-recovery state in Linux's numbering (`tcpi_ca_state`,
     /// include/net/tcp.h tcp_ca_state): 0 Open, 1 Disorder (duplicate ACKs
     /// or SACKed data, not yet recovering), 2 CWR (reducing the window after
@@ -623,6 +629,13 @@ pub struct Stats {
     pub fast_retransmits: u64,
     /// Tail loss probes that resent data or a FIN (RFC 8985 §7.3).
     pub loss_probes: u64,
+    /// Retransmissions the host's device refused (`Endpoint::set_local_drop`;
+    /// Linux `TCPRetransFail`): not counted in `retransmits`.
+    pub retrans_fail: u64,
+    /// Packets the engine formed while the host's device refused every
+    /// packet (`Endpoint::set_local_drop`), and whose loss it ignores as
+    /// Linux ignores a refused SYN or bare ACK.
+    pub local_drops: u64,
     /// Connections that entered TIME-WAIT.
     pub time_wait_entered: u64,
     /// TIME-WAIT entries reopened by a new SYN (RFC 6191).
@@ -713,6 +726,8 @@ impl Stats {
             retransmits,
             fast_retransmits,
             loss_probes,
+            retrans_fail,
+            local_drops,
             time_wait_entered,
             time_wait_reused,
             timeouts,
@@ -757,6 +772,8 @@ impl Stats {
         self.retransmits += retransmits;
         self.fast_retransmits += fast_retransmits;
         self.loss_probes += loss_probes;
+        self.retrans_fail += retrans_fail;
+        self.local_drops += local_drops;
         self.time_wait_entered += time_wait_entered;
         self.time_wait_reused += time_wait_reused;
         self.timeouts += timeouts;
@@ -785,7 +802,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 38] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 39] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -818,6 +835,7 @@ impl Stats {
             ("PAWSEstab", self.paws_rejected),
             ("TCPFastRetrans", self.fast_retransmits),
             ("TCPLossProbes", self.loss_probes),
+            ("TCPRetransFail", self.retrans_fail),
             ("TCPAbortOnTimeout", self.timeouts),
             ("TCPAbortOnData", self.abort_on_data),
             ("TCPAbortOnMemory", self.abort_on_memory),

@@ -26,6 +26,7 @@ impl Endpoint {
             SlotKind::Closed {
                 reason,
                 leftover: l,
+                ..
             } => match leftover(l) {
                 0 => reason.error().map_or(Ok(0), Err),
                 n => Ok(n),
@@ -82,6 +83,7 @@ impl Endpoint {
                 .find(&held.tuple)
                 .and_then(|pos| self.tw.get(pos))
                 .map(|tw| tw.info(self.last_now, &self.cfg)),
+            SlotKind::Closed { info, .. } => info.as_deref().cloned(),
             _ => None,
         }
     }
