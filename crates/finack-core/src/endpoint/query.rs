@@ -83,7 +83,11 @@ impl Endpoint {
                 .find(&held.tuple)
                 .and_then(|pos| self.tw.get(pos))
                 .map(|tw| tw.info(self.last_now, &self.cfg)),
-            SlotKind::Closed { info, .. } => info.as_deref().cloned(),
+            SlotKind::Closed { info, leftover, .. } => info.as_deref().map(|i| ConnInfo {
+                // What the application has not read yet, as it reads it.
+                readable: leftover.as_ref().map_or(0, |l| l.rx.len() as u32),
+                ..i.clone()
+            }),
             _ => None,
         }
     }

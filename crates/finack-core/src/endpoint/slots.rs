@@ -188,9 +188,14 @@ pub(super) fn closed_info(
     now: Instant,
     cfg: &crate::config::Config,
 ) -> Option<Box<crate::types::ConnInfo>> {
-    let mut info = tcb.info(now, cfg);
-    info.state = crate::types::State::Closed;
-    Some(Box::new(info))
+    let info = tcb.info(now, cfg);
+    Some(Box::new(crate::types::ConnInfo {
+        state: crate::types::State::Closed,
+        // CLOSED flushed the queues (RFC 9293 §3.10.8).
+        unacked: 0,
+        unsent: 0,
+        ..info
+    }))
 }
 
 pub(super) fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {
