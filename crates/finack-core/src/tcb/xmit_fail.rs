@@ -12,6 +12,11 @@
 //! the error (a SYN from tcp_connect(), a bare ACK from tcp_send_ack(), a
 //! keep-alive, a RST), the segment is formed as usual and the endpoint
 //! drops it, as the device did.
+//!
+//! Not modelled: Linux also enters CWR on a local drop (tcp_enter_cwr() in
+//! __tcp_transmit_skb()); a refused SYN retransmission is retried after
+//! TCP_RESOURCE_PROBE_INTERVAL and a refused keep-alive is not counted
+//! (tcp_keepalive_timer()), where here both count as sent and lost.
 
 use super::Tcb;
 use crate::config::Config;
