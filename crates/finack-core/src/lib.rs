@@ -55,6 +55,7 @@ mod isn;
 mod listener;
 mod memory;
 mod rtt;
+mod stats;
 mod tcb;
 mod time;
 mod timewait;

@@ -276,53 +276,15 @@ fn pipelined(
     let steer = stack.shared.steer.clone();
     for (q, dev) in devs.into_iter().enumerate() {
         let inboxes = inboxes.clone();
-        let counters = counters.clone();
+        let hand_counters = counters.clone();
         let steer = steer.clone();
-        tokio::spawn(async move {
-            let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN + 65_536];
-            let mut bufs = vec![vec![0u8; 65_536]; if offload { 64 } else { 1 }];
-            let mut sizes = vec![0usize; bufs.len()];
-            loop {
-                tokio::select! {
-                    r = dev.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
-                        let n = match r {
-                            Ok(n) => n,
-                            // A packet tun-rs could not split: lose it (TCP
-                            // retransmits), keep reading.
-                            Err(e) if e.raw_os_error().is_none() => {
-                                Counters::bump(&counters.packets_in);
-                                Counters::bump(&counters.skipped_not_ip);
-                                continue;
-                            }
-                            Err(_) => return,
-                        };
-                        for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
-                            let pkt = &buf[..len];
-                            let kind = classify(pkt);
-                            match kind {
-                                Kind::Tcp | Kind::IcmpError => {
-                                    let owner = steer.worker_of(pkt, kind);
-                                    if owner != q % inboxes.len() {
-                                        Counters::bump(&counters.handed_over);
-                                    }
-                                    if inboxes[owner].send(pkt.to_vec()).is_err() {
-                                        return;
-                                    }
-                                }
-                                Kind::NotIp => {
-                                    Counters::bump(&counters.packets_in);
-                                    Counters::bump(&counters.skipped_not_ip);
-                                }
-                                Kind::NotTcp => {
-                                    Counters::bump(&counters.packets_in);
-                                    Counters::bump(&counters.skipped_not_tcp);
-                                }
-                            }
-                        }
-                    }
-                    _ = inboxes[0].closed() => return,
-                }
+        let watch = inboxes[0].clone();
+        spawn_reader(dev, offload, counters.clone(), watch, move |pkt, kind| {
+            let owner = steer.worker_of(pkt, kind);
+            if owner != q % inboxes.len() {
+                Counters::bump(&hand_counters.handed_over);
             }
+            inboxes[owner].send(pkt.to_vec()).is_ok()
         });
     }
     stack
@@ -356,54 +318,15 @@ fn impaired(
     // Kernel → stack. Packets the engine could not use anyway are counted and
     // skipped here: the IPv6 router solicitations and MLD reports the kernel
     // sends when the link comes up, UDP, ICMP.
-    let rd = dev.clone();
-    let rd_counters = counters.clone();
-    tokio::spawn(async move {
-        // With offload one read may hold a 64 KiB GSO segment, split into
-        // up to 64 KiB / MSS packets; each buffer holds a whole packet of
-        // any MTU.
-        let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN + 65_536];
-        let mut bufs = vec![vec![0u8; 65_536]; if offload { 64 } else { 1 }];
-        let mut sizes = vec![0usize; bufs.len()];
-        loop {
-            tokio::select! {
-                r = rd.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
-                    let n = match r {
-                        Ok(n) => n,
-                        // A packet tun-rs could not split: lose it (TCP
-                        // retransmits), keep reading.
-                        Err(e) if e.raw_os_error().is_none() => {
-                            Counters::bump(&rd_counters.packets_in);
-                            Counters::bump(&rd_counters.skipped_not_ip);
-                            continue;
-                        }
-                        Err(_) => return,
-                    };
-                    for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
-                        let pkt = &buf[..len];
-                        match classify(pkt) {
-                            // The impairment holds packets: they need
-                            // storage of their own.
-                            Kind::Tcp | Kind::IcmpError => {
-                                if to_stack.send(pkt.to_vec()).is_err() {
-                                    return;
-                                }
-                            }
-                            Kind::NotIp => {
-                                Counters::bump(&rd_counters.packets_in);
-                                Counters::bump(&rd_counters.skipped_not_ip);
-                            }
-                            Kind::NotTcp => {
-                                Counters::bump(&rd_counters.packets_in);
-                                Counters::bump(&rd_counters.skipped_not_tcp);
-                            }
-                        }
-                    }
-                }
-                _ = to_stack.closed() => return,
-            }
-        }
-    });
+    // The impairment holds packets: they need storage of their own.
+    let watch = to_stack.clone();
+    spawn_reader(
+        dev.clone(),
+        offload,
+        counters.clone(),
+        watch,
+        move |pkt, _| to_stack.send(pkt.to_vec()).is_ok(),
+    );
     // Stack → kernel. A failed write (device gone, buffer full) loses the
     // packet; TCP retransmits. With offload every write starts with a
     // virtio-net header; all zero means "a whole packet, checksums done".
@@ -422,4 +345,61 @@ fn impaired(
         }
     });
     Ok(Stack::on_link(config, addrs, link, counters, workers))
+}
+
+/// Kernel → stack: read the device in batches (with offload one read may
+/// hold a 64 KiB GSO segment, split into up to 64 KiB / MSS packets; each
+/// buffer holds a whole packet of any MTU) and hand each TCP packet or ICMP
+/// error to `deliver`, until it returns false or `watch`'s receiver is gone.
+/// Packets the engine could not use anyway are counted and skipped here:
+/// the IPv6 router solicitations and MLD reports the kernel sends when the
+/// link comes up, UDP, other ICMP.
+fn spawn_reader(
+    dev: Arc<AsyncDevice>,
+    offload: bool,
+    counters: Arc<Counters>,
+    watch: mpsc::UnboundedSender<Vec<u8>>,
+    mut deliver: impl FnMut(&[u8], Kind) -> bool + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN + 65_536];
+        let mut bufs = vec![vec![0u8; 65_536]; if offload { 64 } else { 1 }];
+        let mut sizes = vec![0usize; bufs.len()];
+        loop {
+            tokio::select! {
+                r = dev.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
+                    let n = match r {
+                        Ok(n) => n,
+                        // A packet tun-rs could not split: lose it (TCP
+                        // retransmits), keep reading.
+                        Err(e) if e.raw_os_error().is_none() => {
+                            Counters::bump(&counters.packets_in);
+                            Counters::bump(&counters.skipped_not_ip);
+                            continue;
+                        }
+                        Err(_) => return,
+                    };
+                    for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
+                        let pkt = &buf[..len];
+                        match classify(pkt) {
+                            kind @ (Kind::Tcp | Kind::IcmpError) => {
+                                if !deliver(pkt, kind) {
+                                    return;
+                                }
+                            }
+                            Kind::NotIp => {
+                                Counters::bump(&counters.packets_in);
+                                Counters::bump(&counters.skipped_not_ip);
+                            }
+                            Kind::NotTcp => {
+                                Counters::bump(&counters.packets_in);
+                                Counters::bump(&counters.skipped_not_tcp);
+                            }
+                        }
+                    }
+                }
+                _ = watch.closed() => return,
+            }
+        }
+    });
 }

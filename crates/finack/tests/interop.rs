@@ -444,7 +444,17 @@ async fn finack_closes_first_against_linux() {
     }
     let ns = Netns::new();
     timeout(LIMIT, async {
-        let stack = ns.stack();
+        // RFC 1337 on: if our final ACK is slow (a loaded machine) Linux
+        // resends its FIN, our second ACK finds its socket gone and draws a
+        // RST, which with Linux's default (tcp_rfc1337 = 0) would end our
+        // TIME-WAIT before this test looks at it.
+        let mut cfg = Config::linux();
+        cfg.rfc1337 = true;
+        let stack = Stack::builder()
+            .config(cfg)
+            .workers(test_workers())
+            .tun(ns.tun(), &[finack_ip()])
+            .expect("stack on TUN");
         let mut server = ns
             .cmd("python3")
             .args(["-c", PY_ECHO_SERVER, KERNEL, "7007", "1"])

@@ -33,6 +33,7 @@ mod recovery;
 mod recv;
 mod rexmit_out;
 mod send;
+mod tail_probe;
 mod timer;
 mod tso_defer;
 mod xmit_fail;

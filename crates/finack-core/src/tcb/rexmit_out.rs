@@ -1,6 +1,6 @@
-//! Resending what was sent: the tail loss probe (RFC 8985 §7.3) and the
-//! retransmission of one hole (fast retransmit, RFC 6675 NextSeg, RACK's
-//! lost segments). Split from `output`, which forms new data.
+//! Resending what was sent: the retransmission of one hole (fast
+//! retransmit, RFC 6675 NextSeg, RACK's lost segments). Split from
+//! `output`, which forms new data.
 
 use finack_wire::{SeqNumber, TcpFlags};
 
@@ -9,86 +9,9 @@ use super::xmit_fail::{Refused, Xmit};
 use super::Tcb;
 use crate::config::Config;
 use crate::time::Instant;
-use crate::types::{Stats, TimerKind};
+use crate::types::Stats;
 
 impl Tcb {
-    /// RFC 8985 §7.3 "Sending a loss probe": new data if the peer's window
-    /// allows it (cwnd does not limit the probe), otherwise the last segment
-    /// sent again. Afterwards only the RTO is armed, from now (Linux
-    /// `tcp_send_loss_probe`).
-    pub(super) fn output_loss_probe(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-        stats: &mut Stats,
-        buf: &mut [u8],
-        xmit: &mut Xmit,
-    ) -> Option<usize> {
-        let mss = usize::from(self.snd.mss);
-        let queued = self.snd.buf.len();
-        let sent_data = ((self.snd.max - self.snd.buf_seq).max(0) as usize).min(queued);
-        let fin_sent = self.snd.fin_queued && self.snd.max == self.fin_seq() + 1;
-        let room = (self.snd.una + self.snd.wnd - self.snd.max).max(0) as usize;
-        let fits = buf.len() - MIN_BUFFER;
-        let new_data = !fin_sent && queued > sent_data && room > 0 && self.snd.nxt == self.snd.max;
-        if xmit.refuse && (new_data || sent_data > 0 || fin_sent) {
-            let kind = Refused::LossProbe { resend: !new_data };
-            self.xmit_refused(now, cfg, stats, xmit, kind);
-            return None;
-        }
-        let n = if new_data {
-            // New data: one segment.
-            let len = (queued - sent_data).min(mss).min(room).min(fits);
-            let off = sent_data;
-            let seq = self.snd.max;
-            let fin = self.snd.fin_queued && off + len == queued;
-            let mut flags = TcpFlags::ACK;
-            if off + len == queued {
-                flags |= TcpFlags::PSH;
-            }
-            if fin {
-                flags |= TcpFlags::FIN;
-            }
-            self.snd.nxt = seq + len as u32 + u32::from(fin);
-            self.snd.max = self.snd.nxt;
-            self.rec.get_mut().tlp_high = Some((self.snd.max, false));
-            self.emit(now, cfg, buf, seq, flags, off, len, true)
-        } else {
-            // The tail: the FIN alone if it went out alone, else the last
-            // segment's worth of data (with the FIN if it rode on it).
-            let len = if fin_sent && self.snd.fin_alone {
-                0
-            } else {
-                sent_data.min(mss).min(fits)
-            };
-            let off = sent_data - len;
-            let seq = self.snd.buf_seq + off as u32;
-            if len == 0 && !fin_sent {
-                return None;
-            }
-            let mut flags = TcpFlags::ACK;
-            if len > 0 && off + len == queued {
-                flags |= TcpFlags::PSH;
-            }
-            if fin_sent {
-                flags |= TcpFlags::FIN;
-            }
-            self.snd.total_retrans += 1;
-            stats.retransmits += 1;
-            stats.loss_probes += 1;
-            self.rec.get_mut().tlp_high = Some((self.snd.max, true));
-            // Karn (MUST-18): no RTT sample across a retransmission.
-            self.snd.rtt_probe = None;
-            self.emit(now, cfg, buf, seq, flags, off, len, false)
-        };
-        self.timers.set(TimerKind::LossProbe, None);
-        self.timers.set(
-            TimerKind::Retransmit,
-            Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
-        );
-        Some(n)
-    }
-
     /// Fast retransmit (RFC 5681 §3.2 step 2): resend the segment at SND.UNA
     /// without moving SND.NXT.
     pub(super) fn output_head_retransmission(

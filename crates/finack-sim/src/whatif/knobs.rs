@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use finack_core::{
     Config, CongestionAlgorithm, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow,
-    ListenerLimits,
+    ListenerLimits, MtuProbing,
 };
 
 /// A field could not be set: unknown name or a value it does not take.
@@ -48,6 +48,7 @@ enum Kind {
     Cc,
     Ecn,
     EarlyRexmit,
+    MtuProbe,
 }
 
 impl Kind {
@@ -66,6 +67,7 @@ impl Kind {
             Kind::Cc => "cubic or newreno",
             Kind::Ecn => "off, on or passive",
             Kind::EarlyRexmit => "off, quick or delayed",
+            Kind::MtuProbe => "off, black-hole or always",
         }
     }
 }
@@ -90,6 +92,10 @@ const FIELDS: &[(&str, Kind)] = &[
     ("keepalive_interval", Kind::Dur),
     ("keepalive_probes", Kind::Num),
     ("mtu", Kind::Num),
+    ("mtu_probing", Kind::MtuProbe),
+    ("base_mss", Kind::Num),
+    ("probe_threshold", Kind::Num),
+    ("probe_interval", Kind::Dur),
     ("initial_window", Kind::Iw),
     ("window_scaling", Kind::Bool),
     ("window_scale", Kind::Num),
@@ -231,6 +237,8 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
             "orphan_retries" => cfg.orphan_retries = num!(u32),
             "keepalive_probes" => cfg.keepalive_probes = num!(u32),
             "mtu" => cfg.mtu = num!(u16),
+            "base_mss" => cfg.base_mss = num!(u16),
+            "probe_threshold" => cfg.probe_threshold = num!(u16),
             "window_scale" => {
                 let n = num!(u8);
                 if n > 14 {
@@ -331,6 +339,14 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
                 _ => return Err(bad()),
             }
         }
+        Kind::MtuProbe => {
+            cfg.mtu_probing = match v.to_ascii_lowercase().as_str() {
+                "off" | "0" => MtuProbing::Off,
+                "black-hole" | "1" => MtuProbing::AfterBlackHole,
+                "always" | "2" => MtuProbing::Always,
+                _ => return Err(bad()),
+            }
+        }
     }
     Ok(())
 }
@@ -345,6 +361,7 @@ fn dur_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut Duration {
         "keepalive_interval" => &mut cfg.keepalive_interval,
         "challenge_ack_interval" => &mut cfg.challenge_ack_interval,
         "buffer_release_delay" => &mut cfg.buffer_release_delay,
+        "probe_interval" => &mut cfg.probe_interval,
         _ => unreachable!("duration field {field} not handled"),
     }
 }
@@ -478,6 +495,7 @@ mod tests {
             Kind::Cc => "newreno",
             Kind::Ecn => "on",
             Kind::EarlyRexmit => "quick",
+            Kind::MtuProbe => "always",
         };
         for &(name, kind) in FIELDS {
             let mut c = Config::linux();
