@@ -178,3 +178,29 @@ fn rfc_profile_backs_off_a_refused_probe() {
     r.wait(2 * rto);
     assert_eq!(r.ep.info(r.c()).unwrap().probes, 2);
 }
+
+#[test]
+fn refused_fast_retransmission_is_not_counted() {
+    let mut r = Rig::new(Config::linux());
+    r.sack_ok = true;
+    r.accept(TcpFlags::empty(), Ecn::NotEct);
+    assert_eq!(r.write(5000).len(), 5);
+    r.ep.set_local_drop(true);
+    // The first segment is lost; SACKs for the other four prove it.
+    r.now += Duration::from_millis(100);
+    let out = r.send_sack(Ecn::NotEct, TcpFlags::ACK, 1, 1, &[], &[(1001, 5001)]);
+    assert!(out.is_empty(), "{out:?}");
+    let i = r.ep.info(r.c()).unwrap();
+    assert_eq!(i.ca_state, 3, "fast recovery");
+    assert_eq!((i.total_retransmits, i.retrans_segments), (0, 0));
+    assert!(r.ep.stats().retrans_fail >= 1);
+    assert_eq!(r.ep.stats().retransmits, 0);
+    // With the device working again, the next ACK lets it out.
+    r.ep.set_local_drop(false);
+    r.now += Duration::from_millis(10);
+    let out = r.send_sack(Ecn::NotEct, TcpFlags::ACK, 1, 1, &[], &[(1001, 5001)]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].seq.wrapping_sub(r.iss), out[0].len), (1, 1000));
+    let i = r.ep.info(r.c()).unwrap();
+    assert_eq!((i.total_retransmits, i.retrans_segments), (1, 1));
+}
