@@ -239,6 +239,18 @@ pub struct Config {
     /// MUST-36). Off: with a bare ACK carrying SND.UNA - 1, as Linux's
     /// `tcp_xmit_probe_skb` does, sending data only once the window opens.
     pub zero_window_probe_data: bool,
+    /// How long to wait before trying again a zero-window probe, or the
+    /// retransmission of a retransmission timeout, that the host's device
+    /// refused (`Endpoint::set_local_drop`): Linux `TCP_RESOURCE_PROBE_INTERVAL`,
+    /// 500 ms, without backing off (tcp_output.c: tcp_send_probe0(),
+    /// tcp_timer.c: tcp_retransmit_timer()). `None`: the timer backs off as
+    /// if the segment had left.
+    pub resource_probe_interval: Option<Duration>,
+    /// TCP_USER_TIMEOUT also bounds probing with the persist timer, counted
+    /// from the first probe (Linux 5.11 and later, tcp_timer.c:
+    /// tcp_probe_timer() with `icsk_probes_tstamp`). Off: the user timeout
+    /// runs only while data is outstanding (RFC 9293 §3.10.8).
+    pub user_timeout_probes: bool,
     /// Proportional Rate Reduction in SACK-based recovery (RFC 6937, Linux's
     /// `tcp_cwnd_reduction`): the window steps down to ssthresh as ACKs
     /// arrive instead of dropping to it at once (RFC 6675 §5).
@@ -492,6 +504,8 @@ impl Config {
             cwnd_limited_growth: true,
             idle_restart: IdleRestart::Linux,
             zero_window_probe_data: false,
+            resource_probe_interval: Some(Duration::from_millis(500)),
+            user_timeout_probes: true,
             prr: true,
             prr_ssrb_always: false,
             fack: false,
@@ -556,6 +570,12 @@ impl Config {
             early_retransmit: EarlyRetransmit::Delayed,
             gso_psh: false,
             window_scale: Config::window_scale_for(2 * 1024 * 1024),
+            // Linux 3.11 retried a locally refused probe or retransmission
+            // with the usual backoff (TCP_RESOURCE_PROBE_INTERVAL came in
+            // 3.18) and bounded probing by TCP_USER_TIMEOUT only through
+            // the retransmission's start time.
+            resource_probe_interval: None,
+            user_timeout_probes: false,
             ..Config::linux()
         }
     }
@@ -593,6 +613,8 @@ impl Config {
             cwnd_limited_growth: false,
             idle_restart: IdleRestart::Rfc5681,
             zero_window_probe_data: true,
+            resource_probe_interval: None,
+            user_timeout_probes: false,
             prr: false,
             linux_window_update: false,
             // RFC 6335 §6: the dynamic port range.

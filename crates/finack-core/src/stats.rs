@@ -46,6 +46,13 @@ pub struct Stats {
     pub fast_retransmits: u64,
     /// Tail loss probes that resent data or a FIN (RFC 8985 §7.3).
     pub loss_probes: u64,
+    /// Retransmissions the host's device refused (`Endpoint::set_local_drop`;
+    /// Linux `TCPRetransFail`): not counted in `retransmits`.
+    pub retrans_fail: u64,
+    /// Packets the engine formed while the host's device refused every
+    /// packet (`Endpoint::set_local_drop`), and whose loss it ignores as
+    /// Linux ignores a refused SYN or bare ACK.
+    pub local_drops: u64,
     /// Connections that entered TIME-WAIT.
     pub time_wait_entered: u64,
     /// TIME-WAIT entries reopened by a new SYN (RFC 6191).
@@ -136,6 +143,8 @@ impl Stats {
             retransmits,
             fast_retransmits,
             loss_probes,
+            retrans_fail,
+            local_drops,
             time_wait_entered,
             time_wait_reused,
             timeouts,
@@ -180,6 +189,8 @@ impl Stats {
         self.retransmits += retransmits;
         self.fast_retransmits += fast_retransmits;
         self.loss_probes += loss_probes;
+        self.retrans_fail += retrans_fail;
+        self.local_drops += local_drops;
         self.time_wait_entered += time_wait_entered;
         self.time_wait_reused += time_wait_reused;
         self.timeouts += timeouts;
@@ -208,7 +219,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 38] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 39] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -241,6 +252,7 @@ impl Stats {
             ("PAWSEstab", self.paws_rejected),
             ("TCPFastRetrans", self.fast_retransmits),
             ("TCPLossProbes", self.loss_probes),
+            ("TCPRetransFail", self.retrans_fail),
             ("TCPAbortOnTimeout", self.timeouts),
             ("TCPAbortOnData", self.abort_on_data),
             ("TCPAbortOnMemory", self.abort_on_memory),

@@ -442,6 +442,9 @@ pub struct ConnInfo {
     pub sack: bool,
     /// Consecutive retransmissions of the current segment (backoff count).
     pub backoff: u32,
+    /// Probes (zero-window or keep-alive) sent since the peer last answered
+    /// (Linux `tcpi_probes`, `icsk_probes_out`).
+    pub probes: u32,
     /// All retransmitted segments so far.
     pub total_retransmits: u64,
     /// Bytes sent but not acknowledged.
@@ -461,6 +464,9 @@ pub struct ConnInfo {
     /// `tp->reordering`, `tcpi_reordering`): the duplicate-ACK threshold,
     /// raised when SACKs show deeper reordering (with RACK).
     pub reordering: u32,
+    /// Times reordering was detected (Linux `tp->reord_seen`,
+    /// `tcpi_reord_seen`).
+    pub reord_seen: u32,
     /// The loss-recovery state in Linux's numbering (`tcpi_ca_state`,
     /// include/net/tcp.h tcp_ca_state): 0 Open, 1 Disorder (duplicate ACKs
     /// or SACKed data, not yet recovering), 2 CWR (reducing the window after

@@ -352,7 +352,9 @@ impl Endpoint {
                 Ok(n)
             }
             SlotKind::TimeWait(held) => Ok(held.leftover.as_mut().map_or(0, |l| l.rx.read(out))),
-            SlotKind::Closed { reason, leftover } => {
+            SlotKind::Closed {
+                reason, leftover, ..
+            } => {
                 let n = leftover.as_mut().map_or(0, |l| l.rx.read(out));
                 if n > 0 {
                     return Ok(n);

@@ -24,6 +24,7 @@ use crate::types::{
 use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
+mod device;
 mod memory;
 mod pmtu;
 mod query;
@@ -67,6 +68,8 @@ pub struct Endpoint {
     /// Ring memory and orphans, counted as events end (`Config::tcp_mem`,
     /// `Config::max_orphans`).
     mem: memory::MemAccount,
+    /// The host's device drops every packet (`set_local_drop`).
+    local_drop: bool,
 }
 
 fn is_unicast(ip: IpAddr) -> bool {
@@ -115,6 +118,7 @@ impl Endpoint {
             path_mtus: pmtu::PathMtus::default(),
             port_counter: 0,
             mem: memory::MemAccount::default(),
+            local_drop: false,
         }
     }
 
@@ -306,8 +310,13 @@ impl Endpoint {
                     else {
                         return;
                     };
+                    let info = slots::closed_info(&tcb, now, &self.cfg);
                     let leftover = leftover_of(*tcb);
-                    slot.kind = SlotKind::Closed { reason, leftover };
+                    slot.kind = SlotKind::Closed {
+                        reason,
+                        leftover,
+                        info,
+                    };
                     if let Some(t) = slot.sched.take() {
                         self.timers.remove(t, idx);
                     }
@@ -559,6 +568,7 @@ impl Endpoint {
                 slot.kind = SlotKind::Closed {
                     reason: CloseReason::Normal,
                     leftover: held.leftover,
+                    info: None,
                 };
             }
         }
@@ -692,11 +702,16 @@ impl Endpoint {
     /// Call until `None` after every other call.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.last_now = self.last_now.max(now);
-        if let Some(ctl) = self.ctl.front() {
+        while let Some(ctl) = self.ctl.front() {
             // Taken off the queue only once it is written: a buffer too small
             // for it leaves it queued for the next call.
             let n = emit_ctl(ctl, &self.cfg, buf)?;
             self.ctl.pop_front();
+            if self.local_drop {
+                // The device drops it; nobody learns of it (device.rs).
+                self.stats.local_drops += 1;
+                continue;
+            }
             self.stats.packets_out += 1;
             return Some(n);
         }
@@ -707,10 +722,16 @@ impl Endpoint {
             let slot = &mut slots[idx as usize];
             if let SlotKind::Active(tcb) = &mut slot.kind {
                 tcb.rcv.mem_pressure = self.mem.pressure();
-                if let Some(n) = tcb.poll_output(now, cfg, stats, buf) {
-                    stats.packets_out += 1;
+                let refuse = self.local_drop;
+                if let Some(n) = tcb.poll_output(now, cfg, stats, buf, refuse) {
                     self.reschedule(idx);
                     self.account(idx);
+                    if refuse {
+                        // A segment whose loss Linux ignores (device.rs).
+                        self.stats.local_drops += 1;
+                        continue;
+                    }
+                    self.stats.packets_out += 1;
                     return Some(n);
                 }
             }

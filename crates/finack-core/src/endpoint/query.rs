@@ -26,6 +26,7 @@ impl Endpoint {
             SlotKind::Closed {
                 reason,
                 leftover: l,
+                ..
             } => match leftover(l) {
                 0 => reason.error().map_or(Ok(0), Err),
                 n => Ok(n),
@@ -82,6 +83,11 @@ impl Endpoint {
                 .find(&held.tuple)
                 .and_then(|pos| self.tw.get(pos))
                 .map(|tw| tw.info(self.last_now, &self.cfg)),
+            SlotKind::Closed { info, leftover, .. } => info.as_deref().map(|i| ConnInfo {
+                // What the application has not read yet, as it reads it.
+                readable: leftover.as_ref().map_or(0, |l| l.rx.len() as u32),
+                ..i.clone()
+            }),
             _ => None,
         }
     }

@@ -38,6 +38,10 @@ pub(super) enum SlotKind {
     Closed {
         reason: CloseReason,
         leftover: Option<Box<Leftover>>,
+        /// What `Endpoint::info` tells of it: the TCB's values when it
+        /// closed, in state CLOSED (Linux answers TCP_INFO on a closed
+        /// socket from what tcp_done() left); `None` after TIME-WAIT.
+        info: Option<Box<crate::types::ConnInfo>>,
     },
 }
 
@@ -102,9 +106,11 @@ impl Endpoint {
         });
         if held {
             let slot = &mut self.slots[idx as usize];
+            let info = closed_info(&tcb, now, &self.cfg);
             slot.kind = SlotKind::Closed {
                 reason: CloseReason::Normal,
                 leftover: leftover_of(*tcb),
+                info,
             };
             if let Some(t) = slot.sched.take() {
                 self.timers.remove(t, idx);
@@ -174,6 +180,22 @@ pub(super) fn tuple_of(slots: &[Slot], idx: u32) -> Option<Tuple> {
         SlotKind::Active(tcb) => Some((tcb.local, tcb.remote)),
         SlotKind::Free | SlotKind::TimeWait(_) | SlotKind::Closed { .. } => None,
     }
+}
+
+/// The info a CLOSED stub keeps of the TCB it replaces.
+pub(super) fn closed_info(
+    tcb: &Tcb,
+    now: Instant,
+    cfg: &crate::config::Config,
+) -> Option<Box<crate::types::ConnInfo>> {
+    let info = tcb.info(now, cfg);
+    Some(Box::new(crate::types::ConnInfo {
+        state: crate::types::State::Closed,
+        // CLOSED flushed the queues (RFC 9293 §3.10.8).
+        unacked: 0,
+        unsent: 0,
+        ..info
+    }))
 }
 
 pub(super) fn leftover_of(tcb: Tcb) -> Option<Box<Leftover>> {

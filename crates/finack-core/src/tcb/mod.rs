@@ -31,10 +31,12 @@ mod rack;
 mod rcv_est;
 mod recovery;
 mod recv;
+mod rexmit_out;
 mod send;
 mod tail_probe;
 mod timer;
 mod tso_defer;
+mod xmit_fail;
 
 pub(crate) use rack::SentLog;
 pub(crate) use recovery::LazyRecovery;
@@ -743,6 +745,9 @@ impl Tcb {
             timestamps: self.ts_ok,
             sack: self.sack_ok,
             backoff: self.snd.backoff,
+            // Linux keeps one count (icsk_probes_out) for both kinds of
+            // probe, which never run at once.
+            probes: u32::from(self.snd.probes_unanswered).max(self.ka.probes_out),
             total_retransmits: u64::from(self.snd.total_retrans),
             unacked,
             unsent: self.snd.buf.len() as u32 - sent_data,
@@ -751,6 +756,7 @@ impl Tcb {
             bytes_acked: self.snd.bytes_acked(),
             in_recovery: self.rec.recover.is_some(),
             reordering: self.reordering(cfg),
+            reord_seen: self.rec.reord_seen,
             ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
                 4
             } else if self.rec.recover.is_some() {

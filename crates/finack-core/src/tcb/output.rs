@@ -7,6 +7,7 @@ use core::net::SocketAddr;
 
 use finack_wire::{IpRepr, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+use super::xmit_fail::{Refused, Xmit};
 use super::{CtlSegment, Tcb};
 use crate::config::Config;
 use crate::time::Instant;
@@ -56,13 +57,21 @@ impl Tcb {
     }
 
     /// Form the next segment into `buf`; `None` when nothing is due.
+    /// `refuse`: the host's device drops every packet
+    /// (`Endpoint::set_local_drop`); what Linux treats as a failed
+    /// transmission is then not formed (see `xmit_fail`).
     pub(crate) fn poll_output(
         &mut self,
         now: Instant,
         cfg: &Config,
         stats: &mut Stats,
         buf: &mut [u8],
+        refuse: bool,
     ) -> Option<usize> {
+        let mut xmit = Xmit {
+            refuse,
+            failed: false,
+        };
         if buf.len() < MIN_BUFFER {
             return None;
         }
@@ -85,10 +94,14 @@ impl Tcb {
                 | State::Closing
                 | State::LastAck
         ) {
-            if let Some(n) = self.output_data(now, cfg, stats, buf) {
+            if let Some(n) = self.output_data(now, cfg, stats, buf, &mut xmit) {
                 return Some(n);
             }
             self.xmit_end();
+            if xmit.failed {
+                // Linux tcp_write_xmit() stops at the refused segment.
+                return None;
+            }
         }
         if self.ka.probe_due {
             // RFC 9293 §3.8.4: a keep-alive is a segment with SEG.SEQ = SND.NXT-1 and
@@ -181,19 +194,26 @@ impl Tcb {
         cfg: &Config,
         stats: &mut Stats,
         buf: &mut [u8],
+        xmit: &mut Xmit,
     ) -> Option<usize> {
         // Linux tcp_output.c: tcp_write_xmit() starts from tcp_current_mss().
         self.xmit_begin();
         if self.rec.fast_rexmit {
             self.rec.get_mut().fast_rexmit = false;
-            if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf) {
+            if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf, xmit) {
                 return Some(n);
+            }
+            if xmit.failed {
+                return None;
             }
         }
         if self.rec.tlp_due {
             self.rec.get_mut().tlp_due = false;
-            if let Some(n) = self.output_loss_probe(now, cfg, stats, buf) {
+            if let Some(n) = self.output_loss_probe(now, cfg, stats, buf, xmit) {
                 return Some(n);
+            }
+            if xmit.failed {
+                return None;
             }
         }
         // RFC 6675 §5 (C): in SACK-based recovery, send only while
@@ -206,8 +226,11 @@ impl Tcb {
                 return None;
             }
             if let Some((seq, hole)) = self.next_retransmission(cfg, false) {
-                if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole) {
+                if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole, xmit) {
                     return Some(n);
+                }
+                if xmit.failed {
+                    return None;
                 }
             }
             recovery_room = Some((self.cc.cwnd() - pipe) as usize);
@@ -215,7 +238,7 @@ impl Tcb {
         let off = (self.snd.nxt - self.snd.buf_seq).max(0) as usize;
         let queued = self.snd.buf.len();
         let avail = queued.saturating_sub(off);
-        if recovery_room.is_none() && self.snd.nxt == self.snd.max && avail > 0 {
+        if recovery_room.is_none() && self.snd.nxt == self.snd.max && avail > 0 && !xmit.refuse {
             // RFC 4821 (Linux tcp_write_xmit() → tcp_mtu_probe()).
             if let Some(sent) = self.output_mtu_probe(now, cfg, buf, avail) {
                 return sent;
@@ -254,6 +277,10 @@ impl Tcb {
                 // SND.UNA - 1, which the peer must answer, and re-arms the
                 // probe timer with backoff (tcp_probe_timer()).
                 self.snd.force_probe = false;
+                if xmit.refuse {
+                    self.xmit_refused(now, cfg, stats, xmit, Refused::Probe);
+                    return None;
+                }
                 self.timers.set(
                     TimerKind::Persist,
                     Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
@@ -323,7 +350,7 @@ impl Tcb {
                 self.rec
                     .next_seg_rexmit(&self.snd, super::recovery::LossRule::of(cfg), false)
             {
-                return self.output_rexmit_at(now, cfg, stats, buf, seq, hole);
+                return self.output_rexmit_at(now, cfg, stats, buf, seq, hole, xmit);
             }
         }
         if len == 0 && !fin {
@@ -351,6 +378,21 @@ impl Tcb {
                     Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
                 );
             }
+            return None;
+        }
+        if xmit.refuse {
+            let kind = if probe {
+                Refused::Probe
+            } else if retransmitting {
+                // The retransmission timeout's own resend: the timer it
+                // cleared is not yet armed again.
+                let rto_head = self.snd.nxt == self.snd.una
+                    && self.timers.get(TimerKind::Retransmit).is_none();
+                Refused::Retransmission { rto_head }
+            } else {
+                Refused::NewData
+            };
+            self.xmit_refused(now, cfg, stats, xmit, kind);
             return None;
         }
         let seq = self.snd.nxt;
@@ -428,9 +470,14 @@ impl Tcb {
             self.record_cwnd_usage(cwnd);
             self.chrono_on_send(now);
         }
-        if self.timers.get(TimerKind::Retransmit).is_none()
-            || self.timers.take(TimerKind::Persist).is_some()
-        {
+        // Linux tcp_output.c: tcp_xmit_retransmit_queue(): resending the
+        // head of the queue restarts the retransmission timer (one left by a
+        // refused retransmission, say).
+        let head_resent = retransmitting && seq == self.snd.una;
+        // Data leaving ends the probe timer (Linux keeps both in one slot:
+        // tcp_rearm_rto() replaces ICSK_TIME_PROBE0).
+        let probing = self.timers.take(TimerKind::Persist).is_some();
+        if self.timers.get(TimerKind::Retransmit).is_none() || probing || head_resent {
             self.timers.set(
                 TimerKind::Retransmit,
                 Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
@@ -494,71 +541,6 @@ impl Tcb {
             None => u64::MAX,
         };
         (by_rate.min(65_536 / mss) as u32).max(min).max(1)
-    }
-
-    /// Fast retransmit (RFC 5681 §3.2 step 2): resend the segment at SND.UNA
-    /// without moving SND.NXT.
-    fn output_head_retransmission(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-        stats: &mut Stats,
-        buf: &mut [u8],
-    ) -> Option<usize> {
-        let (seq, hole) = self.next_retransmission(cfg, true)?;
-        self.output_rexmit_at(now, cfg, stats, buf, seq, hole)
-    }
-
-    /// Resend up to one segment of the `hole` octets from `seq` (already sent,
-    /// not acknowledged), without moving SND.NXT; HighRxt (`rtx_next`) moves
-    /// past it (RFC 6675 §5 C.2).
-    fn output_rexmit_at(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-        stats: &mut Stats,
-        buf: &mut [u8],
-        seq: SeqNumber,
-        hole: u32,
-    ) -> Option<usize> {
-        let fast = self.rec.recover.is_some();
-        self.mtu_probe_on_retransmit(seq, fast);
-        let off = (seq - self.snd.buf_seq).max(0) as usize;
-        let queued = self.snd.buf.len();
-        let mss = usize::from(self.snd.mss);
-        let sent = ((self.snd.max - self.snd.buf_seq).max(0) as usize).min(queued);
-        let mut len = sent
-            .saturating_sub(off)
-            .min(mss)
-            .min(hole as usize)
-            .min(buf.len() - MIN_BUFFER);
-        // Linux tcp_output.c: tcp_retrans_try_collapse() joins a short
-        // retransmission with the skbs after it, never across the end of a
-        // MSG_EOR record (tcp_skb_can_collapse()); the segment that ends a
-        // pushed unit keeps its PSH.
-        let unit = self.snd.buf.next_mark_after(off);
-        if let Some(u) = unit.filter(|u| u.eor) {
-            len = len.min(u.end - off);
-        }
-        let fin = self.snd.fin_queued
-            && off + len == queued
-            && seq + len as u32 == self.fin_seq()
-            && self.snd.max == self.fin_seq() + 1;
-        if len == 0 && !fin {
-            return None;
-        }
-        let mut flags = TcpFlags::ACK;
-        if cfg.linux_push && len > 0 && unit.is_some_and(|u| u.psh && u.end == off + len) {
-            flags |= TcpFlags::PSH;
-        }
-        if fin {
-            flags |= TcpFlags::FIN;
-        }
-        self.snd.total_retrans += 1;
-        stats.retransmits += 1;
-        self.count_undo_retrans();
-        self.snd.rtx_next = seq + len as u32 + u32::from(fin);
-        Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }
 
     /// RFC 2018 §4: report the out-of-order blocks, the one holding the most

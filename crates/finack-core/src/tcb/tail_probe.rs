@@ -3,6 +3,7 @@
 //! (`schedule_tlp`) and rack.rs.
 
 use super::output::MIN_BUFFER;
+use super::xmit_fail::{Refused, Xmit};
 use super::Tcb;
 use crate::config::Config;
 use crate::time::Instant;
@@ -20,6 +21,7 @@ impl Tcb {
         cfg: &Config,
         stats: &mut Stats,
         buf: &mut [u8],
+        xmit: &mut Xmit,
     ) -> Option<usize> {
         let mss = usize::from(self.snd.mss);
         let queued = self.snd.buf.len();
@@ -27,7 +29,13 @@ impl Tcb {
         let fin_sent = self.snd.fin_queued && self.snd.max == self.fin_seq() + 1;
         let room = (self.snd.una + self.snd.wnd - self.snd.max).max(0) as usize;
         let fits = buf.len() - MIN_BUFFER;
-        let n = if !fin_sent && queued > sent_data && room > 0 && self.snd.nxt == self.snd.max {
+        let new_data = !fin_sent && queued > sent_data && room > 0 && self.snd.nxt == self.snd.max;
+        if xmit.refuse && (new_data || sent_data > 0 || fin_sent) {
+            let kind = Refused::LossProbe { resend: !new_data };
+            self.xmit_refused(now, cfg, stats, xmit, kind);
+            return None;
+        }
+        let n = if new_data {
             // New data: one segment.
             let len = (queued - sent_data).min(mss).min(room).min(fits);
             let off = sent_data;

@@ -274,6 +274,19 @@ impl Tcb {
             if self.orphan && self.orphan_probe_expired(ctx) {
                 return Some(TimerKind::Persist);
             }
+            if ctx.cfg.user_timeout_probes && self.timers.get(TimerKind::User).is_none() {
+                // Linux tcp_timer.c: tcp_probe_timer(): TCP_USER_TIMEOUT
+                // counts from the first probe (icsk_probes_tstamp) and ends
+                // the connection once it has passed at a later expiry; the
+                // probes in between are clamped to it
+                // (tcp_clamp_probe0_to_user_timeout()), so the user timer
+                // ends it at that moment.
+                let deadline = self.snd.user_timeout().map(|d| now + d);
+                self.timers.set(TimerKind::User, deadline);
+            }
+            // Linux tcp_output.c: tcp_send_probe0() counts every probe
+            // (icsk_probes_out, tcpi_probes) until an ACK arrives.
+            self.snd.probes_unanswered = self.snd.probes_unanswered.saturating_add(1);
             self.snd.force_probe = true;
             self.snd.backoff = self.snd.backoff.saturating_add(1);
             return None;
@@ -336,8 +349,12 @@ impl Tcb {
         // Linux tcp_input.c: tcp_enter_loss(): ssthresh is kept when it
         // was already reduced for this window: in fast recovery that has
         // not ended, or at a repeated timeout of the same loss episode.
+        // A timeout whose retransmission the device refused (SND.NXT still
+        // pulled back to SND.UNA) counts as one (Linux counts
+        // icsk_retransmits before trying, tcp_update_rto_stats()).
+        let refused_before = self.snd.nxt == self.snd.una;
         let keep_ssthresh = self.rec.recover.is_some_and(|r| r.gt(self.snd.una))
-            || (self.after_rto() && self.snd.backoff > 0);
+            || (self.after_rto() && (self.snd.backoff > 0 || refused_before));
         self.snd.backoff += 1;
         // Go back to the oldest unacknowledged octet; output resends from there.
         self.snd.nxt = self.snd.una;

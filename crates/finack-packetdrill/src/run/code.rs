@@ -483,6 +483,7 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         }
         "tcpi_snd_wscale" => i64::from(i.snd_wscale),
         "tcpi_ca_state" => i64::from(i.ca_state),
+        "tcpi_reord_seen" => i64::from(i.reord_seen),
         "tcpi_reordering" => i64::from(if i.reordering > 0 {
             i.reordering
         } else {
@@ -508,6 +509,7 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_rcv_mss" => i64::from(i.rcv_mss),
         "tcpi_snd_mss" => mss,
         "tcpi_backoff" => i64::from(i.backoff),
+        "tcpi_probes" => i64::from(i.probes),
         "tcpi_total_retrans" => i.total_retransmits as i64,
         "tcpi_bytes_acked" => i.bytes_acked as i64,
         "tcpi_bytes_received" => i.bytes_received as i64,
@@ -552,6 +554,7 @@ mod tests {
             timestamps: false,
             sack: true,
             backoff: 0,
+            probes: 0,
             total_retransmits: 2,
             unacked: 0,
             unsent: 0,
@@ -562,6 +565,7 @@ mod tests {
             soft_error: None,
             in_recovery: false,
             reordering: 0,
+            reord_seen: 0,
             ca_state: 0,
             adv_mss: 1460,
             unacked_segments: 2,

@@ -391,6 +391,11 @@ impl Runner {
                 live: true,
                 linux_3_11: self.linux_3_11,
             };
+            if let Some(drop) = live_qdisc_drops(&cmd) {
+                // The device's queue takes packets again or refuses them all.
+                self.ep.set_local_drop(drop);
+                continue;
+            }
             if let Some(route) = live_route_mtu(&cmd, &ctx) {
                 match route {
                     Ok(mtu) => {
@@ -420,6 +425,36 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// `tc qdisc add|replace|change|delete dev tun0 root ...` while the script
+/// runs, for the qdiscs that only queue (pfifo, pfifo_fast) or their
+/// removal: whether the device now drops every packet handed to it (a queue
+/// limit of 0, where Linux's qdisc answers `NET_XMIT_DROP`;
+/// `Endpoint::set_local_drop`). `None` for other commands (fq, which paces,
+/// stays unmodelled).
+fn live_qdisc_drops(cmd: &str) -> Option<bool> {
+    let w: Vec<&str> = cmd.split_whitespace().collect();
+    if w.get(..2) != Some(&["tc", "qdisc"]) || !w.contains(&"root") {
+        return None;
+    }
+    match w.get(2) {
+        Some(&("delete" | "del")) => return Some(false),
+        Some(&("add" | "replace" | "change")) => {}
+        _ => return None,
+    }
+    let qdisc = w
+        .iter()
+        .position(|x| *x == "root")
+        .and_then(|i| w.get(i + 1));
+    if !matches!(qdisc, Some(&("pfifo" | "pfifo_fast"))) {
+        return None;
+    }
+    let limit = w
+        .iter()
+        .position(|x| *x == "limit")
+        .and_then(|i| w.get(i + 1));
+    Some(limit == Some(&"0"))
 }
 
 /// `ip [-6] route change ADDR ... mtu [lock] M` to the script side's address
@@ -470,6 +505,28 @@ mod tests {
             live,
             linux_3_11: false,
         }
+    }
+
+    #[test]
+    fn live_qdisc_commands() {
+        assert_eq!(
+            live_qdisc_drops("tc qdisc add dev tun0 root pfifo limit 0"),
+            Some(true)
+        );
+        assert_eq!(
+            live_qdisc_drops("tc qdisc replace dev tun0 root pfifo limit 0"),
+            Some(true)
+        );
+        assert_eq!(
+            live_qdisc_drops("tc qdisc replace dev tun0 root pfifo limit 100"),
+            Some(false)
+        );
+        assert_eq!(
+            live_qdisc_drops("tc qdisc delete dev tun0 root"),
+            Some(false)
+        );
+        assert_eq!(live_qdisc_drops("tc qdisc replace dev tun0 root fq"), None);
+        assert_eq!(live_qdisc_drops("ip route flush cache"), None);
     }
 
     #[test]
