@@ -124,11 +124,14 @@ impl Tcb {
             return;
         }
         let rate = self.fq_pacing_rate();
-        let p = self
-            .snd
-            .pacing
-            .0
-            .get_or_insert_with(|| Box::new(PacingState::default()));
+        // A clock starts at the first data packet (the handshake, which
+        // stamps Linux's, is not counted as late).
+        let p = self.snd.pacing.0.get_or_insert_with(|| {
+            Box::new(PacingState {
+                next_ns: nanos(now),
+                ..PacingState::default()
+            })
+        });
         p.waiting = false;
         let prior = p.next_ns;
         p.next_ns = p.next_ns.max(nanos(now));
@@ -153,5 +156,157 @@ impl Tcb {
         if let Some(p) = self.snd.pacing.0.as_deref_mut() {
             p.next_ns = p.next_ns.max(nanos(now));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use super::*;
+    use crate::types::ConnId;
+    use finack_wire::SeqNumber;
+
+    /// A connection with MSS 1000, SRTT 100 ms and a window of 10 segments.
+    fn tcb(cfg: &Config) -> Tcb {
+        let mut t = Tcb::connect(
+            ConnId { index: 0, gen: 0 },
+            cfg,
+            Instant::ZERO,
+            "192.0.2.2:80".parse().unwrap(),
+            "192.0.2.1:4000".parse().unwrap(),
+            SeqNumber(0),
+            0,
+        );
+        t.snd.mss = 1000;
+        t.snd.rtt.sample(Duration::from_millis(100), cfg);
+        t.cc.set_cwnd(10_000);
+        t
+    }
+
+    fn fq() -> Config {
+        Config {
+            pacing: Pacing::Fq,
+            ..Config::linux()
+        }
+    }
+
+    /// Linux tcp_update_pacing_rate(): 200% of cwnd per SRTT in slow start
+    /// (cwnd below half of ssthresh), 120% after; the segments out count
+    /// when there are more of them than cwnd.
+    #[test]
+    fn rate_is_twice_the_window_in_slow_start_and_1_2_times_after() {
+        let cfg = fq();
+        let mut t = tcb(&cfg);
+        assert_eq!(t.fq_pacing_rate(), Some(200_000));
+        // A finite ssthresh that cwnd is not below half of.
+        t.cc.begin_reduction(30_000, 1000);
+        assert!(t.cc.ssthresh() <= 20_000);
+        assert_eq!(t.fq_pacing_rate(), Some(120_000));
+        // 20 segments out, more than cwnd: they set the rate.
+        t.snd.nxt = t.snd.una + 20_000;
+        assert_eq!(t.fq_pacing_rate(), Some(240_000));
+    }
+
+    /// No RTT sample yet: no rate, nothing paced (Linux's initial
+    /// sk_pacing_rate is unlimited).
+    #[test]
+    fn no_rate_before_an_rtt_sample() {
+        let cfg = fq();
+        let mut t = tcb(&cfg);
+        t.snd.rtt = crate::rtt::RttEstimator::new(&cfg);
+        assert_eq!(t.fq_pacing_rate(), None);
+        for _ in 0..20 {
+            t.pacing_on_send(Instant::ZERO, &cfg, 1000, 1);
+            assert!(!t.pacing_hold(Instant::ZERO, &cfg));
+        }
+    }
+
+    /// Linux tcp_update_skb_after_send(): the first ten segments leave
+    /// unpaced; the packet that brings the count to ten moves the clock by
+    /// its length at the rate, and the next packet waits for it.
+    #[test]
+    fn the_first_ten_segments_are_not_paced() {
+        let cfg = fq();
+        let mut t = tcb(&cfg);
+        let now = Instant::from_secs(1);
+        for _ in 0..4 {
+            t.pacing_on_send(now, &cfg, 2000, 2);
+            assert!(!t.pacing_hold(now, &cfg));
+        }
+        // Segments 9 and 10: 2000 bytes at 200 000 bytes/s, 10 ms.
+        t.pacing_on_send(now, &cfg, 2000, 2);
+        assert!(t.pacing_hold(now, &cfg));
+        assert_eq!(t.pacing_deadline(), Some(now + Duration::from_millis(10)));
+        let soon = now + Duration::from_micros(9_999);
+        assert!(t.pacing_hold(soon, &cfg));
+        assert!(!t.pacing_hold(now + Duration::from_millis(10), &cfg));
+        assert_eq!(t.pacing_deadline(), None);
+    }
+
+    /// A packet that leaves late (after its departure time) gets back up to
+    /// half of its own interval; one on time gets nothing back.
+    #[test]
+    fn lateness_earns_at_most_half_an_interval() {
+        let cfg = fq();
+        let mut t = tcb(&cfg);
+        let start = Instant::from_secs(1);
+        t.pacing_on_send(start, &cfg, 10_000, 10);
+        // Next departure: start + 50 ms (10 000 bytes at 200 000 bytes/s).
+        let due = start + Duration::from_millis(50);
+        assert_eq!(t.pacing_deadline(), None);
+        assert!(t.pacing_hold(start, &cfg));
+        assert_eq!(t.pacing_deadline(), Some(due));
+        // Sent 2 ms late: 10 ms interval less 2 ms.
+        let late = due + Duration::from_millis(2);
+        t.pacing_on_send(late, &cfg, 2000, 2);
+        assert!(t.pacing_hold(late, &cfg));
+        assert_eq!(t.pacing_deadline(), Some(late + Duration::from_millis(8)));
+        // Sent very late: only half of the interval comes back.
+        let very_late = late + Duration::from_secs(1);
+        t.pacing_on_send(very_late, &cfg, 2000, 2);
+        assert!(t.pacing_hold(very_late, &cfg));
+        assert_eq!(
+            t.pacing_deadline(),
+            Some(very_late + Duration::from_millis(5))
+        );
+        // On time: the whole interval.
+        let on_time = very_late + Duration::from_millis(5);
+        assert!(!t.pacing_hold(on_time, &cfg));
+        t.pacing_on_send(on_time, &cfg, 2000, 2);
+        assert!(t.pacing_hold(on_time, &cfg));
+        assert_eq!(
+            t.pacing_deadline(),
+            Some(on_time + Duration::from_millis(10))
+        );
+    }
+
+    /// An ACK sent while the clock is behind brings it up to now: a data
+    /// packet after it earns no credit for the time before.
+    #[test]
+    fn a_control_segment_catches_the_clock_up() {
+        let cfg = fq();
+        let mut t = tcb(&cfg);
+        let start = Instant::from_secs(1);
+        t.pacing_on_send(start, &cfg, 10_000, 10);
+        let later = start + Duration::from_secs(1);
+        t.pacing_on_control(later, &cfg);
+        t.pacing_on_send(later, &cfg, 2000, 2);
+        assert!(t.pacing_hold(later, &cfg));
+        assert_eq!(t.pacing_deadline(), Some(later + Duration::from_millis(10)));
+    }
+
+    /// Pacing off: no state is allocated, nothing is held.
+    #[test]
+    fn off_holds_nothing_and_allocates_nothing() {
+        let cfg = Config::linux();
+        let mut t = tcb(&cfg);
+        for _ in 0..20 {
+            t.pacing_on_send(Instant::ZERO, &cfg, 2000, 2);
+            t.pacing_on_control(Instant::ZERO, &cfg);
+            assert!(!t.pacing_hold(Instant::ZERO, &cfg));
+        }
+        assert_eq!(t.snd.pacing.heap_bytes(), 0);
+        assert_eq!(t.pacing_deadline(), None);
     }
 }

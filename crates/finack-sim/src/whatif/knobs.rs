@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use finack_core::{
     Config, CongestionAlgorithm, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow,
-    ListenerLimits,
+    ListenerLimits, Pacing,
 };
 
 /// A field could not be set: unknown name or a value it does not take.
@@ -48,6 +48,7 @@ enum Kind {
     Cc,
     Ecn,
     EarlyRexmit,
+    Pacing,
 }
 
 impl Kind {
@@ -66,6 +67,7 @@ impl Kind {
             Kind::Cc => "cubic or newreno",
             Kind::Ecn => "off, on or passive",
             Kind::EarlyRexmit => "off, quick or delayed",
+            Kind::Pacing => "off or fq",
         }
     }
 }
@@ -132,6 +134,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("rack", Kind::Bool),
     ("rtt_every_ack", Kind::Bool),
     ("tso_defer", Kind::Bool),
+    ("pacing", Kind::Pacing),
     ("gso_psh", Kind::Bool),
     ("sack_dupacks_by_segments", Kind::Bool),
     ("early_retransmit", Kind::EarlyRexmit),
@@ -321,6 +324,13 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
                 _ => return Err(bad()),
             }
         }
+        Kind::Pacing => {
+            cfg.pacing = match v.to_ascii_lowercase().as_str() {
+                "off" => Pacing::Off,
+                "fq" => Pacing::Fq,
+                _ => return Err(bad()),
+            }
+        }
         Kind::EarlyRexmit => {
             cfg.early_retransmit = match v.to_ascii_lowercase().as_str() {
                 "off" => EarlyRetransmit::Off,
@@ -474,6 +484,7 @@ mod tests {
             Kind::Cc => "newreno",
             Kind::Ecn => "on",
             Kind::EarlyRexmit => "quick",
+            Kind::Pacing => "fq",
         };
         for &(name, kind) in FIELDS {
             let mut c = Config::linux();
