@@ -62,7 +62,9 @@ impl Tcb {
     /// the MSS times the larger of cwnd and the segments out, per SRTT (kept
     /// in eighths of a microsecond), scaled by 200% while cwnd is below half
     /// of ssthresh and by 120% after. `None` before an RTT sample (Linux's
-    /// unlimited initial rate).
+    /// unlimited initial rate). Computed when a packet leaves from the state
+    /// then; Linux computes it on each ACK, and between ACKs only the count
+    /// of segments out (which matters only above cwnd) can differ.
     pub(super) fn fq_pacing_rate(&self) -> Option<u64> {
         let srtt = self.snd.rtt.srtt()?;
         let srtt_8ths = ((srtt.as_nanos() / 125) as u64).max(1);

@@ -154,8 +154,9 @@ pub(super) fn config_command(cfg: &mut Config, cmd: &str, ctx: &Ctx) -> Outcome 
     if prog == "defaults.sh" {
         // packetdrill's gtests/net/common/defaults.sh (and the selftests'
         // copy). Besides the sysctls it flushes cached TCP metrics and puts
-        // a pfifo qdisc on the tun device: finack keeps no metrics and does
-        // not pace, so neither changes anything.
+        // a pfifo qdisc on the tun device: finack keeps no metrics, and
+        // under pfifo nothing is paced.
+        cfg.pacing = finack_core::Pacing::Off;
         let mut why = Vec::new();
         for (name, value) in DEFAULTS_SH {
             if let Err(e) = apply_sysctl_for(cfg, name, value, ctx.linux_3_11) {
@@ -204,7 +205,15 @@ pub(super) fn config_command(cfg: &mut Config, cmd: &str, ctx: &Ctx) -> Outcome 
         };
     }
     if words.first() == Some(&"tc") {
-        return tc(cfg, &words);
+        let mut next = cfg.clone();
+        let done = tc(&mut next, &words);
+        if ctx.live && next != *cfg {
+            return Outcome::Unchecked(format!(
+                "{cmd} while the script runs: the endpoint's Config cannot change once it exists"
+            ));
+        }
+        *cfg = next;
+        return done;
     }
     if words.first() == Some(&"ip") {
         return ip(cfg, &words, ctx);
