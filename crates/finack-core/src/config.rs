@@ -61,6 +61,23 @@ pub enum MtuProbing {
     Always,
 }
 
+/// Whether data packets leave paced, each at its departure time, as Linux
+/// TCP stamps them for the `fq` queueing discipline.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Pacing {
+    /// Packets leave as soon as the windows let them (a plain device queue,
+    /// Linux without `fq`, BBR or `SO_MAX_PACING_RATE`).
+    #[default]
+    Off,
+    /// Linux with `tc qdisc ... fq`: every data packet gets a departure
+    /// time (tcp_output.c: the earliest departure time model,
+    /// tcp_wstamp_ns) spaced by its length at the pacing rate of
+    /// tcp_input.c: tcp_update_pacing_rate(); the first ten segments of a
+    /// connection go unpaced, and a packet that left late earns up to half
+    /// of its own interval back (tcp_update_skb_after_send()).
+    Fq,
+}
+
 /// Whether a connection uses classic Explicit Congestion Notification
 /// (RFC 3168), in the terms of Linux's `net.ipv4.tcp_ecn` sysctl.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -350,6 +367,10 @@ pub struct Config {
     /// record of sent segments RACK keeps, so it applies with `rack`. Off in
     /// both profiles for now (see `Config::linux()`).
     pub tso_defer: bool,
+    /// Pace data packets (see [`Pacing`]). Off in every profile: Linux
+    /// paces only under the `fq` queueing discipline (or with BBR or
+    /// `SO_MAX_PACING_RATE`), which a plain device does not have.
+    pub pacing: Pacing,
     /// Where RACK is off, decide fast retransmit on a SACK connection by
     /// what is SACKed, as Linux does (tcp_input.c: tcp_time_to_recover()
     /// takes tcp_dupack_heuristics(), the SACKed segments plus one, for the
@@ -530,6 +551,7 @@ impl Config {
             // 690 Mbit/s; with 5% loss 41.8 to 21.4) and that has not been
             // checked against the kernel yet: off until it is.
             tso_defer: false,
+            pacing: Pacing::Off,
             early_retransmit: EarlyRetransmit::Off,
             sack_dupacks_by_segments: true,
             gso_segs_min: Some(2),
@@ -627,6 +649,7 @@ impl Config {
             rack: false,
             rtt_every_ack: false,
             tso_defer: false,
+            pacing: Pacing::Off,
             sack_dupacks_by_segments: false,
             gso_segs_min: None,
             gso_psh: false,

@@ -62,7 +62,9 @@ mod timewait;
 mod types;
 
 pub use cc::{CongestionAlgorithm, CubicParams, HYSTART_ACK_TRAIN, HYSTART_DELAY};
-pub use config::{Config, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow, MtuProbing};
+pub use config::{
+    Config, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow, MtuProbing, Pacing,
+};
 pub use endpoint::{Endpoint, MAX_TRANSITIONS};
 pub use finack_wire as wire;
 pub use finack_wire::SeqNumber;

@@ -699,7 +699,9 @@ impl Endpoint {
 
     /// Write the next outbound packet into `buf` (at least 100 bytes; MTU-sized to
     /// send full segments) and return its length, or `None` when nothing is due.
-    /// Call until `None` after every other call.
+    /// Call until `None` after every other call. Under `Config::pacing` a
+    /// data packet is not returned before its departure time: call again
+    /// after `handle_timeout` at the instant `poll_timeout` reports.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.last_now = self.last_now.max(now);
         while let Some(ctl) = self.ctl.front() {
@@ -742,7 +744,8 @@ impl Endpoint {
         None
     }
 
-    /// The earliest instant at which `handle_timeout` has work.
+    /// The earliest instant at which `handle_timeout` has work (a timer, or
+    /// under `Config::pacing` the departure time of a packet held back).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conns = self.timers.first().map(|(t, _)| t);
         match (conns, self.tw.next_deadline()) {

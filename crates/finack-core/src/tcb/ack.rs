@@ -319,7 +319,7 @@ impl Tcb {
                 .sent()
                 .and_then(|log| log.first_acked_sent_at(ack))
                 .map(|at| ctx.now - at),
-            _ => match self.snd.rtt_probe {
+            _ => match self.snd.rtt_probe.get() {
                 Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
                 _ => None,
             },
@@ -344,8 +344,8 @@ impl Tcb {
             pacing_rate: self.pacing_rate(),
         };
         self.cc.on_rtt_sample(&cc_sample, u32::from(self.snd.mss));
-        if self.snd.rtt_probe.is_some_and(|(seq, _)| ack.gt(seq)) {
-            self.snd.rtt_probe = None;
+        if self.snd.rtt_probe.get().is_some_and(|(seq, _)| ack.gt(seq)) {
+            self.snd.rtt_probe.set(None);
         }
         self.snd.backoff = 0;
         // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart.

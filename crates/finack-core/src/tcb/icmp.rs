@@ -36,7 +36,7 @@ impl Tcb {
                     self.cc.rescale_mss(u32::from(self.snd.mss), u32::from(mss));
                     self.snd.mss = mss;
                     self.snd.nxt = self.snd.una;
-                    self.snd.rtt_probe = None;
+                    self.snd.rtt_probe.set(None);
                 }
                 // The path's MTU, for later connections to the peer (Linux
                 // inet_csk_update_pmtu(): a route exception).

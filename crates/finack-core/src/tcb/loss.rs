@@ -300,7 +300,7 @@ impl Tcb {
         rec.fast_rexmit = true;
         self.snd.rtx_next = self.snd.una;
         // Karn: the retransmitted segment gives no RTT sample.
-        self.snd.rtt_probe = None;
+        self.snd.rtt_probe.set(None);
         // RFC 8985 §7.2: no loss probes during recovery.
         self.timers.set(TimerKind::LossProbe, None);
         if let Some(log) = self.snd.buf.sent_mut() {

@@ -27,6 +27,7 @@ mod loss;
 mod memory;
 mod mtu;
 mod output;
+mod pacing;
 mod rack;
 mod rcv_est;
 mod recovery;
@@ -204,6 +205,7 @@ impl Tcb {
         core::mem::size_of::<Tcb>()
             + self.snd.buf.heap_bytes()
             + self.snd.history.as_ref().map_or(0, |_| chrono::BYTES)
+            + self.snd.pacing.heap_bytes()
             + self.rcv.buf.heap_bytes()
             + self.rec.heap_bytes()
             + self.cc.heap_bytes()
@@ -466,7 +468,10 @@ impl Tcb {
 
     /// Current deadline of the earliest timer.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.earliest()
+        match (self.timers.earliest(), self.pacing_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- User calls (RFC 9293 §3.10.2 – §3.10.6) -----------------------------

@@ -394,8 +394,8 @@ impl Tcb {
         self.snd.piece_left = 0;
         self.snd.nxt = seq + len as u32;
         self.snd.max = self.snd.max.max(self.snd.nxt);
-        if self.snd.rtt_probe.is_none() && !self.ts_ok {
-            self.snd.rtt_probe = Some((seq, now));
+        if self.snd.rtt_probe.get().is_none() && !self.ts_ok {
+            self.snd.rtt_probe.set(Some((seq, now)));
         }
         self.snd.last_data_sent = now;
         self.mtu_probe_sent(seq, len);
@@ -406,6 +406,12 @@ impl Tcb {
             );
         }
         self.schedule_tlp(now, cfg);
+        self.pacing_on_send(
+            now,
+            cfg,
+            len,
+            len.div_ceil(usize::from(self.snd.mss.max(1))) as u32,
+        );
         Some(Some(self.emit(now, cfg, buf, seq, flags, off, len, true)))
     }
 

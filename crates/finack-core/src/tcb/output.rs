@@ -159,7 +159,7 @@ impl Tcb {
             self.snd.total_retrans += 1;
             stats.retransmits += 1;
         } else {
-            self.snd.rtt_probe = Some((self.snd.iss, now));
+            self.snd.rtt_probe.set(Some((self.snd.iss, now)));
         }
         if self.timers.get(TimerKind::Retransmit).is_none() {
             self.timers.set(
@@ -198,6 +198,10 @@ impl Tcb {
     ) -> Option<usize> {
         // Linux tcp_output.c: tcp_write_xmit() starts from tcp_current_mss().
         self.xmit_begin();
+        if self.pacing_hold(now, cfg) {
+            // Under fq the next packet waits for its departure time.
+            return None;
+        }
         if self.rec.fast_rexmit {
             self.rec.get_mut().fast_rexmit = false;
             if let Some(n) = self.output_head_retransmission(now, cfg, stats, buf, xmit) {
@@ -398,6 +402,9 @@ impl Tcb {
         let seq = self.snd.nxt;
         let mut flags = TcpFlags::ACK;
         let ends_unit = unit.is_some_and(|u| off + len == u.end);
+        // What the packet this segment starts carries, for pacing: itself,
+        // unless it starts a GSO packet of several (below).
+        let mut packet = piece_start.then_some((len, u32::from(len > 0)));
         if !cfg.linux_push {
             // MUST-61: PSH on the segment that empties the send queue.
             if len > 0 && off + len == queued {
@@ -415,6 +422,8 @@ impl Tcb {
                 let to_unit = unit.map_or(avail, |u| u.end - off).div_ceil(mss) as u32;
                 let goal = self.gso_group(cfg.gso_segs_min.unwrap_or(1));
                 let n = quota.min(goal).min(to_unit).clamp(1, u32::from(u16::MAX));
+                let unit_bytes = unit.map_or(avail, |u| u.end - off);
+                packet = Some(((n as usize * mss).min(unit_bytes).min(room), n));
                 self.snd.piece_left = n as u16;
                 self.snd.piece_multi = n >= 2;
             }
@@ -458,8 +467,8 @@ impl Tcb {
         if retransmitting {
             self.snd.total_retrans += 1;
             stats.retransmits += 1;
-        } else if self.snd.rtt_probe.is_none() && !self.ts_ok {
-            self.snd.rtt_probe = Some((seq, now));
+        } else if self.snd.rtt_probe.get().is_none() && !self.ts_ok {
+            self.snd.rtt_probe.set(Some((seq, now)));
         }
         self.snd.max = self.snd.max.max(self.snd.nxt);
         if len > 0 {
@@ -490,6 +499,9 @@ impl Tcb {
         if !retransmitting {
             // RFC 8985 §7.2: (re)schedule the probe after sending new data.
             self.schedule_tlp(now, cfg);
+        }
+        if let Some((bytes, segs)) = packet {
+            self.pacing_on_send(now, cfg, bytes, segs);
         }
         Some(self.emit(now, cfg, buf, seq, flags, off, len, !retransmitting))
     }
@@ -617,6 +629,9 @@ impl Tcb {
             // SO_TIMESTAMPING: SCHED and SND for a tagged byte leaving now.
             let room = self.errqueue_room();
             self.errs.on_transmit(now, seq, len, new_data, room);
+        }
+        if len == 0 && !flags.fin() {
+            self.pacing_on_control(now, cfg);
         }
         let tos = self.ecn_mark(&mut flags, len, new_data);
         self.route_revalidate();

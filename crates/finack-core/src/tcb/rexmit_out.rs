@@ -82,6 +82,7 @@ impl Tcb {
         stats.retransmits += 1;
         self.count_undo_retrans();
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
+        self.pacing_on_send(now, cfg, len, u32::from(len > 0));
         Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }
 }

@@ -51,6 +51,7 @@ impl Tcb {
             self.snd.nxt = seq + len as u32 + u32::from(fin);
             self.snd.max = self.snd.nxt;
             self.rec.get_mut().tlp_high = Some((self.snd.max, false));
+            self.pacing_on_send(now, cfg, len, u32::from(len > 0));
             self.emit(now, cfg, buf, seq, flags, off, len, true)
         } else {
             // The tail: the FIN alone if it went out alone, else the last
@@ -77,7 +78,8 @@ impl Tcb {
             stats.loss_probes += 1;
             self.rec.get_mut().tlp_high = Some((self.snd.max, true));
             // Karn (MUST-18): no RTT sample across a retransmission.
-            self.snd.rtt_probe = None;
+            self.snd.rtt_probe.set(None);
+            self.pacing_on_send(now, cfg, len, u32::from(len > 0));
             self.emit(now, cfg, buf, seq, flags, off, len, false)
         };
         self.timers.set(TimerKind::LossProbe, None);

@@ -152,6 +152,13 @@ impl Tcb {
 
     fn expire(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         let now = ctx.now;
+        // A paced packet's departure time came (see `pacing`): output
+        // sends it.
+        self.pacing_wake(now);
+        if self.timers.earliest().is_none_or(|t| t > now) {
+            // No timer's work is due.
+            return None;
+        }
         if self
             .timers
             .get(TimerKind::BufferRelease)
@@ -359,7 +366,7 @@ impl Tcb {
         // Go back to the oldest unacknowledged octet; output resends from there.
         self.snd.nxt = self.snd.una;
         // Karn (MUST-18): no RTT sample from a retransmitted segment.
-        self.snd.rtt_probe = None;
+        self.snd.rtt_probe.set(None);
         self.snd.ts_rto_mark = Some(self.ts_now(ctx.now));
         // RFC 5681 §3.1 and RFC 9293 MUST-19: after a timeout ssthresh drops (as
         // the algorithm says) and the window restarts from one segment.

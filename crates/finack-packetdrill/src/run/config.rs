@@ -38,8 +38,16 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         None,
         "the AccECN option, used only with tcp_ecn 3 and above (AccECN, not implemented)",
     ),
-    ("tcp_pacing_ss_ratio", None, "finack does not pace"),
-    ("tcp_pacing_ca_ratio", None, "finack does not pace"),
+    (
+        "tcp_pacing_ss_ratio",
+        Some("200"),
+        "the default, the ratio finack paces at under fq (Config::pacing)",
+    ),
+    (
+        "tcp_pacing_ca_ratio",
+        Some("120"),
+        "the default, the ratio finack paces at under fq (Config::pacing)",
+    ),
     (
         "tcp_fastopen",
         None,

@@ -154,8 +154,9 @@ pub(super) fn config_command(cfg: &mut Config, cmd: &str, ctx: &Ctx) -> Outcome 
     if prog == "defaults.sh" {
         // packetdrill's gtests/net/common/defaults.sh (and the selftests'
         // copy). Besides the sysctls it flushes cached TCP metrics and puts
-        // a pfifo qdisc on the tun device: finack keeps no metrics and does
-        // not pace, so neither changes anything.
+        // a pfifo qdisc on the tun device: finack keeps no metrics, and
+        // under pfifo nothing is paced.
+        cfg.pacing = finack_core::Pacing::Off;
         let mut why = Vec::new();
         for (name, value) in DEFAULTS_SH {
             if let Err(e) = apply_sysctl_for(cfg, name, value, ctx.linux_3_11) {
@@ -204,7 +205,15 @@ pub(super) fn config_command(cfg: &mut Config, cmd: &str, ctx: &Ctx) -> Outcome 
         };
     }
     if words.first() == Some(&"tc") {
-        return tc(&words);
+        let mut next = cfg.clone();
+        let done = tc(&mut next, &words);
+        if ctx.live && next != *cfg {
+            return Outcome::Unchecked(format!(
+                "{cmd} while the script runs: the endpoint's Config cannot change once it exists"
+            ));
+        }
+        *cfg = next;
+        return done;
     }
     if words.first() == Some(&"ip") {
         return ip(cfg, &words, ctx);
@@ -267,7 +276,7 @@ fn cubic_param(cfg: &mut Config, words: &[&str], ctx: &Ctx) -> Outcome {
 /// `tc qdisc ... dev tun0 root QDISC`: pfifo and pfifo_fast only queue, and
 /// finack hands every packet over at once, so they change nothing; fq paces,
 /// which finack does not model; a queue limit of 0 drops every packet.
-fn tc(words: &[&str]) -> Outcome {
+fn tc(cfg: &mut Config, words: &[&str]) -> Outcome {
     let cmd = words.join(" ");
     if words.get(1) != Some(&"qdisc") {
         return Outcome::Unchecked(format!("command not run: {cmd}"));
@@ -287,8 +296,17 @@ fn tc(words: &[&str]) -> Outcome {
         (Some(&"pfifo" | &"pfifo_fast"), Some(&"0")) => Outcome::Unchecked(
             "tc qdisc with limit 0 (every packet dropped locally) is not modelled".into(),
         ),
-        (Some(&"pfifo" | &"pfifo_fast"), _) => Outcome::Done,
-        (Some(&"fq"), _) => Outcome::Unchecked("tc qdisc fq: pacing not modelled".into()),
+        (Some(&"pfifo" | &"pfifo_fast"), _) => {
+            cfg.pacing = finack_core::Pacing::Off;
+            Outcome::Done
+        }
+        (Some(&"fq"), None) if words.last() == Some(&"fq") => {
+            // `tc qdisc replace dev DEV root fq` with fq's defaults: Linux
+            // TCP stamps departure times and fq holds packets until then.
+            cfg.pacing = finack_core::Pacing::Fq;
+            Outcome::Done
+        }
+        (Some(&"fq"), _) => Outcome::Unchecked(format!("fq parameters not modelled: {cmd}")),
         _ => Outcome::Unchecked(format!("command not run: {cmd}")),
     }
 }
@@ -591,8 +609,9 @@ mod tests {
         );
         assert_eq!(
             config_command(&mut cfg, "tc qdisc replace dev tun0 root fq", &ctx(false)),
-            Outcome::Unchecked("tc qdisc fq: pacing not modelled".into())
+            Outcome::Done
         );
+        assert_eq!(cfg.pacing, finack_core::Pacing::Fq);
         assert_eq!(
             config_command(
                 &mut cfg,

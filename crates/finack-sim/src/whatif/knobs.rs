@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use finack_core::{
     Config, CongestionAlgorithm, EarlyRetransmit, EcnMode, IdleRestart, InitialWindow,
-    ListenerLimits, MtuProbing,
+    ListenerLimits, MtuProbing, Pacing,
 };
 
 /// A field could not be set: unknown name or a value it does not take.
@@ -49,6 +49,7 @@ enum Kind {
     Ecn,
     EarlyRexmit,
     MtuProbe,
+    Pacing,
 }
 
 impl Kind {
@@ -68,6 +69,7 @@ impl Kind {
             Kind::Ecn => "off, on or passive",
             Kind::EarlyRexmit => "off, quick or delayed",
             Kind::MtuProbe => "off, black-hole or always",
+            Kind::Pacing => "off or fq",
         }
     }
 }
@@ -140,6 +142,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("rack", Kind::Bool),
     ("rtt_every_ack", Kind::Bool),
     ("tso_defer", Kind::Bool),
+    ("pacing", Kind::Pacing),
     ("gso_psh", Kind::Bool),
     ("sack_dupacks_by_segments", Kind::Bool),
     ("early_retransmit", Kind::EarlyRexmit),
@@ -331,6 +334,13 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
                 _ => return Err(bad()),
             }
         }
+        Kind::Pacing => {
+            cfg.pacing = match v.to_ascii_lowercase().as_str() {
+                "off" => Pacing::Off,
+                "fq" => Pacing::Fq,
+                _ => return Err(bad()),
+            }
+        }
         Kind::EarlyRexmit => {
             cfg.early_retransmit = match v.to_ascii_lowercase().as_str() {
                 "off" => EarlyRetransmit::Off,
@@ -496,6 +506,7 @@ mod tests {
             Kind::Ecn => "on",
             Kind::EarlyRexmit => "quick",
             Kind::MtuProbe => "always",
+            Kind::Pacing => "fq",
         };
         for &(name, kind) in FIELDS {
             let mut c = Config::linux();
