@@ -25,6 +25,7 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 
 mod calls;
 mod device;
+mod icmp;
 mod memory;
 mod pmtu;
 mod query;
@@ -437,37 +438,6 @@ impl Endpoint {
         let r = self.handle_packet(now, packet);
         self.rx_gso = 0;
         r
-    }
-
-    /// RFC 9293 §3.9.2.2 (MUST-54): ICMP errors about our segments.
-    fn icmp_arrives(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
-        let e = match finack_wire::icmp::parse_icmp_error(packet) {
-            Ok(e) => e,
-            Err(e) => {
-                self.stats.malformed += 1;
-                return Err(e.into());
-            }
-        };
-        self.stats.icmp_in += 1;
-        if !self.addrs.contains(&e.src) && !self.listeners.transparent() {
-            self.stats.not_local += 1;
-            return Err(Error::Packet(PacketError::NotLocal));
-        }
-        let local = SocketAddr::new(e.src, e.src_port);
-        let remote = SocketAddr::new(e.dst, e.dst_port);
-        let Some(idx) = self
-            .tuples
-            .get(&(local, remote), |i| tuple_of(&self.slots, i))
-        else {
-            self.stats.icmp_ignored += 1;
-            return Ok(());
-        };
-        match self.run(idx, now, Cause::Icmp, |tcb, ctx| tcb.on_icmp(ctx, &e)) {
-            None => self.stats.icmp_ignored += 1,
-            Some(Some(mtu)) => self.path_mtus.learn(now, e.dst, mtu),
-            Some(None) => {}
-        }
-        Ok(())
     }
 
     fn segment_arrives(
