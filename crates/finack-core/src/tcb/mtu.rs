@@ -96,6 +96,12 @@ impl Tcb {
         clamp_user_mss(self.rcv.user_mss, self.snd.peer_mss)
     }
 
+    /// The packet size the peer's MSS allows: where the search starts from
+    /// (tcp_mtup_init()) and starts again (tcp_mtu_check_reprobe()).
+    fn search_ceiling(&self) -> u16 {
+        self.mss_clamp() + 20 + self.net_header_len()
+    }
+
     /// Linux tcp_output.c: tcp_mtu_to_mss(): the data a segment of `pmtu`
     /// bytes carries, never above the peer's MSS nor below 48.
     pub(crate) fn mtu_to_mss(&self, pmtu: u16) -> u16 {
@@ -120,23 +126,9 @@ impl Tcb {
         if cfg.mtu_probing == MtuProbing::Off && self.rec.path_mtu.is_none() {
             return;
         }
-        let search_high = self.mss_clamp() + 20 + self.net_header_len();
-        let search_low = self.mss_to_mtu(cfg.base_mss);
-        let route = cfg.mtu;
-        let rec = self.rec.get_mut();
-        let p = rec.path_mtu.get_or_insert(PathMtu {
-            enabled: false,
-            search_high: 0,
-            search_low: 0,
-            probe_size: 0,
-            probe_start: SeqNumber(0),
-            probe_end: SeqNumber(0),
-            stamp: now,
-            cookie: route,
-            route,
-            route_pending: None,
-            in_burst: false,
-        });
+        let fresh = self.fresh_path_mtu(cfg, now);
+        let (search_high, search_low) = (fresh.search_high, fresh.search_low);
+        let p = self.rec.get_mut().path_mtu.get_or_insert(fresh);
         p.enabled = cfg.mtu_probing == MtuProbing::Always;
         p.search_high = search_high;
         p.search_low = search_low;
@@ -230,29 +222,30 @@ impl Tcb {
     /// The route towards the peer now has an MTU of `mtu` (`ip route
     /// change ... mtu`): taken up when the next packet leaves.
     pub(crate) fn set_route_mtu(&mut self, cfg: &Config, now: Instant, mtu: u16) {
-        if self.rec.path_mtu.is_none() {
-            self.mtu_probing_init(cfg, now);
-        }
-        if let Some(p) = self.rec.get_mut().path_mtu.as_mut() {
-            p.route_pending = Some(mtu);
-        }
-        if self.rec.path_mtu.is_none() {
-            // Probing off and never initialised: keep the state only for the
-            // route.
-            let route = cfg.mtu;
-            self.rec.get_mut().path_mtu = Some(PathMtu {
-                enabled: false,
-                search_high: self.mss_clamp() + 20 + self.net_header_len(),
-                search_low: self.mss_to_mtu(cfg.base_mss),
-                probe_size: 0,
-                probe_start: SeqNumber(0),
-                probe_end: SeqNumber(0),
-                stamp: now,
-                cookie: route,
-                route,
-                route_pending: Some(mtu),
-                in_burst: false,
-            });
+        // With probing off the state is kept only for the route.
+        let fresh = self.fresh_path_mtu(cfg, now);
+        self.rec
+            .get_mut()
+            .path_mtu
+            .get_or_insert(fresh)
+            .route_pending = Some(mtu);
+    }
+
+    /// The state tcp_mtup_init() starts from: probing off, the search from
+    /// `base_mss` to what the peer's MSS allows, the route's MTU from `cfg`.
+    fn fresh_path_mtu(&self, cfg: &Config, now: Instant) -> PathMtu {
+        PathMtu {
+            enabled: false,
+            search_high: self.search_ceiling(),
+            search_low: self.mss_to_mtu(cfg.base_mss),
+            probe_size: 0,
+            probe_start: SeqNumber(0),
+            probe_end: SeqNumber(0),
+            stamp: now,
+            cookie: cfg.mtu,
+            route: cfg.mtu,
+            route_pending: None,
+            in_burst: false,
         }
     }
 
@@ -311,7 +304,7 @@ impl Tcb {
             // Linux tcp_mtu_check_reprobe(): after probe_interval the search
             // starts again from the top.
             if now.saturating_duration_since(p.stamp) >= cfg.probe_interval {
-                let high = self.mss_clamp() + 20 + self.net_header_len();
+                let high = self.search_ceiling();
                 let low_mss = self.mtu_to_mss(p.search_low);
                 let low = self.mss_to_mtu(low_mss);
                 if let Some(p) = self.rec.get_mut().path_mtu.as_mut() {

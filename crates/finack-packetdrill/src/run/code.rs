@@ -406,7 +406,7 @@ impl Parser<'_> {
 }
 
 /// Linux's numbering of TCP states (include/net/tcp_states.h).
-fn linux_state(s: State) -> i64 {
+pub(super) fn linux_state(s: State) -> i64 {
     match s {
         State::Established => 1,
         State::SynSent => 2,

@@ -90,12 +90,7 @@ impl Runner {
             self.unsupported.push(format!(
                 "line {line}: recvmsg: error queue records other than timestamps are not modelled"
             ));
-            let want = call.result.as_int().unwrap_or(0);
-            let errno = call
-                .errno
-                .as_deref()
-                .map(|e| syscalls::errno_static(e).unwrap_or("EINVAL"));
-            return Ok(CallResult::Done(want, errno));
+            return Ok(Self::scripted(call));
         }
         let rec = match self.ep.recv_errqueue(c) {
             Ok(r) => r,

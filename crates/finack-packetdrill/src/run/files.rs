@@ -269,12 +269,7 @@ impl Runner {
             self.unsupported.push(format!(
                 "line {line}: recvmsg: ancillary data (msg_control) is not modelled"
             ));
-            let want = call.result.as_int().unwrap_or(0);
-            let errno = call
-                .errno
-                .as_deref()
-                .map(|e| syscalls::errno_static(e).unwrap_or("EINVAL"));
-            return Ok(CallResult::Done(want, errno));
+            return Ok(Self::scripted(call));
         }
         let len = msg.and_then(syscalls::iov_total).ok_or_else(|| Failure {
             line,

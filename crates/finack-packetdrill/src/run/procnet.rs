@@ -21,23 +21,6 @@ use super::*;
 const TCP4: &str = "/proc/net/tcp";
 const TCP6: &str = "/proc/net/tcp6";
 
-/// Linux's TCP state numbers (include/net/tcp_states.h).
-fn state_number(s: State) -> u8 {
-    match s {
-        State::Established => 1,
-        State::SynSent => 2,
-        State::SynReceived => 3,
-        State::FinWait1 => 4,
-        State::FinWait2 => 5,
-        State::TimeWait => 6,
-        State::Closed => 7,
-        State::CloseWait => 8,
-        State::LastAck => 9,
-        State::Listen => 10,
-        State::Closing => 11,
-    }
-}
-
 /// The words of an address as `%08X` prints each 32-bit word read in the
 /// host's (little-endian) order.
 fn hex_words(bytes: &[u8]) -> String {
@@ -78,7 +61,7 @@ impl Runner {
                     "{i:4}: {} {} {:02X} {sq:08X}:{rq:08X} 00:00000000 00000000     0        0 0",
                     hex_addr(local.ip(), local.port(), v6_file),
                     hex_addr(rip, rport, v6_file),
-                    state_number(state),
+                    super::code::linux_state(state),
                 )
             })
             .collect()
@@ -135,6 +118,6 @@ mod tests {
             hex_addr(v6, 80, true),
             "0B0A3DFD0000D6170000000001000000:0050"
         );
-        assert_eq!(state_number(State::Listen), 0x0a);
+        assert_eq!(super::super::code::linux_state(State::Listen), 0x0a);
     }
 }

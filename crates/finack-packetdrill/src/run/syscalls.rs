@@ -167,6 +167,17 @@ impl Runner {
         }
     }
 
+    /// A call whose effect is not modelled (the caller has reported it as
+    /// unchecked): it returns what the script expects, so the script can go on.
+    pub(super) fn scripted(call: &Syscall) -> CallResult {
+        let want = call.result.as_int().unwrap_or(0);
+        let errno = call
+            .errno
+            .as_deref()
+            .map(|e| errno_static(e).unwrap_or("EINVAL"));
+        CallResult::Done(want, errno)
+    }
+
     pub(super) fn done(r: Result<usize, Error>) -> CallResult {
         match r {
             Ok(n) => CallResult::Done(n as i64, None),
