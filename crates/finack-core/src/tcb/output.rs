@@ -516,42 +516,16 @@ impl Tcb {
         self.snd.buf.record_cwnd_usage(out, sent_end, limited);
     }
 
-    /// Linux tcp_input.c: tcp_update_pacing_rate(): twice the window per
-    /// SRTT in slow start (below half of ssthresh), 1.2 times after, in
-    /// bytes per second; none before an RTT sample.
-    pub(super) fn pacing_rate(&self) -> Option<u64> {
-        let srtt = self.snd.rtt.srtt()?.as_micros() as u64;
-        let ratio = if self.cc.cwnd() < self.cc.ssthresh() / 2 {
-            200
-        } else {
-            120
-        };
-        Some(u64::from(self.cc.cwnd()) * ratio * 10_000 / srtt.max(1))
-    }
-
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
     /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
     /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
     pub(super) fn gso_group(&self, min: u32) -> u32 {
         let mss = u64::from(self.snd.mss.max(1));
-        // Linux tcp_input.c: tcp_update_pacing_rate() divides by srtt_us,
-        // kept in eighths of a microsecond and never below one: a sample of
-        // zero (an ACK in the same instant) gives the fastest rate. Without
-        // any sample the rate is the unlimited one a socket starts with
-        // (sock_init_data()).
-        let by_rate = match self.snd.rtt.srtt() {
-            Some(srtt) => {
-                let factor = if self.cc.cwnd() < self.cc.ssthresh() / 2 {
-                    20
-                } else {
-                    12
-                };
-                let srtt_8ths = (srtt.as_nanos() / 125).max(1) as u64;
-                let rate = u64::from(self.cc.cwnd()) * factor * 800_000 / srtt_8ths;
-                (rate >> 10) / mss
-            }
-            None => u64::MAX,
-        };
+        // Without an RTT sample the rate is the unlimited one a socket
+        // starts with (sock_init_data()).
+        let by_rate = self
+            .pacing_rate()
+            .map_or(u64::MAX, |rate| (rate >> 10) / mss);
         (by_rate.min(65_536 / mss) as u32).max(min).max(1)
     }
 

@@ -64,8 +64,10 @@ impl Tcb {
     /// of ssthresh and by 120% after. `None` before an RTT sample (Linux's
     /// unlimited initial rate). Computed when a packet leaves from the state
     /// then; Linux computes it on each ACK, and between ACKs only the count
-    /// of segments out (which matters only above cwnd) can differ.
-    pub(super) fn fq_pacing_rate(&self) -> Option<u64> {
+    /// of segments out (which matters only above cwnd) can differ. The one
+    /// rate behind fq's departure times, the GSO packet size
+    /// (`gso_group`, tcp_tso_autosize()) and HyStart's ACK-train test.
+    pub(super) fn pacing_rate(&self) -> Option<u64> {
         let srtt = self.snd.rtt.srtt()?;
         let srtt_8ths = ((srtt.as_nanos() / 125) as u64).max(1);
         let mss = u64::from(self.snd.mss.max(1));
@@ -125,7 +127,7 @@ impl Tcb {
         if cfg.pacing == Pacing::Off {
             return;
         }
-        let rate = self.fq_pacing_rate();
+        let rate = self.pacing_rate();
         // A clock starts at the first data packet (the handshake, which
         // stamps Linux's, is not counted as late).
         let p = self.snd.pacing.0.get_or_insert_with(|| {
@@ -200,14 +202,14 @@ mod tests {
     fn rate_is_twice_the_window_in_slow_start_and_1_2_times_after() {
         let cfg = fq();
         let mut t = tcb(&cfg);
-        assert_eq!(t.fq_pacing_rate(), Some(200_000));
+        assert_eq!(t.pacing_rate(), Some(200_000));
         // A finite ssthresh that cwnd is not below half of.
         t.cc.begin_reduction(30_000, 1000);
         assert!(t.cc.ssthresh() <= 20_000);
-        assert_eq!(t.fq_pacing_rate(), Some(120_000));
+        assert_eq!(t.pacing_rate(), Some(120_000));
         // 20 segments out, more than cwnd: they set the rate.
         t.snd.nxt = t.snd.una + 20_000;
-        assert_eq!(t.fq_pacing_rate(), Some(240_000));
+        assert_eq!(t.pacing_rate(), Some(240_000));
     }
 
     /// No RTT sample yet: no rate, nothing paced (Linux's initial
@@ -217,7 +219,7 @@ mod tests {
         let cfg = fq();
         let mut t = tcb(&cfg);
         t.snd.rtt = crate::rtt::RttEstimator::new(&cfg);
-        assert_eq!(t.fq_pacing_rate(), None);
+        assert_eq!(t.pacing_rate(), None);
         for _ in 0..20 {
             t.pacing_on_send(Instant::ZERO, &cfg, 1000, 1);
             assert!(!t.pacing_hold(Instant::ZERO, &cfg));
