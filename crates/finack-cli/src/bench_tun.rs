@@ -40,6 +40,10 @@ pub struct BenchTunArgs {
     /// Which offload settings to run: both, on or off.
     #[arg(long, value_name = "WHICH", default_value = "both")]
     offload: String,
+    /// Which bulk directions to run: both, in (Linux -> finack) or out
+    /// (finack -> Linux). The veth run is always measured.
+    #[arg(long, value_name = "WHICH", default_value = "both")]
+    direction: String,
     /// Also measure connections/s: Linux clients (4 threads) open
     /// connections to finack, read the one byte it sends and see it close.
     #[arg(long)]
@@ -494,6 +498,16 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             )))
         }
     };
+    let (inward, outward) = match args.direction.as_str() {
+        "both" => (true, true),
+        "in" => (true, false),
+        "out" => (false, true),
+        other => {
+            return Err(Failure::Usage(format!(
+                "--direction is both, in or out, not {other:?}"
+            )))
+        }
+    };
     let workers: Vec<usize> = if args.workers.is_empty() {
         vec![1]
     } else {
@@ -506,7 +520,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
     }
     let mut cases = Vec::new();
     if !args.connections_only {
-        for &offload in offloads {
+        for &offload in offloads.iter().filter(|_| inward) {
             for &w in &workers {
                 cases.push(Case::LinuxToFinack {
                     offload,
@@ -514,7 +528,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
                 });
             }
         }
-        for &offload in offloads {
+        for &offload in offloads.iter().filter(|_| outward) {
             for &w in &workers {
                 cases.push(Case::FinackToLinux {
                     offload,

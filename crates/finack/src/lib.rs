@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod gso;
 mod impair;
 mod link;
 mod listener;

@@ -73,8 +73,12 @@ impl PacketLink {
 pub struct LinkStats {
     /// Packets received from the link.
     pub packets_in: u64,
-    /// Packets sent to the link.
+    /// Packets sent to the link (TCP segments as the engine wrote them).
     pub packets_out: u64,
+    /// Writes to the link: with send-side offload on a TUN device one write
+    /// may be a super-segment the kernel cuts into several of
+    /// `packets_out` (otherwise the two are equal).
+    pub writes_out: u64,
     /// Inbound packets that were not IPv4 or IPv6 (skipped).
     pub skipped_not_ip: u64,
     /// Inbound IP packets that were neither TCP nor an ICMP error about a
@@ -98,6 +102,7 @@ pub struct LinkStats {
 pub(crate) struct Counters {
     pub packets_in: AtomicU64,
     pub packets_out: AtomicU64,
+    pub writes_out: AtomicU64,
     pub skipped_not_ip: AtomicU64,
     pub skipped_not_tcp: AtomicU64,
     pub icmp_errors: AtomicU64,
@@ -110,11 +115,18 @@ impl Counters {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn add(c: &AtomicU64, n: u64) {
+        if n > 0 {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub fn snapshot(&self) -> LinkStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         LinkStats {
             packets_in: get(&self.packets_in),
             packets_out: get(&self.packets_out),
+            writes_out: get(&self.writes_out),
             skipped_not_ip: get(&self.skipped_not_ip),
             skipped_not_tcp: get(&self.skipped_not_tcp),
             icmp_errors: get(&self.icmp_errors),

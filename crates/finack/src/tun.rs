@@ -186,9 +186,9 @@ impl Tun {
 
     /// [`Tun::into_stack`] with `workers` workers (see
     /// [`crate::StackBuilder`]). Worker *i* below the number of queues reads
-    /// queue *i*; every worker writes to queue `i % queues` straight from its
-    /// engine's buffer (no copy; with offload the engine writes behind room
-    /// left for the virtio-net header). Queues beyond the workers are closed
+    /// queue *i*; every worker writes to queue `i % queues` itself (without
+    /// offload straight from its engine's buffer; with offload as TCP
+    /// super-segments the kernel segments, see [`crate::StackBuilder`]). Queues beyond the workers are closed
     /// (the kernel then stops steering packets to them). With an impairment
     /// one queue is used and packets travel through channels as on an
     /// in-memory link.
@@ -212,16 +212,15 @@ impl Tun {
             .into_iter()
             .map(|q| AsyncDevice::new(q).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?;
-        let headroom = if offload { VIRTIO_NET_HDR_LEN } else { 0 };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if workers < cores {
-            return Ok(pipelined(devs, offload, headroom, config, addrs, workers));
+            return Ok(pipelined(devs, offload, config, addrs, workers));
         }
         let links = (0..workers)
             .map(|i| WorkerLink {
                 out: Out::Tun {
                     dev: devs[i % devs.len()].clone(),
-                    headroom,
+                    vnet: offload,
                 },
                 queue: devs.get(i).map(|d| Queue {
                     dev: d.clone(),
@@ -239,11 +238,11 @@ impl Tun {
 /// per packet each way (measured with one worker on two cores, this beats
 /// the worker doing its queue's reads and writes itself). The reader
 /// steers each packet to its owner's inbox; the engines write into their
-/// queue's writer channel with the virtio-net header's room in front.
+/// queue's writer channel whole writes (with offload: super-segments behind
+/// their virtio-net header).
 fn pipelined(
     devs: Vec<Arc<AsyncDevice>>,
     offload: bool,
-    headroom: usize,
     config: Config,
     addrs: &[IpAddr],
     workers: usize,
@@ -265,7 +264,7 @@ fn pipelined(
         .map(|i| WorkerLink {
             out: Out::Chan {
                 tx: writers[i % writers.len()].clone(),
-                headroom,
+                vnet: offload,
             },
             queue: None,
         })

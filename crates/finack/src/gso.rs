@@ -1,0 +1,506 @@
+//! Send-side segmentation offload on a TUN device with virtio-net headers:
+//! consecutive full-sized segments of one connection, as the engine writes
+//! them, are joined into one TCP super-segment of up to 64 KiB that the
+//! kernel cuts back into the same segments (GSO, as it does for a TSO
+//! network card). One write and one trip through the kernel's IP and TCP
+//! receive path then carry up to [`MAX_SEGS`] segments instead of one.
+//!
+//! The rules are those of the kernel's own segmentation, read in
+//! net/ipv4/tcp_offload.c (tcp_gso_segment()) and
+//! include/linux/virtio_net.h (virtio_net_hdr_to_skb()):
+//! - every segment but the last carries exactly `gso_size` payload bytes;
+//!   the kernel copies the first header to each segment, advancing the
+//!   sequence number, and clears PSH and FIN on all but the last, so only
+//!   the last may carry PSH (FIN, SYN, RST, URG, CWR, ECE are never joined);
+//! - the segments must share everything else in their IP and TCP headers
+//!   (addresses, ports, ACK number, window, options with their timestamps,
+//!   TOS/traffic class, TTL/hop limit, DF);
+//! - the TCP checksum is left to the kernel (VIRTIO_NET_HDR_F_NEEDS_CSUM):
+//!   the field holds the pseudo-header sum over the super-segment's length,
+//!   which tcp_gso_segment() adjusts for each segment's length;
+//! - IPv4: the kernel gives segment *k* the first segment's IP ID plus *k*
+//!   (inet_gso_segment()), and recomputes each header checksum.
+//!
+//! A packet that cannot be joined goes out alone behind an all-zero header
+//! ("a whole packet, checksums done"), in the order the engine wrote it.
+
+use finack_core::wire::checksum::{fold, ones_complement_sum};
+
+/// The virtio-net header's length (struct virtio_net_hdr, no mergeable
+/// buffers: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset).
+pub(crate) const VNET_HDR_LEN: usize = 10;
+
+/// Segments in one super-segment at most (the kernel's GSO_MAX_SEGS is
+/// 65535; 64 KiB of IP packet is the real limit, this bounds small MSSs).
+pub(crate) const MAX_SEGS: usize = 64;
+
+/// The largest IP packet a super-segment may become (IPv4's total length and
+/// IPv6's payload length are 16-bit fields).
+const MAX_IP_LEN: usize = 65_535;
+
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
+
+const TCP_ACK: u8 = 0x10;
+const TCP_PSH: u8 = 0x08;
+
+/// The header layout of a packet that may be joined.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Layout {
+    v6: bool,
+    /// IP header length.
+    iph: usize,
+    /// TCP header length (options included).
+    th: usize,
+}
+
+impl Layout {
+    /// The layout of `pkt` if it is a TCP segment carrying data with only
+    /// ACK (and perhaps PSH) set, whole and unfragmented; None otherwise.
+    fn of(pkt: &[u8]) -> Option<Layout> {
+        let (v6, iph) = match pkt.first()? >> 4 {
+            4 => {
+                let iph = usize::from(pkt[0] & 0x0f) * 4;
+                // Protocol TCP, no fragment offset or MF (DF may be set),
+                // total length the packet's.
+                if iph < 20
+                    || pkt.len() < iph
+                    || pkt[9] != 6
+                    || (u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff) != 0
+                    || usize::from(u16::from_be_bytes([pkt[2], pkt[3]])) != pkt.len()
+                {
+                    return None;
+                }
+                (false, iph)
+            }
+            6 => {
+                // Next header TCP (no extension headers), payload length the
+                // packet's.
+                if pkt.len() < 40
+                    || pkt[6] != 6
+                    || usize::from(u16::from_be_bytes([pkt[4], pkt[5]])) + 40 != pkt.len()
+                {
+                    return None;
+                }
+                (true, 40)
+            }
+            _ => return None,
+        };
+        let tcp = pkt.get(iph..)?;
+        if tcp.len() < 20 {
+            return None;
+        }
+        let th = usize::from(tcp[12] >> 4) * 4;
+        let flags = tcp[13];
+        if th < 20 || tcp.len() <= th || (flags != TCP_ACK && flags != TCP_ACK | TCP_PSH) {
+            return None;
+        }
+        Some(Layout { v6, iph, th })
+    }
+
+    /// The IP header bytes that may differ between joined segments: IPv4's
+    /// total length, ID and header checksum; IPv6's payload length.
+    fn ip_varies(&self, i: usize) -> bool {
+        if self.v6 {
+            (4..6).contains(&i)
+        } else {
+            (2..6).contains(&i) || (10..12).contains(&i)
+        }
+    }
+}
+
+fn seq_of(pkt: &[u8], iph: usize) -> u32 {
+    u32::from_be_bytes([pkt[iph + 4], pkt[iph + 5], pkt[iph + 6], pkt[iph + 7]])
+}
+
+/// Joins consecutive segments into super-segments. Reused for every batch:
+/// push each packet the engine writes, then [`Coalescer::flush`].
+pub(crate) struct Coalescer {
+    /// The open group: virtio-net header room, the first segment's headers,
+    /// then every joined segment's payload. Empty: no group open.
+    buf: Vec<u8>,
+    layout: Option<Layout>,
+    gso_size: usize,
+    segs: usize,
+    next_seq: u32,
+    /// The last segment joined was short or carried PSH: nothing may follow.
+    closed: bool,
+}
+
+impl Default for Coalescer {
+    fn default() -> Coalescer {
+        Coalescer::new()
+    }
+}
+
+impl Coalescer {
+    /// An empty coalescer.
+    pub(crate) fn new() -> Coalescer {
+        Coalescer {
+            buf: Vec::with_capacity(VNET_HDR_LEN + MAX_IP_LEN),
+            layout: None,
+            gso_size: 0,
+            segs: 0,
+            next_seq: 0,
+            closed: false,
+        }
+    }
+
+    /// Take `pkt` (a whole IP packet with correct checksums): join it to the
+    /// open group if it continues it, else write the open group with `out`
+    /// and start a new one (or write `pkt` alone if it cannot be joined at
+    /// all). `out` gets the bytes to write to the device, virtio-net header
+    /// first; it may take the buffer (`std::mem::take`) to keep it.
+    pub(crate) fn push(&mut self, pkt: &[u8], out: &mut impl FnMut(&mut Vec<u8>)) {
+        let Some(lay) = Layout::of(pkt) else {
+            self.flush(out);
+            self.start(pkt, None);
+            self.flush(out);
+            return;
+        };
+        if self.joins(pkt, lay) {
+            let payload = &pkt[lay.iph + lay.th..];
+            self.buf.extend_from_slice(payload);
+            self.segs += 1;
+            self.next_seq = self.next_seq.wrapping_add(payload.len() as u32);
+            let psh = pkt[lay.iph + 13] & TCP_PSH != 0;
+            if psh {
+                // Only the last segment keeps PSH (tcp_gso_segment()).
+                self.buf[VNET_HDR_LEN + lay.iph + 13] |= TCP_PSH;
+            }
+            self.closed = psh || payload.len() < self.gso_size;
+            return;
+        }
+        self.flush(out);
+        self.start(pkt, Some(lay));
+    }
+
+    /// Does `pkt` continue the open group?
+    fn joins(&self, pkt: &[u8], lay: Layout) -> bool {
+        let Some(open) = self.layout else {
+            return false;
+        };
+        let payload = pkt.len() - lay.iph - lay.th;
+        if open != lay
+            || self.closed
+            || self.segs >= MAX_SEGS
+            || payload > self.gso_size
+            || self.buf.len() - VNET_HDR_LEN + payload > MAX_IP_LEN
+            || seq_of(pkt, lay.iph) != self.next_seq
+        {
+            return false;
+        }
+        let first = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + lay.iph + lay.th];
+        let same_ip = (0..lay.iph).all(|i| lay.ip_varies(i) || first[i] == pkt[i]);
+        // TCP: everything but the sequence number, flags (PSH may differ)
+        // and checksum.
+        let t = lay.iph;
+        let same_tcp = first[t..t + 4] == pkt[t..t + 4]
+            && first[t + 8..t + 13] == pkt[t + 8..t + 13]
+            && first[t + 14..t + 16] == pkt[t + 14..t + 16]
+            && first[t + 18..t + lay.th] == pkt[t + 18..t + lay.th];
+        same_ip && same_tcp
+    }
+
+    fn start(&mut self, pkt: &[u8], lay: Option<Layout>) {
+        self.buf.clear();
+        self.buf.resize(VNET_HDR_LEN, 0);
+        self.buf.extend_from_slice(pkt);
+        self.segs = 1;
+        self.layout = lay;
+        self.closed = true;
+        if let Some(lay) = lay {
+            self.gso_size = pkt.len() - lay.iph - lay.th;
+            self.next_seq = seq_of(pkt, lay.iph).wrapping_add(self.gso_size as u32);
+            self.closed = pkt[lay.iph + 13] & TCP_PSH != 0;
+        }
+    }
+
+    /// Write the open group, if any, with `out`.
+    pub(crate) fn flush(&mut self, out: &mut impl FnMut(&mut Vec<u8>)) {
+        if self.buf.is_empty() {
+            return;
+        }
+        match self.layout {
+            Some(lay) if self.segs > 1 => self.finish(lay),
+            // Alone: all-zero header, the packet as the engine wrote it.
+            _ => self.buf[..VNET_HDR_LEN].fill(0),
+        }
+        out(&mut self.buf);
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(VNET_HDR_LEN + MAX_IP_LEN);
+        }
+        self.buf.clear();
+        self.layout = None;
+        self.segs = 0;
+    }
+
+    /// Turn the group into a super-segment: IP lengths (and IPv4 header
+    /// checksum) for its whole length, the TCP checksum field the
+    /// pseudo-header sum, and the virtio-net header asking for GSO.
+    fn finish(&mut self, lay: Layout) {
+        let (hdr, pkt) = self.buf.split_at_mut(VNET_HDR_LEN);
+        let tcp_len = pkt.len() - lay.iph;
+        let sum = if lay.v6 {
+            pkt[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+            // RFC 8200 §8.1: addresses, 32-bit length, next header.
+            let s = ones_complement_sum(&pkt[8..40], 0);
+            let s = ones_complement_sum(&(tcp_len as u32).to_be_bytes(), s);
+            ones_complement_sum(&[0, 0, 0, 6], s)
+        } else {
+            let total = pkt.len() as u16;
+            pkt[2..4].copy_from_slice(&total.to_be_bytes());
+            pkt[10..12].fill(0);
+            let c = !fold(ones_complement_sum(&pkt[..lay.iph], 0));
+            pkt[10..12].copy_from_slice(&c.to_be_bytes());
+            // RFC 9293 §3.1: addresses, zero, protocol, 16-bit length.
+            let s = ones_complement_sum(&pkt[12..20], 0);
+            ones_complement_sum(&[0, 6, (tcp_len >> 8) as u8, tcp_len as u8], s)
+        };
+        // The kernel adds the header and payload to this and complements it
+        // (CHECKSUM_PARTIAL), so the field holds the folded sum itself.
+        let c = lay.iph + 16;
+        pkt[c..c + 2].copy_from_slice(&fold(sum).to_be_bytes());
+        // struct virtio_net_hdr, in the host's byte order (a legacy TUN
+        // device with IFF_VNET_HDR and no TUNSETVNETLE/BE).
+        hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr[1] = if lay.v6 {
+            VIRTIO_NET_HDR_GSO_TCPV6
+        } else {
+            VIRTIO_NET_HDR_GSO_TCPV4
+        };
+        hdr[2..4].copy_from_slice(&((lay.iph + lay.th) as u16).to_ne_bytes());
+        hdr[4..6].copy_from_slice(&(self.gso_size as u16).to_ne_bytes());
+        hdr[6..8].copy_from_slice(&(lay.iph as u16).to_ne_bytes());
+        hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use finack_core::wire::checksum::{checksum, tcp_checksum};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    const A4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const B4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+    /// A TCP segment as the engine writes it: ports 80 → 40000, ACK 7,
+    /// window 512, a timestamp option, `payload` bytes of `fill`.
+    fn seg(v6: bool, id: u16, seq: u32, flags: u8, payload: usize, fill: u8) -> Vec<u8> {
+        let mut tcp = vec![0u8; 32];
+        tcp[0..2].copy_from_slice(&80u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&40000u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[8..12].copy_from_slice(&7u32.to_be_bytes());
+        tcp[12] = 8 << 4;
+        tcp[13] = flags;
+        tcp[14..16].copy_from_slice(&512u16.to_be_bytes());
+        tcp[20..32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 3]);
+        tcp.extend((0..payload).map(|i| fill.wrapping_add(i as u8)));
+        ip_wrap(v6, id, tcp)
+    }
+
+    fn ip_wrap(v6: bool, id: u16, mut tcp: Vec<u8>) -> Vec<u8> {
+        let (src, dst): (IpAddr, IpAddr) = if v6 {
+            (A6.into(), B6.into())
+        } else {
+            (A4.into(), B4.into())
+        };
+        tcp[16..18].fill(0);
+        let c = tcp_checksum(src, dst, &tcp);
+        tcp[16..18].copy_from_slice(&c.to_be_bytes());
+        let mut ip = if v6 {
+            let mut h = vec![0x60, 0, 0, 0, 0, 0, 6, 64];
+            h[4..6].copy_from_slice(&(tcp.len() as u16).to_be_bytes());
+            h.extend_from_slice(&A6.octets());
+            h.extend_from_slice(&B6.octets());
+            h
+        } else {
+            let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
+            h[2..4].copy_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&id.to_be_bytes());
+            h.extend_from_slice(&A4.octets());
+            h.extend_from_slice(&B4.octets());
+            let c = checksum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            h
+        };
+        ip.extend_from_slice(&tcp);
+        ip
+    }
+
+    /// What the kernel makes of a write (tcp_gso_segment(),
+    /// inet_gso_segment()): the packets it delivers, checksums verified
+    /// first as the kernel would compute them.
+    fn kernel_segments(write: &[u8]) -> Vec<Vec<u8>> {
+        let (hdr, pkt) = write.split_at(VNET_HDR_LEN);
+        if hdr.iter().all(|&b| b == 0) {
+            return vec![pkt.to_vec()];
+        }
+        assert_eq!(hdr[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+        let v6 = hdr[1] == VIRTIO_NET_HDR_GSO_TCPV6;
+        let hdr_len = usize::from(u16::from_ne_bytes([hdr[2], hdr[3]]));
+        let gso = usize::from(u16::from_ne_bytes([hdr[4], hdr[5]]));
+        let cs = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
+        assert_eq!(u16::from_ne_bytes([hdr[8], hdr[9]]), 16);
+        // CHECKSUM_PARTIAL: complementing the sum from csum_start with the
+        // field as written gives the super-segment's real checksum.
+        let mut whole = pkt[cs..].to_vec();
+        let partial = !fold(ones_complement_sum(&whole, 0));
+        whole[16..18].fill(0);
+        let (src, dst): (IpAddr, IpAddr) = if v6 {
+            (A6.into(), B6.into())
+        } else {
+            (A4.into(), B4.into())
+        };
+        assert_eq!(partial, tcp_checksum(src, dst, &whole));
+        if !v6 {
+            assert_eq!(checksum(&pkt[..cs]), 0, "IPv4 header checksum");
+            assert_eq!(usize::from(u16::from_be_bytes([pkt[2], pkt[3]])), pkt.len());
+        } else {
+            assert_eq!(
+                usize::from(u16::from_be_bytes([pkt[4], pkt[5]])),
+                pkt.len() - 40
+            );
+        }
+        let id0 = u16::from_be_bytes([pkt[4], pkt[5]]);
+        let seq0 = seq_of(pkt, cs);
+        let payload = &pkt[hdr_len..];
+        let n = payload.len().div_ceil(gso);
+        payload
+            .chunks(gso)
+            .enumerate()
+            .map(|(k, p)| {
+                let mut tcp = pkt[cs..hdr_len].to_vec();
+                tcp[4..8].copy_from_slice(&seq0.wrapping_add((k * gso) as u32).to_be_bytes());
+                if k + 1 < n {
+                    tcp[13] &= !TCP_PSH;
+                }
+                tcp.extend_from_slice(p);
+                ip_wrap(v6, id0.wrapping_add(k as u16), tcp)
+            })
+            .collect()
+    }
+
+    fn run(pkts: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut c = Coalescer::new();
+        let mut writes = Vec::new();
+        let mut out = |b: &mut Vec<u8>| writes.push(b.clone());
+        for p in pkts {
+            c.push(p, &mut out);
+        }
+        c.flush(&mut out);
+        writes
+    }
+
+    fn delivered(writes: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        writes.iter().flat_map(|w| kernel_segments(w)).collect()
+    }
+
+    #[test]
+    fn a_run_of_full_segments_becomes_one_write_the_kernel_cuts_back() {
+        for v6 in [false, true] {
+            let mut pkts: Vec<_> = (0..10)
+                .map(|k| {
+                    seg(
+                        v6,
+                        100 + k,
+                        1000 + 1448 * u32::from(k),
+                        TCP_ACK,
+                        1448,
+                        k as u8,
+                    )
+                })
+                .collect();
+            // The last one short and pushed, as at the end of a write.
+            pkts.push(seg(v6, 110, 1000 + 1448 * 10, TCP_ACK | TCP_PSH, 300, 9));
+            let writes = run(&pkts);
+            assert_eq!(writes.len(), 1, "v6 {v6}");
+            assert_eq!(delivered(&writes), pkts, "v6 {v6}");
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_joined_goes_alone_in_order() {
+        let s = |id, seq, flags, len| seg(false, id, seq, flags, len, 1);
+        let mut other_port = s(9, 5000, TCP_ACK, 1448);
+        other_port[20] ^= 1;
+        let other_port = ip_wrap(false, 9, other_port[20..].to_vec());
+        let pkts = vec![
+            s(1, 0, TCP_ACK, 1448),
+            s(2, 1448, TCP_ACK | TCP_PSH, 1448), // joins, then closes the group
+            s(3, 2896, TCP_ACK, 1448),           // new group
+            s(4, 9999, TCP_ACK, 1448),           // a gap in sequence
+            other_port,                          // another connection
+            s(5, 11447, TCP_ACK | 0x01, 100),    // FIN: never joined
+            s(6, 20000, TCP_ACK, 0),             // a pure ACK
+            s(7, 30000, TCP_ACK, 700),           // short first ...
+            s(8, 30700, TCP_ACK, 1448),          // ... a longer one may not follow
+        ];
+        let writes = run(&pkts);
+        assert_eq!(writes.len(), pkts.len() - 1);
+        assert_eq!(delivered(&writes), pkts);
+    }
+
+    #[test]
+    fn a_group_stops_at_64_kib_and_at_max_segs() {
+        let pkts: Vec<_> = (0..100u16)
+            .map(|k| seg(false, k, 1448 * u32::from(k), TCP_ACK, 1448, 0))
+            .collect();
+        let writes = run(&pkts);
+        assert!(writes.iter().all(|w| w.len() - VNET_HDR_LEN <= MAX_IP_LEN));
+        assert_eq!(writes.len(), 3, "45 + 45 + 10 segments of 1448 bytes");
+        assert_eq!(delivered(&writes), pkts);
+        let tiny: Vec<_> = (0..130u16)
+            .map(|k| seg(false, k, 10 * u32::from(k), TCP_ACK, 10, 0))
+            .collect();
+        let writes = run(&tiny);
+        assert_eq!(writes.len(), 3, "64 + 64 + 2");
+        assert_eq!(delivered(&writes), tiny);
+    }
+
+    #[test]
+    fn a_changed_header_field_starts_a_new_group() {
+        let base = |id, seq| seg(false, id, seq, TCP_ACK, 1448, 0);
+        // Window, ACK number, timestamp, TTL, TOS: each different from the
+        // segment before.
+        for (at, ip) in [
+            (14 + 20, false),
+            (8 + 20, false),
+            (30 + 20, false),
+            (8, true),
+            (1, true),
+        ] {
+            let a = base(1, 0);
+            let mut b = base(2, 1448);
+            b[at] ^= 0x40;
+            let b = if ip {
+                let mut h = b[..20].to_vec();
+                h[10..12].fill(0);
+                let c = checksum(&h);
+                h[10..12].copy_from_slice(&c.to_be_bytes());
+                [h, b[20..].to_vec()].concat()
+            } else {
+                ip_wrap(false, 2, b[20..].to_vec())
+            };
+            let writes = run(&[a.clone(), b.clone()]);
+            assert_eq!(writes.len(), 2, "byte {at}");
+            assert_eq!(delivered(&writes), vec![a, b]);
+        }
+    }
+
+    #[test]
+    fn garbage_goes_out_untouched() {
+        let junk = vec![vec![], vec![0x45], vec![0x60; 30], vec![0x45; 60]];
+        let writes = run(&junk);
+        assert_eq!(writes.len(), junk.len());
+        for (w, j) in writes.iter().zip(&junk) {
+            assert_eq!(&w[VNET_HDR_LEN..], &j[..]);
+            assert!(w[..VNET_HDR_LEN].iter().all(|&b| b == 0));
+        }
+    }
+}
