@@ -78,8 +78,8 @@ pub use types::MAX_EVENTS;
 pub const CONTROL_BLOCK_BYTES: usize = core::mem::size_of::<tcb::Tcb>();
 pub use types::{
     Cause, CloseReason, ConnId, ConnInfo, Error, Event, ListenerId, ListenerLimits, MemoryUsage,
-    PacketError, SendFlags, SendTimes, Shutdown, Socket, State, Stats, TimerKind, Transition,
-    UserCall,
+    PacketError, RxOffload, SendFlags, SendTimes, Shutdown, Socket, State, Stats, TimerKind,
+    Transition, UserCall,
 };
 
 #[cfg(test)]

@@ -645,6 +645,21 @@ mod event_queue_tests {
     }
 }
 
+/// What receive offload did to an inbound packet before the engine sees it
+/// (`Endpoint::handle_offloaded_packet`); the default is "nothing": one
+/// segment whose checksum is to be verified.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct RxOffload {
+    /// The packet was merged from segments of this many payload bytes
+    /// (GRO/LRO, or a GSO packet the host's stack wrote to a TUN device with
+    /// virtio-net headers); 0: a single segment.
+    pub gso_size: u16,
+    /// The TCP checksum needs no verifying: a device verified it, or the
+    /// host's own stack wrote the packet and left its checksum to the device
+    /// (Linux `CHECKSUM_UNNECESSARY` / `CHECKSUM_PARTIAL`).
+    pub checksum_trusted: bool,
+}
+
 /// Flags of a send call, as `send(2)` takes them (`Endpoint::send_with`).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendFlags {

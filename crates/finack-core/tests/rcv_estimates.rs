@@ -71,7 +71,16 @@ dual!(a_gro_packet_counts_its_segment_size, |f: Family| {
         &data,
     );
     let now = net.now;
-    net.server.handle_gro_packet(now, &pkt, 700).unwrap();
+    net.server
+        .handle_offloaded_packet(
+            now,
+            &pkt,
+            finack_core::RxOffload {
+                gso_size: 700,
+                checksum_trusted: false,
+            },
+        )
+        .unwrap();
     assert_eq!(net.server.info(s).unwrap().rcv_mss, 700);
     // The same bytes as one plain packet: the estimate takes its length,
     // at most our own MSS.
@@ -89,3 +98,42 @@ dual!(a_gro_packet_counts_its_segment_size, |f: Family| {
     let info = net.server.info(s).unwrap();
     assert_eq!(info.rcv_mss, info.adv_mss);
 });
+
+dual!(
+    a_super_segment_with_a_partial_checksum_is_taken_only_when_trusted,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (_c, s) = net.established();
+        let synack = net.sent_by(Side::Server).last().copied().unwrap().clone();
+        let data = pattern(40 * 1448, 6);
+        let mut pkt = craft(
+            synack.dst,
+            synack.src,
+            synack.ack,
+            synack.seq + 1,
+            TcpFlags::ACK,
+            65535,
+            TcpOptions::default(),
+            &data,
+        );
+        // What a host's stack writes for a device to finish
+        // (CHECKSUM_PARTIAL): the checksum field holds something else than
+        // the checksum, here a wrong value.
+        let th = if f == Family::V4 { 20 } else { 40 };
+        pkt[th + 16] ^= 0x5a;
+        let rx = finack_core::RxOffload {
+            gso_size: 1448,
+            checksum_trusted: true,
+        };
+        let now = net.now;
+        assert!(net.server.handle_packet(now, &pkt).is_err());
+        assert_eq!(net.server.stats().bad_checksum, 1);
+        net.server.handle_offloaded_packet(now, &pkt, rx).unwrap();
+        let mut got = vec![0u8; data.len() + 1];
+        let n = net.server.recv(now, s, &mut got).unwrap();
+        assert_eq!(&got[..n], &data[..], "all 40 segments' bytes, once");
+        // tcp_measure_rcv_mss(): the segment size, at most our own MSS.
+        let info = net.server.info(s).unwrap();
+        assert_eq!(info.rcv_mss, 1448.min(info.adv_mss));
+    }
+);

@@ -200,6 +200,19 @@ pub(crate) fn same_family(src: IpAddr, dst: IpAddr) -> Result<()> {
 /// header and options. Bytes after the IP length (link-layer padding) are
 /// ignored. The returned payload borrows from `packet`.
 pub fn parse_tcp_packet(packet: &[u8]) -> Result<(IpRepr, TcpRepr<'_>)> {
+    parse_tcp_packet_with(packet, true)
+}
+
+/// [`parse_tcp_packet`], verifying the TCP checksum only if `verify_checksum`.
+/// Not verifying is for a packet whose checksum the receiving device already
+/// checked, or that the host's own stack wrote leaving the checksum to the
+/// device (Linux `CHECKSUM_UNNECESSARY` / `CHECKSUM_PARTIAL`, a virtio-net
+/// header with `VIRTIO_NET_HDR_F_NEEDS_CSUM` on a TUN device): its checksum
+/// field holds only the pseudo-header sum and would fail verification.
+pub fn parse_tcp_packet_with(
+    packet: &[u8],
+    verify_checksum: bool,
+) -> Result<(IpRepr, TcpRepr<'_>)> {
     let first = *packet.first().ok_or(Error::Truncated)?;
     let (ip, segment) = match first >> 4 {
         4 => {
@@ -234,7 +247,7 @@ pub fn parse_tcp_packet(packet: &[u8]) -> Result<(IpRepr, TcpRepr<'_>)> {
         _ => return Err(Error::BadVersion),
     };
     let tcp = TcpPacket::new_checked(segment)?;
-    let repr = TcpRepr::parse(&tcp, ip.src, ip.dst)?;
+    let repr = TcpRepr::parse_with(&tcp, ip.src, ip.dst, verify_checksum)?;
     Ok((ip, repr))
 }
 

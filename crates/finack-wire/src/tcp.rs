@@ -448,10 +448,23 @@ impl<'a> TcpRepr<'a> {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<TcpRepr<'a>> {
+        TcpRepr::parse_with(packet, src, dst, true)
+    }
+
+    /// [`TcpRepr::parse`], skipping the checksum unless `verify_checksum`
+    /// (for a segment a device has verified already, see
+    /// [`crate::parse_tcp_packet_with`]).
+    pub fn parse_with<T: AsRef<[u8]> + ?Sized>(
+        packet: &TcpPacket<&'a T>,
+        src: IpAddr,
+        dst: IpAddr,
+        verify_checksum: bool,
+    ) -> Result<TcpRepr<'a>> {
         same_family(src, dst)?;
         packet.check_len()?;
-        // RFC 9293 MUST-3: verify the checksum of every received segment.
-        if !packet.verify_checksum(src, dst) {
+        // RFC 9293 MUST-3: verify the checksum of every received segment
+        // (here or, with receive checksum offload, in the device).
+        if verify_checksum && !packet.verify_checksum(src, dst) {
             return Err(Error::BadChecksum);
         }
         let options = TcpOptions::parse(packet.options())?;

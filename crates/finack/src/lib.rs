@@ -43,11 +43,11 @@
 #![warn(missing_docs)]
 
 mod error;
-mod gso;
 mod impair;
 mod link;
 mod listener;
 pub mod netns;
+mod offload;
 pub mod proxy;
 pub mod serve;
 mod socket;

@@ -5,6 +5,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use finack_core::RxOffload;
 use tokio::sync::mpsc;
 
 use crate::impair::Impairment;
@@ -96,6 +97,54 @@ pub struct LinkStats {
     /// and belong to a connection of another, so were handed over to that
     /// worker (always 0 with one worker; see [`StackBuilder`](crate::StackBuilder)).
     pub handed_over: u64,
+}
+
+/// A packet on its way into an engine: a plain one (from an in-memory
+/// link) or one read from a TUN device, with what offload did to it.
+pub(crate) trait Inbound: Send + 'static {
+    /// The IP packet.
+    fn packet(&self) -> &[u8];
+    /// What receive offload did to it.
+    fn offload(&self) -> RxOffload;
+    /// A copy of a packet read from a TUN queue, for the worker that owns
+    /// it.
+    fn copied(pkt: &[u8], rx: RxOffload) -> Self;
+}
+
+impl Inbound for Vec<u8> {
+    fn packet(&self) -> &[u8] {
+        self
+    }
+    fn offload(&self) -> RxOffload {
+        RxOffload::default()
+    }
+    /// Only for stacks whose packets carry no offload (an in-memory link,
+    /// a TUN path with impairments, whose reader cuts super-segments).
+    fn copied(pkt: &[u8], rx: RxOffload) -> Self {
+        debug_assert_eq!(rx, RxOffload::default());
+        pkt.to_vec()
+    }
+}
+
+/// A packet read from a TUN device with virtio-net headers.
+pub(crate) struct TunPacket {
+    pub pkt: Vec<u8>,
+    pub rx: RxOffload,
+}
+
+impl Inbound for TunPacket {
+    fn packet(&self) -> &[u8] {
+        &self.pkt
+    }
+    fn offload(&self) -> RxOffload {
+        self.rx
+    }
+    fn copied(pkt: &[u8], rx: RxOffload) -> Self {
+        TunPacket {
+            pkt: pkt.to_vec(),
+            rx,
+        }
+    }
 }
 
 #[derive(Default, Debug)]

@@ -70,14 +70,16 @@ use std::task::Waker;
 use std::time::Duration;
 
 use finack_core::{
-    Config, ConnId, ConnInfo, Endpoint, Error, Event, Instant, ListenerId, State, Stats, Transition,
+    Config, ConnId, ConnInfo, Endpoint, Error, Event, Instant, ListenerId, RxOffload, State, Stats,
+    Transition,
 };
 use tokio::sync::{mpsc, Notify};
 use tun_rs::AsyncDevice;
 
-use crate::gso::Coalescer;
 use crate::impair::Impairment;
-use crate::link::{classify, Counters, Kind, LinkStats, PacketLink, Steer};
+use crate::link::{classify, Counters, Inbound, Kind, LinkStats, PacketLink, Steer};
+use crate::offload::tun_read;
+use crate::offload::Coalescer;
 use crate::tun::Tun;
 #[cfg(doc)]
 use crate::{TcpListener, TcpStream};
@@ -271,7 +273,7 @@ impl Inner {
         Counters::add(&counters.packets_out, sent);
     }
 
-    fn handle_inbound(&mut self, now: Instant, pkt: &[u8]) {
+    fn handle_inbound(&mut self, now: Instant, pkt: &[u8], rx: RxOffload) {
         Counters::bump(&self.counters.packets_in);
         match classify(pkt) {
             Kind::NotIp => Counters::bump(&self.counters.skipped_not_ip),
@@ -283,7 +285,7 @@ impl Inner {
                 }
             }
             Kind::Tcp => {
-                if self.ep.handle_packet(now, pkt).is_err() {
+                if self.ep.handle_offloaded_packet(now, pkt, rx).is_err() {
                     Counters::bump(&self.counters.rejected);
                 }
             }
@@ -578,13 +580,13 @@ impl Stack {
     /// `links[i]`; its inbox is `first_inbox` for a single worker when
     /// given, else a new channel whose senders are returned (the
     /// dispatcher's and the other workers' way to hand it packets).
-    pub(crate) fn start(
+    pub(crate) fn start<P: Inbound>(
         config: Config,
         addrs: &[IpAddr],
         counters: Arc<Counters>,
         links: Vec<WorkerLink>,
-        first_inbox: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
-    ) -> (Stack, Vec<mpsc::UnboundedSender<Vec<u8>>>) {
+        first_inbox: Option<mpsc::UnboundedReceiver<P>>,
+    ) -> (Stack, Vec<mpsc::UnboundedSender<P>>) {
         let workers = links.len();
         let mut inbox_tx = Vec::with_capacity(workers);
         let mut inbox_rx = Vec::with_capacity(workers);
@@ -931,45 +933,19 @@ fn random_secret() -> [u8; 16] {
 
 /// A worker's own TUN queue and what it needs to hand packets it does not
 /// own to their workers.
-pub(crate) struct QueueReader {
+pub(crate) struct QueueReader<P> {
     queue: Queue,
-    inboxes: Vec<mpsc::UnboundedSender<Vec<u8>>>,
+    inboxes: Vec<mpsc::UnboundedSender<P>>,
     steer: Steer,
     counters: Arc<Counters>,
 }
 
-/// Buffers for reading a TUN queue: with offload one read may hold a 64 KiB
-/// GSO segment, split into up to 64 KiB / MSS packets; each buffer holds a
-/// whole packet of any MTU. Reused for every read.
-struct ReadBufs {
-    raw: Vec<u8>,
-    bufs: Vec<Vec<u8>>,
-    sizes: Vec<usize>,
-    /// Packets in `bufs` from the last read.
-    n: usize,
-}
-
-impl ReadBufs {
-    fn new(offload: bool) -> ReadBufs {
-        let k = if offload { 64 } else { 1 };
-        ReadBufs {
-            raw: vec![0u8; tun_rs::VIRTIO_NET_HDR_LEN + 65_536],
-            bufs: vec![vec![0u8; 65_536]; k],
-            sizes: vec![0; k],
-            n: 0,
-        }
-    }
-}
-
-/// Read a batch from the worker's queue (never ready without one).
-async fn read_queue(q: Option<&QueueReader>, b: &mut ReadBufs) -> io::Result<usize> {
+/// Read one packet (with offload perhaps a 64 KiB super-segment behind its
+/// virtio-net header) from the worker's queue into `raw` (never ready
+/// without a queue).
+async fn read_queue<P>(q: Option<&QueueReader<P>>, raw: &mut [u8]) -> io::Result<usize> {
     match q {
-        Some(q) => {
-            q.queue
-                .dev
-                .recv_multiple(&mut b.raw, &mut b.bufs, &mut b.sizes, 0)
-                .await
-        }
+        Some(q) => q.queue.dev.recv(raw).await,
         None => std::future::pending().await,
     }
 }
@@ -979,27 +955,34 @@ async fn read_queue(q: Option<&QueueReader>, b: &mut ReadBufs) -> io::Result<usi
 /// engine's next timer is due; then feeds the engine and pumps its output.
 /// Packets read from its queue that another worker owns are handed to that
 /// worker's inbox. Ends when the stack and all its sockets are gone.
-async fn drive(
+async fn drive<P: Inbound>(
     shared: Weak<Shared>,
     me: usize,
     notify: Arc<Notify>,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    queue: Option<QueueReader>,
+    mut rx: mpsc::UnboundedReceiver<P>,
+    queue: Option<QueueReader<P>>,
 ) {
     let mut inbox_open = true;
     let mut queue_open = queue.is_some();
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
-    let mut rb = ReadBufs::new(queue.as_ref().is_some_and(|q| q.queue.offload));
-    // For each packet of the last read: is it ours?
-    let mut ours = vec![false; rb.bufs.len()];
+    let mut batch: Vec<P> = Vec::with_capacity(BATCH);
+    let vnet = queue.as_ref().is_some_and(|q| q.queue.offload);
+    // Reads from our queue: the first awaited, the rest taken while the
+    // device has more ready (one read is one packet, or one super-segment).
+    let mut reads = ReadBatch::new(queue.is_some());
+    // For each read of the batch: the packet is ours.
+    let mut ours = [false; READS];
     loop {
         // Hand over what other workers own before taking our lock; count and
         // skip what is not for any engine.
         if let Some(q) = &queue {
-            let read = rb.bufs.iter().zip(&rb.sizes).zip(ours.iter_mut());
-            for ((buf, &len), mine) in read.take(rb.n) {
-                let pkt = &buf[..len];
-                *mine = false;
+            reads.fill(&q.queue.dev);
+            for (k, read) in reads.iter().enumerate() {
+                ours[k] = false;
+                let Some((pkt, offload)) = tun_read(read, vnet) else {
+                    Counters::bump(&q.counters.packets_in);
+                    Counters::bump(&q.counters.skipped_not_ip);
+                    continue;
+                };
                 let kind = classify(pkt);
                 match kind {
                     Kind::NotIp | Kind::NotTcp => {
@@ -1013,10 +996,10 @@ async fn drive(
                     Kind::Tcp | Kind::IcmpError => {
                         let owner = q.steer.worker_of(pkt, kind);
                         if owner == me {
-                            *mine = true;
+                            ours[k] = true;
                         } else {
                             Counters::bump(&q.counters.handed_over);
-                            let _ = q.inboxes[owner].send(pkt.to_vec());
+                            let _ = q.inboxes[owner].send(P::copied(pkt, offload));
                         }
                     }
                 }
@@ -1026,14 +1009,15 @@ async fn drive(
             let Some(sh) = shared.upgrade() else { return };
             let now = sh.now();
             let mut inner = sh.lock(me);
-            for pkt in batch.drain(..) {
-                inner.handle_inbound(now, &pkt);
+            for p in batch.drain(..) {
+                inner.handle_inbound(now, p.packet(), p.offload());
             }
-            let read = rb.bufs.iter().zip(&rb.sizes).zip(&ours);
-            for ((buf, &len), _) in read.take(rb.n).filter(|(_, &mine)| mine) {
-                inner.handle_inbound(now, &buf[..len]);
+            for (k, read) in reads.iter().enumerate() {
+                if let Some((pkt, offload)) = tun_read(read, vnet).filter(|_| ours[k]) {
+                    inner.handle_inbound(now, pkt, offload);
+                }
             }
-            rb.n = 0;
+            reads.clear();
             if inner.ep.poll_timeout().is_some_and(|t| t <= now) {
                 inner.ep.handle_timeout(now);
             }
@@ -1048,16 +1032,8 @@ async fn drive(
                     inbox_open = false;
                 }
             }
-            r = read_queue(queue.as_ref(), &mut rb), if queue_open => match r {
-                Ok(n) => rb.n = n,
-                // A packet tun-rs could not split: lose it (TCP
-                // retransmits), keep reading.
-                Err(e) if e.raw_os_error().is_none() => {
-                    if let Some(q) = &queue {
-                        Counters::bump(&q.counters.packets_in);
-                        Counters::bump(&q.counters.skipped_not_ip);
-                    }
-                }
+            r = read_queue(queue.as_ref(), reads.first()), if queue_open => match r {
+                Ok(n) => reads.got_first(n),
                 Err(e) => {
                     tracing::debug!(target: "finack", worker = me, error = %e, "TUN queue closed");
                     queue_open = false;
@@ -1066,6 +1042,65 @@ async fn drive(
             _ = notify.notified() => {}
             _ = sleep_until_opt(deadline) => {}
         }
+    }
+}
+
+/// Reads a driver takes from its TUN queue in one go at most.
+const READS: usize = 16;
+
+/// Buffers for a batch of reads from a TUN queue, reused: each holds one
+/// read of up to a 64 KiB super-segment and its virtio-net header.
+struct ReadBatch {
+    bufs: Vec<Vec<u8>>,
+    lens: [usize; READS],
+    n: usize,
+}
+
+impl ReadBatch {
+    fn new(queue: bool) -> ReadBatch {
+        let k = if queue { READS } else { 0 };
+        ReadBatch {
+            bufs: vec![vec![0u8; tun_rs::VIRTIO_NET_HDR_LEN + 65_536]; k],
+            lens: [0; READS],
+            n: 0,
+        }
+    }
+
+    /// The buffer the awaited read goes into (none without a queue: the
+    /// select! in the driver evaluates this even when its branch is off).
+    fn first(&mut self) -> &mut [u8] {
+        self.bufs.first_mut().map_or(&mut [], |b| &mut b[..])
+    }
+
+    fn got_first(&mut self, n: usize) {
+        self.lens[0] = n;
+        self.n = 1;
+    }
+
+    /// After an awaited read: take what else the device has ready, without
+    /// waiting (batched reads).
+    fn fill(&mut self, dev: &AsyncDevice) {
+        while self.n > 0 && self.n < READS {
+            match dev.try_recv(&mut self.bufs[self.n]) {
+                Ok(len) => {
+                    self.lens[self.n] = len;
+                    self.n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.bufs
+            .iter()
+            .zip(&self.lens)
+            .take(self.n)
+            .map(|(b, &l)| &b[..l])
+    }
+
+    fn clear(&mut self) {
+        self.n = 0;
     }
 }
 

@@ -5,12 +5,13 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use finack_core::Config;
+use finack_core::{Config, RxOffload};
 use tokio::sync::mpsc;
 use tun_rs::{AsyncDevice, DeviceBuilder, SyncDevice, VIRTIO_NET_HDR_LEN};
 
 use crate::impair::Impairment;
-use crate::link::{classify, Counters, Kind, PacketLink};
+use crate::link::{classify, Counters, Kind, PacketLink, TunPacket};
+use crate::offload::tun_read;
 use crate::stack::{Out, Queue, Stack, WorkerLink};
 
 /// An opened TUN device, not yet attached to a stack. Opening it does the
@@ -228,7 +229,7 @@ impl Tun {
                 }),
             })
             .collect();
-        let (stack, _) = Stack::start(config, addrs, Arc::default(), links, None);
+        let (stack, _) = Stack::start::<TunPacket>(config, addrs, Arc::default(), links, None);
         Ok(stack)
     }
 }
@@ -271,19 +272,24 @@ fn pipelined(
         .collect();
     drop(writers);
     let counters = Arc::new(Counters::default());
-    let (stack, inboxes) = Stack::start(config, addrs, counters.clone(), links, None);
+    let (stack, inboxes) = Stack::start::<TunPacket>(config, addrs, counters.clone(), links, None);
     let steer = stack.shared.steer.clone();
     for (q, dev) in devs.into_iter().enumerate() {
         let inboxes = inboxes.clone();
         let hand_counters = counters.clone();
         let steer = steer.clone();
         let watch = inboxes[0].clone();
-        spawn_reader(dev, offload, counters.clone(), watch, move |pkt, kind| {
+        let read = Read::Whole { vnet: offload };
+        spawn_reader(dev, read, counters.clone(), watch, move |pkt, kind, rx| {
             let owner = steer.worker_of(pkt, kind);
             if owner != q % inboxes.len() {
                 Counters::bump(&hand_counters.handed_over);
             }
-            inboxes[owner].send(pkt.to_vec()).is_ok()
+            let p = TunPacket {
+                pkt: pkt.to_vec(),
+                rx,
+            };
+            inboxes[owner].send(p).is_ok()
         });
     }
     stack
@@ -319,12 +325,13 @@ fn impaired(
     // sends when the link comes up, UDP, ICMP.
     // The impairment holds packets: they need storage of their own.
     let watch = to_stack.clone();
+    // The link carries bare packets: super-segments are cut (Read::Split).
     spawn_reader(
         dev.clone(),
-        offload,
+        Read::Split { vnet: offload },
         counters.clone(),
         watch,
-        move |pkt, _| to_stack.send(pkt.to_vec()).is_ok(),
+        move |pkt, _, _| to_stack.send(pkt.to_vec()).is_ok(),
     );
     // Stack → kernel. A failed write (device gone, buffer full) loses the
     // packet; TCP retransmits. With offload every write starts with a
@@ -346,58 +353,82 @@ fn impaired(
     Ok(Stack::on_link(config, addrs, link, counters, workers))
 }
 
-/// Kernel → stack: read the device in batches (with offload one read may
-/// hold a 64 KiB GSO segment, split into up to 64 KiB / MSS packets; each
-/// buffer holds a whole packet of any MTU) and hand each TCP packet or ICMP
-/// error to `deliver`, until it returns false or `watch`'s receiver is gone.
-/// Packets the engine could not use anyway are counted and skipped here:
-/// the IPv6 router solicitations and MLD reports the kernel sends when the
-/// link comes up, UDP, other ICMP.
-fn spawn_reader(
+/// How a reader task reads its TUN queue.
+#[derive(Clone, Copy)]
+enum Read {
+    /// One packet per read, a super-segment whole with what offload did to
+    /// it (the engine takes it as it is, see [`crate::offload`]).
+    Whole { vnet: bool },
+    /// With `vnet`, super-segments cut into MTU-sized packets with their
+    /// checksums computed (tun-rs), for a path that carries bare packets.
+    Split { vnet: bool },
+}
+
+/// Kernel → stack: read the device and hand each TCP packet or ICMP error
+/// to `deliver` with what receive offload did to it, until `deliver`
+/// returns false or `watch`'s receiver is gone. Packets the engine could
+/// not use anyway are counted and skipped here: the IPv6 router
+/// solicitations and MLD reports the kernel sends when the link comes up,
+/// UDP, other ICMP.
+fn spawn_reader<W: Send + 'static>(
     dev: Arc<AsyncDevice>,
-    offload: bool,
+    read: Read,
     counters: Arc<Counters>,
-    watch: mpsc::UnboundedSender<Vec<u8>>,
-    mut deliver: impl FnMut(&[u8], Kind) -> bool + Send + 'static,
+    watch: mpsc::UnboundedSender<W>,
+    mut deliver: impl FnMut(&[u8], Kind, RxOffload) -> bool + Send + 'static,
 ) {
     tokio::spawn(async move {
         let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN + 65_536];
-        let mut bufs = vec![vec![0u8; 65_536]; if offload { 64 } else { 1 }];
+        let split = matches!(read, Read::Split { vnet: true });
+        let mut bufs = vec![vec![0u8; 65_536]; if split { 64 } else { 0 }];
         let mut sizes = vec![0usize; bufs.len()];
+        let mut one = |pkt: &[u8], rx: RxOffload| match classify(pkt) {
+            kind @ (Kind::Tcp | Kind::IcmpError) => deliver(pkt, kind, rx),
+            kind => {
+                Counters::bump(&counters.packets_in);
+                Counters::bump(if kind == Kind::NotIp {
+                    &counters.skipped_not_ip
+                } else {
+                    &counters.skipped_not_tcp
+                });
+                true
+            }
+        };
         loop {
-            tokio::select! {
-                r = dev.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0) => {
-                    let n = match r {
-                        Ok(n) => n,
-                        // A packet tun-rs could not split: lose it (TCP
-                        // retransmits), keep reading.
-                        Err(e) if e.raw_os_error().is_none() => {
-                            Counters::bump(&counters.packets_in);
-                            Counters::bump(&counters.skipped_not_ip);
-                            continue;
-                        }
-                        Err(_) => return,
-                    };
-                    for (buf, &len) in bufs.iter().zip(&sizes).take(n) {
-                        let pkt = &buf[..len];
-                        match classify(pkt) {
-                            kind @ (Kind::Tcp | Kind::IcmpError) => {
-                                if !deliver(pkt, kind) {
-                                    return;
-                                }
-                            }
-                            Kind::NotIp => {
-                                Counters::bump(&counters.packets_in);
-                                Counters::bump(&counters.skipped_not_ip);
-                            }
-                            Kind::NotTcp => {
-                                Counters::bump(&counters.packets_in);
-                                Counters::bump(&counters.skipped_not_tcp);
-                            }
-                        }
+            let r = tokio::select! {
+                r = async {
+                    if split {
+                        dev.recv_multiple(&mut raw, &mut bufs, &mut sizes, 0).await
+                    } else {
+                        dev.recv(&mut raw).await
                     }
-                }
+                } => r,
                 _ = watch.closed() => return,
+            };
+            let n = match r {
+                Ok(n) => n,
+                // A packet tun-rs could not split: lose it (TCP
+                // retransmits), keep reading.
+                Err(e) if e.raw_os_error().is_none() => {
+                    one(&[], RxOffload::default());
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let go_on = match read {
+                Read::Split { vnet: true } => bufs
+                    .iter()
+                    .zip(&sizes)
+                    .take(n)
+                    .all(|(b, &len)| one(&b[..len], RxOffload::default())),
+                Read::Split { vnet: false } => one(&raw[..n], RxOffload::default()),
+                Read::Whole { vnet } => match tun_read(&raw[..n], vnet) {
+                    Some((pkt, rx)) => one(pkt, rx),
+                    None => one(&[], RxOffload::default()),
+                },
+            };
+            if !go_on {
+                return;
             }
         }
     });

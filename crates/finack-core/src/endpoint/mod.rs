@@ -17,8 +17,8 @@ use crate::tcb::{emit_ctl, CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TimeWaitTable, TwAction};
 use crate::types::{
-    Cause, CloseReason, Error, Event, EventQueue, PacketError, Socket, State, Stats, TimerKind,
-    Transition,
+    Cause, CloseReason, Error, Event, EventQueue, PacketError, RxOffload, Socket, State, Stats,
+    TimerKind, Transition,
 };
 
 use crate::demux::{ConnTable, SipBuild, Tuple};
@@ -381,9 +381,25 @@ impl Endpoint {
     /// truncated, fragments, not TCP, ...) and packets for other hosts are rejected
     /// with an error and change nothing.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Result<(), Error> {
+        self.handle_offloaded_packet(now, packet, RxOffload::default())
+    }
+
+    /// As [`handle_packet`](Self::handle_packet), for a packet that receive
+    /// offload prepared ([`RxOffload`]): merged from segments of `gso_size`
+    /// payload bytes (GRO/LRO, a GSO packet on a TUN device), so the
+    /// estimate of the peer's segment size takes that size, not the whole
+    /// length (Linux `skb_shinfo(skb)->gso_size` in tcp_measure_rcv_mss());
+    /// with `checksum_trusted`, its TCP checksum is not verified here.
+    pub fn handle_offloaded_packet(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        rx: RxOffload,
+    ) -> Result<(), Error> {
         self.last_now = self.last_now.max(now);
         self.stats.packets_in += 1;
-        let (ip, seg) = match finack_wire::parse_tcp_packet(packet) {
+        let verify = !rx.checksum_trusted;
+        let (ip, seg) = match finack_wire::parse_tcp_packet_with(packet, verify) {
             Ok(p) => p,
             Err(finack_wire::Error::WrongProtocol(
                 finack_wire::icmp::IP_PROTOCOL_ICMP | finack_wire::icmp::IP_PROTOCOL_ICMPV6,
@@ -418,26 +434,11 @@ impl Endpoint {
             }
         }
         self.rx_ecn = ip.ecn();
+        self.rx_gso = rx.gso_size;
         self.segment_arrives(now, local, remote, &seg);
         self.rx_ecn = finack_wire::Ecn::NotEct;
-        Ok(())
-    }
-
-    /// As [`handle_packet`](Self::handle_packet), for a packet that receive
-    /// offload (GRO/LRO, a TUN device's virtio-net header) merged from
-    /// segments of `gso_size` payload bytes: the receiver's estimate of the
-    /// peer's segment size takes that size, not the whole length (Linux
-    /// `skb_shinfo(skb)->gso_size` in tcp_measure_rcv_mss()).
-    pub fn handle_gro_packet(
-        &mut self,
-        now: Instant,
-        packet: &[u8],
-        gso_size: u16,
-    ) -> Result<(), Error> {
-        self.rx_gso = gso_size;
-        let r = self.handle_packet(now, packet);
         self.rx_gso = 0;
-        r
+        Ok(())
     }
 
     fn segment_arrives(

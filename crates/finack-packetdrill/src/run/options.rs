@@ -267,7 +267,7 @@ pub(super) fn settings(script: &Script, caller: &RunOptions) -> (Settings, Vec<S
             // the GSO size --mss (a virtio-net header); a longer packet
             // reaches Linux's TCP as one GSO packet of such segments. The
             // runner hands it to the engine as one packet with that size
-            // (`Endpoint::handle_gro_packet`).
+            // (`Endpoint::handle_offloaded_packet`).
             "mss" => match num(value).filter(|v| (1..=65_535).contains(v)) {
                 Some(v) => s.gso_mss = Some(v as u16),
                 None => unchecked.push(bad("bad MSS")),

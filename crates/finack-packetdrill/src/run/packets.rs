@@ -262,9 +262,14 @@ impl Runner {
         // Linux virtio_net_hdr_to_skb(): a packet no longer than the GSO
         // size is not a GSO one.
         let _ = match self.gso_mss {
-            Some(mss) if payload.len() > usize::from(mss) => {
-                self.ep.handle_gro_packet(self.now, &buf[..n], mss)
-            }
+            Some(mss) if payload.len() > usize::from(mss) => self.ep.handle_offloaded_packet(
+                self.now,
+                &buf[..n],
+                finack_core::RxOffload {
+                    gso_size: mss,
+                    checksum_trusted: false,
+                },
+            ),
             _ => self.ep.handle_packet(self.now, &buf[..n]),
         };
         self.drain();

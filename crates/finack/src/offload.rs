@@ -1,5 +1,17 @@
-//! Send-side segmentation offload on a TUN device with virtio-net headers:
-//! consecutive full-sized segments of one connection, as the engine writes
+//! Offloads on a TUN device with virtio-net headers (IFF_VNET_HDR).
+//!
+//! # Receive: super-segments whole
+//!
+//! The kernel writes its TCP bulk data to the device as GSO packets of up to
+//! 64 KiB with the checksum left undone (the header says so); [`tun_read`]
+//! hands such a packet to the engine whole, with its segment size and
+//! "checksum trusted" ([`RxOffload`]), as Linux's own receive path takes a
+//! GRO packet: one pass through the engine per super-segment instead of
+//! cutting it into segments and computing each one's checksum.
+//!
+//! # Send: super-segments built
+//!
+//! Consecutive full-sized segments of one connection, as the engine writes
 //! them, are joined into one TCP super-segment of up to 64 KiB that the
 //! kernel cuts back into the same segments (GSO, as it does for a TSO
 //! network card). One write and one trip through the kernel's IP and TCP
@@ -25,6 +37,7 @@
 //! ("a whole packet, checksums done"), in the order the engine wrote it.
 
 use finack_core::wire::checksum::{fold, ones_complement_sum};
+use finack_core::RxOffload;
 
 /// The virtio-net header's length (struct virtio_net_hdr, no mergeable
 /// buffers: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset).
@@ -39,8 +52,42 @@ pub(crate) const MAX_SEGS: usize = 64;
 const MAX_IP_LEN: usize = 65_535;
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VIRTIO_NET_HDR_F_DATA_VALID: u8 = 2;
 const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
+const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
+
+/// One read from a TUN device: the IP packet in it and what the kernel's
+/// offloads did to it, or None for a read too short to hold the virtio-net
+/// header. Without `vnet` the read is the packet, nothing offloaded.
+///
+/// include/linux/virtio_net.h (virtio_net_hdr_from_skb(), the kernel's side
+/// of a TUN read): a GSO packet carries its segment size and type (TCP over
+/// IPv4 or IPv6, perhaps with the ECN bit); NEEDS_CSUM says the checksum was
+/// left to the device (CHECKSUM_PARTIAL: the host's own packet, its checksum
+/// field only the pseudo-header sum), DATA_VALID that it was verified.
+pub(crate) fn tun_read(read: &[u8], vnet: bool) -> Option<(&[u8], RxOffload)> {
+    if !vnet {
+        return Some((read, RxOffload::default()));
+    }
+    if read.len() < VNET_HDR_LEN {
+        return None;
+    }
+    let (hdr, pkt) = read.split_at(VNET_HDR_LEN);
+    let tcp_gso = matches!(
+        hdr[1] & !VIRTIO_NET_HDR_GSO_ECN,
+        VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_TCPV6
+    );
+    let rx = RxOffload {
+        gso_size: if tcp_gso {
+            u16::from_ne_bytes([hdr[4], hdr[5]])
+        } else {
+            0
+        },
+        checksum_trusted: hdr[0] & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID) != 0,
+    };
+    Some((pkt, rx))
+}
 
 const TCP_ACK: u8 = 0x10;
 const TCP_PSH: u8 = 0x08;
@@ -491,6 +538,42 @@ mod tests {
             assert_eq!(writes.len(), 2, "byte {at}");
             assert_eq!(delivered(&writes), vec![a, b]);
         }
+    }
+
+    #[test]
+    fn a_read_says_what_the_kernel_offloaded() {
+        let pkt = seg(false, 1, 0, TCP_ACK, 1448, 0);
+        let run = [
+            seg(false, 1, 0, TCP_ACK, 1448, 0),
+            seg(false, 2, 1448, TCP_ACK, 1448, 0),
+        ];
+        let write = &super::tests::run(&run)[0];
+        let (p, rx) = tun_read(write, true).unwrap();
+        assert_eq!(p, &write[VNET_HDR_LEN..]);
+        assert_eq!(
+            rx,
+            RxOffload {
+                gso_size: 1448,
+                checksum_trusted: true
+            }
+        );
+        let mut whole = vec![0u8; VNET_HDR_LEN];
+        whole.extend_from_slice(&pkt);
+        assert_eq!(
+            tun_read(&whole, true),
+            Some((&pkt[..], RxOffload::default()))
+        );
+        whole[0] = VIRTIO_NET_HDR_F_DATA_VALID;
+        assert!(tun_read(&whole, true).unwrap().1.checksum_trusted);
+        // UDP GSO (type 5) is no TCP segment size.
+        whole[1] = 5;
+        whole[4] = 100;
+        assert_eq!(tun_read(&whole, true).unwrap().1.gso_size, 0);
+        assert_eq!(
+            tun_read(&pkt, false),
+            Some((&pkt[..], RxOffload::default()))
+        );
+        assert_eq!(tun_read(&pkt[..5], true), None);
     }
 
     #[test]
