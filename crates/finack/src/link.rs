@@ -157,6 +157,9 @@ pub(crate) struct Counters {
     pub icmp_errors: AtomicU64,
     pub rejected: AtomicU64,
     pub handed_over: AtomicU64,
+    /// Writes handed to a TUN writer task and not yet written (a stack
+    /// waits for these before it reports its closes finished).
+    pub unwritten: AtomicU64,
 }
 
 impl Counters {

@@ -126,10 +126,13 @@ pub(crate) enum Out {
     /// path with an impairment): each packet is copied out of the engine's
     /// buffer into its own `Vec`. With `vnet` (a TUN device with virtio-net
     /// headers) consecutive segments are joined into super-segments first
-    /// ([`Coalescer`]), each `Vec` a whole write, header in front.
+    /// ([`Coalescer`]), each `Vec` a whole write, header in front. With
+    /// `device`, a writer task writes them to a TUN device and counts them
+    /// down in [`Counters::unwritten`] (so the stack can wait for them).
     Chan {
         tx: mpsc::UnboundedSender<Vec<u8>>,
         vnet: bool,
+        device: bool,
     },
     /// Written to a TUN queue: without `vnet` straight from the engine's
     /// buffer (no copy); with it joined into super-segments behind a
@@ -221,7 +224,11 @@ impl Inner {
         } = self;
         let mut sent = 0u64;
         match out {
-            Out::Chan { tx, vnet: false } => {
+            Out::Chan {
+                tx,
+                vnet: false,
+                device,
+            } => {
                 while let Some(n) = ep.poll_transmit(now, buf) {
                     sent += 1;
                     // A closed link (the peer is gone) loses the packet, as a
@@ -229,8 +236,15 @@ impl Inner {
                     let _ = tx.send(buf[..n].to_vec());
                 }
                 Counters::add(&counters.writes_out, sent);
+                if *device {
+                    Counters::add(&counters.unwritten, sent);
+                }
             }
-            Out::Chan { tx, vnet: true } => {
+            Out::Chan {
+                tx,
+                vnet: true,
+                device,
+            } => {
                 let mut writes = 0;
                 let mut write = |b: &mut Vec<u8>| {
                     writes += 1;
@@ -242,6 +256,9 @@ impl Inner {
                 }
                 gso.flush(&mut write);
                 Counters::add(&counters.writes_out, writes);
+                if *device {
+                    Counters::add(&counters.unwritten, writes);
+                }
             }
             Out::Tun { dev, vnet: false } => {
                 while let Some(n) = ep.poll_transmit(now, buf) {
@@ -546,6 +563,7 @@ impl Stack {
                 out: Out::Chan {
                     tx: link.tx.clone(),
                     vnet: false,
+                    device: false,
                 },
                 queue: None,
             })
@@ -742,7 +760,9 @@ impl Stack {
 
     /// Wait up to `limit` until no connection still has its FIN, and the data
     /// queued before it, unacknowledged: none in FIN-WAIT-1, CLOSING or
-    /// LAST-ACK. Returns whether that happened in time. The kernel keeps
+    /// LAST-ACK, and every packet the stack sent is written to its device
+    /// (a RST an abort just sent included). Returns whether that happened
+    /// in time. The kernel keeps
     /// delivering a closed socket's data after its process exits; a finack
     /// stack ends with its process, so a program that closes its sockets and
     /// exits calls this first.
@@ -753,7 +773,10 @@ impl Stack {
                 .connections()
                 .iter()
                 .any(|c| matches!(c.state, State::FinWait1 | State::Closing | State::LastAck));
-            if !busy {
+            // A RST or FIN an abort or close just sent may still wait for a
+            // TUN writer task: leaving now would lose it.
+            let unwritten = self.shared.counters.unwritten.load(Ordering::Relaxed) > 0;
+            if !busy && !unwritten {
                 return true;
             }
             if tokio::time::Instant::now() >= deadline {

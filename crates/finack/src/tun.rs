@@ -248,15 +248,20 @@ fn pipelined(
     addrs: &[IpAddr],
     workers: usize,
 ) -> Stack {
+    let counters = Arc::new(Counters::default());
     let mut writers = Vec::with_capacity(devs.len());
     for dev in &devs {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let wr = dev.clone();
+        let written = counters.clone();
         // A failed write (device gone, no memory) loses the packet; TCP
         // retransmits.
         tokio::spawn(async move {
             while let Some(pkt) = rx.recv().await {
                 let _ = wr.send(&pkt).await;
+                written
+                    .unwritten
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         });
         writers.push(tx);
@@ -266,12 +271,12 @@ fn pipelined(
             out: Out::Chan {
                 tx: writers[i % writers.len()].clone(),
                 vnet: offload,
+                device: true,
             },
             queue: None,
         })
         .collect();
     drop(writers);
-    let counters = Arc::new(Counters::default());
     let (stack, inboxes) = Stack::start::<TunPacket>(config, addrs, counters.clone(), links, None);
     let steer = stack.shared.steer.clone();
     for (q, dev) in devs.into_iter().enumerate() {

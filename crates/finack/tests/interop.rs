@@ -1436,3 +1436,68 @@ async fn many_connections_over_two_workers() {
     .await
     .expect("many connections test timed out");
 }
+
+/// A program that aborts a connection and exits at once (as `finack proxy`
+/// does after its last connection) must still get its RST onto the wire:
+/// `flush_closing` waits until the TUN writer has written what the stack
+/// sent. On a current-thread runtime nothing else runs until the program
+/// awaits, so without that wait the RST would never leave (one worker on a
+/// machine of two cores or more writes through a writer task).
+#[test]
+fn an_abort_just_before_exit_still_resets_the_peer() {
+    if !can_run(
+        "an_abort_just_before_exit_still_resets_the_peer",
+        &["python3"],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tun = ns.tun();
+    let (stack, listener) = rt.block_on(async {
+        let stack = Stack::builder()
+            .config(Config::linux())
+            .workers(1)
+            .tun(tun, &[finack_ip()])
+            .unwrap();
+        let l = TcpListener::bind(&stack, SocketAddr::new(finack_ip(), 7999)).unwrap();
+        (stack, l)
+    });
+    let client = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.name, "python3", "-c"])
+        .arg(
+            r#"
+import socket
+s = socket.create_connection(("192.0.2.2", 7999), timeout=10)
+s.sendall(b"x")
+try:
+    print("open" if s.recv(10) else "closed")
+except ConnectionResetError:
+    print("reset")
+except TimeoutError:
+    print("timeout")
+"#,
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    rt.block_on(async {
+        let (s, _) = timeout(Duration::from_secs(10), listener.accept())
+            .await
+            .expect("no connection")
+            .unwrap();
+        // Wait for the "x", so the kernel has nothing left to retransmit
+        // once finack has acknowledged it: only the RST can end its recv.
+        s.readable().await.unwrap();
+        s.abort();
+        assert!(stack.flush_closing(Duration::from_secs(5)).await);
+    });
+    drop(listener);
+    drop(stack);
+    rt.shutdown_background();
+    let out = client.wait_with_output().expect("python3");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "reset");
+}
