@@ -40,6 +40,12 @@ pub struct BenchTunArgs {
     /// Which offload settings to run: both, on or off.
     #[arg(long, value_name = "WHICH", default_value = "both")]
     offload: String,
+    /// Receive and send buffer of finack's connections, in bytes
+    /// (SO_RCVBUF and SO_SNDBUF; default: Config::linux()'s 128 KiB and
+    /// 256 KiB, which finack does not grow: Linux autotunes its own up to
+    /// 6 MiB and 4 MiB).
+    #[arg(long, value_name = "BYTES")]
+    buffer: Option<usize>,
     /// Which bulk directions to run: both, in (Linux -> finack) or out
     /// (finack -> Linux). The veth run is always measured.
     #[arg(long, value_name = "WHICH", default_value = "both")]
@@ -251,12 +257,22 @@ async fn linux_receiver(
 const KERNEL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const FINACK: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-fn tun_stack(ns: &Netns, offload: bool, workers: usize) -> Result<Stack, Failure> {
+fn tun_stack(
+    ns: &Netns,
+    offload: bool,
+    workers: usize,
+    buffer: Option<usize>,
+) -> Result<Stack, Failure> {
     let tun = ns
         .tun_with("fin0", IpAddr::V4(KERNEL), 24, offload)
         .map_err(|e| tun_error("fin0", &e))?;
+    let mut cfg = Config::linux();
+    if let Some(b) = buffer {
+        cfg.recv_buffer = b;
+        cfg.send_buffer = b;
+    }
     Stack::builder()
-        .config(Config::linux())
+        .config(cfg)
         .workers(workers)
         .tun(tun, &[IpAddr::V4(FINACK)])
         .map_err(|e| tun_error("fin0", &e))
@@ -314,11 +330,16 @@ fn linux_connect_loop(ns: &Netns, to: SocketAddr, secs: f64) -> io::Result<(u64,
 
 /// One run of `case`: (amount, seconds); the amount is bytes, or
 /// connections for the connections/s case.
-async fn run_once(case: Case, secs: f64, streams: usize) -> Result<(u64, f64), Failure> {
+async fn run_once(
+    case: Case,
+    secs: f64,
+    streams: usize,
+    buffer: Option<usize>,
+) -> Result<(u64, f64), Failure> {
     match case {
         Case::LinuxToFinack { offload, workers } => {
             let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
-            let stack = tun_stack(&ns, offload, workers)?;
+            let stack = tun_stack(&ns, offload, workers, buffer)?;
             let l = TcpListener::bind(&stack, SocketAddr::new(IpAddr::V4(FINACK), 9))
                 .map_err(err("cannot listen"))?;
             let server = tokio::spawn(serve::discard(l, Some(streams)));
@@ -337,7 +358,7 @@ async fn run_once(case: Case, secs: f64, streams: usize) -> Result<(u64, f64), F
         }
         Case::FinackToLinux { offload, workers } => {
             let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
-            let stack = tun_stack(&ns, offload, workers)?;
+            let stack = tun_stack(&ns, offload, workers, buffer)?;
             let (mut rx, mut lines) = linux_receiver(&ns, "192.0.2.1", 9, streams).await?;
             let t0 = Instant::now();
             let mut senders = Vec::with_capacity(streams);
@@ -392,7 +413,7 @@ async fn run_once(case: Case, secs: f64, streams: usize) -> Result<(u64, f64), F
         }
         Case::Connect { workers } => {
             let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
-            let stack = tun_stack(&ns, true, workers)?;
+            let stack = tun_stack(&ns, true, workers, buffer)?;
             let to = SocketAddr::new(IpAddr::V4(FINACK), 80);
             let l = TcpListener::bind(&stack, to).map_err(err("cannot listen"))?;
             // Each connection gets one byte and finack's FIN (finack closes
@@ -482,6 +503,11 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             "finack bench tun needs python3 (the Linux side)".into(),
         ));
     }
+    if args.buffer.is_some_and(|b| !(4096..=1 << 30).contains(&b)) {
+        return Err(Failure::Usage(
+            "--buffer must be between 4096 and 1073741824 bytes".into(),
+        ));
+    }
     if args.runs == 0 || !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 600.0)
     {
         return Err(Failure::Usage(
@@ -560,12 +586,14 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
                     args.runs,
                     case.label(named)
                 );
-                let (amount, secs) =
-                    tokio::time::timeout(limit, run_once(case, args.seconds, args.streams))
-                        .await
-                        .map_err(|_| {
-                            Failure::Io(format!("{} took longer than {limit:?}", case.label(named)))
-                        })??;
+                let (amount, secs) = tokio::time::timeout(
+                    limit,
+                    run_once(case, args.seconds, args.streams, args.buffer),
+                )
+                .await
+                .map_err(|_| {
+                    Failure::Io(format!("{} took longer than {limit:?}", case.label(named)))
+                })??;
                 let rate = match case {
                     Case::Connect { .. } => {
                         let r = amount as f64 / secs;
@@ -591,8 +619,14 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{} runs of each case, at least {} s each, interleaved; {} connection(s) at once in bulk runs",
-        args.runs, args.seconds, args.streams
+        "{} runs of each case, at least {} s each, interleaved; {} connection(s) at once in bulk runs; finack buffers {}",
+        args.runs,
+        args.seconds,
+        args.streams,
+        match args.buffer {
+            Some(b) => format!("{b} bytes each way"),
+            None => "as Config::linux() (128 KiB receive, 256 KiB send)".to_string(),
+        }
     )?;
     writeln!(
         out,

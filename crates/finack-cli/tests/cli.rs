@@ -731,6 +731,23 @@ fn model_checks_a_small_bound_and_reports_the_states_explored() {
     assert!(stdout(&o).contains("(INCOMPLETE)"), "{}", stdout(&o));
 }
 
+/// `finack bench tun` refuses bad arguments before it needs root: exit 2
+/// and a message naming the option.
+#[test]
+fn bench_tun_bad_arguments_exit_2() {
+    for (bad, says) in [
+        (&["--direction", "sideways"][..], "--direction"),
+        (&["--offload", "maybe"], "--offload"),
+        (&["--buffer", "10"], "--buffer"),
+        (&["--runs", "0"], "--runs"),
+        (&["--workers", "0"], "--workers"),
+    ] {
+        let o = finack(&[&["bench", "tun"][..], bad].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{bad:?}: {}", stderr(&o));
+    }
+}
+
 /// `finack bench tun` and `finack bench http` at their smallest: every case
 /// measured in both directions / both HTTP modes, one table each (needs
 /// root; bench http also wrk).
@@ -780,6 +797,26 @@ fn bench_tun_and_http_print_their_tables() {
     ] {
         assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
     }
+    // One direction, buffers given: only that direction's rows.
+    let o = finack(&[
+        "bench",
+        "tun",
+        "--runs",
+        "1",
+        "--seconds",
+        "0.3",
+        "--offload",
+        "on",
+        "--direction",
+        "out",
+        "--buffer",
+        "1048576",
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("finack buffers 1048576 bytes each way"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("finack -> Linux (TUN, offload)")));
+    assert!(!out.lines().any(|l| l.starts_with("Linux -> finack")), "{out}");
     if !finack::netns::have("wrk") {
         skipped("bench_tun_and_http_print_their_tables: bench http needs wrk");
         return;
