@@ -814,9 +814,17 @@ fn bench_tun_and_http_print_their_tables() {
     ]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
-    assert!(out.contains("finack buffers 1048576 bytes each way"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("finack -> Linux (TUN, offload)")));
-    assert!(!out.lines().any(|l| l.starts_with("Linux -> finack")), "{out}");
+    assert!(
+        out.contains("finack buffers 1048576 bytes each way"),
+        "{out}"
+    );
+    assert!(out
+        .lines()
+        .any(|l| l.starts_with("finack -> Linux (TUN, offload)")));
+    assert!(
+        !out.lines().any(|l| l.starts_with("Linux -> finack")),
+        "{out}"
+    );
     if !finack::netns::have("wrk") {
         skipped("bench_tun_and_http_print_their_tables: bench http needs wrk");
         return;

@@ -487,6 +487,39 @@ impl RecvBuf {
         true
     }
 
+    /// Raise the size to `cap` (autotuning) while data may be held; never
+    /// lowers it. The held bytes (in-order, then up to the end of the last
+    /// out-of-order range) are laid out again from the front of the storage,
+    /// where ring indices mean the same under the new size.
+    pub(crate) fn grow_cap(&mut self, cap: usize) {
+        let cap = clamp_u32(cap);
+        if cap <= self.cap {
+            return;
+        }
+        let old = self.cap();
+        if let Some(r) = self.ring.as_deref_mut() {
+            let extent = r.len + r.ooo.last().map_or(0, |&(_, end)| end);
+            if extent == 0 {
+                r.head = 0;
+            } else if r.head > 0 {
+                let mut lin = Vec::with_capacity(extent);
+                let first = extent.min(old - r.head);
+                for (from, to) in [(r.head, r.head + first), (0, extent - first)] {
+                    // Bytes never written (a gap before out-of-order data)
+                    // are not in the storage: zeros stand in for them.
+                    let have = to.min(r.buf.len());
+                    if from < have {
+                        lin.extend_from_slice(&r.buf[from..have]);
+                    }
+                    lin.resize(lin.len() + (to - from.max(have).min(to)), 0);
+                }
+                r.buf = lin;
+                r.head = 0;
+            }
+        }
+        self.cap = cap;
+    }
+
     /// Heap bytes this buffer holds: the ring, the out-of-order list and their
     /// bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -754,6 +787,35 @@ mod tests {
         let n = r.read(&mut all);
         assert_eq!(&all[..n], b"ijklmnopqrst");
         assert!(!r.has_ooo());
+    }
+
+    #[test]
+    fn recv_ring_grows_with_wrapped_and_out_of_order_data_held() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.push(b"abcdefghijkl"), 12);
+        let mut out = [0u8; 10];
+        assert_eq!(r.read(&mut out), 10);
+        // "kl" unread at ring index 10; "mn" in order wraps the end;
+        // "stu" out of order beyond a gap, past the wrap.
+        assert_eq!(r.push(b"mnop"), 4);
+        assert!(r.insert_ooo(2, b"stu"));
+        r.grow_cap(64);
+        assert_eq!(r.cap(), 64);
+        assert_eq!(r.free(), 64 - 6);
+        assert_eq!(r.ooo_blocks().collect::<Vec<_>>(), [(2, 5)]);
+        // Now fill the gap and more than the old size.
+        assert_eq!(r.push(b"qr"), 5, "qr plus the queued stu");
+        assert_eq!(r.push(&[b'v'; 40]), 40);
+        let mut all = [0u8; 64];
+        let n = r.read(&mut all);
+        let mut want = b"klmnopqrstu".to_vec();
+        want.extend([b'v'; 40]);
+        assert_eq!(&all[..n], &want[..]);
+        // Never shrinks; an empty ring just takes the new size.
+        r.grow_cap(32);
+        assert_eq!(r.cap(), 64);
+        r.grow_cap(100);
+        assert_eq!(r.free(), 100);
     }
 
     #[test]

@@ -230,8 +230,22 @@ pub struct Config {
     pub timestamps: bool,
     /// Add a per-connection random offset to TSval (Linux since 4.10).
     pub timestamp_offsets: bool,
-    /// Receive buffer size per connection, in bytes.
+    /// Receive buffer size per connection, in bytes: where it starts (Linux
+    /// `tcp_rmem[1]`); with `rcvbuf_autotune` it may grow to
+    /// `recv_buffer_max`.
     pub recv_buffer: usize,
+    /// Receive-buffer autotuning (Linux `tcp_moderate_rcvbuf` = 1, "dynamic
+    /// right-sizing", tcp_input.c: tcp_rcv_space_adjust(),
+    /// tcp_rcvbuf_grow()): once per receiver RTT estimate, a connection whose
+    /// application took more bytes than in the measurement before grows its
+    /// receive buffer, and so its window, to about twice that plus room for
+    /// the sender's growth, up to `recv_buffer_max`. Setting a connection's
+    /// buffer (SO_RCVBUF, `Endpoint::set_recv_buffer`) turns it off for
+    /// that connection, as in Linux.
+    pub rcvbuf_autotune: bool,
+    /// The largest receive buffer autotuning grows to (Linux `tcp_rmem[2]`:
+    /// 6 MiB).
+    pub recv_buffer_max: usize,
     /// Send buffer size per connection, in bytes.
     pub send_buffer: usize,
     /// Delayed acknowledgments (RFC 9293 SHLD-18; MUST-40: under 0.5 s): wait this
@@ -288,6 +302,13 @@ pub struct Config {
     /// Off: RFC 9293 §3.8.6.2.2, once the right edge can move by
     /// min(RCV.BUFF/2, Eff.snd.MSS).
     pub linux_window_update: bool,
+    /// PAWS as Linux applies it (tcp_input.c: tcp_paws_discard()): a TSval
+    /// one tick older than TS.Recent is still taken (TCP_PAWS_WINDOW), and
+    /// so is a pure duplicate ACK at RCV.NXT that changes no window and is
+    /// at most an RTO's worth of ticks old (tcp_disordered_ack(): "PAWS as
+    /// specified is broken wrt. pure-ACKs"). Off: RFC 7323 §5.3, any TSval
+    /// below TS.Recent is dropped.
+    pub paws_linux: bool,
     /// Slow start after idle (Linux `tcp_slow_start_after_idle`).
     pub idle_restart: IdleRestart,
     /// Congestion control. Linux: CUBIC (RFC 9438); RFC 5681 NewReno selectable.
@@ -515,6 +536,8 @@ impl Config {
             timestamps: true,
             timestamp_offsets: true,
             recv_buffer: 131_072,
+            rcvbuf_autotune: true,
+            recv_buffer_max: 6 << 20,
             send_buffer: 262_144,
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
@@ -531,6 +554,7 @@ impl Config {
             prr_ssrb_always: false,
             fack: false,
             linux_window_update: true,
+            paws_linux: true,
             dupthresh: 3,
             nagle: true,
             ephemeral_ports: (32768, 60999),
@@ -639,6 +663,7 @@ impl Config {
             user_timeout_probes: false,
             prr: false,
             linux_window_update: false,
+            paws_linux: false,
             // RFC 6335 §6: the dynamic port range.
             ephemeral_ports: (49152, 65535),
             // RFC 8985 TLP is an experimental-track addition, not part of the
@@ -669,6 +694,9 @@ impl Config {
             ecn: EcnMode::Passive,
             // RFC 1337 (TWA1): a RST does not end TIME-WAIT.
             rfc1337: true,
+            // Buffers stay the size they are given (the RFCs leave sizing to
+            // the implementation; fixed sizes keep the RFC view simple).
+            rcvbuf_autotune: false,
             // RFC 9293 MUST-6: an option not understood is ignored.
             md5_option_checks: false,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
@@ -695,7 +723,8 @@ impl Config {
     /// The most memory one connection may hold under this configuration,
     /// whatever the peer sends: its TCB, a send buffer that may have grown to
     /// twice `send_buffer` (the ring doubles as it fills), the receive ring of
-    /// `recv_buffer` bytes with out-of-order data stored in place, scratch
+    /// `recv_buffer` bytes (or `recv_buffer_max` when autotuning may grow it)
+    /// with out-of-order data stored in place, scratch
     /// space for one segment (at most the MTU), and small bounded lists (at
     /// most 16 out-of-order ranges and 16 SACK blocks) plus congestion-control
     /// state, 2 KiB in all. See
@@ -703,7 +732,11 @@ impl Config {
     pub fn connection_memory_limit(&self) -> usize {
         core::mem::size_of::<crate::tcb::Tcb>()
             + 2 * self.send_buffer
-            + self.recv_buffer
+            + if self.rcvbuf_autotune {
+                self.recv_buffer.max(self.recv_buffer_max)
+            } else {
+                self.recv_buffer
+            }
             + usize::from(self.mtu)
             + 2048
     }

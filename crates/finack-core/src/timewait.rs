@@ -230,6 +230,7 @@ impl TimeWait {
             notsent_lowat: cfg.notsent_lowat,
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 0,
+            rcv_buf: 0,
             chrono: Default::default(),
         }
     }

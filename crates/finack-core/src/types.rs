@@ -510,6 +510,9 @@ pub struct ConnInfo {
     /// The peer's segment size as the receiver estimates it (Linux
     /// `tcpi_rcv_mss`, `icsk_ack.rcv_mss`).
     pub rcv_mss: u16,
+    /// The receive buffer's size (Linux `sk_rcvbuf`, `SK_MEMINFO_RCVBUF`):
+    /// `Config::recv_buffer`, SO_RCVBUF, or what autotuning grew it to.
+    pub rcv_buf: u32,
     /// How long sending was busy and what held it back (Linux
     /// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`).
     pub chrono: SendTimes,

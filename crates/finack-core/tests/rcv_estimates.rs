@@ -137,3 +137,56 @@ dual!(
         assert_eq!(info.rcv_mss, 1448.min(info.adv_mss));
     }
 );
+
+/// A bulk transfer whose reader keeps up: with autotuning (the Linux
+/// profile) the receiver's buffer, and so its window, grows past where it
+/// started, as tcp_rcv_space_adjust() grows Linux's; with SO_RCVBUF set,
+/// or in the RFC 9293 profile, it stays put.
+fn grown_buffer(cfg: Config, set_rcvbuf: bool) -> (u32, u32, u64) {
+    let mut net = Net::with_configs(Family::V4, cfg.clone(), cfg.clone());
+    let (c, s) = net.established();
+    if set_rcvbuf {
+        net.server.set_recv_buffer(s, cfg.recv_buffer).unwrap();
+    }
+    let data = pattern(8 << 20, 7);
+    let mut sent = 0;
+    let started = net.now;
+    while sent < data.len() {
+        let now = net.now;
+        sent += net.client.send(now, c, &data[sent..]).unwrap_or(0);
+        net.run_for(Duration::from_millis(5));
+    }
+    let all = data.len();
+    assert!(net.run_until(Duration::from_secs(600), |n| n.sapp.received.len() >= all));
+    let took = (net.now - started).as_millis() as u64;
+    assert!(net.sapp.received == data);
+    let info = net.server.info(s).unwrap();
+    let window = net
+        .sent_by(Side::Server)
+        .iter()
+        .filter(|seg| !seg.has(TcpFlags::SYN))
+        .map(|seg| u32::from(seg.window) << info.rcv_wscale)
+        .max()
+        .unwrap();
+    (info.rcv_buf, window, took)
+}
+
+#[test]
+fn autotuning_grows_the_receive_buffer_of_a_reader_that_keeps_up() {
+    let linux = Config::linux();
+    let start = linux.recv_buffer as u32;
+    let (buf, window, fast) = grown_buffer(linux.clone(), false);
+    assert!(buf > 4 * start, "grew to {buf}");
+    assert!(buf <= linux.recv_buffer_max as u32);
+    assert!(window > start, "the window followed: {window}");
+    // SO_RCVBUF locks the size (Linux SOCK_RCVBUF_LOCK).
+    let (buf, window, slow) = grown_buffer(linux.clone(), true);
+    assert_eq!(buf, start);
+    assert!(window <= start);
+    // 20 ms RTT: 128 KiB a round trip is ~6.5 MB/s, so the grown window
+    // moved the 8 MiB several times faster.
+    assert!(fast * 2 < slow, "{fast} ms vs {slow} ms");
+    // The RFC profile keeps buffers the size they are given.
+    let (buf, _, _) = grown_buffer(Config::rfc9293(), false);
+    assert_eq!(buf, Config::rfc9293().recv_buffer as u32);
+}

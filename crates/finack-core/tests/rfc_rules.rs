@@ -817,6 +817,57 @@ dual!(
     }
 );
 
+/// Linux's PAWS (tcp_paws_discard()): one tick of reordering is let
+/// through (TCP_PAWS_WINDOW), and so is a pure duplicate ACK that changes
+/// no window and is less than an RTO older (tcp_disordered_ack()); RFC 7323
+/// §5.3 (the RFC profile) drops both.
+fn paws_tolerance(f: Family, cfg: Config) -> (u64, Vec<u8>) {
+    let mut net = Net::with_configs(f, cfg.clone(), cfg);
+    let (c, _s) = net.established();
+    let v = client_view(&net, c);
+    let recent = last_tsval(&net, Side::Server);
+    let echo = last_tsval(&net, Side::Client);
+    let window = net
+        .log
+        .iter()
+        .rev()
+        .find(|x| x.from == Side::Server)
+        .unwrap()
+        .window;
+    // A current pure ACK at RCV.NXT: the window's last update (SND.WL1).
+    let mut ack = raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK).opts(ts_opt(recent, echo));
+    ack.window = window;
+    send_to(&mut net, Side::Client, v.remote, v.local, &ack);
+    // The same ACK again, delayed: 100 ticks old, no window change.
+    let mut dup =
+        raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK).opts(ts_opt(recent.wrapping_sub(100), echo));
+    dup.window = window;
+    send_to(&mut net, Side::Client, v.remote, v.local, &dup);
+    // Data one tick older than TS.Recent.
+    send_to(
+        &mut net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK | TcpFlags::PSH)
+            .data(b"late")
+            .opts(ts_opt(recent.wrapping_sub(1), echo)),
+    );
+    (net.client.stats().paws_rejected, net.capp.received.clone())
+}
+
+dual!(
+    linux_paws_lets_one_tick_and_disordered_acks_through,
+    |f: Family| {
+        let (rejected, got) = paws_tolerance(f, Config::linux());
+        assert_eq!(rejected, 0);
+        assert_eq!(got, b"late");
+        let (rejected, got) = paws_tolerance(f, Config::rfc9293());
+        assert_eq!(rejected, 2);
+        assert!(got.is_empty());
+    }
+);
+
 dual!(rfc7323_4_3_ts_recent_follows_latest_tsval, |f: Family| {
     let mut net = Net::new(f);
     let (c, s) = net.established();

@@ -49,7 +49,7 @@ pub fn measure(loss: f64, rtt: Duration, seed: u64) -> Cell {
 
 /// [`measure`] with another configuration on both ends.
 pub fn measure_with(cfg: Config, loss: f64, rtt: Duration, seed: u64) -> Cell {
-    let window = cfg.recv_buffer as f64;
+    let window = largest_window(&cfg);
     let mut sim = Sim::new("goodput", seed, ["sender", "receiver"], [cfg.clone(), cfg]);
     sim.record_packets = false;
     sim.link.latency = rtt / 2;
@@ -89,7 +89,7 @@ pub fn table() -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Goodput of a {} MiB transfer over a 1 Gbit/s link, Mbit/s (ceiling = min(link, 128 KiB window / RTT)); Linux profile, CUBIC.\n",
+        "Goodput of a {} MiB transfer over a 1 Gbit/s link, Mbit/s (ceiling = min(link, largest receive window / RTT): the receive buffer starts at 128 KiB and autotuning may grow it to 6 MiB); Linux profile, CUBIC.\n",
         TRANSFER >> 20
     );
     let _ = write!(out, "| loss \\ RTT |");
@@ -120,7 +120,17 @@ pub fn table() -> String {
     out
 }
 
+/// The largest receive window a connection may get: what autotuning may
+/// grow the buffer to, else the buffer.
+fn largest_window(cfg: &Config) -> f64 {
+    if cfg.rcvbuf_autotune {
+        cfg.recv_buffer.max(cfg.recv_buffer_max) as f64
+    } else {
+        cfg.recv_buffer as f64
+    }
+}
+
 fn measure_ceiling(rtt: Duration) -> f64 {
-    let window = Config::linux().recv_buffer as f64;
+    let window = largest_window(&Config::linux());
     (window * 8.0 / rtt.as_secs_f64()).min(LINK_BPS as f64)
 }

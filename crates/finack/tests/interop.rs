@@ -721,11 +721,16 @@ impl Drop for TempFile {
 
 impl Netns {
     /// A finack stack on a new TUN device with an impairment on both
-    /// directions.
+    /// directions. Its receive buffers keep their 128 KiB: grown by
+    /// autotuning to megabytes, 5% loss each way puts Linux's sender into
+    /// long RTO backoffs (see the note in `transfers_over_loss_and_reordering`).
     fn stack_impaired(&self, inbound: Impairment, outbound: Impairment) -> Stack {
         self.tun()
             .into_stack_workers(
-                Config::linux(),
+                Config {
+                    rcvbuf_autotune: false,
+                    ..Config::linux()
+                },
                 &[finack_ip()],
                 Some((Some(inbound), Some(outbound))),
                 test_workers(),
@@ -1133,7 +1138,12 @@ fn lossy(seed: u64) -> Impairment {
 /// page and 20 MiB from hyper, Linux sends 10 MiB to echo (and gets it back)
 /// and 10 MiB to discard, and a Linux client exchanges 1 MB with echo; every
 /// byte checked. (10 MiB rather than the clean runs' 50 MiB keeps the test
-/// near 20 seconds: 5% loss each way costs throughput.)
+/// near 20 seconds: 5% loss each way costs throughput.) With receive-buffer
+/// autotuning on, windows grow to megabytes, holes take several
+/// retransmissions at this loss rate, the ACKs that finally fill them echo a
+/// TSval from before the hole (RFC 7323 §4.3, as Linux's
+/// tcp_replace_ts_recent()), and Linux's sender, taking that as an RTT
+/// sample, backs off for tens of seconds: the same bytes then take minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_over_loss_and_reordering() {
     if !can_run("transfers_over_loss_and_reordering", &["python3", "curl"]) {

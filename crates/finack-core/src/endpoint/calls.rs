@@ -342,7 +342,7 @@ impl Endpoint {
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {
                 tcb.rcv.mem_pressure = self.mem.pressure();
-                let (n, update) = tcb.recv(out, &self.cfg)?;
+                let (n, update) = tcb.recv(now, out, &self.cfg)?;
                 tcb.arm_buffer_release(now, &self.cfg);
                 if update {
                     self.mark_tx(idx);
@@ -465,12 +465,19 @@ impl Endpoint {
     }
 
     /// Size this connection's receive buffer, and so its receive window, to
-    /// `bytes` (SO_RCVBUF). Only while no data is buffered: `Error::WouldBlock`
+    /// `bytes` (SO_RCVBUF); autotuning then leaves it alone
+    /// (`Config::rcvbuf_autotune`, Linux `SOCK_RCVBUF_LOCK`). Only while no
+    /// data is buffered: `Error::WouldBlock`
     /// otherwise. The window already advertised is never withdrawn (RFC 9293
     /// SHLD-14).
     pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
         let mut ok = true;
-        self.with_active(c, |tcb| ok = tcb.rcv.buf.set_cap(bytes))?;
+        self.with_active(c, |tcb| {
+            ok = tcb.rcv.buf.set_cap(bytes);
+            if ok {
+                tcb.lock_rcvbuf();
+            }
+        })?;
         if ok {
             Ok(())
         } else {

@@ -189,7 +189,10 @@ impl Tcb {
         };
         // RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
         let stale = ctx.now - self.rcv.ts_recent_age > core::time::Duration::from_secs(24 * 86400);
-        if (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 && !stale {
+        let age = self.rcv.ts_recent.wrapping_sub(ts.tsval) as i32;
+        // Linux tcp_paws_check(): TCP_PAWS_WINDOW, one tick of reordering.
+        let window = i32::from(ctx.cfg.paws_linux);
+        if age > window && !stale && !(ctx.cfg.paws_linux && self.disordered_ack(ctx, seg, age)) {
             ctx.stats.paws_rejected += 1;
             if !self.rate_limited_ack(ctx) {
                 // Linux TCPACKSkippedPAWS.
@@ -198,6 +201,30 @@ impl Tcb {
             return Step::Done;
         }
         Step::Continue
+    }
+
+    /// Linux tcp_input.c: tcp_disordered_ack(): a pure ACK at RCV.NXT that
+    /// acknowledges nothing new (SND.UNA), would not update the send window
+    /// (tcp_may_update_window()) and is at most an RTO's worth of timestamp
+    /// ticks (milliseconds) older than TS.Recent is let through PAWS.
+    fn disordered_ack(&self, ctx: &Ctx<'_>, seg: &TcpRepr<'_>, age: i32) -> bool {
+        let wnd = u32::from(seg.window) << self.snd.wscale;
+        let may_update_window = seg.ack.gt(self.snd.una)
+            || seg.seq.gt(self.snd.wl1)
+            || (seg.seq == self.snd.wl1 && (wnd > self.snd.wnd || wnd == 0));
+        let rto_ms = self
+            .snd
+            .rtt
+            .backed_off(self.snd.backoff, ctx.cfg)
+            .as_millis();
+        seg.flags.ack()
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && seg.seq == self.rcv.nxt
+            && seg.ack == self.snd.una
+            && !may_update_window
+            && i64::from(age) <= rto_ms as i64
     }
 
     /// RFC 7323 §4.3: remember the peer's latest TSval for echoing and PAWS when

@@ -1,8 +1,8 @@
 //! What the receiving side estimates about its peer's sending, as Linux
 //! keeps it for `tcp_info`: the peer's segment size (`tcpi_rcv_mss`,
 //! `icsk_ack.rcv_mss`) and the round-trip time seen from the receiver
-//! (`tcpi_rcv_rtt`, `rcv_rtt_est`, which Linux's receive-buffer autotuning
-//! reads). Neither changes what finack sends.
+//! (`tcpi_rcv_rtt`, `rcv_rtt_est`), and the receive-buffer autotuning that
+//! reads the latter (`Config::rcvbuf_autotune`).
 
 use alloc::boxed::Box;
 use core::time::Duration;
@@ -38,7 +38,24 @@ pub(crate) struct RcvEstimates {
     rtt_time: Option<Instant>,
     /// The TSecr last sampled (`rcv_rtt_last_tsecr`): one sample per echo.
     last_tsecr: u32,
+    /// Autotuning's measurement (`rcvq_space`): the bytes taken by the
+    /// application in the last one that grew the buffer (`space`), and
+    /// where and when the one under way began (`seq`: the next byte to be
+    /// read, `time`); None until the first read.
+    space: u32,
+    space_seq: SeqNumber,
+    space_time: Option<Instant>,
+    /// The application sized the buffer itself (SO_RCVBUF,
+    /// `SOCK_RCVBUF_LOCK`): no autotuning.
+    rcvbuf_locked: bool,
 }
+
+/// Linux `tcp_rcvbuf_low_rtt` (1 ms): below this receiver RTT the buffer
+/// grows by a share of the window proportional to the RTT, not to the
+/// sender's rate increase.
+const RCVBUF_LOW_RTT_US: u64 = 1000;
+/// Linux TCP_INIT_CWND.
+const INIT_CWND: u32 = 10;
 
 impl Tcb {
     /// The window we last advertised (Linux `tp->rcv_wnd`).
@@ -94,6 +111,73 @@ impl Tcb {
         } else {
             old - (old >> 3) + sample_us
         };
+    }
+
+    /// SO_RCVBUF was set: autotuning leaves this connection alone.
+    pub(crate) fn lock_rcvbuf(&mut self) {
+        self.est().rcvbuf_locked = true;
+    }
+
+    /// Linux tcp_input.c: tcp_rcv_space_adjust() (after the application took
+    /// `taken` bytes) and tcp_rcvbuf_grow(), with the window and the buffer
+    /// in the same unit (finack's window is the buffer's free room, so
+    /// tcp_space_from_win() is the identity). Once per receiver RTT: the
+    /// bytes taken since the measurement began, less those still unread; if
+    /// more than the last time the buffer grew, grow it to twice that plus
+    /// room for the sender's growth (a share proportional to the RTT below
+    /// 1 ms, else as much again as the rate rose, times two for slow start),
+    /// plus what out-of-order data spans, up to `recv_buffer_max`.
+    /// The first measurement begins at the first read (Linux begins it when
+    /// the connection is established, tcp_init_buffer_space()).
+    pub(crate) fn rcv_space_adjust(&mut self, now: Instant, cfg: &Config, taken: usize) {
+        if !cfg.rcvbuf_autotune || self.rcv.mem_pressure {
+            return;
+        }
+        let unread = self.rcv.buf.len() as u32;
+        let copied_seq = self.rcv.nxt - unread;
+        let first_space = self
+            .rcv_wnd_advertised()
+            .min(INIT_CWND * u32::from(self.our_mss(cfg)));
+        let est = self.est();
+        if est.rcvbuf_locked {
+            return;
+        }
+        let Some(began) = est.space_time else {
+            est.space_time = Some(now);
+            est.space_seq = copied_seq - taken as u32;
+            est.space = first_space;
+            return;
+        };
+        let rtt_us = est.rtt_x8_us >> 3;
+        let elapsed = now.saturating_duration_since(began).as_micros() as u64;
+        if rtt_us == 0 || elapsed < rtt_us {
+            return;
+        }
+        // Bytes taken in the last RTT, less what still waits (Linux 6.16:
+        // "copied -= inq").
+        let copied = (copied_seq - est.space_seq).max(0) as u64;
+        let copied = copied.saturating_sub(u64::from(unread));
+        let space = u64::from(est.space);
+        est.space_seq = copied_seq;
+        est.space_time = Some(now);
+        if copied <= space {
+            return;
+        }
+        est.space = copied.min(u64::from(u32::MAX)) as u32;
+        // tcp_rcvbuf_grow(): DRS is one RTT late, so twice what was taken.
+        let mut rcvwin = copied << 1;
+        let grow = if rtt_us < RCVBUF_LOW_RTT_US {
+            rcvwin * rtt_us / RCVBUF_LOW_RTT_US
+        } else {
+            // Slow start: let the sender double its rate.
+            ((rcvwin << 1) * (copied - space)) / space.max(1)
+        };
+        rcvwin += grow;
+        if let Some((_, end)) = self.rcv.buf.ooo_blocks().last() {
+            rcvwin += end as u64;
+        }
+        let target = rcvwin.min(cfg.recv_buffer_max as u64) as usize;
+        self.rcv.buf.grow_cap(target);
     }
 
     /// Linux tcp_input.c: tcp_rcv_rtt_measure_ts(), for a segment arriving

@@ -576,6 +576,7 @@ mod tests {
             notsent_lowat: u32::MAX,
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 536,
+            rcv_buf: 0,
             chrono: finack_core::SendTimes {
                 busy: core::time::Duration::from_millis(70),
                 rwnd_limited: core::time::Duration::ZERO,

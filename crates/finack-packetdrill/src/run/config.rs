@@ -140,7 +140,10 @@ pub fn apply_sysctl_for(
             let [_, default, max] = triple(value)?;
             cfg.window_scale = Config::window_scale_for(max as usize);
             cfg.recv_buffer = default.min(max) as usize;
+            cfg.recv_buffer_max = max as usize;
         }
+        // Receive-buffer autotuning (Config::rcvbuf_autotune).
+        "tcp_moderate_rcvbuf" => cfg.rcvbuf_autotune = num(value)? != 0,
         "tcp_notsent_lowat" => {
             cfg.notsent_lowat =
                 u32::try_from(num(value)?).map_err(|_| format!("{name}: bad value '{value}'"))?

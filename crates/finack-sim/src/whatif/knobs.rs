@@ -105,6 +105,8 @@ const FIELDS: &[(&str, Kind)] = &[
     ("timestamps", Kind::Bool),
     ("timestamp_offsets", Kind::Bool),
     ("recv_buffer", Kind::Size),
+    ("rcvbuf_autotune", Kind::Bool),
+    ("recv_buffer_max", Kind::Size),
     ("send_buffer", Kind::Size),
     ("delayed_ack", Kind::OptDur),
     ("quickacks", Kind::Num),
@@ -117,6 +119,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("prr_ssrb_always", Kind::Bool),
     ("fack", Kind::Bool),
     ("linux_window_update", Kind::Bool),
+    ("paws_linux", Kind::Bool),
     ("idle_restart", Kind::Idle),
     ("congestion", Kind::Cc),
     ("cong_in_segments", Kind::Bool),
@@ -229,6 +232,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
             let n = parse_size(v).ok_or_else(bad)?;
             match field {
                 "recv_buffer" => cfg.recv_buffer = n,
+                "recv_buffer_max" => cfg.recv_buffer_max = n,
                 _ => cfg.send_buffer = n,
             }
         }
@@ -393,6 +397,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "window_scaling" => &mut cfg.window_scaling,
         "sack" => &mut cfg.sack,
         "timestamps" => &mut cfg.timestamps,
+        "rcvbuf_autotune" => &mut cfg.rcvbuf_autotune,
         "timestamp_offsets" => &mut cfg.timestamp_offsets,
         "cwnd_limited_growth" => &mut cfg.cwnd_limited_growth,
         "zero_window_probe_data" => &mut cfg.zero_window_probe_data,
@@ -401,6 +406,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "prr_ssrb_always" => &mut cfg.prr_ssrb_always,
         "fack" => &mut cfg.fack,
         "linux_window_update" => &mut cfg.linux_window_update,
+        "paws_linux" => &mut cfg.paws_linux,
         "nagle" => &mut cfg.nagle,
         "tw_reuse" => &mut cfg.tw_reuse,
         "rfc1337" => &mut cfg.rfc1337,
