@@ -248,7 +248,15 @@ impl Inner {
                 let mut writes = 0;
                 let mut write = |b: &mut Vec<u8>| {
                     writes += 1;
-                    let _ = tx.send(std::mem::take(b));
+                    // A small packet goes as an exact-size copy; a
+                    // super-segment takes the coalescer's buffer (which
+                    // allocates a new one).
+                    let pkt = if b.len() < 4096 {
+                        b.clone()
+                    } else {
+                        std::mem::take(b)
+                    };
+                    let _ = tx.send(pkt);
                 };
                 while let Some(n) = ep.poll_transmit(now, buf) {
                     sent += 1;
