@@ -246,8 +246,20 @@ pub struct Config {
     /// The largest receive buffer autotuning grows to (Linux `tcp_rmem[2]`:
     /// 6 MiB).
     pub recv_buffer_max: usize,
-    /// Send buffer size per connection, in bytes.
+    /// Send buffer size per connection, in bytes: where it starts (Linux
+    /// `tcp_wmem[1]`); with `sndbuf_autotune` it may grow to
+    /// `send_buffer_max`.
     pub send_buffer: usize,
+    /// Send-buffer autotuning (Linux tcp_new_space() -> tcp_sndbuf_expand(),
+    /// always on there): when an ACK frees room for a blocked writer and
+    /// the congestion window is not full, the buffer grows to twice the
+    /// congestion window's segments at Linux's worst-case cost per segment.
+    /// Setting SO_SNDBUF (`Endpoint::set_send_buffer`) turns it off for
+    /// that connection.
+    pub sndbuf_autotune: bool,
+    /// The largest send buffer autotuning grows to (Linux `tcp_wmem[2]`:
+    /// 4 MiB).
+    pub send_buffer_max: usize,
     /// Delayed acknowledgments (RFC 9293 SHLD-18; MUST-40: under 0.5 s): wait this
     /// long for more data or a reply to carry the ACK, but ACK at least every
     /// second full-sized segment (SHLD-19). Linux: 40 ms (TCP_DELACK_MIN). `None`
@@ -539,6 +551,8 @@ impl Config {
             rcvbuf_autotune: true,
             recv_buffer_max: 6 << 20,
             send_buffer: 262_144,
+            sndbuf_autotune: true,
+            send_buffer_max: 4 << 20,
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
             congestion: CongestionAlgorithm::Cubic,
@@ -697,6 +711,7 @@ impl Config {
             // Buffers stay the size they are given (the RFCs leave sizing to
             // the implementation; fixed sizes keep the RFC view simple).
             rcvbuf_autotune: false,
+            sndbuf_autotune: false,
             // RFC 9293 MUST-6: an option not understood is ignored.
             md5_option_checks: false,
             // The rest (keep-alive 2 h / 75 s / 9, MTU 1500, options on, buffers,
@@ -731,7 +746,11 @@ impl Config {
     /// [`Endpoint::memory_usage`](crate::Endpoint::memory_usage).
     pub fn connection_memory_limit(&self) -> usize {
         core::mem::size_of::<crate::tcb::Tcb>()
-            + 2 * self.send_buffer
+            + 2 * if self.sndbuf_autotune {
+                self.send_buffer.max(self.send_buffer_max)
+            } else {
+                self.send_buffer
+            }
             + if self.rcvbuf_autotune {
                 self.recv_buffer.max(self.recv_buffer_max)
             } else {

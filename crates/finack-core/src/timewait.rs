@@ -231,6 +231,7 @@ impl TimeWait {
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 0,
             rcv_buf: 0,
+            snd_buf: 0,
             chrono: Default::default(),
         }
     }

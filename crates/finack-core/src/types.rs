@@ -513,6 +513,9 @@ pub struct ConnInfo {
     /// The receive buffer's size (Linux `sk_rcvbuf`, `SK_MEMINFO_RCVBUF`):
     /// `Config::recv_buffer`, SO_RCVBUF, or what autotuning grew it to.
     pub rcv_buf: u32,
+    /// The send buffer's size (Linux `sk_sndbuf`): `Config::send_buffer`,
+    /// SO_SNDBUF, or what autotuning grew it to.
+    pub snd_buf: u32,
     /// How long sending was busy and what held it back (Linux
     /// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`).
     pub chrono: SendTimes,

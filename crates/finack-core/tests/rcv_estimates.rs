@@ -190,3 +190,38 @@ fn autotuning_grows_the_receive_buffer_of_a_reader_that_keeps_up() {
     let (buf, _, _) = grown_buffer(Config::rfc9293(), false);
     assert_eq!(buf, Config::rfc9293().recv_buffer as u32);
 }
+
+/// The sender's side of autotuning (tcp_sndbuf_expand()): a writer that
+/// keeps the buffer full over a 20 ms path gets a buffer of twice its
+/// congestion window's segments, past the 256 KiB it started with; with
+/// SO_SNDBUF set it keeps its size.
+fn grown_send_buffer(lock: bool) -> (u32, u32) {
+    let cfg = Config::linux();
+    let mut net = Net::with_configs(Family::V4, cfg.clone(), cfg.clone());
+    let (c, _s) = net.established();
+    if lock {
+        net.client.set_send_buffer(c, cfg.send_buffer).unwrap();
+    }
+    let data = pattern(16 << 20, 9);
+    let mut sent = 0;
+    while sent < data.len() {
+        let now = net.now;
+        sent += net.client.send(now, c, &data[sent..]).unwrap_or(0);
+        net.run_for(Duration::from_millis(5));
+    }
+    let all = data.len();
+    assert!(net.run_until(Duration::from_secs(600), |n| n.sapp.received.len() >= all));
+    assert!(net.sapp.received == data);
+    let info = net.client.info(c).unwrap();
+    (info.snd_buf, info.cwnd)
+}
+
+#[test]
+fn autotuning_grows_the_send_buffer_of_a_writer_that_keeps_it_full() {
+    let start = Config::linux().send_buffer as u32;
+    let (buf, cwnd) = grown_send_buffer(false);
+    assert!(buf > start, "grew to {buf} (cwnd {cwnd})");
+    assert!(buf <= Config::linux().send_buffer_max as u32);
+    let (buf, _) = grown_send_buffer(true);
+    assert_eq!(buf, start);
+}

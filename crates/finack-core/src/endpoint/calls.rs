@@ -459,9 +459,14 @@ impl Endpoint {
     }
 
     /// Limit this connection's send buffer to `bytes` of queued data
-    /// (SO_SNDBUF). Data already queued stays.
+    /// (SO_SNDBUF); autotuning then leaves it alone
+    /// (`Config::sndbuf_autotune`, Linux SOCK_SNDBUF_LOCK). Data already
+    /// queued stays.
     pub fn set_send_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
-        self.with_active(c, |tcb| tcb.snd.buf.set_cap(bytes))
+        self.with_active(c, |tcb| {
+            tcb.snd.buf.set_cap(bytes);
+            tcb.lock_sndbuf();
+        })
     }
 
     /// Size this connection's receive buffer, and so its receive window, to

@@ -433,6 +433,12 @@ impl Tcb {
             self.cc
                 .on_new_ack(delivered, mss, ctx.cfg.slow_start_abc, ctx.now);
         }
+        // Linux tcp_input.c: tcp_check_space() -> tcp_new_space(): for a
+        // writer that found the buffer full, the freed room may first grow
+        // the buffer.
+        if self.snd.blocked && data_acked > 0 {
+            self.sndbuf_expand(ctx.cfg);
+        }
         // Linux tcp_input.c: tcp_check_space() -> sk_stream_write_space():
         // a writer waiting for room is told once the socket is writable
         // (Linux's rule with `Config::linux_write_space`, else one free

@@ -63,6 +63,7 @@ impl Tcb {
             rcv_rtt: self.rcv_rtt(),
             rcv_mss: self.rcv_mss(cfg),
             rcv_buf: self.rcv.buf.cap() as u32,
+            snd_buf: self.snd.buf.cap() as u32,
             chrono: self.send_times(now),
         }
     }

@@ -35,6 +35,7 @@ mod recovery;
 mod recv;
 mod rexmit_out;
 mod send;
+mod sndbuf;
 mod tail_probe;
 mod timer;
 mod tso_defer;

@@ -60,6 +60,8 @@ pub(crate) struct SendSide {
     pub(crate) nodelay: bool,
     /// A write found the buffer full: tell the application when room opens.
     pub(crate) blocked: bool,
+    /// SO_SNDBUF was set: no autotuning (Linux SOCK_SNDBUF_LOCK).
+    pub(crate) sndbuf_locked: bool,
     /// TCP_CORK: hold a partial last segment until uncorked.
     pub(crate) cork: bool,
     /// The last write said MSG_MORE: hold its partial segment until the
@@ -160,6 +162,7 @@ impl SendSide {
             mss: peer_mss,
             nodelay: !cfg.nagle,
             blocked: false,
+            sndbuf_locked: false,
             cork: false,
             more: false,
             push_once: false,

@@ -577,6 +577,7 @@ mod tests {
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 536,
             rcv_buf: 0,
+            snd_buf: 0,
             chrono: finack_core::SendTimes {
                 busy: core::time::Duration::from_millis(70),
                 rwnd_limited: core::time::Duration::ZERO,

@@ -149,8 +149,9 @@ pub fn apply_sysctl_for(
                 u32::try_from(num(value)?).map_err(|_| format!("{name}: bad value '{value}'"))?
         }
         "tcp_wmem" => {
-            let [_, default, _] = triple(value)?;
+            let [_, default, max] = triple(value)?;
             cfg.send_buffer = default as usize;
+            cfg.send_buffer_max = max as usize;
         }
         "tcp_congestion_control" => match value.trim() {
             "cubic" => cfg.congestion = CongestionAlgorithm::Cubic,

@@ -108,6 +108,8 @@ const FIELDS: &[(&str, Kind)] = &[
     ("rcvbuf_autotune", Kind::Bool),
     ("recv_buffer_max", Kind::Size),
     ("send_buffer", Kind::Size),
+    ("sndbuf_autotune", Kind::Bool),
+    ("send_buffer_max", Kind::Size),
     ("delayed_ack", Kind::OptDur),
     ("quickacks", Kind::Num),
     ("slow_start_abc", Kind::OptNum),
@@ -233,6 +235,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
             match field {
                 "recv_buffer" => cfg.recv_buffer = n,
                 "recv_buffer_max" => cfg.recv_buffer_max = n,
+                "send_buffer_max" => cfg.send_buffer_max = n,
                 _ => cfg.send_buffer = n,
             }
         }
@@ -398,6 +401,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "sack" => &mut cfg.sack,
         "timestamps" => &mut cfg.timestamps,
         "rcvbuf_autotune" => &mut cfg.rcvbuf_autotune,
+        "sndbuf_autotune" => &mut cfg.sndbuf_autotune,
         "timestamp_offsets" => &mut cfg.timestamp_offsets,
         "cwnd_limited_growth" => &mut cfg.cwnd_limited_growth,
         "zero_window_probe_data" => &mut cfg.zero_window_probe_data,
