@@ -170,7 +170,7 @@ impl Tcb {
             rcvwin * rtt_us / RCVBUF_LOW_RTT_US
         } else {
             // Slow start: let the sender double its rate.
-            ((rcvwin << 1) * (copied - space)) / space.max(1)
+            (rcvwin << 1).saturating_mul(copied - space) / space.max(1)
         };
         rcvwin += grow;
         if let Some((_, end)) = self.rcv.buf.ooo_blocks().last() {
