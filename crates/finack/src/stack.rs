@@ -140,6 +140,59 @@ pub(crate) enum Out {
     Tun { dev: Arc<AsyncDevice>, vnet: bool },
 }
 
+impl Out {
+    /// Writes carry a virtio-net header (segments are joined first).
+    fn vnet(&self) -> bool {
+        match self {
+            Out::Chan { vnet, .. } | Out::Tun { vnet, .. } => *vnet,
+        }
+    }
+
+    /// Send one write. A closed link (the peer is gone) loses it, as a cable
+    /// would; a failed TUN write (device gone, no memory) loses it too, and
+    /// TCP retransmits. TUN writes do not block.
+    fn write(&self, pkt: &[u8], counters: &Counters) {
+        match self {
+            Out::Chan { tx, .. } => self.send(tx, pkt.to_vec(), counters),
+            Out::Tun { dev, .. } => tun_write(dev, pkt),
+        }
+    }
+
+    /// [`Out::write`] from the coalescer's buffer: into a channel a small
+    /// packet goes as an exact-size copy and a super-segment takes the
+    /// buffer (the coalescer allocates another).
+    fn write_owned(&self, b: &mut Vec<u8>, counters: &Counters) {
+        match self {
+            Out::Chan { tx, .. } => {
+                let pkt = if b.len() < 4096 {
+                    b.clone()
+                } else {
+                    std::mem::take(b)
+                };
+                self.send(tx, pkt, counters);
+            }
+            Out::Tun { dev, .. } => tun_write(dev, b),
+        }
+    }
+
+    fn send(&self, tx: &mpsc::UnboundedSender<Vec<u8>>, pkt: Vec<u8>, counters: &Counters) {
+        let device = matches!(self, Out::Chan { device: true, .. });
+        if device {
+            // Counted before the writer task can count it down.
+            Counters::bump(&counters.unwritten);
+        }
+        if tx.send(pkt).is_err() && device {
+            counters.unwritten.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn tun_write(dev: &AsyncDevice, pkt: &[u8]) {
+    if let Err(e) = dev.try_send(pkt) {
+        tracing::trace!(target: "finack", error = %e, "TUN write failed");
+    }
+}
+
 /// The TUN queue a worker reads itself.
 pub(crate) struct Queue {
     pub dev: Arc<AsyncDevice>,
@@ -222,80 +275,26 @@ impl Inner {
             counters,
             ..
         } = self;
-        let mut sent = 0u64;
-        match out {
-            Out::Chan {
-                tx,
-                vnet: false,
-                device,
-            } => {
-                while let Some(n) = ep.poll_transmit(now, buf) {
-                    sent += 1;
-                    // A closed link (the peer is gone) loses the packet, as a
-                    // cable would.
-                    let _ = tx.send(buf[..n].to_vec());
-                }
-                Counters::add(&counters.writes_out, sent);
-                if *device {
-                    Counters::add(&counters.unwritten, sent);
-                }
+        let (mut sent, mut writes) = (0u64, 0u64);
+        if out.vnet() {
+            let mut write = |b: &mut Vec<u8>| {
+                writes += 1;
+                out.write_owned(b, counters);
+            };
+            while let Some(n) = ep.poll_transmit(now, buf) {
+                sent += 1;
+                gso.push(&buf[..n], &mut write);
             }
-            Out::Chan {
-                tx,
-                vnet: true,
-                device,
-            } => {
-                let mut writes = 0;
-                let mut write = |b: &mut Vec<u8>| {
-                    writes += 1;
-                    // A small packet goes as an exact-size copy; a
-                    // super-segment takes the coalescer's buffer (which
-                    // allocates a new one).
-                    let pkt = if b.len() < 4096 {
-                        b.clone()
-                    } else {
-                        std::mem::take(b)
-                    };
-                    let _ = tx.send(pkt);
-                };
-                while let Some(n) = ep.poll_transmit(now, buf) {
-                    sent += 1;
-                    gso.push(&buf[..n], &mut write);
-                }
-                gso.flush(&mut write);
-                Counters::add(&counters.writes_out, writes);
-                if *device {
-                    Counters::add(&counters.unwritten, writes);
-                }
+            gso.flush(&mut write);
+        } else {
+            while let Some(n) = ep.poll_transmit(now, buf) {
+                sent += 1;
+                out.write(&buf[..n], counters);
             }
-            Out::Tun { dev, vnet: false } => {
-                while let Some(n) = ep.poll_transmit(now, buf) {
-                    sent += 1;
-                    // A failed write (device gone, no memory) loses the
-                    // packet; TCP retransmits. TUN writes do not block.
-                    if let Err(e) = dev.try_send(&buf[..n]) {
-                        tracing::trace!(target: "finack", error = %e, "TUN write failed");
-                    }
-                }
-                Counters::add(&counters.writes_out, sent);
-            }
-            Out::Tun { dev, vnet: true } => {
-                let mut writes = 0;
-                let mut write = |b: &mut Vec<u8>| {
-                    writes += 1;
-                    if let Err(e) = dev.try_send(b) {
-                        tracing::trace!(target: "finack", error = %e, "TUN write failed");
-                    }
-                };
-                while let Some(n) = ep.poll_transmit(now, buf) {
-                    sent += 1;
-                    gso.push(&buf[..n], &mut write);
-                }
-                gso.flush(&mut write);
-                Counters::add(&counters.writes_out, writes);
-            }
+            writes = sent;
         }
         Counters::add(&counters.packets_out, sent);
+        Counters::add(&counters.writes_out, writes);
     }
 
     fn handle_inbound(&mut self, now: Instant, pkt: &[u8], rx: RxOffload) {

@@ -135,19 +135,23 @@ impl Tcb {
         }
         let unread = self.rcv.buf.len() as u32;
         let copied_seq = self.rcv.nxt - unread;
-        let first_space = self
-            .rcv_wnd_advertised()
-            .min(INIT_CWND * u32::from(self.our_mss(cfg)));
-        let est = self.est();
-        if est.rcvbuf_locked {
-            return;
-        }
-        let Some(began) = est.space_time else {
+        let began = match self.rcv.est.as_deref() {
+            Some(e) if e.rcvbuf_locked => return,
+            Some(e) => e.space_time,
+            None => None,
+        };
+        let Some(began) = began else {
+            // The first read begins the first measurement.
+            let space = self
+                .rcv_wnd_advertised()
+                .min(INIT_CWND * u32::from(self.our_mss(cfg)));
+            let est = self.est();
             est.space_time = Some(now);
             est.space_seq = copied_seq - taken as u32;
-            est.space = first_space;
+            est.space = space;
             return;
         };
+        let est = self.est();
         let rtt_us = est.rtt_x8_us >> 3;
         let elapsed = now.saturating_duration_since(began).as_micros() as u64;
         if rtt_us == 0 || elapsed < rtt_us {

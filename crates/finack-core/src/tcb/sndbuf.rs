@@ -38,18 +38,21 @@ impl Tcb {
         }
         let mss = u32::from(self.snd.mss.max(self.snd.peer_mss)).max(1);
         let cwnd = self.cc.cwnd();
-        // "If we filled the congestion window, do not expand."
-        if self.recovery_pipe(cfg) >= cwnd {
-            return;
-        }
         let segs = (cwnd / mss)
             .max(10)
             .max(self.reordering(cfg).saturating_add(1));
         let sndmem = 2u64 * u64::from(segs) * u64::from(per_mss_truesize(mss));
         let target = sndmem.min(cfg.send_buffer_max as u64) as usize;
-        if target > self.snd.buf.cap() {
-            self.snd.buf.set_cap(target);
+        // Nothing to grow: skip counting the segments in flight (a walk of
+        // the send record), which this ACK's path would otherwise pay.
+        if target <= self.snd.buf.cap() {
+            return;
         }
+        // "If we filled the congestion window, do not expand."
+        if self.recovery_pipe(cfg) >= cwnd {
+            return;
+        }
+        self.snd.buf.set_cap(target);
     }
 }
 
