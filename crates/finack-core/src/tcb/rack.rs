@@ -43,10 +43,62 @@ impl SentSeg {
     }
 }
 
+/// Running counts over the records, kept as each record changes so that an
+/// ACK or a send does not walk the whole flight (Linux keeps `sacked_out`,
+/// `lost_out`, `retrans_out` and tcp_packets_in_flight()'s terms in the
+/// socket for the same reason).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Tally {
+    /// Records with `SACKED`, `LOST`, `RETRANS`.
+    sacked: u32,
+    lost: u32,
+    retrans: u32,
+    /// Octets in flight ([`SentLog::pipe`]).
+    pipe: u32,
+}
+
+impl Tally {
+    /// `s`'s terms: (sacked, lost, retrans, pipe octets).
+    fn terms(s: &SentSeg) -> (u32, u32, u32, u32) {
+        let has = |f: u8| u32::from(s.flags & f != 0);
+        let pipe = if s.flags & SACKED != 0 {
+            0
+        } else {
+            s.len() * (1 - has(LOST)) + s.len() * has(RETRANS)
+        };
+        (has(SACKED), has(LOST), has(RETRANS), pipe)
+    }
+
+    fn add(&mut self, s: &SentSeg) {
+        let (a, b, c, d) = Tally::terms(s);
+        self.sacked = self.sacked.wrapping_add(a);
+        self.lost = self.lost.wrapping_add(b);
+        self.retrans = self.retrans.wrapping_add(c);
+        self.pipe = self.pipe.wrapping_add(d);
+    }
+
+    fn sub(&mut self, s: &SentSeg) {
+        let (a, b, c, d) = Tally::terms(s);
+        self.sacked = self.sacked.wrapping_sub(a);
+        self.lost = self.lost.wrapping_sub(b);
+        self.retrans = self.retrans.wrapping_sub(c);
+        self.pipe = self.pipe.wrapping_sub(d);
+    }
+
+    /// The counts of `segs`, from scratch.
+    fn of<'a>(segs: impl Iterator<Item = &'a SentSeg>) -> Tally {
+        let mut t = Tally::default();
+        for s in segs {
+            t.add(s);
+        }
+        t
+    }
+}
+
 /// The segments sent and not yet cumulatively acknowledged, in sequence
 /// order, with RACK's per-flight state (RFC 8985 §6.1: RACK.xmit_ts,
 /// RACK.end_seq, RACK.rtt; Linux `tp->rack`).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SentLog {
     segs: VecDeque<SentSeg>,
     /// RACK.xmit_ts: send time of the most recently sent segment delivered.
@@ -63,6 +115,12 @@ pub(crate) struct SentLog {
     /// The loss-probe timer slot holds the reordering timer (Linux
     /// ICSK_TIME_REO_TIMEOUT in `icsk_pending`).
     pub(crate) reo_armed: bool,
+    /// Counts over `segs`.
+    tally: Tally,
+    /// The end of the highest SACKed record (Linux's fack): records leave
+    /// only from the front and lose `SACKED` only on an RTO, so the highest
+    /// end marked since stays right until then or until SND.UNA passes it.
+    fack: Option<SeqNumber>,
 }
 
 /// Linux tcp.h: tcp_skb_sent_after(): was segment 1 sent after segment 2?
@@ -162,8 +220,11 @@ impl SentLog {
         let i = self.segs.partition_point(|s| s.end.le(seq));
         if let Some(s) = self.segs.get(i).copied() {
             if s.start.lt(seq) && seq.lt(s.end) {
+                self.tally.sub(&s);
                 self.segs[i].end = seq;
                 self.segs.insert(i + 1, SentSeg { start: seq, ..s });
+                self.tally.add(&self.segs[i]);
+                self.tally.add(&self.segs[i + 1]);
             }
         }
     }
@@ -180,7 +241,7 @@ impl SentLog {
         self.sends = self.sends.wrapping_add(1);
         let top = self.segs.back().map(|s| s.end);
         if top.is_none_or(|t| t.le(start)) {
-            self.segs.push_back(SentSeg {
+            self.push(SentSeg {
                 start,
                 end,
                 at: now,
@@ -191,19 +252,24 @@ impl SentLog {
         }
         self.split_at(start);
         self.split_at(end);
-        for s in self.segs.iter_mut() {
-            if s.start.ge(start) && s.end.le(end) {
-                s.at = now;
-                s.order = order;
-                // Linux keeps TCPCB_LOST on a retransmitted skb (it counts
-                // in `lost_out` and, retransmitted, in `retrans_out`).
-                s.flags |= RETRANS | EVER_RETRANS;
+        let first = self.segs.partition_point(|s| s.start.lt(start));
+        let tally = &mut self.tally;
+        for s in self.segs.range_mut(first..) {
+            if !s.end.le(end) {
+                break;
             }
+            tally.sub(s);
+            s.at = now;
+            s.order = order;
+            // Linux keeps TCPCB_LOST on a retransmitted skb (it counts
+            // in `lost_out` and, retransmitted, in `retrans_out`).
+            s.flags |= RETRANS | EVER_RETRANS;
+            tally.add(s);
         }
         // What goes beyond the records (sent again after an RTO pulled
         // SND.NXT back and now past what was ever sent) is new.
         if let Some(t) = top.filter(|t| t.lt(end)) {
-            self.segs.push_back(SentSeg {
+            self.push(SentSeg {
                 start: t,
                 end,
                 at: now,
@@ -211,6 +277,25 @@ impl SentLog {
                 flags: 0,
             });
         }
+        self.check();
+    }
+
+    fn push(&mut self, s: SentSeg) {
+        self.tally.add(&s);
+        self.segs.push_back(s);
+    }
+
+    /// In debug builds: the running counts agree with the records.
+    fn check(&self) {
+        debug_assert_eq!(self.tally, Tally::of(self.segs.iter()));
+        debug_assert_eq!(
+            self.fack,
+            self.segs
+                .iter()
+                .rev()
+                .find(|s| s.flags & SACKED != 0)
+                .map(|s| s.end)
+        );
     }
 
     /// Mark what `sacked` (sorted, disjoint ranges) covers as SACKed: each
@@ -218,14 +303,25 @@ impl SentLog {
     /// A record is one segment: Linux splits an skb only at whole segments
     /// (tcp_match_skb_to_sack()), so a block covering part of a segment
     /// SACKs nothing.
+    /// The blocks are sorted, so records are delivered in sequence order.
     pub(crate) fn on_sacked(&mut self, sacked: &[(SeqNumber, SeqNumber)], d: &mut Deliveries) {
-        for i in 0..self.segs.len() {
-            let s = self.segs[i];
-            if s.flags & SACKED == 0 && sacked.iter().any(|&(l, r)| l.le(s.start) && s.end.le(r)) {
-                self.segs[i].flags = (s.flags | SACKED) & !(LOST | RETRANS);
-                self.deliver(&s, false, d);
+        for &(l, r) in sacked {
+            let mut i = self.segs.partition_point(|s| s.start.lt(l));
+            while let Some(s) = self.segs.get(i).copied() {
+                if !s.end.le(r) {
+                    break;
+                }
+                if s.flags & SACKED == 0 {
+                    self.tally.sub(&s);
+                    self.segs[i].flags = (s.flags | SACKED) & !(LOST | RETRANS);
+                    self.tally.add(&self.segs[i]);
+                    self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
+                    self.deliver(&s, false, d);
+                }
+                i += 1;
             }
         }
+        self.check();
     }
 
     /// When the oldest segment still in the record was sent (Linux: the
@@ -264,9 +360,12 @@ impl SentLog {
         while let Some(&s) = self.segs.front() {
             let part = if s.end.le(una) {
                 self.segs.pop_front();
+                self.tally.sub(&s);
                 s
             } else if s.start.lt(una) {
+                self.tally.sub(&s);
                 self.segs[0].start = una;
+                self.tally.add(&self.segs[0]);
                 SentSeg { end: una, ..s }
             } else {
                 break;
@@ -276,6 +375,10 @@ impl SentLog {
                 self.deliver(&part, spurious, d);
             }
         }
+        if self.fack.is_some_and(|f| f.le(una)) {
+            self.fack = None;
+        }
+        self.check();
     }
 
     /// What a cumulative ACK up to `ack` tells about send times (Linux
@@ -320,6 +423,8 @@ impl SentLog {
         for s in self.segs.iter_mut() {
             s.flags &= EVER_RETRANS;
         }
+        self.tally = Tally::of(self.segs.iter());
+        self.fack = None;
         self.reo_armed = false;
     }
 
@@ -363,11 +468,21 @@ impl SentLog {
         };
         let (end_seq, order) = (self.end_seq, self.order);
         let budget = self.rtt + reo_wnd;
+        let tally = &mut self.tally;
         for s in self.segs.iter_mut() {
             if s.flags & SACKED != 0 || s.flags & (LOST | RETRANS) == LOST {
                 continue;
             }
             if !sent_after_rack(mstamp, order, end_seq, s) {
+                // Linux walks its time-sorted list and stops at the first
+                // segment sent after RACK's. This log is in sequence order;
+                // but every record above an original transmission was last
+                // sent no earlier (and later in send order) than it, so
+                // past an original sent after RACK's segment none was sent
+                // before it.
+                if s.flags & EVER_RETRANS == 0 {
+                    break;
+                }
                 continue;
             }
             let elapsed = now.saturating_duration_since(s.at);
@@ -377,35 +492,41 @@ impl SentLog {
                 if s.flags & RETRANS != 0 {
                     scan.lost_retrans += 1;
                 }
+                tally.sub(s);
                 s.flags = (s.flags | LOST) & !RETRANS;
+                tally.add(s);
                 scan.newly_lost += 1;
             } else {
                 let left = budget - elapsed;
                 scan.wait = Some(scan.wait.map_or(left, |w| w.max(left)));
             }
         }
+        self.check();
         scan
     }
 
     /// Segments SACKed (Linux `sacked_out`, counting records).
     pub(crate) fn sacked(&self) -> u32 {
-        self.segs.iter().filter(|s| s.flags & SACKED != 0).count() as u32
+        self.tally.sacked
     }
 
     /// Segments marked lost (Linux `lost_out`, counting records).
     pub(crate) fn lost(&self) -> u32 {
-        self.segs.iter().filter(|s| s.flags & LOST != 0).count() as u32
+        self.tally.lost
     }
 
     /// Segments retransmitted and neither acknowledged nor SACKed since
     /// (Linux `retrans_out`, `tcpi_retrans`).
     pub(crate) fn retrans_out(&self) -> u32 {
-        self.segs.iter().filter(|s| s.flags & RETRANS != 0).count() as u32
+        self.tally.retrans
     }
 
     /// The first segment lost and not yet retransmitted (what Linux's
     /// tcp_xmit_retransmit_queue() sends next), as `(start, octets)`.
     pub(crate) fn next_lost(&self) -> Option<(SeqNumber, u32)> {
+        if self.tally.lost == 0 {
+            return None;
+        }
         let i = self
             .segs
             .iter()
@@ -425,30 +546,13 @@ impl SentLog {
     /// Octets in flight (Linux tcp_packets_in_flight(): sent, minus SACKed
     /// and lost, plus retransmissions in flight; RFC 6675 pipe).
     pub(crate) fn pipe(&self) -> u32 {
-        self.segs
-            .iter()
-            .filter(|s| s.flags & SACKED == 0)
-            .map(|s| {
-                let mut n = 0;
-                if s.flags & LOST == 0 {
-                    n += s.len();
-                }
-                if s.flags & RETRANS != 0 {
-                    n += s.len();
-                }
-                n
-            })
-            .sum()
+        self.tally.pipe
     }
 
     /// The end of the highest SACKed record (Linux's fack,
     /// tcp_highest_sack_seq()).
     pub(crate) fn highest_sacked_end(&self) -> Option<SeqNumber> {
-        self.segs
-            .iter()
-            .rev()
-            .find(|s| s.flags & SACKED != 0)
-            .map(|s| s.end)
+        self.fack
     }
 }
 

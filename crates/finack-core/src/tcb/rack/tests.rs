@@ -168,3 +168,140 @@ fn dsack_widens_the_reordering_window() {
     rec.update_reo_wnd(200_000, 201_000);
     assert_eq!(rec.reo_wnd_steps, 1);
 }
+
+/// RACK's scan as a walk of every record, with no early stop: what
+/// [`SentLog::detect_loss`] must find.
+fn detect_loss_walking_all(log: &mut SentLog, now: Instant, reo_wnd: Duration) -> Scan {
+    let mut scan = Scan::default();
+    let Some(mstamp) = log.mstamp else {
+        return scan;
+    };
+    let budget = log.rtt + reo_wnd;
+    for s in log.segs.iter_mut() {
+        if s.flags & SACKED != 0 || s.flags & (LOST | RETRANS) == LOST {
+            continue;
+        }
+        if !sent_after_rack(mstamp, log.order, log.end_seq, s) {
+            continue;
+        }
+        let elapsed = now.saturating_duration_since(s.at);
+        if elapsed >= budget {
+            if s.flags & RETRANS != 0 {
+                scan.lost_retrans += 1;
+            }
+            s.flags = (s.flags | LOST) & !RETRANS;
+            scan.newly_lost += 1;
+        } else {
+            let left = budget - elapsed;
+            scan.wait = Some(scan.wait.map_or(left, |w| w.max(left)));
+        }
+    }
+    scan
+}
+
+/// One step of a random run over a log.
+#[derive(Clone, Debug)]
+enum Op {
+    /// New segments.
+    Send(u8),
+    /// A retransmission of `len` segments from the `from`-th unacknowledged.
+    Resend {
+        from: u8,
+        len: u8,
+    },
+    /// SACK blocks (segment offsets from SND.UNA, sorted and merged here).
+    Sack(alloc::vec::Vec<(u8, u8)>),
+    /// A cumulative ACK of `n` segments.
+    Ack(u8),
+    Rto,
+    /// A RACK scan with a reordering window of this many ms.
+    Scan(u8),
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1u8..20).prop_map(Op::Send),
+        (0u8..30, 1u8..4).prop_map(|(from, len)| Op::Resend { from, len }),
+        proptest::collection::vec((0u8..40, 1u8..6), 1..4).prop_map(Op::Sack),
+        (0u8..6).prop_map(Op::Ack),
+        Just(Op::Rto),
+        (0u8..30).prop_map(Op::Scan),
+    ]
+}
+
+proptest::proptest! {
+    /// The running counts (SACKed, lost, retransmitted, pipe, the highest
+    /// SACKed end) always equal a count over the records, and the scan that
+    /// stops early marks and waits exactly as a walk of every record does.
+    #[test]
+    fn counts_kept_as_records_change_equal_a_fresh_count(ops in proptest::collection::vec(op(), 1..80)) {
+        let mut log = SentLog::default();
+        let (mut una, mut nxt) = (0u32, 0u32);
+        let mut ms = 0u64;
+        for op in ops {
+            ms += 7;
+            let now = t(ms);
+            match op {
+                Op::Send(n) => {
+                    for _ in 0..n {
+                        log.on_send(seq(nxt), seq(nxt + 1), now);
+                        nxt += 1;
+                    }
+                }
+                Op::Resend { from, len } => {
+                    let a = una + u32::from(from);
+                    let b = (a + u32::from(len)).min(nxt);
+                    if a < b {
+                        log.on_send(seq(a), seq(b), now);
+                    }
+                }
+                Op::Sack(blocks) => {
+                    let mut ranges: alloc::vec::Vec<(u32, u32)> = blocks
+                        .iter()
+                        .map(|&(a, l)| (una + u32::from(a), (una + u32::from(a) + u32::from(l)).min(nxt)))
+                        .filter(|&(a, b)| a < b)
+                        .collect();
+                    ranges.sort();
+                    let mut merged: alloc::vec::Vec<(u32, u32)> = alloc::vec::Vec::new();
+                    for (a, b) in ranges {
+                        match merged.last_mut() {
+                            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                            _ => merged.push((a, b)),
+                        }
+                    }
+                    let seqs: alloc::vec::Vec<_> = merged.iter().map(|&(a, b)| (seq(a), seq(b))).collect();
+                    let mut d = Deliveries::new(now, Some(Duration::from_millis(10)), log.highest_sacked_end());
+                    log.on_sacked(&seqs, &mut d);
+                }
+                Op::Ack(n) => {
+                    una = (una + u32::from(n)).min(nxt);
+                    let mut d = Deliveries::new(now, Some(Duration::from_millis(10)), log.highest_sacked_end());
+                    log.on_acked(seq(una), &mut d, |_| false);
+                }
+                Op::Rto => log.on_rto(),
+                Op::Scan(w) => {
+                    let reo = Duration::from_millis(u64::from(w));
+                    let mut walked = log.clone();
+                    let want = detect_loss_walking_all(&mut walked, now, reo);
+                    let got = log.detect_loss(now, reo);
+                    proptest::prop_assert_eq!(got, want);
+                    proptest::prop_assert_eq!(&log.segs, &walked.segs);
+                }
+            }
+            let segs = &log.segs;
+            let count = |f: u8| segs.iter().filter(|s| s.flags & f != 0).count() as u32;
+            proptest::prop_assert_eq!(log.sacked(), count(SACKED));
+            proptest::prop_assert_eq!(log.lost(), count(LOST));
+            proptest::prop_assert_eq!(log.retrans_out(), count(RETRANS));
+            let pipe: u32 = segs
+                .iter()
+                .filter(|s| s.flags & SACKED == 0)
+                .map(|s| s.len() * u32::from(s.flags & LOST == 0) + s.len() * u32::from(s.flags & RETRANS != 0))
+                .sum();
+            proptest::prop_assert_eq!(log.pipe(), pipe);
+            let fack = segs.iter().rev().find(|s| s.flags & SACKED != 0).map(|s| s.end);
+            proptest::prop_assert_eq!(log.highest_sacked_end(), fack);
+        }
+    }
+}
