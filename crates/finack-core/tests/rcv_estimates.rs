@@ -225,3 +225,60 @@ fn autotuning_grows_the_send_buffer_of_a_writer_that_keeps_it_full() {
     let (buf, _) = grown_send_buffer(true);
     assert_eq!(buf, start);
 }
+
+dual!(
+    a_super_segment_is_acknowledged_at_once_as_the_segments_it_holds,
+    |f: Family| {
+        // No quick ACKs: a single small segment waits for the delayed ACK.
+        let cfg = Config {
+            quickacks: 0,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
+        let (_c, _s) = net.established();
+        let synack = net.sent_by(Side::Server).last().copied().unwrap().clone();
+        let mut buf = vec![0u8; 2048];
+        let now = net.now;
+        let one = pattern(700, 8);
+        let pkt = craft(
+            synack.dst,
+            synack.src,
+            synack.ack,
+            synack.seq + 1,
+            TcpFlags::ACK,
+            65535,
+            TcpOptions::default(),
+            &one,
+        );
+        net.server.handle_packet(now, &pkt).unwrap();
+        assert!(
+            net.server.poll_transmit(now, &mut buf).is_none(),
+            "one small segment: the ACK is delayed"
+        );
+        // 40 full-sized segments merged into one packet: far more than two
+        // full-sized segments unacknowledged (RFC 9293 §3.8.6.3, SHLD-19).
+        let data = pattern(40 * 1448, 9);
+        let pkt = craft(
+            synack.dst,
+            synack.src,
+            synack.ack + 700,
+            synack.seq + 1,
+            TcpFlags::ACK,
+            65535,
+            TcpOptions::default(),
+            &data,
+        );
+        let rx = finack_core::RxOffload {
+            gso_size: 1448,
+            checksum_trusted: false,
+        };
+        net.server.handle_offloaded_packet(now, &pkt, rx).unwrap();
+        let n = net
+            .server
+            .poll_transmit(now, &mut buf)
+            .expect("an ACK at once");
+        let (_, tcp) = finack_core::wire::parse_tcp_packet(&buf[..n]).unwrap();
+        assert!(tcp.flags.contains(TcpFlags::ACK));
+        assert_eq!(tcp.ack, synack.ack + 700 + data.len() as u32);
+    }
+);

@@ -484,8 +484,16 @@ impl Tcb {
 
     /// Acknowledge `len` in-order bytes now or a little later (RFC 9293 §3.8.6.3,
     /// SHLD-18/19, MUST-40, MUST-58: one ACK for several segments).
+    /// A super-segment merged by receive offload counts as the segments it
+    /// was made of: the full size is its GSO segment size (Linux measures
+    /// `rcv_mss` from `gso_size`, tcp_measure_rcv_mss(), and a GRO packet of
+    /// many segments is more than one full frame, __tcp_ack_snd_check()).
     fn schedule_ack(&mut self, ctx: &mut Ctx<'_>, len: u32, urgent: bool) {
-        self.rcv.seg_max = self.rcv.seg_max.max(len).min(65535);
+        let seg = match ctx.gso_size {
+            0 => len,
+            g => u32::from(g).min(len),
+        };
+        self.rcv.seg_max = self.rcv.seg_max.max(seg).min(65535);
         self.rcv.unacked = self.rcv.unacked.saturating_add(len);
         let Some(delay) = ctx.cfg.delayed_ack else {
             self.rcv.ack_now = true;
