@@ -41,9 +41,9 @@ pub struct BenchTunArgs {
     #[arg(long, value_name = "WHICH", default_value = "both")]
     offload: String,
     /// Receive and send buffer of finack's connections, in bytes
-    /// (SO_RCVBUF and SO_SNDBUF; default: Config::linux()'s 128 KiB and
-    /// 256 KiB, which finack does not grow: Linux autotunes its own up to
-    /// 6 MiB and 4 MiB).
+    /// (SO_RCVBUF and SO_SNDBUF, which turn autotuning off; default:
+    /// Config::linux()'s 128 KiB and 256 KiB at first, autotuned up to 6 MiB
+    /// and 4 MiB as Linux does).
     #[arg(long, value_name = "BYTES")]
     buffer: Option<usize>,
     /// Which bulk directions to run: both, in (Linux -> finack) or out
@@ -57,6 +57,12 @@ pub struct BenchTunArgs {
     /// Only connections/s (implies --connections; no bulk runs).
     #[arg(long)]
     connections_only: bool,
+    /// Congestion control of the Linux side's connections (for example
+    /// cubic or bbr; default: the system's, net.ipv4.tcp_congestion_control),
+    /// set in each namespace the bench makes. finack's own sender uses its
+    /// CUBIC.
+    #[arg(long, value_name = "NAME")]
+    cc: Option<String>,
 }
 
 /// A Linux sender: connect, send for at least S seconds, half-close, wait
@@ -335,10 +341,16 @@ async fn run_once(
     secs: f64,
     streams: usize,
     buffer: Option<usize>,
+    cc: &str,
 ) -> Result<(u64, f64), Failure> {
+    let netns = |prefix: &str| -> Result<Netns, Failure> {
+        let ns = Netns::new(prefix).map_err(err("cannot make a namespace"))?;
+        set_cc(&ns, cc)?;
+        Ok(ns)
+    };
     match case {
         Case::LinuxToFinack { offload, workers } => {
-            let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
+            let ns = netns("finack-bench")?;
             let stack = tun_stack(&ns, offload, workers, buffer)?;
             let l = TcpListener::bind(&stack, SocketAddr::new(IpAddr::V4(FINACK), 9))
                 .map_err(err("cannot listen"))?;
@@ -357,7 +369,7 @@ async fn run_once(
             Ok((bytes, t))
         }
         Case::FinackToLinux { offload, workers } => {
-            let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
+            let ns = netns("finack-bench")?;
             let stack = tun_stack(&ns, offload, workers, buffer)?;
             let (mut rx, mut lines) = linux_receiver(&ns, "192.0.2.1", 9, streams).await?;
             let t0 = Instant::now();
@@ -399,6 +411,8 @@ async fn run_once(
         }
         Case::Veth => {
             let (a, b) = veth_pair("finack-bench")?;
+            set_cc(&a, cc)?;
+            set_cc(&b, cc)?;
             let (mut rx, mut lines) = linux_receiver(&b, "198.51.100.2", 9, streams).await?;
             let (bytes, t) = linux_send(&a, "198.51.100.2", 9, secs, streams).await?;
             let count = lines.next_line().await.map_err(err("receiver"))?;
@@ -412,7 +426,7 @@ async fn run_once(
             Ok((bytes, t))
         }
         Case::Connect { workers } => {
-            let ns = Netns::new("finack-bench").map_err(err("cannot make a namespace"))?;
+            let ns = netns("finack-bench")?;
             let stack = tun_stack(&ns, true, workers, buffer)?;
             let to = SocketAddr::new(IpAddr::V4(FINACK), 80);
             let l = TcpListener::bind(&stack, to).map_err(err("cannot listen"))?;
@@ -447,6 +461,36 @@ async fn run_once(
             }
             Ok((n, t))
         }
+    }
+}
+
+const CC_SYSCTL: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
+
+/// The congestion control new connections in `ns` use.
+fn set_cc(ns: &Netns, cc: &str) -> Result<(), Failure> {
+    let cc = cc.to_string();
+    ns.in_ns(move || std::fs::write(CC_SYSCTL, cc.as_bytes()))
+        .map_err(err("cannot set the namespace's congestion control"))
+}
+
+/// The congestion control the bench gives the Linux side: `asked`, which
+/// must be one the kernel offers, or the system's.
+fn linux_cc(asked: Option<&str>) -> Result<String, Failure> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(err("cannot read the kernel's congestion controls"))
+    };
+    let Some(name) = asked else {
+        return read(CC_SYSCTL);
+    };
+    let available = read("/proc/sys/net/ipv4/tcp_available_congestion_control")?;
+    if available.split_whitespace().any(|a| a == name) {
+        Ok(name.to_string())
+    } else {
+        Err(Failure::Usage(format!(
+            "--cc {name:?}: the kernel offers {available} (modprobe tcp_{name} may add it)"
+        )))
     }
 }
 
@@ -570,6 +614,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         }
     }
     let named = workers != [1];
+    let cc = linux_cc(args.cc.as_deref())?;
     let rt = runtime()?;
     let limit = Duration::from_secs(args.timeout.max(1) + args.seconds as u64);
     // rates[case][round]: Gbit/s, or connections/s.
@@ -588,7 +633,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
                 );
                 let (amount, secs) = tokio::time::timeout(
                     limit,
-                    run_once(case, args.seconds, args.streams, args.buffer),
+                    run_once(case, args.seconds, args.streams, args.buffer, &cc),
                 )
                 .await
                 .map_err(|_| {
@@ -619,14 +664,15 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{} runs of each case, at least {} s each, interleaved; {} connection(s) at once in bulk runs; finack buffers {}",
+        "{} runs of each case, at least {} s each, interleaved; {} connection(s) at once in bulk runs; finack buffers {}; Linux congestion control {cc}{}",
         args.runs,
         args.seconds,
         args.streams,
         match args.buffer {
             Some(b) => format!("{b} bytes each way"),
-            None => "as Config::linux() (128 KiB receive, 256 KiB send)".to_string(),
-        }
+            None => "as Config::linux() (128 KiB receive and 256 KiB send at first, autotuned up to 6 MiB and 4 MiB)".to_string(),
+        },
+        if args.cc.is_some() { " (--cc)" } else { " (the system's)" },
     )?;
     writeln!(
         out,

@@ -741,6 +741,7 @@ fn bench_tun_bad_arguments_exit_2() {
         (&["--buffer", "10"], "--buffer"),
         (&["--runs", "0"], "--runs"),
         (&["--workers", "0"], "--workers"),
+        (&["--cc", "no-such-algorithm"], "--cc"),
     ] {
         let o = finack(&[&["bench", "tun"][..], bad].concat());
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
@@ -784,9 +785,15 @@ fn bench_tun_and_http_print_their_tables() {
         "--offload",
         "on",
         "--connections",
+        "--cc",
+        "reno",
     ]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("Linux congestion control reno (--cc)"),
+        "{out}"
+    );
     for row in [
         "Linux -> finack (TUN, offload, 1 worker)",
         "Linux -> finack (TUN, offload, 2 workers)",
