@@ -461,6 +461,14 @@ pub struct Config {
     pub active_rst_ack: bool,
     /// Record every state change for [`crate::Endpoint::take_transitions`].
     pub record_transitions: bool,
+    /// The link completes TCP checksums (checksum offload: a TUN device with
+    /// virtio-net headers and NEEDS_CSUM, a NIC): segments a connection
+    /// emits carry only the pseudo-header sum in the checksum field
+    /// ([`finack_wire::TxChecksum::Partial`], Linux CHECKSUM_PARTIAL), which
+    /// saves a pass over every payload. Off in both profiles; the `finack`
+    /// runtime turns it on for the links whose writer completes checksums.
+    /// On a link that does not, the peer drops every such segment.
+    pub tx_checksum_offload: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
     pub max_backlog: usize,
     /// SYN cookies (RFC 4987 §3.6, Linux `tcp_syncookies = 1`): when a
@@ -600,6 +608,7 @@ impl Config {
             ack_unsent_data_reply: false,
             active_rst_ack: true,
             record_transitions: true,
+            tx_checksum_offload: false,
             max_backlog: 4096,
             syn_cookies: true,
             ecn: EcnMode::Passive,

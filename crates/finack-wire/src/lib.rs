@@ -62,7 +62,7 @@ pub mod tcp;
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use seq::SeqNumber;
-pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
+pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps, TxChecksum};
 
 use core::fmt;
 use core::net::IpAddr;
@@ -279,6 +279,17 @@ pub fn tcp_packet_len(ip: &IpRepr, tcp: &TcpRepr<'_>) -> usize {
 /// `TooLarge` if the packet exceeds what the IP length field can hold,
 /// `BufferTooSmall` if `buf` is shorter than [`tcp_packet_len`].
 pub fn emit_tcp_packet(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result<usize> {
+    emit_tcp_packet_with(ip, tcp, buf, TxChecksum::Full)
+}
+
+/// [`emit_tcp_packet`] with the TCP checksum field filled as `checksum` says
+/// (the IPv4 header checksum is always computed).
+pub fn emit_tcp_packet_with(
+    ip: &IpRepr,
+    tcp: &TcpRepr<'_>,
+    buf: &mut [u8],
+    checksum: TxChecksum,
+) -> Result<usize> {
     same_family(ip.src, ip.dst)?;
     let hl = ip_header_len(ip);
     let tcp_len = tcp.header_len().saturating_add(tcp.payload.len());
@@ -322,7 +333,7 @@ pub fn emit_tcp_packet(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Result
         _ => return Err(Error::AddressMismatch),
     }
     let out = buf.get_mut(hl..total).ok_or(Error::BufferTooSmall)?;
-    tcp.emit(out, ip.src, ip.dst)?;
+    tcp.emit_with(out, ip.src, ip.dst, checksum)?;
     Ok(total)
 }
 

@@ -490,6 +490,18 @@ impl<'a> TcpRepr<'a> {
     /// Errors: `AddressMismatch` if the families differ, `BufferTooSmall` if
     /// `buf` is shorter than needed.
     pub fn emit(&self, buf: &mut [u8], src: IpAddr, dst: IpAddr) -> Result<usize> {
+        self.emit_with(buf, src, dst, TxChecksum::Full)
+    }
+
+    /// [`emit`](Self::emit), with the checksum field filled as `checksum`
+    /// says.
+    pub fn emit_with(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        checksum: TxChecksum,
+    ) -> Result<usize> {
         same_family(src, dst)?;
         let hl = self.header_len();
         let total = self.buffer_len();
@@ -507,9 +519,30 @@ impl<'a> TcpRepr<'a> {
         packet.set_urgent_at(self.urgent);
         self.options.emit(packet.options_mut())?;
         put(packet.payload_mut(), 0, self.payload);
-        packet.fill_checksum(src, dst);
+        match checksum {
+            TxChecksum::Full => packet.fill_checksum(src, dst),
+            TxChecksum::Partial => {
+                let len = u32::try_from(total).unwrap_or(u32::MAX);
+                let sum = checksum::pseudo_header_sum(src, dst, crate::IP_PROTOCOL_TCP, len);
+                packet.set_checksum(checksum::fold(sum));
+            }
+        }
         Ok(total)
     }
+}
+
+/// How an emitted segment's checksum field is filled.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum TxChecksum {
+    /// The checksum (RFC 9293 MUST-2).
+    #[default]
+    Full,
+    /// Only the folded pseudo-header sum, for a device that completes the
+    /// checksum over the segment (checksum offload; Linux CHECKSUM_PARTIAL
+    /// with the checksum starting at the TCP header, field at offset 16):
+    /// the device sums the segment with this in the field and stores the
+    /// complement.
+    Partial,
 }
 
 #[cfg(test)]

@@ -372,3 +372,25 @@ fn rfc3168_ecn_field_is_the_low_two_bits_of_tos_and_traffic_class() {
     assert_eq!(Ecn::of_tos(0x03), Ecn::Ce);
     assert_eq!(Ecn::Ect0.in_tos(0x03), 0x02);
 }
+
+#[test]
+fn a_partial_checksum_is_what_a_device_completes_to_the_full_one() {
+    for ip in [ip4(), ip6()] {
+        for payload in [&b""[..], b"x", b"an odd-length payload!!", &[0xff; 1448]] {
+            let tcp = segment(payload);
+            let full = build(&ip, &tcp);
+            let mut partial = vec![0u8; full.len()];
+            let n = emit_tcp_packet_with(&ip, &tcp, &mut partial, TxChecksum::Partial).unwrap();
+            assert_eq!(n, full.len());
+            let th = full.len() - tcp.buffer_len();
+            assert_eq!(full[..th + 16], partial[..th + 16]);
+            assert_eq!(full[th + 18..], partial[th + 18..]);
+            assert_ne!(full[th + 16..th + 18], partial[th + 16..th + 18]);
+            // The device: sum from the TCP header with the field as
+            // written, store the complement.
+            let done = !checksum::fold(checksum::ones_complement_sum(&partial[th..], 0));
+            partial[th + 16..th + 18].copy_from_slice(&done.to_be_bytes());
+            assert_eq!(partial, full);
+        }
+    }
+}

@@ -33,8 +33,12 @@
 //! - IPv4: the kernel gives segment *k* the first segment's IP ID plus *k*
 //!   (inet_gso_segment()), and recomputes each header checksum.
 //!
-//! A packet that cannot be joined goes out alone behind an all-zero header
-//! ("a whole packet, checksums done"), in the order the engine wrote it.
+//! A TCP segment that cannot be joined goes out alone, in the order the
+//! engine wrote it, with its checksum also left to the kernel (NEEDS_CSUM
+//! without GSO): an engine on such a link does not compute TCP checksums
+//! (`Config::tx_checksum_offload`, Linux's CHECKSUM_PARTIAL), saving a
+//! pass over every payload. Anything else goes behind an all-zero header
+//! ("a whole packet, checksums done").
 
 use finack_core::wire::checksum::{fold, ones_complement_sum};
 use finack_core::RxOffload;
@@ -53,6 +57,7 @@ const MAX_IP_LEN: usize = 65_535;
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 const VIRTIO_NET_HDR_F_DATA_VALID: u8 = 2;
+const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
 const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
@@ -106,6 +111,16 @@ impl Layout {
     /// The layout of `pkt` if it is a TCP segment carrying data with only
     /// ACK (and perhaps PSH) set, whole and unfragmented; None otherwise.
     fn of(pkt: &[u8]) -> Option<Layout> {
+        let lay = Layout::tcp(pkt)?;
+        let flags = pkt[lay.iph + 13];
+        if pkt.len() <= lay.iph + lay.th || (flags != TCP_ACK && flags != TCP_ACK | TCP_PSH) {
+            return None;
+        }
+        Some(lay)
+    }
+
+    /// The layout of `pkt` if it is a whole, unfragmented TCP segment.
+    fn tcp(pkt: &[u8]) -> Option<Layout> {
         let (v6, iph) = match pkt.first()? >> 4 {
             4 => {
                 let iph = usize::from(pkt[0] & 0x0f) * 4;
@@ -139,8 +154,7 @@ impl Layout {
             return None;
         }
         let th = usize::from(tcp[12] >> 4) * 4;
-        let flags = tcp[13];
-        if th < 20 || tcp.len() <= th || (flags != TCP_ACK && flags != TCP_ACK | TCP_PSH) {
+        if th < 20 || tcp.len() < th {
             return None;
         }
         Some(Layout { v6, iph, th })
@@ -270,9 +284,14 @@ impl Coalescer {
             return;
         }
         match self.layout {
-            Some(lay) if self.segs > 1 => self.finish(lay),
-            // Alone: all-zero header, the packet as the engine wrote it.
-            _ => self.buf[..VNET_HDR_LEN].fill(0),
+            Some(lay) if self.segs > 1 => self.finish(lay, true),
+            // A TCP segment alone: its checksum is left to the kernel too
+            // (no GSO), as the engine on this link does not compute it.
+            _ => match Layout::tcp(&self.buf[VNET_HDR_LEN..]) {
+                Some(lay) => self.finish(lay, false),
+                // Anything else: all-zero header, the packet as written.
+                None => self.buf[..VNET_HDR_LEN].fill(0),
+            },
         }
         out(&mut self.buf);
         if self.buf.capacity() == 0 {
@@ -283,10 +302,11 @@ impl Coalescer {
         self.segs = 0;
     }
 
-    /// Turn the group into a super-segment: IP lengths (and IPv4 header
-    /// checksum) for its whole length, the TCP checksum field the
-    /// pseudo-header sum, and the virtio-net header asking for GSO.
-    fn finish(&mut self, lay: Layout) {
+    /// Turn the group into a super-segment (`gso`) or leave the one segment
+    /// whole: IP lengths (and IPv4 header checksum) for its whole length,
+    /// the TCP checksum field the pseudo-header sum, and the virtio-net
+    /// header asking for the checksum (and, with `gso`, segmentation).
+    fn finish(&mut self, lay: Layout, gso: bool) {
         let (hdr, pkt) = self.buf.split_at_mut(VNET_HDR_LEN);
         let tcp_len = pkt.len() - lay.iph;
         let sum = if lay.v6 {
@@ -312,13 +332,14 @@ impl Coalescer {
         // struct virtio_net_hdr, in the host's byte order (a legacy TUN
         // device with IFF_VNET_HDR and no TUNSETVNETLE/BE).
         hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        hdr[1] = if lay.v6 {
-            VIRTIO_NET_HDR_GSO_TCPV6
-        } else {
-            VIRTIO_NET_HDR_GSO_TCPV4
+        hdr[1] = match (gso, lay.v6) {
+            (false, _) => VIRTIO_NET_HDR_GSO_NONE,
+            (true, true) => VIRTIO_NET_HDR_GSO_TCPV6,
+            (true, false) => VIRTIO_NET_HDR_GSO_TCPV4,
         };
         hdr[2..4].copy_from_slice(&((lay.iph + lay.th) as u16).to_ne_bytes());
-        hdr[4..6].copy_from_slice(&(self.gso_size as u16).to_ne_bytes());
+        let gso_size = if gso { self.gso_size as u16 } else { 0 };
+        hdr[4..6].copy_from_slice(&gso_size.to_ne_bytes());
         hdr[6..8].copy_from_slice(&(lay.iph as u16).to_ne_bytes());
         hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
     }
@@ -389,10 +410,15 @@ mod tests {
             return vec![pkt.to_vec()];
         }
         assert_eq!(hdr[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
-        let v6 = hdr[1] == VIRTIO_NET_HDR_GSO_TCPV6;
+        let v6 = pkt[0] >> 4 == 6;
         let hdr_len = usize::from(u16::from_ne_bytes([hdr[2], hdr[3]]));
         let gso = usize::from(u16::from_ne_bytes([hdr[4], hdr[5]]));
         let cs = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
+        match hdr[1] {
+            VIRTIO_NET_HDR_GSO_NONE => assert_eq!(gso, 0),
+            VIRTIO_NET_HDR_GSO_TCPV6 => assert!(v6 && gso > 0),
+            t => assert!(t == VIRTIO_NET_HDR_GSO_TCPV4 && !v6 && gso > 0),
+        }
         assert_eq!(u16::from_ne_bytes([hdr[8], hdr[9]]), 16);
         // CHECKSUM_PARTIAL: complementing the sum from csum_start with the
         // field as written gives the super-segment's real checksum.
@@ -413,6 +439,12 @@ mod tests {
                 usize::from(u16::from_be_bytes([pkt[4], pkt[5]])),
                 pkt.len() - 40
             );
+        }
+        if gso == 0 {
+            // skb_checksum_help(): the one segment, its checksum completed.
+            let mut done = pkt.to_vec();
+            done[cs + 16..cs + 18].copy_from_slice(&partial.to_be_bytes());
+            return vec![done];
         }
         let id0 = u16::from_be_bytes([pkt[4], pkt[5]]);
         let seq0 = seq_of(pkt, cs);
@@ -491,6 +523,48 @@ mod tests {
         let writes = run(&pkts);
         assert_eq!(writes.len(), pkts.len() - 1);
         assert_eq!(delivered(&writes), pkts);
+    }
+
+    /// `pkt` as an engine with `Config::tx_checksum_offload` writes it: the
+    /// TCP checksum field holds only the pseudo-header sum.
+    fn checksum_left_partial(pkt: &[u8]) -> Vec<u8> {
+        use finack_core::wire::checksum::pseudo_header_sum;
+        let v6 = pkt[0] >> 4 == 6;
+        let iph = if v6 { 40 } else { 20 };
+        let (src, dst): (IpAddr, IpAddr) = if v6 {
+            (A6.into(), B6.into())
+        } else {
+            (A4.into(), B4.into())
+        };
+        let sum = pseudo_header_sum(src, dst, 6, (pkt.len() - iph) as u32);
+        let mut p = pkt.to_vec();
+        p[iph + 16..iph + 18].copy_from_slice(&fold(sum).to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn segments_whose_checksum_the_engine_left_to_the_kernel_arrive_whole() {
+        for v6 in [false, true] {
+            let s = |id, seq, flags, len| seg(v6, id, seq, flags, len, 3);
+            let pkts = vec![
+                s(1, 0, TCP_ACK, 1448),
+                s(2, 1448, TCP_ACK, 1448),
+                s(3, 2896, TCP_ACK | TCP_PSH, 1000),
+                s(4, 3896, TCP_ACK | 0x01, 10), // FIN alone
+                s(5, 9000, TCP_ACK, 0),         // pure ACK alone
+                s(6, 9000, 0x02, 0),            // SYN alone
+            ];
+            let partial: Vec<_> = pkts.iter().map(|p| checksum_left_partial(p)).collect();
+            assert_ne!(partial, pkts);
+            let writes = run(&partial);
+            assert_eq!(writes.len(), 4);
+            for w in &writes {
+                assert_eq!(w[0], VIRTIO_NET_HDR_F_NEEDS_CSUM, "every TCP write");
+            }
+            assert_eq!(writes[0][1] & 0x7f, if v6 { 4 } else { 1 });
+            assert!(writes[1..].iter().all(|w| w[1] == VIRTIO_NET_HDR_GSO_NONE));
+            assert_eq!(delivered(&writes), pkts, "v6 {v6}");
+        }
     }
 
     #[test]

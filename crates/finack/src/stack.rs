@@ -628,7 +628,12 @@ impl Stack {
         let mut shards = Vec::with_capacity(workers);
         let mut queues = Vec::with_capacity(workers);
         for link in links {
-            let mut ep = Endpoint::new(config.clone(), random_secret());
+            let mut config = config.clone();
+            // A link with virtio-net headers completes TCP checksums (the
+            // coalescer asks for it on every TCP write): the engine skips
+            // them. Any other link needs them whole.
+            config.tx_checksum_offload = link.out.vnet();
+            let mut ep = Endpoint::new(config, random_secret());
             for a in addrs {
                 ep.add_address(*a);
             }

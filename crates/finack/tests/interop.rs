@@ -1285,27 +1285,28 @@ async fn capture_and_check(offload: bool) {
         );
         let all = read("tcp");
         assert!(all.lines().count() > ours.lines().count());
-        let scope = if offload {
+        if offload {
             // Both sides write super-segments: check that offload was really
-            // on both ways. The kernel leaves every checksum to the device
-            // (partial), so only finack's packets that are not
-            // super-segments are checked.
+            // on both ways. Both also leave their TCP checksums to the
+            // device (partial, as a capture on a sending host shows them):
+            // the transfers above arriving intact is what shows them right
+            // (the offload unit tests complete them as the kernel does).
             let big = read(&format!("ip.src == {KERNEL} && ip.len > 1500"));
             assert!(!big.is_empty(), "no GSO segment from the kernel captured");
             let big = read(&format!("ip.src == {FINACK} && ip.len > 1500"));
             assert!(!big.is_empty(), "no GSO segment from finack captured");
-            format!("ip.src == {FINACK} && ip.len <= 1500 && ")
+            let malformed = read(&format!(
+                "ip.src == {FINACK} && (_ws.malformed || ip.checksum.status == 0)"
+            ));
+            assert!(malformed.is_empty(), "malformed packets:\n{malformed}");
         } else {
-            String::new()
-        };
-        let malformed = read(&format!(
-            "{scope}(_ws.malformed || _ws.expert.severity == error)"
-        ));
-        assert!(malformed.is_empty(), "malformed packets:\n{malformed}");
-        let bad = read(&format!(
-            "{scope}ip.src == {FINACK} && (tcp.checksum.status == 0 || ip.checksum.status == 0)"
-        ));
-        assert!(bad.is_empty(), "bad checksums:\n{bad}");
+            let malformed = read("_ws.malformed || _ws.expert.severity == error");
+            assert!(malformed.is_empty(), "malformed packets:\n{malformed}");
+            let bad = read(&format!(
+                "ip.src == {FINACK} && (tcp.checksum.status == 0 || ip.checksum.status == 0)"
+            ));
+            assert!(bad.is_empty(), "bad checksums:\n{bad}");
+        }
     })
     .await
     .expect("test timed out");

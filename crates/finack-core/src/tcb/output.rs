@@ -711,5 +711,10 @@ fn emit_packet(
     };
     // The buffer was checked against MIN_BUFFER and payloads are cut to fit, and
     // addresses of a connection share a family, so emission cannot fail.
-    finack_wire::emit_tcp_packet(&ip, tcp, buf).unwrap_or(0)
+    let checksum = if cfg.tx_checksum_offload {
+        finack_wire::TxChecksum::Partial
+    } else {
+        finack_wire::TxChecksum::Full
+    };
+    finack_wire::emit_tcp_packet_with(&ip, tcp, buf, checksum).unwrap_or(0)
 }
