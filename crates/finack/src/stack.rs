@@ -89,7 +89,7 @@ use crate::{TcpListener, TcpStream};
 const MAX_TRANSITIONS: usize = 16_384;
 
 /// Largest packet the engine is asked to write (it writes MTU-sized ones).
-const TX_BUF: usize = 65_536;
+const TX_BUF: usize = crate::offload::SLOT;
 
 /// Packets a driver takes from its inbox in one go.
 const BATCH: usize = 64;
@@ -126,7 +126,8 @@ pub(crate) enum Out {
     /// path with an impairment): each packet is copied out of the engine's
     /// buffer into its own `Vec`. With `vnet` (a TUN device with virtio-net
     /// headers) consecutive segments are joined into super-segments first
-    /// ([`Coalescer`]), each `Vec` a whole write, header in front. With
+    /// ([`Coalescer`], which the engine writes into), each `Vec` a whole
+    /// write, header in front. With
     /// `device`, a writer task writes them to a TUN device and counts them
     /// down in [`Counters::unwritten`] (so the stack can wait for them).
     Chan {
@@ -155,23 +156,6 @@ impl Out {
         match self {
             Out::Chan { tx, .. } => self.send(tx, pkt.to_vec(), counters),
             Out::Tun { dev, .. } => tun_write(dev, pkt),
-        }
-    }
-
-    /// [`Out::write`] from the coalescer's buffer: into a channel a small
-    /// packet goes as an exact-size copy and a super-segment takes the
-    /// buffer (the coalescer allocates another).
-    fn write_owned(&self, b: &mut Vec<u8>, counters: &Counters) {
-        match self {
-            Out::Chan { tx, .. } => {
-                let pkt = if b.len() < 4096 {
-                    b.clone()
-                } else {
-                    std::mem::take(b)
-                };
-                self.send(tx, pkt, counters);
-            }
-            Out::Tun { dev, .. } => tun_write(dev, b),
         }
     }
 
@@ -277,13 +261,13 @@ impl Inner {
         } = self;
         let (mut sent, mut writes) = (0u64, 0u64);
         if out.vnet() {
-            let mut write = |b: &mut Vec<u8>| {
+            let mut write = |b: &[u8]| {
                 writes += 1;
-                out.write_owned(b, counters);
+                out.write(b, counters);
             };
-            while let Some(n) = ep.poll_transmit(now, buf) {
+            // The engine writes straight into the coalescer's buffer.
+            while gso.push_with(|slot| ep.poll_transmit(now, slot), &mut write) {
                 sent += 1;
-                gso.push(&buf[..n], &mut write);
             }
             gso.flush(&mut write);
         } else {
