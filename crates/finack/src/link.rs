@@ -93,6 +93,10 @@ pub struct LinkStats {
     /// Inbound TCP packets the engine rejected: malformed, bad checksum, not for
     /// one of our addresses (see [`finack_core::Stats`] for the breakdown).
     pub rejected: u64,
+    /// Inbound TCP segments read one by one from a TUN device without
+    /// offload and joined to the one before by receive coalescing (each is
+    /// counted in `packets_in` too).
+    pub coalesced_in: u64,
     /// Inbound packets that arrived at one worker (a TUN queue read by it)
     /// and belong to a connection of another, so were handed over to that
     /// worker (always 0 with one worker; see [`StackBuilder`](crate::StackBuilder)).
@@ -102,6 +106,9 @@ pub struct LinkStats {
 /// A packet on its way into an engine: a plain one (from an in-memory
 /// link) or one read from a TUN device, with what offload did to it.
 pub(crate) trait Inbound: Send + 'static {
+    /// Read from a TUN device: segments that came one by one are joined
+    /// before the engine takes them ([`crate::offload::RxMerger`]).
+    const FROM_DEVICE: bool;
     /// The IP packet.
     fn packet(&self) -> &[u8];
     /// What receive offload did to it.
@@ -112,6 +119,8 @@ pub(crate) trait Inbound: Send + 'static {
 }
 
 impl Inbound for Vec<u8> {
+    /// An in-memory link or an impaired TUN path: each packet as it is.
+    const FROM_DEVICE: bool = false;
     fn packet(&self) -> &[u8] {
         self
     }
@@ -133,6 +142,7 @@ pub(crate) struct TunPacket {
 }
 
 impl Inbound for TunPacket {
+    const FROM_DEVICE: bool = true;
     fn packet(&self) -> &[u8] {
         &self.pkt
     }
@@ -156,6 +166,7 @@ pub(crate) struct Counters {
     pub skipped_not_tcp: AtomicU64,
     pub icmp_errors: AtomicU64,
     pub rejected: AtomicU64,
+    pub coalesced_in: AtomicU64,
     pub handed_over: AtomicU64,
     /// Writes handed to a TUN writer task and not yet written (a stack
     /// waits for these before it reports its closes finished).
@@ -183,6 +194,7 @@ impl Counters {
             skipped_not_tcp: get(&self.skipped_not_tcp),
             icmp_errors: get(&self.icmp_errors),
             rejected: get(&self.rejected),
+            coalesced_in: get(&self.coalesced_in),
             handed_over: get(&self.handed_over),
         }
     }

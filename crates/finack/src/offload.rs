@@ -184,8 +184,8 @@ pub(crate) const SLOT: usize = 65_536;
 const MAX_HDR: usize = 40 + 60;
 
 /// Joins consecutive segments into super-segments. Reused for every batch:
-/// let the engine write each packet into it ([`Coalescer::push_with`]),
-/// then [`Coalescer::flush`].
+/// let the engine write each packet into it ([`Coalescer::push_with`], or
+/// [`Coalescer::push`] one written elsewhere), then [`Coalescer::flush`].
 ///
 /// The engine writes each packet in place: while a group is open, at the
 /// spot where its headers overlap the end of the group's payload so far,
@@ -230,7 +230,6 @@ impl Coalescer {
     }
 
     /// Take `pkt` (a whole IP packet) as if the engine had written it here.
-    #[cfg(test)]
     pub(crate) fn push(&mut self, pkt: &[u8], out: &mut impl FnMut(&[u8])) {
         if pkt.len() > SLOT {
             // Nothing the engine writes; written alone, as it is.
@@ -438,6 +437,80 @@ impl Coalescer {
         hdr[6..8].copy_from_slice(&(lay.iph as u16).to_ne_bytes());
         hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
     }
+}
+
+/// Receive coalescing (software GRO) for a TUN device that hands over
+/// single segments (no virtio-net header): consecutive data segments of one
+/// connection read in one go are joined, as the kernel's tcp_gro_receive()
+/// joins them for a network card (same headers but for the sequence number,
+/// each segment but the last full-sized, PSH ends a group), and reach the
+/// engine as one super-segment (`RxOffload::gso_size`), one pass through it
+/// for up to [`MAX_SEGS`] segments. Only segments whose checksums verify are
+/// joined (the joined one's checksum is then trusted); anything else goes
+/// to the engine as it came, in order.
+#[derive(Default)]
+pub(crate) struct RxMerger {
+    co: Coalescer,
+}
+
+impl RxMerger {
+    /// Take a packet read from the device (`rx`: what offload did to it);
+    /// `deliver` gets what goes to the engine, in order, with the number of
+    /// segments read that each stands for.
+    pub(crate) fn push(
+        &mut self,
+        pkt: &[u8],
+        rx: RxOffload,
+        deliver: &mut impl FnMut(&[u8], RxOffload, u64),
+    ) {
+        if rx == RxOffload::default() && Layout::of(pkt).is_some() && checksums_verify(pkt) {
+            self.co.push(pkt, &mut |w| unwrap_merged(w, deliver));
+        } else {
+            self.flush(deliver);
+            deliver(pkt, rx, 1);
+        }
+    }
+
+    /// Deliver the group being joined, if any.
+    pub(crate) fn flush(&mut self, deliver: &mut impl FnMut(&[u8], RxOffload, u64)) {
+        self.co.flush(&mut |w| unwrap_merged(w, deliver));
+    }
+}
+
+/// A coalescer's write as the engine takes it: the packet, what was done
+/// to it, and the segments it holds.
+fn unwrap_merged(w: &[u8], deliver: &mut impl FnMut(&[u8], RxOffload, u64)) {
+    let Some((pkt, rx)) = tun_read(w, true) else {
+        return;
+    };
+    let segs = match (rx.gso_size, Layout::tcp(pkt)) {
+        (0, _) | (_, None) => 1,
+        (g, Some(lay)) => (pkt.len() - lay.iph - lay.th).div_ceil(usize::from(g)) as u64,
+    };
+    deliver(pkt, rx, segs);
+}
+
+/// The IPv4 header checksum (if any) and the TCP checksum of a whole TCP
+/// segment (RFC 9293 MUST-3), as the engine would check them.
+fn checksums_verify(pkt: &[u8]) -> bool {
+    use finack_core::wire::checksum::{checksum, tcp_checksum};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let Some(lay) = Layout::tcp(pkt) else {
+        return false;
+    };
+    let (src, dst): (IpAddr, IpAddr) = if lay.v6 {
+        let a: [u8; 16] = pkt[8..24].try_into().expect("40-byte header");
+        let b: [u8; 16] = pkt[24..40].try_into().expect("40-byte header");
+        (Ipv6Addr::from(a).into(), Ipv6Addr::from(b).into())
+    } else {
+        if checksum(&pkt[..lay.iph]) != 0 {
+            return false;
+        }
+        let a: [u8; 4] = pkt[12..16].try_into().expect("20-byte header");
+        let b: [u8; 4] = pkt[16..20].try_into().expect("20-byte header");
+        (Ipv4Addr::from(a).into(), Ipv4Addr::from(b).into())
+    };
+    tcp_checksum(src, dst, &pkt[lay.iph..]) == 0
 }
 
 #[cfg(test)]
@@ -660,6 +733,94 @@ mod tests {
             assert!(writes[1..].iter().all(|w| w[1] == VIRTIO_NET_HDR_GSO_NONE));
             assert_eq!(delivered(&writes), pkts, "v6 {v6}");
         }
+    }
+
+    /// What an [`RxMerger`] hands the engine for `pkts`: (packet, offload,
+    /// segments) in order.
+    fn merged(pkts: &[Vec<u8>]) -> Vec<(Vec<u8>, RxOffload, u64)> {
+        let mut m = RxMerger::default();
+        let mut got = Vec::new();
+        let mut deliver = |p: &[u8], rx: RxOffload, n: u64| got.push((p.to_vec(), rx, n));
+        for p in pkts {
+            m.push(p, RxOffload::default(), &mut deliver);
+        }
+        m.flush(&mut deliver);
+        got
+    }
+
+    #[test]
+    fn received_segments_are_joined_as_the_kernel_joins_them() {
+        for v6 in [false, true] {
+            let iph = if v6 { 40 } else { 20 };
+            let mut pkts: Vec<_> = (0..10u16)
+                .map(|k| seg(v6, k, 5000 + 1448 * u32::from(k), TCP_ACK, 1448, k as u8))
+                .collect();
+            pkts.push(seg(v6, 10, 5000 + 14_480, TCP_ACK | TCP_PSH, 300, 10));
+            let got = merged(&pkts);
+            assert_eq!(got.len(), 1, "v6 {v6}");
+            let (pkt, rx, n) = &got[0];
+            assert_eq!(*n, 11);
+            assert_eq!(rx.gso_size, 1448);
+            assert!(rx.checksum_trusted);
+            assert_eq!(seq_of(pkt, iph), 5000);
+            assert_ne!(pkt[iph + 13] & TCP_PSH, 0, "PSH of the last");
+            let payload: Vec<u8> = pkts.iter().flat_map(|p| p[iph + 32..].to_vec()).collect();
+            assert_eq!(&pkt[iph + 32..], &payload[..]);
+            // The IP length covers it all (and IPv4's header checksum).
+            if v6 {
+                assert_eq!(
+                    usize::from(u16::from_be_bytes([pkt[4], pkt[5]])) + 40,
+                    pkt.len()
+                );
+            } else {
+                assert_eq!(usize::from(u16::from_be_bytes([pkt[2], pkt[3]])), pkt.len());
+                assert_eq!(checksum(&pkt[..20]), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_segment_with_a_bad_checksum_and_other_packets_pass_as_they_came() {
+        let s = |k: u16, len| seg(false, k, 1448 * u32::from(k), TCP_ACK, len, 0);
+        let mut bad = s(2, 1448);
+        bad[20 + 16] ^= 0x40;
+        let icmp = {
+            let mut p = s(9, 8);
+            p[9] = 1;
+            p
+        };
+        let ack = seg(false, 7, 99, TCP_ACK, 0, 0);
+        let pkts = vec![
+            s(0, 1448),
+            s(1, 1448),
+            bad.clone(),
+            s(3, 1448),
+            icmp.clone(),
+            ack.clone(),
+        ];
+        let got = merged(&pkts);
+        let kinds: Vec<_> = got
+            .iter()
+            .map(|(p, rx, n)| (p.len(), rx.gso_size, *n))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (20 + 32 + 2 * 1448, 1448, 2),
+                (bad.len(), 0, 1),
+                (20 + 32 + 1448, 0, 1),
+                (icmp.len(), 0, 1),
+                (ack.len(), 0, 1),
+            ]
+        );
+        // What was not joined reaches the engine untouched, unverified.
+        assert_eq!(got[1].0, bad);
+        assert!(!got[1].1.checksum_trusted);
+        assert_eq!(got[3].0, icmp);
+        assert_eq!(got[4].0, ack);
+        // A verified segment alone is trusted: its checksum field was left
+        // as the pseudo-header sum.
+        assert!(got[2].1.checksum_trusted);
     }
 
     proptest::proptest! {

@@ -79,7 +79,7 @@ use tun_rs::AsyncDevice;
 use crate::impair::Impairment;
 use crate::link::{classify, Counters, Inbound, Kind, LinkStats, PacketLink, Steer};
 use crate::offload::tun_read;
-use crate::offload::Coalescer;
+use crate::offload::{Coalescer, RxMerger};
 use crate::tun::Tun;
 #[cfg(doc)]
 use crate::{TcpListener, TcpStream};
@@ -281,8 +281,11 @@ impl Inner {
         Counters::add(&counters.writes_out, writes);
     }
 
-    fn handle_inbound(&mut self, now: Instant, pkt: &[u8], rx: RxOffload) {
-        Counters::bump(&self.counters.packets_in);
+    /// Hand the engine one packet as read, or `segs` segments read and
+    /// joined by receive coalescing.
+    fn handle_inbound(&mut self, now: Instant, pkt: &[u8], rx: RxOffload, segs: u64) {
+        Counters::add(&self.counters.packets_in, segs);
+        Counters::add(&self.counters.coalesced_in, segs.saturating_sub(1));
         match classify(pkt) {
             Kind::NotIp => Counters::bump(&self.counters.skipped_not_ip),
             Kind::NotTcp => Counters::bump(&self.counters.skipped_not_tcp),
@@ -990,6 +993,9 @@ async fn drive<P: Inbound>(
     let mut reads = ReadBatch::new(queue.is_some());
     // For each read of the batch: the packet is ours.
     let mut ours = [false; READS];
+    // Receive coalescing for packets read from a TUN device (those that
+    // came without offload; a super-segment passes as it is).
+    let mut merger = P::FROM_DEVICE.then(RxMerger::default);
     loop {
         // Hand over what other workers own before taking our lock; count and
         // skip what is not for any engine.
@@ -1028,13 +1034,25 @@ async fn drive<P: Inbound>(
             let Some(sh) = shared.upgrade() else { return };
             let now = sh.now();
             let mut inner = sh.lock(me);
+            let mut take = |pkt: &[u8], rx: RxOffload, segs: u64| {
+                inner.handle_inbound(now, pkt, rx, segs);
+            };
             for p in batch.drain(..) {
-                inner.handle_inbound(now, p.packet(), p.offload());
+                match merger.as_mut() {
+                    Some(m) => m.push(p.packet(), p.offload(), &mut take),
+                    None => take(p.packet(), p.offload(), 1),
+                }
             }
             for (k, read) in reads.iter().enumerate() {
                 if let Some((pkt, offload)) = tun_read(read, vnet).filter(|_| ours[k]) {
-                    inner.handle_inbound(now, pkt, offload);
+                    match merger.as_mut() {
+                        Some(m) => m.push(pkt, offload, &mut take),
+                        None => take(pkt, offload, 1),
+                    }
                 }
+            }
+            if let Some(m) = merger.as_mut() {
+                m.flush(&mut take);
             }
             reads.clear();
             if inner.ep.poll_timeout().is_some_and(|t| t <= now) {

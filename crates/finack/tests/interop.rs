@@ -845,6 +845,36 @@ async fn curl_fetches_page_and_20mib_from_hyper() {
     .expect("test timed out");
 }
 
+/// Without offload the kernel hands over one segment per read: those read
+/// in one go are joined before the engine takes them (receive coalescing),
+/// and every byte arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_read_one_by_one_are_joined_and_all_bytes_arrive() {
+    if !can_run(
+        "segments_read_one_by_one_are_joined_and_all_bytes_arrive",
+        &["python3"],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let file = TempFile::pattern("20mib-plain", 20 * MIB);
+    timeout(LIMIT, async {
+        let stack = stack_on(ns.tun_plain(), finack_ip()).expect("stack on TUN");
+        let mut echoed = spawn_echo(&stack, 7);
+        let back = ns.send_file(&file, 7).await;
+        assert_eq!(back.len(), 20 * MIB);
+        assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
+        assert_eq!(echoed.recv().await, Some(20 * MIB as u64));
+        let got = stack.link_stats();
+        // Over 14,000 segments of 1,448 bytes came in one by one.
+        assert!(got.packets_in > 20 * MIB as u64 / 1448, "{got:?}");
+        assert!(got.coalesced_in > 0, "{got:?}");
+        assert_eq!(got.rejected, 0, "{got:?}");
+    })
+    .await
+    .expect("test timed out");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linux_sends_50mib_to_discard_and_echo() {
     if !can_run("linux_sends_50mib_to_discard_and_echo", &["python3"]) {
