@@ -366,6 +366,11 @@ async fn run_once(
                     "finack received {got} bytes, not {bytes}"
                 )));
             }
+            let ls = stack.link_stats();
+            eprint!(
+                "({} packets in, {} joined on receive, {} handed over between workers) ",
+                ls.packets_in, ls.coalesced_in, ls.handed_over
+            );
             Ok((bytes, t))
         }
         Case::FinackToLinux { offload, workers } => {

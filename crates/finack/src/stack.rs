@@ -154,7 +154,15 @@ impl Out {
     /// TCP retransmits. TUN writes do not block.
     fn write(&self, pkt: &[u8], counters: &Counters) {
         match self {
-            Out::Chan { tx, .. } => self.send(tx, pkt.to_vec(), counters),
+            Out::Chan { tx, device, .. } => {
+                // A writer task gives its buffers back; another stack does not.
+                let copy = if *device {
+                    counters.bufs.copy_of(pkt)
+                } else {
+                    pkt.to_vec()
+                };
+                self.send(tx, copy, counters)
+            }
             Out::Tun { dev, .. } => tun_write(dev, pkt),
         }
     }
@@ -1024,7 +1032,8 @@ async fn drive<P: Inbound>(
                             ours[k] = true;
                         } else {
                             Counters::bump(&q.counters.handed_over);
-                            let _ = q.inboxes[owner].send(P::copied(pkt, offload));
+                            let _ =
+                                q.inboxes[owner].send(P::copied(pkt, offload, &q.counters.bufs));
                         }
                     }
                 }
@@ -1042,6 +1051,7 @@ async fn drive<P: Inbound>(
                     Some(m) => m.push(p.packet(), p.offload(), &mut take),
                     None => take(p.packet(), p.offload(), 1),
                 }
+                p.recycle(&sh.counters.bufs);
             }
             for (k, read) in reads.iter().enumerate() {
                 if let Some((pkt, offload)) = tun_read(read, vnet).filter(|_| ours[k]) {

@@ -262,6 +262,7 @@ fn pipelined(
                 written
                     .unwritten
                     .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                written.bufs.put(pkt);
             }
         });
         writers.push(tx);
@@ -291,7 +292,7 @@ fn pipelined(
                 Counters::bump(&hand_counters.handed_over);
             }
             let p = TunPacket {
-                pkt: pkt.to_vec(),
+                pkt: hand_counters.bufs.copy_of(pkt),
                 rx,
             };
             inboxes[owner].send(p).is_ok()
