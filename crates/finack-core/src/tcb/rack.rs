@@ -70,19 +70,20 @@ impl Tally {
     }
 
     fn add(&mut self, s: &SentSeg) {
-        let (a, b, c, d) = Tally::terms(s);
-        self.sacked = self.sacked.wrapping_add(a);
-        self.lost = self.lost.wrapping_add(b);
-        self.retrans = self.retrans.wrapping_add(c);
-        self.pipe = self.pipe.wrapping_add(d);
+        self.apply(s, u32::wrapping_add);
     }
 
     fn sub(&mut self, s: &SentSeg) {
+        self.apply(s, u32::wrapping_sub);
+    }
+
+    /// Count `s` in (`wrapping_add`) or out (`wrapping_sub`).
+    fn apply(&mut self, s: &SentSeg, op: fn(u32, u32) -> u32) {
         let (a, b, c, d) = Tally::terms(s);
-        self.sacked = self.sacked.wrapping_sub(a);
-        self.lost = self.lost.wrapping_sub(b);
-        self.retrans = self.retrans.wrapping_sub(c);
-        self.pipe = self.pipe.wrapping_sub(d);
+        self.sacked = op(self.sacked, a);
+        self.lost = op(self.lost, b);
+        self.retrans = op(self.retrans, c);
+        self.pipe = op(self.pipe, d);
     }
 
     /// The counts of `segs`, from scratch.
