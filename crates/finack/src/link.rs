@@ -164,10 +164,10 @@ impl Inbound for TunPacket {
     }
 }
 
-/// Buffers handed between a stack's tasks (writes to a TUN writer task,
-/// reads from a TUN reader task), given back once used and reused, so that
+/// Buffers of packets handed from one worker to another (read on one's TUN
+/// queue, owned by the other), given back once handled and reused, so that
 /// a 64 KiB super-segment does not cost an allocation (and the page faults
-/// of fresh memory) per write or read.
+/// of fresh memory) each time.
 #[derive(Default, Debug)]
 pub(crate) struct BufPool {
     free: std::sync::Mutex<Vec<Vec<u8>>>,
@@ -210,9 +210,6 @@ pub(crate) struct Counters {
     pub rejected: AtomicU64,
     pub coalesced_in: AtomicU64,
     pub handed_over: AtomicU64,
-    /// Writes handed to a TUN writer task and not yet written (a stack
-    /// waits for these before it reports its closes finished).
-    pub unwritten: AtomicU64,
 }
 
 impl Counters {

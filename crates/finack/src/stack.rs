@@ -36,13 +36,11 @@
 //!   ([`LinkStats::handed_over`] counts these). Ownership is by our hash
 //!   only, never by the queue a packet came in on, so the kernel's choice
 //!   can change at any time without a packet reaching the wrong engine.
-//! - With fewer workers than cores (one worker on a machine of two, say),
-//!   each queue instead gets a reader and a writer task that run beside the
-//!   engines on the spare cores: the reader steers each packet to its
-//!   owner's inbox (one copy), the engines send into their queue's writer
-//!   channel (one copy; with offload whole super-segments, see below). On
-//!   two cores this measured faster for one worker than the worker doing
-//!   its own reads and writes (see docs/architecture.md).
+//! - So does a single worker (`Stack::tun`, `finack proxy`): a reader and
+//!   a writer task per queue beside the engines, tried before, measured
+//!   slower on two cores than the worker doing its own reads and writes
+//!   once offload made each read and write carry up to 64 KiB (see
+//!   docs/architecture.md).
 //! - With fewer queues than workers (a device opened with one queue, or an
 //!   impairment on the TUN path), workers beyond the queues read none and
 //!   get their packets handed over; all write to the queue `i % queues`.
@@ -122,18 +120,14 @@ impl Wakers {
 
 /// Where a worker's outbound packets go.
 pub(crate) enum Out {
-    /// Into a channel (an in-memory link, a TUN queue's writer task, a TUN
-    /// path with an impairment): each packet is copied out of the engine's
-    /// buffer into its own `Vec`. With `vnet` (a TUN device with virtio-net
-    /// headers) consecutive segments are joined into super-segments first
-    /// ([`Coalescer`], which the engine writes into), each `Vec` a whole
-    /// write, header in front. With
-    /// `device`, a writer task writes them to a TUN device and counts them
-    /// down in [`Counters::unwritten`] (so the stack can wait for them).
+    /// Into a channel (an in-memory link, a TUN path with an impairment):
+    /// each packet is copied out of the engine's buffer into its own `Vec`.
+    /// With `vnet` (a TUN device with virtio-net headers) consecutive
+    /// segments are joined into super-segments first ([`Coalescer`], which
+    /// the engine writes into), each `Vec` a whole write, header in front.
     Chan {
         tx: mpsc::UnboundedSender<Vec<u8>>,
         vnet: bool,
-        device: bool,
     },
     /// Written to a TUN queue: without `vnet` straight from the engine's
     /// buffer (no copy); with it joined into super-segments behind a
@@ -152,29 +146,12 @@ impl Out {
     /// Send one write. A closed link (the peer is gone) loses it, as a cable
     /// would; a failed TUN write (device gone, no memory) loses it too, and
     /// TCP retransmits. TUN writes do not block.
-    fn write(&self, pkt: &[u8], counters: &Counters) {
+    fn write(&self, pkt: &[u8]) {
         match self {
-            Out::Chan { tx, device, .. } => {
-                // A writer task gives its buffers back; another stack does not.
-                let copy = if *device {
-                    counters.bufs.copy_of(pkt)
-                } else {
-                    pkt.to_vec()
-                };
-                self.send(tx, copy, counters)
+            Out::Chan { tx, .. } => {
+                let _ = tx.send(pkt.to_vec());
             }
             Out::Tun { dev, .. } => tun_write(dev, pkt),
-        }
-    }
-
-    fn send(&self, tx: &mpsc::UnboundedSender<Vec<u8>>, pkt: Vec<u8>, counters: &Counters) {
-        let device = matches!(self, Out::Chan { device: true, .. });
-        if device {
-            // Counted before the writer task can count it down.
-            Counters::bump(&counters.unwritten);
-        }
-        if tx.send(pkt).is_err() && device {
-            counters.unwritten.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -271,7 +248,7 @@ impl Inner {
         if out.vnet() {
             let mut write = |b: &[u8]| {
                 writes += 1;
-                out.write(b, counters);
+                out.write(b);
             };
             // The engine writes straight into the coalescer's buffer.
             while gso.push_with(|slot| ep.poll_transmit(now, slot), &mut write) {
@@ -281,7 +258,7 @@ impl Inner {
         } else {
             while let Some(n) = ep.poll_transmit(now, buf) {
                 sent += 1;
-                out.write(&buf[..n], counters);
+                out.write(&buf[..n]);
             }
             writes = sent;
         }
@@ -565,7 +542,6 @@ impl Stack {
                 out: Out::Chan {
                     tx: link.tx.clone(),
                     vnet: false,
-                    device: false,
                 },
                 queue: None,
             })
@@ -780,10 +756,7 @@ impl Stack {
                 .connections()
                 .iter()
                 .any(|c| matches!(c.state, State::FinWait1 | State::Closing | State::LastAck));
-            // A RST or FIN an abort or close just sent may still wait for a
-            // TUN writer task: leaving now would lose it.
-            let unwritten = self.shared.counters.unwritten.load(Ordering::Relaxed) > 0;
-            if !busy && !unwritten {
+            if !busy {
                 return true;
             }
             if tokio::time::Instant::now() >= deadline {

@@ -1479,11 +1479,10 @@ async fn many_connections_over_two_workers() {
 }
 
 /// A program that aborts a connection and exits at once (as `finack proxy`
-/// does after its last connection) must still get its RST onto the wire:
-/// `flush_closing` waits until the TUN writer has written what the stack
-/// sent. On a current-thread runtime nothing else runs until the program
-/// awaits, so without that wait the RST would never leave (one worker on a
-/// machine of two cores or more writes through a writer task).
+/// does after its last connection) must still get its RST onto the wire.
+/// On a current-thread runtime nothing else runs until the program awaits:
+/// once, one worker wrote through a writer task and this RST was lost; now
+/// the worker writes it to the device as it sends it.
 #[test]
 fn an_abort_just_before_exit_still_resets_the_peer() {
     if !can_run(
