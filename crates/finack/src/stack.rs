@@ -120,15 +120,10 @@ impl Wakers {
 
 /// Where a worker's outbound packets go.
 pub(crate) enum Out {
-    /// Into a channel (an in-memory link, a TUN path with an impairment):
-    /// each packet is copied out of the engine's buffer into its own `Vec`.
-    /// With `vnet` (a TUN device with virtio-net headers) consecutive
-    /// segments are joined into super-segments first ([`Coalescer`], which
-    /// the engine writes into), each `Vec` a whole write, header in front.
-    Chan {
-        tx: mpsc::UnboundedSender<Vec<u8>>,
-        vnet: bool,
-    },
+    /// Into a channel (an in-memory link, a TUN path with an impairment,
+    /// whose writer puts the virtio-net header in front): each packet is
+    /// copied out of the engine's buffer into its own `Vec`.
+    Chan { tx: mpsc::UnboundedSender<Vec<u8>> },
     /// Written to a TUN queue: without `vnet` straight from the engine's
     /// buffer (no copy); with it joined into super-segments behind a
     /// virtio-net header.
@@ -139,7 +134,8 @@ impl Out {
     /// Writes carry a virtio-net header (segments are joined first).
     fn vnet(&self) -> bool {
         match self {
-            Out::Chan { vnet, .. } | Out::Tun { vnet, .. } => *vnet,
+            Out::Chan { .. } => false,
+            Out::Tun { vnet, .. } => *vnet,
         }
     }
 
@@ -148,7 +144,7 @@ impl Out {
     /// TCP retransmits. TUN writes do not block.
     fn write(&self, pkt: &[u8]) {
         match self {
-            Out::Chan { tx, .. } => {
+            Out::Chan { tx } => {
                 let _ = tx.send(pkt.to_vec());
             }
             Out::Tun { dev, .. } => tun_write(dev, pkt),
@@ -541,7 +537,6 @@ impl Stack {
             .map(|_| WorkerLink {
                 out: Out::Chan {
                     tx: link.tx.clone(),
-                    vnet: false,
                 },
                 queue: None,
             })
