@@ -115,9 +115,7 @@ pub(crate) trait Inbound: Send + 'static {
     fn offload(&self) -> RxOffload;
     /// A copy of a packet read from a TUN queue, for the worker that owns
     /// it.
-    fn copied(pkt: &[u8], rx: RxOffload, bufs: &BufPool) -> Self;
-    /// Done with: its buffer goes back to `bufs` if it came from there.
-    fn recycle(self, bufs: &BufPool);
+    fn copied(pkt: &[u8], rx: RxOffload) -> Self;
 }
 
 impl Inbound for Vec<u8> {
@@ -131,12 +129,10 @@ impl Inbound for Vec<u8> {
     }
     /// Only for stacks whose packets carry no offload (an in-memory link,
     /// a TUN path with impairments, whose reader cuts super-segments).
-    fn copied(pkt: &[u8], rx: RxOffload, _: &BufPool) -> Self {
+    fn copied(pkt: &[u8], rx: RxOffload) -> Self {
         debug_assert_eq!(rx, RxOffload::default());
         pkt.to_vec()
     }
-    /// Dropped: it came from another stack or an impairment.
-    fn recycle(self, _: &BufPool) {}
 }
 
 /// A packet read from a TUN device with virtio-net headers.
@@ -153,54 +149,16 @@ impl Inbound for TunPacket {
     fn offload(&self) -> RxOffload {
         self.rx
     }
-    fn copied(pkt: &[u8], rx: RxOffload, bufs: &BufPool) -> Self {
+    fn copied(pkt: &[u8], rx: RxOffload) -> Self {
         TunPacket {
-            pkt: bufs.copy_of(pkt),
+            pkt: pkt.to_vec(),
             rx,
-        }
-    }
-    fn recycle(self, bufs: &BufPool) {
-        bufs.put(self.pkt);
-    }
-}
-
-/// Buffers of packets handed from one worker to another (read on one's TUN
-/// queue, owned by the other), given back once handled and reused, so that
-/// a 64 KiB super-segment does not cost an allocation (and the page faults
-/// of fresh memory) each time.
-#[derive(Default, Debug)]
-pub(crate) struct BufPool {
-    free: std::sync::Mutex<Vec<Vec<u8>>>,
-}
-
-impl BufPool {
-    /// Buffers kept at most (each up to a 64 KiB super-segment).
-    const KEEP: usize = 64;
-
-    /// A buffer holding a copy of `data`.
-    pub fn copy_of(&self, data: &[u8]) -> Vec<u8> {
-        let reused = self.free.lock().ok().and_then(|mut f| f.pop());
-        let mut v = reused.unwrap_or_default();
-        v.clear();
-        v.extend_from_slice(data);
-        v
-    }
-
-    /// Give a buffer back.
-    pub fn put(&self, v: Vec<u8>) {
-        if let Ok(mut f) = self.free.lock() {
-            if f.len() < BufPool::KEEP {
-                f.push(v);
-            }
         }
     }
 }
 
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
-    /// Not a count: the buffers this stack's tasks pass around for reuse
-    /// (shared the way the counters are).
-    pub bufs: BufPool,
     pub packets_in: AtomicU64,
     pub packets_out: AtomicU64,
     pub writes_out: AtomicU64,
@@ -410,22 +368,5 @@ mod tests {
             seen[steer.worker(local, SocketAddr::new(remote.ip(), port))] = true;
         }
         assert!(seen.iter().all(|&s| s));
-    }
-
-    #[test]
-    fn a_buffer_given_back_is_reused_and_the_pool_stays_bounded() {
-        let pool = BufPool::default();
-        let a = pool.copy_of(&[7u8; 60_000]);
-        let at = a.as_ptr();
-        pool.put(a);
-        // The next copy reuses that buffer (no allocation), whatever its size.
-        let b = pool.copy_of(b"small");
-        assert_eq!(&b[..], b"small");
-        assert_eq!(b.as_ptr(), at);
-        assert!(b.capacity() >= 60_000);
-        for _ in 0..BufPool::KEEP + 10 {
-            pool.put(vec![0; 16]);
-        }
-        assert_eq!(pool.free.lock().unwrap().len(), BufPool::KEEP);
     }
 }

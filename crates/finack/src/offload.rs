@@ -40,7 +40,9 @@
 //! pass over every payload. Anything else goes behind an all-zero header
 //! ("a whole packet, checksums done").
 
-use finack_core::wire::checksum::{fold, ones_complement_sum};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use finack_core::wire::checksum::{checksum, fold, pseudo_header_sum, tcp_checksum};
 use finack_core::RxOffload;
 
 /// The virtio-net header's length (struct virtio_net_hdr, no mergeable
@@ -158,6 +160,19 @@ impl Layout {
             return None;
         }
         Some(Layout { v6, iph, th })
+    }
+
+    /// The source and destination addresses of `pkt`, laid out so.
+    fn addrs(&self, pkt: &[u8]) -> (IpAddr, IpAddr) {
+        if self.v6 {
+            let a: [u8; 16] = pkt[8..24].try_into().expect("40-byte header");
+            let b: [u8; 16] = pkt[24..40].try_into().expect("40-byte header");
+            (Ipv6Addr::from(a).into(), Ipv6Addr::from(b).into())
+        } else {
+            let a: [u8; 4] = pkt[12..16].try_into().expect("20-byte header");
+            let b: [u8; 4] = pkt[16..20].try_into().expect("20-byte header");
+            (Ipv4Addr::from(a).into(), Ipv4Addr::from(b).into())
+        }
     }
 
     /// The IP header bytes that may differ between joined segments: IPv4's
@@ -403,22 +418,17 @@ impl Coalescer {
     fn finish(&mut self, lay: Layout, gso: bool) {
         let (hdr, pkt) = self.buf[..self.used].split_at_mut(VNET_HDR_LEN);
         let tcp_len = pkt.len() - lay.iph;
-        let sum = if lay.v6 {
+        if lay.v6 {
             pkt[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
-            // RFC 8200 §8.1: addresses, 32-bit length, next header.
-            let s = ones_complement_sum(&pkt[8..40], 0);
-            let s = ones_complement_sum(&(tcp_len as u32).to_be_bytes(), s);
-            ones_complement_sum(&[0, 0, 0, 6], s)
         } else {
             let total = pkt.len() as u16;
             pkt[2..4].copy_from_slice(&total.to_be_bytes());
             pkt[10..12].fill(0);
-            let c = !fold(ones_complement_sum(&pkt[..lay.iph], 0));
+            let c = checksum(&pkt[..lay.iph]);
             pkt[10..12].copy_from_slice(&c.to_be_bytes());
-            // RFC 9293 §3.1: addresses, zero, protocol, 16-bit length.
-            let s = ones_complement_sum(&pkt[12..20], 0);
-            ones_complement_sum(&[0, 6, (tcp_len >> 8) as u8, tcp_len as u8], s)
-        };
+        }
+        let (src, dst) = lay.addrs(pkt);
+        let sum = pseudo_header_sum(src, dst, 6, tcp_len as u32);
         // The kernel adds the header and payload to this and complements it
         // (CHECKSUM_PARTIAL), so the field holds the folded sum itself.
         let c = lay.iph + 16;
@@ -493,31 +503,20 @@ fn unwrap_merged(w: &[u8], deliver: &mut impl FnMut(&[u8], RxOffload, u64)) {
 /// The IPv4 header checksum (if any) and the TCP checksum of a whole TCP
 /// segment (RFC 9293 MUST-3), as the engine would check them.
 fn checksums_verify(pkt: &[u8]) -> bool {
-    use finack_core::wire::checksum::{checksum, tcp_checksum};
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     let Some(lay) = Layout::tcp(pkt) else {
         return false;
     };
-    let (src, dst): (IpAddr, IpAddr) = if lay.v6 {
-        let a: [u8; 16] = pkt[8..24].try_into().expect("40-byte header");
-        let b: [u8; 16] = pkt[24..40].try_into().expect("40-byte header");
-        (Ipv6Addr::from(a).into(), Ipv6Addr::from(b).into())
-    } else {
-        if checksum(&pkt[..lay.iph]) != 0 {
-            return false;
-        }
-        let a: [u8; 4] = pkt[12..16].try_into().expect("20-byte header");
-        let b: [u8; 4] = pkt[16..20].try_into().expect("20-byte header");
-        (Ipv4Addr::from(a).into(), Ipv4Addr::from(b).into())
-    };
+    if !lay.v6 && checksum(&pkt[..lay.iph]) != 0 {
+        return false;
+    }
+    let (src, dst) = lay.addrs(pkt);
     tcp_checksum(src, dst, &pkt[lay.iph..]) == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use finack_core::wire::checksum::{checksum, tcp_checksum};
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use finack_core::wire::checksum::ones_complement_sum;
 
     const A4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const B4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);

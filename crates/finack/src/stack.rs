@@ -1000,8 +1000,7 @@ async fn drive<P: Inbound>(
                             ours[k] = true;
                         } else {
                             Counters::bump(&q.counters.handed_over);
-                            let _ =
-                                q.inboxes[owner].send(P::copied(pkt, offload, &q.counters.bufs));
+                            let _ = q.inboxes[owner].send(P::copied(pkt, offload));
                         }
                     }
                 }
@@ -1019,7 +1018,6 @@ async fn drive<P: Inbound>(
                     Some(m) => m.push(p.packet(), p.offload(), &mut take),
                     None => take(p.packet(), p.offload(), 1),
                 }
-                p.recycle(&sh.counters.bufs);
             }
             for (k, read) in reads.iter().enumerate() {
                 if let Some((pkt, offload)) = tun_read(read, vnet).filter(|_| ours[k]) {

@@ -43,8 +43,7 @@ impl Tcb {
             .max(self.reordering(cfg).saturating_add(1));
         let sndmem = 2u64 * u64::from(segs) * u64::from(per_mss_truesize(mss));
         let target = sndmem.min(cfg.send_buffer_max as u64) as usize;
-        // Nothing to grow: skip counting the segments in flight (a walk of
-        // the send record), which this ACK's path would otherwise pay.
+        // Nothing to grow: no need to count what is in flight.
         if target <= self.snd.buf.cap() {
             return;
         }
