@@ -1,6 +1,7 @@
 //! `finack bench tun`: bulk throughput over a TUN device in both
-//! directions, offloads on and off, against Linux ↔ Linux over a veth pair,
-//! several interleaved timed runs of each; with `--workers 1,2` the finack
+//! directions, offloads on and off, against Linux ↔ Linux over a veth pair
+//! with the same offload setting (without offload: TSO, GSO and GRO off
+//! with ethtool), several interleaved timed runs of each; with `--workers 1,2` the finack
 //! cases run once per worker count, and `--connections` adds the rate of
 //! short connections Linux opens to finack.
 
@@ -37,7 +38,9 @@ pub struct BenchTunArgs {
     /// load; each worker owns whole connections).
     #[arg(long, value_name = "S", default_value_t = 1)]
     streams: usize,
-    /// Which offload settings to run: both, on or off.
+    /// Which offload settings to run: both, on or off. Each is compared with
+    /// a veth run of the same setting (off: TSO, GSO and GRO turned off with
+    /// ethtool, so that Linux too moves one segment per packet).
     #[arg(long, value_name = "WHICH", default_value = "both")]
     offload: String,
     /// Receive and send buffer of finack's connections, in bytes
@@ -133,7 +136,13 @@ enum Case {
         offload: bool,
         workers: usize,
     },
-    Veth,
+    /// Linux -> Linux over a veth pair; without `offload`, segmentation
+    /// offload (TSO and GSO) is off at the sender and GRO at the receiver,
+    /// so that every segment crosses as a packet of its own, as on the TUN
+    /// path without offload.
+    Veth {
+        offload: bool,
+    },
     /// Connections/s, Linux clients to finack (offload on).
     Connect {
         workers: usize,
@@ -159,7 +168,8 @@ impl Case {
             Case::FinackToLinux { offload, workers } => {
                 format!("finack -> Linux (TUN, {}{})", o(offload), w(workers))
             }
-            Case::Veth => "Linux -> Linux (veth)".to_string(),
+            Case::Veth { offload: true } => "Linux -> Linux (veth)".to_string(),
+            Case::Veth { offload: false } => "Linux -> Linux (veth, no offload)".to_string(),
             Case::Connect { workers } => {
                 format!("connections/s Linux -> finack (TUN{})", w(workers))
             }
@@ -172,7 +182,7 @@ impl Case {
             Case::LinuxToFinack { offload, .. } => Some(Case::LinuxToFinack { offload, workers }),
             Case::FinackToLinux { offload, .. } => Some(Case::FinackToLinux { offload, workers }),
             Case::Connect { .. } => Some(Case::Connect { workers }),
-            Case::Veth => None,
+            Case::Veth { .. } => None,
         }
     }
 
@@ -181,7 +191,7 @@ impl Case {
             Case::LinuxToFinack { workers, .. }
             | Case::FinackToLinux { workers, .. }
             | Case::Connect { workers } => workers,
-            Case::Veth => 0,
+            Case::Veth { .. } => 0,
         }
     }
 }
@@ -414,10 +424,14 @@ async fn run_once(
             }
             Ok((bytes, t))
         }
-        Case::Veth => {
+        Case::Veth { offload } => {
             let (a, b) = veth_pair("finack-bench")?;
             set_cc(&a, cc)?;
             set_cc(&b, cc)?;
+            if !offload {
+                veth_offloads_off(&a, "veth-a")?;
+                veth_offloads_off(&b, "veth-b")?;
+            }
             let (mut rx, mut lines) = linux_receiver(&b, "198.51.100.2", 9, streams).await?;
             let (bytes, t) = linux_send(&a, "198.51.100.2", 9, secs, streams).await?;
             let count = lines.next_line().await.map_err(err("receiver"))?;
@@ -495,6 +509,25 @@ fn linux_cc(asked: Option<&str>) -> Result<String, Failure> {
     } else {
         Err(Failure::Usage(format!(
             "--cc {name:?}: the kernel offers {available} (modprobe tcp_{name} may add it)"
+        )))
+    }
+}
+
+/// Turn segmentation offload (TSO, GSO) and GRO off on `dev` in `ns` with
+/// ethtool: the sender's TCP then hands the device one segment at a time
+/// and the receiver takes them one at a time.
+fn veth_offloads_off(ns: &Netns, dev: &str) -> Result<(), Failure> {
+    let out = ns
+        .command("ethtool")
+        .args(["-K", dev, "tso", "off", "gso", "off", "gro", "off"])
+        .output()
+        .map_err(err("cannot run ethtool"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Failure::Io(format!(
+            "ethtool -K {dev} tso off gso off gro off failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
 }
@@ -611,7 +644,17 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
                 });
             }
         }
-        cases.push(Case::Veth);
+        cases.push(Case::Veth { offload: true });
+        if offloads.contains(&false) {
+            if netns::have("ethtool") {
+                cases.push(Case::Veth { offload: false });
+            } else {
+                eprintln!(
+                    "SKIPPED: Linux -> Linux over veth without offload needs ethtool; \
+                     the no-offload rows are compared with nothing (apt-get install ethtool)"
+                );
+            }
+        }
     }
     if args.connections || args.connections_only {
         for &w in &workers {
@@ -661,10 +704,13 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         }
         Ok::<(), Failure>(())
     })?;
-    let veth = cases
-        .iter()
-        .position(|c| *c == Case::Veth)
-        .map(|i| rates[i].clone());
+    // The veth run of each offload setting.
+    let veth = |offload: bool| {
+        cases
+            .iter()
+            .position(|c| *c == Case::Veth { offload })
+            .map(|i| rates[i].clone())
+    };
     let base = workers[0];
     let mut out = io::stdout().lock();
     writeln!(
@@ -696,8 +742,10 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             let mut r: Vec<f64> = rates[i].iter().zip(other).map(|(a, b)| a / b).collect();
             format!("{:.2}", median(&mut r))
         };
-        let to_veth = match (&veth, case) {
-            (Some(vr), Case::LinuxToFinack { .. } | Case::FinackToLinux { .. }) => per_round(vr),
+        let to_veth = match case {
+            Case::LinuxToFinack { offload, .. } | Case::FinackToLinux { offload, .. } => {
+                veth(*offload).map_or("-".to_string(), |vr| per_round(&vr))
+            }
             _ => "-".to_string(),
         };
         let to_base = match case.with_workers(base) {
@@ -728,7 +776,13 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
     }
     writeln!(
         out,
-        "median ratio: per round, the case's rate over the veth run's (/veth) or over the same case with {base} worker(s) (/{base}w) of the same round"
+        "median ratio: per round, the case's rate over the veth run's with the same offload setting (/veth) or over the same case with {base} worker(s) (/{base}w) of the same round"
     )?;
+    if offloads.contains(&false) && veth(false).is_some() {
+        writeln!(
+            out,
+            "veth without offload: TSO and GSO off at the sender, GRO off at the receiver (ethtool), every segment a packet of its own, as on the TUN path without offload"
+        )?;
+    }
     Ok(true)
 }

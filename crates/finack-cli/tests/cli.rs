@@ -770,6 +770,25 @@ fn bench_tun_and_http_print_their_tables() {
     ] {
         assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
     }
+    // Without offload finack is compared with a veth run without offload.
+    if finack::netns::have("ethtool") {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("finack -> Linux (TUN, no offload)"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("Linux -> Linux (veth, no offload)")),
+            "{out}"
+        );
+        // The /veth column: the last but one.
+        let ratio = row.split_whitespace().rev().nth(1).unwrap_or("");
+        assert!(ratio.parse::<f64>().is_ok_and(|r| r > 0.0), "{row}");
+    } else {
+        skipped(
+            "bench_tun_and_http_print_their_tables: the veth run without offload needs ethtool",
+        );
+    }
     // One and two workers, several connections, connections/s.
     let o = finack(&[
         "bench",
