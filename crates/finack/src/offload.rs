@@ -255,9 +255,9 @@ impl Coalescer {
             return;
         }
         self.push_with(
-            |slot| {
+            |slot, _| {
                 slot[..pkt.len()].copy_from_slice(pkt);
-                Some(pkt.len())
+                Some((pkt.len(), 0))
             },
             out,
         );
@@ -265,16 +265,21 @@ impl Coalescer {
 
     /// Let `emit` write the next packet (a whole IP packet with correct
     /// checksums, or TCP checksums left partial) into the slot it is given
-    /// and return its length; join it to the open group if it continues it,
-    /// else write the open group with `out` and start a new one (or write
-    /// the packet alone if it cannot be joined at all). `out` gets the bytes
-    /// to write to the device, virtio-net header first. Returns false, with
-    /// nothing changed, when `emit` had nothing to write.
+    /// and return its length and segment size (see
+    /// `Endpoint::poll_transmit_segs`); join it to the open group if it
+    /// continues it, else write the open group with `out` and start a new
+    /// one (or write the packet alone if it cannot be joined at all). `emit`
+    /// is told how many segments its packet may hold: a packet of several
+    /// (a super-segment the engine formed itself) only starts a group, so
+    /// several are asked for only when no group is open. `out` gets the
+    /// bytes to write to the device, virtio-net header first. Returns the
+    /// number of segments taken: 0, with nothing changed, when `emit` had
+    /// nothing to write.
     pub(crate) fn push_with(
         &mut self,
-        emit: impl FnOnce(&mut [u8]) -> Option<usize>,
+        emit: impl FnOnce(&mut [u8], u16) -> Option<(usize, u16)>,
         out: &mut impl FnMut(&[u8]),
-    ) -> bool {
+    ) -> usize {
         if self.buf.is_empty() {
             self.buf = vec![0; VNET_HDR_LEN + MAX_IP_LEN + SLOT];
         }
@@ -287,12 +292,14 @@ impl Coalescer {
         }
         let open = self.layout.filter(|_| self.used > 0);
         let Some(open) = open else {
-            let n = emit(&mut self.buf[VNET_HDR_LEN..VNET_HDR_LEN + SLOT]);
-            let Some(n) = n.filter(|&n| n <= SLOT) else {
-                return false;
+            let n = emit(
+                &mut self.buf[VNET_HDR_LEN..VNET_HDR_LEN + SLOT],
+                MAX_SEGS as u16,
+            );
+            let Some((n, seg)) = n.filter(|&(n, _)| n <= SLOT) else {
+                return 0;
             };
-            self.begin(n, out);
-            return true;
+            return self.begin(n, seg, out);
         };
         // Write the packet so that its payload starts where the group's ends
         // (unless its headers would reach the group's first headers, when
@@ -310,10 +317,10 @@ impl Coalescer {
                 buf[at..at + h].copy_from_slice(&saved[..h]);
             }
         };
-        let n = emit(&mut self.buf[at..at + SLOT]).filter(|&n| n <= SLOT);
-        let Some(n) = n else {
+        let n = emit(&mut self.buf[at..at + SLOT], 1).filter(|&(n, _)| n <= SLOT);
+        let Some((n, _)) = n else {
             restore(&mut self.buf);
-            return false;
+            return 0;
         };
         if self.joins(at, n) {
             let payload = n - h;
@@ -331,7 +338,7 @@ impl Coalescer {
                 self.buf[VNET_HDR_LEN + open.iph + 13] |= TCP_PSH;
             }
             self.closed = psh || payload < self.gso_size;
-            return true;
+            return 1;
         }
         // Not this group's: copied out, the group restored and written, the
         // packet moved to the front.
@@ -339,26 +346,32 @@ impl Coalescer {
         restore(&mut self.buf);
         self.flush(out);
         self.buf[VNET_HDR_LEN..VNET_HDR_LEN + n].copy_from_slice(&pkt);
-        self.begin(n, out);
-        true
+        self.begin(n, 0, out)
     }
 
     /// A packet of `n` bytes sits at the front with no group open: it opens
-    /// one, or goes alone at once.
-    fn begin(&mut self, n: usize, out: &mut impl FnMut(&[u8])) {
+    /// one, or goes alone at once. `seg`: it holds several segments of that
+    /// size (0: one segment). Returns the segments it holds.
+    fn begin(&mut self, n: usize, seg: u16, out: &mut impl FnMut(&[u8])) -> usize {
         let pkt = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + n];
         let lay = Layout::of(pkt);
         self.used = VNET_HDR_LEN + n;
         self.segs = 1;
         self.layout = lay;
         self.closed = true;
-        if let Some(lay) = lay {
-            self.gso_size = n - lay.iph - lay.th;
-            self.next_seq = seq_of(pkt, lay.iph).wrapping_add(self.gso_size as u32);
-            self.closed = pkt[lay.iph + 13] & TCP_PSH != 0;
-        } else {
+        let Some(lay) = lay else {
+            // A packet of several segments is data with only ACK and PSH
+            // (the engine forms nothing else so); anything else goes alone.
             self.flush(out);
-        }
+            return 1;
+        };
+        let payload = n - lay.iph - lay.th;
+        let seg = usize::from(seg);
+        self.gso_size = if seg > 0 { seg } else { payload };
+        self.segs = payload.div_ceil(self.gso_size).max(1);
+        self.next_seq = seq_of(pkt, lay.iph).wrapping_add(payload as u32);
+        self.closed = pkt[lay.iph + 13] & TCP_PSH != 0 || payload % self.gso_size != 0;
+        self.segs
     }
 
     /// Does the packet of `n` bytes at `at` continue the open group?
@@ -667,6 +680,62 @@ mod tests {
             let writes = run(&pkts);
             assert_eq!(writes.len(), 1, "v6 {v6}");
             assert_eq!(delivered(&writes), pkts, "v6 {v6}");
+        }
+    }
+
+    /// A packet of several segments the engine formed itself (TSO) opens a
+    /// group that the following full segments join; the kernel cuts the
+    /// one write into exactly the segments one by one would have been.
+    #[test]
+    fn a_super_segment_from_the_engine_opens_a_group() {
+        for v6 in [false, true] {
+            let sup = seg(v6, 100, 1000, TCP_ACK, 3000, 0);
+            let singles: Vec<Vec<u8>> = (0..3u32)
+                .map(|k| {
+                    seg(
+                        v6,
+                        100 + k as u16,
+                        1000 + 1000 * k,
+                        TCP_ACK,
+                        1000,
+                        (1000 * k) as u8,
+                    )
+                })
+                .collect();
+            let after = [
+                seg(v6, 103, 4000, TCP_ACK, 1000, 0),
+                seg(v6, 104, 5000, TCP_ACK | TCP_PSH, 400, 0),
+            ];
+            let mut c = Coalescer::new();
+            let mut writes = Vec::new();
+            let mut out = |b: &[u8]| writes.push(b.to_vec());
+            let mut asked = Vec::new();
+            let taken = c.push_with(
+                |slot, max| {
+                    asked.push(max);
+                    slot[..sup.len()].copy_from_slice(&sup);
+                    Some((sup.len(), 1000))
+                },
+                &mut out,
+            );
+            assert_eq!(taken, 3);
+            for p in &after {
+                let taken = c.push_with(
+                    |slot, max| {
+                        asked.push(max);
+                        slot[..p.len()].copy_from_slice(p);
+                        Some((p.len(), 0))
+                    },
+                    &mut out,
+                );
+                assert_eq!(taken, 1);
+            }
+            c.flush(&mut out);
+            // Several segments were offered only with no group open.
+            assert_eq!(asked, [MAX_SEGS as u16, 1, 1]);
+            assert_eq!(writes.len(), 1, "v6 {v6}");
+            let want: Vec<Vec<u8>> = singles.into_iter().chain(after).collect();
+            assert_eq!(delivered(&writes), want, "v6 {v6}");
         }
     }
 

@@ -246,9 +246,17 @@ impl Inner {
                 writes += 1;
                 out.write(b);
             };
-            // The engine writes straight into the coalescer's buffer.
-            while gso.push_with(|slot| ep.poll_transmit(now, slot), &mut write) {
-                sent += 1;
+            // The engine writes straight into the coalescer's buffer, new
+            // data as packets of several segments (TSO) when it starts one.
+            loop {
+                let segs = gso.push_with(
+                    |slot, max| ep.poll_transmit_segs(now, slot, max),
+                    &mut write,
+                );
+                if segs == 0 {
+                    break;
+                }
+                sent += segs as u64;
             }
             gso.flush(&mut write);
         } else {

@@ -13,7 +13,7 @@ use finack_wire::{SeqNumber, TcpRepr};
 use crate::config::Config;
 use crate::isn::Secret;
 use crate::listener::{self, ListenAction, Listeners};
-use crate::tcb::{emit_ctl, CtlSegment, Ctx, Outcome, Tcb};
+use crate::tcb::{CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TimeWaitTable, TwAction};
 use crate::types::{
@@ -30,6 +30,7 @@ mod memory;
 mod pmtu;
 mod query;
 mod slots;
+mod transmit;
 mod wheel;
 
 use wheel::TimerWheel;
@@ -667,53 +668,6 @@ impl Endpoint {
     }
 
     // ---- Packets out and time ------------------------------------------------
-
-    /// Write the next outbound packet into `buf` (at least 100 bytes; MTU-sized to
-    /// send full segments) and return its length, or `None` when nothing is due.
-    /// Call until `None` after every other call. Under `Config::pacing` a
-    /// data packet is not returned before its departure time: call again
-    /// after `handle_timeout` at the instant `poll_timeout` reports.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        self.last_now = self.last_now.max(now);
-        while let Some(ctl) = self.ctl.front() {
-            // Taken off the queue only once it is written: a buffer too small
-            // for it leaves it queued for the next call.
-            let n = emit_ctl(ctl, &self.cfg, buf)?;
-            self.ctl.pop_front();
-            if self.local_drop {
-                // The device drops it; nobody learns of it (device.rs).
-                self.stats.local_drops += 1;
-                continue;
-            }
-            self.stats.packets_out += 1;
-            return Some(n);
-        }
-        while let Some(&idx) = self.tx_queue.front() {
-            let Endpoint {
-                cfg, slots, stats, ..
-            } = self;
-            let slot = &mut slots[idx as usize];
-            if let SlotKind::Active(tcb) = &mut slot.kind {
-                tcb.rcv.mem_pressure = self.mem.pressure();
-                let refuse = self.local_drop;
-                if let Some(n) = tcb.poll_output(now, cfg, stats, buf, refuse) {
-                    self.reschedule(idx);
-                    self.account(idx);
-                    if refuse {
-                        // A segment whose loss Linux ignores (device.rs).
-                        self.stats.local_drops += 1;
-                        continue;
-                    }
-                    self.stats.packets_out += 1;
-                    return Some(n);
-                }
-            }
-            slot.queued = false;
-            self.tx_queue.pop_front();
-            self.reschedule(idx);
-        }
-        None
-    }
 
     /// The earliest instant at which `handle_timeout` has work (a timer, or
     /// under `Config::pacing` the departure time of a packet held back).

@@ -100,6 +100,11 @@ impl Tcb {
         }
     }
 
+    /// Both ends agreed on ECN.
+    pub(super) fn ecn_agreed(&self) -> bool {
+        self.ecn & ECN_OK != 0
+    }
+
     /// The IP TOS byte of a non-SYN segment, and its ECE and CWR flags (Linux
     /// tcp_output.c: tcp_ecn_send()): new data (`new_data`: payload above
     /// everything sent before) goes out as ECT(0) and the first one after a

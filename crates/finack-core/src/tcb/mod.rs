@@ -39,6 +39,7 @@ mod sndbuf;
 mod tail_probe;
 mod timer;
 mod tso_defer;
+mod tso_out;
 mod xmit_fail;
 
 pub(crate) use rack::SentLog;
@@ -49,6 +50,7 @@ pub(crate) use timer::{Keepalive, Timers};
 
 pub(crate) use ecn::accepts_ecn_syn;
 pub(crate) use output::{emit_ctl, SynOpts};
+pub(crate) use xmit_fail::Xmit;
 
 use core::net::SocketAddr;
 

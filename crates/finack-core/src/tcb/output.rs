@@ -57,21 +57,19 @@ impl Tcb {
     }
 
     /// Form the next segment into `buf`; `None` when nothing is due.
-    /// `refuse`: the host's device drops every packet
+    /// `xmit.refuse`: the host's device drops every packet
     /// (`Endpoint::set_local_drop`); what Linux treats as a failed
-    /// transmission is then not formed (see `xmit_fail`).
+    /// transmission is then not formed (see `xmit_fail`). With
+    /// `xmit.max_segs` above 1 new data may leave as a packet of several
+    /// segments (`tso_out`), which `xmit.gso_size` and `xmit.segs` describe.
     pub(crate) fn poll_output(
         &mut self,
         now: Instant,
         cfg: &Config,
         stats: &mut Stats,
         buf: &mut [u8],
-        refuse: bool,
+        xmit: &mut Xmit,
     ) -> Option<usize> {
-        let mut xmit = Xmit {
-            refuse,
-            failed: false,
-        };
         if buf.len() < MIN_BUFFER {
             return None;
         }
@@ -94,7 +92,7 @@ impl Tcb {
                 | State::Closing
                 | State::LastAck
         ) {
-            if let Some(n) = self.output_data(now, cfg, stats, buf, &mut xmit) {
+            if let Some(n) = self.output_data(now, cfg, stats, buf, xmit) {
                 return Some(n);
             }
             self.xmit_end();
@@ -399,6 +397,19 @@ impl Tcb {
             self.xmit_refused(now, cfg, stats, xmit, kind);
             return None;
         }
+        if xmit.max_segs > 1 && len == mss && !retransmitting && !probe && !fin && cfg.linux_push {
+            let at = super::tso_out::Start {
+                off,
+                unit,
+                avail,
+                room,
+                cwnd,
+                recovery: recovery_room.is_some(),
+            };
+            if let Some(n) = self.output_super_segment(now, cfg, stats, buf, xmit, at) {
+                return Some(n);
+            }
+        }
         let seq = self.snd.nxt;
         let mut flags = TcpFlags::ACK;
         let ends_unit = unit.is_some_and(|u| off + len == u.end);
@@ -411,34 +422,10 @@ impl Tcb {
                 flags |= TcpFlags::PSH;
             }
         } else if len > 0 && !retransmitting && !probe {
-            if self.snd.piece_left == 0 {
-                // Linux tcp_output.c: tcp_write_xmit() sends a unit in GSO
-                // packets of at most tcp_tso_segs() segments (see
-                // `gso_group`) and what tcp_cwnd_test() allows: half the
-                // congestion window, no more than is free of it.
-                let m = mss as u32;
-                let quota = (cwnd / m).max(1) / 2;
-                let quota = quota.max(1).min((room as u32 / m).max(1));
-                let to_unit = unit.map_or(avail, |u| u.end - off).div_ceil(mss) as u32;
-                let goal = self.gso_group(cfg.gso_segs_min.unwrap_or(1));
-                let n = quota.min(goal).min(to_unit).clamp(1, u32::from(u16::MAX));
-                let unit_bytes = unit.map_or(avail, |u| u.end - off);
-                packet = Some(((n as usize * mss).min(unit_bytes).min(room), n));
-                self.snd.piece_left = n as u16;
-                self.snd.piece_multi = n >= 2;
+            if let Some(p) = self.piece_step(cfg, off, len, unit, avail, room, cwnd) {
+                packet = Some(p);
             }
-            self.snd.piece_left -= 1;
-            if ends_unit {
-                self.snd.piece_left = 0;
-            }
-            // Linux tcp.c: tcp_mark_push() sets PSH on a pushed unit (skb);
-            // tcp_output.c: tso_fragment() keeps it on the part that ends the
-            // unit, and __tcp_transmit_skb() adds it to every GSO packet of
-            // more than one segment; segmentation leaves it on the packet's
-            // last segment. A lone segment cut from a unit's middle has none.
-            let pushed = unit.is_some_and(|u| u.psh);
-            let piece_end = self.snd.piece_left == 0;
-            if piece_end && ((cfg.gso_psh && self.snd.piece_multi) || (pushed && ends_unit)) {
+            if self.piece_psh(cfg, unit, off + len) {
                 flags |= TcpFlags::PSH;
             }
         } else if len > 0 && (probe || unit.is_some_and(|u| u.psh && ends_unit)) {
@@ -458,6 +445,27 @@ impl Tcb {
         if retransmitting {
             self.mtu_probe_on_retransmit(seq, false);
         }
+        self.after_send(now, cfg, stats, seq, len, fin, retransmitting, cwnd, packet);
+        Some(self.emit(now, cfg, buf, seq, flags, off, len, !retransmitting))
+    }
+
+    /// The connection's state after a segment of `len` bytes (and `fin`)
+    /// from `seq` is formed, before its header is: SND.NXT and SND.MAX,
+    /// the congestion window's use, the retransmission, user and loss
+    /// probe timers, pacing for a `packet` that starts here.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn after_send(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        seq: SeqNumber,
+        len: usize,
+        fin: bool,
+        retransmitting: bool,
+        cwnd: u32,
+        packet: Option<(usize, u32)>,
+    ) {
         if len > 0 && self.snd.in_flight() == 0 {
             // Linux tcp_output.c: __tcp_transmit_skb(): sending with nothing
             // in flight is CA_EVENT_TX_START (before lsndtime moves).
@@ -503,7 +511,6 @@ impl Tcb {
         if let Some((bytes, segs)) = packet {
             self.pacing_on_send(now, cfg, bytes, segs);
         }
-        Some(self.emit(now, cfg, buf, seq, flags, off, len, !retransmitting))
     }
 
     /// Linux tcp_output.c: tcp_cwnd_validate() after a transmission: the
@@ -514,19 +521,6 @@ impl Tcb {
         let limited = out >= cwnd / mss;
         let sent_end = (self.snd.max - self.snd.buf_seq).max(0) as usize;
         self.snd.buf.record_cwnd_usage(out, sent_end, limited);
-    }
-
-    /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
-    /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
-    /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
-    pub(super) fn gso_group(&self, min: u32) -> u32 {
-        let mss = u64::from(self.snd.mss.max(1));
-        // Without an RTT sample the rate is the unlimited one a socket
-        // starts with (sock_init_data()).
-        let by_rate = self
-            .pacing_rate()
-            .map_or(u64::MAX, |rate| (rate >> 10) / mss);
-        (by_rate.min(65_536 / mss) as u32).max(min).max(1)
     }
 
     /// RFC 2018 §4: report the out-of-order blocks, the one holding the most
@@ -583,11 +577,27 @@ impl Tcb {
         cfg: &Config,
         buf: &mut [u8],
         seq: SeqNumber,
-        mut flags: TcpFlags,
+        flags: TcpFlags,
         off: usize,
         len: usize,
         new_data: bool,
     ) -> usize {
+        self.emit_accounting(now, cfg, seq, flags, len, new_data);
+        self.emit_header(now, cfg, buf, seq, flags, off, len, new_data)
+    }
+
+    /// What each segment formed counts, before its header is written: PRR's
+    /// segments out, RACK's send record, SO_TIMESTAMPING, pacing of a
+    /// control segment.
+    pub(super) fn emit_accounting(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        seq: SeqNumber,
+        flags: TcpFlags,
+        len: usize,
+        new_data: bool,
+    ) {
         if len > 0 && ((cfg.prr && self.rec.recover.is_some()) || self.rec.cwr.is_some()) {
             // RFC 6937: prr_out counts the data segments sent during a
             // reduction (Linux tcp_write_xmit(), tcp_retransmit_skb()).
@@ -607,6 +617,22 @@ impl Tcb {
         if len == 0 && !flags.fin() {
             self.pacing_on_control(now, cfg);
         }
+    }
+
+    /// Write the packet of a segment (or, from `tso_out`, of several that
+    /// share one header) carrying `len` bytes of the send buffer from `off`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn emit_header(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        buf: &mut [u8],
+        seq: SeqNumber,
+        mut flags: TcpFlags,
+        off: usize,
+        len: usize,
+        new_data: bool,
+    ) -> usize {
         let tos = self.ecn_mark(&mut flags, len, new_data);
         self.route_revalidate();
         let window = self.window_field(false);

@@ -24,11 +24,19 @@ use crate::time::Instant;
 use crate::types::{Stats, TimerKind};
 
 /// One output call's view of the host's device: whether it refuses every
-/// packet, and whether a transmission of this call failed (output stops).
+/// packet, and whether a transmission of this call failed (output stops);
+/// how many segments the packet may hold (the device segments larger ones,
+/// see `tso_out`), and what the packet formed holds.
 #[derive(Copy, Clone, Debug, Default)]
 pub(crate) struct Xmit {
     pub(crate) refuse: bool,
     pub(crate) failed: bool,
+    /// At most this many segments in the packet (1: one segment, as always).
+    pub(crate) max_segs: u16,
+    /// The packet formed holds `segs` segments of `gso_size` payload bytes
+    /// (the last perhaps shorter); 0 and 0 for a packet of one segment.
+    pub(crate) gso_size: u16,
+    pub(crate) segs: u16,
 }
 
 /// Which kind of transmission the device refused.

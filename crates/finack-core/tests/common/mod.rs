@@ -156,6 +156,13 @@ pub struct Net {
     /// Per-side record of (socket, state) after each transition.
     pub client_states: Vec<State>,
     pub server_states: Vec<State>,
+    /// Above 1: the link segments packets itself (TSO), each side asks
+    /// for packets of up to this many segments
+    /// (`Endpoint::poll_transmit_segs`), which the link cuts as Linux's
+    /// tcp_gso_segment() does before anything else sees them.
+    pub tso: u16,
+    /// Packets of several segments the endpoints formed (with `tso`).
+    pub super_segments: usize,
 }
 
 impl Net {
@@ -183,6 +190,8 @@ impl Net {
             transitions: Vec::new(),
             client_states: Vec::new(),
             server_states: Vec::new(),
+            tso: 0,
+            super_segments: 0,
         }
     }
 
@@ -302,24 +311,34 @@ impl Net {
 
     /// Move every packet the endpoints want to send onto the link.
     pub fn flush(&mut self) {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; if self.tso > 1 { 65_536 } else { 2048 }];
         for side in [Side::Client, Side::Server] {
             self.run_app(side);
             loop {
                 let now = self.now;
-                let Some(n) = self.ep(side).poll_transmit(now, &mut buf) else {
+                let tso = self.tso.max(1);
+                let Some((n, seg_size)) = self.ep(side).poll_transmit_segs(now, &mut buf, tso)
+                else {
                     break;
                 };
-                let mut seg = Seg::parse(now, side, &buf[..n]);
-                if let Some(d) = self.drop.as_mut() {
-                    seg.dropped = d(&seg);
+                let packets = if seg_size == 0 {
+                    vec![buf[..n].to_vec()]
+                } else {
+                    self.super_segments += 1;
+                    gso_cut(&buf[..n], usize::from(seg_size))
+                };
+                for pkt in packets {
+                    let mut seg = Seg::parse(now, side, &pkt);
+                    if let Some(d) = self.drop.as_mut() {
+                        seg.dropped = d(&seg);
+                    }
+                    if !seg.dropped {
+                        self.seq_no += 1;
+                        self.in_flight
+                            .push((now + self.latency, self.seq_no, side, pkt));
+                    }
+                    self.log.push(seg);
                 }
-                if !seg.dropped {
-                    self.seq_no += 1;
-                    self.in_flight
-                        .push((now + self.latency, self.seq_no, side, buf[..n].to_vec()));
-                }
-                self.log.push(seg);
             }
         }
         self.collect_transitions();
@@ -445,6 +464,40 @@ impl Net {
         }
         s
     }
+}
+
+/// Cut a packet of several segments of `size` payload bytes into them, as
+/// Linux's tcp_gso_segment() does: each with the sequence number advanced,
+/// PSH and FIN only on the last, CWR only on the first, lengths and
+/// checksums its own.
+pub fn gso_cut(pkt: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let (ip, tcp) = wire::parse_tcp_packet(pkt).expect("a valid packet of several segments");
+    assert!(tcp.payload.len() > size, "more than one segment");
+    let chunks: Vec<&[u8]> = tcp.payload.chunks(size).collect();
+    let last = chunks.len() - 1;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut flags = tcp.flags;
+            if i != last {
+                flags = flags.difference(TcpFlags::PSH | TcpFlags::FIN);
+            }
+            if i != 0 {
+                flags = flags.difference(TcpFlags::CWR);
+            }
+            let seg = wire::TcpRepr {
+                seq: tcp.seq + (i * size) as u32,
+                flags,
+                payload: chunk,
+                ..tcp
+            };
+            let mut out = vec![0u8; 100 + chunk.len()];
+            let n = wire::emit_tcp_packet(&ip, &seg, &mut out).expect("a segment fits");
+            out.truncate(n);
+            out
+        })
+        .collect()
 }
 
 /// Build an IP packet carrying one TCP segment.

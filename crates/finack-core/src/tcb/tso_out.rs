@@ -1,0 +1,220 @@
+//! Linux's GSO packets on the way out. Output divides new data into them as
+//! Linux does (`piece_step`: Linux builds an skb of up to tcp_tso_segs()
+//! segments and sends it whole), which sets PSH and pacing even when each
+//! segment is formed alone. And TCP segmentation offload: when the link
+//! cuts packets into segments itself (a TUN device with virtio-net headers,
+//! a network card with TSO), new data leaves as one packet of several
+//! full-sized segments with one header, as Linux hands a GSO skb to its
+//! device
+//! (tcp_output.c: tcp_write_xmit() builds one skb of up to tcp_tso_segs()
+//! segments; net/ipv4/tcp_offload.c: tcp_gso_segment() cuts it, each
+//! segment with the header's sequence number advanced, PSH and FIN left on
+//! the last one only).
+//!
+//! The packet holds exactly the segments output would have formed one by
+//! one, and the connection ends in the same state: each segment is counted
+//! as it would be (`piece_step`, `after_send`, `emit_accounting`: SND.NXT,
+//! RACK's record, timers, the congestion window's use), and only the header
+//! is written once. So a packet ends where output would have paused
+//! anyway: at the end of the GSO packet Linux would send (the piece), at
+//! the end of a unit of queued data, before a segment shorter than the MSS
+//! or one that carries the FIN. What a shared header cannot say per segment
+//! goes the usual way, one segment at a time: urgent data (each segment its
+//! own pointer), data in recovery, a connection whose path MTU is being
+//! probed (a probe may go between), and one with ECN (a CWR belongs to the
+//! first segment only, and links that join segments, GRO, this runtime's
+//! coalescer, refuse ECE and CWR).
+
+use super::output::MIN_BUFFER;
+use super::xmit_fail::Xmit;
+use super::Tcb;
+use crate::buffer::SkbEnd;
+use crate::config::Config;
+use crate::time::Instant;
+use crate::types::Stats;
+use finack_wire::TcpFlags;
+
+/// Where output stands when its next segment is a full-sized one of new
+/// data that may start a packet of several.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Start {
+    /// Offset of SND.NXT in the send buffer.
+    pub(super) off: usize,
+    /// The unit of queued data the segment belongs to.
+    pub(super) unit: Option<SkbEnd>,
+    /// Bytes queued from `off`.
+    pub(super) avail: usize,
+    /// What the windows let out from `off`.
+    pub(super) room: usize,
+    /// The congestion window output counts with.
+    pub(super) cwnd: u32,
+    /// SACK-based recovery is under way.
+    pub(super) recovery: bool,
+}
+
+/// The largest IP packet: a packet's IP length field must hold it.
+const MAX_PACKET: usize = 65_535;
+
+impl Tcb {
+    /// Linux's GSO packets (`snd.piece_left`) as a segment of `len` new
+    /// bytes at `off` leaves: a segment at a piece's start begins one
+    /// (returned: its bytes and segments, for pacing); each takes its place.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn piece_step(
+        &mut self,
+        cfg: &Config,
+        off: usize,
+        len: usize,
+        unit: Option<crate::buffer::SkbEnd>,
+        avail: usize,
+        room: usize,
+        cwnd: u32,
+    ) -> Option<(usize, u32)> {
+        let mut packet = None;
+        if self.snd.piece_left == 0 {
+            let (bytes, n) = self.piece_size(cfg, off, unit, avail, room, cwnd);
+            packet = Some((bytes, n));
+            self.snd.piece_left = n as u16;
+            self.snd.piece_multi = n >= 2;
+        }
+        self.snd.piece_left -= 1;
+        if unit.is_some_and(|u| off + len == u.end) {
+            self.snd.piece_left = 0;
+        }
+        packet
+    }
+
+    /// The GSO packet new data from `off` starts: its bytes and segments.
+    /// Linux tcp_output.c: tcp_write_xmit() sends a unit in GSO packets of
+    /// at most tcp_tso_segs() segments (see `gso_group`) and what
+    /// tcp_cwnd_test() allows: half the congestion window, no more than is
+    /// free of it.
+    pub(super) fn piece_size(
+        &self,
+        cfg: &Config,
+        off: usize,
+        unit: Option<crate::buffer::SkbEnd>,
+        avail: usize,
+        room: usize,
+        cwnd: u32,
+    ) -> (usize, u32) {
+        let mss = usize::from(self.snd.mss);
+        let m = mss as u32;
+        let quota = (cwnd / m).max(1) / 2;
+        let quota = quota.max(1).min((room as u32 / m).max(1));
+        let unit_bytes = unit.map_or(avail, |u| u.end - off);
+        let to_unit = unit_bytes.div_ceil(mss) as u32;
+        let goal = self.gso_group(cfg.gso_segs_min.unwrap_or(1));
+        let n = quota.min(goal).min(to_unit).clamp(1, u32::from(u16::MAX));
+        ((n as usize * mss).min(unit_bytes).min(room), n)
+    }
+
+    /// Does the segment ending at offset `end` (just through `piece_step`)
+    /// carry PSH? Linux tcp.c: tcp_mark_push() sets PSH on a pushed unit
+    /// (skb); tcp_output.c: tso_fragment() keeps it on the part that ends
+    /// the unit, and __tcp_transmit_skb() adds it to every GSO packet of
+    /// more than one segment; segmentation leaves it on the packet's last
+    /// segment. A lone segment cut from a unit's middle has none.
+    pub(super) fn piece_psh(
+        &self,
+        cfg: &Config,
+        unit: Option<crate::buffer::SkbEnd>,
+        end: usize,
+    ) -> bool {
+        let ends_unit = unit.is_some_and(|u| end == u.end);
+        let pushed = unit.is_some_and(|u| u.psh);
+        let piece_end = self.snd.piece_left == 0;
+        piece_end && ((cfg.gso_psh && self.snd.piece_multi) || (pushed && ends_unit))
+    }
+
+    /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
+    /// pacing rate (twice cwnd per SRTT in slow start, 1.2 times after) sends in
+    /// about a millisecond (2^-10 s), at least `min`, at most 64 KiB worth.
+    pub(super) fn gso_group(&self, min: u32) -> u32 {
+        let mss = u64::from(self.snd.mss.max(1));
+        // Without an RTT sample the rate is the unlimited one a socket
+        // starts with (sock_init_data()).
+        let by_rate = self
+            .pacing_rate()
+            .map_or(u64::MAX, |rate| (rate >> 10) / mss);
+        (by_rate.min(65_536 / mss) as u32).max(min).max(1)
+    }
+
+    /// The segments from `at` that one packet may carry (at least 2, at
+    /// most `max_segs`), or None.
+    fn super_segment_segs(
+        &self,
+        cfg: &Config,
+        buf: usize,
+        max_segs: u16,
+        at: Start,
+    ) -> Option<usize> {
+        if at.recovery
+            || self.snd.urgent_up().is_some()
+            || self.ecn_agreed()
+            || self.rec.path_mtu.is_some()
+        {
+            return None;
+        }
+        let mss = usize::from(self.snd.mss.max(1));
+        // Segments left in the GSO packet this segment belongs to (a new
+        // one when none is open).
+        let in_piece = match self.snd.piece_left {
+            0 => {
+                self.piece_size(cfg, at.off, at.unit, at.avail, at.room, at.cwnd)
+                    .1 as usize
+            }
+            left => usize::from(left),
+        };
+        // Full segments only: the windows, the queue and the unit.
+        let to_unit = at.unit.map_or(at.avail, |u| u.end - at.off);
+        let mut k = in_piece
+            .min(at.avail.min(at.room).min(to_unit) / mss)
+            .min(usize::from(max_segs))
+            .min((buf.min(MAX_PACKET) - MIN_BUFFER) / mss);
+        // The segment that empties the queue carries a queued FIN.
+        if self.snd.fin_queued && at.off + k * mss == self.snd.buf.len() {
+            k -= 1;
+        }
+        (k >= 2).then_some(k)
+    }
+
+    /// Form new data from SND.NXT as one packet of several full-sized
+    /// segments (see the module); None, with nothing changed, when fewer
+    /// than two can go that way. `xmit` says how many segments the packet
+    /// may hold and learns how many it holds.
+    pub(super) fn output_super_segment(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        stats: &mut Stats,
+        buf: &mut [u8],
+        xmit: &mut Xmit,
+        at: Start,
+    ) -> Option<usize> {
+        let k = self.super_segment_segs(cfg, buf.len(), xmit.max_segs, at)?;
+        let mss = usize::from(self.snd.mss);
+        let seq = self.snd.nxt;
+        let flags = TcpFlags::ACK;
+        for i in 0..k {
+            // What output does for each segment, in its order.
+            let (off, seg) = (at.off + i * mss, self.snd.nxt);
+            let packet = self.piece_step(
+                cfg,
+                off,
+                mss,
+                at.unit,
+                at.avail - i * mss,
+                at.room - i * mss,
+                at.cwnd,
+            );
+            self.after_send(now, cfg, stats, seg, mss, false, false, at.cwnd, packet);
+            self.emit_accounting(now, cfg, seg, flags, mss, true);
+        }
+        let psh = self.piece_psh(cfg, at.unit, at.off + k * mss);
+        let flags = if psh { flags | TcpFlags::PSH } else { flags };
+        xmit.gso_size = mss as u16;
+        xmit.segs = k as u16;
+        Some(self.emit_header(now, cfg, buf, seq, flags, at.off, k * mss, true))
+    }
+}

@@ -1,0 +1,163 @@
+//! Segmentation offload on the way out (`Endpoint::poll_transmit_segs`): a
+//! packet of several segments, cut by the link as Linux's tcp_gso_segment()
+//! cuts it, puts on the wire exactly the segments `poll_transmit` sends one
+//! by one, at the same instants, and both connections go through the same
+//! states: with loss, recovery, both directions, closes, IPv4 and IPv6.
+
+mod common;
+use common::*;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use finack_core::wire::TcpFlags;
+use finack_core::Config;
+
+/// Everything seen on the wire, one line per segment.
+fn wire(net: &Net) -> Vec<String> {
+    net.log.iter().map(|s| format!("{s:?}")).collect()
+}
+
+/// Run `setup` then the network until quiet, once segment by segment and
+/// once with packets of up to 45 segments; both wires must be the same.
+/// Returns the second network, for more checks.
+fn same_both_ways(f: Family, setup: impl Fn(&mut Net)) -> Net {
+    let run = |tso: u16| {
+        let mut net = Net::new(f);
+        net.tso = tso;
+        setup(&mut net);
+        net.run_to_quiet();
+        net
+    };
+    let one = run(0);
+    let gso = run(45);
+    let (a, b) = (wire(&one), wire(&gso));
+    if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+        panic!(
+            "segment {i} differs:\none by one: {}\nwith TSO:   {}\n{}",
+            a[i],
+            b[i],
+            gso.trace()
+        );
+    }
+    assert_eq!(a.len(), b.len(), "as many segments");
+    assert_eq!(one.capp.received, gso.capp.received);
+    assert_eq!(one.sapp.received, gso.sapp.received);
+    assert_eq!(one.client_states, gso.client_states);
+    assert_eq!(one.server_states, gso.server_states);
+    assert_eq!(one.super_segments, 0);
+    gso
+}
+
+/// Drop the first copy of every `nth` full-sized data segment `from` sends,
+/// counted by sequence number.
+fn drop_every(nth: u32, from: Side) -> DropFn {
+    let mut seen = HashSet::new();
+    Box::new(move |s: &Seg| {
+        s.from == from && s.len > 0 && (s.seq.0 / 1000) % nth == 7 && seen.insert(s.seq.0)
+    })
+}
+
+dual!(a_bulk_transfer_leaves_in_super_segments, |f: Family| {
+    let data = pattern(3 << 20, 1);
+    let gso = same_both_ways(f, |net| {
+        let (_c, _s) = net.established();
+        net.capp.to_send = data.clone().into();
+        net.capp.close_when_sent = Some(true);
+        net.sapp.close_when_sent = Some(false);
+    });
+    assert!(
+        gso.sapp.received == data,
+        "{} of {} bytes; client {:?} server {:?}",
+        gso.sapp.received.len(),
+        data.len(),
+        gso.client_states,
+        gso.server_states
+    );
+    // Most data went out as packets of several segments.
+    let data_segs = gso
+        .sent_by(Side::Client)
+        .iter()
+        .filter(|s| s.len > 0)
+        .count();
+    assert!(
+        gso.super_segments * 4 > data_segs / 45,
+        "{} packets of several segments for {data_segs} segments",
+        gso.super_segments
+    );
+    assert!(gso.super_segments > 20, "{}", gso.super_segments);
+});
+
+dual!(loss_and_recovery_stay_the_same, |f: Family| {
+    let data = pattern(2 << 20, 2);
+    let gso = same_both_ways(f, |net| {
+        let (_c, _s) = net.established();
+        net.drop = Some(drop_every(23, Side::Client));
+        net.capp.to_send = data.clone().into();
+        net.capp.close_when_sent = Some(true);
+        net.sapp.close_when_sent = Some(false);
+    });
+    assert!(
+        gso.sapp.received == data,
+        "{} of {} bytes; client {:?} server {:?}",
+        gso.sapp.received.len(),
+        data.len(),
+        gso.client_states,
+        gso.server_states
+    );
+    assert!(gso.log.iter().any(|s| s.dropped));
+    assert!(gso.super_segments > 0);
+});
+
+dual!(both_directions_with_odd_writes_and_losses, |f: Family| {
+    let up = pattern(700_001, 3);
+    let down = pattern(1_234_567, 4);
+    let gso = same_both_ways(f, |net| {
+        net.latency = Duration::from_millis(3);
+        let (_c, _s) = net.established();
+        let mut drops = drop_every(31, Side::Server);
+        let mut more = drop_every(41, Side::Client);
+        net.drop = Some(Box::new(move |s: &Seg| drops(s) || more(s)));
+        net.capp.to_send = up.clone().into();
+        net.sapp.to_send = down.clone().into();
+        net.capp.close_when_sent = Some(false);
+        net.sapp.close_when_sent = Some(true);
+    });
+    assert_eq!(gso.sapp.received, up);
+    assert_eq!(gso.capp.received, down);
+    assert!(gso.super_segments > 0);
+});
+
+/// The cut segments carry PSH where the one-by-one ones do, and a packet of
+/// several never carries the FIN (its segment goes alone).
+#[test]
+fn psh_and_fin_sit_where_they_would() {
+    let gso = same_both_ways(Family::V4, |net| {
+        let (c, _s) = net.established();
+        let now = net.now;
+        for k in 1..=20usize {
+            net.client
+                .send(now, c, &pattern(k * 700 + 17, k as u8))
+                .unwrap();
+        }
+        net.client.close(now, c).unwrap();
+        net.sapp.close_when_sent = Some(false);
+    });
+    let sent = gso.sent_by(Side::Client);
+    assert!(sent.iter().any(|s| s.has(TcpFlags::PSH) && s.len > 0));
+    assert_eq!(sent.iter().filter(|s| s.has(TcpFlags::FIN)).count(), 1);
+    assert!(gso.super_segments > 0);
+}
+
+/// The RFC profile has no GSO packets to follow: it sends one segment at
+/// a time whatever it is offered.
+#[test]
+fn the_rfc_profile_sends_single_segments() {
+    let mut net = Net::with_configs(Family::V4, Config::rfc9293(), Config::rfc9293());
+    net.tso = 45;
+    net.established();
+    net.capp.to_send = pattern(500_000, 5).into();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.sapp.received.len(), 500_000);
+    assert_eq!(net.super_segments, 0);
+}
