@@ -161,3 +161,75 @@ fn the_rfc_profile_sends_single_segments() {
     assert_eq!(net.sapp.received.len(), 500_000);
     assert_eq!(net.super_segments, 0);
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Random writes both ways, MTUs, receive buffers, Nagle, latency and
+        /// losses: with packets of several segments the wire is the same as
+        /// one segment at a time.
+        #[test]
+        fn the_wire_is_the_same_as_one_by_one(
+            v6 in any::<bool>(),
+            up in prop::collection::vec(1usize..70_000, 1..12),
+            down in prop::collection::vec(1usize..20_000, 0..4),
+            mtu in prop_oneof![Just(1500u16), 576u16..9000],
+            rcvbuf in prop_oneof![Just(None), (2048usize..300_000).prop_map(Some)],
+            nodelay in any::<bool>(),
+            latency_ms in 1u64..30,
+            drop_nth in prop_oneof![Just(0u32), 5u32..60],
+        ) {
+            let f = if v6 { Family::V6 } else { Family::V4 };
+            let cfg = || {
+                let mut c = Config::linux();
+                c.mtu = mtu;
+                if let Some(b) = rcvbuf {
+                    c.recv_buffer = b;
+                    c.recv_buffer_max = b;
+                }
+                c
+            };
+            let up_data: Vec<Vec<u8>> =
+                up.iter().enumerate().map(|(i, &n)| pattern(n, i as u8)).collect();
+            let down_data: Vec<Vec<u8>> =
+                down.iter().enumerate().map(|(i, &n)| pattern(n, 100 + i as u8)).collect();
+            let run = |tso: u16| {
+                let mut net = Net::with_configs(f, cfg(), cfg());
+                net.tso = tso;
+                net.latency = Duration::from_millis(latency_ms);
+                let (c, s) = net.established();
+                if drop_nth > 0 {
+                    let mut a = drop_every(drop_nth, Side::Client);
+                    let mut b = drop_every(drop_nth + 3, Side::Server);
+                    net.drop = Some(Box::new(move |s: &Seg| a(s) || b(s)));
+                }
+                net.client.set_nodelay(c, nodelay).unwrap();
+                let now = net.now;
+                for (side, conn, data) in [(Side::Client, c, &up_data), (Side::Server, s, &down_data)] {
+                    for chunk in data.iter() {
+                        let queued = net.app(side).to_send.is_empty();
+                        let took = if queued { net.ep(side).send(now, conn, chunk).unwrap_or(0) } else { 0 };
+                        net.app(side).to_send.extend(&chunk[took..]);
+                    }
+                    net.app(side).close_when_sent = Some(false);
+                }
+                net.run_to_quiet();
+                net
+            };
+            let one = run(0);
+            let gso = run(45);
+            let (a, b) = (wire(&one), wire(&gso));
+            let first = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]);
+            prop_assert!(first.is_none(), "segment {:?} differs:\n{}\n{}", first, first.map_or("", |i| &a[i]), first.map_or("", |i| &b[i]));
+            prop_assert_eq!(a.len(), b.len());
+            prop_assert_eq!(&one.sapp.received, &gso.sapp.received);
+            prop_assert_eq!(&one.capp.received, &gso.capp.received);
+            prop_assert_eq!(gso.sapp.received.len(), up.iter().sum::<usize>());
+            prop_assert_eq!(gso.capp.received.len(), down.iter().sum::<usize>());
+        }
+    }
+}

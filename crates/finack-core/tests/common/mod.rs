@@ -311,7 +311,7 @@ impl Net {
 
     /// Move every packet the endpoints want to send onto the link.
     pub fn flush(&mut self) {
-        let mut buf = vec![0u8; if self.tso > 1 { 65_536 } else { 2048 }];
+        let mut buf = vec![0u8; 65_536];
         for side in [Side::Client, Side::Server] {
             self.run_app(side);
             loop {
