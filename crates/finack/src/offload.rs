@@ -354,19 +354,29 @@ impl Coalescer {
     /// size (0: one segment). Returns the segments it holds.
     fn begin(&mut self, n: usize, seg: u16, out: &mut impl FnMut(&[u8])) -> usize {
         let pkt = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + n];
+        let seg = usize::from(seg);
         let lay = Layout::of(pkt);
         self.used = VNET_HDR_LEN + n;
         self.segs = 1;
         self.layout = lay;
         self.closed = true;
         let Some(lay) = lay else {
-            // A packet of several segments is data with only ACK and PSH
-            // (the engine forms nothing else so); anything else goes alone.
+            // Not a segment others may join. One of several segments (the
+            // engine forms them with only ACK and PSH, but whatever its
+            // flags) still goes as a super-segment the kernel cuts, alone.
+            let segs = match Layout::tcp(pkt).filter(|l| seg > 0 && n - l.iph - l.th > seg) {
+                Some(l) => {
+                    self.segs = (n - l.iph - l.th).div_ceil(seg);
+                    self.gso_size = seg;
+                    self.layout = Some(l);
+                    self.segs
+                }
+                None => 1,
+            };
             self.flush(out);
-            return 1;
+            return segs;
         };
         let payload = n - lay.iph - lay.th;
-        let seg = usize::from(seg);
         self.gso_size = if seg > 0 { seg } else { payload };
         self.segs = payload.div_ceil(self.gso_size).max(1);
         self.next_seq = seq_of(pkt, lay.iph).wrapping_add(payload as u32);
@@ -737,6 +747,33 @@ mod tests {
             let want: Vec<Vec<u8>> = singles.into_iter().chain(after).collect();
             assert_eq!(delivered(&writes), want, "v6 {v6}");
         }
+    }
+
+    /// A packet of several segments that others may not join (here with
+    /// FIN) still goes as one super-segment the kernel cuts, alone.
+    #[test]
+    fn a_super_segment_nothing_may_join_goes_cut_and_alone() {
+        const TCP_FIN: u8 = 0x01;
+        let sup = seg(false, 100, 1000, TCP_ACK | TCP_FIN, 2500, 0);
+        let mut c = Coalescer::new();
+        let mut writes = Vec::new();
+        let mut out = |b: &[u8]| writes.push(b.to_vec());
+        let taken = c.push_with(
+            |slot, _| {
+                slot[..sup.len()].copy_from_slice(&sup);
+                Some((sup.len(), 1000))
+            },
+            &mut out,
+        );
+        assert_eq!(taken, 3);
+        c.flush(&mut out);
+        assert_eq!(writes.len(), 1);
+        let got = delivered(&writes);
+        let lens: Vec<usize> = got.iter().map(|p| p.len() - 20 - 32).collect();
+        assert_eq!(lens, [1000, 1000, 500]);
+        // FIN stays on the packet's segments here (the test's cutter
+        // clears only PSH); what matters is one GSO write of three.
+        assert_eq!(seq_of(&got[2], 20), 3000);
     }
 
     #[test]

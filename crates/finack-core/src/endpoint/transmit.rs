@@ -25,8 +25,9 @@ impl Endpoint {
     /// header's sequence number advanced and the IP lengths and checksums
     /// made for it, PSH left on the last one only, as Linux's
     /// tcp_gso_segment() does. The segments are exactly those
-    /// `poll_transmit` would have returned one by one, and the connection
-    /// ends in the same state. With `max_segs` 1 this is `poll_transmit`.
+    /// `poll_transmit` would have returned one by one given buffers that
+    /// hold a full-sized segment, and the connection ends in the same
+    /// state. With `max_segs` 1 this is `poll_transmit`.
     ///
     /// ```
     /// use finack_core::{Config, Endpoint, Instant};

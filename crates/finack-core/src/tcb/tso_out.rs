@@ -20,8 +20,8 @@
 //! the end of a unit of queued data, before a segment shorter than the MSS
 //! or one that carries the FIN. What a shared header cannot say per segment
 //! goes the usual way, one segment at a time: urgent data (each segment its
-//! own pointer), data in recovery, a connection whose path MTU is being
-//! probed (a probe may go between), and one with ECN (a CWR belongs to the
+//! own pointer), data in recovery, a connection with path MTU probing on
+//! (a probe may go between), and one with ECN (a CWR belongs to the
 //! first segment only, and links that join segments, GRO, this runtime's
 //! coalescer, refuse ECE and CWR).
 
@@ -152,7 +152,10 @@ impl Tcb {
         if at.recovery
             || self.snd.urgent_up().is_some()
             || self.ecn_agreed()
-            || self.rec.path_mtu.is_some()
+            // A probe may go between two segments while probing is on (a
+            // path MTU state kept only for the route changes nothing
+            // within a burst: the MSS is taken at its start).
+            || self.rec.path_mtu.as_ref().is_some_and(|p| p.enabled)
         {
             return None;
         }

@@ -161,8 +161,10 @@ pub struct Net {
     /// (`Endpoint::poll_transmit_segs`), which the link cuts as Linux's
     /// tcp_gso_segment() does before anything else sees them.
     pub tso: u16,
-    /// Packets of several segments the endpoints formed (with `tso`).
+    /// Packets of several segments the endpoints formed (with `tso`), and
+    /// the segments they held.
     pub super_segments: usize,
+    pub super_segment_segs: usize,
 }
 
 impl Net {
@@ -192,6 +194,7 @@ impl Net {
             server_states: Vec::new(),
             tso: 0,
             super_segments: 0,
+            super_segment_segs: 0,
         }
     }
 
@@ -324,8 +327,10 @@ impl Net {
                 let packets = if seg_size == 0 {
                     vec![buf[..n].to_vec()]
                 } else {
+                    let segs = gso_cut(&buf[..n], usize::from(seg_size));
                     self.super_segments += 1;
-                    gso_cut(&buf[..n], usize::from(seg_size))
+                    self.super_segment_segs += segs.len();
+                    segs
                 };
                 for pkt in packets {
                     let mut seg = Seg::parse(now, side, &pkt);
