@@ -423,6 +423,11 @@ async fn run_once(
                     "Linux received {got} bytes, not {bytes}"
                 )));
             }
+            let ls = stack.link_stats();
+            eprint!(
+                "({} segments out in {} writes, {} of them in packets the engine formed) ",
+                ls.packets_out, ls.writes_out, ls.tso_segments_out
+            );
             Ok((bytes, t))
         }
         Case::Veth { offload } => {

@@ -80,6 +80,10 @@ pub struct LinkStats {
     /// may be a super-segment the kernel cuts into several of
     /// `packets_out` (otherwise the two are equal).
     pub writes_out: u64,
+    /// Segments of `packets_out` that left in packets of several the engine
+    /// formed itself (TCP segmentation offload on a TUN device with
+    /// offload, `Endpoint::poll_transmit_segs`), rather than one by one.
+    pub tso_segments_out: u64,
     /// Inbound packets that were not IPv4 or IPv6 (skipped).
     pub skipped_not_ip: u64,
     /// Inbound IP packets that were neither TCP nor an ICMP error about a
@@ -162,6 +166,7 @@ pub(crate) struct Counters {
     pub packets_in: AtomicU64,
     pub packets_out: AtomicU64,
     pub writes_out: AtomicU64,
+    pub tso_segments_out: AtomicU64,
     pub skipped_not_ip: AtomicU64,
     pub skipped_not_tcp: AtomicU64,
     pub icmp_errors: AtomicU64,
@@ -187,6 +192,7 @@ impl Counters {
             packets_in: get(&self.packets_in),
             packets_out: get(&self.packets_out),
             writes_out: get(&self.writes_out),
+            tso_segments_out: get(&self.tso_segments_out),
             skipped_not_ip: get(&self.skipped_not_ip),
             skipped_not_tcp: get(&self.skipped_not_tcp),
             icmp_errors: get(&self.icmp_errors),

@@ -240,7 +240,7 @@ impl Inner {
             counters,
             ..
         } = self;
-        let (mut sent, mut writes) = (0u64, 0u64);
+        let (mut sent, mut writes, mut tso) = (0u64, 0u64, 0u64);
         if out.vnet() {
             let mut write = |b: &[u8]| {
                 writes += 1;
@@ -257,6 +257,9 @@ impl Inner {
                     break;
                 }
                 sent += segs as u64;
+                if segs > 1 {
+                    tso += segs as u64;
+                }
             }
             gso.flush(&mut write);
         } else {
@@ -268,6 +271,7 @@ impl Inner {
         }
         Counters::add(&counters.packets_out, sent);
         Counters::add(&counters.writes_out, writes);
+        Counters::add(&counters.tso_segments_out, tso);
     }
 
     /// Hand the engine one packet as read, or `segs` segments read and

@@ -903,10 +903,12 @@ async fn linux_sends_50mib_to_discard_and_echo() {
         assert_eq!(back.len(), 50 * MIB);
         assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
         assert_eq!(echoed.recv().await, Some(50 * MIB as u64));
-        // And finack's echo went out mostly in super-segments.
+        // And finack's echo went out mostly in super-segments, most of
+        // whose segments the engine formed as one packet (TSO).
         let sent = stack.link_stats();
         assert!(sent.packets_out > segments, "{sent:?}");
         assert!(sent.writes_out < sent.packets_out / 4, "{sent:?}");
+        assert!(sent.tso_segments_out > sent.packets_out / 2, "{sent:?}");
     })
     .await
     .expect("test timed out");
