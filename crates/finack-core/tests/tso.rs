@@ -250,7 +250,8 @@ mod random {
         }
 
         /// The same with the rest of the engine's knobs that touch output:
-        /// pacing under fq, TSO deferral, ECN asked for, path MTU probing,
+        /// pacing under fq, TSO deferral, ECN asked for (and CE marks on the
+        /// way), path MTU probing,
         /// NewReno, small send buffers, MSG_MORE, MSG_EOR and urgent writes.
         #[test]
         fn the_wire_is_the_same_with_every_output_knob(
@@ -263,6 +264,7 @@ mod random {
             newreno in any::<bool>(),
             sndbuf in prop_oneof![Just(None), (4096usize..120_000).prop_map(Some)],
             drop_nth in prop_oneof![Just(0u32), 3u32..60],
+            ce_nth in prop_oneof![Just(0u32), 3u32..40],
         ) {
             use finack_core::{CongestionAlgorithm, EcnMode, MtuProbing, Pacing, SendFlags};
             let f = if v6 { Family::V6 } else { Family::V4 };
@@ -293,6 +295,12 @@ mod random {
                 let (c, _s) = net.established();
                 if drop_nth > 0 {
                     net.drop = Some(drop_every(drop_nth, Side::Client));
+                }
+                if ce_nth > 0 {
+                    // A congested router marks some of the data.
+                    net.mark_ce = Some(Box::new(move |s: &Seg| {
+                        s.len > 0 && (s.seq.0 / 1000) % ce_nth == 1
+                    }));
                 }
                 // Each write as the application made it; what the buffer
                 // did not take waits behind it.

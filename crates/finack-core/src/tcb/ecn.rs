@@ -100,9 +100,9 @@ impl Tcb {
         }
     }
 
-    /// Both ends agreed on ECN.
-    pub(super) fn ecn_agreed(&self) -> bool {
-        self.ecn & ECN_OK != 0
+    /// A CWR waits for the next new data segment.
+    pub(super) fn ecn_cwr_queued(&self) -> bool {
+        self.ecn & ECN_OK != 0 && self.ecn & ECN_QUEUE_CWR != 0
     }
 
     /// The IP TOS byte of a non-SYN segment, and its ECE and CWR flags (Linux

@@ -21,9 +21,9 @@
 //! or one that carries the FIN. What a shared header cannot say per segment
 //! goes the usual way, one segment at a time: urgent data (each segment its
 //! own pointer), data in recovery, a connection with path MTU probing on
-//! (a probe may go between), and one with ECN (a CWR belongs to the
-//! first segment only, and links that join segments, GRO, this runtime's
-//! coalescer, refuse ECE and CWR).
+//! (a probe may go between), and a CWR to send (it belongs to the first
+//! segment only; ECE, echoed on every segment, goes in the shared header,
+//! as tcp_gso_segment() copies it to each).
 
 use super::output::MIN_BUFFER;
 use super::xmit_fail::Xmit;
@@ -151,7 +151,9 @@ impl Tcb {
     ) -> Option<usize> {
         if at.recovery
             || self.snd.urgent_up().is_some()
-            || self.ecn_agreed()
+            // CWR goes on the first new data segment only (ECE, when the
+            // peer is owed one, on every segment alike).
+            || self.ecn_cwr_queued()
             // A probe may go between two segments while probing is on (a
             // path MTU state kept only for the route changes nothing
             // within a burst: the MSS is taken at its start).

@@ -152,6 +152,9 @@ pub struct Net {
     seq_no: u64,
     pub log: Vec<Seg>,
     pub drop: Option<DropFn>,
+    /// Predicate deciding whether the network marks a segment it carries
+    /// Congestion Experienced (RFC 3168: only an ECT packet is marked).
+    pub mark_ce: Option<DropFn>,
     pub transitions: Vec<Transition>,
     /// Per-side record of (socket, state) after each transition.
     pub client_states: Vec<State>,
@@ -189,6 +192,7 @@ impl Net {
             seq_no: 0,
             log: Vec::new(),
             drop: None,
+            mark_ce: None,
             transitions: Vec::new(),
             client_states: Vec::new(),
             server_states: Vec::new(),
@@ -332,10 +336,13 @@ impl Net {
                     self.super_segment_segs += segs.len();
                     segs
                 };
-                for pkt in packets {
+                for mut pkt in packets {
                     let mut seg = Seg::parse(now, side, &pkt);
                     if let Some(d) = self.drop.as_mut() {
                         seg.dropped = d(&seg);
+                    }
+                    if seg.tos & 3 != 0 && self.mark_ce.as_mut().is_some_and(|m| m(&seg)) {
+                        mark_ce(&mut pkt);
                     }
                     if !seg.dropped {
                         self.seq_no += 1;
@@ -468,6 +475,19 @@ impl Net {
             ));
         }
         s
+    }
+}
+
+/// Set an ECT packet's ECN field to CE (3), as a congested router does.
+pub fn mark_ce(pkt: &mut [u8]) {
+    if pkt[0] >> 4 == 4 {
+        pkt[1] |= 3;
+        pkt[10..12].fill(0);
+        let c = wire::checksum::checksum(&pkt[..usize::from(pkt[0] & 0x0f) * 4]);
+        pkt[10..12].copy_from_slice(&c.to_be_bytes());
+    } else {
+        // The traffic class straddles bytes 0 and 1; ECN is its low 2 bits.
+        pkt[1] |= 0x30;
     }
 }
 
