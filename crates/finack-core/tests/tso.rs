@@ -22,8 +22,13 @@ fn wire(net: &Net) -> Vec<String> {
 /// once with packets of up to 45 segments; both wires must be the same.
 /// Returns the second network, for more checks.
 fn same_both_ways(f: Family, setup: impl Fn(&mut Net)) -> Net {
+    same_both_ways_with(f, Config::linux(), setup)
+}
+
+/// [`same_both_ways`] with both ends configured as `cfg`.
+fn same_both_ways_with(f: Family, cfg: Config, setup: impl Fn(&mut Net)) -> Net {
     let run = |tso: u16| {
-        let mut net = Net::new(f);
+        let mut net = Net::with_configs(f, cfg.clone(), cfg.clone());
         net.tso = tso;
         setup(&mut net);
         net.run_to_quiet();
@@ -335,4 +340,33 @@ mod random {
             prop_assert_eq!(&one.client_states, &gso.client_states);
         }
     }
+}
+
+/// ECN with CE marks on the way: the receiver echoes ECE, the sender
+/// reduces and sends CWR, the same with packets of several segments.
+#[test]
+fn ecn_marks_echoes_and_cwr_stay_the_same() {
+    let mut cfg = Config::linux();
+    cfg.ecn = finack_core::EcnMode::On;
+    let data = pattern(1 << 20, 9);
+    let gso = same_both_ways_with(Family::V4, cfg, |net| {
+        let (_c, _s) = net.established();
+        net.mark_ce = Some(Box::new(|s: &Seg| s.len > 0 && (s.seq.0 / 1000) % 50 == 1));
+        net.capp.to_send = data.clone().into();
+        net.capp.close_when_sent = Some(true);
+        net.sapp.close_when_sent = Some(false);
+    });
+    assert!(gso.sapp.received == data);
+    let ece = gso
+        .sent_by(Side::Server)
+        .iter()
+        .filter(|s| s.has(TcpFlags::ECE))
+        .count();
+    let cwr = gso
+        .sent_by(Side::Client)
+        .iter()
+        .filter(|s| s.has(TcpFlags::CWR))
+        .count();
+    assert!(ece > 0 && cwr > 0, "ECE {ece}, CWR {cwr}");
+    assert!(gso.super_segments > 0);
 }
