@@ -179,7 +179,7 @@ impl Tcb {
             .min((buf.min(MAX_PACKET) - MIN_BUFFER) / mss);
         // The segment that empties the queue carries a queued FIN.
         if self.snd.fin_queued && at.off + k * mss == self.snd.buf.len() {
-            k -= 1;
+            k = k.saturating_sub(1);
         }
         (k >= 2).then_some(k)
     }
