@@ -70,6 +70,7 @@ impl Endpoint {
                     ..Xmit::default()
                 };
                 if let Some(n) = tcb.poll_output(now, cfg, stats, buf, &mut xmit) {
+                    let gso = if xmit.segs > 1 { tcb.snd.mss } else { 0 };
                     self.reschedule(idx);
                     self.account(idx);
                     if refuse {
@@ -78,7 +79,7 @@ impl Endpoint {
                         continue;
                     }
                     self.stats.packets_out += u64::from(xmit.segs.max(1));
-                    return Some((n, xmit.gso_size));
+                    return Some((n, gso));
                 }
             }
             slot.queued = false;

@@ -61,7 +61,7 @@ impl Tcb {
     /// (`Endpoint::set_local_drop`); what Linux treats as a failed
     /// transmission is then not formed (see `xmit_fail`). With
     /// `xmit.max_segs` above 1 new data may leave as a packet of several
-    /// segments (`tso_out`), which `xmit.gso_size` and `xmit.segs` describe.
+    /// segments (`tso_out`), which `xmit.segs` counts.
     pub(crate) fn poll_output(
         &mut self,
         now: Instant,

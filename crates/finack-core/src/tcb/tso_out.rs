@@ -12,10 +12,9 @@
 //! the last one only).
 //!
 //! The packet holds exactly the segments output would have formed one by
-//! one, and the connection ends in the same state: each segment is counted
-//! as it would be (`piece_step`, `after_send`, `emit_accounting`: SND.NXT,
-//! RACK's record, timers, the congestion window's use), and only the header
-//! is written once. So a packet ends where output would have paused
+//! one, and the connection ends in the same state (see
+//! `output_super_segment` for what is done per segment and what once), and
+//! only the header is written once. So a packet ends where output would have paused
 //! anyway: at the end of the GSO packet Linux would send (the piece), at
 //! the end of a unit of queued data, before a segment shorter than the MSS
 //! or one that carries the FIN. What a shared header cannot say per segment
@@ -188,6 +187,19 @@ impl Tcb {
     /// segments (see the module); None, with nothing changed, when fewer
     /// than two can go that way. `xmit` says how many segments the packet
     /// may hold and learns how many it holds.
+    ///
+    /// What differs per segment is done per segment: its place in Linux's
+    /// GSO packet (`piece_step`) and its own records (`emit_accounting`:
+    /// RACK, PRR, timestamps). The rest (`after_send`) is done for the
+    /// first segment as output does it, then once for all the others, which
+    /// leaves the state that doing it per segment leaves: SND.NXT and
+    /// SND.MAX move by them; the RTT probe, the start of transmission,
+    /// pacing (the GSO packet starts with the first segment if at all) and
+    /// the timers are decided by the first segment (the later ones find
+    /// them set); the loss probe, the congestion window's use and the
+    /// send-buffer chronograph are each recomputed from the state after a
+    /// segment, so the last one decides (nothing between reads them, and
+    /// the window's use only grows within a burst).
     pub(super) fn output_super_segment(
         &mut self,
         now: Instant,
@@ -200,11 +212,10 @@ impl Tcb {
         let k = self.super_segment_segs(cfg, buf.len(), xmit.max_segs, at)?;
         let mss = usize::from(self.snd.mss);
         let seq = self.snd.nxt;
-        let flags = TcpFlags::ACK;
+        let mut packet = None;
         for i in 0..k {
-            // What output does for each segment, in its order.
-            let (off, seg) = (at.off + i * mss, self.snd.nxt);
-            let packet = self.piece_step(
+            let off = at.off + i * mss;
+            let starts = self.piece_step(
                 cfg,
                 off,
                 mss,
@@ -213,12 +224,23 @@ impl Tcb {
                 at.room - i * mss,
                 at.cwnd,
             );
-            self.after_send(now, cfg, stats, seg, mss, false, false, at.cwnd, packet);
-            self.emit_accounting(now, cfg, seg, flags, mss, true);
+            packet = packet.or(starts);
         }
-        let psh = self.piece_psh(cfg, at.unit, at.off + k * mss);
-        let flags = if psh { flags | TcpFlags::PSH } else { flags };
-        xmit.gso_size = mss as u16;
+        // The first segment as output sends it (pacing reads SND.NXT just
+        // after it), the others in one step.
+        self.after_send(now, cfg, stats, seq, mss, false, false, at.cwnd, packet);
+        let rest = (k - 1) * mss;
+        let second = seq + mss as u32;
+        self.after_send(now, cfg, stats, second, rest, false, false, at.cwnd, None);
+        for i in 0..k {
+            let seg = seq + (i * mss) as u32;
+            self.emit_accounting(now, cfg, seg, TcpFlags::ACK, mss, true);
+        }
+        let flags = if self.piece_psh(cfg, at.unit, at.off + k * mss) {
+            TcpFlags::ACK | TcpFlags::PSH
+        } else {
+            TcpFlags::ACK
+        };
         xmit.segs = k as u16;
         Some(self.emit_header(now, cfg, buf, seq, flags, at.off, k * mss, true))
     }

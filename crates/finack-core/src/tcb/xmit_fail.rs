@@ -33,9 +33,8 @@ pub(crate) struct Xmit {
     pub(crate) failed: bool,
     /// At most this many segments in the packet (1: one segment, as always).
     pub(crate) max_segs: u16,
-    /// The packet formed holds `segs` segments of `gso_size` payload bytes
-    /// (the last perhaps shorter); 0 and 0 for a packet of one segment.
-    pub(crate) gso_size: u16,
+    /// The packet formed holds this many segments of SND.MSS payload bytes
+    /// (0 for a packet of one segment).
     pub(crate) segs: u16,
 }
 
