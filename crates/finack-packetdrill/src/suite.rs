@@ -117,7 +117,7 @@ pub fn run_file(path: &Path, rel: &str, opts: Option<&RunOptions>) -> ScriptResu
             mode: None,
             report: run_with(&script, o),
         }],
-        None if is_ksft(path) => ksft_modes(path.parent())
+        None if is_ksft(path) => ksft_modes(path.parent(), &script)
             .into_iter()
             .map(|(mode, o)| Run {
                 mode: Some(mode),

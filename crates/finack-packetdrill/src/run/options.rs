@@ -126,23 +126,45 @@ impl RunOptions {
     }
 }
 
-/// The two runs of the Linux kernel selftests (tools/testing/selftests/net/
-/// packetdrill/ksft_runner.sh runs every script once with each).
-pub fn ksft_modes(dir: Option<&std::path::Path>) -> [(IpMode, RunOptions); 2] {
+/// The runs of the Linux kernel selftests: tools/testing/selftests/net/
+/// packetdrill/ksft_runner.sh runs every script once in IPv4 and once in
+/// IPv6, except that a script naming one `--ip_version` of its own (ipv4 or
+/// ipv6) runs in that mode only (the runner greps the script for the option
+/// since Linux 6.13; before, such a script could not pass in the other mode,
+/// as packetdrill lets the command line override the script). The flags of
+/// each mode come from the runner in `dir`, in either of its two forms
+/// (`readonly ipv4_args=('...' ...)`, or `declare -A ip_args=([ipv4]="..."
+/// ...)`), else are those of the kernel's runner.
+pub fn ksft_modes(dir: Option<&std::path::Path>, script: &Script) -> Vec<(IpMode, RunOptions)> {
     let text = dir.and_then(|d| std::fs::read_to_string(d.join("ksft_runner.sh")).ok());
-    let from_file = text.as_deref().and_then(|t| {
-        let v4 =
-            RunOptions::from_args(bash_array(t, "ipv4_args")?.iter().map(String::as_str)).ok()?;
-        let v6 =
-            RunOptions::from_args(bash_array(t, "ipv6_args")?.iter().map(String::as_str)).ok()?;
-        Some([(IpMode::Ipv4, v4), (IpMode::Ipv6, v6)])
-    });
-    from_file.unwrap_or_else(|| {
-        // The flags of ksft_runner.sh, for a script outside that folder.
-        let v4 = RunOptions::from_args(KSFT_IPV4.iter().copied()).unwrap_or_default();
-        let v6 = RunOptions::from_args(KSFT_IPV6.iter().copied()).unwrap_or_default();
-        [(IpMode::Ipv4, v4), (IpMode::Ipv6, v6)]
-    })
+    let args = |mode: &str, fallback: &[&str]| -> RunOptions {
+        text.as_deref()
+            .and_then(|t| runner_args(t, mode))
+            .and_then(|a| RunOptions::from_args(a.iter().map(String::as_str)).ok())
+            .unwrap_or_else(|| RunOptions::from_args(fallback.iter().copied()).unwrap_or_default())
+    };
+    let own = script
+        .options
+        .iter()
+        .filter(|o| o.name == "ip_version")
+        .filter_map(|o| o.value.as_deref().and_then(IpMode::parse))
+        .collect::<Vec<_>>();
+    let mut modes = vec![IpMode::Ipv4, IpMode::Ipv6];
+    if let [m @ (IpMode::Ipv4 | IpMode::Ipv6)] = own[..] {
+        modes.retain(|x| *x == m);
+    }
+    modes
+        .into_iter()
+        .map(|m| match m {
+            IpMode::Ipv6 => (m, args("ipv6", KSFT_IPV6)),
+            _ => (m, args("ipv4", KSFT_IPV4)),
+        })
+        .collect()
+}
+
+/// The words the runner passes to packetdrill in `mode` ("ipv4", "ipv6").
+fn runner_args(text: &str, mode: &str) -> Option<Vec<String>> {
+    bash_array(text, &format!("{mode}_args")).or_else(|| bash_assoc(text, "ip_args", mode))
 }
 
 const KSFT_IPV4: &[&str] = &[
@@ -179,6 +201,17 @@ fn bash_array(text: &str, name: &str) -> Option<Vec<String>> {
         words.extend(part.split_whitespace().map(str::to_string));
     }
     Some(words)
+}
+
+/// The words of `[KEY]="..."` in a bash associative array `declare -A
+/// NAME=( ... )`.
+fn bash_assoc(text: &str, name: &str, key: &str) -> Option<Vec<String>> {
+    let start = text.find(&format!("declare -A {name}=("))?;
+    let body = &text[start..];
+    let at = body.find(&format!("[{key}]=\""))?;
+    let value = &body[at + key.len() + 4..];
+    let value = &value[..value.find('"')?];
+    Some(value.split_whitespace().map(str::to_string).collect())
 }
 
 /// What the options come to, after the script's and the caller's.
@@ -445,14 +478,46 @@ mod tests {
         let text = "readonly ipv4_args=('--ip_version=ipv4 '\n '-D CMSG_LEVEL_IP=SOL_IP ')\n\
                     readonly ipv6_args=('--ip_version=ipv6 '\n '--mtu=1520 ')\n";
         assert_eq!(
-            bash_array(text, "ipv6_args").unwrap(),
+            runner_args(text, "ipv6").unwrap(),
             vec!["--ip_version=ipv6", "--mtu=1520"]
         );
-        let [(m4, o4), (m6, o6)] = ksft_modes(None);
-        assert_eq!((m4, m6), (IpMode::Ipv4, IpMode::Ipv6));
-        assert!(o6.options.contains(&("mtu".into(), Some("1520".into()))));
-        assert!(o4
+        // The form of Linux 6.13 and later.
+        let text = "declare -A ip_args=(\n\t[ipv4]=\"--ip_version=ipv4\n\t\t-D X=1\"\n\
+                    \t[ipv6]=\"--ip_version=ipv6\n\t\t--mtu=1520\n\t\t-D X=2\"\n)\n";
+        assert_eq!(
+            runner_args(text, "ipv6").unwrap(),
+            vec!["--ip_version=ipv6", "--mtu=1520", "-D", "X=2"]
+        );
+        assert_eq!(
+            runner_args(text, "ipv4").unwrap(),
+            vec!["--ip_version=ipv4", "-D", "X=1"]
+        );
+        assert_eq!(runner_args("echo hi", "ipv4"), None);
+
+        let any = crate::parse("t.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n").unwrap();
+        let modes = ksft_modes(None, &any);
+        let names: Vec<IpMode> = modes.iter().map(|(m, _)| *m).collect();
+        assert_eq!(names, vec![IpMode::Ipv4, IpMode::Ipv6]);
+        assert!(modes[1]
+            .1
+            .options
+            .contains(&("mtu".into(), Some("1520".into()))));
+        assert!(modes[0]
+            .1
             .defines
             .contains(&("CMSG_LEVEL_IP".into(), "SOL_IP".into())));
+
+        // A script that names its mode runs in that mode only.
+        for (own, want) in [("ipv4", IpMode::Ipv4), ("ipv6", IpMode::Ipv6)] {
+            let text = format!("--ip_version={own}\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+            let script = crate::parse("t.pkt", &text).unwrap();
+            let modes = ksft_modes(None, &script);
+            assert_eq!(modes.len(), 1);
+            assert_eq!(modes[0].0, want);
+        }
+        // ipv4-mapped-ipv6 is none of the runner's modes: both run.
+        let text = "--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n";
+        let script = crate::parse("t.pkt", text).unwrap();
+        assert_eq!(ksft_modes(None, &script).len(), 2);
     }
 }
