@@ -204,6 +204,16 @@ impl SendBuf {
         ring.marks.back().map(|m| ring.offset(m))
     }
 
+    /// How many units (skbs) the queue holds: one per unit end, and one for
+    /// the bytes after the last end (a unit still being filled).
+    pub(crate) fn units(&self) -> usize {
+        self.ring.as_ref().map_or(0, |r| {
+            let last = r.marks.back().map_or(r.acked, |m| m.end);
+            let open = r.acked + r.data.len() as u64 > last;
+            r.marks.len() + usize::from(open)
+        })
+    }
+
     /// Forget the last unit end (the next write joins that unit).
     pub(crate) fn pop_mark(&mut self) {
         if let Some(ring) = &mut self.ring {

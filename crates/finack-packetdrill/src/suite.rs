@@ -399,7 +399,9 @@ pub fn conformance_markdown(results: &[ScriptResult]) -> String {
          edit by hand.\n\n\
          Scripts whose path names Fast Open, zerocopy or AccECN are not counted. A \
          kernel selftest (`linux-selftests/`) runs twice, in IPv4 and in IPv6 with \
-         the flags of its `ksft_runner.sh`, and passes only when both runs pass. \
+         the flags of its `ksft_runner.sh`, and passes only when both runs pass \
+         (one with an `--ip_version` line of its own runs in that mode only, as \
+         the kernel's runner does). \
          The interpreter's self-tests pass when they fail with the message of their \
          `// Failure:` comment. INCOMPLETE means the script ran to the end with \
          something left unchecked.\n\n",

@@ -13,6 +13,15 @@ use crate::rtt::RttEstimator;
 use crate::time::Instant;
 use crate::types::SendFlags;
 
+/// What one skb of the write queue costs beside its bytes in Linux's
+/// accounting (`sk_wmem_queued`, which the send buffer limits): tcp.c:
+/// tcp_stream_alloc_skb() sets the truesize of an skb whose head holds only
+/// headers (MAX_TCP_HEADER, 256 bytes on x86-64 without tunnel headers,
+/// from the small-head cache) to SKB_TRUESIZE(256): the head, the sk_buff
+/// (256 aligned) and the shared info (320 aligned), 832 bytes; the payload
+/// in page fragments adds its length.
+pub(crate) const SKB_OVERHEAD: usize = 256 + 256 + 320;
+
 /// What limits a write besides the send buffer.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct WriteRoom {
@@ -332,15 +341,19 @@ impl SendSide {
         };
         let mut end = start;
         let mut cut = None;
+        // Units queued, each costing its sk_buff beside its bytes.
+        let mut units = self.buf.units();
         while end - start < len {
             let unit_start = match unit {
                 Some(u) if end - u < goal => u,
                 _ => {
                     // Linux sock.h: sk_stream_memory_free() before a new skb.
                     let lowat_ok = ((end - sent) as u64) < u64::from(room.lowat);
-                    if end >= self.buf.cap() || !lowat_ok {
+                    let queued = end + SKB_OVERHEAD * units;
+                    if queued >= self.buf.cap() || !lowat_ok {
                         break;
                     }
+                    units += 1;
                     unit = Some(end);
                     end
                 }
@@ -351,6 +364,8 @@ impl SendSide {
                 let out = sent.max(allowed_end.min(end));
                 if out > sent && out < end && out > unit_start {
                     cut = cut.or(Some(out));
+                    // tso_fragment() puts the rest in an skb of its own.
+                    units += 1;
                 }
                 sent = out;
                 unit = (sent < end).then_some(sent);
@@ -425,6 +440,14 @@ impl SendSide {
         }
     }
 
+    /// What the queue costs against the buffer's limit (Linux
+    /// `sk_wmem_queued`): its bytes and, with Linux's units
+    /// (`Config::linux_push`), each unit's sk_buff ([`SKB_OVERHEAD`]).
+    pub(crate) fn wmem(&self, cfg: &Config) -> usize {
+        let units = if cfg.linux_push { self.buf.units() } else { 0 };
+        self.buf.len() + SKB_OVERHEAD * units
+    }
+
     /// May the application write again (poll's POLLOUT, a writer's wakeup)?
     /// Linux sock.h: __sk_stream_is_writeable(sk, wake = 1): the queue below
     /// the limit (__sk_stream_memory_free), free space at least half of what
@@ -434,7 +457,7 @@ impl SendSide {
     /// `Config::linux_write_space`: one free byte and fewer unsent bytes than
     /// the mark.
     pub(crate) fn writable(&self, cfg: &Config) -> bool {
-        let queued = self.buf.len();
+        let queued = self.wmem(cfg);
         let cap = self.buf.cap();
         let notsent = self.notsent() as u64;
         let lowat = u64::from(self.notsent_lowat(cfg));
@@ -495,5 +518,66 @@ impl SendSide {
     /// Bytes sent and not yet acknowledged.
     pub(crate) fn in_flight(&self) -> u32 {
         (self.max - self.una).max(0) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A send side whose units hold one 988-byte segment each (a peer
+    /// window of 2,000 bytes caps size_goal at half of it), with `cap` as
+    /// its limit, as packetdrill's timestamping/partial.pkt sets it up.
+    fn side(cap: usize) -> SendSide {
+        let mut snd = SendSide::new(&Config::linux(), SeqNumber(1000), 988);
+        snd.max_wnd = 2000;
+        snd.buf.set_cap(cap);
+        snd
+    }
+
+    const ROOM: WriteRoom = WriteRoom {
+        lowat: u32::MAX,
+        sendable: 0,
+    };
+
+    #[test]
+    fn each_unit_costs_its_skb_against_the_buffer() {
+        // SO_SNDBUF 1000 makes sk_sndbuf SOCK_MIN_SNDBUF, 4,608 bytes. A
+        // new unit needs the queue's cost below it: 0, 1,820, 3,640, then
+        // 5,460 stops the write after three units, where bytes alone would
+        // have let a fourth and a fifth start.
+        let mut snd = side(4608);
+        assert_eq!(snd.size_goal(), 988);
+        let n = snd.queue(&[0u8; 10_000], SendFlags::default(), true, ROOM);
+        assert_eq!(n, 3 * 988);
+        assert_eq!(snd.buf.units(), 3);
+        assert_eq!(snd.wmem(&Config::linux()), 3 * (988 + SKB_OVERHEAD));
+        assert!(!snd.writable(&Config::linux()));
+        // Without Linux's units only the bytes count.
+        let rfc = Config::rfc9293();
+        assert!(!rfc.linux_push);
+        assert_eq!(snd.wmem(&rfc), 3 * 988);
+    }
+
+    #[test]
+    fn a_unit_still_filling_counts_once() {
+        let mut snd = side(1 << 20);
+        let more = SendFlags {
+            more: true,
+            ..SendFlags::default()
+        };
+        // MSG_MORE leaves the unit open: the next write joins it.
+        assert_eq!(snd.queue(&[0u8; 500], more, true, ROOM), 500);
+        assert_eq!(snd.buf.units(), 1);
+        assert_eq!(snd.queue(&[0u8; 400], more, true, ROOM), 400);
+        assert_eq!(snd.buf.units(), 1);
+        assert_eq!(snd.wmem(&Config::linux()), 900 + SKB_OVERHEAD);
+        // Past size_goal a second unit starts.
+        assert_eq!(snd.queue(&[0u8; 200], more, true, ROOM), 200);
+        assert_eq!(snd.buf.units(), 2);
+        // Acknowledged bytes leave; the unit they end leaves with them.
+        snd.buf.ack(988);
+        assert_eq!(snd.buf.units(), 1);
+        assert_eq!(snd.wmem(&Config::linux()), 112 + SKB_OVERHEAD);
     }
 }

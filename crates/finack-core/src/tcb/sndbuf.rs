@@ -28,10 +28,9 @@ impl Tcb {
     /// the congestion window not filled), tcp_sndbuf_expand(): twice
     /// max(10, cwnd, reordering + 1) segments at their worst-case memory
     /// cost (CUBIC and Reno have no `sndbuf_expand` hook, so the factor is
-    /// 2), up to `send_buffer_max`. Linux counts that memory against
-    /// `sk_wmem_queued`, the queued skbs' true size; finack's buffer counts
-    /// payload, which TSO-sized skbs carry with a few percent of overhead,
-    /// so the limit is taken as bytes of payload.
+    /// 2), up to `send_buffer_max`. That memory is counted as Linux counts
+    /// `sk_wmem_queued`: the queued bytes and each unit's sk_buff
+    /// (`SendSide::wmem`).
     pub(crate) fn sndbuf_expand(&mut self, cfg: &Config) {
         if !cfg.sndbuf_autotune || self.snd.sndbuf_locked || self.rcv.mem_pressure {
             return;
