@@ -10,7 +10,7 @@ use common::*;
 
 use std::time::Duration;
 
-use finack_core::{sof, Error, TxTimestamp, TxTimestampKind};
+use finack_core::{sof, Config, Error, TxTimestamp, TxTimestampKind};
 
 const ALL: u32 = sof::TX_SCHED | sof::TX_SOFTWARE | sof::TX_ACK | sof::SOFTWARE | sof::OPT_ID;
 
@@ -211,8 +211,15 @@ fn a_partial_write_that_went_out_before_its_tag_records_no_first_send() {
     // Linux tcp_sendmsg_locked(): a write that runs out of buffer pushes
     // what it queued (wait_for_space → tcp_push()) and, non-blocking,
     // returns; the tag is set after, on a unit already sent: no SCHED or
-    // SND for that transmission, ACK still comes.
-    let mut net = Net::new(Family::V4);
+    // SND for that transmission, ACK still comes. As in
+    // tcp_timestamping_tcp_tx_timestamp_bug.pkt, tcp_min_tso_segs=70 lets
+    // a full unit leave as one GSO packet (tcp_push_one()), so the write
+    // stops at the next unit, for want of buffer.
+    let cfg = Config {
+        gso_segs_min: Some(70),
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(Family::V4, cfg.clone(), cfg);
     let (c, _s) = net.established();
     // Open the congestion window wide first (slow start over a few round
     // trips), as tcp_timestamping_tcp_tx_timestamp_bug.pkt does.

@@ -505,6 +505,7 @@ impl Tcb {
                 let room = send::WriteRoom {
                     lowat: self.snd.notsent_lowat(cfg),
                     sendable: self.sendable_now(),
+                    piece: self.piece_now(cfg),
                 };
                 let n = self.snd.queue(data, flags, cfg.linux_push, room);
                 if n > 0 && self.errs.tracking() {
@@ -557,6 +558,17 @@ impl Tcb {
         let mss = u32::from(self.snd.mss.max(1));
         let by_wnd = self.snd.wnd.saturating_sub(in_flight) / mss * mss;
         by_cwnd.min(by_wnd) as usize
+    }
+
+    /// What one GSO packet of new data may carry now, before the windows:
+    /// Linux tcp_output.c: tcp_write_xmit() limits each skb it sends to
+    /// tcp_tso_segs() segments and to half the congestion window
+    /// (tcp_cwnd_test()).
+    fn piece_now(&self, cfg: &Config) -> usize {
+        let mss = u32::from(self.snd.mss.max(1));
+        let half = (self.cc.cwnd() / mss / 2).max(1);
+        let segs = half.min(self.gso_group(cfg.gso_segs_min.unwrap_or(1)));
+        segs as usize * mss as usize
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.

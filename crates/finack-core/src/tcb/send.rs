@@ -2,6 +2,7 @@
 //! the bytes the application queued, and the round-trip and retransmission
 //! timing that belongs to them (RFC 6298).
 
+use alloc::vec::Vec;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
@@ -30,6 +31,8 @@ pub(crate) struct WriteRoom {
     /// Bytes beyond those sent that the congestion and send windows let out
     /// at once.
     pub(crate) sendable: usize,
+    /// The most one GSO packet carries now (tcp_push_one() sends one).
+    pub(crate) piece: usize,
 }
 
 /// What a connection knows about the bytes it sends.
@@ -217,9 +220,9 @@ impl SendSide {
         } else if self.notsent() >= room.lowat as usize {
             // Without Linux's units: nothing more while the unsent bytes
             // reach the low-water mark.
-            (0, None)
+            (0, Vec::new())
         } else {
-            (data.len(), None)
+            (data.len(), Vec::new())
         };
         // Linux checks the buffer only before a new unit, which then fills
         // up to size_goal (see `linux_take`): the queue may pass the limit
@@ -274,14 +277,18 @@ impl SendSide {
             }
             None => 0,
         };
-        // Full units along the way, and the cut where the windows' share of
-        // a full unit went out at once (see `linux_take`).
-        let mut split = split.filter(|&s| s > tail_start && s < end);
+        // Full units along the way, and the cuts where part of a full unit
+        // went out at once (see `linux_take`).
+        let first = tail_start;
+        let mut splits = split
+            .into_iter()
+            .filter(|&s| s > first && s < end)
+            .peekable();
         loop {
             let full = tail_start + size_goal;
-            let (unit_end, cut) = match split {
-                Some(s) if s <= full => {
-                    split = None;
+            let (unit_end, cut) = match splits.peek() {
+                Some(&s) if s <= full => {
+                    splits.next();
                     (s, s < full)
                 }
                 _ if end > full => (full, false),
@@ -317,17 +324,21 @@ impl SendSide {
     /// without asking; a new unit needs sk_stream_memory_free(): the queue
     /// below the buffer limit and, tcp_stream_memory_free(), the unsent
     /// bytes (write_seq - snd_nxt) below tcp_notsent_lowat(). A unit that
-    /// reaches size_goal while it is the first unsent one goes out at once
-    /// as far as the windows allow (tcp_push_one(), or forced_push()), and
-    /// the part left over is a unit of its own that takes more data
-    /// (tso_fragment()); so the bytes the windows let out count as sent.
+    /// reaches size_goal while it is the first unsent one goes out at once:
+    /// one GSO packet (tcp_push_one()), or as far as the windows allow when
+    /// more than half the peer's largest window went unpushed
+    /// (forced_push() -> __tcp_push_pending_frames()); the part left over
+    /// is a unit of its own that takes more data (tso_fragment()), so the
+    /// bytes sent count as sent.
     ///
-    /// Also returns where such a cut fell, if one did.
-    fn linux_take(&self, len: usize, room: WriteRoom) -> (usize, Option<usize>) {
+    /// Also returns where such cuts fell, in order.
+    fn linux_take(&self, len: usize, room: WriteRoom) -> (usize, Vec<usize>) {
         let start = self.buf.len();
         let goal = self.size_goal();
         let mut sent = ((self.max - self.buf_seq).max(0) as usize).min(start);
         let allowed_end = sent.saturating_add(room.sendable);
+        // Where the last push mark lies, as queue() moves it.
+        let mut pushed = start.saturating_sub(self.buf.unpushed(start));
         // The unit being filled: the tail unit if a write may still join it.
         let mut unit = match self.buf.last_mark() {
             Some(m) if m.end == start => {
@@ -340,7 +351,7 @@ impl SendSide {
             None => None,
         };
         let mut end = start;
-        let mut cut = None;
+        let mut cuts = Vec::new();
         // Units queued, each costing its sk_buff beside its bytes.
         let mut units = self.buf.units();
         while end - start < len {
@@ -360,10 +371,18 @@ impl SendSide {
             };
             end += (goal - (end - unit_start)).min(len - (end - start));
             if end - unit_start == goal && sent >= unit_start {
-                // Full and first unsent: out it goes as far as allowed.
-                let out = sent.max(allowed_end.min(end));
+                // Full and first unsent: out it goes, one GSO packet or, when
+                // forced, as far as allowed.
+                let forced = end - pushed > (self.max_wnd / 2) as usize;
+                let limit = if forced {
+                    pushed = end;
+                    allowed_end
+                } else {
+                    allowed_end.min(sent.saturating_add(room.piece))
+                };
+                let out = sent.max(limit.min(end));
                 if out > sent && out < end && out > unit_start {
-                    cut = cut.or(Some(out));
+                    cuts.push(out);
                     // tso_fragment() puts the rest in an skb of its own.
                     units += 1;
                 }
@@ -371,7 +390,7 @@ impl SendSide {
                 unit = (sent < end).then_some(sent);
             }
         }
-        (end - start, cut)
+        (end - start, cuts)
     }
 
     /// Segments sent and not yet acknowledged, as Linux's packets_out
@@ -538,6 +557,7 @@ mod tests {
     const ROOM: WriteRoom = WriteRoom {
         lowat: u32::MAX,
         sendable: 0,
+        piece: 0,
     };
 
     #[test]
@@ -557,6 +577,35 @@ mod tests {
         let rfc = Config::rfc9293();
         assert!(!rfc.linux_push);
         assert_eq!(snd.wmem(&rfc), 3 * 988);
+    }
+
+    #[test]
+    fn a_full_unit_goes_out_one_gso_packet_at_a_time_unless_forced() {
+        // Units of 16 segments (half a 32,000-byte window); the windows let
+        // 10 segments out, one GSO packet carries 2.
+        let mut snd = side(1 << 20);
+        snd.max_wnd = 32_000;
+        assert_eq!(snd.size_goal(), 16 * 988);
+        let room = WriteRoom {
+            lowat: u32::MAX,
+            sendable: 10 * 988,
+            piece: 2 * 988,
+        };
+        assert_eq!(
+            snd.queue(&[0u8; 20_000], SendFlags::default(), true, room),
+            20_000
+        );
+        // The first full unit: tcp_push_one() sends one packet and the rest
+        // becomes a unit that fills up again; full a second time, more than
+        // half the window is unpushed, so everything allowed goes
+        // (forced_push()), and what is left takes the rest of the write.
+        let ends: Vec<(usize, bool)> = core::iter::successors(snd.buf.next_mark_after(0), |m| {
+            snd.buf.next_mark_after(m.end)
+        })
+        .map(|m| (m.end, m.psh))
+        .collect();
+        assert_eq!(ends, [(2 * 988, false), (10 * 988, false), (20_000, true)]);
+        assert_eq!(snd.buf.units(), 3);
     }
 
     #[test]
