@@ -36,6 +36,12 @@ pub(crate) struct Listener {
     /// TCP_MAXSEG set on the listener (0: unset); its connections inherit
     /// it (Linux tcp_conn_request() copies `rx_opt.user_mss`).
     pub(crate) user_mss: u16,
+    /// SO_RCVBUF and SO_SNDBUF set on the listener (0: unset), in the
+    /// units of `Endpoint::set_recv_buffer` and `set_send_buffer`: its
+    /// connections start with them, locked (Linux sk_clone_lock() copies
+    /// sk_rcvbuf, sk_sndbuf and sk_userlocks).
+    pub(crate) rcvbuf: usize,
+    pub(crate) sndbuf: usize,
     /// The defences this listener applies (from [`Config::listener_limits`]
     /// unless the application set its own).
     pub(crate) limits: ListenerLimits,
@@ -54,6 +60,28 @@ struct SourceCount {
 }
 
 impl Listener {
+    /// The receive buffer its connections start with.
+    pub(crate) fn recv_buffer(&self, cfg: &Config) -> usize {
+        if self.rcvbuf > 0 {
+            self.rcvbuf
+        } else {
+            cfg.recv_buffer
+        }
+    }
+
+    /// The window shift its SYN,ACKs announce. Linux tcp_minisocks.c:
+    /// tcp_openreq_init_rwin() clamps the window of a listener whose
+    /// SO_RCVBUF is set to the space that buffer gives (tcp_full_space());
+    /// tcp_select_initial_window() then picks the shift for the clamp.
+    pub(crate) fn window_scale(&self, cfg: &Config) -> u8 {
+        let shift = cfg.window_scale.min(14);
+        if self.rcvbuf > 0 {
+            shift.min(Config::window_scale_for(self.rcvbuf))
+        } else {
+            shift
+        }
+    }
+
     /// Linux `sk_acceptq_is_full`: no room for one more established connection.
     pub(crate) fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() >= self.backlog
@@ -203,6 +231,8 @@ impl Listeners {
             syn_received: 0,
             last_cookie: None,
             user_mss: 0,
+            rcvbuf: 0,
+            sndbuf: 0,
             limits,
             sources: HashMap::with_hasher(self.hasher.clone()),
             accept_queue: VecDeque::new(),
@@ -399,14 +429,14 @@ impl Listener {
         stats.syn_cookies_sent += 1;
         self.last_cookie = Some(now);
         let o = opts.unwrap_or_default();
-        let our_shift = cfg.window_scale.min(14);
+        let our_shift = self.window_scale(cfg);
         CtlSegment {
             local,
             remote,
             seq: iss,
             ack: Some(seg.seq + 1),
             rst: false,
-            window: cfg.recv_buffer.min(65535) as u16,
+            window: self.recv_buffer(cfg).min(65535) as u16,
             // Linux syncookies.c: cookie_init_timestamp(): the options ride in
             // the TSval's low bits, on the clock (before the connection's
             // offset) the connection will go on from.

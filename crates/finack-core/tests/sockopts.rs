@@ -61,6 +61,46 @@ dual!(
 );
 
 dual!(
+    buffers_set_on_a_listener_shape_its_syn_ack_and_children,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let _c = net.open();
+        let l = net.sapp.listener.unwrap();
+        // SO_RCVBUF 1,000,000 on Linux: a window space of 1,000,000 bytes,
+        // whose shift is 4 (ilog2(1,000,000) - 15), below the 7 the
+        // configuration's largest buffer would give.
+        net.server.set_listener_recv_buffer(l, 1_000_000).unwrap();
+        net.server.set_listener_send_buffer(l, 50_000).unwrap();
+        net.run_until(Duration::from_secs(5), |n| n.sapp.conn.is_some());
+        let s = net.sapp.conn.unwrap();
+        let syn_ack = net
+            .sent_by(Side::Server)
+            .into_iter()
+            .find(|s| s.flags == TcpFlags::SYN | TcpFlags::ACK)
+            .unwrap();
+        assert_eq!(syn_ack.options.window_scale, Some(4));
+        assert_eq!(syn_ack.window, 65_535);
+        let i = net.server.info(s).unwrap();
+        assert_eq!((i.rcv_wscale, i.rcv_buf, i.snd_buf), (4, 1_000_000, 50_000));
+        // Locked: a bulk transfer does not grow them.
+        let c = net.capp.conn.unwrap();
+        net.capp.to_send.extend(std::iter::repeat_n(0u8, 3_000_000));
+        net.run_until(Duration::from_secs(10), |n| n.capp.to_send.is_empty());
+        let i = net.server.info(s).unwrap();
+        assert_eq!((i.rcv_buf, i.snd_buf), (1_000_000, 50_000));
+        assert!(net.client.info(c).is_some());
+        // Without them the configuration decides.
+        net.server.set_listener_recv_buffer(l, 0).unwrap();
+        let mut net2 = Net::new(f);
+        let (_c2, s2) = net2.established();
+        assert_eq!(
+            net2.server.info(s2).unwrap().rcv_wscale,
+            Config::linux().window_scale
+        );
+    }
+);
+
+dual!(
     tcp_maxseg_after_the_handshake_changes_nothing,
     |f: Family| {
         let mut net = Net::new(f);

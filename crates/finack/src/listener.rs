@@ -115,7 +115,21 @@ impl TcpListener {
         })
     }
 
+    /// Options for every connection this listener accepts. The buffer
+    /// sizes go to the engines' listeners too, so that a connection has
+    /// them from its SYN on (its window shift, data that comes before it is
+    /// accepted), as a Linux socket inherits them from its listener.
     pub(crate) fn set_child_options(&mut self, opts: SocketOptions) {
+        for (w, &id) in self.ids.iter().enumerate() {
+            self.stack.shared.op(w, |inner, _| {
+                if let Some(b) = opts.send_buffer {
+                    let _ = inner.ep.set_listener_send_buffer(id, b);
+                }
+                if let Some(b) = opts.recv_buffer {
+                    let _ = inner.ep.set_listener_recv_buffer(id, b);
+                }
+            });
+        }
         self.child = opts;
     }
 

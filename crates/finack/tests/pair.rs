@@ -414,6 +414,7 @@ async fn socket_builder_readiness_peek_and_split() {
         server.bind(addr("192.0.2.2:7100")).unwrap();
         server.set_nodelay(true);
         server.set_linger(Some(Duration::ZERO));
+        server.set_recv_buffer_size(1_000_000);
         let listener = server.listen(16).unwrap();
         // Binding an address that is not the stack's fails.
         let mut wrong = TcpSocket::new(&a);
@@ -432,6 +433,9 @@ async fn socket_builder_readiness_peek_and_split() {
         // of the client's window is at most 20,000 bytes.
         assert!(s.info().unwrap().snd_wnd <= 20_000, "{:?}", s.info());
         assert_eq!(s.linger().unwrap(), Some(Duration::ZERO));
+        // The listener's receive buffer shaped the SYN,ACK: the shift a
+        // 1,000,000-byte window needs, not the configuration's 7.
+        assert_eq!(s.info().unwrap().rcv_wscale, 4);
 
         // Nothing to read yet.
         let mut buf = [0u8; 64];

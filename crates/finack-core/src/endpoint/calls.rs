@@ -521,6 +521,25 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Set SO_RCVBUF on a listener, in the units of [`Endpoint::set_recv_buffer`]
+    /// (0 unsets it): the connections it makes start with this receive
+    /// buffer, not autotuned, from the SYN on, and its SYN,ACKs announce the
+    /// window shift that buffer needs (Linux tcp_openreq_init_rwin(),
+    /// sk_clone_lock()).
+    pub fn set_listener_recv_buffer(&mut self, l: ListenerId, bytes: usize) -> Result<(), Error> {
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        listener.rcvbuf = bytes;
+        Ok(())
+    }
+
+    /// Set SO_SNDBUF on a listener (0 unsets it): the connections it makes
+    /// start with this send buffer, not autotuned (Linux sk_clone_lock()).
+    pub fn set_listener_send_buffer(&mut self, l: ListenerId, bytes: usize) -> Result<(), Error> {
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        listener.sndbuf = bytes;
+        Ok(())
+    }
+
     /// Set TCP_NOTSENT_LOWAT on a connection: a write takes a new unit of
     /// data, and the connection counts as writable, only while fewer bytes
     /// than this are queued and unsent (Linux tcp.c: do_tcp_setsockopt()

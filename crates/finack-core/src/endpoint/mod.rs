@@ -620,14 +620,23 @@ impl Endpoint {
         };
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
-        let (user_mss, limits) = self
-            .listeners
-            .get(lid)
-            .map_or((0, self.cfg.listener_limits), |l| (l.user_mss, l.limits));
+        let (user_mss, limits, rcvbuf, sndbuf, wscale) = self.listeners.get(lid).map_or(
+            (0, self.cfg.listener_limits, 0, 0, self.cfg.window_scale),
+            |l| {
+                (
+                    l.user_mss,
+                    l.limits,
+                    l.rcvbuf,
+                    l.sndbuf,
+                    l.window_scale(&self.cfg),
+                )
+            },
+        );
         let path_mtu = self.path_mtus.get(now, remote.ip()).unwrap_or(self.cfg.mtu);
         let mut tcb = Tcb::accept_syn(
             id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss, path_mtu,
         );
+        tcb.inherit_buffers(rcvbuf, sndbuf, wscale);
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;
         // A cookie's SYN was checked when it came (its ECN bit is set only

@@ -321,6 +321,20 @@ impl Tcb {
         tcb
     }
 
+    /// A listener's SO_RCVBUF and SO_SNDBUF (0: unset) and window shift,
+    /// taken by a connection it makes before anything is sent (Linux
+    /// sk_clone_lock() copies the buffers and their locks).
+    pub(crate) fn inherit_buffers(&mut self, rcvbuf: usize, sndbuf: usize, wscale: u8) {
+        if rcvbuf > 0 && self.rcv.buf.set_cap(rcvbuf) {
+            self.lock_rcvbuf();
+        }
+        if sndbuf > 0 {
+            self.snd.buf.set_cap(sndbuf);
+            self.lock_sndbuf();
+        }
+        self.rcv.wscale = self.rcv.wscale.min(wscale);
+    }
+
     /// Take in the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
     pub(crate) fn apply_syn_options(
         &mut self,

@@ -36,6 +36,18 @@ impl Runner {
         }
     }
 
+    /// SO_SNDBUF and SO_RCVBUF on a listener: its connections start with
+    /// them (Linux sk_clone_lock()), the receive buffer in the engine's
+    /// units as in `apply_opts`.
+    pub(super) fn listener_buffers(&mut self, l: ListenerId, o: &SockOpts) {
+        if let Some(b) = o.sndbuf {
+            let _ = self.ep.set_listener_send_buffer(l, b);
+        }
+        if let Some(b) = o.rcvbuf {
+            let _ = self.ep.set_listener_recv_buffer(l, b / 2);
+        }
+    }
+
     pub(super) fn setsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
         let fd = self.fd_arg(line, call)?;
         let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
@@ -158,6 +170,9 @@ impl Runner {
                     opts.sndbuf = Some(doubled);
                 } else {
                     opts.rcvbuf = Some(doubled);
+                }
+                if let Sock::Listener(l) = f.sock {
+                    self.listener_buffers(l, &opts);
                 }
             }
             "TCP_USER_TIMEOUT" => {

@@ -231,6 +231,7 @@ impl Runner {
                         if let Some(mss) = f.opts.user_mss {
                             let _ = self.ep.set_listener_user_mss(l, mss);
                         }
+                        self.listener_buffers(l, &f.opts);
                         self.local_port = Some(port);
                         self.fds.get_mut(&fd).expect("fd").sock = Sock::Listener(l);
                         CallResult::Done(0, None)
