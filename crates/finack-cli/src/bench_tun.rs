@@ -510,11 +510,21 @@ fn linux_cc(asked: Option<&str>) -> Result<String, Failure> {
         return read(CC_SYSCTL);
     };
     let available = read("/proc/sys/net/ipv4/tcp_available_congestion_control")?;
-    if available.split_whitespace().any(|a| a == name) {
+    if !available.split_whitespace().any(|a| a == name) {
+        return Err(Failure::Usage(format!(
+            "--cc {name:?}: the kernel offers {available} (modprobe tcp_{name} may add it)"
+        )));
+    }
+    // Linux tcp_cong.c: tcp_set_default_congestion_control(): a namespace
+    // other than the first may only pick an allowed one.
+    let allowed = read("/proc/sys/net/ipv4/tcp_allowed_congestion_control")?;
+    if allowed.split_whitespace().any(|a| a == name) {
         Ok(name.to_string())
     } else {
         Err(Failure::Usage(format!(
-            "--cc {name:?}: the kernel offers {available} (modprobe tcp_{name} may add it)"
+            "--cc {name:?}: the kernel has it but lets the bench's namespaces use only \
+             {allowed} (allow it with: sysctl -w \
+             net.ipv4.tcp_allowed_congestion_control=\"{allowed} {name}\")"
         )))
     }
 }
@@ -808,4 +818,37 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         )?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_congestion_control_the_namespaces_cannot_use_is_a_usage_error() {
+        let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string());
+        let (Ok(system), Ok(available), Ok(allowed)) = (
+            read(CC_SYSCTL),
+            read("/proc/sys/net/ipv4/tcp_available_congestion_control"),
+            read("/proc/sys/net/ipv4/tcp_allowed_congestion_control"),
+        ) else {
+            eprintln!("SKIPPED: no /proc/sys/net/ipv4 here");
+            return;
+        };
+        assert_eq!(linux_cc(None).unwrap(), system);
+        match linux_cc(Some("no-such-cc")) {
+            Err(Failure::Usage(m)) => assert!(m.contains("offers"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        for cc in available.split_whitespace() {
+            let ok = allowed.split_whitespace().any(|a| a == cc);
+            match linux_cc(Some(cc)) {
+                Ok(name) => assert!(ok && name == cc, "{cc}"),
+                Err(Failure::Usage(m)) => {
+                    assert!(!ok && m.contains("tcp_allowed_congestion_control"), "{m}")
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
 }

@@ -219,6 +219,7 @@ struct AllArgs {
 }
 
 /// Why the command stopped early.
+#[derive(Debug)]
 enum Failure {
     /// Bad usage; the message says what was wrong.
     Usage(String),
