@@ -184,6 +184,14 @@ struct Runner {
     out: VecDeque<Seen>,
     local_port: Option<u16>,
     remote_port: u16,
+    /// A listening socket is packetdrill's socket under test (listen()
+    /// made it so; the next SYN to it makes a child).
+    listening_under_test: bool,
+    /// A child has been made from an inbound SYN before.
+    children_made: bool,
+    /// Live remote ports of earlier sockets under test: packets to them
+    /// are not the script's business any more.
+    retired_ports: Vec<u16>,
     local_isn: Option<u32>,
     /// Live TSval minus the script's TSval, learned from the first outbound TS option.
     ts_map: Option<u32>,
@@ -256,6 +264,9 @@ impl Runner {
             out: VecDeque::new(),
             local_port: None,
             remote_port: REMOTE_EPHEMERAL_PORT,
+            listening_under_test: false,
+            children_made: false,
+            retired_ports: Vec::new(),
             local_isn: None,
             ts_map: None,
             tolerance: s.tolerance_us,
@@ -329,6 +340,7 @@ impl Runner {
                 win: tcp.window,
                 options,
                 tos: ip.tos,
+                dport: tcp.dst_port,
             });
         }
         while let Some(ev) = self.ep.poll_event() {

@@ -14,6 +14,8 @@ pub(super) struct Seen {
     pub(super) options: Vec<TcpOption>,
     /// The IP TOS byte / Traffic Class, ECN field included.
     pub(super) tos: u8,
+    /// The destination port (the live remote port it went to).
+    pub(super) dport: u16,
 }
 
 /// The ECN codepoint as packetdrill's scripts write it.
@@ -176,6 +178,17 @@ impl Runner {
                 "inbound packet before any socket is bound or connected",
             );
         };
+        if seg.flags.syn && !seg.flags.ack && seg.ports.is_none() && self.listening_under_test {
+            // packetdrill run_packet.c: setup_new_child_socket(): a SYN to
+            // the listening socket under test makes a child whose live
+            // remote port is the next ephemeral one.
+            self.listening_under_test = false;
+            if self.children_made {
+                self.retired_ports.push(self.remote_port);
+                self.remote_port = self.remote_port.wrapping_add(1);
+            }
+            self.children_made = true;
+        }
         let (sport, dport) = seg.ports.unwrap_or((self.remote_port, local_port));
         let isn = self.local_isn.unwrap_or(0);
         let mut options = TcpOptions::default();
@@ -366,6 +379,17 @@ impl Runner {
     /// Waits for the next outbound packet, up to `deadline`.
     pub(super) fn next_outbound(&mut self, deadline: Instant) -> Res<Option<Seen>> {
         loop {
+            // packetdrill run_packet.c: sniff_outbound_live_packet() takes
+            // only packets of the socket under test's live 4-tuple
+            // (find_socket_for_live_packet()); those of a connection the
+            // script has moved on from are passed over.
+            while self
+                .out
+                .front()
+                .is_some_and(|p| self.retired_ports.contains(&p.dport))
+            {
+                self.out.pop_front();
+            }
             if let Some(p) = self.out.pop_front() {
                 return Ok(Some(p));
             }

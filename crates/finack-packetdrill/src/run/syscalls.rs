@@ -233,6 +233,7 @@ impl Runner {
                         }
                         self.listener_buffers(l, &f.opts);
                         self.local_port = Some(port);
+                        self.listening_under_test = true;
                         self.fds.get_mut(&fd).expect("fd").sock = Sock::Listener(l);
                         CallResult::Done(0, None)
                     }
@@ -274,6 +275,7 @@ impl Runner {
                         match self.ep.connect(self.now, local, remote) {
                             Ok(c) => {
                                 self.fds.get_mut(&fd).expect("fd").sock = Sock::Conn(c);
+                                self.listening_under_test = false;
                                 self.apply_opts(c, &f.opts);
                                 self.last_conn = Some(c);
                                 self.drain();
