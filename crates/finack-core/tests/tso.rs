@@ -66,12 +66,21 @@ fn same_both_ways_with(f: Family, cfg: Config, setup: impl Fn(&mut Net)) -> Net 
         net.run_to_quiet();
         net
     };
-    let one = run(0);
-    let gso = run(45);
-    if let Some(d) = difference(&one, &gso) {
+    let (gso, d) = with_and_without_tso(run);
+    if let Some(d) = d {
         panic!("{d}");
     }
     gso
+}
+
+/// Runs the exchange `run` makes one segment at a time (`tso` 0) and with
+/// packets of up to 45 segments; returns the second run and how it differs
+/// from the first ([`difference`]).
+fn with_and_without_tso(run: impl Fn(u16) -> Net) -> (Net, Option<String>) {
+    let one = run(0);
+    let gso = run(45);
+    let d = difference(&one, &gso);
+    (gso, d)
 }
 
 /// Drop the first copy of every `nth` full-sized data segment `from` sends,
@@ -258,9 +267,7 @@ mod random {
                 net.run_to_quiet();
                 net
             };
-            let one = run(0);
-            let gso = run(45);
-            let d = difference(&one, &gso);
+            let (gso, d) = with_and_without_tso(run);
             prop_assert!(d.is_none(), "{}", d.unwrap_or_default());
             prop_assert_eq!(gso.sapp.received.len(), up.iter().sum::<usize>());
             prop_assert_eq!(gso.capp.received.len(), down.iter().sum::<usize>());
@@ -347,9 +354,7 @@ mod random {
                 net.run_to_quiet();
                 net
             };
-            let one = run(0);
-            let gso = run(45);
-            let d = difference(&one, &gso);
+            let (_, d) = with_and_without_tso(run);
             prop_assert!(d.is_none(), "{}", d.unwrap_or_default());
         }
     }

@@ -574,15 +574,11 @@ impl Tcb {
         by_cwnd.min(by_wnd) as usize
     }
 
-    /// What one GSO packet of new data may carry now, before the windows:
-    /// Linux tcp_output.c: tcp_write_xmit() limits each skb it sends to
-    /// tcp_tso_segs() segments and to half the congestion window
-    /// (tcp_cwnd_test()).
+    /// What one GSO packet of new data may carry now, in bytes, before the
+    /// windows (`gso_packet_segs`).
     fn piece_now(&self, cfg: &Config) -> usize {
-        let mss = u32::from(self.snd.mss.max(1));
-        let half = (self.cc.cwnd() / mss / 2).max(1);
-        let segs = half.min(self.gso_group(cfg.gso_segs_min.unwrap_or(1)));
-        segs as usize * mss as usize
+        let segs = self.gso_packet_segs(cfg, self.cc.cwnd());
+        segs as usize * usize::from(self.snd.mss.max(1))
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.

@@ -373,8 +373,7 @@ impl SendSide {
             if end - unit_start == goal && sent >= unit_start {
                 // Full and first unsent: out it goes, one GSO packet or, when
                 // forced, as far as allowed.
-                let forced = end - pushed > (self.max_wnd / 2) as usize;
-                let limit = if forced {
+                let limit = if self.push_forced(end - pushed) {
                     pushed = end;
                     allowed_end
                 } else {
@@ -502,7 +501,13 @@ impl SendSide {
     }
 
     fn forced_push(&self, end: usize) -> bool {
-        self.buf.unpushed(end) > (self.max_wnd / 2) as usize
+        self.push_forced(self.buf.unpushed(end))
+    }
+
+    /// Linux tcp.c: forced_push(): more than half the peer's largest window
+    /// (`unpushed` bytes) has gone without a push mark.
+    fn push_forced(&self, unpushed: usize) -> bool {
+        unpushed > (self.max_wnd / 2) as usize
     }
 
     /// Linux tcp.c: tcp_xmit_size_goal(): the largest unit a write builds,

@@ -99,12 +99,13 @@ impl Tcb {
     ) -> (usize, u32) {
         let mss = usize::from(self.snd.mss);
         let m = mss as u32;
-        let quota = (cwnd / m).max(1) / 2;
-        let quota = quota.max(1).min((room as u32 / m).max(1));
         let unit_bytes = unit.map_or(avail, |u| u.end - off);
         let to_unit = unit_bytes.div_ceil(mss) as u32;
-        let goal = self.gso_group(cfg.gso_segs_min.unwrap_or(1));
-        let n = quota.min(goal).min(to_unit).clamp(1, u32::from(u16::MAX));
+        let n = self
+            .gso_packet_segs(cfg, cwnd)
+            .min((room as u32 / m).max(1))
+            .min(to_unit)
+            .clamp(1, u32::from(u16::MAX));
         ((n as usize * mss).min(unit_bytes).min(room), n)
     }
 
@@ -124,6 +125,15 @@ impl Tcb {
         let pushed = unit.is_some_and(|u| u.psh);
         let piece_end = self.snd.piece_left == 0;
         piece_end && ((cfg.gso_psh && self.snd.piece_multi) || (pushed && ends_unit))
+    }
+
+    /// The most segments one GSO packet of new data carries under a
+    /// congestion window of `cwnd` bytes, before the windows' room: Linux
+    /// tcp_output.c: tcp_write_xmit() limits each skb to tcp_tso_segs()
+    /// (`gso_group`) and to half the congestion window (tcp_cwnd_test()).
+    pub(super) fn gso_packet_segs(&self, cfg: &Config, cwnd: u32) -> u32 {
+        let half = (cwnd / u32::from(self.snd.mss.max(1)) / 2).max(1);
+        half.min(self.gso_group(cfg.gso_segs_min.unwrap_or(1)))
     }
 
     /// Segments per GSO packet in Linux's model (`tcp_tso_autosize`): what the
