@@ -38,6 +38,7 @@ fn every_own_script_passes() {
             "ecn-syn-fallback.pkt",
             "fin-wait-2-timeout.pkt",
             "icmp-frag-needed.pkt",
+            "inq-control-message.pkt",
             "new-connection-new-port.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",

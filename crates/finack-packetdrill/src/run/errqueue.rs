@@ -43,12 +43,20 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_ERRQUEUE", MSG_ERRQUEUE),
     ("MSG_CTRUNC", 0x8),
     ("MSG_EOR", 0x80),
+    ("SOL_TCP", SOL_TCP),
+    ("IPPROTO_TCP", SOL_TCP),
+    ("TCP_CM_INQ", TCP_CM_INQ),
 ];
+
+/// Level and type of the TCP_INQ control message (include/uapi/linux/tcp.h:
+/// TCP_CM_INQ is TCP_INQ, 36).
+pub(super) const SOL_TCP: i64 = 6;
+pub(super) const TCP_CM_INQ: i64 = 36;
 
 /// The value of a control-message field: a number, a symbol, or
 /// packetdrill's run_all.py definitions `CMSG_LEVEL_IP` and
 /// `CMSG_TYPE_RECVERR` for the run's IP version when the run has none.
-fn value(e: &Expr, v6: bool) -> Option<i64> {
+pub(super) fn value(e: &Expr, v6: bool) -> Option<i64> {
     match e.as_word() {
         Some("CMSG_LEVEL_IP") => Some(if v6 { SOL_IPV6 } else { SOL_IP }),
         Some("CMSG_TYPE_RECVERR") => Some(if v6 { IPV6_RECVERR } else { IP_RECVERR }),
@@ -58,10 +66,12 @@ fn value(e: &Expr, v6: bool) -> Option<i64> {
 
 /// One control message as the stack hands it over: level, type and the
 /// named fields of its data.
-struct Cmsg {
-    level: i64,
-    kind: i64,
-    fields: Vec<(&'static str, i64)>,
+pub(super) struct Cmsg {
+    pub level: i64,
+    pub kind: i64,
+    /// Named fields of a struct, or one field named "" when the data is a
+    /// plain integer (TCP_CM_INQ).
+    pub fields: Vec<(&'static str, i64)>,
 }
 
 impl Runner {
@@ -150,7 +160,13 @@ impl Runner {
     /// in order, each field the script gives equal (packetdrill
     /// run_system_call.c: cmsg_expect_eq()); a timestamp within the
     /// tolerance of the script's time.
-    fn compare_cmsgs(&self, line: u32, want: &[Expr], got: &[Cmsg], v6: bool) -> Res<()> {
+    pub(super) fn compare_cmsgs(
+        &self,
+        line: u32,
+        want: &[Expr],
+        got: &[Cmsg],
+        v6: bool,
+    ) -> Res<()> {
         if want.len() != got.len() {
             return fail(
                 line,
@@ -193,13 +209,18 @@ impl Runner {
                 continue;
             }
             for (name, have) in &g.fields {
-                let Some(e) = data.field(name) else {
+                let e = if name.is_empty() {
+                    data
+                } else if let Some(e) = data.field(name) {
+                    e
+                } else {
                     continue;
                 };
                 let Some(expect) = value(e, v6) else {
                     return fail(line, format!("recvmsg: cannot read {name}={e}"));
                 };
                 if expect != *have {
+                    let name = if name.is_empty() { "cmsg_data" } else { name };
                     return fail(
                         line,
                         format!("recvmsg: {name}: expected {e} ({expect}) but got {have}"),

@@ -245,12 +245,13 @@ impl Runner {
         }
     }
 
-    /// recvmsg(fd, msghdr, flags): a read of the iovecs' length when the
-    /// script expects no control messages; with MSG_ERRQUEUE, a record of
-    /// the socket error queue (see errqueue.rs). Ancillary data of a
-    /// normal read (msg_control: receive timestamps, TCP_CM_INQ) is not
-    /// modelled: such a call is reported unchecked and given the script's
-    /// result.
+    /// recvmsg(fd, msghdr, flags): a read of the iovecs' length; with
+    /// MSG_ERRQUEUE, a record of the socket error queue (see errqueue.rs).
+    /// With TCP_INQ on, a normal read carries one control message,
+    /// SOL_TCP/TCP_CM_INQ, the bytes left to read after it (Linux tcp.c:
+    /// tcp_recvmsg() puts tcp_inq_hint() in a cmsg). Other ancillary data of
+    /// a normal read (receive timestamps) is not modelled: such a call is
+    /// reported unchecked and given the script's result.
     pub(super) fn recvmsg(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
         let c = self.conn_of(line, call)?;
         let msg = call.args.get(1);
@@ -259,17 +260,29 @@ impl Runner {
             .get(2)
             .map(ToString::to_string)
             .unwrap_or_default();
-        let control = msg
-            .and_then(|m| m.field("msg_control"))
-            .is_some_and(|c| !matches!(c, Expr::List(v) if v.is_empty()));
         if flags.contains("MSG_ERRQUEUE") {
             return self.recvmsg_errqueue(line, call, c);
         }
-        if control {
-            self.unsupported.push(format!(
-                "line {line}: recvmsg: ancillary data (msg_control) is not modelled"
-            ));
-            return Ok(Self::scripted(call));
+        let v6 = self.mode != IpMode::Ipv4;
+        let control = match msg.and_then(|m| m.field("msg_control")) {
+            Some(Expr::List(v)) if v.is_empty() => None,
+            Some(Expr::List(v)) => Some(v.as_slice()),
+            Some(_) => None,
+            None => None,
+        };
+        if let Some(want) = control {
+            let inq_only = want.iter().all(|cm| {
+                cm.field("cmsg_level").and_then(|e| errqueue::value(e, v6))
+                    == Some(errqueue::SOL_TCP)
+                    && cm.field("cmsg_type").and_then(|e| errqueue::value(e, v6))
+                        == Some(errqueue::TCP_CM_INQ)
+            });
+            if !inq_only {
+                self.unsupported.push(format!(
+                    "line {line}: recvmsg: ancillary data other than TCP_CM_INQ is not modelled"
+                ));
+                return Ok(Self::scripted(call));
+            }
         }
         let len = msg.and_then(syscalls::iov_total).ok_or_else(|| Failure {
             line,
@@ -278,7 +291,38 @@ impl Runner {
         let mut data = vec![0u8; len];
         let r = Self::done(self.ep.recv(self.now, c, &mut data));
         self.drain();
+        if matches!(r, CallResult::Done(n, _) if n >= 0) {
+            let inq_on = self
+                .fds
+                .get(&self.fd_arg(line, call)?)
+                .is_some_and(|f| f.opts.inq);
+            let got: Vec<errqueue::Cmsg> = if inq_on {
+                vec![errqueue::Cmsg {
+                    level: errqueue::SOL_TCP,
+                    kind: errqueue::TCP_CM_INQ,
+                    fields: vec![("", self.inq_hint(c))],
+                }]
+            } else {
+                Vec::new()
+            };
+            self.compare_cmsgs(line, control.unwrap_or(&[]), &got, v6)?;
+        }
         Ok(r)
+    }
+
+    /// What TCP_CM_INQ reports after a read (Linux tcp.c: tcp_inq_hint()):
+    /// rcv_nxt - copied_seq, which counts a received FIN until a read
+    /// passes it, and 1 rather than 0 once a FIN came (SOCK_DONE), so that
+    /// the application reads on to the end of the stream.
+    fn inq_hint(&self, c: ConnId) -> i64 {
+        let Some(info) = self.ep.info(c) else {
+            return 0;
+        };
+        let fin = matches!(
+            info.state,
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+        );
+        i64::from(info.readable) + i64::from(fin)
     }
 }
 
