@@ -415,8 +415,11 @@ struct RecvRing {
     /// In-order bytes not yet read.
     len: usize,
     /// Out-of-order ranges `[start, end)`, as offsets from the end of the
-    /// in-order bytes: sorted, disjoint, not adjacent, never starting at 0.
-    ooo: Vec<(usize, usize)>,
+    /// in-order bytes: sorted, disjoint, not adjacent, never starting at 0;
+    /// each with the `arrivals` count when data last came into it.
+    ooo: Vec<(usize, usize, u32)>,
+    /// Out-of-order arrivals so far, to order the ranges by recency.
+    arrivals: u32,
 }
 
 /// Smallest storage a receive ring allocates.
@@ -456,6 +459,7 @@ static EMPTY: RecvRing = RecvRing {
     head: 0,
     len: 0,
     ooo: Vec::new(),
+    arrivals: 0,
 };
 
 impl RecvBuf {
@@ -508,7 +512,7 @@ impl RecvBuf {
         }
         let old = self.cap();
         if let Some(r) = self.ring.as_deref_mut() {
-            let extent = r.len + r.ooo.last().map_or(0, |&(_, end)| end);
+            let extent = r.len + r.ooo.last().map_or(0, |&(_, end, _)| end);
             if extent == 0 {
                 r.head = 0;
             } else if r.head > 0 {
@@ -536,7 +540,7 @@ impl RecvBuf {
         self.ring.as_ref().map_or(0, |r| {
             core::mem::size_of::<RecvRing>()
                 + r.buf.capacity()
-                + r.ooo.capacity() * core::mem::size_of::<(usize, usize)>()
+                + r.ooo.capacity() * core::mem::size_of::<(usize, usize, u32)>()
         })
     }
 
@@ -598,7 +602,7 @@ impl RecvBuf {
         let mut shift = n;
         let mut keep = 0;
         for i in 0..r.ooo.len() {
-            let (s, e) = r.ooo[i];
+            let (s, e, t) = r.ooo[i];
             if s <= shift {
                 // Reached: its bytes are already in place.
                 if e > shift {
@@ -606,7 +610,7 @@ impl RecvBuf {
                     shift = e;
                 }
             } else {
-                r.ooo[keep] = (s - shift, e - shift);
+                r.ooo[keep] = (s - shift, e - shift, t);
                 keep += 1;
             }
         }
@@ -624,8 +628,8 @@ impl RecvBuf {
         let end = offset + data.len().min(room - offset);
         // Where the new range goes, and which existing ranges it touches.
         let ooo = &self.ring().ooo;
-        let first = ooo.partition_point(|&(_, e)| e < offset);
-        let last = ooo.partition_point(|&(s, _)| s <= end);
+        let first = ooo.partition_point(|&(_, e, _)| e < offset);
+        let last = ooo.partition_point(|&(s, _, _)| s <= end);
         if first == last && ooo.len() >= MAX_OOO_RANGES {
             return false;
         }
@@ -638,7 +642,9 @@ impl RecvBuf {
             s = s.min(r.ooo[first].0);
             e = e.max(r.ooo[last - 1].1);
         }
-        r.ooo.splice(first..last, core::iter::once((s, e)));
+        r.arrivals = r.arrivals.wrapping_add(1);
+        r.ooo
+            .splice(first..last, core::iter::once((s, e, r.arrivals)));
         true
     }
 
@@ -682,7 +688,7 @@ impl RecvBuf {
         let Some(r) = self.ring.as_deref_mut() else {
             return false;
         };
-        let span = r.len + r.ooo.last().map_or(0, |&(_, e)| e);
+        let span = r.len + r.ooo.last().map_or(0, |&(_, e, _)| e);
         if span == 0 {
             self.ring = None;
             return true;
@@ -706,7 +712,7 @@ impl RecvBuf {
 
     /// Does an out-of-order range start beyond `offset`?
     pub(crate) fn has_ooo_beyond(&self, offset: usize) -> bool {
-        self.ring().ooo.last().is_some_and(|&(s, _)| s > offset)
+        self.ring().ooo.last().is_some_and(|&(s, _, _)| s > offset)
     }
 
     /// Linux tcp_input.c: tcp_prune_ofo_queue(): drop the out-of-order
@@ -717,16 +723,34 @@ impl RecvBuf {
         let Some(r) = self.ring.as_deref_mut() else {
             return false;
         };
-        if r.ooo.last().is_some_and(|&(s, _)| s > offset) {
+        if r.ooo.last().is_some_and(|&(s, _, _)| s > offset) {
             r.ooo.pop();
             return true;
         }
         false
     }
 
-    /// Out-of-order ranges, as offsets from the in-order end (for SACK).
+    /// Out-of-order ranges, as offsets from the in-order end, in sequence
+    /// order.
     pub(crate) fn ooo_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.ring().ooo.iter().copied()
+        self.ring().ooo.iter().map(|&(s, e, _)| (s, e))
+    }
+
+    /// The `n` out-of-order ranges data came into most recently, latest
+    /// first (for SACK: RFC 2018 §4, Linux tcp_sack_new_ofo_skb() moves the
+    /// block a segment lands in to the front of `selective_acks`).
+    pub(crate) fn ooo_recent(&self, n: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let (ooo, newest) = (&self.ring().ooo, self.ring().arrivals);
+        // Stamps count arrivals (wrapping): order by age against the latest.
+        let mut last_age = None;
+        (0..n.min(ooo.len())).filter_map(move |_| {
+            let next = ooo
+                .iter()
+                .filter(|r| last_age.is_none_or(|a| newest.wrapping_sub(r.2) > a))
+                .min_by_key(|r| newest.wrapping_sub(r.2))?;
+            last_age = Some(newest.wrapping_sub(next.2));
+            Some((next.0, next.1))
+        })
     }
 
     pub(crate) fn has_ooo(&self) -> bool {
@@ -990,4 +1014,32 @@ mod tests {
             assert_eq!(s.free(), 8);
         }
     }
+
+    #[test]
+    fn out_of_order_ranges_by_recency() {
+        let mut r = RecvBuf::new(4096);
+        assert!(r.insert_ooo(10, b"aa"));
+        assert!(r.insert_ooo(12, b"bb"), "extends the first range");
+        assert!(r.insert_ooo(20, b"cc"));
+        assert!(r.insert_ooo(30, b"dd"));
+        let recent = |r: &RecvBuf, n| r.ooo_recent(n).collect::<Vec<_>>();
+        assert_eq!(recent(&r, 3), [(30, 32), (20, 22), (10, 14)]);
+        assert_eq!(recent(&r, 2), [(30, 32), (20, 22)]);
+        // A duplicate of the oldest range makes it the latest again.
+        assert!(r.insert_ooo(10, b"a"));
+        assert_eq!(recent(&r, 4), [(10, 14), (30, 32), (20, 22)]);
+        // Ranges that meet merge, with the latest arrival's rank.
+        assert!(r.insert_ooo(22, b"12345678"));
+        assert_eq!(recent(&r, 4), [(20, 32), (10, 14)]);
+        // Ranges the in-order bytes reach leave; the rest keep their order.
+        assert_eq!(r.push(&[0; 16]), 16);
+        assert_eq!(recent(&r, 4), [(4, 16)]);
+        // The arrival count wraps without upsetting the order.
+        r.ring.as_deref_mut().unwrap().arrivals = u32::MAX - 1;
+        assert!(r.insert_ooo(40, b"x"));
+        assert!(r.insert_ooo(50, b"y"));
+        assert!(r.insert_ooo(60, b"z"));
+        assert_eq!(recent(&r, 4), [(60, 61), (50, 51), (40, 41), (4, 16)]);
+    }
+
 }

@@ -454,11 +454,13 @@ pub struct Config {
     /// §5.2 makes it a rate-limited challenge ACK). Linux drops such a segment
     /// without a reply (`tcp_ack`): off in the Linux profile.
     pub ack_unsent_data_reply: bool,
-    /// Resets the stack sends on its own initiative (ABORT, close with unread
-    /// data or `SO_LINGER` 0, a dead keep-alive peer) also carry ACK = RCV.NXT,
-    /// as Linux's `tcp_send_active_reset` does. Off: `<SEQ=SND.NXT><CTL=RST>`
-    /// exactly as RFC 9293 §3.10.5 shows.
-    pub active_rst_ack: bool,
+    /// Resets in Linux's forms. Those the stack sends on its own initiative
+    /// (ABORT, close with unread data or `SO_LINGER` 0, a dead keep-alive
+    /// peer) also carry ACK = RCV.NXT and the connection's timestamps, as
+    /// `tcp_send_active_reset` sends them; data arriving after close is
+    /// answered as a closed port answers it (`tcp_v4_send_reset`). Off:
+    /// `<SEQ=SND.NXT><CTL=RST>` exactly as RFC 9293 §3.10.5 shows, for both.
+    pub linux_resets: bool,
     /// Record every state change for [`crate::Endpoint::take_transitions`].
     pub record_transitions: bool,
     /// The link completes TCP checksums (checksum offload: a TUN device with
@@ -606,7 +608,7 @@ impl Config {
             notsent_lowat: u32::MAX,
             linux_write_space: true,
             ack_unsent_data_reply: false,
-            active_rst_ack: true,
+            linux_resets: true,
             record_transitions: true,
             tx_checksum_offload: false,
             max_backlog: 4096,
@@ -704,7 +706,7 @@ impl Config {
             linux_push: false,
             linux_write_space: false,
             ack_unsent_data_reply: true,
-            active_rst_ack: false,
+            linux_resets: false,
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.
             syn_cookies: false,

@@ -30,8 +30,10 @@ fn every_own_script_passes() {
     assert_eq!(
         names,
         [
+            "active-reset-timestamps.pkt",
             "backlog-overflow.pkt",
             "challenge-ack.pkt",
+            "data-after-close-reset.pkt",
             "ecn-negotiation.pkt",
             "ecn-receiver.pkt",
             "ecn-sender.pkt",

@@ -254,8 +254,11 @@ impl Endpoint {
         let listener = tcb.listener;
         let held = !tcb.orphan && !unaccepted;
         let tuple = (tcb.local, tcb.remote);
-        if let Some((seq, ack)) = out.rst {
+        if let Some((seq, ack, ts)) = out.rst {
             self.queue_rst(tuple, seq, ack);
+            if let Some(rst) = self.ctl.back_mut() {
+                rst.timestamps = ts;
+            }
         }
         match out.closed {
             Some(CloseReason::TimedOut) => self.stats.timeouts += 1,

@@ -368,8 +368,7 @@ impl Tcb {
             // RFC 793 §3.9 (before RFC 5961): "If the SYN is in the window it
             // is an error, send a reset ... enter the CLOSED state". The
             // trimmed segment reached here, so it is in the window.
-            let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
-            self.queue_rst(ctx, self.snd.max, ack);
+            self.active_rst(ctx);
             self.enter_closed(ctx, CloseReason::Reset);
             return Step::Done;
         }
@@ -407,7 +406,15 @@ impl Tcb {
                     {
                         // RFC 9293 SHLD-3 / RFC 1122 §4.2.2.13: data arriving after
                         // CLOSE is lost; say so with a RST (Linux TCPAbortOnData).
-                        self.queue_rst(ctx, self.snd.max, None);
+                        // Linux tcp_rcv_state_process() returns 1 for it and
+                        // tcp_v4_do_rcv() answers the segment as a closed port
+                        // would (tcp_v4_send_reset()); RFC 9293 names no form,
+                        // so the RFC profile resets from SND.NXT.
+                        if ctx.cfg.linux_resets {
+                            self.reply_rst(ctx, seg);
+                        } else {
+                            self.queue_rst(ctx, self.snd.max, None);
+                        }
                         self.enter_closed(ctx, CloseReason::Aborted);
                         return;
                     }
@@ -436,7 +443,6 @@ impl Tcb {
     /// with any data; MAY-13: ACK out-of-order segments at once).
     fn deliver(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber, payload: &[u8]) {
         self.ecn_check_ce(ctx);
-        let offset = self.rcv.bytes_received as i64 + i64::from(seq - self.rcv.nxt);
         if seq != self.rcv.nxt {
             // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK
             // that drives the peer's fast retransmit), and like Linux we go back to
@@ -449,9 +455,7 @@ impl Tcb {
                 self.rcv.ack_now = true;
                 return;
             }
-            if self.rcv.buf.insert_ooo(ahead, payload) {
-                self.rcv.last_ooo = offset.max(0) as u64;
-            }
+            self.rcv.buf.insert_ooo(ahead, payload);
             self.rcv.ack_now = true;
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
             return;

@@ -99,8 +99,7 @@ impl Tcb {
             return;
         }
         if reset && self.state != State::SynSent {
-            let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
-            self.queue_rst(ctx, self.snd.max, ack);
+            self.active_rst(ctx);
         }
         ctx.stats.abort_on_memory += 1;
         self.enter_closed(ctx, CloseReason::Aborted);

@@ -11,11 +11,13 @@
 //! - `timer`: one deadline per `TimerKind` (`Timers`), keep-alive, timeouts (§3.10.8);
 //! - `input` and `ack`: SEGMENT ARRIVES (§3.10.7.3 SYN-SENT, §3.10.7.4 other states);
 //! - `output`: deciding and forming the next segment to send;
-//! - this file: creation, the user calls (§3.10.1–§3.10.6) and the `Outcome` an
+//! - `close`: CLOSE, `shutdown`, ABORT (§3.10.4–§3.10.5) and the resets owed;
+//! - this file: creation, the other user calls (§3.10.1–§3.10.3) and the `Outcome` an
 //!   event hands to `Endpoint::apply`.
 
 mod ack;
 mod chrono;
+mod close;
 mod early_rexmit;
 mod ecn;
 pub(crate) mod errqueue;
@@ -60,7 +62,7 @@ use crate::cc::Congestion;
 use crate::config::{Config, InitialWindow};
 use crate::time::Instant;
 use crate::types::{
-    CloseReason, ConnId, ConnInfo, Error, ListenerId, SendFlags, Shutdown, State, Stats, TimerKind,
+    CloseReason, ConnId, ConnInfo, Error, ListenerId, SendFlags, State, Stats, TimerKind,
 };
 
 /// A segment the endpoint sends on a connection's behalf without a TCB (RST,
@@ -119,8 +121,8 @@ pub(crate) struct Outcome {
     /// §3.10.7.4, MUST-11): it vanishes without telling the application.
     pub(crate) back_to_listen: bool,
     /// A RST owed to the peer: `<SEQ=seq><CTL=RST>`, with `<ACK=ack>` and the
-    /// ACK flag when `ack` is set.
-    pub(crate) rst: Option<(SeqNumber, Option<SeqNumber>)>,
+    /// ACK flag when `ack` is set, and the timestamps option when given.
+    pub(crate) rst: Option<(SeqNumber, Option<SeqNumber>, Option<Timestamps>)>,
     /// The timer whose expiry changed the state (the transition's cause).
     pub(crate) timer: Option<TimerKind>,
 }
@@ -469,11 +471,6 @@ impl Tcb {
         }
     }
 
-    /// Owe the peer a RST on this connection's 4-tuple.
-    pub(crate) fn queue_rst(&self, ctx: &mut Ctx<'_>, seq: SeqNumber, ack: Option<SeqNumber>) {
-        ctx.out.rst = Some((seq, ack));
-    }
-
     /// Is our FIN sent and acknowledged?
     pub(crate) fn fin_acked(&self) -> bool {
         self.snd.fin_queued && self.snd.una == self.fin_seq() + 1
@@ -637,104 +634,6 @@ impl Tcb {
         match self.state {
             State::Closed => Err(Error::NotConnected),
             _ => Err(Error::WouldBlock),
-        }
-    }
-
-    /// CLOSE of the sending direction (§3.10.4), used by `close` and
-    /// `shutdown(Write)`.
-    pub(crate) fn close_send(&mut self, now: Instant) -> Result<(), Error> {
-        match self.state {
-            // §3.10.4 SYN-RECEIVED and ESTABLISHED: queue the FIN behind pending
-            // data and enter FIN-WAIT-1 (the FIN waits for ESTABLISHED if the
-            // handshake is not done: our output sends nothing but the SYN,ACK then).
-            State::SynReceived | State::Established => {
-                self.snd.fin_queued = true;
-                self.goto(now, State::FinWait1);
-                Ok(())
-            }
-            // §3.10.4 CLOSE-WAIT: queue the FIN, enter LAST-ACK.
-            State::CloseWait => {
-                self.snd.fin_queued = true;
-                self.goto(now, State::LastAck);
-                Ok(())
-            }
-            // "error: connection closing" — already done, not an error for us.
-            State::FinWait1
-            | State::FinWait2
-            | State::Closing
-            | State::LastAck
-            | State::TimeWait => Ok(()),
-            State::SynSent | State::Closed | State::Listen => Err(Error::NotConnected),
-        }
-    }
-
-    /// CLOSE (§3.10.4) by the application, which also releases the handle.
-    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3).
-    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
-        self.orphan = true;
-        self.rcv.read_shutdown = true;
-        if self.rcv.buf.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
-            // Linux tcp.c: __tcp_close() counts it as TCPAbortOnData.
-            ctx.stats.abort_on_data += 1;
-            self.abort(ctx);
-            return;
-        }
-        match self.state {
-            // §3.10.4 SYN-SENT: delete the TCB.
-            State::SynSent => self.enter_closed(ctx, CloseReason::Aborted),
-            _ => {
-                let _ = self.close_send(ctx.now);
-                if self.state == State::FinWait2 {
-                    self.arm_fin_wait2(ctx);
-                }
-            }
-        }
-    }
-
-    /// ABORT (§3.10.5): RST in the synchronized states that have not yet seen both
-    /// FINs, then CLOSED.
-    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) {
-        self.orphan = true;
-        match self.state {
-            State::SynReceived
-            | State::Established
-            | State::FinWait1
-            | State::FinWait2
-            | State::CloseWait => {
-                // <SEQ=SND.NXT><CTL=RST> (with ACK = RCV.NXT in the Linux profile).
-                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
-                self.queue_rst(ctx, self.snd.max, ack);
-                self.enter_closed(ctx, CloseReason::Aborted);
-            }
-            State::SynSent | State::Closing | State::LastAck | State::TimeWait => {
-                self.enter_closed(ctx, CloseReason::Aborted);
-            }
-            State::Closed | State::Listen => {}
-        }
-    }
-
-    /// `shutdown` (§3.10.4 half-close for `Write`).
-    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>, how: Shutdown) -> Result<(), Error> {
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.rcv.read_shutdown = true;
-        }
-        if matches!(how, Shutdown::Write | Shutdown::Both) {
-            if self.state == State::SynSent {
-                // Linux: shutdown(SHUT_WR) before the handshake finishes closes it.
-                self.enter_closed(ctx, CloseReason::Aborted);
-                return Ok(());
-            }
-            self.close_send(ctx.now)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn arm_fin_wait2(&mut self, ctx: &mut Ctx<'_>) {
-        if self.orphan {
-            self.timers.set(
-                TimerKind::FinWait2,
-                ctx.cfg.fin_wait2_timeout.map(|d| ctx.now + d),
-            );
         }
     }
 

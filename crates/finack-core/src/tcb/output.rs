@@ -49,7 +49,7 @@ impl Tcb {
         field as u16
     }
 
-    fn timestamps(&self, now: Instant) -> Option<Timestamps> {
+    pub(super) fn timestamps(&self, now: Instant) -> Option<Timestamps> {
         self.ts_ok.then(|| Timestamps {
             tsval: self.ts_now(now),
             tsecr: self.rcv.ts_recent,
@@ -524,24 +524,15 @@ impl Tcb {
     }
 
     /// RFC 2018 §4: report the out-of-order blocks, the one holding the most
-    /// recently received segment first, then the others; as many as fit beside the
-    /// timestamp option (three).
+    /// recently received segment first, then the others that most recently
+    /// took data (Linux keeps `selective_acks` in that order); as many as fit
+    /// beside the timestamp option (three).
     fn fill_sack(&self, options: &mut TcpOptions) {
-        let to_seq = |off: usize| self.rcv.nxt + off as u32;
         let room = if options.timestamps.is_some() { 3 } else { 4 };
-        // The latest arrival, as an offset from RCV.NXT.
-        let latest = (self.rcv.last_ooo != super::recv::NO_OOO)
-            .then(|| self.rcv.last_ooo.checked_sub(self.rcv.bytes_received))
-            .flatten()
-            .map(|l| l as usize);
-        let first = self
-            .rcv
-            .buf
-            .ooo_blocks()
-            .find(|&(s, e)| latest.is_some_and(|l| l >= s && l < e));
-        let rest = self.rcv.buf.ooo_blocks().filter(|b| Some(*b) != first);
-        for (s, e) in first.into_iter().chain(rest).take(room) {
-            options.sack_blocks.push(to_seq(s), to_seq(e));
+        for (s, e) in self.rcv.buf.ooo_recent(room) {
+            options
+                .sack_blocks
+                .push(self.rcv.nxt + s as u32, self.rcv.nxt + e as u32);
         }
     }
 

@@ -8,9 +8,6 @@ use crate::buffer::RecvBuf;
 use crate::config::Config;
 use crate::time::Instant;
 
-/// `RecvSide::last_ooo` before any out-of-order arrival.
-pub(crate) const NO_OOO: u64 = u64::MAX;
-
 /// What a connection knows about the bytes it receives.
 pub(crate) struct RecvSide {
     pub(crate) irs: SeqNumber,
@@ -24,10 +21,6 @@ pub(crate) struct RecvSide {
     pub(crate) buf: RecvBuf,
     /// A FIN that arrived beyond RCV.NXT: where the stream ends.
     pub(crate) ooo_fin: Option<SeqNumber>,
-    /// Stream offset of the latest out-of-order arrival (first SACK block);
-    /// [`NO_OOO`] before any (a stream never gets that long, and 8 bytes are
-    /// saved over an `Option<u64>`).
-    pub(crate) last_ooo: u64,
     pub(crate) fin_received: bool,
     /// The application will read no more (`shutdown(Read)` or `close()`).
     pub(crate) read_shutdown: bool,
@@ -70,7 +63,6 @@ impl RecvSide {
             wscale: 0,
             buf: RecvBuf::new(cfg.recv_buffer),
             ooo_fin: None,
-            last_ooo: NO_OOO,
             fin_received: false,
             read_shutdown: false,
             mem_pressure: false,

@@ -214,8 +214,7 @@ impl Tcb {
                 // connect and then neither send nor close, or vanished):
                 // reset, as an application closing with SO_LINGER 0 would.
                 ctx.stats.idle_timeouts += 1;
-                let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
-                self.queue_rst(ctx, self.snd.max, ack);
+                self.active_rst(ctx);
                 self.enter_closed(ctx, CloseReason::TimedOut);
                 return Some(TimerKind::Idle);
             }
@@ -225,8 +224,7 @@ impl Tcb {
                 if self.ka.probes_out >= ctx.cfg.keepalive_probes {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
-                    let ack = ctx.cfg.active_rst_ack.then_some(self.rcv.nxt);
-                    self.queue_rst(ctx, self.snd.max, ack);
+                    self.active_rst(ctx);
                     self.enter_closed(ctx, CloseReason::TimedOut);
                     return Some(TimerKind::Keepalive);
                 }

@@ -1,0 +1,140 @@
+//! Closing a connection from this side: CLOSE and its half, `shutdown`
+//! (RFC 9293 §3.10.4), ABORT (§3.10.5), and the resets a connection owes
+//! the peer (the active form and the reply to one segment).
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use super::{Ctx, Tcb};
+use crate::time::Instant;
+use crate::types::{CloseReason, Error, Shutdown, State, TimerKind};
+
+impl Tcb {
+    /// CLOSE of the sending direction (§3.10.4), used by `close` and
+    /// `shutdown(Write)`.
+    pub(crate) fn close_send(&mut self, now: Instant) -> Result<(), Error> {
+        match self.state {
+            // §3.10.4 SYN-RECEIVED and ESTABLISHED: queue the FIN behind pending
+            // data and enter FIN-WAIT-1 (the FIN waits for ESTABLISHED if the
+            // handshake is not done: our output sends nothing but the SYN,ACK then).
+            State::SynReceived | State::Established => {
+                self.snd.fin_queued = true;
+                self.goto(now, State::FinWait1);
+                Ok(())
+            }
+            // §3.10.4 CLOSE-WAIT: queue the FIN, enter LAST-ACK.
+            State::CloseWait => {
+                self.snd.fin_queued = true;
+                self.goto(now, State::LastAck);
+                Ok(())
+            }
+            // "error: connection closing" — already done, not an error for us.
+            State::FinWait1
+            | State::FinWait2
+            | State::Closing
+            | State::LastAck
+            | State::TimeWait => Ok(()),
+            State::SynSent | State::Closed | State::Listen => Err(Error::NotConnected),
+        }
+    }
+
+    /// CLOSE (§3.10.4) by the application, which also releases the handle.
+    /// Closing with unread data aborts with RST (RFC 2525 §2.17, SHLD-3).
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
+        self.orphan = true;
+        self.rcv.read_shutdown = true;
+        if self.rcv.buf.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
+            // Linux tcp.c: __tcp_close() counts it as TCPAbortOnData.
+            ctx.stats.abort_on_data += 1;
+            self.abort(ctx);
+            return;
+        }
+        match self.state {
+            // §3.10.4 SYN-SENT: delete the TCB.
+            State::SynSent => self.enter_closed(ctx, CloseReason::Aborted),
+            _ => {
+                let _ = self.close_send(ctx.now);
+                if self.state == State::FinWait2 {
+                    self.arm_fin_wait2(ctx);
+                }
+            }
+        }
+    }
+
+    /// ABORT (§3.10.5): RST in the synchronized states that have not yet seen both
+    /// FINs, then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) {
+        self.orphan = true;
+        match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => {
+                // <SEQ=SND.NXT><CTL=RST> (with ACK = RCV.NXT in the Linux profile).
+                self.active_rst(ctx);
+                self.enter_closed(ctx, CloseReason::Aborted);
+            }
+            State::SynSent | State::Closing | State::LastAck | State::TimeWait => {
+                self.enter_closed(ctx, CloseReason::Aborted);
+            }
+            State::Closed | State::Listen => {}
+        }
+    }
+
+    /// `shutdown` (§3.10.4 half-close for `Write`).
+    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>, how: Shutdown) -> Result<(), Error> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.rcv.read_shutdown = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            if self.state == State::SynSent {
+                // Linux: shutdown(SHUT_WR) before the handshake finishes closes it.
+                self.enter_closed(ctx, CloseReason::Aborted);
+                return Ok(());
+            }
+            self.close_send(ctx.now)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn arm_fin_wait2(&mut self, ctx: &mut Ctx<'_>) {
+        if self.orphan {
+            self.timers.set(
+                TimerKind::FinWait2,
+                ctx.cfg.fin_wait2_timeout.map(|d| ctx.now + d),
+            );
+        }
+    }
+
+    /// Owe the peer a RST on this connection's 4-tuple, with no options.
+    pub(crate) fn queue_rst(&self, ctx: &mut Ctx<'_>, seq: SeqNumber, ack: Option<SeqNumber>) {
+        ctx.out.rst = Some((seq, ack, None));
+    }
+
+    /// A reset the stack sends on its own initiative (ABORT, `SO_LINGER` 0,
+    /// timeouts): `<SEQ=SND.NXT><CTL=RST>` (RFC 9293 §3.10.5). In the Linux
+    /// profile also ACK = RCV.NXT and, where agreed, the timestamps option,
+    /// as tcp_send_active_reset() sends it through tcp_transmit_skb() with
+    /// the connection's own options (tcp_established_options()).
+    pub(crate) fn active_rst(&self, ctx: &mut Ctx<'_>) {
+        let linux = ctx.cfg.linux_resets;
+        let ack = linux.then_some(self.rcv.nxt);
+        let ts = if linux {
+            self.timestamps(ctx.now)
+        } else {
+            None
+        };
+        ctx.out.rst = Some((self.snd.max, ack, ts));
+    }
+
+    /// A reset in reply to `seg` as a closed port gives it (RFC 9293 §3.10.7.1,
+    /// Linux tcp_v4_send_reset()): `<SEQ=SEG.ACK><CTL=RST>` when it carries
+    /// an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    pub(crate) fn reply_rst(&self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        if seg.flags.ack() {
+            self.queue_rst(ctx, seg.ack, None);
+        } else {
+            self.queue_rst(ctx, SeqNumber(0), Some(seg.seq + seg.segment_len()));
+        }
+    }
+}
