@@ -226,6 +226,9 @@ pub struct Config {
     pub window_scale: u8,
     /// Offer and accept SACK-permitted (RFC 2018).
     pub sack: bool,
+    /// Report data received twice in a D-SACK block (RFC 2883), where SACK
+    /// was agreed. Linux `tcp_dsack` = 1; off in the RFC 9293 profile.
+    pub dsack: bool,
     /// Offer and accept timestamps (RFC 7323).
     pub timestamps: bool,
     /// Add a per-connection random offset to TSval (Linux since 4.10).
@@ -487,6 +490,9 @@ pub struct Config {
     /// cookie. Without timestamps in the SYN the connection has no window
     /// scaling, SACK, timestamps or ECN (the cookie has no room for them).
     pub syn_cookies: bool,
+    /// With `syn_cookies`, answer every SYN with a cookie, queue full or not
+    /// (Linux `tcp_syncookies = 2`, for testing). Off in both profiles.
+    pub syn_cookies_always: bool,
     /// A connection's send or receive ring that has stayed empty this long is
     /// released (and taken again when data comes), so an idle connection
     /// holds well under 1 KiB while a busy one keeps its ring. Linux frees
@@ -555,6 +561,7 @@ impl Config {
             window_scaling: true,
             window_scale: Config::window_scale_for(6 * 1024 * 1024),
             sack: true,
+            dsack: true,
             timestamps: true,
             timestamp_offsets: true,
             recv_buffer: 131_072,
@@ -613,6 +620,7 @@ impl Config {
             tx_checksum_offload: false,
             max_backlog: 4096,
             syn_cookies: true,
+            syn_cookies_always: false,
             ecn: EcnMode::Passive,
             ecn_fallback: true,
             max_time_wait: 262_144,
@@ -701,6 +709,7 @@ impl Config {
             tso_defer: false,
             pacing: Pacing::Off,
             sack_dupacks_by_segments: false,
+            dsack: false,
             gso_segs_min: None,
             gso_psh: false,
             linux_push: false,
@@ -710,6 +719,7 @@ impl Config {
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.
             syn_cookies: false,
+            syn_cookies_always: false,
             // RFC 9293 §3.8.2: a TCP implementation SHOULD support ECN
             // (SHLD-8, RFC 3168). Support here means accepting it when the
             // peer's SYN asks: RFC 9293 does not say that every connection

@@ -4,7 +4,7 @@
 //!
 //! Layout of the 32-bit ISS (our own choice; only we read it back):
 //! bits 31–27, the low five bits of a counter that ticks every 64 seconds;
-//! bits 26–24, an index into [`MSS_TABLE`] for the peer's MSS; bits 23–0, a
+//! bits 26–24, an index into [`mss_table`] for the peer's MSS; bits 23–0, a
 //! keyed hash ([`Secret::cookie_hash`]) of the 4-tuple, the peer's ISN, the
 //! full counter, the MSS index and the options below. A cookie is good for
 //! the counter period it was made in and the two after (two to three
@@ -35,9 +35,19 @@ use finack_wire::SeqNumber;
 use crate::isn::Secret;
 use crate::time::Instant;
 
-/// The MSS values a cookie can carry: the largest not above the peer's MSS
-/// is used (common Ethernet, tunnel and jumbo-frame values).
-pub(crate) const MSS_TABLE: [u16; 8] = [536, 1200, 1300, 1360, 1400, 1440, 1460, 8960];
+/// The MSS values a cookie can carry to a peer at `remote`: the largest not
+/// above the peer's MSS is used (the smallest when none is). Linux's
+/// `msstab` of net/ipv4/syncookies.c and net/ipv6/syncookies.c, so that a
+/// cookie connection sends the segment size Linux's would (RFC 4987 leaves
+/// the values to the implementation).
+pub(crate) fn mss_table(remote: &SocketAddr) -> &'static [u16; 4] {
+    if remote.is_ipv4() {
+        &[536, 1300, 1440, 1460]
+    } else {
+        // IPv6's minimum MTU, 1480 (tunnels), 1500 and 9000, less 60.
+        &[1220, 1420, 1440, 8940]
+    }
+}
 
 /// Length of one counter period, in milliseconds.
 const PERIOD_MS: u64 = 64_000;
@@ -145,11 +155,12 @@ pub(crate) fn encode(
     peer_mss: u16,
     opts: Option<CookieOpts>,
 ) -> (SeqNumber, u16) {
-    let index = MSS_TABLE.iter().rposition(|&m| m <= peer_mss).unwrap_or(0) as u8;
+    let table = mss_table(remote);
+    let index = table.iter().rposition(|&m| m <= peer_mss).unwrap_or(0) as u8;
     let c = counter(now);
     let h = hash24(secret, local, remote, peer_isn, c, index, opts_byte(opts));
     let iss = ((c as u32 & 0x1f) << 27) | (u32::from(index) << 24) | h;
-    (SeqNumber(iss), MSS_TABLE[usize::from(index)])
+    (SeqNumber(iss), table[usize::from(index)])
 }
 
 /// Check the cookie an ACK returns (`cookie` = SEG.ACK - 1, `peer_isn` =
@@ -174,7 +185,7 @@ pub(crate) fn decode(
     (0..=MAX_AGE)
         .filter_map(|age| now_c.checked_sub(age))
         .find(|&c| c & 0x1f == low && hash24(secret, local, remote, peer_isn, c, index, o) == h)
-        .map(|_| MSS_TABLE[usize::from(index)])
+        .and_then(|_| mss_table(remote).get(usize::from(index)).copied())
 }
 
 #[cfg(test)]
@@ -235,13 +246,24 @@ mod tests {
         for (peer, want) in [
             (1460, 1460),
             (1459, 1440),
-            (9000, 8960),
+            (1400, 1300),
+            (9000, 1460),
             (536, 536),
             (100, 536),
         ] {
             let (iss, mss) = encode(&s, t, &l, &r, SeqNumber(1), peer, None);
             assert_eq!(mss, want, "{peer}");
             assert_eq!(decode(&s, t, &l, &r, SeqNumber(1), iss, None), Some(want));
+        }
+        // IPv6 has a table of its own (jumbo frames: 9000 - 60).
+        let (l6, r6): (SocketAddr, SocketAddr) = (
+            "[2001:db8::1]:80".parse().unwrap(),
+            "[2001:db8::2]:4000".parse().unwrap(),
+        );
+        for (peer, want) in [(8940, 8940), (8939, 1440), (1400, 1220), (1000, 1220)] {
+            let (iss, mss) = encode(&s, t, &l6, &r6, SeqNumber(1), peer, None);
+            assert_eq!(mss, want, "{peer}");
+            assert_eq!(decode(&s, t, &l6, &r6, SeqNumber(1), iss, None), Some(want));
         }
     }
 

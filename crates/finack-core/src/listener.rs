@@ -363,8 +363,10 @@ impl Listeners {
         }
         // Backlog, like Linux: a full SYN queue or a full accept queue drops the
         // SYN (the client retransmits it); with SYN cookies on, a full SYN queue
-        // answers with a cookie instead while the accept queue has room.
-        if listener.syn_received >= listener.backlog {
+        // answers with a cookie instead while the accept queue has room, and
+        // with tcp_syncookies = 2 every SYN does (tcp_conn_request()).
+        let always = cfg.syn_cookies && cfg.syn_cookies_always;
+        if listener.syn_received >= listener.backlog || always {
             if cfg.syn_cookies && !listener.accept_queue_full() {
                 return ListenAction::Send(listener.cookie_syn_ack(
                     now,

@@ -108,6 +108,11 @@ pub struct Stats {
     pub rcvq_drop: u64,
     /// Out-of-order segments dropped for want of memory. Linux TCPOFODrop.
     pub ofo_drop: u64,
+    /// D-SACKs set for data below RCV.NXT, and for data already held out of
+    /// order (RFC 2883). Linux TCPDSACKOldSent, TCPDSACKOfoSent.
+    pub dsack_old_sent: u64,
+    /// See `dsack_old_sent`.
+    pub dsack_ofo_sent: u64,
     /// SYNs to a listener dropped because buffer memory was over the hard
     /// limit (Linux counts such drops among ListenDrops).
     pub syn_memory_drop: u64,
@@ -167,6 +172,8 @@ impl Stats {
             rcv_pruned,
             rcvq_drop,
             ofo_drop,
+            dsack_old_sent,
+            dsack_ofo_sent,
             syn_memory_drop,
         } = other;
         self.events_dropped += events_dropped;
@@ -213,13 +220,15 @@ impl Stats {
         self.rcv_pruned += rcv_pruned;
         self.rcvq_drop += rcvq_drop;
         self.ofo_drop += ofo_drop;
+        self.dsack_old_sent += dsack_old_sent;
+        self.dsack_ofo_sent += dsack_ofo_sent;
         self.syn_memory_drop += syn_memory_drop;
     }
 
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 39] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 41] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -262,6 +271,8 @@ impl Stats {
             ("RcvPruned", self.rcv_pruned),
             ("TCPRcvQDrop", self.rcvq_drop),
             ("TCPOFODrop", self.ofo_drop),
+            ("TCPDSACKOldSent", self.dsack_old_sent),
+            ("TCPDSACKOfoSent", self.dsack_ofo_sent),
             ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),

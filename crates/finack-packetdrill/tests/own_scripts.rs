@@ -45,6 +45,7 @@ fn every_own_script_passes() {
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
             "simultaneous-close.pkt",
+            "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
             "syn-cookies.pkt",
             "syn-reuses-time-wait.pkt",

@@ -273,6 +273,11 @@ impl Tcb {
             // was lost, is always answered.
             if !seg.flags.rst() {
                 if len > 0 && !cur.syn {
+                    // Linux tcp_send_dupack(): data (or a FIN) below RCV.NXT
+                    // came again; report it up to RCV.NXT.
+                    if cur.seq.lt(lo) {
+                        self.dsack_set(ctx, cur.seq, (cur.seq + len).min(lo));
+                    }
                     self.rcv.ack_now = true;
                 } else if !self.rate_limited_ack(ctx) {
                     // Linux TCPACKSkippedSeq.
@@ -280,6 +285,11 @@ impl Tcb {
                 }
             }
             return None;
+        }
+        if !cur.syn && !seg.flags.rst() && len > 0 && cur.seq.lt(lo) {
+            // Linux tcp_data_queue(): a segment that starts below RCV.NXT
+            // repeats that part.
+            self.dsack_set(ctx, cur.seq, lo);
         }
         let trimmed = self.trim_to_window(cur);
         if trimmed.payload.len() < cur.payload.len() && trimmed.seq.ge(self.rcv.nxt) {
@@ -438,6 +448,34 @@ impl Tcb {
         }
     }
 
+    /// Owe the peer a D-SACK for `[start, end)` (RFC 2883; Linux
+    /// tcp_dsack_set(), only with SACK agreed and `Config::dsack`).
+    fn dsack_set(&mut self, ctx: &mut Ctx<'_>, start: SeqNumber, end: SeqNumber) {
+        if !(self.sack_ok && ctx.cfg.dsack && end.gt(start)) {
+            return;
+        }
+        if start.lt(self.rcv.nxt) {
+            ctx.stats.dsack_old_sent += 1;
+        } else {
+            ctx.stats.dsack_ofo_sent += 1;
+        }
+        self.rcv.dsack = (start, (end - start) as u32);
+    }
+
+    /// Widen the owed D-SACK by `[start, end)` when the two meet, or owe
+    /// this one if none is (Linux tcp_dsack_extend(), tcp_sack_extend()).
+    fn dsack_extend(&mut self, ctx: &mut Ctx<'_>, start: SeqNumber, end: SeqNumber) {
+        let (s, len) = self.rcv.dsack;
+        if len == 0 {
+            return self.dsack_set(ctx, start, end);
+        }
+        let e = s + len;
+        if start.le(e) && s.le(end) {
+            let (s, e) = (s.min(start), e.max(end));
+            self.rcv.dsack = (s, (e - s) as u32);
+        }
+    }
+
     /// Accept in-window text: in order into the receive buffer, otherwise into the
     /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
     /// with any data; MAY-13: ACK out-of-order segments at once).
@@ -455,6 +493,17 @@ impl Tcb {
                 self.rcv.ack_now = true;
                 return;
             }
+            // Linux tcp_data_queue_ofo(): what it repeats of data held.
+            let again: alloc::vec::Vec<_> =
+                self.rcv.buf.ooo_overlaps(ahead, payload.len()).collect();
+            for (k, (s, e)) in again.into_iter().enumerate() {
+                let (s, e) = (self.rcv.nxt + s as u32, self.rcv.nxt + e as u32);
+                if k == 0 {
+                    self.dsack_set(ctx, s, e);
+                } else {
+                    self.dsack_extend(ctx, s, e);
+                }
+            }
             self.rcv.buf.insert_ooo(ahead, payload);
             self.rcv.ack_now = true;
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
@@ -469,6 +518,14 @@ impl Tcb {
             return;
         }
         let filled_hole = self.rcv.buf.has_ooo();
+        if filled_hole {
+            // Linux tcp_ofo_queue(): out-of-order data this repeats.
+            let again: alloc::vec::Vec<_> = self.rcv.buf.ooo_overlaps(0, payload.len()).collect();
+            for (s, e) in again {
+                let (s, e) = (self.rcv.nxt + s as u32, self.rcv.nxt + e as u32);
+                self.dsack_extend(ctx, s, e);
+            }
+        }
         self.schedule_ack(ctx, payload.len() as u32, filled_hole);
         // MUST-59: out-of-order bytes this reaches join the stream at once.
         let advanced = self.rcv.buf.push(payload);
@@ -525,6 +582,10 @@ impl Tcb {
     fn process_fin(&mut self, ctx: &mut Ctx<'_>) {
         self.rcv.fin_received = true;
         self.rcv.nxt += 1;
+        // Linux tcp_input.c: tcp_fin() resets the SACK state
+        // (tcp_sack_reset()): a D-SACK owed for the segment that brought the
+        // FIN is not sent.
+        self.rcv.dsack.1 = 0;
         // The FIN's ACK: at once, except when it only moves us to CLOSE-WAIT on
         // a connection that has carried data; then, like Linux (whose delayed-ACK
         // timeout starts at zero until data arrives), it waits the delayed-ACK

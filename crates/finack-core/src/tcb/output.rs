@@ -526,9 +526,16 @@ impl Tcb {
     /// RFC 2018 §4: report the out-of-order blocks, the one holding the most
     /// recently received segment first, then the others that most recently
     /// took data (Linux keeps `selective_acks` in that order); as many as fit
-    /// beside the timestamp option (three).
-    fn fill_sack(&self, options: &mut TcpOptions) {
-        let room = if options.timestamps.is_some() { 3 } else { 4 };
+    /// beside the timestamp option (three). An owed D-SACK block goes first
+    /// (RFC 2883 §4), once: Linux tcp_options_write() clears `rx_opt.dsack`
+    /// as it writes it.
+    fn fill_sack(&mut self, options: &mut TcpOptions) {
+        let mut room = if options.timestamps.is_some() { 3 } else { 4 };
+        if let (start, len @ 1..) = self.rcv.dsack {
+            options.sack_blocks.push(start, start + len);
+            self.rcv.dsack.1 = 0;
+            room -= 1;
+        }
         for (s, e) in self.rcv.buf.ooo_recent(room) {
             options
                 .sack_blocks
@@ -635,7 +642,7 @@ impl Tcb {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()
         };
-        if self.sack_ok && self.rcv.buf.has_ooo() {
+        if self.sack_ok && (self.rcv.dsack.1 > 0 || self.rcv.buf.has_ooo()) {
             self.fill_sack(&mut options);
         }
         let urgent = self.urgent_field(seq, &mut flags);

@@ -21,6 +21,10 @@ pub(crate) struct RecvSide {
     pub(crate) buf: RecvBuf,
     /// A FIN that arrived beyond RCV.NXT: where the stream ends.
     pub(crate) ooo_fin: Option<SeqNumber>,
+    /// A D-SACK block owed (RFC 2883): its start and length, length 0 when
+    /// none (Linux `rx_opt.dsack`, `duplicate_sack[0]`). The next segment
+    /// with SACK room carries it first, once.
+    pub(crate) dsack: (SeqNumber, u32),
     pub(crate) fin_received: bool,
     /// The application will read no more (`shutdown(Read)` or `close()`).
     pub(crate) read_shutdown: bool,
@@ -63,6 +67,7 @@ impl RecvSide {
             wscale: 0,
             buf: RecvBuf::new(cfg.recv_buffer),
             ooo_fin: None,
+            dsack: (SeqNumber(0), 0),
             fin_received: false,
             read_shutdown: false,
             mem_pressure: false,

@@ -20,6 +20,8 @@ pub struct Out {
     pub seq: u32,
     pub ack: u32,
     pub len: usize,
+    /// SACK blocks, relative to the peer's ISN.
+    pub sack: Vec<(u32, u32)>,
 }
 
 /// The engine under test and the peer the test plays.
@@ -67,6 +69,9 @@ impl Rig {
                 seq: tcp.seq.0,
                 ack: tcp.ack.0,
                 len: tcp.payload.len(),
+                sack: (tcp.options.sack_blocks.iter())
+                    .map(|(l, r)| (l.0.wrapping_sub(PEER_ISN), r.0.wrapping_sub(PEER_ISN)))
+                    .collect(),
             });
         }
         while let Some(ev) = self.ep.poll_event() {

@@ -124,15 +124,12 @@ pub fn apply_sysctl_for(
             }
         }
         // 0: never; 1: when the SYN queue overflows (Config::syn_cookies);
-        // 2 (always) has no counterpart.
+        // 2: for every SYN (Config::syn_cookies_always).
         "tcp_syncookies" => match num(value)? {
             0 => cfg.syn_cookies = false,
-            1 => cfg.syn_cookies = true,
-            v => {
-                return Err(format!(
-                    "tcp_syncookies={v} (cookies always) is not supported"
-                ))
-            }
+            1 => (cfg.syn_cookies, cfg.syn_cookies_always) = (true, false),
+            2 => (cfg.syn_cookies, cfg.syn_cookies_always) = (true, true),
+            v => return Err(format!("tcp_syncookies={v}: expected 0, 1 or 2")),
         },
         // min, default, max: the window scale follows the maximum (Linux
         // tcp_select_initial_window); the default is where buffers start.

@@ -322,6 +322,25 @@ fn ip(cfg: &mut Config, words: &[&str], ctx: &Ctx) -> Outcome {
     if w.get(1..4) == Some(&["tcp_metrics", "flush", "all"]) {
         return Outcome::Done;
     }
+    // `ip link set [dev] tun0 mtu N`: the device's MTU, from which the MSS
+    // the endpoint announces derives (Config::mtu), before the endpoint
+    // exists.
+    if w.get(1..3) == Some(&["link", "set"]) {
+        let rest: Vec<&str> = w[3..].iter().copied().filter(|x| *x != "dev").collect();
+        return match (rest.as_slice(), ctx.live) {
+            ([_dev, "mtu", m], false) => match m.parse::<u16>() {
+                Ok(m) if m >= 68 => {
+                    cfg.mtu = m;
+                    Outcome::Done
+                }
+                _ => Outcome::Unchecked(format!("{cmd}: bad MTU")),
+            },
+            ([_, "mtu", _], true) => Outcome::Unchecked(format!(
+                "{cmd}: device changes while the script runs are not modelled"
+            )),
+            _ => Outcome::Unchecked(format!("command not run: {cmd}")),
+        };
+    }
     if w.get(1..3) != Some(&["route", "change"]) {
         return Outcome::Unchecked(format!("command not run: {cmd}"));
     }

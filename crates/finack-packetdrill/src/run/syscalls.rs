@@ -169,6 +169,19 @@ impl Runner {
 
     /// A call whose effect is not modelled (the caller has reported it as
     /// unchecked): it returns what the script expects, so the script can go on.
+    /// A read from a socket that is listening or was never connected fails
+    /// with ENOTCONN (Linux tcp.c: tcp_recvmsg_locked()); None for any
+    /// other descriptor.
+    pub(super) fn read_not_connected(&self, call: &Syscall) -> Option<CallResult> {
+        let fd = call.args.first().and_then(Expr::as_int)?;
+        match self.fds.get(&fd).map(|f| &f.sock) {
+            Some(Sock::Listener(_) | Sock::Fresh(_)) => {
+                Some(CallResult::Done(-1, Some("ENOTCONN")))
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn scripted(call: &Syscall) -> CallResult {
         let want = call.result.as_int().unwrap_or(0);
         let errno = call
@@ -325,6 +338,9 @@ impl Runner {
             }
             "sendmsg" => self.sendmsg(line, call, retry)?,
             "read" | "recv" | "recvfrom" => {
+                if let Some(r) = self.read_not_connected(call) {
+                    return Ok(r);
+                }
                 let c = self.conn_of(line, call)?;
                 let Some(len) = arg(2).and_then(Expr::as_int) else {
                     return fail(line, format!("{name}: length must be an integer"));
