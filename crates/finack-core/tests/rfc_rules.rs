@@ -287,7 +287,13 @@ dual!(
         let mut net = Net::new(f);
         let (c, s) = net.established();
         let v = client_view(&net, c);
-        let outside = [v.rcv_nxt - 1, v.rcv_nxt + v.rcv_wnd, v.rcv_nxt + 1_000_000];
+        // Linux's tcp_sequence() counts the right edge itself as inside
+        // (Config::linux_sequence_check), so "just outside" is one past it.
+        let outside = [
+            v.rcv_nxt - 1,
+            v.rcv_nxt + v.rcv_wnd + 1,
+            v.rcv_nxt + 1_000_000,
+        ];
         for seq in outside {
             let r = send_to(
                 &mut net,
@@ -2060,7 +2066,14 @@ dual!(
                 }),
             );
             let synack = r[0].clone();
-            assert_eq!(synack.window, 4096, "SYN-ACK window, peer ISN {isn:#x}");
+            // Within the buffer, in whole segments of our MSS (Linux
+            // tcp_select_initial_window(): Config::quantize_syn_window).
+            let mss = if f.client_ip().is_ipv4() { 1460 } else { 1440 };
+            assert_eq!(
+                synack.window,
+                4096 / mss * mss,
+                "SYN-ACK window, peer ISN {isn:#x}"
+            );
             send_to(
                 &mut net,
                 Side::Server,

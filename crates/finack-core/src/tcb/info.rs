@@ -33,7 +33,12 @@ impl Tcb {
             unsent: self.snd.buf.len() as u32 - sent_data,
             readable: self.rcv.buf.len() as u32,
             snd_wnd: self.snd.wnd,
-            bytes_acked: self.snd.bytes_acked(),
+            // Linux counts what SND.UNA moved over (tcp_snd_una_update()):
+            // the SYN of an active open too (a passive child starts with
+            // it acknowledged), and the FIN.
+            bytes_acked: self.snd.bytes_acked()
+                + u64::from(self.listener.is_none() && self.snd.una.gt(self.snd.iss))
+                + u64::from(self.fin_acked()),
             in_recovery: self.rec.recover.is_some(),
             reordering: self.reordering(cfg),
             reord_seen: self.rec.reord_seen,

@@ -258,6 +258,8 @@ impl Tcb {
         let hi = self.rcv.nxt + wnd;
         let acceptable = match (len, wnd) {
             (0, 0) => cur.seq == lo,
+            // Linux tcp_sequence(): the right edge itself is in.
+            (0, _) if ctx.cfg.linux_sequence_check => cur.seq.in_range(lo, hi + 1),
             (0, _) => cur.seq.in_range(lo, hi),
             // MUST-66: with a zero window, still process ACK, URG and RST of a
             // segment at RCV.NXT (its text is trimmed away below).

@@ -23,11 +23,20 @@ impl Tcb {
     }
 
     /// The window field for a segment, and remember the advertised right edge.
-    fn window_field(&mut self, syn: bool) -> u16 {
+    /// `syn`: the window of our SYN (`active`) or SYN,ACK.
+    fn window_field(&mut self, syn: Option<(&Config, bool)>) -> u16 {
         let wnd = self.effective_rcv_wnd();
-        if syn {
+        if let Some((cfg, active)) = syn {
             // RFC 7323 §2.2: the window in a SYN segment is never scaled.
-            let field = wnd.min(65535) as u16;
+            // Linux sizes a SYN,ACK's by the MSS less the timestamps it
+            // agrees to (tcp_openreq_init_rwin()), a SYN's by the full MSS
+            // (tcp_connect_init(): no timestamp seen yet).
+            // The offer is quantized before the field's 16-bit limit
+            // applies: tcp_full_space(), not the window it allows.
+            let ts = if !active && self.ts_ok { 12 } else { 0 };
+            let mss = u32::from(self.our_mss(cfg)).saturating_sub(ts);
+            let space = (self.rcv.buf.free() as u32).max(wnd);
+            let field = syn_window(cfg, space, mss);
             self.rcv.adv = self.rcv.nxt + u32::from(field);
             return field;
         }
@@ -165,7 +174,7 @@ impl Tcb {
                 Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
             );
         }
-        let window = self.window_field(true);
+        let window = self.window_field(Some((cfg, active)));
         let ack = if active { SeqNumber(0) } else { self.rcv.nxt };
         if !active {
             self.rcv.last_ack_sent = self.rcv.nxt;
@@ -633,7 +642,7 @@ impl Tcb {
     ) -> usize {
         let tos = self.ecn_mark(&mut flags, len, new_data);
         self.route_revalidate();
-        let window = self.window_field(false);
+        let window = self.window_field(None);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
         self.timers.set(TimerKind::DelayedAck, None);
@@ -671,6 +680,18 @@ pub(crate) struct SynOpts {
     pub(crate) sack_permitted: bool,
     /// ECE set: ECN agreed (RFC 3168 §6.1.1).
     pub(crate) ece: bool,
+}
+
+/// The window field of a SYN or SYN,ACK offering `space` bytes: Linux
+/// tcp_output.c: tcp_select_initial_window() quantizes the offer to a
+/// multiple of `mss` when it exceeds one (`Config::quantize_syn_window`).
+pub(crate) fn syn_window(cfg: &Config, space: u32, mss: u32) -> u16 {
+    let space = if cfg.quantize_syn_window && mss > 0 && space > mss {
+        space / mss * mss
+    } else {
+        space
+    };
+    space.min(65535) as u16
 }
 
 /// Emit a control segment (RST, bare ACK or cookie SYN,ACK) without a TCB.

@@ -20,6 +20,7 @@ pub struct Out {
     pub seq: u32,
     pub ack: u32,
     pub len: usize,
+    pub window: u16,
     /// SACK blocks, relative to the peer's ISN.
     pub sack: Vec<(u32, u32)>,
 }
@@ -69,6 +70,7 @@ impl Rig {
                 seq: tcp.seq.0,
                 ack: tcp.ack.0,
                 len: tcp.payload.len(),
+                window: tcp.window,
                 sack: (tcp.options.sack_blocks.iter())
                     .map(|(l, r)| (l.0.wrapping_sub(PEER_ISN), r.0.wrapping_sub(PEER_ISN)))
                     .collect(),
