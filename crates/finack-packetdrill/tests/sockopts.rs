@@ -204,3 +204,46 @@ fn proc_net_tcp_lists_the_listener() {
     let f = r.outcome.unwrap_err();
     assert!(f.message.contains("no line matched"), "{f}");
 }
+
+#[test]
+fn ip_tos_marks_the_connections_packets_and_reads_back() {
+    // Linux ip_sockglue.c: on a stream socket the ECN bits stay the
+    // stack's, so 0x13 reads back as 0x10; 256 is refused.
+    let r = run(&format!(
+        "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_TOS, [0x13], 4) = 0
++0 getsockopt(4, SOL_IP, IP_TOS, [0x10], [4]) = 0
++0 setsockopt(4, SOL_IP, IP_TOS, [256], 4) = -1 EINVAL (Invalid argument)
++0 write(4, ..., 100) = 100
++0 > (tos 0x10) P. 1:101(100) ack 1
++.01 < . 1:1(0) ack 101 win 257
++0 setsockopt(4, SOL_IP, IP_TOS, [0], 4) = 0
++0 write(4, ..., 100) = 100
++0 > (tos 0x0) P. 101:201(100) ack 1
+"
+    ));
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    // The runner checks the field: a wrong one fails.
+    let r = run(&format!(
+        "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_TOS, [0x10], 4) = 0
++0 write(4, ..., 100) = 100
++0 > (tos 0x0) P. 1:101(100) ack 1
+"
+    ));
+    assert!(r.outcome.is_err(), "{:?}", r.outcome);
+}
+
+#[test]
+fn ip_mtu_discover_is_checked_only_where_finack_behaves_so() {
+    let r = run(&format!(
+        "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DO], 4) = 0\n"
+    ));
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    let r = run(&format!(
+        "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DONT], 4) = 0\n"
+    ));
+    assert!(
+        r.outcome.is_ok() && !r.unsupported.is_empty(),
+        "{:?}",
+        r.unsupported
+    );
+}

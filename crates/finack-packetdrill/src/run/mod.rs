@@ -146,6 +146,8 @@ struct SockOpts {
     cork: Option<bool>,
     /// TCP_MAXSEG (0: unset).
     user_mss: Option<u16>,
+    /// IP_TOS / IPV6_TCLASS as set, without the ECN bits (the stack's).
+    tos: Option<u8>,
     /// TCP_NOTSENT_LOWAT as set (0: the sysctl's default).
     notsent_lowat: Option<u32>,
     /// SO_ZEROCOPY: MSG_ZEROCOPY sends of data pin user pages and report

@@ -34,6 +34,9 @@ impl Runner {
         if let Some(flags) = o.timestamping.and_then(|f| u32::try_from(f).ok()) {
             let _ = self.ep.set_timestamping(c, flags);
         }
+        if let Some(tos) = o.tos {
+            let _ = self.ep.set_tos(c, tos);
+        }
     }
 
     /// SO_SNDBUF and SO_RCVBUF on a listener: its connections start with
@@ -180,6 +183,32 @@ impl Runner {
                     .filter(|v| *v > 0)
                     .map(|ms| core::time::Duration::from_millis(ms as u64))
             }
+            // Linux ip_sockglue.c (IP_TOS) and ipv6_sockglue.c (IPV6_TCLASS):
+            // 0..=255 (-1: the default, 0, for IPV6_TCLASS); on a stream
+            // socket the ECN bits stay the stack's.
+            "IP_TOS" | "IPV6_TCLASS" => match int {
+                Some(v @ 0..=255) => opts.tos = Some(v as u8 & !3),
+                Some(-1) if opt == "IPV6_TCLASS" => opts.tos = Some(0),
+                _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
+            },
+            // IP_PMTUDISC_WANT and _DO are what finack does for TCP: DF set,
+            // "fragmentation needed" lowering the path MTU. Clearing DF or
+            // ignoring those messages (DONT, PROBE, INTERFACE, OMIT) is not
+            // modelled.
+            "IP_MTU_DISCOVER" | "IPV6_MTU_DISCOVER" => {
+                let mode = value.and_then(Expr::single);
+                let word = mode.and_then(Expr::as_word);
+                let num = mode.and_then(Expr::as_int);
+                if !(matches!(word, Some("IP_PMTUDISC_WANT" | "IP_PMTUDISC_DO"))
+                    || matches!(num, Some(1 | 2)))
+                {
+                    self.unsupported.push(format!(
+                        "line {line}: {opt} {}: only path MTU discovery with DF set is modelled",
+                        mode.map_or(String::new(), ToString::to_string)
+                    ));
+                }
+                return Ok(CallResult::Done(0, None));
+            }
             other => return fail(line, format!("setsockopt: unsupported option {other}")),
         }
         if let Some(c) = conn {
@@ -192,6 +221,7 @@ impl Runner {
                 "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
                 "TCP_MAXSEG" => only.user_mss = opts.user_mss,
                 "TCP_NOTSENT_LOWAT" => only.notsent_lowat = opts.notsent_lowat,
+                "IP_TOS" | "IPV6_TCLASS" => only.tos = opts.tos,
                 _ => only.user_timeout = opts.user_timeout,
             }
             if opt == "TCP_USER_TIMEOUT" {
@@ -232,6 +262,7 @@ impl Runner {
             "SO_SNDBUF" => f.opts.sndbuf.unwrap_or(cfg.send_buffer) as i64,
             "SO_RCVBUF" => f.opts.rcvbuf.unwrap_or(cfg.recv_buffer) as i64,
             "TCP_NODELAY" => i64::from(f.opts.nodelay.unwrap_or(!cfg.nagle)),
+            "IP_TOS" | "IPV6_TCLASS" => i64::from(f.opts.tos.unwrap_or(0)),
             "SO_KEEPALIVE" => i64::from(f.opts.keepalive.unwrap_or(false)),
             "SO_ERROR" => {
                 // The pending error, cleared by reading it (as in Linux).
