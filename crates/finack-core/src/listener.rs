@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::cookie::{self, CookieOpts};
 use crate::demux::SipBuild;
 use crate::isn::Secret;
-use crate::tcb::{accepts_ecn_syn, advertised_mss, default_mss, CtlSegment, SynOpts};
+use crate::tcb::{accepts_ecn_syn, advertised_mss, default_mss, syn_window, CtlSegment, SynOpts};
 use crate::time::Instant;
 use crate::types::{ConnId, ListenerId, ListenerLimits, Stats};
 
@@ -432,13 +432,21 @@ impl Listener {
         self.last_cookie = Some(now);
         let o = opts.unwrap_or_default();
         let our_shift = self.window_scale(cfg);
+        let mss = advertised_mss(cfg, &remote, self.user_mss);
+        // Sized as a normal SYN,ACK's (Tcb::window_field): whole segments
+        // of our MSS, less the timestamps it agrees to.
+        let quantum = u32::from(mss) - if opts.is_some() { 12 } else { 0 };
         CtlSegment {
             local,
             remote,
             seq: iss,
             ack: Some(seg.seq + 1),
             rst: false,
-            window: self.recv_buffer(cfg).min(65535) as u16,
+            window: syn_window(
+                cfg,
+                u32::try_from(self.recv_buffer(cfg)).unwrap_or(u32::MAX),
+                quantum,
+            ),
             // Linux syncookies.c: cookie_init_timestamp(): the options ride in
             // the TSval's low bits, on the clock (before the connection's
             // offset) the connection will go on from.
@@ -449,7 +457,7 @@ impl Listener {
             }),
             syn: Some(SynOpts {
                 // Linux tcp_output.c: tcp_make_synack() clamps by user_mss.
-                mss: advertised_mss(cfg, &remote, self.user_mss),
+                mss,
                 // As `Tcb::output_syn` answers: no option when both shifts are 0.
                 window_scale: o
                     .wscale

@@ -21,9 +21,18 @@ fn syn_windows_are_whole_segments_in_the_linux_profile() {
         let mut rig = Rig::new(with_buffer(cfg.clone()));
         let synack = rig.accept(TcpFlags::empty(), Ecn::NotEct);
         assert_eq!(synack.window, want, "SYN,ACK");
-        let mut rig = Rig::new(with_buffer(cfg));
+        let mut rig = Rig::new(with_buffer(cfg.clone()));
         let syn = rig.connect(TcpFlags::empty());
         assert_eq!(syn.window, want, "SYN");
+        // A cookie SYN,ACK (tcp_syncookies=2) is sized the same way.
+        let mut rig = Rig::new(Config {
+            syn_cookies: true,
+            syn_cookies_always: true,
+            ..with_buffer(cfg)
+        });
+        let cookie = rig.accept(TcpFlags::empty(), Ecn::NotEct);
+        assert_eq!(rig.ep.stats().syn_cookies_sent, 1);
+        assert_eq!(cookie.window, want, "cookie SYN,ACK");
     }
 }
 

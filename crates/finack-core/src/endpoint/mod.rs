@@ -8,12 +8,12 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
-use finack_wire::{SeqNumber, TcpRepr};
+use finack_wire::{SeqNumber, TcpRepr, Timestamps};
 
 use crate::config::Config;
 use crate::isn::Secret;
 use crate::listener::{self, ListenAction, Listeners};
-use crate::tcb::{CtlSegment, Ctx, Outcome, Tcb};
+use crate::tcb::{reset_for, CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TimeWaitTable, TwAction};
 use crate::types::{
@@ -255,10 +255,7 @@ impl Endpoint {
         let held = !tcb.orphan && !unaccepted;
         let tuple = (tcb.local, tcb.remote);
         if let Some((seq, ack, ts)) = out.rst {
-            self.queue_rst(tuple, seq, ack);
-            if let Some(rst) = self.ctl.back_mut() {
-                rst.timestamps = ts;
-            }
+            self.queue_rst(tuple, seq, ack, ts);
         }
         match out.closed {
             Some(CloseReason::TimedOut) => self.stats.timeouts += 1,
@@ -572,17 +569,20 @@ impl Endpoint {
             self.stats.md5_unexpected += 1;
             return;
         }
-        let (seq, ack) = if seg.flags.ack() {
-            (seg.ack, None)
-        } else {
-            (SeqNumber(0), Some(seg.seq + seg.segment_len()))
-        };
-        self.queue_rst((local, remote), seq, ack);
+        let (seq, ack) = reset_for(seg);
+        self.queue_rst((local, remote), seq, ack, None);
     }
 
     /// Queue `<SEQ=seq><CTL=RST>` (with `<ACK=ack>` and the ACK flag when
-    /// `ack` is set) on a 4-tuple: every RST the endpoint sends is built here.
-    fn queue_rst(&mut self, (local, remote): Tuple, seq: SeqNumber, ack: Option<SeqNumber>) {
+    /// `ack` is set, and the timestamps option when `ts` is) on a 4-tuple:
+    /// every RST the endpoint sends is built here.
+    fn queue_rst(
+        &mut self,
+        (local, remote): Tuple,
+        seq: SeqNumber,
+        ack: Option<SeqNumber>,
+        ts: Option<Timestamps>,
+    ) {
         self.stats.rst_sent += 1;
         self.ctl.push_back(CtlSegment {
             local,
@@ -591,7 +591,7 @@ impl Endpoint {
             ack,
             rst: true,
             window: 0,
-            timestamps: None,
+            timestamps: ts,
             syn: None,
         });
     }

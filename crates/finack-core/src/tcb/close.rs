@@ -127,14 +127,21 @@ impl Tcb {
         ctx.out.rst = Some((self.snd.max, ack, ts));
     }
 
-    /// A reset in reply to `seg` as a closed port gives it (RFC 9293 §3.10.7.1,
-    /// Linux tcp_v4_send_reset()): `<SEQ=SEG.ACK><CTL=RST>` when it carries
-    /// an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    /// A reset in reply to `seg` as a closed port gives it ([`reset_for`]).
     pub(crate) fn reply_rst(&self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
-        if seg.flags.ack() {
-            self.queue_rst(ctx, seg.ack, None);
-        } else {
-            self.queue_rst(ctx, SeqNumber(0), Some(seg.seq + seg.segment_len()));
-        }
+        let (seq, ack) = reset_for(seg);
+        self.queue_rst(ctx, seq, ack);
+    }
+}
+
+/// The reset a closed port answers `seg` with (RFC 9293 §3.10.7.1, Linux
+/// tcp_v4_send_reset()): `<SEQ=SEG.ACK><CTL=RST>` when it carries an ACK,
+/// else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`: its sequence number
+/// and ACK field.
+pub(crate) fn reset_for(seg: &TcpRepr<'_>) -> (SeqNumber, Option<SeqNumber>) {
+    if seg.flags.ack() {
+        (seg.ack, None)
+    } else {
+        (SeqNumber(0), Some(seg.seq + seg.segment_len()))
     }
 }

@@ -266,6 +266,12 @@ impl Tcb {
             (_, 0) => cur.seq == lo,
             (_, _) => cur.seq.in_range(lo, hi) || (cur.seq + (len - 1)).in_range(lo, hi),
         };
+        if len > 0 && !cur.syn && !seg.flags.rst() && cur.seq.lt(lo) {
+            // Data (or a FIN) below RCV.NXT came again: a D-SACK for that
+            // part, whether the segment is all old (Linux tcp_send_dupack())
+            // or runs on past RCV.NXT (tcp_data_queue()).
+            self.dsack_set(ctx, cur.seq, (cur.seq + len).min(lo));
+        }
         if !acceptable {
             ctx.stats.out_of_window += 1;
             // "If an incoming segment is not acceptable, an acknowledgment should be
@@ -275,11 +281,6 @@ impl Tcb {
             // was lost, is always answered.
             if !seg.flags.rst() {
                 if len > 0 && !cur.syn {
-                    // Linux tcp_send_dupack(): data (or a FIN) below RCV.NXT
-                    // came again; report it up to RCV.NXT.
-                    if cur.seq.lt(lo) {
-                        self.dsack_set(ctx, cur.seq, (cur.seq + len).min(lo));
-                    }
                     self.rcv.ack_now = true;
                 } else if !self.rate_limited_ack(ctx) {
                     // Linux TCPACKSkippedSeq.
@@ -287,11 +288,6 @@ impl Tcb {
                 }
             }
             return None;
-        }
-        if !cur.syn && !seg.flags.rst() && len > 0 && cur.seq.lt(lo) {
-            // Linux tcp_data_queue(): a segment that starts below RCV.NXT
-            // repeats that part.
-            self.dsack_set(ctx, cur.seq, lo);
         }
         let trimmed = self.trim_to_window(cur);
         if trimmed.payload.len() < cur.payload.len() && trimmed.seq.ge(self.rcv.nxt) {
@@ -496,15 +492,12 @@ impl Tcb {
                 return;
             }
             // Linux tcp_data_queue_ofo(): what it repeats of data held.
-            let again: alloc::vec::Vec<_> =
-                self.rcv.buf.ooo_overlaps(ahead, payload.len()).collect();
-            for (k, (s, e)) in again.into_iter().enumerate() {
-                let (s, e) = (self.rcv.nxt + s as u32, self.rcv.nxt + e as u32);
-                if k == 0 {
-                    self.dsack_set(ctx, s, e);
-                } else {
-                    self.dsack_extend(ctx, s, e);
-                }
+            // Only the first overlap counts: the held ranges are apart, so
+            // a later one never meets it (tcp_dsack_extend() would not join).
+            let repeated = self.rcv.buf.ooo_overlaps(ahead, payload.len()).next();
+            if let Some((s, e)) = repeated {
+                let nxt = self.rcv.nxt;
+                self.dsack_set(ctx, nxt + s as u32, nxt + e as u32);
             }
             self.rcv.buf.insert_ooo(ahead, payload);
             self.rcv.ack_now = true;
@@ -521,10 +514,17 @@ impl Tcb {
         }
         let filled_hole = self.rcv.buf.has_ooo();
         if filled_hole {
-            // Linux tcp_ofo_queue(): out-of-order data this repeats.
-            let again: alloc::vec::Vec<_> = self.rcv.buf.ooo_overlaps(0, payload.len()).collect();
-            for (s, e) in again {
-                let (s, e) = (self.rcv.nxt + s as u32, self.rcv.nxt + e as u32);
+            // Linux tcp_ofo_queue(): out-of-order data this repeats widens
+            // the owed D-SACK where they meet, or is the D-SACK when none is
+            // owed; the held ranges are apart, so at most one can meet it.
+            let nxt = self.rcv.nxt;
+            let (owed, owed_len) = self.rcv.dsack;
+            let meets = |(s, e): (usize, usize)| {
+                let (s, e) = (nxt + s as u32, nxt + e as u32);
+                (owed_len == 0 || (s.le(owed + owed_len) && owed.le(e))).then_some((s, e))
+            };
+            let repeated = self.rcv.buf.ooo_overlaps(0, payload.len()).find_map(meets);
+            if let Some((s, e)) = repeated {
                 self.dsack_extend(ctx, s, e);
             }
         }

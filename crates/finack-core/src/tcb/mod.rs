@@ -50,8 +50,9 @@ pub(crate) use recv::RecvSide;
 pub(crate) use send::SendSide;
 pub(crate) use timer::{Keepalive, Timers};
 
+pub(crate) use close::reset_for;
 pub(crate) use ecn::accepts_ecn_syn;
-pub(crate) use output::{emit_ctl, SynOpts};
+pub(crate) use output::{emit_ctl, syn_window, SynOpts};
 pub(crate) use xmit_fail::Xmit;
 
 use core::net::SocketAddr;

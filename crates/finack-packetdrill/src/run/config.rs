@@ -265,7 +265,7 @@ pub const DEFAULTS_SH: &[(&str, &str)] = &[
 /// (packetdrill's `defaults.sh`, `sysctl` and `set_sysctls.py`, `ip route`,
 /// see `super::shell`). Lines it cannot honour are returned.
 pub fn config_for(script: &Script) -> (Config, Vec<String>) {
-    config_for_mode(script, IpMode::Ipv4, None)
+    config_for_mode(script, IpMode::Ipv4, None, None)
 }
 
 /// [`config_for`] for a run in `mode`, with the script side at `remote`.
@@ -273,8 +273,14 @@ pub(super) fn config_for_mode(
     script: &Script,
     mode: IpMode,
     remote: Option<IpAddr>,
+    mtu: Option<u16>,
 ) -> (Config, Vec<String>) {
     let mut cfg = base_config(script);
+    // --mtu is the tun device's MTU as packetdrill makes it, before the
+    // init command runs (whose `ip link set ... mtu` or route MTU wins).
+    if let Some(mtu) = mtu {
+        cfg.mtu = mtu;
+    }
     let mut unsupported = Vec::new();
     let Some(init) = &script.init_command else {
         return (cfg, unsupported);

@@ -257,6 +257,10 @@ impl Runner {
             return Ok(r);
         }
         let c = self.conn_of(line, call)?;
+        let inq_on = self
+            .fds
+            .get(&self.fd_arg(line, call)?)
+            .is_some_and(|f| f.opts.inq);
         let msg = call.args.get(1);
         let flags = call
             .args
@@ -268,10 +272,8 @@ impl Runner {
         }
         let v6 = self.mode != IpMode::Ipv4;
         let control = match msg.and_then(|m| m.field("msg_control")) {
-            Some(Expr::List(v)) if v.is_empty() => None,
-            Some(Expr::List(v)) => Some(v.as_slice()),
-            Some(_) => None,
-            None => None,
+            Some(Expr::List(v)) if !v.is_empty() => Some(v.as_slice()),
+            _ => None,
         };
         if let Some(want) = control {
             let inq_only = want.iter().all(|cm| {
@@ -295,10 +297,6 @@ impl Runner {
         let r = Self::done(self.ep.recv(self.now, c, &mut data));
         self.drain();
         if matches!(r, CallResult::Done(n, _) if n >= 0) {
-            let inq_on = self
-                .fds
-                .get(&self.fd_arg(line, call)?)
-                .is_some_and(|f| f.opts.inq);
             let got: Vec<errqueue::Cmsg> = if inq_on {
                 vec![errqueue::Cmsg {
                     level: errqueue::SOL_TCP,

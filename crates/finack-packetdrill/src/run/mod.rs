@@ -567,20 +567,9 @@ pub fn run(script: &Script) -> Report {
 /// script's own (as packetdrill's command line overrides the script).
 pub fn run_with(script: &Script, opts: &RunOptions) -> Report {
     let (settings, mut unchecked) = options::settings(script, opts);
-    let (mut cfg, mut unsupported) =
-        config::config_for_mode(script, settings.mode, Some(settings.remote));
+    let (cfg, mut unsupported) =
+        config::config_for_mode(script, settings.mode, Some(settings.remote), settings.mtu);
     unsupported.append(&mut unchecked);
-    // --mtu sets the tun device's MTU when packetdrill makes it; an
-    // `ip link set ... mtu` in the script's init command runs after that
-    // and wins (config_for_mode has applied it to cfg).
-    let init_sets_mtu = script.init_command.as_ref().is_some_and(|c| {
-        shell::commands(&c.text)
-            .iter()
-            .any(|c| c.starts_with("ip link set") && c.contains(" mtu "))
-    });
-    if let Some(mtu) = settings.mtu.filter(|_| !init_sets_mtu) {
-        cfg.mtu = mtu;
-    }
     let mut r = Runner::new(cfg, &settings);
     r.linux_3_11 = config::written_for_linux_3_11(script);
     if let Some(init) = &script.init_command {

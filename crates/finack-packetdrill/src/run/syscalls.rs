@@ -167,8 +167,6 @@ impl Runner {
         }
     }
 
-    /// A call whose effect is not modelled (the caller has reported it as
-    /// unchecked): it returns what the script expects, so the script can go on.
     /// A read from a socket that is listening or was never connected fails
     /// with ENOTCONN (Linux tcp.c: tcp_recvmsg_locked()); None for any
     /// other descriptor.
@@ -182,6 +180,8 @@ impl Runner {
         }
     }
 
+    /// A call whose effect is not modelled (the caller has reported it as
+    /// unchecked): it returns what the script expects, so the script can go on.
     pub(super) fn scripted(call: &Syscall) -> CallResult {
         let want = call.result.as_int().unwrap_or(0);
         let errno = call
