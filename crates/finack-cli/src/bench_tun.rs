@@ -1,9 +1,17 @@
 //! `finack bench tun`: bulk throughput over a TUN device in both
 //! directions, offloads on and off, against Linux ↔ Linux over a veth pair
-//! with the same offload setting (without offload: TSO, GSO and GRO off
-//! with ethtool), several interleaved timed runs of each; with `--workers 1,2` the finack
-//! cases run once per worker count, and `--connections` adds the rate of
-//! short connections Linux opens to finack.
+//! with the same offload setting, several interleaved timed runs of each;
+//! with `--workers 1,2` the finack cases run once per worker count, and
+//! `--connections` adds the rate of short connections Linux opens to
+//! finack.
+//!
+//! "Without offload" is what it is on a veth pair: no segmentation offload
+//! (TSO and GSO off at both ends, GRO off where Linux receives, with
+//! ethtool), so that every segment crosses as a packet of its own, while
+//! checksums stay offloaded, as a veth device always leaves them (its
+//! packets are CHECKSUM_PARTIAL, never summed). On the TUN device that is
+//! [`TunOffload::Checksum`]. `--offload raw` adds runs with no virtio-net
+//! header at all, where each side computes and checks every checksum.
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use finack::netns::{self, Netns};
-use finack::{serve, Config, Stack, TcpListener, TcpStream};
+use finack::{serve, Config, Stack, TcpListener, TcpStream, TunOffload};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{runtime, tun_error};
@@ -38,9 +46,12 @@ pub struct BenchTunArgs {
     /// load; each worker owns whole connections).
     #[arg(long, value_name = "S", default_value_t = 1)]
     streams: usize,
-    /// Which offload settings to run: both, on or off. Each is compared with
-    /// a veth run of the same setting (off: TSO, GSO and GRO turned off with
-    /// ethtool, so that Linux too moves one segment per packet).
+    /// Which offload settings to run: both (on and off), on, off, raw or
+    /// all. off: TSO, GSO and GRO turned off with ethtool on the TUN device
+    /// and on the veth pair it is compared with, so that either moves one
+    /// segment per packet, checksums still left to the device; raw: no
+    /// virtio-net header on the TUN device, every checksum computed and
+    /// checked in software (compared with the veth pair without offload).
     #[arg(long, value_name = "WHICH", default_value = "both")]
     offload: String,
     /// Receive and send buffer of finack's connections, in bytes
@@ -130,11 +141,11 @@ fn err(what: &str) -> impl Fn(io::Error) -> Failure + '_ {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Case {
     LinuxToFinack {
-        offload: bool,
+        offload: TunOffload,
         workers: usize,
     },
     FinackToLinux {
-        offload: bool,
+        offload: TunOffload,
         workers: usize,
     },
     /// Linux -> Linux over a veth pair; without `offload`, segmentation
@@ -161,7 +172,11 @@ impl Case {
                 String::new()
             }
         };
-        let o = |on: bool| if on { "offload" } else { "no offload" };
+        let o = |o: TunOffload| match o {
+            TunOffload::Segmentation => "offload",
+            TunOffload::Checksum => "no offload",
+            TunOffload::Off => "raw, no offload at all",
+        };
         match self {
             Case::LinuxToFinack { offload, workers } => {
                 format!("Linux -> finack (TUN, {}{})", o(offload), w(workers))
@@ -276,13 +291,18 @@ const FINACK: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn tun_stack(
     ns: &Netns,
-    offload: bool,
+    offload: TunOffload,
     workers: usize,
     buffer: Option<usize>,
 ) -> Result<Stack, Failure> {
     let tun = ns
         .tun_with("fin0", IpAddr::V4(KERNEL), 24, offload)
         .map_err(|e| tun_error("fin0", &e))?;
+    if offload != TunOffload::Segmentation {
+        // As on the veth pair without offload: the kernel's TCP hands the
+        // device one segment at a time.
+        offloads_off(ns, "fin0")?;
+    }
     let mut cfg = Config::linux();
     if let Some(b) = buffer {
         cfg.recv_buffer = b;
@@ -435,8 +455,8 @@ async fn run_once(
             set_cc(&a, cc)?;
             set_cc(&b, cc)?;
             if !offload {
-                veth_offloads_off(&a, "veth-a")?;
-                veth_offloads_off(&b, "veth-b")?;
+                offloads_off(&a, "veth-a")?;
+                offloads_off(&b, "veth-b")?;
             }
             let (mut rx, mut lines) = linux_receiver(&b, "198.51.100.2", 9, streams).await?;
             let (bytes, t) = linux_send(&a, "198.51.100.2", 9, secs, streams).await?;
@@ -452,7 +472,7 @@ async fn run_once(
         }
         Case::Connect { workers } => {
             let ns = netns("finack-bench")?;
-            let stack = tun_stack(&ns, true, workers, buffer)?;
+            let stack = tun_stack(&ns, TunOffload::Segmentation, workers, buffer)?;
             let to = SocketAddr::new(IpAddr::V4(FINACK), 80);
             let l = TcpListener::bind(&stack, to).map_err(err("cannot listen"))?;
             // Each connection gets one byte and finack's FIN (finack closes
@@ -532,7 +552,7 @@ fn linux_cc(asked: Option<&str>) -> Result<String, Failure> {
 /// Turn segmentation offload (TSO, GSO) and GRO off on `dev` in `ns` with
 /// ethtool: the sender's TCP then hands the device one segment at a time
 /// and the receiver takes them one at a time.
-fn veth_offloads_off(ns: &Netns, dev: &str) -> Result<(), Failure> {
+fn offloads_off(ns: &Netns, dev: &str) -> Result<(), Failure> {
     let out = ns
         .command("ethtool")
         .args(["-K", dev, "tso", "off", "gso", "off", "gro", "off"])
@@ -550,7 +570,7 @@ fn veth_offloads_off(ns: &Netns, dev: &str) -> Result<(), Failure> {
 
 /// Can this machine turn a veth pair's offloads off (ethtool there, and
 /// allowed to)? Tried once on a pair of its own before the runs.
-fn veth_offloads_can_go_off() -> Result<(), String> {
+fn offloads_can_go_off() -> Result<(), String> {
     if !netns::have("ethtool") {
         return Err("it needs ethtool (apt-get install ethtool)".into());
     }
@@ -559,8 +579,8 @@ fn veth_offloads_can_go_off() -> Result<(), String> {
         Failure::ClosedOutput => "output closed".into(),
     };
     let (a, b) = veth_pair("finack-bench-probe").map_err(text)?;
-    veth_offloads_off(&a, "veth-a")
-        .and_then(|()| veth_offloads_off(&b, "veth-b"))
+    offloads_off(&a, "veth-a")
+        .and_then(|()| offloads_off(&b, "veth-b"))
         .map_err(text)
 }
 
@@ -628,13 +648,16 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             "--runs must be at least 1 and --seconds between 0 and 600".into(),
         ));
     }
-    let offloads: &[bool] = match args.offload.as_str() {
-        "both" => &[true, false],
-        "on" => &[true],
-        "off" => &[false],
+    use TunOffload::{Checksum, Off, Segmentation};
+    let mut offloads: Vec<TunOffload> = match args.offload.as_str() {
+        "both" => vec![Segmentation, Checksum],
+        "on" => vec![Segmentation],
+        "off" => vec![Checksum],
+        "raw" => vec![Off],
+        "all" => vec![Segmentation, Checksum, Off],
         other => {
             return Err(Failure::Usage(format!(
-                "--offload is both, on or off, not {other:?}"
+                "--offload is both, on, off, raw or all, not {other:?}"
             )))
         }
     };
@@ -658,6 +681,17 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
             "--workers and --streams must be at least 1".into(),
         ));
     }
+    // Without ethtool (or leave to use it) nothing runs without offload.
+    let veth_off = !args.connections_only
+        && offloads.iter().any(|&o| o != Segmentation)
+        && match offloads_can_go_off() {
+            Ok(()) => true,
+            Err(why) => {
+                eprintln!("SKIPPED: every case without offload (TUN and veth): {why}");
+                offloads.retain(|&o| o == Segmentation);
+                false
+            }
+        };
     let mut cases = Vec::new();
     if !args.connections_only {
         for &offload in offloads.iter().filter(|_| inward) {
@@ -676,17 +710,11 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
                 });
             }
         }
-        if offloads.contains(&true) {
+        if offloads.contains(&Segmentation) {
             cases.push(Case::Veth { offload: true });
         }
-        if offloads.contains(&false) {
-            match veth_offloads_can_go_off() {
-                Ok(()) => cases.push(Case::Veth { offload: false }),
-                Err(why) => eprintln!(
-                    "SKIPPED: Linux -> Linux over veth without offload: {why}; \
-                     the no-offload rows are compared with nothing"
-                ),
-            }
+        if veth_off {
+            cases.push(Case::Veth { offload: false });
         }
     }
     if args.connections || args.connections_only {
@@ -758,9 +786,15 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         },
         if args.cc.is_some() { " (--cc)" } else { " (the system's)" },
     )?;
+    let wide = cases
+        .iter()
+        .map(|c| c.label(named).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(50);
     writeln!(
         out,
-        "{:<50} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "{:<wide$} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "case (Gbit/s; connections/s)",
         "min",
         "median",
@@ -777,7 +811,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         };
         let to_veth = match case {
             Case::LinuxToFinack { offload, .. } | Case::FinackToLinux { offload, .. } => {
-                veth(*offload).map_or("-".to_string(), |vr| per_round(&vr))
+                veth(*offload == Segmentation).map_or("-".to_string(), |vr| per_round(&vr))
             }
             _ => "-".to_string(),
         };
@@ -798,7 +832,7 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         };
         writeln!(
             out,
-            "{:<50} {:>9.prec$} {:>9.prec$} {:>9.prec$} {:>8} {:>8}",
+            "{:<wide$} {:>9.prec$} {:>9.prec$} {:>9.prec$} {:>8} {:>8}",
             case.label(named),
             v[0],
             med,
@@ -811,10 +845,16 @@ pub fn bench_tun(args: &BenchTunArgs) -> Result<bool, Failure> {
         out,
         "median ratio: per round, the case's rate over the veth run's with the same offload setting (/veth) or over the same case with {base} worker(s) (/{base}w) of the same round"
     )?;
-    if offloads.contains(&false) && veth(false).is_some() {
+    if veth(false).is_some() {
         writeln!(
             out,
-            "veth without offload: TSO and GSO off at the sender, GRO off at the receiver (ethtool), every segment a packet of its own, as on the TUN path without offload"
+            "no offload: TSO, GSO and GRO off on the TUN device and on both veth ends (ethtool), every segment a packet of its own; checksums left to the device, as veth always leaves them (TUN: virtio-net header, NEEDS_CSUM)"
+        )?;
+    }
+    if offloads.contains(&Off) {
+        writeln!(
+            out,
+            "raw: the TUN device without virtio-net header, every checksum computed and checked in software; compared with veth without offload"
         )?;
     }
     Ok(true)

@@ -63,7 +63,7 @@ pub use listener::{TcpListener, DEFAULT_BACKLOG};
 pub use socket::TcpSocket;
 pub use stack::{ConnSummary, Stack, StackBuilder};
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, WriteHalf};
-pub use tun::Tun;
+pub use tun::{Tun, TunOffload};
 
 /// Re-export of the engine crate.
 pub use finack_core as core;

@@ -117,9 +117,10 @@ impl Netns {
         dev: &str,
         kernel_addr: IpAddr,
         prefix: u8,
-        offload: bool,
+        offload: impl Into<crate::TunOffload>,
     ) -> io::Result<Tun> {
         let dev = dev.to_string();
+        let offload = offload.into();
         self.in_ns(move || Tun::create_with(&dev, kernel_addr, prefix, offload))
     }
 }

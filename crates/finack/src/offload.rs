@@ -220,6 +220,9 @@ pub(crate) struct Coalescer {
     next_seq: u32,
     /// The last segment joined was short or carried PSH: nothing may follow.
     closed: bool,
+    /// Segments a group may hold: [`MAX_SEGS`], or 1 where segmentation is
+    /// not offloaded (every segment written alone).
+    max_segs: usize,
 }
 
 impl Default for Coalescer {
@@ -241,6 +244,17 @@ impl Coalescer {
             segs: 0,
             next_seq: 0,
             closed: false,
+            max_segs: MAX_SEGS,
+        }
+    }
+
+    /// A coalescer that joins nothing: every segment is written alone
+    /// behind its virtio-net header, its TCP checksum left to the kernel
+    /// ([`crate::TunOffload::Checksum`]).
+    pub(crate) fn single() -> Coalescer {
+        Coalescer {
+            max_segs: 1,
+            ..Coalescer::new()
         }
     }
 
@@ -286,7 +300,7 @@ impl Coalescer {
         // A group that can take nothing more goes first, so that the packet
         // is written at the front.
         if self.used > 0
-            && (self.closed || self.segs >= MAX_SEGS || self.used - VNET_HDR_LEN >= MAX_IP_LEN)
+            && (self.closed || self.segs >= self.max_segs || self.used - VNET_HDR_LEN >= MAX_IP_LEN)
         {
             self.flush(out);
         }
@@ -294,7 +308,7 @@ impl Coalescer {
         let Some(open) = open else {
             let n = emit(
                 &mut self.buf[VNET_HDR_LEN..VNET_HDR_LEN + SLOT],
-                MAX_SEGS as u16,
+                self.max_segs as u16,
             );
             let Some((n, seg)) = n.filter(|&(n, _)| n <= SLOT) else {
                 return 0;
@@ -473,13 +487,15 @@ impl Coalescer {
 }
 
 /// Receive coalescing (software GRO) for a TUN device that hands over
-/// single segments (no virtio-net header): consecutive data segments of one
+/// single segments (no virtio-net header, or one with checksum offload and
+/// no TSO): consecutive data segments of one
 /// connection read in one go are joined, as the kernel's tcp_gro_receive()
 /// joins them for a network card (same headers but for the sequence number,
 /// each segment but the last full-sized, PSH ends a group), and reach the
 /// engine as one super-segment (`RxOffload::gso_size`), one pass through it
-/// for up to [`MAX_SEGS`] segments. Only segments whose checksums verify are
-/// joined (the joined one's checksum is then trusted); anything else goes
+/// for up to [`MAX_SEGS`] segments. Only segments whose checksums verify, or
+/// the kernel left partial, are joined (the joined one's checksum is then
+/// trusted); anything else goes
 /// to the engine as it came, in order.
 #[derive(Default)]
 pub(crate) struct RxMerger {
@@ -496,7 +512,13 @@ impl RxMerger {
         rx: RxOffload,
         deliver: &mut impl FnMut(&[u8], RxOffload, u64),
     ) {
-        if rx == RxOffload::default() && Layout::of(pkt).is_some() && checksums_verify(pkt) {
+        // A single segment whose checksum the kernel left partial or
+        // verified (a device with checksum offload only) is as good as one
+        // whose checksum verifies here.
+        if rx.gso_size == 0
+            && Layout::of(pkt).is_some()
+            && (rx.checksum_trusted || checksums_verify(pkt))
+        {
             self.co.push(pkt, &mut |w| unwrap_merged(w, deliver));
         } else {
             self.flush(deliver);
@@ -837,6 +859,78 @@ mod tests {
             assert_eq!(writes[0][1] & 0x7f, if v6 { 4 } else { 1 });
             assert!(writes[1..].iter().all(|w| w[1] == VIRTIO_NET_HDR_GSO_NONE));
             assert_eq!(delivered(&writes), pkts, "v6 {v6}");
+        }
+    }
+
+    #[test]
+    fn without_segmentation_offload_every_segment_is_written_alone() {
+        for v6 in [false, true] {
+            let pkts: Vec<_> = (0..6u16)
+                .map(|k| seg(v6, k, 1448 * u32::from(k), TCP_ACK, 1448, k as u8))
+                .collect();
+            let partial: Vec<_> = pkts.iter().map(|p| checksum_left_partial(p)).collect();
+            let mut c = Coalescer::single();
+            let mut writes = Vec::new();
+            let mut out = |b: &[u8]| writes.push(b.to_vec());
+            for p in &partial {
+                c.push(p, &mut out);
+            }
+            // The engine is asked for one segment at a time.
+            let mut asked = 0;
+            let n = c.push_with(
+                |slot, max| {
+                    asked = max;
+                    slot[..partial[0].len()].copy_from_slice(&partial[0]);
+                    Some((partial[0].len(), 0))
+                },
+                &mut out,
+            );
+            c.flush(&mut out);
+            assert_eq!((n, asked), (1, 1));
+            assert_eq!(writes.len(), pkts.len() + 1, "v6 {v6}");
+            for w in &writes {
+                assert_eq!(w[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+                assert_eq!(w[1], VIRTIO_NET_HDR_GSO_NONE);
+            }
+            let mut want = pkts.clone();
+            want.push(pkts[0].clone());
+            assert_eq!(delivered(&writes), want, "v6 {v6}");
+        }
+    }
+
+    #[test]
+    fn segments_the_kernel_left_partial_are_joined_on_receive() {
+        let trusted = RxOffload {
+            gso_size: 0,
+            checksum_trusted: true,
+        };
+        for v6 in [false, true] {
+            let iph = if v6 { 40 } else { 20 };
+            let pkts: Vec<_> = (0..4u16)
+                .map(|k| seg(v6, k, 700 + 1448 * u32::from(k), TCP_ACK, 1448, k as u8))
+                .map(|p| checksum_left_partial(&p))
+                .collect();
+            let mut m = RxMerger::default();
+            let mut got = Vec::new();
+            let mut deliver = |p: &[u8], rx: RxOffload, n: u64| got.push((p.to_vec(), rx, n));
+            for p in &pkts {
+                m.push(p, trusted, &mut deliver);
+            }
+            m.flush(&mut deliver);
+            assert_eq!(got.len(), 1, "v6 {v6}");
+            let (pkt, rx, n) = &got[0];
+            assert_eq!((*n, rx.gso_size, rx.checksum_trusted), (4, 1448, true));
+            assert_eq!(seq_of(pkt, iph), 700);
+            // The same partial segments unmarked fail the checksum and go
+            // one by one, as they came.
+            let mut m = RxMerger::default();
+            let mut alone = Vec::new();
+            let mut deliver = |p: &[u8], rx: RxOffload, n: u64| alone.push((p.to_vec(), rx, n));
+            for p in &pkts {
+                m.push(p, RxOffload::default(), &mut deliver);
+            }
+            m.flush(&mut deliver);
+            assert_eq!(alone.len(), 4, "v6 {v6}");
         }
     }
 

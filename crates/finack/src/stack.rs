@@ -125,9 +125,13 @@ pub(crate) enum Out {
     /// copied out of the engine's buffer into its own `Vec`.
     Chan { tx: mpsc::UnboundedSender<Vec<u8>> },
     /// Written to a TUN queue: without `vnet` straight from the engine's
-    /// buffer (no copy); with it joined into super-segments behind a
-    /// virtio-net header.
-    Tun { dev: Arc<AsyncDevice>, vnet: bool },
+    /// buffer (no copy); with it behind a virtio-net header, with `join`
+    /// joined into super-segments (else one segment per write).
+    Tun {
+        dev: Arc<AsyncDevice>,
+        vnet: bool,
+        join: bool,
+    },
 }
 
 impl Out {
@@ -611,6 +615,10 @@ impl Stack {
             // coalescer asks for it on every TCP write): the engine skips
             // them. Any other link needs them whole.
             config.tx_checksum_offload = link.out.vnet();
+            let gso = match &link.out {
+                Out::Tun { join: false, .. } => Coalescer::single(),
+                _ => Coalescer::new(),
+            };
             let mut ep = Endpoint::new(config, random_secret());
             for a in addrs {
                 ep.add_address(*a);
@@ -622,7 +630,7 @@ impl Stack {
                     conns: HashMap::new(),
                     listeners: HashMap::new(),
                     buf: vec![0; TX_BUF],
-                    gso: Coalescer::new(),
+                    gso,
                     counters: counters.clone(),
                     transitions: VecDeque::new(),
                     driver_deadline: None,

@@ -38,6 +38,43 @@ pub struct Tun {
     /// created here with several (IFF_MULTI_QUEUE), else one.
     queues: Vec<SyncDevice>,
     name: String,
+    offload: TunOffload,
+}
+
+/// What a TUN device's virtio-net header (IFF_VNET_HDR) lets finack and the
+/// kernel leave to each other. `true` and `false` convert to
+/// [`TunOffload::Segmentation`] and [`TunOffload::Off`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TunOffload {
+    /// No virtio-net header: every packet either way is one whole segment
+    /// with its checksums computed by its sender, and checked by its
+    /// receiver.
+    Off,
+    /// A virtio-net header, every packet finack writes one segment: TCP
+    /// checksums are left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM), as Linux's
+    /// own stack leaves them to a device with checksum offload, and those
+    /// the kernel leaves partial are trusted. The device still advertises
+    /// TSO, so the kernel's TCP sends super-segments unless that is turned
+    /// off (`ethtool -K NAME tso off gso off`): with both, the device works
+    /// as a veth pair with segmentation offload and GRO off (what
+    /// `finack bench tun` compares its runs without offload to).
+    Checksum,
+    /// A virtio-net header with checksums and TCP segmentation offloaded
+    /// both ways: the kernel hands over TCP super-segments of up to 64 KiB,
+    /// and finack joins its consecutive full-sized segments into such
+    /// super-segments that the kernel cuts (see [`Tun::create_with`]).
+    #[default]
+    Segmentation,
+}
+
+impl From<bool> for TunOffload {
+    fn from(on: bool) -> TunOffload {
+        if on {
+            TunOffload::Segmentation
+        } else {
+            TunOffload::Off
+        }
+    }
 }
 
 impl std::fmt::Debug for Tun {
@@ -77,11 +114,14 @@ impl Tun {
     /// core, so that each worker of a stack reads and writes a queue of its
     /// own; an existing single-queue device of that name is attached with
     /// one queue.
+    ///
+    /// `offload` is a [`TunOffload`] or a bool (`true` for
+    /// [`TunOffload::Segmentation`]).
     pub fn create_with(
         name: &str,
         kernel_addr: IpAddr,
         prefix: u8,
-        offload: bool,
+        offload: impl Into<TunOffload>,
     ) -> io::Result<Tun> {
         Tun::create_queues(name, kernel_addr, prefix, offload, default_queues())
     }
@@ -92,9 +132,10 @@ impl Tun {
         name: &str,
         kernel_addr: IpAddr,
         prefix: u8,
-        offload: bool,
+        offload: impl Into<TunOffload>,
         queues: usize,
     ) -> io::Result<Tun> {
+        let offload = offload.into();
         let IpAddr::V4(v4) = kernel_addr else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -105,7 +146,7 @@ impl Tun {
             DeviceBuilder::new()
                 .name(name)
                 .packet_information(false)
-                .offload(offload)
+                .offload(offload != TunOffload::Off)
                 .multi_queue(multi)
                 .ipv4(v4, prefix, None)
                 .enable(true)
@@ -117,14 +158,14 @@ impl Tun {
         } else {
             build(false)?
         };
-        Tun::with_queues(dev, queues)
+        Tun::with_queues(dev, queues, offload)
     }
 
     /// The device `dev` (the first queue) and up to `queues - 1` more queues
     /// of it, as far as it is a multi-queue device. More queues must be
     /// attached here: they are found by name, in the network namespace of
     /// the calling thread.
-    fn with_queues(dev: SyncDevice, queues: usize) -> io::Result<Tun> {
+    fn with_queues(dev: SyncDevice, queues: usize, offload: TunOffload) -> io::Result<Tun> {
         let name = dev.name()?;
         let mut all = Vec::with_capacity(queues.max(1));
         all.push(dev);
@@ -139,7 +180,17 @@ impl Tun {
                 }
             }
         }
-        Ok(Tun { queues: all, name })
+        // A device made with IFF_VNET_HDR elsewhere is not one here.
+        let offload = if all[0].tcp_gso() {
+            offload
+        } else {
+            TunOffload::Off
+        };
+        Ok(Tun {
+            queues: all,
+            name,
+            offload,
+        })
     }
 
     /// Attach to an existing TUN device `name` as it is configured (addresses and
@@ -156,15 +207,21 @@ impl Tun {
                 .build_sync()
         };
         match build(false) {
-            Ok(dev) => Tun::with_queues(dev, 1),
+            Ok(dev) => Tun::with_queues(dev, 1, TunOffload::Off),
             // A multi-queue device refuses a single-queue attach.
-            Err(_) => Tun::with_queues(build(true)?, default_queues()),
+            Err(_) => Tun::with_queues(build(true)?, default_queues(), TunOffload::Off),
         }
     }
 
     /// The interface name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What the device offloads (as created; [`TunOffload::Off`] for one
+    /// opened with [`Tun::open`]).
+    pub fn offload(&self) -> TunOffload {
+        self.offload
     }
 
     /// The number of queues opened.
@@ -201,7 +258,7 @@ impl Tun {
     ) -> io::Result<Stack> {
         let workers = workers.max(1);
         let mut queues = self.queues;
-        let offload = queues[0].tcp_gso();
+        let offload = self.offload != TunOffload::Off;
         if let Some((inbound, outbound)) = impair {
             queues.truncate(1);
             let dev = queues.pop().expect("a TUN device has a queue");
@@ -224,6 +281,7 @@ impl Tun {
                 out: Out::Tun {
                     dev: devs[i % devs.len()].clone(),
                     vnet: offload,
+                    join: self.offload == TunOffload::Segmentation,
                 },
                 queue: devs.get(i).map(|d| Queue {
                     dev: d.clone(),

@@ -18,7 +18,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use finack::{Config, Impairment, Stack, State, TcpListener, TcpStream, Tun};
+use finack::{Config, Impairment, Stack, State, TcpListener, TcpStream, Tun, TunOffload};
 use nix::sched::{setns, CloneFlags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
@@ -130,6 +130,24 @@ impl Netns {
         self.in_ns(|| {
             Tun::create_with("fin0", kernel_ip(), 24, false).expect("create TUN in namespace")
         })
+    }
+
+    /// A TUN device with checksum offload only, and TSO, GSO and GRO
+    /// turned off on it with ethtool: every packet either way is one
+    /// segment, its TCP checksum left partial.
+    fn tun_checksum_only(&self) -> Tun {
+        let tun = self.in_ns(|| {
+            Tun::create_with("fin0", kernel_ip(), 24, TunOffload::Checksum)
+                .expect("create TUN in namespace")
+        });
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.name, "ethtool", "-K", "fin0"])
+            .args(["tso", "off", "gso", "off", "gro", "off"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ethtool -K fin0 failed");
+        tun
     }
 
     /// Run `f` on a thread that entered the namespace.
@@ -870,6 +888,46 @@ async fn segments_read_one_by_one_are_joined_and_all_bytes_arrive() {
         assert!(got.packets_in > 20 * MIB as u64 / 1448, "{got:?}");
         assert!(got.coalesced_in > 0, "{got:?}");
         assert_eq!(got.rejected, 0, "{got:?}");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Checksum offload only (TSO, GSO and GRO off, as on a veth pair
+/// without offload): the kernel hands over single segments whose checksums
+/// it left partial, which are joined before the engine takes them; finack
+/// writes one segment per write, its checksum left to the kernel; every
+/// byte arrives both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksum_offload_alone_moves_one_segment_per_packet() {
+    if !can_run(
+        "checksum_offload_alone_moves_one_segment_per_packet",
+        &["python3", "ethtool"],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let file = TempFile::pattern("20mib-csum", 20 * MIB);
+    timeout(LIMIT, async {
+        let tun = ns.tun_checksum_only();
+        assert_eq!(tun.offload(), TunOffload::Checksum);
+        let stack = stack_on(tun, finack_ip()).expect("stack on TUN");
+        let mut echoed = spawn_echo(&stack, 7);
+        let back = ns.send_file(&file, 7).await;
+        assert_eq!(back.len(), 20 * MIB);
+        assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
+        assert_eq!(echoed.recv().await, Some(20 * MIB as u64));
+        let got = stack.link_stats();
+        let segments = 20 * MIB as u64 / 1448;
+        // In: one segment per read, joined before the engine.
+        assert!(got.packets_in > segments, "{got:?}");
+        assert!(got.coalesced_in > 0, "{got:?}");
+        assert_eq!(got.rejected, 0, "{got:?}");
+        // Out: one segment per write (a checksum Linux found wrong would
+        // have lost the echo).
+        assert!(got.packets_out > segments, "{got:?}");
+        assert_eq!(got.writes_out, got.packets_out, "{got:?}");
+        assert_eq!(got.tso_segments_out, 0, "{got:?}");
     })
     .await
     .expect("test timed out");
