@@ -752,6 +752,19 @@ fn bench_tun_bad_arguments_exit_2() {
 /// `finack bench tun` and `finack bench http` at their smallest: every case
 /// measured in both directions / both HTTP modes, one table each (needs
 /// root; bench http also wrk).
+/// The /veth column (the last but one) of the row of `out` that starts
+/// with `row`, which must be there and hold a number.
+fn to_veth(out: &str, row: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("no {row:?} in {out}"));
+    let ratio = line.split_whitespace().rev().nth(1).unwrap_or("");
+    ratio
+        .parse()
+        .unwrap_or_else(|_| panic!("no ratio to veth in {line:?}"))
+}
+
 #[test]
 fn bench_tun_and_http_print_their_tables() {
     if !finack::netns::can_make() || !finack::netns::have("python3") {
@@ -793,28 +806,17 @@ fn bench_tun_and_http_print_their_tables() {
         ]);
         let raw = stdout(&o);
         assert!(o.status.success(), "{raw}{}", stderr(&o));
-        let row = raw
-            .lines()
-            .find(|l| l.starts_with("finack -> Linux (TUN, raw, no offload at all)"))
-            .unwrap_or_else(|| panic!("{raw}"));
-        let ratio = row.split_whitespace().rev().nth(1).unwrap_or("");
-        assert!(ratio.parse::<f64>().is_ok_and(|r| r > 0.0), "{row}");
+        assert!(to_veth(&raw, "finack -> Linux (TUN, raw, no offload at all)") > 0.0);
         assert!(
             !raw.lines().any(|l| l.starts_with("Linux -> Linux (veth) ")),
             "{raw}"
         );
-        let row = out
-            .lines()
-            .find(|l| l.starts_with("finack -> Linux (TUN, no offload)"))
-            .unwrap_or_else(|| panic!("{out}"));
         assert!(
             out.lines()
                 .any(|l| l.starts_with("Linux -> Linux (veth, no offload)")),
             "{out}"
         );
-        // The /veth column: the last but one.
-        let ratio = row.split_whitespace().rev().nth(1).unwrap_or("");
-        assert!(ratio.parse::<f64>().is_ok_and(|r| r > 0.0), "{row}");
+        assert!(to_veth(&out, "finack -> Linux (TUN, no offload)") > 0.0);
     } else {
         assert!(stderr(&o).contains("SKIPPED"), "{}", stderr(&o));
         skipped("bench_tun_and_http_print_their_tables: the runs without offload need ethtool");

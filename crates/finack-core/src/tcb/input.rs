@@ -467,9 +467,8 @@ impl Tcb {
         if len == 0 {
             return self.dsack_set(ctx, start, end);
         }
-        let e = s + len;
-        if start.le(e) && s.le(end) {
-            let (s, e) = (s.min(start), e.max(end));
+        if dsack_meets(self.rcv.dsack, start, end) {
+            let (s, e) = (s.min(start), (s + len).max(end));
             self.rcv.dsack = (s, (e - s) as u32);
         }
     }
@@ -517,11 +516,10 @@ impl Tcb {
             // Linux tcp_ofo_queue(): out-of-order data this repeats widens
             // the owed D-SACK where they meet, or is the D-SACK when none is
             // owed; the held ranges are apart, so at most one can meet it.
-            let nxt = self.rcv.nxt;
-            let (owed, owed_len) = self.rcv.dsack;
+            let (nxt, owed) = (self.rcv.nxt, self.rcv.dsack);
             let meets = |(s, e): (usize, usize)| {
                 let (s, e) = (nxt + s as u32, nxt + e as u32);
-                (owed_len == 0 || (s.le(owed + owed_len) && owed.le(e))).then_some((s, e))
+                (owed.1 == 0 || dsack_meets(owed, s, e)).then_some((s, e))
             };
             let repeated = self.rcv.buf.ooo_overlaps(0, payload.len()).find_map(meets);
             if let Some((s, e)) = repeated {
@@ -669,4 +667,11 @@ impl Tcb {
         }
         allowed
     }
+}
+
+/// Does `[start, end)` overlap or touch the D-SACK block `(s, len)`
+/// (Linux tcp_sack_extend(): `!after(seq, end) && !after(sp->start_seq,
+/// end_seq)`)?
+fn dsack_meets((s, len): (SeqNumber, u32), start: SeqNumber, end: SeqNumber) -> bool {
+    start.le(s + len) && s.le(end)
 }
