@@ -444,7 +444,11 @@ impl Listener {
             rst: false,
             window: syn_window(
                 cfg,
-                u32::try_from(self.recv_buffer(cfg)).unwrap_or(u32::MAX),
+                if cfg.rcv_memory {
+                    crate::tcb::syn_ack_space(cfg, self.rcvbuf)
+                } else {
+                    u32::try_from(self.recv_buffer(cfg)).unwrap_or(u32::MAX)
+                },
                 quantum,
             ),
             // Linux syncookies.c: cookie_init_timestamp(): the options ride in

@@ -108,6 +108,13 @@ pub struct Stats {
     pub rcvq_drop: u64,
     /// Out-of-order segments dropped for want of memory. Linux TCPOFODrop.
     pub ofo_drop: u64,
+    /// Segments dropped for lying (or, with data queued, ending) past the
+    /// largest window offered, or out of order past the window (Linux
+    /// BeyondWindow; `Config::rcv_memory`).
+    pub beyond_window: u64,
+    /// In-order data dropped because the window offered is closed (Linux
+    /// TCPZeroWindowDrop; `Config::rcv_memory`).
+    pub zero_window_drop: u64,
     /// D-SACKs set for data below RCV.NXT, and for data already held out of
     /// order (RFC 2883). Linux TCPDSACKOldSent, TCPDSACKOfoSent.
     pub dsack_old_sent: u64,
@@ -172,6 +179,8 @@ impl Stats {
             rcv_pruned,
             rcvq_drop,
             ofo_drop,
+            beyond_window,
+            zero_window_drop,
             dsack_old_sent,
             dsack_ofo_sent,
             syn_memory_drop,
@@ -220,6 +229,8 @@ impl Stats {
         self.rcv_pruned += rcv_pruned;
         self.rcvq_drop += rcvq_drop;
         self.ofo_drop += ofo_drop;
+        self.beyond_window += beyond_window;
+        self.zero_window_drop += zero_window_drop;
         self.dsack_old_sent += dsack_old_sent;
         self.dsack_ofo_sent += dsack_ofo_sent;
         self.syn_memory_drop += syn_memory_drop;
@@ -228,7 +239,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 41] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 43] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -271,6 +282,8 @@ impl Stats {
             ("RcvPruned", self.rcv_pruned),
             ("TCPRcvQDrop", self.rcvq_drop),
             ("TCPOFODrop", self.ofo_drop),
+            ("BeyondWindow", self.beyond_window),
+            ("TCPZeroWindowDrop", self.zero_window_drop),
             ("TCPDSACKOldSent", self.dsack_old_sent),
             ("TCPDSACKOfoSent", self.dsack_ofo_sent),
             ("finackSynMemoryDrops", self.syn_memory_drop),

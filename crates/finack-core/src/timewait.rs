@@ -63,7 +63,13 @@ pub(crate) enum TwAction {
 
 impl TimeWait {
     pub(crate) fn from_tcb(tcb: &Tcb, now: Instant, cfg: &Config, held: bool) -> TimeWait {
-        let field = (tcb.effective_rcv_wnd() >> tcb.rcv.wscale).min(65535) as u16;
+        // Linux tcp_time_wait(): what is still open of the last window.
+        let wnd = if cfg.rcv_memory {
+            tcb.rcv_wnd_open()
+        } else {
+            tcb.effective_rcv_wnd(cfg)
+        };
+        let field = (wnd >> tcb.rcv.wscale).min(65535) as u16;
         let mut flags = 0;
         if tcb.ts_ok {
             flags |= TS_ON;
@@ -231,6 +237,7 @@ impl TimeWait {
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 0,
             rcv_buf: 0,
+            rcv_ssthresh: 0,
             snd_buf: 0,
             chrono: Default::default(),
         }

@@ -513,6 +513,10 @@ pub struct ConnInfo {
     /// The receive buffer's size (Linux `sk_rcvbuf`, `SK_MEMINFO_RCVBUF`):
     /// `Config::recv_buffer`, SO_RCVBUF, or what autotuning grew it to.
     pub rcv_buf: u32,
+    /// The bound the receive window grows under (Linux
+    /// `tcpi_rcv_ssthresh`); without `Config::rcv_memory`, the buffer's
+    /// free room.
+    pub rcv_ssthresh: u32,
     /// The send buffer's size (Linux `sk_sndbuf`): `Config::send_buffer`,
     /// SO_SNDBUF, or what autotuning grew it to.
     pub snd_buf: u32,

@@ -324,9 +324,12 @@ dual!(
     linux_announces_a_window_opened_by_reads_as_tcp_cleanup_rbuf,
     |f: Family| {
         // (receiver config, bytes the peer sends, bytes read, ACK expected)
+        // The byte-counted window (`rcv_memory` off): a read of part of a
+        // segment frees no memory under Linux's model.
         let linux = Config {
             recv_buffer: 8000,
             window_scaling: false,
+            rcv_memory: false,
             ..Config::linux()
         };
         let rfc = Config {

@@ -730,6 +730,7 @@ dual!(
         let ccfg = Config {
             recv_buffer: 3 * seg,
             window_scaling: false,
+            rcv_memory: false,
             ..Config::linux()
         };
         let mut net = Net::with_configs(f, ccfg, Config::linux());
@@ -948,8 +949,10 @@ dual!(rfc9293_must_14_syn_options_in_linux_layout, |f: Family| {
     assert_eq!(syn.raw_options, want);
     assert_eq!(syn.raw_options.len(), 20);
     assert_eq!(syn.options.mss, Some(mss_1500(f)), "MUST-67: MTU 1500");
-    // RFC 7323 §2.2: the window of a SYN is not scaled.
-    assert_eq!(syn.window, 65535);
+    // RFC 7323 §2.2: the window of a SYN is not scaled. Linux offers half
+    // of tcp_rmem[1] (131072) in whole segments (tcp_select_initial_window()).
+    let mss = u32::from(mss_1500(f));
+    assert_eq!(u32::from(syn.window), 65_536 / mss * mss);
 });
 
 dual!(rfc7323_rfc2018_syn_layout_follows_config, |f: Family| {
@@ -1220,12 +1223,12 @@ dual!(
             for info in [net.client.info(c).unwrap(), net.server.info(s).unwrap()] {
                 assert_eq!((info.snd_wscale, info.rcv_wscale), (shift, shift), "{what}");
             }
-            // The client's first window after the handshake: 128 KiB, shifted or capped.
-            assert_eq!(
-                u32::from(ack.window),
-                (131_072u32 >> shift).min(65535),
-                "{what}"
-            );
+            // The client's first window after the handshake: the SYN's
+            // (half of tcp_rmem[1] in whole segments), never shrunk, rounded
+            // up to the scale's unit (Linux tcp_select_window()).
+            let mss = u32::from(mss_1500(f));
+            let first = 65_536 / mss * mss;
+            assert_eq!(u32::from(ack.window), first.div_ceil(1 << shift), "{what}");
         }
     }
 );
@@ -1905,9 +1908,12 @@ dual!(linux_listen_twice_addr_in_use, |f: Family| {
 /// the server sends `total` bytes until the client's window is closed.
 fn closed_window(f: Family, total: usize) -> (Net, ConnId, ConnId, usize) {
     let seg = usize::from(mss_1500(f) - 12);
+    // A window of exactly three segments: the byte-counted window
+    // (`rcv_memory` off), not Linux's share of memory.
     let ccfg = Config {
         recv_buffer: 3 * seg,
         window_scaling: false,
+        rcv_memory: false,
         ..Config::linux()
     };
     let mut net = Net::with_configs(f, ccfg, Config::linux());
@@ -2045,8 +2051,10 @@ dual!(
     rfc9293_3_8_6_passive_open_window_respects_recv_buffer,
     |f: Family| {
         for isn in [0x1000_0000u32, 0x9000_0000] {
+            // The memory of SO_RCVBUF 4096 (twice it), of which the window
+            // may offer half at first (Linux tcp_full_space()).
             let scfg = Config {
-                recv_buffer: 4096,
+                recv_buffer: 2 * 4096,
                 ..Config::linux()
             };
             let mut net = Net::with_configs(f, Config::linux(), scfg);
@@ -2489,8 +2497,12 @@ dual!(
 dual!(
     rfc9293_must_39_receiver_moves_the_window_edge_in_big_steps,
     |f: Family| {
+        // The byte-counted window: Linux's memory-model window moves its
+        // edge as segments grow `rcv_ssthresh` (tcp_grow_window()), by
+        // less than a segment at times, and is not held to MUST-39.
         let scfg = Config {
             recv_buffer: 16 * 1024,
+            rcv_memory: false,
             ..Config::linux()
         };
         let mut net = Net::with_configs(f, Config::linux(), scfg);

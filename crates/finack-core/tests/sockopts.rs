@@ -81,13 +81,15 @@ dual!(
         assert_eq!(syn_ack.options.window_scale, Some(4));
         assert_eq!(syn_ack.window, 65_535);
         let i = net.server.info(s).unwrap();
-        assert_eq!((i.rcv_wscale, i.rcv_buf, i.snd_buf), (4, 1_000_000, 50_000));
+        // The receive buffer is memory, twice SO_RCVBUF (Linux
+        // sock_setsockopt(); `Config::rcv_memory`).
+        assert_eq!((i.rcv_wscale, i.rcv_buf, i.snd_buf), (4, 2_000_000, 50_000));
         // Locked: a bulk transfer does not grow them.
         let c = net.capp.conn.unwrap();
         net.capp.to_send.extend(std::iter::repeat_n(0u8, 3_000_000));
         net.run_until(Duration::from_secs(10), |n| n.capp.to_send.is_empty());
         let i = net.server.info(s).unwrap();
-        assert_eq!((i.rcv_buf, i.snd_buf), (1_000_000, 50_000));
+        assert_eq!((i.rcv_buf, i.snd_buf), (2_000_000, 50_000));
         assert!(net.client.info(c).is_some());
         // Without them the configuration decides.
         net.server.set_listener_recv_buffer(l, 0).unwrap();

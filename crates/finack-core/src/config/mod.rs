@@ -210,6 +210,19 @@ pub struct Config {
     /// Off: RFC 9293 §3.8.6.2.2, once the right edge can move by
     /// min(RCV.BUFF/2, Eff.snd.MSS).
     pub linux_window_update: bool,
+    /// Receive memory as Linux counts it: the receive buffer
+    /// (`recv_buffer`, SO_RCVBUF doubled) is a memory limit, each segment
+    /// held costs the memory Linux takes for its packet on a TUN device
+    /// (`truesize`), and the window is the share of free memory the
+    /// payload is measured to fill (`scaling_ratio`), under `rcv_ssthresh`
+    /// and `window_clamp` (Linux tcp_grow_window(), __tcp_select_window()).
+    /// Acceptance follows Linux too: data past the window is taken whole
+    /// while the queue is empty, refused when memory is over the limit.
+    /// Off: the window is the buffer's free bytes.
+    pub rcv_memory: bool,
+    /// Let the window shrink with the free memory when window scaling is
+    /// in use (Linux `tcp_shrink_window`, off by default; RFC 7323 §2.4).
+    pub shrink_window: bool,
     /// The window of a SYN or SYN,ACK is a whole number of our MSS (less the
     /// timestamps a SYN,ACK agrees to), as Linux's tcp_select_initial_window()
     /// makes it: 20000 bytes of room and MSS 1460 offer 18980.
@@ -487,6 +500,8 @@ impl Config {
             prr_ssrb_always: false,
             fack: false,
             linux_window_update: true,
+            rcv_memory: true,
+            shrink_window: false,
             quantize_syn_window: true,
             linux_sequence_check: true,
             paws_linux: true,
@@ -559,6 +574,10 @@ impl Config {
             // the retransmission's start time.
             resource_probe_interval: None,
             user_timeout_probes: false,
+            // Linux 3.11 sized the window by a fixed share of the buffer
+            // (tcp_adv_win_scale) with no per-segment ratio (6.x
+            // scaling_ratio) or 7.x largest-window acceptance.
+            rcv_memory: false,
             ..Config::linux()
         }
     }
@@ -600,6 +619,8 @@ impl Config {
             user_timeout_probes: false,
             prr: false,
             linux_window_update: false,
+            rcv_memory: false,
+            shrink_window: false,
             quantize_syn_window: false,
             linux_sequence_check: false,
             paws_linux: false,

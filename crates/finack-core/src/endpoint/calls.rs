@@ -477,12 +477,8 @@ impl Endpoint {
     /// SHLD-14).
     pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
         let mut ok = true;
-        self.with_active(c, |tcb| {
-            ok = tcb.rcv.buf.set_cap(bytes);
-            if ok {
-                tcb.lock_rcvbuf();
-            }
-        })?;
+        let mem = self.cfg.rcv_memory;
+        self.with_active(c, |tcb| ok = tcb.set_recv_buffer(mem, bytes))?;
         if ok {
             Ok(())
         } else {

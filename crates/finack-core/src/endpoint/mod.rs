@@ -180,6 +180,7 @@ impl Endpoint {
         f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let accept_full = self.accept_queue_full(idx);
+        let unaccepted = self.slots[idx as usize].unaccepted;
         let mem = self.mem_state(idx);
         let Endpoint {
             cfg,
@@ -205,6 +206,7 @@ impl Endpoint {
             events,
             stats,
             accept_queue_full: accept_full,
+            unaccepted,
             mem,
             ecn: self.rx_ecn,
             gso_size: self.rx_gso,
@@ -639,7 +641,7 @@ impl Endpoint {
         let mut tcb = Tcb::accept_syn(
             id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss, path_mtu,
         );
-        tcb.inherit_buffers(rcvbuf, sndbuf, wscale);
+        tcb.inherit_buffers(self.cfg.rcv_memory, rcvbuf, sndbuf, wscale);
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;
         // A cookie's SYN was checked when it came (its ECN bit is set only
@@ -655,6 +657,7 @@ impl Endpoint {
             // Our SYN,ACK went out already (statelessly).
             tcb.snd.nxt = iss + 1;
             tcb.snd.max = iss + 1;
+            tcb.rmem_cookie_window(&self.cfg);
         }
         let slot = &mut self.slots[idx as usize];
         slot.kind = SlotKind::Active(Box::new(tcb));

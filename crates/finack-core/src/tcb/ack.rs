@@ -38,8 +38,10 @@ impl Tcb {
                 return Step::Done;
             }
             self.goto(ctx.now, State::Established);
-            // Linux tcp_input.c: tcp_init_transfer() → tcp_mtup_init().
+            // Linux tcp_input.c: tcp_init_transfer() → tcp_mtup_init(),
+            // tcp_init_buffer_space().
             self.mtu_probing_init(ctx.cfg, ctx.now);
+            self.rmem_init_buffer_space(ctx.cfg);
             // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);

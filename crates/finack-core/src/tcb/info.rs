@@ -67,7 +67,8 @@ impl Tcb {
             notsent_lowat: self.snd.notsent_lowat(cfg),
             rcv_rtt: self.rcv_rtt(),
             rcv_mss: self.rcv_mss(cfg),
-            rcv_buf: self.rcv.buf.cap() as u32,
+            rcv_buf: self.rcvbuf(cfg) as u32,
+            rcv_ssthresh: self.rcv_ssthresh(cfg),
             snd_buf: self.snd.buf.cap() as u32,
             chrono: self.send_times(now),
         }

@@ -4,6 +4,7 @@
 use finack_wire::{SeqNumber, TcpRepr};
 
 use super::{Ctx, Tcb};
+use crate::config::Config;
 use crate::types::{CloseReason, Event, State, TimerKind};
 
 /// The part of an arriving segment that survives trimming to the window.
@@ -96,8 +97,9 @@ impl Tcb {
             // to ESTABLISHED, form an ACK segment and send it."
             self.goto(ctx.now, State::Established);
             // Linux tcp_input.c: tcp_finish_connect() → tcp_init_transfer()
-            // → tcp_mtup_init().
+            // → tcp_mtup_init(), tcp_init_buffer_space().
             self.mtu_probing_init(ctx.cfg, ctx.now);
+            self.rmem_init_buffer_space(ctx.cfg);
             self.rcv.ack_now = true;
             ctx.events.push(Event::Connected(self.id));
             if self.snd.buf.free() > 0 {
@@ -112,7 +114,7 @@ impl Tcb {
                 fin: flags.fin(),
                 payload: seg.payload,
             };
-            let rest = self.trim_to_window(rest);
+            let rest = self.trim_to_window(ctx.cfg, rest);
             self.step_urg(ctx, seg, rest.seq);
             self.step_text_and_fin(ctx, seg, rest);
         } else {
@@ -253,10 +255,22 @@ impl Tcb {
         cur: Trimmed<'a>,
     ) -> Option<Trimmed<'a>> {
         let len = cur.payload.len() as u32 + u32::from(cur.syn) + u32::from(cur.fin);
-        let wnd = self.effective_rcv_wnd();
+        let wnd = self.effective_rcv_wnd(ctx.cfg);
         let lo = self.rcv.nxt;
         let hi = self.rcv.nxt + wnd;
+        let linux_mem = ctx.cfg.rcv_memory && len > 0 && !cur.syn;
         let acceptable = match (len, wnd) {
+            // Linux tcp_input.c: tcp_sequence() (7.x): up to the largest
+            // right edge offered; a segment running past it is taken only
+            // while nothing waits to be read, and a FIN alone may pass it.
+            _ if linux_mem => {
+                let end = cur.seq + len;
+                !end.lt(self.rcv.last_ack_sent)
+                    && (!end.gt(hi)
+                        || !(end - u32::from(cur.fin)).gt(hi)
+                        || (!cur.seq.gt(hi) && self.rcv.buf.len() == 0))
+                    && end.gt(lo)
+            }
             (0, 0) => cur.seq == lo,
             // Linux tcp_sequence(): the right edge itself is in.
             (0, _) if ctx.cfg.linux_sequence_check => cur.seq.in_range(lo, hi + 1),
@@ -274,6 +288,11 @@ impl Tcb {
         }
         if !acceptable {
             ctx.stats.out_of_window += 1;
+            if linux_mem && (cur.seq + len).gt(lo) {
+                // Linux tcp_validate_incoming(): INVALID_SEQUENCE or
+                // INVALID_END_SEQUENCE.
+                ctx.stats.beyond_window += 1;
+            }
             // "If an incoming segment is not acceptable, an acknowledgment should be
             // sent in reply (unless the RST bit is set)". Like Linux, replies to bare
             // ACKs are rate-limited (they could be one end of an ACK loop); a
@@ -289,7 +308,7 @@ impl Tcb {
             }
             return None;
         }
-        let trimmed = self.trim_to_window(cur);
+        let trimmed = self.trim_to_window(ctx.cfg, cur);
         if trimmed.payload.len() < cur.payload.len() && trimmed.seq.ge(self.rcv.nxt) {
             // Text beyond the window (a zero-window probe, or a sender ignoring
             // the window) is not acceptable: acknowledge to restate the window.
@@ -301,7 +320,7 @@ impl Tcb {
     /// Keep only the part of a segment inside RCV.NXT .. RCV.NXT+RCV.WND ("only the
     /// new parts are processed"; "segments with higher beginning sequence numbers
     /// may be held for later processing").
-    fn trim_to_window<'a>(&self, mut cur: Trimmed<'a>) -> Trimmed<'a> {
+    fn trim_to_window<'a>(&self, cfg: &Config, mut cur: Trimmed<'a>) -> Trimmed<'a> {
         let before = self.rcv.nxt - cur.seq;
         if before > 0 {
             let mut cut = before as u32;
@@ -318,7 +337,12 @@ impl Tcb {
                 cur.fin = false;
             }
         }
-        let wnd = self.effective_rcv_wnd();
+        if cfg.rcv_memory {
+            // Linux keeps a segment it accepts whole: what lies past the
+            // window is judged in step_sequence() and deliver().
+            return cur;
+        }
+        let wnd = self.effective_rcv_wnd(cfg);
         let offset = (cur.seq - self.rcv.nxt).max(0) as u32;
         let room = wnd.saturating_sub(offset) as usize;
         if cur.payload.len() > room {
@@ -478,6 +502,9 @@ impl Tcb {
     /// with any data; MAY-13: ACK out-of-order segments at once).
     fn deliver(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber, payload: &[u8]) {
         self.ecn_check_ce(ctx);
+        if ctx.cfg.rcv_memory && !self.rmem_admit(ctx, seq, payload.len()) {
+            return;
+        }
         if seq != self.rcv.nxt {
             // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK
             // that drives the peer's fast retransmit), and like Linux we go back to
@@ -498,7 +525,10 @@ impl Tcb {
                 let nxt = self.rcv.nxt;
                 self.dsack_set(ctx, nxt + s as u32, nxt + e as u32);
             }
+            self.measure_rcv_mss(ctx, seg);
             self.rcv.buf.insert_ooo(ahead, payload);
+            let accepted = !ctx.unaccepted;
+            self.rmem_charge_ooo(ctx.cfg, seg, seq, payload.len() as u32, accepted);
             self.rcv.ack_now = true;
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
             return;
@@ -534,6 +564,7 @@ impl Tcb {
         self.rcv.bytes_received += advanced as u64;
         self.rcv.nxt += advanced as u32;
         self.rcv_data_event(ctx, seg);
+        self.rmem_charge_in_order(ctx.cfg, seg, seq, payload.len() as u32);
         ctx.events.push(Event::Readable(self.id));
         if let Some(fin) = self.rcv.ooo_fin {
             if fin == self.rcv.nxt {

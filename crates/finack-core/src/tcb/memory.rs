@@ -47,6 +47,7 @@ impl Tcb {
         }
         while self.rcv.buf.prune_ooo_beyond(offset) {
             pruned = true;
+            self.rmem_resync_ooo(ctx.cfg);
             self.rcv.buf.collapse();
             if within(self, ctx) {
                 break;

@@ -36,6 +36,7 @@ mod rcv_est;
 mod recovery;
 mod recv;
 mod rexmit_out;
+mod rmem;
 mod send;
 mod sndbuf;
 mod tail_probe;
@@ -47,6 +48,7 @@ mod xmit_fail;
 pub(crate) use rack::SentLog;
 pub(crate) use recovery::LazyRecovery;
 pub(crate) use recv::RecvSide;
+pub(crate) use rmem::syn_ack_space;
 pub(crate) use send::SendSide;
 pub(crate) use timer::{Keepalive, Timers};
 
@@ -92,6 +94,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) stats: &'a mut Stats,
     /// For a passive connection in SYN-RECEIVED: its listener's accept queue is full.
     pub(crate) accept_queue_full: bool,
+    /// A passive connection the application has not accepted yet (Linux:
+    /// no `sk_socket`).
+    pub(crate) unaccepted: bool,
     /// The endpoint's buffer memory and orphans when the event began.
     pub(crate) mem: crate::memory::MemState,
     /// The ECN field of the IP packet that brought the segment being
@@ -327,9 +332,15 @@ impl Tcb {
     /// A listener's SO_RCVBUF and SO_SNDBUF (0: unset) and window shift,
     /// taken by a connection it makes before anything is sent (Linux
     /// sk_clone_lock() copies the buffers and their locks).
-    pub(crate) fn inherit_buffers(&mut self, rcvbuf: usize, sndbuf: usize, wscale: u8) {
-        if rcvbuf > 0 && self.rcv.buf.set_cap(rcvbuf) {
-            self.lock_rcvbuf();
+    pub(crate) fn inherit_buffers(
+        &mut self,
+        rcv_memory: bool,
+        rcvbuf: usize,
+        sndbuf: usize,
+        wscale: u8,
+    ) {
+        if rcvbuf > 0 {
+            self.set_recv_buffer(rcv_memory, rcvbuf);
         }
         if sndbuf > 0 {
             self.snd.buf.set_cap(sndbuf);
@@ -602,10 +613,21 @@ impl Tcb {
     ) -> Result<(usize, bool), Error> {
         if self.rcv.buf.len() > 0 {
             let n = self.rcv.buf.read(out);
+            self.rmem_uncharge_read(cfg);
             // Linux tcp.c: tcp_recvmsg_locked() adjusts the buffer before
             // tcp_cleanup_rbuf() decides whether to announce the window.
             self.rcv_space_adjust(now, cfg, n);
-            let open = if cfg.linux_window_update {
+            let open = if cfg.rcv_memory {
+                // Linux tcp.c: __tcp_cleanup_rbuf(): when what is still
+                // open of the window offered is at most half the clamp, a
+                // window at least twice it is announced.
+                let room = self.rcv_wnd_open();
+                let clamp = self.rmem_clamp();
+                2 * u64::from(room) <= u64::from(clamp) && {
+                    let now_wnd = self.rmem_select(cfg);
+                    now_wnd > 0 && u64::from(now_wnd) >= 2 * u64::from(room)
+                }
+            } else if cfg.linux_window_update {
                 // Linux tcp.c: tcp_cleanup_rbuf(): a read announces the window
                 // only when what is still open of the advertised one is at most
                 // half the largest window, and the window now is at least twice
@@ -659,7 +681,12 @@ impl Tcb {
     }
 
     /// RCV.WND for the acceptability test: what we advertised, never shrunk.
-    pub(crate) fn effective_rcv_wnd(&self) -> u32 {
+    /// Under Linux's memory model only what was advertised (7.x
+    /// tcp_sequence(): up to the largest right edge offered).
+    pub(crate) fn effective_rcv_wnd(&self, cfg: &Config) -> u32 {
+        if cfg.rcv_memory {
+            return self.adv_room();
+        }
         self.rcv_window().max(self.adv_room())
     }
 

@@ -24,9 +24,8 @@ impl Tcb {
 
     /// The window field for a segment, and remember the advertised right edge.
     /// `syn`: the window of our SYN (`active`) or SYN,ACK.
-    fn window_field(&mut self, syn: Option<(&Config, bool)>) -> u16 {
-        let wnd = self.effective_rcv_wnd();
-        if let Some((cfg, active)) = syn {
+    fn window_field(&mut self, cfg: &Config, syn: Option<bool>) -> u16 {
+        if let Some(active) = syn {
             // RFC 7323 §2.2: the window in a SYN segment is never scaled.
             // Linux sizes a SYN,ACK's by the MSS less the timestamps it
             // agrees to (tcp_openreq_init_rwin()), a SYN's by the full MSS
@@ -35,11 +34,30 @@ impl Tcb {
             // applies: tcp_full_space(), not the window it allows.
             let ts = if !active && self.ts_ok { 12 } else { 0 };
             let mss = u32::from(self.our_mss(cfg)).saturating_sub(ts);
+            if cfg.rcv_memory {
+                // Linux tcp_select_initial_window(): the connection starts
+                // with all of this window (`rcv_wnd`, `rcv_mwnd_seq`), the
+                // field shows what fits in it.
+                let locked = self.rcvbuf_locked();
+                let wnd = self.rmem_initial_window(locked, mss);
+                self.rcv.adv = self.rcv.nxt + wnd;
+                return wnd.min(65535) as u16;
+            }
+            let wnd = self.effective_rcv_wnd(cfg);
             let space = (self.rcv.buf.free() as u32).max(wnd);
             let field = syn_window(cfg, space, mss);
             self.rcv.adv = self.rcv.nxt + u32::from(field);
             return field;
         }
+        if cfg.rcv_memory {
+            // Linux tcp_select_window().
+            let wnd = self.rmem_window_for_segment(cfg);
+            let wnd = wnd.min(65535 << self.rcv.wscale);
+            let right = self.rcv.nxt + wnd;
+            self.rcv.adv = self.rcv.adv.max(right);
+            return (wnd >> self.rcv.wscale) as u16;
+        }
+        let wnd = self.effective_rcv_wnd(cfg);
         let mut field = (wnd >> self.rcv.wscale).min(65535);
         let right = self.rcv.nxt + (field << self.rcv.wscale);
         // RFC 9293 §3.8.6.2.2 (MUST-39, receiver SWS avoidance): move the right
@@ -174,7 +192,7 @@ impl Tcb {
                 Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
             );
         }
-        let window = self.window_field(Some((cfg, active)));
+        let window = self.window_field(cfg, Some(active));
         let ack = if active { SeqNumber(0) } else { self.rcv.nxt };
         if !active {
             self.rcv.last_ack_sent = self.rcv.nxt;
@@ -642,7 +660,7 @@ impl Tcb {
     ) -> usize {
         let tos = self.ecn_mark(&mut flags, len, new_data);
         self.route_revalidate();
-        let window = self.window_field(None);
+        let window = self.window_field(cfg, None);
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
         self.timers.set(TimerKind::DelayedAck, None);

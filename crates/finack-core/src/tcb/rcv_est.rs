@@ -48,6 +48,19 @@ pub(crate) struct RcvEstimates {
     /// The application sized the buffer itself (SO_RCVBUF,
     /// `SOCK_RCVBUF_LOCK`): no autotuning.
     rcvbuf_locked: bool,
+    /// Receive memory as Linux counts it (`Config::rcv_memory`).
+    pub(super) mem: super::rmem::RcvMem,
+}
+
+impl RcvEstimates {
+    /// Estimates with the receive memory model's state for a buffer of
+    /// `Config::recv_buffer` bytes of memory.
+    pub(crate) fn with_memory(cfg: &Config) -> RcvEstimates {
+        RcvEstimates {
+            mem: super::rmem::RcvMem::new(cfg.recv_buffer),
+            ..RcvEstimates::default()
+        }
+    }
 }
 
 /// Linux `tcp_rcvbuf_low_rtt` (1 ms): below this receiver RTT the buffer
@@ -85,14 +98,13 @@ impl Tcb {
 
     /// Bytes the estimates take apart from the control block.
     pub(crate) fn rcv_est_heap_bytes(&self) -> usize {
-        self.rcv
-            .est
-            .as_ref()
-            .map_or(0, |_| core::mem::size_of::<RcvEstimates>())
+        self.rcv.est.as_ref().map_or(0, |e| {
+            core::mem::size_of::<RcvEstimates>() + e.mem.heap_bytes()
+        })
     }
 
     /// The estimates, allocated on first use.
-    fn est(&mut self) -> &mut RcvEstimates {
+    pub(super) fn est(&mut self) -> &mut RcvEstimates {
         self.rcv.est.get_or_insert_with(Box::default)
     }
 
@@ -116,6 +128,27 @@ impl Tcb {
     /// SO_RCVBUF was set: autotuning leaves this connection alone.
     pub(crate) fn lock_rcvbuf(&mut self) {
         self.est().rcvbuf_locked = true;
+    }
+
+    /// Whether the application sized the buffer (SO_RCVBUF).
+    pub(super) fn rcvbuf_locked(&self) -> bool {
+        self.rcv.est.as_ref().is_some_and(|e| e.rcvbuf_locked)
+    }
+
+    /// Autotuning's last measure (`rcvq_space.space`).
+    pub(super) fn rcvq_space(&self) -> u32 {
+        self.rcv.est.as_ref().map_or(0, |e| e.space)
+    }
+
+    /// Set autotuning's measure, as tcp_init_buffer_space() does.
+    pub(super) fn set_rcvq_space(&mut self, space: u32) {
+        self.est().space = space;
+    }
+
+    /// Keep autotuning's measure within the window's clamp.
+    pub(super) fn cap_rcvq_space(&mut self, clamp: u32) {
+        let est = self.est();
+        est.space = est.space.min(clamp);
     }
 
     /// Linux tcp_input.c: tcp_rcv_space_adjust() (after the application took
@@ -167,18 +200,39 @@ impl Tcb {
         if copied <= space {
             return;
         }
-        est.space = copied.min(u64::from(u32::MAX)) as u32;
-        // tcp_rcvbuf_grow(): DRS is one RTT late, so twice what was taken.
-        let mut rcvwin = copied << 1;
+        let newval = copied.min(u64::from(u32::MAX)) as u32;
+        self.rcvbuf_grow(cfg, newval);
+    }
+
+    /// Linux tcp_input.c: tcp_rcvbuf_grow(): `newval` becomes the measure;
+    /// unless the application sized the buffer, it grows to twice that
+    /// (DRS is one RTT late) plus room for the sender's growth (a share
+    /// proportional to the RTT below 1 ms, else as much again as the rate
+    /// rose, times two for slow start), plus what out-of-order data spans,
+    /// up to `recv_buffer_max`.
+    pub(super) fn rcvbuf_grow(&mut self, cfg: &Config, newval: u32) {
+        let locked = self.rcvbuf_locked();
+        let est = self.est();
+        let old = u64::from(est.space);
+        est.space = newval;
+        if !cfg.rcvbuf_autotune || locked {
+            return;
+        }
+        let rtt_us = est.rtt_x8_us >> 3;
+        let newval = u64::from(newval);
+        let mut rcvwin = newval << 1;
         let grow = if rtt_us < RCVBUF_LOW_RTT_US {
             rcvwin * rtt_us / RCVBUF_LOW_RTT_US
         } else {
             // Slow start: let the sender double its rate.
-            (rcvwin << 1).saturating_mul(copied - space) / space.max(1)
+            (rcvwin << 1).saturating_mul(newval.saturating_sub(old)) / old.max(1)
         };
         rcvwin += grow;
         if let Some((_, end)) = self.rcv.buf.ooo_blocks().last() {
             rcvwin += end as u64;
+        }
+        if cfg.rcv_memory {
+            return self.rmem_grow_to_window(cfg, rcvwin);
         }
         let target = rcvwin.min(cfg.recv_buffer_max as u64) as usize;
         self.rcv.buf.grow_cap(target);
@@ -235,7 +289,7 @@ impl Tcb {
     /// the estimate raises it, up to our MSS; a smaller one that looks
     /// full-sized (at least 536 bytes, or 88 without FIN, URG, SYN or PSH)
     /// lowers it when the next one has the same size.
-    fn measure_rcv_mss(&mut self, ctx: &Ctx<'_>, seg: &TcpRepr<'_>) {
+    pub(super) fn measure_rcv_mss(&mut self, ctx: &Ctx<'_>, seg: &TcpRepr<'_>) {
         let current = u32::from(self.rcv_mss(ctx.cfg));
         let ours = u32::from(self.our_mss(ctx.cfg));
         let ts_len = if self.ts_ok { 12 } else { 0 };
@@ -248,6 +302,9 @@ impl Tcb {
         };
         if len >= current {
             est.mss = len.min(ours);
+            if len != current {
+                self.rmem_measure_ratio(ctx.cfg, seg);
+            }
             return;
         }
         let with_header = len + TCP_HEADER + seg.options.emitted_len() as u32;

@@ -82,7 +82,11 @@ impl RecvSide {
             quickacks: cfg.quickacks,
             last_challenge: None,
             user_mss: 0,
-            est: None,
+            // The memory model keeps its state with the estimates, from
+            // the start.
+            est: cfg
+                .rcv_memory
+                .then(|| alloc::boxed::Box::new(super::rcv_est::RcvEstimates::with_memory(cfg))),
         }
     }
 }

@@ -391,7 +391,7 @@ impl Parser<'_> {
         if let Some(v) = constant(n) {
             return Ok(v);
         }
-        if n.starts_with("tcpi_") {
+        if n.starts_with("tcpi_") || n.starts_with("SK_MEMINFO_") {
             let Some(i) = self.info else {
                 return Err(format!("{n}: no connection to ask"));
             };
@@ -507,6 +507,9 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_rttvar" => i.rttvar.as_micros() as i64,
         "tcpi_rcv_rtt" => i.rcv_rtt.as_micros() as i64,
         "tcpi_rcv_mss" => i64::from(i.rcv_mss),
+        "tcpi_rcv_ssthresh" => i64::from(i.rcv_ssthresh),
+        // SO_MEMINFO's receive buffer (`sk_rcvbuf`).
+        "SK_MEMINFO_RCVBUF" => i64::from(i.rcv_buf),
         "tcpi_snd_mss" => mss,
         "tcpi_backoff" => i64::from(i.backoff),
         "tcpi_probes" => i64::from(i.probes),
@@ -577,6 +580,7 @@ mod tests {
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 536,
             rcv_buf: 0,
+            rcv_ssthresh: 0,
             snd_buf: 0,
             chrono: finack_core::SendTimes {
                 busy: core::time::Duration::from_millis(70),

@@ -141,6 +141,8 @@ pub fn apply_sysctl_for(
         }
         // Receive-buffer autotuning (Config::rcvbuf_autotune).
         "tcp_moderate_rcvbuf" => cfg.rcvbuf_autotune = num(value)? != 0,
+        // Config::shrink_window.
+        "tcp_shrink_window" => cfg.shrink_window = num(value)? != 0,
         "tcp_notsent_lowat" => {
             cfg.notsent_lowat =
                 u32::try_from(num(value)?).map_err(|_| format!("{name}: bad value '{value}'"))?

@@ -30,6 +30,7 @@ mod epoll;
 mod errqueue;
 mod files;
 mod icmp;
+mod nstat;
 mod options;
 mod packets;
 mod procnet;
@@ -215,6 +216,8 @@ struct Runner {
     error_read: Vec<i64>,
     deferred: Option<Failure>,
     unsupported: Vec<String>,
+    /// The counter values `nstat` last recorded.
+    nstat_history: nstat::History,
     /// Variables the script's `%{ }%` blocks assigned.
     code_vars: code::Vars,
     last_time: i64,
@@ -281,6 +284,7 @@ impl Runner {
             error_read: Vec::new(),
             deferred: None,
             unsupported: Vec::new(),
+            nstat_history: nstat::History::new(),
             code_vars: code::Vars::new(),
             last_time: 0,
             mode: s.mode,

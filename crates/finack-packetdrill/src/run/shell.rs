@@ -409,6 +409,18 @@ impl Runner {
                     }
                 }
             }
+            if let Some(r) = self.nstat(&cmd) {
+                match r {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        return fail(line, format!("command failed (no line matched): {cmd}"))
+                    }
+                    Err(why) => {
+                        self.unsupported.push(format!("line {line}: {why}"));
+                        continue;
+                    }
+                }
+            }
             if cmd.split_whitespace().next() == Some("ss") {
                 match self.ss(&cmd) {
                     Ok(true) => continue,

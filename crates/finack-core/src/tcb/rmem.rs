@@ -1,0 +1,762 @@
+//! Receive memory as Linux counts it (`Config::rcv_memory`): every segment
+//! held costs the memory the kernel's packet buffer for it takes (its
+//! `truesize`), the buffer (`sk_rcvbuf`) is a memory limit, and the window
+//! is the share of the free memory that payload is expected to fill
+//! (`scaling_ratio`), kept under `rcv_ssthresh`, which grows as segments
+//! show that they use memory well (Linux tcp_input.c: tcp_grow_window(),
+//! tcp_output.c: __tcp_select_window()).
+//!
+//! The memory a segment takes is what Linux charges for a packet of that
+//! size written into a TUN device with a virtio-net header, the device
+//! finack runs on and the one packetdrill drives Linux through
+//! (drivers/net/tun.c: tun_get_user() → tun_alloc_skb()).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use super::{Ctx, Tcb};
+use crate::config::Config;
+
+/// Linux TCP_RMEM_TO_WIN_SCALE: the ratio's fixed point.
+const RATIO_SCALE: u32 = 8;
+/// Linux TCP_DEFAULT_SCALING_RATIO: half of the memory is payload until a
+/// segment shows otherwise.
+const DEFAULT_RATIO: u8 = 1 << (RATIO_SCALE - 1);
+/// Linux SOCK_MIN_RCVBUF (2048 + the aligned `struct sk_buff`).
+const MIN_RCVBUF: u32 = 2048 + SKBUFF;
+/// Linux `net.core.rmem_max` (4 MiB since 6.x): the most SO_RCVBUF asks for.
+const RMEM_MAX: u32 = 4 << 20;
+/// Linux `tcp_app_win` (31): the share of the window kept back for the
+/// application's buffering, 1/2^31 of it.
+const APP_WIN: u32 = 31;
+/// `SKB_DATA_ALIGN(sizeof(struct sk_buff))` on x86_64.
+const SKBUFF: u32 = 256;
+/// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`.
+const SHINFO: u32 = 320;
+/// NET_SKB_PAD: headroom tun reserves.
+const PAD: u32 = 64;
+const PAGE: u32 = 4096;
+/// The small-head cache of a distribution kernel (`SKB_SMALL_HEAD_CACHE_SIZE`).
+const SMALL_HEAD: u32 = 704;
+/// PAGE_ALLOC_COSTLY_ORDER: page chunks of up to 32 KiB.
+const COSTLY_ORDER: u32 = 3;
+
+/// One packet buffer held: the sequence space it covers, the memory it is
+/// charged, and the room left at the end of its head, into which a later
+/// small segment is copied at no charge (Linux skb_try_coalesce()).
+#[derive(Clone, Copy, Debug)]
+struct Skb {
+    seq: SeqNumber,
+    end: SeqNumber,
+    truesize: u32,
+    tailroom: u32,
+}
+
+/// What the receiving side knows of its memory (Linux `sk_rcvbuf`,
+/// `sk_rmem_alloc`, `scaling_ratio`, `window_clamp`, `rcv_ssthresh`,
+/// `rcv_wnd`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RcvMem {
+    /// The memory limit (`sk_rcvbuf`).
+    pub(super) rcvbuf: u32,
+    /// Memory the buffers held take (`sk_rmem_alloc`).
+    rmem: u32,
+    /// Payload per byte of memory, in 256ths (`scaling_ratio`).
+    ratio: u8,
+    /// The largest window ever to offer (`window_clamp`).
+    pub(super) clamp: u32,
+    /// The window's current bound, grown by well-filled segments
+    /// (`rcv_ssthresh`).
+    pub(super) ssthresh: u32,
+    /// The window last selected (`rcv_wnd`).
+    pub(super) wnd: u32,
+    /// In-order buffers not yet read, oldest first (the receive queue).
+    queue: VecDeque<Skb>,
+    /// Out-of-order buffers, by sequence (the out-of-order queue).
+    ooo: Vec<Skb>,
+    /// Data was refused for want of memory: the next window is 0 (Linux
+    /// ICSK_ACK_NOMEM).
+    nomem: bool,
+}
+
+impl RcvMem {
+    pub(crate) fn new(rcvbuf: usize) -> RcvMem {
+        RcvMem {
+            rcvbuf: rcvbuf.min(u32::MAX as usize) as u32,
+            ratio: DEFAULT_RATIO,
+            ..RcvMem::default()
+        }
+    }
+
+    /// Heap bytes the buffer records take.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        (self.queue.capacity() + self.ooo.capacity()) * core::mem::size_of::<Skb>()
+    }
+
+    /// Linux tcp_win_from_space(): the payload `space` bytes of memory hold.
+    fn win_from_space(&self, space: i64) -> i64 {
+        (space * i64::from(self.ratio)) >> RATIO_SCALE
+    }
+
+    /// Linux tcp_space_from_win(): the memory a window of `win` takes.
+    fn space_from_win(&self, win: u64) -> u64 {
+        (win << RATIO_SCALE) / u64::from(self.ratio.max(1))
+    }
+
+    /// Linux tcp_space(): the window the free memory allows (may be
+    /// negative when more is held than the limit).
+    fn free_space(&self) -> i64 {
+        self.win_from_space(i64::from(self.rcvbuf) - i64::from(self.rmem))
+    }
+
+    /// Linux tcp_full_space().
+    fn full_space(&self) -> i64 {
+        self.win_from_space(i64::from(self.rcvbuf))
+    }
+}
+
+/// The memory Linux charges for a packet of `ip_len` bytes written into a
+/// TUN device with a virtio-net header, and the room left at the end of its
+/// head (drivers/net/tun.c: tun_get_user(): no page-fragment build for a
+/// TUN (not TAP) device; tun_alloc_skb() asks sock_alloc_send_pskb() for a
+/// head of NET_SKB_PAD plus up to SKB_MAX_HEAD(NET_SKB_PAD) bytes, and
+/// alloc_skb_with_frags() puts the rest in page chunks of up to
+/// 4 KiB << PAGE_ALLOC_COSTLY_ORDER, each charged whole; the head is a
+/// kmalloc object, its size rounded to the allocator's bucket).
+pub(crate) fn tun_truesize(ip_len: u32) -> (u32, u32) {
+    let max_head = PAGE - PAD - SHINFO;
+    let (linear, mut data) = if PAD + ip_len < PAGE {
+        (ip_len, 0)
+    } else {
+        (max_head, ip_len - max_head)
+    };
+    let obj = (PAD + linear).div_ceil(64) * 64 + SHINFO;
+    let size = if obj <= SMALL_HEAD {
+        SMALL_HEAD
+    } else {
+        obj.next_power_of_two()
+    };
+    let mut truesize = size - SHINFO + SKBUFF + SHINFO;
+    let tailroom = size - SHINFO - (PAD + linear);
+    let mut order = COSTLY_ORDER;
+    while data > 0 {
+        while order > 0 && data.div_ceil(PAGE) * PAGE < PAGE << order {
+            order -= 1;
+        }
+        truesize += PAGE << order;
+        data -= data.min(PAGE << order);
+    }
+    (truesize, tailroom)
+}
+
+/// The room a SYN,ACK offers under the memory model (Linux
+/// tcp_openreq_init_rwin(): tcp_full_space() at the default ratio) for a
+/// listener whose SO_RCVBUF is `so_rcvbuf` (0: unset, `Config::recv_buffer`
+/// is the memory).
+pub(crate) fn syn_ack_space(cfg: &Config, so_rcvbuf: usize) -> u32 {
+    let rcvbuf = if so_rcvbuf > 0 {
+        (2 * so_rcvbuf.min(RMEM_MAX as usize) as u32).max(MIN_RCVBUF)
+    } else {
+        cfg.recv_buffer.min(u32::MAX as usize) as u32
+    };
+    RcvMem {
+        rcvbuf,
+        ratio: DEFAULT_RATIO,
+        ..RcvMem::default()
+    }
+    .full_space()
+    .max(0) as u32
+}
+
+impl Tcb {
+    /// A connection made from a SYN cookie: the SYN,ACK went out without
+    /// it, so its window is worked out again as it was then (Linux
+    /// cookie_v4_check() → tcp_select_initial_window()).
+    pub(crate) fn rmem_cookie_window(&mut self, cfg: &Config) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let ts = if self.ts_ok { 12 } else { 0 };
+        let mss = u32::from(self.our_mss(cfg)).saturating_sub(ts);
+        let wnd = self.rmem_initial_window(self.rcvbuf_locked(), mss);
+        self.rcv.adv = self.rcv.nxt + wnd;
+        self.rcv.last_ack_sent = self.rcv.nxt;
+    }
+
+    /// The memory model, when the configuration has it.
+    fn mem(&self) -> Option<&RcvMem> {
+        self.rcv.est.as_deref().map(|e| &e.mem)
+    }
+
+    fn mem_mut(&mut self) -> &mut RcvMem {
+        &mut self.est().mem
+    }
+
+    /// `sk_rcvbuf` under the memory model, else the buffer's size.
+    pub(crate) fn rcvbuf(&self, cfg: &Config) -> usize {
+        match self.mem().filter(|_| cfg.rcv_memory) {
+            Some(m) => m.rcvbuf as usize,
+            None => self.rcv.buf.cap(),
+        }
+    }
+
+    /// `tcpi_rcv_ssthresh`: the window's bound (the buffer's free room
+    /// without the memory model).
+    pub(crate) fn rcv_ssthresh(&self, cfg: &Config) -> u32 {
+        match self.mem().filter(|_| cfg.rcv_memory) {
+            Some(m) => m.ssthresh,
+            None => self.rcv.buf.free() as u32,
+        }
+    }
+
+    /// `window_clamp` under the memory model.
+    pub(super) fn rmem_clamp(&self) -> u32 {
+        self.mem().map_or(0, |m| m.clamp)
+    }
+
+    /// SO_RCVBUF: `bytes` as the application asks. Under the memory model
+    /// the limit is twice that and may be set while data is held; without
+    /// it the buffer is `bytes`, set only while empty (false otherwise).
+    /// Either way autotuning leaves the connection alone.
+    pub(crate) fn set_recv_buffer(&mut self, rcv_memory: bool, bytes: usize) -> bool {
+        if rcv_memory {
+            self.rmem_set_rcvbuf(bytes);
+        } else if !self.rcv.buf.set_cap(bytes) {
+            return false;
+        }
+        self.lock_rcvbuf();
+        true
+    }
+
+    /// The memory a segment as it arrived takes (Linux `skb->truesize`)
+    /// and the room at the end of its head.
+    fn seg_truesize(&self, seg: &TcpRepr<'_>) -> (u32, u32) {
+        let ip = if self.remote.is_ipv4() { 20 } else { 40 };
+        let tcp = 20 + seg.options.emitted_len() as u32;
+        tun_truesize(ip + tcp + seg.payload.len() as u32)
+    }
+
+    /// SO_RCVBUF of `bytes` (Linux sock_setsockopt(): twice the value asked,
+    /// at most twice `rmem_max`, at least SOCK_MIN_RCVBUF; 7.x
+    /// tcp_set_rcvbuf() moves the window's clamp with it).
+    pub(crate) fn rmem_set_rcvbuf(&mut self, bytes: usize) {
+        let rcvbuf = (2 * bytes.min(RMEM_MAX as usize) as u32).max(MIN_RCVBUF);
+        if self.rcv.buf.cap() < rcvbuf as usize {
+            self.rcv.buf.grow_cap(rcvbuf as usize);
+        }
+        let m = self.mem_mut();
+        m.rcvbuf = rcvbuf;
+        let clamp = m.full_space().max(0) as u32;
+        if self.state.is_synchronized() {
+            self.set_window_clamp(clamp);
+        }
+    }
+
+    /// Linux tcp.c: tcp_set_window_clamp(): at least half SOCK_MIN_RCVBUF;
+    /// `rcv_ssthresh` follows a lower clamp down, and a higher one up to
+    /// the window last offered.
+    fn set_window_clamp(&mut self, val: u32) {
+        let m = self.mem_mut();
+        let new = val.max(MIN_RCVBUF / 2);
+        let old = m.clamp;
+        if new == old {
+            return;
+        }
+        m.clamp = new;
+        if new < old {
+            m.ssthresh = m.ssthresh.min(new);
+        } else {
+            m.ssthresh = m.ssthresh.max(m.wnd.min(new));
+        }
+    }
+
+    /// The window of our SYN or SYN,ACK, `mss` our MSS less the timestamps
+    /// (Linux tcp_openreq_init_rwin() and tcp_connect_init(), through
+    /// tcp_select_initial_window()): the memory's default share, a whole
+    /// number of `mss`, under the clamp (the full share for a buffer the
+    /// application sized). It is the window the connection starts with and
+    /// the bound on growing it.
+    pub(super) fn rmem_initial_window(&mut self, locked: bool, mss: u32) -> u32 {
+        let wscale = self.rcv.wscale;
+        let m = self.mem_mut();
+        let full = m.full_space().max(0) as u32;
+        let mut clamp = if locked { full } else { 0 };
+        if clamp == 0 {
+            clamp = 65535 << 14;
+        }
+        let mut space = clamp.min(full);
+        if mss > 0 && space > mss {
+            space = space / mss * mss;
+        }
+        m.clamp = clamp.min(65535 << wscale);
+        m.wnd = space;
+        m.ssthresh = space;
+        space
+    }
+
+    /// Linux tcp_init_buffer_space(), when the connection is established:
+    /// the clamp comes down to the memory's share less the application's
+    /// reserve and one segment, and the window's bound with it.
+    pub(super) fn rmem_init_buffer_space(&mut self, cfg: &Config) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let adv = u32::from(self.our_mss(cfg));
+        let m = self.mem_mut();
+        let maxwin = m.full_space().max(0) as u32;
+        if m.clamp >= maxwin {
+            m.clamp = maxwin;
+            if maxwin > 4 * adv {
+                m.clamp = (maxwin - (maxwin >> APP_WIN)).max(4 * adv);
+            }
+        }
+        if m.clamp > 2 * adv && m.clamp + adv > maxwin {
+            m.clamp = (2 * adv).max(maxwin.saturating_sub(adv));
+        }
+        m.ssthresh = m.ssthresh.min(m.clamp);
+        let space = m.ssthresh.min(m.wnd).min(10 * adv);
+        self.set_rcvq_space(space);
+    }
+
+    /// Linux tcp_measure_rcv_mss(), for a segment at least the size of
+    /// the estimate and not equal to it: the payload's share of the memory
+    /// it took becomes the ratio, and a changed ratio moves the clamp (7.x
+    /// writes it without touching `rcv_ssthresh`).
+    pub(super) fn rmem_measure_ratio(&mut self, cfg: &Config, seg: &TcpRepr<'_>) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let (truesize, _) = self.seg_truesize(seg);
+        let len = seg.payload.len() as u32;
+        let m = self.mem_mut();
+        let ratio = ((u64::from(len) << RATIO_SCALE) / u64::from(truesize)).clamp(1, 255) as u8;
+        if ratio == m.ratio {
+            return;
+        }
+        m.ratio = ratio;
+        m.clamp = m.full_space().max(0) as u32;
+        let clamp = m.clamp;
+        self.cap_rcvq_space(clamp);
+    }
+
+    /// Linux tcp_grow_window(): a segment whose memory the window accounts
+    /// for well (its payload at least the window share of its memory)
+    /// raises `rcv_ssthresh` by two of our segments; a worse one only
+    /// while `rcv_ssthresh` is small against the largest buffer
+    /// (__tcp_grow_window()); by at least twice the segment, within the
+    /// room the clamp and the free memory leave.
+    fn grow_window(&mut self, cfg: &Config, len: u32, truesize: u32) {
+        let adv = u32::from(self.our_mss(cfg));
+        let rcv_mss = u32::from(self.rcv_mss(cfg));
+        let m = self.mem_mut();
+        let room = i64::from(m.clamp).min(m.free_space()) - i64::from(m.ssthresh);
+        if room <= 0 || self.rcv.mem_pressure {
+            return;
+        }
+        let m = self.mem_mut();
+        let win = m.win_from_space(i64::from(truesize));
+        let incr = if win <= i64::from(len) {
+            2 * adv
+        } else {
+            let mut t = win >> 1;
+            let mut w = m.win_from_space(cfg.recv_buffer_max as i64) >> 1;
+            let mut incr = 0;
+            while i64::from(m.ssthresh) <= w {
+                if t <= i64::from(len) {
+                    incr = 2 * rcv_mss;
+                    break;
+                }
+                t >>= 1;
+                w >>= 1;
+            }
+            incr
+        };
+        if incr > 0 {
+            let incr = incr.max(2 * len);
+            m.ssthresh += (room as u32).min(incr);
+        }
+    }
+
+    /// Charge an in-order segment `[seq, end)` that was just queued (Linux
+    /// tcp_queue_rcv(): copied into the last buffer's spare head room when
+    /// it fits, else queued and charged), then tcp_event_data_recv()'s
+    /// window growth for segments of 128 bytes or more, then the
+    /// out-of-order buffers it reaches join the queue (tcp_ofo_queue()).
+    pub(super) fn rmem_charge_in_order(
+        &mut self,
+        cfg: &Config,
+        seg: &TcpRepr<'_>,
+        seq: SeqNumber,
+        len: u32,
+    ) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let (truesize, tailroom) = self.seg_truesize(seg);
+        let skb = Skb {
+            seq,
+            end: seq + len,
+            truesize,
+            tailroom,
+        };
+        queue_rcv(self.mem_mut(), skb);
+        let plen = seg.payload.len() as u32;
+        if plen >= 128 {
+            self.grow_window(cfg, plen, truesize);
+        }
+        let m = self.mem_mut();
+        let mut at = skb.end;
+        while let Some(o) = m.ooo.first().copied().filter(|o| o.seq.le(at)) {
+            m.ooo.remove(0);
+            if o.end.le(at) {
+                m.rmem -= o.truesize;
+                continue;
+            }
+            queue_rcv_charged(m, o);
+            at = o.end;
+        }
+    }
+
+    /// Charge an out-of-order segment `[seq, seq+len)` that was just held
+    /// (Linux tcp_data_queue_ofo(): its size measured first; appended to
+    /// the last out-of-order buffer's head room when it continues it, else
+    /// held and charged, buffers it covers whole released; with SACK the
+    /// window grows, before the charge for a new buffer; then, for a
+    /// connection the application has taken, tcp_rcvbuf_grow() makes room
+    /// for what out-of-order data spans).
+    pub(super) fn rmem_charge_ooo(
+        &mut self,
+        cfg: &Config,
+        seg: &TcpRepr<'_>,
+        seq: SeqNumber,
+        len: u32,
+        accepted: bool,
+    ) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let (truesize, tailroom) = self.seg_truesize(seg);
+        let plen = seg.payload.len() as u32;
+        let end = seq + len;
+        let sack = self.sack_ok;
+        let m = self.mem_mut();
+        if m.ooo.iter().any(|o| o.seq.le(seq) && o.end.ge(end)) {
+            return;
+        }
+        if let Some(last) = m
+            .ooo
+            .last_mut()
+            .filter(|l| l.end == seq && len <= l.tailroom)
+        {
+            last.tailroom -= len;
+            last.end = end;
+            if sack {
+                self.grow_window(cfg, plen, truesize);
+            }
+        } else {
+            let mut freed = 0;
+            m.ooo.retain(|o| {
+                let covered = o.seq.ge(seq) && o.end.le(end);
+                if covered {
+                    freed += o.truesize;
+                }
+                !covered
+            });
+            m.rmem -= freed;
+            let at = m
+                .ooo
+                .iter()
+                .position(|o| o.seq.gt(seq))
+                .unwrap_or(m.ooo.len());
+            m.ooo.insert(
+                at,
+                Skb {
+                    seq,
+                    end,
+                    truesize,
+                    tailroom,
+                },
+            );
+            if sack {
+                self.grow_window(cfg, plen, truesize);
+            }
+            self.mem_mut().rmem += truesize;
+        }
+        if accepted {
+            let space = self.rcvq_space();
+            self.rcvbuf_grow(cfg, space);
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_data_queue()'s checks before text `len`
+    /// bytes long at `seq` (at or past RCV.NXT) is held: in order, nothing
+    /// when the window offered is closed (TCPZeroWindowDrop), and with
+    /// memory over the limit only while nothing waits to be read (the
+    /// next window is then 0); out of order, nothing at or past the
+    /// window's edge (BeyondWindow) nor over the memory limit
+    /// (TCPOFODrop). Each refusal is acknowledged at once, in quick-ACK
+    /// mode. The ring is made large enough for what is taken.
+    pub(super) fn rmem_admit(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, len: usize) -> bool {
+        let open = self.rcv_wnd_open();
+        let nxt = self.rcv.nxt;
+        let refuse = |t: &mut Tcb, ctx: &mut Ctx<'_>| {
+            t.rcv.ack_now = true;
+            t.rcv.quickacks = t.rcv.quickacks.max(ctx.cfg.quickacks);
+            false
+        };
+        if seq == nxt {
+            if open == 0 {
+                ctx.stats.zero_window_drop += 1;
+                return refuse(self, ctx);
+            }
+            if !self.rmem_try_schedule(ctx.cfg) {
+                self.rcv.ack_now = true;
+                if self.rcv.buf.len() > 0 {
+                    ctx.stats.rcvq_drop += 1;
+                    return false;
+                }
+            }
+        } else {
+            if !seq.lt(nxt + open) {
+                ctx.stats.beyond_window += 1;
+                return refuse(self, ctx);
+            }
+            if !self.rmem_try_schedule(ctx.cfg) {
+                ctx.stats.ofo_drop += 1;
+                return refuse(self, ctx);
+            }
+        }
+        let ahead = (seq - nxt).max(0) as usize;
+        let needed = self.rcv.buf.len() + ahead + len;
+        if needed > self.rcv.buf.cap() {
+            self.rcv.buf.grow_cap(needed);
+        }
+        true
+    }
+
+    /// The application read up to `copied` (the next byte it will read):
+    /// buffers it emptied are released (Linux tcp_eat_recv_skb()).
+    pub(super) fn rmem_uncharge_read(&mut self, cfg: &Config) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let copied = self.rcv.nxt - self.rcv.buf.len() as u32;
+        let m = self.mem_mut();
+        while let Some(s) = m.queue.front().filter(|s| s.end.le(copied)) {
+            m.rmem -= s.truesize;
+            m.queue.pop_front();
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_rcvbuf_grow() under the memory model: the
+    /// buffer takes the memory the new window needs (tcp_space_from_win()),
+    /// up to `tcp_rmem[2]`, and the clamp follows.
+    pub(super) fn rmem_grow_to_window(&mut self, cfg: &Config, rcvwin: u64) {
+        let m = self.mem_mut();
+        let rcvbuf = m.space_from_win(rcvwin).min(cfg.recv_buffer_max as u64) as u32;
+        if rcvbuf > m.rcvbuf {
+            m.rcvbuf = rcvbuf;
+            m.clamp = m.full_space().max(0) as u32;
+            if self.rcv.buf.cap() < rcvbuf as usize {
+                self.rcv.buf.grow_cap(rcvbuf as usize);
+            }
+        }
+    }
+
+    /// Linux tcp_try_rmem_schedule() for one connection: more memory held
+    /// than the limit first raises an autotuned limit to what is held, up
+    /// to `tcp_rmem[2]` (tcp_clamp_window(), which also drops the window's
+    /// bound to two segments if still over), then drops out-of-order
+    /// buffers from the highest (tcp_prune_ofo_queue()). False: still over
+    /// the limit; the segment is refused and the next window is 0.
+    pub(super) fn rmem_try_schedule(&mut self, cfg: &Config) -> bool {
+        if !cfg.rcv_memory {
+            return true;
+        }
+        let locked = self.rcvbuf_locked();
+        let adv = u32::from(self.our_mss(cfg));
+        let m = self.mem_mut();
+        if m.rmem <= m.rcvbuf {
+            return true;
+        }
+        if m.rcvbuf < cfg.recv_buffer_max as u32 && !locked {
+            m.rcvbuf = m.rmem.min(cfg.recv_buffer_max as u32);
+            let cap = m.rcvbuf as usize;
+            if self.rcv.buf.cap() < cap {
+                self.rcv.buf.grow_cap(cap);
+            }
+        }
+        let m = self.mem_mut();
+        if m.rmem > m.rcvbuf {
+            m.ssthresh = m.clamp.min(2 * adv);
+        }
+        self.rcv.quickacks = 0;
+        while self.mem().is_some_and(|m| m.rmem > m.rcvbuf) && !self.mem_mut().ooo.is_empty() {
+            let keep = self.mem_mut().ooo.pop().map(|o| o.seq);
+            if let Some(seq) = keep {
+                let o_end = (seq - self.rcv.nxt).max(0) as usize;
+                self.rcv.buf.prune_ooo_beyond(o_end);
+            }
+            self.rmem_resync_ooo(cfg);
+        }
+        let m = self.mem_mut();
+        if m.rmem > m.rcvbuf {
+            m.nomem = true;
+            return false;
+        }
+        true
+    }
+
+    /// Release the out-of-order buffers no held range overlaps any more
+    /// (after out-of-order data was pruned, Linux tcp_prune_ofo_queue()).
+    pub(super) fn rmem_resync_ooo(&mut self, cfg: &Config) {
+        if !cfg.rcv_memory {
+            return;
+        }
+        let nxt = self.rcv.nxt;
+        let ranges: Vec<(SeqNumber, SeqNumber)> = self
+            .rcv
+            .buf
+            .ooo_blocks()
+            .map(|(s, e)| (nxt + s as u32, nxt + e as u32))
+            .collect();
+        let m = self.mem_mut();
+        let mut freed = 0;
+        let before: u32 = m.ooo.iter().map(|o| o.truesize).sum();
+        m.ooo
+            .retain(|o| ranges.iter().any(|&(s, e)| o.seq.lt(e) && o.end.gt(s)));
+        let after: u32 = m.ooo.iter().map(|o| o.truesize).sum();
+        freed += before - after;
+        m.rmem -= freed;
+    }
+
+    /// Linux tcp_output.c: __tcp_select_window(): the window the free
+    /// memory allows, under `rcv_ssthresh` and the clamp. Less than half
+    /// the full window free: no quick ACKs, and a window under a segment
+    /// or a sixteenth of the buffer is 0 (receiver SWS avoidance). With
+    /// window scaling it is rounded up to the scale's unit; without, to a
+    /// whole number of the peer's segments unless the window offered is
+    /// within a segment of it. With `Config::shrink_window` and a scale the
+    /// window follows the free memory down (tcp_shrink_window).
+    pub(super) fn rmem_select(&mut self, cfg: &Config) -> u32 {
+        let mut mss = i64::from(self.rcv_mss(cfg));
+        let ws = self.rcv.wscale;
+        let unit = 1i64 << ws;
+        let m = self.mem_mut();
+        let mut free = m.free_space();
+        let allowed = m.full_space();
+        let full = i64::from(m.clamp).min(allowed);
+        let ssthresh = i64::from(m.ssthresh);
+        let wnd = i64::from(m.wnd);
+        if mss > full {
+            mss = full;
+            if mss <= 0 {
+                return 0;
+            }
+        }
+        if cfg.shrink_window && ws > 0 {
+            free = free.div_euclid(unit) * unit;
+            if free < full >> 1 {
+                self.rcv.quickacks = 0;
+                if free < allowed >> 4 || free < mss || free < unit {
+                    return 0;
+                }
+            }
+            if free > ssthresh {
+                free = (ssthresh + unit - 1) / unit * unit;
+            }
+            return free.max(0) as u32;
+        }
+        if free < full >> 1 {
+            self.rcv.quickacks = 0;
+            free = free.div_euclid(unit) * unit;
+            if free < allowed >> 4 || free < mss {
+                return 0;
+            }
+        }
+        free = free.min(ssthresh);
+        let window = if ws > 0 {
+            (free + unit - 1) / unit * unit
+        } else if wnd <= free - mss || wnd > free {
+            free / mss * mss
+        } else if mss == full && free > wnd + (full >> 1) {
+            free
+        } else {
+            wnd
+        };
+        window.max(0) as u32
+    }
+
+    /// Linux tcp_output.c: tcp_select_window(): the window for a segment:
+    /// 0 after data was refused for want of memory; never less than what
+    /// is still open of the last one unless shrinking is allowed; recorded
+    /// as `rcv_wnd`. Returns the window, unscaled.
+    pub(super) fn rmem_window_for_segment(&mut self, cfg: &Config) -> u32 {
+        if core::mem::take(&mut self.mem_mut().nomem) {
+            self.mem_mut().wnd = 0;
+            return 0;
+        }
+        let cur = self.rcv_wnd_open();
+        let mut new = self.rmem_select(cfg);
+        let ws = self.rcv.wscale;
+        if new < cur && !(cfg.shrink_window && ws > 0) {
+            new = cur.div_ceil(1 << ws) << ws;
+        }
+        self.mem_mut().wnd = new;
+        new
+    }
+
+    /// What is still open of the window last offered (Linux
+    /// tcp_receive_window(): `rcv_wup + rcv_wnd - rcv_nxt`).
+    pub(crate) fn rcv_wnd_open(&self) -> u32 {
+        let wnd = self.mem().map_or(0, |m| m.wnd);
+        let edge = self.rcv.last_ack_sent + wnd;
+        (edge - self.rcv.nxt).max(0) as u32
+    }
+}
+
+/// Queue an in-order buffer not yet charged: into the last one's head room
+/// when it fits (no charge), else charged at the tail.
+fn queue_rcv(m: &mut RcvMem, skb: Skb) {
+    let len = (skb.end - skb.seq).max(0) as u32;
+    if let Some(t) = m
+        .queue
+        .back_mut()
+        .filter(|t| t.end == skb.seq && len <= t.tailroom)
+    {
+        t.tailroom -= len;
+        t.end = skb.end;
+        return;
+    }
+    m.rmem += skb.truesize;
+    m.queue.push_back(skb);
+}
+
+/// Move an out-of-order buffer, already charged, to the queue's tail:
+/// copied into the last buffer's head room when it fits (and released).
+fn queue_rcv_charged(m: &mut RcvMem, skb: Skb) {
+    m.rmem -= skb.truesize;
+    queue_rcv(m, skb);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tun_truesize;
+
+    /// The sizes Linux 6.18 charged for packets written into a TUN device,
+    /// measured with SO_MEMINFO (a small head of 704 bytes, as distribution
+    /// kernels build it).
+    #[test]
+    fn truesize_of_tun_packets() {
+        assert_eq!(tun_truesize(1040).0, 2304);
+        assert_eq!(tun_truesize(3712).0, 4352);
+        assert_eq!(tun_truesize(4040).0, 8448);
+        assert_eq!(tun_truesize(9040).0, 12544);
+        assert_eq!(tun_truesize(20040).0, 20736);
+        assert_eq!(tun_truesize(60040).0, 61696);
+        assert_eq!(tun_truesize(65040).0, 65792);
+        assert_eq!(tun_truesize(100).0, 960);
+    }
+}
