@@ -264,11 +264,9 @@ impl Tcb {
             // right edge offered; a segment running past it is taken only
             // while nothing waits to be read, and a FIN alone may pass it.
             _ if linux_mem => {
+                // Wholly below RCV.NXT (so below rcv_wup too) is old.
                 let end = cur.seq + len;
-                !end.lt(self.rcv.last_ack_sent)
-                    && (!end.gt(hi)
-                        || !(end - u32::from(cur.fin)).gt(hi)
-                        || (!cur.seq.gt(hi) && self.rcv.buf.len() == 0))
+                (!(end - u32::from(cur.fin)).gt(hi) || (!cur.seq.gt(hi) && self.rcv.buf.len() == 0))
                     && end.gt(lo)
             }
             (0, 0) => cur.seq == lo,

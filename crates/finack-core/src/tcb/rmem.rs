@@ -151,13 +151,20 @@ pub(crate) fn tun_truesize(ip_len: u32) -> (u32, u32) {
     (truesize, tailroom)
 }
 
+/// The memory limit SO_RCVBUF of `bytes` sets (Linux sock_setsockopt():
+/// twice the value asked, at most twice `rmem_max`, at least
+/// SOCK_MIN_RCVBUF).
+fn rcvbuf_for(bytes: usize) -> u32 {
+    (2 * bytes.min(RMEM_MAX as usize) as u32).max(MIN_RCVBUF)
+}
+
 /// The room a SYN,ACK offers under the memory model (Linux
 /// tcp_openreq_init_rwin(): tcp_full_space() at the default ratio) for a
 /// listener whose SO_RCVBUF is `so_rcvbuf` (0: unset, `Config::recv_buffer`
 /// is the memory).
 pub(crate) fn syn_ack_space(cfg: &Config, so_rcvbuf: usize) -> u32 {
     let rcvbuf = if so_rcvbuf > 0 {
-        (2 * so_rcvbuf.min(RMEM_MAX as usize) as u32).max(MIN_RCVBUF)
+        rcvbuf_for(so_rcvbuf)
     } else {
         cfg.recv_buffer.min(u32::MAX as usize) as u32
     };
@@ -238,11 +245,10 @@ impl Tcb {
         tun_truesize(ip + tcp + seg.payload.len() as u32)
     }
 
-    /// SO_RCVBUF of `bytes` (Linux sock_setsockopt(): twice the value asked,
-    /// at most twice `rmem_max`, at least SOCK_MIN_RCVBUF; 7.x
-    /// tcp_set_rcvbuf() moves the window's clamp with it).
-    pub(crate) fn rmem_set_rcvbuf(&mut self, bytes: usize) {
-        let rcvbuf = (2 * bytes.min(RMEM_MAX as usize) as u32).max(MIN_RCVBUF);
+    /// SO_RCVBUF of `bytes` under the memory model (7.x tcp_set_rcvbuf()
+    /// moves the window's clamp with the limit).
+    fn rmem_set_rcvbuf(&mut self, bytes: usize) {
+        let rcvbuf = rcvbuf_for(bytes);
         if self.rcv.buf.cap() < rcvbuf as usize {
             self.rcv.buf.grow_cap(rcvbuf as usize);
         }
@@ -282,10 +288,12 @@ impl Tcb {
         let wscale = self.rcv.wscale;
         let m = self.mem_mut();
         let full = m.full_space().max(0) as u32;
-        let mut clamp = if locked { full } else { 0 };
-        if clamp == 0 {
-            clamp = 65535 << 14;
-        }
+        // No clamp set: the largest scaled window.
+        let clamp = if locked && full > 0 {
+            full
+        } else {
+            65535 << 14
+        };
         let mut space = clamp.min(full);
         if mss > 0 && space > mss {
             space = space / mss * mss;
@@ -348,14 +356,16 @@ impl Tcb {
     /// (__tcp_grow_window()); by at least twice the segment, within the
     /// room the clamp and the free memory leave.
     fn grow_window(&mut self, cfg: &Config, len: u32, truesize: u32) {
+        if self.rcv.mem_pressure {
+            return;
+        }
         let adv = u32::from(self.our_mss(cfg));
         let rcv_mss = u32::from(self.rcv_mss(cfg));
         let m = self.mem_mut();
         let room = i64::from(m.clamp).min(m.free_space()) - i64::from(m.ssthresh);
-        if room <= 0 || self.rcv.mem_pressure {
+        if room <= 0 {
             return;
         }
-        let m = self.mem_mut();
         let win = m.win_from_space(i64::from(truesize));
         let incr = if win <= i64::from(len) {
             2 * adv
@@ -406,17 +416,21 @@ impl Tcb {
         if plen >= 128 {
             self.grow_window(cfg, plen, truesize);
         }
+        // RCV.NXT already passed the out-of-order data this joined to.
+        let nxt = self.rcv.nxt;
         let m = self.mem_mut();
+        let reached = m.ooo.iter().take_while(|o| o.seq.lt(nxt)).count();
         let mut at = skb.end;
-        while let Some(o) = m.ooo.first().copied().filter(|o| o.seq.le(at)) {
-            m.ooo.remove(0);
+        for i in 0..reached {
+            let o = m.ooo[i];
             if o.end.le(at) {
                 m.rmem -= o.truesize;
-                continue;
+            } else {
+                queue_rcv_charged(m, o);
+                at = o.end;
             }
-            queue_rcv_charged(m, o);
-            at = o.end;
         }
+        m.ooo.drain(..reached);
     }
 
     /// Charge an out-of-order segment `[seq, seq+len)` that was just held
@@ -442,46 +456,38 @@ impl Tcb {
         let end = seq + len;
         let sack = self.sack_ok;
         let m = self.mem_mut();
-        if m.ooo.iter().any(|o| o.seq.le(seq) && o.end.ge(end)) {
+        // The buffers are in sequence order: the one before the segment may
+        // hold it whole; those after it that it covers whole go.
+        let at = m.ooo.partition_point(|o| o.seq.le(seq));
+        if at > 0 && m.ooo[at - 1].end.ge(end) {
             return;
         }
-        if let Some(last) = m
-            .ooo
-            .last_mut()
-            .filter(|l| l.end == seq && len <= l.tailroom)
-        {
-            last.tailroom -= len;
-            last.end = end;
-            if sack {
-                self.grow_window(cfg, plen, truesize);
-            }
-        } else {
-            let mut freed = 0;
-            m.ooo.retain(|o| {
-                let covered = o.seq.ge(seq) && o.end.le(end);
-                if covered {
-                    freed += o.truesize;
-                }
-                !covered
-            });
+        let coalesced = at == m.ooo.len()
+            && m.ooo
+                .last_mut()
+                .filter(|l| l.end == seq && len <= l.tailroom)
+                .map(|l| {
+                    l.tailroom -= len;
+                    l.end = end;
+                })
+                .is_some();
+        if !coalesced {
+            let covered = m.ooo[at..].iter().take_while(|o| o.end.le(end)).count();
+            let freed: u32 = m.ooo.drain(at..at + covered).map(|o| o.truesize).sum();
             m.rmem -= freed;
-            let at = m
-                .ooo
-                .iter()
-                .position(|o| o.seq.gt(seq))
-                .unwrap_or(m.ooo.len());
-            m.ooo.insert(
-                at,
-                Skb {
-                    seq,
-                    end,
-                    truesize,
-                    tailroom,
-                },
-            );
-            if sack {
-                self.grow_window(cfg, plen, truesize);
-            }
+            let skb = Skb {
+                seq,
+                end,
+                truesize,
+                tailroom,
+            };
+            m.ooo.insert(at, skb);
+        }
+        // With SACK the window grows before a new buffer is charged.
+        if sack {
+            self.grow_window(cfg, plen, truesize);
+        }
+        if !coalesced {
             self.mem_mut().rmem += truesize;
         }
         if accepted {
@@ -501,6 +507,7 @@ impl Tcb {
     pub(super) fn rmem_admit(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, len: usize) -> bool {
         let open = self.rcv_wnd_open();
         let nxt = self.rcv.nxt;
+        let ahead = (seq - nxt).max(0) as usize;
         let refuse = |t: &mut Tcb, ctx: &mut Ctx<'_>| {
             t.rcv.ack_now = true;
             t.rcv.quickacks = t.rcv.quickacks.max(ctx.cfg.quickacks);
@@ -511,7 +518,7 @@ impl Tcb {
                 ctx.stats.zero_window_drop += 1;
                 return refuse(self, ctx);
             }
-            if !self.rmem_try_schedule(ctx.cfg) {
+            if !self.rmem_try_schedule(ctx.cfg, ahead) {
                 self.rcv.ack_now = true;
                 if self.rcv.buf.len() > 0 {
                     ctx.stats.rcvq_drop += 1;
@@ -523,12 +530,11 @@ impl Tcb {
                 ctx.stats.beyond_window += 1;
                 return refuse(self, ctx);
             }
-            if !self.rmem_try_schedule(ctx.cfg) {
+            if !self.rmem_try_schedule(ctx.cfg, ahead) {
                 ctx.stats.ofo_drop += 1;
                 return refuse(self, ctx);
             }
         }
-        let ahead = (seq - nxt).max(0) as usize;
         let needed = self.rcv.buf.len() + ahead + len;
         if needed > self.rcv.buf.cap() {
             self.rcv.buf.grow_cap(needed);
@@ -569,12 +575,10 @@ impl Tcb {
     /// than the limit first raises an autotuned limit to what is held, up
     /// to `tcp_rmem[2]` (tcp_clamp_window(), which also drops the window's
     /// bound to two segments if still over), then drops out-of-order
-    /// buffers from the highest (tcp_prune_ofo_queue()). False: still over
-    /// the limit; the segment is refused and the next window is 0.
-    pub(super) fn rmem_try_schedule(&mut self, cfg: &Config) -> bool {
-        if !cfg.rcv_memory {
-            return true;
-        }
+    /// buffers from the highest down to the arriving segment, `ahead` bytes
+    /// past RCV.NXT (tcp_prune_ofo_queue()). False: still over the limit;
+    /// the segment is refused and the next window is 0.
+    fn rmem_try_schedule(&mut self, cfg: &Config, ahead: usize) -> bool {
         let locked = self.rcvbuf_locked();
         let adv = u32::from(self.our_mss(cfg));
         let m = self.mem_mut();
@@ -593,12 +597,10 @@ impl Tcb {
             m.ssthresh = m.clamp.min(2 * adv);
         }
         self.rcv.quickacks = 0;
-        while self.mem().is_some_and(|m| m.rmem > m.rcvbuf) && !self.mem_mut().ooo.is_empty() {
-            let keep = self.mem_mut().ooo.pop().map(|o| o.seq);
-            if let Some(seq) = keep {
-                let o_end = (seq - self.rcv.nxt).max(0) as usize;
-                self.rcv.buf.prune_ooo_beyond(o_end);
-            }
+        // Out-of-order ranges from the highest down, while they lie past the
+        // arriving segment.
+        while self.mem().is_some_and(|m| m.rmem > m.rcvbuf) && self.rcv.buf.prune_ooo_beyond(ahead)
+        {
             self.rmem_resync_ooo(cfg);
         }
         let m = self.mem_mut();
@@ -624,11 +626,13 @@ impl Tcb {
             .collect();
         let m = self.mem_mut();
         let mut freed = 0;
-        let before: u32 = m.ooo.iter().map(|o| o.truesize).sum();
-        m.ooo
-            .retain(|o| ranges.iter().any(|&(s, e)| o.seq.lt(e) && o.end.gt(s)));
-        let after: u32 = m.ooo.iter().map(|o| o.truesize).sum();
-        freed += before - after;
+        m.ooo.retain(|o| {
+            let held = ranges.iter().any(|&(s, e)| o.seq.lt(e) && o.end.gt(s));
+            if !held {
+                freed += o.truesize;
+            }
+            held
+        });
         m.rmem -= freed;
     }
 

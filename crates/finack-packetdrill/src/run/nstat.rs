@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::shell::shell_words;
-use super::ss::grep_match;
+use super::ss::grep_stages;
 use super::*;
 
 /// The counters of the Tcp MIB (`/proc/net/snmp`), which nstat prefixes
@@ -83,13 +83,8 @@ impl Runner {
         if quiet {
             return Some(Ok(true));
         }
-        for stage in stages {
-            let w = shell_words(stage);
-            let pattern = match w.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-                ["grep", p] | ["grep", "-q", p] => p.to_string(),
-                _ => return Some(Err(format!("pipeline stage '{stage}' is not modelled"))),
-            };
-            lines.retain(|l| grep_match(&pattern, l));
+        if let Err(why) = grep_stages(&mut lines, stages) {
+            return Some(Err(why));
         }
         Some(Ok(!lines.is_empty()))
     }

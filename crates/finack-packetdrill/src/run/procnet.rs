@@ -15,7 +15,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::shell::shell_words;
-use super::ss::grep_match;
+use super::ss::{grep_match, grep_stages};
 use super::*;
 
 const TCP4: &str = "/proc/net/tcp";
@@ -93,13 +93,8 @@ impl Runner {
                 }
             }
         }
-        for stage in stages {
-            let w = shell_words(stage);
-            let p = match w.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-                ["grep", p] | ["grep", "-q", p] => p.to_string(),
-                _ => return Some(Err(format!("pipeline stage '{stage}' is not modelled"))),
-            };
-            lines.retain(|l| grep_match(&p, l));
+        if let Err(why) = grep_stages(&mut lines, stages) {
+            return Some(Err(why));
         }
         Some(Ok(!lines.is_empty()))
     }

@@ -397,41 +397,22 @@ impl Runner {
                 self.file_command(fc);
                 continue;
             }
-            if let Some(r) = self.proc_net_tcp(&cmd) {
-                match r {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        return fail(line, format!("command failed (no line matched): {cmd}"))
-                    }
-                    Err(why) => {
-                        self.unsupported.push(format!("line {line}: {why}"));
-                        continue;
-                    }
+            // `cat`/`grep` of /proc/net/tcp*, `nstat` and `ss` pipelines,
+            // answered from the engine: true when they printed a line.
+            let pipeline = self
+                .proc_net_tcp(&cmd)
+                .or_else(|| self.nstat(&cmd))
+                .or_else(|| (cmd.split_whitespace().next() == Some("ss")).then(|| self.ss(&cmd)));
+            match pipeline {
+                Some(Ok(true)) => continue,
+                Some(Ok(false)) => {
+                    return fail(line, format!("command failed (no line matched): {cmd}"))
                 }
-            }
-            if let Some(r) = self.nstat(&cmd) {
-                match r {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        return fail(line, format!("command failed (no line matched): {cmd}"))
-                    }
-                    Err(why) => {
-                        self.unsupported.push(format!("line {line}: {why}"));
-                        continue;
-                    }
+                Some(Err(why)) => {
+                    self.unsupported.push(format!("line {line}: {why}"));
+                    continue;
                 }
-            }
-            if cmd.split_whitespace().next() == Some("ss") {
-                match self.ss(&cmd) {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        return fail(line, format!("command failed (no line matched): {cmd}"))
-                    }
-                    Err(why) => {
-                        self.unsupported.push(format!("line {line}: {why}"));
-                        continue;
-                    }
-                }
+                None => {}
             }
             let mut cfg = self.ep.config().clone();
             let ctx = Ctx {

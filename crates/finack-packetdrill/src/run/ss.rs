@@ -77,6 +77,23 @@ fn long_name(s: State) -> &'static str {
     }
 }
 
+/// The `| grep PATTERN` and `| grep -q PATTERN` stages of a pipeline,
+/// applied to the lines its command printed; `Err` for any other stage.
+pub(super) fn grep_stages<'a>(
+    lines: &mut Vec<String>,
+    stages: impl Iterator<Item = &'a str>,
+) -> Result<(), String> {
+    for stage in stages {
+        let w = shell_words(stage);
+        let pattern = match w.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            ["grep", p] | ["grep", "-q", p] => p.to_string(),
+            _ => return Err(format!("pipeline stage '{stage}' is not modelled")),
+        };
+        lines.retain(|l| grep_match(&pattern, l));
+    }
+    Ok(())
+}
+
 /// A `grep` pattern (basic regular expression: `.` any character, `^` and
 /// `$` anchors, everything else literal) against a line.
 pub(super) fn grep_match(pattern: &str, line: &str) -> bool {
@@ -243,14 +260,7 @@ impl Runner {
                 local.port()
             ));
         }
-        for stage in stages {
-            let w = shell_words(stage);
-            let pattern = match w.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-                ["grep", p] | ["grep", "-q", p] => p.to_string(),
-                _ => return Err(format!("pipeline stage '{stage}' is not modelled")),
-            };
-            lines.retain(|l| grep_match(&pattern, l));
-        }
+        grep_stages(&mut lines, stages)?;
         Ok(!lines.is_empty())
     }
 }
