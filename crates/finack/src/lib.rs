@@ -49,6 +49,7 @@ mod listener;
 pub mod netns;
 mod offload;
 pub mod proxy;
+mod reader;
 pub mod serve;
 mod socket;
 mod stack;

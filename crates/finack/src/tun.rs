@@ -243,7 +243,8 @@ impl Tun {
 
     /// [`Tun::into_stack`] with `workers` workers (see
     /// [`crate::StackBuilder`]). Worker *i* below the number of queues reads
-    /// queue *i*; every worker writes to queue `i % queues` itself (without
+    /// queue *i* (on a device without segmentation offload through a reader
+    /// thread per queue, see `reader.rs`); every worker writes to queue `i % queues` itself (without
     /// offload straight from its engine's buffer; with offload as TCP
     /// super-segments the kernel segments, see [`crate::StackBuilder`]). Queues beyond the workers are closed
     /// (the kernel then stops steering packets to them). With an impairment
@@ -265,6 +266,9 @@ impl Tun {
             return impaired(dev, offload, config, addrs, inbound, outbound, workers);
         }
         queues.truncate(workers);
+        if self.offload != TunOffload::Segmentation {
+            return with_readers(queues, offload, config, addrs, workers);
+        }
         let devs = queues
             .into_iter()
             .map(|q| AsyncDevice::new(q).map(Arc::new))
@@ -287,11 +291,50 @@ impl Tun {
                     dev: d.clone(),
                     offload,
                 }),
+                feed: None,
             })
             .collect();
         let (stack, _) = Stack::start::<TunPacket>(config, addrs, Arc::default(), links, None);
         Ok(stack)
     }
+}
+
+/// A stack on `queues` of a device without segmentation offload (one
+/// segment per read and per write), each read by a thread of its own that
+/// hands batches of reads to its worker (see `reader.rs` for why); workers
+/// write their queue `i % queues` with plain non-blocking writes.
+fn with_readers(
+    queues: Vec<SyncDevice>,
+    vnet: bool,
+    config: Config,
+    addrs: &[IpAddr],
+    workers: usize,
+) -> io::Result<Stack> {
+    let devs: Vec<Arc<SyncDevice>> = queues.into_iter().map(Arc::new).collect();
+    let mut readers = Vec::with_capacity(devs.len());
+    let mut feeds = Vec::with_capacity(devs.len());
+    for d in &devs {
+        let (feed, reader) = crate::reader::reader(d.clone(), vnet)?;
+        feeds.push(Some(feed));
+        readers.push(reader);
+    }
+    let links = (0..workers)
+        .map(|i| WorkerLink {
+            out: Out::TunFd {
+                dev: devs[i % devs.len()].clone(),
+                vnet,
+            },
+            queue: None,
+            feed: feeds.get_mut(i).and_then(Option::take),
+        })
+        .collect();
+    let counters: Arc<Counters> = Arc::default();
+    let (stack, inboxes) = Stack::start::<TunPacket>(config, addrs, counters.clone(), links, None);
+    let steer = stack.shared.steer.clone();
+    for (i, r) in readers.into_iter().enumerate() {
+        r.spawn(i, inboxes.clone(), steer.clone(), counters.clone())?;
+    }
+    Ok(stack)
 }
 
 /// A stack on one TUN queue with impairments: a reader and a writer task and
