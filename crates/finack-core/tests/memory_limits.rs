@@ -528,3 +528,58 @@ fn an_orphan_whose_peer_keeps_its_window_closed_ends() {
         "still open after an hour"
     );
 }
+
+/// Linux's memory model (Config::rcv_memory): SO_RCVBUF shrunk below what
+/// out-of-order data holds makes the next segment prune that data from the
+/// highest range down, each pruned buffer's charge released, and only until
+/// the socket is back under its limit (tcp_try_rmem_schedule() ->
+/// tcp_prune_ofo_queue()); the lower ranges stay and are still delivered.
+#[test]
+fn a_shrunk_receive_buffer_prunes_out_of_order_data_from_the_top_only_as_far_as_needed() {
+    let mut h = Host::new(Config::linux());
+    let p = h.connect(6000);
+    // Ten ranges past a hole at 0: 1000..2000, 3000..4000, ..., 19000..20000,
+    // each a buffer of its own (a 1040-byte packet written into a TUN
+    // device is charged 2304 bytes).
+    for k in 0..10 {
+        h.data(&p, 1000 + 2 * k * MSS, MSS);
+    }
+    let held = h.log.last().unwrap().sack.clone();
+    assert!(!held.is_empty(), "the ranges are SACKed");
+    // 23040 bytes are held; the limit becomes 2 x 10000.
+    h.ep.set_recv_buffer(p.conn, 10_000).unwrap();
+    assert_eq!(h.ep.info(p.conn).unwrap().rcv_buf, 20_000);
+
+    // The hole's segment comes: ranges go from the top, an eighth of the
+    // limit (2500 bytes) at a time, until the socket is under its limit:
+    // two of them (23040 -> 18432), no more. What the SACK blocks said is
+    // forgotten (tcp_sack_reset()).
+    let out = h.data(&p, 0, MSS);
+    let ack = out.last().unwrap();
+    assert_eq!(ack.ack, p.base + 2000, "the hole and the range after it");
+    assert!(ack.sack.is_empty(), "{ack:?}");
+    assert_eq!(h.ep.stats().ofo_pruned, 1, "one pruning pass");
+
+    // Read what is in order; the gaps' segments then join the kept ranges.
+    assert_eq!(h.read_all(p.conn), pattern(2000, p.port as u8));
+    let mut expect_ack = 2000i32;
+    for k in 1..8 {
+        let out = h.data(&p, 2 * k * MSS, MSS);
+        expect_ack += 2 * MSS as i32;
+        assert_eq!(
+            out.last().map(|o| o.ack - p.base),
+            Some(expect_ack),
+            "gap {k} filled up to the next kept range"
+        );
+        h.read_all(p.conn);
+    }
+    // What lay past 16000 was pruned: its segments come again and are taken.
+    for off in (16_000..20_000).step_by(MSS) {
+        h.data(&p, off, MSS);
+        h.read_all(p.conn);
+    }
+    h.advance(Duration::from_millis(200));
+    let last = h.log.last().unwrap();
+    assert_eq!(last.ack - p.base, 20_000);
+    assert!(last.sack.is_empty());
+}

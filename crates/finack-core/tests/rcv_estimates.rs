@@ -262,9 +262,13 @@ dual!(
             net.server.poll_transmit(now, &mut buf).is_none(),
             "one small segment: the ACK is delayed"
         );
-        // 40 full-sized segments merged into one packet: far more than two
+        // Ten full-sized segments merged into one packet: far more than two
         // full-sized segments unacknowledged (RFC 9293 §3.8.6.3, SHLD-19).
-        let data = pattern(40 * 1448, 9);
+        // (Not many more: Linux acknowledges at once only while the window
+        // still reaches as far as the one announced, __tcp_ack_snd_check();
+        // a packet that takes half the buffer's memory waits for the reader
+        // or the delayed-ACK timer.)
+        let data = pattern(10 * 1448, 9);
         let pkt = craft(
             synack.dst,
             synack.src,

@@ -385,8 +385,11 @@ dual!(
 );
 
 dual!(
-    linux_ack_above_snd_nxt_dropped_without_reply,
+    ack_above_snd_nxt_gets_a_challenge_ack_and_is_dropped,
     |f: Family| {
+        // RFC 9293 §3.10.7.4 fifth / RFC 5961 §5.2, and Linux since its
+        // tcp_ack() answers too (a 6.18 kernel does, measured with
+        // packetdrill): one challenge ACK, the text dropped.
         let mut net = Net::new(f);
         let (c, _s) = net.established();
         let v = client_view(&net, c);
@@ -397,12 +400,28 @@ dual!(
             v.local,
             &raw(v.rcv_nxt, v.snd_nxt + 1000, TcpFlags::ACK | TcpFlags::PSH).data(b"evil"),
         );
-        assert!(
-            r.is_empty(),
-            "Linux's tcp_ack drops it without a reply: {r:?}"
-        );
+        assert_single_ack(&r, v, "ACK of data never sent");
+        assert_eq!(net.client.stats().challenge_acks, 1);
         assert!(net.capp.received.is_empty(), "the text is dropped");
         assert_eq!(net.client.state(c), State::Established);
+    }
+);
+
+dual!(
+    linux_3_11_drops_an_ack_above_snd_nxt_without_reply,
+    |f: Family| {
+        let mut net = Net::with_configs(f, Config::linux_3_11(), Config::linux_3_11());
+        let (c, _s) = net.established();
+        let v = client_view(&net, c);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt + 1000, TcpFlags::ACK | TcpFlags::PSH).data(b"evil"),
+        );
+        assert!(r.is_empty(), "Linux 3.11's tcp_ack drops it: {r:?}");
+        assert!(net.capp.received.is_empty(), "the text is dropped");
     }
 );
 
@@ -411,9 +430,15 @@ dual!(
     |f: Family| {
         let mut net = Net::new(f);
         let (c, _s) = net.established();
+        // More than MAX.SND.WND acknowledged first (Linux also never takes
+        // an ACK below ISS+1: see the next test).
+        net.client.send(net.now, c, &[5u8; 200_000]).unwrap();
+        net.run_for(Duration::from_secs(2));
         let v = client_view(&net, c);
+        assert_eq!(net.client.info(c).unwrap().unacked, 0);
         let snd_wscale = net.client.info(c).unwrap().snd_wscale;
-        // MAX.SND.WND: the largest window the server announced (the SYN's unscaled).
+        // At most MAX.SND.WND: the largest window the server announced (the
+        // SYN's unscaled).
         let max_wnd = net
             .sent_by(Side::Server)
             .iter()
@@ -423,7 +448,7 @@ dual!(
             })
             .max()
             .unwrap();
-        // SND.UNA == SND.NXT on the quiet connection.
+        // SND.UNA == SND.NXT: everything was acknowledged.
         let too_old = v.snd_nxt - (max_wnd + 1);
         let r = send_to(
             &mut net,
@@ -435,7 +460,9 @@ dual!(
         assert_single_ack(&r, v, "ACK below SND.UNA - MAX.SND.WND");
         assert_eq!(net.client.stats().challenge_acks, 1);
         assert!(net.capp.received.is_empty(), "dropped with its text");
-        // An ACK only a little behind SND.UNA is acceptable: the data is taken.
+        // An ACK less far behind SND.UNA is acceptable: the data is taken.
+        // (`max_wnd` is the largest window the server sent; the client may
+        // have taken a smaller one as its MAX.SND.WND.)
         net.run_for(CA_INTERVAL);
         let r = send_to(
             &mut net,
@@ -444,7 +471,7 @@ dual!(
             v.local,
             &raw(
                 v.rcv_nxt,
-                v.snd_nxt - max_wnd,
+                v.snd_nxt - max_wnd / 2,
                 TcpFlags::ACK | TcpFlags::PSH,
             )
             .data(b"fine"),
@@ -455,6 +482,49 @@ dual!(
         assert_eq!(r[0].ack, v.rcv_nxt + 4, "the data is acknowledged");
     }
 );
+
+dual!(linux_never_takes_an_ack_below_iss_plus_one, |f: Family| {
+    // Linux tcp_ack(): the lower bound is SND.UNA minus the smaller of
+    // MAX.SND.WND and the octets acknowledged so far. On a connection
+    // that has sent nothing, an ACK of ISS (one below SND.UNA) is
+    // answered with a challenge ACK and its text dropped; the RFC
+    // profile takes it as an old duplicate and keeps the text.
+    for (cfg, challenged) in [(Config::linux(), true), (Config::rfc9293(), false)] {
+        let mut net = Net::with_configs(f, cfg.clone(), cfg);
+        let (c, _s) = net.established();
+        let v = client_view(&net, c);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt - 1, TcpFlags::ACK | TcpFlags::PSH).data(b"iss"),
+        );
+        if challenged {
+            assert_single_ack(&r, v, "ACK of ISS");
+            assert!(net.capp.received.is_empty());
+        } else {
+            assert_eq!(net.capp.received, b"iss");
+            assert_eq!(net.client.stats().challenge_acks, 0);
+        }
+    }
+    // Once data was acknowledged, an ACK up to that far back is an old
+    // duplicate again (here 2000 octets; MAX.SND.WND is larger).
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    net.client.send(net.now, c, &[7u8; 2000]).unwrap();
+    net.run_for(Duration::from_millis(300));
+    let v = client_view(&net, c);
+    let r = send_to(
+        &mut net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(v.rcv_nxt, v.snd_nxt - 2000, TcpFlags::ACK | TcpFlags::PSH).data(b"old"),
+    );
+    assert_eq!(net.capp.received, b"old", "taken");
+    assert_eq!(r.last().map(|a| a.ack), Some(v.rcv_nxt + 3));
+});
 
 // ---- RFC 5961 §7: rate limit ------------------------------------------------------
 
@@ -2773,8 +2843,8 @@ dual!(
         let recent = last_tsval(&net, Side::Server);
         let echo = last_tsval(&net, Side::Client);
         // A FIN whose ACK covers data never sent, with a TSval far ahead: RFC
-        // 5961 §5.2 discards it (Linux without a reply), so its TSval is not
-        // remembered.
+        // 5961 §5.2 discards it with a challenge ACK, which echoes the
+        // TS.Recent it had: the bad TSval was not remembered.
         let r = send_to(
             &mut net,
             Side::Client,
@@ -2783,7 +2853,8 @@ dual!(
             &raw(v.rcv_nxt, v.snd_nxt + 9999, TcpFlags::ACK | TcpFlags::FIN)
                 .opts(ts_opt(recent.wrapping_add(200_000), echo)),
         );
-        assert!(r.is_empty(), "{r:?}");
+        assert_single_ack(&r, v, "challenge ACK");
+        assert_eq!(r[0].options.timestamps.unwrap().tsecr, recent);
         assert_eq!(net.client.state(c), State::Established, "FIN not taken");
         // The peer's next genuine segment, with a TSval just above the real
         // TS.Recent, passes PAWS and is acknowledged with that TSval echoed.

@@ -49,6 +49,10 @@ struct RecvRing {
     ooo: Vec<(usize, usize, u32)>,
     /// Out-of-order arrivals so far, to order the ranges by recency.
     arrivals: u32,
+    /// `arrivals` when what SACK blocks say was last thrown away (Linux
+    /// tcp_sack_reset() after pruning): ranges no data came into since are
+    /// not announced.
+    sack_reset: Option<u32>,
 }
 
 /// Smallest storage a receive ring allocates.
@@ -89,6 +93,7 @@ static EMPTY: RecvRing = RecvRing {
     len: 0,
     ooo: Vec::new(),
     arrivals: 0,
+    sack_reset: None,
 };
 
 impl RecvBuf {
@@ -359,6 +364,14 @@ impl RecvBuf {
         false
     }
 
+    /// Stop announcing the out-of-order ranges held now, until data comes
+    /// into them again (Linux tcp_prune_ofo_queue() -> tcp_sack_reset()).
+    pub(crate) fn forget_sacks(&mut self) {
+        if let Some(r) = self.ring.as_deref_mut() {
+            r.sack_reset = Some(r.arrivals);
+        }
+    }
+
     /// Out-of-order ranges, as offsets from the in-order end, in sequence
     /// order.
     pub(crate) fn ooo_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -369,12 +382,15 @@ impl RecvBuf {
     /// first (for SACK: RFC 2018 §4, Linux tcp_sack_new_ofo_skb() moves the
     /// block a segment lands in to the front of `selective_acks`).
     pub(crate) fn ooo_recent(&self, n: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let (ooo, newest) = (&self.ring().ooo, self.ring().arrivals);
+        let ring = self.ring();
+        let (ooo, newest) = (&ring.ooo, ring.arrivals);
         // Stamps count arrivals (wrapping): order by age against the latest.
+        let forgotten = ring.sack_reset.map(|z| newest.wrapping_sub(z));
         let mut last_age = None;
         (0..n.min(ooo.len())).filter_map(move |_| {
             let next = ooo
                 .iter()
+                .filter(|r| forgotten.is_none_or(|f| newest.wrapping_sub(r.2) < f))
                 .filter(|r| last_age.is_none_or(|a| newest.wrapping_sub(r.2) > a))
                 .min_by_key(|r| newest.wrapping_sub(r.2))?;
             last_age = Some(newest.wrapping_sub(next.2));

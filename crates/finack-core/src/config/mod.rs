@@ -280,6 +280,12 @@ pub struct Config {
     /// blind attacker only has to land in the window; kept to show what
     /// RFC 5961 buys (`finack sim attack blind-inject`).
     pub rfc5961: bool,
+    /// RFC 5961 §5.2's lower bound on SEG.ACK is SND.UNA minus the smaller
+    /// of MAX.SND.WND and the octets acknowledged so far, so no ACK below
+    /// ISS+1 (of octets never sent) is taken as an old duplicate: it gets
+    /// a challenge ACK. Linux does this since 6.7 (tcp_input.c: tcp_ack(),
+    /// `min(max_window, bytes_acked)`); the RFC's bound is MAX.SND.WND alone.
+    pub old_ack_floor_iss: bool,
     /// Least time between two challenge ACKs (RFC 5961 §7) or other replies to
     /// out-of-window segments on one connection. Linux: `tcp_invalid_ratelimit` = 500 ms.
     pub challenge_ack_interval: Duration,
@@ -369,8 +375,9 @@ pub struct Config {
     pub linux_write_space: bool,
     /// Answer a segment that acknowledges data never sent (SEG.ACK > SND.NXT)
     /// with an ACK before dropping it (RFC 9293 §3.10.7.4 fifth step; RFC 5961
-    /// §5.2 makes it a rate-limited challenge ACK). Linux drops such a segment
-    /// without a reply (`tcp_ack`): off in the Linux profile.
+    /// §5.2 makes it a rate-limited challenge ACK). Linux 7.x does too
+    /// (`tcp_ack()` sends a challenge ACK); kernels before it dropped such a
+    /// segment without a reply: off in `linux_3_11()`.
     pub ack_unsent_data_reply: bool,
     /// Resets in Linux's forms. Those the stack sends on its own initiative
     /// (ABORT, close with unread data or `SO_LINGER` 0, a dead keep-alive
@@ -514,6 +521,7 @@ impl Config {
             md5_option_checks: true,
             time_wait_syn_reuse: true,
             rfc5961: true,
+            old_ack_floor_iss: true,
             challenge_ack_interval: Duration::from_millis(500),
             ttl: 64,
             tos: 0,
@@ -533,7 +541,8 @@ impl Config {
             linux_push: true,
             notsent_lowat: u32::MAX,
             linux_write_space: true,
-            ack_unsent_data_reply: false,
+            // Linux 7.x tcp_ack(): SEG.ACK > SND.NXT gets a challenge ACK.
+            ack_unsent_data_reply: true,
             linux_resets: true,
             record_transitions: true,
             tx_checksum_offload: false,
@@ -578,6 +587,10 @@ impl Config {
             // (tcp_adv_win_scale) with no per-segment ratio (6.x
             // scaling_ratio) or 7.x largest-window acceptance.
             rcv_memory: false,
+            // Linux 3.11 tcp_ack(): an ACK of data never sent was dropped
+            // without a word.
+            ack_unsent_data_reply: false,
+            old_ack_floor_iss: false,
             ..Config::linux()
         }
     }
@@ -642,6 +655,8 @@ impl Config {
             linux_push: false,
             linux_write_space: false,
             ack_unsent_data_reply: true,
+            // RFC 5961 §5.2: SND.UNA - MAX.SND.WND, whatever was acknowledged.
+            old_ack_floor_iss: false,
             linux_resets: false,
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.

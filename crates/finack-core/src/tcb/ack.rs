@@ -56,8 +56,8 @@ impl Tcb {
         if ack.gt(self.snd.max) {
             // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send
             // an ACK, drop the segment, and return." RFC 5961 §5.2 makes it a
-            // challenge ACK (rate-limited). Linux only drops it
-            // (`Config::ack_unsent_data_reply`).
+            // challenge ACK (rate-limited), as Linux 7.x tcp_ack() sends;
+            // older kernels only dropped it (`Config::ack_unsent_data_reply`).
             if ctx.cfg.ack_unsent_data_reply {
                 self.challenge_ack(ctx);
             }
@@ -65,7 +65,15 @@ impl Tcb {
         }
         // RFC 5961 §5.2: SEG.ACK must also be >= SND.UNA - MAX.SND.WND.
         // (RFC 793 took any older ACK as a duplicate and kept the text.)
-        if ctx.cfg.rfc5961 && ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
+        // Linux tcp_ack(): no further back than ISS+1, what was never sent
+        // (`Config::old_ack_floor_iss`).
+        let floor = if ctx.cfg.old_ack_floor_iss {
+            let acked = (self.snd.una - (self.snd.iss + 1)).max(0) as u32;
+            self.snd.max_wnd.min(acked)
+        } else {
+            self.snd.max_wnd.max(1)
+        };
+        if ctx.cfg.rfc5961 && ack.lt(self.snd.una - floor) {
             self.challenge_ack(ctx);
             return Step::Done;
         }

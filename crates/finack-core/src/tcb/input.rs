@@ -427,6 +427,9 @@ impl Tcb {
 
     /// Seventh (segment text) and eighth (FIN).
     fn step_text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, cur: Trimmed<'_>) {
+        // A FIN comes with its segment's text: when the text is refused, so
+        // is the FIN (Linux drops the whole skb); the peer sends both again.
+        let mut taken = true;
         if !cur.payload.is_empty() {
             match self.state {
                 State::Established | State::FinWait1 | State::FinWait2 => {
@@ -448,7 +451,7 @@ impl Tcb {
                         self.enter_closed(ctx, CloseReason::Aborted);
                         return;
                     }
-                    self.deliver(ctx, seg, cur.seq, cur.payload);
+                    taken = self.deliver(ctx, seg, cur.seq, cur.payload);
                 }
                 // "This should not occur since a FIN has been received from the
                 // remote side. Ignore the segment text."
@@ -459,8 +462,11 @@ impl Tcb {
         if cur.fin {
             let fin_seq = cur.seq + cur.payload.len() as u32;
             if fin_seq == self.rcv.nxt {
+                if cur.payload.is_empty() && ctx.cfg.rcv_memory {
+                    self.rmem_admit_fin(ctx);
+                }
                 self.on_fin(ctx, seg);
-            } else if fin_seq.gt(self.rcv.nxt) && !self.rcv.fin_received {
+            } else if taken && fin_seq.gt(self.rcv.nxt) && !self.rcv.fin_received {
                 // Out of order: remember where the stream ends.
                 self.rcv.ooo_fin = Some(fin_seq);
                 self.rcv.ack_now = true;
@@ -497,11 +503,18 @@ impl Tcb {
 
     /// Accept in-window text: in order into the receive buffer, otherwise into the
     /// out-of-order queue. Either way an ACK is due (MUST-58: output aggregates it
-    /// with any data; MAY-13: ACK out-of-order segments at once).
-    fn deliver(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber, payload: &[u8]) {
+    /// with any data; MAY-13: ACK out-of-order segments at once). False:
+    /// refused for want of window or memory.
+    fn deliver(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        seq: SeqNumber,
+        payload: &[u8],
+    ) -> bool {
         self.ecn_check_ce(ctx);
         if ctx.cfg.rcv_memory && !self.rmem_admit(ctx, seq, payload.len()) {
-            return;
+            return false;
         }
         if seq != self.rcv.nxt {
             // MAY-13: out-of-order data is acknowledged at once (a duplicate ACK
@@ -513,7 +526,7 @@ impl Tcb {
                 // (TCPOFODrop); the duplicate ACK restates what we hold.
                 ctx.stats.ofo_drop += 1;
                 self.rcv.ack_now = true;
-                return;
+                return false;
             }
             // Linux tcp_data_queue_ofo(): what it repeats of data held.
             // Only the first overlap counts: the held ranges are apart, so
@@ -529,7 +542,7 @@ impl Tcb {
             self.rmem_charge_ooo(ctx.cfg, seg, seq, payload.len() as u32, accepted);
             self.rcv.ack_now = true;
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
-            return;
+            return true;
         }
         if !self.rmem_schedule(ctx, 0, payload.len()) {
             // Linux tcp_input.c: tcp_data_queue(): no memory while data is
@@ -537,7 +550,7 @@ impl Tcb {
             // the peer sends it again.
             ctx.stats.rcvq_drop += 1;
             self.rcv.ack_now = true;
-            return;
+            return false;
         }
         let filled_hole = self.rcv.buf.has_ooo();
         if filled_hole {
@@ -554,7 +567,6 @@ impl Tcb {
                 self.dsack_extend(ctx, s, e);
             }
         }
-        self.schedule_ack(ctx, payload.len() as u32, filled_hole);
         // MUST-59: out-of-order bytes this reaches join the stream at once.
         let advanced = self.rcv.buf.push(payload);
         // Linux tcp_input.c: tcp_event_data_recv() stamps lrcvtime.
@@ -563,6 +575,9 @@ impl Tcb {
         self.rcv.nxt += advanced as u32;
         self.rcv_data_event(ctx, seg);
         self.rmem_charge_in_order(ctx.cfg, seg, seq, payload.len() as u32);
+        // Linux decides on the ACK once the data is queued and charged
+        // (tcp_ack_snd_check() after tcp_data_queue()).
+        self.schedule_ack(ctx, payload.len() as u32, filled_hole);
         ctx.events.push(Event::Readable(self.id));
         if let Some(fin) = self.rcv.ooo_fin {
             if fin == self.rcv.nxt {
@@ -570,6 +585,7 @@ impl Tcb {
                 self.process_fin(ctx);
             }
         }
+        true
     }
 
     /// Acknowledge `len` in-order bytes now or a little later (RFC 9293 §3.8.6.3,
@@ -589,7 +605,12 @@ impl Tcb {
             self.rcv.ack_now = true;
             return;
         };
-        if urgent || self.rcv.quickacks > 0 || self.rcv.unacked >= 2 * self.rcv.seg_max {
+        let frames = if ctx.cfg.rcv_memory {
+            self.rmem_frames_to_ack(ctx.cfg)
+        } else {
+            self.rcv.unacked >= 2 * self.rcv.seg_max
+        };
+        if urgent || frames || self.rcv.quickacks > 0 {
             // SHLD-19: at least every second full-sized segment.
             self.rcv.quickacks = self.rcv.quickacks.saturating_sub(1);
             self.rcv.ack_now = true;

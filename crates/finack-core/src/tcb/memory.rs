@@ -55,6 +55,8 @@ impl Tcb {
         }
         if pruned {
             ctx.stats.ofo_pruned += 1;
+            // Linux tcp_prune_ofo_queue(): tcp_sack_reset().
+            self.rcv.buf.forget_sacks();
         }
         if stores(self, ctx) {
             return true;

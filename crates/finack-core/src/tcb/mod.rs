@@ -618,12 +618,17 @@ impl Tcb {
             // tcp_cleanup_rbuf() decides whether to announce the window.
             self.rcv_space_adjust(now, cfg, n);
             let open = if cfg.rcv_memory {
-                // Linux tcp.c: __tcp_cleanup_rbuf(): when what is still
-                // open of the window offered is at most half the clamp, a
-                // window at least twice it is announced.
+                // Linux tcp.c: __tcp_cleanup_rbuf(): a delayed ACK owed for
+                // more than one full segment goes now (the every-second-
+                // segment ACK tcp_input.c held back while the window could
+                // not move); else, when what is still open of the window
+                // offered is at most half the clamp, a window at least twice
+                // it is announced.
+                let owed = self.timers.get(TimerKind::DelayedAck).is_some()
+                    && self.rcv.nxt - self.rcv.last_ack_sent > i32::from(self.rcv_mss(cfg));
                 let room = self.rcv_wnd_open();
                 let clamp = self.rmem_clamp();
-                2 * u64::from(room) <= u64::from(clamp) && {
+                owed || 2 * u64::from(room) <= u64::from(clamp) && {
                     let now_wnd = self.rmem_select(cfg);
                     now_wnd > 0 && u64::from(now_wnd) >= 2 * u64::from(room)
                 }

@@ -518,7 +518,7 @@ impl Tcb {
                 ctx.stats.zero_window_drop += 1;
                 return refuse(self, ctx);
             }
-            if !self.rmem_try_schedule(ctx.cfg, ahead) {
+            if !self.rmem_try_schedule(ctx, ahead) {
                 self.rcv.ack_now = true;
                 if self.rcv.buf.len() > 0 {
                     ctx.stats.rcvq_drop += 1;
@@ -530,7 +530,7 @@ impl Tcb {
                 ctx.stats.beyond_window += 1;
                 return refuse(self, ctx);
             }
-            if !self.rmem_try_schedule(ctx.cfg, ahead) {
+            if !self.rmem_try_schedule(ctx, ahead) {
                 ctx.stats.ofo_drop += 1;
                 return refuse(self, ctx);
             }
@@ -540,6 +540,17 @@ impl Tcb {
             self.rcv.buf.grow_cap(needed);
         }
         true
+    }
+
+    /// Linux tcp_input.c: tcp_data_queue(): a FIN alone at RCV.NXT is
+    /// taken even when the window offered is closed (some stacks send one
+    /// in a loop against a zero window) and even over the memory limit (it
+    /// costs nothing to hold); over the limit it is acknowledged at once,
+    /// offering a window of 0 (ICSK_ACK_NOMEM | ICSK_ACK_NOW).
+    pub(super) fn rmem_admit_fin(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.rmem_try_schedule(ctx, 0) {
+            self.rcv.ack_now = true;
+        }
     }
 
     /// The application read up to `copied` (the next byte it will read):
@@ -576,9 +587,11 @@ impl Tcb {
     /// to `tcp_rmem[2]` (tcp_clamp_window(), which also drops the window's
     /// bound to two segments if still over), then drops out-of-order
     /// buffers from the highest down to the arriving segment, `ahead` bytes
-    /// past RCV.NXT (tcp_prune_ofo_queue()). False: still over the limit;
-    /// the segment is refused and the next window is 0.
-    fn rmem_try_schedule(&mut self, cfg: &Config, ahead: usize) -> bool {
+    /// past RCV.NXT (tcp_prune_ofo_queue(): an eighth of the limit at a time
+    /// before looking again, and what SACK blocks said is forgotten). False:
+    /// still over the limit; the segment is refused and the next window is 0.
+    fn rmem_try_schedule(&mut self, ctx: &mut Ctx<'_>, ahead: usize) -> bool {
+        let cfg = ctx.cfg;
         let locked = self.rcvbuf_locked();
         let adv = u32::from(self.our_mss(cfg));
         let m = self.mem_mut();
@@ -598,10 +611,24 @@ impl Tcb {
         }
         self.rcv.quickacks = 0;
         // Out-of-order ranges from the highest down, while they lie past the
-        // arriving segment.
-        while self.mem().is_some_and(|m| m.rmem > m.rcvbuf) && self.rcv.buf.prune_ooo_beyond(ahead)
-        {
+        // arriving segment, an eighth of the limit's worth at a time.
+        let mut pruned = false;
+        let mut goal = 0i64;
+        while self.mem().is_some_and(|m| m.rmem > m.rcvbuf || goal > 0) {
+            if goal <= 0 {
+                goal = i64::from(self.mem_mut().rcvbuf >> 3);
+            }
+            if !self.rcv.buf.prune_ooo_beyond(ahead) {
+                break;
+            }
+            pruned = true;
+            let before = self.mem_mut().rmem;
             self.rmem_resync_ooo(cfg);
+            goal -= i64::from(before - self.mem_mut().rmem);
+        }
+        if pruned {
+            ctx.stats.ofo_pruned += 1;
+            self.rcv.buf.forget_sacks();
         }
         let m = self.mem_mut();
         if m.rmem > m.rcvbuf {
@@ -691,6 +718,22 @@ impl Tcb {
             wnd
         };
         window.max(0) as u32
+    }
+
+    /// Linux tcp_input.c: __tcp_ack_snd_check()'s first reason to ACK at
+    /// once: more than one full segment arrived since the window was last
+    /// announced, and either nothing waits to be read (below SO_RCVLOWAT's
+    /// default of 1) or the window would now reach at least as far as the
+    /// one announced. Choosing that window (__tcp_select_window()) leaves
+    /// quick-ACK mode when free memory is short, so a large segment that
+    /// fills half the buffer is acknowledged after the delayed-ACK time.
+    pub(super) fn rmem_frames_to_ack(&mut self, cfg: &Config) -> bool {
+        let since = self.rcv.nxt - self.rcv.last_ack_sent;
+        if since <= i32::from(self.rcv_mss(cfg)) {
+            return false;
+        }
+        let wnd = self.mem().map_or(0, |m| m.wnd);
+        self.rcv.buf.len() == 0 || self.rmem_select(cfg) >= wnd
     }
 
     /// Linux tcp_output.c: tcp_select_window(): the window for a segment:

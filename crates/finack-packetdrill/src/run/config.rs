@@ -187,6 +187,12 @@ pub fn apply_sysctl_for(
         // Linux tcp_minisocks.c tcp_timewait_state_process(): 1 keeps a
         // TIME-WAIT entry alive through an in-window RST (RFC 1337).
         "tcp_rfc1337" => cfg.rfc1337 = num(value)? != 0,
+        // Milliseconds between two replies to invalid segments on one
+        // connection (Linux tcp_input.c: __tcp_oow_rate_limited();
+        // Config::challenge_ack_interval).
+        "tcp_invalid_ratelimit" => {
+            cfg.challenge_ack_interval = core::time::Duration::from_millis(num(value)?)
+        }
         // Bit 0: RACK loss detection (Config::rack). Bits 1 (a static
         // reordering window) and 2 (no duplicate-ACK threshold) have no field.
         "tcp_recovery" => match num(value)? {
