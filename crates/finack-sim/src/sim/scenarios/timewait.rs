@@ -177,6 +177,7 @@ pub(super) fn old_dup_run(
     family: Family,
     time_wait: Duration,
     timestamps: bool,
+    ack_floor: bool,
 ) -> (Sim, Vec<u8>, Vec<u8>, bool) {
     let mut ccfg = Config::linux();
     ccfg.time_wait = time_wait;
@@ -184,8 +185,9 @@ pub(super) fn old_dup_run(
     // Linux 6.7+ also refuses an ACK below the new connection's ISS+1
     // (tcp_ack(): `min(max_window, bytes_acked)`), and the old segment's
     // ACK, of the old connection's bytes, lies below the clock-driven new
-    // ISS: a second defence, off here to show what TIME-WAIT itself does.
-    ccfg.old_ack_floor_iss = false;
+    // ISS: a second defence, off but in the last run to show what
+    // TIME-WAIT and PAWS themselves do.
+    ccfg.old_ack_floor_iss = ack_floor;
     let mut scfg = Config::linux();
     scfg.timestamps = timestamps;
     let mut sim = pair(name, seed, family, ccfg, scfg);
@@ -203,7 +205,11 @@ pub(super) fn old_dup_run(
     );
     sim.note(
         None,
-        "Linux 6.7+ would also refuse the old segment for its ACK, which lies below the new ISS (Config::old_ack_floor_iss); that check is off here",
+        if ack_floor {
+            "Linux 6.7+ refuses an ACK below the new connection's ISS+1 (Config::old_ack_floor_iss): on"
+        } else {
+            "Linux 6.7+ would also refuse the old segment for its ACK, which lies below the new ISS (Config::old_ack_floor_iss); that check is off here"
+        },
     );
     let reconnect_after = Duration::from_millis(500);
     // 250,000 ISN ticks per second (RFC 6528's 4 µs clock).
@@ -291,15 +297,18 @@ pub(super) fn old_dup_run(
 pub(super) fn old_duplicate(seed: u64, family: Family) -> ScenarioResult {
     let name = "old-duplicate";
     let (bad, bad_got, greeting, bad_refused) =
-        old_dup_run(name, seed, family, Duration::from_millis(1), false);
+        old_dup_run(name, seed, family, Duration::from_millis(1), false, false);
     let (good, good_got, _, good_refused) =
-        old_dup_run(name, seed, family, Duration::from_secs(60), false);
+        old_dup_run(name, seed, family, Duration::from_secs(60), false, false);
     let (paws, paws_got, _, paws_refused) =
-        old_dup_run(name, seed, family, Duration::from_millis(1), true);
+        old_dup_run(name, seed, family, Duration::from_millis(1), true, false);
+    let (floor, floor_got, _, floor_refused) =
+        old_dup_run(name, seed, family, Duration::from_millis(1), false, true);
     let old_stream = pattern(200_000, 2);
     let k = 125_000usize;
     let corrupted_prefix = bad_got.len() >= 100 && bad_got[..100] == old_stream[k..k + 100];
     let paws_drops = paws.hosts[CLIENT].ep.stats().paws_rejected;
+    let floor_challenges = floor.hosts[CLIENT].ep.stats().challenge_acks;
     let checks = vec![
         check(
             "timestamps off, no TIME-WAIT: the reconnect reuses the 4-tuple at once",
@@ -334,6 +343,16 @@ pub(super) fn old_duplicate(seed: u64, family: Family) -> ScenarioResult {
             paws_got == greeting && paws_drops >= 1,
             format!("{} bytes, PAWSEstab {paws_drops}", paws_got.len()),
         ),
+        check(
+            "timestamps off, no TIME-WAIT, Linux 6.7+'s ACK floor: the reconnect reuses the 4-tuple at once",
+            !floor_refused,
+            "connect was refused",
+        ),
+        check(
+            "... and the old segment's ACK, below the new ISS, earns it a challenge ACK instead of a place in the stream",
+            floor_got == greeting && floor_challenges >= 1,
+            format!("{} bytes, challenge ACKs {floor_challenges}", floor_got.len()),
+        ),
     ];
     let two = concat(
         bad,
@@ -341,10 +360,15 @@ pub(super) fn old_duplicate(seed: u64, family: Family) -> ScenarioResult {
         "the same again, now with TIME-WAIT = 2MSL = 60 s (timestamps still off)",
         checks,
     );
-    append(
+    let three = append(
         two,
         paws,
         "the same without TIME-WAIT but with timestamps on, as Linux has them: PAWS",
+    );
+    append(
+        three,
+        floor,
+        "the same without TIME-WAIT or timestamps, with Linux 6.7+'s floor on acceptable ACKs",
     )
 }
 
