@@ -583,3 +583,74 @@ fn a_shrunk_receive_buffer_prunes_out_of_order_data_from_the_top_only_as_far_as_
     assert_eq!(last.ack - p.base, 20_000);
     assert!(last.sack.is_empty());
 }
+
+/// The endpoint's `tcp_mem` limits together with Linux's per-socket memory
+/// model (`Config::rcv_memory`, on in `Config::linux()`): applications that
+/// do not read keep the endpoint's buffer memory under the hard limit
+/// (plus small per-connection slack), data past what the endpoint lets a
+/// connection hold is refused and comes again, and once the applications
+/// read, every byte arrives intact and in order.
+#[test]
+fn endpoint_memory_limits_hold_under_the_linux_memory_model() {
+    let (low, pressure, high) = (16 * 1024, 96 * 1024, 128 * 1024);
+    let cfg = Config {
+        tcp_mem: Some((low, pressure, high)),
+        ..Config::linux()
+    };
+    assert!(cfg.rcv_memory);
+    let mut h = Host::new(cfg);
+    let peers: Vec<Peer> = (0..4).map(|i| h.connect(7000 + i)).collect();
+    let bound = high + peers.len() * overshoot_per_connection();
+    // 60 KB each, within the 64240-byte window the memory model offers, in
+    // order and unread.
+    let total = 60 * MSS;
+    for off in (0..total).step_by(MSS) {
+        for p in &peers {
+            h.data(p, off, MSS);
+            assert!(
+                h.ep.buffer_memory() <= bound,
+                "{} > {bound}",
+                h.ep.buffer_memory()
+            );
+        }
+    }
+    h.check_account();
+    assert!(h.ep.under_memory_pressure());
+    assert!(h.ep.stats().rcvq_drop > 0, "{:?}", h.ep.stats());
+    // The applications read; each peer sends again from what was
+    // acknowledged, as its retransmissions would, until all is taken.
+    let mut got = vec![Vec::new(); peers.len()];
+    for _round in 0..200 {
+        let mut done = true;
+        for (i, p) in peers.iter().enumerate() {
+            got[i].extend(h.read_all(p.conn));
+            h.advance(Duration::from_millis(50));
+            let acked = h
+                .log
+                .iter()
+                .filter(|o| o.port == p.port)
+                .map(|o| (o.ack - p.base) as usize)
+                .max()
+                .unwrap_or(0);
+            if acked < total {
+                done = false;
+                for off in (acked..total).step_by(MSS).take(8) {
+                    h.data(p, off, MSS);
+                }
+            }
+            assert!(h.ep.buffer_memory() <= bound);
+        }
+        if done {
+            break;
+        }
+    }
+    for (i, p) in peers.iter().enumerate() {
+        got[i].extend(h.read_all(p.conn));
+        assert_eq!(got[i], pattern(total, p.port as u8), "connection {i}");
+        assert_eq!(h.ep.state(p.conn), State::Established);
+    }
+    assert_eq!(h.ep.stats().rst_sent, 0);
+    h.advance(Duration::from_secs(2));
+    assert!(!h.ep.under_memory_pressure());
+    h.check_account();
+}
