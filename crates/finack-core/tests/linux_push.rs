@@ -365,3 +365,59 @@ dual!(
         }
     }
 );
+
+/// Linux resends an skb of its retransmission queue as one GSO packet, and
+/// __tcp_transmit_skb() sets PSH on a GSO packet of more than one segment
+/// (left on its last segment once cut up). The skbs are the GSO packets
+/// the data first left in, as later cut: an ACK trims one from its head,
+/// a SACK cuts the SACKed part out (tcp_match_skb_to_sack() ->
+/// tcp_fragment(), which leaves PSH on the second part only). So after
+/// losses, a hole that is still a whole two-segment packet is resent with
+/// PSH, and what ACKs and SACKs cut down to a segment is resent without
+/// (packetdrill's sack-route-refresh-ip-tos.pkt on Linux).
+#[test]
+fn a_lost_gso_packet_is_resent_whole_with_psh_and_a_cut_one_without() {
+    use common::peer::{Rig, MSS};
+    use finack_core::wire::Ecn;
+    let mss = u32::from(MSS);
+    let mut rig = Rig::new(Config::linux());
+    rig.sack_ok = true;
+    rig.accept(TcpFlags::empty(), Ecn::NotEct);
+    let ack = |rig: &mut Rig, upto: u32, sack: &[(u32, u32)]| {
+        rig.now += Duration::from_millis(10);
+        rig.send_sack(Ecn::NotEct, TcpFlags::ACK, 1, upto, &[], sack)
+    };
+    // Two rounds to measure the path, with nothing lost.
+    rig.write(4 * mss as usize);
+    ack(&mut rig, 1 + 4 * mss, &[]);
+    rig.write(4 * mss as usize);
+    ack(&mut rig, 1 + 8 * mss, &[]);
+    // Ten segments, from 8 * mss + 1 on, leave in GSO packets of two
+    // (tcp_tso_autosize(): at least tcp_min_tso_segs at this rate).
+    let base = 1 + 8 * mss;
+    let sent = rig.write(10 * mss as usize);
+    assert_eq!(sent.iter().map(|o| o.len).sum::<usize>(), 10 * MSS as usize);
+    // The first segment is acknowledged, the fourth and the last four are
+    // SACKed: segments 1, 2, 4 and 5 are lost (RACK). Of the first packet
+    // (0, 1) the ACK leaves segment 1; of (2, 3) the SACK leaves 2; (4, 5)
+    // is whole.
+    let seg = |i: u32| base + i * mss;
+    let out = ack(&mut rig, seg(1), &[(seg(3), seg(4)), (seg(6), seg(10))]);
+    let resent: Vec<(u32, usize, bool)> = out
+        .iter()
+        .filter(|o| o.len > 0)
+        .map(|o| {
+            let rel = o.seq.wrapping_sub(rig.iss);
+            ((rel - base) / mss, o.len, o.flags.contains(TcpFlags::PSH))
+        })
+        .collect();
+    assert_eq!(
+        resent,
+        vec![
+            (1, MSS as usize, false),
+            (2, MSS as usize, false),
+            (4, MSS as usize, false),
+            (5, MSS as usize, true),
+        ]
+    );
+}

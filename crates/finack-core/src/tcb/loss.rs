@@ -49,6 +49,50 @@ impl Tcb {
         }
     }
 
+    /// The data segment at `seq`, just sent, left in the same GSO packet as
+    /// the segment before it: one skb of the retransmission queue.
+    pub(super) fn rack_join_prev(&mut self, cfg: &Config, seq: SeqNumber) {
+        if self.rack_on(cfg) {
+            if let Some(log) = self.snd.buf.sent_mut() {
+                log.join_prev(seq);
+            }
+        }
+    }
+
+    /// Does the resent segment of `len` bytes at `seq` end a GSO packet of
+    /// several segments (`SentLog::rexmit_packet_end`)? Linux
+    /// tcp_output.c: tcp_xmit_retransmit_queue() lets an skb take as many
+    /// segments as the congestion window has free (cwnd less the packets
+    /// in flight), at most tcp_tso_segs() (`gso_group`), and
+    /// __tcp_retransmit_skb() no more than the peer's window holds in
+    /// whole segments, at least one; in urgent mode one (each segment
+    /// needs its own urgent pointer).
+    pub(super) fn rexmit_gso_end(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        seq: SeqNumber,
+        len: usize,
+    ) -> bool {
+        if !self.rack_on(cfg) || !cfg.linux_push || len == 0 {
+            return false;
+        }
+        let mss = u32::from(self.snd.mss.max(1));
+        let free = self.cc.cwnd().saturating_sub(self.recovery_pipe(cfg)) / mss;
+        let wnd = (self.snd.una + self.snd.wnd - seq).max(0) as u32 / mss;
+        let tso = self.gso_group(cfg.gso_segs_min.unwrap_or(1));
+        let urgent = self.snd.urgent_up().is_some();
+        let budget = if urgent {
+            1
+        } else {
+            free.min(wnd).min(tso).max(1)
+        };
+        let Some(log) = self.snd.buf.sent_mut() else {
+            return false;
+        };
+        log.rexmit_packet_end(seq, seq + len as u32, budget, now)
+    }
+
     /// The minimum RTT: Linux tcp_min_rtt() (a windowed minimum there, the
     /// least sample of the connection here).
     pub(crate) fn min_rtt(&self) -> Option<Duration> {

@@ -24,6 +24,10 @@ pub(crate) const LOST: u8 = 2;
 pub(crate) const RETRANS: u8 = 4;
 /// The segment was retransmitted at some time (Linux TCPCB_RETRANS, "ever").
 pub(crate) const EVER_RETRANS: u8 = 8;
+/// The segment and the next record are one skb of Linux's retransmission
+/// queue: they left in one GSO packet and nothing has cut them apart since
+/// (see [`SentLog::rexmit_packet_end`]).
+pub(crate) const SKB_NEXT: u8 = 16;
 
 /// One transmitted segment: `start..end` in sequence space (a FIN counts),
 /// when it was last sent, and its `SACKED`/`LOST`/`RETRANS` flags.
@@ -223,6 +227,8 @@ impl SentLog {
             if s.start.lt(seq) && seq.lt(s.end) {
                 self.tally.sub(&s);
                 self.segs[i].end = seq;
+                // Linux tcp_output.c: tcp_fragment(): two skbs from here on.
+                self.segs[i].flags &= !SKB_NEXT;
                 self.segs.insert(i + 1, SentSeg { start: seq, ..s });
                 self.tally.add(&self.segs[i]);
                 self.tally.add(&self.segs[i + 1]);
@@ -254,6 +260,12 @@ impl SentLog {
         self.split_at(start);
         self.split_at(end);
         let first = self.segs.partition_point(|s| s.start.lt(start));
+        if first > 0 && !self.resent_with(first - 1, now) {
+            // Linux resends an skb from its head: what starts mid-skb was
+            // cut off first (tcp_output.c: tcp_send_loss_probe() cuts the
+            // last segment off with tcp_fragment(), say).
+            self.segs[first - 1].flags &= !SKB_NEXT;
+        }
         let tally = &mut self.tally;
         for s in self.segs.range_mut(first..) {
             if !s.end.le(end) {
@@ -314,7 +326,14 @@ impl SentLog {
                 }
                 if s.flags & SACKED == 0 {
                     self.tally.sub(&s);
-                    self.segs[i].flags = (s.flags | SACKED) & !(LOST | RETRANS);
+                    // Linux tcp_input.c: tcp_match_skb_to_sack() cuts the
+                    // SACKed part out of its skb (tcp_fragment()), or
+                    // tcp_shift_skb_data() moves it onto the SACKed skb
+                    // before: no skb holds SACKed and unSACKed segments.
+                    if i > 0 {
+                        self.segs[i - 1].flags &= !SKB_NEXT;
+                    }
+                    self.segs[i].flags = (s.flags | SACKED) & !(LOST | RETRANS | SKB_NEXT);
                     self.tally.add(&self.segs[i]);
                     self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
                     self.deliver(&s, false, d);
@@ -419,10 +438,10 @@ impl SentLog {
     }
 
     /// An RTO: every mark goes (the scoreboard is cleared and everything is
-    /// sent again from SND.UNA), send times stay.
+    /// sent again from SND.UNA), send times and the skbs' bounds stay.
     pub(crate) fn on_rto(&mut self) {
         for s in self.segs.iter_mut() {
-            s.flags &= EVER_RETRANS;
+            s.flags &= EVER_RETRANS | SKB_NEXT;
         }
         self.tally = Tally::of(self.segs.iter());
         self.fack = None;
@@ -504,6 +523,68 @@ impl SentLog {
         }
         self.check();
         scan
+    }
+
+    /// New data from `start` leaves (or left) in the same GSO packet as the
+    /// record ending there: one skb (Linux tcp_write_xmit() sends each skb,
+    /// cut to size by tso_fragment(), as one packet).
+    pub(crate) fn join_prev(&mut self, start: SeqNumber) {
+        let i = self.segs.partition_point(|s| s.start.lt(start));
+        if let Some(prev) = i.checked_sub(1).and_then(|p| self.segs.get_mut(p)) {
+            if prev.end == start {
+                prev.flags |= SKB_NEXT;
+            }
+        }
+    }
+
+    /// Was record `i`, one skb with the next, resent at `now` (the packet
+    /// being resent goes on with the next record)?
+    fn resent_with(&self, i: usize, now: Instant) -> bool {
+        let s = &self.segs[i];
+        s.flags & SKB_NEXT != 0 && s.flags & RETRANS != 0 && s.at == now
+    }
+
+    /// Linux tcp_output.c: tcp_xmit_retransmit_queue() resends an skb
+    /// from its head: __tcp_retransmit_skb() takes up to `budget`
+    /// segments of it (the free congestion window, tcp_tso_segs()), cuts
+    /// the rest off (tcp_fragment()) and sends what it took as one GSO
+    /// packet; __tcp_transmit_skb() sets PSH on such a packet of more than
+    /// one segment, which segmentation leaves on its last segment.
+    ///
+    /// `seq..end` is about to be resent at `now`, one segment. If the
+    /// record before it was resent now as the same skb, it goes on with
+    /// that packet; otherwise it starts one, and here the records it takes
+    /// are chosen: the ones after it in its skb, neither SACKed nor resent
+    /// already, `budget` in all at most. Returns whether the segment ends
+    /// a packet of two or more segments.
+    pub(crate) fn rexmit_packet_end(
+        &mut self,
+        seq: SeqNumber,
+        end: SeqNumber,
+        budget: u32,
+        now: Instant,
+    ) -> bool {
+        let i = self.segs.partition_point(|s| s.start.lt(seq));
+        if self.segs.get(i).is_none_or(|s| s.start != seq) {
+            return false;
+        }
+        let goes_on = i > 0 && self.resent_with(i - 1, now);
+        if !goes_on {
+            if i > 0 {
+                self.segs[i - 1].flags &= !SKB_NEXT;
+            }
+            let (mut last, mut n) = (i, 1);
+            while n < budget && self.segs[last].flags & SKB_NEXT != 0 {
+                match self.segs.get(last + 1) {
+                    Some(t) if t.flags & (SACKED | RETRANS) == 0 => (last, n) = (last + 1, n + 1),
+                    _ => break,
+                }
+            }
+            self.segs[last].flags &= !SKB_NEXT;
+        }
+        // A segment that is not exactly its record (short records joined
+        // by tcp_retrans_try_collapse(), a smaller MSS) counts alone.
+        goes_on && self.segs[i].end == end && self.segs[i].flags & SKB_NEXT == 0
     }
 
     /// Segments SACKed (Linux `sacked_out`, counting records).

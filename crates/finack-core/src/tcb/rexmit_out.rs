@@ -71,8 +71,17 @@ impl Tcb {
             self.xmit_refused(now, cfg, stats, xmit, kind);
             return None;
         }
+        // Linux tcp_output.c: __tcp_transmit_skb() sets PSH on a resent
+        // skb (or the head of one) that leaves as a GSO packet of several
+        // segments, on its last segment once cut up (`rexmit_gso_end`);
+        // tcp_fragment() leaves an skb's own PSH on the part after a cut,
+        // so a pushed unit's last segment keeps it.
+        let gso_end = self.rexmit_gso_end(now, cfg, seq, len);
         let mut flags = TcpFlags::ACK;
-        if cfg.linux_push && len > 0 && unit.is_some_and(|u| u.psh && u.end == off + len) {
+        if cfg.linux_push
+            && len > 0
+            && ((cfg.gso_psh && gso_end) || unit.is_some_and(|u| u.psh && u.end == off + len))
+        {
             flags |= TcpFlags::PSH;
         }
         if fin {

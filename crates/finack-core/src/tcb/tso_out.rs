@@ -75,6 +75,9 @@ impl Tcb {
             packet = Some((bytes, n));
             self.snd.piece_left = n as u16;
             self.snd.piece_multi = n >= 2;
+        } else {
+            // The packet goes on: one skb with the segment before.
+            self.rack_join_prev(cfg, self.snd.buf_seq + off as u32);
         }
         self.snd.piece_left -= 1;
         if unit.is_some_and(|u| off + len == u.end) {
@@ -245,6 +248,9 @@ impl Tcb {
         for i in 0..k {
             let seg = seq + (i * mss) as u32;
             self.emit_accounting(now, cfg, seg, TcpFlags::ACK, mss, true);
+            if i > 0 {
+                self.rack_join_prev(cfg, seg);
+            }
         }
         let flags = if self.piece_psh(cfg, at.unit, at.off + k * mss) {
             TcpFlags::ACK | TcpFlags::PSH

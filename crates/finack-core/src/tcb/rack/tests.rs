@@ -305,3 +305,42 @@ proptest::proptest! {
         }
     }
 }
+
+/// Records sent as one skb of `per` segments each, at t(0).
+fn log_in_skbs(n: u32, per: u32) -> SentLog {
+    let mut log = log_of(n, |_| t(0));
+    for i in 1..n {
+        if i % per != 0 {
+            log.join_prev(seq(i));
+        }
+    }
+    log
+}
+
+/// Resend segment `i` at `now` with `budget`: does it end a GSO packet of
+/// several? (The record is then stamped as resent, as output does.)
+fn resend(log: &mut SentLog, i: u32, budget: u32, now: Instant) -> bool {
+    let end = log.rexmit_packet_end(seq(i), seq(i + 1), budget, now);
+    log.on_send(seq(i), seq(i + 1), now);
+    end
+}
+
+#[test]
+fn a_resent_skb_is_one_packet_as_the_window_allows() {
+    // Skbs (0 1 2) (3 4 5); segment 1 SACKed cuts the first into 0 | 2.
+    let mut log = log_in_skbs(6, 3);
+    sack(&mut log, t(10), &[(1, 2)]);
+    let now = t(20);
+    assert!(!resend(&mut log, 0, 4, now), "0 alone");
+    assert!(!resend(&mut log, 2, 4, now), "2 alone");
+    // (3 4 5) with room for two: 3 and 4 go as one packet, PSH on 4, and
+    // 5 is cut off as an skb of its own.
+    assert!(!resend(&mut log, 3, 2, now));
+    assert!(resend(&mut log, 4, 2, now));
+    assert!(!resend(&mut log, 5, 4, now));
+    // After a timeout the skb resent whole goes whole again.
+    log.on_rto();
+    let later = t(40);
+    assert!(!resend(&mut log, 3, 4, later));
+    assert!(resend(&mut log, 4, 4, later));
+}
