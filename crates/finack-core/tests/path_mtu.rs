@@ -145,3 +145,51 @@ dual!(
         assert!(net.capp.received.is_empty());
     }
 );
+
+/// IP_MTU_DISCOVER = IP_PMTUDISC_DONT (`Endpoint::set_path_mtu_discovery`
+/// off): IPv4 packets leave without DF and with an identification, and a
+/// "fragmentation needed" about them leaves the segment size alone (Linux
+/// tcp_v4_mtu_reduced()); with discovery on (the default) DF is set and the
+/// same message lowers it.
+#[test]
+fn ip_pmtudisc_dont_clears_df_and_keeps_the_segment_size() {
+    for on in [false, true] {
+        let mut net = Net::new(Family::V4);
+        let (c, _s) = net.established();
+        net.client.set_path_mtu_discovery(c, on).unwrap();
+        let mss = net.client.info(c).unwrap().snd_mss;
+        net.client.send(net.now, c, &pattern(3000, 1)).unwrap();
+        let mut buf = vec![0u8; 70_000];
+        let n = net
+            .client
+            .poll_transmit(net.now, &mut buf)
+            .expect("a segment");
+        let pkt = buf[..n].to_vec();
+        let ip = finack_core::wire::Ipv4Packet::new_checked(&pkt[..]).unwrap();
+        assert_eq!(ip.dont_frag(), on, "DF");
+        assert!(ip.verify_checksum());
+        if !on {
+            assert_ne!(
+                ip.ident(),
+                0,
+                "a datagram that may be fragmented is numbered"
+            );
+        }
+        let mut icmp = vec![0u8; 2000];
+        let k = finack_core::wire::icmp::emit_icmp_error(
+            finack_core::wire::icmp::IcmpKind::PacketTooBig { mtu: 1000 },
+            "198.51.100.1".parse().unwrap(),
+            &pkt,
+            &mut icmp,
+        )
+        .unwrap();
+        let now = net.now;
+        net.client.handle_packet(now, &icmp[..k]).unwrap();
+        let after = net.client.info(c).unwrap().snd_mss;
+        if on {
+            assert!(after < mss, "{after} < {mss}");
+        } else {
+            assert_eq!(after, mss);
+        }
+    }
+}

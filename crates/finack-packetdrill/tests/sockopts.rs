@@ -238,8 +238,14 @@ fn ip_mtu_discover_is_checked_only_where_finack_behaves_so() {
         "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DO], 4) = 0\n"
     ));
     assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    // IPv4's DONT is modelled (DF clear, "fragmentation needed" ignored).
     let r = run(&format!(
         "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DONT], 4) = 0\n"
+    ));
+    assert!(r.passed(), "{:?} {:?}", r.outcome, r.unsupported);
+    // PROBE is not: the script runs and says so.
+    let r = run(&format!(
+        "{ACCEPTED}+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_PROBE], 4) = 0\n"
     ));
     assert!(
         r.outcome.is_ok() && !r.unsupported.is_empty(),

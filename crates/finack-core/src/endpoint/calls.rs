@@ -595,6 +595,17 @@ impl Endpoint {
         self.with_active(c, |tcb| tcb.tos = tos)
     }
 
+    /// Path MTU discovery for a connection over IPv4 (IP_MTU_DISCOVER:
+    /// on is IP_PMTUDISC_WANT / IP_PMTUDISC_DO, the default; off is
+    /// IP_PMTUDISC_DONT): off, its packets leave without DF (routers may
+    /// fragment them) and ICMP "fragmentation needed" no longer lowers its
+    /// segment size (Linux tcp_v4_mtu_reduced()); the endpoint still
+    /// remembers the path's MTU for later connections. IPv6 has no DF bit:
+    /// there the setting changes nothing.
+    pub fn set_path_mtu_discovery(&mut self, c: ConnId, on: bool) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.pmtu_off = !on)
+    }
+
     /// Turn keep-alive on or off for a connection (SO_KEEPALIVE; RFC 9293 MUST-24:
     /// the application asks for it; MUST-25: off by default).
     pub fn set_keepalive(&mut self, c: ConnId, on: bool) -> Result<(), Error> {

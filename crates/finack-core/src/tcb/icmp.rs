@@ -24,6 +24,13 @@ impl Tcb {
         match e.kind {
             // MUST-55: source quench is silently discarded.
             IcmpKind::SourceQuench => {}
+            // Linux tcp_ipv4.c: tcp_v4_mtu_reduced(): with IP_PMTUDISC_DONT
+            // the route learns the MTU, the connection keeps its MSS (its
+            // packets, without DF, are fragmented on the way).
+            IcmpKind::PacketTooBig { mtu } if self.pmtu_off && self.remote.is_ipv4() => {
+                let path = mtu.max(576);
+                learned = (path < ctx.cfg.mtu).then_some(path);
+            }
             IcmpKind::PacketTooBig { mtu } => {
                 // RFC 1191 / RFC 8201 path MTU discovery: shrink the segments and
                 // resend what was dropped (RFC 5927 §7 bounds the reduction).
@@ -57,5 +64,20 @@ impl Tcb {
             kind => self.errs.set_soft_error(kind),
         }
         learned
+    }
+
+    /// IP_PMTUDISC_DONT (`pmtu_off`): clear DF in the IPv4 header just
+    /// written at the start of `pkt`, give the datagram an identification
+    /// (it may now be fragmented on the way: RFC 6864 §4.1; Linux
+    /// ip_select_ident(), here the segment's sequence number folded) and
+    /// fix the header checksum.
+    pub(super) fn clear_df(&self, pkt: &mut [u8], seq: finack_wire::SeqNumber) {
+        if !self.pmtu_off || !self.remote.is_ipv4() || pkt.len() < 20 {
+            return;
+        }
+        let mut ip = finack_wire::Ipv4Packet::new_unchecked(pkt);
+        ip.set_dont_frag(false);
+        ip.set_ident((seq.0 ^ (seq.0 >> 16)) as u16);
+        ip.fill_checksum();
     }
 }

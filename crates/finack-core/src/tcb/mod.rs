@@ -205,6 +205,9 @@ pub(crate) struct Tcb {
     pub(crate) tos: u8,
     /// ECN state bits (`ecn::ECN_*`, Linux `tp->ecn_flags`).
     pub(crate) ecn: u8,
+    /// IP_MTU_DISCOVER = IP_PMTUDISC_DONT: IPv4 packets leave without DF
+    /// and "fragmentation needed" does not lower the segment size.
+    pub(crate) pmtu_off: bool,
     /// The last soft ICMP error and SO_TIMESTAMPING's error queue
     /// (allocated on first use).
     pub(crate) errs: errqueue::ErrReports,
@@ -261,6 +264,7 @@ impl Tcb {
             ts_ok: false,
             ts_offset,
             tos: cfg.tos,
+            pmtu_off: false,
             ecn: 0,
             errs: errqueue::ErrReports::default(),
         }

@@ -685,7 +685,9 @@ impl Tcb {
             options,
             payload: self.snd.buf.slice(off, len),
         };
-        emit_packet(&local, &remote, cfg, tos, &tcp, buf)
+        let n = emit_packet(&local, &remote, cfg, tos, &tcp, buf);
+        self.clear_df(&mut buf[..n], seq);
+        n
     }
 }
 

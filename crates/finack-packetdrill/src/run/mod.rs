@@ -149,6 +149,8 @@ struct SockOpts {
     user_mss: Option<u16>,
     /// IP_TOS / IPV6_TCLASS as set, without the ECN bits (the stack's).
     tos: Option<u8>,
+    /// IP_MTU_DISCOVER as set: false for IP_PMTUDISC_DONT.
+    pmtu_discovery: Option<bool>,
     /// TCP_NOTSENT_LOWAT as set (0: the sysctl's default).
     notsent_lowat: Option<u32>,
     /// SO_ZEROCOPY: MSG_ZEROCOPY sends of data pin user pages and report

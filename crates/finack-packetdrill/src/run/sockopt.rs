@@ -37,6 +37,9 @@ impl Runner {
         if let Some(tos) = o.tos {
             let _ = self.ep.set_tos(c, tos);
         }
+        if let Some(on) = o.pmtu_discovery {
+            let _ = self.ep.set_path_mtu_discovery(c, on);
+        }
     }
 
     /// SO_SNDBUF and SO_RCVBUF on a listener: its connections start with
@@ -192,18 +195,27 @@ impl Runner {
                 _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
             },
             // IP_PMTUDISC_WANT and _DO are what finack does for TCP: DF set,
-            // "fragmentation needed" lowering the path MTU. Clearing DF or
-            // ignoring those messages (DONT, PROBE, INTERFACE, OMIT) is not
-            // modelled.
+            // "fragmentation needed" lowering the path MTU; IPv4's DONT
+            // clears DF and ignores those messages
+            // (Endpoint::set_path_mtu_discovery). IPv6's DONT (the host
+            // fragments), PROBE, INTERFACE and OMIT are not modelled.
             "IP_MTU_DISCOVER" | "IPV6_MTU_DISCOVER" => {
                 let mode = value.and_then(Expr::single);
                 let word = mode.and_then(Expr::as_word);
                 let num = mode.and_then(Expr::as_int);
-                if !(matches!(word, Some("IP_PMTUDISC_WANT" | "IP_PMTUDISC_DO"))
-                    || matches!(num, Some(1 | 2)))
-                {
+                let on = matches!(word, Some("IP_PMTUDISC_WANT" | "IP_PMTUDISC_DO"))
+                    || matches!(num, Some(1 | 2));
+                let dont = opt == "IP_MTU_DISCOVER"
+                    && (word == Some("IP_PMTUDISC_DONT") || num == Some(0));
+                if on || dont {
+                    opts.pmtu_discovery = Some(on);
+                    if let Some(c) = conn {
+                        let _ = self.ep.set_path_mtu_discovery(c, on);
+                    }
+                    self.fds.get_mut(&fd).expect("fd").opts = opts;
+                } else {
                     self.unsupported.push(format!(
-                        "line {line}: {opt} {}: only path MTU discovery with DF set is modelled",
+                        "line {line}: {opt} {}: only path MTU discovery with DF set, or IPv4's IP_PMTUDISC_DONT, is modelled",
                         mode.map_or(String::new(), ToString::to_string)
                     ));
                 }
