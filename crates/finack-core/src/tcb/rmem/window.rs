@@ -1,0 +1,108 @@
+//! The receive window chosen from memory (`Config::rcv_memory`): Linux
+//! tcp_output.c: __tcp_select_window() and tcp_select_window(), and the
+//! ACK decision that depends on them (tcp_input.c: __tcp_ack_snd_check()).
+
+use super::super::Tcb;
+use crate::config::Config;
+
+impl Tcb {
+    /// Linux tcp_output.c: __tcp_select_window(): the window the free
+    /// memory allows, under `rcv_ssthresh` and the clamp. Less than half
+    /// the full window free: no quick ACKs, and a window under a segment
+    /// or a sixteenth of the buffer is 0 (receiver SWS avoidance). With
+    /// window scaling it is rounded up to the scale's unit; without, to a
+    /// whole number of the peer's segments unless the window offered is
+    /// within a segment of it. With `Config::shrink_window` and a scale the
+    /// window follows the free memory down (tcp_shrink_window).
+    pub(in crate::tcb) fn rmem_select(&mut self, cfg: &Config) -> u32 {
+        let mut mss = i64::from(self.rcv_mss(cfg));
+        let ws = self.rcv.wscale;
+        let unit = 1i64 << ws;
+        let m = self.mem_mut();
+        let mut free = m.free_space();
+        let allowed = m.full_space();
+        let full = i64::from(m.clamp).min(allowed);
+        let ssthresh = i64::from(m.ssthresh);
+        let wnd = i64::from(m.wnd);
+        if mss > full {
+            mss = full;
+            if mss <= 0 {
+                return 0;
+            }
+        }
+        if cfg.shrink_window && ws > 0 {
+            free = free.div_euclid(unit) * unit;
+            if free < full >> 1 {
+                self.rcv.quickacks = 0;
+                if free < allowed >> 4 || free < mss || free < unit {
+                    return 0;
+                }
+            }
+            if free > ssthresh {
+                free = (ssthresh + unit - 1) / unit * unit;
+            }
+            return free.max(0) as u32;
+        }
+        if free < full >> 1 {
+            self.rcv.quickacks = 0;
+            free = free.div_euclid(unit) * unit;
+            if free < allowed >> 4 || free < mss {
+                return 0;
+            }
+        }
+        free = free.min(ssthresh);
+        let window = if ws > 0 {
+            (free + unit - 1) / unit * unit
+        } else if wnd <= free - mss || wnd > free {
+            free / mss * mss
+        } else if mss == full && free > wnd + (full >> 1) {
+            free
+        } else {
+            wnd
+        };
+        window.max(0) as u32
+    }
+
+    /// Linux tcp_input.c: __tcp_ack_snd_check()'s first reason to ACK at
+    /// once: more than one full segment arrived since the window was last
+    /// announced, and either nothing waits to be read (below SO_RCVLOWAT's
+    /// default of 1) or the window would now reach at least as far as the
+    /// one announced. Choosing that window (__tcp_select_window()) leaves
+    /// quick-ACK mode when free memory is short, so a large segment that
+    /// fills half the buffer is acknowledged after the delayed-ACK time.
+    pub(in crate::tcb) fn rmem_frames_to_ack(&mut self, cfg: &Config) -> bool {
+        let since = self.rcv.nxt - self.rcv.last_ack_sent;
+        if since <= i32::from(self.rcv_mss(cfg)) {
+            return false;
+        }
+        let wnd = self.mem().map_or(0, |m| m.wnd);
+        self.rcv.buf.len() == 0 || self.rmem_select(cfg) >= wnd
+    }
+
+    /// Linux tcp_output.c: tcp_select_window(): the window for a segment:
+    /// 0 after data was refused for want of memory; never less than what
+    /// is still open of the last one unless shrinking is allowed; recorded
+    /// as `rcv_wnd`. Returns the window, unscaled.
+    pub(in crate::tcb) fn rmem_window_for_segment(&mut self, cfg: &Config) -> u32 {
+        if core::mem::take(&mut self.mem_mut().nomem) {
+            self.mem_mut().wnd = 0;
+            return 0;
+        }
+        let cur = self.rcv_wnd_open();
+        let mut new = self.rmem_select(cfg);
+        let ws = self.rcv.wscale;
+        if new < cur && !(cfg.shrink_window && ws > 0) {
+            new = cur.div_ceil(1 << ws) << ws;
+        }
+        self.mem_mut().wnd = new;
+        new
+    }
+
+    /// What is still open of the window last offered (Linux
+    /// tcp_receive_window(): `rcv_wup + rcv_wnd - rcv_nxt`).
+    pub(crate) fn rcv_wnd_open(&self) -> u32 {
+        let wnd = self.mem().map_or(0, |m| m.wnd);
+        let edge = self.rcv.last_ack_sent + wnd;
+        (edge - self.rcv.nxt).max(0) as u32
+    }
+}
