@@ -183,6 +183,21 @@ impl Host {
         all
     }
 
+    /// Stream bytes `range` to each of `peers` in turn, a segment at a
+    /// time, checking after each that buffer memory stays within `bound`.
+    fn in_order_within(&mut self, peers: &[Peer], range: core::ops::Range<usize>, bound: usize) {
+        for off in range.step_by(MSS) {
+            for p in peers {
+                self.data(p, off, MSS);
+                assert!(
+                    self.ep.buffer_memory() <= bound,
+                    "{} > {bound}",
+                    self.ep.buffer_memory()
+                );
+            }
+        }
+    }
+
     /// The running total agrees with a walk over the connections.
     fn check_account(&self) {
         assert_eq!(self.ep.buffer_memory(), self.ep.memory_usage().buffer_bytes);
@@ -233,16 +248,7 @@ fn memory_pressure_shrinks_windows_prunes_out_of_order_data_and_loses_nothing() 
     // The others get everything but their first segment, in order: their
     // rings grow until the endpoint is under pressure, then only within
     // their share of the hard limit; the rest is dropped.
-    for off in (MSS..total).step_by(MSS) {
-        for p in &peers[1..] {
-            h.data(p, off, MSS);
-            assert!(
-                h.ep.buffer_memory() <= bound,
-                "{} > {bound}",
-                h.ep.buffer_memory()
-            );
-        }
-    }
+    h.in_order_within(&peers[1..], MSS..total, bound);
     h.check_account();
     let s = h.ep.stats();
     assert!(h.ep.under_memory_pressure());
@@ -604,16 +610,7 @@ fn endpoint_memory_limits_hold_under_the_linux_memory_model() {
     // 60 KB each, within the 64240-byte window the memory model offers, in
     // order and unread.
     let total = 60 * MSS;
-    for off in (0..total).step_by(MSS) {
-        for p in &peers {
-            h.data(p, off, MSS);
-            assert!(
-                h.ep.buffer_memory() <= bound,
-                "{} > {bound}",
-                h.ep.buffer_memory()
-            );
-        }
-    }
+    h.in_order_within(&peers, 0..total, bound);
     h.check_account();
     assert!(h.ep.under_memory_pressure());
     assert!(h.ep.stats().rcvq_drop > 0, "{:?}", h.ep.stats());
