@@ -68,7 +68,9 @@ impl Tcb {
         // Linux tcp_ack(): no further back than ISS+1, what was never sent
         // (`Config::old_ack_floor_iss`).
         let floor = if ctx.cfg.old_ack_floor_iss {
-            let acked = (self.snd.una - (self.snd.iss + 1)).max(0) as u32;
+            // Counted in 64 bits (Linux tp->bytes_acked): SND.UNA - ISS
+            // wraps after 4 GiB.
+            let acked = self.snd.bytes_acked().min(u64::from(u32::MAX)) as u32;
             self.snd.max_wnd.min(acked)
         } else {
             self.snd.max_wnd.max(1)
