@@ -749,9 +749,6 @@ fn bench_tun_bad_arguments_exit_2() {
     }
 }
 
-/// `finack bench tun` and `finack bench http` at their smallest: every case
-/// measured in both directions / both HTTP modes, one table each (needs
-/// root; bench http also wrk).
 /// The /veth column (the last but one) of the row of `out` that starts
 /// with `row`, which must be there and hold a number.
 fn to_veth(out: &str, row: &str) -> f64 {
@@ -765,70 +762,71 @@ fn to_veth(out: &str, row: &str) -> f64 {
         .unwrap_or_else(|_| panic!("no ratio to veth in {line:?}"))
 }
 
+/// `finack bench tun` at its smallest (one run of 0.3 s per case) with
+/// `extra` arguments: it must succeed; returns its table and stderr.
+fn quick_bench_tun(extra: &[&str]) -> (String, String) {
+    let args = [
+        &["bench", "tun", "--runs", "1", "--seconds", "0.3"][..],
+        extra,
+    ]
+    .concat();
+    let o = finack(&args);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{args:?}: {out}{err}");
+    (out, err)
+}
+
+/// Every one of `rows` starts a line of `out`.
+fn assert_rows(out: &str, rows: &[&str]) {
+    for row in rows {
+        assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
+    }
+}
+
+/// `finack bench tun` and `finack bench http` at their smallest: every case
+/// measured in both directions / both HTTP modes, one table each (needs
+/// root; bench http also wrk).
 #[test]
 fn bench_tun_and_http_print_their_tables() {
     if !finack::netns::can_make() || !finack::netns::have("python3") {
         skipped("bench_tun_and_http_print_their_tables: needs root, /dev/net/tun, ip and python3");
         return;
     }
-    let o = finack(&["bench", "tun", "--runs", "1", "--seconds", "0.3"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
-    for row in [
-        "Linux -> finack (TUN, offload)",
-        "finack -> Linux (TUN, offload)",
-        "Linux -> Linux (veth)",
-    ] {
-        assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
-    }
+    let (out, err) = quick_bench_tun(&[]);
+    assert_rows(
+        &out,
+        &[
+            "Linux -> finack (TUN, offload)",
+            "finack -> Linux (TUN, offload)",
+            "Linux -> Linux (veth)",
+        ],
+    );
     // Without offload (TSO, GSO and GRO off with ethtool on the TUN device
     // and the veth pair) finack is compared with a veth run without offload.
     if finack::netns::have("ethtool") {
-        for row in [
-            "Linux -> finack (TUN, no offload)",
-            "finack -> Linux (TUN, no offload)",
-        ] {
-            assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
-        }
+        assert_rows(
+            &out,
+            &[
+                "Linux -> finack (TUN, no offload)",
+                "finack -> Linux (TUN, no offload)",
+            ],
+        );
         // raw: no virtio-net header at all, also against veth without
         // offload.
-        let o = finack(&[
-            "bench",
-            "tun",
-            "--runs",
-            "1",
-            "--seconds",
-            "0.3",
-            "--offload",
-            "raw",
-            "--direction",
-            "out",
-        ]);
-        let raw = stdout(&o);
-        assert!(o.status.success(), "{raw}{}", stderr(&o));
+        let (raw, _) = quick_bench_tun(&["--offload", "raw", "--direction", "out"]);
         assert!(to_veth(&raw, "finack -> Linux (TUN, raw, no offload at all)") > 0.0);
         assert!(
             !raw.lines().any(|l| l.starts_with("Linux -> Linux (veth) ")),
             "{raw}"
         );
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with("Linux -> Linux (veth, no offload)")),
-            "{out}"
-        );
+        assert_rows(&out, &["Linux -> Linux (veth, no offload)"]);
         assert!(to_veth(&out, "finack -> Linux (TUN, no offload)") > 0.0);
     } else {
-        assert!(stderr(&o).contains("SKIPPED"), "{}", stderr(&o));
+        assert!(err.contains("SKIPPED"), "{err}");
         skipped("bench_tun_and_http_print_their_tables: the runs without offload need ethtool");
     }
     // One and two workers, several connections, connections/s.
-    let o = finack(&[
-        "bench",
-        "tun",
-        "--runs",
-        "1",
-        "--seconds",
-        "0.3",
+    let (out, _) = quick_bench_tun(&[
         "--workers",
         "1,2",
         "--streams",
@@ -839,30 +837,23 @@ fn bench_tun_and_http_print_their_tables() {
         "--cc",
         "reno",
     ]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(
         out.contains("Linux congestion control reno (--cc)"),
         "{out}"
     );
-    for row in [
-        "Linux -> finack (TUN, offload, 1 worker)",
-        "Linux -> finack (TUN, offload, 2 workers)",
-        "finack -> Linux (TUN, offload, 2 workers)",
-        "Linux -> Linux (veth)",
-        "connections/s Linux -> finack (TUN, 1 worker)",
-        "connections/s Linux -> finack (TUN, 2 workers)",
-    ] {
-        assert!(out.lines().any(|l| l.starts_with(row)), "{row}: {out}");
-    }
+    assert_rows(
+        &out,
+        &[
+            "Linux -> finack (TUN, offload, 1 worker)",
+            "Linux -> finack (TUN, offload, 2 workers)",
+            "finack -> Linux (TUN, offload, 2 workers)",
+            "Linux -> Linux (veth)",
+            "connections/s Linux -> finack (TUN, 1 worker)",
+            "connections/s Linux -> finack (TUN, 2 workers)",
+        ],
+    );
     // One direction, buffers given: only that direction's rows.
-    let o = finack(&[
-        "bench",
-        "tun",
-        "--runs",
-        "1",
-        "--seconds",
-        "0.3",
+    let (out, _) = quick_bench_tun(&[
         "--offload",
         "on",
         "--direction",
@@ -870,15 +861,11 @@ fn bench_tun_and_http_print_their_tables() {
         "--buffer",
         "1048576",
     ]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(
         out.contains("finack buffers 1048576 bytes each way"),
         "{out}"
     );
-    assert!(out
-        .lines()
-        .any(|l| l.starts_with("finack -> Linux (TUN, offload)")));
+    assert_rows(&out, &["finack -> Linux (TUN, offload)"]);
     assert!(
         !out.lines().any(|l| l.starts_with("Linux -> finack")),
         "{out}"

@@ -508,6 +508,41 @@ dual!(linux_never_takes_an_ack_below_iss_plus_one, |f: Family| {
     assert_eq!(r.last().map(|a| a.ack), Some(v.rcv_nxt + 3));
 });
 
+dual!(
+    linux_takes_a_fin_whose_ack_predates_our_own_fin,
+    |f: Family| {
+        // Linux tcp_disorder_fin_in_FIN_WAIT.pkt (795a7dfbc3d9, "accept old
+        // ack during closing"): our FIN is acknowledged, then the peer's
+        // FIN, sent before that ACK, arrives with ACK = ISS+1, one below
+        // SND.UNA. The ACK floor counts our FIN as acknowledged sequence
+        // space (Linux bytes_acked), so the FIN is taken and acknowledged.
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Client));
+        net.client.shutdown(net.now, c, Shutdown::Write).unwrap();
+        net.flush();
+        let v = client_view(&net, c);
+        send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt, TcpFlags::ACK),
+        );
+        assert_eq!(net.client.state(c), State::FinWait2);
+        let r = send_to(
+            &mut net,
+            Side::Client,
+            v.remote,
+            v.local,
+            &raw(v.rcv_nxt, v.snd_nxt - 1, TcpFlags::ACK | TcpFlags::FIN),
+        );
+        assert_eq!(net.client.state(c), State::TimeWait);
+        assert_eq!(r.last().map(|a| a.ack), Some(v.rcv_nxt + 1), "{r:?}");
+        assert_eq!(net.client.stats().challenge_acks, 0);
+    }
+);
+
 // ---- RFC 5961 §7: rate limit ------------------------------------------------------
 
 dual!(

@@ -863,6 +863,18 @@ async fn curl_fetches_page_and_20mib_from_hyper() {
     .expect("test timed out");
 }
 
+/// `file` (20 MiB) sent from the namespace to an echo server on port 7 of
+/// a stack on `tun`: every byte comes back. Returns the link's counters.
+async fn echo_20mib(ns: &Netns, tun: Tun, file: &TempFile) -> finack::LinkStats {
+    let stack = stack_on(tun, finack_ip()).expect("stack on TUN");
+    let mut echoed = spawn_echo(&stack, 7);
+    let back = ns.send_file(file, 7).await;
+    assert_eq!(back.len(), 20 * MIB);
+    assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
+    assert_eq!(echoed.recv().await, Some(20 * MIB as u64));
+    stack.link_stats()
+}
+
 /// Without offload the kernel hands over one segment per read: those read
 /// in one go are joined before the engine takes them (receive coalescing),
 /// and every byte arrives.
@@ -877,13 +889,7 @@ async fn segments_read_one_by_one_are_joined_and_all_bytes_arrive() {
     let ns = Netns::new();
     let file = TempFile::pattern("20mib-plain", 20 * MIB);
     timeout(LIMIT, async {
-        let stack = stack_on(ns.tun_plain(), finack_ip()).expect("stack on TUN");
-        let mut echoed = spawn_echo(&stack, 7);
-        let back = ns.send_file(&file, 7).await;
-        assert_eq!(back.len(), 20 * MIB);
-        assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
-        assert_eq!(echoed.recv().await, Some(20 * MIB as u64));
-        let got = stack.link_stats();
+        let got = echo_20mib(&ns, ns.tun_plain(), &file).await;
         // Over 14,000 segments of 1,448 bytes came in one by one.
         assert!(got.packets_in > 20 * MIB as u64 / 1448, "{got:?}");
         assert!(got.coalesced_in > 0, "{got:?}");
@@ -911,13 +917,7 @@ async fn checksum_offload_alone_moves_one_segment_per_packet() {
     timeout(LIMIT, async {
         let tun = ns.tun_checksum_only();
         assert_eq!(tun.offload(), TunOffload::Checksum);
-        let stack = stack_on(tun, finack_ip()).expect("stack on TUN");
-        let mut echoed = spawn_echo(&stack, 7);
-        let back = ns.send_file(&file, 7).await;
-        assert_eq!(back.len(), 20 * MIB);
-        assert!(back == std::fs::read(&file.0).unwrap(), "echo differs");
-        assert_eq!(echoed.recv().await, Some(20 * MIB as u64));
-        let got = stack.link_stats();
+        let got = echo_20mib(&ns, tun, &file).await;
         let segments = 20 * MIB as u64 / 1448;
         // In: one segment per read, joined before the engine.
         assert!(got.packets_in > segments, "{got:?}");

@@ -68,10 +68,17 @@ impl Tcb {
         // Linux tcp_ack(): no further back than ISS+1, what was never sent
         // (`Config::old_ack_floor_iss`).
         let floor = if ctx.cfg.old_ack_floor_iss {
-            // Counted in 64 bits (Linux tp->bytes_acked): SND.UNA - ISS
-            // wraps after 4 GiB.
-            let acked = self.snd.bytes_acked().min(u64::from(u32::MAX)) as u32;
-            self.snd.max_wnd.min(acked)
+            // Linux tp->bytes_acked counts sequence space from ISS+1, a FIN
+            // acknowledged included: SND.UNA - (ISS+1), while that cannot
+            // have wrapped (the data acknowledged, counted in 64 bits, is
+            // below MAX.SND.WND, at most 2^30); past it the bound is
+            // MAX.SND.WND.
+            if self.snd.bytes_acked() >= u64::from(self.snd.max_wnd) {
+                self.snd.max_wnd
+            } else {
+                let acked = (self.snd.una - (self.snd.iss + 1)).max(0) as u32;
+                self.snd.max_wnd.min(acked)
+            }
         } else {
             self.snd.max_wnd.max(1)
         };

@@ -24,13 +24,6 @@ impl Tcb {
         match e.kind {
             // MUST-55: source quench is silently discarded.
             IcmpKind::SourceQuench => {}
-            // Linux tcp_ipv4.c: tcp_v4_mtu_reduced(): with IP_PMTUDISC_DONT
-            // the route learns the MTU, the connection keeps its MSS (its
-            // packets, without DF, are fragmented on the way).
-            IcmpKind::PacketTooBig { mtu } if self.pmtu_off && self.remote.is_ipv4() => {
-                let path = mtu.max(576);
-                learned = (path < ctx.cfg.mtu).then_some(path);
-            }
             IcmpKind::PacketTooBig { mtu } => {
                 // RFC 1191 / RFC 8201 path MTU discovery: shrink the segments and
                 // resend what was dropped (RFC 5927 §7 bounds the reduction).
@@ -39,16 +32,21 @@ impl Tcb {
                 let floor = default_mss(&self.remote) - options;
                 let overhead = headers_len(&self.remote) + options;
                 let mss = mtu.saturating_sub(overhead).max(floor);
-                if mss < self.snd.mss {
-                    self.cc.rescale_mss(u32::from(self.snd.mss), u32::from(mss));
-                    self.snd.mss = mss;
-                    self.snd.nxt = self.snd.una;
-                    self.snd.rtt_probe.set(None);
+                let path = mss + overhead;
+                // Linux tcp_ipv4.c: tcp_v4_mtu_reduced(): with IP_PMTUDISC_DONT
+                // the route learns the MTU and the connection keeps its MSS
+                // (its packets, without DF, are fragmented on the way).
+                if !(self.pmtu_off && self.remote.is_ipv4()) {
+                    if mss < self.snd.mss {
+                        self.cc.rescale_mss(u32::from(self.snd.mss), u32::from(mss));
+                        self.snd.mss = mss;
+                        self.snd.nxt = self.snd.una;
+                        self.snd.rtt_probe.set(None);
+                    }
+                    self.path_mtu_reduced(path);
                 }
                 // The path's MTU, for later connections to the peer (Linux
                 // inet_csk_update_pmtu(): a route exception).
-                let path = mss + overhead;
-                self.path_mtu_reduced(path);
                 learned = (path < ctx.cfg.mtu).then_some(path);
             }
             IcmpKind::Refused

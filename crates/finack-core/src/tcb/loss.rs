@@ -74,7 +74,7 @@ impl Tcb {
         seq: SeqNumber,
         len: usize,
     ) -> bool {
-        if !self.rack_on(cfg) || !cfg.linux_push || len == 0 {
+        if !self.rack_on(cfg) || !cfg.linux_push || !cfg.gso_psh || len == 0 {
             return false;
         }
         let mss = u32::from(self.snd.mss.max(1));

@@ -529,11 +529,18 @@ impl SentLog {
     /// record ending there: one skb (Linux tcp_write_xmit() sends each skb,
     /// cut to size by tso_fragment(), as one packet).
     pub(crate) fn join_prev(&mut self, start: SeqNumber) {
-        let i = self.segs.partition_point(|s| s.start.lt(start));
-        if let Some(prev) = i.checked_sub(1).and_then(|p| self.segs.get_mut(p)) {
-            if prev.end == start {
-                prev.flags |= SKB_NEXT;
-            }
+        // New data: the record ending at `start` is one of the last two
+        // (before or after the new one is logged), found without a search;
+        // data sent again below the top is looked up.
+        let n = self.segs.len();
+        let p = (n.saturating_sub(2)..n)
+            .find(|&i| self.segs[i].end == start)
+            .or_else(|| {
+                let i = self.segs.partition_point(|s| s.start.lt(start));
+                i.checked_sub(1).filter(|&p| self.segs[p].end == start)
+            });
+        if let Some(p) = p {
+            self.segs[p].flags |= SKB_NEXT;
         }
     }
 

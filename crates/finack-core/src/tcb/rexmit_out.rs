@@ -80,7 +80,7 @@ impl Tcb {
         let mut flags = TcpFlags::ACK;
         if cfg.linux_push
             && len > 0
-            && ((cfg.gso_psh && gso_end) || unit.is_some_and(|u| u.psh && u.end == off + len))
+            && (gso_end || unit.is_some_and(|u| u.psh && u.end == off + len))
         {
             flags |= TcpFlags::PSH;
         }

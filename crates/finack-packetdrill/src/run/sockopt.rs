@@ -207,19 +207,14 @@ impl Runner {
                     || matches!(num, Some(1 | 2));
                 let dont = opt == "IP_MTU_DISCOVER"
                     && (word == Some("IP_PMTUDISC_DONT") || num == Some(0));
-                if on || dont {
-                    opts.pmtu_discovery = Some(on);
-                    if let Some(c) = conn {
-                        let _ = self.ep.set_path_mtu_discovery(c, on);
-                    }
-                    self.fds.get_mut(&fd).expect("fd").opts = opts;
-                } else {
+                if !(on || dont) {
                     self.unsupported.push(format!(
                         "line {line}: {opt} {}: only path MTU discovery with DF set, or IPv4's IP_PMTUDISC_DONT, is modelled",
                         mode.map_or(String::new(), ToString::to_string)
                     ));
+                    return Ok(CallResult::Done(0, None));
                 }
-                return Ok(CallResult::Done(0, None));
+                opts.pmtu_discovery = Some(on);
             }
             other => return fail(line, format!("setsockopt: unsupported option {other}")),
         }
@@ -234,6 +229,9 @@ impl Runner {
                 "TCP_MAXSEG" => only.user_mss = opts.user_mss,
                 "TCP_NOTSENT_LOWAT" => only.notsent_lowat = opts.notsent_lowat,
                 "IP_TOS" | "IPV6_TCLASS" => only.tos = opts.tos,
+                "IP_MTU_DISCOVER" | "IPV6_MTU_DISCOVER" => {
+                    only.pmtu_discovery = opts.pmtu_discovery
+                }
                 _ => only.user_timeout = opts.user_timeout,
             }
             if opt == "TCP_USER_TIMEOUT" {
