@@ -44,6 +44,7 @@ fn every_own_script_passes() {
             "new-connection-new-port.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
+            "rto-resend-gso-psh.pkt",
             "simultaneous-close.pkt",
             "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
@@ -76,6 +77,22 @@ fn own_scripts_fail_when_their_timing_claims_are_wrong() {
         .outcome
         .unwrap_err();
     assert!(f.message.contains("expected . got R"), "{f}");
+}
+
+/// The RTO script checks what it claims: a resent GSO packet of two
+/// segments without PSH, or a one-segment resend with it, fails.
+#[test]
+fn rto_resend_script_fails_when_its_flags_are_wrong() {
+    let text = std::fs::read_to_string(scripts_dir().join("rto-resend-gso-psh.pkt")).unwrap();
+    for (from, to) in [
+        ("> P. 4001:6001(2000)", "> . 4001:6001(2000)"),
+        ("> . 3001:4001(1000)", "> P. 3001:4001(1000)"),
+    ] {
+        let wrong = text.replacen(from, to, 1);
+        assert_ne!(wrong, text, "{from}");
+        let f = run_text("rto", &wrong).outcome.unwrap_err();
+        assert!(f.message.contains("flags: expected"), "{from}: {f}");
+    }
 }
 
 /// The ICMP script's claims hold: the out-of-window message really is ignored

@@ -455,10 +455,15 @@ impl Tcb {
             if self.piece_psh(cfg, unit, off + len) {
                 flags |= TcpFlags::PSH;
             }
-        } else if len > 0 && (probe || unit.is_some_and(|u| u.psh && ends_unit)) {
+        } else if len > 0 {
             // Linux tcp_output.c: tcp_write_wakeup() sets PSH on what the
-            // persist timer sends; a retransmission keeps its unit's PSH.
-            flags |= TcpFlags::PSH;
+            // persist timer sends; a retransmission keeps its unit's PSH,
+            // and one resent after an RTO as a GSO packet of several
+            // segments gets it as any resent skb does (`rexmit_gso_end`).
+            let gso_end = retransmitting && !probe && self.rexmit_gso_end(now, cfg, seq, len);
+            if probe || gso_end || unit.is_some_and(|u| u.psh && ends_unit) {
+                flags |= TcpFlags::PSH;
+            }
         }
         if len > 0 && len < mss && !retransmitting {
             self.snd.buf.set_short_sent_end(off + len);
