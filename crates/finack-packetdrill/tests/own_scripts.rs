@@ -44,7 +44,12 @@ fn every_own_script_passes() {
             "new-connection-new-port.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
+            "rto-frto-real-loss.pkt",
+            "rto-frto-spurious.pkt",
+            "rto-repeated-frto.pkt",
             "rto-resend-gso-psh.pkt",
+            "rto-sack-kept.pkt",
+            "rto-spurious-sack.pkt",
             "simultaneous-close.pkt",
             "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
@@ -93,6 +98,48 @@ fn rto_resend_script_fails_when_its_flags_are_wrong() {
         let f = run_text("rto", &wrong).outcome.unwrap_err();
         assert!(f.message.contains("flags: expected"), "{from}: {f}");
     }
+}
+
+/// The loss-state scripts check what they claim: F-RTO's new data instead
+/// of a retransmission, the window an undo gives back, and the SACKed data
+/// a timeout leaves alone.
+#[test]
+fn loss_state_scripts_fail_when_their_claims_are_wrong() {
+    let read = |n: &str| std::fs::read_to_string(scripts_dir().join(n)).unwrap();
+    let fails = |name: &str, from: &str, to: &str, says: &str| {
+        let text = read(name);
+        let wrong = text.replacen(from, to, 1);
+        assert_ne!(wrong, text, "{name}: {from}");
+        let f = run_text(name, &wrong).outcome.unwrap_err();
+        assert!(f.message.contains(says), "{name}: {f}");
+    };
+    // Step 2.b: a retransmission where F-RTO sends new data.
+    fails(
+        "rto-frto-real-loss.pkt",
+        "+0 > . 11001:13001(2000)",
+        "+0 > . 1001:3001(2000)",
+        "sequence number",
+    );
+    // Without the undo the window would stay at its post-timeout size.
+    fails(
+        "rto-frto-spurious.pkt",
+        "assert tcpi_snd_cwnd == 15",
+        "assert tcpi_snd_cwnd == 3",
+        "assertion failed",
+    );
+    fails(
+        "rto-spurious-sack.pkt",
+        "assert tcpi_ca_state == 1",
+        "assert tcpi_ca_state == 4",
+        "assertion failed",
+    );
+    // The SACKed segments are not sent again.
+    fails(
+        "rto-sack-kept.pkt",
+        "+0 > P. 3001:6001(3000)",
+        "+0 > P. 3001:8001(5000)",
+        "",
+    );
 }
 
 /// The ICMP script's claims hold: the out-of-window message really is ignored

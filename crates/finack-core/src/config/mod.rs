@@ -309,6 +309,14 @@ pub struct Config {
     /// to the open state as Linux does. Off: RFC 5681/6675 recovery (the
     /// RFC 9293 profile).
     pub rack: bool,
+    /// F-RTO (RFC 5682 §3, the SACK-enhanced version; Linux `tcp_frto` =
+    /// 2, the kernel's default), in the loss state that follows a
+    /// retransmission timeout with `rack` on: the first ACK that advances
+    /// SND.UNA lets new data out instead of more retransmissions, and an
+    /// ACK or SACK of data never retransmitted then proves the timeout
+    /// spurious: the window and threshold from before it come back. Off:
+    /// every timeout is a loss (RFC 6298 §5).
+    pub frto: bool,
     /// Without timestamps, take an RTT sample from every ACK that covers
     /// new data: the time since the oldest newly acknowledged segment was
     /// sent, none if any of them was retransmitted (Linux tcp_input.c:
@@ -527,6 +535,7 @@ impl Config {
             tos: 0,
             tail_loss_probe: true,
             rack: true,
+            frto: true,
             rtt_every_ack: true,
             // Linux defers (tcp_tso_should_defer()), but with it on the
             // simulator's goodput table drops (2 MiB at 1 ms RTT: 832 to
@@ -571,6 +580,7 @@ impl Config {
     pub fn linux_3_11() -> Config {
         Config {
             rack: false,
+            frto: false,
             fack: true,
             prr_ssrb_always: true,
             tail_loss_probe: true,
@@ -645,6 +655,7 @@ impl Config {
             // RACK (RFC 8985) is experimental-track too: dupthresh and
             // RFC 6675 IsLost decide losses.
             rack: false,
+            frto: false,
             rtt_every_ack: false,
             tso_defer: false,
             pacing: Pacing::Off,

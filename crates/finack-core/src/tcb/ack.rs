@@ -97,6 +97,7 @@ impl Tcb {
         self.snd.probes_unanswered = 0;
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
+        let in_loss = self.in_loss_state();
         let ecn = self.ecn_ack_begin(seg);
         // RACK (RFC 8985): what this ACK delivers is measured against the
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
@@ -146,6 +147,17 @@ impl Tcb {
             }
             let delivered = self.snd.bytes_acked() + u64::from(self.rec.sacked_bytes());
             self.rack_update_reo_wnd(prior_delivered, delivered);
+            if in_loss {
+                // Linux tcp_fastretrans_alert(): the loss state's step comes
+                // before RACK looks for losses (tcp_identify_packet_loss()).
+                let a = super::loss_state::LossAck {
+                    una_advanced: self.snd.una != una_before,
+                    orig: d.orig,
+                    sacked: new_sack,
+                    dupack: duplicate && !is_dsack(seg, ack),
+                };
+                self.process_loss(seg, a);
+            }
             self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
         }

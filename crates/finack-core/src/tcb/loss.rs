@@ -113,11 +113,9 @@ impl Tcb {
             return None;
         }
         let log = self.snd.buf.sent()?;
-        Some(Deliveries::new(
-            now,
-            self.min_rtt(),
-            log.highest_sacked_end(),
-        ))
+        let mut d = Deliveries::new(now, self.min_rtt(), log.highest_sacked_end());
+        d.orig_below = super::loss_state::orig_bound(self);
+        Some(d)
     }
 
     /// Linux tcp_input.c: tcp_sacktag_write_queue(): the scoreboard took new
@@ -381,9 +379,11 @@ impl Tcb {
         }
         let mss = u32::from(self.snd.mss.max(1));
         let segs = ((r - l).max(1) as u32).div_ceil(mss) as i32;
+        let in_loss = self.in_loss_state();
         let rec = self.rec.get_mut();
         rec.undo_retrans = (rec.undo_retrans - segs).max(0);
-        if rec.undo_retrans == 0 && rec.recover.is_none() {
+        // In the loss state the undo waits for the ACK (tcp_process_loss()).
+        if rec.undo_retrans == 0 && rec.recover.is_none() && !in_loss {
             rec.undo_marker = None;
             let prior = rec.undo_cwnd;
             self.cc.undo(prior);

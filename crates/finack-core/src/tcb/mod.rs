@@ -27,6 +27,7 @@ mod idle_memory;
 mod info;
 mod input;
 mod loss;
+mod loss_state;
 mod memory;
 mod mtu;
 mod output;

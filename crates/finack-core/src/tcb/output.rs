@@ -249,12 +249,16 @@ impl Tcb {
         // cwnd - pipe >= 1 SMSS, choosing by NextSeg: a lost hole first (rule
         // 1), then new data (rule 2), then any hole not yet resent (rule 3).
         let mut recovery_room = None;
-        if self.sack_recovery() {
+        if self.sack_recovery() || self.in_loss_state() {
             let pipe = self.recovery_pipe(cfg);
             if self.cc.cwnd() < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
             }
-            if let Some((seq, hole)) = self.next_retransmission(cfg, false) {
+            let lost = match self.frto_holds_retransmissions(cfg) {
+                true => None,
+                false => self.next_retransmission(cfg, false),
+            };
+            if let Some((seq, hole)) = lost {
                 if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole, xmit) {
                     return Some(n);
                 }

@@ -181,6 +181,11 @@ pub(crate) struct Deliveries {
     pub(crate) reord_low: Option<SeqNumber>,
     /// The least RTT of the never-retransmitted records delivered.
     pub(crate) rtt: Option<Duration>,
+    /// In the loss state after an RTO, its recovery point (Linux
+    /// `high_seq`), and whether a record ending at or below it that was
+    /// never retransmitted was delivered now (FLAG_ORIG_SACK_ACKED).
+    pub(crate) orig_below: Option<SeqNumber>,
+    pub(crate) orig: bool,
 }
 
 impl Deliveries {
@@ -197,6 +202,8 @@ impl Deliveries {
             reordered: false,
             reord_low: None,
             rtt: None,
+            orig_below: None,
+            orig: false,
         }
     }
 }
@@ -431,6 +438,9 @@ impl SentLog {
             }
             let rtt = d.now.saturating_duration_since(s.at);
             d.rtt = Some(d.rtt.map_or(rtt, |r| r.min(rtt)));
+            if d.orig_below.is_some_and(|h| s.end.le(h)) {
+                d.orig = true;
+            }
         }
         if !spurious {
             self.advance(s, d.now, d.min_rtt);
@@ -446,6 +456,77 @@ impl SentLog {
         self.tally = Tally::of(self.segs.iter());
         self.fack = None;
         self.reo_armed = false;
+    }
+
+    /// An RTO in Linux's loss state (tcp_input.c: tcp_timeout_mark_lost()):
+    /// SACKed records stay SACKed, unless the head is SACKed (the receiver
+    /// reneged: every SACK mark goes). The head and every record sent more
+    /// than RACK's RTT ago are marked lost (tcp_mark_skb_lost(): a record
+    /// already lost whose retransmission is out counts that retransmission
+    /// as lost too; one newly lost keeps its retransmission in flight,
+    /// except the head, which the timeout resends).
+    /// Returns whether the receiver reneged.
+    pub(crate) fn on_rto_mark_lost(&mut self, now: Instant) -> bool {
+        let reneged = self.segs.front().is_some_and(|s| s.flags & SACKED != 0);
+        let rtt = self.rtt;
+        for (i, s) in self.segs.iter_mut().enumerate() {
+            if reneged {
+                s.flags &= !SACKED;
+            } else if s.flags & SACKED != 0 {
+                continue;
+            } else if i > 0 && now.saturating_duration_since(s.at) < rtt {
+                // Sent recently: not yet (tcp_rack_skb_timeout() > 0).
+                continue;
+            }
+            if s.flags & LOST != 0 || i == 0 {
+                // The head goes out again at once whatever its marks
+                // (tcp_retransmit_timer() resends it).
+                s.flags &= !RETRANS;
+            }
+            s.flags |= LOST;
+        }
+        self.tally = Tally::of(self.segs.iter());
+        if reneged {
+            self.fack = None;
+        }
+        self.reo_armed = false;
+        self.check();
+        reneged
+    }
+
+    /// The records of `start..end` were just resent as a loss probe: Linux
+    /// tcp_send_loss_probe() resends with __tcp_retransmit_skb(), which
+    /// marks the skb as ever retransmitted but leaves it out of
+    /// `retrans_out` (no TCPCB_SACKED_RETRANS): it counts in flight once.
+    pub(crate) fn probe_resent(&mut self, start: SeqNumber, end: SeqNumber) {
+        let first = self.segs.partition_point(|s| s.start.lt(start));
+        let tally = &mut self.tally;
+        for s in self.segs.range_mut(first..) {
+            if !s.end.le(end) {
+                break;
+            }
+            tally.sub(s);
+            s.flags &= !RETRANS;
+            tally.add(s);
+        }
+        self.check();
+    }
+
+    /// The head record was resent since it was last marked lost.
+    pub(crate) fn head_resent(&self) -> bool {
+        self.segs.front().is_some_and(|s| s.flags & RETRANS != 0)
+    }
+
+    /// A spurious timeout undone (Linux tcp_undo_cwnd_reduction() with
+    /// `unmark_loss`): no record is lost any more, and RACK looks at the
+    /// flight afresh (`rack.advanced`).
+    pub(crate) fn unmark_lost(&mut self) {
+        for s in self.segs.iter_mut() {
+            s.flags &= !LOST;
+        }
+        self.tally = Tally::of(self.segs.iter());
+        self.advanced = true;
+        self.check();
     }
 
     /// Linux tcp_recovery.c: tcp_rack_advance() (RFC 8985 §6.2 step 2): a

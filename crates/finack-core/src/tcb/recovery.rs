@@ -58,6 +58,9 @@ pub(crate) struct Recovery {
     pub(crate) undo_marker: Option<SeqNumber>,
     pub(crate) undo_retrans: i32,
     pub(crate) undo_cwnd: u32,
+    /// Linux's loss state after an RTO, where the segment log decides what
+    /// is resent (`loss_state`).
+    pub(crate) loss: super::loss_state::Loss,
     /// Path MTU probing and the route's MTU (`mtu`), once either is used: a
     /// lost probe is told apart from congestion here.
     pub(crate) path_mtu: Option<super::mtu::PathMtu>,
@@ -149,6 +152,7 @@ impl Recovery {
         undo_marker: None,
         undo_retrans: 0,
         undo_cwnd: 0,
+        loss: super::loss_state::Loss::NONE,
         path_mtu: None,
     };
 

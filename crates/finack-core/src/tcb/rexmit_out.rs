@@ -9,7 +9,7 @@ use super::xmit_fail::{Refused, Xmit};
 use super::Tcb;
 use crate::config::Config;
 use crate::time::Instant;
-use crate::types::Stats;
+use crate::types::{Stats, TimerKind};
 
 impl Tcb {
     /// Fast retransmit (RFC 5681 §3.2 step 2): resend the segment at SND.UNA
@@ -67,7 +67,12 @@ impl Tcb {
             return None;
         }
         if xmit.refuse {
-            let kind = Refused::Retransmission { rto_head: false };
+            // In the loss state, the timeout's own resend of the head: the
+            // timer it cleared is not yet armed again.
+            let rto_head = self.in_loss_state()
+                && seq == self.snd.una
+                && self.timers.get(TimerKind::Retransmit).is_none();
+            let kind = Refused::Retransmission { rto_head };
             self.xmit_refused(now, cfg, stats, xmit, kind);
             return None;
         }
@@ -91,6 +96,16 @@ impl Tcb {
         stats.retransmits += 1;
         self.count_undo_retrans();
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
+        if seq == self.snd.una {
+            // Linux tcp_output.c: tcp_xmit_retransmit_queue(): resending
+            // the head of the queue restarts the retransmission timer
+            // (after RACK's reordering timeout too: tcp_rearm_rto() from
+            // the head's new send time).
+            self.timers.set(
+                TimerKind::Retransmit,
+                Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
+            );
+        }
         self.pacing_on_send(now, cfg, len, u32::from(len > 0));
         Some(self.emit(now, cfg, buf, seq, flags, off, len, false))
     }

@@ -80,7 +80,14 @@ impl Tcb {
             // Karn (MUST-18): no RTT sample across a retransmission.
             self.snd.rtt_probe.set(None);
             self.pacing_on_send(now, cfg, len, u32::from(len > 0));
-            self.emit(now, cfg, buf, seq, flags, off, len, false)
+            let n = self.emit(now, cfg, buf, seq, flags, off, len, false);
+            if self.rack_on(cfg) {
+                let end = seq + len as u32 + u32::from(fin_sent);
+                if let Some(log) = self.snd.buf.sent_mut() {
+                    log.probe_resent(seq, end);
+                }
+            }
+            n
         };
         self.timers.set(TimerKind::LossProbe, None);
         self.timers.set(

@@ -357,12 +357,14 @@ impl Tcb {
         // A timeout whose retransmission the device refused (SND.NXT still
         // pulled back to SND.UNA) counts as one (Linux counts
         // icsk_retransmits before trying, tcp_update_rto_stats()).
-        let refused_before = self.snd.nxt == self.snd.una;
+        let refused_before = if self.in_loss_state() {
+            // The head's resend after the last timeout never left.
+            self.snd.buf.sent().is_some_and(|l| !l.head_resent())
+        } else {
+            self.snd.nxt == self.snd.una
+        };
         let keep_ssthresh = self.rec.recover.is_some_and(|r| r.gt(self.snd.una))
             || (self.after_rto() && (self.snd.backoff > 0 || refused_before));
-        self.snd.backoff += 1;
-        // Go back to the oldest unacknowledged octet; output resends from there.
-        self.snd.nxt = self.snd.una;
         // Karn (MUST-18): no RTT sample from a retransmitted segment.
         self.snd.rtt_probe.set(None);
         self.snd.ts_rto_mark = Some(self.ts_now(ctx.now));
@@ -370,12 +372,20 @@ impl Tcb {
         // the algorithm says) and the window restarts from one segment.
         let mss = u32::from(self.snd.mss);
         let flight = self.snd.in_flight();
+        let prior = (self.cc.cwnd(), self.cc.ssthresh());
         self.cc
             .on_rto(flight, mss, ctx.now, self.snd.max, keep_ssthresh);
-        if self.rec.undo_marker.is_some() {
-            // No D-SACK undo across a timeout (F-RTO and its undo are not
-            // modelled).
-            self.rec.get_mut().undo_marker = None;
+        // Linux: the loss state, where the segment log says what is resent
+        // (`loss_state`); otherwise back to the oldest unacknowledged octet,
+        // and output resends everything from there, with no undo across the
+        // timeout.
+        let linux = self.enter_loss_state(ctx, keep_ssthresh, prior);
+        self.snd.backoff += 1;
+        if !linux {
+            self.snd.nxt = self.snd.una;
+            let rec = self.rec.get_mut();
+            rec.undo_marker = None;
+            rec.loss = super::loss_state::Loss::NONE;
         }
         let rec = self.rec.get_mut();
         rec.recover = None;
@@ -386,12 +396,14 @@ impl Tcb {
         self.timers.set(TimerKind::LossProbe, None);
         rec.tlp_due = false;
         rec.tlp_high = None;
-        // RFC 6675 §5.1 lets the scoreboard survive an RTO; go-back-N resends
-        // everything anyway, so start afresh.
-        rec.sacked.clear();
         rec.rto_recover = Some(self.snd.max);
-        if let Some(log) = self.snd.buf.sent_mut() {
-            log.on_rto();
+        if !linux {
+            // RFC 6675 §5.1 lets the scoreboard survive an RTO; go-back-N
+            // resends everything anyway, so start afresh (RFC 2018 §8).
+            rec.sacked.clear();
+            if let Some(log) = self.snd.buf.sent_mut() {
+                log.on_rto();
+            }
         }
         None
     }
