@@ -50,6 +50,7 @@ fn every_own_script_passes() {
             "rto-resend-gso-psh.pkt",
             "rto-sack-kept.pkt",
             "rto-spurious-sack.pkt",
+            "rto-timestamp-undo.pkt",
             "simultaneous-close.pkt",
             "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
@@ -132,6 +133,20 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "assert tcpi_ca_state == 1",
         "assert tcpi_ca_state == 4",
         "assertion failed",
+    );
+    // The echo of the original's timestamp undoes the timeout.
+    fails(
+        "rto-timestamp-undo.pkt",
+        "assert tcpi_snd_cwnd == 10",
+        "assert tcpi_snd_cwnd == 5",
+        "assertion failed",
+    );
+    // The loss probe resends the short tail alone.
+    fails(
+        "rto-timestamp-undo.pkt",
+        "> P. 3953:4001(48)",
+        "> P. 3013:4001(988)",
+        "sequence number",
     );
     // The SACKed segments are not sent again.
     fails(

@@ -512,6 +512,11 @@ impl SentLog {
         self.check();
     }
 
+    /// The last record: the last segment as it was sent (`start..end`).
+    pub(crate) fn last_sent(&self) -> Option<(SeqNumber, SeqNumber)> {
+        self.segs.back().map(|s| (s.start, s.end))
+    }
+
     /// The head record was resent since it was last marked lost.
     pub(crate) fn head_resent(&self) -> bool {
         self.segs.front().is_some_and(|s| s.flags & RETRANS != 0)

@@ -56,8 +56,17 @@ impl Tcb {
         } else {
             // The tail: the FIN alone if it went out alone, else the last
             // segment's worth of data (with the FIN if it rode on it).
+            // Linux tcp_send_loss_probe() resends the last segment as it
+            // left: the last skb, cut after its first pcount - 1 full
+            // segments (tcp_fragment()), so a short tail goes alone.
+            let last = self.snd.buf.sent().and_then(|l| l.last_sent());
             let len = if fin_sent && self.snd.fin_alone {
                 0
+            } else if let Some((start, end)) = last.filter(|_| self.rack_on(cfg)) {
+                let data_end = self.snd.buf_seq + sent_data as u32;
+                ((end.min(data_end) - start).max(0) as usize)
+                    .min(sent_data)
+                    .min(fits)
             } else {
                 sent_data.min(mss).min(fits)
             };
