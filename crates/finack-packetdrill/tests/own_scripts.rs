@@ -44,11 +44,13 @@ fn every_own_script_passes() {
             "new-connection-new-port.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
+            "rto-fin-sacked.pkt",
             "rto-frto-real-loss.pkt",
             "rto-frto-spurious.pkt",
             "rto-repeated-frto.pkt",
             "rto-resend-gso-psh.pkt",
             "rto-sack-kept.pkt",
+            "rto-sack-reneging.pkt",
             "rto-spurious-sack.pkt",
             "rto-timestamp-undo.pkt",
             "simultaneous-close.pkt",
@@ -147,6 +149,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "> P. 3953:4001(48)",
         "> P. 3013:4001(988)",
         "sequence number",
+    );
+    // A probe armed before the SACK still goes; the SACKed FIN is not resent.
+    fails(
+        "rto-sack-reneging.pkt",
+        "+.1~+.12 > P. 5001:6001(1000)",
+        "+.2~+.22 > P. 5001:6001(1000)",
+        "timing",
+    );
+    fails(
+        "rto-fin-sacked.pkt",
+        "+0 > P. 1001:3001(2000)",
+        "+0 > FP. 1001:3001(2000)",
+        "flags",
     );
     // The SACKed segments are not sent again.
     fails(

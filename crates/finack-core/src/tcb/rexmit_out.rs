@@ -59,9 +59,12 @@ impl Tcb {
         if let Some(u) = unit.filter(|u| u.eor) {
             len = len.min(u.end - off);
         }
+        // The FIN goes along only if it is part of the hole (one the peer
+        // SACKed is not sent again).
         let fin = self.snd.fin_queued
             && off + len == queued
             && seq + len as u32 == self.fin_seq()
+            && (seq + hole).gt(self.fin_seq())
             && self.snd.max == self.fin_seq() + 1;
         if len == 0 && !fin {
             return None;

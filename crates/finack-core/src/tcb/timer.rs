@@ -254,7 +254,11 @@ impl Tcb {
                 self.on_early_retransmit_timeout(ctx);
                 return None;
             }
-            if self.rec.tlp_high.is_none() && self.tlp_allowed(ctx.cfg) {
+            // Linux tcp_send_loss_probe() checks the state only when the
+            // probe is scheduled: one armed in the open state goes even if
+            // a SACK since (which does not re-arm the timer) left segments
+            // SACKed.
+            if self.rec.tlp_high.is_none() && self.tlp_allowed(ctx.cfg, false) {
                 // The probe takes the place of a retransmission timeout due at
                 // the same moment (Linux runs both on one timer); the RTO is
                 // re-armed from now (RFC 8985 §7.3).
@@ -412,8 +416,9 @@ impl Tcb {
 impl Tcb {
     /// RFC 8985 §7.2: a probe may be scheduled when TLP is enabled, SACK is in
     /// use, the connection is not in loss recovery (fast recovery or after an
-    /// RTO) and data or a FIN is outstanding into an open window.
-    pub(crate) fn tlp_allowed(&self, cfg: &crate::config::Config) -> bool {
+    /// RTO) and data or a FIN is outstanding into an open window;
+    /// `scheduling`: also not in Disorder, a condition Linux checks only then.
+    pub(crate) fn tlp_allowed(&self, cfg: &crate::config::Config, scheduling: bool) -> bool {
         let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
         cfg.tail_loss_probe
             && self.sack_ok
@@ -430,7 +435,7 @@ impl Tcb {
             // Linux tcp_schedule_loss_probe(): only in the Open and CWR
             // states, not in Disorder (SACKed segments outstanding), where
             // RACK's reordering timer watches the flight.
-            && !(self.rack_on(cfg) && self.sacked_out() > 0)
+            && !(scheduling && self.rack_on(cfg) && self.sacked_out() > 0)
             && self.timers.get(TimerKind::Persist).is_none()
             && self.snd.wnd > 0
             && self.snd.una.lt(self.snd.max)
@@ -450,7 +455,7 @@ impl Tcb {
             // Or the delayed early retransmit, which only an ACK cancels.
             return;
         }
-        if !self.tlp_allowed(cfg) {
+        if !self.tlp_allowed(cfg, true) {
             self.timers.set(TimerKind::LossProbe, None);
             return;
         }
