@@ -1795,8 +1795,10 @@ dual!(rfc9293_must_12_reset_reported, |f: Family| {
 });
 
 dual!(rfc9293_must_20_timed_out_reported, |f: Family| {
+    // Doubling from the first timeout (Linux before 6.5).
     let cfg = Config {
         syn_retries: 2,
+        syn_linear_timeouts: 0,
         ..Config::linux()
     };
     let mut net = Net::with_configs(f, cfg, Config::linux());
@@ -1821,6 +1823,49 @@ dual!(rfc9293_must_20_timed_out_reported, |f: Family| {
     );
     assert_eq!(net.client.stats().timeouts, 1);
 });
+
+// Linux 6.5+ tcp_retransmit_timer() with tcp_syn_linear_timeouts = 4: the
+// first four SYN timeouts keep the 1 s RTO; tcp_write_timeout() allows
+// syn_retries + 4 resends, but no longer than the time syn_retries
+// doubling timeouts take from the first SYN (retransmits_timed_out():
+// (2^(n+1) - 1) s), whichever ends first. Both checked on Linux 6.18
+// (packetdrill, syn_retries 1 and 2).
+dual!(
+    linux_syn_timeouts_are_linear_then_bounded_by_time,
+    |f: Family| {
+        for (retries, linear, sends, gives_up) in [
+            // One retry: the 3 s budget ends it after two resends.
+            (1, 4, vec![0, 1, 2], 3),
+            // Two: 7 s; resends at 1, 2, 3, 4 s (linear), 5 s (the fifth
+            // timeout doubles the next wait to 2 s, past the budget).
+            (2, 4, vec![0, 1, 2, 3, 4, 5], 7),
+            // Six (the default): 0..5 s, then 7, 11, 19, 35, 67; 131 s in all.
+            (6, 4, vec![0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131),
+            // Without linear timeouts: doubling, 127 s.
+            (6, 0, vec![0, 1, 3, 7, 15, 31, 63], 127),
+        ] {
+            let cfg = Config {
+                syn_retries: retries,
+                syn_linear_timeouts: linear,
+                ..Config::linux()
+            };
+            let mut net = Net::with_configs(f, cfg, Config::linux());
+            net.drop = Some(Box::new(|_| true));
+            let c = net.open();
+            let t0 = net.now;
+            net.run_until(Duration::from_secs(300), |n| {
+                n.client.state(c) == State::Closed
+            });
+            let at: Vec<u64> = net.log.iter().map(|s| (s.time - t0).as_secs()).collect();
+            assert_eq!(at, sends, "syn_retries {retries}, linear {linear}");
+            assert_eq!((net.now - t0).as_secs(), gives_up, "syn_retries {retries}");
+            assert_eq!(
+                net.client.recv(net.now, c, &mut [0u8; 4]),
+                Err(Error::TimedOut)
+            );
+        }
+    }
+);
 
 dual!(
     rfc9293_3_10_2_send_after_shutdown_write_is_broken_pipe,

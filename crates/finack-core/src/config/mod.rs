@@ -30,6 +30,19 @@ pub struct Config {
     pub rto_min_on_variance: bool,
     /// SYN retransmissions before `connect` fails with a timeout. Linux: `tcp_syn_retries` = 6.
     pub syn_retries: u32,
+    /// The first this many SYN retransmission timeouts keep the initial RTO
+    /// instead of doubling it, and add to `syn_retries` (Linux 6.5+
+    /// `tcp_syn_linear_timeouts` = 4: SYNs at 0, 1, 2, 3, 4, 5, 7, 11 ... s,
+    /// `connect` failing after about 131 s). 0: RFC 6298 §5.5 doubling from
+    /// the first timeout.
+    pub syn_linear_timeouts: u32,
+    /// A handshake also gives up once as long has passed since its first
+    /// SYN (or SYN,ACK) as `syn_retries` (or `synack_retries`) doubling
+    /// timeouts from the initial RTO would take, (2^(n+1) - 1) x RTO,
+    /// each step at most `rto_max` (Linux tcp_timer.c:
+    /// retransmits_timed_out() with tcp_model_timeout()); so linear
+    /// timeouts do not stretch a short budget. Off: the count alone.
+    pub syn_time_budget: bool,
     /// SYN-ACK retransmissions before a half-open passive connection is dropped.
     /// Linux: `tcp_synack_retries` = 5.
     pub synack_retries: u32,
@@ -473,6 +486,8 @@ impl Config {
             rto_max: Duration::from_secs(120),
             rto_min_on_variance: true,
             syn_retries: 6,
+            syn_linear_timeouts: 4,
+            syn_time_budget: true,
             synack_retries: 5,
             retries2: 15,
             orphan_retries: 8,
@@ -579,6 +594,9 @@ impl Config {
     /// was a share of memory), hence window scale 6.
     pub fn linux_3_11() -> Config {
         Config {
+            // Linear SYN timeouts came in 6.5.
+            syn_linear_timeouts: 0,
+            syn_time_budget: true,
             rack: false,
             frto: false,
             fack: true,
@@ -624,6 +642,8 @@ impl Config {
             rto_min_on_variance: false,
             // 1+2+4+...+64 s of waiting: well over the 3 minutes of MUST-23.
             syn_retries: 7,
+            syn_linear_timeouts: 0,
+            syn_time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).
             retries2: 7,

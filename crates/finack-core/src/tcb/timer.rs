@@ -1,5 +1,7 @@
 //! Timeouts (RFC 9293 §3.10.8).
 
+use core::time::Duration;
+
 use super::{Ctx, Tcb};
 use crate::time::Instant;
 use crate::types::{CloseReason, State, TimerKind};
@@ -321,8 +323,15 @@ impl Tcb {
         if self.orphan && self.state.is_synchronized() && self.orphan_rto_expired(ctx) {
             return Some(TimerKind::Retransmit);
         }
+        // Linux 6.5+ tcp_write_timeout(): a SYN gets `syn_linear_timeouts`
+        // more tries, the first that many at the initial RTO.
+        let linear = if self.state == State::SynSent {
+            ctx.cfg.syn_linear_timeouts
+        } else {
+            0
+        };
         let limit = match self.state {
-            State::SynSent => ctx.cfg.syn_retries,
+            State::SynSent => ctx.cfg.syn_retries + linear,
             State::SynReceived if self.listener.is_some() => ctx.cfg.synack_retries,
             _ if self.orphan => ctx.cfg.orphan_retries,
             _ => ctx.cfg.retries2,
@@ -341,7 +350,20 @@ impl Tcb {
             self.snd.force_probe = true;
             return None;
         }
-        if self.snd.backoff >= limit {
+        // Timeouts so far: each doubles the RTO but the linear ones (in
+        // SYN-SENT every timeout resends the SYN once).
+        let timeouts = if linear > 0 {
+            self.snd.total_retrans
+        } else {
+            self.snd.backoff
+        };
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        let over_budget = handshake
+            && ctx.cfg.syn_time_budget
+            && timeouts > 0
+            && ctx.now.saturating_duration_since(self.state_since)
+                >= model_timeout(limit - linear, ctx.cfg.rto_initial, ctx.cfg.rto_max);
+        if timeouts >= limit || over_budget {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
                 // away quietly (back to LISTEN, as Linux drops its request socket).
@@ -384,7 +406,12 @@ impl Tcb {
         // and output resends everything from there, with no undo across the
         // timeout.
         let linux = self.enter_loss_state(ctx, keep_ssthresh, prior);
-        self.snd.backoff += 1;
+        // Linux tcp_retransmit_timer(): no doubling for the first
+        // `syn_linear_timeouts` timeouts of a SYN (tp->total_rto counts
+        // this one).
+        if timeouts + 1 > linear {
+            self.snd.backoff += 1;
+        }
         if !linux {
             self.snd.nxt = self.snd.una;
             let rec = self.rec.get_mut();
@@ -479,5 +506,17 @@ impl Tcb {
                 None => at,
             }),
         );
+    }
+}
+
+/// Linux tcp_timer.c: tcp_model_timeout(): how long `retries` timeouts take
+/// when each doubles the last from `base`, none beyond `max`.
+fn model_timeout(retries: u32, base: Duration, max: Duration) -> Duration {
+    let ratio = (max.as_millis() / base.as_millis().max(1)).max(1) as u32;
+    let thresh = ratio.ilog2();
+    if retries <= thresh {
+        base * ((2u32 << retries) - 1)
+    } else {
+        base * ((2u32 << thresh) - 1) + max * (retries - thresh)
     }
 }

@@ -109,6 +109,7 @@ pub fn apply_sysctl_for(
         "tcp_sack" => cfg.sack = num(value)? != 0,
         "tcp_window_scaling" => cfg.window_scaling = num(value)? != 0,
         "tcp_syn_retries" => cfg.syn_retries = num(value)? as u32,
+        "tcp_syn_linear_timeouts" => cfg.syn_linear_timeouts = num(value)? as u32,
         "tcp_synack_retries" => cfg.synack_retries = num(value)? as u32,
         "tcp_reordering" => cfg.dupthresh = num(value)? as u32,
         "tcp_fin_timeout" => {

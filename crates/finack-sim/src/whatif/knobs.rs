@@ -84,6 +84,8 @@ const FIELDS: &[(&str, Kind)] = &[
     ("rto_max", Kind::Dur),
     ("rto_min_on_variance", Kind::Bool),
     ("syn_retries", Kind::Num),
+    ("syn_linear_timeouts", Kind::Num),
+    ("syn_time_budget", Kind::Bool),
     ("synack_retries", Kind::Num),
     ("max_orphans", Kind::Num),
     ("tcp_mem", Kind::Mem),
@@ -250,6 +252,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
         }
         Kind::Num => match field {
             "syn_retries" => cfg.syn_retries = num!(u32),
+            "syn_linear_timeouts" => cfg.syn_linear_timeouts = num!(u32),
             "synack_retries" => cfg.synack_retries = num!(u32),
             "max_orphans" => cfg.max_orphans = num!(usize),
             "retries2" => cfg.retries2 = num!(u32),
@@ -435,6 +438,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "tail_loss_probe" => &mut cfg.tail_loss_probe,
         "rack" => &mut cfg.rack,
         "frto" => &mut cfg.frto,
+        "syn_time_budget" => &mut cfg.syn_time_budget,
         "rtt_every_ack" => &mut cfg.rtt_every_ack,
         "tso_defer" => &mut cfg.tso_defer,
         "gso_psh" => &mut cfg.gso_psh,
