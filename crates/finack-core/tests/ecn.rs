@@ -153,7 +153,10 @@ fn ce_is_echoed_until_cwr() {
     // Unmarked data: the echo goes on.
     let a = r.send(Ecn::Ect0, psh, 201, 1, &[1; 100]);
     assert!(a[0].flags.ece(), "{a:?}");
-    // Our data carries it too, as ECT(0).
+    // Our data carries it too, as ECT(0). (It goes 50 ms after the data it
+    // follows, so the exchange does not turn interactive and the ACKs below
+    // are not delayed.)
+    r.now += Duration::from_millis(50);
     let d = r.write(10);
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].flags.ece() && d[0].ecn == Ecn::Ect0, "{d:?}");

@@ -34,6 +34,7 @@ fn every_own_script_passes() {
             "backlog-overflow.pkt",
             "challenge-ack.pkt",
             "data-after-close-reset.pkt",
+            "delayed-ack-interactive.pkt",
             "ecn-negotiation.pkt",
             "ecn-receiver.pkt",
             "ecn-sender.pkt",
@@ -164,6 +165,14 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "+0 > P. 1001:3001(2000)",
         "+0 > FP. 1001:3001(2000)",
         "flags",
+    );
+    // In interactive mode the request's ACK waits; quick ACKs would send it
+    // at once.
+    fails(
+        "delayed-ack-interactive.pkt",
+        "+.04~+.05 > . 101:101(0) ack 201",
+        "+0 > . 101:101(0) ack 201",
+        "Timed out waiting",
     );
     // The SACKed segments are not sent again.
     fails(

@@ -178,6 +178,13 @@ pub struct Config {
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
     pub quickacks: u32,
+    /// Interactive ("pingpong") mode: once data goes out within
+    /// `delayed_ack` of the last data received this many times in a row,
+    /// quick ACKs stop and ACKs wait for a reply to carry them, until a
+    /// delayed ACK has to go out alone (Linux `tcp_pingpong_thresh`, 1 in
+    /// 6.x: tcp_event_data_sent(), tcp_in_quickack_mode(),
+    /// tcp_delack_timer_handler()). 0: never.
+    pub pingpong_thresh: u8,
     /// Most segments one ACK may grow the window by in slow start (RFC 3465's
     /// L; RFC 5681 §3.1: one). `None`: by every segment it acknowledges, as
     /// Linux does (`tcp_slow_start`), never past ssthresh.
@@ -517,6 +524,7 @@ impl Config {
             send_buffer_max: 4 << 20,
             delayed_ack: Some(Duration::from_millis(40)),
             quickacks: 16,
+            pingpong_thresh: 1,
             congestion: CongestionAlgorithm::Cubic,
             cong_in_segments: true,
             cubic: CubicParams::default(),
@@ -652,6 +660,7 @@ impl Config {
             // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
             delayed_ack: Some(Duration::from_millis(200)),
             quickacks: 0,
+            pingpong_thresh: 0,
             congestion: CongestionAlgorithm::NewReno,
             cong_in_segments: false,
             slow_start_abc: Some(1),

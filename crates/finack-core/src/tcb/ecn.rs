@@ -160,6 +160,7 @@ impl Tcb {
     fn ecn_quickack(&mut self, ctx: &Ctx<'_>) {
         if ctx.cfg.delayed_ack.is_some() {
             self.rcv.quickacks = self.rcv.quickacks.max(2);
+            self.exit_pingpong();
         }
     }
 

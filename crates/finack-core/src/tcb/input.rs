@@ -541,7 +541,9 @@ impl Tcb {
             let accepted = !ctx.unaccepted;
             self.rmem_charge_ooo(ctx.cfg, seg, seq, payload.len() as u32, accepted);
             self.rcv.ack_now = true;
+            // Linux tcp_enter_quickack_mode() also ends interactive mode.
             self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
+            self.exit_pingpong();
             return true;
         }
         if !self.rmem_schedule(ctx, 0, payload.len()) {
@@ -610,7 +612,9 @@ impl Tcb {
         } else {
             self.rcv.unacked >= 2 * self.rcv.seg_max
         };
-        if urgent || frames || self.rcv.quickacks > 0 {
+        // Linux tcp_in_quickack_mode(): no quick ACKs while interactive.
+        let quick = self.rcv.quickacks > 0 && !self.pingpong(ctx.cfg);
+        if urgent || frames || quick {
             // SHLD-19: at least every second full-sized segment.
             self.rcv.quickacks = self.rcv.quickacks.saturating_sub(1);
             self.rcv.ack_now = true;

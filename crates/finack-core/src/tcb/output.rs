@@ -638,6 +638,9 @@ impl Tcb {
             let rec = self.rec.get_mut();
             rec.prr.out = rec.prr.out.saturating_add(1);
         }
+        if len > 0 {
+            self.note_data_sent(now, cfg);
+        }
         if len > 0 || flags.fin() {
             // RACK: when each segment left (RFC 8985 §6.1).
             let end = seq + len as u32 + u32::from(flags.fin());

@@ -50,6 +50,9 @@ pub(crate) struct RcvEstimates {
     rcvbuf_locked: bool,
     /// Receive memory as Linux counts it (`Config::rcv_memory`).
     pub(super) mem: super::rmem::RcvMem,
+    /// How many times in a row data went out soon after data arrived
+    /// (Linux `icsk_ack.pingpong`; the arrival time is `RecvBuf`'s).
+    pingpong: u8,
 }
 
 impl RcvEstimates {
@@ -101,6 +104,43 @@ impl Tcb {
         self.rcv.est.as_ref().map_or(0, |e| {
             core::mem::size_of::<RcvEstimates>() + e.mem.heap_bytes()
         })
+    }
+
+    /// Interactive mode (`Config::pingpong_thresh`; Linux
+    /// inet_csk_in_pingpong_mode()).
+    pub(super) fn pingpong(&self, cfg: &Config) -> bool {
+        cfg.pingpong_thresh > 0
+            && self
+                .rcv
+                .est
+                .as_ref()
+                .is_some_and(|e| e.pingpong >= cfg.pingpong_thresh)
+    }
+
+    /// A data segment leaves now: sent within the delayed-ACK time of the
+    /// last data received, it answers it (Linux tcp_event_data_sent():
+    /// inet_csk_inc_pingpong_cnt(); `icsk_ack.ato` is 0, so nothing counts,
+    /// until data has arrived).
+    pub(super) fn note_data_sent(&mut self, now: Instant, cfg: &Config) {
+        let Some(ato) = cfg.delayed_ack else {
+            return;
+        };
+        let since = self.rcv.buf.ms_since_data(now.as_millis());
+        if cfg.pingpong_thresh > 0
+            && self.rcv.bytes_received > 0
+            && u128::from(since) < ato.as_millis()
+        {
+            let e = self.est();
+            e.pingpong = e.pingpong.saturating_add(1);
+        }
+    }
+
+    /// Out of interactive mode (Linux inet_csk_exit_pingpong_mode()): a
+    /// delayed ACK had to go out alone, or quick ACKs start again.
+    pub(super) fn exit_pingpong(&mut self) {
+        if let Some(e) = self.rcv.est.as_mut() {
+            e.pingpong = 0;
+        }
     }
 
     /// The estimates, allocated on first use.

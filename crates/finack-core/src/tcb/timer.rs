@@ -201,9 +201,12 @@ impl Tcb {
             .get(TimerKind::DelayedAck)
             .is_some_and(|t| t <= now)
         {
-            // The delayed ACK is due (MUST-40).
+            // The delayed ACK is due (MUST-40). No reply carried it: the
+            // exchange is not interactive after all (Linux
+            // tcp_delack_timer_handler() leaves pingpong mode).
             self.timers.set(TimerKind::DelayedAck, None);
             self.rcv.ack_now = true;
+            self.exit_pingpong();
         }
         if self
             .timers

@@ -85,6 +85,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("rto_min_on_variance", Kind::Bool),
     ("syn_retries", Kind::Num),
     ("syn_linear_timeouts", Kind::Num),
+    ("pingpong_thresh", Kind::Num),
     ("syn_time_budget", Kind::Bool),
     ("synack_retries", Kind::Num),
     ("max_orphans", Kind::Num),
@@ -253,6 +254,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
         Kind::Num => match field {
             "syn_retries" => cfg.syn_retries = num!(u32),
             "syn_linear_timeouts" => cfg.syn_linear_timeouts = num!(u32),
+            "pingpong_thresh" => cfg.pingpong_thresh = num!(u8),
             "synack_retries" => cfg.synack_retries = num!(u32),
             "max_orphans" => cfg.max_orphans = num!(usize),
             "retries2" => cfg.retries2 = num!(u32),
