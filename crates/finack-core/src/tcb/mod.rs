@@ -40,6 +40,7 @@ mod rexmit_out;
 mod rmem;
 mod send;
 mod sndbuf;
+mod syn_out;
 mod tail_probe;
 mod timer;
 mod tso_defer;
@@ -55,7 +56,8 @@ pub(crate) use timer::{Keepalive, Timers};
 
 pub(crate) use close::reset_for;
 pub(crate) use ecn::accepts_ecn_syn;
-pub(crate) use output::{emit_ctl, syn_window, SynOpts};
+pub(crate) use output::emit_ctl;
+pub(crate) use syn_out::{syn_window, SynOpts};
 pub(crate) use xmit_fail::Xmit;
 
 use core::net::SocketAddr;

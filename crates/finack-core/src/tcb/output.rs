@@ -7,6 +7,7 @@ use core::net::SocketAddr;
 
 use finack_wire::{IpRepr, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+use super::syn_out::syn_window;
 use super::xmit_fail::{Refused, Xmit};
 use super::{CtlSegment, Tcb};
 use crate::config::Config;
@@ -24,7 +25,7 @@ impl Tcb {
 
     /// The window field for a segment, and remember the advertised right edge.
     /// `syn`: the window of our SYN (`active`) or SYN,ACK.
-    fn window_field(&mut self, cfg: &Config, syn: Option<bool>) -> u16 {
+    pub(super) fn window_field(&mut self, cfg: &Config, syn: Option<bool>) -> u16 {
         if let Some(active) = syn {
             // RFC 7323 §2.2: the window in a SYN segment is never scaled.
             // Linux sizes a SYN,ACK's by the MSS less the timestamps it
@@ -140,76 +141,6 @@ impl Tcb {
             return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
         }
         None
-    }
-
-    /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first copy or retransmission.
-    fn output_syn(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-        stats: &mut Stats,
-        buf: &mut [u8],
-    ) -> usize {
-        let active = self.state == State::SynSent;
-        let retransmission = self.snd.max.gt(self.snd.iss);
-        let mut opts = TcpOptions {
-            // MUST-14/MUST-67: announce our MSS from the MTU; MSS only on SYNs (MUST-65).
-            mss: Some(self.our_mss(cfg)),
-            ..TcpOptions::default()
-        };
-        if active {
-            // Offer what the configuration enables.
-            opts.sack_permitted = cfg.sack;
-            opts.window_scale = cfg.window_scaling.then_some(cfg.window_scale.min(14));
-            opts.timestamps = cfg.timestamps.then(|| Timestamps {
-                tsval: self.ts_now(now),
-                tsecr: 0,
-            });
-        } else {
-            // Answer only what the peer offered and we accepted.
-            opts.sack_permitted = self.sack_ok;
-            if self.snd.wscale > 0 || self.rcv.wscale > 0 {
-                opts.window_scale = Some(self.rcv.wscale);
-            }
-            opts.timestamps = self.timestamps(now);
-        }
-        let flags = if active {
-            TcpFlags::SYN
-        } else {
-            TcpFlags::SYN | TcpFlags::ACK
-        } | self.ecn_syn_flags(cfg, active, retransmission);
-        self.snd.nxt = self.snd.iss + 1;
-        self.snd.max = self.snd.max.max(self.snd.nxt);
-        if retransmission {
-            self.snd.total_retrans += 1;
-            stats.retransmits += 1;
-        } else {
-            self.snd.rtt_probe.set(Some((self.snd.iss, now)));
-        }
-        if self.timers.get(TimerKind::Retransmit).is_none() {
-            self.timers.set(
-                TimerKind::Retransmit,
-                Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
-            );
-        }
-        let window = self.window_field(cfg, Some(active));
-        let ack = if active { SeqNumber(0) } else { self.rcv.nxt };
-        if !active {
-            self.rcv.last_ack_sent = self.rcv.nxt;
-        }
-        self.rcv.ack_now = false;
-        let tcp = TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            seq: self.snd.iss,
-            ack,
-            flags,
-            window,
-            urgent: 0,
-            options: opts,
-            payload: &[],
-        };
-        emit_packet(&self.local, &self.remote, cfg, self.tos, &tcp, buf)
     }
 
     /// Data and/or FIN from SND.NXT, within the usable window.
@@ -703,29 +634,6 @@ impl Tcb {
     }
 }
 
-/// The options of a stateless SYN,ACK besides timestamps: what a normal
-/// SYN,ACK would answer to the same SYN.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SynOpts {
-    pub(crate) mss: u16,
-    pub(crate) window_scale: Option<u8>,
-    pub(crate) sack_permitted: bool,
-    /// ECE set: ECN agreed (RFC 3168 §6.1.1).
-    pub(crate) ece: bool,
-}
-
-/// The window field of a SYN or SYN,ACK offering `space` bytes: Linux
-/// tcp_output.c: tcp_select_initial_window() quantizes the offer to a
-/// multiple of `mss` when it exceeds one (`Config::quantize_syn_window`).
-pub(crate) fn syn_window(cfg: &Config, space: u32, mss: u32) -> u16 {
-    let space = if cfg.quantize_syn_window && mss > 0 && space > mss {
-        space / mss * mss
-    } else {
-        space
-    };
-    space.min(65535) as u16
-}
-
 /// Emit a control segment (RST, bare ACK or cookie SYN,ACK) without a TCB.
 pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option<usize> {
     if buf.len() < MIN_BUFFER {
@@ -771,7 +679,7 @@ pub(crate) fn emit_ctl(ctl: &CtlSegment, cfg: &Config, buf: &mut [u8]) -> Option
     ))
 }
 
-fn emit_packet(
+pub(super) fn emit_packet(
     local: &SocketAddr,
     remote: &SocketAddr,
     cfg: &Config,
