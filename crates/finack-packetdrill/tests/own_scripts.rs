@@ -55,6 +55,7 @@ fn every_own_script_passes() {
             "rto-spurious-sack.pkt",
             "rto-timestamp-undo.pkt",
             "simultaneous-close.pkt",
+            "simultaneous-open.pkt",
             "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
             "syn-cookies.pkt",
@@ -173,6 +174,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "+.04~+.05 > . 101:101(0) ack 201",
         "+0 > . 101:101(0) ack 201",
         "Timed out waiting",
+    );
+    // The SYN,ACK that completes a simultaneous open is answered at once.
+    fails(
+        "simultaneous-open.pkt",
+        "ecr 800,nop,nop,sack 0:1>",
+        "ecr 800>",
+        "",
     );
     // The SACKed segments are not sent again.
     fails(

@@ -149,7 +149,13 @@ impl Tcb {
             if seg.ack == self.snd.max {
                 // Simultaneous open: the peer's SYN,ACK repeats the SYN we already
                 // took in; its ACK is what completes our handshake (RFC 9293 Figure
-                // 8, line 6). Process it without the SYN.
+                // 8, line 6). Process it without the SYN; the repeat is
+                // answered at once with a D-SACK for it (Linux
+                // tcp_validate_incoming() lets it pass, then tcp_data_queue()
+                // takes the old SYN for a retransmission: tcp_dsack_set(),
+                // quick ACK).
+                self.dsack_set(ctx, cur.seq, cur.seq + 1);
+                self.rcv.ack_now = true;
                 cur.syn = false;
                 cur.seq += 1;
             }
