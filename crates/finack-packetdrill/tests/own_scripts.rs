@@ -33,13 +33,18 @@ fn every_own_script_passes() {
             "active-reset-timestamps.pkt",
             "backlog-overflow.pkt",
             "challenge-ack.pkt",
+            "close-linger-zero.pkt",
+            "close-wait-last-ack.pkt",
             "data-after-close-reset.pkt",
             "delayed-ack-interactive.pkt",
             "ecn-negotiation.pkt",
             "ecn-receiver.pkt",
             "ecn-sender.pkt",
             "ecn-syn-fallback.pkt",
+            "fin-wait-1-fin-ack-merged.pkt",
             "fin-wait-2-timeout.pkt",
+            "half-open-peer-restarted.pkt",
+            "half-open-reset-on-data.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
             "new-connection-new-port.pkt",
@@ -181,6 +186,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "ecr 800,nop,nop,sack 0:1>",
         "ecr 800>",
         "",
+    );
+    // The reset's error is reported once, then writes fail with EPIPE.
+    fails(
+        "half-open-reset-on-data.pkt",
+        "= -1 EPIPE (Broken pipe)",
+        "= -1 ECONNRESET (Connection reset by peer)",
+        "errno",
     );
     // The SACKed segments are not sent again.
     fails(

@@ -191,6 +191,33 @@ impl Runner {
         CallResult::Done(want, errno)
     }
 
+    /// A read's or write's result where the socket's pending error is
+    /// reported once (Linux sock_error() clears sk_err): after that a
+    /// write fails with EPIPE (the socket is shut down for sending,
+    /// sk_stream_error()) and a read returns 0 (RCV_SHUTDOWN).
+    pub(super) fn done_once(
+        &mut self,
+        fd: i64,
+        r: Result<usize, Error>,
+        write: bool,
+    ) -> CallResult {
+        let pending = matches!(
+            r,
+            Err(Error::ConnectionReset | Error::TimedOut | Error::ConnectionRefused)
+        );
+        if !pending {
+            return Self::done(r);
+        }
+        if self.error_read.contains(&fd) {
+            return match write {
+                true => CallResult::Done(-1, Some("EPIPE")),
+                false => CallResult::Done(0, None),
+            };
+        }
+        self.error_read.push(fd);
+        Self::done(r)
+    }
+
     pub(super) fn done(r: Result<usize, Error>) -> CallResult {
         match r {
             Ok(n) => CallResult::Done(n as i64, None),
@@ -350,7 +377,9 @@ impl Runner {
                     return Ok(CallResult::Done(-1, Some("EFAULT")));
                 }
                 let mut data = vec![0u8; len.max(0) as usize];
-                let r = Self::done(self.ep.recv(self.now, c, &mut data));
+                let fd = self.fd_arg(line, call)?;
+                let got = self.ep.recv(self.now, c, &mut data);
+                let r = self.done_once(fd, got, false);
                 self.drain();
                 r
             }
@@ -452,7 +481,7 @@ impl Runner {
             Err(_) if before > 0 => CallResult::Done(before as i64, None),
             // A non-blocking write that finds no room fails at once.
             Err(Error::WouldBlock) => CallResult::Done(-1, Some("EAGAIN")),
-            Err(e) => Self::done(Err(e)),
+            Err(e) => self.done_once(fd, Err(e), true),
         };
         let short = match r {
             CallResult::Blocked => true,
