@@ -45,6 +45,7 @@ fn every_own_script_passes() {
             "fin-wait-2-timeout.pkt",
             "half-open-peer-restarted.pkt",
             "half-open-reset-on-data.pkt",
+            "handshake-ack-with-data-and-fin.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
             "new-connection-new-port.pkt",
@@ -67,6 +68,7 @@ fn every_own_script_passes() {
             "syn-linear-timeouts.pkt",
             "syn-reuses-time-wait.pkt",
             "syn-time-budget.pkt",
+            "syn-without-options.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",
@@ -193,6 +195,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "= -1 EPIPE (Broken pipe)",
         "= -1 ECONNRESET (Connection reset by peer)",
         "errno",
+    );
+    // Data with a FIN: the FIN makes the exchange interactive, the ACK waits.
+    fails(
+        "handshake-ack-with-data-and-fin.pkt",
+        "+.04~+.045 > . 1:1(0) ack 102",
+        "+0 > . 1:1(0) ack 102",
+        "Timed out waiting",
     );
     // The SACKed segments are not sent again.
     fails(

@@ -583,6 +583,19 @@ impl Tcb {
         self.rcv.nxt += advanced as u32;
         self.rcv_data_event(ctx, seg);
         self.rmem_charge_in_order(ctx.cfg, seg, seq, payload.len() as u32);
+        if ctx.cfg.rcv_memory
+            && seg.flags.fin()
+            && seg.seq + seg.payload.len() as u32 == self.rcv.nxt
+            && matches!(self.state, State::Established | State::SynReceived)
+        {
+            // Linux tcp_fin(): the FIN after this data moves us to
+            // CLOSE-WAIT and makes the exchange interactive
+            // (inet_csk_enter_pingpong_mode()) before the ACK is decided,
+            // so only __tcp_ack_snd_check()'s window test can send it at
+            // once; that test is modelled with the memory model only
+            // (`Config::rcv_memory`), so the older profiles keep their rule.
+            self.enter_pingpong(ctx.cfg);
+        }
         // Linux decides on the ACK once the data is queued and charged
         // (tcp_ack_snd_check() after tcp_data_queue()).
         self.schedule_ack(ctx, payload.len() as u32, filled_hole);

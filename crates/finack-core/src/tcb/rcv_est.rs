@@ -135,6 +135,13 @@ impl Tcb {
         }
     }
 
+    /// Into interactive mode at once (Linux inet_csk_enter_pingpong_mode()).
+    pub(super) fn enter_pingpong(&mut self, cfg: &Config) {
+        if cfg.pingpong_thresh > 0 {
+            self.est().pingpong = cfg.pingpong_thresh;
+        }
+    }
+
     /// Out of interactive mode (Linux inet_csk_exit_pingpong_mode()): a
     /// delayed ACK had to go out alone, or quick ACKs start again.
     pub(super) fn exit_pingpong(&mut self) {

@@ -189,7 +189,8 @@ impl Tcb {
         }
         let ts = if self.ts_ok { 12 } else { 0 };
         let mss = u32::from(self.our_mss(cfg)).saturating_sub(ts);
-        let wnd = self.rmem_initial_window(self.rcvbuf_locked(), mss);
+        let locked = self.rcvbuf_locked();
+        let wnd = self.rmem_initial_window(cfg, locked, mss);
         self.rcv.adv = self.rcv.nxt + wnd;
         self.rcv.last_ack_sent = self.rcv.nxt;
     }
@@ -286,8 +287,15 @@ impl Tcb {
     /// number of `mss`, under the clamp (the full share for a buffer the
     /// application sized). It is the window the connection starts with and
     /// the bound on growing it.
-    pub(super) fn rmem_initial_window(&mut self, locked: bool, mss: u32) -> u32 {
-        let wscale = self.rcv.wscale;
+    pub(super) fn rmem_initial_window(&mut self, cfg: &Config, locked: bool, mss: u32) -> u32 {
+        // The clamp is the largest window the scale we announce can carry:
+        // in SYN-SENT the one our SYN offers (tcp_connect_init() picks
+        // rcv_wscale in the same call).
+        let wscale = match self.state {
+            crate::types::State::SynSent if cfg.window_scaling => cfg.window_scale.min(14),
+            crate::types::State::SynSent => 0,
+            _ => self.rcv.wscale,
+        };
         let m = self.mem_mut();
         let full = m.full_space().max(0) as u32;
         // No clamp set: the largest scaled window.
