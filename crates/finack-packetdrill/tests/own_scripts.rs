@@ -33,6 +33,8 @@ fn every_own_script_passes() {
             "active-reset-timestamps.pkt",
             "backlog-overflow.pkt",
             "challenge-ack.pkt",
+            "client-lifecycle.pkt",
+            "client-receive-window.pkt",
             "close-linger-zero.pkt",
             "close-wait-last-ack.pkt",
             "data-after-close-reset.pkt",
@@ -202,6 +204,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "+.04~+.045 > . 1:1(0) ack 102",
         "+0 > . 1:1(0) ack 102",
         "Timed out waiting",
+    );
+    // The client's window is what its memory allows, to the scale unit.
+    fails(
+        "client-receive-window.pkt",
+        "ack 3953 win 1038",
+        "ack 3953 win 1039",
+        "window",
     );
     // The SACKed segments are not sent again.
     fails(
