@@ -51,6 +51,7 @@ fn every_own_script_passes() {
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
             "new-connection-new-port.pkt",
+            "retries-time-budget.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
             "rto-fin-sacked.pkt",
@@ -211,6 +212,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "ack 3953 win 1038",
         "ack 3953 win 1039",
         "window",
+    );
+    // The time budget ends the connection before a third timeout.
+    fails(
+        "retries-time-budget.pkt",
+        "tcp_retries2=2`",
+        "tcp_retries2=15`",
+        "write",
     );
     // The SACKed segments are not sent again.
     fails(

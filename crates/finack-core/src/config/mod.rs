@@ -36,13 +36,17 @@ pub struct Config {
     /// `connect` failing after about 131 s). 0: RFC 6298 §5.5 doubling from
     /// the first timeout.
     pub syn_linear_timeouts: u32,
-    /// A handshake also gives up once as long has passed since its first
-    /// SYN (or SYN,ACK) as `syn_retries` (or `synack_retries`) doubling
-    /// timeouts from the initial RTO would take, (2^(n+1) - 1) x RTO,
-    /// each step at most `rto_max` (Linux tcp_timer.c:
-    /// retransmits_timed_out() with tcp_model_timeout()); so linear
-    /// timeouts do not stretch a short budget. Off: the count alone.
-    pub syn_time_budget: bool,
+    /// Retry limits are also time budgets (Linux tcp_timer.c:
+    /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
+    /// up once as long has passed since its first SYN (or SYN,ACK) as
+    /// `syn_retries` (or `synack_retries`) doubling timeouts from
+    /// `rto_initial` would take, (2^(n+1) - 1) x RTO, each step at most
+    /// `rto_max` (so linear timeouts do not stretch a short budget); a
+    /// connection gives up once that long has passed since the first
+    /// timeout of a run without progress for `retries2` timeouts from
+    /// `rto_min` (924.6 s for 15), so a long RTO means fewer tries. Off: the
+    /// counts alone.
+    pub time_budget: bool,
     /// SYN-ACK retransmissions before a half-open passive connection is dropped.
     /// Linux: `tcp_synack_retries` = 5.
     pub synack_retries: u32,
@@ -494,7 +498,7 @@ impl Config {
             rto_min_on_variance: true,
             syn_retries: 6,
             syn_linear_timeouts: 4,
-            syn_time_budget: true,
+            time_budget: true,
             synack_retries: 5,
             retries2: 15,
             orphan_retries: 8,
@@ -604,7 +608,7 @@ impl Config {
         Config {
             // Linear SYN timeouts came in 6.5.
             syn_linear_timeouts: 0,
-            syn_time_budget: true,
+            time_budget: true,
             rack: false,
             frto: false,
             fack: true,
@@ -651,7 +655,7 @@ impl Config {
             // 1+2+4+...+64 s of waiting: well over the 3 minutes of MUST-23.
             syn_retries: 7,
             syn_linear_timeouts: 0,
-            syn_time_budget: false,
+            time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).
             retries2: 7,

@@ -20,6 +20,9 @@ pub(crate) struct Recovery {
     pub(crate) recover: Option<SeqNumber>,
     /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
     pub(crate) rto_recover: Option<SeqNumber>,
+    /// When the first timeout of the current run (no progress since) fired
+    /// and resent (Linux `retrans_stamp`, for `Config::time_budget`).
+    pub(crate) rto_first: Option<crate::time::Instant>,
     /// Retransmit the next hole now (fast retransmit / recovery).
     pub(crate) fast_rexmit: bool,
     /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
@@ -136,6 +139,7 @@ impl Recovery {
         lt_allow: 0,
         recover: None,
         rto_recover: None,
+        rto_first: None,
         fast_rexmit: false,
         sacked: Vec::new(),
         tlp_due: false,

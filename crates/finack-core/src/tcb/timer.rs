@@ -362,11 +362,22 @@ impl Tcb {
         };
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
         let over_budget = handshake
-            && ctx.cfg.syn_time_budget
+            && ctx.cfg.time_budget
             && timeouts > 0
             && ctx.now.saturating_duration_since(self.state_since)
                 >= model_timeout(limit - linear, ctx.cfg.rto_initial, ctx.cfg.rto_max);
-        if timeouts >= limit || over_budget {
+        // Linux tcp_write_timeout() for a synchronized connection: the time
+        // `retries2` doubling timeouts from the minimum RTO take, counted
+        // from the first resend of this run of timeouts.
+        let synced_over_budget = self.state.is_synchronized()
+            && !self.orphan
+            && ctx.cfg.time_budget
+            && self.snd.backoff > 0
+            && self.rec.rto_first.is_some_and(|t| {
+                ctx.now.saturating_duration_since(t)
+                    >= model_timeout(ctx.cfg.retries2, ctx.cfg.rto_min, ctx.cfg.rto_max)
+            });
+        if timeouts >= limit || over_budget || synced_over_budget {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
                 // away quietly (back to LISTEN, as Linux drops its request socket).
@@ -386,6 +397,10 @@ impl Tcb {
         // A timeout whose retransmission the device refused (SND.NXT still
         // pulled back to SND.UNA) counts as one (Linux counts
         // icsk_retransmits before trying, tcp_update_rto_stats()).
+        if self.snd.backoff == 0 {
+            // The first timeout of a run: its resend starts the time budget.
+            self.rec.get_mut().rto_first = Some(ctx.now);
+        }
         let refused_before = if self.in_loss_state() {
             // The head's resend after the last timeout never left.
             self.snd.buf.sent().is_some_and(|l| !l.head_resent())
