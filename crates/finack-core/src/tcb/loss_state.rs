@@ -12,7 +12,6 @@
 use finack_wire::{SeqNumber, TcpRepr};
 
 use super::{Ctx, Tcb};
-use crate::config::Config;
 
 /// Linux's loss-state fields.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -28,9 +27,6 @@ pub(crate) struct Loss {
     /// Linux `prior_ssthresh`: the threshold before the reduction (0: no
     /// undo restores it).
     pub(crate) prior_ssthresh: u32,
-    /// Linux `retrans_stamp`: the timestamp clock at the first
-    /// retransmission of this loss episode, for tcp_packet_delayed().
-    pub(crate) retrans_stamp: Option<u32>,
 }
 
 impl Loss {
@@ -39,7 +35,6 @@ impl Loss {
         frto: false,
         frto_new: false,
         prior_ssthresh: 0,
-        retrans_stamp: None,
     };
 }
 
@@ -85,8 +80,7 @@ impl Tcb {
         // F-RTO (RFC 5682 §3.1 step 1, Linux tcp_enter_loss()): a first
         // timeout, or one more on the same SND.UNA; not while a path MTU
         // probe is out.
-        let was_in_loss = self.in_loss_state();
-        let new_recovery = self.rec.recover.is_none() && !was_in_loss;
+        let new_recovery = self.rec.recover.is_none() && !self.in_loss_state();
         let frto = ctx.cfg.frto && (new_recovery || self.snd.backoff > 0) && !self.mtu_probe_out();
         let mss = u32::from(self.snd.mss.max(1));
         if !keep_ssthresh {
@@ -107,7 +101,6 @@ impl Tcb {
             rec.undo_retrans = if retrans > 0 { retrans as i32 } else { -1 };
             rec.undo_cwnd = cwnd;
         }
-        let stamp = self.ts_now(ctx.now);
         let Some(log) = self.snd.buf.sent_mut() else {
             return false;
         };
@@ -122,11 +115,6 @@ impl Tcb {
         rec.loss.active = true;
         rec.loss.frto = frto;
         rec.loss.frto_new = false;
-        // Linux retrans_stamp: the first resend of the episode; a timeout
-        // that repeats one keeps it.
-        if !was_in_loss || rec.loss.retrans_stamp.is_none() {
-            rec.loss.retrans_stamp = Some(stamp);
-        }
         // Linux keeps SND.NXT; what is lost goes out from the log.
         self.snd.nxt = self.snd.max;
         true
@@ -208,13 +196,9 @@ impl Tcb {
         if self.rec.undo_marker.is_none() {
             return false;
         }
-        let delayed = match (
-            self.ts_ok,
-            seg.options.timestamps,
-            self.rec.loss.retrans_stamp,
-        ) {
-            (true, Some(ts), Some(stamp)) if ts.tsecr != 0 => {
-                (ts.tsecr.wrapping_sub(stamp) as i32) < 0
+        let delayed = match (self.ts_ok, seg.options.timestamps, self.rec.retrans_stamp) {
+            (true, Some(ts), Some(at)) if ts.tsecr != 0 => {
+                (ts.tsecr.wrapping_sub(self.ts_now(at)) as i32) < 0
             }
             _ => false,
         };
@@ -249,8 +233,9 @@ impl Tcb {
     /// Linux tcp_input.c: tcp_xmit_recovery() with REXMIT_NEW (F-RTO step
     /// 2.b): while this ACK sends new data, nothing is resent. When none
     /// can go, F-RTO ends and the lost data goes out. Returns whether
-    /// retransmissions wait.
-    pub(super) fn frto_holds_retransmissions(&mut self, cfg: &Config) -> bool {
+    /// retransmissions wait. Output asks once the congestion window has
+    /// room for a segment.
+    pub(super) fn frto_holds_retransmissions(&mut self) -> bool {
         if !self.rec.loss.frto_new {
             return false;
         }
@@ -258,10 +243,8 @@ impl Tcb {
         if self.snd.nxt.gt(high) {
             return true;
         }
-        let mss = u32::from(self.snd.mss);
-        let room = self.cc.cwnd() >= self.recovery_pipe(cfg).saturating_add(mss);
         let window = (self.snd.una + self.snd.wnd).gt(self.snd.nxt);
-        if self.snd.notsent() > 0 && room && window {
+        if self.snd.notsent() > 0 && window {
             return true;
         }
         let rec = self.rec.get_mut();

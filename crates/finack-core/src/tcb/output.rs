@@ -185,9 +185,11 @@ impl Tcb {
             if self.cc.cwnd() < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
             }
-            let lost = match self.frto_holds_retransmissions(cfg) {
-                true => None,
-                false => self.next_retransmission(cfg, false),
+            // F-RTO may hold the lost data back for new data.
+            let lost = if self.frto_holds_retransmissions() {
+                None
+            } else {
+                self.next_retransmission(cfg, false)
             };
             if let Some((seq, hole)) = lost {
                 if let Some(n) = self.output_rexmit_at(now, cfg, stats, buf, seq, hole, xmit) {
@@ -390,15 +392,10 @@ impl Tcb {
             if self.piece_psh(cfg, unit, off + len) {
                 flags |= TcpFlags::PSH;
             }
-        } else if len > 0 {
+        } else if len > 0 && (probe || unit.is_some_and(|u| u.psh && ends_unit)) {
             // Linux tcp_output.c: tcp_write_wakeup() sets PSH on what the
-            // persist timer sends; a retransmission keeps its unit's PSH,
-            // and one resent after an RTO as a GSO packet of several
-            // segments gets it as any resent skb does (`rexmit_gso_end`).
-            let gso_end = retransmitting && !probe && self.rexmit_gso_end(now, cfg, seq, len);
-            if probe || gso_end || unit.is_some_and(|u| u.psh && ends_unit) {
-                flags |= TcpFlags::PSH;
-            }
+            // persist timer sends; a retransmission keeps its unit's PSH.
+            flags |= TcpFlags::PSH;
         }
         if len > 0 && len < mss && !retransmitting {
             self.snd.buf.set_short_sent_end(off + len);
@@ -569,9 +566,6 @@ impl Tcb {
             let rec = self.rec.get_mut();
             rec.prr.out = rec.prr.out.saturating_add(1);
         }
-        if len > 0 {
-            self.note_data_sent(now, cfg);
-        }
         if len > 0 || flags.fin() {
             // RACK: when each segment left (RFC 8985 §6.1).
             let end = seq + len as u32 + u32::from(flags.fin());
@@ -602,6 +596,10 @@ impl Tcb {
         new_data: bool,
     ) -> usize {
         let tos = self.ecn_mark(&mut flags, len, new_data);
+        if len > 0 {
+            // Once per packet, as Linux's tcp_event_data_sent() per skb.
+            self.note_data_sent(now, cfg);
+        }
         self.route_revalidate();
         let window = self.window_field(cfg, None);
         self.rcv.last_ack_sent = self.rcv.nxt;

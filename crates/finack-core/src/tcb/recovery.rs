@@ -20,9 +20,12 @@ pub(crate) struct Recovery {
     pub(crate) recover: Option<SeqNumber>,
     /// SND.MAX at the last retransmission timeout (RFC 6582 §3.2 step 2).
     pub(crate) rto_recover: Option<SeqNumber>,
-    /// When the first timeout of the current run (no progress since) fired
-    /// and resent (Linux `retrans_stamp`, for `Config::time_budget`).
-    pub(crate) rto_first: Option<crate::time::Instant>,
+    /// Linux `retrans_stamp`: when the first timeout of this episode
+    /// resent (a run of timeouts without progress; in the loss state, the
+    /// whole state). `Config::time_budget` counts from it, and an ACK
+    /// echoing a timestamp from before it shows a timeout spurious
+    /// (tcp_packet_delayed()).
+    pub(crate) retrans_stamp: Option<crate::time::Instant>,
     /// Retransmit the next hole now (fast retransmit / recovery).
     pub(crate) fast_rexmit: bool,
     /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
@@ -139,7 +142,7 @@ impl Recovery {
         lt_allow: 0,
         recover: None,
         rto_recover: None,
-        rto_first: None,
+        retrans_stamp: None,
         fast_rexmit: false,
         sacked: Vec::new(),
         tlp_due: false,

@@ -373,7 +373,7 @@ impl Tcb {
             && !self.orphan
             && ctx.cfg.time_budget
             && self.snd.backoff > 0
-            && self.rec.rto_first.is_some_and(|t| {
+            && self.rec.retrans_stamp.is_some_and(|t| {
                 ctx.now.saturating_duration_since(t)
                     >= model_timeout(ctx.cfg.retries2, ctx.cfg.rto_min, ctx.cfg.rto_max)
             });
@@ -397,9 +397,10 @@ impl Tcb {
         // A timeout whose retransmission the device refused (SND.NXT still
         // pulled back to SND.UNA) counts as one (Linux counts
         // icsk_retransmits before trying, tcp_update_rto_stats()).
-        if self.snd.backoff == 0 {
-            // The first timeout of a run: its resend starts the time budget.
-            self.rec.get_mut().rto_first = Some(ctx.now);
+        if (self.snd.backoff == 0 && !self.in_loss_state()) || self.rec.retrans_stamp.is_none() {
+            // The first timeout of an episode: its resend starts it; one
+            // that repeats a run, or comes again in the loss state, keeps it.
+            self.rec.get_mut().retrans_stamp = Some(ctx.now);
         }
         let refused_before = if self.in_loss_state() {
             // The head's resend after the last timeout never left.
