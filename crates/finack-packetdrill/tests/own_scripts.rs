@@ -51,6 +51,7 @@ fn every_own_script_passes() {
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
             "new-connection-new-port.pkt",
+            "rcv-window-no-scaling.pkt",
             "retries-time-budget.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
@@ -72,6 +73,7 @@ fn every_own_script_passes() {
             "syn-reuses-time-wait.pkt",
             "syn-time-budget.pkt",
             "syn-without-options.pkt",
+            "syn-wscale-rcvbuf.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",
@@ -225,6 +227,21 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "rto-sack-kept.pkt",
         "+0 > P. 3001:6001(3000)",
         "+0 > P. 3001:8001(5000)",
+        "",
+    );
+    // SO_RCVBUF before connect() lowers the shift the SYN offers.
+    fails(
+        "syn-wscale-rcvbuf.pkt",
+        "nop,wscale 3>",
+        "nop,wscale 8>",
+        "TCP options",
+    );
+    // Without scaling the window ends at 65535: a segment starting there
+    // is not queued (6.x queued and SACKed it).
+    fails(
+        "rcv-window-no-scaling.pkt",
+        "+0 > . 1:1(0) ack 1 win 65535\n",
+        "+0 > . 1:1(0) ack 1 win 65535 <nop,nop,sack 65536:66536>\n",
         "",
     );
 }

@@ -370,7 +370,10 @@ impl Tcb {
         match (cfg.window_scaling, opts.window_scale) {
             (true, Some(shift)) => {
                 self.snd.wscale = shift.min(14);
-                self.rcv.wscale = cfg.window_scale.min(14);
+                // An active open keeps the shift its SYN offered.
+                if self.state != State::SynSent {
+                    self.rcv.wscale = cfg.window_scale.min(14);
+                }
             }
             _ => {
                 self.snd.wscale = 0;

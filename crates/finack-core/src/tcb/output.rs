@@ -40,7 +40,7 @@ impl Tcb {
                 // with all of this window (`rcv_wnd`, `rcv_mwnd_seq`), the
                 // field shows what fits in it.
                 let locked = self.rcvbuf_locked();
-                let wnd = self.rmem_initial_window(cfg, locked, mss);
+                let wnd = self.rmem_initial_window(locked, mss);
                 self.rcv.adv = self.rcv.nxt + wnd;
                 return wnd.min(65535) as u16;
             }

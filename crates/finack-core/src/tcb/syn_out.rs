@@ -11,6 +11,27 @@ use crate::time::Instant;
 use crate::types::{State, Stats, TimerKind};
 
 impl Tcb {
+    /// The window shift an active open offers: the configured one, or for a
+    /// buffer the application sized (SO_RCVBUF before connect) the least
+    /// that carries the window that buffer allows (Linux tcp_connect_init()
+    /// clamps `window_clamp` to tcp_full_space(), and
+    /// tcp_select_initial_window() picks the shift for the clamp).
+    fn syn_wscale_offer(&self, cfg: &Config) -> u8 {
+        if !cfg.window_scaling {
+            return 0;
+        }
+        let shift = cfg.window_scale.min(14);
+        if !self.rcvbuf_locked() {
+            return shift;
+        }
+        let space = cfg
+            .rcv_memory
+            .then(|| self.rmem_full_space())
+            .flatten()
+            .unwrap_or(self.rcv.buf.cap() as u32);
+        shift.min(Config::window_scale_for(space as usize))
+    }
+
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first copy or retransmission.
     pub(super) fn output_syn(
         &mut self,
@@ -27,9 +48,14 @@ impl Tcb {
             ..TcpOptions::default()
         };
         if active {
-            // Offer what the configuration enables.
+            // Offer what the configuration enables. The shift is chosen
+            // once, with the first SYN (Linux tcp_connect_init()), and kept
+            // in `rcv.wscale` until the SYN,ACK says whether it holds.
+            if !retransmission {
+                self.rcv.wscale = self.syn_wscale_offer(cfg);
+            }
             opts.sack_permitted = cfg.sack;
-            opts.window_scale = cfg.window_scaling.then_some(cfg.window_scale.min(14));
+            opts.window_scale = cfg.window_scaling.then_some(self.rcv.wscale);
             opts.timestamps = cfg.timestamps.then(|| Timestamps {
                 tsval: self.ts_now(now),
                 tsecr: 0,

@@ -190,7 +190,7 @@ impl Tcb {
         let ts = if self.ts_ok { 12 } else { 0 };
         let mss = u32::from(self.our_mss(cfg)).saturating_sub(ts);
         let locked = self.rcvbuf_locked();
-        let wnd = self.rmem_initial_window(cfg, locked, mss);
+        let wnd = self.rmem_initial_window(locked, mss);
         self.rcv.adv = self.rcv.nxt + wnd;
         self.rcv.last_ack_sent = self.rcv.nxt;
     }
@@ -219,6 +219,18 @@ impl Tcb {
             Some(m) => m.ssthresh,
             None => self.rcv.buf.free() as u32,
         }
+    }
+
+    /// The largest window a segment's field can announce at our shift
+    /// (RFC 7323 §2.3; 65535 without scaling).
+    pub(super) fn window_max(&self) -> u32 {
+        65535 << self.rcv.wscale
+    }
+
+    /// The window the memory limit allows (Linux tcp_full_space()), under
+    /// the memory model.
+    pub(super) fn rmem_full_space(&self) -> Option<u32> {
+        self.mem().map(|m| m.full_space().max(0) as u32)
     }
 
     /// `window_clamp` under the memory model.
@@ -263,12 +275,14 @@ impl Tcb {
         }
     }
 
-    /// Linux tcp.c: tcp_set_window_clamp(): at least half SOCK_MIN_RCVBUF;
-    /// `rcv_ssthresh` follows a lower clamp down, and a higher one up to
-    /// the window last offered.
+    /// Linux tcp.c: tcp_set_window_clamp(): at least half SOCK_MIN_RCVBUF,
+    /// and (7.x) at most the largest window the field can announce at our
+    /// shift (`window_max`); `rcv_ssthresh` follows a lower clamp down,
+    /// and a higher one up to the window last offered.
     fn set_window_clamp(&mut self, val: u32) {
+        let max = self.window_max();
         let m = self.mem_mut();
-        let new = val.max(MIN_RCVBUF / 2);
+        let new = val.max(MIN_RCVBUF / 2).min(max);
         let old = m.clamp;
         if new == old {
             return;
@@ -287,15 +301,11 @@ impl Tcb {
     /// number of `mss`, under the clamp (the full share for a buffer the
     /// application sized). It is the window the connection starts with and
     /// the bound on growing it.
-    pub(super) fn rmem_initial_window(&mut self, cfg: &Config, locked: bool, mss: u32) -> u32 {
+    pub(super) fn rmem_initial_window(&mut self, locked: bool, mss: u32) -> u32 {
         // The clamp is the largest window the scale we announce can carry:
         // in SYN-SENT the one our SYN offers (tcp_connect_init() picks
-        // rcv_wscale in the same call).
-        let wscale = match self.state {
-            crate::types::State::SynSent if cfg.window_scaling => cfg.window_scale.min(14),
-            crate::types::State::SynSent => 0,
-            _ => self.rcv.wscale,
-        };
+        // rcv_wscale in the same call, `syn_wscale_offer`).
+        let max = self.window_max();
         let m = self.mem_mut();
         let full = m.full_space().max(0) as u32;
         // No clamp set: the largest scaled window.
@@ -308,7 +318,12 @@ impl Tcb {
         if mss > 0 && space > mss {
             space = space / mss * mss;
         }
-        m.clamp = clamp.min(65535 << wscale);
+        m.clamp = clamp.min(max);
+        // Linux 7.x tcp_select_initial_window(): the window the connection
+        // starts with is no more than the field can announce at this shift
+        // (without scaling 65535): a peer must not be let past the edge
+        // announced (selftest tcp_rcv_wnd_passive_no_scaling).
+        let space = space.min(max);
         m.wnd = space;
         m.ssthresh = space;
         space
@@ -348,13 +363,14 @@ impl Tcb {
         }
         let (truesize, _) = self.seg_truesize(seg);
         let len = seg.payload.len() as u32;
+        let max = self.window_max();
         let m = self.mem_mut();
         let ratio = ((u64::from(len) << RATIO_SCALE) / u64::from(truesize)).clamp(1, 255) as u8;
         if ratio == m.ratio {
             return;
         }
         m.ratio = ratio;
-        m.clamp = m.full_space().max(0) as u32;
+        m.clamp = (m.full_space().max(0) as u32).min(max);
         let clamp = m.clamp;
         self.cap_rcvq_space(clamp);
     }

@@ -94,6 +94,13 @@ impl Tcb {
         if new < cur && !(cfg.shrink_window && ws > 0) {
             new = cur.div_ceil(1 << ws) << ws;
         }
+        // Linux 7.x tcp_select_window(): `rcv_wnd` records the window as
+        // the field carries it, at most 65535 units of the shift; a larger
+        // record (6.x kept it) would let the peer past the edge announced
+        // and keep the window-advance test of __tcp_ack_snd_check() from
+        // ever passing without scaling (selftest
+        // tcp_rcv_wnd_snd_ack_no_scaling).
+        new = new.min(self.window_max());
         self.mem_mut().wnd = new;
         new
     }
