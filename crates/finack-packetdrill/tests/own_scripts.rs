@@ -38,7 +38,10 @@ fn every_own_script_passes() {
             "close-linger-zero.pkt",
             "close-wait-last-ack.pkt",
             "data-after-close-reset.pkt",
+            "delayed-ack-adaptive.pkt",
             "delayed-ack-interactive.pkt",
+            "delayed-ack-pushed-read.pkt",
+            "delayed-ack-quickacks-window.pkt",
             "ecn-negotiation.pkt",
             "ecn-receiver.pkt",
             "ecn-sender.pkt",
@@ -227,6 +230,28 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "rto-sack-kept.pkt",
         "+0 > P. 3001:6001(3000)",
         "+0 > P. 3001:8001(5000)",
+        "",
+    );
+    // The delayed-ACK time doubles after the timer sent an ACK alone (a
+    // fixed 40 ms sends it early).
+    fails(
+        "delayed-ack-adaptive.pkt",
+        "+0.08~+0.092 > . 1:1(0) ack 18001",
+        "+0.04~+0.052 > . 1:1(0) ack 18001",
+        "Timed out",
+    );
+    // The read that empties the buffer acknowledges the pushed segment.
+    fails(
+        "delayed-ack-pushed-read.pkt",
+        "+.01 read(4, ..., 100000) = 17100\n   +0 > .",
+        "+.01 read(4, ..., 100000) = 17100\n+.04 > .",
+        "",
+    );
+    // Three quick ACKs for a 7300-byte window, not sixteen.
+    fails(
+        "delayed-ack-quickacks-window.pkt",
+        "+.04~+.05 > . 1:1(0) ack 4001",
+        "   +0 > . 1:1(0) ack 4001",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

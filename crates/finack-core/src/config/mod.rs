@@ -178,6 +178,14 @@ pub struct Config {
     /// second full-sized segment (SHLD-19). Linux: 40 ms (TCP_DELACK_MIN). `None`
     /// acknowledges every segment at once.
     pub delayed_ack: Option<Duration>,
+    /// Adapt the delayed-ACK time as Linux does (`icsk_ack.ato`): from
+    /// `delayed_ack` at the first data it follows the gaps between
+    /// arrivals, doubles each time the timer sends an ACK alone (up to the
+    /// RTO), and is bounded by the smoothed RTT and by this (Linux 5.10+
+    /// `icsk_delack_max`, TCP_DELACK_MAX 200 ms; 3.11 HZ/2). A read that
+    /// empties the buffer of a small pushed segment acknowledges it at
+    /// once (__tcp_cleanup_rbuf()). `None`: always `delayed_ack`.
+    pub delayed_ack_max: Option<Duration>,
     /// Segments acknowledged at once at the start of a connection and after
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
@@ -527,6 +535,7 @@ impl Config {
             sndbuf_autotune: true,
             send_buffer_max: 4 << 20,
             delayed_ack: Some(Duration::from_millis(40)),
+            delayed_ack_max: Some(Duration::from_millis(200)),
             quickacks: 16,
             pingpong_thresh: 1,
             congestion: CongestionAlgorithm::Cubic,
@@ -608,6 +617,8 @@ impl Config {
         Config {
             // Linear SYN timeouts came in 6.5.
             syn_linear_timeouts: 0,
+            // icsk_delack_max came in 5.10; 3.11 bounded the delay by HZ/2.
+            delayed_ack_max: Some(Duration::from_millis(500)),
             time_budget: true,
             rack: false,
             frto: false,
@@ -663,6 +674,7 @@ impl Config {
             initial_window: InitialWindow::Rfc5681,
             // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
             delayed_ack: Some(Duration::from_millis(200)),
+            delayed_ack_max: None,
             quickacks: 0,
             pingpong_thresh: 0,
             congestion: CongestionAlgorithm::NewReno,

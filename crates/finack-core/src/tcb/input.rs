@@ -577,11 +577,14 @@ impl Tcb {
         }
         // MUST-59: out-of-order bytes this reaches join the stream at once.
         let advanced = self.rcv.buf.push(payload);
-        // Linux tcp_input.c: tcp_event_data_recv() stamps lrcvtime.
-        self.rcv.buf.note_data(ctx.now.as_millis());
         self.rcv.bytes_received += advanced as u64;
         self.rcv.nxt += advanced as u32;
         self.rcv_data_event(ctx, seg);
+        // Linux tcp_input.c: tcp_event_data_recv(), after measuring the
+        // segment: the delayed-ACK time follows the gap since the last
+        // data, then lrcvtime is stamped.
+        self.ato_data_arrives(ctx.now, ctx.cfg);
+        self.rcv.buf.note_data(ctx.now.as_millis());
         self.rmem_charge_in_order(ctx.cfg, seg, seq, payload.len() as u32);
         if ctx.cfg.rcv_memory
             && seg.flags.fin()
@@ -622,10 +625,10 @@ impl Tcb {
         };
         self.rcv.seg_max = self.rcv.seg_max.max(seg).min(65535);
         self.rcv.unacked = self.rcv.unacked.saturating_add(len);
-        let Some(delay) = ctx.cfg.delayed_ack else {
+        if ctx.cfg.delayed_ack.is_none() {
             self.rcv.ack_now = true;
             return;
-        };
+        }
         let frames = if ctx.cfg.rcv_memory {
             self.rmem_frames_to_ack(ctx.cfg)
         } else {
@@ -635,11 +638,10 @@ impl Tcb {
         let quick = self.rcv.quickacks > 0 && !self.pingpong(ctx.cfg);
         if urgent || frames || quick {
             // SHLD-19: at least every second full-sized segment.
-            self.rcv.quickacks = self.rcv.quickacks.saturating_sub(1);
+            self.ato_quickack_sent(ctx.cfg);
             self.rcv.ack_now = true;
-        } else if self.timers.get(TimerKind::DelayedAck).is_none() {
-            self.timers
-                .set(TimerKind::DelayedAck, Some(ctx.now + delay));
+        } else {
+            self.schedule_delayed_ack(ctx.now, ctx.cfg);
         }
     }
 
@@ -664,23 +666,13 @@ impl Tcb {
         // timeout starts at zero until data arrives), it waits the delayed-ACK
         // time, which lets an application that closes right away send FIN and
         // ACK in one segment.
-        let delay = ctx.cfg.delayed_ack.filter(|_| {
-            self.rcv.bytes_received > 0
-                && matches!(self.state, State::Established | State::SynReceived)
-        });
-        match delay {
-            Some(d) => {
-                let at = ctx.now + d;
-                self.timers.set(
-                    TimerKind::DelayedAck,
-                    Some(
-                        self.timers
-                            .get(TimerKind::DelayedAck)
-                            .map_or(at, |t| t.min(at)),
-                    ),
-                );
-            }
-            None => self.rcv.ack_now = true,
+        let delay = ctx.cfg.delayed_ack.is_some()
+            && self.rcv.bytes_received > 0
+            && matches!(self.state, State::Established | State::SynReceived);
+        if delay {
+            self.schedule_delayed_ack(ctx.now, ctx.cfg);
+        } else {
+            self.rcv.ack_now = true;
         }
         ctx.events.push(Event::PeerClosed(self.id));
         ctx.events.push(Event::Readable(self.id));

@@ -18,6 +18,7 @@
 mod ack;
 mod chrono;
 mod close;
+mod delack;
 mod early_rexmit;
 mod ecn;
 pub(crate) mod errqueue;
@@ -635,7 +636,9 @@ impl Tcb {
                 // offered is at most half the clamp, a window at least twice
                 // it is announced.
                 let owed = self.timers.get(TimerKind::DelayedAck).is_some()
-                    && self.rcv.nxt - self.rcv.last_ack_sent > i32::from(self.rcv_mss(cfg));
+                    && self.rcv.nxt - self.rcv.last_ack_sent > i32::from(self.rcv_mss(cfg))
+                    || cfg.delayed_ack_max.is_some()
+                        && self.read_emptied_pushed(cfg, n, self.rmem_in_use() == 0);
                 let room = self.rcv_wnd_open();
                 let clamp = self.rmem_clamp();
                 owed || 2 * u64::from(room) <= u64::from(clamp) && {

@@ -605,6 +605,7 @@ impl Tcb {
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
         self.timers.set(TimerKind::DelayedAck, None);
+        self.clear_pushed();
         self.rcv.unacked = 0;
         let mut options = TcpOptions {
             timestamps: self.timestamps(now),

@@ -53,6 +53,12 @@ pub(crate) struct RcvEstimates {
     /// How many times in a row data went out soon after data arrived
     /// (Linux `icsk_ack.pingpong`; the arrival time is `RecvBuf`'s).
     pingpong: u8,
+    /// The delayed-ACK time in milliseconds (`icsk_ack.ato`, see `delack`);
+    /// 0 until data arrives.
+    pub(super) ato_ms: u32,
+    /// Small segments arrived since the last ACK (`delack::PUSHED`,
+    /// `PUSHED2`).
+    pub(super) pushed: u8,
 }
 
 impl RcvEstimates {
@@ -125,11 +131,14 @@ impl Tcb {
         let Some(ato) = cfg.delayed_ack else {
             return;
         };
+        // With the adaptive time (`Config::delayed_ack_max`) the time as it
+        // stands now, else the fixed one.
+        let ato = match (cfg.delayed_ack_max, self.rcv.est.as_ref()) {
+            (Some(_), Some(e)) => u128::from(e.ato_ms),
+            _ => ato.as_millis(),
+        };
         let since = self.rcv.buf.ms_since_data(now.as_millis());
-        if cfg.pingpong_thresh > 0
-            && self.rcv.bytes_received > 0
-            && u128::from(since) < ato.as_millis()
-        {
+        if cfg.pingpong_thresh > 0 && self.rcv.bytes_received > 0 && u128::from(since) < ato {
             let e = self.est();
             e.pingpong = e.pingpong.saturating_add(1);
         }
@@ -364,7 +373,9 @@ impl Tcb {
             est.last_seg_size = size;
             if size == last {
                 est.mss = size;
+                return;
             }
         }
+        self.note_pushed();
     }
 }

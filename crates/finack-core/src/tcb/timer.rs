@@ -206,7 +206,7 @@ impl Tcb {
             // tcp_delack_timer_handler() leaves pingpong mode).
             self.timers.set(TimerKind::DelayedAck, None);
             self.rcv.ack_now = true;
-            self.exit_pingpong();
+            self.ato_timer_fired(ctx.cfg);
         }
         if self
             .timers

@@ -233,6 +233,11 @@ impl Tcb {
         self.mem().map(|m| m.full_space().max(0) as u32)
     }
 
+    /// Receive memory in use (Linux `sk_rmem_alloc`), under the memory model.
+    pub(super) fn rmem_in_use(&self) -> u32 {
+        self.mem().map_or(0, |m| m.rmem)
+    }
+
     /// `window_clamp` under the memory model.
     pub(super) fn rmem_clamp(&self) -> u32 {
         self.mem().map_or(0, |m| m.clamp)
@@ -412,6 +417,9 @@ impl Tcb {
         if incr > 0 {
             let incr = incr.max(2 * len);
             m.ssthresh += (room as u32).min(incr);
+            // A window that grows is announced at once: one more quick
+            // ACK (`icsk_ack.quick |= 1`).
+            self.rcv.quickacks |= 1;
         }
     }
 
