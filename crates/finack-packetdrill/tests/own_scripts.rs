@@ -46,13 +46,18 @@ fn every_own_script_passes() {
             "ecn-receiver.pkt",
             "ecn-sender.pkt",
             "ecn-syn-fallback.pkt",
+            "fin-corked-write.pkt",
+            "fin-nagle.pkt",
             "fin-wait-1-fin-ack-merged.pkt",
             "fin-wait-2-timeout.pkt",
+            "fin-window-full.pkt",
+            "fin-zero-window.pkt",
             "half-open-peer-restarted.pkt",
             "half-open-reset-on-data.pkt",
             "handshake-ack-with-data-and-fin.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
+            "mss-half-window.pkt",
             "new-connection-new-port.pkt",
             "rcv-window-no-scaling.pkt",
             "retries-time-budget.pkt",
@@ -254,6 +259,40 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "   +0 > . 1:1(0) ack 4001",
         "",
     );
+    // The FIN waits for the window: sent with the data it would be early.
+    fails(
+        "fin-window-full.pkt",
+        "  +.1 < . 1:1(0) ack 1001 win 1000\n   +0 > F.",
+        "  +.1 < . 1:1(0) ack 1001 win 1000\n  +.1 > F.",
+        "",
+    );
+    fails(
+        "fin-zero-window.pkt",
+        "+.3~+.32 > . 100:100(0) ack 1",
+        "+0 > F. 101:101(0) ack 1",
+        "",
+    );
+    // Cork and Nagle do not hold the FIN's segment.
+    fails(
+        "fin-corked-write.pkt",
+        "   +0 > FP. 1:301(300) ack 1",
+        "  +.2 > FP. 1:301(300) ack 1",
+        "",
+    );
+    fails(
+        "fin-nagle.pkt",
+        "   +0 > FP. 301:601(300) ack 1",
+        "  +.1 > FP. 301:601(300) ack 1",
+        "",
+    );
+    // Half the peer's largest window bounds the segment.
+    // (A window of 1300 bounds segments to 650: the 600 bytes go at once,
+    // as one pushed segment.)
+    let text = read("mss-half-window.pkt");
+    let wider = text.replace("win 1000", "win 1300");
+    assert_ne!(wider, text);
+    let f = run_text("mss-half-window.pkt", &wider).outcome.unwrap_err();
+    assert!(f.message.contains("flags"), "{f}");
     // SO_RCVBUF before connect() lowers the shift the SYN offers.
     fails(
         "syn-wscale-rcvbuf.pkt",

@@ -199,13 +199,14 @@ impl Congestion {
         }
     }
 
-    /// The segment size fell from `old` to `new` bytes (path MTU discovery).
-    /// Linux counts the window in segments and leaves that count alone, so
-    /// the window in bytes shrinks with the segments (Linux tcp_output.c:
+    /// The segment size changed from `old` to `new` bytes (path MTU
+    /// discovery, or the bound to half the peer's window). Linux counts the
+    /// window in segments and leaves that count alone, so the window in
+    /// bytes follows the segments (Linux tcp_output.c:
     /// tcp_simple_retransmit(), which does not touch snd_cwnd because "the
     /// units changed"); the threshold likewise unless it is still infinite.
     pub(crate) fn rescale_mss(&mut self, old: u32, new: u32) {
-        if old == 0 || new >= old {
+        if old == 0 || new == old {
             return;
         }
         let scale = |bytes: u32| (bytes / old).max(1).saturating_mul(new);

@@ -186,6 +186,12 @@ pub struct Config {
     /// empties the buffer of a small pushed segment acknowledges it at
     /// once (__tcp_cleanup_rbuf()). `None`: always `delayed_ack`.
     pub delayed_ack_max: Option<Duration>,
+    /// Segments no larger than half the largest window the peer has
+    /// offered (all of it up to 536 bytes), as Linux bounds its MSS
+    /// (tcp_bound_to_half_wnd() in tcp_sync_mss()): a peer offering 1000
+    /// bytes gets 500-byte segments until its window grows. Off: the MSS
+    /// the path allows (RFC 9293 §3.7.1).
+    pub mss_half_window: bool,
     /// Segments acknowledged at once at the start of a connection and after
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
@@ -536,6 +542,7 @@ impl Config {
             send_buffer_max: 4 << 20,
             delayed_ack: Some(Duration::from_millis(40)),
             delayed_ack_max: Some(Duration::from_millis(200)),
+            mss_half_window: true,
             quickacks: 16,
             pingpong_thresh: 1,
             congestion: CongestionAlgorithm::Cubic,
@@ -675,6 +682,7 @@ impl Config {
             // RFC 1122 §4.2.3.2 suggests 200 ms; RFC 9293 MUST-40 caps it at 500 ms.
             delayed_ack: Some(Duration::from_millis(200)),
             delayed_ack_max: None,
+            mss_half_window: false,
             quickacks: 0,
             pingpong_thresh: 0,
             congestion: CongestionAlgorithm::NewReno,

@@ -45,6 +45,7 @@ impl Tcb {
             // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.peer_max_window_set();
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
             if self.listener.is_none() {
@@ -204,6 +205,7 @@ impl Tcb {
                 self.slow_start_after_idle_check(ctx.now, ctx.cfg);
             }
             self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.peer_max_window_set();
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
             if self.snd.wnd > 0 {

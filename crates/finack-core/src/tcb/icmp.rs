@@ -37,9 +37,9 @@ impl Tcb {
                 // the route learns the MTU and the connection keeps its MSS
                 // (its packets, without DF, are fragmented on the way).
                 if !(self.pmtu_off && self.remote.is_ipv4()) {
-                    if mss < self.snd.mss {
-                        self.cc.rescale_mss(u32::from(self.snd.mss), u32::from(mss));
-                        self.snd.mss = mss;
+                    if mss < self.snd.path_mss {
+                        let (old, new) = self.set_path_mss(mss);
+                        self.cc.rescale_mss(u32::from(old), u32::from(new));
                         self.snd.nxt = self.snd.una;
                         self.snd.rtt_probe.set(None);
                     }

@@ -328,6 +328,7 @@ impl Tcb {
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         tcb.snd.wnd = u32::from(syn.window);
         tcb.snd.max_wnd = tcb.snd.wnd;
+        tcb.peer_max_window_set();
         tcb.snd.wl1 = syn.seq;
         tcb.snd.wl2 = iss;
         if let (true, Some(ts)) = (tcb.ts_ok, syn.options.timestamps) {
@@ -410,7 +411,7 @@ impl Tcb {
             // succeeds; a passive child turns it on only once established.
             mss = mss.min(cfg.base_mss.max(48));
         }
-        self.snd.mss = mss.max(64);
+        self.set_path_mss(mss.max(64));
     }
 
     fn initial_cwnd(&self, cfg: &Config) -> u32 {

@@ -136,6 +136,44 @@ impl Tcb {
         p.stamp = now;
     }
 
+    /// The send MSS the path allows is now `mss`; the effective one follows
+    /// (`bound_mss`). Returns the effective MSS before and after.
+    pub(crate) fn set_path_mss(&mut self, mss: u16) -> (u16, u16) {
+        self.snd.path_mss = mss;
+        self.bound_mss()
+    }
+
+    /// Linux tcp_output.c: tcp_bound_to_half_wnd(), applied whenever
+    /// tcp_sync_mss() runs (a new path MTU, and tcp_ack_update_window()
+    /// when the peer's largest window grows), under
+    /// `Config::mss_half_window`: no segment larger than half the largest
+    /// window the peer offered (all of it when that is at most 536 bytes),
+    /// nor smaller than a 68-byte IP datagram allows (68 less the TCP
+    /// header). Returns the effective MSS before and after.
+    pub(crate) fn bound_mss(&mut self) -> (u16, u16) {
+        let old = self.snd.mss;
+        let w = self.snd.max_wnd;
+        let cutoff = if w > 536 { w / 2 } else { w };
+        let floor = 68 - 20 - if self.ts_ok { 12 } else { 0 };
+        self.snd.mss =
+            if self.snd.half_wnd_mss && cutoff > 0 && u32::from(self.snd.path_mss) > cutoff {
+                cutoff.max(floor) as u16
+            } else {
+                self.snd.path_mss
+            };
+        (old, self.snd.mss)
+    }
+
+    /// The peer's largest window may have grown (tcp_ack_update_window()):
+    /// the segment size follows, the congestion window keeping its count
+    /// of segments as Linux's does.
+    pub(crate) fn peer_max_window_set(&mut self) {
+        let (old, new) = self.bound_mss();
+        if old != new {
+            self.cc.rescale_mss(u32::from(old), u32::from(new));
+        }
+    }
+
     /// Linux tcp_output.c: tcp_sync_mss(): the segment size for a path MTU
     /// of `pmtu`; with probing on, no larger than `search_low` allows.
     pub(crate) fn sync_mss(&mut self, pmtu: u16) {
@@ -153,7 +191,7 @@ impl Tcb {
         if p.enabled {
             mss = mss.min(low_mss.unwrap_or(mss));
         }
-        self.snd.mss = mss;
+        self.set_path_mss(mss);
     }
 
     /// Linux tcp_output.c: tcp_current_mss(): a route MTU other than the one

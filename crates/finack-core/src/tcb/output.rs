@@ -235,7 +235,10 @@ impl Tcb {
         // The persist timer fired: send what the window allows even if it is a
         // small segment (RFC 9293 §3.8.6.2.1's override timeout), or one octet
         // into a zero window (§3.8.6.1, MUST-36).
-        let probe = self.snd.force_probe && avail > 0;
+        // A FIN held for want of window is probed for as data is
+        // (tcp_write_wakeup() sees it at the head of the queue).
+        let fin_waits = self.snd.fin_queued && self.snd.nxt == self.fin_seq();
+        let probe = self.snd.force_probe && (avail > 0 || fin_waits);
         if probe && len == 0 {
             if !cfg.zero_window_probe_data {
                 // Linux tcp_output.c: tcp_write_wakeup() -> tcp_xmit_probe_skb():
@@ -286,10 +289,12 @@ impl Tcb {
                 // tcp_minshall_check()). TCP_NAGLE_PUSH overrides both.
                 let mid_queue = unit.is_some_and(|u| off + len == u.end && u.end < queued);
                 let short_out = self.snd.buf.short_sent_end().is_some_and(|e| e <= off);
-                // In urgent mode nothing waits (tcp_nagle_test() with
-                // tcp_urg_mode()).
+                // In urgent mode nothing waits, nor does the segment with
+                // the FIN (tcp_nagle_test(): tcp_urg_mode(), TCPHDR_FIN).
+                let carries_fin = self.snd.fin_queued && off + len == queued;
                 !mid_queue
                     && !push_once
+                    && !carries_fin
                     && self.snd.urgent_up().is_none()
                     && (self.snd.cork || self.snd.more || (!self.snd.nodelay && short_out))
             } else {
@@ -306,9 +311,24 @@ impl Tcb {
                 len = 0;
             }
         }
-        let fin = self.snd.fin_queued
+        let mut fin = self.snd.fin_queued
             && off + len == queued
             && self.snd.nxt + len as u32 == self.fin_seq();
+        if fin && cfg.linux_push && !retransmitting {
+            // Linux tcp_output.c: tcp_snd_wnd_test() counts the FIN of a
+            // packet of at most one segment against the peer's window: if
+            // it does not fit, the packet (data and FIN) waits; the persist
+            // timer's probe sends the data alone (tcp_write_wakeup()
+            // fragments it), or probes with SND.UNA - 1 when only the FIN
+            // is left.
+            let wnd_end = self.snd.una + self.snd.wnd;
+            if (self.snd.nxt + len as u32 + 1).gt(wnd_end) {
+                fin = false;
+                if piece_start && !probe {
+                    len = 0;
+                }
+            }
+        }
         if len == 0 && !fin && recovery_room.is_some() && !self.rack_on(cfg) {
             // NextSeg rule (3): no new data can go; resend a hole not yet
             // judged lost (Linux, with RACK, resends only lost segments).
@@ -331,7 +351,7 @@ impl Tcb {
                 // Held back by the windows: note whether cwnd was what held it.
                 self.record_cwnd_usage(cwnd);
             }
-            if avail > 0
+            if (avail > 0 || fin_waits)
                 && self.snd.una == self.snd.max
                 && self.timers.get(TimerKind::Retransmit).is_none()
                 && self.timers.get(TimerKind::Persist).is_none()

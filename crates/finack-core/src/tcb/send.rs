@@ -68,6 +68,11 @@ pub(crate) struct SendSide {
     /// The MSS the peer announced, and the effective send MSS (MUST-16).
     pub(crate) peer_mss: u16,
     pub(crate) mss: u16,
+    /// The send MSS the path allows, before `Config::mss_half_window`
+    /// bounds it to half the peer's largest window (`mss`).
+    pub(crate) path_mss: u16,
+    /// `Config::mss_half_window`, as the connection was made with it.
+    pub(crate) half_wnd_mss: bool,
     /// Nagle's algorithm off (TCP_NODELAY).
     pub(crate) nodelay: bool,
     /// A write found the buffer full: tell the application when room opens.
@@ -172,6 +177,8 @@ impl SendSide {
             fin_alone: false,
             peer_mss,
             mss: peer_mss,
+            path_mss: peer_mss,
+            half_wnd_mss: cfg.mss_half_window,
             nodelay: !cfg.nagle,
             blocked: false,
             sndbuf_locked: false,
