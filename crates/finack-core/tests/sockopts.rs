@@ -310,3 +310,63 @@ dual!(
         );
     }
 );
+
+dual!(
+    tcp_keepidle_keepintvl_keepcnt_shape_one_connection,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        let cfg = Config::linux();
+        // Unset: the configuration's two hours, 75 s and 9 probes.
+        assert_eq!(
+            net.client.keepalive_params(c).unwrap(),
+            (
+                cfg.keepalive_time,
+                cfg.keepalive_interval,
+                cfg.keepalive_probes
+            )
+        );
+        // Linux's ranges: 1 to 32767 s, 1 to 127 probes.
+        assert_eq!(
+            net.client.set_keepalive_idle(c, Duration::ZERO),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(
+            net.client
+                .set_keepalive_interval(c, Duration::from_secs(32_768)),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(
+            net.client.set_keepalive_count(c, 128),
+            Err(Error::InvalidArgument)
+        );
+        net.client
+            .set_keepalive_idle(c, Duration::from_millis(2500))
+            .unwrap();
+        net.client
+            .set_keepalive_interval(c, Duration::from_secs(1))
+            .unwrap();
+        net.client.set_keepalive_count(c, 3).unwrap();
+        // Whole seconds, rounded up.
+        assert_eq!(
+            net.client.keepalive_params(c).unwrap(),
+            (Duration::from_secs(3), Duration::from_secs(1), 3)
+        );
+        net.client.set_keepalive(c, true).unwrap();
+        // Probes at 3 s of silence, then each second: the peer answers each,
+        // which restarts the idle time, so exactly one probe per 3 s.
+        let before = net.sent_by(Side::Client).len();
+        net.run_for(Duration::from_millis(3100));
+        let probes = net.sent_by(Side::Client)[before..]
+            .iter()
+            .filter(|s| s.len == 0 && !s.has(TcpFlags::SYN))
+            .count();
+        assert_eq!(probes, 1, "{}", net.trace());
+        net.run_for(Duration::from_millis(2800));
+        let probes = net.sent_by(Side::Client)[before..]
+            .iter()
+            .filter(|s| s.len == 0 && !s.has(TcpFlags::SYN))
+            .count();
+        assert_eq!(probes, 1, "{}", net.trace());
+    }
+);

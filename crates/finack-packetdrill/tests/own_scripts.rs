@@ -57,6 +57,8 @@ fn every_own_script_passes() {
             "handshake-ack-with-data-and-fin.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
+            "keepalive-listener-inherits.pkt",
+            "keepalive-socket-options.pkt",
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
             "rcv-window-no-scaling.pkt",
@@ -293,6 +295,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
     assert_ne!(wider, text);
     let f = run_text("mss-half-window.pkt", &wider).outcome.unwrap_err();
     assert!(f.message.contains("flags"), "{f}");
+    // The socket's own idle time, not the sysctl's two hours.
+    fails(
+        "keepalive-socket-options.pkt",
+        "   +2 > . 0:0(0) ack 1",
+        "   +3 > . 0:0(0) ack 1",
+        "",
+    );
+    fails(
+        "keepalive-listener-inherits.pkt",
+        "   +2 > R. 1:1(0) ack 11",
+        "   +4 > R. 1:1(0) ack 11",
+        "",
+    );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.
     fails(
         "syn-wscale-rcvbuf.pkt",

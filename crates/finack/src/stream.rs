@@ -424,6 +424,31 @@ impl TcpStream {
             .map_err(to_io_error)
     }
 
+    /// Keep-alive timing for this connection alone (TCP_KEEPIDLE,
+    /// TCP_KEEPINTVL, TCP_KEEPCNT, as socket2's `TcpKeepalive` sets them):
+    /// the first probe after `idle` of silence, then one every `interval`
+    /// while unanswered, the connection reset after `retries` unanswered.
+    /// Times are whole seconds (rounded up), 1 s to 32767 s; `retries` 1 to
+    /// 127 (`InvalidInput` otherwise). Probes go only with
+    /// [`TcpStream::set_keepalive`] on.
+    pub fn set_keepalive_times(
+        &self,
+        idle: Duration,
+        interval: Duration,
+        retries: u32,
+    ) -> io::Result<()> {
+        let id = self.conn.id;
+        self.conn
+            .stack
+            .shared
+            .op(self.conn.shard, |inner, _| {
+                inner.ep.set_keepalive_idle(id, idle)?;
+                inner.ep.set_keepalive_interval(id, interval)?;
+                inner.ep.set_keepalive_count(id, retries)
+            })
+            .map_err(to_io_error)
+    }
+
     /// Wait until the stream is readable: data, the end of the stream or an
     /// error is there, so [`TcpStream::try_read`] will not return
     /// `WouldBlock` (unless another task reads first).

@@ -433,6 +433,15 @@ async fn socket_builder_readiness_peek_and_split() {
         // of the client's window is at most 20,000 bytes.
         assert!(s.info().unwrap().snd_wnd <= 20_000, "{:?}", s.info());
         assert_eq!(s.linger().unwrap(), Some(Duration::ZERO));
+        // Keep-alive timing per connection, in Linux's ranges.
+        let (idle, intvl) = (Duration::from_secs(30), Duration::from_secs(5));
+        s.set_keepalive_times(idle, intvl, 4).unwrap();
+        let bad = s.set_keepalive_times(Duration::ZERO, intvl, 4);
+        assert_eq!(bad.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            s.set_keepalive_times(idle, intvl, 200).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
         // The listener's receive buffer shaped the SYN,ACK: the shift a
         // 1,000,000-byte window needs, not the configuration's 7.
         assert_eq!(s.info().unwrap().rcv_wscale, 4);

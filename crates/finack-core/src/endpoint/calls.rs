@@ -606,32 +606,6 @@ impl Endpoint {
         self.with_active(c, |tcb| tcb.pmtu_off = !on)
     }
 
-    /// Turn keep-alive on or off for a connection (SO_KEEPALIVE; RFC 9293 MUST-24:
-    /// the application asks for it; MUST-25: off by default).
-    pub fn set_keepalive(&mut self, c: ConnId, on: bool) -> Result<(), Error> {
-        let cfg = self.cfg.clone();
-        self.with_active(c, |tcb| {
-            tcb.ka.on = on;
-            tcb.arm_keepalive(&cfg);
-        })
-    }
-
-    /// Reset this connection once nothing has arrived from its peer for
-    /// `timeout` (whole seconds, rounded up; `None`: never), in any state
-    /// from ESTABLISHED on but TIME-WAIT. Connections a listener opens take
-    /// its [`ListenerLimits::idle_timeout`].
-    pub fn set_idle_timeout(
-        &mut self,
-        c: ConnId,
-        timeout: Option<core::time::Duration>,
-    ) -> Result<(), Error> {
-        let cfg = self.cfg.clone();
-        self.with_active(c, |tcb| {
-            tcb.ka.idle_secs = super::idle_secs(timeout);
-            tcb.arm_keepalive(&cfg);
-        })
-    }
-
     /// The route towards this connection's peer now has an MTU of `mtu`
     /// bytes (as `ip route change ... mtu M` does to a Linux socket): the
     /// next packet sent sees the new route and segments are sized from it
@@ -722,7 +696,7 @@ impl Endpoint {
         }
     }
 
-    fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
+    pub(super) fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {
             SlotKind::Active(tcb) => {

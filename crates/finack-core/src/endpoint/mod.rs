@@ -26,6 +26,7 @@ use crate::demux::{ConnTable, SipBuild, Tuple};
 mod calls;
 mod device;
 mod icmp;
+mod keepalive;
 mod memory;
 mod pmtu;
 mod query;
@@ -367,7 +368,7 @@ impl Endpoint {
             _ => {
                 let cfg = &self.cfg;
                 if let SlotKind::Active(tcb) = &mut self.slots[idx as usize].kind {
-                    if (tcb.ka.on || tcb.ka.idle_secs != 0) && !tcb.ka.probe_due {
+                    if (tcb.ka.on() || tcb.ka.idle_secs != 0) && !tcb.ka.probe_due() {
                         tcb.arm_keepalive(cfg);
                     }
                     tcb.arm_buffer_release(now, cfg);

@@ -27,7 +27,7 @@ impl Tcb {
             backoff: self.snd.backoff,
             // Linux keeps one count (icsk_probes_out) for both kinds of
             // probe, which never run at once.
-            probes: u32::from(self.snd.probes_unanswered).max(self.ka.probes_out),
+            probes: u32::from(self.snd.probes_unanswered.max(self.ka.probes_out)),
             total_retransmits: u64::from(self.snd.total_retrans),
             unacked,
             unsent: self.snd.buf.len() as u32 - sent_data,

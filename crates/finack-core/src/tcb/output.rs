@@ -129,10 +129,10 @@ impl Tcb {
                 return None;
             }
         }
-        if self.ka.probe_due {
+        if self.ka.probe_due() {
             // RFC 9293 §3.8.4: a keep-alive is a segment with SEG.SEQ = SND.NXT-1 and
             // no data (SHLD-12), which the peer must answer with an ACK.
-            self.ka.probe_due = false;
+            self.ka.set_probe_due(false);
             let seq = self.snd.una - 1;
             return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
         }

@@ -77,28 +77,80 @@ impl Timers {
 /// Keep-alive (RFC 9293 §3.8.4): on only when the application asks (MUST-24,
 /// MUST-25).
 pub(crate) struct Keepalive {
-    pub(crate) on: bool,
     /// When the peer was last heard from.
     pub(crate) last_rx: Instant,
-    /// Probes sent since then.
-    pub(crate) probes_out: u32,
-    /// Output sends a probe.
-    pub(crate) probe_due: bool,
+    /// Whether keep-alive is on (bit 30), whether output sends a probe
+    /// (bit 31), and this connection's TCP_KEEPIDLE (bits 0-14) and
+    /// TCP_KEEPINTVL (bits 15-29) in seconds, 0 for the configuration's
+    /// (Linux takes 1 to 32767, 15 bits); packed so that the control block
+    /// keeps its size.
+    bits: u32,
+    /// Probes sent since then (Linux `icsk_probes_out`, 8 bits).
+    pub(crate) probes_out: u8,
+    /// TCP_KEEPCNT of this connection (1 to 127; 0: the configuration's).
+    pub(crate) cnt: u8,
     /// The idle timeout in whole seconds (0: off), see
     /// [`crate::ListenerLimits::idle_timeout`]; it measures from `last_rx`
     /// as keep-alive does and shares its timer.
     pub(crate) idle_secs: u16,
 }
 
+const KA_ON: u32 = 1 << 30;
+const KA_PROBE_DUE: u32 = 1 << 31;
+const KA_SECS: u32 = 0x7fff;
+
 impl Keepalive {
     pub(crate) fn new(now: Instant) -> Keepalive {
         Keepalive {
-            on: false,
             last_rx: now,
+            bits: 0,
             probes_out: 0,
-            probe_due: false,
+            cnt: 0,
             idle_secs: 0,
         }
+    }
+
+    fn flag(&mut self, bit: u32, on: bool) {
+        if on {
+            self.bits |= bit;
+        } else {
+            self.bits &= !bit;
+        }
+    }
+
+    /// SO_KEEPALIVE.
+    pub(crate) fn on(&self) -> bool {
+        self.bits & KA_ON != 0
+    }
+
+    pub(crate) fn set_on(&mut self, on: bool) {
+        self.flag(KA_ON, on);
+    }
+
+    /// Output sends a probe.
+    pub(crate) fn probe_due(&self) -> bool {
+        self.bits & KA_PROBE_DUE != 0
+    }
+
+    pub(crate) fn set_probe_due(&mut self, due: bool) {
+        self.flag(KA_PROBE_DUE, due);
+    }
+
+    /// TCP_KEEPIDLE in seconds (0: unset).
+    pub(crate) fn idle(&self) -> u16 {
+        (self.bits & KA_SECS) as u16
+    }
+
+    /// TCP_KEEPINTVL in seconds (0: unset).
+    pub(crate) fn intvl(&self) -> u16 {
+        ((self.bits >> 15) & KA_SECS) as u16
+    }
+
+    /// Set TCP_KEEPIDLE and TCP_KEEPINTVL (seconds, at most 32767).
+    pub(crate) fn set_times(&mut self, idle: u16, intvl: u16) {
+        let idle = u32::from(idle) & KA_SECS;
+        let intvl = u32::from(intvl) & KA_SECS;
+        self.bits = (self.bits & (KA_ON | KA_PROBE_DUE)) | idle | (intvl << 15);
     }
 }
 
@@ -107,14 +159,43 @@ impl Tcb {
     /// connection has been idle for the configured time; then every interval
     /// while unanswered. `None` when keep-alive is off or the state has none.
     pub(crate) fn keepalive_deadline(&self, cfg: &crate::config::Config) -> Option<Instant> {
-        let eligible = self.ka.on
+        let eligible = self.ka.on()
             && matches!(
                 self.state,
                 State::Established | State::CloseWait | State::FinWait2
             );
         eligible.then(|| {
-            self.ka.last_rx + cfg.keepalive_time + cfg.keepalive_interval * self.ka.probes_out
+            self.ka.last_rx
+                + self.keepalive_idle(cfg)
+                + self.keepalive_interval(cfg) * u32::from(self.ka.probes_out)
         })
+    }
+
+    /// TCP_KEEPIDLE, else `Config::keepalive_time` (Linux
+    /// keepalive_time_when()).
+    pub(crate) fn keepalive_idle(&self, cfg: &crate::config::Config) -> core::time::Duration {
+        match self.ka.idle() {
+            0 => cfg.keepalive_time,
+            s => core::time::Duration::from_secs(u64::from(s)),
+        }
+    }
+
+    /// TCP_KEEPINTVL, else `Config::keepalive_interval` (Linux
+    /// keepalive_intvl_when()).
+    pub(crate) fn keepalive_interval(&self, cfg: &crate::config::Config) -> core::time::Duration {
+        match self.ka.intvl() {
+            0 => cfg.keepalive_interval,
+            s => core::time::Duration::from_secs(u64::from(s)),
+        }
+    }
+
+    /// TCP_KEEPCNT, else `Config::keepalive_probes` (Linux
+    /// keepalive_probes()).
+    pub(crate) fn keepalive_count(&self, cfg: &crate::config::Config) -> u32 {
+        match self.ka.cnt {
+            0 => cfg.keepalive_probes,
+            n => u32::from(n),
+        }
     }
 
     /// When the idle timeout resets the connection if nothing arrives from
@@ -226,15 +307,15 @@ impl Tcb {
             if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now)
                 && self.snd.una == self.snd.max
             {
-                if self.ka.probes_out >= ctx.cfg.keepalive_probes {
+                if u32::from(self.ka.probes_out) >= self.keepalive_count(ctx.cfg) {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
                     self.active_rst(ctx);
                     self.enter_closed(ctx, CloseReason::TimedOut);
                     return Some(TimerKind::Keepalive);
                 }
-                self.ka.probes_out += 1;
-                self.ka.probe_due = true;
+                self.ka.probes_out = self.ka.probes_out.saturating_add(1);
+                self.ka.set_probe_due(true);
             }
             self.arm_keepalive(ctx.cfg);
         }

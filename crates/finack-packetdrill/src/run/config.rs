@@ -112,6 +112,11 @@ pub fn apply_sysctl_for(
         "tcp_syn_linear_timeouts" => cfg.syn_linear_timeouts = num(value)? as u32,
         "tcp_synack_retries" => cfg.synack_retries = num(value)? as u32,
         "tcp_retries2" => cfg.retries2 = num(value)? as u32,
+        "tcp_keepalive_time" => cfg.keepalive_time = core::time::Duration::from_secs(num(value)?),
+        "tcp_keepalive_intvl" => {
+            cfg.keepalive_interval = core::time::Duration::from_secs(num(value)?)
+        }
+        "tcp_keepalive_probes" => cfg.keepalive_probes = num(value)? as u32,
         "tcp_reordering" => cfg.dupthresh = num(value)? as u32,
         "tcp_fin_timeout" => {
             cfg.fin_wait2_timeout = Some(core::time::Duration::from_secs(num(value)?))

@@ -138,6 +138,10 @@ struct SockOpts {
     /// SO_RCVBUF as reported, doubled the same way.
     rcvbuf: Option<usize>,
     keepalive: Option<bool>,
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT as set.
+    keepidle: Option<u32>,
+    keepintvl: Option<u32>,
+    keepcnt: Option<u32>,
     user_timeout: Option<core::time::Duration>,
     /// TCP_INQ: recvmsg would carry the bytes left to read (TCP_CM_INQ).
     inq: bool,

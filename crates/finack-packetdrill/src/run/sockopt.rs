@@ -1,5 +1,7 @@
 //! setsockopt and getsockopt.
 
+use core::time::Duration;
+
 use super::syscalls::{errno_info, errno_of, CallResult};
 use super::*;
 
@@ -15,6 +17,19 @@ impl Runner {
         }
         if let Some(b) = o.rcvbuf {
             let _ = self.ep.set_recv_buffer(c, b / 2);
+        }
+        if let Some(s) = o.keepidle {
+            let _ = self
+                .ep
+                .set_keepalive_idle(c, Duration::from_secs(u64::from(s)));
+        }
+        if let Some(s) = o.keepintvl {
+            let _ = self
+                .ep
+                .set_keepalive_interval(c, Duration::from_secs(u64::from(s)));
+        }
+        if let Some(n) = o.keepcnt {
+            let _ = self.ep.set_keepalive_count(c, n);
         }
         if let Some(on) = o.keepalive {
             let _ = self.ep.set_keepalive(c, on);
@@ -157,6 +172,21 @@ impl Runner {
                 _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
             },
             "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
+            // Linux tcp.c: do_tcp_setsockopt(): TCP_KEEPIDLE and
+            // TCP_KEEPINTVL take 1 to 32767 seconds, TCP_KEEPCNT 1 to 127;
+            // EINVAL otherwise.
+            "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" => {
+                let max = if opt == "TCP_KEEPCNT" { 127 } else { 32767 };
+                let Some(v) = int.filter(|v| (1..=max).contains(v)) else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                let v = Some(v as u32);
+                match opt {
+                    "TCP_KEEPIDLE" => opts.keepidle = v,
+                    "TCP_KEEPINTVL" => opts.keepintvl = v,
+                    _ => opts.keepcnt = v,
+                }
+            }
             // Linux doubles the value (man 7 socket: room for bookkeeping) and
             // reports the doubled value. The receive buffer keeps the value
             // asked for as its payload size (finack's window is the free
@@ -224,6 +254,9 @@ impl Runner {
                 "TCP_NODELAY" => only.nodelay = opts.nodelay,
                 "TCP_CORK" => only.cork = opts.cork,
                 "SO_KEEPALIVE" => only.keepalive = opts.keepalive,
+                "TCP_KEEPIDLE" => only.keepidle = opts.keepidle,
+                "TCP_KEEPINTVL" => only.keepintvl = opts.keepintvl,
+                "TCP_KEEPCNT" => only.keepcnt = opts.keepcnt,
                 "SO_SNDBUF" => only.sndbuf = opts.sndbuf,
                 "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
                 "TCP_MAXSEG" => only.user_mss = opts.user_mss,
@@ -274,6 +307,19 @@ impl Runner {
             "TCP_NODELAY" => i64::from(f.opts.nodelay.unwrap_or(!cfg.nagle)),
             "IP_TOS" | "IPV6_TCLASS" => i64::from(f.opts.tos.unwrap_or(0)),
             "SO_KEEPALIVE" => i64::from(f.opts.keepalive.unwrap_or(false)),
+            // The socket's own value, else the sysctl's (Linux
+            // keepalive_time_when() and friends).
+            "TCP_KEEPIDLE" => i64::from(
+                f.opts
+                    .keepidle
+                    .unwrap_or(cfg.keepalive_time.as_secs() as u32),
+            ),
+            "TCP_KEEPINTVL" => i64::from(
+                f.opts
+                    .keepintvl
+                    .unwrap_or(cfg.keepalive_interval.as_secs() as u32),
+            ),
+            "TCP_KEEPCNT" => i64::from(f.opts.keepcnt.unwrap_or(cfg.keepalive_probes)),
             "SO_ERROR" => {
                 // The pending error, cleared by reading it (as in Linux).
                 let err = conn.and_then(|c| {
