@@ -42,6 +42,10 @@ pub(crate) struct Listener {
     /// sk_rcvbuf, sk_sndbuf and sk_userlocks).
     pub(crate) rcvbuf: usize,
     pub(crate) sndbuf: usize,
+    /// TCP_WINDOW_CLAMP set on the listener (0: unset): its connections'
+    /// first window and shift stay within it (Linux
+    /// tcp_openreq_init_rwin() starts from the listener's window_clamp).
+    pub(crate) window_clamp: u32,
     /// The defences this listener applies (from [`Config::listener_limits`]
     /// unless the application set its own).
     pub(crate) limits: ListenerLimits,
@@ -70,16 +74,19 @@ impl Listener {
     }
 
     /// The window shift its SYN,ACKs announce. Linux tcp_minisocks.c:
-    /// tcp_openreq_init_rwin() clamps the window of a listener whose
-    /// SO_RCVBUF is set to the space that buffer gives (tcp_full_space());
+    /// tcp_openreq_init_rwin() starts from the listener's TCP_WINDOW_CLAMP
+    /// and clamps the window of a listener whose SO_RCVBUF is set to the
+    /// space that buffer gives (tcp_full_space());
     /// tcp_select_initial_window() then picks the shift for the clamp.
     pub(crate) fn window_scale(&self, cfg: &Config) -> u8 {
-        let shift = cfg.window_scale.min(14);
+        let mut shift = cfg.window_scale.min(14);
         if self.rcvbuf > 0 {
-            shift.min(Config::window_scale_for(self.rcvbuf))
-        } else {
-            shift
+            shift = shift.min(Config::window_scale_for(self.rcvbuf));
         }
+        if self.window_clamp > 0 && cfg.rcv_memory {
+            shift = shift.min(Config::window_scale_for(self.window_clamp as usize));
+        }
+        shift
     }
 
     /// Linux `sk_acceptq_is_full`: no room for one more established connection.
@@ -231,6 +238,7 @@ impl Listeners {
             syn_received: 0,
             last_cookie: None,
             user_mss: 0,
+            window_clamp: 0,
             rcvbuf: 0,
             sndbuf: 0,
             limits,

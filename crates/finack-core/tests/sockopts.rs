@@ -370,3 +370,35 @@ dual!(
         assert_eq!(probes, 1, "{}", net.trace());
     }
 );
+
+dual!(
+    so_rcvlowat_and_tcp_window_clamp_as_linux_keeps_them,
+    |f: Family| {
+        let mut net = Net::new(f);
+        let (c, _s) = net.established();
+        assert_eq!(net.client.recv_lowat(c).unwrap(), 1);
+        // 0 means 1; at most half of tcp_rmem[2] for an autotuned buffer.
+        assert_eq!(net.client.set_recv_lowat(c, 0).unwrap(), 1);
+        let half = (Config::linux().recv_buffer_max / 2) as u32;
+        assert_eq!(net.client.set_recv_lowat(c, u32::MAX).unwrap(), half);
+        assert_eq!(net.client.set_recv_lowat(c, 100_000).unwrap(), 100_000);
+        // The window clamp: at least 1152 bytes, and after the handshake
+        // at most what the field carries at the agreed scale.
+        let scale = net.client.info(c).unwrap().rcv_wscale;
+        net.client.set_window_clamp(c, 100).unwrap();
+        assert_eq!(net.client.window_clamp(c).unwrap(), 1152);
+        net.client.set_window_clamp(c, u32::MAX).unwrap();
+        assert_eq!(net.client.window_clamp(c).unwrap(), 65535 << scale);
+        assert_eq!(
+            net.client.set_window_clamp(c, 0),
+            Err(Error::InvalidArgument)
+        );
+        // The RFC profile has no window clamp to set.
+        let mut rfc = Net::with_configs(f, Config::rfc9293(), Config::rfc9293());
+        let (c, _s) = rfc.established();
+        assert_eq!(
+            rfc.client.set_window_clamp(c, 30_000),
+            Err(Error::InvalidArgument)
+        );
+    }
+);

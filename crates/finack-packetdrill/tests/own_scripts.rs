@@ -62,6 +62,7 @@ fn every_own_script_passes() {
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
             "rcv-window-no-scaling.pkt",
+            "rcvlowat-window-clamp.pkt",
             "retries-time-budget.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
@@ -87,6 +88,7 @@ fn every_own_script_passes() {
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",
+            "window-clamp-bounded.pkt",
             "window-opens-before-probe.pkt",
         ]
     );
@@ -306,6 +308,20 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "keepalive-listener-inherits.pkt",
         "   +2 > R. 1:1(0) ack 11",
         "   +4 > R. 1:1(0) ack 11",
+        "",
+    );
+    // The read wakes for 2500 new bytes, not when its own total reaches
+    // the mark.
+    fails(
+        "rcvlowat-window-clamp.pkt",
+        "+0...0.15 read(4, ..., 5000) = 3500",
+        "+0...0.10 read(4, ..., 5000) = 3000",
+        "",
+    );
+    fails(
+        "window-clamp-bounded.pkt",
+        "   +0 setsockopt(4, IPPROTO_TCP, 10, [300000], 4) = 0\n   +0 getsockopt(4, IPPROTO_TCP, 10, [65535], [4]) = 0",
+        "   +0 setsockopt(4, IPPROTO_TCP, 10, [300000], 4) = 0\n   +0 getsockopt(4, IPPROTO_TCP, 10, [300000], [4]) = 0",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

@@ -30,6 +30,7 @@ mod keepalive;
 mod memory;
 mod pmtu;
 mod query;
+mod rcvopts;
 mod slots;
 mod transmit;
 mod wheel;
@@ -626,8 +627,8 @@ impl Endpoint {
         };
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
-        let (user_mss, limits, rcvbuf, sndbuf, wscale) = self.listeners.get(lid).map_or(
-            (0, self.cfg.listener_limits, 0, 0, self.cfg.window_scale),
+        let (user_mss, limits, rcvbuf, sndbuf, wscale, clamp) = self.listeners.get(lid).map_or(
+            (0, self.cfg.listener_limits, 0, 0, self.cfg.window_scale, 0),
             |l| {
                 (
                     l.user_mss,
@@ -635,6 +636,7 @@ impl Endpoint {
                     l.rcvbuf,
                     l.sndbuf,
                     l.window_scale(&self.cfg),
+                    l.window_clamp,
                 )
             },
         );
@@ -643,6 +645,10 @@ impl Endpoint {
             id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss, path_mtu,
         );
         tcb.inherit_buffers(self.cfg.rcv_memory, rcvbuf, sndbuf, wscale);
+        if clamp > 0 {
+            // The listener's TCP_WINDOW_CLAMP, before the SYN,ACK is formed.
+            let _ = tcb.set_window_clamp_opt(&self.cfg, clamp);
+        }
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;
         // A cookie's SYN was checked when it came (its ECN bit is set only

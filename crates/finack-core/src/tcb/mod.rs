@@ -51,7 +51,7 @@ mod xmit_fail;
 pub(crate) use rack::SentLog;
 pub(crate) use recovery::LazyRecovery;
 pub(crate) use recv::RecvSide;
-pub(crate) use rmem::syn_ack_space;
+pub(crate) use rmem::{syn_ack_space, MIN_WINDOW_CLAMP};
 pub(crate) use send::SendSide;
 pub(crate) use timer::{Keepalive, Timers};
 

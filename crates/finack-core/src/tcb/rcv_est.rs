@@ -59,6 +59,8 @@ pub(crate) struct RcvEstimates {
     /// Small segments arrived since the last ACK (`delack::PUSHED`,
     /// `PUSHED2`).
     pub(super) pushed: u8,
+    /// SO_RCVLOWAT (`sk_rcvlowat`; 0 stands for the default, 1).
+    pub(super) lowat: u32,
 }
 
 impl RcvEstimates {

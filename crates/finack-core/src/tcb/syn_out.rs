@@ -12,24 +12,35 @@ use crate::types::{State, Stats, TimerKind};
 
 impl Tcb {
     /// The window shift an active open offers: the configured one, or for a
-    /// buffer the application sized (SO_RCVBUF before connect) the least
-    /// that carries the window that buffer allows (Linux tcp_connect_init()
-    /// clamps `window_clamp` to tcp_full_space(), and
-    /// tcp_select_initial_window() picks the shift for the clamp).
+    /// buffer the application sized (SO_RCVBUF before connect) or a window
+    /// clamp it set (TCP_WINDOW_CLAMP) the least that carries the window
+    /// they allow (Linux tcp_connect_init() clamps `window_clamp` to
+    /// tcp_full_space(), and tcp_select_initial_window() picks the shift
+    /// for the clamp).
     fn syn_wscale_offer(&self, cfg: &Config) -> u8 {
         if !cfg.window_scaling {
             return 0;
         }
         let shift = cfg.window_scale.min(14);
-        if !self.rcvbuf_locked() {
-            return shift;
+        // TCP_WINDOW_CLAMP set before connect() bounds it too.
+        let user = if cfg.rcv_memory {
+            self.window_clamp()
+        } else {
+            0
+        };
+        let mut space = (user > 0).then_some(user);
+        if self.rcvbuf_locked() {
+            let full = cfg
+                .rcv_memory
+                .then(|| self.rmem_full_space())
+                .flatten()
+                .unwrap_or(self.rcv.buf.cap() as u32);
+            space = Some(space.map_or(full, |s| s.min(full)));
         }
-        let space = cfg
-            .rcv_memory
-            .then(|| self.rmem_full_space())
-            .flatten()
-            .unwrap_or(self.rcv.buf.cap() as u32);
-        shift.min(Config::window_scale_for(space as usize))
+        match space {
+            Some(s) => shift.min(Config::window_scale_for(s as usize)),
+            None => shift,
+        }
     }
 
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first copy or retransmission.

@@ -142,6 +142,10 @@ struct SockOpts {
     keepidle: Option<u32>,
     keepintvl: Option<u32>,
     keepcnt: Option<u32>,
+    /// SO_RCVLOWAT as set (the engine's value once connected).
+    rcvlowat: Option<u32>,
+    /// TCP_WINDOW_CLAMP set before a connection existed.
+    window_clamp: Option<u32>,
     user_timeout: Option<core::time::Duration>,
     /// TCP_INQ: recvmsg would carry the bytes left to read (TCP_CM_INQ).
     inq: bool,
@@ -220,6 +224,9 @@ struct Runner {
     poll_deadline: Option<Instant>,
     /// Descriptors whose pending SO_ERROR has been read.
     error_read: Vec<i64>,
+    /// Bytes a blocking read already took while it waits for more (Linux
+    /// tcp_recvmsg_locked() copies what is there, then sleeps), by fd.
+    partial_reads: HashMap<i64, usize>,
     deferred: Option<Failure>,
     unsupported: Vec<String>,
     /// The counter values `nstat` last recorded.
@@ -288,6 +295,7 @@ impl Runner {
             write_done: 0,
             poll_deadline: None,
             error_read: Vec::new(),
+            partial_reads: HashMap::new(),
             deferred: None,
             unsupported: Vec::new(),
             nstat_history: nstat::History::new(),

@@ -116,7 +116,10 @@ impl Runner {
                     state,
                     State::CloseWait | State::LastAck | State::Closing | State::TimeWait
                 ) || state == State::Closed;
-                if info.as_ref().is_some_and(|i| i.readable > 0) || peer_fin {
+                // Linux tcp_poll() → tcp_stream_is_readable(): SO_RCVLOWAT
+                // bytes, or the end of the stream.
+                let lowat = self.ep.recv_lowat(*c).unwrap_or(1);
+                if info.as_ref().is_some_and(|i| i.readable >= lowat) || peer_fin {
                     ev |= POLLIN | POLLRDNORM;
                 }
                 if peer_fin {

@@ -5,6 +5,33 @@ use core::time::Duration;
 use super::syscalls::{errno_info, errno_of, CallResult};
 use super::*;
 
+/// The option a setsockopt/getsockopt names: its symbol, or a number at
+/// its level (scripts write `IPPROTO_TCP, 10` for TCP_WINDOW_CLAMP when
+/// their headers lack the name; Linux's include/uapi values).
+fn option_name(call: &Syscall) -> &str {
+    let arg = call.args.get(2);
+    if let Some(w) = arg.and_then(Expr::as_word) {
+        return w;
+    }
+    let level = call.args.get(1).and_then(Expr::as_word).unwrap_or("");
+    let tcp = matches!(level, "IPPROTO_TCP" | "SOL_TCP");
+    match (tcp, arg.and_then(Expr::as_int)) {
+        (true, Some(1)) => "TCP_NODELAY",
+        (true, Some(2)) => "TCP_MAXSEG",
+        (true, Some(3)) => "TCP_CORK",
+        (true, Some(4)) => "TCP_KEEPIDLE",
+        (true, Some(5)) => "TCP_KEEPINTVL",
+        (true, Some(6)) => "TCP_KEEPCNT",
+        (true, Some(10)) => "TCP_WINDOW_CLAMP",
+        (true, Some(18)) => "TCP_USER_TIMEOUT",
+        (true, Some(25)) => "TCP_NOTSENT_LOWAT",
+        (true, Some(36)) => "TCP_INQ",
+        (false, Some(9)) => "SO_KEEPALIVE",
+        (false, Some(18)) => "SO_RCVLOWAT",
+        _ => "",
+    }
+}
+
 impl Runner {
     /// Applies options set on a socket before its connection existed.
     pub(super) fn apply_opts(&mut self, c: ConnId, o: &SockOpts) {
@@ -34,6 +61,12 @@ impl Runner {
         if let Some(on) = o.keepalive {
             let _ = self.ep.set_keepalive(c, on);
         }
+        if let Some(v) = o.window_clamp {
+            let _ = self.ep.set_window_clamp(c, v);
+        }
+        if let Some(v) = o.rcvlowat {
+            let _ = self.ep.set_recv_lowat(c, v);
+        }
         if o.user_timeout.is_some() {
             let _ = self.ep.set_user_timeout(c, o.user_timeout);
         }
@@ -57,9 +90,9 @@ impl Runner {
         }
     }
 
-    /// SO_SNDBUF and SO_RCVBUF on a listener: its connections start with
-    /// them (Linux sk_clone_lock()), the receive buffer in the engine's
-    /// units as in `apply_opts`.
+    /// SO_SNDBUF, SO_RCVBUF and TCP_WINDOW_CLAMP on a listener: its
+    /// connections start with them (Linux sk_clone_lock()), the receive
+    /// buffer in the engine's units as in `apply_opts`.
     pub(super) fn listener_buffers(&mut self, l: ListenerId, o: &SockOpts) {
         if let Some(b) = o.sndbuf {
             let _ = self.ep.set_listener_send_buffer(l, b);
@@ -67,11 +100,14 @@ impl Runner {
         if let Some(b) = o.rcvbuf {
             let _ = self.ep.set_listener_recv_buffer(l, b / 2);
         }
+        if let Some(v) = o.window_clamp {
+            let _ = self.ep.set_listener_window_clamp(l, v);
+        }
     }
 
     pub(super) fn setsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
         let fd = self.fd_arg(line, call)?;
-        let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
+        let opt = option_name(call);
         let value = call.args.get(3);
         let int = value.and_then(Expr::single).and_then(Expr::as_int);
         let Some(f) = self.fds.get(&fd).cloned() else {
@@ -172,6 +208,44 @@ impl Runner {
                 _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
             },
             "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
+            // Linux sock.c: sk_setsockopt() SO_RCVLOWAT: a negative value is
+            // INT_MAX; TCP keeps at most half the buffer (tcp_set_rcvlowat()).
+            "SO_RCVLOWAT" => {
+                let v = int.unwrap_or(1);
+                let v = if v < 0 { i64::from(i32::MAX) } else { v };
+                opts.rcvlowat = Some(v.min(i64::from(u32::MAX)) as u32);
+                if let Sock::Conn(c) = f.sock {
+                    if let Ok(kept) = self.ep.set_recv_lowat(c, opts.rcvlowat.unwrap_or(1)) {
+                        opts.rcvlowat = Some(kept);
+                    }
+                    self.fds.get_mut(&fd).expect("fd").opts = opts;
+                    return Ok(CallResult::Done(0, None));
+                }
+            }
+            // Linux tcp.c: do_tcp_setsockopt() TCP_WINDOW_CLAMP
+            // (tcp_set_window_clamp()): 0 only before a connection; a
+            // listener keeps the value for the connections it makes.
+            "TCP_WINDOW_CLAMP" => {
+                let Some(v) = int
+                    .filter(|v| *v >= 0)
+                    .map(|v| v.min(i64::from(u32::MAX)) as u32)
+                else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                let r = match f.sock {
+                    Sock::Listener(l) => self.ep.set_listener_window_clamp(l, v),
+                    Sock::Conn(c) => self.ep.set_window_clamp(c, v),
+                    _ => Ok(()),
+                };
+                if let Err(e) = r {
+                    return Ok(CallResult::Done(-1, Some(errno_of(e))));
+                }
+                if !matches!(f.sock, Sock::Conn(_)) {
+                    opts.window_clamp = Some(v);
+                }
+                self.fds.get_mut(&fd).expect("fd").opts = opts;
+                return Ok(CallResult::Done(0, None));
+            }
             // Linux tcp.c: do_tcp_setsockopt(): TCP_KEEPIDLE and
             // TCP_KEEPINTVL take 1 to 32767 seconds, TCP_KEEPCNT 1 to 127;
             // EINVAL otherwise.
@@ -280,7 +354,7 @@ impl Runner {
     /// getsockopt: the value the stack reports, compared with the script's.
     pub(super) fn getsockopt(&mut self, line: u32, call: &Syscall) -> Res<CallResult> {
         let fd = self.fd_arg(line, call)?;
-        let opt = call.args.get(2).and_then(Expr::as_word).unwrap_or("");
+        let opt = option_name(call);
         let Some(f) = self.fds.get(&fd).cloned() else {
             return Ok(CallResult::Done(-1, Some("EBADF")));
         };
@@ -307,6 +381,17 @@ impl Runner {
             "TCP_NODELAY" => i64::from(f.opts.nodelay.unwrap_or(!cfg.nagle)),
             "IP_TOS" | "IPV6_TCLASS" => i64::from(f.opts.tos.unwrap_or(0)),
             "SO_KEEPALIVE" => i64::from(f.opts.keepalive.unwrap_or(false)),
+            "SO_RCVLOWAT" => match conn {
+                Some(c) => i64::from(self.ep.recv_lowat(c).unwrap_or(1)),
+                None => i64::from(f.opts.rcvlowat.unwrap_or(1).max(1)),
+            },
+            "TCP_WINDOW_CLAMP" => match (conn, f.sock) {
+                (Some(c), _) => i64::from(self.ep.window_clamp(c).unwrap_or(0)),
+                (None, Sock::Listener(l)) => {
+                    i64::from(self.ep.listener_window_clamp(l).unwrap_or(0))
+                }
+                _ => i64::from(f.opts.window_clamp.unwrap_or(0)),
+            },
             // The socket's own value, else the sysctl's (Linux
             // keepalive_time_when() and friends).
             "TCP_KEEPIDLE" => i64::from(

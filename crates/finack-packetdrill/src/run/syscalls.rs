@@ -295,7 +295,13 @@ impl Runner {
                     Ok(c) => {
                         let nfd = self.new_fd(call);
                         self.fds.insert(nfd, Fd::new(Sock::Conn(c), opts.clone()));
-                        self.apply_opts(c, &opts);
+                        // The engine gave the connection its listener's
+                        // window clamp before the SYN,ACK.
+                        let inherited = SockOpts {
+                            window_clamp: None,
+                            ..opts
+                        };
+                        self.apply_opts(c, &inherited);
                         self.last_conn = Some(c);
                         CallResult::Done(nfd, None)
                     }
@@ -378,6 +384,13 @@ impl Runner {
                 }
                 let mut data = vec![0u8; len.max(0) as usize];
                 let fd = self.fd_arg(line, call)?;
+                let blocking = self.fds.get(&fd).is_some_and(|f| !f.nonblocking);
+                if blocking {
+                    if let Some(r) = self.read_to_lowat(c, fd, &mut data, retry) {
+                        self.drain();
+                        return Ok(r);
+                    }
+                }
                 let got = self.ep.recv(self.now, c, &mut data);
                 let r = self.done_once(fd, got, false);
                 self.drain();
@@ -683,4 +696,60 @@ pub(super) fn iov_total(msg: &Expr) -> Option<usize> {
         total += usize::try_from(len).ok()?;
     }
     Some(total)
+}
+
+impl Runner {
+    /// A blocking read under SO_RCVLOWAT (Linux tcp_recvmsg_locked()): it
+    /// takes what is there and, while it holds less than its target (the
+    /// low-water mark, or all it asked for if that is less), sleeps;
+    /// tcp_data_ready() wakes it only once the low-water mark's worth waits
+    /// anew (the bytes it already took do not count), or the stream ends or
+    /// fails. `None`: the ordinary read (no mark set and nothing taken).
+    pub(super) fn read_to_lowat(
+        &mut self,
+        c: ConnId,
+        fd: i64,
+        data: &mut [u8],
+        retry: bool,
+    ) -> Option<CallResult> {
+        let lowat = self.ep.recv_lowat(c).unwrap_or(1) as usize;
+        let copied = if retry {
+            self.partial_reads.get(&fd).copied().unwrap_or(0)
+        } else {
+            self.partial_reads.remove(&fd);
+            0
+        };
+        if lowat <= 1 && copied == 0 {
+            return None;
+        }
+        let state = self.ep.state(c);
+        let ended = matches!(
+            state,
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed
+        );
+        if ended && copied == 0 {
+            self.partial_reads.remove(&fd);
+            return None;
+        }
+        let avail = self.ep.info(c).map_or(0, |i| i.readable as usize);
+        if retry && !ended && avail < lowat {
+            return Some(CallResult::Blocked);
+        }
+        let end = data.len().max(copied);
+        let n = match avail {
+            0 => 0,
+            _ => self
+                .ep
+                .recv(self.now, c, &mut data[copied..end])
+                .unwrap_or(0),
+        };
+        let copied = copied + n;
+        let target = lowat.min(data.len()).max(1);
+        if copied >= target || (ended && copied > 0) {
+            self.partial_reads.remove(&fd);
+            return Some(CallResult::Done(copied as i64, None));
+        }
+        self.partial_reads.insert(fd, copied);
+        Some(CallResult::Blocked)
+    }
 }

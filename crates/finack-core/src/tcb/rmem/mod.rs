@@ -28,6 +28,9 @@ const RATIO_SCALE: u32 = 8;
 const DEFAULT_RATIO: u8 = 1 << (RATIO_SCALE - 1);
 /// Linux SOCK_MIN_RCVBUF (2048 + the aligned `struct sk_buff`).
 const MIN_RCVBUF: u32 = 2048 + SKBUFF;
+/// The smallest window clamp (Linux tcp_set_window_clamp(): half
+/// SOCK_MIN_RCVBUF).
+pub(crate) const MIN_WINDOW_CLAMP: u32 = MIN_RCVBUF / 2;
 /// Linux `net.core.rmem_max` (4 MiB since 6.x): the most SO_RCVBUF asks for.
 const RMEM_MAX: u32 = 4 << 20;
 /// Linux `tcp_app_win` (31): the share of the window kept back for the
@@ -284,10 +287,10 @@ impl Tcb {
     /// and (7.x) at most the largest window the field can announce at our
     /// shift (`window_max`); `rcv_ssthresh` follows a lower clamp down,
     /// and a higher one up to the window last offered.
-    fn set_window_clamp(&mut self, val: u32) {
+    pub(super) fn set_window_clamp(&mut self, val: u32) {
         let max = self.window_max();
         let m = self.mem_mut();
-        let new = val.max(MIN_RCVBUF / 2).min(max);
+        let new = val.max(MIN_WINDOW_CLAMP).min(max);
         let old = m.clamp;
         if new == old {
             return;
@@ -313,12 +316,16 @@ impl Tcb {
         let max = self.window_max();
         let m = self.mem_mut();
         let full = m.full_space().max(0) as u32;
-        // No clamp set: the largest scaled window.
-        let clamp = if locked && full > 0 {
-            full
-        } else {
-            65535 << 14
-        };
+        // TCP_WINDOW_CLAMP set before the handshake (0: none), lowered to
+        // what a sized buffer allows; none at all: the largest scaled
+        // window.
+        let mut clamp = m.clamp;
+        if locked && full > 0 && (clamp > full || clamp == 0) {
+            clamp = full;
+        }
+        if clamp == 0 {
+            clamp = 65535 << 14;
+        }
         let mut space = clamp.min(full);
         if mss > 0 && space > mss {
             space = space / mss * mss;

@@ -76,7 +76,77 @@ impl Tcb {
             return false;
         }
         let wnd = self.mem().map_or(0, |m| m.wnd);
-        self.rcv.buf.len() == 0 || self.rmem_select(cfg) >= wnd
+        (self.rcv.buf.len() as u32) < self.rcvlowat() || self.rmem_select(cfg) >= wnd
+    }
+
+    /// SO_RCVLOWAT (`sk_rcvlowat`, at least 1).
+    pub(crate) fn rcvlowat(&self) -> u32 {
+        self.rcv.est.as_ref().map_or(1, |e| e.lowat.max(1))
+    }
+
+    /// Linux tcp.c: tcp_set_rcvlowat(): at most half the buffer the
+    /// application sized, else half of `tcp_rmem[2]`; 0 means 1. Under the
+    /// memory model a buffer left to autotuning grows at once to hold that
+    /// many bytes, its window clamp with it (tcp_set_window_clamp(): at
+    /// most what the field can announce). Returns the value kept.
+    pub(crate) fn set_rcvlowat(&mut self, cfg: &Config, val: u32) -> u32 {
+        let locked = self.rcvbuf_locked();
+        let cap = match self.mem().filter(|_| cfg.rcv_memory) {
+            Some(m) if locked => m.rcvbuf >> 1,
+            None if locked => self.rcv.buf.cap() as u32,
+            _ => (cfg.recv_buffer_max / 2).min(u32::MAX as usize) as u32,
+        };
+        let val = val.min(cap).max(1);
+        self.est().lowat = val;
+        if locked || !cfg.rcv_memory {
+            return val;
+        }
+        let m = self.mem_mut();
+        let space = m.space_from_win(u64::from(val)).min(u64::from(u32::MAX)) as u32;
+        if space > m.rcvbuf {
+            m.rcvbuf = space;
+            if self.rcv.buf.cap() < space as usize {
+                self.rcv.buf.grow_cap(space as usize);
+            }
+            self.set_window_clamp(val);
+        }
+        val
+    }
+
+    /// `window_clamp` as TCP_WINDOW_CLAMP reports it (0: none yet).
+    pub(crate) fn window_clamp(&self) -> u32 {
+        self.mem().map_or(0, |m| m.clamp)
+    }
+
+    /// TCP_WINDOW_CLAMP (Linux tcp.c: tcp_set_window_clamp()), under the
+    /// memory model: before the handshake the value is kept as it is (at
+    /// least half SOCK_MIN_RCVBUF) and bounds the window and the shift the
+    /// handshake chooses; after it, also at most what the field can
+    /// announce. 0 unsets it, only before the handshake.
+    pub(crate) fn set_window_clamp_opt(
+        &mut self,
+        cfg: &Config,
+        val: u32,
+    ) -> Result<(), crate::types::Error> {
+        use crate::types::{Error, State};
+        if !cfg.rcv_memory {
+            return Err(Error::InvalidArgument);
+        }
+        let before = matches!(self.state, State::SynSent | State::SynReceived)
+            && self.snd.nxt == self.snd.iss;
+        if !before {
+            if val == 0 {
+                return Err(Error::InvalidArgument);
+            }
+            self.set_window_clamp(val);
+            return Ok(());
+        }
+        self.mem_mut().clamp = if val == 0 {
+            0
+        } else {
+            val.max(super::MIN_WINDOW_CLAMP)
+        };
+        Ok(())
     }
 
     /// Linux tcp_output.c: tcp_select_window(): the window for a segment:
