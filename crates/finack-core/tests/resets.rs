@@ -72,3 +72,30 @@ fn abort_resets_with_ack_only_in_the_linux_profile() {
         }
     }
 }
+
+/// A reset flushes the data not yet read in the RFC profile (RFC 9293
+/// §3.10.7.4: "All segment queues should be flushed"); Linux keeps it
+/// readable (unless tcp_purge_receive_queue) and reports the reset after it.
+#[test]
+fn a_reset_flushes_unread_data_only_where_the_profile_says() {
+    for (cfg, kept) in [(Config::linux(), true), (Config::rfc9293(), false)] {
+        let mut rig = Rig::new(cfg);
+        rig.accept(TcpFlags::empty(), Ecn::NotEct);
+        let c = rig.c();
+        rig.send(Ecn::NotEct, TcpFlags::ACK | TcpFlags::PSH, 1, 1, &[5; 300]);
+        rig.now += Duration::from_millis(10);
+        rig.send(Ecn::NotEct, TcpFlags::RST | TcpFlags::ACK, 301, 1, &[]);
+        assert_eq!(rig.ep.state(c), State::Closed);
+        let mut buf = [0u8; 1000];
+        let first = rig.ep.recv(rig.now, c, &mut buf);
+        if kept {
+            assert_eq!(first, Ok(300));
+            assert_eq!(
+                rig.ep.recv(rig.now, c, &mut buf),
+                Err(finack_core::Error::ConnectionReset)
+            );
+        } else {
+            assert_eq!(first, Err(finack_core::Error::ConnectionReset));
+        }
+    }
+}

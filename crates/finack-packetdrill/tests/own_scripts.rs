@@ -63,6 +63,8 @@ fn every_own_script_passes() {
             "new-connection-new-port.pkt",
             "rcv-window-no-scaling.pkt",
             "rcvlowat-window-clamp.pkt",
+            "reset-in-close-wait.pkt",
+            "reset-in-established.pkt",
             "retries-time-budget.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
@@ -322,6 +324,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "window-clamp-bounded.pkt",
         "   +0 setsockopt(4, IPPROTO_TCP, 10, [300000], 4) = 0\n   +0 getsockopt(4, IPPROTO_TCP, 10, [65535], [4]) = 0",
         "   +0 setsockopt(4, IPPROTO_TCP, 10, [300000], 4) = 0\n   +0 getsockopt(4, IPPROTO_TCP, 10, [300000], [4]) = 0",
+        "",
+    );
+    // After the peer's FIN a reset ends the stream and is a broken pipe.
+    fails(
+        "reset-in-close-wait.pkt",
+        "   +0 read(4, ..., 1000) = 0",
+        "   +0 read(4, ..., 1000) = -1 ECONNRESET (Connection reset by peer)",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

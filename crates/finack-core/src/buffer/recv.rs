@@ -453,6 +453,21 @@ impl RecvBuf {
         r.len -= n;
         n
     }
+
+    /// Drop every in-order byte not yet read (a reset flushed the queue).
+    /// Returns how many.
+    pub(crate) fn discard(&mut self) -> usize {
+        let cap = self.cap();
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        let n = r.len;
+        if cap > 0 {
+            r.head = (r.head + n) % cap;
+        }
+        r.len = 0;
+        n
+    }
 }
 
 #[cfg(test)]

@@ -193,6 +193,10 @@ pub struct Config {
     /// bytes gets 500-byte segments until its window grows. Off: the MSS
     /// the path allows (RFC 9293 §3.7.1).
     pub mss_half_window: bool,
+    /// A reset flushes the data received and not yet read (RFC 9293
+    /// §3.10.7.4: "All segment queues should be flushed"); Linux keeps it
+    /// readable unless sysctl `tcp_purge_receive_queue` (7.x) is set.
+    pub purge_on_reset: bool,
     /// Segments acknowledged at once at the start of a connection and after
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.

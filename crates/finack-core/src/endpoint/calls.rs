@@ -14,8 +14,19 @@ use crate::demux::Tuple;
 use crate::tcb::Tcb;
 use crate::time::Instant;
 use crate::types::{
-    Cause, ConnId, Error, ListenerId, ListenerLimits, SendFlags, Shutdown, Socket, State, UserCall,
+    Cause, CloseReason, ConnId, Error, ListenerId, ListenerLimits, SendFlags, Shutdown, Socket,
+    State, UserCall,
 };
+
+/// The error a closed connection reports (to a write, SO_ERROR): its
+/// reason's, except that a reset after the peer's FIN (in CLOSE-WAIT) is a
+/// broken pipe (Linux tcp_reset(): EPIPE there, ECONNRESET elsewhere).
+pub(super) fn closed_error(reason: CloseReason, eof: bool) -> Option<Error> {
+    match reason {
+        CloseReason::Reset if eof => Some(Error::BrokenPipe),
+        r => r.error(),
+    }
+}
 
 impl Endpoint {
     /// Passive OPEN (RFC 9293 §3.10.1): listen on `local` (its IP may be
@@ -329,7 +340,9 @@ impl Endpoint {
                 r
             }
             SlotKind::TimeWait(_) => Err(Error::BrokenPipe),
-            SlotKind::Closed { reason, .. } => Err(reason.error().unwrap_or(Error::BrokenPipe)),
+            SlotKind::Closed { reason, eof, .. } => {
+                Err(closed_error(*reason, *eof).unwrap_or(Error::BrokenPipe))
+            }
             SlotKind::Free => Err(Error::InvalidHandle),
         }
     }
@@ -353,10 +366,13 @@ impl Endpoint {
             }
             SlotKind::TimeWait(held) => Ok(held.leftover.as_mut().map_or(0, |l| l.rx.read(out))),
             SlotKind::Closed {
-                reason, leftover, ..
+                reason,
+                leftover,
+                eof,
+                ..
             } => {
                 let n = leftover.as_mut().map_or(0, |l| l.rx.read(out));
-                if n > 0 {
+                if n > 0 || *eof {
                     return Ok(n);
                 }
                 match reason.error() {

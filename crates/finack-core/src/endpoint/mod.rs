@@ -317,11 +317,13 @@ impl Endpoint {
                         return;
                     };
                     let info = slots::closed_info(&tcb, now, &self.cfg);
+                    let eof = tcb.rcv.fin_received;
                     let leftover = leftover_of(*tcb);
                     slot.kind = SlotKind::Closed {
                         reason,
                         leftover,
                         info,
+                        eof,
                     };
                     if let Some(t) = slot.sched.take() {
                         self.timers.remove(t, idx);
@@ -545,6 +547,7 @@ impl Endpoint {
                     reason: CloseReason::Normal,
                     leftover: held.leftover,
                     info: None,
+                    eof: true,
                 };
             }
         }

@@ -60,6 +60,18 @@ impl Endpoint {
         }
     }
 
+    /// The error a closed connection reports to a write or to SO_ERROR:
+    /// its [`CloseReason::error`], except that a reset that came after the
+    /// peer's FIN (CLOSE-WAIT) is [`Error::BrokenPipe`](crate::Error::BrokenPipe), as Linux's EPIPE
+    /// (tcp_reset()). `None` while it is open or when it closed cleanly.
+    pub fn close_error(&self, c: ConnId) -> Option<crate::types::Error> {
+        let idx = self.slot_of(c)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Closed { reason, eof, .. } => super::calls::closed_error(*reason, *eof),
+            _ => None,
+        }
+    }
+
     /// How a closed connection ended, while the handle is held.
     pub fn close_reason(&self, c: ConnId) -> Option<CloseReason> {
         let idx = self.slot_of(c)?;

@@ -38,6 +38,10 @@ pub(super) enum SlotKind {
     Closed {
         reason: CloseReason,
         leftover: Option<Box<Leftover>>,
+        /// The peer's FIN had been taken before it closed: reads end the
+        /// stream (Linux SOCK_DONE, which tcp_recvmsg() checks before the
+        /// socket's error).
+        eof: bool,
         /// What `Endpoint::info` tells of it: the TCB's values when it
         /// closed, in state CLOSED (Linux answers TCP_INFO on a closed
         /// socket from what tcp_done() left); `None` after TIME-WAIT.
@@ -111,6 +115,7 @@ impl Endpoint {
                 reason: CloseReason::Normal,
                 leftover: leftover_of(*tcb),
                 info,
+                eof: true,
             };
             if let Some(t) = slot.sched.take() {
                 self.timers.remove(t, idx);

@@ -381,9 +381,17 @@ impl Tcb {
                 }
             }
             // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "any outstanding RECEIVEs and
-            // SEND should receive 'reset' responses ... enter CLOSED".
+            // SEND should receive 'reset' responses ... All segment queues
+            // should be flushed ... enter CLOSED" (the receive queue only
+            // with `Config::purge_on_reset`: Linux keeps unread data
+            // readable unless sysctl tcp_purge_receive_queue is set).
             // CLOSING, LAST-ACK: "enter the CLOSED state, delete the TCB".
-            _ => self.enter_closed(ctx, CloseReason::Reset),
+            _ => {
+                if ctx.cfg.purge_on_reset && self.rcv.buf.discard() > 0 {
+                    self.rmem_uncharge_read(ctx.cfg);
+                }
+                self.enter_closed(ctx, CloseReason::Reset)
+            }
         }
         Step::Done
     }

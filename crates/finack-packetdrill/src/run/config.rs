@@ -117,6 +117,7 @@ pub fn apply_sysctl_for(
             cfg.keepalive_interval = core::time::Duration::from_secs(num(value)?)
         }
         "tcp_keepalive_probes" => cfg.keepalive_probes = num(value)? as u32,
+        "tcp_purge_receive_queue" => cfg.purge_on_reset = num(value)? != 0,
         "tcp_reordering" => cfg.dupthresh = num(value)? as u32,
         "tcp_fin_timeout" => {
             cfg.fin_wait2_timeout = Some(core::time::Duration::from_secs(num(value)?))

@@ -105,8 +105,7 @@ impl Runner {
                 let state = self.ep.state(*c);
                 let info = self.ep.info(*c);
                 let mut ev = 0;
-                let reset = state == State::Closed
-                    && self.ep.close_reason(*c).and_then(|r| r.error()).is_some();
+                let reset = state == State::Closed && self.ep.close_error(*c).is_some();
                 // Linux tcp_poll(): POLLERR also while the error queue
                 // holds records (SO_TIMESTAMPING's transmit timestamps).
                 if reset || self.ep.errqueue_len(*c) > 0 {

@@ -409,7 +409,7 @@ impl Runner {
                 // The pending error, cleared by reading it (as in Linux).
                 let err = conn.and_then(|c| {
                     (self.ep.state(c) == State::Closed)
-                        .then(|| self.ep.close_reason(c).and_then(|r| r.error()))
+                        .then(|| self.ep.close_error(c))
                         .flatten()
                 });
                 match err {

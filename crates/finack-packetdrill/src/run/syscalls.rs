@@ -339,7 +339,7 @@ impl Runner {
                         State::SynSent | State::SynReceived => {
                             CallResult::Done(-1, Some("EALREADY"))
                         }
-                        State::Closed => match self.ep.close_reason(c).and_then(|r| r.error()) {
+                        State::Closed => match self.ep.close_error(c) {
                             Some(e) => CallResult::Done(-1, Some(errno_of(e))),
                             None => CallResult::Done(-1, Some("ECONNABORTED")),
                         },
