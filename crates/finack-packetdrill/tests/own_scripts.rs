@@ -30,6 +30,7 @@ fn every_own_script_passes() {
     assert_eq!(
         names,
         [
+            "accept-after-reset.pkt",
             "active-reset-timestamps.pkt",
             "backlog-overflow.pkt",
             "challenge-ack.pkt",

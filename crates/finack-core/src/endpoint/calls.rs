@@ -112,6 +112,14 @@ impl Endpoint {
     pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
         self.last_now = self.last_now.max(now);
         let listener = self.listeners.remove(l).ok_or(Error::InvalidHandle)?;
+        // Connections that ended in its accept queue go with it.
+        for c in &listener.accept_queue {
+            if let Some(idx) = self.slot_of(*c) {
+                if matches!(self.slots[idx as usize].kind, SlotKind::Closed { .. }) {
+                    self.free_slot(idx);
+                }
+            }
+        }
         let unspecified = unspecified_like(&listener.local);
         self.record(
             Socket::Listener(l),

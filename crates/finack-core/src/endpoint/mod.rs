@@ -256,7 +256,7 @@ impl Endpoint {
         let after = tcb.state;
         let back_to_listen = out.back_to_listen;
         let listener = tcb.listener;
-        let held = !tcb.orphan && !unaccepted;
+        let mut held = !tcb.orphan && !unaccepted;
         let tuple = (tcb.local, tcb.remote);
         if let Some((seq, ack, ts)) = out.rst {
             self.queue_rst(tuple, seq, ack, ts);
@@ -302,9 +302,16 @@ impl Endpoint {
                 self.tuples.remove(&tuple, idx);
                 let reason = out.closed.unwrap_or(CloseReason::Normal);
                 if unaccepted && before != State::SynReceived {
-                    // Died in the accept queue.
-                    if let Some(l) = listener {
-                        self.listeners.forget(l, id);
+                    // Died in the accept queue. Linux leaves it there:
+                    // accept() returns it, its unread data can be read,
+                    // then its error (a reset or a timeout, tcp_done() on a
+                    // child in the queue). Not when the listener's own
+                    // close aborted it.
+                    let queued = listener.filter(|l| self.listeners.get(*l).is_some());
+                    match queued {
+                        Some(_) if reason != CloseReason::Aborted => held = true,
+                        Some(l) => self.listeners.forget(l, id),
+                        None => {}
                     }
                 }
                 if !back_to_listen && !unaccepted {
