@@ -93,6 +93,7 @@ fn every_own_script_passes() {
             "window-below-one-segment.pkt",
             "window-clamp-bounded.pkt",
             "window-opens-before-probe.pkt",
+            "zero-window-probe-rearm.pkt",
         ]
     );
 }
@@ -332,6 +333,14 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "reset-in-close-wait.pkt",
         "   +0 read(4, ..., 1000) = 0",
         "   +0 read(4, ..., 1000) = -1 ECONNRESET (Connection reset by peer)",
+        "",
+    );
+    // The ACK sets the probe timer again: counted from the first probe the
+    // second would come 100 ms early.
+    fails(
+        "zero-window-probe-rearm.pkt",
+        " +.6~+.62 > . 2000:2000(0) ack 1",
+        " +.5~+.52 > . 2000:2000(0) ack 1",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

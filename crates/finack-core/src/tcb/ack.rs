@@ -237,6 +237,7 @@ impl Tcb {
                 }
             }
         }
+        self.probe_timer_on_ack(ctx, una_before);
         self.early_retransmit_on_ack(ctx, seg.flags.ece());
         match self.state {
             State::FinWait1 if self.fin_acked() => {
@@ -642,4 +643,32 @@ fn is_dsack(seg: &TcpRepr<'_>, ack: SeqNumber) -> bool {
         return false;
     };
     l0.lt(ack) || blocks.next().is_some_and(|(l1, r1)| r0.le(r1) && l0.ge(l1))
+}
+
+impl Tcb {
+    /// Linux tcp_input.c: tcp_ack() → tcp_ack_probe(): an ACK that finds
+    /// nothing in flight and the next segment (or the FIN) still not
+    /// fitting the peer's window sets the probe timer again from now, with
+    /// its backoff; an orphan already backing off keeps the timer it has,
+    /// so that it can run out (Linux 6.19: "fix permanent FIN-WAIT-1 state
+    /// with continuous zero window packets").
+    fn probe_timer_on_ack(&mut self, ctx: &Ctx<'_>, una_before: SeqNumber) {
+        if !ctx.cfg.linux_push
+            || una_before != self.snd.max
+            || self.timers.get(TimerKind::Persist).is_none()
+        {
+            return;
+        }
+        let next = match self.snd.notsent() {
+            0 if self.snd.fin_queued && self.snd.nxt == self.fin_seq() => 1,
+            0 => return,
+            n => n.min(usize::from(self.snd.mss)) as u32,
+        };
+        let fits = (self.snd.nxt + next).le(self.snd.una + self.snd.wnd);
+        if fits || (self.orphan && self.snd.backoff != 0) {
+            return;
+        }
+        let when = ctx.now + self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg);
+        self.timers.set(TimerKind::Persist, Some(when));
+    }
 }
