@@ -88,6 +88,7 @@ fn every_own_script_passes() {
             "syn-time-budget.pkt",
             "syn-without-options.pkt",
             "syn-wscale-rcvbuf.pkt",
+            "synack-duplicate-syn.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",
@@ -341,6 +342,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "zero-window-probe-rearm.pkt",
         " +.6~+.62 > . 2000:2000(0) ack 1",
         " +.5~+.52 > . 2000:2000(0) ack 1",
+        "",
+    );
+    // The rate limit: the second copy is not answered.
+    fails(
+        "synack-duplicate-syn.pkt",
+        "  +.2 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>\n  +.8 > S.",
+        "  +.2 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>\n   +0 > S.",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

@@ -142,6 +142,17 @@ impl Tcb {
             if !flags.ack() {
                 // A retransmitted SYN: our SYN,ACK was lost. Send it again (Linux
                 // tcp_check_req) rather than treating the copy as a new request.
+                // For a listener's connection Linux rate-limits these resends
+                // (tcp_oow_rate_limited(): one per tcp_invalid_ratelimit) and
+                // starts the SYN,ACK timer again from the resend, with the
+                // backoff its own timeouts built (reqsk_timeout()).
+                if self.listener.is_some() {
+                    if !self.oow_reply_allowed(ctx) {
+                        return;
+                    }
+                    let rto = self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg);
+                    self.timers.set(TimerKind::Retransmit, Some(ctx.now + rto));
+                }
                 if self.snd.max.gt(self.snd.iss) {
                     self.snd.nxt = self.snd.iss;
                 }
@@ -727,8 +738,18 @@ impl Tcb {
     /// Request an ACK unless one was sent for an invalid segment within
     /// `challenge_ack_interval` (Linux `tcp_oow_rate_limited`). True if sent.
     fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        // Linux tcp_input.c: tcp_oow_rate_limited(): a stamp from the
-        // future (after wrapping) does not hold an ACK back.
+        let allowed = self.oow_reply_allowed(ctx);
+        if allowed {
+            self.rcv.ack_now = true;
+        }
+        allowed
+    }
+
+    /// Linux tcp_input.c: tcp_oow_rate_limited(): may a reply to an
+    /// out-of-window segment go now (none within `challenge_ack_interval`)?
+    /// If so, the time is noted. A stamp from the future (after wrapping)
+    /// does not hold a reply back.
+    fn oow_reply_allowed(&mut self, ctx: &Ctx<'_>) -> bool {
         let now_ms = ctx.now.as_millis() as u32;
         let interval = ctx.cfg.challenge_ack_interval.as_millis();
         let allowed = self.rcv.last_challenge.is_none_or(|t| {
@@ -737,7 +758,6 @@ impl Tcb {
         });
         if allowed {
             self.rcv.last_challenge = Some(now_ms);
-            self.rcv.ack_now = true;
         }
         allowed
     }
