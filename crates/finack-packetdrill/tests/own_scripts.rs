@@ -89,6 +89,7 @@ fn every_own_script_passes() {
             "syn-without-options.pkt",
             "syn-wscale-rcvbuf.pkt",
             "synack-duplicate-syn.pkt",
+            "synack-with-data.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",
@@ -349,6 +350,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "synack-duplicate-syn.pkt",
         "  +.2 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>\n  +.8 > S.",
         "  +.2 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>\n   +0 > S.",
+        "",
+    );
+    // The SYN,ACK's data is not taken.
+    fails(
+        "synack-with-data.pkt",
+        "  +.1 < S. 0:10(10) ack 1 win 5840 <mss 1460,nop,wscale 7>\n   +0 > . 1:1(0) ack 1\n",
+        "  +.1 < S. 0:10(10) ack 1 win 5840 <mss 1460,nop,wscale 7>\n   +0 > . 1:1(0) ack 11\n",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

@@ -197,6 +197,11 @@ pub struct Config {
     /// §3.10.7.4: "All segment queues should be flushed"); Linux keeps it
     /// readable unless sysctl `tcp_purge_receive_queue` (7.x) is set.
     pub purge_on_reset: bool,
+    /// Take the data and FIN a SYN,ACK carries (RFC 9293 §3.10.7.3:
+    /// "continue processing at the sixth step"). Linux, without TCP Fast
+    /// Open, acknowledges only the SYN and drops them, and the peer sends
+    /// them again.
+    pub synack_text: bool,
     /// Segments acknowledged at once at the start of a connection and after
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.

@@ -108,7 +108,10 @@ impl Tcb {
             }
             // "Data or controls that were queued for transmission may be included"
             // (our output does that); data and FIN in the SYN,ACK continue at the
-            // sixth step.
+            // sixth step. Linux, without Fast Open, looks at the urgent
+            // pointer only and frees the segment (tcp_rcv_state_process()
+            // after tcp_rcv_synsent_state_process() returned -1): its data
+            // and FIN are sent again by the peer (`Config::synack_text`).
             let rest = Trimmed {
                 seq: seg.seq + 1,
                 syn: false,
@@ -117,7 +120,9 @@ impl Tcb {
             };
             let rest = self.trim_to_window(ctx.cfg, rest);
             self.step_urg(ctx, seg, rest.seq);
-            self.step_text_and_fin(ctx, seg, rest);
+            if ctx.cfg.synack_text {
+                self.step_text_and_fin(ctx, seg, rest);
+            }
         } else {
             // Simultaneous open (MUST-10): "enter SYN-RECEIVED, form a SYN,ACK
             // segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our output

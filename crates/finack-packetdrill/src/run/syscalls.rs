@@ -392,7 +392,11 @@ impl Runner {
                     }
                 }
                 let got = self.ep.recv(self.now, c, &mut data);
-                let r = self.done_once(fd, got, false);
+                let r = match self.done_once(fd, got, false) {
+                    // O_NONBLOCK: nothing to read now is EAGAIN.
+                    CallResult::Blocked if !blocking => CallResult::Done(-1, Some("EAGAIN")),
+                    r => r,
+                };
                 self.drain();
                 r
             }
