@@ -64,6 +64,7 @@ fn every_own_script_passes() {
             "new-connection-new-port.pkt",
             "rcv-window-no-scaling.pkt",
             "rcvlowat-window-clamp.pkt",
+            "recv-peek-waitall.pkt",
             "reset-in-close-wait.pkt",
             "reset-in-established.pkt",
             "retries-time-budget.pkt",

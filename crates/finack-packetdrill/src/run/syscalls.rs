@@ -384,9 +384,33 @@ impl Runner {
                 }
                 let mut data = vec![0u8; len.max(0) as usize];
                 let fd = self.fd_arg(line, call)?;
-                let blocking = self.fds.get(&fd).is_some_and(|f| !f.nonblocking);
+                // recv()'s flags: MSG_PEEK leaves the data in place,
+                // MSG_DONTWAIT does not wait, MSG_WAITALL waits for all of
+                // `len` (Linux sock_rcvlowat() makes it the target).
+                let flags = if name == "read" {
+                    Vec::new()
+                } else {
+                    arg(3).map(flag_names).unwrap_or_default()
+                };
+                let has = |f: &str| flags.iter().any(|x| x == f);
+                if let Some(other) = flags
+                    .iter()
+                    .find(|f| !matches!(f.as_str(), "MSG_PEEK" | "MSG_DONTWAIT" | "MSG_WAITALL"))
+                {
+                    return fail(line, format!("{name}: unsupported flag {other}"));
+                }
+                let blocking =
+                    self.fds.get(&fd).is_some_and(|f| !f.nonblocking) && !has("MSG_DONTWAIT");
+                if has("MSG_PEEK") {
+                    let r = match self.ep.peek(c, &mut data) {
+                        Err(Error::WouldBlock) if !blocking => CallResult::Done(-1, Some("EAGAIN")),
+                        got => self.done_once(fd, got, false),
+                    };
+                    return Ok(r);
+                }
                 if blocking {
-                    if let Some(r) = self.read_to_lowat(c, fd, &mut data, retry) {
+                    let waitall = has("MSG_WAITALL");
+                    if let Some(r) = self.read_to_lowat(c, fd, &mut data, retry, waitall) {
                         self.drain();
                         return Ok(r);
                     }
@@ -703,18 +727,21 @@ pub(super) fn iov_total(msg: &Expr) -> Option<usize> {
 }
 
 impl Runner {
-    /// A blocking read under SO_RCVLOWAT (Linux tcp_recvmsg_locked()): it
-    /// takes what is there and, while it holds less than its target (the
-    /// low-water mark, or all it asked for if that is less), sleeps;
+    /// A blocking read under SO_RCVLOWAT or MSG_WAITALL (Linux
+    /// tcp_recvmsg_locked()): it takes what is there and, while it holds
+    /// less than its target (the low-water mark, or all it asked for if
+    /// that is less; all it asked for with MSG_WAITALL), sleeps;
     /// tcp_data_ready() wakes it only once the low-water mark's worth waits
     /// anew (the bytes it already took do not count), or the stream ends or
-    /// fails. `None`: the ordinary read (no mark set and nothing taken).
+    /// fails. `None`: the ordinary read (no mark, no MSG_WAITALL, nothing
+    /// taken).
     pub(super) fn read_to_lowat(
         &mut self,
         c: ConnId,
         fd: i64,
         data: &mut [u8],
         retry: bool,
+        waitall: bool,
     ) -> Option<CallResult> {
         let lowat = self.ep.recv_lowat(c).unwrap_or(1) as usize;
         let copied = if retry {
@@ -723,7 +750,7 @@ impl Runner {
             self.partial_reads.remove(&fd);
             0
         };
-        if lowat <= 1 && copied == 0 {
+        if lowat <= 1 && copied == 0 && !waitall {
             return None;
         }
         let state = self.ep.state(c);
@@ -748,7 +775,12 @@ impl Runner {
                 .unwrap_or(0),
         };
         let copied = copied + n;
-        let target = lowat.min(data.len()).max(1);
+        let target = if waitall {
+            data.len()
+        } else {
+            lowat.min(data.len())
+        }
+        .max(1);
         if copied >= target || (ended && copied > 0) {
             self.partial_reads.remove(&fd);
             return Some(CallResult::Done(copied as i64, None));
