@@ -81,6 +81,8 @@ fn every_own_script_passes() {
             "rto-timestamp-undo.pkt",
             "simultaneous-close.pkt",
             "simultaneous-open.pkt",
+            "so-linger-close-waits.pkt",
+            "so-linger-times-out.pkt",
             "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
             "syn-cookies.pkt",
@@ -358,6 +360,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "synack-with-data.pkt",
         "  +.1 < S. 0:10(10) ack 1 win 5840 <mss 1460,nop,wscale 7>\n   +0 > . 1:1(0) ack 1\n",
         "  +.1 < S. 0:10(10) ack 1 win 5840 <mss 1460,nop,wscale 7>\n   +0 > . 1:1(0) ack 11\n",
+        "",
+    );
+    // close() waits for the FIN's acknowledgement, and no longer.
+    fails(
+        "so-linger-close-waits.pkt",
+        "   +0...0.2 close(4) = 0",
+        "   +0 close(4) = 0",
+        "",
+    );
+    fails(
+        "so-linger-times-out.pkt",
+        "   +0...1 close(4) = 0",
+        "   +0...2 close(4) = 0",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

@@ -122,7 +122,8 @@ enum Sock {
 struct Fd {
     sock: Sock,
     nonblocking: bool,
-    linger_zero: bool,
+    /// SO_LINGER: `Some(seconds)` when on (0: close() resets).
+    linger: Option<u32>,
     opts: SockOpts,
 }
 
@@ -175,7 +176,7 @@ impl Fd {
         Fd {
             sock,
             nonblocking: false,
-            linger_zero: false,
+            linger: None,
             opts,
         }
     }
@@ -227,6 +228,9 @@ struct Runner {
     /// Bytes a blocking read already took while it waits for more (Linux
     /// tcp_recvmsg_locked() copies what is there, then sleeps), by fd.
     partial_reads: HashMap<i64, usize>,
+    /// A close() under SO_LINGER waiting for the FIN to be acknowledged:
+    /// its connection and when it gives up.
+    lingering: Option<(ConnId, Instant)>,
     deferred: Option<Failure>,
     unsupported: Vec<String>,
     /// The counter values `nstat` last recorded.
@@ -296,6 +300,7 @@ impl Runner {
             poll_deadline: None,
             error_read: Vec::new(),
             partial_reads: HashMap::new(),
+            lingering: None,
             deferred: None,
             unsupported: Vec::new(),
             nstat_history: nstat::History::new(),

@@ -182,6 +182,10 @@ impl Runner {
                 };
                 opts.notsent_lowat = Some(v);
             }
+            // Linux sock.c: sk_setsockopt() SO_LINGER: {onoff, linger}; a
+            // non-zero linger makes close() wait that long for what it
+            // sends to be acknowledged (tcp_close() → sk_stream_wait_close());
+            // zero makes it reset the connection.
             "SO_LINGER" => {
                 let v = value.ok_or_else(|| Failure {
                     line,
@@ -189,13 +193,8 @@ impl Runner {
                 })?;
                 let on = v.field("onoff").and_then(Expr::as_int).unwrap_or(0);
                 let secs = v.field("linger").and_then(Expr::as_int).unwrap_or(0);
-                if on != 0 && secs != 0 {
-                    return fail(
-                        line,
-                        "SO_LINGER with a non-zero linger time is not supported",
-                    );
-                }
-                self.fds.get_mut(&fd).expect("fd").linger_zero = on != 0;
+                self.fds.get_mut(&fd).expect("fd").linger =
+                    (on != 0).then(|| secs.clamp(0, i64::from(u32::MAX)) as u32);
                 return Ok(CallResult::Done(0, None));
             }
             "TCP_NODELAY" => opts.nodelay = Some(int.unwrap_or(0) != 0),

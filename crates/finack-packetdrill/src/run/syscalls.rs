@@ -440,6 +440,15 @@ impl Runner {
                 r
             }
             "close" => {
+                if retry {
+                    if let Some((c, until)) = self.lingering {
+                        if self.now < until && lingers(self.ep.state(c)) {
+                            return Ok(CallResult::Blocked);
+                        }
+                        self.lingering = None;
+                        return Ok(CallResult::Done(0, None));
+                    }
+                }
                 let fd = self.fd_arg(line, call)?;
                 let Some(f) = self.fds.remove(&fd) else {
                     return Ok(CallResult::Done(-1, Some("EBADF")));
@@ -448,10 +457,21 @@ impl Runner {
                     Sock::Fresh(_) | Sock::File { .. } | Sock::Pipe { .. } => Ok(()),
                     Sock::Epoll(_) => Ok(()),
                     Sock::Listener(l) => self.ep.close_listener(self.now, l),
-                    Sock::Conn(c) if f.linger_zero => self.ep.abort(self.now, c),
+                    Sock::Conn(c) if f.linger == Some(0) => self.ep.abort(self.now, c),
                     Sock::Conn(c) => self.ep.close(self.now, c),
                 };
                 self.drain();
+                // Linux tcp_close() → sk_stream_wait_close(): with a linger
+                // time, close() waits (O_NONBLOCK or not) until the FIN is
+                // acknowledged or the time runs out; the connection goes on
+                // closing either way.
+                if let (Ok(()), Sock::Conn(c), Some(secs)) = (&r, &f.sock, f.linger) {
+                    if secs > 0 && lingers(self.ep.state(*c)) {
+                        let until = self.now + core::time::Duration::from_secs(u64::from(secs));
+                        self.lingering = Some((*c, until));
+                        return Ok(CallResult::Blocked);
+                    }
+                }
                 match r {
                     Ok(()) => CallResult::Done(0, None),
                     Err(e) => CallResult::Done(-1, Some(errno_of(e))),
@@ -682,6 +702,11 @@ pub(super) fn flag_value(e: &Expr, names: &[(&str, i64)]) -> Option<i64> {
 }
 
 /// The words of a flags expression (`MSG_MORE|MSG_EOR`; `0` for 0).
+/// Linux sk_stream_closing(): the states a lingering close() waits in.
+fn lingers(state: State) -> bool {
+    matches!(state, State::FinWait1 | State::Closing | State::LastAck)
+}
+
 fn flag_names(e: &Expr) -> Vec<String> {
     match e {
         Expr::Int(0) => Vec::new(),
