@@ -238,6 +238,9 @@ impl TimeWait {
             rcv_mss: 0,
             rcv_buf: 0,
             rcv_ssthresh: 0,
+            rcv_wnd: 0,
+            ato: core::time::Duration::ZERO,
+            min_rtt: None,
             snd_buf: 0,
             chrono: Default::default(),
         }

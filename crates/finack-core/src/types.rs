@@ -517,6 +517,15 @@ pub struct ConnInfo {
     /// `tcpi_rcv_ssthresh`); without `Config::rcv_memory`, the buffer's
     /// free room.
     pub rcv_ssthresh: u32,
+    /// The receive window last announced, unscaled (Linux `tcpi_rcv_wnd`,
+    /// `rcv_wnd`).
+    pub rcv_wnd: u32,
+    /// The delayed-ACK time now (Linux `tcpi_ato`, `icsk_ack.ato`; zero
+    /// before data arrived or without `Config::delayed_ack_max`).
+    pub ato: Duration,
+    /// The smallest RTT measured (Linux `tcpi_min_rtt`); `None` before a
+    /// sample.
+    pub min_rtt: Option<Duration>,
     /// The send buffer's size (Linux `sk_sndbuf`): `Config::send_buffer`,
     /// SO_SNDBUF, or what autotuning grew it to.
     pub snd_buf: u32,

@@ -93,6 +93,7 @@ fn every_own_script_passes() {
             "syn-wscale-rcvbuf.pkt",
             "synack-duplicate-syn.pkt",
             "synack-with-data.pkt",
+            "tcp-info-ato-rcv-wnd.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
             "window-below-one-segment.pkt",

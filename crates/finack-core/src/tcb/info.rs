@@ -69,6 +69,12 @@ impl Tcb {
             rcv_mss: self.rcv_mss(cfg),
             rcv_buf: self.rcvbuf(cfg) as u32,
             rcv_ssthresh: self.rcv_ssthresh(cfg),
+            rcv_wnd: self.rcv_wnd_announced(cfg),
+            ato: core::time::Duration::from_millis(u64::from(
+                self.rcv.est.as_ref().map_or(0, |e| e.ato_ms),
+            )),
+            min_rtt: (self.snd.min_rtt_us != u32::MAX)
+                .then(|| core::time::Duration::from_micros(u64::from(self.snd.min_rtt_us))),
             snd_buf: self.snd.buf.cap() as u32,
             chrono: self.send_times(now),
         }

@@ -482,6 +482,13 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
             o
         }
         "tcpi_snd_wscale" => i64::from(i.snd_wscale),
+        "tcpi_rcv_wnd" => i64::from(i.rcv_wnd),
+        // Linux tcp_get_info(): jiffies_to_usecs(icsk_ack.ato).
+        "tcpi_ato" => i.ato.as_micros() as i64,
+        // ~0U before a sample (tcp_min_rtt()).
+        "tcpi_min_rtt" => i
+            .min_rtt
+            .map_or(i64::from(u32::MAX), |d| d.as_micros() as i64),
         "tcpi_ca_state" => i64::from(i.ca_state),
         "tcpi_reord_seen" => i64::from(i.reord_seen),
         "tcpi_reordering" => i64::from(if i.reordering > 0 {
@@ -581,6 +588,9 @@ mod tests {
             rcv_mss: 536,
             rcv_buf: 0,
             rcv_ssthresh: 0,
+            rcv_wnd: 0,
+            ato: core::time::Duration::ZERO,
+            min_rtt: None,
             snd_buf: 0,
             chrono: finack_core::SendTimes {
                 busy: core::time::Duration::from_millis(70),

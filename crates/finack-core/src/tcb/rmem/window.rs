@@ -79,6 +79,16 @@ impl Tcb {
         (self.rcv.buf.len() as u32) < self.rcvlowat() || self.rmem_select(cfg) >= wnd
     }
 
+    /// The receive window last announced, unscaled (`tcpi_rcv_wnd`: Linux
+    /// `rcv_wnd` under the memory model, else the room up to the edge
+    /// last advertised as it stood when the last ACK left).
+    pub(crate) fn rcv_wnd_announced(&self, cfg: &Config) -> u32 {
+        match self.mem().filter(|_| cfg.rcv_memory) {
+            Some(m) => m.wnd,
+            None => (self.rcv.adv - self.rcv.last_ack_sent).max(0) as u32,
+        }
+    }
+
     /// SO_RCVLOWAT (`sk_rcvlowat`, at least 1).
     pub(crate) fn rcvlowat(&self) -> u32 {
         self.rcv.est.as_ref().map_or(1, |e| e.lowat.max(1))
