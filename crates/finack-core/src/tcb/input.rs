@@ -40,101 +40,6 @@ impl Tcb {
 
     // ---- §3.10.7.3 SYN-SENT --------------------------------------------------
 
-    fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
-        let flags = seg.flags;
-        // First: check the ACK bit.
-        let mut ack_ok = false;
-        if flags.ack() {
-            // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST
-            // bit is set) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
-            if seg.ack.le(self.snd.iss) || seg.ack.gt(self.snd.max) {
-                if !flags.rst() {
-                    self.queue_rst(ctx, seg.ack, None);
-                }
-                return;
-            }
-            // "If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable."
-            ack_ok = seg.ack.gt(self.snd.una);
-        }
-        // Second: check the RST bit.
-        if flags.rst() {
-            // RFC 5961 §3.2 / RFC 9293: a RST is valid in SYN-SENT only if its ACK
-            // acknowledges our SYN; then "error: connection reset" (refused).
-            if ack_ok {
-                self.enter_closed(ctx, CloseReason::Refused);
-            }
-            return;
-        }
-        // Third: security/compartment — not implemented (RFC 9293 §3.10.7.3 third;
-        // no IP security options are supported, see the conformance matrix).
-
-        // Fourth: check the SYN bit.
-        if !flags.syn() {
-            // Fifth: "If neither of the SYN or RST bits is set, then drop the segment."
-            return;
-        }
-        self.rcv.irs = seg.seq;
-        self.rcv.nxt = seg.seq + 1;
-        self.rcv.last_ack_sent = self.rcv.nxt;
-        self.rcv.adv = self.rcv.nxt;
-        self.apply_syn_options(ctx.cfg, seg, ctx.path_mtu);
-        self.ecn_rcv_syn(seg, flags.ack());
-        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
-            self.rcv.ts_recent = ts.tsval;
-            self.rcv.ts_recent_age = ctx.now;
-        }
-        // RFC 7323 §2.2: the window in a SYN is never scaled.
-        self.snd.wnd = u32::from(seg.window);
-        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-        self.peer_max_window_set();
-        self.snd.wl1 = seg.seq;
-        self.snd.wl2 = seg.ack;
-        if ack_ok {
-            // Our SYN acknowledged: nothing for the window to grow by.
-            let _ = self.ack_advance(ctx, seg.ack, seg);
-        }
-        if self.snd.una.gt(self.snd.iss) {
-            // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state
-            // to ESTABLISHED, form an ACK segment and send it."
-            self.goto(ctx.now, State::Established);
-            // Linux tcp_input.c: tcp_finish_connect() → tcp_init_transfer()
-            // → tcp_mtup_init(), tcp_init_buffer_space().
-            self.mtu_probing_init(ctx.cfg, ctx.now);
-            self.rmem_init_buffer_space(ctx.cfg);
-            self.rcv.ack_now = true;
-            ctx.events.push(Event::Connected(self.id));
-            if self.snd.buf.free() > 0 {
-                ctx.events.push(Event::Writable(self.id));
-            }
-            // "Data or controls that were queued for transmission may be included"
-            // (our output does that); data and FIN in the SYN,ACK continue at the
-            // sixth step. Linux, without Fast Open, looks at the urgent
-            // pointer only and frees the segment (tcp_rcv_state_process()
-            // after tcp_rcv_synsent_state_process() returned -1): its data
-            // and FIN are sent again by the peer (`Config::synack_text`).
-            let rest = Trimmed {
-                seq: seg.seq + 1,
-                syn: false,
-                fin: flags.fin(),
-                payload: seg.payload,
-            };
-            let rest = self.trim_to_window(ctx.cfg, rest);
-            self.step_urg(ctx, seg, rest.seq);
-            if ctx.cfg.synack_text {
-                self.step_text_and_fin(ctx, seg, rest);
-            }
-        } else {
-            // Simultaneous open (MUST-10): "enter SYN-RECEIVED, form a SYN,ACK
-            // segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." Our output
-            // resends the SYN, now with ACK, from SND.NXT = ISS.
-            self.goto(ctx.now, State::SynReceived);
-            self.snd.nxt = self.snd.iss;
-            self.timers.set(TimerKind::Retransmit, None);
-        }
-    }
-
-    // ---- §3.10.7.4 Other states ---------------------------------------------
-
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
         let flags = seg.flags;
         let mut cur = Trimmed {
@@ -341,7 +246,7 @@ impl Tcb {
     /// Keep only the part of a segment inside RCV.NXT .. RCV.NXT+RCV.WND ("only the
     /// new parts are processed"; "segments with higher beginning sequence numbers
     /// may be held for later processing").
-    fn trim_to_window<'a>(&self, cfg: &Config, mut cur: Trimmed<'a>) -> Trimmed<'a> {
+    pub(super) fn trim_to_window<'a>(&self, cfg: &Config, mut cur: Trimmed<'a>) -> Trimmed<'a> {
         let before = self.rcv.nxt - cur.seq;
         if before > 0 {
             let mut cut = before as u32;
@@ -439,7 +344,7 @@ impl Tcb {
 
     /// Sixth: check the URG bit (MUST-30, MUST-62: the pointer names the first
     /// non-urgent octet; MUST-32: tell the application).
-    fn step_urg(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber) {
+    pub(super) fn step_urg(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber) {
         if !seg.flags.urg() {
             return;
         }
@@ -457,7 +362,12 @@ impl Tcb {
     }
 
     /// Seventh (segment text) and eighth (FIN).
-    fn step_text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, cur: Trimmed<'_>) {
+    pub(super) fn step_text_and_fin(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        cur: Trimmed<'_>,
+    ) {
         // A FIN comes with its segment's text: when the text is refused, so
         // is the FIN (Linux drops the whole skb); the peer sends both again.
         let mut taken = true;

@@ -42,6 +42,7 @@ mod rmem;
 mod send;
 mod sndbuf;
 mod syn_out;
+mod syn_sent;
 mod tail_probe;
 mod timer;
 mod tso_defer;
