@@ -650,7 +650,7 @@ impl Tcb {
     /// nothing in flight and the next segment (or the FIN) still not
     /// fitting the peer's window sets the probe timer again from now, with
     /// its backoff; an orphan already backing off keeps the timer it has,
-    /// so that it can run out (Linux 6.19: "fix permanent FIN-WAIT-1 state
+    /// so that it can run out (upstream after 6.18: "fix permanent FIN-WAIT-1 state
     /// with continuous zero window packets").
     fn probe_timer_on_ack(&mut self, ctx: &Ctx<'_>, una_before: SeqNumber) {
         if !ctx.cfg.linux_push
