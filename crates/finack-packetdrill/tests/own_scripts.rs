@@ -62,6 +62,7 @@ fn every_own_script_passes() {
             "keepalive-socket-options.pkt",
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
+            "orphan-zero-window-gives-up.pkt",
             "rcv-window-no-scaling.pkt",
             "rcvlowat-window-clamp.pkt",
             "recv-peek-waitall.pkt",
@@ -374,6 +375,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "so-linger-times-out.pkt",
         "   +0...1 close(4) = 0",
         "   +0...2 close(4) = 0",
+        "",
+    );
+    // The orphan gives up after eight unanswered probes: a ninth is wrong.
+    fails(
+        "orphan-zero-window-gives-up.pkt",
+        "+78 < . 1:1(0) ack 101 win 0\n   +0 > R 101:101(0)",
+        "+76.8~+78 > . 100:100(0) ack 1",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

@@ -362,11 +362,23 @@ impl Tcb {
             .is_some_and(|t| t <= now)
         {
             // Zero-window probe (MUST-36; SHLD-29 first probe after an RTO,
-            // SHLD-30 exponential backoff). The peer keeps answering, so the
-            // window may stay closed forever (MUST-37): no retry limit here,
-            // except for an orphan, which nobody waits for.
+            // SHLD-30 exponential backoff). While the peer answers, the
+            // window may stay closed forever (MUST-37: every answer clears
+            // the count); probes nobody answers end the connection after
+            // retries2 of them, or tcp_orphan_retries (8) for an orphan,
+            // silently (Linux tcp_timer.c: tcp_probe_timer() →
+            // tcp_write_err()).
             self.timers.set(TimerKind::Persist, None);
             if self.orphan && self.orphan_probe_expired(ctx) {
+                return Some(TimerKind::Persist);
+            }
+            let max = if self.orphan {
+                ctx.cfg.orphan_retries
+            } else {
+                ctx.cfg.retries2
+            };
+            if u32::from(self.snd.probes_unanswered) >= max {
+                self.enter_closed(ctx, CloseReason::TimedOut);
                 return Some(TimerKind::Persist);
             }
             if ctx.cfg.user_timeout_probes && self.timers.get(TimerKind::User).is_none() {
