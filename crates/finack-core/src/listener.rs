@@ -79,14 +79,9 @@ impl Listener {
     /// space that buffer gives (tcp_full_space());
     /// tcp_select_initial_window() then picks the shift for the clamp.
     pub(crate) fn window_scale(&self, cfg: &Config) -> u8 {
-        let mut shift = cfg.window_scale.min(14);
-        if self.rcvbuf > 0 {
-            shift = shift.min(Config::window_scale_for(self.rcvbuf));
-        }
-        if self.window_clamp > 0 && cfg.rcv_memory {
-            shift = shift.min(Config::window_scale_for(self.window_clamp as usize));
-        }
-        shift
+        let rcvbuf = u32::try_from(self.rcvbuf).unwrap_or(u32::MAX);
+        let clamp = if cfg.rcv_memory { self.window_clamp } else { 0 };
+        cfg.window_scale_within(&[rcvbuf, clamp])
     }
 
     /// Linux `sk_acceptq_is_full`: no room for one more established connection.

@@ -525,6 +525,18 @@ impl Config {
         shift
     }
 
+    /// The shift a SYN or SYN,ACK offers when the window can never exceed
+    /// the least of `bounds` (0: no bound): `window_scale`, lowered to what
+    /// carries that bound (Linux tcp_select_initial_window() picks the
+    /// shift for the window clamp).
+    pub(crate) fn window_scale_within(&self, bounds: &[u32]) -> u8 {
+        let shift = self.window_scale.min(14);
+        match bounds.iter().copied().filter(|b| *b > 0).min() {
+            Some(b) => shift.min(Config::window_scale_for(b as usize)),
+            None => shift,
+        }
+    }
+
     /// The most memory one connection may hold under this configuration,
     /// whatever the peer sends: its TCB, a send buffer that may have grown to
     /// twice `send_buffer` (the ring doubles as it fills), the receive ring of

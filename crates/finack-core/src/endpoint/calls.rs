@@ -720,6 +720,16 @@ impl Endpoint {
         }
     }
 
+    /// The control block of a connection that has one (not in TIME-WAIT,
+    /// not closed), for what the application reads of it.
+    pub(super) fn active(&self, c: ConnId) -> Result<&Tcb, Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        match &self.slots[idx as usize].kind {
+            SlotKind::Active(tcb) => Ok(tcb),
+            _ => Err(Error::NotConnected),
+        }
+    }
+
     pub(super) fn with_active(&mut self, c: ConnId, f: impl FnOnce(&mut Tcb)) -> Result<(), Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
         match &mut self.slots[idx as usize].kind {

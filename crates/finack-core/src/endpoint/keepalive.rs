@@ -90,10 +90,7 @@ impl Endpoint {
     /// count: its own (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) where set,
     /// else the configuration's, as Linux's getsockopt() reports them.
     pub fn keepalive_params(&self, c: ConnId) -> Result<(Duration, Duration, u32), Error> {
-        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
-        let super::slots::SlotKind::Active(tcb) = &self.slots[idx as usize].kind else {
-            return Err(Error::InvalidHandle);
-        };
+        let tcb = self.active(c)?;
         Ok((
             tcb.keepalive_idle(&self.cfg),
             tcb.keepalive_interval(&self.cfg),

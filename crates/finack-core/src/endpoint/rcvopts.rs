@@ -2,7 +2,6 @@
 //! TCP_WINDOW_CLAMP (Linux tcp.c: tcp_set_rcvlowat(),
 //! tcp_set_window_clamp()).
 
-use super::slots::SlotKind;
 use super::Endpoint;
 use crate::types::{ConnId, Error, ListenerId};
 
@@ -24,11 +23,7 @@ impl Endpoint {
 
     /// The connection's SO_RCVLOWAT (1 unless set).
     pub fn recv_lowat(&self, c: ConnId) -> Result<u32, Error> {
-        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
-        match &self.slots[idx as usize].kind {
-            SlotKind::Active(tcb) => Ok(tcb.rcvlowat()),
-            _ => Err(Error::InvalidHandle),
-        }
+        self.active(c).map(|tcb| tcb.rcvlowat())
     }
 
     /// TCP_WINDOW_CLAMP: the largest window the connection offers. Before
@@ -48,11 +43,7 @@ impl Endpoint {
     /// The connection's window clamp as TCP_WINDOW_CLAMP reports it (0
     /// before the handshake unless set).
     pub fn window_clamp(&self, c: ConnId) -> Result<u32, Error> {
-        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
-        match &self.slots[idx as usize].kind {
-            SlotKind::Active(tcb) => Ok(tcb.window_clamp()),
-            _ => Err(Error::InvalidHandle),
-        }
+        self.active(c).map(|tcb| tcb.rmem_clamp())
     }
 
     /// TCP_WINDOW_CLAMP on a listener (0 unsets it): kept as given (at

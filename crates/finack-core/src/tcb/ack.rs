@@ -44,8 +44,7 @@ impl Tcb {
             self.rmem_init_buffer_space(ctx.cfg);
             // Variables: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
-            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-            self.peer_max_window_set();
+            self.note_peer_window();
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
             if self.listener.is_none() {
@@ -204,8 +203,7 @@ impl Tcb {
                 // sending).
                 self.slow_start_after_idle_check(ctx.now, ctx.cfg);
             }
-            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-            self.peer_max_window_set();
+            self.note_peer_window();
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
             if self.snd.wnd > 0 {
@@ -660,7 +658,7 @@ impl Tcb {
             return;
         }
         let next = match self.snd.notsent() {
-            0 if self.snd.fin_queued && self.snd.nxt == self.fin_seq() => 1,
+            0 if self.fin_unsent() => 1,
             0 => return,
             n => n.min(usize::from(self.snd.mss)) as u32,
         };

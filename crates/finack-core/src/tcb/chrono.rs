@@ -126,10 +126,6 @@ impl Tcb {
         self.snd.buf.len() == 0 && self.snd.una == self.snd.max && !self.fin_unsent()
     }
 
-    fn fin_unsent(&self) -> bool {
-        self.snd.fin_queued && !self.snd.max.gt(self.fin_seq())
-    }
-
     /// A write queued `n` bytes after finding `unsent_before` bytes unsent:
     /// data joining an empty queue of unsent data starts the busy
     /// chronograph (Linux tcp.h: tcp_add_write_queue_tail()).

@@ -48,19 +48,11 @@ impl Tcb {
         let min = ms(min);
         let gap = self.rcv.buf.ms_since_data(now.as_millis());
         let rto = ms(self.snd.rtt.backed_off(self.snd.backoff, cfg));
-        // Without the memory model the window's growth that grants quick
-        // ACKs one by one (tcp_grow_window()) is not modelled: the
-        // connection keeps the full `Config::quickacks` it started with.
-        let quick = if cfg.rcv_memory {
-            self.quickacks_for_window(cfg)
-        } else {
-            cfg.quickacks
-        };
         let e = self.est();
         if e.ato_ms == 0 {
             e.ato_ms = min;
             if cfg.rcv_memory {
-                self.rcv.quickacks = quick;
+                self.rcv.quickacks = self.quickacks_for_window(cfg);
             }
         } else if gap <= min / 2 {
             e.ato_ms = e.ato_ms / 2 + min / 2;
@@ -68,16 +60,21 @@ impl Tcb {
             e.ato_ms = (e.ato_ms / 2 + gap).min(rto);
         } else if gap > rto {
             // "Too long gap. Apparently sender failed to restart window."
-            self.rcv.quickacks = self.rcv.quickacks.max(quick);
+            self.rcv.quickacks = self.rcv.quickacks.max(self.quickacks_for_window(cfg));
         }
     }
 
     /// Linux tcp_incr_quickack(): quick ACKs for half the window offered
     /// in segments of the peer's size (2 if less), at most
-    /// `Config::quickacks`.
+    /// `Config::quickacks`. Without the memory model the window's growth
+    /// that grants them one by one (tcp_grow_window()) is not modelled: the
+    /// full `Config::quickacks`.
     fn quickacks_for_window(&self, cfg: &Config) -> u32 {
+        if !cfg.rcv_memory {
+            return cfg.quickacks;
+        }
         let mss = u32::from(self.rcv_mss(cfg)).max(1);
-        let n = match (self.rcv.adv - self.rcv.last_ack_sent).max(0) as u32 / (2 * mss) {
+        let n = match self.rcv_wnd_advertised() / (2 * mss) {
             0 => 2,
             n => n,
         };

@@ -601,10 +601,10 @@ impl Tcb {
         // timeout starts at zero until data arrives), it waits the delayed-ACK
         // time, which lets an application that closes right away send FIN and
         // ACK in one segment.
-        let delay = ctx.cfg.delayed_ack.is_some()
-            && self.rcv.bytes_received > 0
-            && matches!(self.state, State::Established | State::SynReceived);
-        if delay {
+        // (`schedule_delayed_ack` acknowledges at once without delayed ACKs.)
+        if self.rcv.bytes_received > 0
+            && matches!(self.state, State::Established | State::SynReceived)
+        {
             self.schedule_delayed_ack(ctx.now, ctx.cfg);
         } else {
             self.rcv.ack_now = true;

@@ -328,8 +328,7 @@ impl Tcb {
         tcb.apply_syn_options(cfg, syn, path_mtu);
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         tcb.snd.wnd = u32::from(syn.window);
-        tcb.snd.max_wnd = tcb.snd.wnd;
-        tcb.peer_max_window_set();
+        tcb.note_peer_window();
         tcb.snd.wl1 = syn.seq;
         tcb.snd.wl2 = iss;
         if let (true, Some(ts)) = (tcb.ts_ok, syn.options.timestamps) {
@@ -494,6 +493,11 @@ impl Tcb {
                 Some(now + cfg.buffer_release_delay),
             );
         }
+    }
+
+    /// Is our FIN queued and never sent yet?
+    pub(super) fn fin_unsent(&self) -> bool {
+        self.snd.fin_queued && !self.snd.max.gt(self.fin_seq())
     }
 
     /// Is our FIN sent and acknowledged?

@@ -164,10 +164,15 @@ impl Tcb {
         (old, self.snd.mss)
     }
 
-    /// The peer's largest window may have grown (tcp_ack_update_window()):
-    /// the segment size follows, the congestion window keeping its count
-    /// of segments as Linux's does.
-    pub(crate) fn peer_max_window_set(&mut self) {
+    /// SND.WND was just set: it may be the largest window the peer has
+    /// offered (`max_wnd`). When that grows, the segment size follows
+    /// (Linux tcp_ack_update_window() calls tcp_sync_mss() only then), the
+    /// congestion window keeping its count of segments as Linux's does.
+    pub(crate) fn note_peer_window(&mut self) {
+        if self.snd.wnd <= self.snd.max_wnd {
+            return;
+        }
+        self.snd.max_wnd = self.snd.wnd;
         let (old, new) = self.bound_mss();
         if old != new {
             self.cc.rescale_mss(u32::from(old), u32::from(new));

@@ -237,7 +237,7 @@ impl Tcb {
         // into a zero window (§3.8.6.1, MUST-36).
         // A FIN held for want of window is probed for as data is
         // (tcp_write_wakeup() sees it at the head of the queue).
-        let fin_waits = self.snd.fin_queued && self.snd.nxt == self.fin_seq();
+        let fin_waits = self.fin_unsent();
         let probe = self.snd.force_probe && (avail > 0 || fin_waits);
         if probe && len == 0 {
             if !cfg.zero_window_probe_data {

@@ -83,7 +83,7 @@ const INIT_CWND: u32 = 10;
 
 impl Tcb {
     /// The window we last advertised (Linux `tp->rcv_wnd`).
-    fn rcv_wnd_advertised(&self) -> u32 {
+    pub(super) fn rcv_wnd_advertised(&self) -> u32 {
         (self.rcv.adv - self.rcv.last_ack_sent).max(0) as u32
     }
 

@@ -21,26 +21,17 @@ impl Tcb {
         if !cfg.window_scaling {
             return 0;
         }
-        let shift = cfg.window_scale.min(14);
         // TCP_WINDOW_CLAMP set before connect() bounds it too.
-        let user = if cfg.rcv_memory {
-            self.window_clamp()
+        let clamp = if cfg.rcv_memory { self.rmem_clamp() } else { 0 };
+        let full = if self.rcvbuf_locked() {
+            cfg.rcv_memory
+                .then(|| self.rmem_full_space())
+                .flatten()
+                .unwrap_or(self.rcv.buf.cap() as u32)
         } else {
             0
         };
-        let mut space = (user > 0).then_some(user);
-        if self.rcvbuf_locked() {
-            let full = cfg
-                .rcv_memory
-                .then(|| self.rmem_full_space())
-                .flatten()
-                .unwrap_or(self.rcv.buf.cap() as u32);
-            space = Some(space.map_or(full, |s| s.min(full)));
-        }
-        match space {
-            Some(s) => shift.min(Config::window_scale_for(s as usize)),
-            None => shift,
-        }
+        cfg.window_scale_within(&[clamp, full])
     }
 
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first copy or retransmission.

@@ -55,8 +55,7 @@ impl Tcb {
         }
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         self.snd.wnd = u32::from(seg.window);
-        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-        self.peer_max_window_set();
+        self.note_peer_window();
         self.snd.wl1 = seg.seq;
         self.snd.wl2 = seg.ack;
         if ack_ok {

@@ -192,8 +192,7 @@ impl Tcb {
         }
         let ts = if self.ts_ok { 12 } else { 0 };
         let mss = u32::from(self.our_mss(cfg)).saturating_sub(ts);
-        let locked = self.rcvbuf_locked();
-        let wnd = self.rmem_initial_window(locked, mss);
+        let wnd = self.rmem_initial_window(self.rcvbuf_locked(), mss);
         self.rcv.adv = self.rcv.nxt + wnd;
         self.rcv.last_ack_sent = self.rcv.nxt;
     }
@@ -241,8 +240,9 @@ impl Tcb {
         self.mem().map_or(0, |m| m.rmem)
     }
 
-    /// `window_clamp` under the memory model.
-    pub(super) fn rmem_clamp(&self) -> u32 {
+    /// `window_clamp` under the memory model, as TCP_WINDOW_CLAMP reports
+    /// it (0: none yet).
+    pub(crate) fn rmem_clamp(&self) -> u32 {
         self.mem().map_or(0, |m| m.clamp)
     }
 

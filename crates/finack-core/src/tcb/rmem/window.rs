@@ -85,7 +85,7 @@ impl Tcb {
     pub(crate) fn rcv_wnd_announced(&self, cfg: &Config) -> u32 {
         match self.mem().filter(|_| cfg.rcv_memory) {
             Some(m) => m.wnd,
-            None => (self.rcv.adv - self.rcv.last_ack_sent).max(0) as u32,
+            None => self.rcv_wnd_advertised(),
         }
     }
 
@@ -121,11 +121,6 @@ impl Tcb {
             self.set_window_clamp(val);
         }
         val
-    }
-
-    /// `window_clamp` as TCP_WINDOW_CLAMP reports it (0: none yet).
-    pub(crate) fn window_clamp(&self) -> u32 {
-        self.mem().map_or(0, |m| m.clamp)
     }
 
     /// TCP_WINDOW_CLAMP (Linux tcp.c: tcp_set_window_clamp()), under the
