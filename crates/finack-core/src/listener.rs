@@ -9,6 +9,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
+use core::num::NonZeroU32;
 use core::time::Duration;
 
 use finack_wire::{Ecn, SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
@@ -33,19 +34,8 @@ pub(crate) struct Listener {
     pub(crate) accept_queue: VecDeque<ConnId>,
     /// When this listener last answered a SYN with a cookie.
     last_cookie: Option<Instant>,
-    /// TCP_MAXSEG set on the listener (0: unset); its connections inherit
-    /// it (Linux tcp_conn_request() copies `rx_opt.user_mss`).
-    pub(crate) user_mss: u16,
-    /// SO_RCVBUF and SO_SNDBUF set on the listener (0: unset), in the
-    /// units of `Endpoint::set_recv_buffer` and `set_send_buffer`: its
-    /// connections start with them, locked (Linux sk_clone_lock() copies
-    /// sk_rcvbuf, sk_sndbuf and sk_userlocks).
-    pub(crate) rcvbuf: usize,
-    pub(crate) sndbuf: usize,
-    /// TCP_WINDOW_CLAMP set on the listener (0: unset): its connections'
-    /// first window and shift stay within it (Linux
-    /// tcp_openreq_init_rwin() starts from the listener's window_clamp).
-    pub(crate) window_clamp: u32,
+    /// Socket options set on the listener that its connections inherit.
+    pub(crate) opts: ListenerOpts,
     /// The defences this listener applies (from [`Config::listener_limits`]
     /// unless the application set its own).
     pub(crate) limits: ListenerLimits,
@@ -54,6 +44,28 @@ pub(crate) struct Listener {
     /// both counts are zero, so the map holds at most one entry per live
     /// connection.
     sources: HashMap<IpAddr, SourceCount, SipBuild>,
+}
+
+/// Socket options set on a listener: the connections it makes start with
+/// them (Linux sk_clone_lock() copies the listener's socket).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ListenerOpts {
+    /// TCP_MAXSEG (0: unset; Linux tcp_conn_request() copies `rx_opt.user_mss`).
+    pub(crate) user_mss: u16,
+    /// SO_RCVBUF and SO_SNDBUF (0: unset), in the units of
+    /// `Endpoint::set_recv_buffer` and `set_send_buffer`: its connections
+    /// start with them, locked (sk_rcvbuf, sk_sndbuf and sk_userlocks).
+    pub(crate) rcvbuf: usize,
+    pub(crate) sndbuf: usize,
+    /// TCP_WINDOW_CLAMP (0: unset): its connections' first window and shift
+    /// stay within it (tcp_openreq_init_rwin() starts from the listener's
+    /// window_clamp).
+    pub(crate) window_clamp: u32,
+    /// TCP_SYNCNT (0: unset): the SYN,ACK retries of its connections
+    /// (reqsk_timer_handler() reads the listener's icsk_syn_retries).
+    pub(crate) syn_retries: u8,
+    /// TCP_LINGER2.
+    pub(crate) linger2: crate::types::Linger2,
 }
 
 /// What one peer address holds at a listener.
@@ -66,8 +78,8 @@ struct SourceCount {
 impl Listener {
     /// The receive buffer its connections start with.
     pub(crate) fn recv_buffer(&self, cfg: &Config) -> usize {
-        if self.rcvbuf > 0 {
-            self.rcvbuf
+        if self.opts.rcvbuf > 0 {
+            self.opts.rcvbuf
         } else {
             cfg.recv_buffer
         }
@@ -79,8 +91,12 @@ impl Listener {
     /// space that buffer gives (tcp_full_space());
     /// tcp_select_initial_window() then picks the shift for the clamp.
     pub(crate) fn window_scale(&self, cfg: &Config) -> u8 {
-        let rcvbuf = u32::try_from(self.rcvbuf).unwrap_or(u32::MAX);
-        let clamp = if cfg.rcv_memory { self.window_clamp } else { 0 };
+        let rcvbuf = u32::try_from(self.opts.rcvbuf).unwrap_or(u32::MAX);
+        let clamp = if cfg.rcv_memory {
+            self.opts.window_clamp
+        } else {
+            0
+        };
         cfg.window_scale_within(&[rcvbuf, clamp])
     }
 
@@ -132,7 +148,7 @@ impl Listener {
 }
 
 struct ListenerSlot {
-    gen: u32,
+    gen: NonZeroU32,
     listener: Option<Listener>,
 }
 
@@ -232,10 +248,7 @@ impl Listeners {
             backlog,
             syn_received: 0,
             last_cookie: None,
-            user_mss: 0,
-            window_clamp: 0,
-            rcvbuf: 0,
-            sndbuf: 0,
+            opts: ListenerOpts::default(),
             limits,
             sources: HashMap::with_hasher(self.hasher.clone()),
             accept_queue: VecDeque::new(),
@@ -244,7 +257,7 @@ impl Listeners {
             Some(i) => i,
             None => {
                 self.slots.push(ListenerSlot {
-                    gen: 0,
+                    gen: NonZeroU32::MIN,
                     listener: None,
                 });
                 self.slots.len() - 1
@@ -264,7 +277,7 @@ impl Listeners {
         self.get(l)?;
         let slot = &mut self.slots[l.index as usize];
         let listener = slot.listener.take()?;
-        slot.gen = slot.gen.wrapping_add(1);
+        slot.gen = NonZeroU32::new(slot.gen.get().wrapping_add(1)).unwrap_or(NonZeroU32::MIN);
         self.by_addr.remove(&listener.local);
         Some(listener)
     }
@@ -435,7 +448,7 @@ impl Listener {
         self.last_cookie = Some(now);
         let o = opts.unwrap_or_default();
         let our_shift = self.window_scale(cfg);
-        let mss = advertised_mss(cfg, &remote, self.user_mss);
+        let mss = advertised_mss(cfg, &remote, self.opts.user_mss);
         // Sized as a normal SYN,ACK's (Tcb::window_field): whole segments
         // of our MSS, less the timestamps it agrees to.
         let quantum = u32::from(mss) - if opts.is_some() { 12 } else { 0 };
@@ -448,7 +461,7 @@ impl Listener {
             window: syn_window(
                 cfg,
                 if cfg.rcv_memory {
-                    crate::tcb::syn_ack_space(cfg, self.rcvbuf)
+                    crate::tcb::syn_ack_space(cfg, self.opts.rcvbuf)
                 } else {
                     u32::try_from(self.recv_buffer(cfg)).unwrap_or(u32::MAX)
                 },

@@ -82,6 +82,9 @@ pub struct Stats {
     /// Connections reset because the application closed them with unread
     /// data (Linux TCPAbortOnData).
     pub abort_on_data: u64,
+    /// Connections reset by `close` in FIN-WAIT-2 under
+    /// [`Linger2::Abort`](crate::Linger2::Abort) (Linux TCPAbortOnLinger).
+    pub abort_on_linger: u64,
     /// Replies to out-of-window segments held back by the rate limit
     /// (`Config::challenge_ack_interval`; Linux TCPACKSkippedSeq).
     pub ack_skipped_seq: u64,
@@ -170,6 +173,7 @@ impl Stats {
             passive_opens,
             active_opens,
             abort_on_data,
+            abort_on_linger,
             ack_skipped_seq,
             ack_skipped_paws,
             abort_on_memory,
@@ -220,6 +224,7 @@ impl Stats {
         self.passive_opens += passive_opens;
         self.active_opens += active_opens;
         self.abort_on_data += abort_on_data;
+        self.abort_on_linger += abort_on_linger;
         self.ack_skipped_seq += ack_skipped_seq;
         self.ack_skipped_paws += ack_skipped_paws;
         self.abort_on_memory += abort_on_memory;
@@ -239,7 +244,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 43] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 44] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -275,6 +280,7 @@ impl Stats {
             ("TCPRetransFail", self.retrans_fail),
             ("TCPAbortOnTimeout", self.timeouts),
             ("TCPAbortOnData", self.abort_on_data),
+            ("TCPAbortOnLinger", self.abort_on_linger),
             ("TCPAbortOnMemory", self.abort_on_memory),
             ("TCPMemoryPressures", self.memory_pressures),
             ("PruneCalled", self.prune_called),

@@ -34,7 +34,9 @@ impl fmt::Debug for ConnId {
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId {
     pub(crate) index: u32,
-    pub(crate) gen: u32,
+    /// Never zero, so that `Option<ListenerId>` takes no more room than
+    /// the handle (a connection's control block keeps one).
+    pub(crate) gen: core::num::NonZeroU32,
 }
 
 impl fmt::Debug for ListenerId {
@@ -292,6 +294,38 @@ pub enum Shutdown {
     /// Both.
     Both,
 }
+
+/// How long a connection the application has closed waits in FIN-WAIT-2
+/// for the peer's FIN (Linux TCP_LINGER2).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Linger2 {
+    /// [`Config::fin_wait2_timeout`](crate::Config::fin_wait2_timeout).
+    #[default]
+    Default,
+    /// Do not wait: `close` in FIN-WAIT-2 resets the connection, and an
+    /// orphan whose FIN is acknowledged answers that ACK with a reset and
+    /// is gone (Linux tcp_close(), tcp_rcv_state_process() FIN-WAIT-1 with
+    /// a negative linger2).
+    Abort,
+    /// Wait this many seconds (1 to 120, Linux's TCP_FIN_TIMEOUT_MAX).
+    Seconds(u8),
+}
+
+impl Linger2 {
+    /// The value a Linux TCP_LINGER2 setsockopt sets: negative is
+    /// [`Linger2::Abort`], 0 [`Linger2::Default`], a time is capped at 120 s
+    /// (Linux tcp.c: do_tcp_setsockopt()).
+    pub fn from_linux(secs: i64) -> Linger2 {
+        match secs {
+            s if s < 0 => Linger2::Abort,
+            0 => Linger2::Default,
+            s => Linger2::Seconds(s.min(i64::from(MAX_LINGER2_SECS)) as u8),
+        }
+    }
+}
+
+/// Linux TCP_FIN_TIMEOUT_MAX, in seconds.
+pub(crate) const MAX_LINGER2_SECS: u8 = 120;
 
 /// Errors of the engine's calls.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use common::*;
 use std::time::Duration;
 
 use finack_core::wire::TcpFlags;
-use finack_core::{Config, Error};
+use finack_core::{Config, Error, State};
 
 /// The MSS option of the first segment `side` sent with these flags.
 fn mss_option(net: &Net, side: Side, flags: TcpFlags) -> Option<u16> {
@@ -402,3 +402,105 @@ dual!(
         );
     }
 );
+
+#[test]
+fn tcp_syncnt_and_linger2_take_linux_ranges() {
+    use finack_core::Linger2;
+    let mut net = Net::new(Family::V4);
+    let c = net.open();
+    let l = net.sapp.listener.unwrap();
+    for bad in [0u32, 128, u32::MAX] {
+        assert_eq!(
+            net.client.set_syn_retries(c, bad),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(
+            net.server.set_listener_syn_retries(l, bad),
+            Err(Error::InvalidArgument)
+        );
+    }
+    // Unset, getsockopt reports the configuration's count.
+    assert_eq!(net.client.syn_retries(c), Ok(Config::linux().syn_retries));
+    net.client.set_syn_retries(c, 127).unwrap();
+    assert_eq!(net.client.syn_retries(c), Ok(127));
+    for bad in [Linger2::Seconds(0), Linger2::Seconds(121)] {
+        assert_eq!(net.client.set_linger2(c, bad), Err(Error::InvalidArgument));
+        assert_eq!(
+            net.server.set_listener_linger2(l, bad),
+            Err(Error::InvalidArgument)
+        );
+    }
+    net.client.set_linger2(c, Linger2::Seconds(120)).unwrap();
+    assert_eq!(net.client.linger2(c), Ok(Linger2::Seconds(120)));
+    // What a Linux setsockopt(TCP_LINGER2) value means.
+    assert_eq!(Linger2::from_linux(-7), Linger2::Abort);
+    assert_eq!(Linger2::from_linux(0), Linger2::Default);
+    assert_eq!(Linger2::from_linux(500), Linger2::Seconds(120));
+    assert_eq!(Linger2::from_linux(3), Linger2::Seconds(3));
+    net.server.close_listener(net.now, l).unwrap();
+    assert_eq!(
+        net.server.set_listener_syn_retries(l, 3),
+        Err(Error::InvalidHandle)
+    );
+}
+
+/// When the orphan's FIN-WAIT-2 ended, with the client's configuration
+/// and TCP_LINGER2 (the server never closes its side).
+fn fin_wait2_end(cfg: Config, linger2: Option<finack_core::Linger2>) -> Option<Duration> {
+    let mut net = Net::with_configs(Family::V4, cfg, Config::linux());
+    let (c, _s) = net.established();
+    if let Some(l) = linger2 {
+        net.client.set_linger2(c, l).unwrap();
+    }
+    let now = net.now;
+    net.client.close(now, c).unwrap();
+    net.run_for(Duration::from_secs(200));
+    let tr = |to: State| {
+        net.transitions
+            .iter()
+            .find(|t| t.socket == finack_core::Socket::Conn(c) && t.to == to)
+            .map(|t| t.time)
+    };
+    let closed = tr(State::Closed);
+    match tr(State::FinWait2) {
+        Some(fw2) => closed.map(|end| end.saturating_duration_since(fw2)),
+        // Gone on the ACK of its FIN: no time at all in FIN-WAIT-2.
+        None => closed.map(|_| Duration::ZERO),
+    }
+}
+
+#[test]
+fn linger2_sets_an_orphans_fin_wait_2_time() {
+    use finack_core::Linger2;
+    let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+    // The RFC profile has no FIN-WAIT-2 timer unless the application sets one,
+    // and then waits exactly that long.
+    assert_eq!(fin_wait2_end(Config::rfc9293(), None), None);
+    assert_eq!(
+        secs(fin_wait2_end(Config::rfc9293(), Some(Linger2::Seconds(3)))),
+        Some(3.0)
+    );
+    // Linux: tcp_fin_timeout (60 s), or the socket's time; a time over
+    // TIME-WAIT's 60 s runs in two stages of the time less 60 s (61 s
+    // waits 2 s), and never less than 3.5 RTOs (tcp_fin_time()).
+    assert_eq!(secs(fin_wait2_end(Config::linux(), None)), Some(60.0));
+    assert_eq!(
+        secs(fin_wait2_end(Config::linux(), Some(Linger2::Seconds(3)))),
+        Some(3.0)
+    );
+    assert_eq!(
+        secs(fin_wait2_end(Config::linux(), Some(Linger2::Seconds(61)))),
+        Some(2.0)
+    );
+    assert_eq!(
+        secs(fin_wait2_end(Config::linux(), Some(Linger2::Seconds(120)))),
+        Some(120.0)
+    );
+    let floor = fin_wait2_end(Config::linux(), Some(Linger2::Seconds(1))).unwrap();
+    assert!(floor > Duration::from_millis(700), "{floor:?}");
+    // Abort: the ACK of the FIN ends it at once.
+    assert_eq!(
+        fin_wait2_end(Config::linux(), Some(Linger2::Abort)),
+        Some(Duration::ZERO)
+    );
+}

@@ -60,6 +60,11 @@ fn every_own_script_passes() {
             "inq-control-message.pkt",
             "keepalive-listener-inherits.pkt",
             "keepalive-socket-options.pkt",
+            "linger2-negative-orphan.pkt",
+            "linger2-negative.pkt",
+            "linger2-option.pkt",
+            "linger2-over-60s.pkt",
+            "linger2-rto-floor.pkt",
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
             "orphan-zero-window-gives-up.pkt",
@@ -94,6 +99,8 @@ fn every_own_script_passes() {
             "syn-wscale-rcvbuf.pkt",
             "synack-duplicate-syn.pkt",
             "synack-with-data.pkt",
+            "syncnt-connect.pkt",
+            "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
@@ -152,7 +159,10 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         let text = read(name);
         let wrong = text.replacen(from, to, 1);
         assert_ne!(wrong, text, "{name}: {from}");
-        let f = run_text(name, &wrong).outcome.unwrap_err();
+        let f = run_text(name, &wrong)
+            .outcome
+            .err()
+            .unwrap_or_else(|| panic!("{name} passes with {to:?}"));
         assert!(f.message.contains(says), "{name}: {f}");
     };
     // Step 2.b: a retransmission where F-RTO sends new data.
@@ -382,6 +392,54 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "orphan-zero-window-gives-up.pkt",
         "+78 < . 1:1(0) ack 101 win 0\n   +0 > R 101:101(0)",
         "+76.8~+78 > . 100:100(0) ack 1",
+        "",
+    );
+    // TCP_LINGER2: the set time, not tcp_fin_timeout, ends FIN-WAIT-2.
+    fails(
+        "linger2-option.pkt",
+        "  +.3 < F. 1:1(0) ack 2 win 257\n   +0 > R 2:2(0)",
+        "  +.3 < F. 1:1(0) ack 2 win 257\n   +0 > . 2:2(0) ack 2",
+        "",
+    );
+    // Never under 3.5 RTOs: 8 s in, the orphan still answers.
+    fails(
+        "linger2-rto-floor.pkt",
+        "+8 < . 1000000000:1000000000(0) ack 2 win 257\n   +0 > . 2:2(0) ack 1",
+        "+8 < . 1000000000:1000000000(0) ack 2 win 257\n   +0 > R 2:2(0)",
+        "",
+    );
+    // Over 60 s: two stages of 1 s, not 61 s.
+    fails(
+        "linger2-over-60s.pkt",
+        "  +.4 < F. 1:1(0) ack 2 win 257\n   +0 > R 2:2(0)",
+        "  +.4 < F. 1:1(0) ack 2 win 257\n   +0 > . 2:2(0) ack 2",
+        "",
+    );
+    // Negative: close() in FIN-WAIT-2 resets; an orphan's acknowledged FIN
+    // is answered with a reset.
+    fails(
+        "linger2-negative.pkt",
+        "   +0 > R. 2:2(0) ack 1",
+        "   +0 > . 2:2(0) ack 1",
+        "",
+    );
+    fails(
+        "linger2-negative-orphan.pkt",
+        "  +.1 < . 1:1(0) ack 2 win 257\n   +0 > R 2:2(0)\n",
+        "  +.1 < . 1:1(0) ack 2 win 257\n",
+        "",
+    );
+    // TCP_SYNCNT bounds the SYN and SYN,ACK retries.
+    fails(
+        "syncnt-connect.pkt",
+        "+1.9 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0",
+        "+1.9 getsockopt(3, SOL_SOCKET, SO_ERROR, [ETIMEDOUT], [4]) = 0",
+        "",
+    );
+    fails(
+        "syncnt-listener.pkt",
+        "   +2 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n",
+        "   +2 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n   +4 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n",
         "",
     );
     // SO_RCVBUF before connect() lowers the shift the SYN offers.

@@ -537,7 +537,7 @@ impl Endpoint {
     pub fn set_listener_user_mss(&mut self, l: ListenerId, mss: u16) -> Result<(), Error> {
         Self::check_user_mss(mss)?;
         let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.user_mss = mss;
+        listener.opts.user_mss = mss;
         Ok(())
     }
 
@@ -548,7 +548,7 @@ impl Endpoint {
     /// sk_clone_lock()).
     pub fn set_listener_recv_buffer(&mut self, l: ListenerId, bytes: usize) -> Result<(), Error> {
         let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.rcvbuf = bytes;
+        listener.opts.rcvbuf = bytes;
         Ok(())
     }
 
@@ -556,7 +556,7 @@ impl Endpoint {
     /// start with this send buffer, not autotuned (Linux sk_clone_lock()).
     pub fn set_listener_send_buffer(&mut self, l: ListenerId, bytes: usize) -> Result<(), Error> {
         let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.sndbuf = bytes;
+        listener.opts.sndbuf = bytes;
         Ok(())
     }
 

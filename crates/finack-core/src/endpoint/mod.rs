@@ -12,7 +12,7 @@ use finack_wire::{SeqNumber, TcpRepr, Timestamps};
 
 use crate::config::Config;
 use crate::isn::Secret;
-use crate::listener::{self, ListenAction, Listeners};
+use crate::listener::{self, ListenAction, ListenerOpts, Listeners};
 use crate::tcb::{reset_for, CtlSegment, Ctx, Outcome, Tcb};
 use crate::time::Instant;
 use crate::timewait::{TimeWait, TimeWaitTable, TwAction};
@@ -27,6 +27,7 @@ mod calls;
 mod device;
 mod icmp;
 mod keepalive;
+mod lifetimes;
 mod memory;
 mod pmtu;
 mod query;
@@ -637,28 +638,35 @@ impl Endpoint {
         };
         let ts_offset = self.ts_offset(&(local, remote));
         let (idx, id) = self.alloc_slot();
-        let (user_mss, limits, rcvbuf, sndbuf, wscale, clamp) = self.listeners.get(lid).map_or(
-            (0, self.cfg.listener_limits, 0, 0, self.cfg.window_scale, 0),
-            |l| {
-                (
-                    l.user_mss,
-                    l.limits,
-                    l.rcvbuf,
-                    l.sndbuf,
-                    l.window_scale(&self.cfg),
-                    l.window_clamp,
-                )
-            },
+        let (opts, limits, wscale) = self.listeners.get(lid).map_or(
+            (
+                ListenerOpts::default(),
+                self.cfg.listener_limits,
+                self.cfg.window_scale,
+            ),
+            |l| (l.opts, l.limits, l.window_scale(&self.cfg)),
         );
         let path_mtu = self.path_mtus.get(now, remote.ip()).unwrap_or(self.cfg.mtu);
         let mut tcb = Tcb::accept_syn(
-            id, &self.cfg, now, lid, local, remote, iss, ts_offset, &syn, user_mss, path_mtu,
+            id,
+            &self.cfg,
+            now,
+            lid,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            &syn,
+            opts.user_mss,
+            path_mtu,
         );
-        tcb.inherit_buffers(self.cfg.rcv_memory, rcvbuf, sndbuf, wscale);
-        if clamp > 0 {
+        tcb.inherit_buffers(self.cfg.rcv_memory, opts.rcvbuf, opts.sndbuf, wscale);
+        if opts.window_clamp > 0 {
             // The listener's TCP_WINDOW_CLAMP, before the SYN,ACK is formed.
-            let _ = tcb.set_window_clamp_opt(&self.cfg, clamp);
+            let _ = tcb.set_window_clamp_opt(&self.cfg, opts.window_clamp);
         }
+        tcb.syn_retries = opts.syn_retries;
+        tcb.linger2 = opts.linger2;
         tcb.ka.idle_secs = idle_secs(limits.idle_timeout);
         self.stats.passive_opens += 1;
         // A cookie's SYN was checked when it came (its ECN bit is set only

@@ -54,7 +54,7 @@ impl Endpoint {
             return Err(Error::InvalidArgument);
         }
         let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.window_clamp = if bytes == 0 {
+        listener.opts.window_clamp = if bytes == 0 {
             0
         } else {
             bytes.max(crate::tcb::MIN_WINDOW_CLAMP)
@@ -65,6 +65,6 @@ impl Endpoint {
     /// A listener's TCP_WINDOW_CLAMP (0: unset).
     pub fn listener_window_clamp(&self, l: ListenerId) -> Result<u32, Error> {
         let listener = self.listeners.get(l).ok_or(Error::InvalidHandle)?;
-        Ok(listener.window_clamp)
+        Ok(listener.opts.window_clamp)
     }
 }

@@ -239,6 +239,16 @@ impl Tcb {
         self.early_retransmit_on_ack(ctx, seg.flags.ece());
         match self.state {
             State::FinWait1 if self.fin_acked() => {
+                if self.orphan && self.linger2 == crate::types::Linger2::Abort {
+                    // Linux tcp_rcv_state_process() FIN-WAIT-1: an orphan
+                    // with a negative TCP_LINGER2 does not wait for the
+                    // peer's FIN: tcp_done(), and the caller answers the
+                    // segment with a reset (TCPAbortOnData).
+                    ctx.stats.abort_on_data += 1;
+                    self.reply_rst(ctx, seg);
+                    self.enter_closed(ctx, CloseReason::Aborted);
+                    return Step::Done;
+                }
                 // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
                 // continue processing in that state."
                 self.goto(ctx.now, State::FinWait2);

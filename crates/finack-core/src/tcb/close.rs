@@ -4,9 +4,11 @@
 
 use finack_wire::{SeqNumber, TcpRepr};
 
+use core::time::Duration;
+
 use super::{Ctx, Tcb};
 use crate::time::Instant;
-use crate::types::{CloseReason, Error, Shutdown, State, TimerKind};
+use crate::types::{CloseReason, Error, Linger2, Shutdown, State, TimerKind};
 
 impl Tcb {
     /// CLOSE of the sending direction (§3.10.4), used by `close` and
@@ -51,6 +53,13 @@ impl Tcb {
         match self.state {
             // §3.10.4 SYN-SENT: delete the TCB.
             State::SynSent => self.enter_closed(ctx, CloseReason::Aborted),
+            // Linux tcp_close(): TCP_LINGER2 negative, FIN-WAIT-2 (after
+            // shutdown(SHUT_WR) and the ACK of the FIN) ends in a reset.
+            State::FinWait2 if self.linger2 == Linger2::Abort => {
+                ctx.stats.abort_on_linger += 1;
+                self.active_rst(ctx);
+                self.enter_closed(ctx, CloseReason::Aborted);
+            }
             _ => {
                 let _ = self.close_send(ctx.now);
                 if self.state == State::FinWait2 {
@@ -97,12 +106,40 @@ impl Tcb {
         Ok(())
     }
 
+    /// An orphan in FIN-WAIT-2 waits for the peer's FIN for its TCP_LINGER2
+    /// time or else `Config::fin_wait2_timeout`, then is gone without a word.
     pub(crate) fn arm_fin_wait2(&mut self, ctx: &mut Ctx<'_>) {
-        if self.orphan {
-            self.timers.set(
-                TimerKind::FinWait2,
-                ctx.cfg.fin_wait2_timeout.map(|d| ctx.now + d),
-            );
+        if !self.orphan {
+            return;
+        }
+        let wait = match self.linger2 {
+            Linger2::Seconds(s) => Some(Duration::from_secs(u64::from(s))),
+            _ => ctx.cfg.fin_wait2_timeout,
+        };
+        let wait = match (wait, ctx.cfg.fin_wait2_timeout) {
+            (Some(w), Some(_)) => Some(self.linux_fin_time(w, ctx.cfg.time_wait)),
+            (w, None) => w,
+            (None, _) => None,
+        };
+        self.timers
+            .set(TimerKind::FinWait2, wait.map(|d| ctx.now + d));
+    }
+
+    /// Linux's FIN-WAIT-2 time for a wait of `wait`: never under 3.5 RTOs
+    /// (tcp_fin_time()); a time over TIME-WAIT's length `tw` runs in two
+    /// stages, the keep-alive timer at the time less `tw`, then a FIN-WAIT-2
+    /// time-wait socket for the time less `tw` again, floored the same way
+    /// (tcp_close(), tcp_keepalive_timer(), tcp_time_wait()): TCP_LINGER2
+    /// of 61 s waits 2 s, 120 s waits 120 s.
+    fn linux_fin_time(&self, wait: Duration, tw: Duration) -> Duration {
+        let rto = self.snd.rtt.rto();
+        let floor = rto * 4 - rto / 2;
+        let tmo = wait.max(floor);
+        if tmo > tw {
+            let stage = tmo - tw;
+            stage + stage.max(floor)
+        } else {
+            tmo
         }
     }
 

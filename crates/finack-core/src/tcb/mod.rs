@@ -186,6 +186,11 @@ pub(crate) struct Tcb {
     pub(crate) listener: Option<ListenerId>,
     /// The application has released the handle (close or abort).
     pub(crate) orphan: bool,
+    /// TCP_SYNCNT: SYN (or, from a listener, SYN,ACK) retries in place of
+    /// the configuration's (1 to 127; 0: the configuration's).
+    pub(crate) syn_retries: u8,
+    /// TCP_LINGER2: how long an orphan waits in FIN-WAIT-2.
+    pub(crate) linger2: crate::types::Linger2,
     pub(crate) state_since: Instant,
 
     /// Send sequence space, the send ring, RTT and RTO.
@@ -219,6 +224,11 @@ pub(crate) struct Tcb {
 }
 
 impl Tcb {
+    /// TCP_SYNCNT when set.
+    pub(crate) fn own_syn_retries(&self) -> Option<u32> {
+        (self.syn_retries > 0).then_some(u32::from(self.syn_retries))
+    }
+
     /// Memory this connection holds: the TCB itself, its buffers' allocations,
     /// the SACK scoreboard and the congestion-control state.
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -258,6 +268,8 @@ impl Tcb {
             remote,
             listener: None,
             orphan: false,
+            syn_retries: 0,
+            linger2: crate::types::Linger2::Default,
             state_since: now,
             snd: SendSide::new(cfg, iss, peer_mss),
             rcv: RecvSide::new(cfg, now),

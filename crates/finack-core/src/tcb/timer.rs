@@ -427,8 +427,13 @@ impl Tcb {
             0
         };
         let limit = match self.state {
-            State::SynSent => ctx.cfg.syn_retries + linear,
-            State::SynReceived if self.listener.is_some() => ctx.cfg.synack_retries,
+            // TCP_SYNCNT (Linux icsk_syn_retries) in place of
+            // tcp_syn_retries, and of tcp_synack_retries when set on the
+            // listener (reqsk_timer_handler()).
+            State::SynSent => self.own_syn_retries().unwrap_or(ctx.cfg.syn_retries) + linear,
+            State::SynReceived if self.listener.is_some() => {
+                self.own_syn_retries().unwrap_or(ctx.cfg.synack_retries)
+            }
             _ if self.orphan => ctx.cfg.orphan_retries,
             _ => ctx.cfg.retries2,
         };

@@ -145,6 +145,10 @@ struct SockOpts {
     keepcnt: Option<u32>,
     /// SO_RCVLOWAT as set (the engine's value once connected).
     rcvlowat: Option<u32>,
+    /// TCP_SYNCNT as set.
+    syncnt: Option<u32>,
+    /// TCP_LINGER2 as set.
+    linger2: Option<finack_core::Linger2>,
     /// TCP_WINDOW_CLAMP set before a connection existed.
     window_clamp: Option<u32>,
     user_timeout: Option<core::time::Duration>,

@@ -4,6 +4,7 @@ use core::time::Duration;
 
 use super::syscalls::{errno_info, errno_of, CallResult};
 use super::*;
+use finack_core::Linger2;
 
 /// The option a setsockopt/getsockopt names: its symbol, or a number at
 /// its level (scripts write `IPPROTO_TCP, 10` for TCP_WINDOW_CLAMP when
@@ -22,6 +23,8 @@ fn option_name(call: &Syscall) -> &str {
         (true, Some(4)) => "TCP_KEEPIDLE",
         (true, Some(5)) => "TCP_KEEPINTVL",
         (true, Some(6)) => "TCP_KEEPCNT",
+        (true, Some(7)) => "TCP_SYNCNT",
+        (true, Some(8)) => "TCP_LINGER2",
         (true, Some(10)) => "TCP_WINDOW_CLAMP",
         (true, Some(18)) => "TCP_USER_TIMEOUT",
         (true, Some(25)) => "TCP_NOTSENT_LOWAT",
@@ -85,15 +88,28 @@ impl Runner {
         if let Some(tos) = o.tos {
             let _ = self.ep.set_tos(c, tos);
         }
+        if let Some(n) = o.syncnt {
+            let _ = self.ep.set_syn_retries(c, n);
+        }
+        if let Some(l) = o.linger2 {
+            let _ = self.ep.set_linger2(c, l);
+        }
         if let Some(on) = o.pmtu_discovery {
             let _ = self.ep.set_path_mtu_discovery(c, on);
         }
     }
 
-    /// SO_SNDBUF, SO_RCVBUF and TCP_WINDOW_CLAMP on a listener: its
-    /// connections start with them (Linux sk_clone_lock()), the receive
-    /// buffer in the engine's units as in `apply_opts`.
-    pub(super) fn listener_buffers(&mut self, l: ListenerId, o: &SockOpts) {
+    /// SO_SNDBUF, SO_RCVBUF, TCP_WINDOW_CLAMP, TCP_SYNCNT and TCP_LINGER2
+    /// on a listener: its connections start with them (Linux
+    /// sk_clone_lock()), the receive buffer in the engine's units as in
+    /// `apply_opts`.
+    pub(super) fn listener_opts(&mut self, l: ListenerId, o: &SockOpts) {
+        if let Some(n) = o.syncnt {
+            let _ = self.ep.set_listener_syn_retries(l, n);
+        }
+        if let Some(how) = o.linger2 {
+            let _ = self.ep.set_listener_linger2(l, how);
+        }
         if let Some(b) = o.sndbuf {
             let _ = self.ep.set_listener_send_buffer(l, b);
         }
@@ -281,7 +297,25 @@ impl Runner {
                     opts.rcvbuf = Some(doubled);
                 }
                 if let Sock::Listener(l) = f.sock {
-                    self.listener_buffers(l, &opts);
+                    self.listener_opts(l, &opts);
+                }
+            }
+            // Linux tcp.c: tcp_sock_set_syncnt(): 1 to MAX_TCP_SYNCNT (127).
+            "TCP_SYNCNT" => {
+                let Some(n) = int.filter(|v| (1..=127).contains(v)) else {
+                    return Ok(CallResult::Done(-1, Some("EINVAL")));
+                };
+                opts.syncnt = Some(n as u32);
+                if let Sock::Listener(l) = f.sock {
+                    self.listener_opts(l, &opts);
+                }
+            }
+            // Linux tcp.c: do_tcp_setsockopt() TCP_LINGER2 takes any value:
+            // negative is "no wait", 0 the sysctl's, at most 120 s.
+            "TCP_LINGER2" => {
+                opts.linger2 = Some(Linger2::from_linux(int.unwrap_or(0)));
+                if let Sock::Listener(l) = f.sock {
+                    self.listener_opts(l, &opts);
                 }
             }
             "TCP_USER_TIMEOUT" => {
@@ -330,6 +364,8 @@ impl Runner {
                 "TCP_KEEPIDLE" => only.keepidle = opts.keepidle,
                 "TCP_KEEPINTVL" => only.keepintvl = opts.keepintvl,
                 "TCP_KEEPCNT" => only.keepcnt = opts.keepcnt,
+                "TCP_SYNCNT" => only.syncnt = opts.syncnt,
+                "TCP_LINGER2" => only.linger2 = opts.linger2,
                 "SO_SNDBUF" => only.sndbuf = opts.sndbuf,
                 "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
                 "TCP_MAXSEG" => only.user_mss = opts.user_mss,
@@ -404,6 +440,15 @@ impl Runner {
                     .unwrap_or(cfg.keepalive_interval.as_secs() as u32),
             ),
             "TCP_KEEPCNT" => i64::from(f.opts.keepcnt.unwrap_or(cfg.keepalive_probes)),
+            // Linux tcp.c: do_tcp_getsockopt(): the socket's own count, else
+            // tcp_syn_retries.
+            "TCP_SYNCNT" => i64::from(f.opts.syncnt.unwrap_or(cfg.syn_retries)),
+            // -1 for "no wait", else the seconds, tcp_fin_timeout's when unset.
+            "TCP_LINGER2" => match f.opts.linger2.unwrap_or_default() {
+                Linger2::Abort => -1,
+                Linger2::Seconds(s) => i64::from(s),
+                _ => cfg.fin_wait2_timeout.map_or(0, |d| d.as_secs() as i64),
+            },
             "SO_ERROR" => {
                 // The pending error, cleared by reading it (as in Linux).
                 let err = conn.and_then(|c| {
@@ -432,11 +477,16 @@ impl Runner {
             "TCP_NOTSENT_LOWAT" => i64::from(f.opts.notsent_lowat.unwrap_or(0)),
             other => return fail(line, format!("getsockopt: unsupported option {other}")),
         };
-        let want = call
-            .args
-            .get(3)
-            .and_then(Expr::single)
-            .and_then(Expr::as_int);
+        // The value the script expects: a number, or an errno's name as
+        // SO_ERROR's are written (`[ETIMEDOUT]`).
+        let expected = call.args.get(3).and_then(Expr::single);
+        let want = match expected.and_then(Expr::as_word) {
+            Some(w) => match syscalls::errno_static(w) {
+                Some(e) => Some(i64::from(errno_info(e).0)),
+                None => return fail(line, format!("getsockopt {opt}: unknown value {w}")),
+            },
+            None => expected.and_then(Expr::as_int),
+        };
         if want.is_some_and(|w| w != value) {
             return fail(
                 line,

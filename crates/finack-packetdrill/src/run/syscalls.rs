@@ -271,7 +271,7 @@ impl Runner {
                         if let Some(mss) = f.opts.user_mss {
                             let _ = self.ep.set_listener_user_mss(l, mss);
                         }
-                        self.listener_buffers(l, &f.opts);
+                        self.listener_opts(l, &f.opts);
                         self.local_port = Some(port);
                         self.listening_under_test = true;
                         self.fds.get_mut(&fd).expect("fd").sock = Sock::Listener(l);
