@@ -66,6 +66,10 @@ pub(crate) struct ListenerOpts {
     pub(crate) syn_retries: u8,
     /// TCP_LINGER2.
     pub(crate) linger2: crate::types::Linger2,
+    /// TCP_DEFER_ACCEPT in SYN,ACK timeouts (0: off): the handshake's bare
+    /// ACK does not make a connection until data comes or that many
+    /// SYN,ACK timeouts have passed (tcp_check_req(), syn_ack_recalc()).
+    pub(crate) defer_accept: u8,
 }
 
 /// What one peer address holds at a listener.

@@ -85,6 +85,9 @@ pub struct Stats {
     /// Connections reset by `close` in FIN-WAIT-2 under
     /// [`Linger2::Abort`](crate::Linger2::Abort) (Linux TCPAbortOnLinger).
     pub abort_on_linger: u64,
+    /// Handshake ACKs without data a listener set aside under
+    /// TCP_DEFER_ACCEPT (Linux TCPDeferAcceptDrop).
+    pub defer_accept_drop: u64,
     /// Replies to out-of-window segments held back by the rate limit
     /// (`Config::challenge_ack_interval`; Linux TCPACKSkippedSeq).
     pub ack_skipped_seq: u64,
@@ -174,6 +177,7 @@ impl Stats {
             active_opens,
             abort_on_data,
             abort_on_linger,
+            defer_accept_drop,
             ack_skipped_seq,
             ack_skipped_paws,
             abort_on_memory,
@@ -225,6 +229,7 @@ impl Stats {
         self.active_opens += active_opens;
         self.abort_on_data += abort_on_data;
         self.abort_on_linger += abort_on_linger;
+        self.defer_accept_drop += defer_accept_drop;
         self.ack_skipped_seq += ack_skipped_seq;
         self.ack_skipped_paws += ack_skipped_paws;
         self.abort_on_memory += abort_on_memory;
@@ -244,7 +249,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 44] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 45] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -281,6 +286,7 @@ impl Stats {
             ("TCPAbortOnTimeout", self.timeouts),
             ("TCPAbortOnData", self.abort_on_data),
             ("TCPAbortOnLinger", self.abort_on_linger),
+            ("TCPDeferAcceptDrop", self.defer_accept_drop),
             ("TCPAbortOnMemory", self.abort_on_memory),
             ("TCPMemoryPressures", self.memory_pressures),
             ("PruneCalled", self.prune_called),

@@ -504,3 +504,35 @@ fn linger2_sets_an_orphans_fin_wait_2_time() {
         Some(Duration::ZERO)
     );
 }
+
+#[test]
+fn tcp_defer_accept_counts_syn_ack_timeouts() {
+    let mut net = Net::new(Family::V4);
+    let c = net.open();
+    let l = net.sapp.listener.unwrap();
+    // Seconds become the SYN,ACK timeouts (1, 2, 4 ... s, at most 120 s
+    // each) whose sum first covers them, read back as that sum.
+    for (set, read) in [(0, 0), (1, 1), (3, 3), (4, 7), (5, 7), (8, 15), (200, 247)] {
+        net.server.set_listener_defer_accept(l, set).unwrap();
+        assert_eq!(net.server.listener_defer_accept(l), Ok(read), "{set}");
+        assert_eq!(net.server.defer_accept_rounded(set), read, "{set}");
+    }
+    net.client.set_defer_accept(c, 2).unwrap();
+    assert_eq!(net.client.defer_accept(c), Ok(3));
+    // At most 255 timeouts, however long the time asked for.
+    net.server.set_listener_defer_accept(l, u32::MAX).unwrap();
+    let most = net.server.listener_defer_accept(l).unwrap();
+    assert_eq!(most, 1 + 2 + 4 + 8 + 16 + 32 + 64 + 120 * 248);
+}
+
+#[test]
+fn tcp_quickack_reports_interactive_mode() {
+    let mut net = Net::new(Family::V4);
+    let (c, _s) = net.established();
+    assert_eq!(net.client.quickack(c), Ok(true));
+    let now = net.now;
+    net.client.set_quickack(now, c, false).unwrap();
+    assert_eq!(net.client.quickack(c), Ok(false));
+    net.client.set_quickack(now, c, true).unwrap();
+    assert_eq!(net.client.quickack(c), Ok(true));
+}

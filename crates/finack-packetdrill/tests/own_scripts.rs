@@ -39,6 +39,9 @@ fn every_own_script_passes() {
             "close-linger-zero.pkt",
             "close-wait-last-ack.pkt",
             "data-after-close-reset.pkt",
+            "defer-accept-data.pkt",
+            "defer-accept-expires.pkt",
+            "defer-accept-timeout.pkt",
             "delayed-ack-adaptive.pkt",
             "delayed-ack-interactive.pkt",
             "delayed-ack-pushed-read.pkt",
@@ -55,6 +58,8 @@ fn every_own_script_passes() {
             "fin-zero-window.pkt",
             "half-open-peer-restarted.pkt",
             "half-open-reset-on-data.pkt",
+            "handshake-ack-delayed.pkt",
+            "handshake-ack-on-data.pkt",
             "handshake-ack-with-data-and-fin.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
@@ -68,6 +73,7 @@ fn every_own_script_passes() {
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
             "orphan-zero-window-gives-up.pkt",
+            "quickack-option.pkt",
             "rcv-window-no-scaling.pkt",
             "rcvlowat-window-clamp.pkt",
             "recv-peek-waitall.pkt",
@@ -427,6 +433,60 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "linger2-negative-orphan.pkt",
         "  +.1 < . 1:1(0) ack 2 win 257\n   +0 > R 2:2(0)\n",
         "  +.1 < . 1:1(0) ack 2 win 257\n",
+        "",
+    );
+    // TCP_DEFER_ACCEPT: the bare ACK makes no connection; 5 s reads back
+    // as 7; the SYN,ACK is not resent at the first timeout; the request
+    // goes once retries and period have run out.
+    fails(
+        "defer-accept-data.pkt",
+        "   +0 accept(3, ..., ...) = -1 EAGAIN (Resource temporarily unavailable)",
+        "   +0 accept(3, ..., ...) = 4",
+        "",
+    );
+    fails(
+        "defer-accept-data.pkt",
+        "TCP_DEFER_ACCEPT, [7], [4])",
+        "TCP_DEFER_ACCEPT, [5], [4])",
+        "",
+    );
+    fails(
+        "defer-accept-timeout.pkt",
+        "   +2 accept(3, ..., ...) = -1 EAGAIN (Resource temporarily unavailable)\n  +.9 > S.",
+        "  +.9 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n   +2 accept(3, ..., ...) = -1 EAGAIN (Resource temporarily unavailable)\n   +0 > S.",
+        "",
+    );
+    fails(
+        "defer-accept-expires.pkt",
+        "   +0 > R 1:1(0)",
+        "   +0 > . 1:1(0) ack 1",
+        "",
+    );
+    // TCP_QUICKACK: interactive mode delays the first data's ACK; leaving
+    // it sends the owed ACK only once the data was read.
+    fails(
+        "quickack-option.pkt",
+        "  +.1 < P. 1:101(100) ack 1 win 257\n +.04 > . 1:1(0) ack 101",
+        "  +.1 < P. 1:101(100) ack 1 win 257\n   +0 > . 1:1(0) ack 101",
+        "",
+    );
+    fails(
+        "quickack-option.pkt",
+        " +.01 setsockopt(4, SOL_TCP, TCP_QUICKACK, [1], 4) = 0\n +.03 > . 1:1(0) ack 301",
+        " +.01 setsockopt(4, SOL_TCP, TCP_QUICKACK, [1], 4) = 0\n   +0 > . 1:1(0) ack 301",
+        "",
+    );
+    // The handshake's ACK waits 200 ms, or rides on the first data.
+    fails(
+        "handshake-ack-delayed.pkt",
+        "  +.2 > . 1:1(0) ack 1 <nop,nop,TS val 300 ecr 700>",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 700>",
+        "",
+    );
+    fails(
+        "handshake-ack-on-data.pkt",
+        " +.05 write(3, ..., 10) = 10",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 700>\n +.05 write(3, ..., 10) = 10",
         "",
     );
     // TCP_SYNCNT bounds the SYN and SYN,ACK retries.

@@ -1,9 +1,11 @@
 //! How long a connection keeps trying at either end of its life, per
-//! connection or per listener: TCP_SYNCNT (the SYN or SYN,ACK retries) and
-//! TCP_LINGER2 (an orphan's wait in FIN-WAIT-2), as Linux tcp.c:
-//! do_tcp_setsockopt() takes them.
+//! connection or per listener: TCP_SYNCNT (the SYN or SYN,ACK retries),
+//! TCP_DEFER_ACCEPT (how long a listener waits for the first data before it
+//! makes the connection) and TCP_LINGER2 (an orphan's wait in FIN-WAIT-2),
+//! as Linux tcp.c: do_tcp_setsockopt() takes them.
 
-use super::Endpoint;
+use super::{Endpoint, SlotKind};
+use crate::config::Config;
 use crate::types::{ConnId, Error, Linger2, ListenerId, MAX_LINGER2_SECS};
 
 /// Linux MAX_TCP_SYNCNT.
@@ -16,6 +18,44 @@ fn syncnt(n: u32) -> Result<u8, Error> {
     } else {
         Err(Error::InvalidArgument)
     }
+}
+
+/// Linux tcp.c: secs_to_retrans(): the SYN,ACK timeouts, doubling from the
+/// initial RTO up to the largest, whose sum first covers `secs` (at most
+/// 255; 0 for 0).
+fn secs_to_retrans(cfg: &Config, secs: u32) -> u8 {
+    let (mut timeout, max) = timeouts(cfg);
+    if secs == 0 {
+        return 0;
+    }
+    let (mut n, mut period) = (1u8, timeout);
+    while u64::from(secs) > period && n < u8::MAX {
+        n += 1;
+        timeout = (timeout * 2).min(max);
+        period += timeout;
+    }
+    n
+}
+
+/// Linux tcp.c: retrans_to_secs(), the inverse: the seconds `n` doubling
+/// timeouts take.
+fn retrans_to_secs(cfg: &Config, n: u8) -> u32 {
+    let (mut timeout, max) = timeouts(cfg);
+    let mut period = 0;
+    for i in 0..n {
+        if i > 0 {
+            timeout = (timeout * 2).min(max);
+        }
+        period += timeout;
+    }
+    u32::try_from(period).unwrap_or(u32::MAX)
+}
+
+/// TCP_TIMEOUT_INIT and TCP_RTO_MAX in whole seconds, as the conversions
+/// take them.
+fn timeouts(cfg: &Config) -> (u64, u64) {
+    let init = cfg.rto_initial.as_secs().max(1);
+    (init, cfg.rto_max.as_secs().max(init))
 }
 
 /// `Seconds` runs from 1 to 120 (Linux TCP_FIN_TIMEOUT_MAX).
@@ -77,5 +117,58 @@ impl Endpoint {
         let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
         listener.opts.linger2 = how;
         Ok(())
+    }
+
+    /// TCP_DEFER_ACCEPT on a listener: the handshake's bare ACK does not make
+    /// a connection; the first data does, or a bare ACK once `secs` have
+    /// passed, counted as SYN,ACK timeouts doubling from the initial RTO
+    /// (3 s is two: 1 + 2 s). Meanwhile the SYN,ACK is not resent until the
+    /// last timeout of that period, and the connection is dropped once both
+    /// the period and the SYN,ACK retries have run out (Linux tcp_check_req():
+    /// TCPDeferAcceptDrop; syn_ack_recalc()). 0 turns it off.
+    pub fn set_listener_defer_accept(&mut self, l: ListenerId, secs: u32) -> Result<(), Error> {
+        let n = secs_to_retrans(&self.cfg, secs);
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        listener.opts.defer_accept = n;
+        Ok(())
+    }
+
+    /// A listener's TCP_DEFER_ACCEPT as Linux reports it: the seconds its
+    /// SYN,ACK timeouts add up to (5 s set reads back as 7 s: 1 + 2 + 4).
+    pub fn listener_defer_accept(&self, l: ListenerId) -> Result<u32, Error> {
+        let listener = self.listeners.get(l).ok_or(Error::InvalidHandle)?;
+        Ok(retrans_to_secs(&self.cfg, listener.opts.defer_accept))
+    }
+
+    /// TCP_DEFER_ACCEPT on an active connection: its handshake's ACK waits
+    /// up to 200 ms for the first data to carry it (Linux
+    /// tcp_rcv_synsent_state_process(), as in interactive mode), where the
+    /// configuration adapts delayed ACKs as Linux does
+    /// ([`Config::delayed_ack_max`](crate::Config::delayed_ack_max)).
+    pub fn set_defer_accept(&mut self, c: ConnId, secs: u32) -> Result<(), Error> {
+        let n = secs_to_retrans(&self.cfg, secs);
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        let slot = &mut self.slots[idx as usize];
+        if !matches!(slot.kind, SlotKind::Active(_)) {
+            return Err(Error::NotConnected);
+        }
+        slot.defer_accept = n;
+        Ok(())
+    }
+
+    /// A connection's TCP_DEFER_ACCEPT, in seconds as Linux reports it.
+    pub fn defer_accept(&self, c: ConnId) -> Result<u32, Error> {
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        Ok(retrans_to_secs(
+            &self.cfg,
+            self.slots[idx as usize].defer_accept,
+        ))
+    }
+
+    /// What TCP_DEFER_ACCEPT of `secs` reads back as: the seconds of the
+    /// SYN,ACK timeouts it becomes (for a socket that has neither
+    /// connection nor listener yet).
+    pub fn defer_accept_rounded(&self, secs: u32) -> u32 {
+        retrans_to_secs(&self.cfg, secs_to_retrans(&self.cfg, secs))
     }
 }

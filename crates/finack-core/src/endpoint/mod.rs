@@ -182,7 +182,7 @@ impl Endpoint {
         cause: Cause,
         f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
-        let accept_full = self.accept_queue_full(idx);
+        let (accept_full, defer_accept) = self.handshake_view(idx);
         let unaccepted = self.slots[idx as usize].unaccepted;
         let mem = self.mem_state(idx);
         let Endpoint {
@@ -210,6 +210,7 @@ impl Endpoint {
             stats,
             accept_queue_full: accept_full,
             unaccepted,
+            defer_accept,
             mem,
             ecn: self.rx_ecn,
             gso_size: self.rx_gso,
@@ -222,17 +223,23 @@ impl Endpoint {
         Some(r)
     }
 
-    /// For a passive connection in SYN-RECEIVED: is its listener's accept
-    /// queue full (the handshake's ACK must wait)?
-    fn accept_queue_full(&self, idx: u32) -> bool {
-        let SlotKind::Active(tcb) = &self.slots[idx as usize].kind else {
-            return false;
+    /// What a connection still in its handshake needs from outside its
+    /// control block: for a passive one in SYN-RECEIVED, whether its
+    /// listener's accept queue is full (the handshake's ACK must wait) and
+    /// the listener's TCP_DEFER_ACCEPT; for an active one in SYN-SENT, its
+    /// own TCP_DEFER_ACCEPT (kept by its slot).
+    fn handshake_view(&self, idx: u32) -> (bool, u8) {
+        let slot = &self.slots[idx as usize];
+        let SlotKind::Active(tcb) = &slot.kind else {
+            return (false, 0);
         };
-        match tcb.listener {
-            Some(l) if tcb.state == State::SynReceived => {
-                self.listeners.get(l).is_some_and(|l| l.accept_queue_full())
-            }
-            _ => false,
+        match (tcb.state, tcb.listener) {
+            (State::SynReceived, Some(l)) => self
+                .listeners
+                .get(l)
+                .map_or((false, 0), |l| (l.accept_queue_full(), l.opts.defer_accept)),
+            (State::SynSent, _) => (false, slot.defer_accept),
+            _ => (false, 0),
         }
     }
 

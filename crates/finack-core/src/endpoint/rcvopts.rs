@@ -2,7 +2,8 @@
 //! TCP_WINDOW_CLAMP (Linux tcp.c: tcp_set_rcvlowat(),
 //! tcp_set_window_clamp()).
 
-use super::Endpoint;
+use super::{Endpoint, SlotKind};
+use crate::time::Instant;
 use crate::types::{ConnId, Error, ListenerId};
 
 impl Endpoint {
@@ -66,5 +67,33 @@ impl Endpoint {
     pub fn listener_window_clamp(&self, l: ListenerId) -> Result<u32, Error> {
         let listener = self.listeners.get(l).ok_or(Error::InvalidHandle)?;
         Ok(listener.opts.window_clamp)
+    }
+}
+
+impl Endpoint {
+    /// TCP_QUICKACK: `false` puts the connection in interactive mode, where
+    /// even the first data waits for the delayed-ACK timer (which leaves the
+    /// mode when it has to send an ACK alone); `true` leaves the mode and
+    /// sends an ACK owed now if a read would: the application has read all
+    /// that arrived (Linux tcp.c: __tcp_sock_set_quickack()). Without
+    /// interactive mode (`Config::pingpong_thresh` 0) `false` changes nothing.
+    pub fn set_quickack(&mut self, now: Instant, c: ConnId, on: bool) -> Result<(), Error> {
+        self.last_now = self.last_now.max(now);
+        let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
+        let cfg = &self.cfg;
+        let SlotKind::Active(tcb) = &mut self.slots[idx as usize].kind else {
+            return Err(Error::NotConnected);
+        };
+        if tcb.set_quickack(cfg, on) {
+            self.mark_tx(idx);
+        }
+        self.reschedule(idx);
+        Ok(())
+    }
+
+    /// What getsockopt(TCP_QUICKACK) reports: whether the connection is
+    /// out of interactive mode.
+    pub fn quickack(&self, c: ConnId) -> Result<bool, Error> {
+        self.active(c).map(|tcb| tcb.quickack(&self.cfg))
     }
 }

@@ -57,6 +57,10 @@ pub(super) struct Slot {
     pub(super) unaccepted: bool,
     /// Counted among the endpoint's orphans (`Endpoint::release`).
     pub(super) orphan: bool,
+    /// TCP_DEFER_ACCEPT set on an active connection, in SYN,ACK timeouts:
+    /// read only by its handshake (the endpoint's, not the control
+    /// block's, so that the block keeps its size).
+    pub(super) defer_accept: u8,
     /// Ring bytes this slot's connection holds, as last counted into the
     /// endpoint's total (`Endpoint::account`).
     pub(super) mem: usize,
@@ -82,6 +86,7 @@ impl Endpoint {
                 queued: false,
                 unaccepted: false,
                 orphan: false,
+                defer_accept: 0,
                 mem: 0,
                 kind: SlotKind::Free,
             });
@@ -130,6 +135,7 @@ impl Endpoint {
         slot.kind = SlotKind::Free;
         slot.gen = slot.gen.wrapping_add(1);
         slot.unaccepted = false;
+        slot.defer_accept = 0;
         if let Some(t) = slot.sched.take() {
             self.timers.remove(t, idx);
         }

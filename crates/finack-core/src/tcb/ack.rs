@@ -30,6 +30,19 @@ impl Tcb {
                 self.queue_rst(ctx, ack, None);
                 return Step::Done;
             }
+            if self.listener.is_some()
+                && u32::from(ctx.defer_accept) > self.snd.backoff
+                && seg.payload.is_empty()
+                && !seg.flags.fin()
+            {
+                // Linux tcp_check_req(): while TCP_DEFER_ACCEPT lasts (fewer
+                // SYN,ACK timeouts than it counts), the handshake's bare ACK
+                // is set aside: the first data makes the connection
+                // (TCPDeferAcceptDrop).
+                self.defer_acked = true;
+                ctx.stats.defer_accept_drop += 1;
+                return Step::Done;
+            }
             if self.listener.is_some() && ctx.accept_queue_full {
                 // Linux (tcp_abort_on_overflow = 0): drop the handshake's ACK and stay
                 // in SYN-RECEIVED; the retransmitted SYN,ACK gives the peer another

@@ -11,7 +11,7 @@ use core::time::Duration;
 use super::Tcb;
 use crate::config::Config;
 use crate::time::Instant;
-use crate::types::TimerKind;
+use crate::types::{State, TimerKind};
 
 /// Linux HZ / 2: the longest delay while the exchange is neither
 /// interactive nor pushed (tcp_send_delayed_ack()).
@@ -187,5 +187,60 @@ impl Tcb {
         }
         let pushed = self.rcv.est.as_ref().map_or(0, |e| e.pushed);
         pushed & PUSHED2 != 0 || (pushed & PUSHED != 0 && !self.pingpong(cfg))
+    }
+}
+
+impl Tcb {
+    /// TCP_QUICKACK (Linux tcp.c: __tcp_sock_set_quickack()). Off enters
+    /// interactive mode, where ACKs wait for the delayed-ACK timer; on leaves
+    /// it and, in ESTABLISHED or CLOSE-WAIT with an ACK owed, counts the owed
+    /// ACK as pushed and sends it now if a read of one byte would
+    /// (__tcp_cleanup_rbuf(): all received data read, or more than a segment
+    /// unacknowledged). True when an ACK is to go now.
+    pub(crate) fn set_quickack(&mut self, cfg: &Config, on: bool) -> bool {
+        if !on {
+            self.enter_pingpong(cfg);
+            return false;
+        }
+        self.exit_pingpong();
+        let owed = self.timers.get(TimerKind::DelayedAck).is_some();
+        if !(owed && matches!(self.state, State::Established | State::CloseWait)) {
+            return false;
+        }
+        self.est().pushed |= PUSHED;
+        let now = self.cleanup_rbuf(cfg, 1);
+        if now {
+            self.rcv.ack_now = true;
+        }
+        now
+    }
+
+    /// What getsockopt(TCP_QUICKACK) reports: not in interactive mode.
+    pub(crate) fn quickack(&self, cfg: &Config) -> bool {
+        !self.pingpong(cfg)
+    }
+}
+
+impl Tcb {
+    /// Linux tcp_rcv_synsent_state_process(), "Save one ACK": a client in
+    /// interactive mode or with TCP_DEFER_ACCEPT holds the handshake's ACK
+    /// back for up to TCP_DELACK_MAX so that its first data can carry it,
+    /// and enters quick-ACK mode (tcp_enter_quickack_mode(): quick ACKs,
+    /// out of interactive mode, the minimum delayed-ACK time). True when
+    /// the ACK is held.
+    pub(super) fn save_handshake_ack(&mut self, ctx: &mut super::Ctx<'_>) -> bool {
+        let cfg = ctx.cfg;
+        let (Some(min), Some(_)) = (cfg.delayed_ack, cfg.delayed_ack_max) else {
+            return false;
+        };
+        if !(self.pingpong(cfg) || ctx.defer_accept > 0) {
+            return false;
+        }
+        self.rcv.quickacks = self.rcv.quickacks.max(self.quickacks_for_window(cfg));
+        self.exit_pingpong();
+        self.est().ato_ms = ms(min);
+        self.timers
+            .set(TimerKind::DelayedAck, Some(ctx.now + MAX_ATO_PUSHED));
+        true
     }
 }

@@ -102,6 +102,10 @@ pub(crate) struct Ctx<'a> {
     /// A passive connection the application has not accepted yet (Linux:
     /// no `sk_socket`).
     pub(crate) unaccepted: bool,
+    /// TCP_DEFER_ACCEPT in SYN,ACK timeouts (0: off): the listener's for a
+    /// passive connection in SYN-RECEIVED, the connection's own in
+    /// SYN-SENT (Linux `icsk_accept_queue.rskq_defer_accept`).
+    pub(crate) defer_accept: u8,
     /// The endpoint's buffer memory and orphans when the event began.
     pub(crate) mem: crate::memory::MemState,
     /// The ECN field of the IP packet that brought the segment being
@@ -191,6 +195,9 @@ pub(crate) struct Tcb {
     pub(crate) syn_retries: u8,
     /// TCP_LINGER2: how long an orphan waits in FIN-WAIT-2.
     pub(crate) linger2: crate::types::Linger2,
+    /// SYN-RECEIVED under TCP_DEFER_ACCEPT: the peer's bare ACK came and was
+    /// set aside to wait for data (Linux `inet_rsk(req)->acked`).
+    pub(crate) defer_acked: bool,
     pub(crate) state_since: Instant,
 
     /// Send sequence space, the send ring, RTT and RTO.
@@ -270,6 +277,7 @@ impl Tcb {
             orphan: false,
             syn_retries: 0,
             linger2: crate::types::Linger2::Default,
+            defer_acked: false,
             state_since: now,
             snd: SendSide::new(cfg, iss, peer_mss),
             rcv: RecvSide::new(cfg, now),
@@ -646,42 +654,7 @@ impl Tcb {
             // Linux tcp.c: tcp_recvmsg_locked() adjusts the buffer before
             // tcp_cleanup_rbuf() decides whether to announce the window.
             self.rcv_space_adjust(now, cfg, n);
-            let open = if cfg.rcv_memory {
-                // Linux tcp.c: __tcp_cleanup_rbuf(): a delayed ACK owed for
-                // more than one full segment goes now (the every-second-
-                // segment ACK tcp_input.c held back while the window could
-                // not move); else, when what is still open of the window
-                // offered is at most half the clamp, a window at least twice
-                // it is announced.
-                let owed = self.timers.get(TimerKind::DelayedAck).is_some()
-                    && self.rcv.nxt - self.rcv.last_ack_sent > i32::from(self.rcv_mss(cfg))
-                    || cfg.delayed_ack_max.is_some()
-                        && self.read_emptied_pushed(cfg, n, self.rmem_in_use() == 0);
-                let room = self.rcv_wnd_open();
-                let clamp = self.rmem_clamp();
-                owed || 2 * u64::from(room) <= u64::from(clamp) && {
-                    let now_wnd = self.rmem_select(cfg);
-                    now_wnd > 0 && u64::from(now_wnd) >= 2 * u64::from(room)
-                }
-            } else if cfg.linux_window_update {
-                // Linux tcp.c: tcp_cleanup_rbuf(): a read announces the window
-                // only when what is still open of the advertised one is at most
-                // half the largest window, and the window now is at least twice
-                // that.
-                let room = self.adv_room();
-                let now_wnd = self.rcv_window();
-                2 * u64::from(room) <= self.rcv.buf.cap() as u64
-                    && now_wnd > 0
-                    && u64::from(now_wnd) >= 2 * u64::from(room)
-            } else {
-                // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39):
-                // announce the opened window once its right edge can move by
-                // min(RCV.BUFF/2, Eff.snd.MSS) beyond what we advertised.
-                let grown = self.rcv_window().saturating_sub(self.adv_room());
-                let threshold = (self.rcv.buf.cap() as u32 / 2).min(u32::from(self.snd.mss));
-                grown >= threshold
-            };
-            let update = self.state.is_synchronized() && !self.rcv.fin_received && open;
+            let update = self.cleanup_rbuf(cfg, n);
             if update {
                 self.rcv.ack_now = true;
             }
@@ -694,6 +667,48 @@ impl Tcb {
             State::Closed => Err(Error::NotConnected),
             _ => Err(Error::WouldBlock),
         }
+    }
+
+    /// Linux tcp.c: __tcp_cleanup_rbuf() after the application took
+    /// `copied` bytes: does an ACK or a window update go now?
+    pub(super) fn cleanup_rbuf(&mut self, cfg: &Config, copied: usize) -> bool {
+        let n = copied;
+        let open = if cfg.rcv_memory {
+            // Linux tcp.c: __tcp_cleanup_rbuf(): a delayed ACK owed for
+            // more than one full segment goes now (the every-second-
+            // segment ACK tcp_input.c held back while the window could
+            // not move); else, when what is still open of the window
+            // offered is at most half the clamp, a window at least twice
+            // it is announced.
+            let owed = self.timers.get(TimerKind::DelayedAck).is_some()
+                && self.rcv.nxt - self.rcv.last_ack_sent > i32::from(self.rcv_mss(cfg))
+                || cfg.delayed_ack_max.is_some()
+                    && self.read_emptied_pushed(cfg, n, self.rmem_in_use() == 0);
+            let room = self.rcv_wnd_open();
+            let clamp = self.rmem_clamp();
+            owed || 2 * u64::from(room) <= u64::from(clamp) && {
+                let now_wnd = self.rmem_select(cfg);
+                now_wnd > 0 && u64::from(now_wnd) >= 2 * u64::from(room)
+            }
+        } else if cfg.linux_window_update {
+            // Linux tcp.c: tcp_cleanup_rbuf(): a read announces the window
+            // only when what is still open of the advertised one is at most
+            // half the largest window, and the window now is at least twice
+            // that.
+            let room = self.adv_room();
+            let now_wnd = self.rcv_window();
+            2 * u64::from(room) <= self.rcv.buf.cap() as u64
+                && now_wnd > 0
+                && u64::from(now_wnd) >= 2 * u64::from(room)
+        } else {
+            // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance, MUST-39):
+            // announce the opened window once its right edge can move by
+            // min(RCV.BUFF/2, Eff.snd.MSS) beyond what we advertised.
+            let grown = self.rcv_window().saturating_sub(self.adv_room());
+            let threshold = (self.rcv.buf.cap() as u32 / 2).min(u32::from(self.snd.mss));
+            grown >= threshold
+        };
+        self.state.is_synchronized() && !self.rcv.fin_received && open
     }
 
     /// Bytes we could accept now (the receive window, unscaled).

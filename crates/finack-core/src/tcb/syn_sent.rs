@@ -70,7 +70,9 @@ impl Tcb {
             // → tcp_mtup_init(), tcp_init_buffer_space().
             self.mtu_probing_init(ctx.cfg, ctx.now);
             self.rmem_init_buffer_space(ctx.cfg);
-            self.rcv.ack_now = true;
+            if !self.save_handshake_ack(ctx) {
+                self.rcv.ack_now = true;
+            }
             ctx.events.push(Event::Connected(self.id));
             if self.snd.buf.free() > 0 {
                 ctx.events.push(Event::Writable(self.id));

@@ -475,7 +475,26 @@ impl Tcb {
                 ctx.now.saturating_duration_since(t)
                     >= model_timeout(ctx.cfg.retries2, ctx.cfg.rto_min, ctx.cfg.rto_max)
             });
-        if timeouts >= limit || over_budget || synced_over_budget {
+        // Linux syn_ack_recalc() under TCP_DEFER_ACCEPT, once the bare ACK
+        // came: the request lasts until both the SYN,ACK retries and the
+        // deferring period have run out, and its SYN,ACK is not resent
+        // before the last timeout of the period (the timer still backs off).
+        let deferring = self.state == State::SynReceived && self.defer_acked;
+        if deferring {
+            let defer = u32::from(ctx.defer_accept);
+            if timeouts >= limit && timeouts >= defer {
+                ctx.out.back_to_listen = true;
+                self.enter_closed(ctx, CloseReason::TimedOut);
+                return Some(TimerKind::Retransmit);
+            }
+            if timeouts + 1 < defer {
+                self.snd.backoff += 1;
+                let rto = self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg);
+                self.timers.set(TimerKind::Retransmit, Some(ctx.now + rto));
+                return None;
+            }
+        }
+        if !deferring && (timeouts >= limit || over_budget || synced_over_budget) {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
                 // away quietly (back to LISTEN, as Linux drops its request socket).

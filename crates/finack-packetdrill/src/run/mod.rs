@@ -147,6 +147,10 @@ struct SockOpts {
     rcvlowat: Option<u32>,
     /// TCP_SYNCNT as set.
     syncnt: Option<u32>,
+    /// TCP_QUICKACK set before a connection existed.
+    quickack: Option<bool>,
+    /// TCP_DEFER_ACCEPT as set (seconds).
+    defer_accept: Option<u32>,
     /// TCP_LINGER2 as set.
     linger2: Option<finack_core::Linger2>,
     /// TCP_WINDOW_CLAMP set before a connection existed.

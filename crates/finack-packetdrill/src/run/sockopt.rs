@@ -25,7 +25,9 @@ fn option_name(call: &Syscall) -> &str {
         (true, Some(6)) => "TCP_KEEPCNT",
         (true, Some(7)) => "TCP_SYNCNT",
         (true, Some(8)) => "TCP_LINGER2",
+        (true, Some(9)) => "TCP_DEFER_ACCEPT",
         (true, Some(10)) => "TCP_WINDOW_CLAMP",
+        (true, Some(12)) => "TCP_QUICKACK",
         (true, Some(18)) => "TCP_USER_TIMEOUT",
         (true, Some(25)) => "TCP_NOTSENT_LOWAT",
         (true, Some(36)) => "TCP_INQ",
@@ -91,6 +93,12 @@ impl Runner {
         if let Some(n) = o.syncnt {
             let _ = self.ep.set_syn_retries(c, n);
         }
+        if let Some(on) = o.quickack {
+            let _ = self.ep.set_quickack(self.now, c, on);
+        }
+        if let Some(secs) = o.defer_accept {
+            let _ = self.ep.set_defer_accept(c, secs);
+        }
         if let Some(l) = o.linger2 {
             let _ = self.ep.set_linger2(c, l);
         }
@@ -109,6 +117,9 @@ impl Runner {
         }
         if let Some(how) = o.linger2 {
             let _ = self.ep.set_listener_linger2(l, how);
+        }
+        if let Some(secs) = o.defer_accept {
+            let _ = self.ep.set_listener_defer_accept(l, secs);
         }
         if let Some(b) = o.sndbuf {
             let _ = self.ep.set_listener_send_buffer(l, b);
@@ -300,6 +311,32 @@ impl Runner {
                     self.listener_opts(l, &opts);
                 }
             }
+            // Linux tcp.c: __tcp_sock_set_quickack(): 0 enters interactive
+            // mode, anything else leaves it (and may send an owed ACK).
+            "TCP_QUICKACK" => {
+                let on = int.unwrap_or(0) != 0;
+                if let Some(c) = conn {
+                    let _ = self.ep.set_quickack(self.now, c, on);
+                    self.drain();
+                    return Ok(CallResult::Done(0, None));
+                }
+                opts.quickack = Some(on);
+            }
+            // Linux tcp.c: do_tcp_setsockopt() TCP_DEFER_ACCEPT: seconds,
+            // kept as SYN,ACK timeouts (a negative value is 0, off).
+            "TCP_DEFER_ACCEPT" => {
+                let secs = int.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
+                opts.defer_accept = Some(secs);
+                match f.sock {
+                    Sock::Listener(l) => self.listener_opts(l, &opts),
+                    Sock::Conn(c) => {
+                        let _ = self.ep.set_defer_accept(c, secs);
+                    }
+                    _ => {}
+                }
+                self.fds.get_mut(&fd).expect("fd").opts = opts;
+                return Ok(CallResult::Done(0, None));
+            }
             // Linux tcp.c: tcp_sock_set_syncnt(): 1 to MAX_TCP_SYNCNT (127).
             "TCP_SYNCNT" => {
                 let Some(n) = int.filter(|v| (1..=127).contains(v)) else {
@@ -440,6 +477,20 @@ impl Runner {
                     .unwrap_or(cfg.keepalive_interval.as_secs() as u32),
             ),
             "TCP_KEEPCNT" => i64::from(f.opts.keepcnt.unwrap_or(cfg.keepalive_probes)),
+            // Linux tcp.c: do_tcp_getsockopt() TCP_DEFER_ACCEPT: the
+            // seconds its SYN,ACK timeouts add up to.
+            "TCP_DEFER_ACCEPT" => i64::from(match (conn, f.sock) {
+                (Some(c), _) => self.ep.defer_accept(c).unwrap_or(0),
+                (None, Sock::Listener(l)) => self.ep.listener_defer_accept(l).unwrap_or(0),
+                _ => self
+                    .ep
+                    .defer_accept_rounded(f.opts.defer_accept.unwrap_or(0)),
+            }),
+            // Linux tcp.c: do_tcp_getsockopt(): not in interactive mode.
+            "TCP_QUICKACK" => match conn {
+                Some(c) => i64::from(self.ep.quickack(c).unwrap_or(true)),
+                None => i64::from(f.opts.quickack.unwrap_or(true)),
+            },
             // Linux tcp.c: do_tcp_getsockopt(): the socket's own count, else
             // tcp_syn_retries.
             "TCP_SYNCNT" => i64::from(f.opts.syncnt.unwrap_or(cfg.syn_retries)),
