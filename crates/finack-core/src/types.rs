@@ -250,7 +250,9 @@ pub enum CloseReason {
     Normal,
     /// A RST answered our SYN ("connection refused").
     Refused,
-    /// The peer reset an established connection ("connection reset").
+    /// The peer reset an established connection ("connection reset"), or
+    /// the application shut down a connection still in SYN-SENT (Linux
+    /// reports that as ECONNRESET too).
     Reset,
     /// Retransmissions or the user timeout ran out ("connection timed out").
     TimedOut,

@@ -70,6 +70,7 @@ fn every_own_script_passes() {
             "linger2-option.pkt",
             "linger2-over-60s.pkt",
             "linger2-rto-floor.pkt",
+            "listener-shutdown.pkt",
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
             "orphan-zero-window-gives-up.pkt",
@@ -91,6 +92,7 @@ fn every_own_script_passes() {
             "rto-sack-reneging.pkt",
             "rto-spurious-sack.pkt",
             "rto-timestamp-undo.pkt",
+            "shutdown-syn-sent.pkt",
             "simultaneous-close.pkt",
             "simultaneous-open.pkt",
             "so-linger-close-waits.pkt",
@@ -489,6 +491,21 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "   +0 > . 1:1(0) ack 1 <nop,nop,TS val 100 ecr 700>\n +.05 write(3, ..., 10) = 10",
         "",
     );
+    // shutdown() on a listener stops it (and only a reading one); in
+    // SYN-SENT it abandons the attempt with ECONNRESET.
+    fails(
+        "listener-shutdown.pkt",
+        "   +0 accept(3, ..., ...) = -1 EINVAL (Invalid argument)",
+        "   +0 accept(3, ..., ...) = 4",
+        "",
+    );
+    fails(
+        "listener-shutdown.pkt",
+        "   +0 shutdown(3, SHUT_WR) = 0\n",
+        "   +0 shutdown(3, SHUT_WR) = 0\n   +0 > R. 1:1(0) ack 1\n",
+        "",
+    );
+    fails("shutdown-syn-sent.pkt", "[ECONNRESET]", "[0]", "");
     // TCP_SYNCNT bounds the SYN and SYN,ACK retries.
     fails(
         "syncnt-connect.pkt",

@@ -92,15 +92,17 @@ impl Tcb {
 
     /// `shutdown` (§3.10.4 half-close for `Write`).
     pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>, how: Shutdown) -> Result<(), Error> {
+        if self.state == State::SynSent {
+            // Linux inet_shutdown(): a shutdown of either direction before
+            // the handshake finishes abandons it (tcp_disconnect(): no reset
+            // is sent, sk_err = ECONNRESET).
+            self.enter_closed(ctx, CloseReason::Reset);
+            return Ok(());
+        }
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             self.rcv.read_shutdown = true;
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
-            if self.state == State::SynSent {
-                // Linux: shutdown(SHUT_WR) before the handshake finishes closes it.
-                self.enter_closed(ctx, CloseReason::Aborted);
-                return Ok(());
-            }
             self.close_send(ctx.now)?;
         }
         Ok(())

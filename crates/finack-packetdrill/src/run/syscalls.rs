@@ -26,6 +26,7 @@ pub(super) fn errno_info(name: &str) -> (i32, &'static str) {
         "EALREADY" => (114, "Operation already in progress"),
         "EOPNOTSUPP" => (95, "Operation not supported"),
         "ENOMSG" => (42, "No message of desired type"),
+        "ENOTSOCK" => (88, "Socket operation on non-socket"),
         _ => (0, "Unknown error"),
     }
 }
@@ -57,6 +58,7 @@ const ERRNO_NAMES: &[&str] = &[
     "EALREADY",
     "EOPNOTSUPP",
     "ENOMSG",
+    "ENOTSOCK",
 ];
 
 pub(super) fn errno_of(e: Error) -> &'static str {
@@ -425,13 +427,39 @@ impl Runner {
                 r
             }
             "shutdown" => {
-                let c = self.conn_of(line, call)?;
                 let how = match arg(1).and_then(Expr::as_word) {
                     Some("SHUT_RD") => Shutdown::Read,
                     Some("SHUT_WR") => Shutdown::Write,
                     Some("SHUT_RDWR") => Shutdown::Both,
                     _ => return fail(line, "shutdown: expected SHUT_RD, SHUT_WR or SHUT_RDWR"),
                 };
+                let fd = self.fd_arg(line, call)?;
+                match self.fds.get(&fd).map(|f| f.sock.clone()) {
+                    Some(Sock::Conn(_)) => {}
+                    // Linux inet_shutdown(): on a listener SHUT_WR does
+                    // nothing and a shutdown that stops reading stops
+                    // listening (tcp_disconnect() → inet_csk_listen_stop():
+                    // connections not yet accepted are reset); the socket
+                    // stays bound and may listen again.
+                    Some(Sock::Listener(l)) => {
+                        if how != Shutdown::Write {
+                            let r = self.ep.close_listener(self.now, l);
+                            self.drain();
+                            if let Err(e) = r {
+                                return Ok(CallResult::Done(-1, Some(errno_of(e))));
+                            }
+                            let port = self.local_port;
+                            self.fds.get_mut(&fd).expect("fd").sock =
+                                Sock::Fresh(Unbound { bound: port });
+                        }
+                        return Ok(CallResult::Done(0, None));
+                    }
+                    // An unconnected socket: ENOTCONN (TCP_CLOSE).
+                    Some(Sock::Fresh(_)) => return Ok(CallResult::Done(-1, Some("ENOTCONN"))),
+                    Some(_) => return Ok(CallResult::Done(-1, Some("ENOTSOCK"))),
+                    None => return Ok(CallResult::Done(-1, Some("EBADF"))),
+                }
+                let c = self.conn_of(line, call)?;
                 let r = match self.ep.shutdown(self.now, c, how) {
                     Ok(()) => CallResult::Done(0, None),
                     Err(e) => CallResult::Done(-1, Some(errno_of(e))),
