@@ -1889,7 +1889,11 @@ dual!(
 dual!(
     rfc9293_must_30_32_33_urgent_pointer_signalled,
     |f: Family| {
-        let mut net = Net::new(f);
+        // Urgent data in the stream, as the RFC has it (Linux's out-of-band
+        // byte is `linux_urgent_byte_leaves_the_stream`).
+        let mut in_band = Config::linux();
+        in_band.urgent_oob = false;
+        let mut net = Net::with_configs(f, in_band, Config::linux());
         let (c, _s) = net.established();
         net.capp.read = false;
         let v = client_view(&net, c);
@@ -1917,6 +1921,42 @@ dual!(
         assert_eq!(net.client.urgent_pending(c), 0, "read past the urgent data");
     }
 );
+
+dual!(linux_urgent_byte_leaves_the_stream, |f: Family| {
+    let mut net = Net::new(f);
+    let (c, _s) = net.established();
+    net.capp.read = false;
+    let v = client_view(&net, c);
+    send_to(
+        &mut net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(
+            v.rcv_nxt,
+            v.snd_nxt,
+            TcpFlags::ACK | TcpFlags::PSH | TcpFlags::URG,
+        )
+        .urgent(3)
+        .data(b"abcdef"),
+    );
+    assert_eq!(count(&net.capp.events, Event::Urgent(c)), 1);
+    // BSD semantics: the byte before the pointer ("c") is out of band; a
+    // read stops in front of it, recv_oob returns it once, the next read
+    // skips it.
+    assert!(net.client.oob_waiting(c));
+    let mut buf = [0u8; 8];
+    assert_eq!(net.client.recv(net.now, c, &mut buf), Ok(2));
+    assert_eq!(&buf[..2], b"ab");
+    assert!(net.client.at_urgent_mark(c));
+    assert_eq!(net.client.recv_oob(c, true), Ok(Some(b'c')));
+    assert_eq!(net.client.recv_oob(c, false), Ok(Some(b'c')));
+    assert_eq!(net.client.recv_oob(c, false), Err(Error::InvalidArgument));
+    assert!(!net.client.oob_waiting(c));
+    assert_eq!(net.client.recv(net.now, c, &mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"def");
+    assert!(!net.client.at_urgent_mark(c));
+});
 
 // ---- connect / listen argument checks -----------------------------------------------
 

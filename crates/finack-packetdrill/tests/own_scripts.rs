@@ -112,6 +112,9 @@ fn every_own_script_passes() {
             "tcp-info-ato-rcv-wnd.pkt",
             "time-wait-restart.pkt",
             "tx-timestamps-retransmit.pkt",
+            "urgent-oob-byte.pkt",
+            "urgent-oob-inline.pkt",
+            "urgent-oob-not-yet.pkt",
             "window-below-one-segment.pkt",
             "window-clamp-bounded.pkt",
             "window-opens-before-probe.pkt",
@@ -506,6 +509,32 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "",
     );
     fails("shutdown-syn-sent.pkt", "[ECONNRESET]", "[0]", "");
+    // Urgent data's out-of-band byte leaves the stream (or stays, inline),
+    // reads stop in front of it, and it is readable once.
+    fails(
+        "urgent-oob-byte.pkt",
+        "   +0 read(4, ..., 100) = 5\n",
+        "   +0 read(4, ..., 100) = 6\n",
+        "",
+    );
+    fails(
+        "urgent-oob-byte.pkt",
+        "   +0 recv(4, ..., 1, MSG_OOB) = -1 EINVAL (Invalid argument)",
+        "   +0 recv(4, ..., 1, MSG_OOB) = 1",
+        "",
+    );
+    fails(
+        "urgent-oob-inline.pkt",
+        "   +0 read(4, ..., 100) = 5\n   +0 recv",
+        "   +0 read(4, ..., 100) = 10\n   +0 recv",
+        "",
+    );
+    fails(
+        "urgent-oob-not-yet.pkt",
+        "   +0 read(4, ..., 100) = 9",
+        "   +0 read(4, ..., 100) = 10",
+        "",
+    );
     // TCP_SYNCNT bounds the SYN and SYN,ACK retries.
     fails(
         "syncnt-connect.pkt",

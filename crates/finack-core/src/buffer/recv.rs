@@ -422,16 +422,36 @@ impl RecvBuf {
         self.release_if_empty();
     }
 
-    /// Copy in-order bytes out without consuming them (MSG_PEEK).
-    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
+    /// Copy in-order bytes out without consuming them (MSG_PEEK), from
+    /// `skip` bytes past the next one to read.
+    pub(crate) fn peek_at(&self, skip: usize, out: &mut [u8]) -> usize {
         let cap = self.cap();
         let Some(r) = self.ring.as_deref() else {
             return 0;
         };
-        let n = out.len().min(r.len);
-        let first = n.min(cap - r.head);
-        out[..first].copy_from_slice(&r.buf[r.head..r.head + first]);
+        let n = out.len().min(r.len.saturating_sub(skip));
+        if n == 0 {
+            return 0;
+        }
+        let start = (r.head + skip) % cap;
+        let first = n.min(cap - start);
+        out[..first].copy_from_slice(&r.buf[start..start + first]);
         out[first..n].copy_from_slice(&r.buf[..n - first]);
+        n
+    }
+
+    /// Consume `n` in-order bytes without copying them (at most what is
+    /// there); how many.
+    pub(crate) fn skip(&mut self, n: usize) -> usize {
+        let cap = self.cap();
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        let n = n.min(r.len);
+        if n > 0 {
+            r.head = (r.head + n) % cap;
+            r.len -= n;
+        }
         n
     }
 

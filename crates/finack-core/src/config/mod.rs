@@ -197,6 +197,12 @@ pub struct Config {
     /// §3.10.7.4: "All segment queues should be flushed"); Linux keeps it
     /// readable unless sysctl `tcp_purge_receive_queue` (7.x) is set.
     pub purge_on_reset: bool,
+    /// Urgent data arrives as Linux (and BSD) hand it over: the byte before
+    /// the urgent pointer is an out-of-band byte, out of the stream unless
+    /// the connection has SO_OOBINLINE, read with `Endpoint::recv_oob`; reads
+    /// stop in front of it. Off: urgent data stays in the stream (RFC 9293
+    /// §3.8.5); the pointer is reported either way.
+    pub urgent_oob: bool,
     /// Take the data and FIN a SYN,ACK carries (RFC 9293 §3.10.7.3:
     /// "continue processing at the sixth step"). Linux, without TCP Fast
     /// Open, acknowledges only the SYN and drops them, and the peer sends

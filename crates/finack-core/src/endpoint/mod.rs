@@ -34,6 +34,7 @@ mod query;
 mod rcvopts;
 mod slots;
 mod transmit;
+mod urgent;
 mod wheel;
 
 use wheel::TimerWheel;

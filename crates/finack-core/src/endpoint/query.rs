@@ -19,9 +19,10 @@ impl Endpoint {
     /// when nothing has arrived yet.
     pub fn peek(&self, c: ConnId, out: &mut [u8]) -> Result<usize, Error> {
         let idx = self.slot_of(c).ok_or(Error::InvalidHandle)?;
-        let mut leftover = |l: &Option<Box<Leftover>>| l.as_ref().map_or(0, |l| l.rx.peek(out));
+        let mut leftover =
+            |l: &Option<Box<Leftover>>| l.as_ref().map_or(0, |l| l.rx.peek_at(0, out));
         match &self.slots[idx as usize].kind {
-            SlotKind::Active(tcb) => tcb.peek(out),
+            SlotKind::Active(tcb) => tcb.peek(out, &self.cfg),
             SlotKind::TimeWait(held) => Ok(leftover(&held.leftover)),
             SlotKind::Closed {
                 reason,

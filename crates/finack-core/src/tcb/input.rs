@@ -104,7 +104,7 @@ impl Tcb {
         if was_established {
             self.rcv_rtt_measure_ts(ctx, seg);
         }
-        self.step_urg(ctx, seg, cur.seq);
+        self.step_urg(ctx, seg);
         self.step_text_and_fin(ctx, seg, cur);
     }
 
@@ -344,15 +344,21 @@ impl Tcb {
 
     /// Sixth: check the URG bit (MUST-30, MUST-62: the pointer names the first
     /// non-urgent octet; MUST-32: tell the application).
-    pub(super) fn step_urg(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, seq: SeqNumber) {
+    pub(super) fn step_urg(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) {
+        let open = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        if ctx.cfg.urgent_oob && open {
+            self.urg_rx_segment(seg);
+        }
         if !seg.flags.urg() {
             return;
         }
-        if matches!(
-            self.state,
-            State::Established | State::FinWait1 | State::FinWait2
-        ) {
-            let up = seq + u32::from(seg.urgent);
+        if open {
+            // The pointer is an offset from the segment's own sequence
+            // number (its SYN included), not from where trimming left it.
+            let up = seg.seq + u32::from(seg.urgent);
             let newer = self.rcv.up.is_none_or(|old| up.gt(old));
             if newer {
                 self.rcv.up = Some(up);

@@ -47,6 +47,7 @@ mod tail_probe;
 mod timer;
 mod tso_defer;
 mod tso_out;
+mod urgent_rx;
 mod xmit_fail;
 
 pub(crate) use rack::SentLog;
@@ -629,9 +630,9 @@ impl Tcb {
 
     /// RECEIVE (§3.10.3). `Ok(0)` is end of stream.
     /// RECEIVE with MSG_PEEK: the bytes `recv` would return, left in place.
-    pub(crate) fn peek(&self, out: &mut [u8]) -> Result<usize, Error> {
-        if self.rcv.buf.len() > 0 {
-            return Ok(self.rcv.buf.peek(out));
+    pub(crate) fn peek(&self, out: &mut [u8], cfg: &Config) -> Result<usize, Error> {
+        if self.stream_readable(cfg) > 0 {
+            return Ok(self.peek_stream(cfg, out));
         }
         if self.rcv.fin_received || self.rcv.read_shutdown {
             return Ok(0);
@@ -649,7 +650,17 @@ impl Tcb {
         cfg: &Config,
     ) -> Result<(usize, bool), Error> {
         if self.rcv.buf.len() > 0 {
-            let n = self.rcv.buf.read(out);
+            let n = self.read_stream(cfg, out);
+            if n == 0 && self.rcv.buf.len() == 0 && !out.is_empty() {
+                // Only the out-of-band byte was there, now skipped: the
+                // read waits for more (Linux tcp_recvmsg_locked()).
+                self.rmem_uncharge_read(cfg);
+                return if self.rcv.fin_received || self.rcv.read_shutdown {
+                    Ok((0, false))
+                } else {
+                    Err(Error::WouldBlock)
+                };
+            }
             self.rmem_uncharge_read(cfg);
             // Linux tcp.c: tcp_recvmsg_locked() adjusts the buffer before
             // tcp_cleanup_rbuf() decides whether to announce the window.

@@ -61,6 +61,8 @@ pub(crate) struct RcvEstimates {
     pub(super) pushed: u8,
     /// SO_RCVLOWAT (`sk_rcvlowat`; 0 stands for the default, 1).
     pub(super) lowat: u32,
+    /// The out-of-band byte of urgent data (`urgent_rx`).
+    pub(super) urg: super::urgent_rx::UrgentRx,
 }
 
 impl RcvEstimates {

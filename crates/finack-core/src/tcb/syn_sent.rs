@@ -90,7 +90,7 @@ impl Tcb {
                 payload: seg.payload,
             };
             let rest = self.trim_to_window(ctx.cfg, rest);
-            self.step_urg(ctx, seg, rest.seq);
+            self.step_urg(ctx, seg);
             if ctx.cfg.synack_text {
                 self.step_text_and_fin(ctx, seg, rest);
             }

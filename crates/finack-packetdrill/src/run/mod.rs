@@ -151,6 +151,8 @@ struct SockOpts {
     quickack: Option<bool>,
     /// TCP_DEFER_ACCEPT as set (seconds).
     defer_accept: Option<u32>,
+    /// SO_OOBINLINE as set.
+    oob_inline: Option<bool>,
     /// TCP_LINGER2 as set.
     linger2: Option<finack_core::Linger2>,
     /// TCP_WINDOW_CLAMP set before a connection existed.

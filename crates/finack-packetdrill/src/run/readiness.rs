@@ -117,9 +117,15 @@ impl Runner {
                 ) || state == State::Closed;
                 // Linux tcp_poll() → tcp_stream_is_readable(): SO_RCVLOWAT
                 // bytes, or the end of the stream.
+                // An out-of-band byte at the read position does not count
+                // (tcp_poll(): target + 1); one waiting raises POLLPRI.
                 let lowat = self.ep.recv_lowat(*c).unwrap_or(1);
-                if info.as_ref().is_some_and(|i| i.readable >= lowat) || peer_fin {
+                let readable = u32::try_from(self.ep.poll_readable(*c)).unwrap_or(u32::MAX);
+                if (info.is_some() && readable >= lowat) || peer_fin {
                     ev |= POLLIN | POLLRDNORM;
+                }
+                if self.ep.oob_waiting(*c) {
+                    ev |= POLLPRI;
                 }
                 if peer_fin {
                     ev |= POLLRDHUP;

@@ -32,6 +32,7 @@ fn option_name(call: &Syscall) -> &str {
         (true, Some(25)) => "TCP_NOTSENT_LOWAT",
         (true, Some(36)) => "TCP_INQ",
         (false, Some(9)) => "SO_KEEPALIVE",
+        (false, Some(10)) => "SO_OOBINLINE",
         (false, Some(18)) => "SO_RCVLOWAT",
         _ => "",
     }
@@ -92,6 +93,9 @@ impl Runner {
         }
         if let Some(n) = o.syncnt {
             let _ = self.ep.set_syn_retries(c, n);
+        }
+        if let Some(on) = o.oob_inline {
+            let _ = self.ep.set_oob_inline(c, on);
         }
         if let Some(on) = o.quickack {
             let _ = self.ep.set_quickack(self.now, c, on);
@@ -234,6 +238,9 @@ impl Runner {
                 _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
             },
             "SO_KEEPALIVE" => opts.keepalive = Some(int.unwrap_or(0) != 0),
+            // Linux sock.c: SO_OOBINLINE keeps urgent data's out-of-band
+            // byte in the stream (SOCK_URGINLINE).
+            "SO_OOBINLINE" => opts.oob_inline = Some(int.unwrap_or(0) != 0),
             // Linux sock.c: sk_setsockopt() SO_RCVLOWAT: a negative value is
             // INT_MAX; TCP keeps at most half the buffer (tcp_set_rcvlowat()).
             "SO_RCVLOWAT" => {
@@ -402,6 +409,7 @@ impl Runner {
                 "TCP_KEEPINTVL" => only.keepintvl = opts.keepintvl,
                 "TCP_KEEPCNT" => only.keepcnt = opts.keepcnt,
                 "TCP_SYNCNT" => only.syncnt = opts.syncnt,
+                "SO_OOBINLINE" => only.oob_inline = opts.oob_inline,
                 "TCP_LINGER2" => only.linger2 = opts.linger2,
                 "SO_SNDBUF" => only.sndbuf = opts.sndbuf,
                 "SO_RCVBUF" => only.rcvbuf = opts.rcvbuf,
@@ -453,6 +461,7 @@ impl Runner {
             "TCP_NODELAY" => i64::from(f.opts.nodelay.unwrap_or(!cfg.nagle)),
             "IP_TOS" | "IPV6_TCLASS" => i64::from(f.opts.tos.unwrap_or(0)),
             "SO_KEEPALIVE" => i64::from(f.opts.keepalive.unwrap_or(false)),
+            "SO_OOBINLINE" => i64::from(f.opts.oob_inline.unwrap_or(false)),
             "SO_RCVLOWAT" => match conn {
                 Some(c) => i64::from(self.ep.recv_lowat(c).unwrap_or(1)),
                 None => i64::from(f.opts.rcvlowat.unwrap_or(1).max(1)),

@@ -395,11 +395,25 @@ impl Runner {
                     arg(3).map(flag_names).unwrap_or_default()
                 };
                 let has = |f: &str| flags.iter().any(|x| x == f);
-                if let Some(other) = flags
-                    .iter()
-                    .find(|f| !matches!(f.as_str(), "MSG_PEEK" | "MSG_DONTWAIT" | "MSG_WAITALL"))
-                {
+                if let Some(other) = flags.iter().find(|f| {
+                    !matches!(
+                        f.as_str(),
+                        "MSG_PEEK" | "MSG_DONTWAIT" | "MSG_WAITALL" | "MSG_OOB"
+                    )
+                }) {
                     return fail(line, format!("{name}: unsupported flag {other}"));
+                }
+                if has("MSG_OOB") {
+                    // Linux tcp_recv_urg(): the out-of-band byte, never
+                    // blocking; 1 byte (0 for a zero-length buffer).
+                    let r = match self.ep.recv_oob(c, has("MSG_PEEK")) {
+                        Ok(Some(_)) => CallResult::Done(i64::from(len > 0), None),
+                        Ok(None) => CallResult::Done(0, None),
+                        Err(Error::WouldBlock) => CallResult::Done(-1, Some("EAGAIN")),
+                        Err(e) => CallResult::Done(-1, Some(errno_of(e))),
+                    };
+                    self.drain();
+                    return Ok(r);
                 }
                 let blocking =
                     self.fds.get(&fd).is_some_and(|f| !f.nonblocking) && !has("MSG_DONTWAIT");
@@ -639,6 +653,9 @@ impl Runner {
                 info.map_or(0, |i| i64::from(i.unacked) + i64::from(i.unsent))
             }
             Some("SIOCOUTQNSD") => info.map_or(0, |i| i64::from(i.unsent)),
+            // Linux tcp_ioctl() SIOCATMARK: urgent data pending and the
+            // read position at its byte.
+            Some("SIOCATMARK") => i64::from(self.ep.at_urgent_mark(c)),
             other => return fail(line, format!("ioctl: unsupported request {other:?}")),
         };
         let want = call
