@@ -1886,6 +1886,24 @@ dual!(
 
 // ---- Urgent data (MUST-30/32/33) -------------------------------------------------------
 
+/// The peer sends "abcdef" with the urgent pointer 3 bytes in.
+fn urgent_abcdef(net: &mut Net, c: ConnId) {
+    let v = client_view(net, c);
+    send_to(
+        net,
+        Side::Client,
+        v.remote,
+        v.local,
+        &raw(
+            v.rcv_nxt,
+            v.snd_nxt,
+            TcpFlags::ACK | TcpFlags::PSH | TcpFlags::URG,
+        )
+        .urgent(3)
+        .data(b"abcdef"),
+    );
+}
+
 dual!(
     rfc9293_must_30_32_33_urgent_pointer_signalled,
     |f: Family| {
@@ -1896,21 +1914,8 @@ dual!(
         let mut net = Net::with_configs(f, in_band, Config::linux());
         let (c, _s) = net.established();
         net.capp.read = false;
-        let v = client_view(&net, c);
         assert_eq!(net.client.urgent_pending(c), 0);
-        send_to(
-            &mut net,
-            Side::Client,
-            v.remote,
-            v.local,
-            &raw(
-                v.rcv_nxt,
-                v.snd_nxt,
-                TcpFlags::ACK | TcpFlags::PSH | TcpFlags::URG,
-            )
-            .urgent(3)
-            .data(b"abcdef"),
-        );
+        urgent_abcdef(&mut net, c);
         assert_eq!(count(&net.capp.events, Event::Urgent(c)), 1);
         assert_eq!(net.client.urgent_pending(c), 3, "octets up to the pointer");
         let mut buf = [0u8; 2];
@@ -1926,20 +1931,7 @@ dual!(linux_urgent_byte_leaves_the_stream, |f: Family| {
     let mut net = Net::new(f);
     let (c, _s) = net.established();
     net.capp.read = false;
-    let v = client_view(&net, c);
-    send_to(
-        &mut net,
-        Side::Client,
-        v.remote,
-        v.local,
-        &raw(
-            v.rcv_nxt,
-            v.snd_nxt,
-            TcpFlags::ACK | TcpFlags::PSH | TcpFlags::URG,
-        )
-        .urgent(3)
-        .data(b"abcdef"),
-    );
+    urgent_abcdef(&mut net, c);
     assert_eq!(count(&net.capp.events, Event::Urgent(c)), 1);
     // BSD semantics: the byte before the pointer ("c") is out of band; a
     // read stops in front of it, recv_oob returns it once, the next read

@@ -536,8 +536,7 @@ impl Endpoint {
     /// tcp_make_synack() and tcp_conn_request()).
     pub fn set_listener_user_mss(&mut self, l: ListenerId, mss: u16) -> Result<(), Error> {
         Self::check_user_mss(mss)?;
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.user_mss = mss;
+        self.listener_opts_mut(l)?.user_mss = mss;
         Ok(())
     }
 
@@ -547,16 +546,14 @@ impl Endpoint {
     /// window shift that buffer needs (Linux tcp_openreq_init_rwin(),
     /// sk_clone_lock()).
     pub fn set_listener_recv_buffer(&mut self, l: ListenerId, bytes: usize) -> Result<(), Error> {
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.rcvbuf = bytes;
+        self.listener_opts_mut(l)?.rcvbuf = bytes;
         Ok(())
     }
 
     /// Set SO_SNDBUF on a listener (0 unsets it): the connections it makes
     /// start with this send buffer, not autotuned (Linux sk_clone_lock()).
     pub fn set_listener_send_buffer(&mut self, l: ListenerId, bytes: usize) -> Result<(), Error> {
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.sndbuf = bytes;
+        self.listener_opts_mut(l)?.sndbuf = bytes;
         Ok(())
     }
 

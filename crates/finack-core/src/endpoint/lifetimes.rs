@@ -89,8 +89,7 @@ impl Endpoint {
     /// reqsk_timer_handler() reads the listener's count).
     pub fn set_listener_syn_retries(&mut self, l: ListenerId, retries: u32) -> Result<(), Error> {
         let n = syncnt(retries)?;
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.syn_retries = n;
+        self.listener_opts_mut(l)?.syn_retries = n;
         Ok(())
     }
 
@@ -114,8 +113,7 @@ impl Endpoint {
     /// TCP_LINGER2 on a listener: the connections it makes start with it.
     pub fn set_listener_linger2(&mut self, l: ListenerId, how: Linger2) -> Result<(), Error> {
         let how = linger2(how)?;
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.linger2 = how;
+        self.listener_opts_mut(l)?.linger2 = how;
         Ok(())
     }
 
@@ -128,8 +126,7 @@ impl Endpoint {
     /// TCPDeferAcceptDrop; syn_ack_recalc()). 0 turns it off.
     pub fn set_listener_defer_accept(&mut self, l: ListenerId, secs: u32) -> Result<(), Error> {
         let n = secs_to_retrans(&self.cfg, secs);
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.defer_accept = n;
+        self.listener_opts_mut(l)?.defer_accept = n;
         Ok(())
     }
 
@@ -170,5 +167,14 @@ impl Endpoint {
     /// connection nor listener yet).
     pub fn defer_accept_rounded(&self, secs: u32) -> u32 {
         retrans_to_secs(&self.cfg, secs_to_retrans(&self.cfg, secs))
+    }
+
+    /// The options a live listener passes to its connections.
+    pub(super) fn listener_opts_mut(
+        &mut self,
+        l: ListenerId,
+    ) -> Result<&mut crate::listener::ListenerOpts, Error> {
+        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
+        Ok(&mut listener.opts)
     }
 }

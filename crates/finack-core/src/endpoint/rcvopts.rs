@@ -54,8 +54,7 @@ impl Endpoint {
         if !self.cfg.rcv_memory {
             return Err(Error::InvalidArgument);
         }
-        let listener = self.listeners.get_mut(l).ok_or(Error::InvalidHandle)?;
-        listener.opts.window_clamp = if bytes == 0 {
+        self.listener_opts_mut(l)?.window_clamp = if bytes == 0 {
             0
         } else {
             bytes.max(crate::tcb::MIN_WINDOW_CLAMP)
