@@ -65,6 +65,7 @@ fn every_own_script_passes() {
             "inq-control-message.pkt",
             "keepalive-listener-inherits.pkt",
             "keepalive-socket-options.pkt",
+            "keepalive-user-timeout.pkt",
             "linger2-negative-orphan.pkt",
             "linger2-negative.pkt",
             "linger2-option.pkt",
@@ -118,6 +119,7 @@ fn every_own_script_passes() {
             "window-below-one-segment.pkt",
             "window-clamp-bounded.pkt",
             "window-opens-before-probe.pkt",
+            "writev-readv.pkt",
             "zero-window-probe-rearm.pkt",
         ]
     );
@@ -533,6 +535,20 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "urgent-oob-not-yet.pkt",
         "   +0 read(4, ..., 100) = 9",
         "   +0 read(4, ..., 100) = 10",
+        "",
+    );
+    // With TCP_USER_TIMEOUT, keep-alive gives up by time, not by count.
+    fails(
+        "keepalive-user-timeout.pkt",
+        "   +1 > R. 1:1(0) ack 1",
+        "   +1 > . 0:0(0) ack 1",
+        "",
+    );
+    // readv() reads what all its iovecs hold, no more.
+    fails(
+        "writev-readv.pkt",
+        "   +0 readv(4, [{..., 100}, {..., 250}], 2) = 350",
+        "   +0 readv(4, [{..., 100}, {..., 250}], 2) = 500",
         "",
     );
     // TCP_SYNCNT bounds the SYN and SYN,ACK retries.

@@ -307,7 +307,17 @@ impl Tcb {
             if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now)
                 && self.snd.una == self.snd.max
             {
-                if u32::from(self.ka.probes_out) >= self.keepalive_count(ctx.cfg) {
+                // Linux tcp_keepalive_timer(): with TCP_USER_TIMEOUT set, the
+                // peer silent that long once a probe is out ends it, however
+                // many probes TCP_KEEPCNT allows; otherwise the count does.
+                let given_up = match self.snd.user_timeout() {
+                    Some(ut) => {
+                        self.ka.probes_out > 0
+                            && now.saturating_duration_since(self.ka.last_rx) >= ut
+                    }
+                    None => u32::from(self.ka.probes_out) >= self.keepalive_count(ctx.cfg),
+                };
+                if given_up {
                     // MUST-29 tolerates lost ACKs: only after all probes went
                     // unanswered is the peer declared dead (Linux then sends RST).
                     self.active_rst(ctx);

@@ -230,6 +230,33 @@ impl Runner {
 
     /// Executes (or retries, when `retry`) a system call.
     pub(super) fn exec(&mut self, line: u32, call: &Syscall, retry: bool) -> Res<CallResult> {
+        if matches!(call.name.as_str(), "writev" | "readv") {
+            // writev(fd, iov, iovcnt) and readv(fd, iov, iovcnt): a write or
+            // read of the iovecs' summed length (a stream socket sees one
+            // buffer; Linux's iov_iter gathers them).
+            let Some(Expr::List(items)) = call.args.get(1) else {
+                return fail(line, format!("{}: expected an iovec array", call.name));
+            };
+            let Some(len) = list_total(items) else {
+                return fail(
+                    line,
+                    format!("{}: cannot read the iovec lengths", call.name),
+                );
+            };
+            let mut plain = call.clone();
+            plain.name = if call.name == "writev" {
+                "write"
+            } else {
+                "read"
+            }
+            .into();
+            plain.args = vec![
+                call.args.first().cloned().unwrap_or(Expr::Ellipsis),
+                Expr::Ellipsis,
+                Expr::Int(len as i64),
+            ];
+            return self.exec(line, &plain, retry);
+        }
         let name = call.name.as_str();
         let arg = |i: usize| call.args.get(i);
         let r = match name {
@@ -782,6 +809,11 @@ pub(super) fn iov_total(msg: &Expr) -> Option<usize> {
     let Expr::List(items) = iov else {
         return None;
     };
+    list_total(items)
+}
+
+/// The summed lengths of an iovec array (`[{..., 10}, {iov_base=..., iov_len=20}]`).
+fn list_total(items: &[Expr]) -> Option<usize> {
     let mut total = 0usize;
     for it in items {
         let len = it
