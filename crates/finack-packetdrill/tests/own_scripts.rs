@@ -79,6 +79,7 @@ fn every_own_script_passes() {
             "rcv-window-no-scaling.pkt",
             "rcvlowat-window-clamp.pkt",
             "recv-peek-waitall.pkt",
+            "recv-trunc.pkt",
             "reset-in-close-wait.pkt",
             "reset-in-established.pkt",
             "retries-time-budget.pkt",
@@ -542,6 +543,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "keepalive-user-timeout.pkt",
         "   +1 > R. 1:1(0) ack 1",
         "   +1 > . 0:0(0) ack 1",
+        "",
+    );
+    // MSG_TRUNC consumes what it counts; with MSG_PEEK it does not.
+    fails(
+        "recv-trunc.pkt",
+        "   +0 read(4, ..., 1000) = 400",
+        "   +0 read(4, ..., 1000) = 500",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

@@ -407,15 +407,11 @@ impl Runner {
                 let Some(len) = arg(2).and_then(Expr::as_int) else {
                     return fail(line, format!("{name}: length must be an integer"));
                 };
-                let readable = self.ep.info(c).is_some_and(|i| i.readable > 0);
-                if is_null(arg(1)) && len > 0 && readable {
-                    return Ok(CallResult::Done(-1, Some("EFAULT")));
-                }
-                let mut data = vec![0u8; len.max(0) as usize];
-                let fd = self.fd_arg(line, call)?;
                 // recv()'s flags: MSG_PEEK leaves the data in place,
                 // MSG_DONTWAIT does not wait, MSG_WAITALL waits for all of
-                // `len` (Linux sock_rcvlowat() makes it the target).
+                // `len` (Linux sock_rcvlowat() makes it the target),
+                // MSG_TRUNC takes the bytes without copying them (so a NULL
+                // buffer does not fault), MSG_OOB reads urgent data's byte.
                 let flags = if name == "read" {
                     Vec::new()
                 } else {
@@ -425,11 +421,17 @@ impl Runner {
                 if let Some(other) = flags.iter().find(|f| {
                     !matches!(
                         f.as_str(),
-                        "MSG_PEEK" | "MSG_DONTWAIT" | "MSG_WAITALL" | "MSG_OOB"
+                        "MSG_PEEK" | "MSG_DONTWAIT" | "MSG_WAITALL" | "MSG_OOB" | "MSG_TRUNC"
                     )
                 }) {
                     return fail(line, format!("{name}: unsupported flag {other}"));
                 }
+                let readable = self.ep.info(c).is_some_and(|i| i.readable > 0);
+                if is_null(arg(1)) && len > 0 && readable && !has("MSG_TRUNC") {
+                    return Ok(CallResult::Done(-1, Some("EFAULT")));
+                }
+                let mut data = vec![0u8; len.max(0) as usize];
+                let fd = self.fd_arg(line, call)?;
                 if has("MSG_OOB") {
                     // Linux tcp_recv_urg(): the out-of-band byte, never
                     // blocking; 1 byte (0 for a zero-length buffer).
