@@ -77,6 +77,7 @@ fn every_own_script_passes() {
             "orphan-zero-window-gives-up.pkt",
             "quickack-option.pkt",
             "rcv-window-no-scaling.pkt",
+            "rcvbuf-lowered-fast-path.pkt",
             "rcvlowat-window-clamp.pkt",
             "recv-peek-waitall.pkt",
             "recv-trunc.pkt",
@@ -550,6 +551,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "recv-trunc.pkt",
         "   +0 read(4, ..., 1000) = 400",
         "   +0 read(4, ..., 1000) = 500",
+        "",
+    );
+    // The fast path takes the fifth segment over the buffer's limit.
+    fails(
+        "rcvbuf-lowered-fast-path.pkt",
+        "+.10~+.12 > . 1:1(0) ack 5001 win 1034",
+        "+0 > . 1:1(0) ack 4001 win 0",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

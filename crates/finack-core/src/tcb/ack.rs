@@ -60,6 +60,8 @@ impl Tcb {
             self.note_peer_window();
             self.snd.wl1 = cur.seq;
             self.snd.wl2 = ack;
+            // Linux tcp_rcv_state_process() SYN-RECEIVED: tcp_fast_path_on().
+            self.hp_on(ctx.cfg);
             if self.listener.is_none() {
                 ctx.events.push(Event::Connected(self.id));
             }
@@ -209,6 +211,12 @@ impl Tcb {
             let was_closed = self.snd.wnd == 0;
             let was = self.snd.wnd;
             self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+            if self.snd.wnd != was {
+                // Linux tcp_ack_update_window(): a new window is predicted
+                // afresh (tcp_fast_path_check()).
+                self.hp_off();
+                self.hp_check(ctx.cfg);
+            }
             if self.snd.wnd != was && self.snd.notsent() > 0 && self.snd.una == self.snd.max {
                 // Linux tcp_input.c: tcp_ack_update_window(): a window that
                 // changes while data waits to be sent checks for idleness

@@ -460,7 +460,7 @@ impl Tcb {
         payload: &[u8],
     ) -> bool {
         self.ecn_check_ce(ctx);
-        if ctx.cfg.rcv_memory && !self.rmem_admit(ctx, seq, payload.len()) {
+        if ctx.cfg.rcv_memory && !self.rmem_admit(ctx, seg, seq, payload.len()) {
             return false;
         }
         if seq != self.rcv.nxt {

@@ -70,6 +70,11 @@ impl Tcb {
             // → tcp_mtup_init(), tcp_init_buffer_space().
             self.mtu_probing_init(ctx.cfg, ctx.now);
             self.rmem_init_buffer_space(ctx.cfg);
+            // Linux tcp_finish_connect(): header prediction only without
+            // window scaling (its window field would need the shift).
+            if self.snd.wscale == 0 {
+                self.hp_on(ctx.cfg);
+            }
             if !self.save_handshake_ack(ctx) {
                 self.rcv.ack_now = true;
             }

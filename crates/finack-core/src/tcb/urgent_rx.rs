@@ -72,6 +72,9 @@ impl Tcb {
                 let e = self.est();
                 e.urg.seq = ptr;
                 e.urg.state = OobState::NotYet;
+                // tcp_check_urg(): no header prediction while urgent data
+                // is pending.
+                self.hp_off();
             }
         }
         let u = self.urg();
@@ -104,6 +107,7 @@ impl Tcb {
         };
         if self.read_seq().gt(u.seq) {
             self.est().urg.state = OobState::None;
+            self.hp_check(cfg);
         }
         n
     }
@@ -180,5 +184,12 @@ impl Tcb {
     /// SO_OOBINLINE as set.
     pub(crate) fn oob_inline(&self) -> bool {
         self.urg().inline
+    }
+}
+
+impl Tcb {
+    /// Urgent data is pending (Linux `tp->urg_data` non-zero).
+    pub(crate) fn urgent_active(&self) -> bool {
+        self.urg().state != OobState::None
     }
 }

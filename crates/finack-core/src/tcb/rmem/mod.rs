@@ -19,6 +19,7 @@ use finack_wire::{SeqNumber, TcpRepr};
 use super::{Ctx, Tcb};
 use crate::config::Config;
 
+mod fast_path;
 mod window;
 
 /// Linux TCP_RMEM_TO_WIN_SCALE: the ratio's fixed point.
@@ -84,6 +85,12 @@ pub(crate) struct RcvMem {
     /// Data was refused for want of memory: the next window is 0 (Linux
     /// ICSK_ACK_NOMEM).
     nomem: bool,
+    /// Memory reserved ahead of charges, in whole pages when reserved
+    /// (`sk_forward_alloc`; see `fast_path`).
+    fwd: u32,
+    /// Header prediction is on, for segments carrying this window field
+    /// (Linux `pred_flags`; see `fast_path`).
+    hp: Option<u16>,
 }
 
 impl RcvMem {
@@ -119,6 +126,29 @@ impl RcvMem {
     /// Linux tcp_full_space().
     fn full_space(&self) -> i64 {
         self.win_from_space(i64::from(self.rcvbuf))
+    }
+
+    /// Linux sk_rmem_schedule(): a charge of `size` that the memory
+    /// reserved ahead does not cover reserves `size` more, in whole pages
+    /// (__sk_mem_schedule()).
+    fn schedule(&mut self, size: u32) {
+        if size > self.fwd {
+            self.fwd += size.div_ceil(PAGE) * PAGE;
+        }
+    }
+
+    /// A buffer is charged (skb_set_owner_r() → sk_mem_charge()).
+    fn charge(&mut self, size: u32) {
+        self.rmem += size;
+        self.fwd = self.fwd.saturating_sub(size);
+    }
+
+    /// A buffer is freed (sock_rfree() → sk_mem_uncharge()): its memory
+    /// returns to the reserve, which gives back whole pages at once
+    /// (sk_mem_reclaim()).
+    fn uncharge(&mut self, size: u32) {
+        self.rmem -= size;
+        self.fwd = (self.fwd + size) % PAGE;
     }
 }
 
@@ -465,13 +495,15 @@ impl Tcb {
         for i in 0..reached {
             let o = m.ooo[i];
             if o.end.le(at) {
-                m.rmem -= o.truesize;
+                m.uncharge(o.truesize);
             } else {
                 queue_rcv_charged(m, o);
                 at = o.end;
             }
         }
         m.ooo.drain(..reached);
+        // Linux tcp_data_queue(): tcp_fast_path_check() after in-order data.
+        self.hp_check(cfg);
     }
 
     /// Charge an out-of-order segment `[seq, seq+len)` that was just held
@@ -503,6 +535,8 @@ impl Tcb {
         if at > 0 && m.ooo[at - 1].end.ge(end) {
             return;
         }
+        // Linux tcp_data_queue_ofo(): "Disable header prediction."
+        m.hp = None;
         let coalesced = at == m.ooo.len()
             && m.ooo
                 .last_mut()
@@ -515,7 +549,7 @@ impl Tcb {
         if !coalesced {
             let covered = m.ooo[at..].iter().take_while(|o| o.end.le(end)).count();
             let freed: u32 = m.ooo.drain(at..at + covered).map(|o| o.truesize).sum();
-            m.rmem -= freed;
+            m.uncharge(freed);
             let skb = Skb {
                 seq,
                 end,
@@ -529,7 +563,7 @@ impl Tcb {
             self.grow_window(cfg, plen, truesize);
         }
         if !coalesced {
-            self.mem_mut().rmem += truesize;
+            self.mem_mut().charge(truesize);
         }
         if accepted {
             let space = self.rcvq_space();
@@ -545,25 +579,42 @@ impl Tcb {
     /// window's edge (BeyondWindow) nor over the memory limit
     /// (TCPOFODrop). Each refusal is acknowledged at once, in quick-ACK
     /// mode. The ring is made large enough for what is taken.
-    pub(super) fn rmem_admit(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, len: usize) -> bool {
+    pub(super) fn rmem_admit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        seq: SeqNumber,
+        len: usize,
+    ) -> bool {
         let open = self.rcv_wnd_open();
         let nxt = self.rcv.nxt;
         let ahead = (seq - nxt).max(0) as usize;
+        let (truesize, _) = self.seg_truesize(seg);
         let refuse = |t: &mut Tcb, ctx: &mut Ctx<'_>| {
             t.rcv.ack_now = true;
             t.rcv.quickacks = t.rcv.quickacks.max(ctx.cfg.quickacks);
             false
         };
-        if seq == nxt {
+        if seq == nxt && self.hp_takes(seg, truesize) {
+            // The fast path: no window or memory checks.
+        } else if seq == nxt {
             if open == 0 {
                 ctx.stats.zero_window_drop += 1;
                 return refuse(self, ctx);
             }
-            if !self.rmem_try_schedule(ctx, ahead) {
+            if self.rmem_try_schedule(ctx, ahead) {
+                self.mem_mut().schedule(truesize);
+            } else {
                 self.rcv.ack_now = true;
                 if self.rcv.buf.len() > 0 {
                     ctx.stats.rcvq_drop += 1;
                     return false;
+                }
+                // Nothing waits to be read: taken anyway
+                // (sk_forced_mem_schedule()).
+                let m = self.mem_mut();
+                if truesize > m.fwd {
+                    m.fwd += (truesize - m.fwd).div_ceil(PAGE) * PAGE;
                 }
             }
         } else {
@@ -575,6 +626,7 @@ impl Tcb {
                 ctx.stats.ofo_drop += 1;
                 return refuse(self, ctx);
             }
+            self.mem_mut().schedule(truesize);
         }
         let needed = self.rcv.buf.len() + ahead + len;
         if needed > self.rcv.buf.cap() {
@@ -603,7 +655,8 @@ impl Tcb {
         let copied = self.rcv.nxt - self.rcv.buf.len() as u32;
         let m = self.mem_mut();
         while let Some(s) = m.queue.front().filter(|s| s.end.le(copied)) {
-            m.rmem -= s.truesize;
+            let size = s.truesize;
+            m.uncharge(size);
             m.queue.pop_front();
         }
     }
@@ -673,7 +726,10 @@ impl Tcb {
         }
         let m = self.mem_mut();
         if m.rmem > m.rcvbuf {
+            // Refused (tcp_prune_queue(): "massive buffer overcommit"):
+            // prediction off.
             m.nomem = true;
+            m.hp = None;
             return false;
         }
         true
@@ -701,32 +757,41 @@ impl Tcb {
             }
             held
         });
-        m.rmem -= freed;
+        m.uncharge(freed);
     }
 }
 
 /// Queue an in-order buffer not yet charged: into the last one's head room
 /// when it fits (no charge), else charged at the tail.
 fn queue_rcv(m: &mut RcvMem, skb: Skb) {
+    if !coalesce(m, skb) {
+        m.charge(skb.truesize);
+        m.queue.push_back(skb);
+    }
+}
+
+/// Copy a buffer into the last queued one's head room when it fits there
+/// (Linux skb_try_coalesce(): no charge).
+fn coalesce(m: &mut RcvMem, skb: Skb) -> bool {
     let len = (skb.end - skb.seq).max(0) as u32;
-    if let Some(t) = m
-        .queue
+    m.queue
         .back_mut()
         .filter(|t| t.end == skb.seq && len <= t.tailroom)
-    {
-        t.tailroom -= len;
-        t.end = skb.end;
-        return;
-    }
-    m.rmem += skb.truesize;
-    m.queue.push_back(skb);
+        .map(|t| {
+            t.tailroom -= len;
+            t.end = skb.end;
+        })
+        .is_some()
 }
 
 /// Move an out-of-order buffer, already charged, to the queue's tail:
 /// copied into the last buffer's head room when it fits (and released).
 fn queue_rcv_charged(m: &mut RcvMem, skb: Skb) {
-    m.rmem -= skb.truesize;
-    queue_rcv(m, skb);
+    if coalesce(m, skb) {
+        m.uncharge(skb.truesize);
+    } else {
+        m.queue.push_back(skb);
+    }
 }
 
 #[cfg(test)]

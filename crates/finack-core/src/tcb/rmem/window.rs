@@ -161,6 +161,7 @@ impl Tcb {
     pub(in crate::tcb) fn rmem_window_for_segment(&mut self, cfg: &Config) -> u32 {
         if core::mem::take(&mut self.mem_mut().nomem) {
             self.mem_mut().wnd = 0;
+            self.hp_off();
             return 0;
         }
         let cur = self.rcv_wnd_open();
@@ -177,6 +178,10 @@ impl Tcb {
         // tcp_rcv_wnd_snd_ack_no_scaling).
         new = new.min(self.window_max());
         self.mem_mut().wnd = new;
+        if new >> ws == 0 {
+            // "If we advertise zero window, disable fast path."
+            self.hp_off();
+        }
         new
     }
 
