@@ -77,6 +77,7 @@ fn every_own_script_passes() {
             "orphan-zero-window-gives-up.pkt",
             "quickack-option.pkt",
             "rcv-window-no-scaling.pkt",
+            "rcvbuf-lowered-fast-path-ts.pkt",
             "rcvbuf-lowered-fast-path.pkt",
             "rcvlowat-window-clamp.pkt",
             "recv-peek-waitall.pkt",
@@ -558,6 +559,12 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "rcvbuf-lowered-fast-path.pkt",
         "+.10~+.12 > . 1:1(0) ack 5001 win 1034",
         "+0 > . 1:1(0) ack 4001 win 0",
+        "",
+    );
+    fails(
+        "rcvbuf-lowered-fast-path-ts.pkt",
+        "+.10~+.12 > . 1:1(0) ack 5001 <nop,nop,TS val 700 ecr 700>",
+        "+0 > . 1:1(0) ack 4001 win 0 <nop,nop,TS val 600 ecr 700>",
         "",
     );
     // readv() reads what all its iovecs hold, no more.
