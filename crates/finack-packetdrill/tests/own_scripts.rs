@@ -124,6 +124,7 @@ fn every_own_script_passes() {
             "window-opens-before-probe.pkt",
             "writev-readv.pkt",
             "zero-window-probe-rearm.pkt",
+            "zero-window-user-timeout.pkt",
         ]
     );
 }
@@ -565,6 +566,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "rcvbuf-lowered-fast-path-ts.pkt",
         "+.10~+.12 > . 1:1(0) ack 5001 <nop,nop,TS val 700 ecr 700>",
         "+0 > . 1:1(0) ack 4001 win 0 <nop,nop,TS val 600 ecr 700>",
+        "",
+    );
+    // Answered zero-window probes end under TCP_USER_TIMEOUT, not before.
+    fails(
+        "zero-window-user-timeout.pkt",
+        "[ETIMEDOUT], [4]) = 0",
+        "[0], [4]) = 0",
+        "",
+    );
+    fails(
+        "zero-window-user-timeout.pkt",
+        "+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [ETIMEDOUT]",
+        "+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [ETIMEDOUT], [4]) = 0\n+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [ETIMEDOUT]",
         "",
     );
     // readv() reads what all its iovecs hold, no more.
