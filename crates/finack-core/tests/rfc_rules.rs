@@ -2027,33 +2027,38 @@ dual!(
     }
 );
 
-dual!(linux_connect_same_tuple_twice_addr_in_use, |f: Family| {
-    let mut net = Net::new(f);
-    let c = net
-        .client
-        .connect(net.now, f.client(5000), f.server(80))
-        .unwrap();
-    assert_eq!(
-        net.client.connect(net.now, f.client(5000), f.server(80)),
-        Err(Error::AddrInUse)
-    );
-    assert_eq!(
-        net.client.connect(
-            net.now,
-            SocketAddr::new(any_local(f).ip(), 5000),
-            f.server(80)
-        ),
-        Err(Error::AddrInUse),
-        "unspecified local IP resolves to the same tuple"
-    );
-    // Another remote port from the same local port is fine.
-    let c2 = net
-        .client
-        .connect(net.now, f.client(5000), f.server(81))
-        .unwrap();
-    assert_ne!(c, c2);
-    assert_eq!(net.client.state(c), State::SynSent);
-});
+dual!(
+    linux_connect_same_tuple_twice_addr_not_available,
+    |f: Family| {
+        // Linux __inet_check_established(): a bound port whose 4-tuple is taken
+        // fails connect() with EADDRNOTAVAIL.
+        let mut net = Net::new(f);
+        let c = net
+            .client
+            .connect(net.now, f.client(5000), f.server(80))
+            .unwrap();
+        assert_eq!(
+            net.client.connect(net.now, f.client(5000), f.server(80)),
+            Err(Error::AddrNotAvailable)
+        );
+        assert_eq!(
+            net.client.connect(
+                net.now,
+                SocketAddr::new(any_local(f).ip(), 5000),
+                f.server(80)
+            ),
+            Err(Error::AddrNotAvailable),
+            "unspecified local IP resolves to the same tuple"
+        );
+        // Another remote port from the same local port is fine.
+        let c2 = net
+            .client
+            .connect(net.now, f.client(5000), f.server(81))
+            .unwrap();
+        assert_ne!(c, c2);
+        assert_eq!(net.client.state(c), State::SynSent);
+    }
+);
 
 dual!(linux_listen_twice_addr_in_use, |f: Family| {
     let mut net = Net::new(f);

@@ -6,7 +6,8 @@ use common::*;
 
 use std::time::Duration;
 
-use finack_core::{Cause, Error, Shutdown, State, UserCall};
+use finack_core::wire::TcpFlags;
+use finack_core::{Cause, Config, Error, Shutdown, State, UserCall};
 
 /// The record of `side`'s connection moving from `from` to `to`.
 fn transition(net: &Net, from: State, to: State) -> finack_core::Transition {
@@ -120,3 +121,47 @@ dual!(peek_leaves_the_bytes_for_recv, |f: Family| {
     net.run_to_quiet();
     assert_eq!(net.client.peek(c, &mut buf), Ok(0));
 });
+
+/// Linux tcp_twsk_unique(): connect() from the port of a connection now in
+/// TIME-WAIT, to the same peer, takes the entry over at once when
+/// timestamps guard the new incarnation (the port was chosen by the
+/// application, so tcp_tw_reuse is not asked), with the ISN past the old
+/// window: the old SND.NXT + 65535 + 2. Without timestamps the 4-tuple stays
+/// taken (EADDRNOTAVAIL).
+#[test]
+fn bound_connect_takes_over_time_wait_with_timestamps() {
+    for ts in [true, false] {
+        let mut cfg = Config::linux();
+        cfg.timestamps = ts;
+        let mut net = Net::with_configs(Family::V4, cfg.clone(), cfg);
+        let (c, s) = net.established();
+        let (local, remote) = net.client.addrs(c).unwrap();
+        let now = net.now;
+        net.client.close(now, c).unwrap();
+        net.run_for(Duration::from_millis(100));
+        let now = net.now;
+        net.server.close(now, s).unwrap();
+        net.run_for(Duration::from_millis(100));
+        assert!(net.client_states.contains(&State::TimeWait));
+        let fin = net
+            .sent_by(Side::Client)
+            .into_iter()
+            .find(|g| g.has(TcpFlags::FIN))
+            .unwrap()
+            .seq;
+        let mark = net.log.len();
+        let now = net.now;
+        let again = net.client.connect(now, local, remote);
+        if !ts {
+            assert_eq!(again.err(), Some(Error::AddrNotAvailable));
+            continue;
+        }
+        assert!(again.is_ok(), "{again:?}");
+        net.flush();
+        let syn = net.log[mark..]
+            .iter()
+            .find(|g| g.from == Side::Client && g.has(TcpFlags::SYN))
+            .unwrap();
+        assert_eq!(syn.seq, fin + 1 + 65535 + 2);
+    }
+}

@@ -114,7 +114,9 @@ fn every_own_script_passes() {
             "syncnt-connect.pkt",
             "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
+            "time-wait-blocks-connect-without-timestamps.pkt",
             "time-wait-restart.pkt",
+            "time-wait-taken-over-by-bound-connect.pkt",
             "tx-timestamps-retransmit.pkt",
             "urgent-oob-byte.pkt",
             "urgent-oob-inline.pkt",
@@ -579,6 +581,20 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "zero-window-user-timeout.pkt",
         "+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [ETIMEDOUT]",
         "+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [ETIMEDOUT], [4]) = 0\n+.5 getsockopt(4, SOL_SOCKET, SO_ERROR, [ETIMEDOUT]",
+        "",
+    );
+    // A bound port takes a TIME-WAIT over with timestamps; without them the
+    // 4-tuple stays taken.
+    fails(
+        "time-wait-taken-over-by-bound-connect.pkt",
+        "   +0 connect(4, ..., ...) = -1 EINPROGRESS (Operation now in progress)",
+        "   +0 connect(4, ..., ...) = -1 EADDRNOTAVAIL (Cannot assign requested address)",
+        "",
+    );
+    fails(
+        "time-wait-blocks-connect-without-timestamps.pkt",
+        "= -1 EADDRNOTAVAIL (Cannot assign requested address)",
+        "= -1 EADDRINUSE (Address already in use)",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

@@ -473,7 +473,8 @@ impl Shared {
             let local = SocketAddr::new(ip, port);
             let shard = self.steer.worker(local, remote);
             match open(shard, local) {
-                Err(Error::AddrInUse) => continue,
+                // Taken: by a listener, or the 4-tuple by a connection.
+                Err(Error::AddrInUse | Error::AddrNotAvailable) => continue,
                 r => {
                     self.port_counter.fetch_add(i, Ordering::Relaxed);
                     return r.map(|id| (shard, id));

@@ -253,9 +253,11 @@ impl Endpoint {
             self.ephemeral_port(now, ip, remote)?
         } else {
             let l = SocketAddr::new(ip, local.port());
-            match self.tuple_available(now, &(l, remote)) {
+            match self.tuple_available(now, &(l, remote), true) {
                 Some(reuse) => (local.port(), reuse),
-                None => return Err(Error::AddrInUse),
+                // Linux __inet_check_established(): the 4-tuple is taken
+                // (EADDRNOTAVAIL).
+                None => return Err(Error::AddrNotAvailable),
             }
         };
         let local = SocketAddr::new(ip, port);
@@ -277,7 +279,16 @@ impl Endpoint {
 
     /// Is the 4-tuple free? `Some(iss)` if so (with the ISS to use when it reuses a
     /// TIME-WAIT entry), `None` if taken.
-    fn tuple_available(&self, now: Instant, tuple: &Tuple) -> Option<Option<SeqNumber>> {
+    /// Is the 4-tuple free for a new connection? `Some(Some(iss))` when
+    /// it is held by a TIME-WAIT entry the connection may take over, with
+    /// the ISS it must use. `bound`: the application chose the local port
+    /// (bind() before connect()).
+    fn tuple_available(
+        &self,
+        now: Instant,
+        tuple: &Tuple,
+        bound: bool,
+    ) -> Option<Option<SeqNumber>> {
         if self
             .tuples
             .get(tuple, |i| tuple_of(&self.slots, i))
@@ -288,11 +299,18 @@ impl Endpoint {
         let Some(tw) = self.tw.find(tuple).and_then(|pos| self.tw.get(pos)) else {
             return Some(None);
         };
-        // Linux tcp_twsk_unique with tcp_tw_reuse: safe when timestamps (PAWS)
-        // protect the new incarnation and the entry is at least 1 s old.
+        // Linux tcp_twsk_unique(): safe when timestamps (PAWS) protect the
+        // new incarnation; a port the application bound takes the entry
+        // over at once, a port picked for it only with tcp_tw_reuse and an
+        // entry at least 1 s old (tcp_tw_reuse_delay). The ISS starts past
+        // the old connection's window (never 0).
         let age = now.saturating_duration_since(tw.entered(&self.cfg));
-        (self.cfg.tw_reuse && tw.ts_recent().is_some() && age >= core::time::Duration::from_secs(1))
-            .then_some(Some(tw.snd_nxt + 65535 + 2))
+        let reuse = self.cfg.tw_reuse && age >= core::time::Duration::from_secs(1);
+        if tw.ts_recent().is_none() || !(bound || reuse) {
+            return None;
+        }
+        let iss = tw.snd_nxt + 65535 + 2;
+        Some(Some(if iss.0 == 0 { SeqNumber(1) } else { iss }))
     }
 
     /// RFC 6056 §3.3.3 (algorithm 3): start at a keyed hash of the addresses plus a
@@ -314,7 +332,7 @@ impl Endpoint {
             if self.listeners.find(&local).is_some() {
                 continue;
             }
-            if let Some(iss) = self.tuple_available(now, &(local, remote)) {
+            if let Some(iss) = self.tuple_available(now, &(local, remote), false) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
                 return Ok((port, iss));
             }
