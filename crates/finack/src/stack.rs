@@ -415,9 +415,15 @@ impl Shared {
         remote: SocketAddr,
         setup: impl Fn(&mut Inner, Instant, ConnId) -> Result<(), Error>,
     ) -> Result<(usize, ConnId), Error> {
-        let open = |shard: usize, local: SocketAddr| {
+        // `picked`: the port is one this stack chose, not the application
+        // (a TIME-WAIT on the 4-tuple then yields only under tw_reuse).
+        let open = |shard: usize, local: SocketAddr, picked: bool| {
             self.op(shard, |inner, now| {
-                let id = inner.ep.connect(now, local, remote)?;
+                let id = if picked {
+                    inner.ep.connect_picked(now, local, remote)?
+                } else {
+                    inner.ep.connect(now, local, remote)?
+                };
                 inner.conns.entry(id).or_default();
                 if let Err(e) = setup(inner, now, id) {
                     let _ = inner.ep.abort(now, id);
@@ -428,7 +434,7 @@ impl Shared {
             })
         };
         if self.workers() == 1 {
-            return open(0, from).map(|id| (0, id));
+            return open(0, from, false).map(|id| (0, id));
         }
         // The local address the engine would choose (MUST-44/45: the first
         // of the remote's family); without one, the engine says why.
@@ -436,7 +442,7 @@ impl Shared {
             let addrs = self.lock(0).ep.addresses().to_vec();
             match addrs.into_iter().find(|a| a.is_ipv4() == remote.is_ipv4()) {
                 Some(ip) => ip,
-                None => return open(0, from).map(|id| (0, id)),
+                None => return open(0, from, false).map(|id| (0, id)),
             }
         } else {
             from.ip()
@@ -444,7 +450,7 @@ impl Shared {
         if from.port() != 0 {
             let local = SocketAddr::new(ip, from.port());
             let shard = self.steer.worker(local, remote);
-            return open(shard, local).map(|id| (shard, id));
+            return open(shard, local, false).map(|id| (shard, id));
         }
         // An ephemeral port: walk the range from a keyed hash of the
         // addresses plus a counter (RFC 6056 §3.3.3), skipping listeners'
@@ -472,7 +478,7 @@ impl Shared {
             }
             let local = SocketAddr::new(ip, port);
             let shard = self.steer.worker(local, remote);
-            match open(shard, local) {
+            match open(shard, local, true) {
                 // Taken: by a listener, or the 4-tuple by a connection.
                 Err(Error::AddrInUse | Error::AddrNotAvailable) => continue,
                 r => {

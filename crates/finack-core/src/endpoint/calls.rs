@@ -240,6 +240,29 @@ impl Endpoint {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnId, Error> {
+        self.connect_with(now, local, remote, true)
+    }
+
+    /// [`Endpoint::connect`] from a port the caller picked as an ephemeral
+    /// one rather than one the application bound: a TIME-WAIT entry holding
+    /// the 4-tuple is taken over only under [`Config::tw_reuse`](crate::Config::tw_reuse)
+    /// (Linux __inet_hash_connect() passes tcp_twsk_unique() its twp).
+    pub fn connect_picked(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnId, Error> {
+        self.connect_with(now, local, remote, false)
+    }
+
+    fn connect_with(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bound: bool,
+    ) -> Result<ConnId, Error> {
         self.last_now = self.last_now.max(now);
         self.check_remote(&local, &remote)?;
         let ip = if local.ip().is_unspecified() {
@@ -253,7 +276,7 @@ impl Endpoint {
             self.ephemeral_port(now, ip, remote)?
         } else {
             let l = SocketAddr::new(ip, local.port());
-            match self.tuple_available(now, &(l, remote), true) {
+            match self.tuple_available(now, &(l, remote), bound) {
                 Some(reuse) => (local.port(), reuse),
                 // Linux __inet_check_established(): the 4-tuple is taken
                 // (EADDRNOTAVAIL).
