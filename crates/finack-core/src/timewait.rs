@@ -237,6 +237,7 @@ impl TimeWait {
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 0,
             rcv_buf: 0,
+            rcv_mem: 0,
             rcv_ssthresh: 0,
             rcv_wnd: 0,
             ato: core::time::Duration::ZERO,

@@ -549,6 +549,9 @@ pub struct ConnInfo {
     /// The receive buffer's size (Linux `sk_rcvbuf`, `SK_MEMINFO_RCVBUF`):
     /// `Config::recv_buffer`, SO_RCVBUF, or what autotuning grew it to.
     pub rcv_buf: u32,
+    /// Memory the received data held takes (Linux `sk_rmem_alloc`,
+    /// `SK_MEMINFO_RMEM_ALLOC`) under `Config::rcv_memory`; else 0.
+    pub rcv_mem: u32,
     /// The bound the receive window grows under (Linux
     /// `tcpi_rcv_ssthresh`); without `Config::rcv_memory`, the buffer's
     /// free room.

@@ -68,6 +68,7 @@ impl Tcb {
             rcv_rtt: self.rcv_rtt(),
             rcv_mss: self.rcv_mss(cfg),
             rcv_buf: self.rcvbuf(cfg) as u32,
+            rcv_mem: self.rmem_in_use(),
             rcv_ssthresh: self.rcv_ssthresh(cfg),
             rcv_wnd: self.rcv_wnd_announced(cfg),
             ato: core::time::Duration::from_millis(u64::from(

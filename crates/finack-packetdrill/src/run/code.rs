@@ -517,6 +517,8 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
         "tcpi_rcv_ssthresh" => i64::from(i.rcv_ssthresh),
         // SO_MEMINFO's receive buffer (`sk_rcvbuf`).
         "SK_MEMINFO_RCVBUF" => i64::from(i.rcv_buf),
+        // SO_MEMINFO's receive memory held (`sk_rmem_alloc`).
+        "SK_MEMINFO_RMEM_ALLOC" => i64::from(i.rcv_mem),
         "tcpi_snd_mss" => mss,
         "tcpi_backoff" => i64::from(i.backoff),
         "tcpi_probes" => i64::from(i.probes),
@@ -587,6 +589,7 @@ mod tests {
             rcv_rtt: core::time::Duration::ZERO,
             rcv_mss: 536,
             rcv_buf: 0,
+            rcv_mem: 0,
             rcv_ssthresh: 0,
             rcv_wnd: 0,
             ato: core::time::Duration::ZERO,

@@ -235,7 +235,7 @@ impl Tcb {
     }
 
     /// Receive memory in use (Linux `sk_rmem_alloc`), under the memory model.
-    pub(super) fn rmem_in_use(&self) -> u32 {
+    pub(crate) fn rmem_in_use(&self) -> u32 {
         self.mem().map_or(0, |m| m.rmem)
     }
 
