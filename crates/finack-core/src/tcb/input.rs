@@ -349,7 +349,9 @@ impl Tcb {
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
         );
-        if ctx.cfg.urgent_oob && open {
+        // Only a pointer, or a byte still awaited, has work here (most
+        // segments have neither).
+        if ctx.cfg.urgent_oob && open && (seg.flags.urg() || self.urgent_active()) {
             self.urg_rx_segment(seg);
         }
         if !seg.flags.urg() {

@@ -649,19 +649,19 @@ impl Tcb {
         out: &mut [u8],
         cfg: &Config,
     ) -> Result<(usize, bool), Error> {
-        if self.rcv.buf.len() > 0 {
-            let n = self.read_stream(cfg, out);
-            if n == 0 && self.rcv.buf.len() == 0 && !out.is_empty() {
-                // Only the out-of-band byte was there, now skipped: the
-                // read waits for more (Linux tcp_recvmsg_locked()).
-                self.rmem_uncharge_read(cfg);
-                return if self.rcv.fin_received || self.rcv.read_shutdown {
-                    Ok((0, false))
-                } else {
-                    Err(Error::WouldBlock)
-                };
-            }
+        let queued = self.rcv.buf.len() > 0;
+        let n = if queued {
+            self.read_stream(cfg, out)
+        } else {
+            0
+        };
+        // Only the out-of-band byte was there, now skipped: the read finds
+        // nothing and waits for more (Linux tcp_recvmsg_locked()).
+        let skipped_only = n == 0 && self.rcv.buf.len() == 0 && !out.is_empty();
+        if queued {
             self.rmem_uncharge_read(cfg);
+        }
+        if queued && !skipped_only {
             // Linux tcp.c: tcp_recvmsg_locked() adjusts the buffer before
             // tcp_cleanup_rbuf() decides whether to announce the window.
             self.rcv_space_adjust(now, cfg, n);

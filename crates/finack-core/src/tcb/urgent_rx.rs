@@ -55,8 +55,8 @@ impl Tcb {
     /// byte at the read position leaves the stream), and a byte awaited
     /// that this segment carries becomes readable as out-of-band data.
     pub(super) fn urg_rx_segment(&mut self, seg: &TcpRepr<'_>) {
-        let copied = self.read_seq();
         if seg.flags.urg() {
+            let copied = self.read_seq();
             let ptr = seg.seq + u32::from(seg.urgent) - 1;
             let u = self.urg();
             let replay = u.state != OobState::None && !ptr.gt(u.seq);
