@@ -26,8 +26,11 @@ use crate::types::{ConnId, ListenerId, ListenerLimits, Stats};
 /// One listening socket.
 pub(crate) struct Listener {
     pub(crate) local: SocketAddr,
-    /// Most connections in each of the SYN queue and the accept queue.
+    /// The backlog listen() was given, after `Config::max_backlog`.
     pub(crate) backlog: usize,
+    /// Most connections in each of the SYN queue and the accept queue
+    /// (`Config::linux_backlog`).
+    capacity: usize,
     /// Connections in SYN-RECEIVED that came from this listener (the SYN queue).
     pub(crate) syn_received: usize,
     /// Established connections the application has not accepted yet.
@@ -106,7 +109,7 @@ impl Listener {
 
     /// Linux `sk_acceptq_is_full`: no room for one more established connection.
     pub(crate) fn accept_queue_full(&self) -> bool {
-        self.accept_queue.len() >= self.backlog
+        self.accept_queue.len() >= self.capacity
     }
 
     /// The per-source limits: may a SYN from `peer` open one more
@@ -245,11 +248,13 @@ impl Listeners {
         &mut self,
         local: SocketAddr,
         backlog: usize,
+        capacity: usize,
         limits: ListenerLimits,
     ) -> ListenerId {
         let listener = Listener {
             local,
             backlog,
+            capacity,
             syn_received: 0,
             last_cookie: None,
             opts: ListenerOpts::default(),
@@ -386,7 +391,7 @@ impl Listeners {
         // answers with a cookie instead while the accept queue has room, and
         // with tcp_syncookies = 2 every SYN does (tcp_conn_request()).
         let always = cfg.syn_cookies && cfg.syn_cookies_always;
-        if listener.syn_received >= listener.backlog || always {
+        if listener.syn_received >= listener.capacity || always {
             if cfg.syn_cookies && !listener.accept_queue_full() {
                 return ListenAction::Send(listener.cookie_syn_ack(
                     now,

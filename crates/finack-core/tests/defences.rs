@@ -316,6 +316,9 @@ fn idle_timeout_is_off_by_default_and_settable_per_connection() {
 
 #[test]
 fn time_wait_cap_closes_the_overflow_at_once_and_still_acks_the_fin() {
+    // Linux tcp_time_wait(): TIME-WAIT and an orphan's FIN-WAIT-2 each take
+    // one of tcp_max_tw_buckets; without one the connection is closed at
+    // once (TCPTimeWaitOverflow).
     let mut ccfg = Config::linux();
     ccfg.max_time_wait = 2;
     let mut p = Pair::new(ccfg, Config::linux(), None);
@@ -324,12 +327,22 @@ fn time_wait_cap_closes_the_overflow_at_once_and_still_acks_the_fin() {
         let c = p.connect_from(CLIENT);
         let s = p.accepted[i];
         let now = p.now;
-        // The client closes first and so ends in TIME-WAIT.
-        p.client.close(now, c).unwrap();
+        // The client closes first and so ends in TIME-WAIT; the third only
+        // shuts its sending side, so it waits in FIN-WAIT-2 without a bucket.
+        if i == 2 {
+            p.client
+                .shutdown(now, c, finack_core::Shutdown::Write)
+                .unwrap();
+        } else {
+            p.client.close(now, c).unwrap();
+        }
         p.pump();
         p.server.close(now, s).unwrap();
         p.pump();
-        // The server got the final ACK whether or not TIME-WAIT had room.
+        // The server's side ends either way: with the final ACK (the third
+        // overflows TIME-WAIT but still acknowledges the FIN), or with the
+        // reset its FIN met once the fourth client's orphan found no bucket
+        // for its FIN-WAIT-2 and was gone.
         assert_eq!(p.server.state(s), State::Closed, "connection {i}");
         while let Some(e) = p.client.poll_event() {
             if matches!(e, Event::Closed { conn, reason: CloseReason::Normal } if conn == c) {
@@ -337,6 +350,7 @@ fn time_wait_cap_closes_the_overflow_at_once_and_still_acks_the_fin() {
             }
         }
     }
+    assert_eq!(p.server.stats().resets_received, 1);
     let tw = p
         .client
         .count_by_state()
@@ -350,14 +364,19 @@ fn time_wait_cap_closes_the_overflow_at_once_and_still_acks_the_fin() {
     assert_eq!(p.client.stats().time_wait_entered, 2);
     // The two that overflowed reported their close at once.
     assert_eq!(closed_events, 2);
-    // The transition record goes from FIN-WAIT-2 straight to CLOSED.
-    let overflowed = p
-        .client
-        .take_transitions()
+    // The transition record goes from FIN-WAIT-2 straight to CLOSED: for
+    // the orphan, right after it entered FIN-WAIT-2 from FIN-WAIT-1.
+    let transitions = p.client.take_transitions();
+    let overflowed = transitions
         .iter()
         .filter(|t| t.from == State::FinWait2 && t.to == State::Closed)
         .count();
     assert_eq!(overflowed, 2);
+    let into_fw2 = transitions
+        .iter()
+        .filter(|t| t.from == State::FinWait1 && t.to == State::FinWait2)
+        .count();
+    assert_eq!(into_fw2, 4);
 }
 
 #[test]

@@ -467,9 +467,13 @@ fn a_last_ack_orphan_with_a_silent_peer_ends_after_orphan_retries() {
         .count();
     let probes = h.ep.stats().loss_probes as u32;
     assert!(probes <= 1);
+    // Linux tcp_write_timeout(): the orphan gives up when the time
+    // `orphan_retries` doubling timeouts from 200 ms take has passed since
+    // its first resend, which lets one more resend out than the count
+    // (own script orphan-retries: 2 allow three, on Linux 6.18 too).
     assert_eq!(
         fins as u32,
-        1 + probes + retries,
+        1 + probes + retries + 1,
         "first FIN, a tail loss probe and its retransmissions"
     );
     assert_eq!(h.ep.connection_count(), 0, "gone");

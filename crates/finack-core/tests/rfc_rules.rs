@@ -1351,13 +1351,15 @@ fn n_in(ep: &Endpoint, st: State) -> usize {
 
 dual!(linux_backlog_syn_queue_overflow_drops_syn, |f: Family| {
     // Linux with tcp_syncookies = 0 (with cookies, see the RFC 4987 test).
+    // Backlog 1: Linux's SYN queue is full only when more than the backlog
+    // wait (inet_csk_reqsk_queue_is_full()), so it holds two.
     let server = Config {
         syn_cookies: false,
         ..Config::linux()
     };
     let mut net = Net::with_configs(f, Config::linux(), server);
     net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-    let l = net.server.listen(f.server(80), 2).unwrap();
+    let l = net.server.listen(f.server(80), 1).unwrap();
     net.sapp.listener = Some(l);
     // A client that never completes its handshakes.
     let r1 = syn_from(&mut net, f, 4001, 1000);
@@ -1378,19 +1380,53 @@ dual!(linux_backlog_syn_queue_overflow_drops_syn, |f: Family| {
     assert_eq!(net.server.stats().syn_queue_overflow, 1);
 });
 
+dual!(listen_backlog_fills_as_each_profile_says, |f: Family| {
+    // Linux: a listener is full when more than its backlog wait
+    // (sk_acceptq_is_full(); ss shows Recv-Q 1, 2, 3 for listen(fd, 0, 1,
+    // 2) on 6.18); the RFC profile holds the backlog, at least one.
+    for (cfg, backlog, holds) in [
+        (Config::linux(), 0, 1),
+        (Config::linux(), 1, 2),
+        (Config::linux(), 2, 3),
+        (Config::rfc9293(), 0, 1),
+        (Config::rfc9293(), 1, 1),
+        (Config::rfc9293(), 2, 2),
+    ] {
+        let server = Config {
+            syn_cookies: false,
+            ..cfg
+        };
+        let mut net = Net::with_configs(f, Config::linux(), server);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let l = net.server.listen(f.server(80), backlog).unwrap();
+        net.sapp.listener = Some(l);
+        let now = net.now;
+        net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
+        for i in 0..4u16 {
+            let port = 4001 + i;
+            let isn = 1000 * (u32::from(i) + 1);
+            let r = syn_from(&mut net, f, port, isn);
+            if let Some(sa) = r.first().cloned() {
+                ack_from(&mut net, f, port, isn, &sa);
+            }
+        }
+        assert_eq!(net.server.accept_queue_len(l), holds, "backlog {backlog}");
+    }
+});
+
 dual!(
     linux_backlog_accept_queue_full_drops_final_ack,
     |f: Family| {
-        // Backlog 2, not 1: like Linux, a SYN that arrives while the accept queue is
-        // full is dropped, and the SYN queue holds `backlog` half-open connections,
-        // so a handshake can only be pending when the queue fills if the queues hold
-        // two. Order: SYN A, SYN B, ACK A, SYN C, ACK B (queue full), ACK C.
+        // Backlog 1: like Linux, each queue is full only when more than the
+        // backlog wait (sk_acceptq_is_full()), so both hold two; a SYN that
+        // arrives while the accept queue is full is dropped. Order: SYN A,
+        // SYN B, ACK A, SYN C, ACK B (queue full), ACK C.
         let mut net = Net::new(f);
         net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
         // The application does not accept.
         let now = net.now;
         net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
-        let l = net.server.listen(f.server(80), 2).unwrap();
+        let l = net.server.listen(f.server(80), 1).unwrap();
         net.sapp.listener = Some(l);
         let sa_a = syn_from(&mut net, f, 4001, 1000)[0].clone();
         let sa_b = syn_from(&mut net, f, 4002, 2000)[0].clone();
@@ -3644,9 +3680,10 @@ dual!(
     |f: Family| {
         let mut net = Net::new(f);
         net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-        let l = net.server.listen(f.server(80), 2).unwrap();
+        let l = net.server.listen(f.server(80), 1).unwrap();
         net.sapp.listener = Some(l);
-        // Two handshakes left open fill the SYN queue.
+        // Two handshakes left open fill the SYN queue (backlog 1: Linux holds
+        // one more than the backlog).
         let r1 = syn_from(&mut net, f, 4001, 1000);
         let r2 = syn_from(&mut net, f, 4002, 2000);
         assert_eq!((r1.len(), r2.len()), (1, 1));

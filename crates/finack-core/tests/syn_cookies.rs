@@ -25,7 +25,9 @@ fn busy_server(f: Family, ccfg: Config, scfg: Config) -> Net {
     net.drop = Some(Box::new(|s: &Seg| {
         s.from == Side::Server && s.dst.port() == BUSY_PORT
     }));
-    let l = net.server.listen(f.server(80), 1).unwrap();
+    // Backlog 0: one half-open handshake fills the SYN queue (Linux holds
+    // one more than the backlog).
+    let l = net.server.listen(f.server(80), 0).unwrap();
     net.sapp.listener = Some(l);
     net.sapp.read = true;
     net.capp.read = true;

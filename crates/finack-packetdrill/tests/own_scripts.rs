@@ -38,6 +38,7 @@ fn every_own_script_passes() {
             "client-receive-window.pkt",
             "close-linger-zero.pkt",
             "close-wait-last-ack.pkt",
+            "connect-port-range-exhausted.pkt",
             "data-after-close-reset.pkt",
             "defer-accept-data.pkt",
             "defer-accept-expires.pkt",
@@ -74,6 +75,7 @@ fn every_own_script_passes() {
             "listener-shutdown.pkt",
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
+            "orphan-retries.pkt",
             "orphan-zero-window-gives-up.pkt",
             "quickack-option.pkt",
             "rcv-window-no-scaling.pkt",
@@ -115,6 +117,9 @@ fn every_own_script_passes() {
             "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
             "time-wait-blocks-connect-without-timestamps.pkt",
+            "time-wait-buckets-orphan-fin-wait-2.pkt",
+            "time-wait-none-fin-meets-reset.pkt",
+            "time-wait-port-exhaustion.pkt",
             "time-wait-restart.pkt",
             "time-wait-taken-over-by-bound-connect.pkt",
             "tx-timestamps-retransmit.pkt",
@@ -602,6 +607,41 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "time-wait-blocks-connect-without-timestamps.pkt",
         "= -1 EADDRNOTAVAIL (Cannot assign requested address)",
         "= -1 EADDRINUSE (Address already in use)",
+        "",
+    );
+    // tcp_max_tw_buckets 0: the orphan is gone once its FIN is acked.
+    fails(
+        "time-wait-buckets-orphan-fin-wait-2.pkt",
+        "   +0 > R 2:2(0)",
+        "   +0 > . 2:2(0) ack 2",
+        "flags",
+    );
+    // With a TIME-WAIT bucket the resent FIN is acknowledged again.
+    fails(
+        "time-wait-none-fin-meets-reset.pkt",
+        "   +0 `sysctl -q net.ipv4.tcp_max_tw_buckets=0`\n",
+        "",
+        "flags: expected R got .",
+    );
+    // One orphan retry: the budget (0.6 s) is over before the 1.6 s resend.
+    fails(
+        "orphan-retries.pkt",
+        "tcp_orphan_retries=2",
+        "tcp_orphan_retries=1",
+        "",
+    );
+    // A third port in the range: the third connect() goes through.
+    fails(
+        "connect-port-range-exhausted.pkt",
+        "40000 40001",
+        "40000 40002",
+        "",
+    );
+    // Before tcp_tw_reuse_delay the TIME-WAIT 4-tuple is not taken over.
+    fails(
+        "time-wait-port-exhaustion.pkt",
+        "  +.6 connect(4",
+        "  +.2 connect(4",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

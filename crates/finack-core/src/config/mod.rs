@@ -314,8 +314,14 @@ pub struct Config {
     /// Ephemeral port range for `connect` with port 0. Linux: 32768..=60999.
     pub ephemeral_ports: (u16, u16),
     /// Let `connect` reuse a 4-tuple still in TIME-WAIT when both ends use
-    /// timestamps and the entry is at least one second old (Linux `tcp_tw_reuse`).
+    /// timestamps and the entry is older than `tw_reuse_delay` (Linux
+    /// `tcp_tw_reuse` = 1; its default 2 allows it on loopback only, which
+    /// a TUN device never is).
     pub tw_reuse: bool,
+    /// How old a TIME-WAIT entry must be before `tw_reuse` lets `connect`
+    /// take its 4-tuple (Linux `tcp_tw_reuse_delay` = 1000 ms, counted from
+    /// when the entry entered TIME-WAIT: tcp_twsk_unique()).
+    pub tw_reuse_delay: Duration,
     /// Ignore RST segments in TIME-WAIT instead of closing early (RFC 1337
     /// "TIME-WAIT assassination", fix TWA1). Off in [`Config::linux`], as the
     /// kernel's `tcp_rfc1337` sysctl defaults to 0 (an in-window RST ends a
@@ -460,6 +466,12 @@ pub struct Config {
     pub tx_checksum_offload: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
     pub max_backlog: usize,
+    /// A listener is full only when more than its backlog wait, in the SYN
+    /// queue and in the accept queue each, so `listen(fd, 1)` holds two
+    /// connections and a backlog of 0 one (Linux sk_acceptq_is_full(),
+    /// inet_csk_reqsk_queue_is_full(): `len > sk_max_ack_backlog`). Off:
+    /// it holds the backlog, at least one.
+    pub linux_backlog: bool,
     /// SYN cookies (RFC 4987 §3.6, Linux `tcp_syncookies = 1`): when a
     /// listener's SYN queue is full, answer a SYN with a SYN,ACK whose ISN
     /// encodes the connection (a keyed hash of the 4-tuple and the peer's

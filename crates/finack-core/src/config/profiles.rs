@@ -78,6 +78,7 @@ impl Config {
             nagle: true,
             ephemeral_ports: (32768, 60999),
             tw_reuse: false,
+            tw_reuse_delay: Duration::from_secs(1),
             // Linux sysctl tcp_rfc1337 = 0.
             rfc1337: false,
             md5_option_checks: true,
@@ -110,6 +111,7 @@ impl Config {
             record_transitions: true,
             tx_checksum_offload: false,
             max_backlog: 4096,
+            linux_backlog: true,
             syn_cookies: true,
             syn_cookies_always: false,
             ecn: EcnMode::Passive,
@@ -236,6 +238,9 @@ impl Config {
             // RFC 5961 §5.2: SND.UNA - MAX.SND.WND, whatever was acknowledged.
             old_ack_floor_iss: false,
             linux_resets: false,
+            // RFC 9293 leaves the backlog to the implementation: a listener
+            // holds what it was given.
+            linux_backlog: false,
             // RFC 9293 keeps state for every SYN; cookies are RFC 4987's
             // mitigation.
             syn_cookies: false,

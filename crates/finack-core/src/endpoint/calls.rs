@@ -57,8 +57,17 @@ impl Endpoint {
         if self.listeners.bound(&local) {
             return Err(Error::AddrInUse);
         }
-        let backlog = backlog.clamp(1, self.cfg.max_backlog);
-        let id = self.listeners.add(local, backlog, self.cfg.listener_limits);
+        // Linux __sys_listen(): at most somaxconn; full past it, or at it
+        // (Config::linux_backlog).
+        let backlog = backlog.min(self.cfg.max_backlog);
+        let capacity = if self.cfg.linux_backlog {
+            backlog.saturating_add(1)
+        } else {
+            backlog.max(1)
+        };
+        let id = self
+            .listeners
+            .add(local, backlog, capacity, self.cfg.listener_limits);
         let unspecified = unspecified_like(&local);
         self.record(
             Socket::Listener(id),
@@ -325,10 +334,10 @@ impl Endpoint {
         // Linux tcp_twsk_unique(): safe when timestamps (PAWS) protect the
         // new incarnation; a port the application bound takes the entry
         // over at once, a port picked for it only with tcp_tw_reuse and an
-        // entry at least 1 s old (tcp_tw_reuse_delay). The ISS starts past
-        // the old connection's window (never 0).
+        // entry older than tcp_tw_reuse_delay (time_after32(): strictly).
+        // The ISS starts past the old connection's window (never 0).
         let age = now.saturating_duration_since(tw.entered(&self.cfg));
-        let reuse = self.cfg.tw_reuse && age >= core::time::Duration::from_secs(1);
+        let reuse = self.cfg.tw_reuse && age > self.cfg.tw_reuse_delay;
         if tw.ts_recent().is_none() || !(bound || reuse) {
             return None;
         }

@@ -76,6 +76,10 @@ pub struct Endpoint {
     mem: memory::MemAccount,
     /// The host's device drops every packet (`set_local_drop`).
     local_drop: bool,
+    /// Orphans waiting in FIN-WAIT-2 that hold a TIME-WAIT bucket
+    /// (`Slot::tw_bucket`), counted with the TIME-WAIT table against
+    /// `Config::max_time_wait`.
+    fw2_buckets: usize,
 }
 
 fn is_unicast(ip: IpAddr) -> bool {
@@ -125,12 +129,23 @@ impl Endpoint {
             port_counter: 0,
             mem: memory::MemAccount::default(),
             local_drop: false,
+            fw2_buckets: 0,
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Replace the configuration while connections exist, as writing a
+    /// sysctl does on Linux: every later decision reads the new values
+    /// (retry limits, timeouts, table limits, port range, what a new
+    /// connection starts with), while what a connection fixed when it
+    /// opened stays (its buffers, window scale, negotiated options) and
+    /// running timers and TIME-WAIT entries keep their deadlines.
+    pub fn set_config(&mut self, config: Config) {
+        self.cfg = config;
     }
 
     /// Endpoint-wide counters.
@@ -267,6 +282,17 @@ impl Endpoint {
         let listener = tcb.listener;
         let mut held = !tcb.orphan && !unaccepted;
         let tuple = (tcb.local, tcb.remote);
+        // Linux: an orphan waiting in FIN-WAIT-2 lives on as a time-wait
+        // socket of substate FIN-WAIT-2 (tcp_rcv_state_process() in
+        // FIN-WAIT-1, tcp_close(), tcp_keepalive_timer() all call
+        // tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)), which takes one of the
+        // `tcp_max_tw_buckets` until the peer's FIN turns it into a true
+        // TIME-WAIT or its time runs out. finack keeps the control block and
+        // counts the bucket (taken on entry also for a wait over 60 s, where
+        // Linux takes it for the last stage only).
+        let fw2_orphan =
+            after == State::FinWait2 && tcb.orphan && tcb.timers.get(TimerKind::FinWait2).is_some();
+        let had_bucket = slot.tw_bucket;
         if let Some((seq, ack, ts)) = out.rst {
             self.queue_rst(tuple, seq, ack, ts);
         }
@@ -275,9 +301,17 @@ impl Endpoint {
             Some(CloseReason::Reset) => self.stats.resets_received += 1,
             _ => {}
         }
-        // Linux tcp_minisocks.c: tcp_time_wait(): when no TIME-WAIT bucket
-        // can be had (`tcp_max_tw_buckets`), the connection closes at once.
-        let tw_overflow = after == State::TimeWait && self.tw.len() >= self.cfg.max_time_wait;
+        // Buckets held by others: the TIME-WAIT table and the other orphans.
+        let others = self.tw.len() + self.fw2_buckets - usize::from(had_bucket);
+        // tcp_time_wait(): when no bucket can be had, the connection closes
+        // at once (counted as TCPTimeWaitOverflow), without a word for a
+        // FIN-WAIT-2 orphan; a TIME-WAIT still sends the ACK it owes.
+        let fw2_overflow = fw2_orphan && !had_bucket && others >= self.cfg.max_time_wait;
+        let keeps = fw2_orphan && !fw2_overflow;
+        self.slots[idx as usize].tw_bucket = keeps;
+        self.fw2_buckets = others - self.tw.len() + usize::from(keeps);
+        let tw_overflow =
+            fw2_overflow || (after == State::TimeWait && others >= self.cfg.max_time_wait);
         let recorded = if back_to_listen {
             State::Listen
         } else if tw_overflow {
@@ -285,7 +319,14 @@ impl Endpoint {
         } else {
             after
         };
-        self.record(Socket::Conn(id), tuple, before, recorded, cause);
+        if fw2_overflow && before != State::FinWait2 {
+            // Linux enters FIN-WAIT-2 (tcp_set_state()) before it looks for
+            // the bucket (tcp_time_wait()).
+            self.record(Socket::Conn(id), tuple, before, State::FinWait2, cause);
+            self.record(Socket::Conn(id), tuple, State::FinWait2, recorded, cause);
+        } else {
+            self.record(Socket::Conn(id), tuple, before, recorded, cause);
+        }
         // A passive connection finished its handshake: hand it to the accept queue.
         if unaccepted && before == State::SynReceived && after != State::SynReceived {
             if let Some(l) = listener {
@@ -301,7 +342,7 @@ impl Endpoint {
         // A passive connection past its handshake ended: its peer holds one
         // fewer at the listener (the per-source limits).
         if let Some(l) = listener {
-            let ended = matches!(after, State::Closed | State::TimeWait);
+            let ended = tw_overflow || matches!(after, State::Closed | State::TimeWait);
             if ended && !matches!(before, State::SynReceived | State::Closed) {
                 self.listeners.connection_ended(l, tuple.1.ip());
             }
@@ -349,7 +390,7 @@ impl Endpoint {
                 }
                 return;
             }
-            State::TimeWait if tw_overflow => {
+            State::TimeWait | State::FinWait2 if tw_overflow => {
                 // Unprotected by TIME-WAIT, counted as TCPTimeWaitOverflow;
                 // the ACK owed to the peer's FIN still goes.
                 self.stats.time_wait_overflow += 1;

@@ -61,6 +61,9 @@ pub(super) struct Slot {
     /// read only by its handshake (the endpoint's, not the control
     /// block's, so that the block keeps its size).
     pub(super) defer_accept: u8,
+    /// An orphan in FIN-WAIT-2 holding a TIME-WAIT bucket
+    /// (`Endpoint::fw2_buckets`).
+    pub(super) tw_bucket: bool,
     /// Ring bytes this slot's connection holds, as last counted into the
     /// endpoint's total (`Endpoint::account`).
     pub(super) mem: usize,
@@ -87,6 +90,7 @@ impl Endpoint {
                 unaccepted: false,
                 orphan: false,
                 defer_accept: 0,
+                tw_bucket: false,
                 mem: 0,
                 kind: SlotKind::Free,
             });
@@ -136,6 +140,9 @@ impl Endpoint {
         slot.gen = slot.gen.wrapping_add(1);
         slot.unaccepted = false;
         slot.defer_accept = 0;
+        if core::mem::take(&mut slot.tw_bucket) {
+            self.fw2_buckets -= 1;
+        }
         if let Some(t) = slot.sched.take() {
             self.timers.remove(t, idx);
         }

@@ -475,15 +475,17 @@ impl Tcb {
             && ctx.now.saturating_duration_since(self.state_since)
                 >= model_timeout(limit - linear, ctx.cfg.rto_initial, ctx.cfg.rto_max);
         // Linux tcp_write_timeout() for a synchronized connection: the time
-        // `retries2` doubling timeouts from the minimum RTO take, counted
-        // from the first resend of this run of timeouts.
-        let synced_over_budget = self.state.is_synchronized()
-            && !self.orphan
-            && ctx.cfg.time_budget
+        // `retries2` (an orphan: tcp_orphan_retries) doubling timeouts from
+        // TCP_RTO_MIN take, counted from the first resend of this run of
+        // timeouts (retransmits_timed_out()). That time alone decides: a
+        // connection whose RTO was above the minimum gives up after fewer
+        // resends, and one that timed out before may resend more.
+        let synced_budget = self.state.is_synchronized() && ctx.cfg.time_budget;
+        let synced_over_budget = synced_budget
             && self.snd.backoff > 0
             && self.rec.retrans_stamp.is_some_and(|t| {
                 ctx.now.saturating_duration_since(t)
-                    >= model_timeout(ctx.cfg.retries2, ctx.cfg.rto_min, ctx.cfg.rto_max)
+                    >= model_timeout(limit, LINUX_TCP_RTO_MIN, ctx.cfg.rto_max)
             });
         // Linux syn_ack_recalc() under TCP_DEFER_ACCEPT, once the bare ACK
         // came: the request lasts until both the SYN,ACK retries and the
@@ -504,7 +506,8 @@ impl Tcb {
                 return None;
             }
         }
-        if !deferring && (timeouts >= limit || over_budget || synced_over_budget) {
+        let over_count = timeouts >= limit && !synced_budget;
+        if !deferring && (over_count || over_budget || synced_over_budget) {
             if self.state == State::SynReceived && self.listener.is_some() {
                 // A half-open passive connection whose SYN,ACK went unanswered goes
                 // away quietly (back to LISTEN, as Linux drops its request socket).
@@ -657,6 +660,11 @@ impl Tcb {
 
 /// Linux tcp_timer.c: tcp_model_timeout(): how long `retries` timeouts take
 /// when each doubles the last from `base`, none beyond `max`.
+/// Linux TCP_RTO_MIN (200 ms): the base of the time budget of a
+/// synchronized connection's retries, whatever `tcp_rto_min_us` says
+/// (tcp_timer.c: retransmits_timed_out()).
+const LINUX_TCP_RTO_MIN: Duration = Duration::from_millis(200);
+
 fn model_timeout(retries: u32, base: Duration, max: Duration) -> Duration {
     let ratio = (max.as_millis() / base.as_millis().max(1)).max(1) as u32;
     let thresh = ratio.ilog2();

@@ -104,6 +104,17 @@ pub fn apply_sysctl_for(
             .map_err(|_| format!("{name}: bad value '{v}'"))?;
         <[u64; 3]>::try_from(parts).map_err(|_| format!("{name}: expected three numbers"))
     };
+    // proc_dointvec / proc_dou8vec_minmax: a signed int, an unsigned byte.
+    let int_value = |v: &str| {
+        v.trim()
+            .parse::<i32>()
+            .map_err(|_| format!("{name}: bad value '{v}'"))
+    };
+    let u8_value = |v: &str| {
+        v.trim()
+            .parse::<u8>()
+            .map_err(|_| format!("{name}: bad value '{v}' (0 to 255)"))
+    };
     match name {
         "tcp_timestamps" => cfg.timestamps = num(value)? != 0,
         "tcp_sack" => cfg.sack = num(value)? != 0,
@@ -118,6 +129,73 @@ pub fn apply_sysctl_for(
         }
         "tcp_keepalive_probes" => cfg.keepalive_probes = num(value)? as u32,
         "tcp_purge_receive_queue" => cfg.purge_on_reset = num(value)? != 0,
+        // Linux tcp_timer.c: tcp_orphan_retries(): 0 means 8 while the RTO
+        // is below its maximum (Config::orphan_retries).
+        "tcp_orphan_retries" => {
+            cfg.orphan_retries = match u8_value(value)? {
+                0 => 8,
+                v => u32::from(v),
+            }
+        }
+        "tcp_max_orphans" => cfg.max_orphans = int_value(value)?.max(0) as usize,
+        // TIME-WAIT buckets, FIN-WAIT-2 orphans included (tcp_time_wait()).
+        "tcp_max_tw_buckets" => cfg.max_time_wait = int_value(value)?.max(0) as usize,
+        // 1: connect() may take a TIME-WAIT 4-tuple over; 2 (the default):
+        // only on loopback, which the script's tun device never is.
+        "tcp_tw_reuse" => {
+            cfg.tw_reuse = match u8_value(value)? {
+                v @ 0..=2 => v == 1,
+                v => return Err(format!("{name}={v}: expected 0, 1 or 2")),
+            }
+        }
+        "tcp_tw_reuse_delay" => {
+            let ms = num(value)?;
+            if !(1..=600_000).contains(&ms) {
+                return Err(format!("{name}={ms}: expected 1 to 600000 (ms)"));
+            }
+            cfg.tw_reuse_delay = core::time::Duration::from_millis(ms);
+        }
+        // The port range connect() picks from (inet_hash_connect());
+        // ipv4_local_port_range() refuses a range that runs backwards or
+        // starts below the privileged ports (1024).
+        "ip_local_port_range" => {
+            let parts: Vec<u16> = value
+                .split_whitespace()
+                .map(|p| p.parse::<u16>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| format!("{name}: bad value '{value}'"))?;
+            match parts[..] {
+                [lo, hi] if lo >= 1024 && lo <= hi => cfg.ephemeral_ports = (lo, hi),
+                _ => {
+                    return Err(format!(
+                        "{name}={value}: expected LOW HIGH, 1024 <= LOW <= HIGH"
+                    ))
+                }
+            }
+        }
+        // Config::rto_min / rto_max (tcp_rto_min(), tcp_rto_max()).
+        "tcp_rto_min_us" => {
+            let us = int_value(value)?;
+            if us < 1 {
+                return Err(format!("{name}={us}: expected at least 1"));
+            }
+            cfg.rto_min = core::time::Duration::from_micros(us as u64);
+        }
+        "tcp_rto_max_ms" => {
+            let ms = int_value(value)?;
+            if !(1000..=120_000).contains(&ms) {
+                return Err(format!("{name}={ms}: expected 1000 to 120000 (ms)"));
+            }
+            cfg.rto_max = core::time::Duration::from_millis(ms as u64);
+        }
+        "tcp_pingpong_thresh" => {
+            cfg.pingpong_thresh = match u8_value(value)? {
+                0 => return Err(format!("{name}=0: expected 1 to 255")),
+                v => v,
+            }
+        }
+        // net.core: the backlog listen() may ask for (__sys_listen()).
+        "net.core.somaxconn" => cfg.max_backlog = int_value(value)?.max(0) as usize,
         "tcp_reordering" => cfg.dupthresh = num(value)? as u32,
         "tcp_fin_timeout" => {
             cfg.fin_wait2_timeout = Some(core::time::Duration::from_secs(num(value)?))

@@ -84,10 +84,14 @@ fn sysctl_settings(cmd: &str) -> Option<Result<Vec<(String, String)>, String>> {
             return Some(Err(format!("cannot read sysctl '{w}'")));
         };
         let key = key.trim_start_matches("/proc/sys/").replace('/', ".");
-        let Some(name) = key.strip_prefix("net.ipv4.") else {
-            return Some(Err(format!("sysctl {key}={value} has no Config field")));
+        // net.ipv4 names go bare (as in /proc/sys/net/ipv4), net.core ones
+        // keep their prefix.
+        let name = match key.strip_prefix("net.ipv4.") {
+            Some(name) => name.to_string(),
+            None if key.starts_with("net.core.") => key,
+            None => return Some(Err(format!("sysctl {key}={value} has no Config field"))),
         };
-        out.push((name.to_string(), arith(value)));
+        out.push((name, arith(value)));
     }
     Some(Ok(out))
 }
@@ -174,18 +178,13 @@ pub(super) fn config_command(cfg: &mut Config, cmd: &str, ctx: &Ctx) -> Outcome 
             Ok(s) => s,
             Err(e) => return Outcome::Unchecked(e),
         };
+        // While the script runs too: the runner hands the new configuration
+        // to the endpoint, which reads it from then on as Linux reads a
+        // sysctl (Endpoint::set_config).
         for (name, value) in settings {
-            let mut next = cfg.clone();
-            if let Err(e) = apply_sysctl_for(&mut next, &name, &value, ctx.linux_3_11) {
+            if let Err(e) = apply_sysctl_for(cfg, &name, &value, ctx.linux_3_11) {
                 return Outcome::Unchecked(e);
             }
-            if ctx.live && next != *cfg {
-                return Outcome::Unchecked(format!(
-                    "sysctl {name}={value} while the script runs: the endpoint's \
-                     Config cannot change once it exists"
-                ));
-            }
-            *cfg = next;
         }
         return Outcome::Done;
     }
@@ -446,7 +445,11 @@ impl Runner {
                 continue;
             }
             match config_command(&mut cfg, &cmd, &ctx) {
-                Outcome::Done => {}
+                Outcome::Done => {
+                    if cfg != *self.ep.config() {
+                        self.ep.set_config(cfg);
+                    }
+                }
                 // A setting made after the last check cannot change what the
                 // script saw (restoring sysctls at the end, say).
                 Outcome::Unchecked(_) if !later_checks && is_setting(&cmd) => {}
@@ -607,10 +610,39 @@ mod tests {
             Outcome::Done
         );
         assert!(!cfg.tail_loss_probe);
+        // While the script runs, a sysctl changes the configuration the
+        // runner then hands to the endpoint.
+        assert_eq!(
+            config_command(&mut cfg, "sysctl -q net.ipv4.tcp_sack=0", &ctx(true)),
+            Outcome::Done
+        );
+        assert!(!cfg.sack);
+        assert_eq!(
+            config_command(
+                &mut cfg,
+                "sysctl -q net.ipv4.ip_local_port_range='40000 40001' net.core.somaxconn=8",
+                &ctx(true)
+            ),
+            Outcome::Done
+        );
+        assert_eq!((cfg.ephemeral_ports, cfg.max_backlog), ((40000, 40001), 8));
         assert!(matches!(
-            config_command(&mut cfg, "sysctl -q net.ipv4.tcp_sack=1", &ctx(true)),
-            Outcome::Unchecked(w) if w.contains("cannot change")
+            config_command(
+                &mut cfg,
+                "sysctl -q net.ipv4.ip_local_port_range='1000 40001'",
+                &ctx(false)
+            ),
+            Outcome::Unchecked(w) if w.contains("1024")
         ));
+        assert_eq!(
+            config_command(
+                &mut cfg,
+                "sysctl -q net.ipv4.tcp_orphan_retries=0",
+                &ctx(false)
+            ),
+            Outcome::Done
+        );
+        assert_eq!(cfg.orphan_retries, 8);
         assert_eq!(
             config_command(
                 &mut cfg,

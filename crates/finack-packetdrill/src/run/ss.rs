@@ -94,28 +94,37 @@ pub(super) fn grep_stages<'a>(
     Ok(())
 }
 
-/// A `grep` pattern (basic regular expression: `.` any character, `^` and
-/// `$` anchors, everything else literal) against a line.
+/// A `grep` pattern (basic regular expression: `.` any character, `*` any
+/// number of the one before, `^` and `$` anchors, everything else literal)
+/// against a line.
 pub(super) fn grep_match(pattern: &str, line: &str) -> bool {
-    let (anchored, p) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let (end, p) = match p.strip_suffix('$') {
-        Some(p) => (true, p),
-        None => (false, p),
-    };
-    let p: Vec<char> = p.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
     let l: Vec<char> = line.chars().collect();
-    let at = |i: usize| {
-        i + p.len() <= l.len()
-            && p.iter().zip(&l[i..]).all(|(a, b)| *a == '.' || a == b)
-            && (!end || i + p.len() == l.len())
-    };
-    if anchored {
-        at(0)
-    } else {
-        (0..=l.len()).any(at)
+    if let Some(rest) = p.strip_prefix(&['^']) {
+        return match_here(rest, &l);
+    }
+    (0..=l.len()).any(|i| match_here(&p, &l[i..]))
+}
+
+/// Whether `p` matches at the start of `l` (Kernighan and Pike's matcher).
+fn match_here(p: &[char], l: &[char]) -> bool {
+    match p {
+        [] => true,
+        ['$'] => l.is_empty(),
+        [c, '*', rest @ ..] => {
+            let mut i = 0;
+            loop {
+                if match_here(rest, &l[i..]) {
+                    return true;
+                }
+                if i < l.len() && (*c == '.' || l[i] == *c) {
+                    i += 1;
+                } else {
+                    return false;
+                }
+            }
+        }
+        [c, rest @ ..] => !l.is_empty() && (*c == '.' || l[0] == *c) && match_here(rest, &l[1..]),
     }
 }
 
@@ -279,6 +288,13 @@ mod tests {
         assert!(grep_match(":8080", "x 1:8080"));
         assert!(grep_match("^ESTAB", "ESTAB x"));
         assert!(!grep_match("^x", "ESTAB x"));
+        let line = "TcpExtTCPTimeWaitOverflow       1                  0.0";
+        assert!(grep_match("TcpExtTCPTimeWaitOverflow *1 ", line));
+        assert!(!grep_match("TcpExtTCPTimeWaitOverflow *2 ", line));
+        assert!(grep_match("^Tcp.*Overflow", line));
+        assert!(grep_match("0.0$", line));
+        assert!(!grep_match("1$", line));
+        assert!(grep_match("x*", ""));
         assert_eq!(state_filter("SYN-RECV"), Some(vec![State::SynReceived]));
         assert_eq!(state_filter("established"), Some(vec![State::Established]));
         assert_eq!(state_filter("nonsense"), None);

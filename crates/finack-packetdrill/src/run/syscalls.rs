@@ -265,11 +265,25 @@ impl Runner {
                 if proto.is_some_and(|p| p != "IPPROTO_TCP") {
                     return Ok(CallResult::Done(-1, Some("EPROTONOSUPPORT")));
                 }
+                // The type may carry SOCK_NONBLOCK and SOCK_CLOEXEC
+                // (net/socket.c: __sys_socket()).
+                let ty = match arg(1) {
+                    None | Some(Expr::Ellipsis) => Some(SOCK_STREAM),
+                    Some(e) => flag_value(e, SOCK_TYPES),
+                };
+                let Some(ty) = ty else {
+                    return fail(
+                        line,
+                        format!("socket type {} is not supported", call.args[1]),
+                    );
+                };
+                if ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != SOCK_STREAM {
+                    return Ok(CallResult::Done(-1, Some("EPROTONOSUPPORT")));
+                }
                 let fd = self.new_fd(call);
-                self.fds.insert(
-                    fd,
-                    Fd::new(Sock::Fresh(Unbound::default()), SockOpts::default()),
-                );
+                let mut f = Fd::new(Sock::Fresh(Unbound::default()), SockOpts::default());
+                f.nonblocking = ty & SOCK_NONBLOCK != 0;
+                self.fds.insert(fd, f);
                 CallResult::Done(fd, None)
             }
             "bind" => {
@@ -287,7 +301,11 @@ impl Runner {
             }
             "listen" => {
                 let fd = self.fd_arg(line, call)?;
-                let backlog = arg(1).and_then(Expr::as_int).unwrap_or(1).max(1) as usize;
+                // A negative backlog is read as unsigned: somaxconn
+                // (__sys_listen()).
+                let backlog = arg(1)
+                    .and_then(Expr::as_int)
+                    .map_or(1, |b| usize::try_from(b).unwrap_or(usize::MAX));
                 let Some(f) = self.fds.get(&fd).cloned() else {
                     return Ok(CallResult::Done(-1, Some("EBADF")));
                 };
@@ -309,8 +327,17 @@ impl Runner {
                     Err(e) => CallResult::Done(-1, Some(errno_of(e))),
                 }
             }
-            "accept" => {
+            "accept" | "accept4" => {
                 let fd = self.fd_arg(line, call)?;
+                // accept4()'s flags: SOCK_NONBLOCK, SOCK_CLOEXEC; the new
+                // socket does not inherit the listener's O_NONBLOCK.
+                let flags = match (name, arg(3)) {
+                    ("accept4", Some(e)) => match flag_value(e, SOCK_TYPES) {
+                        Some(v) if v & !(SOCK_NONBLOCK | SOCK_CLOEXEC) == 0 => v,
+                        _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
+                    },
+                    _ => 0,
+                };
                 let Some(Fd {
                     sock: Sock::Listener(l),
                     nonblocking,
@@ -323,7 +350,9 @@ impl Runner {
                 match self.ep.accept(l) {
                     Ok(c) => {
                         let nfd = self.new_fd(call);
-                        self.fds.insert(nfd, Fd::new(Sock::Conn(c), opts.clone()));
+                        let mut nf = Fd::new(Sock::Conn(c), opts.clone());
+                        nf.nonblocking = flags & SOCK_NONBLOCK != 0;
+                        self.fds.insert(nfd, nf);
                         // The engine gave the connection its listener's
                         // window clamp before the SYN,ACK.
                         let inherited = SockOpts {
@@ -751,6 +780,21 @@ impl Runner {
 /// Linux's O_RDWR and O_NONBLOCK (asm-generic/fcntl.h).
 pub(super) const O_RDWR: i64 = 0o2;
 pub(super) const O_NONBLOCK: i64 = 0o4000;
+
+/// Linux's SOCK_STREAM, and the flags socket(2) takes with the type
+/// (include/linux/net.h: SOCK_NONBLOCK = O_NONBLOCK, SOCK_CLOEXEC = O_CLOEXEC).
+const SOCK_STREAM: i64 = 1;
+const SOCK_NONBLOCK: i64 = O_NONBLOCK;
+const SOCK_CLOEXEC: i64 = 0o2000000;
+
+/// socket(2) type names.
+const SOCK_TYPES: &[(&str, i64)] = &[
+    ("SOCK_STREAM", SOCK_STREAM),
+    ("SOCK_DGRAM", 2),
+    ("SOCK_RAW", 3),
+    ("SOCK_NONBLOCK", SOCK_NONBLOCK),
+    ("SOCK_CLOEXEC", SOCK_CLOEXEC),
+];
 
 /// open(2) / fcntl(2) flag names.
 pub(super) const OPEN_FLAGS: &[(&str, i64)] = &[

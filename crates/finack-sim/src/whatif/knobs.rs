@@ -149,6 +149,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("nagle", Kind::Bool),
     ("ephemeral_ports", Kind::Ports),
     ("tw_reuse", Kind::Bool),
+    ("tw_reuse_delay", Kind::Dur),
     ("rfc1337", Kind::Bool),
     ("md5_option_checks", Kind::Bool),
     ("time_wait_syn_reuse", Kind::Bool),
@@ -172,6 +173,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("linux_write_space", Kind::Bool),
     ("ack_unsent_data_reply", Kind::Bool),
     ("linux_resets", Kind::Bool),
+    ("linux_backlog", Kind::Bool),
     ("record_transitions", Kind::Bool),
     ("tx_checksum_offload", Kind::Bool),
     ("max_backlog", Kind::Num),
@@ -390,6 +392,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
 fn dur_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut Duration {
     match field {
         "time_wait" => &mut cfg.time_wait,
+        "tw_reuse_delay" => &mut cfg.tw_reuse_delay,
         "rto_initial" => &mut cfg.rto_initial,
         "rto_min" => &mut cfg.rto_min,
         "rto_max" => &mut cfg.rto_max,
@@ -459,6 +462,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "linux_write_space" => &mut cfg.linux_write_space,
         "ack_unsent_data_reply" => &mut cfg.ack_unsent_data_reply,
         "linux_resets" => &mut cfg.linux_resets,
+        "linux_backlog" => &mut cfg.linux_backlog,
         "record_transitions" => &mut cfg.record_transitions,
         "tx_checksum_offload" => &mut cfg.tx_checksum_offload,
         "syn_cookies" => &mut cfg.syn_cookies,
