@@ -88,6 +88,9 @@ pub struct Stats {
     /// Handshake ACKs without data a listener set aside under
     /// TCP_DEFER_ACCEPT (Linux TCPDeferAcceptDrop).
     pub defer_accept_drop: u64,
+    /// Duplicate ACKs for out-of-order data saved by SACK compression
+    /// (`Config::comp_sack_nr`; Linux TCPAckCompressed).
+    pub ack_compressed: u64,
     /// Replies to out-of-window segments held back by the rate limit
     /// (`Config::challenge_ack_interval`; Linux TCPACKSkippedSeq).
     pub ack_skipped_seq: u64,
@@ -178,6 +181,7 @@ impl Stats {
             abort_on_data,
             abort_on_linger,
             defer_accept_drop,
+            ack_compressed,
             ack_skipped_seq,
             ack_skipped_paws,
             abort_on_memory,
@@ -230,6 +234,7 @@ impl Stats {
         self.abort_on_data += abort_on_data;
         self.abort_on_linger += abort_on_linger;
         self.defer_accept_drop += defer_accept_drop;
+        self.ack_compressed += ack_compressed;
         self.ack_skipped_seq += ack_skipped_seq;
         self.ack_skipped_paws += ack_skipped_paws;
         self.abort_on_memory += abort_on_memory;
@@ -249,7 +254,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 45] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 46] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -287,6 +292,7 @@ impl Stats {
             ("TCPAbortOnData", self.abort_on_data),
             ("TCPAbortOnLinger", self.abort_on_linger),
             ("TCPDeferAcceptDrop", self.defer_accept_drop),
+            ("TCPAckCompressed", self.ack_compressed),
             ("TCPAbortOnMemory", self.abort_on_memory),
             ("TCPMemoryPressures", self.memory_pressures),
             ("PruneCalled", self.prune_called),

@@ -77,6 +77,7 @@ fn every_own_script_passes() {
             "new-connection-new-port.pkt",
             "orphan-retries.pkt",
             "orphan-zero-window-gives-up.pkt",
+            "out-of-order-no-quickack.pkt",
             "quickack-option.pkt",
             "rcv-window-no-scaling.pkt",
             "rcvbuf-lowered-fast-path-ts.pkt",
@@ -98,6 +99,8 @@ fn every_own_script_passes() {
             "rto-sack-reneging.pkt",
             "rto-spurious-sack.pkt",
             "rto-timestamp-undo.pkt",
+            "sack-compression-limit.pkt",
+            "sack-compression.pkt",
             "shutdown-syn-sent.pkt",
             "simultaneous-close.pkt",
             "simultaneous-open.pkt",
@@ -642,6 +645,33 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "time-wait-port-exhaustion.pkt",
         "  +.6 connect(4",
         "  +.2 connect(4",
+        "",
+    );
+    // SACK compression: the burst's last three segments share one ACK.
+    fails(
+        "sack-compression.pkt",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,sack 1001:7001>",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,sack 1001:5001>",
+        "",
+    );
+    fails(
+        "sack-compression.pkt",
+        "TcpExtTCPAckCompressed *3 ",
+        "TcpExtTCPAckCompressed *4 ",
+        "",
+    );
+    // At tcp_comp_sack_nr 1 the fifth segment's ACK goes at once.
+    fails(
+        "sack-compression-limit.pkt",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,sack 1001:6001>\n",
+        "",
+        "",
+    );
+    // No quick ACK after the hole: the ACK waits for the delayed-ACK timer.
+    fails(
+        "out-of-order-no-quickack.pkt",
+        "  +.04 > . 1:1(0) ack 19001",
+        "   +0 > . 1:1(0) ack 19001",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

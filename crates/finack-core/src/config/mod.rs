@@ -212,6 +212,25 @@ pub struct Config {
     /// out-of-order data ("quick ACK" mode, Linux TCP_MAX_QUICKACKS = 16), so the
     /// peer's slow start is not held back by delayed ACKs.
     pub quickacks: u32,
+    /// Out-of-order data starts quick-ACK mode again (and ends interactive
+    /// mode), as Linux did before 4.19; since then only a duplicate or
+    /// out-of-window segment does (tcp_data_queue()), so after the hole is
+    /// filled the ACKs are delayed again.
+    pub ooo_quickack: bool,
+    /// SACK compression (Linux 4.18+ `tcp_comp_sack_nr` = 44): while
+    /// out-of-order data is held, the first three duplicate ACKs for one
+    /// RCV.NXT go at once, later ones wait for `comp_sack_delay` (at most
+    /// 5% of the RTT) and one ACK with the newest SACK blocks stands for up
+    /// to this many (tcp_input.c: __tcp_ack_snd_check(); tcp_timer.c:
+    /// tcp_compressed_ack_kick()). 0: every out-of-order segment is
+    /// acknowledged at once (RFC 5681 §4.2).
+    pub comp_sack_nr: u8,
+    /// The longest a compressed SACK waits (Linux `tcp_comp_sack_delay_ns`
+    /// = 1 ms).
+    pub comp_sack_delay: Duration,
+    /// The timer's slack (Linux `tcp_comp_sack_slack_ns` = 100 us): the ACK
+    /// goes at the end of it, the latest the kernel's timer may fire.
+    pub comp_sack_slack: Duration,
     /// Interactive ("pingpong") mode: once data goes out within
     /// `delayed_ack` of the last data received this many times in a row,
     /// quick ACKs stop and ACKs wait for a reply to carry them, until a

@@ -55,6 +55,10 @@ impl Config {
             urgent_oob: true,
             synack_text: false,
             quickacks: 16,
+            ooo_quickack: false,
+            comp_sack_nr: 44,
+            comp_sack_delay: Duration::from_millis(1),
+            comp_sack_slack: Duration::from_micros(100),
             pingpong_thresh: 1,
             congestion: CongestionAlgorithm::Cubic,
             cong_in_segments: true,
@@ -162,6 +166,10 @@ impl Config {
             // without a word.
             ack_unsent_data_reply: false,
             old_ack_floor_iss: false,
+            // Out-of-order data restarted quick ACKs until 4.19; SACK
+            // compression came in 4.18.
+            ooo_quickack: true,
+            comp_sack_nr: 0,
             ..Config::linux()
         }
     }
@@ -200,6 +208,8 @@ impl Config {
             urgent_oob: false,
             synack_text: true,
             quickacks: 0,
+            // RFC 5681 §4.2: each out-of-order segment is acknowledged at once.
+            comp_sack_nr: 0,
             pingpong_thresh: 0,
             congestion: CongestionAlgorithm::NewReno,
             cong_in_segments: false,

@@ -489,10 +489,13 @@ impl Tcb {
             self.rcv.buf.insert_ooo(ahead, payload);
             let accepted = !ctx.unaccepted;
             self.rmem_charge_ooo(ctx.cfg, seg, seq, payload.len() as u32, accepted);
-            self.rcv.ack_now = true;
-            // Linux tcp_enter_quickack_mode() also ends interactive mode.
-            self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
-            self.exit_pingpong();
+            if ctx.cfg.ooo_quickack {
+                // Linux before 4.19 (tcp_data_queue()): quick ACKs again,
+                // which also ends interactive mode.
+                self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
+                self.exit_pingpong();
+            }
+            self.ack_out_of_order(ctx);
             return true;
         }
         if !self.rmem_schedule(ctx, 0, payload.len()) {

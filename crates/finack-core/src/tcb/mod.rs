@@ -39,6 +39,7 @@ mod recovery;
 mod recv;
 mod rexmit_out;
 mod rmem;
+mod sack_compress;
 mod send;
 mod sndbuf;
 mod syn_out;

@@ -625,6 +625,7 @@ impl Tcb {
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
         self.timers.set(TimerKind::DelayedAck, None);
+        self.comp_sack_sent();
         self.clear_pushed();
         self.rcv.unacked = 0;
         let mut options = TcpOptions {

@@ -63,6 +63,8 @@ pub(crate) struct RcvEstimates {
     pub(super) lowat: u32,
     /// The out-of-band byte of urgent data (`urgent_rx`).
     pub(super) urg: super::urgent_rx::UrgentRx,
+    /// SACK compression (`sack_compress`).
+    pub(super) comp: super::sack_compress::SackCompress,
 }
 
 impl RcvEstimates {

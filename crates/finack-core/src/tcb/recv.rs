@@ -79,7 +79,10 @@ impl RecvSide {
             ack_now: false,
             unacked: 0,
             seg_max: 536,
-            quickacks: cfg.quickacks,
+            // Linux starts with none (icsk_ack.quick = 0) and grants them
+            // with the first data (tcp_event_data_recv(), `ato_data_arrives`),
+            // which is modelled with the memory model only.
+            quickacks: if cfg.rcv_memory { 0 } else { cfg.quickacks },
             last_challenge: None,
             user_mss: 0,
             // The memory model keeps its state with the estimates, from

@@ -282,12 +282,18 @@ impl Tcb {
             .get(TimerKind::DelayedAck)
             .is_some_and(|t| t <= now)
         {
-            // The delayed ACK is due (MUST-40). No reply carried it: the
-            // exchange is not interactive after all (Linux
-            // tcp_delack_timer_handler() leaves pingpong mode).
             self.timers.set(TimerKind::DelayedAck, None);
-            self.rcv.ack_now = true;
-            self.ato_timer_fired(ctx.cfg);
+            if self.comp_sack_held() {
+                // The held duplicate ACKs' time is up: one ACK with the
+                // newest SACK blocks goes (tcp_compressed_ack_kick()).
+                self.comp_sack_timer(ctx.stats);
+            } else {
+                // The delayed ACK is due (MUST-40). No reply carried it: the
+                // exchange is not interactive after all (Linux
+                // tcp_delack_timer_handler() leaves pingpong mode).
+                self.rcv.ack_now = true;
+                self.ato_timer_fired(ctx.cfg);
+            }
         }
         if self
             .timers

@@ -194,6 +194,14 @@ pub fn apply_sysctl_for(
                 v => v,
             }
         }
+        // SACK compression (Config::comp_sack_nr, __tcp_ack_snd_check()).
+        "tcp_comp_sack_nr" => cfg.comp_sack_nr = u8_value(value)?,
+        "tcp_comp_sack_delay_ns" => {
+            cfg.comp_sack_delay = core::time::Duration::from_nanos(num(value)?)
+        }
+        "tcp_comp_sack_slack_ns" => {
+            cfg.comp_sack_slack = core::time::Duration::from_nanos(num(value)?)
+        }
         // net.core: the backlog listen() may ask for (__sys_listen()).
         "net.core.somaxconn" => cfg.max_backlog = int_value(value)?.max(0) as usize,
         "tcp_reordering" => cfg.dupthresh = num(value)? as u32,

@@ -121,6 +121,10 @@ const FIELDS: &[(&str, Kind)] = &[
     ("urgent_oob", Kind::Bool),
     ("synack_text", Kind::Bool),
     ("quickacks", Kind::Num),
+    ("ooo_quickack", Kind::Bool),
+    ("comp_sack_nr", Kind::Num),
+    ("comp_sack_delay", Kind::Dur),
+    ("comp_sack_slack", Kind::Dur),
     ("slow_start_abc", Kind::OptNum),
     ("cwnd_limited_growth", Kind::Bool),
     ("zero_window_probe_data", Kind::Bool),
@@ -278,6 +282,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
                 cfg.window_scale = n;
             }
             "quickacks" => cfg.quickacks = num!(u32),
+            "comp_sack_nr" => cfg.comp_sack_nr = num!(u8),
             "dupthresh" => cfg.dupthresh = num!(u32),
             "ttl" => cfg.ttl = num!(u8),
             "tos" => cfg.tos = num!(u8),
@@ -393,6 +398,8 @@ fn dur_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut Duration {
     match field {
         "time_wait" => &mut cfg.time_wait,
         "tw_reuse_delay" => &mut cfg.tw_reuse_delay,
+        "comp_sack_delay" => &mut cfg.comp_sack_delay,
+        "comp_sack_slack" => &mut cfg.comp_sack_slack,
         "rto_initial" => &mut cfg.rto_initial,
         "rto_min" => &mut cfg.rto_min,
         "rto_max" => &mut cfg.rto_max,
@@ -463,6 +470,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "ack_unsent_data_reply" => &mut cfg.ack_unsent_data_reply,
         "linux_resets" => &mut cfg.linux_resets,
         "linux_backlog" => &mut cfg.linux_backlog,
+        "ooo_quickack" => &mut cfg.ooo_quickack,
         "record_transitions" => &mut cfg.record_transitions,
         "tx_checksum_offload" => &mut cfg.tx_checksum_offload,
         "syn_cookies" => &mut cfg.syn_cookies,
