@@ -410,6 +410,15 @@ impl Listeners {
             stats.accept_queue_overflow += 1;
             return ListenAction::Drop;
         }
+        // Linux tcp_conn_request(): without SYN cookies the last quarter of
+        // tcp_max_syn_backlog is kept for peers the route's metrics prove
+        // alive (tcp_peer_is_proven()); finack keeps no metrics, so no
+        // peer is proven.
+        let max = cfg.max_syn_backlog;
+        if !cfg.syn_cookies && max.saturating_sub(listener.syn_received) < max >> 2 {
+            stats.syn_backlog_drop += 1;
+            return ListenAction::Drop;
+        }
         if !listener.source_admits(remote.ip(), stats) {
             return ListenAction::Drop;
         }

@@ -30,6 +30,10 @@ pub struct Stats {
     pub syn_queue_overflow: u64,
     /// SYNs or handshake-completing ACKs dropped because the accept queue was full.
     pub accept_queue_overflow: u64,
+    /// SYNs dropped without SYN cookies because the listener's half-open
+    /// connections reached three quarters of `Config::max_syn_backlog`
+    /// (counted in Linux ListenDrops only).
+    pub syn_backlog_drop: u64,
     /// SYN,ACKs sent as SYN cookies (SYN queue full, RFC 4987 §3.6).
     pub syn_cookies_sent: u64,
     /// Connections opened by an ACK that returned a valid SYN cookie.
@@ -156,6 +160,7 @@ impl Stats {
             challenge_acks_suppressed,
             syn_queue_overflow,
             accept_queue_overflow,
+            syn_backlog_drop,
             syn_cookies_sent,
             syn_cookies_accepted,
             syn_cookies_failed,
@@ -209,6 +214,7 @@ impl Stats {
         self.challenge_acks_suppressed += challenge_acks_suppressed;
         self.syn_queue_overflow += syn_queue_overflow;
         self.accept_queue_overflow += accept_queue_overflow;
+        self.syn_backlog_drop += syn_backlog_drop;
         self.syn_cookies_sent += syn_cookies_sent;
         self.syn_cookies_accepted += syn_cookies_accepted;
         self.syn_cookies_failed += syn_cookies_failed;
@@ -271,6 +277,7 @@ impl Stats {
                 "ListenDrops",
                 self.accept_queue_overflow
                     + self.syn_queue_overflow
+                    + self.syn_backlog_drop
                     + self.per_source_drops
                     + self.syn_memory_drop,
             ),

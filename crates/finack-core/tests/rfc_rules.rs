@@ -1472,6 +1472,63 @@ dual!(
     }
 );
 
+dual!(linux_abort_on_overflow_resets_the_handshake, |f: Family| {
+    // tcp_abort_on_overflow = 1 (tcp_check_req(), embryonic_reset): the
+    // ACK that completes a handshake while the accept queue is full gets a
+    // reset, and the request is gone.
+    let server = Config {
+        abort_on_overflow: true,
+        ..Config::linux()
+    };
+    let mut net = Net::with_configs(f, Config::linux(), server);
+    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+    let now = net.now;
+    net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
+    let l = net.server.listen(f.server(80), 1).unwrap();
+    net.sapp.listener = Some(l);
+    let sa_a = syn_from(&mut net, f, 4001, 1000)[0].clone();
+    let sa_b = syn_from(&mut net, f, 4002, 2000)[0].clone();
+    ack_from(&mut net, f, 4001, 1000, &sa_a);
+    let sa_c = syn_from(&mut net, f, 4003, 3000)[0].clone();
+    ack_from(&mut net, f, 4002, 2000, &sa_b);
+    assert_eq!(net.server.accept_queue_len(l), 2, "accept queue full");
+    let r = ack_from(&mut net, f, 4003, 3000, &sa_c);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].has(TcpFlags::RST));
+    // <SEQ=SEG.ACK><CTL=RST> for the ACK.
+    assert_eq!(r[0].seq, sa_c.seq + 1);
+    assert_eq!(net.server.stats().accept_queue_overflow, 1);
+    assert_eq!(n_in(&net.server, State::SynReceived), 0);
+    assert_eq!(net.server.accept_queue_len(l), 2);
+    // Without the sysctl the same ACK is dropped (the test above).
+});
+
+dual!(
+    linux_max_syn_backlog_keeps_a_quarter_without_cookies,
+    |f: Family| {
+        // tcp_conn_request(): with tcp_syncookies = 0, a SYN is dropped once
+        // the listener's half-open connections leave less than a quarter of
+        // tcp_max_syn_backlog (no peer is "proven": finack keeps no metrics).
+        let server = Config {
+            syn_cookies: false,
+            max_syn_backlog: 8,
+            ..Config::linux()
+        };
+        let mut net = Net::with_configs(f, Config::linux(), server);
+        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+        let l = net.server.listen(f.server(80), 100).unwrap();
+        net.sapp.listener = Some(l);
+        for i in 0..8u16 {
+            let r = syn_from(&mut net, f, 4001 + i, 1000 * (u32::from(i) + 1));
+            // 8 - 7 half-open < 8 / 4: the eighth is dropped.
+            assert_eq!(r.len(), usize::from(i < 7), "SYN {i}: {r:?}");
+        }
+        assert_eq!(n_in(&net.server, State::SynReceived), 7);
+        assert_eq!(net.server.stats().syn_backlog_drop, 1);
+        assert_eq!(net.server.stats().syn_queue_overflow, 0);
+    }
+);
+
 // ---- RFC 6528 / MUST-8: ISN --------------------------------------------------------
 
 dual!(

@@ -106,6 +106,7 @@ fn every_own_script_passes() {
             "simultaneous-open.pkt",
             "so-linger-close-waits.pkt",
             "so-linger-times-out.pkt",
+            "socket-buffer-limits.pkt",
             "syn-cookies-always.pkt",
             "syn-cookies-timestamps.pkt",
             "syn-cookies.pkt",
@@ -129,6 +130,8 @@ fn every_own_script_passes() {
             "urgent-oob-byte.pkt",
             "urgent-oob-inline.pkt",
             "urgent-oob-not-yet.pkt",
+            "urgent-oob-stdurg.pkt",
+            "urgent-pointer-zero.pkt",
             "window-below-one-segment.pkt",
             "window-clamp-bounded.pkt",
             "window-opens-before-probe.pkt",
@@ -672,6 +675,22 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "out-of-order-no-quickack.pkt",
         "  +.04 > . 1:1(0) ack 19001",
         "   +0 > . 1:1(0) ack 19001",
+        "",
+    );
+    // tcp_stdurg moves the out-of-band byte one on.
+    fails("urgent-oob-stdurg.pkt", "tcp_stdurg=1", "tcp_stdurg=0", "");
+    // A pointer of 0 takes the first byte out of the stream.
+    fails(
+        "urgent-pointer-zero.pkt",
+        "read(4, ..., 100) = 9",
+        "read(4, ..., 100) = 10",
+        "",
+    );
+    // SO_RCVBUF is capped at twice rmem_max.
+    fails(
+        "socket-buffer-limits.pkt",
+        "SO_RCVBUF, [8388608], [4]",
+        "SO_RCVBUF, [20000000], [4]",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

@@ -203,6 +203,10 @@ pub struct Config {
     /// stop in front of it. Off: urgent data stays in the stream (RFC 9293
     /// §3.8.5); the pointer is reported either way.
     pub urgent_oob: bool,
+    /// The urgent pointer names the last urgent byte itself (RFC 1122
+    /// §4.2.2.4; Linux `tcp_stdurg` = 1) rather than the byte after it, as
+    /// BSD and Linux by default read it (RFC 6093 §4: every stack does).
+    pub stdurg: bool,
     /// Take the data and FIN a SYN,ACK carries (RFC 9293 §3.10.7.3:
     /// "continue processing at the sixth step"). Linux, without TCP Fast
     /// Open, acknowledges only the SYN and drops them, and the peer sends
@@ -485,12 +489,29 @@ pub struct Config {
     pub tx_checksum_offload: bool,
     /// Largest backlog a listener may ask for (Linux `somaxconn` = 4096).
     pub max_backlog: usize,
+    /// The most SO_RCVBUF may ask for; the buffer is twice that at most
+    /// (Linux `net.core.rmem_max`, 4 MiB in 6.x).
+    pub rmem_max: usize,
+    /// The most SO_SNDBUF may ask for (Linux `net.core.wmem_max`, 4 MiB in
+    /// 6.x); applied by the socket layer (the packetdrill runner), which
+    /// hands the engine the doubled value.
+    pub wmem_max: usize,
     /// A listener is full only when more than its backlog wait, in the SYN
     /// queue and in the accept queue each, so `listen(fd, 1)` holds two
     /// connections and a backlog of 0 one (Linux sk_acceptq_is_full(),
     /// inet_csk_reqsk_queue_is_full(): `len > sk_max_ack_backlog`). Off:
     /// it holds the backlog, at least one.
     pub linux_backlog: bool,
+    /// A handshake that completes while the accept queue is full is reset
+    /// instead of left to retry (Linux `tcp_abort_on_overflow` = 1,
+    /// tcp_check_req(); the default 0 drops the ACK and lets the SYN,ACK
+    /// timer try again).
+    pub abort_on_overflow: bool,
+    /// Without SYN cookies, a listener drops new SYNs once its half-open
+    /// connections leave less than a quarter of this (Linux
+    /// `tcp_max_syn_backlog`, 2048 on this size of machine:
+    /// tcp_conn_request()).
+    pub max_syn_backlog: usize,
     /// SYN cookies (RFC 4987 §3.6, Linux `tcp_syncookies = 1`): when a
     /// listener's SYN queue is full, answer a SYN with a SYN,ACK whose ISN
     /// encodes the connection (a keyed hash of the 4-tuple and the peer's

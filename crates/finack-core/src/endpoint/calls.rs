@@ -551,8 +551,8 @@ impl Endpoint {
     /// SHLD-14).
     pub fn set_recv_buffer(&mut self, c: ConnId, bytes: usize) -> Result<(), Error> {
         let mut ok = true;
-        let mem = self.cfg.rcv_memory;
-        self.with_active(c, |tcb| ok = tcb.set_recv_buffer(mem, bytes))?;
+        let (mem, max) = (self.cfg.rcv_memory, self.cfg.rmem_max);
+        self.with_active(c, |tcb| ok = tcb.set_recv_buffer(mem, max, bytes))?;
         if ok {
             Ok(())
         } else {

@@ -709,7 +709,7 @@ impl Endpoint {
             opts.user_mss,
             path_mtu,
         );
-        tcb.inherit_buffers(self.cfg.rcv_memory, opts.rcvbuf, opts.sndbuf, wscale);
+        tcb.inherit_buffers(&self.cfg, opts.rcvbuf, opts.sndbuf, wscale);
         if opts.window_clamp > 0 {
             // The listener's TCP_WINDOW_CLAMP, before the SYN,ACK is formed.
             let _ = tcb.set_window_clamp_opt(&self.cfg, opts.window_clamp);

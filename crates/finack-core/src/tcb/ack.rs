@@ -44,10 +44,19 @@ impl Tcb {
                 return Step::Done;
             }
             if self.listener.is_some() && ctx.accept_queue_full {
+                ctx.stats.accept_queue_overflow += 1;
+                if ctx.cfg.abort_on_overflow {
+                    // Linux tcp_check_req() with tcp_abort_on_overflow = 1
+                    // (embryonic_reset): the handshake's ACK is answered
+                    // with a reset and the request is dropped.
+                    self.reply_rst(ctx, seg);
+                    ctx.out.back_to_listen = true;
+                    self.enter_closed(ctx, CloseReason::Aborted);
+                    return Step::Done;
+                }
                 // Linux (tcp_abort_on_overflow = 0): drop the handshake's ACK and stay
                 // in SYN-RECEIVED; the retransmitted SYN,ACK gives the peer another
                 // try once the application accepts.
-                ctx.stats.accept_queue_overflow += 1;
                 return Step::Done;
             }
             self.goto(ctx.now, State::Established);

@@ -352,7 +352,7 @@ impl Tcb {
         // Only a pointer, or a byte still awaited, has work here (most
         // segments have neither).
         if ctx.cfg.urgent_oob && open && (seg.flags.urg() || self.urgent_active()) {
-            self.urg_rx_segment(seg);
+            self.urg_rx_segment(seg, ctx.cfg.stdurg);
         }
         if !seg.flags.urg() {
             return;

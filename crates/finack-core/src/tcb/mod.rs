@@ -365,13 +365,13 @@ impl Tcb {
     /// sk_clone_lock() copies the buffers and their locks).
     pub(crate) fn inherit_buffers(
         &mut self,
-        rcv_memory: bool,
+        cfg: &Config,
         rcvbuf: usize,
         sndbuf: usize,
         wscale: u8,
     ) {
         if rcvbuf > 0 {
-            self.set_recv_buffer(rcv_memory, rcvbuf);
+            self.set_recv_buffer(cfg.rcv_memory, cfg.rmem_max, rcvbuf);
         }
         if sndbuf > 0 {
             self.snd.buf.set_cap(sndbuf);

@@ -54,10 +54,15 @@ impl Tcb {
     /// read past yet and beyond the one already known; an unread earlier
     /// byte at the read position leaves the stream), and a byte awaited
     /// that this segment carries becomes readable as out-of-band data.
-    pub(super) fn urg_rx_segment(&mut self, seg: &TcpRepr<'_>) {
+    /// `stdurg` (Linux `tcp_stdurg`): the pointer names the urgent byte
+    /// itself, as RFC 1122 §4.2.2.4 reads it.
+    pub(super) fn urg_rx_segment(&mut self, seg: &TcpRepr<'_>, stdurg: bool) {
         if seg.flags.urg() {
             let copied = self.read_seq();
-            let ptr = seg.seq + u32::from(seg.urgent) - 1;
+            // tcp_check_urg(): a pointer of 0 names the segment's first byte
+            // either way.
+            let back = u32::from(seg.urgent > 0 && !stdurg);
+            let ptr = seg.seq + (u32::from(seg.urgent) - back);
             let u = self.urg();
             let replay = u.state != OobState::None && !ptr.gt(u.seq);
             if !copied.gt(ptr) && !replay {

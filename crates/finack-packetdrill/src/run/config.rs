@@ -54,6 +54,132 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         "Fast Open is not implemented; scripts using it fail on its options",
     ),
     ("tcp_fastopen_key", None, "Fast Open is not implemented"),
+    (
+        "tcp_fastopen_blackhole_timeout_sec",
+        None,
+        "Fast Open is not implemented",
+    ),
+    (
+        "tcp_ecn_option_beacon",
+        None,
+        "the AccECN option, used only with tcp_ecn 3 and above (AccECN, not implemented)",
+    ),
+    (
+        "tcp_adv_win_scale",
+        None,
+        "read by no code since Linux 6.6: the window follows the measured payload share of memory (scaling_ratio)",
+    ),
+    (
+        "tcp_retries1",
+        Some("3"),
+        "the default, after which finack suspects a path MTU black hole (tcb/mtu.rs RETRIES1); Linux also asks the route for a new path, and finack has one",
+    ),
+    (
+        "tcp_thin_linear_timeouts",
+        Some("0"),
+        "the default: timeouts back off exponentially for thin streams too (linear ones are not modelled)",
+    ),
+    (
+        "tcp_workaround_signed_windows",
+        Some("0"),
+        "the default: a peer without window scaling may be offered up to 65535 (32767 with the workaround, not modelled)",
+    ),
+    (
+        "tcp_app_win",
+        Some("31"),
+        "the default, which finack's window clamp assumes (rmem APP_WIN)",
+    ),
+    (
+        "tcp_min_snd_mss",
+        Some("48"),
+        "the default, finack's smallest segment size (tcb/mtu.rs MIN_SND_MSS)",
+    ),
+    (
+        "tcp_mtu_probe_floor",
+        Some("48"),
+        "the default, equal to the smallest segment size finack probes down to",
+    ),
+    (
+        "tcp_max_reordering",
+        Some("300"),
+        "the default, finack's bound on the reordering degree (tcb/loss.rs MAX_REORDERING)",
+    ),
+    (
+        "tcp_retrans_collapse",
+        Some("1"),
+        "the default: finack joins short segments when it resends (tcp_retrans_try_collapse())",
+    ),
+    (
+        "tcp_min_rtt_wlen",
+        Some("300"),
+        "the default: finack keeps the connection's smallest RTT, the same as a 300 s window within one script",
+    ),
+    (
+        "tcp_challenge_ack_limit",
+        Some("2147483647"),
+        "the default: no host-wide limit on challenge ACKs, only tcp_invalid_ratelimit per connection",
+    ),
+    (
+        "tcp_reflect_tos",
+        Some("0"),
+        "the default: a SYN,ACK carries the listener's TOS, not the SYN's",
+    ),
+    (
+        "tcp_no_metrics_save",
+        Some("1"),
+        "nothing is saved per destination, and finack keeps no metrics",
+    ),
+    (
+        "tcp_no_ssthresh_metrics_save",
+        Some("1"),
+        "the default: no ssthresh is saved per destination, and finack keeps no metrics",
+    ),
+    (
+        "tcp_plb_enabled",
+        Some("0"),
+        "the default: no protective load balancing (it needs ECN marks and DCTCP)",
+    ),
+    ("tcp_plb_idle_rehash_rounds", None, "acts only with tcp_plb_enabled"),
+    ("tcp_plb_rehash_rounds", None, "acts only with tcp_plb_enabled"),
+    ("tcp_plb_suspend_rto_sec", None, "acts only with tcp_plb_enabled"),
+    ("tcp_plb_cong_thresh", None, "acts only with tcp_plb_enabled"),
+    (
+        "tcp_autocorking",
+        None,
+        "autocorking holds a small write back only while an earlier packet of the socket is still in the device queue; the tun device releases each at once (tun_net_xmit())",
+    ),
+    (
+        "tcp_limit_output_bytes",
+        None,
+        "TCP small queues count packets in the device queue, which the tun device releases at once",
+    ),
+    (
+        "tcp_backlog_ack_defer",
+        None,
+        "defers ACKs owed while the application holds the socket lock, which a single-threaded engine never does",
+    ),
+    ("tcp_early_demux", None, "a receive-path shortcut that changes no packet"),
+    ("tcp_l3mdev_accept", None, "VRF devices: the script's tun device is in none"),
+    ("tcp_fwmark_accept", None, "firewall marks for routing replies: finack has one route"),
+    ("tcp_low_latency", None, "ignored by Linux since 4.14"),
+    ("tcp_migrate_req", None, "moves requests between SO_REUSEPORT listeners, which finack does not have"),
+    ("tcp_child_ehash_entries", None, "sizes the hash table of namespaces created later"),
+    ("tcp_allowed_congestion_control", None, "limits TCP_CONGESTION for unprivileged users; scripts run as root"),
+    (
+        "net.core.default_qdisc",
+        None,
+        "applies to devices created later; the script's tun device has its qdisc",
+    ),
+    (
+        "net.core.rmem_default",
+        None,
+        "TCP sockets start from tcp_rmem, not from this",
+    ),
+    (
+        "net.core.wmem_default",
+        None,
+        "TCP sockets start from tcp_wmem, not from this",
+    ),
 ];
 
 /// The base configuration: `Config::linux()`, except that scripts which do
@@ -194,6 +320,11 @@ pub fn apply_sysctl_for(
                 v => v,
             }
         }
+        "tcp_max_syn_backlog" => cfg.max_syn_backlog = int_value(value)?.max(0) as usize,
+        // Config::abort_on_overflow (tcp_check_req()).
+        "tcp_abort_on_overflow" => cfg.abort_on_overflow = u8_value(value)? != 0,
+        // Config::stdurg (tcp_check_urg()).
+        "tcp_stdurg" => cfg.stdurg = u8_value(value)? != 0,
         // SACK compression (Config::comp_sack_nr, __tcp_ack_snd_check()).
         "tcp_comp_sack_nr" => cfg.comp_sack_nr = u8_value(value)?,
         "tcp_comp_sack_delay_ns" => {
@@ -202,6 +333,9 @@ pub fn apply_sysctl_for(
         "tcp_comp_sack_slack_ns" => {
             cfg.comp_sack_slack = core::time::Duration::from_nanos(num(value)?)
         }
+        // net.core: what SO_RCVBUF and SO_SNDBUF may ask for.
+        "net.core.rmem_max" => cfg.rmem_max = int_value(value)?.max(0) as usize,
+        "net.core.wmem_max" => cfg.wmem_max = int_value(value)?.max(0) as usize,
         // net.core: the backlog listen() may ask for (__sys_listen()).
         "net.core.somaxconn" => cfg.max_backlog = int_value(value)?.max(0) as usize,
         "tcp_reordering" => cfg.dupthresh = num(value)? as u32,

@@ -303,12 +303,21 @@ impl Runner {
             // limit that is free (sk_stream_write_space), and the scripts'
             // timing follows that limit (blocking-write.pkt).
             "SO_SNDBUF" | "SO_RCVBUF" => {
-                let Some(v) = int.filter(|v| *v >= 0) else {
+                let Some(v) = int else {
                     return Ok(CallResult::Done(-1, Some("EINVAL")));
                 };
-                // Linux's floors: SOCK_MIN_SNDBUF 4608, SOCK_MIN_RCVBUF 2304.
-                let floor = if opt == "SO_SNDBUF" { 4608 } else { 2304 };
-                let doubled = (v as usize * 2).max(floor);
+                // Linux sk_setsockopt(): the value read as unsigned (so a
+                // negative one is huge), at most net.core.wmem_max /
+                // rmem_max and INT_MAX / 2, doubled, at least the floor
+                // (SOCK_MIN_SNDBUF 4608, SOCK_MIN_RCVBUF 2304).
+                let cfg = self.ep.config();
+                let (floor, max) = if opt == "SO_SNDBUF" {
+                    (4608, cfg.wmem_max)
+                } else {
+                    (2304, cfg.rmem_max)
+                };
+                let asked = (v as u32 as usize).min(max).min(i32::MAX as usize / 2);
+                let doubled = (asked * 2).max(floor);
                 if opt == "SO_SNDBUF" {
                     opts.sndbuf = Some(doubled);
                 } else {

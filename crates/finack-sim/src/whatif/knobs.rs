@@ -122,6 +122,8 @@ const FIELDS: &[(&str, Kind)] = &[
     ("synack_text", Kind::Bool),
     ("quickacks", Kind::Num),
     ("ooo_quickack", Kind::Bool),
+    ("stdurg", Kind::Bool),
+    ("abort_on_overflow", Kind::Bool),
     ("comp_sack_nr", Kind::Num),
     ("comp_sack_delay", Kind::Dur),
     ("comp_sack_slack", Kind::Dur),
@@ -181,6 +183,9 @@ const FIELDS: &[(&str, Kind)] = &[
     ("record_transitions", Kind::Bool),
     ("tx_checksum_offload", Kind::Bool),
     ("max_backlog", Kind::Num),
+    ("max_syn_backlog", Kind::Num),
+    ("rmem_max", Kind::Size),
+    ("wmem_max", Kind::Size),
     ("syn_cookies", Kind::Bool),
     ("syn_cookies_always", Kind::Bool),
     ("buffer_release_delay", Kind::Dur),
@@ -257,6 +262,8 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
             let n = parse_size(v).ok_or_else(bad)?;
             match field {
                 "recv_buffer" => cfg.recv_buffer = n,
+                "rmem_max" => cfg.rmem_max = n,
+                "wmem_max" => cfg.wmem_max = n,
                 "recv_buffer_max" => cfg.recv_buffer_max = n,
                 "send_buffer_max" => cfg.send_buffer_max = n,
                 _ => cfg.send_buffer = n,
@@ -288,6 +295,7 @@ pub fn set(cfg: &mut Config, field: &str, value: &str) -> Result<(), KnobError> 
             "tos" => cfg.tos = num!(u8),
             "notsent_lowat" => cfg.notsent_lowat = num!(u32),
             "max_backlog" => cfg.max_backlog = num!(usize),
+            "max_syn_backlog" => cfg.max_syn_backlog = num!(usize),
             "max_time_wait" => cfg.max_time_wait = num!(usize),
             "cubic.beta" => {
                 let n = num!(u32);
@@ -471,6 +479,8 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
         "linux_resets" => &mut cfg.linux_resets,
         "linux_backlog" => &mut cfg.linux_backlog,
         "ooo_quickack" => &mut cfg.ooo_quickack,
+        "stdurg" => &mut cfg.stdurg,
+        "abort_on_overflow" => &mut cfg.abort_on_overflow,
         "record_transitions" => &mut cfg.record_transitions,
         "tx_checksum_offload" => &mut cfg.tx_checksum_offload,
         "syn_cookies" => &mut cfg.syn_cookies,

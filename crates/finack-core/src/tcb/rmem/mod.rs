@@ -35,8 +35,6 @@ const MIN_RCVBUF: u32 = 2048 + SKBUFF;
 /// The smallest window clamp (Linux tcp_set_window_clamp(): half
 /// SOCK_MIN_RCVBUF).
 pub(crate) const MIN_WINDOW_CLAMP: u32 = MIN_RCVBUF / 2;
-/// Linux `net.core.rmem_max` (4 MiB since 6.x): the most SO_RCVBUF asks for.
-const RMEM_MAX: u32 = 4 << 20;
 /// Linux `tcp_app_win` (31): the share of the window kept back for the
 /// application's buffering, 1/2^31 of it.
 const APP_WIN: u32 = 31;
@@ -155,11 +153,12 @@ impl RcvMem {
     }
 }
 
-/// The memory limit SO_RCVBUF of `bytes` sets (Linux sock_setsockopt():
-/// twice the value asked, at most twice `rmem_max`, at least
-/// SOCK_MIN_RCVBUF).
-fn rcvbuf_for(bytes: usize) -> u32 {
-    (2 * bytes.min(RMEM_MAX as usize) as u32).max(MIN_RCVBUF)
+/// The memory limit SO_RCVBUF of `bytes` sets (Linux sock_setsockopt(),
+/// __sock_set_rcvbuf(): twice the value asked, at most twice
+/// `Config::rmem_max`, at least SOCK_MIN_RCVBUF).
+fn rcvbuf_for(bytes: usize, rmem_max: usize) -> u32 {
+    let asked = bytes.min(rmem_max).min(i32::MAX as usize / 2) as u32;
+    (2 * asked).max(MIN_RCVBUF)
 }
 
 /// The room a SYN,ACK offers under the memory model (Linux
@@ -168,7 +167,7 @@ fn rcvbuf_for(bytes: usize) -> u32 {
 /// is the memory).
 pub(crate) fn syn_ack_space(cfg: &Config, so_rcvbuf: usize) -> u32 {
     let rcvbuf = if so_rcvbuf > 0 {
-        rcvbuf_for(so_rcvbuf)
+        rcvbuf_for(so_rcvbuf, cfg.rmem_max)
     } else {
         cfg.recv_buffer.min(u32::MAX as usize) as u32
     };
@@ -249,9 +248,15 @@ impl Tcb {
     /// the limit is twice that and may be set while data is held; without
     /// it the buffer is `bytes`, set only while empty (false otherwise).
     /// Either way autotuning leaves the connection alone.
-    pub(crate) fn set_recv_buffer(&mut self, rcv_memory: bool, bytes: usize) -> bool {
+    /// `rmem_max`: `Config::rmem_max`.
+    pub(crate) fn set_recv_buffer(
+        &mut self,
+        rcv_memory: bool,
+        rmem_max: usize,
+        bytes: usize,
+    ) -> bool {
         if rcv_memory {
-            self.rmem_set_rcvbuf(bytes);
+            self.rmem_set_rcvbuf(bytes, rmem_max);
         } else if !self.rcv.buf.set_cap(bytes) {
             return false;
         }
@@ -269,8 +274,8 @@ impl Tcb {
 
     /// SO_RCVBUF of `bytes` under the memory model (7.x tcp_set_rcvbuf()
     /// moves the window's clamp with the limit).
-    fn rmem_set_rcvbuf(&mut self, bytes: usize) {
-        let rcvbuf = rcvbuf_for(bytes);
+    fn rmem_set_rcvbuf(&mut self, bytes: usize, rmem_max: usize) {
+        let rcvbuf = rcvbuf_for(bytes, rmem_max);
         if self.rcv.buf.cap() < rcvbuf as usize {
             self.rcv.buf.grow_cap(rcvbuf as usize);
         }
