@@ -47,6 +47,7 @@ fn every_own_script_passes() {
             "delayed-ack-interactive.pkt",
             "delayed-ack-pushed-read.pkt",
             "delayed-ack-quickacks-window.pkt",
+            "duplicate-restarts-quickack.pkt",
             "ecn-negotiation.pkt",
             "ecn-receiver.pkt",
             "ecn-sender.pkt",
@@ -691,6 +692,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "socket-buffer-limits.pkt",
         "SO_RCVBUF, [8388608], [4]",
         "SO_RCVBUF, [20000000], [4]",
+        "",
+    );
+    // Without the quick ACKs the duplicate restarts, the ACK is delayed.
+    fails(
+        "duplicate-restarts-quickack.pkt",
+        "  +.01 < . 17001:18001(1000) ack 1 win 514\n   +0 > . 1:1(0) ack 18001",
+        "  +.01 < . 17001:18001(1000) ack 1 win 514\n  +.04 > . 1:1(0) ack 18001",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

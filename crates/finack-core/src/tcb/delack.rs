@@ -70,15 +70,39 @@ impl Tcb {
     /// that grants them one by one (tcp_grow_window()) is not modelled: the
     /// full `Config::quickacks`.
     fn quickacks_for_window(&self, cfg: &Config) -> u32 {
+        self.window_quickacks(cfg).min(cfg.quickacks)
+    }
+
+    /// tcp_incr_quickack() before its bound: half the window offered in
+    /// segments of the peer's size, at least 2 (unbounded without the
+    /// memory model).
+    fn window_quickacks(&self, cfg: &Config) -> u32 {
         if !cfg.rcv_memory {
-            return cfg.quickacks;
+            return u32::MAX;
         }
         let mss = u32::from(self.rcv_mss(cfg)).max(1);
-        let n = match self.rcv_wnd_advertised() / (2 * mss) {
+        match self.rcv_wnd_advertised() / (2 * mss) {
             0 => 2,
             n => n,
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_enter_quickack_mode(): quick ACKs for up to
+    /// `max` more segments (tcp_incr_quickack(): half the window in
+    /// segments), out of interactive mode, the delayed-ACK time back at
+    /// its minimum.
+    pub(super) fn enter_quickack_mode(&mut self, cfg: &Config, max: u32) {
+        let Some(min) = cfg.delayed_ack else {
+            return;
         };
-        n.min(cfg.quickacks)
+        let n = self.window_quickacks(cfg).min(max);
+        self.rcv.quickacks = self.rcv.quickacks.max(n);
+        self.exit_pingpong();
+        if cfg.delayed_ack_max.is_some() {
+            if let Some(e) = self.rcv.est.as_mut().filter(|e| e.ato_ms != 0) {
+                e.ato_ms = ms(min);
+            }
+        }
     }
 
     /// A quick ACK went out (Linux tcp_dec_quickack_mode()): leaving

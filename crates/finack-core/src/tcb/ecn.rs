@@ -158,10 +158,7 @@ impl Tcb {
     /// Linux tcp_input.c: tcp_enter_quickack_mode(sk, 2): the next two
     /// in-order segments are acknowledged at once.
     fn ecn_quickack(&mut self, ctx: &Ctx<'_>) {
-        if ctx.cfg.delayed_ack.is_some() {
-            self.rcv.quickacks = self.rcv.quickacks.max(2);
-            self.exit_pingpong();
-        }
+        self.enter_quickack_mode(ctx.cfg, 2);
     }
 
     /// Loss recovery or a retransmission timeout took over from a reduction

@@ -209,8 +209,11 @@ impl Tcb {
         if len > 0 && !cur.syn && !seg.flags.rst() && cur.seq.lt(lo) {
             // Data (or a FIN) below RCV.NXT came again: a D-SACK for that
             // part, whether the segment is all old (Linux tcp_send_dupack())
-            // or runs on past RCV.NXT (tcp_data_queue()).
+            // or runs on past RCV.NXT (tcp_data_queue()). Either way the
+            // peer seems not to have heard our ACKs: quick ACKs again
+            // (tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)).
             self.dsack_set(ctx, cur.seq, (cur.seq + len).min(lo));
+            self.enter_quickack_mode(ctx.cfg, ctx.cfg.quickacks);
         }
         if !acceptable {
             ctx.stats.out_of_window += 1;
@@ -239,6 +242,10 @@ impl Tcb {
             // Text beyond the window (a zero-window probe, or a sender ignoring
             // the window) is not acceptable: acknowledge to restate the window.
             self.rcv.ack_now = true;
+            if trimmed.payload.is_empty() {
+                // Linux tcp_data_queue() out_of_window: quick ACKs again.
+                self.enter_quickack_mode(ctx.cfg, ctx.cfg.quickacks);
+            }
         }
         Some(trimmed)
     }
