@@ -102,6 +102,8 @@ fn every_own_script_passes() {
             "rto-timestamp-undo.pkt",
             "sack-compression-limit.pkt",
             "sack-compression.pkt",
+            "sack-fin-with-data.pkt",
+            "sack-out-of-order-fin.pkt",
             "shutdown-syn-sent.pkt",
             "simultaneous-close.pkt",
             "simultaneous-open.pkt",
@@ -699,6 +701,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "duplicate-restarts-quickack.pkt",
         "  +.01 < . 17001:18001(1000) ack 1 win 514\n   +0 > . 1:1(0) ack 18001",
         "  +.01 < . 17001:18001(1000) ack 1 win 514\n  +.04 > . 1:1(0) ack 18001",
+        "",
+    );
+    // The FIN's own SACK block comes first (it is the latest arrival).
+    fails(
+        "sack-out-of-order-fin.pkt",
+        "<nop,nop,sack 3001:3002 1001:2001>",
+        "<nop,nop,sack 1001:2001 3001:3002>",
+        "",
+    );
+    fails(
+        "sack-fin-with-data.pkt",
+        "<nop,nop,sack 1001:3002>",
+        "<nop,nop,sack 1001:3001>",
         "",
     );
     // readv() reads what all its iovecs hold, no more.

@@ -53,6 +53,9 @@ struct RecvRing {
     /// tcp_sack_reset() after pruning): ranges no data came into since are
     /// not announced.
     sack_reset: Option<u32>,
+    /// `arrivals` when a FIN came out of order apart from the data held
+    /// (Linux queues it as an empty segment whose SACK block is the FIN).
+    fin_arrival: Option<u32>,
 }
 
 /// Smallest storage a receive ring allocates.
@@ -94,6 +97,7 @@ static EMPTY: RecvRing = RecvRing {
     ooo: Vec::new(),
     arrivals: 0,
     sack_reset: None,
+    fin_arrival: None,
 };
 
 impl RecvBuf {
@@ -370,6 +374,29 @@ impl RecvBuf {
         if let Some(r) = self.ring.as_deref_mut() {
             r.sack_reset = Some(r.arrivals);
         }
+    }
+
+    /// A FIN came out of order, apart from any range held: it is the
+    /// latest arrival.
+    pub(crate) fn note_ooo_fin(&mut self) {
+        if let Some(r) = self.ring.as_deref_mut() {
+            r.arrivals = r.arrivals.wrapping_add(1);
+            r.fin_arrival = Some(r.arrivals);
+        }
+    }
+
+    /// How many held ranges data came into after the out-of-order FIN
+    /// noted (0 without one: then it is the latest).
+    pub(crate) fn ooo_fin_rank(&self) -> usize {
+        let r = self.ring();
+        let Some(fin) = r.fin_arrival else {
+            return 0;
+        };
+        let age = r.arrivals.wrapping_sub(fin);
+        r.ooo
+            .iter()
+            .filter(|x| r.arrivals.wrapping_sub(x.2) < age)
+            .count()
     }
 
     /// Out-of-order ranges, as offsets from the in-order end, in sequence

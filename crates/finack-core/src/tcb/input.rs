@@ -423,9 +423,14 @@ impl Tcb {
                 }
                 self.on_fin(ctx, seg);
             } else if taken && fin_seq.gt(self.rcv.nxt) && !self.rcv.fin_received {
-                // Out of order: remember where the stream ends.
+                // Out of order: remember where the stream ends. With data
+                // the ACK was decided with it (`deliver`); a FIN alone is
+                // queued by Linux as an empty segment, ACKed the same way.
                 self.rcv.ooo_fin = Some(fin_seq);
-                self.rcv.ack_now = true;
+                if cur.payload.is_empty() {
+                    self.rcv.buf.note_ooo_fin();
+                    self.ack_out_of_order(ctx);
+                }
             }
         }
     }

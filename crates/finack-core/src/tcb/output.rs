@@ -520,10 +520,28 @@ impl Tcb {
             self.rcv.dsack.1 = 0;
             room -= 1;
         }
-        for (s, e) in self.rcv.buf.ooo_recent(room) {
-            options
-                .sack_blocks
-                .push(self.rcv.nxt + s as u32, self.rcv.nxt + e as u32);
+        // Linux: a queued segment's end_seq counts its FIN, so the block
+        // that ends with the stream covers the FIN too; a FIN apart from
+        // the data held is a block of its own, in its place by recency.
+        let (nxt, fin) = (self.rcv.nxt, self.rcv.ooo_fin);
+        let alone = fin.filter(|f| !self.rcv.buf.ooo_blocks().any(|(_, e)| nxt + e as u32 == *f));
+        let mut fin_at = alone.map(|_| self.rcv.buf.ooo_fin_rank());
+        let mut blocks = self.rcv.buf.ooo_recent(room).peekable();
+        for i in 0..room {
+            if fin_at == Some(i) || (fin_at.is_some() && blocks.peek().is_none()) {
+                let f = alone.unwrap_or(nxt);
+                options.sack_blocks.push(f, f + 1);
+                fin_at = None;
+                continue;
+            }
+            let Some((s, e)) = blocks.next() else {
+                break;
+            };
+            let (start, mut end) = (nxt + s as u32, nxt + e as u32);
+            if fin == Some(end) {
+                end += 1;
+            }
+            options.sack_blocks.push(start, end);
         }
     }
 
@@ -632,7 +650,9 @@ impl Tcb {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()
         };
-        if self.sack_ok && (self.rcv.dsack.1 > 0 || self.rcv.buf.has_ooo()) {
+        if self.sack_ok
+            && (self.rcv.dsack.1 > 0 || self.rcv.buf.has_ooo() || self.rcv.ooo_fin.is_some())
+        {
             self.fill_sack(&mut options);
         }
         let urgent = self.urgent_field(seq, &mut flags);
