@@ -95,6 +95,23 @@ pub struct Stats {
     /// Duplicate ACKs for out-of-order data saved by SACK compression
     /// (`Config::comp_sack_nr`; Linux TCPAckCompressed).
     pub ack_compressed: u64,
+    /// Connections reset because the application closed them with data
+    /// unread (Linux TCPAbortOnClose; RFC 2525 §2.17).
+    pub abort_on_close: u64,
+    /// ACKs the delayed-ACK timer sent (Linux DelayedACKs).
+    pub delayed_acks: u64,
+    /// Data that came again though already received: our ACK was lost or
+    /// late (Linux DelayedACKLost).
+    pub delayed_ack_lost: u64,
+    /// Retransmission timeouts, the SYN and SYN,ACK ones included (Linux
+    /// TCPTimeouts).
+    pub rto_expired: u64,
+    /// SYNs and SYN,ACKs sent again (Linux TCPSynRetrans).
+    pub syn_retrans: u64,
+    /// Keep-alive probes sent (Linux TCPKeepAlive).
+    pub keepalive_probes: u64,
+    /// Zero-window probes sent (Linux TCPWinProbe).
+    pub window_probes: u64,
     /// Replies to out-of-window segments held back by the rate limit
     /// (`Config::challenge_ack_interval`; Linux TCPACKSkippedSeq).
     pub ack_skipped_seq: u64,
@@ -187,6 +204,13 @@ impl Stats {
             abort_on_linger,
             defer_accept_drop,
             ack_compressed,
+            abort_on_close,
+            delayed_acks,
+            delayed_ack_lost,
+            rto_expired,
+            syn_retrans,
+            keepalive_probes,
+            window_probes,
             ack_skipped_seq,
             ack_skipped_paws,
             abort_on_memory,
@@ -241,6 +265,13 @@ impl Stats {
         self.abort_on_linger += abort_on_linger;
         self.defer_accept_drop += defer_accept_drop;
         self.ack_compressed += ack_compressed;
+        self.abort_on_close += abort_on_close;
+        self.delayed_acks += delayed_acks;
+        self.delayed_ack_lost += delayed_ack_lost;
+        self.rto_expired += rto_expired;
+        self.syn_retrans += syn_retrans;
+        self.keepalive_probes += keepalive_probes;
+        self.window_probes += window_probes;
         self.ack_skipped_seq += ack_skipped_seq;
         self.ack_skipped_paws += ack_skipped_paws;
         self.abort_on_memory += abort_on_memory;
@@ -260,7 +291,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 46] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 53] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -300,6 +331,13 @@ impl Stats {
             ("TCPAbortOnLinger", self.abort_on_linger),
             ("TCPDeferAcceptDrop", self.defer_accept_drop),
             ("TCPAckCompressed", self.ack_compressed),
+            ("TCPAbortOnClose", self.abort_on_close),
+            ("DelayedACKs", self.delayed_acks),
+            ("DelayedACKLost", self.delayed_ack_lost),
+            ("TCPTimeouts", self.rto_expired),
+            ("TCPSynRetrans", self.syn_retrans),
+            ("TCPKeepAlive", self.keepalive_probes),
+            ("TCPWinProbe", self.window_probes),
             ("TCPAbortOnMemory", self.abort_on_memory),
             ("TCPMemoryPressures", self.memory_pressures),
             ("PruneCalled", self.prune_called),

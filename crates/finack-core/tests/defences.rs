@@ -380,7 +380,7 @@ fn time_wait_cap_closes_the_overflow_at_once_and_still_acks_the_fin() {
 }
 
 #[test]
-fn open_counters_and_abort_on_data_use_linux_names() {
+fn open_counters_and_abort_on_close_use_linux_names() {
     let mut p = Pair::new(Config::linux(), Config::linux(), None);
     let c = p.connect_from(CLIENT);
     let now = p.now;
@@ -393,7 +393,9 @@ fn open_counters_and_abort_on_data_use_linux_names() {
     assert_eq!(p.client.state(c), State::Closed);
     assert_eq!(counter(&p.client, "ActiveOpens"), 1);
     assert_eq!(counter(&p.server, "PassiveOpens"), 1);
-    assert_eq!(counter(&p.server, "TCPAbortOnData"), 1);
+    // Linux __tcp_close(): TCPAbortOnClose (TCPAbortOnData is SO_LINGER 0).
+    assert_eq!(counter(&p.server, "TCPAbortOnClose"), 1);
+    assert_eq!(counter(&p.server, "TCPAbortOnData"), 0);
     assert_eq!(counter(&p.server, "OutRsts"), 1);
     assert_eq!(counter(&p.client, "EstabResets"), 1);
 }

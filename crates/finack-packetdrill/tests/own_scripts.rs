@@ -76,6 +76,8 @@ fn every_own_script_passes() {
             "listener-shutdown.pkt",
             "mss-half-window.pkt",
             "new-connection-new-port.pkt",
+            "nstat-ack-and-close-counters.pkt",
+            "nstat-timeout-counters.pkt",
             "orphan-retries.pkt",
             "orphan-zero-window-gives-up.pkt",
             "out-of-order-no-quickack.pkt",
@@ -716,6 +718,21 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "<nop,nop,sack 1001:3001>",
         "",
     );
+    // Each counter is compared.
+    for (from, to) in [
+        ("TcpExtDelayedACKs *1 ", "TcpExtDelayedACKs *2 "),
+        ("TcpExtDelayedACKLost *1 ", "TcpExtDelayedACKLost *0 "),
+        ("TcpExtTCPAbortOnClose *1 ", "TcpExtTCPAbortOnData *1 "),
+    ] {
+        fails("nstat-ack-and-close-counters.pkt", from, to, "");
+    }
+    for (from, to) in [
+        ("TcpExtTCPSynRetrans *1 ", "TcpExtTCPSynRetrans *2 "),
+        ("TcpExtTCPTimeouts *1 ", "TcpExtTCPTimeouts *2 "),
+        ("TcpExtTCPKeepAlive *1 ", "TcpExtTCPKeepAlive *2 "),
+    ] {
+        fails("nstat-timeout-counters.pkt", from, to, "");
+    }
     // readv() reads what all its iovecs hold, no more.
     fails(
         "writev-readv.pkt",

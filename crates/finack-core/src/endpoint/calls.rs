@@ -486,7 +486,7 @@ impl Endpoint {
                 self.count_orphan(idx);
                 self.run(idx, now, Cause::User(call), |tcb, ctx| {
                     if abort {
-                        tcb.abort(ctx);
+                        tcb.abort_by_user(ctx);
                     } else {
                         tcb.close(ctx);
                     }

@@ -45,8 +45,8 @@ impl Tcb {
         self.orphan = true;
         self.rcv.read_shutdown = true;
         if self.rcv.buf.len() > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
-            // Linux tcp.c: __tcp_close() counts it as TCPAbortOnData.
-            ctx.stats.abort_on_data += 1;
+            // Linux tcp.c: __tcp_close() counts it as TCPAbortOnClose.
+            ctx.stats.abort_on_close += 1;
             self.abort(ctx);
             return;
         }
@@ -67,6 +67,20 @@ impl Tcb {
                 }
             }
         }
+    }
+
+    /// ABORT by the application (close() with SO_LINGER 0). Linux
+    /// __tcp_close() counts unread data first (TCPAbortOnClose), else
+    /// TCPAbortOnData.
+    pub(crate) fn abort_by_user(&mut self, ctx: &mut Ctx<'_>) {
+        if !matches!(self.state, State::Closed | State::Listen) {
+            if self.rcv.buf.len() > 0 {
+                ctx.stats.abort_on_close += 1;
+            } else {
+                ctx.stats.abort_on_data += 1;
+            }
+        }
+        self.abort(ctx);
     }
 
     /// ABORT (§3.10.5): RST in the synchronized states that have not yet seen both

@@ -209,11 +209,15 @@ impl Tcb {
         if len > 0 && !cur.syn && !seg.flags.rst() && cur.seq.lt(lo) {
             // Data (or a FIN) below RCV.NXT came again: a D-SACK for that
             // part, whether the segment is all old (Linux tcp_send_dupack())
-            // or runs on past RCV.NXT (tcp_data_queue()). Either way the
-            // peer seems not to have heard our ACKs: quick ACKs again
-            // (tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)).
+            // or runs on past RCV.NXT (tcp_data_queue()).
             self.dsack_set(ctx, cur.seq, (cur.seq + len).min(lo));
-            self.enter_quickack_mode(ctx.cfg, ctx.cfg.quickacks);
+            if !(cur.seq + len).gt(lo) {
+                // All of it old: the peer seems not to have heard our ACKs
+                // (DelayedACKLost): quick ACKs again
+                // (tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)).
+                ctx.stats.delayed_ack_lost += 1;
+                self.enter_quickack_mode(ctx.cfg, ctx.cfg.quickacks);
+            }
         }
         if !acceptable {
             ctx.stats.out_of_window += 1;

@@ -80,6 +80,7 @@ impl Tcb {
         if retransmission {
             self.snd.total_retrans += 1;
             stats.retransmits += 1;
+            stats.syn_retrans += 1;
         } else {
             self.snd.rtt_probe.set(Some((self.snd.iss, now)));
         }

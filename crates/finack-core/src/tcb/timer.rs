@@ -291,6 +291,7 @@ impl Tcb {
                 // The delayed ACK is due (MUST-40). No reply carried it: the
                 // exchange is not interactive after all (Linux
                 // tcp_delack_timer_handler() leaves pingpong mode).
+                ctx.stats.delayed_acks += 1;
                 self.rcv.ack_now = true;
                 self.ato_timer_fired(ctx.cfg);
             }
@@ -331,6 +332,7 @@ impl Tcb {
                     return Some(TimerKind::Keepalive);
                 }
                 self.ka.probes_out = self.ka.probes_out.saturating_add(1);
+                ctx.stats.keepalive_probes += 1;
                 self.ka.set_probe_due(true);
             }
             self.arm_keepalive(ctx.cfg);
@@ -410,6 +412,7 @@ impl Tcb {
             // Linux tcp_output.c: tcp_send_probe0() counts every probe
             // (icsk_probes_out, tcpi_probes) until an ACK arrives.
             self.snd.probes_unanswered = self.snd.probes_unanswered.saturating_add(1);
+            ctx.stats.window_probes += 1;
             self.snd.force_probe = true;
             self.snd.backoff = self.snd.backoff.saturating_add(1);
             return None;
@@ -431,6 +434,11 @@ impl Tcb {
     fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) -> Option<TimerKind> {
         if self.snd.una == self.snd.max {
             return None;
+        }
+        if !(self.snd.wnd == 0 && self.state.is_synchronized() && !self.orphan) {
+            // Linux tcp_retransmit_timer(): every timeout but the
+            // zero-window repair of a live connection (TCPTimeouts).
+            ctx.stats.rto_expired += 1;
         }
         if self.orphan && self.state.is_synchronized() && self.orphan_rto_expired(ctx) {
             return Some(TimerKind::Retransmit);
