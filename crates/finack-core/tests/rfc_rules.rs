@@ -1342,6 +1342,19 @@ fn ack_from(net: &mut Net, f: Family, port: u16, seq: u32, synack: &Seg) -> Vec<
     )
 }
 
+/// A server with `server` as its configuration listening on port 80 with
+/// `backlog`, whose packets to the client are dropped (the tests act as
+/// the client), and an application that does not accept.
+fn silent_listener(f: Family, server: Config, backlog: usize) -> (Net, finack_core::ListenerId) {
+    let mut net = Net::with_configs(f, Config::linux(), server);
+    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
+    let now = net.now;
+    net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
+    let l = net.server.listen(f.server(80), backlog).unwrap();
+    net.sapp.listener = Some(l);
+    (net, l)
+}
+
 fn n_in(ep: &Endpoint, st: State) -> usize {
     ep.count_by_state()
         .iter()
@@ -1357,10 +1370,7 @@ dual!(linux_backlog_syn_queue_overflow_drops_syn, |f: Family| {
         syn_cookies: false,
         ..Config::linux()
     };
-    let mut net = Net::with_configs(f, Config::linux(), server);
-    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-    let l = net.server.listen(f.server(80), 1).unwrap();
-    net.sapp.listener = Some(l);
+    let (mut net, _) = silent_listener(f, server, 1);
     // A client that never completes its handshakes.
     let r1 = syn_from(&mut net, f, 4001, 1000);
     let r2 = syn_from(&mut net, f, 4002, 2000);
@@ -1396,12 +1406,7 @@ dual!(listen_backlog_fills_as_each_profile_says, |f: Family| {
             syn_cookies: false,
             ..cfg
         };
-        let mut net = Net::with_configs(f, Config::linux(), server);
-        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-        let l = net.server.listen(f.server(80), backlog).unwrap();
-        net.sapp.listener = Some(l);
-        let now = net.now;
-        net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
+        let (mut net, l) = silent_listener(f, server, backlog);
         for i in 0..4u16 {
             let port = 4001 + i;
             let isn = 1000 * (u32::from(i) + 1);
@@ -1480,12 +1485,7 @@ dual!(linux_abort_on_overflow_resets_the_handshake, |f: Family| {
         abort_on_overflow: true,
         ..Config::linux()
     };
-    let mut net = Net::with_configs(f, Config::linux(), server);
-    net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-    let now = net.now;
-    net.sapp.conn = Some(dead_handle(&mut net.server, now, f));
-    let l = net.server.listen(f.server(80), 1).unwrap();
-    net.sapp.listener = Some(l);
+    let (mut net, l) = silent_listener(f, server, 1);
     let sa_a = syn_from(&mut net, f, 4001, 1000)[0].clone();
     let sa_b = syn_from(&mut net, f, 4002, 2000)[0].clone();
     ack_from(&mut net, f, 4001, 1000, &sa_a);
@@ -1514,10 +1514,7 @@ dual!(
             max_syn_backlog: 8,
             ..Config::linux()
         };
-        let mut net = Net::with_configs(f, Config::linux(), server);
-        net.drop = Some(Box::new(|s: &Seg| s.from == Side::Server));
-        let l = net.server.listen(f.server(80), 100).unwrap();
-        net.sapp.listener = Some(l);
+        let (mut net, _) = silent_listener(f, server, 100);
         for i in 0..8u16 {
             let r = syn_from(&mut net, f, 4001 + i, 1000 * (u32::from(i) + 1));
             // 8 - 7 half-open < 8 / 4: the eighth is dropped.
