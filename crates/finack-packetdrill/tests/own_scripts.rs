@@ -65,6 +65,8 @@ fn every_own_script_passes() {
             "handshake-ack-with-data-and-fin.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
+            "keepalive-close-wait.pkt",
+            "keepalive-fin-wait-2.pkt",
             "keepalive-listener-inherits.pkt",
             "keepalive-socket-options.pkt",
             "keepalive-user-timeout.pkt",
@@ -733,6 +735,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
     ] {
         fails("nstat-timeout-counters.pkt", from, to, "");
     }
+    // The probes go on after a half-close and end in a reset.
+    fails(
+        "keepalive-fin-wait-2.pkt",
+        "  +1 > R. 2:2(0) ack 1",
+        "  +1 > . 1:1(0) ack 1",
+        "",
+    );
+    fails(
+        "keepalive-close-wait.pkt",
+        "  +1 > R. 1:1(0) ack 2",
+        "  +1 > . 0:0(0) ack 2",
+        "",
+    );
     // readv() reads what all its iovecs hold, no more.
     fails(
         "writev-readv.pkt",
