@@ -567,7 +567,26 @@ pub struct Config {
     pub md5_option_checks: bool,
 }
 
+/// The buffer a socket option asking for `asked` bytes sets, as Linux
+/// sk_setsockopt() computes it: at most `max` (net.core.rmem_max /
+/// wmem_max) and INT_MAX / 2, doubled for bookkeeping, at least `floor`.
+pub(crate) fn socket_buffer(asked: usize, max: usize, floor: usize) -> usize {
+    (2 * asked.min(max).min(i32::MAX as usize / 2)).max(floor)
+}
+
 impl Config {
+    /// The receive buffer SO_RCVBUF of `asked` bytes sets (Linux
+    /// __sock_set_rcvbuf(): at least SOCK_MIN_RCVBUF, 2304).
+    pub fn so_rcvbuf(&self, asked: usize) -> usize {
+        socket_buffer(asked, self.rmem_max, 2304)
+    }
+
+    /// The send buffer SO_SNDBUF of `asked` bytes sets (Linux
+    /// sk_setsockopt(): at least SOCK_MIN_SNDBUF, 4608).
+    pub fn so_sndbuf(&self, asked: usize) -> usize {
+        socket_buffer(asked, self.wmem_max, 4608)
+    }
+
     /// The window scale Linux announces for a receive buffer that may grow to
     /// `max_buffer` bytes (`tcp_select_initial_window`): the smallest shift that
     /// lets a 16-bit window field cover the buffer, at most 14 (RFC 7323 §2.3).

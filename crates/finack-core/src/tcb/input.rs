@@ -506,10 +506,8 @@ impl Tcb {
             let accepted = !ctx.unaccepted;
             self.rmem_charge_ooo(ctx.cfg, seg, seq, payload.len() as u32, accepted);
             if ctx.cfg.ooo_quickack {
-                // Linux before 4.19 (tcp_data_queue()): quick ACKs again,
-                // which also ends interactive mode.
-                self.rcv.quickacks = self.rcv.quickacks.max(ctx.cfg.quickacks);
-                self.exit_pingpong();
+                // Linux before 4.19 (tcp_data_queue()): quick ACKs again.
+                self.enter_quickack_mode(ctx.cfg, ctx.cfg.quickacks);
             }
             self.ack_out_of_order(ctx);
             return true;

@@ -525,13 +525,13 @@ impl Tcb {
         // the data held is a block of its own, in its place by recency.
         let (nxt, fin) = (self.rcv.nxt, self.rcv.ooo_fin);
         let alone = fin.filter(|f| !self.rcv.buf.ooo_blocks().any(|(_, e)| nxt + e as u32 == *f));
-        let mut fin_at = alone.map(|_| self.rcv.buf.ooo_fin_rank());
+        // The FIN's own block and its place among the others.
+        let mut fin_block = alone.map(|f| (f, self.rcv.buf.ooo_fin_rank()));
         let mut blocks = self.rcv.buf.ooo_recent(room).peekable();
         for i in 0..room {
-            if fin_at == Some(i) || (fin_at.is_some() && blocks.peek().is_none()) {
-                let f = alone.unwrap_or(nxt);
+            if let Some((f, _)) = fin_block.filter(|&(_, at)| at == i || blocks.peek().is_none()) {
                 options.sack_blocks.push(f, f + 1);
-                fin_at = None;
+                fin_block = None;
                 continue;
             }
             let Some((s, e)) = blocks.next() else {

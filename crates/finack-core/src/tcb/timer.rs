@@ -672,13 +672,13 @@ impl Tcb {
     }
 }
 
-/// Linux tcp_timer.c: tcp_model_timeout(): how long `retries` timeouts take
-/// when each doubles the last from `base`, none beyond `max`.
 /// Linux TCP_RTO_MIN (200 ms): the base of the time budget of a
 /// synchronized connection's retries, whatever `tcp_rto_min_us` says
 /// (tcp_timer.c: retransmits_timed_out()).
 const LINUX_TCP_RTO_MIN: Duration = Duration::from_millis(200);
 
+/// Linux tcp_timer.c: tcp_model_timeout(): how long `retries` timeouts take
+/// when each doubles the last from `base`, none beyond `max`.
 fn model_timeout(retries: u32, base: Duration, max: Duration) -> Duration {
     let ratio = (max.as_millis() / base.as_millis().max(1)).max(1) as u32;
     let thresh = ratio.ilog2();

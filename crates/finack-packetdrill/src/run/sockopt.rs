@@ -307,17 +307,13 @@ impl Runner {
                     return Ok(CallResult::Done(-1, Some("EINVAL")));
                 };
                 // Linux sk_setsockopt(): the value read as unsigned (so a
-                // negative one is huge), at most net.core.wmem_max /
-                // rmem_max and INT_MAX / 2, doubled, at least the floor
-                // (SOCK_MIN_SNDBUF 4608, SOCK_MIN_RCVBUF 2304).
-                let cfg = self.ep.config();
-                let (floor, max) = if opt == "SO_SNDBUF" {
-                    (4608, cfg.wmem_max)
+                // negative one is huge), then Config::so_sndbuf/so_rcvbuf.
+                let (cfg, asked) = (self.ep.config(), v as u32 as usize);
+                let doubled = if opt == "SO_SNDBUF" {
+                    cfg.so_sndbuf(asked)
                 } else {
-                    (2304, cfg.rmem_max)
+                    cfg.so_rcvbuf(asked)
                 };
-                let asked = (v as u32 as usize).min(max).min(i32::MAX as usize / 2);
-                let doubled = (asked * 2).max(floor);
                 if opt == "SO_SNDBUF" {
                     opts.sndbuf = Some(doubled);
                 } else {

@@ -157,8 +157,7 @@ impl RcvMem {
 /// __sock_set_rcvbuf(): twice the value asked, at most twice
 /// `Config::rmem_max`, at least SOCK_MIN_RCVBUF).
 fn rcvbuf_for(bytes: usize, rmem_max: usize) -> u32 {
-    let asked = bytes.min(rmem_max).min(i32::MAX as usize / 2) as u32;
-    (2 * asked).max(MIN_RCVBUF)
+    crate::config::socket_buffer(bytes, rmem_max, MIN_RCVBUF as usize) as u32
 }
 
 /// The room a SYN,ACK offers under the memory model (Linux
