@@ -104,6 +104,7 @@ fn every_own_script_passes() {
             "rto-sack-reneging.pkt",
             "rto-spurious-sack.pkt",
             "rto-timestamp-undo.pkt",
+            "sack-compression-forced.pkt",
             "sack-compression-limit.pkt",
             "sack-compression.pkt",
             "sack-fin-with-data.pkt",
@@ -668,6 +669,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "sack-compression.pkt",
         "TcpExtTCPAckCompressed *3 ",
         "TcpExtTCPAckCompressed *4 ",
+        "",
+    );
+    // The forced ACK leaves out the new block, and widens an extended one.
+    fails(
+        "sack-compression-forced.pkt",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,sack 5001:6001 1001:4001>",
+        "   +0 > . 1:1(0) ack 1 <nop,nop,sack 7001:8001 5001:6001 1001:4001>",
+        "",
+    );
+    fails(
+        "sack-compression-forced.pkt",
+        "7001:8001 4001:6001 1001:4001>",
+        "7001:8001 5001:6001 1001:4001>",
         "",
     );
     // At tcp_comp_sack_nr 1 the fifth segment's ACK goes at once.

@@ -501,6 +501,7 @@ impl Tcb {
                 let nxt = self.rcv.nxt;
                 self.dsack_set(ctx, nxt + s as u32, nxt + e as u32);
             }
+            let forced = self.comp_sack_force(ctx, ahead, payload.len());
             self.measure_rcv_mss(ctx, seg);
             self.rcv.buf.insert_ooo(ahead, payload);
             let accepted = !ctx.unaccepted;
@@ -509,7 +510,9 @@ impl Tcb {
                 // Linux before 4.19 (tcp_data_queue()): quick ACKs again.
                 self.enter_quickack_mode(ctx.cfg, ctx.cfg.quickacks);
             }
-            self.ack_out_of_order(ctx);
+            if !forced {
+                self.ack_out_of_order(ctx);
+            }
             return true;
         }
         if !self.rmem_schedule(ctx, 0, payload.len()) {

@@ -112,6 +112,13 @@ impl Tcb {
             // Nothing but the SYN can be sent before we know RCV.NXT.
             return None;
         }
+        if self.comp_sack_forced() {
+            // The held ACK sent at once while a segment was taken in goes
+            // before anything that segment let out (Linux sends it from
+            // tcp_data_queue(), before tcp_data_snd_check()).
+            let seq = self.snd.max;
+            return Some(self.emit(now, cfg, buf, seq, TcpFlags::ACK, 0, 0, false));
+        }
         if matches!(
             self.state,
             State::Established
@@ -513,7 +520,7 @@ impl Tcb {
     /// beside the timestamp option (three). An owed D-SACK block goes first
     /// (RFC 2883 §4), once: Linux tcp_options_write() clears `rx_opt.dsack`
     /// as it writes it.
-    fn fill_sack(&mut self, options: &mut TcpOptions) {
+    pub(super) fn fill_sack(&mut self, options: &mut TcpOptions) {
         let mut room = if options.timestamps.is_some() { 3 } else { 4 };
         if let (start, len @ 1..) = self.rcv.dsack {
             options.sack_blocks.push(start, start + len);
@@ -639,7 +646,13 @@ impl Tcb {
             self.note_data_sent(now, cfg);
         }
         self.route_revalidate();
-        let window = self.window_field(cfg, None);
+        // An ACK formed earlier in the event (`comp_sack_force`) keeps the
+        // window and SACK blocks it had then.
+        let forced = self.comp_sack_take_forced();
+        let window = match forced {
+            Some(f) => f.window,
+            None => self.window_field(cfg, None),
+        };
         self.rcv.last_ack_sent = self.rcv.nxt;
         self.rcv.ack_now = false;
         self.timers.set(TimerKind::DelayedAck, None);
@@ -650,7 +663,9 @@ impl Tcb {
             timestamps: self.timestamps(now),
             ..TcpOptions::default()
         };
-        if self.sack_ok
+        if let Some(f) = forced {
+            options.sack_blocks = f.sack;
+        } else if self.sack_ok
             && (self.rcv.dsack.1 > 0 || self.rcv.buf.has_ooo() || self.rcv.ooo_fin.is_some())
         {
             self.fill_sack(&mut options);
