@@ -95,6 +95,7 @@ fn every_own_script_passes() {
             "retries-time-budget.pkt",
             "rst-in-time-wait-rfc1337.pkt",
             "rst-in-time-wait.pkt",
+            "rto-backoff-kept.pkt",
             "rto-fin-sacked.pkt",
             "rto-frto-real-loss.pkt",
             "rto-frto-spurious.pkt",
@@ -128,6 +129,7 @@ fn every_own_script_passes() {
             "syncnt-connect.pkt",
             "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
+            "thin-linear-timeouts.pkt",
             "time-wait-blocks-connect-without-timestamps.pkt",
             "time-wait-buckets-orphan-fin-wait-2.pkt",
             "time-wait-none-fin-meets-reset.pkt",
@@ -669,6 +671,27 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "sack-compression.pkt",
         "TcpExtTCPAckCompressed *3 ",
         "TcpExtTCPAckCompressed *4 ",
+        "",
+    );
+    // Without TCP_THIN_LINEAR_TIMEOUTS the third timeout is already
+    // doubled; past six linear ones, doubling comes back.
+    fails(
+        "thin-linear-timeouts.pkt",
+        "   +0 setsockopt(4, SOL_TCP, TCP_THIN_LINEAR_TIMEOUTS, [1], 4) = 0\n",
+        "",
+        "",
+    );
+    fails(
+        "thin-linear-timeouts.pkt",
+        "// Then the usual doubling.\n +.6~+.66",
+        "// Then the usual doubling.\n +.3~+.33",
+        "",
+    );
+    // An ACK without an RTT sample leaves the doublings.
+    fails(
+        "rto-backoff-kept.pkt",
+        "+1.2~+1.26 > P. 1001:2001(1000) ack 1",
+        " +.3~+.33 > P. 1001:2001(1000) ack 1",
         "",
     );
     // The forced ACK leaves out the new block, and widens an extended one.

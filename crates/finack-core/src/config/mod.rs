@@ -37,6 +37,12 @@ pub struct Config {
     /// `connect` failing after about 131 s). 0: RFC 6298 §5.5 doubling from
     /// the first timeout.
     pub syn_linear_timeouts: u32,
+    /// Thin streams time out linearly (Linux `tcp_thin_linear_timeouts`,
+    /// default off; per connection TCP_THIN_LINEAR_TIMEOUTS): an
+    /// established connection with fewer than four segments in flight
+    /// keeps its RTO undoubled for its first six timeouts in a row, then
+    /// backs off as usual (tcp_retransmit_timer(), TCP_THIN_LINEAR_RETRIES).
+    pub thin_linear_timeouts: bool,
     /// Retry limits are also time budgets (Linux tcp_timer.c:
     /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
     /// up once as long has passed since its first SYN (or SYN,ACK) as

@@ -20,6 +20,7 @@ impl Config {
             rto_min_on_variance: true,
             syn_retries: 6,
             syn_linear_timeouts: 4,
+            thin_linear_timeouts: false,
             time_budget: true,
             synack_retries: 5,
             retries2: 15,

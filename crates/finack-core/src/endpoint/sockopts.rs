@@ -30,6 +30,13 @@ impl Endpoint {
         })
     }
 
+    /// Linear retransmission timeouts while the stream is thin
+    /// (TCP_THIN_LINEAR_TIMEOUTS; see `Config::thin_linear_timeouts`, which
+    /// turns them on for every connection).
+    pub fn set_thin_linear_timeouts(&mut self, c: ConnId, on: bool) -> Result<(), Error> {
+        self.with_active(c, |tcb| tcb.snd.thin_lto = on)
+    }
+
     /// Limit this connection's send buffer to `bytes` of queued data
     /// (SO_SNDBUF); autotuning then leaves it alone
     /// (`Config::sndbuf_autotune`, Linux SOCK_SNDBUF_LOCK). Data already

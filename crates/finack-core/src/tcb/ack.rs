@@ -352,6 +352,10 @@ impl Tcb {
         }
         let prior = self.snd.una;
         self.snd.una = ack;
+        // Linux tcp_ack(): SND.UNA advanced, no timeouts in a row.
+        if let Some(rec) = self.rec.allocated() {
+            rec.rto_retransmits = 0;
+        }
         if self.errs.tracking() {
             // SO_TIMESTAMPING: ACK for tagged bytes now covered.
             let room = self.errqueue_room();
@@ -419,7 +423,12 @@ impl Tcb {
         if self.snd.rtt_probe.get().is_some_and(|(seq, _)| ack.gt(seq)) {
             self.snd.rtt_probe.set(None);
         }
-        self.snd.backoff = 0;
+        if sample.is_some() {
+            // RFC 6298 §5 (after §5.7) and Linux tcp_ack_update_rtt(): only
+            // a new RTT measurement takes the RTO back from its doublings;
+            // an ACK of retransmitted data (Karn) leaves them.
+            self.snd.backoff = 0;
+        }
         // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart.
         if self.snd.una == self.snd.max {
             self.timers.set(TimerKind::Retransmit, None);

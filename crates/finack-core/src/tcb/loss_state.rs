@@ -81,7 +81,8 @@ impl Tcb {
         // timeout, or one more on the same SND.UNA; not while a path MTU
         // probe is out.
         let new_recovery = self.rec.recover.is_none() && !self.in_loss_state();
-        let frto = ctx.cfg.frto && (new_recovery || self.snd.backoff > 0) && !self.mtu_probe_out();
+        let frto =
+            ctx.cfg.frto && (new_recovery || self.rec.rto_retransmits > 0) && !self.mtu_probe_out();
         let mss = u32::from(self.snd.mss.max(1));
         if !keep_ssthresh {
             // tcp_init_undo(), with prior_ssthresh = tcp_current_ssthresh().

@@ -26,6 +26,10 @@ pub(crate) struct Recovery {
     /// echoing a timestamp from before it shows a timeout spurious
     /// (tcp_packet_delayed()).
     pub(crate) retrans_stamp: Option<crate::time::Instant>,
+    /// Retransmission timeouts since SND.UNA last advanced (Linux
+    /// `icsk_retransmits`; `SendSide::backoff` counts the doublings, which
+    /// linear timeouts leave out).
+    pub(crate) rto_retransmits: u32,
     /// Retransmit the next hole now (fast retransmit / recovery).
     pub(crate) fast_rexmit: bool,
     /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
@@ -143,6 +147,7 @@ impl Recovery {
         recover: None,
         rto_recover: None,
         retrans_stamp: None,
+        rto_retransmits: 0,
         fast_rexmit: false,
         sacked: Vec::new(),
         tlp_due: false,

@@ -81,6 +81,9 @@ pub(crate) struct SendSide {
     pub(crate) sndbuf_locked: bool,
     /// TCP_CORK: hold a partial last segment until uncorked.
     pub(crate) cork: bool,
+    /// TCP_THIN_LINEAR_TIMEOUTS (Linux `tp->thin_lto`): see
+    /// `Config::thin_linear_timeouts`.
+    pub(crate) thin_lto: bool,
     /// The last write said MSG_MORE: hold its partial segment until the
     /// next event (Linux pushes that write with TCP_NAGLE_CORK).
     pub(crate) more: bool,
@@ -183,6 +186,7 @@ impl SendSide {
             blocked: false,
             sndbuf_locked: false,
             cork: false,
+            thin_lto: false,
             more: false,
             push_once: false,
             piece_left: 0,

@@ -428,6 +428,22 @@ impl Tcb {
         None
     }
 
+    /// Linux tcp_retransmit_timer(), after a timeout's resend: linear
+    /// timeouts (`Config::thin_linear_timeouts` or TCP_THIN_LINEAR_TIMEOUTS)
+    /// for an established connection whose stream is thin (fewer than four
+    /// segments out; tcp_stream_is_thin() also wants slow start past its
+    /// first round, which the timeout just ended by setting ssthresh), for
+    /// at most TCP_THIN_LINEAR_RETRIES timeouts in a row.
+    fn thin_linear(&self, cfg: &crate::config::Config) -> bool {
+        const THIN_LINEAR_RETRIES: u32 = 6;
+        let mss = u32::from(self.snd.mss.max(1));
+        let packets_out = ((self.snd.max - self.snd.una).max(0) as u32).div_ceil(mss);
+        self.state == State::Established
+            && (self.snd.thin_lto || cfg.thin_linear_timeouts)
+            && packets_out < 4
+            && self.rec.rto_retransmits <= THIN_LINEAR_RETRIES
+    }
+
     /// RETRANSMISSION TIMEOUT: "send the segment at the front of the retransmission
     /// queue again, reinitialize the retransmission timer" with exponential backoff
     /// (RFC 6298 §5.4–5.6), or give up after the retry limit (MUST-20, MUST-22/23).
@@ -475,10 +491,16 @@ impl Tcb {
             self.snd.force_probe = true;
             return None;
         }
-        // Timeouts so far: each doubles the RTO but the linear ones (in
-        // SYN-SENT every timeout resends the SYN once).
+        // Timeouts so far: in SYN-SENT every one resends the SYN once, the
+        // linear ones too; an opening passive connection doubles each
+        // (TCP_DEFER_ACCEPT counts ones that resend nothing); a
+        // synchronized connection counts those since SND.UNA last advanced
+        // (Linux icsk_retransmits; the RTO's doublings, `backoff`, end
+        // only with a new RTT sample, and linear timeouts leave them out).
         let timeouts = if linear > 0 {
             self.snd.total_retrans
+        } else if self.state.is_synchronized() {
+            self.rec.rto_retransmits
         } else {
             self.snd.backoff
         };
@@ -496,7 +518,7 @@ impl Tcb {
         // resends, and one that timed out before may resend more.
         let synced_budget = self.state.is_synchronized() && ctx.cfg.time_budget;
         let synced_over_budget = synced_budget
-            && self.snd.backoff > 0
+            && self.rec.rto_retransmits > 0
             && self.rec.retrans_stamp.is_some_and(|t| {
                 ctx.now.saturating_duration_since(t)
                     >= model_timeout(limit, LINUX_TCP_RTO_MIN, ctx.cfg.rto_max)
@@ -530,7 +552,7 @@ impl Tcb {
             self.enter_closed(ctx, CloseReason::TimedOut);
             return Some(TimerKind::Retransmit);
         }
-        if self.state.is_synchronized() && self.snd.backoff >= super::mtu::RETRIES1 {
+        if self.state.is_synchronized() && self.rec.rto_retransmits >= super::mtu::RETRIES1 {
             // Linux tcp_timer.c: tcp_write_timeout(): after tcp_retries1
             // timeouts in a row, suspect a path MTU black hole.
             self.mtu_black_hole(ctx.cfg, ctx.now);
@@ -541,7 +563,9 @@ impl Tcb {
         // A timeout whose retransmission the device refused (SND.NXT still
         // pulled back to SND.UNA) counts as one (Linux counts
         // icsk_retransmits before trying, tcp_update_rto_stats()).
-        if (self.snd.backoff == 0 && !self.in_loss_state()) || self.rec.retrans_stamp.is_none() {
+        if (self.rec.rto_retransmits == 0 && !self.in_loss_state())
+            || self.rec.retrans_stamp.is_none()
+        {
             // The first timeout of an episode: its resend starts it; one
             // that repeats a run, or comes again in the loss state, keeps it.
             self.rec.get_mut().retrans_stamp = Some(ctx.now);
@@ -553,7 +577,7 @@ impl Tcb {
             self.snd.nxt == self.snd.una
         };
         let keep_ssthresh = self.rec.recover.is_some_and(|r| r.gt(self.snd.una))
-            || (self.after_rto() && (self.snd.backoff > 0 || refused_before));
+            || (self.after_rto() && (self.rec.rto_retransmits > 0 || refused_before));
         // Karn (MUST-18): no RTT sample from a retransmitted segment.
         self.snd.rtt_probe.set(None);
         self.snd.ts_rto_mark = Some(self.ts_now(ctx.now));
@@ -572,7 +596,13 @@ impl Tcb {
         // Linux tcp_retransmit_timer(): no doubling for the first
         // `syn_linear_timeouts` timeouts of a SYN (tp->total_rto counts
         // this one).
-        if timeouts + 1 > linear {
+        let rec = self.rec.get_mut();
+        rec.rto_retransmits = rec.rto_retransmits.saturating_add(1);
+        if self.thin_linear(ctx.cfg) {
+            // Linux tcp_retransmit_timer(): a thin stream's RTO is not
+            // doubled (icsk_backoff back to 0, the RTO as measured).
+            self.snd.backoff = 0;
+        } else if timeouts + 1 > linear {
             self.snd.backoff += 1;
         }
         if !linux {

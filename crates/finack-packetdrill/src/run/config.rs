@@ -75,11 +75,6 @@ const NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
         "the default, after which finack suspects a path MTU black hole (tcb/mtu.rs RETRIES1); Linux also asks the route for a new path, and finack has one",
     ),
     (
-        "tcp_thin_linear_timeouts",
-        Some("0"),
-        "the default: timeouts back off exponentially for thin streams too (linear ones are not modelled)",
-    ),
-    (
         "tcp_workaround_signed_windows",
         Some("0"),
         "the default: a peer without window scaling may be offered up to 65535 (32767 with the workaround, not modelled)",
@@ -247,6 +242,7 @@ pub fn apply_sysctl_for(
         "tcp_window_scaling" => cfg.window_scaling = num(value)? != 0,
         "tcp_syn_retries" => cfg.syn_retries = num(value)? as u32,
         "tcp_syn_linear_timeouts" => cfg.syn_linear_timeouts = num(value)? as u32,
+        "tcp_thin_linear_timeouts" => cfg.thin_linear_timeouts = num(value)? != 0,
         "tcp_synack_retries" => cfg.synack_retries = num(value)? as u32,
         "tcp_retries2" => cfg.retries2 = num(value)? as u32,
         "tcp_keepalive_time" => cfg.keepalive_time = core::time::Duration::from_secs(num(value)?),

@@ -164,6 +164,8 @@ struct SockOpts {
     timestamping: Option<i64>,
     /// TCP_CORK.
     cork: Option<bool>,
+    /// TCP_THIN_LINEAR_TIMEOUTS.
+    thin_lto: Option<bool>,
     /// TCP_MAXSEG (0: unset).
     user_mss: Option<u16>,
     /// IP_TOS / IPV6_TCLASS as set, without the ECN bits (the stack's).

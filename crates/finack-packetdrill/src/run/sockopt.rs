@@ -28,6 +28,7 @@ fn option_name(call: &Syscall) -> &str {
         (true, Some(9)) => "TCP_DEFER_ACCEPT",
         (true, Some(10)) => "TCP_WINDOW_CLAMP",
         (true, Some(12)) => "TCP_QUICKACK",
+        (true, Some(16)) => "TCP_THIN_LINEAR_TIMEOUTS",
         (true, Some(18)) => "TCP_USER_TIMEOUT",
         (true, Some(25)) => "TCP_NOTSENT_LOWAT",
         (true, Some(36)) => "TCP_INQ",
@@ -78,6 +79,9 @@ impl Runner {
         }
         if let Some(on) = o.cork {
             let _ = self.ep.set_cork(c, on);
+        }
+        if let Some(on) = o.thin_lto {
+            let _ = self.ep.set_thin_linear_timeouts(c, on);
         }
         if let Some(mss) = o.user_mss {
             let _ = self.ep.set_user_mss(c, mss);
@@ -189,6 +193,12 @@ impl Runner {
             // message; the option itself is a flag getsockopt reads back.
             "TCP_INQ" => opts.inq = int.unwrap_or(0) != 0,
             "TCP_CORK" => opts.cork = Some(int.unwrap_or(0) != 0),
+            // Linux tcp.c: do_tcp_setsockopt() TCP_THIN_LINEAR_TIMEOUTS:
+            // 0 or 1, anything else EINVAL.
+            "TCP_THIN_LINEAR_TIMEOUTS" => match int {
+                Some(v @ (0 | 1)) => opts.thin_lto = Some(v == 1),
+                _ => return Ok(CallResult::Done(-1, Some("EINVAL"))),
+            },
             // Linux tcp.c: do_tcp_setsockopt() TCP_MAXSEG: 0 or 88..=32767
             // (the engine checks the range, EINVAL outside it).
             "TCP_MAXSEG" => {
@@ -409,6 +419,7 @@ impl Runner {
             match opt {
                 "TCP_NODELAY" => only.nodelay = opts.nodelay,
                 "TCP_CORK" => only.cork = opts.cork,
+                "TCP_THIN_LINEAR_TIMEOUTS" => only.thin_lto = opts.thin_lto,
                 "SO_KEEPALIVE" => only.keepalive = opts.keepalive,
                 "TCP_KEEPIDLE" => only.keepidle = opts.keepidle,
                 "TCP_KEEPINTVL" => only.keepintvl = opts.keepintvl,
@@ -536,6 +547,7 @@ impl Runner {
                 None => f.opts.timestamping.unwrap_or(0),
             },
             "TCP_CORK" => i64::from(f.opts.cork.unwrap_or(false)),
+            "TCP_THIN_LINEAR_TIMEOUTS" => i64::from(f.opts.thin_lto.unwrap_or(false)),
             // Linux tcp.c: do_tcp_getsockopt() TCP_NOTSENT_LOWAT returns
             // the socket's own value, 0 when unset (the sysctl is not
             // reported).

@@ -85,6 +85,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("rto_min_on_variance", Kind::Bool),
     ("syn_retries", Kind::Num),
     ("syn_linear_timeouts", Kind::Num),
+    ("thin_linear_timeouts", Kind::Bool),
     ("pingpong_thresh", Kind::Num),
     ("time_budget", Kind::Bool),
     ("synack_retries", Kind::Num),
@@ -435,6 +436,7 @@ fn opt_dur_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut Option<Duratio
 fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
     match field {
         "rto_min_on_variance" => &mut cfg.rto_min_on_variance,
+        "thin_linear_timeouts" => &mut cfg.thin_linear_timeouts,
         "window_scaling" => &mut cfg.window_scaling,
         "sack" => &mut cfg.sack,
         "dsack" => &mut cfg.dsack,
