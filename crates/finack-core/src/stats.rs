@@ -44,6 +44,9 @@ pub struct Stats {
     pub out_of_window: u64,
     /// Segments rejected by PAWS (RFC 7323 §5).
     pub paws_rejected: u64,
+    /// SYN,ACKs refused in SYN-SENT for a timestamp echo from before our
+    /// SYN or from the future (`Config::paws_active`).
+    pub paws_active: u64,
     /// Retransmitted segments.
     pub retransmits: u64,
     /// Fast retransmits (three duplicate ACKs).
@@ -183,6 +186,7 @@ impl Stats {
             syn_cookies_failed,
             out_of_window,
             paws_rejected,
+            paws_active,
             retransmits,
             fast_retransmits,
             loss_probes,
@@ -244,6 +248,7 @@ impl Stats {
         self.syn_cookies_failed += syn_cookies_failed;
         self.out_of_window += out_of_window;
         self.paws_rejected += paws_rejected;
+        self.paws_active += paws_active;
         self.retransmits += retransmits;
         self.fast_retransmits += fast_retransmits;
         self.loss_probes += loss_probes;
@@ -291,7 +296,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 53] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 54] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -323,6 +328,7 @@ impl Stats {
             ("TCPACKSkippedSeq", self.ack_skipped_seq),
             ("TCPACKSkippedPAWS", self.ack_skipped_paws),
             ("PAWSEstab", self.paws_rejected),
+            ("PAWSActive", self.paws_active),
             ("TCPFastRetrans", self.fast_retransmits),
             ("TCPLossProbes", self.loss_probes),
             ("TCPRetransFail", self.retrans_fail),

@@ -47,6 +47,7 @@ fn every_own_script_passes() {
             "delayed-ack-interactive.pkt",
             "delayed-ack-pushed-read.pkt",
             "delayed-ack-quickacks-window.pkt",
+            "duplicate-echoes-first-timestamp.pkt",
             "duplicate-restarts-quickack.pkt",
             "ecn-negotiation.pkt",
             "ecn-receiver.pkt",
@@ -105,6 +106,8 @@ fn every_own_script_passes() {
             "rto-sack-reneging.pkt",
             "rto-spurious-sack.pkt",
             "rto-timestamp-undo.pkt",
+            "rtt-sample-from-old-echo.pkt",
+            "rtt-sample-from-sack.pkt",
             "sack-compression-forced.pkt",
             "sack-compression-limit.pkt",
             "sack-compression.pkt",
@@ -121,6 +124,8 @@ fn every_own_script_passes() {
             "syn-cookies.pkt",
             "syn-linear-timeouts.pkt",
             "syn-reuses-time-wait.pkt",
+            "syn-sent-bad-ack-resends-syn.pkt",
+            "syn-sent-paws.pkt",
             "syn-time-budget.pkt",
             "syn-without-options.pkt",
             "syn-wscale-rcvbuf.pkt",
@@ -685,6 +690,40 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "thin-linear-timeouts.pkt",
         "// Then the usual doubling.\n +.6~+.66",
         "// Then the usual doubling.\n +.3~+.33",
+        "",
+    );
+    // SYN-SENT: the SYN goes again at once after a bad ACK; a SYN,ACK
+    // with a timestamp echo from the future is reset and ignored.
+    fails(
+        "syn-sent-bad-ack-resends-syn.pkt",
+        "+.002~+.012 > S 0:0(0)",
+        "+.9~+1.1 > S 0:0(0)",
+        "",
+    );
+    fails(
+        "syn-sent-paws.pkt",
+        "TcpExtPAWSActive *1 ",
+        "TcpExtPAWSActive *0 ",
+        "",
+    );
+    // The duplicate's ACK echoes the first copy's timestamp.
+    fails(
+        "duplicate-echoes-first-timestamp.pkt",
+        "<nop,nop,TS val 700 ecr 300,nop,nop,sack 1:989>",
+        "<nop,nop,TS val 700 ecr 800,nop,nop,sack 1:989>",
+        "",
+    );
+    // A SACK's or an old echo's RTT sample ends them.
+    fails(
+        "rtt-sample-from-sack.pkt",
+        "   +0 %{ assert tcpi_backoff == 0, tcpi_backoff }%",
+        "   +0 %{ assert tcpi_backoff == 1, tcpi_backoff }%",
+        "",
+    );
+    fails(
+        "rtt-sample-from-old-echo.pkt",
+        "   +0 %{ assert tcpi_backoff == 0, tcpi_backoff }%",
+        "   +0 %{ assert tcpi_backoff == 1, tcpi_backoff }%",
         "",
     );
     // An ACK without an RTT sample leaves the doublings.

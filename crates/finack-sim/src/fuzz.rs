@@ -152,10 +152,15 @@ fn run_sim(seed: u64, record: bool) -> (FuzzOutcome, Sim) {
     // at 30% loss each way plus corruption, a segment and its ACK both get through
     // only about half the time, and 16 failures in a row (Linux's 15 retries) do
     // happen over 100,000 seeds: the connection then times out, correctly, but
-    // the suite is about what arrives, so it waits longer.
+    // the suite is about what arrives, so it waits longer. Lost ACKs also
+    // stretch the RTO: the duplicate ACK a resent segment draws echoes the
+    // original's timestamp, which Linux takes as an RTT sample
+    // (tcp_rtt_tsopt_us(), RFC 7323's conservative estimate), so SRTT grows
+    // towards the RTO and the RTO to `rto_max`; one loss episode (the budget
+    // counts from its first resend) then lasted over an hour (seed 44169).
     cfg.syn_retries = 30;
     cfg.synack_retries = 30;
-    cfg.retries2 = 40;
+    cfg.retries2 = 100;
     let mem_limit = cfg.connection_memory_limit();
     let mut sim = Sim::new("fuzz", seed, ["client", "server"], [cfg.clone(), cfg]);
     sim.record_packets = record;

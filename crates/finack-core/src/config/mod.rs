@@ -43,6 +43,13 @@ pub struct Config {
     /// keeps its RTO undoubled for its first six timeouts in a row, then
     /// backs off as usual (tcp_retransmit_timer(), TCP_THIN_LINEAR_RETRIES).
     pub thin_linear_timeouts: bool,
+    /// In SYN-SENT, a SYN,ACK whose timestamp echo is not between our first
+    /// SYN's timestamp and now is answered with a reset and otherwise
+    /// ignored (Linux tcp_rcv_synsent_state_process(), TcpExtPAWSActive);
+    /// and an unacceptable ACK there, besides its reset, sends the SYN again
+    /// at once when it was not resent yet (the peer may have lost an older
+    /// connection's RST or FIN: a half-open connection).
+    pub paws_active: bool,
     /// Retry limits are also time budgets (Linux tcp_timer.c:
     /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
     /// up once as long has passed since its first SYN (or SYN,ACK) as

@@ -21,6 +21,7 @@ impl Config {
             syn_retries: 6,
             syn_linear_timeouts: 4,
             thin_linear_timeouts: false,
+            paws_active: true,
             time_budget: true,
             synack_retries: 5,
             retries2: 15,
@@ -200,6 +201,8 @@ impl Config {
             // 1+2+4+...+64 s of waiting: well over the 3 minutes of MUST-23.
             syn_retries: 7,
             syn_linear_timeouts: 0,
+            // Linux's own checks, beyond RFC 9293 §3.10.7.3.
+            paws_active: false,
             time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).

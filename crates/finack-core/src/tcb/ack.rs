@@ -153,9 +153,21 @@ impl Tcb {
         if duplicate {
             self.on_duplicate_ack(ctx);
         }
+        // Linux tcp_sacktag_write_queue(): sack_rtt_us, from the first
+        // never-retransmitted segment this ACK SACKs.
+        let sack_rtt = rack
+            .as_ref()
+            .and_then(|d| d.first_sacked_at)
+            .map(|at| ctx.now.saturating_duration_since(at));
         let mut cum_delivered = None;
         if ack.gt(self.snd.una) {
-            cum_delivered = self.ack_advance(ctx, ack, seg);
+            cum_delivered = self.ack_advance(ctx, ack, seg, sack_rtt);
+        } else if let Some(r) = sack_rtt {
+            // tcp_ack_update_rtt() without a cumulative sample: the SACK's
+            // measures the RTT and ends the RTO's doublings.
+            self.snd.rtt.sample(r, ctx.cfg);
+            self.note_min_rtt(r);
+            self.snd.backoff = 0;
         }
         if let Some(block) = dsack_block(seg, ack) {
             self.dsack_undo(block);
@@ -184,6 +196,16 @@ impl Tcb {
             }
             self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
+        }
+        let retrans_done = self.snd.buf.sent().is_some_and(|l| l.any_retrans_done());
+        if !retrans_done && !self.in_loss_state() && self.rec.recover.is_none() {
+            // Linux tcp_fastretrans_alert() in the Open state,
+            // tcp_try_to_open(), tcp_retrans_stamp_cleanup(): recovery over
+            // and nothing resent outstanding, the episode's start is
+            // forgotten; the next timeout starts a new one (and its budget).
+            if let Some(rec) = self.rec.allocated() {
+                rec.retrans_stamp = None;
+            }
         }
         // RFC 6937: what this ACK delivered: octets newly SACKed, and octets
         // cumulatively acknowledged that were not SACKed before.
@@ -340,6 +362,7 @@ impl Tcb {
         ctx: &mut Ctx<'_>,
         ack: SeqNumber,
         seg: &TcpRepr<'_>,
+        sack_rtt: Option<core::time::Duration>,
     ) -> Option<u32> {
         let acked = (ack - self.snd.una) as u32;
         let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
@@ -370,35 +393,48 @@ impl Tcb {
         self.mtu_probe_acked();
         // RTT: timestamps echo (RFC 7323 §4) or the timed segment (Karn: the probe is
         // cleared whenever anything is retransmitted).
-        let sample = match (self.ts_ok, seg.options.timestamps) {
+        let linux = ctx.cfg.rtt_every_ack && self.rack_on(ctx.cfg);
+        let ts_sample = match (self.ts_ok, seg.options.timestamps) {
             // Karn's rule carried over to timestamps: an echo older than our last
             // retransmission timeout belongs to an original transmission whose ACK
             // was delayed or lost; it would inflate the estimate (RFC 7323 §4.2 lets
-            // the receiver echo such old values for duplicates).
+            // the receiver echo such old values for duplicates). Linux
+            // (tcp_rtt_tsopt_us()) takes it all the same.
             (true, Some(ts))
                 if ts.tsecr != 0
-                    && self
-                        .snd
-                        .ts_rto_mark
-                        .is_none_or(|m| (ts.tsecr.wrapping_sub(m) as i32) >= 0) =>
+                    && (linux
+                        || self
+                            .snd
+                            .ts_rto_mark
+                            .is_none_or(|m| (ts.tsecr.wrapping_sub(m) as i32) >= 0)) =>
             {
                 let now_ts = self.ts_now(ctx.now);
                 let ms = now_ts.wrapping_sub(ts.tsecr);
                 (ms < 1 << 30).then(|| core::time::Duration::from_millis(u64::from(ms)))
             }
-            // Linux: every ACK of new data is timed from the segments' send
-            // times (`Config::rtt_every_ack`); the SYN, which the record
-            // does not hold, by the timed segment.
-            _ if ctx.cfg.rtt_every_ack && self.rack_on(ctx.cfg) && data_acked > 0 => self
+            _ => None,
+        };
+        let probe = match self.snd.rtt_probe.get() {
+            Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
+            _ => None,
+        };
+        let sample = if linux {
+            // Linux tcp_ack_update_rtt(): every ACK of new data is timed from
+            // the send time of the oldest segment it covers (seq_rtt_us, none
+            // if one was ever resent), else from the oldest original this
+            // ACK SACKs (sack_rtt_us), else from the timestamp echo; the
+            // SYN, which the record does not hold, by the timed segment.
+            let sent = data_acked > 0;
+            let timed = self
                 .snd
                 .buf
                 .sent()
+                .filter(|_| sent)
                 .and_then(|log| log.first_acked_sent_at(ack))
-                .map(|at| ctx.now - at),
-            _ => match self.snd.rtt_probe.get() {
-                Some((seq, at)) if ack.gt(seq) => Some(ctx.now - at),
-                _ => None,
-            },
+                .map(|at| ctx.now - at);
+            timed.or(sack_rtt).or(ts_sample).or(probe)
+        } else {
+            ts_sample.or(probe)
         };
         if let Some(r) = sample {
             self.snd.rtt.sample(r, ctx.cfg);

@@ -181,6 +181,9 @@ pub(crate) struct Deliveries {
     pub(crate) reord_low: Option<SeqNumber>,
     /// The least RTT of the never-retransmitted records delivered.
     pub(crate) rtt: Option<Duration>,
+    /// When the lowest never-retransmitted record SACKed now was sent
+    /// (Linux `first_sackt`, for `sack_rtt_us`).
+    pub(crate) first_sacked_at: Option<Instant>,
     /// In the loss state after an RTO, its recovery point (Linux
     /// `high_seq`), and whether a record ending at or below it that was
     /// never retransmitted was delivered now (FLAG_ORIG_SACK_ACKED).
@@ -202,6 +205,7 @@ impl Deliveries {
             reordered: false,
             reord_low: None,
             rtt: None,
+            first_sacked_at: None,
             orig_below: None,
             orig: false,
         }
@@ -343,6 +347,9 @@ impl SentLog {
                     self.segs[i].flags = (s.flags | SACKED) & !(LOST | RETRANS | SKB_NEXT);
                     self.tally.add(&self.segs[i]);
                     self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
+                    if s.flags & EVER_RETRANS == 0 && d.first_sacked_at.is_none() {
+                        d.first_sacked_at = Some(s.at);
+                    }
                     self.deliver(&s, false, d);
                 }
                 i += 1;
@@ -515,6 +522,16 @@ impl SentLog {
     /// The last record: the last segment as it was sent (`start..end`).
     pub(crate) fn last_sent(&self) -> Option<(SeqNumber, SeqNumber)> {
         self.segs.back().map(|s| (s.start, s.end))
+    }
+
+    /// Something resent is outstanding, or the head was ever resent (Linux
+    /// tcp_any_retrans_done()).
+    pub(crate) fn any_retrans_done(&self) -> bool {
+        self.tally.retrans > 0
+            || self
+                .segs
+                .front()
+                .is_some_and(|s| s.flags & EVER_RETRANS != 0)
     }
 
     /// The head record was resent since it was last marked lost.

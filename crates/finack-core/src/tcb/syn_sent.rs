@@ -7,6 +7,9 @@ use super::input::Trimmed;
 use super::{Ctx, Tcb};
 use crate::types::{CloseReason, Event, State, TimerKind};
 
+/// Linux TCP_TIMEOUT_MIN: two jiffies (2 ms at HZ=1000, 8 ms at HZ=250).
+const LINUX_TCP_TIMEOUT_MIN: core::time::Duration = core::time::Duration::from_millis(2);
+
 impl Tcb {
     /// SYN-SENT: the first check (the ACK bit) through the fifth, then
     /// ESTABLISHED, or SYN-RECEIVED on a simultaneous open.
@@ -21,10 +24,33 @@ impl Tcb {
                 if !flags.rst() {
                     self.queue_rst(ctx, seg.ack, None);
                 }
+                if ctx.cfg.paws_active && self.rec.rto_retransmits == 0 {
+                    // Linux tcp_rcv_synsent_state_process(): "previous
+                    // FIN/ACK or RST/ACK might be ignored": the SYN goes
+                    // again at once (TCP_TIMEOUT_MIN) unless it was resent
+                    // already; the reset lets a peer still holding an older
+                    // connection on this 4-tuple drop it.
+                    self.timers
+                        .set(TimerKind::Retransmit, Some(ctx.now + LINUX_TCP_TIMEOUT_MIN));
+                }
                 return;
             }
             // "If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable."
             ack_ok = seg.ack.gt(self.snd.una);
+            // Linux: the SYN,ACK's timestamp echo must lie between our first
+            // SYN's timestamp and now, else reset and ignore it
+            // (PAWSActive); a reset is not answered, nor taken.
+            let echo = seg.options.timestamps.map_or(0, |ts| ts.tsecr);
+            if ctx.cfg.paws_active && ctx.cfg.timestamps && echo != 0 {
+                let first = self.ts_now(self.state_since);
+                if echo.wrapping_sub(first) > self.ts_now(ctx.now).wrapping_sub(first) {
+                    ctx.stats.paws_active += 1;
+                    if !flags.rst() {
+                        self.queue_rst(ctx, seg.ack, None);
+                    }
+                    return;
+                }
+            }
         }
         // Second: check the RST bit.
         if flags.rst() {
@@ -60,7 +86,7 @@ impl Tcb {
         self.snd.wl2 = seg.ack;
         if ack_ok {
             // Our SYN acknowledged: nothing for the window to grow by.
-            let _ = self.ack_advance(ctx, seg.ack, seg);
+            let _ = self.ack_advance(ctx, seg.ack, seg, None);
         }
         if self.snd.una.gt(self.snd.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state

@@ -316,6 +316,10 @@ pub(super) fn settings(script: &Script, caller: &RunOptions) -> (Settings, Vec<S
                 Some(v) => s.ts_tick = Some(v as u32),
                 None => unchecked.push(bad("bad tick")),
             },
+            // packetdrill run_packet.c: an inbound TSecr that names no
+            // outbound TSval is mapped by the offset between the first
+            // script and live TSvals. The runner maps every echo that way.
+            "tcp_ts_ecr_scaled" => {}
             // packetdrill run_packet.c: with --strict_segments an outbound
             // packet is not aggregated from several sniffed ones.
             "strict_segments" => s.strict_segments = true,

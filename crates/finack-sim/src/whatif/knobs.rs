@@ -86,6 +86,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("syn_retries", Kind::Num),
     ("syn_linear_timeouts", Kind::Num),
     ("thin_linear_timeouts", Kind::Bool),
+    ("paws_active", Kind::Bool),
     ("pingpong_thresh", Kind::Num),
     ("time_budget", Kind::Bool),
     ("synack_retries", Kind::Num),
@@ -437,6 +438,7 @@ fn bool_field<'a>(cfg: &'a mut Config, field: &str) -> &'a mut bool {
     match field {
         "rto_min_on_variance" => &mut cfg.rto_min_on_variance,
         "thin_linear_timeouts" => &mut cfg.thin_linear_timeouts,
+        "paws_active" => &mut cfg.paws_active,
         "window_scaling" => &mut cfg.window_scaling,
         "sack" => &mut cfg.sack,
         "dsack" => &mut cfg.dsack,
