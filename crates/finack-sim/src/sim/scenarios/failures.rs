@@ -52,6 +52,29 @@ pub(super) fn half_open(seed: u64, family: Family) -> ScenarioResult {
         .packets_from(CLIENT)
         .filter(|p| p.0.len == 0 && p.0.flags == TcpFlags::ACK)
         .count();
+    // Part three: the client restarts and connects again from the same
+    // port while the server still holds the old connection.
+    let mut sim3 = pair("half-open", seed, family, Config::linux(), Config::linux());
+    let port = 40_000;
+    sim3.connect(CLIENT, port, 80).expect("connect");
+    sim3.run_until(Duration::from_secs(5), |s| s.conn(SERVER, 0).is_some());
+    let s3 = sim3.conn(SERVER, 0).expect("accepted");
+    sim3.run_for(Duration::from_secs(1));
+    sim3.crash(CLIENT);
+    sim3.run_for(Duration::from_secs(1));
+    sim3.reboot(CLIENT);
+    sim3.note(
+        Some(CLIENT),
+        "the restarted client connects again from the same port; the server still holds the old connection and answers the SYN with an ACK for it",
+    );
+    let t1 = sim3.now;
+    let c4 = sim3.connect(CLIENT, port, 80).expect("reconnect");
+    sim3.run_until(Duration::from_secs(5), |s| {
+        s.state(CLIENT, c4) == Established
+    });
+    let took = sim3.now - t1;
+    sim3.run_for(Duration::from_millis(100));
+    let old_reason = sim3.hosts[SERVER].ep.close_reason(s3);
     let checks = vec![
         check("the rebooted server answers the stale segment with RST", sim.sent(SERVER, TcpFlags::RST), "no RST"),
         check(
@@ -65,12 +88,29 @@ pub(super) fn half_open(seed: u64, family: Family) -> ScenarioResult {
             format!("{reason2:?} after {waited:?}"),
         ),
         check("three keep-alive probes were sent", probes >= 3, format!("{probes}")),
+        check(
+            "the restarted client resets the server's stale connection (its ACK acknowledges no SYN of ours)",
+            sim3.sent(CLIENT, TcpFlags::RST) && old_reason == Some(CloseReason::Reset),
+            format!("{old_reason:?}"),
+        ),
+        // Linux tcp_rcv_synsent_state_process(): the SYN goes again at once
+        // after that reset, not after the 1 s RTO.
+        check(
+            "and connects at once: its SYN goes again right after the reset",
+            sim3.state(CLIENT, c4) == Established && took < Duration::from_millis(500),
+            format!("{:?} after {took:?}", sim3.state(CLIENT, c4)),
+        ),
     ];
-    concat(
+    let first = concat(
         sim,
         sim2,
         "keep-alive against a peer that died silently",
         checks,
+    );
+    append(
+        first,
+        sim3,
+        "the client restarts instead and connects again from the same port",
     )
 }
 

@@ -62,7 +62,7 @@ pub(crate) static CATALOG: &[ScenarioDef] = &[
     ScenarioDef { name: "no-time-wait", summary: "counterfactual: without TIME-WAIT the retransmitted FIN meets CLOSED and gets a RST", run: no_time_wait },
     ScenarioDef { name: "old-duplicate", summary: "a delayed segment of an old connection corrupts a new one when TIME-WAIT is skipped and timestamps are off; TIME-WAIT, or PAWS with Linux's timestamps, stops it", run: old_duplicate },
     ScenarioDef { name: "simultaneous-open", summary: "both sides connect at once: SYN-SENT -> SYN-RECEIVED -> ESTABLISHED", run: simultaneous_open },
-    ScenarioDef { name: "half-open", summary: "the server crashes and reboots: the client's next segment meets RST; keep-alive finds a silent dead peer", run: half_open },
+    ScenarioDef { name: "half-open", summary: "the server crashes and reboots: the client's next segment meets RST; keep-alive finds a silent dead peer; a restarted client resets the server's stale connection and connects at once", run: half_open },
     ScenarioDef { name: "idle-attacker", summary: "clients connect and never send or close; the listener's idle timeout resets them, compared with no defence", run: idle_attacker },
     ScenarioDef { name: "close-wait-leak", summary: "the server never closes after the client's FIN: CLOSE-WAIT forever, and its age is reported", run: close_wait_leak },
     ScenarioDef { name: "time-wait-exhaustion", summary: "short connections exhaust the client's ports through TIME-WAIT; reuse with timestamps lets it go on", run: time_wait_exhaustion },
