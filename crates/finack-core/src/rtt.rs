@@ -80,6 +80,17 @@ impl RttEstimator {
         self.rto = pack(rto);
     }
 
+    /// RFC 6298 §5.7: the handshake gave no RTT sample (its segments were
+    /// resent): until one comes, RTO = `rto` (3 s), as Linux
+    /// tcp_init_metrics() sets it (TCP_TIMEOUT_FALLBACK, with RTTVAR its
+    /// quarter so that SRTT + 4 RTTVAR says the same).
+    pub(crate) fn fallback(&mut self, rto: Duration) {
+        if self.srtt == NONE && self.rto() < rto {
+            self.rttvar = pack(rto / 4);
+            self.rto = pack(rto);
+        }
+    }
+
     /// The timeout after `backoff` consecutive expirations (RFC 6298 §5.5: double
     /// it each time, up to the maximum).
     pub(crate) fn backed_off(&self, backoff: u32, cfg: &Config) -> Duration {

@@ -56,6 +56,14 @@ pub struct Connection {
     /// length): old duplicates, the hazard TIME-WAIT guards against
     /// (RFC 9293 §3.4.1, "Knowing When to Keep Quiet").
     pub old_duplicates: Vec<usize>,
+    /// Indices of packets (the first SYNs) that reached the previous
+    /// incarnation's socket instead, which answered with a challenge ACK:
+    /// the peer still held that connection (half-open).
+    pub to_previous: BTreeSet<usize>,
+    /// The side of this incarnation that restarted and lost it: it began
+    /// the next incarnation with a new ISN while this one still stood for
+    /// the peer (seen when the peer's challenge ACK answered the new SYN).
+    pub restarted: Option<usize>,
 }
 
 impl Connection {
@@ -129,14 +137,7 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
             None => true,
             Some(&i) if fresh_syn => {
                 let c = &conns[i];
-                let ended = c.packets.iter().any(|q| q.flags.rst())
-                    || (c
-                        .packets
-                        .iter()
-                        .any(|q| q.flags.fin() && q.src == c.ends[0])
-                        && c.packets
-                            .iter()
-                            .any(|q| q.flags.fin() && q.src == c.ends[1]));
+                let ended = ended(c);
                 let own_syn = c
                     .packets
                     .iter()
@@ -168,9 +169,25 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
                 retransmissions: [0; 2],
                 keepalives: [0; 2],
                 old_duplicates: Vec::new(),
+                to_previous: BTreeSet::new(),
+                restarted: None,
             });
         }
-        let i = current[&k];
+        let mut i = current[&k];
+        if let Some(&old) = previous.get(&k) {
+            if answers_old_incarnation(&conns[old], &conns[i], &p) {
+                // RFC 5961 §4 / RFC 9293 §3.10.7.4: the peer still holds the
+                // previous incarnation (the SYN's sender restarted) and
+                // answers the new SYN with a challenge ACK for the old one;
+                // the reset that ACK draws from SYN-SENT ends the old one.
+                // The SYNs so far reached the old connection, not a listener.
+                let sender = conns[i].packets[0].src;
+                let seen = conns[i].packets.len();
+                conns[i].to_previous.extend(0..seen);
+                conns[old].restarted = Some(usize::from(sender != conns[old].ends[0]));
+                i = old;
+            }
+        }
         let repeats_old = p.len > 0
             && !p.flags.syn()
             && previous.get(&k).is_some_and(|&old| {
@@ -186,6 +203,50 @@ pub fn group(packets: Vec<Packet>) -> Vec<Connection> {
         conns[i].packets.push(p);
     }
     conns
+}
+
+/// The connection ended on the wire: a reset, or FINs both ways.
+fn ended(c: &Connection) -> bool {
+    c.packets.iter().any(|q| q.flags.rst())
+        || (c
+            .packets
+            .iter()
+            .any(|q| q.flags.fin() && q.src == c.ends[0])
+            && c.packets
+                .iter()
+                .any(|q| q.flags.fin() && q.src == c.ends[1]))
+}
+
+/// Whether `p`, seen while `new` (begun by a SYN) waits for its SYN,ACK,
+/// belongs to `old`, the same 4-tuple's previous incarnation, which never
+/// ended: the peer's pure ACK that does not acknowledge the new SYN (its
+/// challenge ACK for the old connection), or the SYN sender's reset whose
+/// sequence number is that ACK's acknowledgment (RFC 9293 §3.10.7.3: an
+/// unacceptable ACK in SYN-SENT draws <SEQ=SEG.ACK><CTL=RST>).
+fn answers_old_incarnation(old: &Connection, new: &Connection, p: &Packet) -> bool {
+    let Some(syn) = new
+        .packets
+        .first()
+        .filter(|q| q.flags.syn() && !q.flags.ack())
+    else {
+        return false;
+    };
+    if ended(old) || new.packets.iter().any(|q| q.flags.syn() && q.flags.ack()) {
+        return false;
+    }
+    let f = p.flags;
+    if p.src == syn.dst && f.ack() && !f.syn() && !f.rst() && p.len == 0 {
+        return p.ack != syn.seq.wrapping_add(1);
+    }
+    p.src == syn.src
+        && f.rst()
+        && !f.ack()
+        && old
+            .packets
+            .iter()
+            .rev()
+            .find(|q| q.src == syn.dst)
+            .is_some_and(|q| q.flags.ack() && q.ack == p.seq)
 }
 
 /// The starting states, from how the connection begins.
@@ -250,8 +311,17 @@ fn run(
     let mut keepalives = [0; 2];
     let tw = opts.time_wait_us;
     let fw2 = opts.fin_wait2_us;
+    // A side that restarted lost the connection when it sent its new SYN.
+    let restart = |sides: &mut [SideTracker; 2], changes: &mut Vec<Change>, now: u64| {
+        if let Some(s) = c.restarted.filter(|_| now >= stop_us) {
+            let mut steps = Vec::new();
+            sides[s].restart(stop_us, &mut steps);
+            changes.extend(steps.into_iter().map(|st| change(stop_us, s, st, None)));
+        }
+    };
     for (i, p) in c.packets.iter().enumerate() {
         let now = p.time_us;
+        restart(&mut sides, &mut changes, now);
         for (s, side) in sides.iter_mut().enumerate() {
             for st in side.expire(now, tw, fw2) {
                 let at = side.since_us;
@@ -285,7 +355,7 @@ fn run(
                 _ => {}
             },
         }
-        if c.lost.contains(&i) || silent[r] {
+        if c.lost.contains(&i) || c.to_previous.contains(&i) || silent[r] {
             continue;
         }
         // The peer's earlier FIN arrived before this segment.
@@ -307,6 +377,7 @@ fn run(
         }
         changes.extend(steps.into_iter().map(|st| change(now, r, st, Some(i))));
     }
+    restart(&mut sides, &mut changes, stop_us);
     for (s, side) in sides.iter_mut().enumerate() {
         let at = stop_us.max(c.packets.last().map_or(0, |p| p.time_us));
         let steps = side.apply_pending_fin(at.min(side.since_us.max(at)));

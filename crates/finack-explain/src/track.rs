@@ -111,6 +111,20 @@ impl SideTracker {
         }
     }
 
+    /// The side restarted at `now` (its host lost every connection): CLOSED,
+    /// whatever it was; what it sends later on this connection is a reset.
+    pub fn restart(&mut self, now: u64, steps: &mut Vec<Step>) {
+        if self.state != State::Closed {
+            self.go(
+                State::Closed,
+                "sent a SYN with a new ISN on this 4-tuple: it restarted and lost the connection",
+                steps,
+                now,
+            );
+            self.last_change_by_receive = false;
+        }
+    }
+
     /// Whether segment `p` sent by this side re-sends sequence space it had
     /// already sent (a retransmission).
     pub fn is_retransmission(&self, p: &Packet) -> bool {

@@ -64,6 +64,10 @@ fn every_own_script_passes() {
             "handshake-ack-delayed.pkt",
             "handshake-ack-on-data.pkt",
             "handshake-ack-with-data-and-fin.pkt",
+            "handshake-lost-syn-rto-fallback.pkt",
+            "handshake-lost-syn-window.pkt",
+            "handshake-lost-synack-window.pkt",
+            "handshake-spurious-syn-timeouts.pkt",
             "icmp-frag-needed.pkt",
             "inq-control-message.pkt",
             "keepalive-close-wait.pkt",
@@ -690,6 +694,32 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "thin-linear-timeouts.pkt",
         "// Then the usual doubling.\n +.6~+.66",
         "// Then the usual doubling.\n +.3~+.33",
+        "",
+    );
+    // Lost SYNs or SYN,ACKs leave one segment of window; needless ones
+    // (the echo names the first SYN) leave ten.
+    fails(
+        "handshake-lost-syn-window.pkt",
+        "   +0 %{ assert tcpi_snd_cwnd == 1, tcpi_snd_cwnd }%",
+        "   +0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%",
+        "",
+    );
+    fails(
+        "handshake-lost-syn-rto-fallback.pkt",
+        "+3~+3.1 > . 1:1001(1000) ack 1",
+        "+1~+1.1 > . 1:1001(1000) ack 1",
+        "",
+    );
+    fails(
+        "handshake-lost-synack-window.pkt",
+        "   +0 > . 1:1001(1000) ack 1\n",
+        "   +0 > . 1:5001(5000) ack 1\n",
+        "",
+    );
+    fails(
+        "handshake-spurious-syn-timeouts.pkt",
+        "TS val 500 ecr 100,",
+        "TS val 500 ecr 1100,",
         "",
     );
     // SYN-SENT: the SYN goes again at once after a bad ACK; a SYN,ACK

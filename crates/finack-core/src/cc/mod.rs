@@ -360,6 +360,12 @@ impl Congestion {
         self.w.cwnd = cwnd;
     }
 
+    /// ssthresh back to its initial, unbounded value (Linux
+    /// tcp_init_metrics(): the handshake's timeouts may have lowered it).
+    pub(crate) fn reset_ssthresh(&mut self) {
+        self.w.ssthresh = u32::MAX;
+    }
+
     /// The connection is established: the algorithm starts (Linux
     /// tcp_init_transfer() → tcp_init_congestion_control()).
     pub(crate) fn init(&mut self, now: Instant, nxt: SeqNumber) {

@@ -1,7 +1,10 @@
 //! The choices a [`Config`](super::Config) field makes among several
 //! behaviours.
 
-/// How the initial congestion window is chosen.
+/// How the initial congestion window is chosen. Either way a handshake
+/// whose SYN (or SYN,ACK) was lost starts at one segment (RFC 5681 §3.1,
+/// RFC 6298 §5.7): after one resend with `Rfc5681`, after two resends of
+/// which one by timeout with `Segments`, as Linux's tcp_init_transfer() does.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum InitialWindow {
     /// A fixed number of segments (Linux: 10, RFC 6928).

@@ -59,7 +59,9 @@ impl Tcb {
                 // try once the application accepts.
                 return Step::Done;
             }
+            let first = self.state_since;
             self.goto(ctx.now, State::Established);
+            self.handshake_done(ctx.cfg, seg, first);
             // Linux tcp_input.c: tcp_init_transfer() → tcp_mtup_init(),
             // tcp_init_buffer_space().
             self.mtu_probing_init(ctx.cfg, ctx.now);

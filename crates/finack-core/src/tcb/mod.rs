@@ -144,6 +144,10 @@ pub(crate) struct Outcome {
     pub(crate) timer: Option<TimerKind>,
 }
 
+/// The RTO after a handshake that gave no RTT sample (RFC 6298 §5.7,
+/// Linux TCP_TIMEOUT_FALLBACK).
+const RTO_FALLBACK: core::time::Duration = core::time::Duration::from_secs(3);
+
 /// Default send MSS when the peer sends no MSS option (RFC 9293 MUST-15).
 pub(crate) fn default_mss(remote: &SocketAddr) -> u16 {
     if remote.is_ipv4() {
@@ -442,6 +446,47 @@ impl Tcb {
             InitialWindow::Segments(n) => n.max(1) * mss,
             // RFC 5681 §3.1.
             InitialWindow::Rfc5681 => (4 * mss).min((2 * mss).max(4380)),
+        }
+    }
+
+    /// The handshake is over (`first`: when our first SYN or SYN,ACK left;
+    /// `seg`: the segment that completed it). RFC 5681 §3.1: a lost SYN or
+    /// SYN,ACK leaves one segment of window. Linux tcp_init_transfer()
+    /// waits for a second resend (the 1 s initial RTO makes one cheap) and
+    /// wants a timeout among them (`undo_marker`), and
+    /// tcp_try_undo_spurious_syn() keeps the window when the peer echoes
+    /// the first one's timestamp (the resends were needless); and ssthresh,
+    /// which the handshake's timeouts lowered, goes back to unbounded
+    /// (tcp_init_metrics(), with no metrics saved for the peer). Without an
+    /// RTT sample from the handshake the RTO starts at 3 s (RFC 6298 §5.7:
+    /// after a handshake timeout; Linux: whenever there is none).
+    pub(crate) fn handshake_done(
+        &mut self,
+        cfg: &Config,
+        seg: &finack_wire::TcpRepr<'_>,
+        first: Instant,
+    ) {
+        let resent = self.snd.total_retrans;
+        let linux = matches!(cfg.initial_window, InitialWindow::Segments(_));
+        if linux {
+            self.cc.reset_ssthresh();
+        }
+        if linux || resent > 0 {
+            self.snd.rtt.fallback(RTO_FALLBACK);
+        }
+        let lost = match cfg.initial_window {
+            InitialWindow::Rfc5681 => resent >= 1,
+            // A timeout among the resends: it started the episode's clock.
+            InitialWindow::Segments(_) => resent > 1 && self.rec.retrans_stamp.is_some(),
+        };
+        let first_ts = self.ts_now(first);
+        let spurious = self.ts_ok
+            && seg
+                .options
+                .timestamps
+                .is_some_and(|ts| ts.tsecr == first_ts);
+        if lost && !spurious {
+            self.cc.set_initial(u32::from(self.snd.mss));
         }
     }
 

@@ -91,7 +91,9 @@ impl Tcb {
         if self.snd.una.gt(self.snd.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state
             // to ESTABLISHED, form an ACK segment and send it."
+            let first = self.state_since;
             self.goto(ctx.now, State::Established);
+            self.handshake_done(ctx.cfg, seg, first);
             // Linux tcp_input.c: tcp_finish_connect() → tcp_init_transfer()
             // → tcp_mtup_init(), tcp_init_buffer_space().
             self.mtu_probing_init(ctx.cfg, ctx.now);
