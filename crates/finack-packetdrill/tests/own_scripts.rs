@@ -93,6 +93,7 @@ fn every_own_script_passes() {
             "rcvbuf-lowered-fast-path-ts.pkt",
             "rcvbuf-lowered-fast-path.pkt",
             "rcvlowat-window-clamp.pkt",
+            "recovery-undo-timestamp.pkt",
             "recv-peek-waitall.pkt",
             "recv-trunc.pkt",
             "reset-in-close-wait.pkt",
@@ -694,6 +695,14 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "thin-linear-timeouts.pkt",
         "// Then the usual doubling.\n +.6~+.66",
         "// Then the usual doubling.\n +.3~+.33",
+        "",
+    );
+    // A recovery undone by an old echo; with the retransmission's echo it
+    // stands (cwnd 8, ssthresh 7).
+    fails(
+        "recovery-undo-timestamp.pkt",
+        "ack 9881 win 514 <nop,nop,TS val 400 ecr 200>",
+        "ack 9881 win 514 <nop,nop,TS val 400 ecr 300>",
         "",
     );
     // Lost SYNs or SYN,ACKs leave one segment of window; needless ones

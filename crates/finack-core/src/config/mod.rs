@@ -50,6 +50,12 @@ pub struct Config {
     /// at once when it was not resent yet (the peer may have lost an older
     /// connection's RST or FIN: a half-open connection).
     pub paws_active: bool,
+    /// A fast recovery shown needless when it ends (every retransmission
+    /// D-SACKed, or an ACK echoing a timestamp older than the first
+    /// retransmission: the original was only late) gives back the window
+    /// and ssthresh from before it (Linux tcp_try_undo_recovery(),
+    /// TCPFullUndo; RFC 3522's Eifel detection with timestamps).
+    pub undo_recovery: bool,
     /// Retry limits are also time budgets (Linux tcp_timer.c:
     /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
     /// up once as long has passed since its first SYN (or SYN,ACK) as

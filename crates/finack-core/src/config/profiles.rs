@@ -22,6 +22,7 @@ impl Config {
             syn_linear_timeouts: 4,
             thin_linear_timeouts: false,
             paws_active: true,
+            undo_recovery: true,
             time_budget: true,
             synack_retries: 5,
             retries2: 15,
@@ -203,6 +204,7 @@ impl Config {
             syn_linear_timeouts: 0,
             // Linux's own checks, beyond RFC 9293 §3.10.7.3.
             paws_active: false,
+            undo_recovery: false,
             time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).

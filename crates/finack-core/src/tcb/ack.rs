@@ -506,8 +506,17 @@ impl Tcb {
             if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
                 // and leave fast recovery; after PRR, continue from ssthresh
-                // (Linux tcp_end_cwnd_reduction()).
-                if ctx.cfg.prr && self.sack_ok {
+                // (Linux tcp_end_cwnd_reduction()). Linux first tries
+                // tcp_try_undo_recovery(): no retransmission was needed
+                // (D-SACKs for all, or an echo older than the first one):
+                // the window and threshold from before come back instead.
+                if ctx.cfg.undo_recovery && self.may_undo(seg) {
+                    let rec = self.rec.get_mut();
+                    rec.undo_marker = None;
+                    let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
+                    self.cc.undo(cwnd);
+                    self.cc.raise_ssthresh(ssthresh);
+                } else if ctx.cfg.prr && self.sack_ok {
                     self.cc.end_reduction();
                 } else {
                     self.cc.on_full_ack(flight, mss);

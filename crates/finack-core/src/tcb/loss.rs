@@ -100,6 +100,16 @@ impl Tcb {
             .then(|| Duration::from_micros(u64::from(self.snd.min_rtt_us)))
     }
 
+    /// Linux tcp_retransmit_skb(): the first retransmission of an episode,
+    /// by timeout or fast retransmit (not a loss probe, which Linux sends
+    /// with __tcp_retransmit_skb()), starts `retrans_stamp`; it holds until
+    /// recovery is over with nothing resent outstanding (`ack`).
+    pub(super) fn stamp_first_retransmit(&mut self, now: crate::time::Instant) {
+        if self.rec.retrans_stamp.is_none() {
+            self.rec.get_mut().retrans_stamp = Some(now);
+        }
+    }
+
     /// Fold an RTT sample into the minimum (Linux tcp_update_rtt_min()).
     pub(super) fn note_min_rtt(&mut self, rtt: Duration) {
         let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX - 1);
@@ -319,10 +329,19 @@ impl Tcb {
         // Linux tcp_input.c: tcp_init_undo(): remember where recovery began
         // and the window before it, for a D-SACK that shows it needless.
         let (una, prior) = (self.snd.una, self.cc.cwnd());
+        // tcp_enter_recovery(): prior_ssthresh = tcp_current_ssthresh(),
+        // unless a window reduction is already under way.
+        let ssthresh = self.cc.ssthresh();
+        let current = if self.in_cwr() {
+            0
+        } else {
+            ssthresh.max(prior / 2 + prior / 4)
+        };
         let rec = self.rec.get_mut();
         rec.undo_marker = Some(una);
         rec.undo_retrans = -1;
         rec.undo_cwnd = prior;
+        rec.undo_ssthresh = current;
         self.rec.get_mut().lt_allow = 0;
         let flight = self.snd.in_flight();
         // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5

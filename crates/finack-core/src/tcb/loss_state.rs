@@ -193,7 +193,7 @@ impl Tcb {
     /// D-SACKs showed every retransmission needless or the ACK echoes a
     /// timestamp from before the first retransmission
     /// (tcp_packet_delayed(): the original arrived).
-    fn may_undo(&self, seg: &TcpRepr<'_>) -> bool {
+    pub(super) fn may_undo(&self, seg: &TcpRepr<'_>) -> bool {
         if self.rec.undo_marker.is_none() {
             return false;
         }

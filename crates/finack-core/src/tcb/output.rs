@@ -466,6 +466,7 @@ impl Tcb {
         if retransmitting {
             self.snd.total_retrans += 1;
             stats.retransmits += 1;
+            self.stamp_first_retransmit(now);
         } else if self.snd.rtt_probe.get().is_none() && !self.ts_ok {
             self.snd.rtt_probe.set(Some((seq, now)));
         }

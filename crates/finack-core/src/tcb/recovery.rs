@@ -68,6 +68,9 @@ pub(crate) struct Recovery {
     pub(crate) undo_marker: Option<SeqNumber>,
     pub(crate) undo_retrans: i32,
     pub(crate) undo_cwnd: u32,
+    /// Linux `prior_ssthresh` for a fast recovery: the threshold an undo
+    /// restores (0: none, as after an ECN echo).
+    pub(crate) undo_ssthresh: u32,
     /// Linux's loss state after an RTO, where the segment log decides what
     /// is resent (`loss_state`).
     pub(crate) loss: super::loss_state::Loss,
@@ -164,6 +167,7 @@ impl Recovery {
         undo_marker: None,
         undo_retrans: 0,
         undo_cwnd: 0,
+        undo_ssthresh: 0,
         loss: super::loss_state::Loss::NONE,
         path_mtu: None,
     };

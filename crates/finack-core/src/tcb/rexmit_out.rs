@@ -97,6 +97,7 @@ impl Tcb {
         }
         self.snd.total_retrans += 1;
         stats.retransmits += 1;
+        self.stamp_first_retransmit(now);
         self.count_undo_retrans();
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
         if seq == self.snd.una {

@@ -563,13 +563,9 @@ impl Tcb {
         // A timeout whose retransmission the device refused (SND.NXT still
         // pulled back to SND.UNA) counts as one (Linux counts
         // icsk_retransmits before trying, tcp_update_rto_stats()).
-        if (self.rec.rto_retransmits == 0 && !self.in_loss_state())
-            || self.rec.retrans_stamp.is_none()
-        {
-            // The first timeout of an episode: its resend starts it; one
-            // that repeats a run, or comes again in the loss state, keeps it.
-            self.rec.get_mut().retrans_stamp = Some(ctx.now);
-        }
+        // The timeout's resend is the episode's first unless a fast
+        // retransmit or an earlier timeout came before it.
+        self.stamp_first_retransmit(ctx.now);
         let refused_before = if self.in_loss_state() {
             // The head's resend after the last timeout never left.
             self.snd.buf.sent().is_some_and(|l| !l.head_resent())
