@@ -47,6 +47,7 @@ fn every_own_script_passes() {
             "delayed-ack-interactive.pkt",
             "delayed-ack-pushed-read.pkt",
             "delayed-ack-quickacks-window.pkt",
+            "dsack-undo-restores-ssthresh.pkt",
             "duplicate-echoes-first-timestamp.pkt",
             "duplicate-restarts-quickack.pkt",
             "ecn-negotiation.pkt",
@@ -695,6 +696,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "thin-linear-timeouts.pkt",
         "// Then the usual doubling.\n +.6~+.66",
         "// Then the usual doubling.\n +.3~+.33",
+        "",
+    );
+    // A D-SACK's undo brings ssthresh back too.
+    fails(
+        "dsack-undo-restores-ssthresh.pkt",
+        "tcpi_snd_ssthresh == 2147483647",
+        "tcpi_snd_ssthresh == 7",
         "",
     );
     // A recovery undone by an old echo; with the retransmission's echo it

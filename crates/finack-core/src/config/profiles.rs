@@ -147,6 +147,10 @@ impl Config {
     /// was a share of memory), hence window scale 6.
     pub fn linux_3_11() -> Config {
         Config {
+            // 3.11 undid a recovery's window but kept ssthresh, and took no
+            // slow-start step on the ACK that undid it (tcp_undo_cwr(),
+            // cong_avoid only on ACKs that were not "dubious").
+            undo_recovery: false,
             // Linear SYN timeouts came in 6.5.
             syn_linear_timeouts: 0,
             // icsk_delack_max came in 5.10; 3.11 bounded the delay by HZ/2.

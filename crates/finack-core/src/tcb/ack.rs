@@ -172,7 +172,7 @@ impl Tcb {
             self.snd.backoff = 0;
         }
         if let Some(block) = dsack_block(seg, ack) {
-            self.dsack_undo(block);
+            self.dsack_undo(ctx.cfg, block);
         }
         let mut rack_delivered = None;
         if let Some(mut d) = rack {

@@ -331,11 +331,11 @@ impl Tcb {
         let (una, prior) = (self.snd.una, self.cc.cwnd());
         // tcp_enter_recovery(): prior_ssthresh = tcp_current_ssthresh(),
         // unless a window reduction is already under way.
-        let ssthresh = self.cc.ssthresh();
+        let (ssthresh, segs) = (self.cc.ssthresh(), prior / mss.max(1));
         let current = if self.in_cwr() {
             0
         } else {
-            ssthresh.max(prior / 2 + prior / 4)
+            ssthresh.max(((segs >> 1) + (segs >> 2)) * mss)
         };
         let rec = self.rec.get_mut();
         rec.undo_marker = Some(una);
@@ -384,8 +384,9 @@ impl Tcb {
     /// D-SACK for data past the start of the last recovery shows one of
     /// its retransmissions needless; once none is
     /// left (and recovery is over), the window goes back to what it was
-    /// before (ssthresh stays).
-    pub(super) fn dsack_undo(&mut self, block: (SeqNumber, SeqNumber)) {
+    /// before, and with `Config::undo_recovery` ssthresh too when the
+    /// earlier one was larger (tcp_undo_cwnd_reduction()).
+    pub(super) fn dsack_undo(&mut self, cfg: &Config, block: (SeqNumber, SeqNumber)) {
         let Some(marker) = self.rec.undo_marker else {
             return;
         };
@@ -404,8 +405,11 @@ impl Tcb {
         // In the loss state the undo waits for the ACK (tcp_process_loss()).
         if rec.undo_retrans == 0 && rec.recover.is_none() && !in_loss {
             rec.undo_marker = None;
-            let prior = rec.undo_cwnd;
+            let (prior, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
             self.cc.undo(prior);
+            if cfg.undo_recovery {
+                self.cc.raise_ssthresh(ssthresh);
+            }
         }
     }
 

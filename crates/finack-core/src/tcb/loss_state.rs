@@ -98,6 +98,7 @@ impl Tcb {
             let retrans = self.snd.buf.sent().map_or(0, |l| l.retrans_out()) + probe;
             let rec = self.rec.get_mut();
             rec.loss.prior_ssthresh = current;
+            rec.undo_ssthresh = current;
             rec.undo_marker = Some(self.snd.una);
             rec.undo_retrans = if retrans > 0 { retrans as i32 } else { -1 };
             rec.undo_cwnd = cwnd;
