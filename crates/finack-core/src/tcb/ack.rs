@@ -165,11 +165,8 @@ impl Tcb {
         if ack.gt(self.snd.una) {
             cum_delivered = self.ack_advance(ctx, ack, seg, sack_rtt);
         } else if let Some(r) = sack_rtt {
-            // tcp_ack_update_rtt() without a cumulative sample: the SACK's
-            // measures the RTT and ends the RTO's doublings.
-            self.snd.rtt.sample(r, ctx.cfg);
-            self.note_min_rtt(r);
-            self.snd.backoff = 0;
+            // tcp_ack_update_rtt() without a cumulative sample: the SACK's.
+            self.rtt_sample(ctx.cfg, r);
         }
         if let Some(block) = dsack_block(seg, ack) {
             self.dsack_undo(ctx.cfg, block);
@@ -199,15 +196,16 @@ impl Tcb {
             self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
         }
-        let retrans_done = self.snd.buf.sent().is_some_and(|l| l.any_retrans_done());
-        if !retrans_done && !self.in_loss_state() && self.rec.recover.is_none() {
+        if self.rec.retrans_stamp.is_some()
+            && self.rec.recover.is_none()
+            && !self.in_loss_state()
+            && !self.snd.buf.sent().is_some_and(|l| l.any_retrans_done())
+        {
             // Linux tcp_fastretrans_alert() in the Open state,
             // tcp_try_to_open(), tcp_retrans_stamp_cleanup(): recovery over
             // and nothing resent outstanding, the episode's start is
             // forgotten; the next timeout starts a new one (and its budget).
-            if let Some(rec) = self.rec.allocated() {
-                rec.retrans_stamp = None;
-            }
+            self.rec.get_mut().retrans_stamp = None;
         }
         // RFC 6937: what this ACK delivered: octets newly SACKed, and octets
         // cumulatively acknowledged that were not SACKed before.
@@ -439,8 +437,7 @@ impl Tcb {
             ts_sample.or(probe)
         };
         if let Some(r) = sample {
-            self.snd.rtt.sample(r, ctx.cfg);
-            self.note_min_rtt(r);
+            self.rtt_sample(ctx.cfg, r);
         }
         // Linux tcp_clean_rtx_queue(): congestion control's RTT sample
         // (ca_rtt_us) is from the last segment this ACK covers whole, unless
@@ -461,19 +458,15 @@ impl Tcb {
         if self.snd.rtt_probe.get().is_some_and(|(seq, _)| ack.gt(seq)) {
             self.snd.rtt_probe.set(None);
         }
-        if sample.is_some() {
-            // RFC 6298 §5 (after §5.7) and Linux tcp_ack_update_rtt(): only
-            // a new RTT measurement takes the RTO back from its doublings;
-            // an ACK of retransmitted data (Karn) leaves them.
-            self.snd.backoff = 0;
-        }
         // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart.
         if self.snd.una == self.snd.max {
             self.timers.set(TimerKind::Retransmit, None);
             self.timers.set(TimerKind::User, None);
         } else {
-            self.timers
-                .set(TimerKind::Retransmit, Some(ctx.now + self.snd.rtt.rto()));
+            // Linux tcp_rearm_rto(): icsk_rto, with the doublings an ACK
+            // without an RTT sample leaves.
+            let rto = self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg);
+            self.timers.set(TimerKind::Retransmit, Some(ctx.now + rto));
             self.timers.set(
                 TimerKind::User,
                 self.snd.user_timeout().map(|d| ctx.now + d),

@@ -110,6 +110,16 @@ impl Tcb {
         }
     }
 
+    /// A new RTT measurement (Linux tcp_ack_update_rtt()): the estimator and
+    /// the minimum take it, and only such a sample takes the RTO back from
+    /// its doublings (RFC 6298 §5, after §5.7; an ACK of retransmitted
+    /// data, Karn, leaves them).
+    pub(super) fn rtt_sample(&mut self, cfg: &Config, r: Duration) {
+        self.snd.rtt.sample(r, cfg);
+        self.note_min_rtt(r);
+        self.snd.backoff = 0;
+    }
+
     /// Fold an RTT sample into the minimum (Linux tcp_update_rtt_min()).
     pub(super) fn note_min_rtt(&mut self, rtt: Duration) {
         let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX - 1);

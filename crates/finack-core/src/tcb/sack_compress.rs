@@ -118,13 +118,7 @@ impl Tcb {
         if meets.map_or(count, |m| m.0) < BLOCKS_EXPECTED {
             return false;
         }
-        self.comp_sack_flush(ctx.stats);
-        let held = self
-            .rcv
-            .est
-            .as_mut()
-            .map_or(0, |e| core::mem::take(&mut e.comp.held));
-        ctx.stats.ack_compressed += u64::from(held.saturating_sub(1));
+        self.comp_sack_release(ctx.stats);
         let window = self.window_field(ctx.cfg, None);
         let mut options = TcpOptions {
             timestamps: self.timestamps(ctx.now),
@@ -181,12 +175,19 @@ impl Tcb {
     /// The compression timer fired: its ACK stands for the held ones, and
     /// is counted as one fewer saved (Linux tcp_compressed_ack_kick()).
     pub(super) fn comp_sack_timer(&mut self, stats: &mut crate::Stats) {
+        self.comp_sack_release(stats);
+        self.rcv.ack_now = true;
+    }
+
+    /// The held ACKs are over: one ACK goes for them all, the others count
+    /// as saved (tcp_compressed_ack_kick(), tcp_sack_compress_send_ack():
+    /// `compressed_ack - 1`).
+    fn comp_sack_release(&mut self, stats: &mut crate::Stats) {
         self.comp_sack_flush(stats);
         if let Some(e) = self.rcv.est.as_mut() {
             let held = core::mem::take(&mut e.comp.held);
             stats.ack_compressed += u64::from(held.saturating_sub(1));
         }
-        self.rcv.ack_now = true;
     }
 
     /// Whether duplicate ACKs are held (the delayed-ACK deadline is then
