@@ -10,6 +10,7 @@ use finack_core::ConnInfo;
 use super::*;
 
 /// What evaluating a block gave.
+#[derive(Debug)]
 pub(super) enum CodeOutcome {
     /// Every assertion held.
     Held,
@@ -35,7 +36,8 @@ pub(super) type Vars = std::collections::BTreeMap<String, i64>;
 
 /// What one statement of a block does.
 enum Stmt {
-    Assert(String),
+    /// `assert COND` or `assert COND, MESSAGE`.
+    Assert(String, Option<String>),
     /// `NAME = EXPR`, or `NAME op= EXPR` with `op` one of `+`, `-`.
     Assign(String, Option<char>, String),
 }
@@ -84,9 +86,14 @@ pub(super) fn evaluate(
             continue;
         }
         if let Some(rest) = stmt.strip_prefix("assert ") {
-            // `assert cond, message`: the message is only for the report.
+            // `assert cond, message`: the message is only for the report,
+            // where its value is shown (packetdrill's Python prints it).
             let cond = split_top_comma(rest);
-            statements.push(Stmt::Assert(cond.trim().to_string()));
+            let message = rest[cond.len()..].strip_prefix(',').map(str::trim);
+            statements.push(Stmt::Assert(
+                cond.trim().to_string(),
+                message.filter(|m| !m.is_empty()).map(str::to_string),
+            ));
         } else if let Some(a) = assignment(stmt) {
             statements.push(a);
         } else {
@@ -97,8 +104,19 @@ pub(super) fn evaluate(
     }
     for stmt in statements {
         match stmt {
-            Stmt::Assert(cond) => match value(&cond, info, cfg, vars) {
-                Ok(0) => return CodeOutcome::Failed(format!("assertion failed: {cond}")),
+            Stmt::Assert(cond, message) => match value(&cond, info, cfg, vars) {
+                Ok(0) => {
+                    // The message's value when it has one (most scripts give
+                    // the tcpi_* field checked), else its text.
+                    let shown = match message {
+                        Some(m) => match value(&m, info, cfg, vars) {
+                            Ok(v) => format!(" ({m} = {v})"),
+                            Err(_) => format!(" ({m})"),
+                        },
+                        None => String::new(),
+                    };
+                    return CodeOutcome::Failed(format!("assertion failed: {cond}{shown}"));
+                }
                 Ok(_) => {}
                 Err(e) => return CodeOutcome::Unsupported(e),
             },
@@ -644,6 +662,31 @@ mod tests {
             ),
             CodeOutcome::Held
         ));
+    }
+
+    #[test]
+    fn a_failed_assertion_shows_its_message_value() {
+        let failed = |text: &str| match evaluate(
+            text,
+            Some(&info()),
+            FromConfig::default(),
+            &mut Vars::new(),
+        ) {
+            CodeOutcome::Failed(m) => m,
+            other => panic!("expected a failure, got {other:?}"),
+        };
+        assert_eq!(
+            failed("assert tcpi_snd_cwnd == 18, tcpi_snd_cwnd"),
+            "assertion failed: tcpi_snd_cwnd == 18 (tcpi_snd_cwnd = 10)"
+        );
+        assert_eq!(
+            failed("assert tcpi_snd_wscale == 8, 'wscale'"),
+            "assertion failed: tcpi_snd_wscale == 8 ('wscale')"
+        );
+        assert_eq!(
+            failed("assert tcpi_snd_wscale == 8"),
+            "assertion failed: tcpi_snd_wscale == 8"
+        );
     }
 
     #[test]
