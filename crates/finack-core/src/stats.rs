@@ -153,6 +153,34 @@ pub struct Stats {
     pub dsack_old_sent: u64,
     /// See `dsack_old_sent`.
     pub dsack_ofo_sent: u64,
+    /// D-SACKs received for data below the cumulative ACK, and for data
+    /// within the next SACK block (RFC 2883 §4). Linux TCPDSACKRecv,
+    /// TCPDSACKOfoRecv.
+    pub dsack_recv: u64,
+    /// See `dsack_recv`.
+    pub dsack_ofo_recv: u64,
+    /// Segments the D-SACKs taken as genuine reported duplicated (Linux
+    /// TCPDSACKRecvSegs).
+    pub dsack_recv_segs: u64,
+    /// D-SACKs ignored as dubious: an empty block, one wider than any
+    /// window the peer offered, or more duplicates reported than segments
+    /// ever resent (Linux TCPDSACKIgnoredDubious).
+    pub dsack_ignored_dubious: u64,
+    /// Fast recoveries undone when they ended, none of their
+    /// retransmissions having been needed (Linux TCPFullUndo).
+    pub full_undo: u64,
+    /// Recoveries undone by D-SACKs showing every retransmission needless
+    /// (Linux TCPDSACKUndo).
+    pub dsack_undo: u64,
+    /// Timeouts undone as needless, by timestamps, D-SACKs or F-RTO (Linux
+    /// TCPLossUndo).
+    pub loss_undo: u64,
+    /// Of `loss_undo`, those F-RTO proved spurious (RFC 5682; Linux
+    /// TCPSpuriousRTOs).
+    pub spurious_rtos: u64,
+    /// Loss probes that repaired a loss, the window then reduced (RFC 8985
+    /// §7.4.2; Linux TCPLossProbeRecovery).
+    pub loss_probe_recovery: u64,
     /// SYNs to a listener dropped because buffer memory was over the hard
     /// limit (Linux counts such drops among ListenDrops).
     pub syn_memory_drop: u64,
@@ -228,6 +256,15 @@ impl Stats {
             zero_window_drop,
             dsack_old_sent,
             dsack_ofo_sent,
+            dsack_recv,
+            dsack_ofo_recv,
+            dsack_recv_segs,
+            dsack_ignored_dubious,
+            full_undo,
+            dsack_undo,
+            loss_undo,
+            spurious_rtos,
+            loss_probe_recovery,
             syn_memory_drop,
         } = other;
         self.events_dropped += events_dropped;
@@ -290,13 +327,22 @@ impl Stats {
         self.zero_window_drop += zero_window_drop;
         self.dsack_old_sent += dsack_old_sent;
         self.dsack_ofo_sent += dsack_ofo_sent;
+        self.dsack_recv += dsack_recv;
+        self.dsack_ofo_recv += dsack_ofo_recv;
+        self.dsack_recv_segs += dsack_recv_segs;
+        self.dsack_ignored_dubious += dsack_ignored_dubious;
+        self.full_undo += full_undo;
+        self.dsack_undo += dsack_undo;
+        self.loss_undo += loss_undo;
+        self.spurious_rtos += spurious_rtos;
+        self.loss_probe_recovery += loss_probe_recovery;
         self.syn_memory_drop += syn_memory_drop;
     }
 
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 54] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 63] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -355,6 +401,15 @@ impl Stats {
             ("TCPZeroWindowDrop", self.zero_window_drop),
             ("TCPDSACKOldSent", self.dsack_old_sent),
             ("TCPDSACKOfoSent", self.dsack_ofo_sent),
+            ("TCPDSACKRecv", self.dsack_recv),
+            ("TCPDSACKOfoRecv", self.dsack_ofo_recv),
+            ("TCPDSACKRecvSegs", self.dsack_recv_segs),
+            ("TCPDSACKIgnoredDubious", self.dsack_ignored_dubious),
+            ("TCPFullUndo", self.full_undo),
+            ("TCPDSACKUndo", self.dsack_undo),
+            ("TCPLossUndo", self.loss_undo),
+            ("TCPSpuriousRTOs", self.spurious_rtos),
+            ("TCPLossProbeRecovery", self.loss_probe_recovery),
             ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),

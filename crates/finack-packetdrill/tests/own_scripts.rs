@@ -47,6 +47,8 @@ fn every_own_script_passes() {
             "delayed-ack-interactive.pkt",
             "delayed-ack-pushed-read.pkt",
             "delayed-ack-quickacks-window.pkt",
+            "dsack-counted.pkt",
+            "dsack-undo-during-recovery.pkt",
             "dsack-undo-restores-ssthresh.pkt",
             "duplicate-echoes-first-timestamp.pkt",
             "duplicate-restarts-quickack.pkt",
@@ -147,6 +149,9 @@ fn every_own_script_passes() {
             "time-wait-port-exhaustion.pkt",
             "time-wait-restart.pkt",
             "time-wait-taken-over-by-bound-connect.pkt",
+            "tlp-dsack-no-loss.pkt",
+            "tlp-dupack-no-loss.pkt",
+            "tlp-repaired-loss.pkt",
             "tx-timestamps-retransmit.pkt",
             "urgent-oob-byte.pkt",
             "urgent-oob-inline.pkt",
@@ -704,6 +709,47 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "tcpi_snd_ssthresh == 2147483647",
         "tcpi_snd_ssthresh == 7",
         "",
+    );
+    // The D-SACK counts as one segment delivered (10 + 8, not 10 + 7), and
+    // a second one for the same segment is dubious.
+    fails(
+        "dsack-counted.pkt",
+        "assert tcpi_snd_cwnd == 18",
+        "assert tcpi_snd_cwnd == 17",
+        "tcpi_snd_cwnd = 18",
+    );
+    fails(
+        "dsack-counted.pkt",
+        "TCPDSACKIgnoredDubious  *1 ",
+        "TCPDSACKIgnoredDubious  *0 ",
+        "",
+    );
+    // Without the D-SACK the recovery goes on.
+    fails(
+        "dsack-undo-during-recovery.pkt",
+        "ack 4001 win 514 <sack 1:1001,nop,nop>",
+        "ack 4001 win 514",
+        "assertion failed",
+    );
+    // The ACK past a resent loss probe reduces the window, unless a D-SACK
+    // or a duplicate ACK showed the original arrived.
+    fails(
+        "tlp-repaired-loss.pkt",
+        "tcpi_snd_cwnd == 7 and",
+        "tcpi_snd_cwnd == 10 and",
+        "assertion failed",
+    );
+    fails(
+        "tlp-dsack-no-loss.pkt",
+        "ack 3001 win 514 <sack 1001:2001,nop,nop>",
+        "ack 3001 win 514",
+        "assertion failed",
+    );
+    fails(
+        "tlp-dupack-no-loss.pkt",
+        "  +.1 < . 1:1(0) ack 2001 win 514\n   +0 < . 1:1(0) ack 2001 win 514\n",
+        "  +.1 < . 1:1(0) ack 2001 win 514\n",
+        "assertion failed",
     );
     // A recovery undone by an old echo; with the retransmission's echo it
     // stands (cwnd 8, ssthresh 7).

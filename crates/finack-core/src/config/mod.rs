@@ -56,6 +56,12 @@ pub struct Config {
     /// and ssthresh from before it (Linux tcp_try_undo_recovery(),
     /// TCPFullUndo; RFC 3522's Eifel detection with timestamps).
     pub undo_recovery: bool,
+    /// A genuine D-SACK counts the segments it reports as delivered, for
+    /// the window's growth and proportional rate reduction (Linux
+    /// tcp_dsack_seen(): "a spurious retransmission is delivered", since
+    /// 4.x's delivery counting). Off: only data newly SACKed or
+    /// acknowledged counts (RFC 6937's DeliveredData).
+    pub dsack_delivered: bool,
     /// Retry limits are also time budgets (Linux tcp_timer.c:
     /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
     /// up once as long has passed since its first SYN (or SYN,ACK) as

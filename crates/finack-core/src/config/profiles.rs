@@ -23,6 +23,7 @@ impl Config {
             thin_linear_timeouts: false,
             paws_active: true,
             undo_recovery: true,
+            dsack_delivered: true,
             time_budget: true,
             synack_retries: 5,
             retries2: 15,
@@ -151,6 +152,8 @@ impl Config {
             // slow-start step on the ACK that undid it (tcp_undo_cwr(),
             // cong_avoid only on ACKs that were not "dubious").
             undo_recovery: false,
+            // Delivery counting (tp->delivered) came in 4.x.
+            dsack_delivered: false,
             // Linear SYN timeouts came in 6.5.
             syn_linear_timeouts: 0,
             // icsk_delack_max came in 5.10; 3.11 bounded the delay by HZ/2.
@@ -209,6 +212,7 @@ impl Config {
             // Linux's own checks, beyond RFC 9293 §3.10.7.3.
             paws_active: false,
             undo_recovery: false,
+            dsack_delivered: false,
             time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).

@@ -129,6 +129,12 @@ impl Tcb {
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
         let mut rack = self.rack_begin(ctx.cfg, ctx.now);
         let prior_delivered = self.snd.bytes_acked() + u64::from(sacked_before);
+        // Linux tcp_sacktag_write_queue(): a D-SACK is looked at first.
+        let dsack = if self.sack_ok {
+            self.dsack_check(ctx, seg, ack)
+        } else {
+            None
+        };
         let new_sack = self.sack_ok
             && !seg.options.sack_blocks.is_empty()
             && self
@@ -151,7 +157,10 @@ impl Tcb {
             && (new_sack || u32::from(seg.window) << self.snd.wscale == self.snd.wnd)
             && self.snd.una != self.snd.max
             // Answers to zero-window probes are not signs of loss.
-            && self.snd.wnd > 0;
+            && self.snd.wnd > 0
+            // A D-SACK with nothing newly SACKed reports a copy, not a
+            // loss (RFC 6675 §2; Linux tcp_ack(): FLAG_DSACKING_ACK).
+            && (dsack.is_none() || new_sack);
         if duplicate {
             self.on_duplicate_ack(ctx);
         }
@@ -168,16 +177,25 @@ impl Tcb {
             // tcp_ack_update_rtt() without a cumulative sample: the SACK's.
             self.rtt_sample(ctx.cfg, r);
         }
-        if let Some(block) = dsack_block(seg, ack) {
-            self.dsack_undo(ctx.cfg, block);
+        // Linux tcp_ack(): tcp_process_tlp_ack() once the queue is cleaned.
+        let tlp_ack = super::tail_probe::TlpAck {
+            una_advanced: self.snd.una != una_before,
+            not_dup: !seg.payload.is_empty() || self.window_update_flag(seg, cur.seq),
+            sacked: new_sack,
+            dsack_tlp: dsack.is_some_and(|d| d.tlp),
+        };
+        self.tlp_ack(ack, tlp_ack, ctx.stats);
+        if let Some(d) = &dsack {
+            self.dsack_undo(ctx.cfg, ctx.stats, d);
         }
         let mut rack_delivered = None;
         if let Some(mut d) = rack {
             if self.snd.una != una_before {
                 self.rack_on_ack(&mut d, seg);
             }
-            if is_dsack(seg, ack) {
-                // Linux tcp_input.c: tcp_check_dsack() sets rack.dsack_seen.
+            if dsack.is_some_and(|d| !d.tlp) && self.rec.reord_seen > 0 {
+                // Linux tcp_dsack_seen(): rack.dsack_seen, once reordering
+                // was seen and unless the D-SACK answers a loss probe.
                 self.rec.get_mut().dsack_seen = true;
             }
             let delivered = self.snd.bytes_acked() + u64::from(self.rec.sacked_bytes());
@@ -189,9 +207,9 @@ impl Tcb {
                     una_advanced: self.snd.una != una_before,
                     orig: d.orig,
                     sacked: new_sack,
-                    dupack: duplicate && !is_dsack(seg, ack),
+                    dupack: duplicate && dsack.is_none(),
                 };
-                self.process_loss(seg, a);
+                self.process_loss(seg, a, ctx.stats);
             }
             self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
@@ -211,8 +229,15 @@ impl Tcb {
         // cumulatively acknowledged that were not SACKed before.
         let acked = (self.snd.una - una_before).max(0) as u32;
         let was_sacked_below = sacked_now.saturating_sub(self.rec.sacked_bytes());
-        let newly =
-            sacked_now.saturating_sub(sacked_before) + acked.saturating_sub(was_sacked_below);
+        let mss = u32::from(self.snd.mss);
+        // Linux tcp_dsack_seen(): the segments a genuine D-SACK reports.
+        let dsack_segs = match dsack {
+            Some(d) if ctx.cfg.dsack_delivered => d.segs,
+            _ => 0,
+        };
+        let newly = sacked_now.saturating_sub(sacked_before)
+            + acked.saturating_sub(was_sacked_below)
+            + dsack_segs * mss;
         let una_advanced = self.snd.una != una_before;
         if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
             let pipe = self.recovery_pipe(ctx.cfg);
@@ -225,9 +250,8 @@ impl Tcb {
             // per-segment log tells; without it, the octets newly SACKed or
             // acknowledged; without SACK, the cumulative ACK's count after
             // tcp_remove_reno_sacks().
-            let mss = u32::from(self.snd.mss);
             let delivered = match (self.sack_ok, rack_delivered) {
-                (true, Some(segs)) => segs.saturating_mul(mss),
+                (true, Some(segs)) => (segs + dsack_segs).saturating_mul(mss),
                 (true, None) => newly,
                 (false, _) => cum_delivered.unwrap_or(0),
             };
@@ -472,7 +496,6 @@ impl Tcb {
                 self.snd.user_timeout().map(|d| ctx.now + d),
             );
         }
-        self.on_tlp_ack(ack);
         let mss = u32::from(self.snd.mss);
         // Linux tcp_input.c: tcp_remove_reno_sacks(): without SACK each
         // duplicate ACK already counted one segment as delivered, so the
@@ -509,6 +532,7 @@ impl Tcb {
                     let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
                     self.cc.undo(cwnd);
                     self.cc.raise_ssthresh(ssthresh);
+                    ctx.stats.full_undo += 1;
                 } else if ctx.cfg.prr && self.sack_ok {
                     self.cc.end_reduction();
                 } else {
@@ -592,24 +616,12 @@ impl Tcb {
         linux_growth.then_some(delivered)
     }
 
-    /// RFC 8985 §7.4: the ACK that covers TLP.end_seq ends the probe episode.
-    /// When the probe was a retransmission and the ACK goes beyond it, the
-    /// probe repaired a loss (Linux `tcp_process_tlp_ack`, without DSACK
-    /// evidence of a spurious probe): "the sender MUST invoke congestion
-    /// control" — the window is reduced as for a loss.
-    fn on_tlp_ack(&mut self, ack: SeqNumber) {
-        let Some((end, retransmitted)) = self.rec.tlp_high else {
-            return;
-        };
-        if ack.lt(end) {
-            return;
-        }
-        self.rec.get_mut().tlp_high = None;
-        if retransmitted && ack.gt(end) && self.rec.recover.is_none() {
-            let mss = u32::from(self.snd.mss);
-            let flight = self.snd.in_flight();
-            self.cc.on_probe_repaired_loss(flight, mss);
-        }
+    /// Linux tcp_may_update_window() for an ACK that did not move SND.UNA:
+    /// a newer segment, or the same one offering more window or none
+    /// (FLAG_WIN_UPDATE, so not a duplicate ACK).
+    fn window_update_flag(&self, seg: &TcpRepr<'_>, seq: SeqNumber) -> bool {
+        let nwin = u32::from(seg.window) << self.snd.wscale;
+        self.snd.wl1.lt(seq) || (self.snd.wl1 == seq && (nwin > self.snd.wnd || nwin == 0))
     }
 
     /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
@@ -713,23 +725,6 @@ impl Tcb {
             mss,
         );
     }
-}
-
-/// Linux tcp_input.c: tcp_check_dsack() (RFC 2883 §4): the first SACK block
-/// reports a duplicate: it lies below the cumulative ACK, or within the
-/// second block.
-fn dsack_block(seg: &TcpRepr<'_>, ack: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
-    is_dsack(seg, ack)
-        .then(|| seg.options.sack_blocks.iter().next())
-        .flatten()
-}
-
-fn is_dsack(seg: &TcpRepr<'_>, ack: SeqNumber) -> bool {
-    let mut blocks = seg.options.sack_blocks.iter();
-    let Some((l0, r0)) = blocks.next() else {
-        return false;
-    };
-    l0.lt(ack) || blocks.next().is_some_and(|(l1, r1)| r0.le(r1) && l0.ge(l1))
 }
 
 impl Tcb {

@@ -390,39 +390,6 @@ fn rec_er_disarm(tcb: &mut Tcb) {
 }
 
 impl Tcb {
-    /// Linux tcp_input.c: tcp_check_dsack() and tcp_try_undo_dsack(): a
-    /// D-SACK for data past the start of the last recovery shows one of
-    /// its retransmissions needless; once none is
-    /// left (and recovery is over), the window goes back to what it was
-    /// before, and with `Config::undo_recovery` ssthresh too when the
-    /// earlier one was larger (tcp_undo_cwnd_reduction()).
-    pub(super) fn dsack_undo(&mut self, cfg: &Config, block: (SeqNumber, SeqNumber)) {
-        let Some(marker) = self.rec.undo_marker else {
-            return;
-        };
-        let (l, r) = block;
-        // Data acknowledged before this ACK ("already forgotten",
-        // tcp_check_dsack()) or still queued (tcp_sacktag_one() with a
-        // D-SACK), past the start of the recovery.
-        if self.rec.undo_retrans <= 0 || r.gt(self.snd.max) || !r.gt(marker) {
-            return;
-        }
-        let mss = u32::from(self.snd.mss.max(1));
-        let segs = ((r - l).max(1) as u32).div_ceil(mss) as i32;
-        let in_loss = self.in_loss_state();
-        let rec = self.rec.get_mut();
-        rec.undo_retrans = (rec.undo_retrans - segs).max(0);
-        // In the loss state the undo waits for the ACK (tcp_process_loss()).
-        if rec.undo_retrans == 0 && rec.recover.is_none() && !in_loss {
-            rec.undo_marker = None;
-            let (prior, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
-            self.cc.undo(prior);
-            if cfg.undo_recovery {
-                self.cc.raise_ssthresh(ssthresh);
-            }
-        }
-    }
-
     /// A retransmission counts against the undo of the last recovery
     /// (Linux tcp_retransmit_skb(): `undo_retrans`).
     pub(super) fn count_undo_retrans(&mut self) {

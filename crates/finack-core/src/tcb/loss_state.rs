@@ -12,6 +12,7 @@
 use finack_wire::{SeqNumber, TcpRepr};
 
 use super::{Ctx, Tcb};
+use crate::types::Stats;
 
 /// Linux's loss-state fields.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -132,19 +133,19 @@ impl Tcb {
 
     /// Linux tcp_input.c: tcp_process_loss(), for an ACK that arrived in
     /// the loss state.
-    pub(super) fn process_loss(&mut self, seg: &TcpRepr<'_>, a: LossAck) {
+    pub(super) fn process_loss(&mut self, seg: &TcpRepr<'_>, a: LossAck, stats: &mut Stats) {
         let Some(high) = self.rec.rto_recover else {
             return;
         };
         self.rec.get_mut().loss.frto_new = false;
         let recovered = self.snd.una.ge(high);
-        if a.una_advanced && self.try_undo_loss(seg, false) {
+        if a.una_advanced && self.try_undo_loss(seg, false, stats) {
             return;
         }
         if self.rec.loss.frto {
             // RFC 5682 §3.1 step 3.b: data never retransmitted arrived,
             // so not all was lost: the timeout was spurious.
-            if a.orig && self.try_undo_loss(seg, true) {
+            if a.orig && self.try_undo_loss(seg, true, stats) {
                 return;
             }
             if self.snd.max.gt(high) {
@@ -174,6 +175,7 @@ impl Tcb {
             // reached (tcp_try_undo_recovery()).
             if self.may_undo(seg) {
                 self.undo_cwnd_reduction(false);
+                stats.loss_undo += 1;
             }
             self.leave_loss_state();
         }
@@ -181,11 +183,13 @@ impl Tcb {
 
     /// Linux tcp_input.c: tcp_try_undo_loss(): undo when F-RTO proved the
     /// timeout spurious (`frto_undo`) or tcp_may_undo() allows it.
-    fn try_undo_loss(&mut self, seg: &TcpRepr<'_>, frto_undo: bool) -> bool {
+    fn try_undo_loss(&mut self, seg: &TcpRepr<'_>, frto_undo: bool, stats: &mut Stats) -> bool {
         if !frto_undo && !self.may_undo(seg) {
             return false;
         }
         self.undo_cwnd_reduction(true);
+        stats.loss_undo += 1;
+        stats.spurious_rtos += u64::from(frto_undo);
         self.leave_loss_state();
         true
     }

@@ -19,6 +19,7 @@ mod ack;
 mod chrono;
 mod close;
 mod delack;
+mod dsack;
 mod early_rexmit;
 mod ecn;
 pub(crate) mod errqueue;

@@ -66,6 +66,9 @@ pub(crate) struct Recovery {
     /// recovery began, its retransmissions not yet shown needless by a
     /// D-SACK (-1: none sent), and the window before it.
     pub(crate) undo_marker: Option<SeqNumber>,
+    /// Segments D-SACKs reported received twice (Linux `dsack_dups`);
+    /// more than were ever resent makes a D-SACK dubious.
+    pub(crate) dsack_dups: u32,
     pub(crate) undo_retrans: i32,
     pub(crate) undo_cwnd: u32,
     /// Linux `prior_ssthresh` for a fast recovery: the threshold an undo
@@ -165,6 +168,7 @@ impl Recovery {
         reo_last_delivered: 0,
         er_armed: false,
         undo_marker: None,
+        dsack_dups: 0,
         undo_retrans: 0,
         undo_cwnd: 0,
         undo_ssthresh: 0,

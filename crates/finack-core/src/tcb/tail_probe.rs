@@ -8,7 +8,7 @@ use super::Tcb;
 use crate::config::Config;
 use crate::time::Instant;
 use crate::types::{Stats, TimerKind};
-use finack_wire::TcpFlags;
+use finack_wire::{SeqNumber, TcpFlags};
 
 impl Tcb {
     /// RFC 8985 §7.3 "Sending a loss probe": new data if the peer's window
@@ -104,5 +104,50 @@ impl Tcb {
             Some(now + self.snd.rtt.backed_off(self.snd.backoff, cfg)),
         );
         Some(n)
+    }
+}
+
+/// What an ACK did, as the end of a loss-probe episode needs to know
+/// (Linux tcp_process_tlp_ack()'s `flag`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TlpAck {
+    /// SND.UNA moved (FLAG_SND_UNA_ADVANCED).
+    pub(super) una_advanced: bool,
+    /// It carried data or updated the window (FLAG_NOT_DUP).
+    pub(super) not_dup: bool,
+    /// It SACKed data not SACKed before (FLAG_DATA_SACKED).
+    pub(super) sacked: bool,
+    /// Its D-SACK reports the probe's segment (FLAG_DSACK_TLP).
+    pub(super) dsack_tlp: bool,
+}
+
+impl Tcb {
+    /// RFC 8985 §7.4.2, Linux tcp_input.c: tcp_process_tlp_ack(): once
+    /// everything up to the probe is acknowledged, the episode ends when
+    /// the probe sent new data, or a D-SACK or a duplicate ACK shows both
+    /// the original and the probe arrived (nothing was lost); an ACK past
+    /// the probe with neither seen means the probe repaired a loss, and
+    /// the window is reduced as for one. The ACK that covers the probe
+    /// exactly leaves the episode open, waiting for that evidence.
+    pub(super) fn tlp_ack(&mut self, ack: SeqNumber, a: TlpAck, stats: &mut Stats) {
+        let Some((end, retransmitted)) = self.rec.tlp_high else {
+            return;
+        };
+        if ack.lt(end) {
+            return;
+        }
+        let repaired = retransmitted && !a.dsack_tlp && ack.gt(end);
+        let over =
+            !retransmitted || a.dsack_tlp || repaired || !(a.una_advanced || a.not_dup || a.sacked);
+        if !over {
+            return;
+        }
+        self.rec.get_mut().tlp_high = None;
+        if repaired && self.rec.recover.is_none() {
+            let mss = u32::from(self.snd.mss);
+            let flight = self.snd.in_flight();
+            self.cc.on_probe_repaired_loss(flight, mss);
+            stats.loss_probe_recovery += 1;
+        }
     }
 }

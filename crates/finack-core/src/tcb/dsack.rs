@@ -1,0 +1,108 @@
+//! D-SACKs received (RFC 2883): which are taken as genuine, and what a
+//! genuine one changes: the segments counted delivered, RACK's reordering
+//! window, the undo of a recovery whose retransmissions were needless
+//! (Linux tcp_input.c: tcp_check_dsack(), tcp_dsack_seen(),
+//! tcp_try_undo_dsack()).
+
+use finack_wire::{SeqNumber, TcpRepr};
+
+use super::rack::REO_WND_PERSIST;
+use super::{Ctx, Tcb};
+use crate::config::Config;
+use crate::types::Stats;
+
+/// A D-SACK taken as genuine.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Dsack {
+    /// The duplicate range the first block reports.
+    pub(super) block: (SeqNumber, SeqNumber),
+    /// Segments it reports duplicated (Linux `dup_segs`): at least one,
+    /// the range in MSS-sized segments when it spans more than one.
+    pub(super) segs: u32,
+    /// It reports the loss probe's segment arriving twice (Linux
+    /// FLAG_DSACK_TLP): the probe was needless.
+    pub(super) tlp: bool,
+}
+
+impl Tcb {
+    /// Linux tcp_check_dsack() (RFC 2883 §4): the first SACK block reports
+    /// a duplicate when it lies below the cumulative ACK, or within the
+    /// second block. tcp_dsack_seen(): it is ignored as dubious when it is
+    /// empty, wider than the largest window the peer offered, or when the
+    /// duplicates reported so far outnumber the segments ever resent (a
+    /// duplicate the network made, not a retransmission).
+    pub(super) fn dsack_check(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        ack: SeqNumber,
+    ) -> Option<Dsack> {
+        let mut blocks = seg.options.sack_blocks.iter();
+        let (l0, r0) = blocks.next()?;
+        if l0.lt(ack) {
+            ctx.stats.dsack_recv += 1;
+        } else {
+            let (l1, r1) = blocks.next()?;
+            if r0.gt(r1) || l0.lt(l1) {
+                return None;
+            }
+            ctx.stats.dsack_ofo_recv += 1;
+        }
+        let len = (r0 - l0).max(0) as u32;
+        let mss = u32::from(self.snd.mss.max(1));
+        let segs = len.div_ceil(mss).max(1);
+        let genuine = len > 0 && len <= self.snd.max_wnd && {
+            let rec = self.rec.get_mut();
+            rec.dsack_dups = rec.dsack_dups.saturating_add(segs);
+            rec.dsack_dups <= self.snd.total_retrans
+        };
+        if !genuine {
+            ctx.stats.dsack_ignored_dubious += 1;
+            return None;
+        }
+        ctx.stats.dsack_recv_segs += u64::from(segs);
+        let tlp = len <= mss && self.rec.tlp_high.is_some_and(|(end, _)| end == r0);
+        Some(Dsack {
+            block: (l0, r0),
+            segs,
+            tlp,
+        })
+    }
+
+    /// Linux tcp_check_dsack() and tcp_try_undo_dsack(): a D-SACK for data
+    /// past the start of the last recovery shows one of its retransmissions
+    /// needless; once none is left, the window goes back to what it was
+    /// before, and with `Config::undo_recovery` ssthresh too when the
+    /// earlier one was larger (tcp_undo_cwnd_reduction()). A fast recovery
+    /// still under way ends there (tcp_fastretrans_alert(): the recovery
+    /// state's tcp_try_undo_dsack(), then tcp_try_to_open()); after a
+    /// window reduction for ECN (CWR) no undo is tried.
+    pub(super) fn dsack_undo(&mut self, cfg: &Config, stats: &mut Stats, d: &Dsack) {
+        let Some(marker) = self.rec.undo_marker else {
+            return;
+        };
+        let (_, r) = d.block;
+        // Data acknowledged before this ACK ("already forgotten",
+        // tcp_check_dsack()) or still queued (tcp_sacktag_one() with a
+        // D-SACK), past the start of the recovery.
+        if self.rec.undo_retrans <= 0 || r.gt(self.snd.max) || !r.gt(marker) {
+            return;
+        }
+        let in_loss = self.in_loss_state();
+        let in_cwr = self.in_cwr();
+        let rec = self.rec.get_mut();
+        rec.undo_retrans = (rec.undo_retrans - d.segs as i32).max(0);
+        // In the loss state the undo waits for the ACK (tcp_process_loss()).
+        if rec.undo_retrans == 0 && !in_loss && (rec.recover.is_some() || !in_cwr) {
+            stats.dsack_undo += 1;
+            rec.undo_marker = None;
+            rec.recover = None;
+            rec.reo_wnd_persist = (rec.reo_wnd_persist + 1).min(REO_WND_PERSIST);
+            let (prior, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
+            self.cc.undo(prior);
+            if cfg.undo_recovery {
+                self.cc.raise_ssthresh(ssthresh);
+            }
+        }
+    }
+}
