@@ -77,9 +77,9 @@ pub use types::MAX_EVENTS;
 /// (SACK scoreboard, congestion-control state).
 pub const CONTROL_BLOCK_BYTES: usize = core::mem::size_of::<tcb::Tcb>();
 pub use types::{
-    Cause, CloseReason, ConnId, ConnInfo, Error, Event, Linger2, ListenerId, ListenerLimits,
-    MemoryUsage, PacketError, RxOffload, SendFlags, SendTimes, Shutdown, Socket, State, Stats,
-    TimerKind, Transition, UserCall,
+    Cause, CloseReason, ConnCounts, ConnId, ConnInfo, Error, Event, Linger2, ListenerId,
+    ListenerLimits, MemoryUsage, PacketError, RxOffload, SendFlags, SendTimes, Shutdown, Socket,
+    State, Stats, TimerKind, Transition, UserCall,
 };
 
 #[cfg(test)]

@@ -244,6 +244,7 @@ impl TimeWait {
             min_rtt: None,
             snd_buf: 0,
             chrono: Default::default(),
+            counts: Default::default(),
         }
     }
 }

@@ -571,6 +571,65 @@ pub struct ConnInfo {
     /// How long sending was busy and what held it back (Linux
     /// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited`).
     pub chrono: SendTimes,
+    /// Segments, bytes and timeouts counted over the connection's life,
+    /// and the other `tcp_info` figures below.
+    pub counts: ConnCounts,
+}
+
+/// What Linux's `tcp_info` counts of a connection's traffic and timeouts,
+/// with a few figures of its path and buffers (all zero in TIME-WAIT,
+/// whose compact entry keeps none). The times are in whole milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnCounts {
+    /// Retransmission timeouts since SND.UNA last advanced
+    /// (`tcpi_retransmits`, `icsk_retransmits`).
+    pub retransmits: u32,
+    /// Retransmission timeouts over the connection's life, the SYN's and
+    /// SYN,ACK's included (`tcpi_total_rto`).
+    pub total_rto: u16,
+    /// Runs of timeouts, each one starting with a timeout that none came
+    /// before since SND.UNA last advanced (`tcpi_total_rto_recoveries`).
+    pub total_rto_recoveries: u16,
+    /// Time spent in those runs, from the first timeout of each until the
+    /// loss state it led to ended, the run under way included
+    /// (`tcpi_total_rto_time`).
+    pub total_rto_time: Duration,
+    /// Times the path's hash was picked anew after a timeout
+    /// (`tcpi_rehash`; finack has no PLB, so these are Linux's
+    /// `timeout_rehash`).
+    pub rehash: u32,
+    /// Segments sent, with or without data, retransmissions included
+    /// (`tcpi_segs_out`); a passive connection's SYN,ACK is not counted.
+    pub segs_out: u32,
+    /// Segments received (`tcpi_segs_in`), whatever became of them; a
+    /// passive connection counts its SYN and the ACK that completed the
+    /// handshake, not what came while it was half open.
+    pub segs_in: u32,
+    /// Segments sent with data (`tcpi_data_segs_out`).
+    pub data_segs_out: u32,
+    /// Segments received with data (`tcpi_data_segs_in`).
+    pub data_segs_in: u32,
+    /// Data bytes sent, retransmissions included (`tcpi_bytes_sent`).
+    pub bytes_sent: u64,
+    /// Data bytes retransmitted, loss probes included
+    /// (`tcpi_bytes_retrans`).
+    pub bytes_retrans: u64,
+    /// Segments queued out of order (`tcpi_rcv_ooopack`).
+    pub rcv_ooopack: u32,
+    /// Time since data (new or resent) last left (`tcpi_last_data_sent`,
+    /// `lsndtime`), or since the connection was established.
+    pub last_data_sent: Duration,
+    /// Time since an acceptable acknowledgment last arrived
+    /// (`tcpi_last_ack_recv`, `rcv_tstamp`); zero before any.
+    pub last_ack_recv: Duration,
+    /// The path MTU the send segment size comes from (`tcpi_pmtu`).
+    pub pmtu: u32,
+    /// Receive-buffer autotuning's measure of what the application reads
+    /// per round trip (`tcpi_rcv_space`, `rcvq_space.space`).
+    pub rcv_space: u32,
+    /// Bytes queued and not yet sent, a queued FIN counting one
+    /// (`tcpi_notsent_bytes`: write_seq - snd_nxt).
+    pub notsent_bytes: u32,
 }
 
 /// How long a connection had data to send, and how much of that time the

@@ -142,6 +142,8 @@ fn every_own_script_passes() {
             "syncnt-connect.pkt",
             "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
+            "tcp-info-rto-counts.pkt",
+            "tcp-info-segment-counts.pkt",
             "thin-linear-timeouts.pkt",
             "time-wait-blocks-connect-without-timestamps.pkt",
             "time-wait-buckets-orphan-fin-wait-2.pkt",
@@ -951,6 +953,20 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "+0 > . 1:1(0) ack 1 win 65535\n",
         "+0 > . 1:1(0) ack 1 win 65535 <nop,nop,sack 65536:66536>\n",
         "",
+    );
+    // tcp_info's counts: the second timeout is in the first one's run,
+    // and the SYN,ACK is not the passive connection's segment.
+    fails(
+        "tcp-info-rto-counts.pkt",
+        "assert tcpi_total_rto_recoveries == 1, tcpi_total_rto_recoveries\nassert 580",
+        "assert tcpi_total_rto_recoveries == 2, tcpi_total_rto_recoveries\nassert 580",
+        "assertion failed",
+    );
+    fails(
+        "tcp-info-segment-counts.pkt",
+        "assert tcpi_segs_in == 2 and tcpi_segs_out == 0",
+        "assert tcpi_segs_in == 2 and tcpi_segs_out == 1",
+        "assertion failed",
     );
 }
 

@@ -121,6 +121,7 @@ impl Tcb {
         self.update_ts_recent(ctx, seg);
         // The peer answered: zero-window probing may go on (MUST-37).
         self.snd.probes_unanswered = 0;
+        self.note_ack_arrival(ctx.now, seg);
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
         let in_loss = self.in_loss_state();

@@ -40,6 +40,9 @@ pub(crate) struct SendHistory {
     /// Data bytes the peer acknowledged (`tcpi_bytes_acked`).
     pub(crate) bytes_acked: u64,
     pub(crate) chrono: Chrono,
+    /// Segments and bytes sent, and the last acknowledgment's time
+    /// (`tcpi_segs_out`, `tcpi_bytes_sent`, `tcpi_last_ack_recv`, ...).
+    pub(crate) tx: super::counts::TxCounts,
 }
 
 /// The chronographs of one connection.

@@ -78,6 +78,7 @@ impl Tcb {
                 .then(|| core::time::Duration::from_micros(u64::from(self.snd.min_rtt_us))),
             snd_buf: self.snd.buf.cap() as u32,
             chrono: self.send_times(now),
+            counts: self.counts(now, cfg),
         }
     }
 }

@@ -31,10 +31,24 @@ impl Tcb {
         self.snd.piece_left = 0;
         // MSG_MORE held its write back for the push of that call only.
         self.snd.more = false;
+        // Linux counts a segment for the socket it reaches; a passive
+        // connection's request socket counts none, so only the one that
+        // completes the handshake counts (tcp_child_process()).
+        let opened_at = self.opening_passively().then_some(self.state_since);
+        if opened_at.is_none() {
+            self.count_segment_in(seg);
+        }
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             State::Closed | State::Listen | State::TimeWait => {}
             _ => self.on_segment_synchronized(ctx, seg),
+        }
+        let made = opened_at.filter(|_| self.state.is_synchronized());
+        if made.is_some() {
+            self.count_segment_in(seg);
+        }
+        if opened_at.is_none() || made.is_some() {
+            self.rto_clock_after_segment(ctx.now, made);
         }
     }
 
@@ -493,6 +507,7 @@ impl Tcb {
                 self.rcv.ack_now = true;
                 return false;
             }
+            self.count_ooo_in();
             // Linux tcp_data_queue_ofo(): what it repeats of data held.
             // Only the first overlap counts: the held ranges are apart, so
             // a later one never meets it (tcp_dsack_extend() would not join).

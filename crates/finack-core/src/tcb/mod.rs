@@ -18,6 +18,7 @@
 mod ack;
 mod chrono;
 mod close;
+mod counts;
 mod delack;
 mod dsack;
 mod early_rexmit;

@@ -606,6 +606,7 @@ impl Tcb {
         len: usize,
         new_data: bool,
     ) {
+        self.count_segment_out(now, flags, len, new_data);
         if len > 0 && ((cfg.prr && self.rec.recover.is_some()) || self.rec.cwr.is_some()) {
             // RFC 6937: prr_out counts the data segments sent during a
             // reduction (Linux tcp_write_xmit(), tcp_retransmit_skb()).

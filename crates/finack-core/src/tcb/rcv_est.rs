@@ -63,6 +63,9 @@ pub(crate) struct RcvEstimates {
     pub(super) lowat: u32,
     /// The out-of-band byte of urgent data (`urgent_rx`).
     pub(super) urg: super::urgent_rx::UrgentRx,
+    /// Segments received (`tcpi_segs_in`, `tcpi_data_segs_in`,
+    /// `tcpi_rcv_ooopack`).
+    pub(super) rx: super::counts::RxCounts,
     /// SACK compression (`sack_compress`).
     pub(super) comp: super::sack_compress::SackCompress,
 }

@@ -30,6 +30,9 @@ pub(crate) struct Recovery {
     /// `icsk_retransmits`; `SendSide::backoff` counts the doublings, which
     /// linear timeouts leave out).
     pub(crate) rto_retransmits: u32,
+    /// Linux's account of timeouts for `tcp_info` (`tcpi_total_rto`,
+    /// `tcpi_total_rto_recoveries`, `tcpi_total_rto_time`, `tcpi_rehash`).
+    pub(crate) rto_stats: super::counts::RtoStats,
     /// Retransmit the next hole now (fast retransmit / recovery).
     pub(crate) fast_rexmit: bool,
     /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
@@ -154,6 +157,7 @@ impl Recovery {
         rto_recover: None,
         retrans_stamp: None,
         rto_retransmits: 0,
+        rto_stats: super::counts::RtoStats::NONE,
         fast_rexmit: false,
         sacked: Vec::new(),
         tlp_due: false,

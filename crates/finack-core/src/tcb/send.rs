@@ -115,9 +115,11 @@ pub(crate) struct SendSide {
     pub(crate) last_data_sent: Instant,
     /// Segments retransmitted, for `info()`.
     pub(crate) total_retrans: u32,
-    /// Data bytes acknowledged and how long sending was busy (`info()`),
-    /// taken when data is first queued (boxed: a connection that never
-    /// sends holds none, and the control block stays small).
+    /// Data bytes acknowledged, how long sending was busy, segments and
+    /// bytes sent and the last acknowledgment's time (`info()`), taken
+    /// when data is first queued or a segment first leaves or an
+    /// acknowledgment first arrives (boxed: the control block stays
+    /// small).
     pub(crate) history: Option<alloc::boxed::Box<super::chrono::SendHistory>>,
     /// The departure clock under `Config::pacing` (allocated when a paced
     /// connection first sends).

@@ -85,6 +85,8 @@ impl Tcb {
         self.snd.wl1 = seg.seq;
         self.snd.wl2 = seg.ack;
         if ack_ok {
+            // Linux tcp_rcv_synsent_state_process() → tcp_ack(): rcv_tstamp.
+            self.note_ack_arrival(ctx.now, seg);
             // Our SYN acknowledged: nothing for the window to grow by.
             let _ = self.ack_advance(ctx, seg.ack, seg, None);
         }

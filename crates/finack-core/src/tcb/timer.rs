@@ -592,6 +592,7 @@ impl Tcb {
         // Linux tcp_retransmit_timer(): no doubling for the first
         // `syn_linear_timeouts` timeouts of a SYN (tp->total_rto counts
         // this one).
+        self.rto_stats_on_timeout(ctx.now);
         let rec = self.rec.get_mut();
         rec.rto_retransmits = rec.rto_retransmits.saturating_add(1);
         if self.thin_linear(ctx.cfg) {

@@ -557,6 +557,37 @@ fn tcpi(n: &str, i: &ConnInfo, cfg: FromConfig) -> Option<i64> {
                 i64::from(i.ssthresh) / mss
             }
         }
+        // The peer's window, scaled (tp->snd_wnd).
+        "tcpi_snd_wnd" => i64::from(i.snd_wnd),
+        _ => return counted(n, &i.counts),
+    })
+}
+
+/// The `tcp_info` fields of [`ConnCounts`](finack_core::ConnCounts), and
+/// those Linux reports as constants.
+fn counted(n: &str, c: &finack_core::ConnCounts) -> Option<i64> {
+    let ms = |d: core::time::Duration| d.as_millis() as i64;
+    Some(match n {
+        "tcpi_retransmits" => i64::from(c.retransmits),
+        "tcpi_total_rto" => i64::from(c.total_rto),
+        "tcpi_total_rto_recoveries" => i64::from(c.total_rto_recoveries),
+        "tcpi_total_rto_time" => ms(c.total_rto_time),
+        "tcpi_rehash" => i64::from(c.rehash),
+        "tcpi_segs_out" => i64::from(c.segs_out),
+        "tcpi_segs_in" => i64::from(c.segs_in),
+        "tcpi_data_segs_out" => i64::from(c.data_segs_out),
+        "tcpi_data_segs_in" => i64::from(c.data_segs_in),
+        "tcpi_bytes_sent" => c.bytes_sent as i64,
+        "tcpi_bytes_retrans" => c.bytes_retrans as i64,
+        "tcpi_rcv_ooopack" => i64::from(c.rcv_ooopack),
+        "tcpi_last_data_sent" => ms(c.last_data_sent),
+        "tcpi_last_ack_recv" => ms(c.last_ack_recv),
+        "tcpi_pmtu" => i64::from(c.pmtu),
+        "tcpi_rcv_space" => i64::from(c.rcv_space),
+        "tcpi_notsent_bytes" => i64::from(c.notsent_bytes),
+        // Linux keeps no time of the last ACK sent ("not remembered") and
+        // no FACK count since 4.15: both are always 0.
+        "tcpi_last_ack_sent" | "tcpi_fackets" => 0,
         _ => return None,
     })
 }
@@ -618,6 +649,25 @@ mod tests {
                 rwnd_limited: core::time::Duration::ZERO,
                 sndbuf_limited: core::time::Duration::from_millis(20),
             },
+            counts: finack_core::ConnCounts {
+                retransmits: 1,
+                total_rto: 3,
+                total_rto_recoveries: 2,
+                total_rto_time: core::time::Duration::from_millis(612),
+                rehash: 3,
+                segs_out: 12,
+                segs_in: 9,
+                data_segs_out: 8,
+                data_segs_in: 2,
+                bytes_sent: 9000,
+                bytes_retrans: 1000,
+                rcv_ooopack: 1,
+                last_data_sent: core::time::Duration::from_millis(48),
+                last_ack_recv: core::time::Duration::from_millis(536),
+                pmtu: 1500,
+                rcv_space: 14600,
+                notsent_bytes: 3000,
+            },
         }
     }
 
@@ -662,6 +712,31 @@ mod tests {
             ),
             CodeOutcome::Held
         ));
+    }
+
+    #[test]
+    fn counts_and_times_of_tcp_info() {
+        assert!(held(
+            "assert tcpi_retransmits == 1; assert tcpi_total_rto == 3; assert tcpi_total_rto_recoveries == 2"
+        ));
+        assert!(held(
+            "assert 600 <= tcpi_total_rto_time <= 620; assert tcpi_rehash == 3"
+        ));
+        assert!(held(
+            "assert tcpi_segs_out == 12 and tcpi_segs_in == 9; assert tcpi_data_segs_out == 8; assert tcpi_data_segs_in == 2"
+        ));
+        assert!(held(
+            "assert tcpi_bytes_sent == 9000; assert tcpi_bytes_retrans == 1000; assert tcpi_rcv_ooopack == 1"
+        ));
+        assert!(held(
+            "assert tcpi_last_data_sent == 48; assert tcpi_last_ack_recv == 536; assert tcpi_last_ack_sent == 0"
+        ));
+        assert!(held(
+            "assert tcpi_pmtu == 1500; assert tcpi_rcv_space == 14600; assert tcpi_notsent_bytes == 3000"
+        ));
+        assert!(held("assert tcpi_fackets == 0; assert tcpi_snd_wnd == 0"));
+        assert!(!held("assert tcpi_segs_out == 13"));
+        assert!(!held("assert tcpi_total_rto_time < 600"));
     }
 
     #[test]

@@ -46,6 +46,15 @@ impl Tcb {
         }
     }
 
+    /// Is `seg` in-order data the fast path takes while it acknowledges
+    /// nothing new? Linux tcp_rcv_established() calls tcp_ack() for such
+    /// data only when SEG.ACK differs from SND.UNA.
+    pub(in crate::tcb) fn hp_skips_ack(&self, seg: &TcpRepr<'_>) -> bool {
+        seg.ack == self.snd.una
+            && seg.seq == self.rcv.nxt
+            && self.hp_takes(seg, self.seg_truesize(seg).0)
+    }
+
     /// Does the fast path take this in-order data segment, whose buffer
     /// takes `truesize`? Its header must be the predicted one
     /// (`pred_flags`: the window field, ACK with at most PSH, and no options
