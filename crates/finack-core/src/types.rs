@@ -630,6 +630,9 @@ pub struct ConnCounts {
     /// Bytes queued and not yet sent, a queued FIN counting one
     /// (`tcpi_notsent_bytes`: write_seq - snd_nxt).
     pub notsent_bytes: u32,
+    /// Segments the peer's D-SACKs reported received twice, dubious ones
+    /// that were not too wide included (`tcpi_dsack_dups`).
+    pub dsack_dups: u32,
 }
 
 /// How long a connection had data to send, and how much of that time the

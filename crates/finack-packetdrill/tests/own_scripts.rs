@@ -722,6 +722,12 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
     );
     fails(
         "dsack-counted.pkt",
+        "tcpi_dsack_dups == 2",
+        "tcpi_dsack_dups == 1",
+        "tcpi_dsack_dups = 2",
+    );
+    fails(
+        "dsack-counted.pkt",
         "TCPDSACKIgnoredDubious  *1 ",
         "TCPDSACKIgnoredDubious  *0 ",
         "",

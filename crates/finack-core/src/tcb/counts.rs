@@ -250,6 +250,7 @@ impl Tcb {
             rcv_space: self.rcvq_space(),
             // write_seq - snd_nxt: unsent data, and a FIN queued unsent.
             notsent_bytes: self.snd.notsent() as u32 + u32::from(self.fin_unsent()),
+            dsack_dups: self.rec.dsack_dups,
         }
     }
 }
