@@ -153,6 +153,7 @@ fn every_own_script_passes() {
             "time-wait-taken-over-by-bound-connect.pkt",
             "tlp-dsack-no-loss.pkt",
             "tlp-dupack-no-loss.pkt",
+            "tlp-episode-ends-in-recovery.pkt",
             "tlp-repaired-loss.pkt",
             "tx-timestamps-retransmit.pkt",
             "urgent-oob-byte.pkt",
@@ -751,6 +752,12 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "tlp-dsack-no-loss.pkt",
         "ack 3001 win 514 <sack 1001:2001,nop,nop>",
         "ack 3001 win 514",
+        "assertion failed",
+    );
+    fails(
+        "tlp-episode-ends-in-recovery.pkt",
+        "tcpi_snd_cwnd == 7 and tcpi_snd_ssthresh == 7",
+        "tcpi_snd_cwnd == 4 and tcpi_snd_ssthresh == 7",
         "assertion failed",
     );
     fails(

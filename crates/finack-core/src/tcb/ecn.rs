@@ -224,6 +224,8 @@ impl Tcb {
                 high_seq: self.snd.max,
             });
             rec.prr = super::recovery::Prr::start(prior_cwnd);
+            // Linux tcp_init_cwnd_reduction(): a loss-probe episode ends.
+            rec.tlp_high = None;
             self.ecn |= ECN_QUEUE_CWR;
         }
         self.rec.cwr.is_some()

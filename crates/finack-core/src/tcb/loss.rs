@@ -352,7 +352,10 @@ impl Tcb {
         rec.undo_retrans = -1;
         rec.undo_cwnd = prior;
         rec.undo_ssthresh = current;
-        self.rec.get_mut().lt_allow = 0;
+        rec.lt_allow = 0;
+        // Linux tcp_init_cwnd_reduction(): a loss-probe episode ends (the
+        // recovery's own reduction stands for the loss it repaired).
+        rec.tlp_high = None;
         let flight = self.snd.in_flight();
         // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
         // (4.2) or RFC 6582 §3.2 step 2 for the window.
