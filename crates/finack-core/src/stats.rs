@@ -169,6 +169,10 @@ pub struct Stats {
     /// Fast recoveries undone when they ended, none of their
     /// retransmissions having been needed (Linux TCPFullUndo).
     pub full_undo: u64,
+    /// Fast recoveries undone at a partial ACK echoing a timestamp from
+    /// before the first retransmission, none of them still out (Linux
+    /// TCPPartialUndo).
+    pub partial_undo: u64,
     /// Recoveries undone by D-SACKs showing every retransmission needless
     /// (Linux TCPDSACKUndo).
     pub dsack_undo: u64,
@@ -261,6 +265,7 @@ impl Stats {
             dsack_recv_segs,
             dsack_ignored_dubious,
             full_undo,
+            partial_undo,
             dsack_undo,
             loss_undo,
             spurious_rtos,
@@ -332,6 +337,7 @@ impl Stats {
         self.dsack_recv_segs += dsack_recv_segs;
         self.dsack_ignored_dubious += dsack_ignored_dubious;
         self.full_undo += full_undo;
+        self.partial_undo += partial_undo;
         self.dsack_undo += dsack_undo;
         self.loss_undo += loss_undo;
         self.spurious_rtos += spurious_rtos;
@@ -342,7 +348,7 @@ impl Stats {
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 63] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 64] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -406,6 +412,7 @@ impl Stats {
             ("TCPDSACKRecvSegs", self.dsack_recv_segs),
             ("TCPDSACKIgnoredDubious", self.dsack_ignored_dubious),
             ("TCPFullUndo", self.full_undo),
+            ("TCPPartialUndo", self.partial_undo),
             ("TCPDSACKUndo", self.dsack_undo),
             ("TCPLossUndo", self.loss_undo),
             ("TCPSpuriousRTOs", self.spurious_rtos),

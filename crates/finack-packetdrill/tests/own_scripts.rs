@@ -96,6 +96,7 @@ fn every_own_script_passes() {
             "rcvbuf-lowered-fast-path-ts.pkt",
             "rcvbuf-lowered-fast-path.pkt",
             "rcvlowat-window-clamp.pkt",
+            "recovery-undo-partial.pkt",
             "recovery-undo-timestamp.pkt",
             "recv-peek-waitall.pkt",
             "recv-trunc.pkt",
@@ -764,6 +765,13 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "tlp-dupack-no-loss.pkt",
         "  +.1 < . 1:1(0) ack 2001 win 514\n   +0 < . 1:1(0) ack 2001 win 514\n",
         "  +.1 < . 1:1(0) ack 2001 win 514\n",
+        "assertion failed",
+    );
+    // With the retransmission's echo the partial ACK undoes nothing.
+    fails(
+        "recovery-undo-partial.pkt",
+        "ack 3953 win 514 <nop,nop,TS val 400 ecr 200>",
+        "ack 3953 win 514 <nop,nop,TS val 400 ecr 300>",
         "assertion failed",
     );
     // A recovery undone by an old echo; with the retransmission's echo it

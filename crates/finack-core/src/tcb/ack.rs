@@ -544,6 +544,9 @@ impl Tcb {
                 // Linux tcp_input.c: tcp_try_undo_recovery(): a recovery
                 // ends; a widened RACK reordering window lasts 16 of them.
                 rec.reo_wnd_persist = rec.reo_wnd_persist.saturating_sub(1);
+            } else if ctx.cfg.undo_recovery && self.try_undo_partial(ctx.cfg, ctx.stats, seg, prior)
+            {
+                // Undone, or retransmissions still out: no partial-ACK rule.
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
                 // output sends what cwnd - pipe allows. If the peer reports

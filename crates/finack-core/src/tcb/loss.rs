@@ -180,18 +180,11 @@ impl Tcb {
             self.note_min_rtt(rtt);
         }
         if d.reordered {
-            // Linux tcp_input.c: tcp_check_sack_reordering(): the distance
-            // from the highest SACKed sequence down to the lowest segment
-            // delivered out of order, in segments, raises tp->reordering
-            // (at most tcp_max_reordering, 300).
-            let mss = u32::from(self.snd.mss.max(1));
-            let reordering = self.reordering(ctx.cfg);
-            let rec = self.rec.get_mut();
-            rec.reord_seen = rec.reord_seen.saturating_add(1);
-            if let (Some(fack), Some(low)) = (d.prior_fack, d.reord_low) {
-                let metric = (fack - low).max(0) as u32;
-                if metric > reordering.saturating_mul(mss) {
-                    rec.reordering = metric.div_ceil(mss).min(MAX_REORDERING) as u16;
+            match (d.prior_fack, d.reord_low) {
+                (Some(fack), Some(low)) => self.note_reordering(ctx.cfg, fack, low),
+                _ => {
+                    let rec = self.rec.get_mut();
+                    rec.reord_seen = rec.reord_seen.saturating_add(1);
                 }
             }
         }
@@ -238,6 +231,24 @@ impl Tcb {
         match self.rec.reordering {
             0 => cfg.dupthresh,
             r => u32::from(r),
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_check_sack_reordering(): data from `low` up
+    /// was delivered out of order below `fack` (the highest SACKed
+    /// sequence): reordering was seen, and the distance in segments raises
+    /// tp->reordering (at most tcp_max_reordering, 300).
+    pub(super) fn note_reordering(&mut self, cfg: &Config, fack: SeqNumber, low: SeqNumber) {
+        if !low.lt(fack) {
+            return;
+        }
+        let mss = u32::from(self.snd.mss.max(1));
+        let reordering = self.reordering(cfg);
+        let rec = self.rec.get_mut();
+        rec.reord_seen = rec.reord_seen.saturating_add(1);
+        let metric = (fack - low) as u32;
+        if metric > reordering.saturating_mul(mss) {
+            rec.reordering = metric.div_ceil(mss).min(MAX_REORDERING) as u16;
         }
     }
 

@@ -20,7 +20,6 @@ mod chrono;
 mod close;
 mod counts;
 mod delack;
-mod dsack;
 mod early_rexmit;
 mod ecn;
 pub(crate) mod errqueue;
@@ -50,6 +49,7 @@ mod tail_probe;
 mod timer;
 mod tso_defer;
 mod tso_out;
+mod undo;
 mod urgent_rx;
 mod xmit_fail;
 

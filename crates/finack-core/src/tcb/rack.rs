@@ -713,6 +713,13 @@ impl SentLog {
         self.tally.retrans
     }
 
+    /// `retrans_out` once the records SND.UNA `una` passed have left (an
+    /// ACK's recovery step runs before they leave the log).
+    pub(crate) fn retrans_out_above(&self, una: SeqNumber) -> u32 {
+        let passed = self.segs.iter().take_while(|s| s.end.le(una));
+        self.tally.retrans - passed.filter(|s| s.flags & RETRANS != 0).count() as u32
+    }
+
     /// The first segment lost and not yet retransmitted (what Linux's
     /// tcp_xmit_retransmit_queue() sends next), as `(start, octets)`.
     pub(crate) fn next_lost(&self) -> Option<(SeqNumber, u32)> {

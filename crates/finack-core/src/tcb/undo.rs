@@ -1,8 +1,10 @@
-//! D-SACKs received (RFC 2883): which are taken as genuine, and what a
-//! genuine one changes: the segments counted delivered, RACK's reordering
-//! window, the undo of a recovery whose retransmissions were needless
-//! (Linux tcp_input.c: tcp_check_dsack(), tcp_dsack_seen(),
-//! tcp_try_undo_dsack()).
+//! Recoveries shown needless, and the D-SACKs that can show it. D-SACKs
+//! received (RFC 2883): which are taken as genuine, and what a genuine one
+//! changes: the segments counted delivered, RACK's reordering window, the
+//! undo of a recovery whose retransmissions were needless (Linux
+//! tcp_input.c: tcp_check_dsack(), tcp_dsack_seen(), tcp_try_undo_dsack());
+//! and the undo at a partial ACK that shows the original only late
+//! (tcp_try_undo_partial()).
 
 use finack_wire::{SeqNumber, TcpRepr};
 
@@ -104,5 +106,68 @@ impl Tcb {
                 self.cc.raise_ssthresh(ssthresh);
             }
         }
+    }
+
+    /// Linux tcp_input.c: tcp_packet_delayed(): the ACK echoes a timestamp
+    /// older than the first retransmission, so what it acknowledges was an
+    /// original, only late (Eifel detection, RFC 3522).
+    fn packet_delayed(&self, seg: &TcpRepr<'_>) -> bool {
+        match (self.ts_ok, seg.options.timestamps, self.rec.retrans_stamp) {
+            (true, Some(ts), Some(at)) if ts.tsecr != 0 => {
+                (ts.tsecr.wrapping_sub(self.ts_now(at)) as i32) < 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Linux tcp_input.c: tcp_try_undo_partial(), at a partial ACK in fast
+    /// recovery (`prior`: SND.UNA before it): when it echoes a timestamp from
+    /// before the first retransmission, the hole was filled by the late
+    /// original: reordering deeper than thought (tcp_check_sack_reordering()
+    /// from `prior`). With no retransmission still out the recovery is
+    /// undone and ends (the window and ssthresh from before, nothing counted
+    /// lost; TCPPartialUndo). Returns whether the partial ACK's own rules
+    /// are skipped: undone, or retransmissions are still out (Linux then
+    /// marks and resends nothing more on this ACK; finack skips only the
+    /// partial-ACK rules).
+    pub(super) fn try_undo_partial(
+        &mut self,
+        cfg: &Config,
+        stats: &mut Stats,
+        seg: &TcpRepr<'_>,
+        prior: SeqNumber,
+    ) -> bool {
+        if self.rec.undo_marker.is_none() || !self.packet_delayed(seg) {
+            return false;
+        }
+        // tcp_highest_sack_seq(): the end of the highest SACKed data, or
+        // SND.UNA when nothing above it is SACKed.
+        let fack = self
+            .rec
+            .sacked
+            .iter()
+            .map(|&(_, r)| r)
+            .fold(self.snd.una, |a, r| if r.gt(a) { r } else { a });
+        self.note_reordering(cfg, fack, prior);
+        let una = self.snd.una;
+        if self
+            .snd
+            .buf
+            .sent()
+            .is_some_and(|l| l.retrans_out_above(una) > 0)
+        {
+            return true;
+        }
+        if let Some(log) = self.snd.buf.sent_mut() {
+            log.unmark_lost();
+        }
+        let rec = self.rec.get_mut();
+        rec.undo_marker = None;
+        rec.recover = None;
+        let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
+        self.cc.undo(cwnd);
+        self.cc.raise_ssthresh(ssthresh);
+        stats.partial_undo += 1;
+        true
     }
 }
