@@ -527,13 +527,8 @@ impl Tcb {
                 // tcp_try_undo_recovery(): no retransmission was needed
                 // (D-SACKs for all, or an echo older than the first one):
                 // the window and threshold from before come back instead.
-                if ctx.cfg.undo_recovery && self.may_undo(seg) {
-                    let rec = self.rec.get_mut();
-                    rec.undo_marker = None;
-                    let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
-                    self.cc.undo(cwnd);
-                    self.cc.raise_ssthresh(ssthresh);
-                    ctx.stats.full_undo += 1;
+                if ctx.cfg.undo_recovery && self.try_undo_recovery(ctx.stats, seg) {
+                    // The window and ssthresh from before are back.
                 } else if ctx.cfg.prr && self.sack_ok {
                     self.cc.end_reduction();
                 } else {

@@ -170,4 +170,21 @@ impl Tcb {
         stats.partial_undo += 1;
         true
     }
+
+    /// Linux tcp_input.c: tcp_try_undo_recovery() at the ACK that ends a
+    /// fast recovery: when tcp_may_undo() shows it needless, the window and
+    /// ssthresh from before it come back (TCPFullUndo). Returns whether it
+    /// was undone.
+    pub(super) fn try_undo_recovery(&mut self, stats: &mut Stats, seg: &TcpRepr<'_>) -> bool {
+        if !self.may_undo(seg) {
+            return false;
+        }
+        let rec = self.rec.get_mut();
+        rec.undo_marker = None;
+        let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
+        self.cc.undo(cwnd);
+        self.cc.raise_ssthresh(ssthresh);
+        stats.full_undo += 1;
+        true
+    }
 }
