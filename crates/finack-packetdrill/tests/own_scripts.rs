@@ -107,6 +107,8 @@ fn every_own_script_passes() {
             "rst-in-time-wait.pkt",
             "rto-backoff-kept.pkt",
             "rto-fin-sacked.pkt",
+            "rto-frto-nosack-real-loss.pkt",
+            "rto-frto-nosack-spurious.pkt",
             "rto-frto-real-loss.pkt",
             "rto-frto-spurious.pkt",
             "rto-repeated-frto.pkt",
@@ -225,6 +227,21 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
             .unwrap_or_else(|| panic!("{name} passes with {to:?}"));
         assert!(f.message.contains(says), "{name}: {f}");
     };
+    // Without SACK: the duplicate ACK ends F-RTO, the lost data goes out,
+    // not more new data.
+    fails(
+        "rto-frto-nosack-real-loss.pkt",
+        "+0 > . 1001:3001(2000)",
+        "+0 > . 5001:7001(2000)",
+        "sequence number",
+    );
+    // Without SACK: the undo brings back the window from before the timeout.
+    fails(
+        "rto-frto-nosack-spurious.pkt",
+        "assert tcpi_snd_cwnd == 10",
+        "assert tcpi_snd_cwnd == 2",
+        "assertion failed",
+    );
     // Step 2.b: a retransmission where F-RTO sends new data.
     fails(
         "rto-frto-real-loss.pkt",

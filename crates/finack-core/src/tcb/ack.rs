@@ -125,6 +125,7 @@ impl Tcb {
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
         let in_loss = self.in_loss_state();
+        let (in_reno_loss, nxt_before) = (self.in_reno_loss(), self.snd.nxt);
         let ecn = self.ecn_ack_begin(seg);
         // RACK (RFC 8985): what this ACK delivers is measured against the
         // state before it (Linux tcp_ack(): prior_fack, prior_delivered).
@@ -214,6 +215,15 @@ impl Tcb {
             }
             self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
+        }
+        if in_reno_loss {
+            // The same step without SACK (Linux tcp_is_reno()).
+            let a = super::reno_loss::RenoAck {
+                una_advanced: self.snd.una != una_before,
+                orig: self.reno_orig_acked(una_before, nxt_before),
+                dupack: duplicate,
+            };
+            self.process_reno_loss(ctx, seg, a);
         }
         if self.rec.retrans_stamp.is_some()
             && self.rec.recover.is_none()

@@ -304,6 +304,9 @@ impl Tcb {
     /// SACKed and lost, plus retransmissions in flight) when RACK decides,
     /// RFC 6675 SetPipe otherwise.
     pub(crate) fn recovery_pipe(&self, cfg: &Config) -> u32 {
+        if self.reno_split() {
+            return self.reno_pipe();
+        }
         if self.rack_on(cfg) {
             if let Some(log) = self.snd.buf.sent() {
                 return log.pipe();
@@ -320,6 +323,9 @@ impl Tcb {
         cfg: &Config,
         any_hole: bool,
     ) -> Option<(SeqNumber, u32)> {
+        if self.reno_split() {
+            return self.reno_next_lost();
+        }
         if self.rack_on(cfg) {
             if let Some(log) = self.snd.buf.sent() {
                 return log.next_lost();

@@ -28,6 +28,13 @@ pub(crate) struct Loss {
     /// Linux `prior_ssthresh`: the threshold before the reduction (0: no
     /// undo restores it).
     pub(crate) prior_ssthresh: u32,
+    /// Without SACK, once F-RTO sent new data past the recovery point:
+    /// `(next, high)`, the octets still marked lost and not yet resent
+    /// (`reno_loss`). SND.NXT then points at new data.
+    pub(crate) reno_lost: Option<(SeqNumber, SeqNumber)>,
+    /// Without SACK: Linux `sacked_out` in the loss state, the segments
+    /// duplicate ACKs reported delivered (tcp_add_reno_sack()).
+    pub(crate) reno_sacked: u32,
 }
 
 impl Loss {
@@ -36,6 +43,8 @@ impl Loss {
         frto: false,
         frto_new: false,
         prior_ssthresh: 0,
+        reno_lost: None,
+        reno_sacked: 0,
     };
 }
 
@@ -78,31 +87,10 @@ impl Tcb {
         if !self.rack_on(ctx.cfg) || !self.state.is_synchronized() || !logged {
             return false;
         }
-        // F-RTO (RFC 5682 §3.1 step 1, Linux tcp_enter_loss()): a first
-        // timeout, or one more on the same SND.UNA; not while a path MTU
-        // probe is out.
-        let new_recovery = self.rec.recover.is_none() && !self.in_loss_state();
-        let frto =
-            ctx.cfg.frto && (new_recovery || self.rec.rto_retransmits > 0) && !self.mtu_probe_out();
+        let frto = self.frto_allowed(ctx);
         let mss = u32::from(self.snd.mss.max(1));
         if !keep_ssthresh {
-            // tcp_init_undo(), with prior_ssthresh = tcp_current_ssthresh().
-            let (cwnd, ssthresh) = prior;
-            let current = if self.rec.recover.is_some() || self.in_cwr() {
-                ssthresh
-            } else {
-                let segs = cwnd / mss;
-                ssthresh.max(((segs >> 1) + (segs >> 2)) * mss)
-            };
-            // A loss probe's resend counts too (Linux tlp_retrans).
-            let probe = u32::from(self.rec.tlp_high.is_some_and(|(_, resent)| resent));
-            let retrans = self.snd.buf.sent().map_or(0, |l| l.retrans_out()) + probe;
-            let rec = self.rec.get_mut();
-            rec.loss.prior_ssthresh = current;
-            rec.undo_ssthresh = current;
-            rec.undo_marker = Some(self.snd.una);
-            rec.undo_retrans = if retrans > 0 { retrans as i32 } else { -1 };
-            rec.undo_cwnd = cwnd;
+            self.init_loss_undo(prior);
         }
         let Some(log) = self.snd.buf.sent_mut() else {
             return false;
@@ -121,6 +109,44 @@ impl Tcb {
         // Linux keeps SND.NXT; what is lost goes out from the log.
         self.snd.nxt = self.snd.max;
         true
+    }
+
+    /// F-RTO (RFC 5682 §3.1 step 1, Linux tcp_enter_loss()): a first
+    /// timeout, or one more on the same SND.UNA; not while a path MTU
+    /// probe is out. Asked before the timeout changes the state.
+    pub(super) fn frto_allowed(&self, ctx: &Ctx<'_>) -> bool {
+        // Linux: below TCP_CA_Recovery (the loss state is the log's with
+        // RACK, the timeout's recovery point without SACK).
+        let in_loss = if self.rack_on(ctx.cfg) {
+            self.in_loss_state()
+        } else {
+            self.after_rto()
+        };
+        let new_recovery = self.rec.recover.is_none() && !in_loss;
+        ctx.cfg.frto && (new_recovery || self.rec.rto_retransmits > 0) && !self.mtu_probe_out()
+    }
+
+    /// Linux tcp_input.c: tcp_init_undo() as tcp_enter_loss() calls it,
+    /// with prior_ssthresh = tcp_current_ssthresh(); `prior`: the window
+    /// and threshold before the timeout.
+    pub(super) fn init_loss_undo(&mut self, prior: (u32, u32)) {
+        let mss = u32::from(self.snd.mss.max(1));
+        let (cwnd, ssthresh) = prior;
+        let current = if self.rec.recover.is_some() || self.in_cwr() {
+            ssthresh
+        } else {
+            let segs = cwnd / mss;
+            ssthresh.max(((segs >> 1) + (segs >> 2)) * mss)
+        };
+        // A loss probe's resend counts too (Linux tlp_retrans).
+        let probe = u32::from(self.rec.tlp_high.is_some_and(|(_, resent)| resent));
+        let retrans = self.snd.buf.sent().map_or(0, |l| l.retrans_out()) + probe;
+        let rec = self.rec.get_mut();
+        rec.loss.prior_ssthresh = current;
+        rec.undo_ssthresh = current;
+        rec.undo_marker = Some(self.snd.una);
+        rec.undo_retrans = if retrans > 0 { retrans as i32 } else { -1 };
+        rec.undo_cwnd = cwnd;
     }
 
     /// A path MTU probe is in flight (Linux `icsk_mtup.probe_size`).
@@ -183,7 +209,12 @@ impl Tcb {
 
     /// Linux tcp_input.c: tcp_try_undo_loss(): undo when F-RTO proved the
     /// timeout spurious (`frto_undo`) or tcp_may_undo() allows it.
-    fn try_undo_loss(&mut self, seg: &TcpRepr<'_>, frto_undo: bool, stats: &mut Stats) -> bool {
+    pub(super) fn try_undo_loss(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        frto_undo: bool,
+        stats: &mut Stats,
+    ) -> bool {
         if !frto_undo && !self.may_undo(seg) {
             return false;
         }
@@ -230,7 +261,7 @@ impl Tcb {
     }
 
     /// Back to the open state (Linux tcp_set_ca_state(TCP_CA_Open)).
-    fn leave_loss_state(&mut self) {
+    pub(super) fn leave_loss_state(&mut self) {
         let rec = self.rec.get_mut();
         rec.rto_recover = None;
         rec.loss = Loss::NONE;

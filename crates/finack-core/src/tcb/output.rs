@@ -187,7 +187,7 @@ impl Tcb {
         // cwnd - pipe >= 1 SMSS, choosing by NextSeg: a lost hole first (rule
         // 1), then new data (rule 2), then any hole not yet resent (rule 3).
         let mut recovery_room = None;
-        if self.sack_recovery() || self.in_loss_state() {
+        if self.sack_recovery() || self.in_loss_state() || self.reno_split() {
             let pipe = self.recovery_pipe(cfg);
             if self.cc.cwnd() < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
@@ -336,7 +336,7 @@ impl Tcb {
                 }
             }
         }
-        if len == 0 && !fin && recovery_room.is_some() && !self.rack_on(cfg) {
+        if len == 0 && !fin && recovery_room.is_some() && !self.rack_on(cfg) && !self.reno_split() {
             // NextSeg rule (3): no new data can go; resend a hole not yet
             // judged lost (Linux, with RACK, resends only lost segments).
             if let Some((seq, hole)) =
@@ -354,7 +354,11 @@ impl Tcb {
             let cwnd_room = cwnd.saturating_sub(self.snd.in_flight()) as usize;
             let rwnd_held = avail > 0 && cwnd_room >= mss && peer_room < mss.min(avail);
             self.chrono_on_output_stop(now, rwnd_held);
-            if avail > 0 && room < mss.min(avail) {
+            // Without SACK, after a timeout, go-back-N's resends wait as
+            // Linux tcp_xmit_retransmit_queue() stops, which leaves the
+            // record of the window's use alone.
+            let resend_held = self.in_reno_loss() && self.snd.nxt.lt(self.snd.max);
+            if avail > 0 && room < mss.min(avail) && !resend_held {
                 // Held back by the windows: note whether cwnd was what held it.
                 self.record_cwnd_usage(cwnd);
             }
@@ -510,7 +514,14 @@ impl Tcb {
     fn record_cwnd_usage(&mut self, cwnd: u32) {
         let mss = u32::from(self.snd.mss.max(1));
         let out = self.snd.in_flight().div_ceil(mss);
-        let limited = out >= cwnd / mss;
+        // Linux compares tcp_packets_in_flight(): without SACK, once F-RTO
+        // sent new data, the lost octets not yet resent are not in it.
+        let pipe = if self.reno_split() {
+            self.reno_pipe().div_ceil(mss)
+        } else {
+            out
+        };
+        let limited = pipe >= cwnd / mss;
         let sent_end = (self.snd.max - self.snd.buf_seq).max(0) as usize;
         self.snd.buf.record_cwnd_usage(out, sent_end, limited);
     }

@@ -100,6 +100,7 @@ impl Tcb {
         self.stamp_first_retransmit(now);
         self.count_undo_retrans();
         self.snd.rtx_next = seq + len as u32 + u32::from(fin);
+        self.reno_resent(seq, self.snd.rtx_next);
         if seq == self.snd.una {
             // Linux tcp_output.c: tcp_xmit_retransmit_queue(): resending
             // the head of the queue restarts the retransmission timer

@@ -589,6 +589,9 @@ impl Tcb {
         // and output resends everything from there, with no undo across the
         // timeout.
         let linux = self.enter_loss_state(ctx, keep_ssthresh, prior);
+        if !linux {
+            self.enter_reno_loss(ctx, keep_ssthresh, prior);
+        }
         // Linux tcp_retransmit_timer(): no doubling for the first
         // `syn_linear_timeouts` timeouts of a SYN (tp->total_rto counts
         // this one).
@@ -604,9 +607,6 @@ impl Tcb {
         }
         if !linux {
             self.snd.nxt = self.snd.una;
-            let rec = self.rec.get_mut();
-            rec.undo_marker = None;
-            rec.loss = super::loss_state::Loss::NONE;
         }
         let rec = self.rec.get_mut();
         rec.recover = None;
