@@ -233,13 +233,7 @@ impl Tcb {
         if self.rec.undo_marker.is_none() {
             return false;
         }
-        let delayed = match (self.ts_ok, seg.options.timestamps, self.rec.retrans_stamp) {
-            (true, Some(ts), Some(at)) if ts.tsecr != 0 => {
-                (ts.tsecr.wrapping_sub(self.ts_now(at)) as i32) < 0
-            }
-            _ => false,
-        };
-        self.rec.undo_retrans == 0 || delayed
+        self.rec.undo_retrans == 0 || self.packet_delayed(seg)
     }
 
     /// Linux tcp_input.c: tcp_undo_cwnd_reduction(): the window from before

@@ -111,7 +111,7 @@ impl Tcb {
     /// Linux tcp_input.c: tcp_packet_delayed(): the ACK echoes a timestamp
     /// older than the first retransmission, so what it acknowledges was an
     /// original, only late (Eifel detection, RFC 3522).
-    fn packet_delayed(&self, seg: &TcpRepr<'_>) -> bool {
+    pub(super) fn packet_delayed(&self, seg: &TcpRepr<'_>) -> bool {
         match (self.ts_ok, seg.options.timestamps, self.rec.retrans_stamp) {
             (true, Some(ts), Some(at)) if ts.tsecr != 0 => {
                 (ts.tsecr.wrapping_sub(self.ts_now(at)) as i32) < 0
