@@ -19,7 +19,9 @@
 //!   point), else a retransmission whose first copy was lost before the
 //!   capture point;
 //! - spurious retransmission: one whose whole range the receiver had
-//!   acknowledged before it appears in the capture (Wireshark's rule), or
+//!   acknowledged before it appears in the capture (Wireshark's rule, but
+//!   SYN and FIN count as well as data, and an acknowledgment inferred lost
+//!   after the capture point does not count), or
 //!   one the receiver reports afterwards as a duplicate in a D-SACK block
 //!   (RFC 2883 §4: the first SACK block lies below the cumulative ACK, or
 //!   inside the second block; RFC 3708 uses this to detect spurious
@@ -96,7 +98,7 @@ impl Direction {
     }
 
     /// The same, in words for the summary ("" when there is nothing to
-    /// say), e.g. `295 retransmissions (96 spurious: 86 of data already
+    /// say), e.g. `295 retransmissions (96 spurious: 86 already
     /// acknowledged, 10 reported by D-SACK), 12 duplicate ACKs`.
     pub fn text(&self) -> String {
         let mut parts = Vec::new();
@@ -106,10 +108,10 @@ impl Direction {
             let acked = self.spurious_acked();
             let spurious = match (s, acked) {
                 (0, _) => String::new(),
-                (s, a) if a == s => format!(" ({s} spurious: data already acknowledged)"),
+                (s, a) if a == s => format!(" ({s} spurious: already acknowledged)"),
                 (s, 0) => format!(" ({s} spurious: reported by D-SACK)"),
                 (s, a) => format!(
-                    " ({s} spurious: {a} of data already acknowledged, {} reported by D-SACK)",
+                    " ({s} spurious: {a} already acknowledged, {} reported by D-SACK)",
                     s - a
                 ),
             };
@@ -315,7 +317,9 @@ pub fn analyse(c: &Connection) -> Traffic {
         }
         if f.ack() {
             sent[s].last_ack = Some(p.ack);
-            if sent[s].max_ack.is_none_or(|m| seq_lt(m, p.ack)) {
+            // An acknowledgment the inference found lost after the capture
+            // point never told the sender anything.
+            if !c.lost.contains(&i) && sent[s].max_ack.is_none_or(|m| seq_lt(m, p.ack)) {
                 sent[s].max_ack = Some(p.ack);
             }
         }
@@ -330,7 +334,7 @@ pub fn analyse(c: &Connection) -> Traffic {
                     out[s].zero_windows.push(ZeroWindow {
                         from,
                         until: Some(i),
-                        us: p.time_us - c.packets[from].time_us,
+                        us: p.time_us.saturating_sub(c.packets[from].time_us),
                     });
                     zero_since[s] = None;
                 }

@@ -421,3 +421,64 @@ fn merged_fin(c: &Connection, f: usize) -> Option<usize> {
     let p = &pk[answer];
     (p.flags.fin() && p.flags.ack() && !seq_lt(p.ack, fin_end)).then_some(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Packet;
+    use finack_wire::TcpFlags;
+
+    fn data(i: u32, from_server: bool) -> Packet {
+        let (a, b) = (
+            "192.0.2.1:5000".parse().unwrap(),
+            "192.0.2.2:80".parse().unwrap(),
+        );
+        let (src, dst) = if from_server { (b, a) } else { (a, b) };
+        Packet {
+            time_us: u64::from(i) * 1000,
+            src,
+            dst,
+            ttl: 64,
+            flags: TcpFlags::ACK,
+            seq: 1000 + i * 100,
+            ack: 1,
+            len: 100,
+            window: 1000,
+            checksum_ok: true,
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Many packets lost after the capture point read as one anomaly with
+    /// the first eight listed; one lost packet as before.
+    #[test]
+    fn lost_packets_are_summarised() {
+        let mut c = crate::conn::group((0..30).map(|i| data(i, i % 2 == 1)).collect())
+            .pop()
+            .unwrap();
+        c.initial = [State::Established; 2];
+        c.lost = [3, 4, 6, 9, 10, 12, 15, 16, 20, 22, 27]
+            .into_iter()
+            .collect();
+        let l = name(&c, &Default::default(), 30_000);
+        assert_eq!(
+            l.anomalies,
+            [
+                "11 packets never reached their receiver (lost after the capture point): \
+              #4, #5, #7, #10, #11, #13, #16, #17, … (first 8)"
+            ]
+        );
+        c.lost = [5].into_iter().collect();
+        let l = name(&c, &Default::default(), 30_000);
+        assert_eq!(
+            l.anomalies,
+            ["packet #6 never reached its receiver (lost after the capture point)"]
+        );
+    }
+
+    #[test]
+    fn identical_anomalies_are_counted() {
+        let a = vec!["x".to_string(), "y".to_string(), "x".to_string()];
+        assert_eq!(counted(a), ["x (2 times)", "y"]);
+    }
+}
