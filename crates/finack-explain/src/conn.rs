@@ -47,7 +47,7 @@ pub struct Connection {
     pub changes: Vec<Change>,
     /// Each side's state at the end of the capture.
     pub final_states: [State; 2],
-    /// Retransmitted segments sent by each side.
+    /// Retransmitted segments sent by each side (see [`crate::analysis`]).
     pub retransmissions: [usize; 2],
     /// Keep-alive probes sent by each side.
     pub keepalives: [usize; 2],
@@ -273,31 +273,65 @@ fn initial_states(c: &Connection) -> [State; 2] {
     }
 }
 
+/// How many times the inference is rerun with one more correction (a
+/// delivery taken back, a timer assumption dropped) before it settles for
+/// what it has.
+const MAX_RERUNS: usize = 64;
+
+/// Why a run of the inference stopped: a side sent something its inferred
+/// state rules out.
+enum Blame {
+    /// The delivery of this packet (which made the side's last state change)
+    /// must have failed: it was lost after the capture point.
+    Delivery(usize),
+    /// The side's assumed timer (FIN-WAIT-2's timeout, TIME-WAIT's 2MSL)
+    /// did not run out: the side still sends.
+    Timer(usize),
+}
+
 /// Infer both sides' states, marking deliveries the later packets disprove.
 /// `stop_us` is when the connection stops being observed: the end of the
 /// capture, or the next incarnation's first SYN.
+///
+/// Each contradiction reruns the inference with one correction; the last
+/// run (after [`MAX_RERUNS`], or when a contradiction has nothing left to
+/// blame) ignores contradictions, so the connection always gets states,
+/// changes and counts.
 pub fn infer(c: &mut Connection, opts: &Options, stop_us: u64, reused: bool) {
     c.initial = initial_states(c);
     // A passive side that never sends anything shows nothing of what reached
     // it: it is left as it started.
     let silent = [0, 1].map(|s| !c.packets.iter().any(|q| c.side_of(q) == s));
-    for _ in 0..32 {
-        match run(c, opts, stop_us, reused, silent) {
+    // Sides whose timers are known not to have run out.
+    let mut held = [false; 2];
+    for _ in 0..MAX_RERUNS {
+        match run(c, opts, stop_us, reused, silent, held, true) {
             Ok(()) => return,
-            Err(j) => {
+            Err(Blame::Delivery(j)) => {
                 c.lost.insert(j);
             }
+            // A side kept sending past an assumed FIN-WAIT-2 timeout: Linux
+            // applies tcp_fin_timeout to orphaned sockets only, so this one
+            // was half-closed with shutdown() and still open.
+            Err(Blame::Timer(s)) if !held[s] => held[s] = true,
+            Err(Blame::Timer(_)) => break,
         }
     }
+    let _ = run(c, opts, stop_us, reused, silent, held, false);
 }
 
+/// One run of the inference over the packets. `held`: sides whose assumed
+/// timers never run out. `strict`: stop at the first contradiction (else
+/// go on regardless and keep the result).
 fn run(
     c: &mut Connection,
     opts: &Options,
     stop_us: u64,
     reused: bool,
     silent: [bool; 2],
-) -> Result<(), usize> {
+    held: [bool; 2],
+    strict: bool,
+) -> Result<(), Blame> {
     let passive = [c.initial[0] == State::Listen, c.initial[1] == State::Listen];
     let mut sides = [
         SideTracker::new(c.initial[0]),
@@ -307,10 +341,14 @@ fn run(
     // The packet holding each side's pending (not yet processed) FIN.
     let mut pending_from: [Option<usize>; 2] = [None, None];
     let mut changes = Vec::new();
-    let mut retrans = [0; 2];
     let mut keepalives = [0; 2];
-    let tw = opts.time_wait_us;
-    let fw2 = opts.fin_wait2_us;
+    let timers = |s: usize| {
+        if held[s] {
+            (u64::MAX, u64::MAX)
+        } else {
+            (opts.time_wait_us, opts.fin_wait2_us)
+        }
+    };
     // A side that restarted lost the connection when it sent its new SYN.
     let restart = |sides: &mut [SideTracker; 2], changes: &mut Vec<Change>, now: u64| {
         if let Some(s) = c.restarted.filter(|_| now >= stop_us) {
@@ -323,6 +361,7 @@ fn run(
         let now = p.time_us;
         restart(&mut sides, &mut changes, now);
         for (s, side) in sides.iter_mut().enumerate() {
+            let (tw, fw2) = timers(s);
             for st in side.expire(now, tw, fw2) {
                 let at = side.since_us;
                 changes.push(change(at, s, st, None));
@@ -332,8 +371,6 @@ fn run(
         let r = 1 - s;
         if is_keepalive(&sides[s], p) {
             keepalives[s] += 1;
-        } else if sides[s].is_retransmission(p) {
-            retrans[s] += 1;
         }
         if sides[s].acks_pending_fin(p) {
             let steps = sides[s].apply_pending_fin(now);
@@ -350,10 +387,16 @@ fn run(
             SendOutcome::Ok(steps) => {
                 changes.extend(steps.into_iter().map(|st| change(now, s, st, Some(i))));
             }
-            SendOutcome::Contradiction => match last_rx_change[s] {
-                Some(j) if !c.lost.contains(&j) => return Err(j),
-                _ => {}
-            },
+            SendOutcome::Contradiction if strict => {
+                if sides[s].last_change_by_timer {
+                    return Err(Blame::Timer(s));
+                }
+                match last_rx_change[s] {
+                    Some(j) if !c.lost.contains(&j) => return Err(Blame::Delivery(j)),
+                    _ => {}
+                }
+            }
+            SendOutcome::Contradiction => {}
         }
         if c.lost.contains(&i) || c.to_previous.contains(&i) || silent[r] {
             continue;
@@ -386,6 +429,7 @@ fn run(
                 .into_iter()
                 .map(|st| change(at, s, st, pending_from[s])),
         );
+        let (tw, fw2) = timers(s);
         for st in side.expire(stop_us, tw, fw2) {
             let at = side.since_us;
             changes.push(change(at, s, st, None));
@@ -405,7 +449,6 @@ fn run(
     changes.sort_by_key(|c| c.time_us);
     c.changes = changes;
     c.final_states = [sides[0].state, sides[1].state];
-    c.retransmissions = retrans;
     c.keepalives = keepalives;
     Ok(())
 }

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod capture;
 pub mod conn;
 pub mod lifecycle;
@@ -75,6 +76,8 @@ pub struct Explained {
     pub lifecycle: Lifecycle,
     /// Where the capture was taken, seen from this connection.
     pub vantage: Vantage,
+    /// Retransmissions, duplicate ACKs and zero windows, by direction.
+    pub traffic: analysis::Traffic,
 }
 
 /// A whole capture explained.
@@ -117,12 +120,15 @@ pub fn explain_packets(packets: Vec<Packet>, skipped: Skipped, opts: &Options) -
             .find(|(_, e)| *e == starts[i].1)
             .map(|(t, _)| *t);
         conn::infer(c, opts, next.unwrap_or(end_us), next.is_some());
-        let lifecycle = lifecycle::name(c, end_us);
+        let traffic = analysis::analyse(c);
+        c.retransmissions = [0, 1].map(|s| traffic[s].retransmissions.len());
+        let lifecycle = lifecycle::name(c, &traffic, end_us);
         let vantage = vantage(c);
         out.push(Explained {
             conn: c.clone(),
             lifecycle,
             vantage,
+            traffic,
         });
     }
     Explanation {

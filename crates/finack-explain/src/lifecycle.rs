@@ -3,6 +3,7 @@
 
 use finack_core::State;
 
+use crate::analysis::Traffic;
 use crate::conn::Connection;
 use crate::track::{seg_len, seq_lt};
 
@@ -102,16 +103,36 @@ pub struct Lifecycle {
     pub close: Close,
     /// The side that closed first (sent the first FIN or RST), if any.
     pub closed_by: Option<usize>,
-    /// Anomalies, in words.
+    /// Anomalies, in words. Repeats of one kind are summarised in one
+    /// entry (the packets behind them are listed in full by
+    /// [`crate::Explanation::to_json`]).
     pub anomalies: Vec<String>,
 }
 
 /// Idle time after which a close counts as an idle timeout.
 const IDLE_US: u64 = 10_000_000;
 
-/// Name the lifecycle of `c` (after [`crate::conn::infer`]); `end_us` is the
-/// end of the capture.
-pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
+/// Packet numbers listed at most in one summarised anomaly.
+pub const LISTED: usize = 8;
+
+/// Packet numbers (1-based) as `#12, #13, #15`, the first [`LISTED`] of
+/// them, then `, … (first 8)` when there are more.
+pub fn packet_list(indices: &[usize]) -> String {
+    let mut s: Vec<String> = indices
+        .iter()
+        .take(LISTED)
+        .map(|i| format!("#{}", i + 1))
+        .collect();
+    if indices.len() > LISTED {
+        s.push(format!("… (first {LISTED})"));
+    }
+    s.join(", ")
+}
+
+/// Name the lifecycle of `c` (after [`crate::conn::infer`]) with its
+/// sequence analysis `traffic` ([`crate::analysis::analyse`]); `end_us` is
+/// the end of the capture.
+pub fn name(c: &Connection, traffic: &Traffic, end_us: u64) -> Lifecycle {
     let side = |i: usize| c.side_of(&c.packets[i]);
     let pk = &c.packets;
     let syns: Vec<usize> = (0..pk.len())
@@ -173,6 +194,7 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
         _ => (Close::StillOpen, None),
     };
     // Anomalies.
+    let mut lost_data = Vec::new();
     for &i in &c.lost {
         let p = &pk[i];
         if p.flags.ack() && !p.flags.fin() && p.len == 0 {
@@ -182,11 +204,20 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
                 crate::fmt_us(p.time_us)
             ));
         } else {
-            anomalies.push(format!(
-                "packet #{} never reached its receiver (lost after the capture point)",
-                i + 1
-            ));
+            lost_data.push(i);
         }
+    }
+    match lost_data[..] {
+        [] => {}
+        [i] => anomalies.push(format!(
+            "packet #{} never reached its receiver (lost after the capture point)",
+            i + 1
+        )),
+        _ => anomalies.push(format!(
+            "{} packets never reached their receiver (lost after the capture point): {}",
+            lost_data.len(),
+            packet_list(&lost_data)
+        )),
     }
     let fin_retx = pk.iter().enumerate().any(|(i, p)| {
         p.flags.fin()
@@ -214,16 +245,37 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
             anomalies.push("TIME-WAIT restarted by a retransmitted FIN".into());
         }
     }
-    for &i in &c.old_duplicates {
-        anomalies.push(format!(
+    match c.old_duplicates[..] {
+        [] => {}
+        [i] => anomalies.push(format!(
             "old duplicate: packet #{} repeats a data segment of the previous incarnation (seq {}, {} bytes); without TIME-WAIT (or PAWS) it can be taken as new data",
             i + 1,
             pk[i].seq,
             pk[i].len
-        ));
+        )),
+        _ => anomalies.push(format!(
+            "old duplicates: {} packets repeat data segments of the previous incarnation ({}); without TIME-WAIT (or PAWS) they can be taken as new data",
+            c.old_duplicates.len(),
+            packet_list(&c.old_duplicates)
+        )),
     }
-    if zero_window_stall(c) {
-        anomalies.push("zero-window stall".into());
+    // A window closed for a second or more (zero-window probes, or a
+    // stall).
+    for (s, d) in traffic.iter().enumerate() {
+        if let Some(w) = d.zero_windows.iter().max_by_key(|w| w.us) {
+            if w.us >= 1_000_000 {
+                anomalies.push(format!(
+                    "zero-window stall: the {} host's window stayed closed {}{}",
+                    ["first", "second"][s],
+                    crate::fmt_us(w.us),
+                    if w.until.is_none() {
+                        " (to the end)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
     }
     let data_segs = pk.iter().filter(|p| seg_len(p) > 0).count();
     let retx = c.retransmissions[0] + c.retransmissions[1];
@@ -256,8 +308,28 @@ pub fn name(c: &Connection, end_us: u64) -> Lifecycle {
         handshake,
         close,
         closed_by,
-        anomalies,
+        anomalies: counted(anomalies),
     }
+}
+
+/// The same anomaly said several times once, with how many times.
+fn counted(anomalies: Vec<String>) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for a in anomalies {
+        match out.iter_mut().find(|(x, _)| *x == a) {
+            Some(e) => e.1 += 1,
+            None => out.push((a, 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(a, n)| {
+            if n == 1 {
+                a
+            } else {
+                format!("{a} ({n} times)")
+            }
+        })
+        .collect()
 }
 
 /// Whether the RST at `r` ends a connection that was open.
@@ -299,10 +371,13 @@ fn rst_kind(c: &Connection, r: usize) -> Close {
     }
 }
 
-/// Bytes `side` sent while inferred to be in `state`.
+/// New bytes `side` sent while inferred to be in `state` (retransmitted
+/// bytes counted once).
 fn bytes_sent_in(c: &Connection, side: usize, state: State) -> u64 {
     let mut cur = c.initial[side];
     let mut total = 0u64;
+    // The highest end of data `side` sent so far.
+    let mut high: Option<u32> = None;
     let mut changes = c.changes.iter().filter(|x| x.side == side).peekable();
     for p in &c.packets {
         while let Some(x) = changes.peek() {
@@ -318,8 +393,19 @@ fn bytes_sent_in(c: &Connection, side: usize, state: State) -> u64 {
                 break;
             }
         }
-        if c.side_of(p) == side && cur == state && !p.flags.fin() {
-            total += u64::from(p.len);
+        if c.side_of(p) == side && p.len > 0 {
+            let start = p.seq.wrapping_add(u32::from(p.flags.syn()));
+            let end = start.wrapping_add(p.len);
+            let from = match high {
+                Some(h) if seq_lt(start, h) => h,
+                _ => start,
+            };
+            if seq_lt(from, end) {
+                if cur == state && !p.flags.fin() {
+                    total += u64::from(end.wrapping_sub(from));
+                }
+                high = Some(end);
+            }
         }
     }
     total
@@ -336,23 +422,63 @@ fn merged_fin(c: &Connection, f: usize) -> Option<usize> {
     (p.flags.fin() && p.flags.ack() && !seq_lt(p.ack, fin_end)).then_some(answer)
 }
 
-/// A receiver advertised a zero window for a second or more while the
-/// sender had data to send (zero-window probes, or a stall).
-fn zero_window_stall(c: &Connection) -> bool {
-    for s in 0..2 {
-        let mut since: Option<u64> = None;
-        for p in c
-            .packets
-            .iter()
-            .filter(|p| c.side_of(p) == s && !p.flags.rst())
-        {
-            match (p.window == 0 && !p.flags.syn(), since) {
-                (true, None) => since = Some(p.time_us),
-                (true, Some(t)) if p.time_us - t >= 1_000_000 => return true,
-                (false, _) => since = None,
-                _ => {}
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Packet;
+    use finack_wire::TcpFlags;
+
+    fn data(i: u32, from_server: bool) -> Packet {
+        let (a, b) = (
+            "192.0.2.1:5000".parse().unwrap(),
+            "192.0.2.2:80".parse().unwrap(),
+        );
+        let (src, dst) = if from_server { (b, a) } else { (a, b) };
+        Packet {
+            time_us: u64::from(i) * 1000,
+            src,
+            dst,
+            ttl: 64,
+            flags: TcpFlags::ACK,
+            seq: 1000 + i * 100,
+            ack: 1,
+            len: 100,
+            window: 1000,
+            checksum_ok: true,
+            bytes: Vec::new(),
         }
     }
-    false
+
+    /// Many packets lost after the capture point read as one anomaly with
+    /// the first eight listed; one lost packet as before.
+    #[test]
+    fn lost_packets_are_summarised() {
+        let mut c = crate::conn::group((0..30).map(|i| data(i, i % 2 == 1)).collect())
+            .pop()
+            .unwrap();
+        c.initial = [State::Established; 2];
+        c.lost = [3, 4, 6, 9, 10, 12, 15, 16, 20, 22, 27]
+            .into_iter()
+            .collect();
+        let l = name(&c, &Default::default(), 30_000);
+        assert_eq!(
+            l.anomalies,
+            [
+                "11 packets never reached their receiver (lost after the capture point): \
+              #4, #5, #7, #10, #11, #13, #16, #17, … (first 8)"
+            ]
+        );
+        c.lost = [5].into_iter().collect();
+        let l = name(&c, &Default::default(), 30_000);
+        assert_eq!(
+            l.anomalies,
+            ["packet #6 never reached its receiver (lost after the capture point)"]
+        );
+    }
+
+    #[test]
+    fn identical_anomalies_are_counted() {
+        let a = vec!["x".to_string(), "y".to_string(), "x".to_string()];
+        assert_eq!(counted(a), ["x (2 times)", "y"]);
+    }
 }

@@ -9,7 +9,13 @@ use finack_core::{Instant, State};
 use finack_sim::{Fate, HostInfo, SegmentSummary, Trace, TraceEvent};
 use serde_json::{json, Value};
 
+use crate::analysis::Spurious;
 use crate::{fmt_us, ip_of, Explained, Explanation, Handshake, Vantage};
+
+/// Packet indices as the 1-based numbers Wireshark shows.
+fn numbers(indices: &[usize]) -> Vec<usize> {
+    indices.iter().map(|i| i + 1).collect()
+}
 
 /// A trace event with its time and a rank (packets before state changes).
 type Timed = (u64, usize, TraceEvent);
@@ -116,6 +122,14 @@ impl Explanation {
             for (s, name) in names.iter().enumerate() {
                 let _ = writeln!(o, "     {name:<7} {}", e.state_path(s, self.end_us));
             }
+            // What each side sent beyond its first transmissions, one line
+            // per side with something to say.
+            for (s, name) in names.iter().enumerate() {
+                let t = e.traffic[s].text();
+                if !t.is_empty() {
+                    let _ = writeln!(o, "     {name:<7} sent {t}");
+                }
+            }
         }
         o
     }
@@ -162,6 +176,7 @@ impl Explanation {
                 let names = e.side_names();
                 let sides: Vec<Value> = (0..2)
                     .map(|s| {
+                        let t = &e.traffic[s];
                         json!({
                             "name": names[s],
                             "endpoint": c.ends[s].to_string(),
@@ -171,6 +186,19 @@ impl Explanation {
                                 .collect::<Vec<_>>(),
                             "final_state": c.final_states[s].name(),
                             "retransmissions": c.retransmissions[s],
+                            "retransmitted_packets": numbers(&t.retransmissions),
+                            "spurious_retransmissions": t.spurious.iter().map(|(j, why)| match why {
+                                Spurious::AlreadyAcked => json!({"packet": j + 1, "why": "data already acknowledged"}),
+                                Spurious::Dsack(k) => json!({"packet": j + 1, "why": "reported by D-SACK", "dsack_packet": k + 1}),
+                            }).collect::<Vec<_>>(),
+                            "out_of_order_packets": numbers(&t.out_of_order),
+                            "duplicate_ack_packets": numbers(&t.duplicate_acks),
+                            "dsack_packets": numbers(&t.dsacks),
+                            "zero_windows": t.zero_windows.iter().map(|w| json!({
+                                "from_packet": w.from + 1,
+                                "until_packet": w.until.map(|u| u + 1),
+                                "us": w.us,
+                            })).collect::<Vec<_>>(),
                             "keepalive_probes": c.keepalives[s],
                         })
                     })

@@ -72,6 +72,9 @@ pub(crate) struct SideTracker {
     /// Whether the last state change came from a received segment (so a
     /// contradiction can be blamed on that delivery).
     pub last_change_by_receive: bool,
+    /// Whether the last state change was an assumed timer running out (so a
+    /// contradiction disproves the assumption, not a delivery).
+    pub last_change_by_timer: bool,
     /// When the current state was entered (capture microseconds).
     pub since_us: u64,
     /// The end of the last FIN received from the peer, and whether the
@@ -93,6 +96,7 @@ impl SideTracker {
             rcv_nxt: None,
             pending_fin: None,
             last_change_by_receive: false,
+            last_change_by_timer: false,
             since_us: 0,
             fin_seen: None,
             fin_was_retransmitted: false,
@@ -101,6 +105,7 @@ impl SideTracker {
 
     fn go(&mut self, to: State, cause: impl Into<String>, steps: &mut Vec<Step>, now: u64) {
         if to != self.state {
+            self.last_change_by_timer = false;
             steps.push(Step {
                 from: self.state,
                 to,
@@ -122,16 +127,6 @@ impl SideTracker {
                 now,
             );
             self.last_change_by_receive = false;
-        }
-    }
-
-    /// Whether segment `p` sent by this side re-sends sequence space it had
-    /// already sent (a retransmission).
-    pub fn is_retransmission(&self, p: &Packet) -> bool {
-        let len = seg_len(p);
-        match self.snd_max {
-            Some(max) if len > 0 => seq_lt(p.seq, max),
-            _ => false,
         }
     }
 
@@ -161,6 +156,9 @@ impl SideTracker {
                 );
             }
             _ => {}
+        }
+        if !steps.is_empty() {
+            self.last_change_by_timer = true;
         }
         steps
     }

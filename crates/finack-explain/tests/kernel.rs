@@ -5,6 +5,7 @@
 //! a scenario needs dropped. Each capture is explained and its lifecycle
 //! names checked. Without root, tshark, nft or python3: a loud SKIPPED line.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -118,7 +119,13 @@ impl Lab {
     }
 
     /// Stop the capture and explain it.
-    fn finish(mut self) -> Explanation {
+    fn finish(self) -> Explanation {
+        self.finish_with_tshark(&[]).0
+    }
+
+    /// Stop the capture, explain it, and list the frames (1-based) tshark's
+    /// display filters match, one set per filter.
+    fn finish_with_tshark(mut self, filters: &[&str]) -> (Explanation, Vec<BTreeSet<usize>>) {
         std::thread::sleep(Duration::from_millis(300));
         if let Some(mut t) = self.tshark.take() {
             let _ = Command::new("kill")
@@ -134,7 +141,23 @@ impl Lab {
         }
         let ex = explain(&data, &Options::default()).expect("tshark's capture reads");
         eprintln!("{}", ex.summary());
-        ex
+        let sets = filters
+            .iter()
+            .map(|f| {
+                let out = Command::new("tshark")
+                    .arg("-r")
+                    .arg(&self.file)
+                    .args(["-Y", f, "-T", "fields", "-e", "frame.number"])
+                    .stderr(Stdio::null())
+                    .output()
+                    .expect("tshark reads its capture");
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .collect();
+        (ex, sets)
     }
 }
 
@@ -179,6 +202,7 @@ const SERVER_PY: &str = r#"
 import socket, sys, time, subprocess, struct
 port, mode = int(sys.argv[1]), sys.argv[2]
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if mode == "slow-reader": s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.bind(("192.0.2.2", port)); s.listen(5); s.settimeout(20)
 c, _ = s.accept(); c.settimeout(20)
 def drain():
@@ -199,6 +223,8 @@ elif mode == "unread":
     time.sleep(0.5); c.close(); time.sleep(0.5)
 elif mode == "wait":
     drain(); c.close()
+elif mode == "slow-reader":
+    time.sleep(2); drain(); c.close()
 elif mode == "drop-last-ack":
     drain()
     subprocess.run(["nft", "add rule inet fx in ip saddr 192.0.2.1 tcp flags == ack quota until 60 bytes drop"], check=True)
@@ -234,6 +260,13 @@ elif mode == "abort":
 elif mode == "unread":
     c.sendall(b"data the server never reads\n"); drain(); c.close()
 elif mode == "connect-only":
+    c.close()
+elif mode == "bulk":
+    c.sendall(b"z" * 300000); c.close()
+elif mode == "chatty":
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(200):
+        c.sendall(b"c" * 1000); time.sleep(0.005)
     c.close()
 "#;
 
@@ -522,4 +555,136 @@ fn socat_and_nc_and_curl_close_cleanly() {
         );
         assert!(e.conn.final_states.contains(&State::TimeWait), "{port}");
     }
+}
+
+/// The frames (1-based) of a connection's packet indices: the capture holds
+/// this one connection only, so packet `i` is frame `i + 1`.
+fn frames<'a>(v: impl IntoIterator<Item = &'a usize>) -> BTreeSet<usize> {
+    v.into_iter().map(|i| i + 1).collect()
+}
+
+/// 200 writes of 1000 bytes (200 segments or so: the odds that 10% loss
+/// drops none are 0.9^200) with 10% of the packets dropped each way by nftables
+/// (`numgen random`) behind the capture point (input hooks of both hosts;
+/// the capture on the client's veth sees every packet). Retransmissions,
+/// spurious ones and duplicate ACKs must agree with tshark's analysis.
+#[test]
+fn random_loss_counts_agree_with_tshark() {
+    need_tools!();
+    let lab = Lab::new("rl");
+    nft(
+        &lab.server,
+        "add rule inet fx in ip saddr 192.0.2.1 tcp dport 8013 numgen random mod 10 < 1 drop",
+    );
+    nft(
+        &lab.client,
+        "add rule inet fx in ip saddr 192.0.2.2 tcp sport 8013 numgen random mod 10 < 1 drop",
+    );
+    let mut server = py(&lab.server, SERVER_PY, &["8013", "peer-closes"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut client = py(&lab.client, CLIENT_PY, &["8013", "chatty"]);
+    wait_bounded(&mut client, Duration::from_secs(25));
+    wait_bounded(&mut server, Duration::from_secs(25));
+    let (ex, t) = lab.finish_with_tshark(&[
+        "tcp.analysis.retransmission",
+        "tcp.analysis.out_of_order",
+        "tcp.analysis.spurious_retransmission",
+        "tcp.analysis.duplicate_ack",
+    ]);
+    let e = only(&ex);
+    let both = |f: &dyn Fn(&finack_explain::analysis::Direction) -> Vec<usize>| {
+        let mut v = f(&e.traffic[0]);
+        v.extend(f(&e.traffic[1]));
+        frames(&v)
+    };
+    let retx = both(&|d| d.retransmissions.clone());
+    assert!(!retx.is_empty(), "10% loss and no retransmission?");
+    // tshark's retransmissions are ours; ours beyond them are resends it
+    // calls out of order (within its round-trip threshold of the highest).
+    assert!(t[0].is_subset(&retx), "{:?} vs {retx:?}", t[0]);
+    let r_or_o: BTreeSet<usize> = t[0].union(&t[1]).copied().collect();
+    assert!(retx.is_subset(&r_or_o), "{retx:?} vs {r_or_o:?}");
+    assert_eq!(
+        e.conn.retransmissions[0] + e.conn.retransmissions[1],
+        retx.len()
+    );
+    let acked_with_data = both(&|d| {
+        d.spurious
+            .iter()
+            .filter(|(j, w)| {
+                *w == finack_explain::analysis::Spurious::AlreadyAcked && e.conn.packets[*j].len > 0
+            })
+            .map(|(j, _)| *j)
+            .collect()
+    });
+    // tshark also counts an acknowledgment the inference found lost after
+    // the capture point as known to the sender; here it is not.
+    assert!(
+        acked_with_data.is_subset(&t[2]),
+        "{acked_with_data:?} vs {:?}",
+        t[2]
+    );
+    for n in t[2].difference(&acked_with_data) {
+        let q = &e.conn.packets[n - 1];
+        assert!(
+            e.conn
+                .lost
+                .iter()
+                .any(|&j| j < n - 1 && e.conn.packets[j].src == q.dst),
+            "#{n} spurious for tshark only"
+        );
+    }
+    assert_eq!(both(&|d| d.duplicate_acks.clone()), t[3]);
+    // The loss may hit the SYN or the SYN-ACK too.
+    assert!(
+        matches!(
+            e.lifecycle.handshake,
+            Handshake::Normal | Handshake::RetriedSyns(_)
+        ),
+        "{:?}",
+        e.lifecycle.handshake
+    );
+}
+
+/// A server that does not read for 2 s with a 4 KB receive buffer: its
+/// window closes while the client has 300 KB to send. The zero-window
+/// episode is the server's, its packets the ones tshark marks.
+#[test]
+fn zero_window_of_a_slow_reader() {
+    need_tools!();
+    let lab = Lab::new("zw");
+    let mut server = py(&lab.server, SERVER_PY, &["8014", "slow-reader"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut client = py(&lab.client, CLIENT_PY, &["8014", "bulk"]);
+    wait_bounded(&mut client, Duration::from_secs(25));
+    wait_bounded(&mut server, Duration::from_secs(25));
+    let (ex, t) = lab.finish_with_tshark(&["tcp.analysis.zero_window"]);
+    let e = only(&ex);
+    let z = &e.traffic[1].zero_windows;
+    assert!(!z.is_empty(), "no zero window:\n{}", ex.summary());
+    assert!(e.traffic[0].zero_windows.is_empty());
+    // Every zero-window segment tshark marks lies in one of our episodes,
+    // and each episode starts at one of them.
+    let inside = |f: usize| {
+        z.iter()
+            .any(|w| w.from < f && w.until.is_none_or(|u| f <= u))
+    };
+    assert!(t[0].iter().all(|&f| inside(f)), "{:?} vs {z:?}", t[0]);
+    assert!(z.iter().all(|w| t[0].contains(&(w.from + 1))));
+    // Closed for most of the 2 s the server slept.
+    let longest = z.iter().map(|w| w.us).max().unwrap_or(0);
+    assert!(longest >= 1_000_000, "{z:?}");
+    assert!(
+        e.lifecycle
+            .anomalies
+            .iter()
+            .any(|a| a.starts_with("zero-window stall: the second host's window stayed closed")),
+        "{:?}",
+        e.lifecycle.anomalies
+    );
+    assert!(
+        ex.summary().contains("     server  sent a zero window"),
+        "{}",
+        ex.summary()
+    );
 }
