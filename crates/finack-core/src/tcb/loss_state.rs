@@ -184,10 +184,7 @@ impl Tcb {
                 // Step 2.b: send new data if there is any the peer's
                 // window (as this ACK gives it) takes; else fall back to
                 // conventional recovery.
-                let max = self.snd.max;
-                self.rec.get_mut().rto_recover = Some(max);
-                let wnd = u32::from(seg.window) << self.snd.wscale;
-                if self.snd.notsent() > 0 && (seg.ack + wnd).gt(max) {
+                if self.frto_new_data_fits(seg) {
                     self.rec.get_mut().loss.frto_new = true;
                     // Linux __tcp_push_pending_frames(TCP_NAGLE_OFF).
                     self.snd.push_once = true;
@@ -205,6 +202,17 @@ impl Tcb {
             }
             self.leave_loss_state();
         }
+    }
+
+    /// RFC 5682 §2.1 step 2.b (Linux tcp_process_loss()): the first ACK
+    /// advancing SND.UNA after the timeout moves the recovery point to
+    /// SND.MAX, and new data is sent if there is some the peer's window, as
+    /// this ACK gives it, takes.
+    pub(super) fn frto_new_data_fits(&mut self, seg: &TcpRepr<'_>) -> bool {
+        let max = self.snd.max;
+        self.rec.get_mut().rto_recover = Some(max);
+        let wnd = u32::from(seg.window) << self.snd.wscale;
+        self.snd.notsent() > 0 && (seg.ack + wnd).gt(max)
     }
 
     /// Linux tcp_input.c: tcp_try_undo_loss(): undo when F-RTO proved the

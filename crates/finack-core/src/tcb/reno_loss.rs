@@ -118,11 +118,8 @@ impl Tcb {
                 // new data, send it instead of resending (Linux REXMIT_NEW:
                 // the lost octets wait, SND.NXT moves to new data); else
                 // back to conventional recovery.
-                let max = self.snd.max;
-                self.rec.get_mut().rto_recover = Some(max);
-                let wnd = u32::from(seg.window) << self.snd.wscale;
-                if self.snd.notsent() > 0 && (seg.ack + wnd).gt(max) {
-                    let next = self.snd.nxt;
+                if self.frto_new_data_fits(seg) {
+                    let (next, max) = (self.snd.nxt, self.snd.max);
                     let rec = self.rec.get_mut();
                     rec.loss.frto_new = true;
                     rec.loss.reno_lost = Some((next, max));

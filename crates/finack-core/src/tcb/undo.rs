@@ -97,14 +97,9 @@ impl Tcb {
         // In the loss state the undo waits for the ACK (tcp_process_loss()).
         if rec.undo_retrans == 0 && !in_loss && (rec.recover.is_some() || !in_cwr) {
             stats.dsack_undo += 1;
-            rec.undo_marker = None;
             rec.recover = None;
             rec.reo_wnd_persist = (rec.reo_wnd_persist + 1).min(REO_WND_PERSIST);
-            let (prior, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
-            self.cc.undo(prior);
-            if cfg.undo_recovery {
-                self.cc.raise_ssthresh(ssthresh);
-            }
+            self.restore_before_recovery(cfg.undo_recovery);
         }
     }
 
@@ -161,12 +156,8 @@ impl Tcb {
         if let Some(log) = self.snd.buf.sent_mut() {
             log.unmark_lost();
         }
-        let rec = self.rec.get_mut();
-        rec.undo_marker = None;
-        rec.recover = None;
-        let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
-        self.cc.undo(cwnd);
-        self.cc.raise_ssthresh(ssthresh);
+        self.rec.get_mut().recover = None;
+        self.restore_before_recovery(true);
         stats.partial_undo += 1;
         true
     }
@@ -179,12 +170,21 @@ impl Tcb {
         if !self.may_undo(seg) {
             return false;
         }
+        self.restore_before_recovery(true);
+        stats.full_undo += 1;
+        true
+    }
+
+    /// Linux tcp_undo_cwnd_reduction() for a fast recovery: the window from
+    /// before it (the larger of the two), and with `ssthresh_too` the
+    /// threshold when the earlier one was higher; nothing is left to undo.
+    fn restore_before_recovery(&mut self, ssthresh_too: bool) {
         let rec = self.rec.get_mut();
         rec.undo_marker = None;
         let (cwnd, ssthresh) = (rec.undo_cwnd, rec.undo_ssthresh);
         self.cc.undo(cwnd);
-        self.cc.raise_ssthresh(ssthresh);
-        stats.full_undo += 1;
-        true
+        if ssthresh_too {
+            self.cc.raise_ssthresh(ssthresh);
+        }
     }
 }
