@@ -100,6 +100,7 @@ fn every_own_script_passes() {
             "recovery-undo-timestamp.pkt",
             "recv-peek-waitall.pkt",
             "recv-trunc.pkt",
+            "reno-recovery-held-at-recovery-point.pkt",
             "reset-in-close-wait.pkt",
             "reset-in-established.pkt",
             "retries-time-budget.pkt",
@@ -782,6 +783,20 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "tlp-dupack-no-loss.pkt",
         "  +.1 < . 1:1(0) ack 2001 win 514\n   +0 < . 1:1(0) ack 2001 win 514\n",
         "  +.1 < . 1:1(0) ack 2001 win 514\n",
+        "assertion failed",
+    );
+    // Without SACK the recovery point acknowledged exactly holds the
+    // recovery; the ACK beyond it sets the window to ssthresh.
+    fails(
+        "reno-recovery-held-at-recovery-point.pkt",
+        "// The recovery point, acknowledged exactly: the recovery is held.\n   +0 %{ assert tcpi_ca_state == 3",
+        "// The recovery point, acknowledged exactly: the recovery is held.\n   +0 %{ assert tcpi_ca_state == 0",
+        "assertion failed",
+    );
+    fails(
+        "reno-recovery-held-at-recovery-point.pkt",
+        "assert tcpi_snd_cwnd == 7,",
+        "assert tcpi_snd_cwnd == 5,",
         "assertion failed",
     );
     // With the retransmission's echo the partial ACK undoes nothing.

@@ -62,6 +62,12 @@ pub struct Config {
     /// 4.x's delivery counting). Off: only data newly SACKed or
     /// acknowledged counts (RFC 6937's DeliveredData).
     pub dsack_delivered: bool,
+    /// Without SACK, a fast recovery whose recovery point is acknowledged
+    /// exactly is held until an ACK goes beyond it, so that duplicate ACKs
+    /// for it start no new recovery (Linux tcp_try_undo_recovery(),
+    /// tcp_is_non_sack_preventing_reopen(), after RFC 2582). Off: it ends
+    /// at the recovery point (RFC 6582 §3.2 step 3).
+    pub reno_recovery_hold: bool,
     /// Retry limits are also time budgets (Linux tcp_timer.c:
     /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
     /// up once as long has passed since its first SYN (or SYN,ACK) as

@@ -24,6 +24,7 @@ impl Config {
             paws_active: true,
             undo_recovery: true,
             dsack_delivered: true,
+            reno_recovery_hold: true,
             time_budget: true,
             synack_retries: 5,
             retries2: 15,
@@ -213,6 +214,7 @@ impl Config {
             paws_active: false,
             undo_recovery: false,
             dsack_delivered: false,
+            reno_recovery_hold: false,
             time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).

@@ -530,7 +530,14 @@ impl Tcb {
         }
         if let Some(recover) = self.rec.recover {
             let flight = self.snd.in_flight();
-            if ack.ge(recover) {
+            if ack == recover && !self.sack_ok && ctx.cfg.reno_recovery_hold {
+                // Linux tcp_try_undo_recovery(): the undo is tried, then
+                // tcp_is_non_sack_preventing_reopen() holds the recovery
+                // until something above its point is acknowledged.
+                if ctx.cfg.undo_recovery {
+                    self.try_undo_recovery(ctx.stats, seg);
+                }
+            } else if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 (full acknowledgment): deflate the window
                 // and leave fast recovery; after PRR, continue from ssthresh
                 // (Linux tcp_end_cwnd_reduction()). Linux first tries
@@ -539,7 +546,8 @@ impl Tcb {
                 // the window and threshold from before come back instead.
                 if ctx.cfg.undo_recovery && self.try_undo_recovery(ctx.stats, seg) {
                     // The window and ssthresh from before are back.
-                } else if ctx.cfg.prr && self.sack_ok {
+                } else if ctx.cfg.prr {
+                    // Linux tcp_end_cwnd_reduction(), with or without SACK.
                     self.cc.end_reduction();
                 } else {
                     self.cc.on_full_ack(flight, mss);
