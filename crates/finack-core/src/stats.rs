@@ -185,6 +185,12 @@ pub struct Stats {
     /// Loss probes that repaired a loss, the window then reduced (RFC 8985
     /// §7.4.2; Linux TCPLossProbeRecovery).
     pub loss_probe_recovery: u64,
+    /// Reordering seen: data delivered out of order below the highest SACKed
+    /// sequence (Linux TCPSACKReorder), or a partial ACK in fast recovery
+    /// echoing a timestamp from before the retransmission (TCPTSReorder).
+    pub sack_reorder: u64,
+    /// See `sack_reorder`.
+    pub ts_reorder: u64,
     /// SYNs to a listener dropped because buffer memory was over the hard
     /// limit (Linux counts such drops among ListenDrops).
     pub syn_memory_drop: u64,
@@ -270,6 +276,8 @@ impl Stats {
             loss_undo,
             spurious_rtos,
             loss_probe_recovery,
+            sack_reorder,
+            ts_reorder,
             syn_memory_drop,
         } = other;
         self.events_dropped += events_dropped;
@@ -342,13 +350,15 @@ impl Stats {
         self.loss_undo += loss_undo;
         self.spurious_rtos += spurious_rtos;
         self.loss_probe_recovery += loss_probe_recovery;
+        self.sack_reorder += sack_reorder;
+        self.ts_reorder += ts_reorder;
         self.syn_memory_drop += syn_memory_drop;
     }
 
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 64] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 66] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -417,6 +427,8 @@ impl Stats {
             ("TCPLossUndo", self.loss_undo),
             ("TCPSpuriousRTOs", self.spurious_rtos),
             ("TCPLossProbeRecovery", self.loss_probe_recovery),
+            ("TCPSACKReorder", self.sack_reorder),
+            ("TCPTSReorder", self.ts_reorder),
             ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),

@@ -125,6 +125,7 @@ fn every_own_script_passes() {
             "sack-compression.pkt",
             "sack-fin-with-data.pkt",
             "sack-out-of-order-fin.pkt",
+            "sack-reorder-counted.pkt",
             "shutdown-syn-sent.pkt",
             "simultaneous-close.pkt",
             "simultaneous-open.pkt",
@@ -798,6 +799,19 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "assert tcpi_snd_cwnd == 7,",
         "assert tcpi_snd_cwnd == 5,",
         "assertion failed",
+    );
+    // In order, nothing is counted as reordering.
+    fails(
+        "sack-reorder-counted.pkt",
+        "ack 1001 win 514 <sack 2001:3001,nop,nop>",
+        "ack 1001 win 514",
+        "assertion failed",
+    );
+    fails(
+        "recovery-undo-partial.pkt",
+        "TCPTSReorder  *1 ",
+        "TCPTSReorder  *0 ",
+        "",
     );
     // With the retransmission's echo the partial ACK undoes nothing.
     fails(

@@ -181,10 +181,15 @@ impl Tcb {
         }
         if d.reordered {
             match (d.prior_fack, d.reord_low) {
-                (Some(fack), Some(low)) => self.note_reordering(ctx.cfg, fack, low),
+                (Some(fack), Some(low)) => {
+                    if self.note_reordering(ctx.cfg, fack, low) {
+                        ctx.stats.sack_reorder += 1;
+                    }
+                }
                 _ => {
                     let rec = self.rec.get_mut();
                     rec.reord_seen = rec.reord_seen.saturating_add(1);
+                    ctx.stats.sack_reorder += 1;
                 }
             }
         }
@@ -237,10 +242,16 @@ impl Tcb {
     /// Linux tcp_input.c: tcp_check_sack_reordering(): data from `low` up
     /// was delivered out of order below `fack` (the highest SACKed
     /// sequence): reordering was seen, and the distance in segments raises
-    /// tp->reordering (at most tcp_max_reordering, 300).
-    pub(super) fn note_reordering(&mut self, cfg: &Config, fack: SeqNumber, low: SeqNumber) {
+    /// tp->reordering (at most tcp_max_reordering, 300). Returns whether it
+    /// counted (for TCPSACKReorder / TCPTSReorder).
+    pub(super) fn note_reordering(
+        &mut self,
+        cfg: &Config,
+        fack: SeqNumber,
+        low: SeqNumber,
+    ) -> bool {
         if !low.lt(fack) {
-            return;
+            return false;
         }
         let mss = u32::from(self.snd.mss.max(1));
         let reordering = self.reordering(cfg);
@@ -250,6 +261,7 @@ impl Tcb {
         if metric > reordering.saturating_mul(mss) {
             rec.reordering = metric.div_ceil(mss).min(MAX_REORDERING) as u16;
         }
+        true
     }
 
     /// Linux tcp_recovery.c: tcp_rack_reo_timeout(): the reordering window

@@ -143,7 +143,9 @@ impl Tcb {
             .iter()
             .map(|&(_, r)| r)
             .fold(self.snd.una, |a, r| if r.gt(a) { r } else { a });
-        self.note_reordering(cfg, fack, prior);
+        if self.note_reordering(cfg, fack, prior) {
+            stats.ts_reorder += 1;
+        }
         let una = self.snd.una;
         if self
             .snd
