@@ -179,14 +179,17 @@ impl Tcb {
             // tcp_ack_update_rtt() without a cumulative sample: the SACK's.
             self.rtt_sample(ctx.cfg, r);
         }
-        // Linux tcp_ack(): tcp_process_tlp_ack() once the queue is cleaned.
-        let tlp_ack = super::tail_probe::TlpAck {
-            una_advanced: self.snd.una != una_before,
-            not_dup: !seg.payload.is_empty() || self.window_update_flag(seg, cur.seq),
-            sacked: new_sack,
-            dsack_tlp: dsack.is_some_and(|d| d.tlp),
-        };
-        self.tlp_ack(ack, tlp_ack, ctx.stats);
+        // Linux tcp_ack(): tcp_process_tlp_ack() once the queue is cleaned,
+        // while a loss-probe episode is open.
+        if self.rec.tlp_high.is_some() {
+            let tlp_ack = super::tail_probe::TlpAck {
+                una_advanced: self.snd.una != una_before,
+                not_dup: !seg.payload.is_empty() || self.window_update_flag(seg, cur.seq),
+                sacked: new_sack,
+                dsack_tlp: dsack.is_some_and(|d| d.tlp),
+            };
+            self.tlp_ack(ack, tlp_ack, ctx.stats);
+        }
         if let Some(d) = &dsack {
             self.dsack_undo(ctx.cfg, ctx.stats, d);
         }

@@ -179,18 +179,9 @@ impl Tcb {
         if let Some(rtt) = d.rtt {
             self.note_min_rtt(rtt);
         }
-        if d.reordered {
-            match (d.prior_fack, d.reord_low) {
-                (Some(fack), Some(low)) => {
-                    if self.note_reordering(ctx.cfg, fack, low) {
-                        ctx.stats.sack_reorder += 1;
-                    }
-                }
-                _ => {
-                    let rec = self.rec.get_mut();
-                    rec.reord_seen = rec.reord_seen.saturating_add(1);
-                    ctx.stats.sack_reorder += 1;
-                }
+        if let (Some(fack), Some(low)) = (d.prior_fack, d.reord_low) {
+            if self.note_reordering(ctx.cfg, fack, low) {
+                ctx.stats.sack_reorder += 1;
             }
         }
         let Some(log) = self.snd.buf.sent_mut() else {

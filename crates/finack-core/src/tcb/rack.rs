@@ -175,9 +175,8 @@ pub(crate) struct Deliveries {
     pub(crate) prior_fack: Option<SeqNumber>,
     /// Records delivered.
     pub(crate) count: u32,
-    /// A never-retransmitted record below `prior_fack` was delivered, and
-    /// the lowest start of such a record.
-    pub(crate) reordered: bool,
+    /// The lowest start of a never-retransmitted record delivered below
+    /// `prior_fack` (reordering seen), if any.
     pub(crate) reord_low: Option<SeqNumber>,
     /// The least RTT of the never-retransmitted records delivered.
     pub(crate) rtt: Option<Duration>,
@@ -202,7 +201,6 @@ impl Deliveries {
             min_rtt,
             prior_fack,
             count: 0,
-            reordered: false,
             reord_low: None,
             rtt: None,
             first_sacked_at: None,
@@ -440,7 +438,6 @@ impl SentLog {
             // was never retransmitted filled below the highest SACKed
             // sequence: the network reordered.
             if d.prior_fack.is_some_and(|f| s.start.lt(f)) {
-                d.reordered = true;
                 d.reord_low = Some(d.reord_low.map_or(s.start, |l| l.min(s.start)));
             }
             let rtt = d.now.saturating_duration_since(s.at);

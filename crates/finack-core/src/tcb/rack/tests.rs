@@ -130,9 +130,11 @@ fn a_partial_sack_of_a_segment_sacks_nothing() {
 #[test]
 fn sacked_below_the_highest_sack_is_reordering() {
     let mut log = log_of(10, |_| t(0));
-    assert!(!sack(&mut log, t(100), &[(7, 8)]).reordered);
+    assert!(sack(&mut log, t(100), &[(7, 8)]).reord_low.is_none());
     assert_eq!(log.highest_sacked_end(), Some(seq(8)));
-    assert!(sack(&mut log, t(102), &[(3, 4), (7, 8)]).reordered);
+    assert!(sack(&mut log, t(102), &[(3, 4), (7, 8)])
+        .reord_low
+        .is_some());
 }
 
 #[test]
