@@ -191,6 +191,13 @@ pub struct Stats {
     pub sack_reorder: u64,
     /// See `sack_reorder`.
     pub ts_reorder: u64,
+    /// Fast recoveries entered without SACK (Linux TCPRenoRecovery).
+    pub reno_recovery: u64,
+    /// Fast recoveries entered with SACK (Linux TCPSackRecovery).
+    pub sack_recovery: u64,
+    /// Without SACK, more duplicate ACKs than segments above the lost ones:
+    /// reordering (Linux tcp_check_reno_reordering(), TCPRenoReorder).
+    pub reno_reorder: u64,
     /// SYNs to a listener dropped because buffer memory was over the hard
     /// limit (Linux counts such drops among ListenDrops).
     pub syn_memory_drop: u64,
@@ -278,6 +285,9 @@ impl Stats {
             loss_probe_recovery,
             sack_reorder,
             ts_reorder,
+            reno_reorder,
+            reno_recovery,
+            sack_recovery,
             syn_memory_drop,
         } = other;
         self.events_dropped += events_dropped;
@@ -352,13 +362,16 @@ impl Stats {
         self.loss_probe_recovery += loss_probe_recovery;
         self.sack_reorder += sack_reorder;
         self.ts_reorder += ts_reorder;
+        self.reno_reorder += reno_reorder;
+        self.reno_recovery += reno_recovery;
+        self.sack_recovery += sack_recovery;
         self.syn_memory_drop += syn_memory_drop;
     }
 
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 66] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 69] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -429,6 +442,9 @@ impl Stats {
             ("TCPLossProbeRecovery", self.loss_probe_recovery),
             ("TCPSACKReorder", self.sack_reorder),
             ("TCPTSReorder", self.ts_reorder),
+            ("TCPRenoReorder", self.reno_reorder),
+            ("TCPRenoRecovery", self.reno_recovery),
+            ("TCPSackRecovery", self.sack_recovery),
             ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),

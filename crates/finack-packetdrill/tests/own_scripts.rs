@@ -101,6 +101,8 @@ fn every_own_script_passes() {
             "recv-peek-waitall.pkt",
             "recv-trunc.pkt",
             "reno-recovery-held-at-recovery-point.pkt",
+            "reno-recovery-prr.pkt",
+            "reno-reordering-raised.pkt",
             "reset-in-close-wait.pkt",
             "reset-in-established.pkt",
             "retries-time-budget.pkt",
@@ -798,6 +800,34 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "reno-recovery-held-at-recovery-point.pkt",
         "assert tcpi_snd_cwnd == 7,",
         "assert tcpi_snd_cwnd == 5,",
+        "assertion failed",
+    );
+    // Without SACK, PRR: duplicate ACKs in recovery do not inflate the
+    // window, and new data goes out as they arrive.
+    fails(
+        "reno-recovery-prr.pkt",
+        "assert tcpi_snd_cwnd == 7 and tcpi_sacked == 5,",
+        "assert tcpi_snd_cwnd == 9 and tcpi_sacked == 5,",
+        "assertion failed",
+    );
+    fails(
+        "reno-recovery-prr.pkt",
+        "   +0 > . 12001:13001(1000) ack 1\n",
+        "",
+        "",
+    );
+    // Without SACK, too many duplicate ACKs raise the reordering degree,
+    // and the next fast retransmit waits for it.
+    fails(
+        "reno-reordering-raised.pkt",
+        "assert tcpi_sacked == 5 and tcpi_reordering == 6, tcpi_reordering }%\n   +0 < .",
+        "assert tcpi_sacked == 6 and tcpi_reordering == 6, tcpi_reordering }%\n   +0 < .",
+        "assertion failed",
+    );
+    fails(
+        "reno-reordering-raised.pkt",
+        "assert tcpi_ca_state == 1 and tcpi_sacked == 5",
+        "assert tcpi_ca_state == 3 and tcpi_sacked == 5",
         "assertion failed",
     );
     // In order, nothing is counted as reordering.

@@ -1,7 +1,8 @@
 //! SEGMENT ARRIVES, fifth step: the ACK field (RFC 9293 §3.10.7.4 fifth),
 //! with what an acceptable ACK drives: RTT samples and the retransmission
-//! timer (RFC 6298), duplicate ACKs, fast retransmit and recovery (RFC 5681,
-//! RFC 6582, RFC 6675, RFC 3042) and the tail loss probe's end (RFC 8985).
+//! timer (RFC 6298), duplicate ACKs (their rules are in `loss`), partial
+//! and full ACKs of a fast recovery (RFC 6582, RFC 6675) and the tail loss
+//! probe's end (RFC 8985).
 
 use finack_wire::{SeqNumber, TcpRepr};
 
@@ -9,6 +10,21 @@ use super::input::{Step, Trimmed};
 use super::{Ctx, Tcb};
 use crate::config::Config;
 use crate::types::{CloseReason, Event, State, TimerKind};
+
+/// What an ACK that advanced SND.UNA delivered, for the steps after its
+/// loss detection.
+#[derive(Default)]
+pub(super) struct Advanced {
+    /// With Linux's growth (`Config::slow_start_abc` `None`): the octets
+    /// for the window's growth (`cong_control`).
+    growth: Option<u32>,
+    /// Without SACK: segments delivered that no duplicate ACK had counted
+    /// (Linux tcp_remove_reno_sacks()).
+    reno_delivered: u32,
+    /// Without SACK, in a fast recovery under PRR: a partial ACK marked the
+    /// segment at SND.UNA lost (Linux rate sample `losses`).
+    reno_newly_lost: bool,
+}
 
 impl Tcb {
     /// Fifth: check the ACK field.
@@ -163,8 +179,9 @@ impl Tcb {
             // A D-SACK with nothing newly SACKed reports a copy, not a
             // loss (RFC 6675 §2; Linux tcp_ack(): FLAG_DSACKING_ACK).
             && (dsack.is_none() || new_sack);
+        let mut reno_dup = 0;
         if duplicate {
-            self.on_duplicate_ack(ctx);
+            reno_dup = self.on_duplicate_ack(ctx);
         }
         // Linux tcp_sacktag_write_queue(): sack_rtt_us, from the first
         // never-retransmitted segment this ACK SACKs.
@@ -172,9 +189,9 @@ impl Tcb {
             .as_ref()
             .and_then(|d| d.first_sacked_at)
             .map(|at| ctx.now.saturating_duration_since(at));
-        let mut cum_delivered = None;
+        let mut advanced = Advanced::default();
         if ack.gt(self.snd.una) {
-            cum_delivered = self.ack_advance(ctx, ack, seg, sack_rtt);
+            advanced = self.ack_advance(ctx, ack, seg, sack_rtt);
         } else if let Some(r) = sack_rtt {
             // tcp_ack_update_rtt() without a cumulative sample: the SACK's.
             self.rtt_sample(ctx.cfg, r);
@@ -253,9 +270,19 @@ impl Tcb {
             + acked.saturating_sub(was_sacked_below)
             + dsack_segs * mss;
         let una_advanced = self.snd.una != una_before;
-        if ctx.cfg.prr && self.sack_ok && self.rec.recover.is_some() {
+        if ctx.cfg.prr && self.rec.recover.is_some() {
             let pipe = self.recovery_pipe(ctx.cfg);
-            self.prr_step(pipe, newly, una_advanced || ctx.cfg.prr_ssrb_always);
+            // Without SACK, what duplicate ACKs and the cumulative ACK
+            // counted (Linux tp->delivered, tcp_add_reno_sack(),
+            // tcp_remove_reno_sacks()); PRR-SSRB's extra segment only if
+            // the ACK marked nothing lost (tcp_cwnd_reduction()).
+            let (newly, bonus) = if self.sack_ok {
+                (newly, una_advanced)
+            } else {
+                let segs = reno_dup + advanced.reno_delivered;
+                (segs * mss, una_advanced && !advanced.reno_newly_lost)
+            };
+            self.prr_step(pipe, newly, bonus || ctx.cfg.prr_ssrb_always);
         }
         self.ecn_ack_end(ecn, newly, una_advanced || ctx.cfg.prr_ssrb_always);
         if ctx.cfg.slow_start_abc.is_none() {
@@ -267,7 +294,7 @@ impl Tcb {
             let delivered = match (self.sack_ok, rack_delivered) {
                 (true, Some(segs)) => (segs + dsack_segs).saturating_mul(mss),
                 (true, None) => newly,
-                (false, _) => cum_delivered.unwrap_or(0),
+                (false, _) => advanced.growth.unwrap_or(0),
             };
             self.cong_control(ctx, delivered, una_advanced, new_sack);
         }
@@ -401,7 +428,7 @@ impl Tcb {
         ack: SeqNumber,
         seg: &TcpRepr<'_>,
         sack_rtt: Option<core::time::Duration>,
-    ) -> Option<u32> {
+    ) -> Advanced {
         let acked = (ack - self.snd.una) as u32;
         let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
@@ -514,7 +541,8 @@ impl Tcb {
         // Linux tcp_input.c: tcp_remove_reno_sacks(): without SACK each
         // duplicate ACK already counted one segment as delivered, so the
         // ACK that fills the hole delivers what is left, at least one
-        // segment; slow start grows by deliveries (tcp_cong_control()).
+        // segment; slow start grows by deliveries (tcp_cong_control()),
+        // and so does PRR (`reno_delivered`, in segments).
         let linux_growth = ctx.cfg.slow_start_abc.is_none();
         // Linux counts delivered segments: the SYN and FIN are not data.
         let mut delivered = if linux_growth {
@@ -522,14 +550,24 @@ impl Tcb {
         } else {
             acked
         };
-        if let Some(rec) = self.rec.allocated() {
-            if !self.sack_ok && linux_growth {
-                delivered = delivered
-                    .saturating_sub(rec.dupacks.saturating_mul(mss))
-                    .max((data_acked as u32).min(mss));
+        let mut reno_delivered = 0;
+        if !self.sack_ok && self.rec.allocated().is_some() {
+            let segs = (data_acked as u32).div_ceil(mss.max(1)).max(1);
+            reno_delivered = self.remove_reno_sacks(ctx, segs);
+            if linux_growth {
+                delivered = delivered.min(reno_delivered.saturating_mul(mss));
             }
+        }
+        if let Some(rec) = self.rec.allocated() {
             rec.dupacks = 0;
             rec.lt_allow = 0;
+        }
+        let mut reno_newly_lost = false;
+        let partial = self.rec.recover.is_some_and(|r| ack.lt(r));
+        if !partial && !self.sack_ok && self.rec.reno_sacked > 0 {
+            // Linux tcp_fastretrans_alert(): SND.UNA advanced outside a fast
+            // recovery, or to its end: tcp_reset_reno_sack().
+            self.rec.get_mut().reno_sacked = 0;
         }
         if let Some(recover) = self.rec.recover {
             let flight = self.snd.in_flight();
@@ -579,6 +617,12 @@ impl Tcb {
                     self.rec.get_mut().fast_rexmit = true;
                     self.snd.rtx_next = self.snd.una;
                 }
+            } else if ctx.cfg.prr {
+                // Linux tcp_newreno_mark_lost(): a partial ACK without SACK
+                // marks the segment now at SND.UNA lost; PRR's window
+                // decides when it is resent (tcp_xmit_retransmit_queue()).
+                self.snd.rtx_next = self.snd.una;
+                reno_newly_lost = true;
             } else {
                 // RFC 6582 §3.2 step 4 (partial acknowledgment): retransmit the
                 // next unacknowledged segment at once, deflate by what was
@@ -633,7 +677,11 @@ impl Tcb {
         } else {
             self.schedule_tlp(ctx.now, ctx.cfg);
         }
-        linux_growth.then_some(delivered)
+        Advanced {
+            growth: linux_growth.then_some(delivered),
+            reno_delivered,
+            reno_newly_lost,
+        }
     }
 
     /// Linux tcp_may_update_window() for an ACK that did not move SND.UNA:
@@ -642,56 +690,6 @@ impl Tcb {
     fn window_update_flag(&self, seg: &TcpRepr<'_>, seq: SeqNumber) -> bool {
         let nwin = u32::from(seg.window) << self.snd.wscale;
         self.snd.wl1.lt(seq) || (self.snd.wl1 == seq && (nwin > self.snd.wnd || nwin == 0))
-    }
-
-    /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
-    fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
-        let mss = u32::from(self.snd.mss);
-        self.rec.get_mut().dupacks += 1;
-        if self.rec.recover.is_some() {
-            if self.sack_ok {
-                // RFC 6675 §5 (B): the scoreboard took the new SACK blocks;
-                // output sends what cwnd - pipe allows. No window inflation.
-                return;
-            }
-            // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
-            // left the network; inflate the window by one segment.
-            self.cc.on_recovery_dupack(mss);
-            return;
-        }
-        // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
-        // it do not start a new recovery.
-        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
-        if self.rec.dupacks < ctx.cfg.dupthresh && self.rec.dupacks <= 2 && !after_rto {
-            // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
-            // duplicate ACKs lets one new segment out, cwnd unchanged, so that
-            // a small window can still produce the dupthresh-th duplicate ACK.
-            let rec = self.rec.get_mut();
-            rec.lt_allow = rec.dupacks * mss;
-        }
-        // RFC 6675 §5 step (3): with SACK, recovery also starts once the
-        // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
-        // DupThresh-th duplicate ACK.
-        let una = self.snd.una;
-        let lost_at_una = self.sack_ok
-            && self
-                .rec
-                .holes(&self.snd, super::recovery::LossRule::of(ctx.cfg))
-                .next()
-                .is_some_and(|(a, _, lost)| a == una && lost);
-        // With RACK, time decides instead (Linux tcp_time_to_recover()
-        // counts duplicate ACKs only without it): see `loss`.
-        // Linux tcp_input.c: tcp_time_to_recover(): with SACK blocks the
-        // duplicate-ACK count is the SACKed segments (Config field
-        // `sack_dupacks_by_segments`), which `lost_at_una` covers.
-        let by_count = !ctx.cfg.sack_dupacks_by_segments || self.rec.sacked.is_empty();
-        if ((by_count && self.rec.dupacks == ctx.cfg.dupthresh)
-            || (lost_at_una && (!by_count || self.rec.dupacks < ctx.cfg.dupthresh)))
-            && !after_rto
-            && !self.rack_on(ctx.cfg)
-        {
-            self.enter_recovery(ctx);
-        }
     }
 
     /// Linux tcp_output.c: tcp_slow_start_after_idle_check(): with nothing
@@ -718,32 +716,6 @@ impl Tcb {
         let mss = u32::from(self.snd.mss.max(1));
         let cwnd = self.cc.cwnd();
         cwnd < self.cc.ssthresh() && cwnd / mss < 2 * usage.max_out
-    }
-
-    /// RFC 6937 §3 "on every ACK during recovery" (and Linux's CWR state):
-    /// count the `newly` delivered octets and let PRR set the window from
-    /// `pipe`, both in segments as Linux counts them.
-    /// `bonus`: PRR-SSRB's one segment more (SND.UNA advanced, or every ACK
-    /// under `Config::prr_ssrb_always`).
-    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, bonus: bool) {
-        let mss = u32::from(self.snd.mss.max(1));
-        let newly = newly.div_ceil(mss);
-        if newly == 0 {
-            // Linux: an ACK that delivers nothing changes nothing.
-            return;
-        }
-        let rec = self.rec.get_mut();
-        rec.prr.delivered = rec.prr.delivered.saturating_add(newly);
-        let p = rec.prr;
-        self.cc.prr(
-            pipe.div_ceil(mss),
-            p.delivered,
-            p.out,
-            newly,
-            p.prior_cwnd / mss,
-            bonus,
-            mss,
-        );
     }
 }
 

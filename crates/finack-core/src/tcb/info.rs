@@ -57,7 +57,12 @@ impl Tcb {
             soft_error: self.errs.soft_error(),
             adv_mss: self.our_mss(cfg),
             unacked_segments: self.snd.packets_out(),
-            sacked_segments: self.snd.sacked_segments(&self.rec.sacked),
+            // Without SACK, Linux reports the duplicate ACKs' count.
+            sacked_segments: if self.sack_ok {
+                self.snd.sacked_segments(&self.rec.sacked)
+            } else {
+                self.rec.reno_sacked
+            },
             lost_segments: self.lost_segments(),
             retrans_segments: self.snd.buf.sent().map_or(0, |l| l.retrans_out()),
             // Linux tcp.c: tcp_get_info(): now - icsk_ack.lrcvtime.

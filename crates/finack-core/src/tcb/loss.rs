@@ -2,7 +2,9 @@
 //! ACK delivered, the reordering window, the scan for losses after an ACK and
 //! when the reordering timer fires, and entering fast recovery on a loss
 //! RACK proved (Linux tcp_input.c: tcp_identify_packet_loss(),
-//! tcp_time_to_recover(), tcp_fastretrans_alert()).
+//! tcp_time_to_recover(), tcp_fastretrans_alert()); without RACK, by
+//! duplicate ACKs (RFC 5681 §3.2); and PRR's step on each ACK of a
+//! reduction (RFC 6937).
 
 use core::time::Duration;
 
@@ -15,7 +17,7 @@ use crate::time::Instant;
 use crate::types::TimerKind;
 
 /// Linux `tcp_max_reordering` (default 300): the most tp->reordering grows to.
-const MAX_REORDERING: u32 = 300;
+pub(super) const MAX_REORDERING: u32 = 300;
 
 /// Linux TCP_TIMEOUT_MIN_US: the reordering timer waits this much beyond
 /// the moment a segment would count as lost.
@@ -310,6 +312,9 @@ impl Tcb {
         if self.reno_split() {
             return self.reno_pipe();
         }
+        if self.reno_prr(cfg) {
+            return self.reno_recovery_pipe();
+        }
         if self.rack_on(cfg) {
             if let Some(log) = self.snd.buf.sent() {
                 return log.pipe();
@@ -328,6 +333,10 @@ impl Tcb {
     ) -> Option<(SeqNumber, u32)> {
         if self.reno_split() {
             return self.reno_next_lost();
+        }
+        if self.reno_prr(cfg) {
+            // Only the segment at SND.UNA is ever marked lost.
+            return self.reno_lost_head();
         }
         if self.rack_on(cfg) {
             if let Some(log) = self.snd.buf.sent() {
@@ -402,6 +411,12 @@ impl Tcb {
         }
         rec_er_disarm(self);
         ctx.stats.fast_retransmits += 1;
+        // Linux tcp_enter_recovery(): TCPRenoRecovery or TCPSackRecovery.
+        if self.sack_ok {
+            ctx.stats.sack_recovery += 1;
+        } else {
+            ctx.stats.reno_recovery += 1;
+        }
     }
 }
 
@@ -420,5 +435,102 @@ impl Tcb {
             let rec = self.rec.get_mut();
             rec.undo_retrans = rec.undo_retrans.max(0) + 1;
         }
+    }
+}
+
+impl Tcb {
+    /// RFC 5681 §3.2 fast retransmit and RFC 6582 NewReno fast recovery.
+    /// Returns, without SACK, the segments it counted delivered (Linux
+    /// tcp_add_reno_sack()).
+    pub(super) fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) -> u32 {
+        let mss = u32::from(self.snd.mss);
+        self.rec.get_mut().dupacks += 1;
+        let mut reno = 0;
+        if !self.sack_ok && !self.in_reno_loss() {
+            // Linux tcp_fastretrans_alert(): in the Open, Disorder and
+            // Recovery states a duplicate ACK without SACK is an emulated
+            // SACK of one segment (the loss state counts its own).
+            reno = self.add_reno_sack(ctx, 1);
+        }
+        if self.rec.recover.is_some() {
+            if self.sack_ok || ctx.cfg.prr {
+                // RFC 6675 §5 (B): the scoreboard took the new SACK blocks
+                // (without SACK, the duplicate ACK's count); output sends
+                // what cwnd - pipe allows. No window inflation.
+                return reno;
+            }
+            // Step 4 of RFC 5681 §3.2: each further duplicate ACK means a segment
+            // left the network; inflate the window by one segment.
+            self.cc.on_recovery_dupack(mss);
+            return reno;
+        }
+        // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
+        // it do not start a new recovery.
+        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
+        if self.rec.dupacks < ctx.cfg.dupthresh && self.rec.dupacks <= 2 && !after_rto {
+            // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
+            // duplicate ACKs lets one new segment out, cwnd unchanged, so that
+            // a small window can still produce the dupthresh-th duplicate ACK.
+            let rec = self.rec.get_mut();
+            rec.lt_allow = rec.dupacks * mss;
+        }
+        // RFC 6675 §5 step (3): with SACK, recovery also starts once the
+        // segment at SND.UNA counts as lost (IsLost(HighACK + 1)), before the
+        // DupThresh-th duplicate ACK.
+        let una = self.snd.una;
+        let lost_at_una = self.sack_ok
+            && self
+                .rec
+                .holes(&self.snd, super::recovery::LossRule::of(ctx.cfg))
+                .next()
+                .is_some_and(|(a, _, lost)| a == una && lost);
+        // With RACK, time decides instead (Linux tcp_time_to_recover()
+        // counts duplicate ACKs only without it): see `loss`.
+        // Linux tcp_input.c: tcp_time_to_recover(): with SACK blocks the
+        // duplicate-ACK count is the SACKed segments (Config field
+        // `sack_dupacks_by_segments`), which `lost_at_una` covers.
+        let by_count = !ctx.cfg.sack_dupacks_by_segments || self.rec.sacked.is_empty();
+        // Without SACK Linux marks the first segment lost once the
+        // duplicate ACKs counted reach tp->reordering, which reordering
+        // may have raised (tcp_newreno_mark_lost()).
+        let count_due = if !self.sack_ok && ctx.cfg.reno_reordering {
+            self.rec.reno_sacked >= self.reordering(ctx.cfg)
+        } else {
+            self.rec.dupacks == ctx.cfg.dupthresh
+        };
+        if ((by_count && count_due)
+            || (lost_at_una && (!by_count || self.rec.dupacks < ctx.cfg.dupthresh)))
+            && !after_rto
+            && !self.rack_on(ctx.cfg)
+        {
+            self.enter_recovery(ctx);
+        }
+        reno
+    }
+
+    /// RFC 6937 §3 "on every ACK during recovery" (and Linux's CWR state):
+    /// count the `newly` delivered octets and let PRR set the window from
+    /// `pipe`, both in segments as Linux counts them.
+    /// `bonus`: PRR-SSRB's one segment more (SND.UNA advanced, or every ACK
+    /// under `Config::prr_ssrb_always`).
+    pub(super) fn prr_step(&mut self, pipe: u32, newly: u32, bonus: bool) {
+        let mss = u32::from(self.snd.mss.max(1));
+        let newly = newly.div_ceil(mss);
+        if newly == 0 {
+            // Linux: an ACK that delivers nothing changes nothing.
+            return;
+        }
+        let rec = self.rec.get_mut();
+        rec.prr.delivered = rec.prr.delivered.saturating_add(newly);
+        let p = rec.prr;
+        self.cc.prr(
+            pipe.div_ceil(mss),
+            p.delivered,
+            p.out,
+            newly,
+            p.prior_cwnd / mss,
+            bonus,
+            mss,
+        );
     }
 }

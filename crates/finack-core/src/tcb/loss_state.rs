@@ -32,9 +32,6 @@ pub(crate) struct Loss {
     /// `(next, high)`, the octets still marked lost and not yet resent
     /// (`reno_loss`). SND.NXT then points at new data.
     pub(crate) reno_lost: Option<(SeqNumber, SeqNumber)>,
-    /// Without SACK: Linux `sacked_out` in the loss state, the segments
-    /// duplicate ACKs reported delivered (tcp_add_reno_sack()).
-    pub(crate) reno_sacked: u32,
 }
 
 impl Loss {
@@ -44,7 +41,6 @@ impl Loss {
         frto_new: false,
         prior_ssthresh: 0,
         reno_lost: None,
-        reno_sacked: 0,
     };
 }
 

@@ -38,6 +38,7 @@ mod rack;
 mod rcv_est;
 mod recovery;
 mod recv;
+mod reno;
 mod reno_loss;
 mod rexmit_out;
 mod rmem;

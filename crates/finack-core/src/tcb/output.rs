@@ -187,7 +187,7 @@ impl Tcb {
         // cwnd - pipe >= 1 SMSS, choosing by NextSeg: a lost hole first (rule
         // 1), then new data (rule 2), then any hole not yet resent (rule 3).
         let mut recovery_room = None;
-        if self.sack_recovery() || self.in_loss_state() || self.reno_split() {
+        if self.sack_recovery() || self.in_loss_state() || self.reno_split() || self.reno_prr(cfg) {
             let pipe = self.recovery_pipe(cfg);
             if self.cc.cwnd() < pipe.saturating_add(u32::from(self.snd.mss)) {
                 return None;
@@ -360,7 +360,7 @@ impl Tcb {
             let resend_held = self.in_reno_loss() && self.snd.nxt.lt(self.snd.max);
             if avail > 0 && room < mss.min(avail) && !resend_held {
                 // Held back by the windows: note whether cwnd was what held it.
-                self.record_cwnd_usage(cwnd);
+                self.record_cwnd_usage(cfg, cwnd);
             }
             if (avail > 0 || fin_waits)
                 && self.snd.una == self.snd.max
@@ -480,7 +480,7 @@ impl Tcb {
             self.snd.last_data_sent = now;
         }
         if !retransmitting && len > 0 {
-            self.record_cwnd_usage(cwnd);
+            self.record_cwnd_usage(cfg, cwnd);
             self.chrono_on_send(now);
         }
         // Linux tcp_output.c: tcp_xmit_retransmit_queue(): resending the
@@ -511,13 +511,14 @@ impl Tcb {
 
     /// Linux tcp_output.c: tcp_cwnd_validate() after a transmission: the
     /// window counts as used up when the segments in flight fill it.
-    fn record_cwnd_usage(&mut self, cwnd: u32) {
+    fn record_cwnd_usage(&mut self, cfg: &Config, cwnd: u32) {
         let mss = u32::from(self.snd.mss.max(1));
         let out = self.snd.in_flight().div_ceil(mss);
-        // Linux compares tcp_packets_in_flight(): without SACK, once F-RTO
-        // sent new data, the lost octets not yet resent are not in it.
-        let pipe = if self.reno_split() {
-            self.reno_pipe().div_ceil(mss)
+        // Linux compares tcp_packets_in_flight(): without SACK, the
+        // segments duplicate ACKs counted and the lost ones not yet resent
+        // are not in it.
+        let pipe = if self.reno_split() || self.reno_prr(cfg) {
+            self.recovery_pipe(cfg).div_ceil(mss)
         } else {
             out
         };

@@ -13,6 +13,11 @@ use super::SendSide;
 pub(crate) struct Recovery {
     /// Duplicate ACKs in a row.
     pub(crate) dupacks: u32,
+    /// Without SACK: Linux `sacked_out`, the segments duplicate ACKs
+    /// reported delivered (tcp_add_reno_sack()), kept through a fast
+    /// recovery's partial ACKs (tcp_remove_reno_sacks()) and in the loss
+    /// state once F-RTO sent new data.
+    pub(crate) reno_sacked: u32,
     /// RFC 3042 limited transmit: bytes beyond cwnd that the first duplicate
     /// ACKs allow to be sent as new data.
     pub(crate) lt_allow: u32,
@@ -152,6 +157,7 @@ static UNUSED: Recovery = Recovery::UNUSED;
 impl Recovery {
     pub(crate) const UNUSED: Recovery = Recovery {
         dupacks: 0,
+        reno_sacked: 0,
         lt_allow: 0,
         recover: None,
         rto_recover: None,

@@ -59,6 +59,7 @@ impl Tcb {
             self.rec.get_mut().undo_marker = None;
         }
         let rec = self.rec.get_mut();
+        rec.reno_sacked = 0;
         rec.loss = super::loss_state::Loss {
             frto,
             prior_ssthresh: rec.loss.prior_ssthresh,
@@ -146,13 +147,10 @@ impl Tcb {
         // those counts (tcp_reset_reno_sack()).
         if self.snd.max.gt(high) && a.dupack {
             let mss = u32::from(self.snd.mss.max(1));
-            let packets = self.snd.in_flight().div_ceil(mss);
             let lost = ((high - self.snd.una).max(0) as u32).div_ceil(mss);
-            let holes = lost.max(1).min(packets);
-            let rec = self.rec.get_mut();
-            rec.loss.reno_sacked = (rec.loss.reno_sacked + 1).min(packets - holes);
+            self.add_reno_sack(ctx, lost);
         } else if a.una_advanced {
-            self.rec.get_mut().loss.reno_sacked = 0;
+            self.rec.get_mut().reno_sacked = 0;
         }
     }
 
@@ -161,7 +159,9 @@ impl Tcb {
         if self.rec.loss.reno_lost.is_some() && self.snd.nxt.lt(self.snd.max) {
             self.snd.nxt = self.snd.max;
         }
-        self.rec.get_mut().loss = super::loss_state::Loss::NONE;
+        let rec = self.rec.get_mut();
+        rec.loss = super::loss_state::Loss::NONE;
+        rec.reno_sacked = 0;
     }
 
     /// Linux tcp_packets_in_flight() in the loss state without SACK, once
@@ -172,7 +172,7 @@ impl Tcb {
             return self.snd.in_flight();
         };
         let lost = (high - next).max(0) as u32;
-        let sacked = self.rec.loss.reno_sacked * u32::from(self.snd.mss);
+        let sacked = self.rec.reno_sacked * u32::from(self.snd.mss);
         self.snd
             .in_flight()
             .saturating_sub(lost)

@@ -611,6 +611,8 @@ impl Tcb {
         let rec = self.rec.get_mut();
         rec.recover = None;
         rec.dupacks = 0;
+        // Linux tcp_timeout_mark_lost(): tcp_reset_reno_sack().
+        rec.reno_sacked = 0;
         rec.lt_allow = 0;
         rec.fast_rexmit = false;
         // RFC 8985 §7: the RTO takes over; a new episode may probe again later.
