@@ -250,6 +250,26 @@ fn answers_old_incarnation(old: &Connection, new: &Connection, p: &Packet) -> bo
 }
 
 /// The starting states, from how the connection begins.
+/// A round trip as the capture's handshake shows it: from the first SYN to
+/// the first SYN,ACK and from there to the first ACK of it, wherever the
+/// capture point was (near one side, one of the two is the whole round trip
+/// and the other nearly nothing; between them, they add up to it).
+fn handshake_rtt_us(c: &Connection) -> Option<u64> {
+    let syn = c
+        .packets
+        .iter()
+        .position(|p| p.flags.syn() && !p.flags.ack())?;
+    let synack = syn
+        + c.packets[syn..]
+            .iter()
+            .position(|p| p.flags.syn() && p.flags.ack())?;
+    let (from, to) = (c.packets[synack].dst, c.packets[synack].src);
+    let ack = c.packets[synack..]
+        .iter()
+        .find(|p| !p.flags.syn() && p.flags.ack() && p.src == from && p.dst == to)?;
+    Some(ack.time_us.saturating_sub(c.packets[syn].time_us))
+}
+
 fn initial_states(c: &Connection) -> [State; 2] {
     let syn_from = |side: usize| {
         c.packets
@@ -337,6 +357,10 @@ fn run(
         SideTracker::new(c.initial[0]),
         SideTracker::new(c.initial[1]),
     ];
+    let margin = handshake_rtt_us(c).map(|r| r.saturating_mul(2));
+    for side in &mut sides {
+        side.fin_ack_margin_us = margin;
+    }
     let mut last_rx_change: [Option<usize>; 2] = [None, None];
     // The packet holding each side's pending (not yet processed) FIN.
     let mut pending_from: [Option<usize>; 2] = [None, None];

@@ -81,6 +81,14 @@ pub(crate) struct SideTracker {
     /// pending one repeats it.
     fin_seen: Option<u32>,
     fin_was_retransmitted: bool,
+    /// The peer's FIN as this side took it: the acknowledgment that covers
+    /// it and when it was applied (capture microseconds).
+    fin_taken: Option<(u32, u64)>,
+    /// How long after a FIN was taken every segment this side sends must
+    /// acknowledge it: a round trip as the handshake showed it, twice
+    /// (what was sent before the FIN arrived reaches the capture point
+    /// within one). None: no handshake seen, no such check.
+    pub fin_ack_margin_us: Option<u64>,
 }
 
 impl SideTracker {
@@ -100,6 +108,8 @@ impl SideTracker {
             since_us: 0,
             fin_seen: None,
             fin_was_retransmitted: false,
+            fin_taken: None,
+            fin_ack_margin_us: None,
         }
     }
 
@@ -194,6 +204,14 @@ impl SideTracker {
                 return SendOutcome::Contradiction;
             }
             _ => {}
+        }
+        // RFC 9293 §3.10.7.4: once a FIN is taken, RCV.NXT covers it and
+        // every segment's acknowledgment says so; one sent long after
+        // without it shows the FIN never arrived.
+        if let (Some((fin_ack, at)), Some(margin)) = (self.fin_taken, self.fin_ack_margin_us) {
+            if f.ack() && seq_lt(p.ack, fin_ack) && now > at.saturating_add(margin) {
+                return SendOutcome::Contradiction;
+            }
         }
         if f.syn() {
             if !f.ack() {
@@ -384,6 +402,9 @@ impl SideTracker {
         let fresh = self.rcv_nxt == Some(fin);
         if fresh {
             self.rcv_nxt = Some(fin_ack);
+            if self.fin_taken.is_none() {
+                self.fin_taken = Some((fin_ack, now));
+            }
         }
         match self.state {
             State::SynReceived | State::Established => {

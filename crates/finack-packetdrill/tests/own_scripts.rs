@@ -91,6 +91,7 @@ fn every_own_script_passes() {
             "orphan-retries.pkt",
             "orphan-zero-window-gives-up.pkt",
             "out-of-order-no-quickack.pkt",
+            "prr-no-ssrb-on-new-loss.pkt",
             "quickack-option.pkt",
             "rcv-window-no-scaling.pkt",
             "rcvbuf-lowered-fast-path-ts.pkt",
@@ -100,6 +101,7 @@ fn every_own_script_passes() {
             "recovery-undo-timestamp.pkt",
             "recv-peek-waitall.pkt",
             "recv-trunc.pkt",
+            "reno-disorder-new-data.pkt",
             "reno-recovery-held-at-recovery-point.pkt",
             "reno-recovery-prr.pkt",
             "reno-reordering-raised.pkt",
@@ -125,6 +127,7 @@ fn every_own_script_passes() {
             "sack-compression-forced.pkt",
             "sack-compression-limit.pkt",
             "sack-compression.pkt",
+            "sack-disorder-new-data.pkt",
             "sack-fin-with-data.pkt",
             "sack-out-of-order-fin.pkt",
             "sack-reorder-counted.pkt",
@@ -829,6 +832,35 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "assert tcpi_ca_state == 1 and tcpi_sacked == 5",
         "assert tcpi_ca_state == 3 and tcpi_sacked == 5",
         "assertion failed",
+    );
+    // With SACK, every SACKed segment lets a new one out before recovery,
+    // and the reordering degree counts up to SND.UNA.
+    fails(
+        "sack-disorder-new-data.pkt",
+        "   +0 > P. 33001:35001(2000) ack 1\n",
+        "   +0 > P. 33001:34001(1000) ack 1\n",
+        "",
+    );
+    fails(
+        "sack-disorder-new-data.pkt",
+        "assert tcpi_reordering == 10 and",
+        "assert tcpi_reordering == 3 and",
+        "assertion failed",
+    );
+    // PRR-SSRB's extra segment is not given when the ACK marked a loss.
+    fails(
+        "prr-no-ssrb-on-new-loss.pkt",
+        "assert tcpi_snd_cwnd == 4,",
+        "assert tcpi_snd_cwnd == 5,",
+        "assertion failed",
+    );
+    // Without SACK, before the fast retransmit each duplicate ACK lets a
+    // new segment out once reordering raised the threshold.
+    fails(
+        "reno-disorder-new-data.pkt",
+        "   +0 > . 19001:20001(1000) ack 1\n",
+        "",
+        "",
     );
     // In order, nothing is counted as reordering.
     fails(

@@ -68,13 +68,16 @@ pub struct Config {
     /// tcp_is_non_sack_preventing_reopen(), after RFC 2582). Off: it ends
     /// at the recovery point (RFC 6582 §3.2 step 3).
     pub reno_recovery_hold: bool,
-    /// Without SACK, more duplicate ACKs than segments outstanding above
-    /// the lost one are reordering: the count is capped and the reordering
-    /// degree set from the flight (Linux tcp_check_reno_reordering(),
-    /// TCPRenoReorder), and fast retransmit then waits for that many
-    /// duplicate ACKs (tcp_newreno_mark_lost() compares with
-    /// tp->reordering). Off: always `dupthresh` (RFC 5681 §3.2).
-    pub reno_reordering: bool,
+    /// Without SACK, duplicate ACKs count as Linux's emulated SACKs
+    /// (`sacked_out`) wherever Linux uses them, beyond fast recovery's PRR:
+    /// outside a recovery each one takes a segment out of the flight, so
+    /// every duplicate ACK lets a new segment out (not only RFC 3042's first
+    /// two); more of them than segments outstanding above the lost one are
+    /// reordering, and set the reordering degree from the flight (Linux
+    /// tcp_check_reno_reordering(), TCPRenoReorder), which fast retransmit
+    /// then waits for (tcp_newreno_mark_lost() compares with
+    /// tp->reordering). Off: RFC 3042 and `dupthresh` (RFC 5681 §3.2).
+    pub reno_sacked_out: bool,
     /// Retry limits are also time budgets (Linux tcp_timer.c:
     /// retransmits_timed_out() with tcp_model_timeout()): a handshake gives
     /// up once as long has passed since its first SYN (or SYN,ACK) as

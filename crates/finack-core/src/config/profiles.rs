@@ -25,7 +25,7 @@ impl Config {
             undo_recovery: true,
             dsack_delivered: true,
             reno_recovery_hold: true,
-            reno_reordering: true,
+            reno_sacked_out: true,
             time_budget: true,
             synack_retries: 5,
             retries2: 15,
@@ -216,7 +216,7 @@ impl Config {
             undo_recovery: false,
             dsack_delivered: false,
             reno_recovery_hold: false,
-            reno_reordering: false,
+            reno_sacked_out: false,
             time_budget: false,
             synack_retries: 7,
             // With a 1 s minimum RTO and doubling, 7 retransmissions span > 100 s (SHLD-11).

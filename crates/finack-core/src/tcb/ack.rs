@@ -210,7 +210,7 @@ impl Tcb {
         if let Some(d) = &dsack {
             self.dsack_undo(ctx.cfg, ctx.stats, d);
         }
-        let mut rack_delivered = None;
+        let (mut rack_delivered, mut rack_lost) = (None, 0);
         if let Some(mut d) = rack {
             if self.snd.una != una_before {
                 self.rack_on_ack(&mut d, seg);
@@ -233,7 +233,7 @@ impl Tcb {
                 };
                 self.process_loss(seg, a, ctx.stats);
             }
-            self.rack_after_ack(ctx, &d);
+            rack_lost = self.rack_after_ack(ctx, &d);
             rack_delivered = Some(d.count);
         }
         if in_reno_loss {
@@ -277,7 +277,7 @@ impl Tcb {
             // tcp_remove_reno_sacks()); PRR-SSRB's extra segment only if
             // the ACK marked nothing lost (tcp_cwnd_reduction()).
             let (newly, bonus) = if self.sack_ok {
-                (newly, una_advanced)
+                (newly, una_advanced && rack_lost == 0)
             } else {
                 let segs = reno_dup + advanced.reno_delivered;
                 (segs * mss, una_advanced && !advanced.reno_newly_lost)

@@ -177,33 +177,40 @@ impl Tcb {
     /// RACK's scan for losses (Linux tcp_identify_packet_loss() with
     /// tcp_rack_mark_lost()), entering fast recovery when a loss is proven
     /// (tcp_time_to_recover(): "Trick#1: the loss is proven").
-    pub(super) fn rack_after_ack(&mut self, ctx: &mut Ctx<'_>, d: &Deliveries) {
+    /// Returns the segments it newly marked lost (Linux's rate sample
+    /// `losses`).
+    pub(super) fn rack_after_ack(&mut self, ctx: &mut Ctx<'_>, d: &Deliveries) -> u32 {
         if let Some(rtt) = d.rtt {
             self.note_min_rtt(rtt);
         }
-        if let (Some(fack), Some(low)) = (d.prior_fack, d.reord_low) {
+        if let Some(low) = d.reord_low {
+            // Linux tcp_check_sack_reordering() measures from the highest
+            // SACKed sequence as this ACK left it (so from SND.UNA when it
+            // acknowledged everything SACKed), not from prior_fack, which
+            // only decides whether a hole was filled.
+            let fack = self.fack_now();
             if self.note_reordering(ctx.cfg, fack, low) {
                 ctx.stats.sack_reorder += 1;
             }
         }
         let Some(log) = self.snd.buf.sent_mut() else {
-            return;
+            return 0;
         };
         if !log.take_advanced() {
-            return;
+            return 0;
         }
-        self.rack_scan(ctx);
+        self.rack_scan(ctx)
     }
 
     /// Linux tcp_recovery.c: tcp_rack_mark_lost() / tcp_rack_reo_timeout():
     /// mark what RACK finds lost, arm the reordering timer for what may
     /// still be reordered, and enter recovery on a loss.
-    fn rack_scan(&mut self, ctx: &mut Ctx<'_>) {
+    fn rack_scan(&mut self, ctx: &mut Ctx<'_>) -> u32 {
         let reo_wnd = self.rack_reo_wnd(ctx.cfg);
         let now = ctx.now;
         let rto = self.snd.rtt.backed_off(self.snd.backoff, ctx.cfg);
         let Some(log) = self.snd.buf.sent_mut() else {
-            return;
+            return 0;
         };
         let scan = log.detect_loss(now, reo_wnd);
         let lost = log.lost();
@@ -221,6 +228,17 @@ impl Tcb {
                 Some(now + (wait + REO_TIMER_SLACK).min(rto)),
             );
         }
+        scan.newly_lost
+    }
+
+    /// Linux tcp_highest_sack_seq(): the end of the highest SACKed data, or
+    /// SND.UNA when nothing above it is SACKed.
+    pub(super) fn fack_now(&self) -> SeqNumber {
+        self.rec
+            .sacked
+            .iter()
+            .map(|&(_, r)| r)
+            .fold(self.snd.una, |a, r| if r.gt(a) { r } else { a })
     }
 
     /// Linux `tp->reordering`: the duplicate-ACK threshold, raised by the
@@ -493,7 +511,7 @@ impl Tcb {
         // Without SACK Linux marks the first segment lost once the
         // duplicate ACKs counted reach tp->reordering, which reordering
         // may have raised (tcp_newreno_mark_lost()).
-        let count_due = if !self.sack_ok && ctx.cfg.reno_reordering {
+        let count_due = if !self.sack_ok && ctx.cfg.reno_sacked_out {
             self.rec.reno_sacked >= self.reordering(ctx.cfg)
         } else {
             self.rec.dupacks == ctx.cfg.dupthresh

@@ -218,8 +218,15 @@ impl Tcb {
             }
         }
         // RFC 3042 §2: limited transmit lets up to two segments beyond cwnd go
-        // out on the first two duplicate ACKs (never beyond the peer's window).
-        let cwnd = self.cc.cwnd().max(u32::from(self.snd.mss)) + self.rec.lt_allow;
+        // out on the first two duplicate ACKs (never beyond the peer's window);
+        // Linux leaves out of the flight whatever is SACKed (or counted by
+        // duplicate ACKs without SACK).
+        let extra = if recovery_room.is_none() {
+            self.open_pipe_allowance(cfg)
+        } else {
+            0
+        };
+        let cwnd = self.cc.cwnd().max(u32::from(self.snd.mss)) + extra;
         let wnd = self.snd.wnd.min(cwnd);
         let mut room = (self.snd.una + wnd - self.snd.nxt).max(0) as usize;
         if let Some(r) = recovery_room {

@@ -46,7 +46,7 @@ impl Tcb {
     /// Linux tcp_limit_reno_sacked() and tcp_check_reno_reordering(): more
     /// duplicate ACKs than segments above the lost ones cannot come from
     /// losses alone; the count is cut back and, under
-    /// `Config::reno_reordering`, the reordering degree set from the
+    /// `Config::reno_sacked_out`, the reordering degree set from the
     /// flight (TCPRenoReorder).
     fn limit_reno_sacked(&mut self, ctx: &mut Ctx<'_>, lost: u32, addend: u32) {
         let packets = self.snd.packets_out();
@@ -56,7 +56,7 @@ impl Tcb {
         }
         let rec = self.rec.get_mut();
         rec.reno_sacked = packets - holes;
-        if ctx.cfg.reno_reordering {
+        if ctx.cfg.reno_sacked_out {
             rec.reordering = (packets + addend).clamp(1, MAX_REORDERING) as u16;
             rec.reord_seen = rec.reord_seen.saturating_add(1);
             ctx.stats.reno_reorder += 1;
@@ -86,5 +86,22 @@ impl Tcb {
             return None;
         }
         self.rec.next_hole(&self.snd)
+    }
+
+    /// Outside a recovery, what new data may use beyond cwnd - flight:
+    /// Linux's tcp_packets_in_flight() leaves out what the peer SACKed
+    /// (RACK's record), or without SACK under `Config::reno_sacked_out` the
+    /// segments duplicate ACKs counted, so each lets one new segment out;
+    /// otherwise RFC 3042's limited transmit (`lt_allow`).
+    pub(super) fn open_pipe_allowance(&self, cfg: &crate::config::Config) -> u32 {
+        if self.rack_on(cfg) {
+            if let Some(log) = self.snd.buf.sent() {
+                return self.snd.in_flight().saturating_sub(log.pipe());
+            }
+        }
+        if !self.sack_ok && cfg.reno_sacked_out && !self.in_reno_loss() {
+            return self.rec.reno_sacked * u32::from(self.snd.mss);
+        }
+        self.rec.lt_allow
     }
 }

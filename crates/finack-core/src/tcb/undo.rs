@@ -135,14 +135,7 @@ impl Tcb {
         if self.rec.undo_marker.is_none() || !self.packet_delayed(seg) {
             return false;
         }
-        // tcp_highest_sack_seq(): the end of the highest SACKed data, or
-        // SND.UNA when nothing above it is SACKed.
-        let fack = self
-            .rec
-            .sacked
-            .iter()
-            .map(|&(_, r)| r)
-            .fold(self.snd.una, |a, r| if r.gt(a) { r } else { a });
+        let fack = self.fack_now();
         if self.note_reordering(cfg, fack, prior) {
             stats.ts_reorder += 1;
         }
