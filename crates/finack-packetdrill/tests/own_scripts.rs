@@ -97,6 +97,7 @@ fn every_own_script_passes() {
             "rcvbuf-lowered-fast-path-ts.pkt",
             "rcvbuf-lowered-fast-path.pkt",
             "rcvlowat-window-clamp.pkt",
+            "recovery-undo-partial-hold.pkt",
             "recovery-undo-partial.pkt",
             "recovery-undo-timestamp.pkt",
             "recv-peek-waitall.pkt",
@@ -105,6 +106,7 @@ fn every_own_script_passes() {
             "reno-recovery-held-at-recovery-point.pkt",
             "reno-recovery-prr.pkt",
             "reno-reordering-raised.pkt",
+            "reno-rto-timestamp-undo.pkt",
             "reset-in-close-wait.pkt",
             "reset-in-established.pkt",
             "retries-time-budget.pkt",
@@ -846,6 +848,28 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "assert tcpi_reordering == 10 and",
         "assert tcpi_reordering == 3 and",
         "assertion failed",
+    );
+    // Without SACK, a timestamp undo after a timeout keeps the loss state
+    // (until beyond the recovery point, held there).
+    fails(
+        "reno-rto-timestamp-undo.pkt",
+        "   +0 %{ assert tcpi_ca_state == 4, tcpi_ca_state }%",
+        "   +0 %{ assert tcpi_ca_state == 0, tcpi_ca_state }%",
+        "assertion failed",
+    );
+    fails(
+        "reno-rto-timestamp-undo.pkt",
+        "   +0 %{ assert tcpi_ca_state == 4 and tcpi_snd_cwnd == 10, tcpi_ca_state }%",
+        "   +0 %{ assert tcpi_ca_state == 0 and tcpi_snd_cwnd == 10, tcpi_ca_state }%",
+        "assertion failed",
+    );
+    // A partial ACK that cannot undo with resends out lets new data out,
+    // no resend.
+    fails(
+        "recovery-undo-partial-hold.pkt",
+        "   +0 > P. 9881:11857(1976) ack 1 <...>\n",
+        "   +0 > . 2965:3953(988) ack 1 <...>\n",
+        "",
     );
     // PRR-SSRB's extra segment is not given when the ACK marked a loss.
     fails(

@@ -138,6 +138,9 @@ impl Tcb {
         // The peer answered: zero-window probing may go on (MUST-37).
         self.snd.probes_unanswered = 0;
         self.note_ack_arrival(ctx.now, seg);
+        if let Some(rec) = self.rec.allocated() {
+            rec.rexmit_hold = None;
+        }
         let sacked_before = self.rec.sacked_bytes();
         let una_before = self.snd.una;
         let in_loss = self.in_loss_state();
@@ -233,7 +236,8 @@ impl Tcb {
                 };
                 self.process_loss(seg, a, ctx.stats);
             }
-            rack_lost = self.rack_after_ack(ctx, &d);
+            let scan = self.rec.rexmit_hold != Some(ctx.now);
+            rack_lost = self.rack_after_ack(ctx, &d, scan);
             rack_delivered = Some(d.count);
         }
         if in_reno_loss {
@@ -601,6 +605,13 @@ impl Tcb {
             } else if ctx.cfg.undo_recovery && self.try_undo_partial(ctx.cfg, ctx.stats, seg, prior)
             {
                 // Undone, or retransmissions still out: no partial-ACK rule.
+                // Still out, Linux clocks out new data but marks nothing
+                // more lost and resends nothing on this ACK
+                // (tcp_fastretrans_alert() returns before
+                // tcp_identify_packet_loss(), REXMIT_NONE).
+                if self.rec.recover.is_some() {
+                    self.rec.get_mut().rexmit_hold = Some(ctx.now);
+                }
             } else if self.sack_ok {
                 // RFC 6675 §5 (B): a partial ACK during SACK-based recovery;
                 // output sends what cwnd - pipe allows. If the peer reports

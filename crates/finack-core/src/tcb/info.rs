@@ -42,7 +42,7 @@ impl Tcb {
             in_recovery: self.rec.recover.is_some(),
             reordering: self.reordering(cfg),
             reord_seen: self.rec.reord_seen,
-            ca_state: if self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r)) {
+            ca_state: if self.after_rto() {
                 4
             } else if self.rec.recover.is_some() {
                 3

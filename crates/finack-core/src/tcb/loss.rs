@@ -33,7 +33,9 @@ impl Tcb {
 
     /// In the loss state after a retransmission timeout.
     pub(crate) fn after_rto(&self) -> bool {
-        self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r))
+        self.rec
+            .rto_recover
+            .is_some_and(|r| self.snd.una.lt(r) || (self.snd.una == r && self.rec.loss.reno_held))
     }
 
     /// A data segment or FIN `seq..end` left now: its send time is recorded.
@@ -178,8 +180,9 @@ impl Tcb {
     /// tcp_rack_mark_lost()), entering fast recovery when a loss is proven
     /// (tcp_time_to_recover(): "Trick#1: the loss is proven").
     /// Returns the segments it newly marked lost (Linux's rate sample
-    /// `losses`).
-    pub(super) fn rack_after_ack(&mut self, ctx: &mut Ctx<'_>, d: &Deliveries) -> u32 {
+    /// `losses`); none without `scan` (an ACK that holds the recovery, see
+    /// `Recovery::rexmit_hold`: RACK's pending advance waits for the next).
+    pub(super) fn rack_after_ack(&mut self, ctx: &mut Ctx<'_>, d: &Deliveries, scan: bool) -> u32 {
         if let Some(rtt) = d.rtt {
             self.note_min_rtt(rtt);
         }
@@ -196,7 +199,7 @@ impl Tcb {
         let Some(log) = self.snd.buf.sent_mut() else {
             return 0;
         };
-        if !log.take_advanced() {
+        if !scan || !log.take_advanced() {
             return 0;
         }
         self.rack_scan(ctx)

@@ -32,6 +32,11 @@ pub(crate) struct Loss {
     /// `(next, high)`, the octets still marked lost and not yet resent
     /// (`reno_loss`). SND.NXT then points at new data.
     pub(crate) reno_lost: Option<(SeqNumber, SeqNumber)>,
+    /// Without SACK, SND.UNA reached the recovery point exactly: the loss
+    /// state is held until an ACK goes beyond it
+    /// (`Config::reno_recovery_hold`, Linux
+    /// tcp_is_non_sack_preventing_reopen()).
+    pub(crate) reno_held: bool,
 }
 
 impl Loss {
@@ -41,6 +46,7 @@ impl Loss {
         frto_new: false,
         prior_ssthresh: 0,
         reno_lost: None,
+        reno_held: false,
     };
 }
 
@@ -225,7 +231,17 @@ impl Tcb {
         self.undo_cwnd_reduction(true);
         stats.loss_undo += 1;
         stats.spurious_rtos += u64::from(frto_undo);
-        self.leave_loss_state();
+        if frto_undo || self.sack_ok {
+            self.leave_loss_state();
+        } else {
+            // Without SACK Linux stays in the loss state until the recovery
+            // point is passed; nothing counts as lost any more, so
+            // go-back-N resends nothing more.
+            if self.snd.nxt.lt(self.snd.max) {
+                self.snd.nxt = self.snd.max;
+            }
+            self.rec.get_mut().loss.reno_lost = None;
+        }
         true
     }
 

@@ -193,7 +193,7 @@ impl Tcb {
                 return None;
             }
             // F-RTO may hold the lost data back for new data.
-            let lost = if self.frto_holds_retransmissions() {
+            let lost = if self.frto_holds_retransmissions() || self.rec.rexmit_hold == Some(now) {
                 None
             } else {
                 self.next_retransmission(cfg, false)

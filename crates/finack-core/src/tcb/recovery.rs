@@ -40,6 +40,10 @@ pub(crate) struct Recovery {
     pub(crate) rto_stats: super::counts::RtoStats,
     /// Retransmit the next hole now (fast retransmit / recovery).
     pub(crate) fast_rexmit: bool,
+    /// An ACK at this moment held the recovery (Linux
+    /// tcp_try_undo_partial() with retransmissions still out): what it
+    /// lets out is new data only, nothing is resent.
+    pub(crate) rexmit_hold: Option<crate::time::Instant>,
     /// SACK scoreboard: ranges above SND.UNA the peer holds (RFC 2018, RFC 6675),
     /// sorted and disjoint. Allocated when the first SACK block arrives.
     pub(crate) sacked: Vec<(SeqNumber, SeqNumber)>,
@@ -165,6 +169,7 @@ impl Recovery {
         rto_retransmits: 0,
         rto_stats: super::counts::RtoStats::NONE,
         fast_rexmit: false,
+        rexmit_hold: None,
         sacked: Vec::new(),
         tlp_due: false,
         tlp_high: None,

@@ -68,9 +68,11 @@ impl Tcb {
     }
 
     /// Whether the octets an ACK covers, from `una_before` to SND.UNA,
-    /// include some sent before the recovery point and not resent since the
-    /// timeout (go-back-N resent everything below `nxt_before`, SND.NXT as
-    /// the ACK found it).
+    /// were sent before the recovery point and none of them resent since
+    /// the timeout (go-back-N resent everything below `nxt_before`, SND.NXT
+    /// as the ACK found it). Linux tcp_clean_rtx_queue() for a Reno
+    /// connection: an ACK that covers any resent data is no proof
+    /// (FLAG_RETRANS_DATA_ACKED clears FLAG_ORIG_SACK_ACKED).
     pub(super) fn reno_orig_acked(&self, una_before: SeqNumber, nxt_before: SeqNumber) -> bool {
         let Some(high) = self.rec.rto_recover else {
             return false;
@@ -79,7 +81,7 @@ impl Tcb {
             Some((next, _)) => next,
             None => nxt_before,
         };
-        una_before.lt(high) && resent_end.lt(high) && self.snd.una.gt(resent_end)
+        una_before.lt(high) && !una_before.lt(resent_end) && self.snd.una.gt(una_before)
     }
 
     /// Linux tcp_input.c: tcp_process_loss() for a connection without SACK
@@ -89,6 +91,12 @@ impl Tcb {
             return;
         };
         self.rec.get_mut().loss.frto_new = false;
+        // Linux tcp_process_loss(): any ACK that advances SND.UNA first
+        // tries the undo (tcp_try_undo_loss(): D-SACKs, or an echo from
+        // before the resend).
+        if a.una_advanced && self.try_undo_loss(seg, false, ctx.stats) {
+            return;
+        }
         if let Some((next, h)) = self.rec.loss.reno_lost {
             // What the ACK covered is no longer lost.
             let next = if next.lt(self.snd.una) {
@@ -135,8 +143,13 @@ impl Tcb {
         if recovered {
             // Steps 2.a and 3.a: the recovery point was reached. (Linux then
             // tries tcp_try_undo_recovery(); without SACK finack does not
-            // undo here.)
+            // undo here.) Reached exactly, Linux holds the state until an
+            // ACK goes beyond it (tcp_is_non_sack_preventing_reopen()).
             self.rec.get_mut().undo_marker = None;
+            if self.snd.una == high && ctx.cfg.reno_recovery_hold {
+                self.rec.get_mut().loss.reno_held = true;
+                return;
+            }
             self.end_reno_loss();
             return;
         }
