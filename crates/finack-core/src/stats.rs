@@ -191,6 +191,9 @@ pub struct Stats {
     pub sack_reorder: u64,
     /// See `sack_reorder`.
     pub ts_reorder: u64,
+    /// Segments acknowledged or SACKed, as each ACK newly delivered them
+    /// (Linux TCPDelivered).
+    pub delivered: u64,
     /// Fast recoveries entered without SACK (Linux TCPRenoRecovery).
     pub reno_recovery: u64,
     /// Fast recoveries entered with SACK (Linux TCPSackRecovery).
@@ -288,6 +291,7 @@ impl Stats {
             reno_reorder,
             reno_recovery,
             sack_recovery,
+            delivered,
             syn_memory_drop,
         } = other;
         self.events_dropped += events_dropped;
@@ -365,13 +369,14 @@ impl Stats {
         self.reno_reorder += reno_reorder;
         self.reno_recovery += reno_recovery;
         self.sack_recovery += sack_recovery;
+        self.delivered += delivered;
         self.syn_memory_drop += syn_memory_drop;
     }
 
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 69] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 70] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -445,6 +450,7 @@ impl Stats {
             ("TCPRenoReorder", self.reno_reorder),
             ("TCPRenoRecovery", self.reno_recovery),
             ("TCPSackRecovery", self.sack_recovery),
+            ("TCPDelivered", self.delivered),
             ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),

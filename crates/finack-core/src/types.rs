@@ -633,6 +633,9 @@ pub struct ConnCounts {
     /// Segments the peer's D-SACKs reported received twice, dubious ones
     /// that were not too wide included (`tcpi_dsack_dups`).
     pub dsack_dups: u32,
+    /// Segments the peer acknowledged or SACKed, the handshake's SYN (or
+    /// SYN,ACK) included (`tcpi_delivered`).
+    pub delivered: u32,
 }
 
 /// How long a connection had data to send, and how much of that time the

@@ -154,6 +154,8 @@ fn every_own_script_passes() {
             "syncnt-connect.pkt",
             "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
+            "tcp-info-delivered-nosack.pkt",
+            "tcp-info-delivered.pkt",
             "tcp-info-rto-counts.pkt",
             "tcp-info-segment-counts.pkt",
             "thin-linear-timeouts.pkt",
@@ -870,6 +872,25 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "   +0 > P. 9881:11857(1976) ack 1 <...>\n",
         "   +0 > . 2965:3953(988) ack 1 <...>\n",
         "",
+    );
+    // tcpi_delivered: the SYN,ACK once, SACKed segments once.
+    fails(
+        "tcp-info-delivered.pkt",
+        "assert tcpi_delivered == 1,",
+        "assert tcpi_delivered == 2,",
+        "assertion failed",
+    );
+    fails(
+        "tcp-info-delivered.pkt",
+        "assert tcpi_delivered == 11,",
+        "assert tcpi_delivered == 14,",
+        "assertion failed",
+    );
+    fails(
+        "tcp-info-delivered-nosack.pkt",
+        "assert tcpi_delivered == 5,",
+        "assert tcpi_delivered == 7,",
+        "assertion failed",
     );
     // PRR-SSRB's extra segment is not given when the ACK marked a loss.
     fails(

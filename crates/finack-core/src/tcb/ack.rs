@@ -76,6 +76,9 @@ impl Tcb {
                 return Step::Done;
             }
             let first = self.state_since;
+            // Linux tcp_rcv_state_process() SYN-RECEIVED: the SYN,ACK's
+            // delivery, which tcp_ack() does not see.
+            self.count_delivered(1, None);
             self.goto(ctx.now, State::Established);
             self.handshake_done(ctx.cfg, seg, first);
             // Linux tcp_input.c: tcp_init_transfer() → tcp_mtup_init(),
@@ -289,6 +292,19 @@ impl Tcb {
             self.prr_step(pipe, newly, bonus || ctx.cfg.prr_ssrb_always);
         }
         self.ecn_ack_end(ecn, newly, una_advanced || ctx.cfg.prr_ssrb_always);
+        // Linux tp->delivered: with SACK what RACK's record counted (a
+        // genuine D-SACK's segments too), without it the emulated SACKs.
+        let delivered_segs = match (self.sack_ok, rack_delivered) {
+            (true, Some(segs)) => segs + dsack_segs,
+            (true, None) => newly.div_ceil(mss.max(1)),
+            (false, _) => reno_dup + advanced.reno_delivered,
+        };
+        // The SYN,ACK acknowledged here was counted on its own above.
+        let syn_acked = una_before == self.snd.iss && una_advanced;
+        self.count_delivered(
+            delivered_segs.saturating_sub(u32::from(syn_acked)),
+            Some(ctx.stats),
+        );
         if ctx.cfg.slow_start_abc.is_none() {
             // Linux counts the segments delivered (tcp_newly_delivered()):
             // those SACKed whole or cumulatively acknowledged, as the

@@ -27,6 +27,8 @@ pub(crate) struct TxCounts {
     /// When an acknowledgment was last taken (milliseconds of the engine's
     /// clock); `None` before any.
     pub(crate) ack_rcvd_ms: Option<u32>,
+    /// Segments the peer acknowledged or SACKed (Linux `tp->delivered`).
+    pub(crate) delivered: u32,
 }
 
 /// What a connection received (Linux `tp->segs_in`, `data_segs_in`,
@@ -151,6 +153,21 @@ impl Tcb {
         self.snd.history_mut().tx.ack_rcvd_ms = Some(ms(now));
     }
 
+    /// `segs` segments reached the peer (Linux tcp_count_delivered()):
+    /// counted for `tcpi_delivered`, and, when an ACK told it, for nstat's
+    /// TCPDelivered (tcp_newly_delivered(); a passive open's SYN,ACK is
+    /// counted apart, tcp_rcv_state_process()).
+    pub(super) fn count_delivered(&mut self, segs: u32, stats: Option<&mut crate::types::Stats>) {
+        if segs == 0 {
+            return;
+        }
+        let tx = &mut self.snd.history_mut().tx;
+        tx.delivered = tx.delivered.wrapping_add(segs);
+        if let Some(stats) = stats {
+            stats.delivered += u64::from(segs);
+        }
+    }
+
     /// The retransmission timer expired and resends (Linux tcp_timer.c:
     /// tcp_retransmit_timer() → tcp_update_rto_stats(): a timeout with none
     /// before it since SND.UNA last advanced starts a run; and
@@ -251,6 +268,7 @@ impl Tcb {
             // write_seq - snd_nxt: unsent data, and a FIN queued unsent.
             notsent_bytes: self.snd.notsent() as u32 + u32::from(self.fin_unsent()),
             dsack_dups: self.rec.dsack_dups,
+            delivered: tx.delivered,
         }
     }
 }

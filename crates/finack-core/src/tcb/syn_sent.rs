@@ -89,6 +89,10 @@ impl Tcb {
             self.note_ack_arrival(ctx.now, seg);
             // Our SYN acknowledged: nothing for the window to grow by.
             let _ = self.ack_advance(ctx, seg.ack, seg, None);
+            if self.snd.una.gt(self.snd.iss) {
+                // Linux tcp_clean_rtx_queue(): the SYN's skb delivered.
+                self.count_delivered(1, Some(ctx.stats));
+            }
         }
         if self.snd.una.gt(self.snd.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state

@@ -586,6 +586,7 @@ fn counted(n: &str, c: &finack_core::ConnCounts) -> Option<i64> {
         "tcpi_rcv_space" => i64::from(c.rcv_space),
         "tcpi_notsent_bytes" => i64::from(c.notsent_bytes),
         "tcpi_dsack_dups" => i64::from(c.dsack_dups),
+        "tcpi_delivered" => i64::from(c.delivered),
         // Linux keeps no time of the last ACK sent ("not remembered") and
         // no FACK count since 4.15: both are always 0.
         "tcpi_last_ack_sent" | "tcpi_fackets" => 0,
@@ -669,6 +670,7 @@ mod tests {
                 rcv_space: 14600,
                 notsent_bytes: 3000,
                 dsack_dups: 2,
+                delivered: 11,
             },
         }
     }
@@ -737,6 +739,7 @@ mod tests {
             "assert tcpi_pmtu == 1500; assert tcpi_rcv_space == 14600; assert tcpi_notsent_bytes == 3000; assert tcpi_dsack_dups == 2"
         ));
         assert!(held("assert tcpi_fackets == 0; assert tcpi_snd_wnd == 0"));
+        assert!(held("assert tcpi_delivered == 11"));
         assert!(!held("assert tcpi_segs_out == 13"));
         assert!(!held("assert tcpi_total_rto_time < 600"));
     }
