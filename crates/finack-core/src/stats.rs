@@ -194,6 +194,9 @@ pub struct Stats {
     /// Segments acknowledged or SACKed, as each ACK newly delivered them
     /// (Linux TCPDelivered).
     pub delivered: u64,
+    /// Of those, the ones delivered by ACKs echoing congestion (Linux
+    /// TCPDeliveredCE).
+    pub delivered_ce: u64,
     /// Fast recoveries entered without SACK (Linux TCPRenoRecovery).
     pub reno_recovery: u64,
     /// Fast recoveries entered with SACK (Linux TCPSackRecovery).
@@ -292,6 +295,7 @@ impl Stats {
             reno_recovery,
             sack_recovery,
             delivered,
+            delivered_ce,
             syn_memory_drop,
         } = other;
         self.events_dropped += events_dropped;
@@ -370,13 +374,14 @@ impl Stats {
         self.reno_recovery += reno_recovery;
         self.sack_recovery += sack_recovery;
         self.delivered += delivered;
+        self.delivered_ce += delivered_ce;
         self.syn_memory_drop += syn_memory_drop;
     }
 
     /// The counters under the names Linux gives them in `/proc/net/netstat`
     /// and `/proc/net/snmp` (as `nstat` prints them), for those finack
     /// counts the same way; finack's own counters keep finack names.
-    pub fn linux_counters(&self) -> [(&'static str, u64); 70] {
+    pub fn linux_counters(&self) -> [(&'static str, u64); 71] {
         [
             ("ActiveOpens", self.active_opens),
             ("PassiveOpens", self.passive_opens),
@@ -451,6 +456,7 @@ impl Stats {
             ("TCPRenoRecovery", self.reno_recovery),
             ("TCPSackRecovery", self.sack_recovery),
             ("TCPDelivered", self.delivered),
+            ("TCPDeliveredCE", self.delivered_ce),
             ("finackSynMemoryDrops", self.syn_memory_drop),
             ("TCPTimeWaitOverflow", self.time_wait_overflow),
             ("TW", self.time_wait_entered),

@@ -636,6 +636,9 @@ pub struct ConnCounts {
     /// Segments the peer acknowledged or SACKed, the handshake's SYN (or
     /// SYN,ACK) included (`tcpi_delivered`).
     pub delivered: u32,
+    /// Of those, the ones acknowledged by ACKs echoing congestion (ECE;
+    /// `tcpi_delivered_ce`).
+    pub delivered_ce: u32,
 }
 
 /// How long a connection had data to send, and how much of that time the

@@ -154,6 +154,7 @@ fn every_own_script_passes() {
             "syncnt-connect.pkt",
             "syncnt-listener.pkt",
             "tcp-info-ato-rcv-wnd.pkt",
+            "tcp-info-delivered-ce.pkt",
             "tcp-info-delivered-nosack.pkt",
             "tcp-info-delivered.pkt",
             "tcp-info-rto-counts.pkt",
@@ -884,6 +885,12 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "tcp-info-delivered.pkt",
         "assert tcpi_delivered == 11,",
         "assert tcpi_delivered == 14,",
+        "assertion failed",
+    );
+    fails(
+        "tcp-info-delivered-ce.pkt",
+        "assert tcpi_delivered == 4 and tcpi_delivered_ce == 3,",
+        "assert tcpi_delivered == 4 and tcpi_delivered_ce == 2,",
         "assertion failed",
     );
     fails(

@@ -78,7 +78,7 @@ impl Tcb {
             let first = self.state_since;
             // Linux tcp_rcv_state_process() SYN-RECEIVED: the SYN,ACK's
             // delivery, which tcp_ack() does not see.
-            self.count_delivered(1, None);
+            self.count_delivered(1, false, None);
             self.goto(ctx.now, State::Established);
             self.handshake_done(ctx.cfg, seg, first);
             // Linux tcp_input.c: tcp_init_transfer() → tcp_mtup_init(),
@@ -301,8 +301,12 @@ impl Tcb {
         };
         // The SYN,ACK acknowledged here was counted on its own above.
         let syn_acked = una_before == self.snd.iss && una_advanced;
+        // Linux FLAG_ECE (tcp_ecn_rcv_ecn_echo()): any ACK with ECE once
+        // ECN is in use.
+        let ece = seg.flags.ece() && !seg.flags.syn() && self.ecn & super::ecn::ECN_OK != 0;
         self.count_delivered(
             delivered_segs.saturating_sub(u32::from(syn_acked)),
+            ece,
             Some(ctx.stats),
         );
         if ctx.cfg.slow_start_abc.is_none() {

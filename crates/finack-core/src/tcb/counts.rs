@@ -29,6 +29,8 @@ pub(crate) struct TxCounts {
     pub(crate) ack_rcvd_ms: Option<u32>,
     /// Segments the peer acknowledged or SACKed (Linux `tp->delivered`).
     pub(crate) delivered: u32,
+    /// Of those, the ones an ACK with ECE delivered (`tp->delivered_ce`).
+    pub(crate) delivered_ce: u32,
 }
 
 /// What a connection received (Linux `tp->segs_in`, `data_segs_in`,
@@ -154,17 +156,29 @@ impl Tcb {
     }
 
     /// `segs` segments reached the peer (Linux tcp_count_delivered()):
-    /// counted for `tcpi_delivered`, and, when an ACK told it, for nstat's
-    /// TCPDelivered (tcp_newly_delivered(); a passive open's SYN,ACK is
-    /// counted apart, tcp_rcv_state_process()).
-    pub(super) fn count_delivered(&mut self, segs: u32, stats: Option<&mut crate::types::Stats>) {
+    /// counted for `tcpi_delivered` (and `tcpi_delivered_ce` when the ACK
+    /// echoed congestion, `ece`), and, when an ACK told it, for nstat's
+    /// TCPDelivered and TCPDeliveredCE (tcp_newly_delivered(); a passive
+    /// open's SYN,ACK is counted apart, tcp_rcv_state_process()).
+    pub(super) fn count_delivered(
+        &mut self,
+        segs: u32,
+        ece: bool,
+        stats: Option<&mut crate::types::Stats>,
+    ) {
         if segs == 0 {
             return;
         }
         let tx = &mut self.snd.history_mut().tx;
         tx.delivered = tx.delivered.wrapping_add(segs);
+        if ece {
+            tx.delivered_ce = tx.delivered_ce.wrapping_add(segs);
+        }
         if let Some(stats) = stats {
             stats.delivered += u64::from(segs);
+            if ece {
+                stats.delivered_ce += u64::from(segs);
+            }
         }
     }
 
@@ -269,6 +283,7 @@ impl Tcb {
             notsent_bytes: self.snd.notsent() as u32 + u32::from(self.fin_unsent()),
             dsack_dups: self.rec.dsack_dups,
             delivered: tx.delivered,
+            delivered_ce: tx.delivered_ce,
         }
     }
 }

@@ -91,7 +91,7 @@ impl Tcb {
             let _ = self.ack_advance(ctx, seg.ack, seg, None);
             if self.snd.una.gt(self.snd.iss) {
                 // Linux tcp_clean_rtx_queue(): the SYN's skb delivered.
-                self.count_delivered(1, Some(ctx.stats));
+                self.count_delivered(1, false, Some(ctx.stats));
             }
         }
         if self.snd.una.gt(self.snd.iss) {

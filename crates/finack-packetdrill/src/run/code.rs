@@ -587,6 +587,7 @@ fn counted(n: &str, c: &finack_core::ConnCounts) -> Option<i64> {
         "tcpi_notsent_bytes" => i64::from(c.notsent_bytes),
         "tcpi_dsack_dups" => i64::from(c.dsack_dups),
         "tcpi_delivered" => i64::from(c.delivered),
+        "tcpi_delivered_ce" => i64::from(c.delivered_ce),
         // Linux keeps no time of the last ACK sent ("not remembered") and
         // no FACK count since 4.15: both are always 0.
         "tcpi_last_ack_sent" | "tcpi_fackets" => 0,
@@ -671,6 +672,7 @@ mod tests {
                 notsent_bytes: 3000,
                 dsack_dups: 2,
                 delivered: 11,
+                delivered_ce: 3,
             },
         }
     }
@@ -739,7 +741,9 @@ mod tests {
             "assert tcpi_pmtu == 1500; assert tcpi_rcv_space == 14600; assert tcpi_notsent_bytes == 3000; assert tcpi_dsack_dups == 2"
         ));
         assert!(held("assert tcpi_fackets == 0; assert tcpi_snd_wnd == 0"));
-        assert!(held("assert tcpi_delivered == 11"));
+        assert!(held(
+            "assert tcpi_delivered == 11; assert tcpi_delivered_ce == 3"
+        ));
         assert!(!held("assert tcpi_segs_out == 13"));
         assert!(!held("assert tcpi_total_rto_time < 600"));
     }
