@@ -249,7 +249,6 @@ fn answers_old_incarnation(old: &Connection, new: &Connection, p: &Packet) -> bo
             .is_some_and(|q| q.flags.ack() && q.ack == p.seq)
 }
 
-/// The starting states, from how the connection begins.
 /// A round trip as the capture's handshake shows it: from the first SYN to
 /// the first SYN,ACK and from there to the first ACK of it, wherever the
 /// capture point was (near one side, one of the two is the whole round trip
@@ -270,6 +269,7 @@ fn handshake_rtt_us(c: &Connection) -> Option<u64> {
     Some(ack.time_us.saturating_sub(c.packets[syn].time_us))
 }
 
+/// The starting states, from how the connection begins.
 fn initial_states(c: &Connection) -> [State; 2] {
     let syn_from = |side: usize| {
         c.packets
@@ -297,6 +297,10 @@ fn initial_states(c: &Connection) -> [State; 2] {
 /// delivery taken back, a timer assumption dropped) before it settles for
 /// what it has.
 const MAX_RERUNS: usize = 64;
+
+/// The least time after a FIN was taken within which segments from its
+/// receiver may still acknowledge below it (see `SideTracker::fin_ack_margin_us`).
+const FIN_ACK_FLOOR_US: u64 = 200_000;
 
 /// Why a run of the inference stopped: a side sent something its inferred
 /// state rules out.
@@ -357,7 +361,10 @@ fn run(
         SideTracker::new(c.initial[0]),
         SideTracker::new(c.initial[1]),
     ];
-    let margin = handshake_rtt_us(c).map(|r| r.saturating_mul(2));
+    // Twice the handshake's round trip, and at least FIN_ACK_FLOOR_US:
+    // segments built before the FIN arrived may wait in queues (a pacing
+    // qdisc, a bloated path) longer than an idle handshake took.
+    let margin = handshake_rtt_us(c).map(|r| r.saturating_mul(2).max(FIN_ACK_FLOOR_US));
     for side in &mut sides {
         side.fin_ack_margin_us = margin;
     }

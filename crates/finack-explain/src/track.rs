@@ -87,7 +87,8 @@ pub(crate) struct SideTracker {
     /// How long after a FIN was taken every segment this side sends must
     /// acknowledge it: a round trip as the handshake showed it, twice
     /// (what was sent before the FIN arrived reaches the capture point
-    /// within one). None: no handshake seen, no such check.
+    /// within one), at least 200 ms. None: no handshake seen, no such
+    /// check.
     pub fin_ack_margin_us: Option<u64>,
 }
 

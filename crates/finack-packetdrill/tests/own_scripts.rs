@@ -104,6 +104,7 @@ fn every_own_script_passes() {
             "recv-trunc.pkt",
             "reno-disorder-new-data.pkt",
             "reno-recovery-held-at-recovery-point.pkt",
+            "reno-recovery-prr-proportional.pkt",
             "reno-recovery-prr.pkt",
             "reno-reordering-raised.pkt",
             "reno-rto-timestamp-undo.pkt",
@@ -897,6 +898,26 @@ fn loss_state_scripts_fail_when_their_claims_are_wrong() {
         "tcp-info-delivered-nosack.pkt",
         "assert tcpi_delivered == 5,",
         "assert tcpi_delivered == 7,",
+        "assertion failed",
+    );
+    // Without SACK, PRR's proportional part, nothing counted while held,
+    // and every segment delivered counted.
+    fails(
+        "reno-recovery-prr-proportional.pkt",
+        "assert tcpi_snd_cwnd == 17,",
+        "assert tcpi_snd_cwnd == 18,",
+        "assertion failed",
+    );
+    fails(
+        "reno-recovery-prr-proportional.pkt",
+        "assert tcpi_ca_state == 3 and tcpi_sacked == 0, tcpi_sacked }%",
+        "assert tcpi_ca_state == 3 and tcpi_sacked == 2, tcpi_sacked }%",
+        "assertion failed",
+    );
+    fails(
+        "reno-recovery-prr-proportional.pkt",
+        "assert tcpi_delivered == 11 and",
+        "assert tcpi_delivered == 1 and",
         "assertion failed",
     );
     // PRR-SSRB's extra segment is not given when the ACK marked a loss.

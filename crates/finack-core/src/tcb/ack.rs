@@ -250,7 +250,7 @@ impl Tcb {
                 orig: self.reno_orig_acked(una_before, nxt_before),
                 dupack: duplicate,
             };
-            self.process_reno_loss(ctx, seg, a);
+            reno_dup += self.process_reno_loss(ctx, seg, a);
         }
         if self.rec.retrans_stamp.is_some()
             && self.rec.recover.is_none()
@@ -454,6 +454,9 @@ impl Tcb {
         sack_rtt: Option<core::time::Duration>,
     ) -> Advanced {
         let acked = (ack - self.snd.una) as u32;
+        // Without SACK, the segments this ACK covers, counted as Linux
+        // counts packets (pkts_acked, for tcp_remove_reno_sacks()).
+        let packets_before = (!self.sack_ok).then(|| self.snd.packets_out());
         let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
         let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
@@ -575,8 +578,8 @@ impl Tcb {
             acked
         };
         let mut reno_delivered = 0;
-        if !self.sack_ok && self.rec.allocated().is_some() {
-            let segs = (data_acked as u32).div_ceil(mss.max(1)).max(1);
+        if let Some(before) = packets_before {
+            let segs = before.saturating_sub(self.snd.packets_out());
             reno_delivered = self.remove_reno_sacks(ctx, segs);
             if linux_growth {
                 delivered = delivered.min(reno_delivered.saturating_mul(mss));

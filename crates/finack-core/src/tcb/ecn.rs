@@ -164,7 +164,7 @@ impl Tcb {
     /// Loss recovery or a retransmission timeout took over from a reduction
     /// (Linux leaves CWR for Recovery or Loss).
     fn ecn_superseded(&self) -> bool {
-        self.rec.recover.is_some() || self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r))
+        self.rec.recover.is_some() || self.after_rto()
     }
 
     /// In the reduction an ECN echo started (Linux `TCP_CA_CWR`): the window

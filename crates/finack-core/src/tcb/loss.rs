@@ -409,9 +409,10 @@ impl Tcb {
         let flight = self.snd.in_flight();
         // RFC 5681 eq. (4) for NewReno, β = 0.7 for CUBIC; RFC 6675 §5
         // (4.2) or RFC 6582 §3.2 step 2 for the window.
-        if ctx.cfg.prr && self.sack_ok {
+        if ctx.cfg.prr {
             // RFC 6937 §3: on entering recovery, ssthresh from the
-            // algorithm, RecoverFS = the window then; PRR sets cwnd.
+            // algorithm, RecoverFS = the window then; PRR sets cwnd (Linux
+            // tcp_init_cwnd_reduction(), with or without SACK).
             let prior = self.cc.cwnd();
             self.cc.begin_reduction(flight, mss);
             self.rec.get_mut().prr = super::recovery::Prr::start(prior.max(mss));
@@ -467,10 +468,13 @@ impl Tcb {
         let mss = u32::from(self.snd.mss);
         self.rec.get_mut().dupacks += 1;
         let mut reno = 0;
-        if !self.sack_ok && !self.in_reno_loss() {
+        let held = self.rec.recover.is_some_and(|r| !self.snd.una.lt(r));
+        if !self.sack_ok && !self.in_reno_loss() && !held {
             // Linux tcp_fastretrans_alert(): in the Open, Disorder and
             // Recovery states a duplicate ACK without SACK is an emulated
-            // SACK of one segment (the loss state counts its own).
+            // SACK of one segment (the loss state counts its own); a
+            // recovery held at its recovery point forgets them instead
+            // (step D: tcp_reset_reno_sack()).
             reno = self.add_reno_sack(ctx, 1);
         }
         if self.rec.recover.is_some() {
@@ -487,7 +491,7 @@ impl Tcb {
         }
         // RFC 6582 §3.2 step 2: after an RTO, duplicate ACKs for data sent before
         // it do not start a new recovery.
-        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
+        let after_rto = self.after_rto();
         if self.rec.dupacks < ctx.cfg.dupthresh && self.rec.dupacks <= 2 && !after_rto {
             // RFC 3042 §2 (RFC 5681 §3.2: SHOULD): each of the first two
             // duplicate ACKs lets one new segment out, cwnd unchanged, so that

@@ -29,15 +29,19 @@ impl Tcb {
         self.rec.reno_sacked.saturating_sub(before)
     }
 
-    /// Linux tcp_remove_reno_sacks(): a cumulative ACK of `acked` segments
-    /// during a fast recovery filled the hole with one of them; the others
-    /// were the ones duplicate ACKs had counted. Returns the segments it
-    /// delivered that no duplicate ACK counted (at least one).
+    /// Linux tcp_remove_reno_sacks(), for every cumulative ACK of `acked`
+    /// segments: one of them filled the hole, the others were the ones
+    /// duplicate ACKs had counted. Returns the segments it delivered that
+    /// no duplicate ACK counted (at least one).
     pub(super) fn remove_reno_sacks(&mut self, ctx: &mut Ctx<'_>, acked: u32) -> u32 {
         if acked == 0 {
             return 0;
         }
         let sacked = self.rec.reno_sacked;
+        if sacked == 0 {
+            // Nothing counted: no record to touch (or to allocate).
+            return acked;
+        }
         self.rec.get_mut().reno_sacked = sacked.saturating_sub(acked - 1);
         self.limit_reno_sacked(ctx, 1, acked);
         acked.saturating_sub(sacked).max(1)
@@ -99,7 +103,10 @@ impl Tcb {
                 return self.snd.in_flight().saturating_sub(log.pipe());
             }
         }
-        if !self.sack_ok && cfg.reno_sacked_out && !self.in_reno_loss() {
+        // A recovery that inflates cwnd (RFC 6582, without PRR) has counted
+        // the duplicate ACKs already.
+        let inflating = self.rec.recover.is_some();
+        if !self.sack_ok && cfg.reno_sacked_out && !self.in_reno_loss() && !inflating {
             return self.rec.reno_sacked * u32::from(self.snd.mss);
         }
         self.rec.lt_allow

@@ -86,16 +86,23 @@ impl Tcb {
 
     /// Linux tcp_input.c: tcp_process_loss() for a connection without SACK
     /// (tcp_is_reno()), for an ACK that arrived in the loss state.
-    pub(super) fn process_reno_loss(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, a: RenoAck) {
+    /// Returns the segments a duplicate ACK counted delivered
+    /// (tcp_add_reno_sack()).
+    pub(super) fn process_reno_loss(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr<'_>,
+        a: RenoAck,
+    ) -> u32 {
         let Some(high) = self.rec.rto_recover else {
-            return;
+            return 0;
         };
         self.rec.get_mut().loss.frto_new = false;
         // Linux tcp_process_loss(): any ACK that advances SND.UNA first
         // tries the undo (tcp_try_undo_loss(): D-SACKs, or an echo from
         // before the resend).
         if a.una_advanced && self.try_undo_loss(seg, false, ctx.stats) {
-            return;
+            return 0;
         }
         if let Some((next, h)) = self.rec.loss.reno_lost {
             // What the ACK covered is no longer lost.
@@ -114,7 +121,7 @@ impl Tcb {
             // sending goes on after the new data.
             if a.orig && self.try_undo_loss(seg, true, ctx.stats) {
                 self.snd.nxt = self.snd.max;
-                return;
+                return 0;
             }
             if self.snd.max.gt(high) {
                 // Step 3.a: the new data drew a duplicate ACK: the loss
@@ -135,7 +142,7 @@ impl Tcb {
                     self.snd.nxt = max;
                     // Linux __tcp_push_pending_frames(TCP_NAGLE_OFF).
                     self.snd.push_once = true;
-                    return;
+                    return 0;
                 }
                 self.rec.get_mut().loss.frto = false;
             }
@@ -148,10 +155,10 @@ impl Tcb {
             self.rec.get_mut().undo_marker = None;
             if self.snd.una == high && ctx.cfg.reno_recovery_hold {
                 self.rec.get_mut().loss.reno_held = true;
-                return;
+                return 0;
             }
             self.end_reno_loss();
-            return;
+            return 0;
         }
         // Linux tcp_process_loss(), tcp_is_reno(): a duplicate ACK after
         // F-RTO's new data means one of those segments arrived; counting it
@@ -161,10 +168,11 @@ impl Tcb {
         if self.snd.max.gt(high) && a.dupack {
             let mss = u32::from(self.snd.mss.max(1));
             let lost = ((high - self.snd.una).max(0) as u32).div_ceil(mss);
-            self.add_reno_sack(ctx, lost);
+            return self.add_reno_sack(ctx, lost);
         } else if a.una_advanced {
             self.rec.get_mut().reno_sacked = 0;
         }
+        0
     }
 
     /// The loss state ends: SND.NXT carries on after whatever F-RTO sent.

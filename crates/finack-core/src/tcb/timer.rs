@@ -610,6 +610,7 @@ impl Tcb {
         }
         let rec = self.rec.get_mut();
         rec.recover = None;
+        rec.rexmit_hold = None;
         rec.dupacks = 0;
         // Linux tcp_timeout_mark_lost(): tcp_reset_reno_sack().
         rec.reno_sacked = 0;
@@ -638,7 +639,7 @@ impl Tcb {
     /// RTO) and data or a FIN is outstanding into an open window;
     /// `scheduling`: also not in Disorder, a condition Linux checks only then.
     pub(crate) fn tlp_allowed(&self, cfg: &crate::config::Config, scheduling: bool) -> bool {
-        let after_rto = self.rec.rto_recover.is_some_and(|r| self.snd.una.lt(r));
+        let after_rto = self.after_rto();
         cfg.tail_loss_probe
             && self.sack_ok
             && matches!(

@@ -122,9 +122,9 @@ impl Tcb {
     /// from `prior`). With no retransmission still out the recovery is
     /// undone and ends (the window and ssthresh from before, nothing counted
     /// lost; TCPPartialUndo). Returns whether the partial ACK's own rules
-    /// are skipped: undone, or retransmissions are still out (Linux then
-    /// marks and resends nothing more on this ACK; finack skips only the
-    /// partial-ACK rules).
+    /// are skipped: undone, or retransmissions are still out (then nothing
+    /// more is marked lost or resent on this ACK: the caller sets
+    /// `Recovery::rexmit_hold`).
     pub(super) fn try_undo_partial(
         &mut self,
         cfg: &Config,
