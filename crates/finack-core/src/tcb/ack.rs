@@ -316,7 +316,7 @@ impl Tcb {
             // acknowledged; without SACK, the cumulative ACK's count after
             // tcp_remove_reno_sacks().
             let delivered = match (self.sack_ok, rack_delivered) {
-                (true, Some(segs)) => (segs + dsack_segs).saturating_mul(mss),
+                (true, Some(_)) => delivered_segs.saturating_mul(mss),
                 (true, None) => newly,
                 (false, _) => advanced.growth.unwrap_or(0),
             };
@@ -456,7 +456,7 @@ impl Tcb {
         let acked = (ack - self.snd.una) as u32;
         // Without SACK, the segments this ACK covers, counted as Linux
         // counts packets (pkts_acked, for tcp_remove_reno_sacks()).
-        let packets_before = (!self.sack_ok).then(|| self.snd.packets_out());
+        let packets_acked = (!self.sack_ok).then(|| self.snd.packets_acked(ack));
         let sends = self.snd.buf.sent().map(|log| log.cum_acked_sends(ack));
         // Data bytes covered: between tx_seq and ack, bounded by what is queued.
         let data_acked = (ack - self.snd.buf_seq).clamp(0, self.snd.buf.len() as i32) as usize;
@@ -578,8 +578,7 @@ impl Tcb {
             acked
         };
         let mut reno_delivered = 0;
-        if let Some(before) = packets_before {
-            let segs = before.saturating_sub(self.snd.packets_out());
+        if let Some(segs) = packets_acked {
             reno_delivered = self.remove_reno_sacks(ctx, segs);
             if linux_growth {
                 delivered = delivered.min(reno_delivered.saturating_mul(mss));

@@ -410,21 +410,53 @@ impl SendSide {
     /// part of one (tcp_set_skb_tso_segs()), the units of queued data
     /// standing for skbs; a SYN, or a FIN in a segment of its own, is one.
     pub(crate) fn packets_out(&self) -> u32 {
-        let sent = ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len());
-        let mut segs = self.segments_between(0, sent) as usize;
-        let syn_out = self.una == self.iss && self.max.gt(self.iss);
-        let fin_seq = self.buf_seq + self.buf.len() as u32;
-        let fin_out = self.fin_queued && self.max.gt(fin_seq) && !self.una.gt(fin_seq);
-        if syn_out || (fin_out && (self.fin_alone || sent == 0)) {
-            segs += 1;
+        let sent = self.sent_len();
+        let segs = self.segments_between(0, sent) + self.ctl_packet_out(self.una, sent);
+        segs.min(u32::MAX as usize) as u32
+    }
+
+    /// What an ACK up to `ack` takes off `packets_out()` (Linux's
+    /// pkts_acked: whole skbs, and the MSS multiples tcp_tso_acked() trims
+    /// from a partly covered one), found from the units it covers alone,
+    /// before the send buffer lets go of them.
+    pub(crate) fn packets_acked(&self, ack: SeqNumber) -> u32 {
+        let sent = self.sent_len();
+        let acked = ((ack - self.buf_seq).max(0) as usize).min(sent);
+        let mss = usize::from(self.mss.max(1));
+        let mut segs = 0usize;
+        let mut off = 0;
+        while off < acked {
+            let end = self
+                .buf
+                .next_mark_after(off)
+                .map_or(sent, |m| m.end.min(sent));
+            // The unit's segments, less what its unacknowledged rest counts.
+            segs += (end - off).div_ceil(mss) - (end - acked.min(end)).div_ceil(mss);
+            off = end;
         }
-        u32::try_from(segs).unwrap_or(u32::MAX)
+        let before = segs + self.ctl_packet_out(self.una, sent);
+        let after = self.ctl_packet_out(ack, sent - acked);
+        before.saturating_sub(after).min(u32::MAX as usize) as u32
+    }
+
+    /// Queued bytes sent at least once.
+    fn sent_len(&self) -> usize {
+        ((self.max - self.buf_seq).max(0) as usize).min(self.buf.len())
+    }
+
+    /// A SYN, or a FIN in a segment of its own, outstanding with SND.UNA at
+    /// `una` and `sent` queued bytes sent: one packet.
+    fn ctl_packet_out(&self, una: SeqNumber, sent: usize) -> usize {
+        let syn_out = una == self.iss && self.max.gt(self.iss);
+        let fin_seq = self.buf_seq + self.buf.len() as u32;
+        let fin_out = self.fin_queued && self.max.gt(fin_seq) && !una.gt(fin_seq);
+        usize::from(syn_out || (fin_out && (self.fin_alone || sent == 0)))
     }
 
     /// Segments between queue offsets `from` and `to`, Linux's way
     /// (tcp_skb_pcount()): each unit's share counts one per MSS or part of
     /// one.
-    fn segments_between(&self, from: usize, to: usize) -> u32 {
+    fn segments_between(&self, from: usize, to: usize) -> usize {
         let mss = usize::from(self.mss.max(1));
         let mut segs = 0usize;
         let mut off = from;
@@ -433,7 +465,7 @@ impl SendSide {
             segs += (end - off).div_ceil(mss);
             off = end;
         }
-        u32::try_from(segs).unwrap_or(u32::MAX)
+        segs
     }
 
     /// Segments the peer has selectively acknowledged, as Linux's
@@ -447,7 +479,8 @@ impl SendSide {
         sacked
             .iter()
             .map(|&(l, r)| self.segments_between(offset(l), offset(r)))
-            .fold(0u32, u32::saturating_add)
+            .fold(0usize, usize::saturating_add)
+            .min(u32::MAX as usize) as u32
     }
 
     /// Data bytes the peer has acknowledged so far.
@@ -646,5 +679,33 @@ mod tests {
         snd.buf.ack(988);
         assert_eq!(snd.buf.units(), 1);
         assert_eq!(snd.wmem(&Config::linux()), 112 + SKB_OVERHEAD);
+    }
+
+    #[test]
+    fn packets_acked_is_what_packets_out_loses() {
+        // Units of 16 segments of 988 bytes, all sent; ACKs ending at unit
+        // edges, inside a segment, and at the end of everything.
+        for ack_at in [
+            0usize,
+            500,
+            988,
+            988 * 3 + 10,
+            16 * 988,
+            16 * 988 + 1,
+            20_000,
+        ] {
+            let mut snd = side(1 << 20);
+            snd.max_wnd = 32_000;
+            snd.queue(&[0u8; 20_000], SendFlags::default(), true, ROOM);
+            snd.una = snd.buf_seq;
+            snd.max = snd.buf_seq + 20_000;
+            let before = snd.packets_out();
+            let ack = snd.buf_seq + ack_at as u32;
+            let acked = snd.packets_acked(ack);
+            snd.buf.ack(ack_at);
+            snd.buf_seq = ack;
+            snd.una = ack;
+            assert_eq!(acked, before - snd.packets_out(), "ack at {ack_at}");
+        }
     }
 }
